@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package flakebisect needs to build, test and run, skipping those present.
+# Usage: scripts/install-deps.sh        (as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git ccache
+  # libraries
+  libgit2-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
+  libtomlplusplus-dev libgtest-dev libgmock-dev googletest
+  # guest side: QEMU, a kernel to boot, the scratch filesystem, the initramfs
+  qemu-system-x86 qemu-utils busybox-static linux-image-amd64 e2fsprogs cpio gzip kmod
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >&2

@@ -1,0 +1,65 @@
+// Planner: chooses where to test next, and how many times, by expected information per unit cost.
+//
+// For a commit x with P(x bad) = p, r runs at x give k failures with probability
+//   p * B(k | r, theta) + (1 - p) * B(k | r, eps), (theta, eps) drawn from their joint posterior,
+// and the expected information gain about the culprit is I(p, r) = H(K) - p H(K | bad) - (1-p) H(K |
+// good). I is concave in p, so for each r the best unbuilt commit is one of the two whose p lies
+// nearest the maximiser; built commits are all scored. The step maximises I / cost with
+//   cost = (built ? 0 : build) + boot + r * run.
+// Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
+// neither. Before any failure has been seen the planner tests the bad commit, which checks that the
+// bug reproduces and gives the first estimate of theta.
+//
+// Deterministic: equal scores break toward the lower commit index and fewer runs, so a resumed
+// bisection picks the same next step from the same stored data.
+// Thread rules: stateless apart from options; plan() is const.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/posterior.h"
+
+namespace flakebisect::model {
+
+struct CostModel {
+  double build = 10;  // building a commit not built yet
+  double boot = 0;    // starting a test environment (VM boot) for a batch of runs
+  double run = 1;     // one reproducer run
+};
+
+struct PlannerOptions {
+  CostModel cost;
+  // Batch sizes considered for one step.
+  std::vector<uint32_t> run_counts = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
+  // Runs per batch while reproducing on the bad commit.
+  uint32_t reproduce_runs = 4;
+};
+
+struct Step {
+  CommitIndex commit = 0;
+  uint32_t runs = 0;
+  double information_bits = 0;  // expected information gain of the whole batch
+  double cost = 0;
+  bool reproducing = false;  // testing the bad commit before any failure was seen
+};
+
+class Planner {
+ public:
+  explicit Planner(PlannerOptions options);
+
+  // built[x]: x is already built (no build cost). Skipped commits are never chosen; a commit whose
+  // P(bad) is 0 or 1 cannot split the mass and is chosen only to reproduce on the bad commit.
+  Step plan(const Posterior& posterior, const std::vector<bool>& built) const;
+
+  const PlannerOptions& options() const { return options_; }
+
+ private:
+  PlannerOptions options_;
+};
+
+// Expected information (bits) about the culprit from r runs at a commit with P(bad) = p, given the
+// joint posterior over (theta, eps). Exposed for tests and the benchmark.
+double expected_information(const Posterior& posterior, double p, uint32_t runs);
+
+}  // namespace flakebisect::model

@@ -1,0 +1,112 @@
+// Posterior: the belief over which candidate commit introduced a flaky regression.
+//
+// Hypotheses: the culprit is candidate c (prior weight per commit, uniform by default), or, when
+// enabled, "no regression in this range". A run at commit x fails with probability theta if x is bad
+// (c <= x) and eps otherwise. theta and eps are unknown: each has a prior over a fixed grid and both
+// are marginalised, never plugged in as point estimates:
+//
+//   P(c | data) ~ prior(c) * sum_{theta,eps} prior(theta) prior(eps)
+//                 * prod_x [c <= x ? theta^f_x (1-theta)^p_x : eps^f_x (1-eps)^p_x]
+//
+// Grid pairs with eps >= theta are excluded (a bad commit fails more often than a good one). All
+// arithmetic is in log space. Candidates whose set of tested descendants is equal share a likelihood,
+// so the cost of an update is O(n * tested / 64 + classes * tested * grid), not O(n * grid).
+//
+// Skipped (unbuildable) commits are never observed and keep their prior mass relative to their
+// neighbours, so the answer may be a set. Infra runs are not evidence and never reach this class.
+//
+// Everything is deterministic: the same evidence in any order gives the same numbers.
+// Thread rules: not thread-safe; const methods may be called concurrently once update() ran.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/candidate_dag.h"
+
+namespace flakebisect::model {
+
+// A prior over a grid of values of one rate. weights need not be normalised.
+struct RateGrid {
+  std::vector<double> values;
+  std::vector<double> weights;
+
+  // theta: `points` values log-uniform over [low, 1], 1 included, equal weights.
+  static RateGrid log_uniform(double low, int points);
+  // eps: 0 with weight `zero_mass`, the rest spread equally over {0.001, 0.002, 0.005, 0.01, 0.02}.
+  static RateGrid mostly_zero(double zero_mass);
+  // A single known value (for tests and for "rate known" benchmark cells).
+  static RateGrid point(double value);
+};
+
+struct ModelOptions {
+  RateGrid theta = RateGrid::log_uniform(0.005, 32);
+  RateGrid eps = RateGrid::mostly_zero(0.6);
+  // Prior probability of "no regression in range" (0 disables that hypothesis).
+  double no_regression_prior = 0.0;
+};
+
+// Evidence gathered at one commit.
+struct CommitEvidence {
+  uint32_t fails = 0;
+  uint32_t passes = 0;
+  bool skipped = false;  // the commit cannot be tested (build failure, reproducer said skip)
+};
+
+// Posterior mean and central 90% credible interval of a rate.
+struct RateSummary {
+  double mean = 0;
+  double low = 0;
+  double high = 0;
+};
+
+class Posterior {
+ public:
+  // commit_prior: optional relative prior weight per commit (size n), e.g. to favour commits that
+  // touch fs/ext4; empty means uniform.
+  Posterior(const CandidateDag& dag, ModelOptions options, std::vector<double> commit_prior = {});
+
+  const CandidateDag& dag() const { return *dag_; }
+  const ModelOptions& options() const { return options_; }
+
+  // Adds evidence; invalidates the cached posterior until the next query.
+  void record(CommitIndex x, uint32_t fails, uint32_t passes);
+  void mark_skipped(CommitIndex x);
+  const CommitEvidence& evidence(CommitIndex x) const { return evidence_[x]; }
+  uint64_t total_runs() const { return total_runs_; }
+  uint64_t total_fails() const { return total_fails_; }
+
+  // P(culprit = c), size n; sums with no_regression_probability() to 1.
+  const std::vector<double>& culprit_probabilities() const;
+  double no_regression_probability() const;
+  CommitIndex most_likely() const;
+  double max_probability() const;
+  // P(x is bad) for every x: the mass of the culprits that are ancestors-or-self of x.
+  std::vector<double> bad_probabilities() const;
+  // Smallest set of commits, most probable first, holding at least `mass` (ties by lower index).
+  std::vector<CommitIndex> credible_set(double mass) const;
+
+  // Joint posterior over the (theta, eps) grid, marginalised over culprits; index t * eps + e.
+  // Pairs excluded by eps >= theta have weight 0. Only culprit hypotheses contribute.
+  const std::vector<double>& rate_posterior() const;
+  RateSummary theta_summary() const;
+  RateSummary eps_summary() const;
+
+ private:
+  void update() const;
+
+  const CandidateDag* dag_;
+  ModelOptions options_;
+  std::vector<double> log_commit_prior_;
+  std::vector<CommitEvidence> evidence_;
+  std::vector<CommitIndex> tested_;  // commits with at least one run, in first-tested order
+  uint64_t total_runs_ = 0;
+  uint64_t total_fails_ = 0;
+
+  mutable bool dirty_ = true;
+  mutable std::vector<double> probability_;
+  mutable double no_regression_ = 0;
+  mutable std::vector<double> rate_posterior_;
+};
+
+}  // namespace flakebisect::model
