@@ -63,8 +63,8 @@ class CandidateDag {
   std::vector<std::vector<CommitIndex>> parents_;
   std::vector<uint64_t> ancestors_;
   std::vector<CommitIndex> ancestor_count_;
-  // For merge x: side_[side_begin_[x] .. side_begin_[x+1]) = ancestors(later parents) \
-  // ancestors(first parent). Empty for non-merges.
+  // For merge x: side_[side_begin_[x] .. side_begin_[x+1]) holds the ancestors of its later parents
+  // that are not ancestors of its first parent. Empty for non-merges.
   std::vector<CommitIndex> side_;
   std::vector<uint32_t> side_begin_;
 };

@@ -92,6 +92,20 @@ class Posterior {
   RateSummary theta_summary() const;
   RateSummary eps_summary() const;
 
+  // Hypothesis classes: culprits with the same set of tested descendants-or-self share a likelihood
+  // and so a posterior over (theta, eps). The planner needs each class's own rate posterior, because
+  // a test that cannot move the culprit directly (the bad commit, say) still separates classes that
+  // disagree about theta. "No regression", when enabled, is a class with no representative.
+  struct HypothesisClass {
+    CommitIndex representative = 0;  // any member; ignored for "no regression"
+    bool no_regression = false;
+    double mass = 0;                  // posterior probability of the class
+    std::vector<double> rates;        // posterior over the (theta, eps) grid given the class
+  };
+  const std::vector<HypothesisClass>& classes() const;
+  // class_of()[c]: the index into classes() of candidate c's class.
+  const std::vector<uint32_t>& class_of() const;
+
  private:
   void update() const;
 
@@ -107,6 +121,8 @@ class Posterior {
   mutable std::vector<double> probability_;
   mutable double no_regression_ = 0;
   mutable std::vector<double> rate_posterior_;
+  mutable std::vector<HypothesisClass> classes_;
+  mutable std::vector<uint32_t> class_of_;
 };
 
 }  // namespace flakebisect::model

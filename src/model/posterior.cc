@@ -1,0 +1,339 @@
+#include "model/posterior.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace flakebisect::model {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// log(p^k (1-p)^m) with 0 log 0 = 0, so a rate of 0 or 1 is an exact possibility, not an error.
+double log_binomial_kernel(double p, uint32_t k, uint32_t m) {
+  double result = 0;
+  if (k > 0) result += p > 0 ? k * std::log(p) : kNegInf;
+  if (m > 0) result += p < 1 ? m * std::log1p(-p) : kNegInf;
+  return result;
+}
+
+double log_sum_exp(const double* values, size_t count) {
+  double top = kNegInf;
+  for (size_t i = 0; i < count; ++i) top = std::max(top, values[i]);
+  if (top == kNegInf) return kNegInf;
+  double sum = 0;
+  for (size_t i = 0; i < count; ++i) sum += std::exp(values[i] - top);
+  return top + std::log(sum);
+}
+
+RateSummary summarise(const std::vector<double>& values, const std::vector<double>& mass) {
+  RateSummary s;
+  double total = std::accumulate(mass.begin(), mass.end(), 0.0);
+  if (total <= 0) return s;
+  // Grid values are ascending; the interval ends are grid points holding the 5% and 95% quantiles.
+  double cumulative = 0;
+  bool have_low = false;
+  bool have_high = false;
+  for (size_t i = 0; i < values.size(); ++i) {
+    double m = mass[i] / total;
+    s.mean += m * values[i];
+    cumulative += m;
+    if (!have_low && cumulative >= 0.05) {
+      s.low = values[i];
+      have_low = true;
+    }
+    if (!have_high && cumulative >= 0.95 - 1e-12) {
+      s.high = values[i];
+      have_high = true;
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+RateGrid RateGrid::log_uniform(double low, int points) {
+  RateGrid grid;
+  for (int i = 0; i < points; ++i) {
+    double v = points == 1 ? 1.0 : low * std::pow(1.0 / low, static_cast<double>(i) / (points - 1));
+    grid.values.push_back(i == points - 1 ? 1.0 : v);
+    grid.weights.push_back(1.0);
+  }
+  return grid;
+}
+
+RateGrid RateGrid::mostly_zero(double zero_mass) {
+  RateGrid grid;
+  grid.values = {0.0, 0.001, 0.002, 0.005, 0.01, 0.02};
+  grid.weights.push_back(zero_mass);
+  for (size_t i = 1; i < grid.values.size(); ++i) {
+    grid.weights.push_back((1 - zero_mass) / static_cast<double>(grid.values.size() - 1));
+  }
+  return grid;
+}
+
+RateGrid RateGrid::point(double value) { return RateGrid{{value}, {1.0}}; }
+
+Posterior::Posterior(const CandidateDag& dag, ModelOptions options, std::vector<double> commit_prior)
+    : dag_(&dag), options_(std::move(options)), evidence_(dag.size()) {
+  const CommitIndex n = dag.size();
+  log_commit_prior_.resize(n);
+  double total = 0;
+  for (CommitIndex c = 0; c < n; ++c) total += commit_prior.empty() ? 1.0 : commit_prior[c];
+  for (CommitIndex c = 0; c < n; ++c) {
+    double w = commit_prior.empty() ? 1.0 : commit_prior[c];
+    log_commit_prior_[c] = w > 0 ? std::log(w / total) : kNegInf;
+  }
+}
+
+void Posterior::record(CommitIndex x, uint32_t fails, uint32_t passes) {
+  assert(x < dag_->size());
+  if (fails + passes == 0) return;
+  CommitEvidence& e = evidence_[x];
+  if (e.fails + e.passes == 0) tested_.push_back(x);
+  e.fails += fails;
+  e.passes += passes;
+  total_runs_ += fails + passes;
+  total_fails_ += fails;
+  dirty_ = true;
+}
+
+void Posterior::mark_skipped(CommitIndex x) {
+  evidence_[x].skipped = true;
+  dirty_ = true;
+}
+
+void Posterior::update() const {
+  if (!dirty_) return;
+  dirty_ = false;
+  const CommitIndex n = dag_->size();
+  const auto& theta = options_.theta;
+  const auto& eps = options_.eps;
+  const size_t nt = theta.values.size();
+  const size_t ne = eps.values.size();
+  const size_t grid = nt * ne;
+
+  // Prior over grid pairs; eps >= theta is excluded (weight -inf).
+  std::vector<double> log_pair_prior(grid, kNegInf);
+  {
+    double total = 0;
+    for (size_t t = 0; t < nt; ++t)
+      for (size_t e = 0; e < ne; ++e)
+        if (eps.values[e] < theta.values[t]) total += theta.weights[t] * eps.weights[e];
+    for (size_t t = 0; t < nt; ++t)
+      for (size_t e = 0; e < ne; ++e) {
+        double w = theta.weights[t] * eps.weights[e];
+        if (eps.values[e] < theta.values[t] && w > 0) log_pair_prior[t * ne + e] = std::log(w / total);
+      }
+  }
+
+  // Sort tested commits so the result does not depend on the order evidence arrived in.
+  std::vector<CommitIndex> tested = tested_;
+  std::sort(tested.begin(), tested.end());
+  const size_t nx = tested.size();
+
+  // Per tested commit, log-likelihood of its runs on each grid pair if it is bad / good.
+  std::vector<double> log_bad(nx * nt), log_good(nx * ne);
+  for (size_t i = 0; i < nx; ++i) {
+    const CommitEvidence& ev = evidence_[tested[i]];
+    for (size_t t = 0; t < nt; ++t)
+      log_bad[i * nt + t] = log_binomial_kernel(theta.values[t], ev.fails, ev.passes);
+    for (size_t e = 0; e < ne; ++e)
+      log_good[i * ne + e] = log_binomial_kernel(eps.values[e], ev.fails, ev.passes);
+  }
+
+  // Partition candidates into classes with equal sets of tested descendants-or-self: they share a
+  // likelihood. Refine one tested commit at a time: class' = 2 * class + bit, renumbered densely.
+  std::vector<uint32_t> cls(n, 0);
+  uint32_t classes = 1;
+  std::vector<uint32_t> remap;
+  for (size_t i = 0; i < nx; ++i) {
+    const uint64_t* bits = dag_->ancestor_bits(tested[i]);
+    remap.assign(2 * static_cast<size_t>(classes), UINT32_MAX);
+    uint32_t next = 0;
+    for (CommitIndex c = 0; c < n; ++c) {
+      uint32_t key = 2 * cls[c] + static_cast<uint32_t>((bits[c / 64] >> (c % 64)) & 1U);
+      if (remap[key] == UINT32_MAX) remap[key] = next++;
+      cls[c] = remap[key];
+    }
+    classes = next;
+  }
+  std::vector<CommitIndex> representative(classes, 0);
+  std::vector<double> class_prior(classes, 0.0);
+  {
+    std::vector<bool> seen(classes, false);
+    for (CommitIndex c = 0; c < n; ++c) {
+      if (!seen[cls[c]]) {
+        seen[cls[c]] = true;
+        representative[cls[c]] = c;
+      }
+      class_prior[cls[c]] += std::exp(log_commit_prior_[c]);
+    }
+  }
+
+  // log joint weight of (class, grid pair).
+  const double culprit_share = 1.0 - options_.no_regression_prior;
+  std::vector<double> joint(static_cast<size_t>(classes) * grid);
+  for (uint32_t k = 0; k < classes; ++k) {
+    const CommitIndex rep = representative[k];
+    double* row = &joint[static_cast<size_t>(k) * grid];
+    const double base = class_prior[k] > 0 && culprit_share > 0
+                            ? std::log(class_prior[k] * culprit_share)
+                            : kNegInf;
+    for (size_t g = 0; g < grid; ++g) row[g] = base + log_pair_prior[g];
+    for (size_t i = 0; i < nx; ++i) {
+      if (dag_->is_ancestor_or_self(rep, tested[i])) {
+        for (size_t t = 0; t < nt; ++t) {
+          double lb = log_bad[i * nt + t];
+          for (size_t e = 0; e < ne; ++e) row[t * ne + e] += lb;
+        }
+      } else {
+        for (size_t t = 0; t < nt; ++t)
+          for (size_t e = 0; e < ne; ++e) row[t * ne + e] += log_good[i * ne + e];
+      }
+    }
+  }
+  // "No regression": every tested commit is good.
+  double log_none = kNegInf;
+  std::vector<double> none_row;
+  if (options_.no_regression_prior > 0) {
+    none_row.resize(grid);
+    for (size_t g = 0; g < grid; ++g) {
+      none_row[g] = log_pair_prior[g];
+      for (size_t i = 0; i < nx; ++i) none_row[g] += log_good[i * ne + g % ne];
+    }
+    log_none = std::log(options_.no_regression_prior) + log_sum_exp(none_row.data(), grid);
+  }
+
+  double top = log_none;
+  for (double v : joint) top = std::max(top, v);
+  double total = log_none == kNegInf ? 0 : std::exp(log_none - top);
+  rate_posterior_.assign(grid, 0.0);
+  std::vector<double> class_mass(classes, 0.0);
+  classes_.assign(classes, HypothesisClass{});
+  for (uint32_t k = 0; k < classes; ++k) {
+    const double* row = &joint[static_cast<size_t>(k) * grid];
+    HypothesisClass& hc = classes_[k];
+    hc.representative = representative[k];
+    hc.rates.assign(grid, 0.0);
+    for (size_t g = 0; g < grid; ++g) {
+      double w = row[g] == kNegInf ? 0 : std::exp(row[g] - top);
+      hc.rates[g] = w;
+      class_mass[k] += w;
+      rate_posterior_[g] += w;
+    }
+    total += class_mass[k];
+  }
+  if (!(total > 0)) {
+    // Every hypothesis is impossible on the grid (only when the user's grids exclude what was
+    // observed, e.g. theta fixed at 1 and a pass on a bad commit); fall back to the prior.
+    total = 0;
+    for (uint32_t k = 0; k < classes; ++k) total += class_mass[k] = class_prior[k];
+  }
+  no_regression_ = log_none == kNegInf ? 0 : std::exp(log_none - top) / total;
+  for (uint32_t k = 0; k < classes; ++k) {
+    HypothesisClass& hc = classes_[k];
+    double row_total = std::accumulate(hc.rates.begin(), hc.rates.end(), 0.0);
+    if (row_total > 0) {
+      for (double& w : hc.rates) w /= row_total;
+    }
+    hc.mass = class_mass[k] / total;
+  }
+  if (log_none != kNegInf) {
+    HypothesisClass none;
+    none.no_regression = true;
+    none.mass = no_regression_;
+    none.rates.assign(grid, 0.0);
+    const double none_log_total = log_sum_exp(none_row.data(), grid);
+    for (size_t g = 0; g < grid; ++g) {
+      if (none_row[g] != kNegInf) none.rates[g] = std::exp(none_row[g] - none_log_total);
+    }
+    classes_.push_back(std::move(none));
+  }
+  double rate_total = std::accumulate(rate_posterior_.begin(), rate_posterior_.end(), 0.0);
+  if (rate_total > 0) {
+    for (double& w : rate_posterior_) w /= rate_total;
+  }
+
+  class_of_ = cls;
+  probability_.assign(n, 0.0);
+  for (CommitIndex c = 0; c < n; ++c) {
+    uint32_t k = cls[c];
+    if (class_prior[k] > 0) {
+      probability_[c] = class_mass[k] / total * std::exp(log_commit_prior_[c]) / class_prior[k];
+    }
+  }
+}
+
+const std::vector<double>& Posterior::culprit_probabilities() const {
+  update();
+  return probability_;
+}
+
+double Posterior::no_regression_probability() const {
+  update();
+  return no_regression_;
+}
+
+CommitIndex Posterior::most_likely() const {
+  const auto& p = culprit_probabilities();
+  // max_element returns the first maximum: ties go to the lower index.
+  return static_cast<CommitIndex>(std::max_element(p.begin(), p.end()) - p.begin());
+}
+
+double Posterior::max_probability() const { return culprit_probabilities()[most_likely()]; }
+
+std::vector<double> Posterior::bad_probabilities() const {
+  return dag_->ancestor_sums(culprit_probabilities());
+}
+
+std::vector<CommitIndex> Posterior::credible_set(double mass) const {
+  const auto& p = culprit_probabilities();
+  std::vector<CommitIndex> order(p.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](CommitIndex a, CommitIndex b) { return p[a] > p[b]; });
+  std::vector<CommitIndex> set;
+  double sum = 0;
+  for (CommitIndex c : order) {
+    if (sum >= mass) break;
+    set.push_back(c);
+    sum += p[c];
+  }
+  return set;
+}
+
+const std::vector<uint32_t>& Posterior::class_of() const {
+  update();
+  return class_of_;
+}
+
+const std::vector<Posterior::HypothesisClass>& Posterior::classes() const {
+  update();
+  return classes_;
+}
+
+const std::vector<double>& Posterior::rate_posterior() const {
+  update();
+  return rate_posterior_;
+}
+
+RateSummary Posterior::theta_summary() const {
+  const auto& joint = rate_posterior();
+  const size_t ne = options_.eps.values.size();
+  std::vector<double> mass(options_.theta.values.size(), 0.0);
+  for (size_t g = 0; g < joint.size(); ++g) mass[g / ne] += joint[g];
+  return summarise(options_.theta.values, mass);
+}
+
+RateSummary Posterior::eps_summary() const {
+  const auto& joint = rate_posterior();
+  const size_t ne = options_.eps.values.size();
+  std::vector<double> mass(ne, 0.0);
+  for (size_t g = 0; g < joint.size(); ++g) mass[g % ne] += joint[g];
+  return summarise(options_.eps.values, mass);
+}
+
+}  // namespace flakebisect::model

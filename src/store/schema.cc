@@ -1,0 +1,116 @@
+#include "store/schema.h"
+
+#include <array>
+
+namespace flakebisect::store {
+
+namespace {
+
+// Version 1. Notes on choices that the SQL cannot say:
+// - STRICT tables (SQLite >= 3.37) so a wrongly typed value is an error, not a silent conversion.
+// - Timestamps are INTEGER unix milliseconds from the caller.
+// - JSON columns are checked with json_valid so a report never reads back something unparsable.
+// - runs and events are immutable once committed (triggers): a committed run is evidence, and the
+//   event log is an audit trail. Nothing in the store deletes bisections, so foreign keys need no
+//   cascade except for candidates, which belong to their bisection alone.
+// - runs are reused across bisections by (test_identity, sha); bisection_id only records which
+//   bisection paid for the run.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE bisections (
+  id            INTEGER PRIMARY KEY,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  repo          TEXT NOT NULL,
+  bad_sha       TEXT NOT NULL,
+  good_shas     TEXT NOT NULL CHECK (json_valid(good_shas) AND json_type(good_shas) = 'array'),
+  config_toml   TEXT NOT NULL,
+  config_hash   TEXT NOT NULL,
+  test_identity TEXT NOT NULL,
+  state         TEXT NOT NULL CHECK (state IN ('queued', 'running', 'paused', 'found',
+                                               'inconclusive', 'not_reproduced', 'cancelled',
+                                               'failed')),
+  result_json   TEXT CHECK (result_json IS NULL OR json_valid(result_json)),
+  owner_pid     INTEGER,
+  error         TEXT,
+  -- exactly the running bisections have an owner process
+  CHECK ((state = 'running') = (owner_pid IS NOT NULL))
+) STRICT;
+CREATE INDEX bisections_by_state ON bisections (state, id);
+
+CREATE TABLE candidates (
+  bisection_id INTEGER NOT NULL REFERENCES bisections (id) ON DELETE CASCADE,
+  idx          INTEGER NOT NULL CHECK (idx >= 0),
+  sha          TEXT NOT NULL,
+  parents      TEXT NOT NULL CHECK (json_valid(parents) AND json_type(parents) = 'array'),
+  subject      TEXT NOT NULL,
+  PRIMARY KEY (bisection_id, idx),
+  UNIQUE (bisection_id, sha)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE builds (
+  id            INTEGER PRIMARY KEY,
+  sha           TEXT NOT NULL,
+  tree_id       TEXT NOT NULL,
+  config_hash   TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'skip')),
+  artifact_path TEXT,
+  log_tail      TEXT NOT NULL,
+  duration_ms   INTEGER NOT NULL CHECK (duration_ms >= 0),
+  created_at    INTEGER NOT NULL,
+  UNIQUE (tree_id, config_hash)
+) STRICT;
+
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY,
+  test_identity  TEXT NOT NULL,
+  sha            TEXT NOT NULL,
+  build_id       INTEGER REFERENCES builds (id),
+  bisection_id   INTEGER NOT NULL REFERENCES bisections (id),
+  boot_id        TEXT,
+  run_index      INTEGER NOT NULL,
+  outcome        TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'crash', 'hang', 'infra', 'skip',
+                                                  'interrupted')),
+  signature      TEXT,
+  duration_ms    INTEGER NOT NULL CHECK (duration_ms >= 0),
+  console_path   TEXT,
+  console_sha256 TEXT,
+  detail         TEXT,
+  created_at     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX runs_by_identity_sha ON runs (test_identity, sha);
+CREATE INDEX runs_by_bisection ON runs (bisection_id, id);
+CREATE TRIGGER runs_are_immutable BEFORE UPDATE ON runs
+BEGIN
+  SELECT RAISE(ABORT, 'runs are immutable once recorded');
+END;
+
+CREATE TABLE events (
+  id           INTEGER PRIMARY KEY,
+  bisection_id INTEGER NOT NULL REFERENCES bisections (id),
+  at           INTEGER NOT NULL,
+  kind         TEXT NOT NULL,
+  message      TEXT NOT NULL,
+  data_json    TEXT CHECK (data_json IS NULL OR json_valid(data_json))
+) STRICT;
+CREATE INDEX events_by_bisection ON events (bisection_id, id);
+CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'the event log is append-only');
+END;
+CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'the event log is append-only');
+END;
+)sql";
+
+constexpr std::array<Migration, 1> kMigrations = {{
+    {1, kSchemaV1},
+}};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int schema_version() { return kMigrations.back().version; }
+
+}  // namespace flakebisect::store

@@ -1,0 +1,690 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "store/schema.h"
+
+namespace flakebisect::store {
+
+using base::Error;
+using base::ErrorCode;
+using base::Result;
+using base::Status;
+
+namespace {
+
+constexpr const char* kMemoryPath = ":memory:";
+
+// --- opening ---
+
+// Creates the missing directories above `path`, each 0700 regardless of umask. Existing directories
+// keep their mode: they belong to the user.
+Status create_parent_directories(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) {
+    return {};
+  }
+  std::filesystem::path prefix;
+  for (const auto& part : parent) {
+    prefix /= part;
+    if (mkdir(prefix.c_str(), 0700) == 0) {
+      if (chmod(prefix.c_str(), 0700) != 0) {
+        return base::make_error(ErrorCode::kIo, "{}: cannot set mode 0700: {}", prefix.string(),
+                                std::strerror(errno));
+      }
+    } else if (errno != EEXIST) {
+      return base::make_error(ErrorCode::kIo, "{}: cannot create directory: {}", prefix.string(),
+                              std::strerror(errno));
+    }
+  }
+  return {};
+}
+
+Error not_a_database(const std::string& path) {
+  return base::make_error(ErrorCode::kCorrupt,
+                          "{}: not a flakebisect store (file is not a database)", path);
+}
+
+// Checks that a non-empty file starts with a whole SQLite header. SQLite itself treats a file too
+// short to hold a page as an empty database and would write a new one over it; we refuse instead.
+Status check_sqlite_header(const std::string& path, off_t size) {
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
+  static constexpr off_t kHeaderSize = 100;
+  if (size < kHeaderSize) {
+    return not_a_database(path);
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
+  }
+  char magic[sizeof(kMagic)] = {};
+  ssize_t n = pread(fd, magic, sizeof(magic), 0);
+  int read_errno = errno;
+  close(fd);
+  if (n < 0) {
+    return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(read_errno));
+  }
+  if (n != static_cast<ssize_t>(sizeof(magic)) || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+    return not_a_database(path);
+  }
+  return {};
+}
+
+// Makes sure the store file exists before SQLite opens it, so that we, not SQLite and the umask,
+// choose its mode. SQLite gives the -wal and -shm files the database file's mode.
+Status prepare_store_file(const std::string& path, bool create_if_missing) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "{}: not a flakebisect store (not a regular file)", path);
+    }
+    if (st.st_size == 0) {
+      return {};  // empty: check_identity decides whether it may be created
+    }
+    return check_sqlite_header(path, st.st_size);
+  }
+  if (errno != ENOENT) {
+    return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
+  }
+  if (!create_if_missing) {
+    return base::make_error(ErrorCode::kNotFound, "{}: no flakebisect store here", path);
+  }
+  FB_TRY(create_parent_directories(path));
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return {};  // another process created it first; it checks the contents
+    }
+    return base::make_error(ErrorCode::kIo, "{}: cannot create store: {}", path,
+                            std::strerror(errno));
+  }
+  // The umask can only have removed bits from 0600; fchmod makes the mode exact anyway.
+  int rc = fchmod(fd, 0600);
+  int chmod_errno = errno;
+  close(fd);
+  if (rc != 0) {
+    return base::make_error(ErrorCode::kIo, "{}: cannot set mode 0600: {}", path,
+                            std::strerror(chmod_errno));
+  }
+  return {};
+}
+
+Result<int64_t> query_int(const Database& db, std::string_view sql) {
+  FB_ASSIGN_OR_RETURN(Statement stmt, db.prepare(sql));
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return base::make_error(ErrorCode::kFailed, "store {}: no result from {}", db.path(), sql);
+  }
+  return stmt.column_int64(0);
+}
+
+Result<std::string> query_text(const Database& db, std::string_view sql) {
+  FB_ASSIGN_OR_RETURN(Statement stmt, db.prepare(sql));
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return base::make_error(ErrorCode::kFailed, "store {}: no result from {}", db.path(), sql);
+  }
+  return stmt.column_text(0);
+}
+
+// Decides, reading only, whether the file is ours. Nothing is written before this passes, so a
+// foreign or damaged file is left exactly as it was. An empty database passes (when it may be
+// created): the migrations initialise it like an outdated store.
+Status check_identity(const Database& db, bool create_if_missing) {
+  // The first read of the file: a file that is not SQLite fails here with SQLITE_NOTADB.
+  FB_ASSIGN_OR_RETURN(int64_t application_id, query_int(db, "PRAGMA application_id"));
+  FB_ASSIGN_OR_RETURN(int64_t user_version, query_int(db, "PRAGMA user_version"));
+  FB_ASSIGN_OR_RETURN(int64_t objects, query_int(db, "SELECT count(*) FROM sqlite_schema"));
+  const std::string& path = db.path();
+  if (application_id == 0 && user_version == 0 && objects == 0) {
+    if (!create_if_missing) {
+      return base::make_error(ErrorCode::kNotFound, "{}: no flakebisect store here (empty file)",
+                              path);
+    }
+    return {};
+  }
+  if (application_id != kApplicationId) {
+    return base::make_error(ErrorCode::kCorrupt,
+                            "{}: not a flakebisect store (a SQLite database of another "
+                            "application, application_id {:#x})",
+                            path, static_cast<uint32_t>(application_id));
+  }
+  if (user_version > schema_version()) {
+    return base::make_error(ErrorCode::kFailed,
+                            "{}: store has schema version {}, newer than the {} this flakebisect "
+                            "understands; use a newer flakebisect",
+                            path, user_version, schema_version());
+  }
+  // quick_check: the O(N) page and index structure checks of integrity_check, without
+  // cross-checking index contents. It reports "ok" or up to N problems.
+  FB_ASSIGN_OR_RETURN(std::string check, query_text(db, "PRAGMA quick_check(1)"));
+  if (check != "ok") {
+    // The report reads "*** in database main ***\nOn tree page 20 cell 5: ..."; keep one line.
+    static constexpr std::string_view kBanner = "*** in database main ***\n";
+    if (check.starts_with(kBanner)) {
+      check.erase(0, kBanner.size());
+    }
+    std::replace(check.begin(), check.end(), '\n', ' ');
+    return base::make_error(ErrorCode::kCorrupt, "{}: store is corrupt (integrity check: {})", path,
+                            check);
+  }
+  return {};
+}
+
+Status configure(const Database& db, bool memory) {
+  FB_ASSIGN_OR_RETURN(std::string mode, query_text(db, "PRAGMA journal_mode = WAL"));
+  if (!memory && mode != "wal") {
+    return base::make_error(ErrorCode::kIo, "store {}: cannot use write-ahead logging (mode is {})",
+                            db.path(), mode);
+  }
+  FB_TRY(db.exec("PRAGMA synchronous = FULL"));
+  FB_TRY(db.exec("PRAGMA foreign_keys = ON"));
+  return {};
+}
+
+// Applies the migrations the file lacks, each in its own write transaction. Pragma values cannot be
+// bound parameters; the numbers formatted into them are our own constants.
+Status migrate(const Database& db) {
+  for (const Migration& migration : migrations()) {
+    FB_ASSIGN_OR_RETURN(int64_t version, query_int(db, "PRAGMA user_version"));
+    if (version >= migration.version) {
+      continue;
+    }
+    FB_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(db, Transaction::Kind::kWrite));
+    // Another process may have migrated while this one waited for the write lock.
+    FB_ASSIGN_OR_RETURN(version, query_int(db, "PRAGMA user_version"));
+    if (version >= migration.version) {
+      continue;  // txn rolls back: it changed nothing
+    }
+    if (version != migration.version - 1) {
+      return base::make_error(ErrorCode::kCorrupt,
+                              "{}: store is at schema version {}, expected {} before migration {}",
+                              db.path(), version, migration.version - 1, migration.version);
+    }
+    FB_TRY(db.exec(migration.sql));
+    if (migration.version == 1) {
+      FB_TRY(db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId).c_str()));
+    }
+    FB_TRY(db.exec(fmt::format("PRAGMA user_version = {}", migration.version).c_str()));
+    FB_TRY(txn.commit());
+  }
+  return {};
+}
+
+// --- JSON columns ---
+// nlohmann::json throws; these are the third-party boundary where that becomes an Error.
+
+template <typename T>
+Result<std::string> to_json_array(const std::vector<T>& values, const char* what) {
+  try {
+    return nlohmann::json(values).dump();
+  } catch (const nlohmann::json::exception& e) {
+    return base::make_error(ErrorCode::kInvalidInput, "{} cannot be stored as JSON: {}", what,
+                            e.what());
+  }
+}
+
+template <typename T>
+Result<std::vector<T>> from_json_array(const std::string& text, const std::string& path,
+                                       const char* what) {
+  try {
+    return nlohmann::json::parse(text).get<std::vector<T>>();
+  } catch (const nlohmann::json::exception& e) {
+    return base::make_error(ErrorCode::kCorrupt, "{}: store is corrupt ({} is not valid: {})", path,
+                            what, e.what());
+  }
+}
+
+// --- rows ---
+// Each SELECT lists its columns in the order its reader expects.
+
+constexpr const char* kBisectionColumns =
+    "id, created_at, updated_at, repo, bad_sha, good_shas, config_toml, config_hash, "
+    "test_identity, state, result_json, owner_pid, error";
+
+template <typename Enum>
+Result<Enum> parse_column(Result<Enum> parsed, const std::string& path) {
+  if (!parsed) {
+    return base::make_error(ErrorCode::kCorrupt, "{}: store is corrupt ({})", path,
+                            parsed.error().message());
+  }
+  return parsed;
+}
+
+Result<Bisection> read_bisection(const Statement& stmt, const std::string& path) {
+  Bisection b;
+  b.id = stmt.column_int64(0);
+  b.created_at_ms = stmt.column_int64(1);
+  b.updated_at_ms = stmt.column_int64(2);
+  b.spec.repo = stmt.column_text(3);
+  b.spec.bad_sha = stmt.column_text(4);
+  FB_ASSIGN_OR_RETURN(b.spec.good_shas,
+                      from_json_array<std::string>(stmt.column_text(5), path, "good_shas"));
+  b.spec.config_toml = stmt.column_text(6);
+  b.spec.config_hash = stmt.column_text(7);
+  b.spec.test_identity = stmt.column_text(8);
+  FB_ASSIGN_OR_RETURN(b.state, parse_column(parse_bisection_state(stmt.column_text(9)), path));
+  b.result_json = stmt.column_optional_text(10);
+  b.owner_pid = stmt.column_optional_int64(11);
+  b.error = stmt.column_optional_text(12);
+  return b;
+}
+
+constexpr const char* kBuildColumns =
+    "id, sha, tree_id, config_hash, status, artifact_path, log_tail, duration_ms, created_at";
+
+Result<BuildRecord> read_build(const Statement& stmt, const std::string& path) {
+  BuildRecord b;
+  b.id = stmt.column_int64(0);
+  b.sha = stmt.column_text(1);
+  b.tree_id = stmt.column_text(2);
+  b.config_hash = stmt.column_text(3);
+  FB_ASSIGN_OR_RETURN(b.status, parse_column(parse_build_status(stmt.column_text(4)), path));
+  b.artifact_path = stmt.column_optional_text(5);
+  b.log_tail = stmt.column_text(6);
+  b.duration_ms = stmt.column_int64(7);
+  b.created_at_ms = stmt.column_int64(8);
+  return b;
+}
+
+constexpr const char* kRunColumns =
+    "id, test_identity, sha, build_id, bisection_id, boot_id, run_index, outcome, signature, "
+    "duration_ms, console_path, console_sha256, detail, created_at";
+
+Result<RunRecord> read_run(const Statement& stmt, const std::string& path) {
+  RunRecord r;
+  r.id = stmt.column_int64(0);
+  r.test_identity = stmt.column_text(1);
+  r.sha = stmt.column_text(2);
+  r.build_id = stmt.column_optional_int64(3);
+  r.bisection_id = stmt.column_int64(4);
+  r.boot_id = stmt.column_optional_text(5);
+  r.run_index = stmt.column_int64(6);
+  FB_ASSIGN_OR_RETURN(r.outcome, parse_column(parse_run_outcome(stmt.column_text(7)), path));
+  r.signature = stmt.column_optional_text(8);
+  r.duration_ms = stmt.column_int64(9);
+  r.console_path = stmt.column_optional_text(10);
+  r.console_sha256 = stmt.column_optional_text(11);
+  r.detail = stmt.column_optional_text(12);
+  r.created_at_ms = stmt.column_int64(13);
+  return r;
+}
+
+constexpr const char* kEventColumns = "id, bisection_id, at, kind, message, data_json";
+
+Result<Event> read_event(const Statement& stmt, const std::string& /*path*/) {
+  Event e;
+  e.id = stmt.column_int64(0);
+  e.bisection_id = stmt.column_int64(1);
+  e.at_ms = stmt.column_int64(2);
+  e.kind = stmt.column_text(3);
+  e.message = stmt.column_text(4);
+  e.data_json = stmt.column_optional_text(5);
+  return e;
+}
+
+// Runs a bound SELECT and reads every row with `read`.
+template <typename Row, typename Reader>
+Result<std::vector<Row>> read_all(Statement& stmt, const std::string& path, Reader read) {
+  std::vector<Row> rows;
+  while (true) {
+    FB_ASSIGN_OR_RETURN(bool more, stmt.step());
+    if (!more) {
+      return rows;
+    }
+    FB_ASSIGN_OR_RETURN(Row row, read(stmt, path));
+    rows.push_back(std::move(row));
+  }
+}
+
+// Runs an INSERT ... RETURNING id to completion and returns the id.
+Result<int64_t> insert_returning_id(Statement& stmt, const std::string& path) {
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return base::make_error(ErrorCode::kFailed, "store {}: insert returned no id", path);
+  }
+  int64_t id = stmt.column_int64(0);
+  FB_TRY(stmt.run());
+  return id;
+}
+
+Error no_bisection(const std::string& path, int64_t id) {
+  return base::make_error(ErrorCode::kNotFound, "store {}: no bisection {}", path, id);
+}
+
+}  // namespace
+
+// --- Store ---
+
+Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
+  if (path.empty()) {
+    return base::make_error(ErrorCode::kInvalidInput, "store path is empty");
+  }
+  if (sqlite3_libversion_number() < 3037000) {
+    // STRICT tables need 3.37; an older library would call the schema malformed.
+    return base::make_error(ErrorCode::kFailed,
+                            "store {}: SQLite {} is too old (need 3.37 or newer)", path,
+                            sqlite3_libversion());
+  }
+  const bool memory = path == kMemoryPath;
+  int flags = SQLITE_OPEN_READWRITE;
+  if (memory) {
+    flags |= SQLITE_OPEN_CREATE;
+  } else {
+    FB_TRY(prepare_store_file(path, mode.create_if_missing));
+  }
+  FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags));
+  db.set_busy_timeout(mode.busy_timeout_ms);
+  FB_TRY(check_identity(db, mode.create_if_missing || memory));
+  FB_TRY(configure(db, memory));
+  FB_TRY(migrate(db));
+  return Store(std::make_unique<Database>(std::move(db)));
+}
+
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+Result<Transaction> Store::begin_write() {
+  return Transaction::begin(*db_, Transaction::Kind::kWrite);
+}
+
+Result<Transaction> Store::begin_read() {
+  return Transaction::begin(*db_, Transaction::Kind::kRead);
+}
+
+// --- bisections ---
+
+Result<int64_t> Store::create_bisection(const BisectionSpec& spec, int64_t now_ms,
+                                        std::optional<int64_t> owner_pid) {
+  FB_ASSIGN_OR_RETURN(std::string good_shas, to_json_array(spec.good_shas, "good SHAs"));
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
+      INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml,
+                              config_hash, test_identity, state, owner_pid)
+      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id)sql"));
+  BisectionState state = owner_pid ? BisectionState::kRunning : BisectionState::kQueued;
+  FB_TRY(stmt.bind_all(now_ms, spec.repo, spec.bad_sha, good_shas, spec.config_toml,
+                       spec.config_hash, spec.test_identity, to_string(state), owner_pid));
+  FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
+  FB_TRY(txn.commit());
+  return id;
+}
+
+Result<Bisection> Store::get_bisection(int64_t id) {
+  FB_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_->prepare(fmt::format("SELECT {} FROM bisections WHERE id = ?1", kBisectionColumns)));
+  FB_TRY(stmt.bind_all(id));
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return no_bisection(path(), id);
+  }
+  return read_bisection(stmt, path());
+}
+
+Result<std::vector<Bisection>> Store::list_bisections() {
+  FB_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_->prepare(fmt::format("SELECT {} FROM bisections ORDER BY id", kBisectionColumns)));
+  return read_all<Bisection>(stmt, path(), read_bisection);
+}
+
+Status Store::set_state(int64_t id, BisectionState state, int64_t now_ms,
+                        const std::optional<std::string>& error) {
+  if (state == BisectionState::kRunning) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "store {}: bisection {} cannot be set running without an owner; "
+                            "claim it instead",
+                            path(), id);
+  }
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_TRY(db_->execute(
+      "UPDATE bisections SET state = ?2, updated_at = ?3, error = ?4, owner_pid = NULL "
+      "WHERE id = ?1",
+      id, to_string(state), now_ms, error));
+  if (sqlite3_changes64(db_->handle()) == 0) {
+    return no_bisection(path(), id);
+  }
+  return txn.commit();
+}
+
+Status Store::set_result(int64_t id, const std::string& result_json, int64_t now_ms) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_TRY(db_->execute("UPDATE bisections SET result_json = ?2, updated_at = ?3 WHERE id = ?1", id,
+                      result_json, now_ms));
+  if (sqlite3_changes64(db_->handle()) == 0) {
+    return no_bisection(path(), id);
+  }
+  return txn.commit();
+}
+
+Result<std::optional<Bisection>> Store::claim_next_queued(int64_t owner_pid, int64_t now_ms) {
+  // The write lock is taken before the SELECT, so no other claimer can pick the same row between
+  // the read and the update.
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  std::optional<int64_t> id;
+  {
+    FB_ASSIGN_OR_RETURN(Statement stmt,
+                        db_->prepare("SELECT id FROM bisections WHERE state = 'queued' "
+                                     "ORDER BY id LIMIT 1"));
+    FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (row) {
+      id = stmt.column_int64(0);
+    }
+  }
+  if (!id) {
+    return std::optional<Bisection>();
+  }
+  FB_TRY(db_->execute(
+      "UPDATE bisections SET state = 'running', owner_pid = ?2, updated_at = ?3, error = NULL "
+      "WHERE id = ?1",
+      *id, owner_pid, now_ms));
+  FB_ASSIGN_OR_RETURN(Bisection claimed, get_bisection(*id));
+  FB_TRY(txn.commit());
+  return std::optional<Bisection>(std::move(claimed));
+}
+
+Result<Bisection> Store::claim_bisection(int64_t id, int64_t owner_pid, int64_t now_ms) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(Bisection current, get_bisection(id));
+  if (current.state == BisectionState::kRunning) {
+    return base::make_error(ErrorCode::kBusy, "bisection {} is already running (pid {})", id,
+                            current.owner_pid.value_or(0));
+  }
+  if (current.state != BisectionState::kQueued && current.state != BisectionState::kPaused) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "bisection {} is {}; only a queued or paused bisection can run", id,
+                            to_string(current.state));
+  }
+  FB_TRY(db_->execute(
+      "UPDATE bisections SET state = 'running', owner_pid = ?2, updated_at = ?3, error = NULL "
+      "WHERE id = ?1",
+      id, owner_pid, now_ms));
+  FB_ASSIGN_OR_RETURN(Bisection claimed, get_bisection(id));
+  FB_TRY(txn.commit());
+  return claimed;
+}
+
+Result<std::vector<int64_t>> Store::recover_running(
+    const std::function<bool(int64_t pid)>& owner_alive, int64_t now_ms) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  std::vector<std::pair<int64_t, int64_t>> running;  // (id, owner pid)
+  {
+    FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare("SELECT id, owner_pid FROM bisections "
+                                                     "WHERE state = 'running' ORDER BY id"));
+    while (true) {
+      FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) {
+        break;
+      }
+      running.emplace_back(stmt.column_int64(0), stmt.column_int64(1));
+    }
+  }
+  std::vector<int64_t> recovered;
+  for (const auto& [id, pid] : running) {
+    if (owner_alive(pid)) {
+      continue;
+    }
+    std::string why = fmt::format("owner process {} exited while the bisection was running", pid);
+    FB_TRY(db_->execute(
+        "UPDATE bisections SET state = 'paused', owner_pid = NULL, updated_at = ?2, error = ?3 "
+        "WHERE id = ?1",
+        id, now_ms, why));
+    FB_TRY(
+        db_->execute("INSERT INTO events (bisection_id, at, kind, message, data_json) "
+                     "VALUES (?1, ?2, 'recovered', ?3, json_object('owner_pid', ?4))",
+                     id, now_ms, why, pid));
+    recovered.push_back(id);
+  }
+  FB_TRY(txn.commit());
+  return recovered;
+}
+
+// --- candidates ---
+
+Status Store::put_candidates(int64_t bisection_id, const std::vector<Candidate>& candidates) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_TRY(db_->execute("DELETE FROM candidates WHERE bisection_id = ?1", bisection_id));
+  FB_ASSIGN_OR_RETURN(Statement insert,
+                      db_->prepare("INSERT INTO candidates (bisection_id, idx, sha, parents, "
+                                   "subject) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  for (const Candidate& c : candidates) {
+    FB_ASSIGN_OR_RETURN(std::string parents, to_json_array(c.parents, "candidate parents"));
+    FB_TRY(insert.bind_all(bisection_id, static_cast<int64_t>(c.idx), c.sha, parents, c.subject));
+    FB_TRY(insert.run());
+    insert.reset();
+  }
+  return txn.commit();
+}
+
+Result<std::vector<Candidate>> Store::get_candidates(int64_t bisection_id) {
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare("SELECT idx, sha, parents, subject FROM candidates "
+                                   "WHERE bisection_id = ?1 ORDER BY idx"));
+  FB_TRY(stmt.bind_all(bisection_id));
+  return read_all<Candidate>(
+      stmt, path(), [](const Statement& s, const std::string& path) -> Result<Candidate> {
+        Candidate c;
+        c.idx = static_cast<uint32_t>(s.column_int64(0));
+        c.sha = s.column_text(1);
+        FB_ASSIGN_OR_RETURN(c.parents,
+                            from_json_array<uint32_t>(s.column_text(2), path, "candidate parents"));
+        c.subject = s.column_text(3);
+        return c;
+      });
+}
+
+// --- builds ---
+
+Result<std::optional<BuildRecord>> Store::find_build(const std::string& tree_id,
+                                                     const std::string& config_hash) {
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare(fmt::format("SELECT {} FROM builds WHERE tree_id = ?1 AND "
+                                               "config_hash = ?2",
+                                               kBuildColumns)));
+  FB_TRY(stmt.bind_all(tree_id, config_hash));
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return std::optional<BuildRecord>();
+  }
+  FB_ASSIGN_OR_RETURN(BuildRecord build, read_build(stmt, path()));
+  return std::optional<BuildRecord>(std::move(build));
+}
+
+Result<int64_t> Store::record_build(const BuildRecord& build) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
+      INSERT INTO builds (sha, tree_id, config_hash, status, artifact_path, log_tail, duration_ms,
+                          created_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      ON CONFLICT (tree_id, config_hash) DO UPDATE SET
+        sha = excluded.sha, status = excluded.status, artifact_path = excluded.artifact_path,
+        log_tail = excluded.log_tail, duration_ms = excluded.duration_ms,
+        created_at = excluded.created_at
+      RETURNING id)sql"));
+  FB_TRY(stmt.bind_all(build.sha, build.tree_id, build.config_hash, to_string(build.status),
+                       build.artifact_path, build.log_tail, build.duration_ms,
+                       build.created_at_ms));
+  FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
+  FB_TRY(txn.commit());
+  return id;
+}
+
+// --- runs ---
+
+Result<int64_t> Store::record_run(const RunRecord& run) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
+      INSERT INTO runs (test_identity, sha, build_id, bisection_id, boot_id, run_index, outcome,
+                        signature, duration_ms, console_path, console_sha256, detail, created_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id)sql"));
+  FB_TRY(stmt.bind_all(run.test_identity, run.sha, run.build_id, run.bisection_id, run.boot_id,
+                       run.run_index, to_string(run.outcome), run.signature, run.duration_ms,
+                       run.console_path, run.console_sha256, run.detail, run.created_at_ms));
+  FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
+  FB_TRY(txn.commit());
+  return id;
+}
+
+Result<std::vector<RunRecord>> Store::runs_for(const std::string& test_identity) {
+  FB_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_->prepare(
+          fmt::format("SELECT {} FROM runs WHERE test_identity = ?1 ORDER BY id", kRunColumns)));
+  FB_TRY(stmt.bind_all(test_identity));
+  return read_all<RunRecord>(stmt, path(), read_run);
+}
+
+Result<std::vector<RunRecord>> Store::runs_for(const std::string& test_identity,
+                                               const std::string& sha) {
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare(fmt::format("SELECT {} FROM runs WHERE test_identity = ?1 AND "
+                                               "sha = ?2 ORDER BY id",
+                                               kRunColumns)));
+  FB_TRY(stmt.bind_all(test_identity, sha));
+  return read_all<RunRecord>(stmt, path(), read_run);
+}
+
+Result<std::vector<RunRecord>> Store::runs_for_bisection(int64_t bisection_id) {
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare(fmt::format(
+                          "SELECT {} FROM runs WHERE bisection_id = ?1 ORDER BY id", kRunColumns)));
+  FB_TRY(stmt.bind_all(bisection_id));
+  return read_all<RunRecord>(stmt, path(), read_run);
+}
+
+// --- events ---
+
+Result<int64_t> Store::append_event(const Event& event) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare("INSERT INTO events (bisection_id, at, kind, message, "
+                                   "data_json) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id"));
+  FB_TRY(
+      stmt.bind_all(event.bisection_id, event.at_ms, event.kind, event.message, event.data_json));
+  FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
+  FB_TRY(txn.commit());
+  return id;
+}
+
+Result<std::vector<Event>> Store::events(int64_t bisection_id, int64_t after_id) {
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare(fmt::format("SELECT {} FROM events WHERE bisection_id = ?1 AND "
+                                               "id > ?2 ORDER BY id",
+                                               kEventColumns)));
+  FB_TRY(stmt.bind_all(bisection_id, after_id));
+  return read_all<Event>(stmt, path(), read_event);
+}
+
+}  // namespace flakebisect::store

@@ -1,0 +1,246 @@
+// Opening a store: creation, schema and migrations, file modes, and refusing files that are not
+// ours.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "store/schema.h"
+#include "store/sqlite.h"
+#include "store/store.h"
+#include "store/store_test_support.h"
+
+namespace flakebisect::store {
+namespace {
+
+using base::ErrorCode;
+using testing::create_mode;
+using testing::read_bytes;
+using testing::sample_run;
+using testing::sample_spec;
+using testing::TempDir;
+using testing::write_bytes;
+
+int64_t pragma(const Database& db, const char* sql) {
+  auto stmt = db.prepare(sql);
+  EXPECT_TRUE(stmt.has_value());
+  auto row = stmt->step();
+  EXPECT_TRUE(row.has_value() && *row);
+  return stmt->column_int64(0);
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// Opens `path` as a plain SQLite database, outside the Store.
+Database raw_open(const std::string& path) {
+  auto db = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  EXPECT_TRUE(db.has_value());
+  return std::move(db).value();
+}
+
+// Restores the process umask when a test that changed it ends.
+class UmaskGuard {
+ public:
+  explicit UmaskGuard(mode_t mask) : old_(umask(mask)) {}
+  ~UmaskGuard() { umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+TEST(StoreOpen, NewStoreHasCurrentSchemaVersionAndApplicationId) {
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(":memory:"));
+  const Database& db = store.database_for_testing();
+  EXPECT_EQ(pragma(db, "PRAGMA user_version"), schema_version());
+  EXPECT_EQ(pragma(db, "PRAGMA application_id"), kApplicationId);
+  for (const char* table : {"bisections", "candidates", "builds", "runs", "events"}) {
+    auto stmt = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+    ASSERT_TRUE(stmt.has_value());
+    ASSERT_OK(stmt->bind_all(table));
+    ASSERT_TRUE(stmt->step().value_or(false));
+    EXPECT_EQ(stmt->column_int64(0), 1) << table;
+  }
+}
+
+TEST(StoreOpen, FileStoreUsesWalFullSyncAndForeignKeys) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(dir.file("s.db"), create_mode()));
+  const Database& db = store.database_for_testing();
+  auto mode = db.prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.has_value());
+  ASSERT_TRUE(mode->step().value_or(false));
+  EXPECT_EQ(mode->column_text(0), "wal");
+  EXPECT_EQ(pragma(db, "PRAGMA synchronous"), 2);  // FULL
+  EXPECT_EQ(pragma(db, "PRAGMA foreign_keys"), 1);
+}
+
+TEST(StoreOpen, ReopeningKeepsTheData) {
+  TempDir dir;
+  std::string path = dir.file("s.db");
+  int64_t id = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode()));
+    ASSERT_OK_AND_ASSIGN(id, store.create_bisection(sample_spec(), 100));
+    ASSERT_OK(store.record_run(sample_run(id, "identity-1", "abc")));
+  }
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
+  ASSERT_OK_AND_ASSIGN(Bisection b, store.get_bisection(id));
+  EXPECT_EQ(b.spec.bad_sha, sample_spec().bad_sha);
+  ASSERT_OK_AND_ASSIGN(auto runs, store.runs_for_bisection(id));
+  EXPECT_EQ(runs.size(), 1U);
+  EXPECT_EQ(pragma(store.database_for_testing(), "PRAGMA user_version"), schema_version());
+}
+
+TEST(StoreOpen, MissingStoreIsNotFoundUnlessCreating) {
+  TempDir dir;
+  auto store = Store::open(dir.file("absent.db"));
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(store.error().message().find(dir.file("absent.db")), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("absent.db")));
+}
+
+TEST(StoreOpen, CreatedFilesAreOwnerOnlyWhateverTheUmask) {
+  TempDir dir;
+  UmaskGuard umask_guard(0);
+  std::string path = dir.file("new/nested/s.db");
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode()));
+  ASSERT_OK(store.create_bisection(sample_spec(), 1));  // makes SQLite write the -wal
+  EXPECT_EQ(mode_of(path), 0600U);
+  EXPECT_EQ(mode_of(path + "-wal"), 0600U);
+  EXPECT_EQ(mode_of(path + "-shm"), 0600U);
+  EXPECT_EQ(mode_of(dir.file("new")), 0700U);
+  EXPECT_EQ(mode_of(dir.file("new/nested")), 0700U);
+}
+
+TEST(StoreOpen, GarbageFileIsRefusedAndLeftUntouched) {
+  TempDir dir;
+  std::string path = dir.file("garbage.db");
+  std::string garbage = "this is not a database\n";
+  for (int i = 0; i < 5000; ++i) {
+    garbage.push_back(static_cast<char>((i * 7919) % 251));
+  }
+  write_bytes(path, garbage);
+  for (bool create : {false, true}) {
+    OpenMode mode;
+    mode.create_if_missing = create;
+    auto store = Store::open(path, mode);
+    ASSERT_FALSE(store.has_value());
+    EXPECT_EQ(store.error().code(), ErrorCode::kCorrupt);
+    EXPECT_EQ(store.error().message(), path + ": not a flakebisect store (file is not a database)");
+  }
+  EXPECT_EQ(read_bytes(path), garbage);
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+}
+
+// SQLite alone would take a file shorter than a page for an empty database and write over it.
+TEST(StoreOpen, ShortGarbageFileIsRefusedAndLeftUntouched) {
+  TempDir dir;
+  std::string path = dir.file("short.db");
+  for (const std::string& bytes :
+       {std::string("x"), std::string(99, 'y'), std::string("SQLite format 3")}) {
+    write_bytes(path, bytes);
+    auto store = Store::open(path, create_mode());
+    ASSERT_FALSE(store.has_value()) << bytes.size();
+    EXPECT_EQ(store.error().code(), ErrorCode::kCorrupt);
+    EXPECT_EQ(read_bytes(path), bytes);
+  }
+}
+
+TEST(StoreOpen, DamagedStoreFailsTheIntegrityCheck) {
+  TempDir dir;
+  std::string path = dir.file("s.db");
+  {
+    ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode()));
+    ASSERT_OK_AND_ASSIGN(int64_t id, store.create_bisection(sample_spec(), 1));
+    ASSERT_OK_AND_ASSIGN(Transaction txn, store.begin_write());
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_OK(store.record_run(sample_run(id, "identity-1", std::string(40, 'f'))));
+    }
+    ASSERT_OK(txn.commit());
+  }  // closing the last connection checkpoints the WAL into the file
+  std::string bytes = read_bytes(path);
+  ASSERT_GT(bytes.size(), 8U * 4096U);
+  // Scribble over every page but the first (the header and schema), as a bad disk would.
+  for (size_t i = 4096; i < bytes.size(); i += 97) {
+    bytes[i] = static_cast<char>(0xA5);
+  }
+  write_bytes(path, bytes);
+
+  auto store = Store::open(path);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(store.error().message().find(path), std::string::npos) << store.error().message();
+  EXPECT_THAT(store.error().message(), ::testing::StartsWith(path + ": store is corrupt"));
+  EXPECT_EQ(store.error().message().find('\n'), std::string::npos) << store.error().message();
+  EXPECT_EQ(read_bytes(path), bytes);
+}
+
+TEST(StoreOpen, ForeignSqliteDatabaseIsRefusedAndLeftUntouched) {
+  TempDir dir;
+  std::string path = dir.file("other.db");
+  {
+    Database db = raw_open(path);
+    ASSERT_OK(db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')"));
+  }
+  std::string before = read_bytes(path);
+  auto store = Store::open(path, create_mode());
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(store.error().message().find(path + ": not a flakebisect store"), std::string::npos)
+      << store.error().message();
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+TEST(StoreOpen, StoreFromANewerFlakebisectIsRefused) {
+  TempDir dir;
+  std::string path = dir.file("s.db");
+  { ASSERT_OK(Store::open(path, create_mode())); }
+  {
+    Database db = raw_open(path);
+    ASSERT_OK(db.exec(("PRAGMA user_version = " + std::to_string(schema_version() + 1)).c_str()));
+  }
+  auto store = Store::open(path);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_NE(store.error().message().find("newer"), std::string::npos) << store.error().message();
+  EXPECT_NE(store.error().message().find(path), std::string::npos);
+  // Still refused, not downgraded, on a second attempt.
+  Database db = raw_open(path);
+  EXPECT_EQ(pragma(db, "PRAGMA user_version"), schema_version() + 1);
+}
+
+TEST(StoreOpen, EmptyFileBecomesAStoreOnlyWhenCreating) {
+  TempDir dir;
+  std::string path = dir.file("empty.db");
+  write_bytes(path, "");
+  auto refused = Store::open(path);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode()));
+  EXPECT_EQ(pragma(store.database_for_testing(), "PRAGMA user_version"), schema_version());
+}
+
+TEST(StoreOpen, DirectoryIsNotAStore) {
+  TempDir dir;
+  auto store = Store::open(dir.path(), create_mode());
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code(), ErrorCode::kInvalidInput);
+}
+
+TEST(StoreOpen, TwoStoresOnOneFileShareCommittedData) {
+  TempDir dir;
+  std::string path = dir.file("s.db");
+  ASSERT_OK_AND_ASSIGN(Store writer, Store::open(path, create_mode()));
+  ASSERT_OK_AND_ASSIGN(Store reader, Store::open(path));
+  ASSERT_OK_AND_ASSIGN(int64_t id, writer.create_bisection(sample_spec(), 1));
+  ASSERT_OK_AND_ASSIGN(Bisection b, reader.get_bisection(id));
+  EXPECT_EQ(b.id, id);
+}
+
+}  // namespace
+}  // namespace flakebisect::store
