@@ -140,7 +140,9 @@ using Status = Result<void>;
 #define FB_CONCAT(a, b) FB_CONCAT_INNER(a, b)
 // FB_ASSIGN_OR_RETURN(auto x, expr): declares x from a Result<T> or returns its error.
 #define FB_ASSIGN_OR_RETURN(decl, expr) FB_ASSIGN_OR_RETURN_IMPL(FB_CONCAT(fb_r_, __LINE__), decl, expr)
+// NOLINTBEGIN(bugprone-macro-parentheses): decl is a declaration, tmp an identifier.
 #define FB_ASSIGN_OR_RETURN_IMPL(tmp, decl, expr) \
   auto tmp = (expr);                              \
   if (!tmp) return std::move(tmp).error();        \
   decl = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

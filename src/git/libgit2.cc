@@ -1,0 +1,91 @@
+#include "git/libgit2.h"
+
+namespace flakebisect::git {
+
+void init_libgit2() {
+  // A function-local static is initialised exactly once even with concurrent callers. libgit2 is
+  // deliberately never shut down: see the header.
+  static const int init_result = git_libgit2_init();
+  (void)init_result;
+}
+
+base::Error libgit2_error(int code, std::string_view what) {
+  const git_error* last = git_error_last();
+  std::string detail = (last != nullptr && last->message != nullptr)
+                           ? std::string(last->message)
+                           : fmt::format("libgit2 error {}", code);
+  base::ErrorCode error_code = base::ErrorCode::kFailed;
+  switch (code) {
+    case GIT_ENOTFOUND:
+    case GIT_EUNBORNBRANCH:
+      error_code = base::ErrorCode::kNotFound;
+      break;
+    case GIT_EAMBIGUOUS:
+    case GIT_EINVALIDSPEC:
+    case GIT_EPEEL:
+      error_code = base::ErrorCode::kInvalidInput;
+      break;
+    case GIT_ELOCKED:
+      error_code = base::ErrorCode::kBusy;
+      break;
+    default:
+      break;
+  }
+  if (what.empty()) {
+    return base::Error(std::move(detail), error_code);
+  }
+  return base::Error(fmt::format("{}: {}", what, detail), error_code);
+}
+
+base::Status check(int code, std::string_view what) {
+  if (code >= 0) {
+    return {};
+  }
+  return libgit2_error(code, what);
+}
+
+std::string to_hex(const git_oid& oid) {
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, &oid);
+  return std::string(hex, GIT_OID_HEXSZ);
+}
+
+base::Result<git_oid> parse_sha(std::string_view sha) {
+  bool hex = sha.size() == GIT_OID_HEXSZ;
+  for (char c : sha) {
+    if (!hex) {
+      break;
+    }
+    hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+  if (!hex) {
+    return base::make_error(base::ErrorCode::kInvalidInput, "'{}' is not a full 40-hex SHA", sha);
+  }
+  git_oid oid;
+  if (git_oid_fromstrn(&oid, sha.data(), sha.size()) < 0) {
+    return base::make_error(base::ErrorCode::kInvalidInput, "'{}' is not a full 40-hex SHA", sha);
+  }
+  return oid;
+}
+
+base::Result<CommitHandle> lookup_commit(git_repository* repo, const git_oid& oid) {
+  git_commit* commit = nullptr;
+  int rc = git_commit_lookup(&commit, repo, &oid);
+  if (rc >= 0) {
+    return CommitHandle(commit);
+  }
+  if (rc != GIT_ENOTFOUND) {
+    return libgit2_error(rc, fmt::format("commit {}", to_hex(oid)));
+  }
+  // libgit2 says "not found" both for a missing object and for one of another type: tell them
+  // apart.
+  git_object* object = nullptr;
+  if (git_object_lookup(&object, repo, &oid, GIT_OBJECT_ANY) >= 0) {
+    ObjectHandle owned(object);
+    return base::make_error(base::ErrorCode::kInvalidInput, "{} is a {}, not a commit", to_hex(oid),
+                            git_object_type2string(git_object_type(object)));
+  }
+  return base::make_error(base::ErrorCode::kNotFound, "commit {} not found", to_hex(oid));
+}
+
+}  // namespace flakebisect::git

@@ -1,0 +1,200 @@
+#include "git/repository.h"
+
+#include <utility>
+
+#include "git/libgit2.h"
+
+namespace flakebisect::git {
+namespace {
+
+using base::ErrorCode;
+using base::make_error;
+
+bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
+// "a/b/" -> "a/b": libgit2 reports directories with a trailing slash.
+std::filesystem::path without_trailing_slash(const char* dir) {
+  std::filesystem::path path(dir);
+  if (!path.has_filename() && path.has_parent_path()) {
+    path = path.parent_path();
+  }
+  return path;
+}
+
+Signature to_signature(const git_signature* sig) {
+  Signature out;
+  if (sig == nullptr) {
+    return out;
+  }
+  out.name = sig->name != nullptr ? sig->name : "";
+  out.email = sig->email != nullptr ? sig->email : "";
+  out.time = static_cast<int64_t>(sig->when.time);
+  out.offset_minutes = sig->when.offset;
+  return out;
+}
+
+}  // namespace
+
+void Repository::Free::operator()(git_repository* repo) const { git_repository_free(repo); }
+
+Repository::Repository(std::unique_ptr<git_repository, Free> repo, std::filesystem::path path)
+    : repo_(std::move(repo)), path_(std::move(path)) {}
+Repository::Repository(Repository&&) noexcept = default;
+Repository& Repository::operator=(Repository&&) noexcept = default;
+Repository::~Repository() = default;
+
+base::Result<Repository> Repository::open(const std::filesystem::path& path) {
+  init_libgit2();
+  if (path.empty() || has_nul(path.native())) {
+    return make_error(ErrorCode::kInvalidInput, "'{}': not a git repository", path.native());
+  }
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_ext(&raw, path.c_str(), 0, nullptr);
+  if (rc < 0) {
+    const git_error* last = git_error_last();
+    return make_error(rc == GIT_ENOTFOUND ? ErrorCode::kNotFound : ErrorCode::kFailed,
+                      "{}: not a git repository ({})", path.native(),
+                      last != nullptr && last->message != nullptr ? last->message : "libgit2");
+  }
+  std::unique_ptr<git_repository, Free> repo(raw);
+  const char* workdir = git_repository_workdir(raw);
+  std::filesystem::path root =
+      without_trailing_slash(workdir != nullptr ? workdir : git_repository_path(raw));
+  return Repository(std::move(repo), std::move(root));
+}
+
+std::filesystem::path Repository::objects_dir() const {
+  return without_trailing_slash(git_repository_commondir(repo_.get())) / "objects";
+}
+
+base::Result<std::string> Repository::resolve(std::string_view rev) const {
+  if (rev.empty() || has_nul(rev)) {
+    return make_error(ErrorCode::kInvalidInput, "invalid revision '{}'", rev);
+  }
+  const std::string spec(rev);
+  git_object* raw = nullptr;
+  int rc = git_revparse_single(&raw, repo_.get(), spec.c_str());
+  if (rc < 0) {
+    base::Error detail = libgit2_error(rc, "");
+    switch (rc) {
+      case GIT_ENOTFOUND:
+      case GIT_EUNBORNBRANCH:
+        return make_error(ErrorCode::kNotFound, "unknown revision '{}'", rev);
+      case GIT_EAMBIGUOUS:
+        return make_error(ErrorCode::kInvalidInput, "ambiguous revision '{}' ({})", rev,
+                          detail.message());
+      case GIT_EINVALIDSPEC:
+        return make_error(ErrorCode::kInvalidInput, "invalid revision '{}' ({})", rev,
+                          detail.message());
+      default:
+        return std::move(detail).context(fmt::format("revision '{}'", rev));
+    }
+  }
+  ObjectHandle object(raw);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT) < 0) {
+    // Name what it is instead: a tree, a blob, or (through tags) one of those.
+    git_object_t type = git_object_type(object.get());
+    if (type == GIT_OBJECT_TAG) {
+      git_object* target = nullptr;
+      // GIT_OBJECT_ANY peels tags until the type is no longer a tag.
+      if (git_object_peel(&target, object.get(), GIT_OBJECT_ANY) >= 0) {
+        type = git_object_type(target);
+        git_object_free(target);
+      }
+    }
+    return make_error(ErrorCode::kInvalidInput, "revision '{}' is a {}, not a commit", rev,
+                      git_object_type2string(type));
+  }
+  ObjectHandle commit(peeled);
+  return to_hex(*git_object_id(commit.get()));
+}
+
+base::Result<bool> Repository::is_ancestor(std::string_view ancestor,
+                                           std::string_view descendant) const {
+  FB_ASSIGN_OR_RETURN(git_oid ancestor_oid, parse_sha(ancestor));
+  FB_ASSIGN_OR_RETURN(git_oid descendant_oid, parse_sha(descendant));
+  int rc = git_graph_descendant_of(repo_.get(), &descendant_oid, &ancestor_oid);
+  if (rc < 0) {
+    return libgit2_error(rc, fmt::format("is {} an ancestor of {}", ancestor, descendant));
+  }
+  return rc == 1;
+}
+
+base::Status Repository::validate_range(const std::vector<std::string>& good_shas,
+                                        std::string_view bad_sha) const {
+  if (good_shas.empty()) {
+    return make_error(ErrorCode::kInvalidInput, "no good commit given (need at least one)");
+  }
+  auto bad_oid = parse_sha(bad_sha);
+  if (!bad_oid) {
+    return std::move(bad_oid).error().context("bad");
+  }
+  if (auto bad = lookup_commit(repo_.get(), *bad_oid); !bad) {
+    return std::move(bad).error().context("bad");
+  }
+  for (const std::string& good : good_shas) {
+    auto good_oid = parse_sha(good);
+    if (!good_oid) {
+      return std::move(good_oid).error().context("good");
+    }
+    if (auto commit = lookup_commit(repo_.get(), *good_oid); !commit) {
+      return std::move(commit).error().context("good");
+    }
+    if (git_oid_equal(&*good_oid, &*bad_oid)) {
+      return make_error(ErrorCode::kInvalidInput, "good {} is the same commit as bad",
+                        to_hex(*good_oid));
+    }
+    FB_ASSIGN_OR_RETURN(bool ancestor, is_ancestor(to_hex(*good_oid), to_hex(*bad_oid)));
+    if (ancestor) {
+      continue;
+    }
+    FB_ASSIGN_OR_RETURN(bool swapped, is_ancestor(to_hex(*bad_oid), to_hex(*good_oid)));
+    return make_error(ErrorCode::kInvalidInput, "good {} is not an ancestor of bad {}{}",
+                      to_hex(*good_oid), to_hex(*bad_oid),
+                      swapped ? " (it is a descendant: are good and bad swapped?)" : "");
+  }
+  return {};
+}
+
+base::Result<CommitInfo> Repository::commit_info(std::string_view sha) const {
+  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
+  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
+  git_commit* c = commit.get();
+
+  CommitInfo info;
+  info.sha = to_hex(oid);
+  info.tree = to_hex(*git_commit_tree_id(c));
+  const unsigned parent_count = git_commit_parentcount(c);
+  info.parents.reserve(parent_count);
+  for (unsigned i = 0; i < parent_count; ++i) {
+    info.parents.push_back(to_hex(*git_commit_parent_id(c, i)));
+  }
+  const char* summary = git_commit_summary(c);
+  info.subject = summary != nullptr ? summary : "";
+  const char* raw_message = git_commit_message_raw(c);
+  info.message = raw_message != nullptr ? raw_message : "";
+  const char* encoding = git_commit_message_encoding(c);
+  info.encoding = encoding != nullptr ? encoding : "";
+  info.author = to_signature(git_commit_author(c));
+  info.committer = to_signature(git_commit_committer(c));
+
+  git_message_trailer_array trailers{};
+  if (int rc = git_message_trailers(&trailers, info.message.c_str()); rc < 0) {
+    return libgit2_error(rc, fmt::format("commit {}: trailers", info.sha));
+  }
+  info.trailers.reserve(trailers.count);
+  for (size_t i = 0; i < trailers.count; ++i) {
+    info.trailers.push_back(Trailer{trailers.trailers[i].key, trailers.trailers[i].value});
+  }
+  git_message_trailer_array_free(&trailers);
+  return info;
+}
+
+base::Result<std::string> Repository::tree_id(std::string_view sha) const {
+  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
+  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
+  return to_hex(*git_commit_tree_id(commit.get()));
+}
+
+}  // namespace flakebisect::git

@@ -1,0 +1,80 @@
+// Repository: a user's git repository, opened read-only through libgit2, that turns revisions into
+// full commit SHAs, checks a bisection range and reads commit metadata.
+//
+// The user's repository is never written to: no refs, no index, no worktree files. Checkouts happen
+// in a private Worktree (worktree.h). Revisions, refs and paths are untrusted text; they only ever
+// reach libgit2 as C strings (never a shell), and text containing NUL bytes is rejected.
+//
+// Thread rules: a Repository is not thread-safe (libgit2 repositories are not); use one per thread,
+// or serialise access. Movable, not copyable.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "git/commit_info.h"
+
+struct git_repository;
+
+namespace flakebisect::git {
+
+class Repository {
+ public:
+  // Opens the repository at `path`: a working tree root or a subdirectory of one (found the way
+  // `git -C path` finds it), a .git directory, or a bare repository. Error: "<path>: not a git
+  // repository
+  // (<libgit2 detail>)" with kNotFound.
+  static base::Result<Repository> open(const std::filesystem::path& path);
+
+  Repository(Repository&&) noexcept;
+  Repository& operator=(Repository&&) noexcept;
+  ~Repository();
+
+  // The working tree root, or the git directory for a bare repository.
+  const std::filesystem::path& path() const { return path_; }
+  // The directory holding the object database shared by all linked worktrees
+  // ("<commondir>/objects").
+  std::filesystem::path objects_dir() const;
+
+  // Resolves any revision git understands (full or short SHA, branch, tag, HEAD~3, v6.1^{commit})
+  // to the full lowercase SHA of a commit; annotated tags are peeled. Errors:
+  //   "unknown revision 'X'"                      kNotFound
+  //   "ambiguous revision 'X' (...)"               kInvalidInput (a short SHA matching several
+  //   objects) "revision 'X' is a tree, not a commit"       kInvalidInput (also for blobs, tags of
+  //   trees) "invalid revision 'X'"                       kInvalidInput (empty, NUL bytes, bad
+  //   syntax)
+  base::Result<std::string> resolve(std::string_view rev) const;
+
+  // Checks a bisection range given as full SHAs: at least one good; every good and bad is a commit;
+  // no good equals bad; every good is an ancestor of bad. The error names the offending SHA, e.g.
+  // "good 1234...cdef is not an ancestor of bad 89ab...0123" (kInvalidInput).
+  base::Status validate_range(const std::vector<std::string>& good_shas,
+                              std::string_view bad_sha) const;
+
+  // True iff `ancestor` is a proper ancestor of `descendant` (both full SHAs).
+  base::Result<bool> is_ancestor(std::string_view ancestor, std::string_view descendant) const;
+
+  // Metadata of the commit with full SHA `sha`.
+  base::Result<CommitInfo> commit_info(std::string_view sha) const;
+
+  // The full SHA of the tree of commit `sha`: the identity of the sources a build sees.
+  base::Result<std::string> tree_id(std::string_view sha) const;
+
+  // The libgit2 handle, for the rest of this module. Owned by this object.
+  git_repository* raw() const { return repo_.get(); }
+
+ private:
+  struct Free {
+    void operator()(git_repository* repo) const;
+  };
+  Repository(std::unique_ptr<git_repository, Free> repo, std::filesystem::path path);
+
+  std::unique_ptr<git_repository, Free> repo_;
+  std::filesystem::path path_;
+};
+
+}  // namespace flakebisect::git

@@ -1,0 +1,87 @@
+// Worktree: a private checkout directory for one bisection, never the user's own checkout.
+//
+// Layout: `dir` is a small git repository of its own (dir/.git) that borrows every object from the
+// user's repository through objects/info/alternates, the mechanism of `git clone --shared`. It has
+// no refs; HEAD is detached at the commit last checked out. Creating it copies no objects and
+// writes nothing into the user's repository, and `git -C dir status/describe/diff` still work for
+// build scripts (the kernel's setlocalversion runs git).
+//
+// Why not a linked worktree (git_worktree_add): in libgit2 1.5 it writes into the user's .git
+// (worktrees/<name>), cannot add a detached worktree (it needs or creates a branch, which would
+// appear in the user's `git branch`), and leaves an entry that `git worktree prune` or a moved repo
+// breaks. The cost of alternates is the one `git clone --shared` documents: objects the user's
+// repository prunes (only unreachable ones, after their reflog expiry) disappear for us too; the
+// bisection range is resolved to commits that are reachable when it starts, so this is remote.
+//
+// Checkout is a forced checkout of the commit's tree with a detached HEAD. libgit2 compares the
+// working files with the index (stat data, then content) and rewrites only files whose content or
+// mode differs from the target, so unchanged files keep their mtimes and make/ccache see only real
+// changes. Files the target lacks are deleted; see CheckoutOptions for untracked and ignored files.
+//
+// Crash safety: a Worktree holds an exclusive flock on dir/.git/flakebisect.lock for its lifetime.
+// The kernel drops it when the holder dies, so whoever takes it next knows lock files left in
+// dir/.git (index.lock, HEAD.lock) are stale and removes them; the next forced checkout then
+// repairs any half-written state. A crash during creation leaves "<dir>.flakebisect-new", which the
+// next creation discards; `dir` itself only appears complete (it is renamed into place).
+//
+// Thread rules: not thread-safe; one Worktree per directory per process (a second open is kBusy).
+// Movable, not copyable.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "git/repository.h"
+
+namespace flakebisect::git {
+
+struct CheckoutOptions {
+  // Also delete files the target tree lacks that git neither tracks nor ignores (strays from an
+  // interrupted checkout, files a test or build wrote among the sources), so the directory matches
+  // the tree id a build is keyed by. Ignored files (the tree's .gitignore, e.g. in-tree *.o and
+  // .config of a kernel) are always kept, so an in-tree build stays incremental. Build directories
+  // belong outside the worktree (make O=...); one inside it must be ignored or it is deleted.
+  // False keeps untracked files, like `git checkout -f`.
+  bool remove_untracked = true;
+};
+
+class Worktree {
+ public:
+  // Opens the private worktree at `dir` for the repository at `repo_path`, creating it when `dir`
+  // does not exist or is an empty directory. Refuses (kInvalidInput) a `dir` that holds anything
+  // but a flakebisect worktree of this repository, including the user's own checkout; kBusy when
+  // another live Worktree holds it.
+  static base::Result<Worktree> open_or_create(const std::filesystem::path& repo_path,
+                                               const std::filesystem::path& dir);
+
+  Worktree(Worktree&&) noexcept = default;
+  Worktree& operator=(Worktree&&) noexcept = default;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Makes the directory's tracked files exactly those of commit `sha` (full SHA) and detaches HEAD
+  // there. Safe to repeat; repairs local modifications and the leftovers of an interrupted
+  // checkout.
+  base::Status checkout(std::string_view sha, CheckoutOptions options = {});
+
+  // The full SHA checked out last; kNotFound before the first checkout.
+  base::Result<std::string> head() const;
+
+  // The tree id of commit `sha` (full SHA): what checkout(sha) puts in the directory.
+  base::Result<std::string> tree_id(std::string_view sha) const { return repo_.tree_id(sha); }
+
+  // The worktree's own repository (reads objects from the user's repository).
+  const Repository& repository() const { return repo_; }
+
+ private:
+  Worktree(Repository repo, std::filesystem::path path, base::UniqueFd lock);
+
+  Repository repo_;
+  std::filesystem::path path_;
+  base::UniqueFd lock_;  // holds the flock until closed
+};
+
+}  // namespace flakebisect::git

@@ -1,0 +1,197 @@
+#include "base/paths.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace flakebisect::base {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::read_whole_file;
+using testing::TempDir;
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+void write_plain(const std::string& path, const std::string& contents, mode_t mode) {
+  std::ofstream(path) << contents;
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+}
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Sets a umask for one test and restores the old one.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+  ~ScopedUmask() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+TEST(PathsTest, DataHomePrefersAnAbsoluteXdgDataHome) {
+  EXPECT_EQ(*data_home_for("/xdg/data", "/home/u"), "/xdg/data/flakebisect");
+}
+
+TEST(PathsTest, DataHomeFallsBackToLocalShareWhenXdgIsUnsetEmptyOrRelative) {
+  EXPECT_EQ(*data_home_for(nullptr, "/home/u"), "/home/u/.local/share/flakebisect");
+  EXPECT_EQ(*data_home_for("", "/home/u"), "/home/u/.local/share/flakebisect");
+  EXPECT_EQ(*data_home_for("relative/dir", "/home/u"), "/home/u/.local/share/flakebisect");
+}
+
+TEST(PathsTest, DataHomeWithoutXdgOrHomeIsANotFoundError) {
+  const auto home = data_home_for(nullptr, nullptr);
+  ASSERT_FALSE(home);
+  EXPECT_EQ(home.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(home.error().message(), ::testing::HasSubstr("HOME"));
+}
+
+TEST(PathsTest, DataHomeReadsTheEnvironment) {
+  const auto home = data_home();
+  if (std::getenv("XDG_DATA_HOME") == nullptr && std::getenv("HOME") == nullptr) {
+    EXPECT_FALSE(home);
+  } else {
+    ASSERT_TRUE(home) << home.error().message();
+    EXPECT_THAT(*home, ::testing::EndsWith("/flakebisect"));
+  }
+}
+
+TEST(PathsTest, MakePrivateDirCreatesMissingParentsAllWithMode0700EvenUnderAWideUmask) {
+  TempDir tmp;
+  const ScopedUmask umask(0);
+  const std::string dir = tmp.file("a/b/c");
+  ASSERT_TRUE(make_private_dir(dir));
+  EXPECT_EQ(mode_of(tmp.file("a")), 0700u);
+  EXPECT_EQ(mode_of(tmp.file("a/b")), 0700u);
+  EXPECT_EQ(mode_of(dir), 0700u);
+  EXPECT_TRUE(make_private_dir(dir)) << "an existing directory is fine";
+}
+
+TEST(PathsTest, MakePrivateDirTightensAnExistingWideDirectory) {
+  TempDir tmp;
+  const std::string dir = tmp.file("wide");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_TRUE(make_private_dir(dir));
+  EXPECT_EQ(mode_of(dir), 0700u);
+}
+
+TEST(PathsTest, MakePrivateDirOnAFileIsAnError) {
+  TempDir tmp;
+  write_plain(tmp.file("file"), "x", 0600);
+  const Status made = make_private_dir(tmp.file("file"));
+  ASSERT_FALSE(made);
+  EXPECT_THAT(made.error().message(), ::testing::HasSubstr("not a directory"));
+}
+
+TEST(PathsTest, WriteFileAtomicCreatesTheFileWithMode0600WhateverTheUmask) {
+  TempDir tmp;
+  const ScopedUmask umask(0);
+  const std::string path = tmp.file("state.json");
+  ASSERT_TRUE(write_file_atomic(path, "{\"v\": 1}\n"));
+  EXPECT_EQ(read_whole_file(path), "{\"v\": 1}\n");
+  EXPECT_EQ(mode_of(path), 0600u);
+}
+
+TEST(PathsTest, WriteFileAtomicReplacesTheOldFileAndLeavesNoTemporaryBehind) {
+  TempDir tmp;
+  const std::string path = tmp.file("config");
+  write_plain(path, "old contents that are longer", 0644);
+  ASSERT_TRUE(write_file_atomic(path, "new", 0640));
+  EXPECT_EQ(read_whole_file(path), "new");
+  EXPECT_EQ(mode_of(path), 0640u);
+  EXPECT_THAT(names_in(tmp.path()), ElementsAre("config"));
+}
+
+TEST(PathsTest, WriteFileAtomicIntoAMissingDirectoryIsANotFoundError) {
+  TempDir tmp;
+  const auto written = write_file_atomic(tmp.file("missing/file"), "x");
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(written.error().message(), ::testing::HasSubstr(tmp.file("missing/file")));
+}
+
+TEST(PathsTest, ReadFileReturnsTheWholeContentsIncludingNulBytes) {
+  TempDir tmp;
+  const std::string contents("a\0b\nc", 5);
+  ASSERT_TRUE(write_file_atomic(tmp.file("f"), contents));
+  const auto read = read_file(tmp.file("f"));
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(*read, contents);
+}
+
+TEST(PathsTest, ReadFileLargerThanTheLimitIsAnErrorNotATruncatedResult) {
+  TempDir tmp;
+  ASSERT_TRUE(write_file_atomic(tmp.file("f"), std::string(100, 'x')));
+  EXPECT_TRUE(read_file(tmp.file("f"), 100));
+  const auto read = read_file(tmp.file("f"), 99);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(read.error().message(), ::testing::HasSubstr("larger than 99 bytes"));
+}
+
+TEST(PathsTest, ReadFileOfAMissingFileIsANotFoundErrorNamingIt) {
+  TempDir tmp;
+  const auto read = read_file(tmp.file("nope"));
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(read.error().message(), tmp.file("nope") + ": No such file or directory");
+}
+
+TEST(PathsTest, FindExecutableFindsAProgramOnPath) {
+  const auto sh = find_executable("sh");
+  ASSERT_TRUE(sh) << sh.error().message();
+  EXPECT_EQ(sh->front(), '/');
+  EXPECT_EQ(::access(sh->c_str(), X_OK), 0);
+}
+
+TEST(PathsTest, FindExecutableOfAMissingProgramIsANotFoundErrorNamingIt) {
+  const auto missing = find_executable("flakebisect-no-such-program");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().message(), "flakebisect-no-such-program: not found");
+}
+
+TEST(PathsTest, FindExecutableSkipsDirectoriesNonExecutablesAndEmptyEntries) {
+  TempDir tmp;
+  ASSERT_TRUE(make_private_dir(tmp.file("first/tool")));  // a directory named like the program
+  ASSERT_TRUE(make_private_dir(tmp.file("second")));
+  write_plain(tmp.file("second/tool"), "#!/bin/sh\n", 0644);  // not executable
+  ASSERT_TRUE(make_private_dir(tmp.file("third")));
+  write_plain(tmp.file("third/tool"), "#!/bin/sh\n", 0755);
+  const std::string search =
+      "::" + tmp.file("first") + ":" + tmp.file("second") + ":" + tmp.file("third") + "/";
+  const auto found = find_executable_in("tool", search);
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(*found, tmp.file("third/tool"));
+}
+
+TEST(PathsTest, FindExecutableChecksANameWithASlashAsGiven) {
+  TempDir tmp;
+  write_plain(tmp.file("run.sh"), "#!/bin/sh\n", 0755);
+  write_plain(tmp.file("data.txt"), "", 0644);
+  EXPECT_EQ(*find_executable_in(tmp.file("run.sh"), ""), tmp.file("run.sh"));
+  EXPECT_FALSE(find_executable_in(tmp.file("data.txt"), "/usr/bin"));
+}
+
+}  // namespace
+}  // namespace flakebisect::base

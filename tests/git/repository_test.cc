@@ -1,0 +1,373 @@
+#include "git/repository.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "git/test_repo.h"
+
+namespace flakebisect::git {
+namespace {
+
+using base::ErrorCode;
+using testing::CommitSpec;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::run_git;
+using testing::TempDir;
+using testing::TestRepo;
+using testing::trim;
+
+Repository open_or_die(const std::filesystem::path& path) {
+  auto repo = Repository::open(path);
+  EXPECT_TRUE(repo.has_value()) << repo.error().message();
+  return std::move(repo).value();
+}
+
+// main: c1 - c2 - c3 (HEAD), side branched at c1: s1; tags v1 (annotated), light (lightweight).
+class ResolveTest : public ::testing::Test {
+ protected:
+  ResolveTest() : git_(dir_.path()) {
+    c1_ = git_.commit_on("main", "first", {{"a.txt", "1"}});
+    c2_ = git_.commit_on("main", "second", {{"a.txt", "2"}});
+    c3_ = git_.commit_on("main", "third", {{"b.txt", "3"}});
+    s1_ = git_.commit_on("side", "side one", {{"s.txt", "s"}});
+    git_.set_ref("refs/heads/side", s1_);
+    git_.annotated_tag("v1", c2_);
+    git_.set_ref("refs/tags/light", c1_);
+  }
+
+  TempDir dir_;
+  TestRepo git_;
+  std::string c1_, c2_, c3_, s1_;
+};
+
+TEST_F(ResolveTest, ResolvesFullShortBranchTagAndExpressionsToFullCommitShas) {
+  Repository repo = open_or_die(dir_.path());
+  EXPECT_EQ(*repo.resolve(c2_), c2_);
+  EXPECT_EQ(*repo.resolve(c2_.substr(0, 7)), c2_);
+  std::string upper = c2_;
+  for (char& c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  EXPECT_EQ(*repo.resolve(upper), c2_);
+  EXPECT_EQ(*repo.resolve("main"), c3_);
+  EXPECT_EQ(*repo.resolve("refs/heads/main"), c3_);
+  EXPECT_EQ(*repo.resolve("HEAD"), c3_);
+  EXPECT_EQ(*repo.resolve("HEAD~2"), c1_);
+  EXPECT_EQ(*repo.resolve("main^"), c2_);
+  EXPECT_EQ(*repo.resolve("side"), s1_);
+  EXPECT_EQ(*repo.resolve("v1"), c2_);  // annotated tag peeled to its commit
+  EXPECT_EQ(*repo.resolve("v1^{commit}"), c2_);
+  EXPECT_EQ(*repo.resolve("light"), c1_);
+  EXPECT_EQ(*repo.resolve("HEAD^{/second}"), c2_);  // spaces and braces are fine for libgit2
+}
+
+TEST_F(ResolveTest, ResolvesLikeTheGitCli) {
+  Repository repo = open_or_die(dir_.path());
+  for (const char* rev : {"HEAD", "HEAD~1", "v1", "light", "side", "main^"}) {
+    EXPECT_EQ(*repo.resolve(rev),
+              trim(run_git(dir_.path(), {"rev-parse", "--verify", std::string(rev) + "^{commit}"})))
+        << rev;
+  }
+}
+
+TEST_F(ResolveTest, MissingRevisionIsNotFound) {
+  Repository repo = open_or_die(dir_.path());
+  for (const std::string& rev :
+       std::vector<std::string>{"no-such-branch", std::string(40, '0'), "HEAD~10", "v2"}) {
+    auto sha = repo.resolve(rev);
+    ASSERT_FALSE(sha.has_value()) << rev;
+    EXPECT_EQ(sha.error().code(), ErrorCode::kNotFound) << rev << ": " << sha.error().message();
+    EXPECT_EQ(sha.error().message(), "unknown revision '" + rev + "'");
+  }
+}
+
+TEST_F(ResolveTest, EmptyOrNulRevisionIsInvalid) {
+  Repository repo = open_or_die(dir_.path());
+  for (const std::string& rev : std::vector<std::string>{"", std::string("main\0junk", 9)}) {
+    auto sha = repo.resolve(rev);
+    ASSERT_FALSE(sha.has_value());
+    EXPECT_EQ(sha.error().code(), ErrorCode::kInvalidInput);
+  }
+}
+
+TEST_F(ResolveTest, TreeBlobAndTagOfTreeAreNotCommits) {
+  Repository repo = open_or_die(dir_.path());
+  const std::string tree = git_.tree_of(c3_);
+  const std::string blob = git_.write_blob("just a blob\n");
+  git_.annotated_tag("tree-tag", tree);
+
+  auto from_tree = repo.resolve(tree);
+  ASSERT_FALSE(from_tree.has_value());
+  EXPECT_EQ(from_tree.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(from_tree.error().message(), "revision '" + tree + "' is a tree, not a commit");
+
+  auto from_expression = repo.resolve("HEAD^{tree}");
+  ASSERT_FALSE(from_expression.has_value());
+  EXPECT_THAT(from_expression.error().message(), HasSubstr("is a tree, not a commit"));
+
+  auto from_blob = repo.resolve(blob);
+  ASSERT_FALSE(from_blob.has_value());
+  EXPECT_THAT(from_blob.error().message(), HasSubstr("is a blob, not a commit"));
+
+  auto from_tag = repo.resolve("tree-tag");
+  ASSERT_FALSE(from_tag.has_value());
+  EXPECT_EQ(from_tag.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(from_tag.error().message(), HasSubstr("is a tree, not a commit"));
+}
+
+TEST_F(ResolveTest, AmbiguousShortShaIsRejectedAndALongerPrefixResolves) {
+  // Write dangling commits until two share a 4-hex prefix (birthday bound: a few hundred).
+  std::map<std::string, std::string> by_prefix;
+  std::string first, second;
+  for (int i = 0; i < 20000 && first.empty(); ++i) {
+    CommitSpec spec;
+    spec.message = "dangling " + std::to_string(i) + "\n";
+    spec.parents = {c3_};
+    std::string sha = git_.commit(spec);
+    auto [it, inserted] = by_prefix.emplace(sha.substr(0, 4), sha);
+    if (!inserted) {
+      first = it->second;
+      second = sha;
+    }
+  }
+  ASSERT_FALSE(first.empty());
+  Repository repo = open_or_die(dir_.path());
+  auto ambiguous = repo.resolve(first.substr(0, 4));
+  ASSERT_FALSE(ambiguous.has_value());
+  EXPECT_EQ(ambiguous.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(ambiguous.error().message(),
+              HasSubstr("ambiguous revision '" + first.substr(0, 4) + "'"));
+  EXPECT_EQ(*repo.resolve(first.substr(0, 12)), first);
+  EXPECT_EQ(*repo.resolve(second.substr(0, 12)), second);
+}
+
+TEST_F(ResolveTest, RefNamesWithShellMetacharactersResolveWithoutAShell) {
+  // Legal ref names: git forbids spaces, ~^:?*[\ and control characters, not these.
+  const std::string evil = "evil;$(touch${IFS}pwned)|&`touch${IFS}pwned2`'\"<>!";
+  git_.set_ref("refs/heads/" + evil, c1_);
+  Repository repo = open_or_die(dir_.path());
+  EXPECT_EQ(*repo.resolve(evil), c1_);
+  auto spaced = repo.resolve("a b;$(touch pwned)");
+  ASSERT_FALSE(spaced.has_value());
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "pwned"));
+  EXPECT_FALSE(std::filesystem::exists("pwned"));
+  EXPECT_FALSE(std::filesystem::exists("pwned2"));
+}
+
+TEST(RepositoryOpen, NonRepositoryIsAClearError) {
+  TempDir dir("plain dir");
+  auto repo = Repository::open(dir.path());
+  ASSERT_FALSE(repo.has_value());
+  EXPECT_THAT(repo.error().message(), HasSubstr(dir.path().native() + ": not a git repository"));
+
+  auto missing = Repository::open(dir.path() / "missing");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_THAT(missing.error().message(), HasSubstr("missing: not a git repository"));
+}
+
+TEST(RepositoryOpen, SubdirectoryOpensTheEnclosingRepository) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  std::string sha = git.commit_on("main", "one", {{"sub/dir/file", "x"}});
+  std::filesystem::create_directories(dir.path() / "sub" / "dir");
+  auto repo = Repository::open(dir.path() / "sub" / "dir");
+  ASSERT_TRUE(repo.has_value()) << repo.error().message();
+  EXPECT_EQ(repo->path(), dir.path());
+  EXPECT_EQ(*repo->resolve("HEAD"), sha);
+}
+
+TEST(RepositoryOpen, PathWithSpacesAndShellMetacharactersWorks) {
+  TempDir dir("a b;$(x) `y` 'q\" & | >z");
+  TestRepo git(dir.path());
+  std::string sha = git.commit_on("main", "one", {{"f", "x"}});
+  Repository repo = open_or_die(dir.path());
+  EXPECT_EQ(repo.path(), dir.path());
+  EXPECT_EQ(*repo.resolve("main"), sha);
+  EXPECT_EQ(trim(run_git(dir.path(), {"rev-parse", "HEAD"})), sha);
+  EXPECT_FALSE(std::filesystem::exists(dir.path().parent_path() / "z"));
+}
+
+// main: g0 - g1 - m2 - b3; side: x1 (from g0) merged? no: x1 is a sibling of g1.
+class ValidateRangeTest : public ::testing::Test {
+ protected:
+  ValidateRangeTest() : git_(dir_.path()) {
+    g0_ = git_.commit_on("main", "g0", {{"f", "0"}});
+    g1_ = git_.commit_on("main", "g1", {{"f", "1"}});
+    b3_ = git_.commit_on("main", "b3", {{"f", "3"}});
+    git_.set_ref("refs/heads/side", g0_);
+    x1_ = git_.commit_on("side", "x1", {{"x", "1"}});
+  }
+
+  TempDir dir_;
+  TestRepo git_;
+  std::string g0_, g1_, b3_, x1_;
+};
+
+TEST_F(ValidateRangeTest, AncestorGoodsAreAccepted) {
+  Repository repo = open_or_die(dir_.path());
+  auto ok = repo.validate_range({g1_}, b3_);
+  EXPECT_TRUE(ok.has_value()) << ok.error().message();
+  auto two = repo.validate_range({g0_, g1_}, b3_);
+  EXPECT_TRUE(two.has_value()) << two.error().message();
+}
+
+TEST_F(ValidateRangeTest, GoodThatIsNotAnAncestorOfBadIsNamed) {
+  Repository repo = open_or_die(dir_.path());
+  auto status = repo.validate_range({g1_, x1_}, b3_);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(status.error().message(), "good " + x1_ + " is not an ancestor of bad " + b3_);
+}
+
+TEST_F(ValidateRangeTest, SwappedGoodAndBadSaySo) {
+  Repository repo = open_or_die(dir_.path());
+  auto status = repo.validate_range({b3_}, g1_);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_THAT(status.error().message(), HasSubstr("good " + b3_ + " is not an ancestor of bad"));
+  EXPECT_THAT(status.error().message(), HasSubstr("swapped"));
+}
+
+TEST_F(ValidateRangeTest, GoodEqualToBadIsRejected) {
+  Repository repo = open_or_die(dir_.path());
+  auto status = repo.validate_range({g0_, b3_}, b3_);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(status.error().message(), "good " + b3_ + " is the same commit as bad");
+}
+
+TEST_F(ValidateRangeTest, MissingShortTreeAndEmptyGoodsAreRejected) {
+  Repository repo = open_or_die(dir_.path());
+  auto none = repo.validate_range({}, b3_);
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().code(), ErrorCode::kInvalidInput);
+
+  auto missing = repo.validate_range({std::string(40, 'a')}, b3_);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().message(), "good: commit " + std::string(40, 'a') + " not found");
+
+  auto short_sha = repo.validate_range({g0_.substr(0, 12)}, b3_);
+  ASSERT_FALSE(short_sha.has_value());
+  EXPECT_EQ(short_sha.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(short_sha.error().message(), HasSubstr("is not a full 40-hex SHA"));
+
+  const std::string tree = git_.tree_of(b3_);
+  auto bad_tree = repo.validate_range({g0_}, tree);
+  ASSERT_FALSE(bad_tree.has_value());
+  EXPECT_EQ(bad_tree.error().message(), "bad: " + tree + " is a tree, not a commit");
+}
+
+TEST(CommitInfo, ReadsAuthorCommitterParentsTreeAndTrailers) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  std::string parent = git.commit_on("main", "base", {{"f", "0"}});
+  CommitSpec spec;
+  spec.parents = {parent};
+  spec.author_name = "Jöhn Dœ 山田 😀";
+  spec.author_email = "jd@example.org";
+  spec.time = 1712345678;
+  spec.offset_minutes = -420;
+  spec.message =
+      "ext4: fix DIO vs buffered read race ✓\n"
+      "\n"
+      "Body of the change.\n"
+      "\n"
+      "Fixes: 0123456789ab (\"ext4: old change\")\n"
+      "Reported-by: Bot <bot@example.com>\n"
+      "Signed-off-by: Jöhn Dœ <jd@example.org>\n"
+      "Reviewed-by: R <r@example.org>\n"
+      "Acked-by: A <a@example.org>\n"
+      "Cc: stable@vger.kernel.org # 6.1+\n";
+  spec.changes = {{"f", "1"}};
+  std::string sha = git.commit(spec);
+
+  Repository repo = open_or_die(dir.path());
+  auto info = repo.commit_info(sha);
+  ASSERT_TRUE(info.has_value()) << info.error().message();
+  EXPECT_EQ(info->sha, sha);
+  EXPECT_EQ(info->tree, git.tree_of(sha));
+  EXPECT_THAT(info->parents, ElementsAre(parent));
+  EXPECT_EQ(info->subject, "ext4: fix DIO vs buffered read race ✓");
+  EXPECT_EQ(info->message, spec.message);
+  EXPECT_EQ(info->encoding, "");
+  EXPECT_EQ(info->author.name, "Jöhn Dœ 山田 😀");
+  EXPECT_EQ(info->author.email, "jd@example.org");
+  EXPECT_EQ(info->author.time, 1712345678);
+  EXPECT_EQ(info->author.offset_minutes, -420);
+  EXPECT_EQ(info->committer.name, "C O Mitter");
+  std::vector<std::pair<std::string, std::string>> trailers;
+  for (const Trailer& t : info->trailers) {
+    trailers.emplace_back(t.key, t.value);
+  }
+  EXPECT_THAT(
+      trailers,
+      ElementsAre(
+          std::pair<std::string, std::string>("Fixes", "0123456789ab (\"ext4: old change\")"),
+          std::pair<std::string, std::string>("Reported-by", "Bot <bot@example.com>"),
+          std::pair<std::string, std::string>("Signed-off-by", "Jöhn Dœ <jd@example.org>"),
+          std::pair<std::string, std::string>("Reviewed-by", "R <r@example.org>"),
+          std::pair<std::string, std::string>("Acked-by", "A <a@example.org>"),
+          std::pair<std::string, std::string>("Cc", "stable@vger.kernel.org # 6.1+")));
+  // The same as git's own view of the commit.
+  EXPECT_EQ(
+      trim(run_git(dir.path(),
+                   {"log", "-1", "--format=%s%n%an%n%ae%n%at %ad", "--date=format:%z", sha})),
+      info->subject + "\n" + info->author.name + "\n" + info->author.email + "\n1712345678 -0700");
+}
+
+TEST(CommitInfo, SubjectIsTheFirstParagraphOnOneLineLikeGit) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  CommitSpec spec;
+  spec.message = "first line of subject\nsecond line of subject\n\nbody\n";
+  std::string sha = git.commit(spec);
+  Repository repo = open_or_die(dir.path());
+  auto info = repo.commit_info(sha);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->subject, "first line of subject second line of subject");
+  EXPECT_EQ(info->subject, trim(run_git(dir.path(), {"log", "-1", "--format=%s", sha})));
+  EXPECT_EQ(info->message, spec.message);
+  EXPECT_TRUE(info->parents.empty());
+  EXPECT_TRUE(info->trailers.empty());
+}
+
+TEST(CommitInfo, OneMegabyteMessageIsKeptWhole) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  CommitSpec spec;
+  spec.message = "huge\n\n";
+  while (spec.message.size() < (size_t{1} << 20)) {
+    spec.message += "line of a very long commit message with unicode ü and <html> & \"quotes\"\n";
+  }
+  spec.message += "\nSigned-off-by: Big <big@example.com>\n";
+  std::string sha = git.commit(spec);
+  Repository repo = open_or_die(dir.path());
+  auto info = repo.commit_info(sha);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->message.size(), spec.message.size());
+  EXPECT_EQ(info->message, spec.message);
+  EXPECT_EQ(info->subject, "huge");
+  ASSERT_EQ(info->trailers.size(), 1U);
+  EXPECT_EQ(info->trailers[0].value, "Big <big@example.com>");
+}
+
+TEST(CommitInfo, NonCommitAndShortShaAreErrors) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  std::string sha = git.commit_on("main", "one", {{"f", "x"}});
+  Repository repo = open_or_die(dir.path());
+  auto tree = repo.commit_info(git.tree_of(sha));
+  ASSERT_FALSE(tree.has_value());
+  EXPECT_EQ(tree.error().code(), ErrorCode::kInvalidInput);
+  auto short_sha = repo.commit_info(sha.substr(0, 8));
+  ASSERT_FALSE(short_sha.has_value());
+  EXPECT_EQ(short_sha.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(*repo.tree_id(sha), trim(run_git(dir.path(), {"rev-parse", sha + "^{tree}"})));
+}
+
+}  // namespace
+}  // namespace flakebisect::git

@@ -1,0 +1,324 @@
+#include "git/worktree.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "base/paths.h"
+#include "git/test_repo.h"
+
+namespace flakebisect::git {
+namespace {
+
+namespace fs = std::filesystem;
+using base::ErrorCode;
+using ::testing::HasSubstr;
+using testing::run_git;
+using testing::TempDir;
+using testing::TestRepo;
+using testing::trim;
+
+std::string read(const fs::path& path) {
+  auto text = base::read_file(path.native());
+  EXPECT_TRUE(text.has_value()) << path;
+  return text.value_or("");
+}
+
+void write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  ASSERT_TRUE(base::write_file_atomic(path.native(), text, 0644).has_value());
+}
+
+// The regular files under `dir` (relative paths -> content), .git excluded.
+std::map<std::string, std::string> files_in(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+       ++it) {
+    if (it->path().filename() == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) {
+      out[fs::relative(it->path(), dir).native()] = read(it->path());
+    }
+  }
+  return out;
+}
+
+Worktree open_or_die(const fs::path& repo, const fs::path& dir) {
+  auto worktree = Worktree::open_or_create(repo, dir);
+  EXPECT_TRUE(worktree.has_value()) << worktree.error().message();
+  return std::move(worktree).value();
+}
+
+void checkout_or_die(Worktree& worktree, const std::string& sha, CheckoutOptions options = {}) {
+  auto status = worktree.checkout(sha, options);
+  ASSERT_TRUE(status.has_value()) << status.error().message();
+}
+
+// A user repository "src dir" with two commits, A and B:
+//   keep.txt, dir/nested.txt   same in both
+//   change.txt                 changed in B
+//   remove.txt, gone/only.txt  removed in B
+//   add.txt                    added in B
+//   .gitignore                 "*.o" in both
+class WorktreeTest : public ::testing::Test {
+ protected:
+  WorktreeTest() : user_(root_ / "src dir"), git_(user_) {
+    a_ = git_.commit_on("main", "A",
+                        {{"keep.txt", "keep\n"},
+                         {"dir/nested.txt", "nested\n"},
+                         {"change.txt", "old\n"},
+                         {"remove.txt", "remove\n"},
+                         {"gone/only.txt", "only\n"},
+                         {".gitignore", "*.o\n"}});
+    b_ = git_.commit_on("main", "B",
+                        {{"change.txt", "new\n"},
+                         {"remove.txt", std::nullopt},
+                         {"gone/only.txt", std::nullopt},
+                         {"add.txt", "added\n"}});
+  }
+
+  fs::path wt_path() const { return root_ / "work tree;$(x)"; }
+
+  TempDir root_{"root"};
+  fs::path user_;
+  TestRepo git_;
+  std::string a_, b_;
+};
+
+TEST_F(WorktreeTest, CheckoutWritesTheCommitsFilesAndDetachesHead) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  EXPECT_EQ(worktree.head().error().code(), ErrorCode::kNotFound);
+  checkout_or_die(worktree, a_);
+  EXPECT_EQ(files_in(wt_path()), git_.files(a_));
+  EXPECT_EQ(*worktree.head(), a_);
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(files_in(wt_path()), git_.files(b_));
+  EXPECT_EQ(*worktree.head(), b_);
+  EXPECT_FALSE(fs::exists(wt_path() / "gone"));  // emptied directories go too
+  // The git CLI agrees: detached at B, nothing modified or untracked.
+  EXPECT_EQ(trim(run_git(wt_path(), {"rev-parse", "HEAD"})), b_);
+  EXPECT_EQ(read(wt_path() / ".git" / "HEAD"), b_ + "\n");  // detached: HEAD holds the SHA
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain", "--ignored"}), "");
+  EXPECT_EQ(*worktree.tree_id(b_), trim(run_git(user_, {"rev-parse", b_ + "^{tree}"})));
+}
+
+TEST_F(WorktreeTest, UserRepositoryIsNeverWritten) {
+  const std::string refs_before = run_git(user_, {"for-each-ref"});
+  const std::string worktrees_before = run_git(user_, {"worktree", "list", "--porcelain"});
+  const std::string head_before = trim(run_git(user_, {"rev-parse", "HEAD"}));
+  {
+    Worktree worktree = open_or_die(user_, wt_path());
+    checkout_or_die(worktree, a_);
+    checkout_or_die(worktree, b_);
+  }
+  EXPECT_EQ(run_git(user_, {"for-each-ref"}), refs_before);
+  EXPECT_EQ(run_git(user_, {"worktree", "list", "--porcelain"}), worktrees_before);
+  EXPECT_EQ(trim(run_git(user_, {"rev-parse", "HEAD"})), head_before);
+  EXPECT_FALSE(fs::exists(user_ / ".git" / "worktrees"));
+  // The user's checkout was never populated by us (TestRepo writes objects only).
+  EXPECT_FALSE(fs::exists(user_ / "keep.txt"));
+  // Objects are borrowed, not copied.
+  EXPECT_EQ(trim(read(wt_path() / ".git" / "objects" / "info" / "alternates")),
+            fs::weakly_canonical(user_ / ".git" / "objects").native());
+}
+
+TEST_F(WorktreeTest, UnchangedFilesKeepTheirMtimeAndChangedOnesAreRewritten) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  // Backdate every file: a rewrite would give it a current mtime.
+  const auto past = fs::file_time_type::clock::now() - std::chrono::hours(24 * 365 * 3);
+  for (const auto& [path, content] : git_.files(a_)) {
+    fs::last_write_time(wt_path() / path, past);
+  }
+
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(fs::last_write_time(wt_path() / "keep.txt"), past);
+  EXPECT_EQ(fs::last_write_time(wt_path() / "dir" / "nested.txt"), past);
+  EXPECT_EQ(fs::last_write_time(wt_path() / ".gitignore"), past);
+  EXPECT_NE(fs::last_write_time(wt_path() / "change.txt"), past);
+  EXPECT_EQ(read(wt_path() / "change.txt"), "new\n");
+  EXPECT_EQ(read(wt_path() / "add.txt"), "added\n");
+  EXPECT_FALSE(fs::exists(wt_path() / "remove.txt"));
+  EXPECT_FALSE(fs::exists(wt_path() / "gone" / "only.txt"));
+}
+
+TEST_F(WorktreeTest, UnchangedFilesKeepTheirMtimeWithoutBackdating) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  const auto keep = fs::last_write_time(wt_path() / "keep.txt");
+  const auto change = fs::last_write_time(wt_path() / "change.txt");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  checkout_or_die(worktree, b_);
+  checkout_or_die(worktree, b_);  // a no-op checkout touches nothing
+  EXPECT_EQ(fs::last_write_time(wt_path() / "keep.txt"), keep);
+  EXPECT_GT(fs::last_write_time(wt_path() / "change.txt"), change);
+}
+
+TEST_F(WorktreeTest, CheckoutRepairsLocalChangesAndRemovesStraysButKeepsIgnoredFiles) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, b_);
+  write(wt_path() / "keep.txt", "scribbled\n");
+  fs::remove(wt_path() / "add.txt");
+  write(wt_path() / "stray.c", "int stray;\n");
+  write(wt_path() / "dir" / "built.o", "object code");
+
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(read(wt_path() / "keep.txt"), "keep\n");
+  EXPECT_EQ(read(wt_path() / "add.txt"), "added\n");
+  EXPECT_FALSE(fs::exists(wt_path() / "stray.c"));
+  EXPECT_EQ(read(wt_path() / "dir" / "built.o"), "object code");  // ignored: in-tree build output
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+}
+
+TEST_F(WorktreeTest, KeepingUntrackedFilesIsAnOption) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  write(wt_path() / "stray.c", "int stray;\n");
+  checkout_or_die(worktree, b_, {.remove_untracked = false});
+  EXPECT_TRUE(fs::exists(wt_path() / "stray.c"));
+  EXPECT_FALSE(fs::exists(wt_path() / "remove.txt"));  // tracked in A, gone in B: still deleted
+  EXPECT_EQ(read(wt_path() / "change.txt"), "new\n");
+}
+
+TEST_F(WorktreeTest, ReopenAfterACrashRemovesStaleLocksAndRepairsTheTree) {
+  {
+    Worktree worktree = open_or_die(user_, wt_path());
+    checkout_or_die(worktree, a_);
+  }
+  // What a process killed in the middle of a checkout leaves behind.
+  write(wt_path() / ".git" / "index.lock", "");
+  write(wt_path() / ".git" / "HEAD.lock", "");
+  write(wt_path() / "change.txt", "ne");  // half written
+  fs::remove(wt_path() / "keep.txt");
+  write(wt_path() / "add.txt", "added\n");  // already written, index not updated
+
+  Worktree worktree = open_or_die(user_, wt_path());
+  EXPECT_FALSE(fs::exists(wt_path() / ".git" / "index.lock"));
+  EXPECT_FALSE(fs::exists(wt_path() / ".git" / "HEAD.lock"));
+  EXPECT_EQ(*worktree.head(), a_);
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(files_in(wt_path()), git_.files(b_));
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+}
+
+TEST_F(WorktreeTest, ALiveWorktreeIsBusyAndAKilledHoldersLockIsReleased) {
+  { open_or_die(user_, wt_path()); }  // create it first
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    auto held = Worktree::open_or_create(user_, wt_path());
+    char byte = held.has_value() ? 'y' : 'n';
+    (void)!::write(ready[1], &byte, 1);
+    ::pause();  // until SIGKILL: a crash, no destructors
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(byte, 'y');
+
+  auto busy = Worktree::open_or_create(user_, wt_path());
+  ASSERT_FALSE(busy.has_value());
+  EXPECT_EQ(busy.error().code(), ErrorCode::kBusy);
+  EXPECT_THAT(busy.error().message(), HasSubstr("in use by another process"));
+
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+}
+
+TEST_F(WorktreeTest, SecondOpenInTheSameProcessIsBusy) {
+  Worktree first = open_or_die(user_, wt_path());
+  auto second = Worktree::open_or_create(user_, wt_path());
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), ErrorCode::kBusy);
+  Worktree moved = std::move(first);  // the lock moves with the object
+  EXPECT_FALSE(Worktree::open_or_create(user_, wt_path()).has_value());
+}
+
+TEST_F(WorktreeTest, LeftoverFromACrashedCreationIsDiscarded) {
+  fs::path staging = wt_path();
+  staging += ".flakebisect-new";
+  write(staging / ".git" / "HEAD", "garbage");
+  write(staging / "half.txt", "half");
+  Worktree worktree = open_or_die(user_, wt_path());
+  EXPECT_FALSE(fs::exists(staging));
+  checkout_or_die(worktree, a_);
+  EXPECT_EQ(files_in(wt_path()), git_.files(a_));
+}
+
+TEST_F(WorktreeTest, ExistingEmptyDirectoryIsUsed) {
+  fs::create_directories(wt_path());
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  EXPECT_EQ(files_in(wt_path()), git_.files(a_));
+}
+
+TEST_F(WorktreeTest, RefusesDirectoriesItDidNotCreate) {
+  // The user's own checkout.
+  auto own = Worktree::open_or_create(user_, user_);
+  ASSERT_FALSE(own.has_value());
+  EXPECT_EQ(own.error().code(), ErrorCode::kInvalidInput);
+
+  // Another git checkout.
+  TempDir other_dir;
+  TestRepo other(other_dir.path());
+  auto foreign = Worktree::open_or_create(user_, other_dir.path());
+  ASSERT_FALSE(foreign.has_value());
+  EXPECT_THAT(foreign.error().message(), HasSubstr("not created by flakebisect"));
+
+  // A directory with someone's files: left untouched.
+  const fs::path data = root_ / "data";
+  write(data / "precious.txt", "precious");
+  auto plain = Worktree::open_or_create(user_, data);
+  ASSERT_FALSE(plain.has_value());
+  EXPECT_THAT(plain.error().message(), HasSubstr("refusing"));
+  EXPECT_EQ(read(data / "precious.txt"), "precious");
+
+  // A worktree made for another repository.
+  { open_or_die(other_dir.path(), root_ / "theirs"); }
+  auto theirs = Worktree::open_or_create(user_, root_ / "theirs");
+  ASSERT_FALSE(theirs.has_value());
+  EXPECT_THAT(theirs.error().message(), HasSubstr("belongs to another repository"));
+}
+
+TEST_F(WorktreeTest, BadShasAreErrorsThatLeaveTheTreeAlone) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  auto missing = worktree.checkout(std::string(40, 'f'));
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(missing.error().message(), HasSubstr("checkout " + std::string(40, 'f')));
+  auto tree = worktree.checkout(git_.tree_of(a_));
+  ASSERT_FALSE(tree.has_value());
+  EXPECT_EQ(tree.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(*worktree.head(), a_);
+  EXPECT_EQ(files_in(wt_path()), git_.files(a_));
+}
+
+TEST_F(WorktreeTest, CommitsAddedToTheUserRepositoryLaterAreVisible) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  const std::string c = git_.commit_on("main", "C", {{"late.txt", "late\n"}});
+  checkout_or_die(worktree, c);
+  EXPECT_EQ(read(wt_path() / "late.txt"), "late\n");
+}
+
+}  // namespace
+}  // namespace flakebisect::git
