@@ -5,10 +5,24 @@
 #include <cmath>
 
 namespace flakebisect::model {
+
+// Binomial pmfs of k failures in r runs for every grid rate and every batch size, computed once per
+// grid: the planner runs after every single run, and lgamma/exp would otherwise dominate it.
+struct Planner::BinomialTables {
+  std::vector<double> theta_values;
+  std::vector<double> eps_values;
+  std::vector<std::vector<double>> theta_pmf;  // per batch size: [rate * (r + 1) + k]
+  std::vector<std::vector<double>> eps_pmf;
+};
+
 namespace {
 
-// Predictive distributions of the number of failures k in r runs at a bad and at a good commit,
-// mixed over the posterior of theta and eps respectively.
+// P(bad) this close to 0 or 1 cannot split the mass.
+constexpr double kSplitEpsilon = 1e-9;
+// Classes lighter than this are left out of the information computation.
+constexpr double kNegligibleMass = 1e-12;
+
+// Distributions of the number of failures in r runs at a commit that is bad / good.
 struct Predictive {
   std::vector<double> bad;   // size r + 1
   std::vector<double> good;  // size r + 1
@@ -18,124 +32,90 @@ struct Predictive {
 
 double entropy(const std::vector<double>& p) {
   double h = 0;
-  for (double v : p)
+  for (double v : p) {
     if (v > 0) h -= v * std::log2(v);
+  }
   return h;
 }
 
-void add_binomial(std::vector<double>& out, uint32_t r, double rate, double weight) {
-  if (weight <= 0) return;
-  if (rate <= 0) {
-    out[0] += weight;
-    return;
+std::vector<double> binomial_pmfs(const std::vector<double>& rates, uint32_t r) {
+  std::vector<double> table(rates.size() * (r + 1), 0.0);
+  for (size_t i = 0; i < rates.size(); ++i) {
+    double* row = &table[i * (r + 1)];
+    const double rate = rates[i];
+    if (rate <= 0) {
+      row[0] = 1;
+    } else if (rate >= 1) {
+      row[r] = 1;
+    } else {
+      const double lr = std::log(rate);
+      const double lq = std::log1p(-rate);
+      for (uint32_t k = 0; k <= r; ++k) {
+        const double log_choose =
+            std::lgamma(r + 1.0) - std::lgamma(k + 1.0) - std::lgamma(r - k + 1.0);
+        row[k] = std::exp(log_choose + k * lr + (r - k) * lq);
+      }
+    }
   }
-  if (rate >= 1) {
-    out[r] += weight;
-    return;
-  }
-  const double lr = std::log(rate);
-  const double lq = std::log1p(-rate);
-  for (uint32_t k = 0; k <= r; ++k) {
-    double log_choose = std::lgamma(r + 1.0) - std::lgamma(k + 1.0) - std::lgamma(r - k + 1.0);
-    out[k] += weight * std::exp(log_choose + k * lr + (r - k) * lq);
-  }
+  return table;
 }
 
-Predictive predictive(const Posterior& posterior, uint32_t r) {
-  const auto& options = posterior.options();
-  const auto& joint = posterior.rate_posterior();
-  const size_t nt = options.theta.values.size();
-  const size_t ne = options.eps.values.size();
-  std::vector<double> theta_mass(nt, 0.0), eps_mass(ne, 0.0);
-  for (size_t g = 0; g < joint.size(); ++g) {
-    theta_mass[g / ne] += joint[g];
-    eps_mass[g % ne] += joint[g];
-  }
+// Mixes the per-rate pmfs of one batch size with the given rate masses.
+Predictive mix(const std::vector<double>& theta_mass, const std::vector<double>& eps_mass,
+               const std::vector<double>& theta_pmf, const std::vector<double>& eps_pmf,
+               uint32_t r) {
   Predictive pred;
   pred.bad.assign(r + 1, 0.0);
   pred.good.assign(r + 1, 0.0);
-  for (size_t t = 0; t < nt; ++t) add_binomial(pred.bad, r, options.theta.values[t], theta_mass[t]);
-  for (size_t e = 0; e < ne; ++e) add_binomial(pred.good, r, options.eps.values[e], eps_mass[e]);
+  for (size_t t = 0; t < theta_mass.size(); ++t) {
+    if (theta_mass[t] == 0) continue;
+    const double* row = &theta_pmf[t * (r + 1)];
+    for (uint32_t k = 0; k <= r; ++k) pred.bad[k] += theta_mass[t] * row[k];
+  }
+  for (size_t e = 0; e < eps_mass.size(); ++e) {
+    if (eps_mass[e] == 0) continue;
+    const double* row = &eps_pmf[e * (r + 1)];
+    for (uint32_t k = 0; k <= r; ++k) pred.good[k] += eps_mass[e] * row[k];
+  }
   pred.entropy_bad = entropy(pred.bad);
   pred.entropy_good = entropy(pred.good);
   return pred;
 }
 
-double information(const Predictive& pred, double p) {
+void rate_marginals(const std::vector<double>& joint, size_t ne, std::vector<double>& theta_mass,
+                    std::vector<double>& eps_mass) {
+  std::fill(theta_mass.begin(), theta_mass.end(), 0.0);
+  std::fill(eps_mass.begin(), eps_mass.end(), 0.0);
+  for (size_t g = 0; g < joint.size(); ++g) {
+    theta_mass[g / ne] += joint[g];
+    eps_mass[g % ne] += joint[g];
+  }
+}
+
+// Information (bits) about "x is bad" from K when P(bad) = p and both sides use one predictive.
+double split_information(const Predictive& pred, double p) {
   double h = 0;
   for (size_t k = 0; k < pred.bad.size(); ++k) {
-    double v = p * pred.bad[k] + (1 - p) * pred.good[k];
+    const double v = p * pred.bad[k] + (1 - p) * pred.good[k];
     if (v > 0) h -= v * std::log2(v);
   }
   return std::max(0.0, h - p * pred.entropy_bad - (1 - p) * pred.entropy_good);
 }
 
-// argmax over p in [0, 1] of the concave information(p).
+// argmax over p in [0, 1] of split_information, which is concave in p.
 double best_split(const Predictive& pred) {
   double lo = 0;
   double hi = 1;
-  for (int i = 0; i < 60; ++i) {
-    double a = lo + (hi - lo) / 3;
-    double b = hi - (hi - lo) / 3;
-    if (information(pred, a) < information(pred, b)) {
+  for (int i = 0; i < 50; ++i) {
+    const double a = lo + (hi - lo) / 3;
+    const double b = hi - (hi - lo) / 3;
+    if (split_information(pred, a) < split_information(pred, b)) {
       lo = a;
     } else {
       hi = b;
     }
   }
   return (lo + hi) / 2;
-}
-
-// P(bad) this close to 0 or 1 cannot split the mass.
-constexpr double kSplitEpsilon = 1e-9;
-// Classes lighter than this are left out of the exact information computation.
-constexpr double kNegligibleMass = 1e-12;
-
-// Binomial pmfs for r runs at each grid rate: pmf[i * (r + 1) + k].
-std::vector<double> binomial_table(const std::vector<double>& rates, uint32_t r) {
-  std::vector<double> table(rates.size() * (r + 1), 0.0);
-  for (size_t i = 0; i < rates.size(); ++i) {
-    std::vector<double> row(r + 1, 0.0);
-    add_binomial(row, r, rates[i], 1.0);
-    std::copy(row.begin(), row.end(), table.begin() + static_cast<std::ptrdiff_t>(i * (r + 1)));
-  }
-  return table;
-}
-
-// Predictive distributions of each hypothesis class for one batch size (empty for negligible ones).
-std::vector<Predictive> class_predictives(const Posterior& posterior, uint32_t r,
-                                          const std::vector<double>& theta_pmf,
-                                          const std::vector<double>& eps_pmf) {
-  const auto& options = posterior.options();
-  const size_t nt = options.theta.values.size();
-  const size_t ne = options.eps.values.size();
-  const auto& classes = posterior.classes();
-  std::vector<Predictive> out(classes.size());
-  std::vector<double> theta_mass(nt), eps_mass(ne);
-  for (size_t k = 0; k < classes.size(); ++k) {
-    const auto& hc = classes[k];
-    if (hc.mass < kNegligibleMass) continue;
-    std::fill(theta_mass.begin(), theta_mass.end(), 0.0);
-    std::fill(eps_mass.begin(), eps_mass.end(), 0.0);
-    for (size_t g = 0; g < hc.rates.size(); ++g) {
-      theta_mass[g / ne] += hc.rates[g];
-      eps_mass[g % ne] += hc.rates[g];
-    }
-    Predictive& pred = out[k];
-    pred.bad.assign(r + 1, 0.0);
-    pred.good.assign(r + 1, 0.0);
-    for (size_t t = 0; t < nt; ++t) {
-      if (theta_mass[t] == 0) continue;
-      for (uint32_t j = 0; j <= r; ++j) pred.bad[j] += theta_mass[t] * theta_pmf[t * (r + 1) + j];
-    }
-    for (size_t e = 0; e < ne; ++e) {
-      if (eps_mass[e] == 0) continue;
-      for (uint32_t j = 0; j <= r; ++j) pred.good[j] += eps_mass[e] * eps_pmf[e * (r + 1) + j];
-    }
-    pred.entropy_bad = entropy(pred.bad);
-    pred.entropy_good = entropy(pred.good);
-  }
-  return out;
 }
 
 // Per class, the posterior mass of its members that are bad at x (ancestors-or-self of x).
@@ -156,8 +136,9 @@ std::vector<double> class_bad_mass(const Posterior& posterior, CommitIndex x) {
   return mass;
 }
 
-// I(C; K) for r runs at x. Each class predicts K with its own rate posterior, so a test that every
-// class agrees is bad still informs when the classes disagree about theta.
+// I(C; K) for r runs at the commit whose per-class bad mass is given. Each class predicts K with its
+// own rate posterior, so a test every class agrees is bad still informs when classes disagree
+// about theta (late in a bisection that is what separates the culprit from its neighbours).
 double exact_information(const Posterior& posterior, const std::vector<Predictive>& preds,
                          const std::vector<double>& bad_mass, uint32_t r,
                          std::vector<double>& scratch) {
@@ -185,23 +166,42 @@ double exact_information(const Posterior& posterior, const std::vector<Predictiv
 
 }  // namespace
 
-double expected_information(const Posterior& posterior, double p, uint32_t runs) {
-  return information(predictive(posterior, runs), p);
+Planner::Planner(PlannerOptions options) : options_(std::move(options)) {
+  auto& counts = options_.run_counts;
+  std::erase(counts, 0U);
+  std::sort(counts.begin(), counts.end());
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+  if (counts.empty()) counts = {1};
+  if (options_.reproduce_runs == 0) options_.reproduce_runs = 1;
 }
 
-Planner::Planner(PlannerOptions options) : options_(std::move(options)) {
-  std::sort(options_.run_counts.begin(), options_.run_counts.end());
-  options_.run_counts.erase(std::unique(options_.run_counts.begin(), options_.run_counts.end()),
-                            options_.run_counts.end());
-  std::erase(options_.run_counts, 0U);
-  if (options_.run_counts.empty()) options_.run_counts = {1};
-  if (options_.reproduce_runs == 0) options_.reproduce_runs = 1;
+Planner::~Planner() = default;
+Planner::Planner(Planner&&) noexcept = default;
+Planner& Planner::operator=(Planner&&) noexcept = default;
+
+const Planner::BinomialTables& Planner::tables(const ModelOptions& model) const {
+  if (!tables_ || tables_->theta_values != model.theta.values ||
+      tables_->eps_values != model.eps.values) {
+    auto t = std::make_unique<BinomialTables>();
+    t->theta_values = model.theta.values;
+    t->eps_values = model.eps.values;
+    for (uint32_t r : options_.run_counts) {
+      t->theta_pmf.push_back(binomial_pmfs(t->theta_values, r));
+      t->eps_pmf.push_back(binomial_pmfs(t->eps_values, r));
+    }
+    tables_ = std::move(t);
+  }
+  return *tables_;
 }
 
 Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) const {
   const CandidateDag& dag = posterior.dag();
   const CostModel& cost = options_.cost;
   const CommitIndex bad = dag.bad();
+  const CommitIndex n = dag.size();
+  auto step_cost = [&](CommitIndex x, uint32_t r) {
+    return (built[x] ? 0 : cost.build) + cost.boot + r * cost.run;
+  };
 
   if (posterior.total_fails() == 0) {
     // Nothing has failed yet: make sure the bug reproduces on the bad commit before trusting the
@@ -209,33 +209,48 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
     Step step;
     step.commit = bad;
     step.runs = options_.reproduce_runs;
-    step.cost = (built[bad] ? 0 : cost.build) + cost.boot + step.runs * cost.run;
+    step.cost = step_cost(bad, step.runs);
     step.reproducing = true;
     return step;
   }
 
-  const std::vector<double> bad_probability = posterior.bad_probabilities();
-  const CommitIndex n = dag.size();
+  const ModelOptions& model = posterior.options();
+  const BinomialTables& tab = tables(model);
+  const size_t nt = model.theta.values.size();
+  const size_t ne = model.eps.values.size();
   const size_t nr = options_.run_counts.size();
+  const std::vector<double> bad_probability = posterior.bad_probabilities();
+  const auto& classes = posterior.classes();
 
-  std::vector<Predictive> preds;
+  // Per batch size: the global predictive (to find the best split point for unbuilt commits) and
+  // each class's own predictive (to score the shortlist exactly).
+  std::vector<double> theta_mass(nt), eps_mass(ne);
   std::vector<double> target(nr);
-  preds.reserve(nr);
+  std::vector<std::vector<Predictive>> class_preds(nr);
+  rate_marginals(posterior.rate_posterior(), ne, theta_mass, eps_mass);
   for (size_t i = 0; i < nr; ++i) {
-    preds.push_back(predictive(posterior, options_.run_counts[i]));
-    target[i] = best_split(preds.back());
+    const uint32_t r = options_.run_counts[i];
+    target[i] = best_split(mix(theta_mass, eps_mass, tab.theta_pmf[i], tab.eps_pmf[i], r));
+  }
+  for (size_t k = 0; k < classes.size(); ++k) {
+    if (classes[k].mass < kNegligibleMass) continue;
+    rate_marginals(classes[k].rates, ne, theta_mass, eps_mass);
+    for (size_t i = 0; i < nr; ++i) {
+      class_preds[i].resize(classes.size());
+      class_preds[i][k] = mix(theta_mass, eps_mass, tab.theta_pmf[i], tab.eps_pmf[i],
+                              options_.run_counts[i]);
+    }
   }
 
-  // For each batch size, the unbuilt commits whose P(bad) is nearest the best split from below and
-  // from above; the lowest index wins among equals.
+  // Shortlist: every built commit (runs there are cheap and sharpen theta even when they cannot
+  // move the culprit directly) and, per batch size, the unbuilt commits whose P(bad) is nearest the
+  // best split from below and from above (the lowest index among equals).
   std::vector<CommitIndex> below(nr, n), above(nr, n);
-  std::vector<CommitIndex> built_list;
+  std::vector<CommitIndex> shortlist;
   for (CommitIndex x = 0; x < n; ++x) {
     if (posterior.evidence(x).skipped) continue;
     if (built[x]) {
-      // A built commit is scored exactly even when it cannot move the culprit directly: runs there
-      // still sharpen theta, which is what separates the remaining hypotheses late in a bisection.
-      built_list.push_back(x);
+      shortlist.push_back(x);
       continue;
     }
     const double q = bad_probability[x];
@@ -248,43 +263,29 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
       }
     }
   }
-
-  // Score the shortlist (built commits, and per batch size the two unbuilt commits nearest the
-  // split) by the exact information about the culprit per unit cost.
-  std::vector<CommitIndex> shortlist = built_list;
   for (size_t i = 0; i < nr; ++i) {
     if (below[i] != n) shortlist.push_back(below[i]);
     if (above[i] != n) shortlist.push_back(above[i]);
   }
   std::sort(shortlist.begin(), shortlist.end());
   shortlist.erase(std::unique(shortlist.begin(), shortlist.end()), shortlist.end());
-  std::vector<std::vector<double>> bad_mass;
-  bad_mass.reserve(shortlist.size());
-  for (CommitIndex x : shortlist) bad_mass.push_back(class_bad_mass(posterior, x));
 
-  const auto& opts = posterior.options();
   Step best;
   best.commit = n;
   double best_score = -1;
   std::vector<double> scratch;
-  for (size_t i = 0; i < nr; ++i) {
-    const uint32_t r = options_.run_counts[i];
-    const auto class_preds = class_predictives(posterior, r, binomial_table(opts.theta.values, r),
-                                         binomial_table(opts.eps.values, r));
-    for (size_t s = 0; s < shortlist.size(); ++s) {
-      const CommitIndex x = shortlist[s];
-      const bool is_built = built[x];
-      // Unbuilt commits are only worth their batch size's own split point.
-      if (!is_built && x != below[i] && x != above[i]) continue;
-      const double c = (is_built ? 0 : cost.build) + cost.boot + r * cost.run;
-      const double info = exact_information(posterior, class_preds, bad_mass[s], r, scratch);
+  for (CommitIndex x : shortlist) {
+    const std::vector<double> bad_mass = class_bad_mass(posterior, x);
+    for (size_t i = 0; i < nr; ++i) {
+      // An unbuilt commit is only worth scoring at the batch sizes it is a split point for.
+      if (!built[x] && x != below[i] && x != above[i]) continue;
+      const uint32_t r = options_.run_counts[i];
+      const double c = step_cost(x, r);
+      const double info = exact_information(posterior, class_preds[i], bad_mass, r, scratch);
       if (info <= 0) continue;
       const double score = c > 0 ? info / c : info;
-      // Strictly better wins; on equal score prefer the lower index, then fewer runs.
-      const bool better = score > best_score * (1 + 1e-12) ||
-                          (score >= best_score * (1 - 1e-12) &&
-                           (x < best.commit || (x == best.commit && r < best.runs)));
-      if (better) {
+      // Strictly better wins; ties go to the lower index, then to fewer runs (x ascends).
+      if (score > best_score * (1 + 1e-12)) {
         best_score = score;
         best.commit = x;
         best.runs = r;
@@ -294,13 +295,23 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
     }
   }
   if (best.commit == n) {
-    // No commit can split the mass (everything left is skipped): keep measuring the bad commit, which
-    // sharpens theta but never moves the culprit. The engine's budget ends such a bisection.
+    // Nothing left can be learned: everything that could split the mass is skipped.
     best.commit = bad;
     best.runs = options_.run_counts.front();
-    best.cost = (built[bad] ? 0 : cost.build) + cost.boot + best.runs * cost.run;
+    best.cost = step_cost(bad, best.runs);
+    best.exhausted = true;
   }
   return best;
+}
+
+double expected_information(const Posterior& posterior, double p, uint32_t runs) {
+  const ModelOptions& model = posterior.options();
+  const size_t ne = model.eps.values.size();
+  std::vector<double> theta_mass(model.theta.values.size()), eps_mass(ne);
+  rate_marginals(posterior.rate_posterior(), ne, theta_mass, eps_mass);
+  return split_information(mix(theta_mass, eps_mass, binomial_pmfs(model.theta.values, runs),
+                               binomial_pmfs(model.eps.values, runs), runs),
+                           p);
 }
 
 }  // namespace flakebisect::model

@@ -12,10 +12,11 @@
 //
 // Deterministic: equal scores break toward the lower commit index and fewer runs, so a resumed
 // bisection picks the same next step from the same stored data.
-// Thread rules: stateless apart from options; plan() is const.
+// Thread rules: plan() is const but fills a cache of binomial tables: one Planner per thread.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model/posterior.h"
@@ -42,11 +43,18 @@ struct Step {
   double information_bits = 0;  // expected information gain of the whole batch
   double cost = 0;
   bool reproducing = false;  // testing the bad commit before any failure was seen
+  // Nothing testable can split the remaining mass (what is left is skipped): more runs cannot name
+  // a single culprit, and the caller should stop with the credible set as the answer. The step
+  // then names the bad commit, with no information.
+  bool exhausted = false;
 };
 
 class Planner {
  public:
   explicit Planner(PlannerOptions options);
+  ~Planner();
+  Planner(Planner&&) noexcept;
+  Planner& operator=(Planner&&) noexcept;
 
   // built[x]: x is already built (no build cost). Skipped commits are never chosen; a commit whose
   // P(bad) is 0 or 1 cannot split the mass and is chosen only to reproduce on the bad commit.
@@ -55,7 +63,11 @@ class Planner {
   const PlannerOptions& options() const { return options_; }
 
  private:
+  struct BinomialTables;
+  const BinomialTables& tables(const ModelOptions& model) const;
+
   PlannerOptions options_;
+  mutable std::unique_ptr<BinomialTables> tables_;  // cache keyed by the grids
 };
 
 // Expected information (bits) about the culprit from r runs at a commit with P(bad) = p, given the
