@@ -1,0 +1,748 @@
+#include "config/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <regex>
+#include <span>
+#include <utility>
+
+#include "base/paths.h"
+#include "config/duration.h"
+#include "config/sha256.h"
+
+namespace flakebisect::config {
+namespace {
+
+using base::ErrorCode;
+
+// Config files are a few hundred bytes; the cap only stops a wrong path (a log, a disk image) from
+// being read whole.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+
+// toml++ recurses once per level of key nesting and overflows the stack somewhere past 30000 levels
+// ("a.a.a...a = 1"). Every dotted level costs a '.', so bounding the dots outside comments bounds
+// the nesting (inline tables and arrays add at most TOML_MAX_NESTED_VALUES more). Real configs use
+// a few dozen.
+constexpr size_t kMaxDots = 1000;
+
+// Outcomes that may count as a failure of the bug, in their canonical order. pass and infra never
+// can: infra says nothing about the commit.
+constexpr std::array<std::string_view, 3> kFailureOutcomes = {"fail", "crash", "hang"};
+
+// ---- Rendering user text into one-line messages ------------------------------------------------
+
+// The longest prefix of `text` of at most `max_bytes` that does not split a UTF-8 character.
+std::string_view prefix_of_at_most(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return text;
+  }
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) {
+    --end;
+  }
+  return text.substr(0, end);
+}
+
+// `text` as a TOML basic string: quoted, with quotes, backslashes and control characters escaped,
+// so hostile text cannot break the one-line message. Strings longer than `max_bytes` are cut (at a
+// UTF-8 character boundary; toml++ has already rejected invalid UTF-8) and end in "...".
+std::string quote(std::string_view text, size_t max_bytes = 60) {
+  const bool cut = text.size() > max_bytes;
+  text = prefix_of_at_most(text, max_bytes);
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          out += fmt::format("\\u{:04X}", byte);
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += cut ? "...\"" : "\"";
+  return out;
+}
+
+// Control characters in toml++'s messages (which may quote the input) escaped, the rest as is.
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// `text` cut to at most `max_bytes` with "..." appended if it was longer.
+std::string shorten(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return text;
+  }
+  return std::string(prefix_of_at_most(text, max_bytes)) + "...";
+}
+
+// One key of a dotted path: bare when TOML allows it, quoted otherwise.
+std::string key_component(std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+  return bare ? std::string(key) : quote(key, std::string_view::npos);
+}
+
+std::string format_number(double value) {
+  if (std::isnan(value)) {
+    return "nan";
+  }
+  if (std::isinf(value)) {
+    return value > 0 ? "inf" : "-inf";
+  }
+  std::string text = fmt::format("{}", value);
+  if (text.find_first_of(".e") == std::string::npos) {
+    text += ".0";  // so that 2.0 does not read as the integer 2 in "must be an integer, got 2.0"
+  }
+  return text;
+}
+
+// What the user wrote, for "got ...": the value for scalars, the kind for the rest.
+std::string describe(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return quote(node.as_string()->get());
+    case toml::node_type::integer:
+      return std::to_string(node.as_integer()->get());
+    case toml::node_type::floating_point:
+      return format_number(node.as_floating_point()->get());
+    case toml::node_type::boolean:
+      return node.as_boolean()->get() ? "true" : "false";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// ---- Problems ---------------------------------------------------------------------------------
+
+struct Problem {
+  toml::source_position where;
+  std::string message;  // without the position
+};
+
+// One key being read: its full dotted name as the user would write it, where the key is, and its
+// value.
+struct Field {
+  std::string key;
+  toml::source_position where;
+  const toml::node& node;
+};
+
+class Problems {
+ public:
+  template <typename... Args>
+  void at(toml::source_position where, fmt::format_string<Args...> format, Args&&... args) {
+    list_.push_back({where, fmt::format(format, std::forward<Args>(args)...)});
+  }
+  // A problem with a field's value, reported at its key: "<key>: <message>".
+  template <typename... Args>
+  void at(const Field& field, fmt::format_string<Args...> format, Args&&... args) {
+    list_.push_back(
+        {field.where, field.key + ": " + fmt::format(format, std::forward<Args>(args)...)});
+  }
+
+  // The problem nearest the start of the text, if any.
+  const Problem* first() const {
+    const auto earlier = [](const Problem& a, const Problem& b) {
+      return std::pair(a.where.line, a.where.column) < std::pair(b.where.line, b.where.column);
+    };
+    const auto it = std::min_element(list_.begin(), list_.end(), earlier);
+    return it == list_.end() ? nullptr : &*it;
+  }
+
+ private:
+  std::vector<Problem> list_;
+};
+
+// ---- Typed readers: each returns the value, or records a problem and returns nullopt ----------
+
+std::optional<double> read_number(const Field& field, Problems& problems) {
+  double value = 0;
+  if (const auto* integer = field.node.as_integer()) {
+    value = static_cast<double>(integer->get());
+  } else if (const auto* floating = field.node.as_floating_point()) {
+    value = floating->get();
+  } else {
+    problems.at(field, "must be a number, got {}", describe(field.node));
+    return std::nullopt;
+  }
+  if (!std::isfinite(value)) {
+    problems.at(field, "must be a finite number, got {}", describe(field.node));
+    return std::nullopt;
+  }
+  return value == 0 ? 0.0 : value;  // -0.0 is 0
+}
+
+// A number satisfying `valid`, described as `what` ("a number in (0.5, 1)") when it does not.
+void read_number_into(const Field& field, Problems& problems, double& target, bool (*valid)(double),
+                      std::string_view what) {
+  if (const auto value = read_number(field, problems)) {
+    if (valid(*value)) {
+      target = *value;
+    } else {
+      problems.at(field, "must be {}, got {}", what, describe(field.node));
+    }
+  }
+}
+
+// A count in [minimum, UINT32_MAX].
+void read_count_into(const Field& field, Problems& problems, uint32_t& target, uint32_t minimum) {
+  const auto* integer = field.node.as_integer();
+  if (integer == nullptr) {
+    problems.at(field, "must be an integer, got {}", describe(field.node));
+    return;
+  }
+  const int64_t value = integer->get();
+  if (value < int64_t{minimum}) {
+    problems.at(field, "must be at least {}, got {}", minimum, value);
+  } else if (value > std::numeric_limits<uint32_t>::max()) {
+    problems.at(field, "must be at most {}, got {}", std::numeric_limits<uint32_t>::max(), value);
+  } else {
+    target = static_cast<uint32_t>(value);
+  }
+}
+
+// Whole seconds as an integer, or a duration string; `minimum` is 0 or 1 s.
+void read_duration_into(const Field& field, Problems& problems, std::chrono::seconds& target,
+                        std::chrono::seconds minimum) {
+  std::chrono::seconds value{0};
+  if (const auto* integer = field.node.as_integer()) {
+    if (integer->get() < 0) {
+      problems.at(field, "must not be negative, got {}", integer->get());
+      return;
+    }
+    if (integer->get() > kMaxDuration.count()) {
+      problems.at(field, "must be at most {}, got {}", format_duration(kMaxDuration),
+                  integer->get());
+      return;
+    }
+    value = std::chrono::seconds(integer->get());
+  } else if (const auto* string = field.node.as_string()) {
+    auto parsed = parse_duration(string->get());
+    if (!parsed) {
+      problems.at(field, "{} is not a duration: {}", describe(field.node),
+                  parsed.error().message());
+      return;
+    }
+    value = *parsed;
+  } else {
+    problems.at(field,
+                "must be a duration (whole seconds, or a string like \"90s\", \"10m\", "
+                "\"1h30m\"), got {}",
+                describe(field.node));
+    return;
+  }
+  if (value < minimum) {
+    problems.at(field, "must be at least {}, got {}", format_duration(minimum),
+                describe(field.node));
+    return;
+  }
+  target = value;
+}
+
+// An argv vector. A plain string is refused rather than split: splitting would need shell quoting
+// rules, and no shell is ever used. The error suggests the array to write instead.
+void read_argv_into(const Field& field, Problems& problems, std::vector<std::string>& target) {
+  if (const auto* string = field.node.as_string()) {
+    const std::string& text = string->get();
+    const bool plain_words =
+        !text.empty() && text.find_first_of("\"'`\\$&|;<>()*?[]{}~#!\n\t") == std::string::npos;
+    std::string suggestion;
+    if (plain_words) {
+      std::vector<std::string> words;
+      for (size_t start = 0; start < text.size();) {
+        const size_t space = std::min(text.find(' ', start), text.size());
+        if (space > start) {
+          words.push_back(quote(text.substr(start, space - start), std::string_view::npos));
+        }
+        start = space + 1;
+      }
+      suggestion = fmt::format("write [{}]", fmt::join(words, ", "));
+    } else {
+      suggestion = fmt::format("write [\"sh\", \"-c\", {}] if you need one",
+                               quote(text, std::string_view::npos));
+    }
+    problems.at(field, "must be an array of strings (argv); no shell is used: {}", suggestion);
+    return;
+  }
+  const auto* array = field.node.as_array();
+  if (array == nullptr) {
+    problems.at(field, "must be an array of strings (argv), got {}", describe(field.node));
+    return;
+  }
+  std::vector<std::string> argv;
+  bool ok = true;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& item = *array->get(i);
+    const auto* word = item.as_string();
+    if (word == nullptr) {
+      problems.at(item.source().begin, "{}[{}]: must be a string, got {}", field.key, i,
+                  describe(item));
+      ok = false;
+    } else if (word->get().find('\0') != std::string::npos) {
+      problems.at(item.source().begin, "{}[{}]: must not contain a NUL character", field.key, i);
+      ok = false;
+    } else if (i == 0 && word->get().empty()) {
+      problems.at(item.source().begin, "{}[0]: the program name must not be empty", field.key);
+      ok = false;
+    } else {
+      argv.push_back(word->get());
+    }
+  }
+  if (ok) {
+    target = std::move(argv);
+  }
+}
+
+void read_failure_outcomes(const Field& field, Problems& problems,
+                           std::vector<std::string>& target) {
+  const auto* array = field.node.as_array();
+  if (array == nullptr) {
+    problems.at(field, "must be an array of outcome names, got {}", describe(field.node));
+    return;
+  }
+  if (array->empty()) {
+    problems.at(field, "must name at least one outcome (fail, crash or hang)");
+    return;
+  }
+  std::array<bool, kFailureOutcomes.size()> chosen{};
+  bool ok = true;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& item = *array->get(i);
+    const auto* name = item.as_string();
+    const auto known =
+        name == nullptr ? kFailureOutcomes.end()
+                        : std::find(kFailureOutcomes.begin(), kFailureOutcomes.end(), name->get());
+    if (known != kFailureOutcomes.end()) {
+      chosen[static_cast<size_t>(known - kFailureOutcomes.begin())] = true;
+      continue;
+    }
+    ok = false;
+    std::string why;
+    if (name != nullptr && (name->get() == "pass" || name->get() == "infra")) {
+      why = name->get() == "pass" ? " (a pass is never a failure)"
+                                  : " (infra says nothing about the commit, so it never counts)";
+    }
+    problems.at(item.source().begin, "{}[{}]: must be one of fail, crash, hang, got {}{}",
+                field.key, i, describe(item), why);
+  }
+  if (ok) {
+    target.clear();
+    for (size_t i = 0; i < kFailureOutcomes.size(); ++i) {
+      if (chosen[i]) {
+        target.emplace_back(kFailureOutcomes[i]);
+      }
+    }
+  }
+}
+
+void read_signature(const Field& field, Problems& problems, std::optional<std::string>& target) {
+  const auto* string = field.node.as_string();
+  if (string == nullptr) {
+    problems.at(field, "must be a string (a regular expression), got {}", describe(field.node));
+    return;
+  }
+  if (string->get().empty()) {
+    problems.at(field, "must not be empty (leave it out to count every crash)");
+    return;
+  }
+  try {
+    const std::regex compiled(string->get(), std::regex::ECMAScript);
+  } catch (const std::regex_error& error) {
+    problems.at(field, "not a valid regular expression: {}", one_line(error.what()));
+    return;
+  }
+  target = string->get();
+}
+
+// ---- The schema --------------------------------------------------------------------------------
+
+using ReadFn = void (*)(const Field&, Problems&, Config&);
+
+struct KeySpec {
+  std::string_view section;
+  std::string_view name;
+  ReadFn read;
+};
+
+constexpr auto kSecond = std::chrono::seconds(1);
+constexpr auto kZero = std::chrono::seconds(0);
+
+// Every key a config may hold. docs/config.md describes each; keep the two in step.
+constexpr KeySpec kKeys[] = {
+    {"decision", "confidence",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.confidence, [](double v) { return v > 0.5 && v < 1; },
+           "a number in (0.5, 1)");
+     }},
+    {"decision", "max_runs",
+     [](const Field& f, Problems& p, Config& c) { read_count_into(f, p, c.decision.max_runs, 1); }},
+    {"decision", "max_wall_time",
+     [](const Field& f, Problems& p, Config& c) {
+       read_duration_into(f, p, c.decision.max_wall_time, kZero);
+     }},
+    {"decision", "no_regression_prior",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.no_regression_prior, [](double v) { return v >= 0 && v < 1; },
+           "a number in [0, 1)");
+     }},
+    {"decision", "theta_min",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.theta_min, [](double v) { return v > 0 && v < 1; },
+           "a number in (0, 1)");
+     }},
+    {"decision", "max_reproduce_runs",
+     [](const Field& f, Problems& p, Config& c) {
+       read_count_into(f, p, c.decision.max_reproduce_runs, 1);
+     }},
+    {"decision", "build_cost",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.build_cost, [](double v) { return v >= 0; }, "a number >= 0");
+     }},
+    {"decision", "boot_cost",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.boot_cost, [](double v) { return v >= 0; }, "a number >= 0");
+     }},
+    {"decision", "run_cost",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.run_cost, [](double v) { return v > 0; }, "a number > 0");
+     }},
+    {"build", "command",
+     [](const Field& f, Problems& p, Config& c) { read_argv_into(f, p, c.build.command); }},
+    {"build", "timeout",
+     [](const Field& f, Problems& p, Config& c) {
+       read_duration_into(f, p, c.build.timeout, kSecond);
+     }},
+    {"test", "command",
+     [](const Field& f, Problems& p, Config& c) { read_argv_into(f, p, c.test.command); }},
+    {"test", "timeout",
+     [](const Field& f, Problems& p, Config& c) {
+       read_duration_into(f, p, c.test.timeout, kSecond);
+     }},
+    {"test", "no_output_timeout",
+     [](const Field& f, Problems& p, Config& c) {
+       read_duration_into(f, p, c.test.no_output_timeout, kZero);
+     }},
+    {"test", "failure_outcomes",
+     [](const Field& f, Problems& p, Config& c) {
+       read_failure_outcomes(f, p, c.test.failure_outcomes);
+     }},
+    {"test", "signature",
+     [](const Field& f, Problems& p, Config& c) { read_signature(f, p, c.test.signature); }},
+    {"test", "runs_per_batch",
+     [](const Field& f, Problems& p, Config& c) {
+       read_count_into(f, p, c.test.runs_per_batch, 0);
+     }},
+};
+
+bool is_section(std::string_view name) {
+  return std::any_of(std::begin(kKeys), std::end(kKeys),
+                     [&](const KeySpec& spec) { return spec.section == name; });
+}
+
+const KeySpec* find_key(std::string_view section, std::string_view name) {
+  for (const KeySpec& spec : kKeys) {
+    if (spec.section == section && spec.name == name) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+// ---- Unknown keys ------------------------------------------------------------------------------
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known key the user most likely meant by `path` ("decison.confidence"), or "": the nearest
+// one within an edit distance of 2, else the only known key with the same last component (for
+// a key put in the wrong table, "test.max_runs" -> "decision.max_runs").
+std::string suggest(std::span<const std::string> path) {
+  const std::string wanted = fmt::format("{}", fmt::join(path, "."));
+  std::string best;
+  size_t best_distance = 3;
+  for (const KeySpec& spec : kKeys) {
+    const std::string known = fmt::format("{}.{}", spec.section, spec.name);
+    // The distance is at least the length difference; skipping early keeps a hostile megabyte-long
+    // key from costing a quadratic comparison.
+    const size_t length_gap =
+        known.size() > wanted.size() ? known.size() - wanted.size() : wanted.size() - known.size();
+    if (length_gap >= best_distance) {
+      continue;
+    }
+    const size_t distance = edit_distance(wanted, known);
+    if (distance < best_distance) {
+      best = known;
+      best_distance = distance;
+    }
+  }
+  if (!best.empty()) {
+    return best;
+  }
+  for (const KeySpec& spec : kKeys) {
+    if (spec.name == path.back()) {
+      if (!best.empty()) {
+        return "";  // ambiguous
+      }
+      best = fmt::format("{}.{}", spec.section, spec.name);
+    }
+  }
+  return best;
+}
+
+// Records every leaf under an unknown key (the key itself when it is not a non-empty table), so the
+// message names what the user wrote, "decison.confidence" rather than just "decison".
+void report_unknown(std::vector<std::string>& path, toml::source_position where,
+                    const toml::node& node, Problems& problems) {
+  const auto* table = node.as_table();
+  if (table != nullptr && !table->empty()) {
+    for (auto&& [key, child] : *table) {
+      path.push_back(key_component(key.str()));
+      report_unknown(path, key.source().begin, child, problems);
+      path.pop_back();
+    }
+    return;
+  }
+  const std::string suggestion = suggest(path);
+  problems.at(where, "unknown key '{}'{}", shorten(fmt::format("{}", fmt::join(path, ".")), 200),
+              suggestion.empty() ? "" : fmt::format("; did you mean '{}'?", suggestion));
+}
+
+// ---- The document ------------------------------------------------------------------------------
+
+void read_document(const toml::table& root, Config& config, Problems& problems) {
+  std::optional<toml::source_position> runs_per_batch_at;
+  for (auto&& [section_key, section_node] : root) {
+    const std::string_view section = section_key.str();
+    std::vector<std::string> path = {key_component(section)};
+    if (!is_section(section)) {
+      report_unknown(path, section_key.source().begin, section_node, problems);
+      continue;
+    }
+    const auto* table = section_node.as_table();
+    if (table == nullptr) {
+      problems.at(section_key.source().begin, "{}: must be a table, got {}", section,
+                  describe(section_node));
+      continue;
+    }
+    for (auto&& [key, node] : *table) {
+      const KeySpec* spec = find_key(section, key.str());
+      if (spec == nullptr) {
+        path.push_back(key_component(key.str()));
+        report_unknown(path, key.source().begin, node, problems);
+        path.pop_back();
+        continue;
+      }
+      spec->read(Field{fmt::format("{}.{}", section, spec->name), key.source().begin, node},
+                 problems, config);
+      if (spec->name == "runs_per_batch") {
+        runs_per_batch_at = key.source().begin;
+      }
+    }
+  }
+  // Checks that involve two keys, reported at the one the user is more likely to have mistyped.
+  if (runs_per_batch_at && config.test.runs_per_batch > config.decision.max_runs) {
+    problems.at(*runs_per_batch_at,
+                "test.runs_per_batch: must be at most decision.max_runs ({}), got {}",
+                config.decision.max_runs, config.test.runs_per_batch);
+  }
+}
+
+// The line on which the dots outside comment lines pass kMaxDots, or 0.
+uint32_t line_of_too_many_dots(std::string_view text) {
+  size_t dots = 0;
+  uint32_t line = 1;
+  for (size_t start = 0; start < text.size(); ++line) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view content = text.substr(start, end - start);
+    const size_t first = content.find_first_not_of(" \t");
+    if (first != std::string_view::npos && content[first] != '#') {
+      dots += static_cast<size_t>(std::count(content.begin(), content.end(), '.'));
+      if (dots > kMaxDots) {
+        return line;
+      }
+    }
+    start = end + 1;
+  }
+  return 0;
+}
+
+std::string position_prefix(std::string_view source_name, const toml::source_position& where) {
+  if (where.line == 0) {
+    return fmt::format("{}: ", source_name);
+  }
+  return fmt::format("{}:{}:{}: ", source_name, where.line, where.column);
+}
+
+// Length-prefixed so that no string content can imitate a separator.
+void append_strings(std::string& out, std::string_view key, const std::vector<std::string>& list) {
+  out += fmt::format("{}={}", key, list.size());
+  for (const std::string& item : list) {
+    out += fmt::format(" {}:{}", item.size(), item);
+  }
+  out += '\n';
+}
+
+}  // namespace
+
+std::string Config::hash() const {
+  // The serialisation is versioned: a change to it changes every hash, so change it only together
+  // with the version line (and expect stored hashes of old bisections to differ).
+  std::string out = "flakebisect config v1\n";
+  const auto number = [&](std::string_view key, double value) {
+    // The shortest text that reads back as the same double; -0.0 is 0.
+    out += fmt::format("{}={}\n", key, value == 0 ? 0.0 : value);
+  };
+  const auto integer = [&](std::string_view key, int64_t value) {
+    out += fmt::format("{}={}\n", key, value);
+  };
+  number("decision.confidence", decision.confidence);
+  integer("decision.max_runs", decision.max_runs);
+  integer("decision.max_wall_time", decision.max_wall_time.count());
+  number("decision.no_regression_prior", decision.no_regression_prior);
+  number("decision.theta_min", decision.theta_min);
+  integer("decision.max_reproduce_runs", decision.max_reproduce_runs);
+  number("decision.build_cost", decision.build_cost);
+  number("decision.boot_cost", decision.boot_cost);
+  number("decision.run_cost", decision.run_cost);
+  append_strings(out, "build.command", build.command);
+  integer("build.timeout", build.timeout.count());
+  append_strings(out, "test.command", test.command);
+  integer("test.timeout", test.timeout.count());
+  integer("test.no_output_timeout", test.no_output_timeout.count());
+  // A set: parse_config already gives canonical order, a Config built in code may not.
+  std::vector<std::string> outcomes = test.failure_outcomes;
+  const auto rank = [](const std::string& name) {
+    return std::find(kFailureOutcomes.begin(), kFailureOutcomes.end(), name) -
+           kFailureOutcomes.begin();
+  };
+  std::sort(outcomes.begin(), outcomes.end(), [&](const std::string& a, const std::string& b) {
+    return std::pair(rank(a), std::string_view(a)) < std::pair(rank(b), std::string_view(b));
+  });
+  outcomes.erase(std::unique(outcomes.begin(), outcomes.end()), outcomes.end());
+  append_strings(out, "test.failure_outcomes", outcomes);
+  if (test.signature) {
+    append_strings(out, "test.signature", {*test.signature});
+  } else {
+    out += "test.signature=none\n";
+  }
+  integer("test.runs_per_batch", test.runs_per_batch);
+  return sha256_hex(out);
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  for (const KeySpec& spec : kKeys) {
+    keys.push_back(fmt::format("{}.{}", spec.section, spec.name));
+  }
+  return keys;
+}
+
+base::Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+  if (source_name.empty()) {
+    source_name = "config";
+  }
+  if (const uint32_t line = line_of_too_many_dots(text); line != 0) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "{}:{}:1: syntax error: more than {} '.' outside comments; keys "
+                            "nested this deep are not supported",
+                            source_name, line, kMaxDots);
+  }
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    return base::Error(position_prefix(source_name, error.source().begin) +
+                           "syntax error: " + one_line(error.description()),
+                       ErrorCode::kInvalidInput);
+  }
+  Config config;
+  Problems problems;
+  read_document(root, config, problems);
+  if (const Problem* problem = problems.first()) {
+    return base::Error(position_prefix(source_name, problem->where) + problem->message,
+                       ErrorCode::kInvalidInput);
+  }
+  config.source_text = std::string(text);
+  config.source_name = std::string(source_name);
+  return config;
+}
+
+base::Result<Config> load_config(const std::string& path) {
+  auto text = base::read_file(path, kMaxConfigBytes);
+  if (!text) {
+    if (text.error().code() == ErrorCode::kNotFound) {
+      return base::make_error(ErrorCode::kNotFound, "config {}: not found", path);
+    }
+    // base errors read "<path>: <reason>".
+    return base::Error("config " + text.error().message(), text.error().code());
+  }
+  return parse_config(*text, path);
+}
+
+}  // namespace flakebisect::config

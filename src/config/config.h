@@ -1,0 +1,99 @@
+// Config: the TOML configuration of one bisection (how to decide, how to build, how to test), and
+// its parser.
+//
+// A config file has the tables [decision], [build] and [test]; docs/config.md lists every key.
+// Parsing is strict so that a typo never silently turns into a default: an unknown key, a value of
+// the wrong type, an out-of-range number, a command written as a shell string, a bad outcome name
+// or a signature that is not a valid regular expression are all errors (ErrorCode::kInvalidInput)
+// that name the file, line, column and key:
+//
+//   config.toml:7:1: decision.confidence: must be a number in (0.5, 1), got 1.5
+//   config.toml:3:21: syntax error: Error while parsing array: encountered end-of-file
+//   config.toml:4:1: unknown key 'decison.confidence'; did you mean 'decision.confidence'?
+//
+// When a file has several problems, the one nearest its start is reported. Parsing reads only the
+// text (load_config also reads the file) and never writes anything.
+//
+// Thread rules: plain values and pure functions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace flakebisect::config {
+
+// When the bisection is sure enough, and how much it may spend getting there.
+struct DecisionConfig {
+  double confidence = 0.99;  // stop when one culprit holds this posterior mass, in (0.5, 1)
+  uint32_t max_runs = 5000;  // reproducer runs in total, over all commits, >= 1
+  std::chrono::seconds max_wall_time{0};  // 0 = unlimited
+  double no_regression_prior = 0.0;       // prior mass on "no regression in this range", in [0, 1)
+  double theta_min = 0.005;           // lowest failure rate on bad commits considered, in (0, 1)
+  uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
+  // Relative costs the planner uses until measured durations exist; only their ratios matter.
+  double build_cost = 10;  // building a commit, >= 0
+  double boot_cost = 0;    // starting a test environment for a batch of runs, >= 0
+  double run_cost = 1;     // one reproducer run, > 0
+
+  bool operator==(const DecisionConfig&) const = default;
+};
+
+// How to build a commit. Started in the commit's checkout; exit status 0 = built, anything else =
+// the commit is skipped.
+struct BuildConfig {
+  std::vector<std::string> command;    // argv, run without a shell; empty = nothing to build
+  std::chrono::seconds timeout{3600};  // > 0
+
+  bool operator==(const BuildConfig&) const = default;
+};
+
+// How to run the reproducer once, and which outcomes count as the bug being hunted.
+struct TestConfig {
+  // argv, run without a shell, with git-bisect-run exit codes (0 pass, 125 skip, 1..127 fail).
+  // Empty = none configured; starting a bisection needs one.
+  std::vector<std::string> command;
+  std::chrono::seconds timeout{600};          // one run, > 0
+  std::chrono::seconds no_output_timeout{0};  // silence that counts as a hang; 0 = disabled
+  // Outcomes that count as a failure of the bug, a non-empty subset of fail, crash and hang, in
+  // that order and without repeats whatever order the file used.
+  std::vector<std::string> failure_outcomes = {"fail", "crash"};
+  // ECMAScript regex (std::regex); when set, a crash counts only if the regex matches somewhere in
+  // its title (std::regex_search; ^ and $ anchor). Non-empty and known to compile.
+  std::optional<std::string> signature;
+  uint32_t runs_per_batch = 0;  // runs per boot; 0 = the planner decides; <= decision.max_runs
+
+  bool operator==(const TestConfig&) const = default;
+};
+
+struct Config {
+  DecisionConfig decision;
+  BuildConfig build;
+  TestConfig test;
+  std::string source_text;  // the text parsed, kept so a bisection can store what the user wrote
+  std::string source_name;  // the file name used in error messages
+
+  // SHA-256 (64 hex digits) of a canonical serialisation of decision, build and test: the
+  // effective values, not the text, so comments, whitespace, key order and spelling out a default
+  // do not change it, and any changed value does. source_text and source_name are not part of it.
+  // A future version that adds keys changes the hash of every config.
+  std::string hash() const;
+};
+
+// Every key a config file may hold, as "table.key", in the order docs/config.md lists them.
+std::vector<std::string> config_keys();
+
+// Parses config text. `source_name` (usually the path) starts every error message.
+base::Result<Config> parse_config(std::string_view text, std::string_view source_name);
+
+// Reads and parses the file at `path`. Errors: "config <path>: not found" (kNotFound) for a missing
+// file, "config <path>: <reason>" (kIo, or kInvalidInput above 1 MiB) when it cannot be read, and
+// parse_config's errors with `path` as the source name.
+base::Result<Config> load_config(const std::string& path);
+
+}  // namespace flakebisect::config

@@ -1,0 +1,565 @@
+#include "config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/paths.h"
+
+namespace flakebisect::config {
+namespace {
+
+using base::ErrorCode;
+using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// A config that sets every key to something other than its default.
+constexpr std::string_view kEveryKey = R"([decision]
+confidence = 0.95
+max_runs = 800
+max_wall_time = "2d"
+no_regression_prior = 0.1
+theta_min = 0.01
+max_reproduce_runs = 64
+build_cost = 40
+boot_cost = 2.5
+run_cost = 0.5
+
+[build]
+command = ["make", "-j16", "bzImage"]
+timeout = "2h"
+
+[test]
+command = ["./repro", "--iterations", "1"]
+timeout = 90
+no_output_timeout = "5m"
+failure_outcomes = ["crash", "hang"]
+signature = "^BUG: .* in ext4_"
+runs_per_batch = 16
+)";
+
+Config parsed(std::string_view text) {
+  auto config = parse_config(text, "config.toml");
+  EXPECT_TRUE(config) << config.error().message();
+  return config ? std::move(config).value() : Config{};
+}
+
+// The message of the error parsing `text` gives; the error must be kInvalidInput.
+std::string error_of(std::string_view text) {
+  auto config = parse_config(text, "config.toml");
+  EXPECT_FALSE(config) << "parsed:\n" << text;
+  if (config) {
+    return "";
+  }
+  EXPECT_EQ(config.error().code(), ErrorCode::kInvalidInput);
+  return config.error().message();
+}
+
+// A fresh directory, removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "config-test.XXXXXX").string();
+    EXPECT_NE(::mkdtemp(pattern.data()), nullptr);
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string write(const std::string& name, std::string_view contents) const {
+    std::string path = path_ + "/" + name;
+    std::ofstream(path) << contents;
+    return path;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// ---- Values -------------------------------------------------------------------------------------
+
+TEST(ConfigTest, EmptyTextGivesTheDefaults) {
+  const Config config = parsed("");
+  EXPECT_EQ(config.decision, DecisionConfig{});
+  EXPECT_EQ(config.build, BuildConfig{});
+  EXPECT_EQ(config.test, TestConfig{});
+  EXPECT_EQ(config.decision.confidence, 0.99);
+  EXPECT_EQ(config.decision.max_runs, 5000u);
+  EXPECT_EQ(config.decision.max_wall_time, seconds(0));
+  EXPECT_TRUE(config.build.command.empty());
+  EXPECT_EQ(config.build.timeout, seconds(3600));
+  EXPECT_EQ(config.test.timeout, seconds(600));
+  EXPECT_THAT(config.test.failure_outcomes, ElementsAre("fail", "crash"));
+  EXPECT_FALSE(config.test.signature);
+  EXPECT_EQ(config.test.runs_per_batch, 0u);
+}
+
+TEST(ConfigTest, CommentsAndEmptyTablesAloneGiveTheDefaults) {
+  const Config config = parsed("# nothing yet\n[decision]\n[build]\n[test]\n");
+  EXPECT_EQ(config.decision, DecisionConfig{});
+  EXPECT_EQ(config.build, BuildConfig{});
+  EXPECT_EQ(config.test, TestConfig{});
+}
+
+TEST(ConfigTest, EveryKeyIsRead) {
+  const Config config = parsed(kEveryKey);
+  EXPECT_EQ(config.decision.confidence, 0.95);
+  EXPECT_EQ(config.decision.max_runs, 800u);
+  EXPECT_EQ(config.decision.max_wall_time, seconds(2 * 86400));
+  EXPECT_EQ(config.decision.no_regression_prior, 0.1);
+  EXPECT_EQ(config.decision.theta_min, 0.01);
+  EXPECT_EQ(config.decision.max_reproduce_runs, 64u);
+  EXPECT_EQ(config.decision.build_cost, 40.0);
+  EXPECT_EQ(config.decision.boot_cost, 2.5);
+  EXPECT_EQ(config.decision.run_cost, 0.5);
+  EXPECT_THAT(config.build.command, ElementsAre("make", "-j16", "bzImage"));
+  EXPECT_EQ(config.build.timeout, seconds(7200));
+  EXPECT_THAT(config.test.command, ElementsAre("./repro", "--iterations", "1"));
+  EXPECT_EQ(config.test.timeout, seconds(90));
+  EXPECT_EQ(config.test.no_output_timeout, seconds(300));
+  EXPECT_THAT(config.test.failure_outcomes, ElementsAre("crash", "hang"));
+  EXPECT_EQ(config.test.signature, "^BUG: .* in ext4_");
+  EXPECT_EQ(config.test.runs_per_batch, 16u);
+}
+
+TEST(ConfigTest, DottedKeysAndInlineTablesWorkLikeTables) {
+  const Config config = parsed(
+      "decision.max_runs = 10\n"
+      "build = { command = [\"make\"], timeout = 60 }\n");
+  EXPECT_EQ(config.decision.max_runs, 10u);
+  EXPECT_THAT(config.build.command, ElementsAre("make"));
+  EXPECT_EQ(config.build.timeout, seconds(60));
+}
+
+TEST(ConfigTest, DurationsAcceptIntegerSecondsAndUnitStrings) {
+  const Config config = parsed(R"([decision]
+max_wall_time = "12h"
+[build]
+timeout = "1h30m"
+[test]
+timeout = 90
+no_output_timeout = "10m"
+)");
+  EXPECT_EQ(config.decision.max_wall_time, seconds(12 * 3600));
+  EXPECT_EQ(config.build.timeout, seconds(5400));
+  EXPECT_EQ(config.test.timeout, seconds(90));
+  EXPECT_EQ(config.test.no_output_timeout, seconds(600));
+  EXPECT_EQ(parsed("[test]\ntimeout = \"90s\"\n").test.timeout, seconds(90));
+}
+
+TEST(ConfigTest, ZeroMeansUnlimitedOrDisabledWhereTheDocsSaySo) {
+  const Config config = parsed(
+      "[decision]\nmax_wall_time = 0\n[test]\nno_output_timeout = \"0s\"\nruns_per_batch = 0\n");
+  EXPECT_EQ(config.decision.max_wall_time, seconds(0));
+  EXPECT_EQ(config.test.no_output_timeout, seconds(0));
+  EXPECT_EQ(config.test.runs_per_batch, 0u);
+}
+
+TEST(ConfigTest, NumbersAcceptIntegersAndFloats) {
+  const Config config = parsed("[decision]\nbuild_cost = 25\nrun_cost = 1.5\nboot_cost = 0\n");
+  EXPECT_EQ(config.decision.build_cost, 25.0);
+  EXPECT_EQ(config.decision.run_cost, 1.5);
+  EXPECT_EQ(config.decision.boot_cost, 0.0);
+}
+
+TEST(ConfigTest, FailureOutcomesAreKeptInCanonicalOrderWithoutRepeats) {
+  EXPECT_THAT(
+      parsed("[test]\nfailure_outcomes = [\"hang\", \"fail\", \"hang\"]\n").test.failure_outcomes,
+      ElementsAre("fail", "hang"));
+}
+
+TEST(ConfigTest, EmptyCommandsMeanNothingConfigured) {
+  const Config config = parsed("[build]\ncommand = []\n[test]\ncommand = []\n");
+  EXPECT_TRUE(config.build.command.empty());
+  EXPECT_TRUE(config.test.command.empty());
+}
+
+TEST(ConfigTest, CommandArgumentsAreKeptVerbatimWithoutShellInterpretation) {
+  const Config config = parsed(R"([test]
+command = ["./repro", "$HOME", "a b", "", "; rm -rf /", "ünïcode"]
+)");
+  EXPECT_THAT(config.test.command,
+              ElementsAre("./repro", "$HOME", "a b", "", "; rm -rf /", "ünïcode"));
+}
+
+TEST(ConfigTest, TheSourceTextAndNameAreKept) {
+  const std::string text = "# hello\n[decision]\nmax_runs = 7\n";
+  auto config = parse_config(text, "/etc/flakebisect/418.toml");
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->source_text, text);
+  EXPECT_EQ(config->source_name, "/etc/flakebisect/418.toml");
+}
+
+// ---- Hash ---------------------------------------------------------------------------------------
+
+TEST(ConfigTest, HashIsSixtyFourLowercaseHexDigits) {
+  const std::string hash = parsed("").hash();
+  EXPECT_EQ(hash.size(), 64u);
+  EXPECT_EQ(hash.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(ConfigTest, HashIgnoresCommentsWhitespaceKeyOrderAndSpelling) {
+  const std::string reference = parsed(kEveryKey).hash();
+  const Config reordered = parsed(R"(
+# The same values, written differently.
+[test]
+runs_per_batch   = 16        # per boot
+signature = '^BUG: .* in ext4_'
+failure_outcomes = [ "hang", "crash" ]
+no_output_timeout = 300
+timeout = "1m30s"
+command = [
+  "./repro",
+  "--iterations",
+  "1",
+]
+
+[build]
+timeout = 7200
+command = ["make", "-j16", "bzImage"]
+
+[decision]
+run_cost = 0.50
+boot_cost = 2.5
+build_cost = 40.0
+max_reproduce_runs = 64
+theta_min = 1e-2
+no_regression_prior = 0.1
+max_wall_time = "48h"
+max_runs = 8_00
+confidence = 0.95
+)");
+  EXPECT_EQ(reordered.hash(), reference);
+  // Neither the text nor the name is part of the identity.
+  EXPECT_EQ(parse_config(kEveryKey, "other.toml")->hash(), reference);
+}
+
+TEST(ConfigTest, SpellingOutTheDefaultsHashesLikeAnEmptyConfig) {
+  EXPECT_EQ(parsed(R"([decision]
+confidence = 0.99
+max_runs = 5000
+max_wall_time = 0
+no_regression_prior = 0.0
+theta_min = 0.005
+max_reproduce_runs = 200
+build_cost = 10
+boot_cost = 0
+run_cost = 1
+[build]
+command = []
+timeout = "1h"
+[test]
+command = []
+timeout = "10m"
+no_output_timeout = 0
+failure_outcomes = ["fail", "crash"]
+runs_per_batch = 0
+)")
+                .hash(),
+            parsed("").hash());
+}
+
+TEST(ConfigTest, HashOfAConfigBuiltInCodeTreatsOutcomesAsASetAndNegativeZeroAsZero) {
+  Config built;
+  built.test.failure_outcomes = {"crash", "fail", "crash"};
+  built.decision.boot_cost = -0.0;
+  EXPECT_EQ(built.hash(), parsed("").hash());
+}
+
+TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
+  const std::vector<std::string> variants = {
+      "",
+      "[decision]\nconfidence = 0.999\n",
+      "[decision]\nmax_runs = 5001\n",
+      "[decision]\nmax_wall_time = 1\n",
+      "[decision]\nno_regression_prior = 0.01\n",
+      "[decision]\ntheta_min = 0.006\n",
+      "[decision]\nmax_reproduce_runs = 201\n",
+      "[decision]\nbuild_cost = 11\n",
+      "[decision]\nboot_cost = 1\n",
+      "[decision]\nrun_cost = 2\n",
+      "[build]\ncommand = [\"make\"]\n",
+      "[build]\ncommand = [\"make\", \"\"]\n",
+      "[build]\ncommand = [\"make \"]\n",
+      "[build]\ntimeout = 3601\n",
+      "[test]\ncommand = [\"make\"]\n",
+      "[test]\ncommand = [\"a\", \"b\"]\n",
+      "[test]\ncommand = [\"a b\"]\n",
+      "[test]\ntimeout = 601\n",
+      "[test]\nno_output_timeout = 1\n",
+      "[test]\nfailure_outcomes = [\"fail\"]\n",
+      "[test]\nfailure_outcomes = [\"fail\", \"crash\", \"hang\"]\n",
+      "[test]\nsignature = \"BUG\"\n",
+      "[test]\nsignature = \"BUG \"\n",
+      "[test]\nruns_per_batch = 1\n",
+  };
+  std::set<std::string> hashes;
+  for (const std::string& text : variants) {
+    EXPECT_TRUE(hashes.insert(parsed(text).hash()).second) << "same hash as another for:\n" << text;
+  }
+}
+
+// ---- Errors -------------------------------------------------------------------------------------
+
+TEST(ConfigTest, SyntaxErrorsNameTheLineAndColumn) {
+  EXPECT_EQ(error_of("[decision]\nmax_runs = 10\nconfidence = [0.9, \n"),
+            "config.toml:3:21: syntax error: Error while parsing array: encountered end-of-file");
+  EXPECT_EQ(error_of("[test]\ncommand = [\"a\"]\ncommand = [\"b\"]\n"),
+            "config.toml:3:11: syntax error: Error while parsing key-value pair: cannot redefine "
+            "existing array 'command'");
+}
+
+TEST(ConfigTest, AnUnknownKeyIsAnErrorThatSuggestsTheNearestKnownKey) {
+  EXPECT_EQ(error_of("# bisection of generic/418\n\n[decison]\nconfidence = 0.9\n"),
+            "config.toml:4:1: unknown key 'decison.confidence'; did you mean "
+            "'decision.confidence'?");
+  EXPECT_EQ(error_of("[test]\ntimeuot = 5\n"),
+            "config.toml:2:1: unknown key 'test.timeuot'; did you mean 'test.timeout'?");
+}
+
+TEST(ConfigTest, AKeyInTheWrongTableSuggestsTheTableItBelongsIn) {
+  EXPECT_EQ(error_of("[test]\nmax_runs = 100\n"),
+            "config.toml:2:1: unknown key 'test.max_runs'; did you mean 'decision.max_runs'?");
+  EXPECT_EQ(error_of("confidence = 0.9\n"),
+            "config.toml:1:1: unknown key 'confidence'; did you mean 'decision.confidence'?");
+}
+
+TEST(ConfigTest, AnUnknownKeyFarFromEveryKnownKeyHasNoSuggestion) {
+  EXPECT_EQ(error_of("[build]\nccache = true\n"), "config.toml:2:1: unknown key 'build.ccache'");
+}
+
+TEST(ConfigTest, TablesOfLaterStepsAreNotAcceptedYet) {
+  EXPECT_EQ(error_of("[kernel]\nconfig = \"x86_64_defconfig\"\n"),
+            "config.toml:2:1: unknown key 'kernel.config'");
+  EXPECT_EQ(error_of("[test]\ntimeout = 5\n\n[qemu]\n"), "config.toml:4:2: unknown key 'qemu'");
+}
+
+TEST(ConfigTest, HostileKeysAreQuotedSoTheMessageStaysOneLine) {
+  const std::string message = error_of("[test]\n\"time\\nout\" = 5\n");
+  EXPECT_EQ(message, "config.toml:2:1: unknown key 'test.\"time\\nout\"'");
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+TEST(ConfigTest, AbsurdlyDeepKeysAreRefusedInsteadOfOverflowingTheStack) {
+  std::string deep = "[test]\n# a comment. with. dots. does not count.\na";
+  for (int i = 0; i < 100000; ++i) {
+    deep += ".a";
+  }
+  EXPECT_EQ(error_of(deep + " = 1\n"),
+            "config.toml:3:1: syntax error: more than 1000 '.' outside comments; keys nested this "
+            "deep are not supported");
+}
+
+TEST(ConfigTest, AVeryLongUnknownKeyIsShortenedInTheMessage) {
+  const std::string message = error_of("[test]\n" + std::string(5000, 'k') + " = 1\n");
+  EXPECT_EQ(message, "config.toml:2:1: unknown key 'test." + std::string(195, 'k') + "...'");
+}
+
+TEST(ConfigTest, AWrongTypeNamesTheExpectedTypeAndWhatWasWritten) {
+  EXPECT_EQ(error_of("[decision]\nmax_runs = \"100\"\n"),
+            "config.toml:2:1: decision.max_runs: must be an integer, got \"100\"");
+  EXPECT_EQ(error_of("[decision]\nmax_runs = 100.0\n"),
+            "config.toml:2:1: decision.max_runs: must be an integer, got 100.0");
+  EXPECT_EQ(error_of("[decision]\nconfidence = \"high\"\n"),
+            "config.toml:2:1: decision.confidence: must be a number, got \"high\"");
+  EXPECT_EQ(error_of("[test]\ntimeout = 1.5\n"),
+            "config.toml:2:1: test.timeout: must be a duration (whole seconds, or a string like "
+            "\"90s\", \"10m\", \"1h30m\"), got 1.5");
+  EXPECT_EQ(error_of("[test]\nsignature = 5\n"),
+            "config.toml:2:1: test.signature: must be a string (a regular expression), got 5");
+  EXPECT_EQ(error_of("[test]\nfailure_outcomes = \"fail\"\n"),
+            "config.toml:2:1: test.failure_outcomes: must be an array of outcome names, got "
+            "\"fail\"");
+  EXPECT_EQ(error_of("decision = 5\n"), "config.toml:1:1: decision: must be a table, got 5");
+  EXPECT_EQ(error_of("[[test]]\n"), "config.toml:1:3: test: must be a table, got an array");
+}
+
+TEST(ConfigTest, AnOutOfRangeNumberShowsTheRangeAndTheValue) {
+  EXPECT_EQ(error_of("# generic/418\n\n[build]\ncommand = [\"make\"]\n\n[decision]\n"
+                     "confidence = 1.5\n"),
+            "config.toml:7:1: decision.confidence: must be a number in (0.5, 1), got 1.5");
+  EXPECT_EQ(error_of("[decision]\nconfidence = 0.5\n"),
+            "config.toml:2:1: decision.confidence: must be a number in (0.5, 1), got 0.5");
+  EXPECT_EQ(error_of("[decision]\nno_regression_prior = 1\n"),
+            "config.toml:2:1: decision.no_regression_prior: must be a number in [0, 1), got 1");
+  EXPECT_EQ(error_of("[decision]\ntheta_min = 0\n"),
+            "config.toml:2:1: decision.theta_min: must be a number in (0, 1), got 0");
+  EXPECT_EQ(error_of("[decision]\nbuild_cost = -1\n"),
+            "config.toml:2:1: decision.build_cost: must be a number >= 0, got -1");
+  EXPECT_EQ(error_of("[decision]\nrun_cost = 0\n"),
+            "config.toml:2:1: decision.run_cost: must be a number > 0, got 0");
+  EXPECT_EQ(error_of("[decision]\nrun_cost = inf\n"),
+            "config.toml:2:1: decision.run_cost: must be a finite number, got inf");
+  EXPECT_EQ(error_of("[decision]\nboot_cost = nan\n"),
+            "config.toml:2:1: decision.boot_cost: must be a finite number, got nan");
+}
+
+TEST(ConfigTest, CountsMustBePositive) {
+  EXPECT_EQ(error_of("[decision]\nmax_runs = 0\n"),
+            "config.toml:2:1: decision.max_runs: must be at least 1, got 0");
+  EXPECT_EQ(error_of("[decision]\nmax_reproduce_runs = -3\n"),
+            "config.toml:2:1: decision.max_reproduce_runs: must be at least 1, got -3");
+  EXPECT_EQ(error_of("[test]\nruns_per_batch = -1\n"),
+            "config.toml:2:1: test.runs_per_batch: must be at least 0, got -1");
+  EXPECT_EQ(error_of("[decision]\nmax_runs = 4294967296\n"),
+            "config.toml:2:1: decision.max_runs: must be at most 4294967295, got 4294967296");
+}
+
+TEST(ConfigTest, RunsPerBatchMayNotExceedTheWholeBudget) {
+  EXPECT_EQ(error_of("[test]\nruns_per_batch = 20\n[decision]\nmax_runs = 10\n"),
+            "config.toml:2:1: test.runs_per_batch: must be at most decision.max_runs (10), got 20");
+}
+
+TEST(ConfigTest, TimeoutsMustBePositiveAndDurationsWellFormed) {
+  EXPECT_EQ(error_of("[build]\ntimeout = 0\n"),
+            "config.toml:2:1: build.timeout: must be at least 1s, got 0");
+  EXPECT_EQ(error_of("[test]\ntimeout = \"0s\"\n"),
+            "config.toml:2:1: test.timeout: must be at least 1s, got \"0s\"");
+  EXPECT_EQ(error_of("[test]\nno_output_timeout = -1\n"),
+            "config.toml:2:1: test.no_output_timeout: must not be negative, got -1");
+  EXPECT_EQ(error_of("[decision]\nmax_wall_time = 99999999999\n"),
+            "config.toml:2:1: decision.max_wall_time: must be at most 365d, got 99999999999");
+  EXPECT_EQ(error_of("[test]\ntimeout = \"10 minutes\"\n"),
+            "config.toml:2:1: test.timeout: \"10 minutes\" is not a duration: unknown unit ' '; "
+            "use d, h, m or s");
+  EXPECT_EQ(error_of("[test]\ntimeout = \"10\"\n"),
+            "config.toml:2:1: test.timeout: \"10\" is not a duration: no unit after 10");
+}
+
+TEST(ConfigTest, AShellStringCommandIsRefusedWithTheArgvToWriteInstead) {
+  EXPECT_EQ(error_of("[build]\ncommand = \"make -j8  bzImage\"\n"),
+            "config.toml:2:1: build.command: must be an array of strings (argv); no shell is used: "
+            "write [\"make\", \"-j8\", \"bzImage\"]");
+  EXPECT_EQ(error_of("[test]\ncommand = \"./repro && dmesg | grep BUG\"\n"),
+            "config.toml:2:1: test.command: must be an array of strings (argv); no shell is used: "
+            "write [\"sh\", \"-c\", \"./repro && dmesg | grep BUG\"] if you need one");
+}
+
+TEST(ConfigTest, ABadCommandItemIsReportedAtTheItem) {
+  EXPECT_EQ(error_of("[build]\ncommand = [\"make\", 8]\n"),
+            "config.toml:2:20: build.command[1]: must be a string, got 8");
+  EXPECT_EQ(error_of("[test]\ncommand = [\"\", \"x\"]\n"),
+            "config.toml:2:12: test.command[0]: the program name must not be empty");
+  EXPECT_EQ(error_of("[test]\ncommand = [\"a\\u0000b\"]\n"),
+            "config.toml:2:12: test.command[0]: must not contain a NUL character");
+  EXPECT_EQ(error_of("[test]\ncommand = 5\n"),
+            "config.toml:2:1: test.command: must be an array of strings (argv), got 5");
+}
+
+TEST(ConfigTest, ASignatureThatIsNotARegexIsReportedWithTheRegexError) {
+  const std::string message = error_of("[test]\nsignature = \"BUG: (unclosed\"\n");
+  EXPECT_THAT(message,
+              StartsWith("config.toml:2:1: test.signature: not a valid regular expression: "));
+  EXPECT_GT(message.size(), std::string_view("config.toml:2:1: test.signature: not a valid "
+                                             "regular expression: ")
+                                .size());
+  EXPECT_EQ(error_of("[test]\nsignature = \"\"\n"),
+            "config.toml:2:1: test.signature: must not be empty (leave it out to count every "
+            "crash)");
+}
+
+TEST(ConfigTest, AnUnknownOutcomeNameIsReportedAtTheItem) {
+  EXPECT_EQ(error_of("[test]\nfailure_outcomes = [\"fail\", \"oops\"]\n"),
+            "config.toml:2:29: test.failure_outcomes[1]: must be one of fail, crash, hang, got "
+            "\"oops\"");
+  EXPECT_EQ(error_of("[test]\nfailure_outcomes = [\"infra\"]\n"),
+            "config.toml:2:21: test.failure_outcomes[0]: must be one of fail, crash, hang, got "
+            "\"infra\" (infra says nothing about the commit, so it never counts)");
+  EXPECT_EQ(error_of("[test]\nfailure_outcomes = []\n"),
+            "config.toml:2:1: test.failure_outcomes: must name at least one outcome (fail, crash "
+            "or hang)");
+}
+
+TEST(ConfigTest, OfSeveralProblemsTheOneNearestTheStartIsReported) {
+  // [decision] sorts before [test]; the report still follows the file.
+  EXPECT_EQ(error_of("[test]\ntimeout = 0\n[decision]\nmax_runs = 0\nbogus = 1\n"),
+            "config.toml:2:1: test.timeout: must be at least 1s, got 0");
+}
+
+TEST(ConfigTest, AnEmptySourceNameStillGivesAPosition) {
+  auto config = parse_config("[decision]\nmax_runs = 0\n", "");
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message(), "config:2:1: decision.max_runs: must be at least 1, got 0");
+}
+
+// ---- Files --------------------------------------------------------------------------------------
+
+TEST(ConfigTest, LoadConfigReadsTheFileAndNamesItInErrors) {
+  const TempDir dir;
+  const std::string good = dir.write("good.toml", "[decision]\nmax_runs = 12\n");
+  auto config = load_config(good);
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->decision.max_runs, 12u);
+  EXPECT_EQ(config->source_name, good);
+
+  const std::string bad = dir.write("bad.toml", "[decision]\nmax_runs = 0\n");
+  auto failed = load_config(bad);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(failed.error().message(), bad + ":2:1: decision.max_runs: must be at least 1, got 0");
+}
+
+TEST(ConfigTest, LoadingAMissingFileIsNotFound) {
+  const TempDir dir;
+  const std::string path = dir.path() + "/missing.toml";
+  auto config = load_config(path);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(config.error().message(), "config " + path + ": not found");
+}
+
+TEST(ConfigTest, LoadingADirectoryIsAnErrorNamingThePath) {
+  const TempDir dir;
+  auto config = load_config(dir.path());
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code(), ErrorCode::kIo);
+  EXPECT_THAT(config.error().message(), StartsWith("config " + dir.path() + ": "));
+}
+
+TEST(ConfigTest, LoadingAHugeFileIsRefused) {
+  const TempDir dir;
+  const std::string path = dir.write("huge.toml", std::string(size_t{2} << 20, '#'));
+  auto config = load_config(path);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(config.error().message(), StartsWith("config " + path + ": "));
+}
+
+TEST(ConfigTest, TheExampleConfigParses) {
+  auto config = load_config(FLAKEBISECT_SOURCE_DIR "/configs/bisect/example.toml");
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_FALSE(config->test.command.empty());
+  EXPECT_FALSE(config->build.command.empty());
+}
+
+TEST(ConfigTest, EveryKeyIsDocumented) {
+  auto docs = base::read_file(FLAKEBISECT_SOURCE_DIR "/docs/config.md");
+  ASSERT_TRUE(docs) << docs.error().message();
+  for (const std::string& key : config_keys()) {
+    EXPECT_THAT(*docs, HasSubstr("`" + key + "`")) << key;
+  }
+}
+
+TEST(ConfigTest, TheEveryKeyTextOfTheseTestsSetsEveryKey) {
+  const std::vector<std::string> keys = config_keys();
+  EXPECT_EQ(keys.size(), 17u);
+  for (const std::string& key : keys) {
+    const auto dot = key.find('.');
+    EXPECT_THAT(kEveryKey, HasSubstr("\n" + key.substr(dot + 1) + " = ")) << key;
+  }
+}
+
+}  // namespace
+}  // namespace flakebisect::config
