@@ -125,6 +125,24 @@ TEST(StopRule, FoundOnlyAtTheRequestedConfidence) {
   EXPECT_EQ(post.most_likely(), 1U);
 }
 
+TEST(StopRule, SetOfSkippedCommitsAndOneTestableNeighbourIsAnAnswer) {
+  auto dag = CandidateDag::linear(6);
+  Posterior post(dag, known(1.0, 0.0));
+  post.mark_skipped(2);
+  post.record(1, 0, 1);
+  post.record(3, 1, 0);  // culprit 2 (skipped) or 3
+  EXPECT_EQ(evaluate_stop(post, {}), Verdict::kFoundSet);
+  EXPECT_EQ(post.credible_set(stop_threshold({})), std::vector<CommitIndex>({2, 3}));
+}
+
+TEST(StopRule, ThresholdLeavesHalfTheRequestedErrorByDefault) {
+  StopOptions options;
+  options.confidence = 0.99;
+  EXPECT_NEAR(stop_threshold(options), 0.995, 1e-12);
+  options.error_margin = 1;
+  EXPECT_NEAR(stop_threshold(options), 0.99, 1e-12);
+}
+
 TEST(StopRule, NotReproducedAfterTheReproduceBudget) {
   auto dag = CandidateDag::linear(10);
   Posterior post(dag, ModelOptions{});

@@ -1,0 +1,410 @@
+// flakebisect-bench: the decision benchmark of docs/benchmark.md. Simulates flaky bisections with a
+// known culprit and prints, per cell, our model beside the classic rules. See bench/README.md.
+//
+// Results go to stdout (a table, or JSON lines with --json); progress and errors go to stderr.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+#include "history.h"
+#include "lower_bound.h"
+#include "metrics.h"
+#include "rng.h"
+#include "scenario.h"
+#include "stats.h"
+
+namespace flakebisect::bench {
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: flakebisect-bench [options]
+
+Simulated flaky bisections: our model beside git bisect, fixed-N, syzkaller and greedy.
+Default: every scenario (the headline grid with 2000 trials per cell, then the extras).
+
+  --quick              short smoke grid: n {100,1000}, theta {0.1,0.3,1}, eps 0, both histories,
+                       100 trials, all algorithms but greedy (same as --scenario quick)
+  --scenario LIST      comma-separated: all, quick, headline, small, large, noisy, rare, mixture,
+                       faults, misspecified, boot (default: all; headline when --n, --theta,
+                       --eps or --history is given)
+  --trials N           trials per cell (overrides every scenario's default)
+  --n LIST             candidate counts, e.g. 100,1000
+  --theta LIST         failure rates of a bad commit, e.g. 0.05,0.1
+  --eps LIST           failure rates of a good commit, e.g. 0,0.005
+  --history KIND       linear | dag | both
+  --algorithms LIST    comma-separated: ours, ours-known, git, fixed10, fixed20, syzkaller, greedy
+                       (default: all; --quick leaves out greedy)
+  --confidence P       requested confidence of the model algorithms (default 0.99)
+  --max-cost C         additional budget cap on cost per trial (default: none)
+  --threads N          worker threads (default: number of CPUs); results do not depend on it
+  --seed S             master seed (default 1)
+  --json               one JSON object per (cell, algorithm) per line instead of the table
+  --per-trial          also print one JSON line per (algorithm, trial) to stderr
+  --trace              print every decision of the model algorithms in trial 0 to stderr
+  --selftest           check the lower bounds, statistics, histories and determinism, then exit
+  -h, --help           this text
+)";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  fmt::print(stderr, "flakebisect-bench: error: {}\n(see --help)\n", message);
+  std::exit(2);
+}
+
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const size_t end = comma == std::string_view::npos ? text.size() : comma;
+    if (end > start) {
+      out.emplace_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+double parse_double(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0') {
+    usage_error(fmt::format("{}: not a number: '{}'", flag, text));
+  }
+  return value;
+}
+
+uint64_t parse_uint(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || text[0] == '-') {
+    usage_error(fmt::format("{}: not a non-negative integer: '{}'", flag, text));
+  }
+  return value;
+}
+
+struct Options {
+  std::vector<std::string> scenarios = {"all"};
+  GridOverrides overrides;
+  HarnessOptions harness;
+  bool json = false;
+  bool selftest = false;
+  bool algorithms_given = false;
+  bool scenario_given = false;
+  bool per_trial = false;
+};
+
+Options parse_args(int argc, char** argv) {
+  Options options;
+  options.harness.threads = std::max(1U, std::thread::hardware_concurrency());
+  options.harness.algorithms = all_algorithms();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    auto value = [&]() -> std::string {
+      if (inline_value) {
+        return *inline_value;
+      }
+      if (i + 1 >= args.size()) {
+        usage_error(flag + " needs a value");
+      }
+      return args[++i];
+    };
+    if (flag == "-h" || flag == "--help") {
+      fmt::print("{}", kUsage);
+      std::exit(0);
+    } else if (flag == "--quick") {
+      options.scenarios = {"quick"};
+      options.scenario_given = true;
+    } else if (flag == "--scenario") {
+      options.scenarios = split(value());
+      options.scenario_given = true;
+    } else if (flag == "--trials") {
+      const uint64_t trials = parse_uint(flag, value());
+      if (trials == 0 || trials > 10'000'000) {
+        usage_error("--trials must be in 1..10000000");
+      }
+      options.overrides.trials = static_cast<uint32_t>(trials);
+    } else if (flag == "--n") {
+      std::vector<uint32_t> ns;
+      for (const std::string& item : split(value())) {
+        const uint64_t n = parse_uint(flag, item);
+        if (n < 2 || n > 100'000) {
+          usage_error("--n values must be in 2..100000");
+        }
+        ns.push_back(static_cast<uint32_t>(n));
+      }
+      options.overrides.n = ns;
+    } else if (flag == "--theta") {
+      std::vector<double> thetas;
+      for (const std::string& item : split(value())) {
+        const double theta = parse_double(flag, item);
+        if (!(theta > 0 && theta <= 1)) {
+          usage_error("--theta values must be in (0, 1]");
+        }
+        thetas.push_back(theta);
+      }
+      options.overrides.theta = thetas;
+    } else if (flag == "--eps") {
+      std::vector<double> epss;
+      for (const std::string& item : split(value())) {
+        const double eps = parse_double(flag, item);
+        if (!(eps >= 0 && eps < 1)) {
+          usage_error("--eps values must be in [0, 1)");
+        }
+        epss.push_back(eps);
+      }
+      options.overrides.eps = epss;
+    } else if (flag == "--history") {
+      const std::string kind = value();
+      if (kind == "linear") {
+        options.overrides.histories = {{HistoryKind::kLinear}};
+      } else if (kind == "dag") {
+        options.overrides.histories = {{HistoryKind::kDag}};
+      } else if (kind == "both") {
+        options.overrides.histories = {{HistoryKind::kLinear, HistoryKind::kDag}};
+      } else {
+        usage_error("--history must be linear, dag or both");
+      }
+    } else if (flag == "--algorithms") {
+      options.harness.algorithms.clear();
+      options.algorithms_given = true;
+      for (const std::string& name : split(value())) {
+        const std::optional<AlgorithmId> id = parse_algorithm(name);
+        if (!id) {
+          usage_error(fmt::format("unknown algorithm '{}'", name));
+        }
+        options.harness.algorithms.push_back(*id);
+      }
+      if (options.harness.algorithms.empty()) {
+        usage_error("--algorithms is empty");
+      }
+    } else if (flag == "--confidence") {
+      const double p = parse_double(flag, value());
+      if (!(p > 0.5 && p < 1)) {
+        usage_error("--confidence must be in (0.5, 1)");
+      }
+      options.harness.confidence = p;
+    } else if (flag == "--max-cost") {
+      const double cost = parse_double(flag, value());
+      if (!(cost > 0)) {
+        usage_error("--max-cost must be positive");
+      }
+      options.harness.max_cost = cost;
+    } else if (flag == "--threads") {
+      const uint64_t threads = parse_uint(flag, value());
+      if (threads == 0 || threads > 1024) {
+        usage_error("--threads must be in 1..1024");
+      }
+      options.harness.threads = static_cast<unsigned>(threads);
+    } else if (flag == "--seed") {
+      options.harness.seed = parse_uint(flag, value());
+    } else if (flag == "--json") {
+      options.json = true;
+    } else if (flag == "--per-trial") {
+      options.per_trial = true;
+    } else if (flag == "--trace") {
+      options.harness.trace = true;
+    } else if (flag == "--selftest") {
+      options.selftest = true;
+    } else {
+      usage_error(fmt::format("unknown option '{}'", args[i]));
+    }
+  }
+  // A grid given without a scenario means "these cells", not every scenario with them substituted.
+  const GridOverrides& grid = options.overrides;
+  if (!options.scenario_given && (grid.n || grid.theta || grid.eps || grid.histories)) {
+    options.scenarios = {"headline"};
+  }
+  // --quick has to stay under two minutes on two cores: leave out greedy, the slowest baseline (it
+  // builds ~5x more commits, so each of its decisions scores more of them), unless asked for.
+  if (!options.algorithms_given && options.scenarios == std::vector<std::string>{"quick"}) {
+    std::erase(options.harness.algorithms, AlgorithmId::kGreedy);
+  }
+  return options;
+}
+
+// --selftest: checks that need no model beyond CandidateDag. Returns the number of failures.
+int selftest() {
+  int failures = 0;
+  auto check = [&failures](bool ok, const std::string& what) {
+    fmt::print(stderr, "{} {}\n", ok ? "ok  " : "FAIL", what);
+    if (!ok) {
+      ++failures;
+    }
+  };
+  const std::string bounds = check_lower_bounds();
+  check(bounds.empty(), "lower bounds match benchmark.md (363/178/55/30) and numeric capacity" +
+                            (bounds.empty() ? "" : ": " + bounds));
+
+  const Interval ci = wilson_interval(95, 100);
+  check(std::abs(ci.low - 0.8882) < 1e-3 && std::abs(ci.high - 0.9785) < 1e-3,
+        fmt::format("wilson(95/100) = [{:.4f}, {:.4f}] (expected [0.8882, 0.9785])", ci.low,
+                    ci.high));
+  check(percentile({5, 1, 4, 2, 3}, 0.9) == 5 && percentile({5, 1, 4, 2, 3}, 0.2) == 1,
+        "nearest-rank percentile");
+
+  // Counter-based randomness: values are a function of the key only.
+  check(keyed_uniform({1, 2, 3}) == keyed_uniform({1, 2, 3}) &&
+            keyed_uniform({1, 2, 3}) != keyed_uniform({1, 3, 2}),
+        "keyed uniforms depend on the key and its order only");
+  {
+    RandomStream rng(42);
+    double sum = 0;
+    const int draws = 200000;
+    for (int i = 0; i < draws; ++i) {
+      sum += static_cast<double>(rng.geometric(15));
+    }
+    check(std::abs(sum / draws - 15) < 0.3, fmt::format("geometric mean {:.2f} ~ 15", sum / draws));
+  }
+
+  // Kernel-like histories are valid candidate DAGs with about 1 merge in 14 commits.
+  for (uint32_t n : {2U, 3U, 16U, 100U, 1000U, 13000U}) {
+    uint64_t merges = 0, commits = 0, roots = 0;
+    bool valid = true;
+    std::string error;
+    for (uint64_t seed = 0; seed < (n >= 13000 ? 2 : 30); ++seed) {
+      const Parents parents = kernel_parents(n, seed);
+      valid = valid && parents.size() == n;
+      for (const auto& p : parents) {
+        merges += p.size() > 1 ? 1 : 0;
+        roots += p.empty() ? 1 : 0;
+      }
+      commits += n;
+      auto dag = CandidateDag::create(parents);
+      if (!dag) {
+        valid = false;
+        error = dag.error().message();
+      }
+    }
+    check(valid, fmt::format("kernel history n={} is a valid candidate DAG{}", n,
+                             error.empty() ? "" : ": " + error));
+    if (n >= 1000) {
+      const double merge_share = static_cast<double>(merges) / static_cast<double>(commits);
+      check(
+          merge_share > 0.04 && merge_share < 0.11,
+          fmt::format("kernel history n={}: {:.3f} merges per commit, {:.1f} roots per history", n,
+                      merge_share, static_cast<double>(roots) * n / static_cast<double>(commits)));
+    }
+  }
+
+  // Results do not depend on the thread count.
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kDag;
+    cell.n = 300;
+    cell.theta = 0.3;
+    cell.eps = 0.005;
+    cell.faults.unbuildable = 0.05;
+    cell.faults.infra = 0.02;
+    cell.trials = 24;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kGit, AlgorithmId::kFixed10, AlgorithmId::kSyzkaller,
+                          AlgorithmId::kOurs};
+    harness.threads = 1;
+    const CellResult one = run_cell(cell, harness);
+    harness.threads = 3;
+    const CellResult three = run_cell(cell, harness);
+    bool same = true;
+    for (size_t a = 0; a < one.records.size(); ++a) {
+      for (size_t t = 0; t < cell.trials; ++t) {
+        const TrialRecord& x = one.records[a][t];
+        const TrialRecord& y = three.records[a][t];
+        same = same && x.answer.culprit == y.answer.culprit && x.runs == y.runs &&
+               x.builds == y.builds && x.cost == y.cost;
+      }
+    }
+    check(same, "results (git, fixed10, syzkaller, ours) are identical with 1 and 3 threads");
+    // theta = 1, eps = 0: git bisect is always right and fixed-N agrees with it.
+    cell.theta = 1;
+    cell.eps = 0;
+    cell.faults = {};
+    const CellResult exact = run_cell(cell, harness);
+    const std::vector<AlgorithmMetrics> m = compute_metrics(exact);
+    check(
+        m[0].accuracy == 1 && m[1].accuracy == 1 && m[1].same_as_git == 1,
+        fmt::format("theta=1: git accuracy {}, fixed10 accuracy {}", m[0].accuracy, m[1].accuracy));
+    check(m[3].same_as_git == 1,
+          fmt::format("theta=1, eps=0: ours names git's commit in {} of the trials",
+                      m[3].same_as_git));
+  }
+  return failures;
+}
+
+int run(int argc, char** argv) {
+  const Options options = parse_args(argc, argv);
+  if (options.selftest) {
+    const int failures = selftest();
+    fmt::print(stderr, "{}\n", failures == 0 ? "selftest passed" : "selftest FAILED");
+    return failures == 0 ? 0 : 1;
+  }
+  // Cheap and catches a broken formula before hours of simulation are scored against it.
+  if (const std::string bounds = check_lower_bounds(); !bounds.empty()) {
+    fmt::print(stderr, "flakebisect-bench: error: lower bound self-check failed: {}\n", bounds);
+    return 1;
+  }
+
+  std::vector<CellSpec> cells;
+  for (const std::string& name : options.scenarios) {
+    const auto more = scenario_cells(name, options.overrides);
+    if (!more) {
+      usage_error(fmt::format("unknown scenario '{}'", name));
+    }
+    cells.insert(cells.end(), more->begin(), more->end());
+  }
+  if (cells.empty()) {
+    usage_error("the selected grid has no cells (eps >= theta everywhere?)");
+  }
+
+  if (!options.json) {
+    fmt::print("flakebisect-bench: {} cells, seed {}, confidence {}, {} threads\n", cells.size(),
+               options.harness.seed, options.harness.confidence, options.harness.threads);
+    fmt::print(
+        "columns: acc = accuracy (! = 95% CI below the requested confidence), conf = mean claimed\n"
+        "confidence, calib = conf - acc, runs/p90 = reproducer runs (infra included), /bound =\n"
+        "runs / information lower bound, builds/max = distinct builds, cost = 10 per build + "
+        "runs,\n"
+        "/fix20 = cost / fixed20's, =git = same answer as git bisect, caps = budget-cap (or "
+        "stuck)\n"
+        "trials, nrep = 'not reproduced', ms/step = CPU ms per model decision (mean, max)\n");
+    std::fflush(stdout);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const CellResult result = run_cell(cells[i], options.harness);
+    const std::vector<AlgorithmMetrics> metrics = compute_metrics(result);
+    if (options.json) {
+      print_json(stdout, result, metrics, options.harness.confidence, options.harness.seed);
+    } else {
+      print_table(stdout, result, metrics, options.harness.confidence);
+    }
+    std::fflush(stdout);
+    if (options.per_trial) {
+      print_trials(stderr, result);
+    }
+    fmt::print(stderr, "[{}/{}] {}: {:.1f} s\n", i + 1, cells.size(), cells[i].label(),
+               result.wall_seconds);
+  }
+  const double total =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(stderr, "flakebisect-bench: {} cells in {:.1f} s\n", cells.size(), total);
+  return 0;
+}
+
+}  // namespace
+}  // namespace flakebisect::bench
+
+int main(int argc, char** argv) { return flakebisect::bench::run(argc, argv); }

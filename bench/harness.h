@@ -1,0 +1,68 @@
+// Runs every selected algorithm on every trial of one cell, with common random numbers.
+//
+// For each trial the harness builds the trial's history and truth once and hands each algorithm a
+// fresh Lab on them, so all algorithms face the same culprit and the same outcome streams. Trials
+// are spread over worker threads (an atomic counter hands out trial indices); each result is stored
+// at its trial index, so everything except the timing columns is identical for any thread count.
+//
+// Budget cap, the same for every algorithm: runs > 20 x the trial's runs lower bound + 200
+// (benchmark's "budget cap"), or cost > max_cost when given.
+//
+// Thread rules: run_cell starts and joins its own threads; nothing is shared between calls.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "simulator.h"
+
+namespace flakebisect::bench {
+
+enum class AlgorithmId {
+  kOurs,       // Posterior + Planner + evaluate_stop, theta and eps unknown
+  kOursKnown,  // the same told the true theta and eps (oracle reference for "rate known")
+  kGit,        // git bisect, one run per commit
+  kFixed10,    // good after 10 passes, first fail = bad
+  kFixed20,    // good after 20 passes, first fail = bad
+  kSyzkaller,  // syzkaller's 10/20-run rule
+  kGreedy,     // Posterior + Planner with build cost 0 and one run per step
+};
+
+std::string_view algorithm_name(AlgorithmId id);
+std::optional<AlgorithmId> parse_algorithm(std::string_view name);
+const std::vector<AlgorithmId>& all_algorithms();
+
+struct HarnessOptions {
+  uint64_t seed = 1;
+  unsigned threads = 1;
+  double confidence = 0.99;
+  double max_cost = 0;  // 0: no cost cap
+  double cap_factor = 20;
+  double cap_offset = 200;
+  std::vector<AlgorithmId> algorithms;
+  bool trace = false;  // model algorithms print every decision of trial 0 to stderr
+};
+
+// One algorithm's trial, as scored by the harness.
+struct TrialRecord {
+  Answer answer;
+  CommitIndex culprit = 0;  // the truth
+  bool correct = false;
+  uint64_t runs = 0;
+  uint64_t builds = 0;
+  double cost = 0;
+  double runs_lower_bound = 0;  // for this trial's theta (differs per trial in the mixture)
+};
+
+struct CellResult {
+  CellSpec cell;
+  std::vector<AlgorithmId> algorithms;
+  std::vector<std::vector<TrialRecord>> records;  // [algorithm][trial]
+  double wall_seconds = 0;
+};
+
+CellResult run_cell(const CellSpec& cell, const HarnessOptions& options);
+
+}  // namespace flakebisect::bench

@@ -1,0 +1,70 @@
+// Per-(cell, algorithm) metrics of benchmark.md, and their two renderings: an aligned text table
+// grouped by cell, and one JSON object per line.
+//
+// Definitions (over the cell's trials):
+//   accuracy            fraction of trials whose answer is the true culprit ("not reproduced" and
+//                       no answer count as wrong); Wilson 95% interval in accuracy_lo/hi
+//   confidence_mean     mean confidence the algorithm claimed (1 for the classic baselines)
+//   calibration         confidence_mean - accuracy: > 0 claims more than it delivers
+//   runs_mean/p90       reproducer runs, infra runs included (p90: nearest rank)
+//   runs_lower_bound    mean over trials of the runs lower bound (lower_bound.h) for the trial's
+//   theta runs_over_bound     runs_mean / runs_lower_bound builds_mean/max     distinct commits
+//   whose build was attempted (failed builds included) cost_mean           build 10 per commit +
+//   runs (+ boots in the boot variant) cost_ratio_fixed20  cost_mean / fixed20's cost_mean in the
+//   same cell (NaN if fixed20 not run) same_as_git         fraction of trials with the same answer
+//   as git bisect (NaN if git not run) cap_hits            trials stopped by the budget cap; stuck:
+//   the planner proposed nothing usable not_reproduced      trials that ended with "not reproduced"
+//   ms_per_step         model algorithms: mean thread CPU ms per decision (record + stop + plan);
+//                       ms_per_step_max the largest single decision; 0 for the baselines
+//
+// Thread rules: pure functions; printing writes to the given FILE*.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace flakebisect::bench {
+
+struct AlgorithmMetrics {
+  AlgorithmId algorithm;
+  uint32_t trials = 0;
+  double accuracy = 0;
+  double accuracy_lo = 0;
+  double accuracy_hi = 0;
+  double confidence_mean = 0;
+  double calibration = 0;
+  double runs_mean = 0;
+  double runs_p90 = 0;
+  double runs_lower_bound = 0;
+  double runs_over_bound = 0;
+  double builds_mean = 0;
+  uint64_t builds_max = 0;
+  double cost_mean = 0;
+  double cost_ratio_fixed20 = 0;
+  double same_as_git = 0;
+  uint32_t cap_hits = 0;
+  uint32_t stuck = 0;
+  uint32_t not_reproduced = 0;
+  double ms_per_step = 0;
+  double ms_per_step_max = 0;
+};
+
+// One entry per algorithm of the cell, in the cell's order.
+std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result);
+
+// Writes the cell's block of the text table.
+void print_table(std::FILE* out, const CellResult& result,
+                 const std::vector<AlgorithmMetrics>& metrics, double confidence);
+
+// Writes one JSON object per algorithm, one per line.
+void print_json(std::FILE* out, const CellResult& result,
+                const std::vector<AlgorithmMetrics>& metrics, double confidence, uint64_t seed);
+
+// Writes one JSON object per (algorithm, trial), one per line: the raw material behind a cell.
+void print_trials(std::FILE* out, const CellResult& result);
+
+}  // namespace flakebisect::bench

@@ -1,0 +1,42 @@
+// The model-driven algorithms: flakebisect's own loop ("ours") and greedy information gain per run.
+//
+// Loop, as the engine runs it: evaluate_stop -> plan -> build the planned commit if it is not built
+// (an unbuildable commit is marked skipped and the loop re-plans) -> run -> record -> repeat. With
+// batch_runs = false the planned runs are executed one at a time and the loop re-plans after each
+// (the planner's batch size only shapes its score); with batch_runs = true (the boot variant, where
+// a batch shares one boot) the whole planned batch runs before re-planning. Infra runs are not
+// recorded. The loop ends when evaluate_stop says found or not reproduced, when the Lab's budget is
+// spent (cap hit), or when the planner proposes nothing runnable (reported as stuck).
+// Answer: posterior.most_likely() with confidence posterior.max_probability(); "not reproduced"
+// gives no culprit, with the stop rule's confidence as the claim.
+//
+// Decision time is the thread CPU time of record + evaluate_stop + plan per decision (the posterior
+// updates lazily inside the first query after a record), so it is not inflated when the benchmark
+// runs more threads than cores.
+//
+// Thread rules: pure function of its arguments; the Lab is the caller's.
+#pragma once
+
+#include <cstdio>
+#include <string_view>
+
+#include "model/planner.h"
+#include "model/posterior.h"
+#include "model/stop_rule.h"
+#include "simulator.h"
+
+namespace flakebisect::bench {
+
+struct ModelBisectOptions {
+  model::ModelOptions model;
+  model::PlannerOptions planner;
+  model::StopOptions stop;
+  bool batch_runs = false;
+  // When set, one line per decision is written here (for debugging the model; slow at large n).
+  std::FILE* trace = nullptr;
+  std::string_view trace_name;  // prefixes each trace line
+};
+
+Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions& options);
+
+}  // namespace flakebisect::bench
