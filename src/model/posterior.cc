@@ -80,10 +80,14 @@ Posterior::Posterior(const CandidateDag& dag, ModelOptions options, std::vector<
     : dag_(&dag), options_(std::move(options)), evidence_(dag.size()) {
   const CommitIndex n = dag.size();
   log_commit_prior_.resize(n);
+  auto weight = [&](CommitIndex c) {
+    const double w = commit_prior.empty() ? 1.0 : commit_prior[c];
+    return dag.is_merge(c) ? w * options_.merge_weight : w;
+  };
   double total = 0;
-  for (CommitIndex c = 0; c < n; ++c) total += commit_prior.empty() ? 1.0 : commit_prior[c];
+  for (CommitIndex c = 0; c < n; ++c) total += weight(c);
   for (CommitIndex c = 0; c < n; ++c) {
-    double w = commit_prior.empty() ? 1.0 : commit_prior[c];
+    const double w = weight(c);
     log_commit_prior_[c] = w > 0 ? std::log(w / total) : kNegInf;
   }
 }

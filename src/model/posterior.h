@@ -44,6 +44,10 @@ struct ModelOptions {
   RateGrid eps = RateGrid::mostly_zero(0.6);
   // Prior probability of "no regression in range" (0 disables that hypothesis).
   double no_regression_prior = 0.0;
+  // Relative prior weight of a merge commit being the culprit (1 for an ordinary commit). Merges
+  // can introduce bugs (a bad conflict resolution) but rarely do; with equal weight a merge whose
+  // merged branch tip happened to pass collects the branch's mass and is named over-confidently.
+  double merge_weight = 0.1;
 };
 
 // Evidence gathered at one commit.
@@ -63,7 +67,7 @@ struct RateSummary {
 class Posterior {
  public:
   // commit_prior: optional relative prior weight per commit (size n), e.g. to favour commits that
-  // touch fs/ext4; empty means uniform.
+  // touch fs/ext4; empty means uniform. Merges are further weighted by options.merge_weight.
   Posterior(const CandidateDag& dag, ModelOptions options, std::vector<double> commit_prior = {});
 
   const CandidateDag& dag() const { return *dag_; }
