@@ -1,0 +1,580 @@
+#include "cli/commands.h"
+
+#include <fmt/core.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/paths.h"
+#include "base/process.h"
+#include "cli/progress_line.h"
+#include "cli/text.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "daemon/signal_watcher.h"
+#include "engine/bisection_request.h"
+#include "engine/bisector.h"
+#include "store/store.h"
+
+namespace flakebisect::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using store::BisectionState;
+
+int fail(const base::Error& error, const std::string& where) {
+  fmt::print(stderr, "flakebisect: error: {}{}\n", printable(error.message()),
+             where.empty() ? "" : fmt::format(" ({})", printable(where)));
+  return kExitError;
+}
+
+int usage_error(const std::string& message) {
+  fmt::print(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n", message);
+  return kExitUsage;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool process_alive(int64_t pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+bool finished(BisectionState state) {
+  return state == BisectionState::kFound || state == BisectionState::kInconclusive ||
+         state == BisectionState::kNotReproduced || state == BisectionState::kCancelled ||
+         state == BisectionState::kFailed;
+}
+
+base::Result<std::string> store_path(const GlobalOptions& global) {
+  if (!global.db.empty()) {
+    return global.db;
+  }
+  const char* env = std::getenv("FLAKEBISECT_DB");
+  if (env != nullptr && env[0] != '\0') {
+    return std::string(env);
+  }
+  FB_ASSIGN_OR_RETURN(std::string home, base::data_home());
+  return home + "/flakebisect.db";
+}
+
+// Private worktrees live next to the store, so one --db keeps everything of a setup together.
+std::string worktree_root(const std::string& db) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(db, ec);
+  if (ec) {
+    absolute = db;
+  }
+  return (absolute.parent_path() / "worktrees").native();
+}
+
+struct OpenedStore {
+  std::string path;
+  store::Store store;
+};
+
+base::Result<OpenedStore> open_store(const GlobalOptions& global, bool create) {
+  FB_ASSIGN_OR_RETURN(std::string path, store_path(global));
+  store::OpenMode mode;
+  mode.create_if_missing = create;
+  FB_ASSIGN_OR_RETURN(store::Store store, store::Store::open(path, mode));
+  return OpenedStore{path, std::move(store)};
+}
+
+// The configuration a run/start uses: the file (or the defaults) with the command line on top.
+// Usage errors (a flag value out of range) come back as kInvalidInput with `usage` set.
+base::Result<config::Config> effective_config(const StartOptions& options, bool& usage) {
+  usage = false;
+  config::Config config;
+  if (!options.config_path.empty()) {
+    FB_ASSIGN_OR_RETURN(config, config::load_config(options.config_path));
+  }
+  if (options.confidence) {
+    if (!(*options.confidence > 0.5 && *options.confidence < 1)) {
+      usage = true;
+      return base::make_error(base::ErrorCode::kInvalidInput,
+                              "--confidence must be in (0.5, 1), got {}", *options.confidence);
+    }
+    config.decision.confidence = *options.confidence;
+  }
+  if (options.max_runs) {
+    if (*options.max_runs < 1) {
+      usage = true;
+      return base::Error("--max-runs must be at least 1", base::ErrorCode::kInvalidInput);
+    }
+    config.decision.max_runs = *options.max_runs;
+  }
+  if (!options.command.empty()) {
+    config.test.command = options.command;
+    // A relative program path that exists from here means the file the user is looking at, not
+    // one in the commit's worktree (where commands run).
+    std::string& program = config.test.command.front();
+    if (program.find('/') != std::string::npos && program.front() != '/') {
+      std::error_code ec;
+      if (fs::exists(program, ec)) {
+        program = fs::absolute(program, ec).lexically_normal().native();
+      }
+    }
+  }
+  if (config.test.command.empty()) {
+    usage = true;
+    return base::Error(
+        "no test command: give one after '--' or set test.command in the configuration",
+        base::ErrorCode::kInvalidInput);
+  }
+  return config;
+}
+
+base::Result<store::BisectionSpec> checked_spec(const StartOptions& options, int& exit_code) {
+  bool usage = false;
+  auto config = effective_config(options, usage);
+  if (!config) {
+    exit_code =
+        usage ? usage_error(config.error().message())
+              : fail(config.error(), options.config_path.empty() ? "command line"
+                                                                 : "config " + options.config_path);
+    return std::move(config).error();
+  }
+  engine::BisectRequest request{options.repo, options.good, options.bad, std::move(*config)};
+  auto spec = engine::prepare_bisection(request);
+  if (!spec) {
+    exit_code = fail(spec.error(), "repository " + options.repo);
+  }
+  return spec;
+}
+
+void print_result(const store::Bisection& bisection, bool as_json) {
+  if (!bisection.result_json) {
+    return;
+  }
+  const json result = json::parse(*bisection.result_json, nullptr, false);
+  if (as_json) {
+    fmt::print("{}\n", to_json_text(result, 2));
+  } else {
+    fmt::print("{}", result_summary(result));
+  }
+}
+
+// Runs bisection `id`, already claimed by this process, in the foreground.
+int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bool as_json) {
+  ProgressLine line(::isatty(STDERR_FILENO) == 1, global.verbosity);
+  base::SubprocessRunner processes;
+  base::RealClock clock;
+  engine::BisectorOptions options;
+  options.worktree_root = worktree_root(opened.path);
+  options.owner_pid = ::getpid();
+  options.session_mode = "foreground";
+  if (global.signals != nullptr) {
+    options.stop = &global.signals->stop_requested();
+  }
+  options.stop_reason = "interrupted by a signal";
+  options.progress = [&line](const engine::Progress& progress) { line.update(progress); };
+  engine::Bisector bisector(opened.store, clock, engine::command_executors(processes), options);
+  auto state = bisector.run(id);
+  line.finish();
+  if (!state) {
+    return fail(state.error(), fmt::format("bisection {}, store {}", id, opened.path));
+  }
+  switch (*state) {
+    case BisectionState::kPaused:
+      fmt::print(stderr, "flakebisect: bisection {} paused; continue with: flakebisect resume {}\n",
+                 id, id);
+      return kExitOk;
+    case BisectionState::kCancelled:
+      fmt::print(stderr, "flakebisect: bisection {} was cancelled\n", id);
+      return kExitOk;
+    case BisectionState::kFound:
+    case BisectionState::kInconclusive:
+    case BisectionState::kNotReproduced: {
+      auto bisection = opened.store.get_bisection(id);
+      if (!bisection) {
+        return fail(bisection.error(), "store " + opened.path);
+      }
+      print_result(*bisection, as_json);
+      return kExitOk;
+    }
+    default:
+      fmt::print(stderr, "flakebisect: bisection {} is {}\n", id, store::to_string(*state));
+      return kExitError;
+  }
+}
+
+// What status, list and report show about one bisection.
+struct Overview {
+  store::Bisection bisection;
+  uint64_t runs = 0;
+  uint64_t builds = 0;
+  std::string last_step;  // message of the last plan event
+};
+
+base::Result<Overview> overview(store::Store& store, int64_t id) {
+  FB_ASSIGN_OR_RETURN(store::Transaction snapshot, store.begin_read());
+  Overview view;
+  FB_ASSIGN_OR_RETURN(view.bisection, store.get_bisection(id));
+  FB_ASSIGN_OR_RETURN(auto runs, store.runs_for_bisection(id));
+  view.runs = runs.size();
+  FB_ASSIGN_OR_RETURN(auto events, store.events(id));
+  for (const store::Event& event : events) {
+    if (event.kind == engine::kEventBuild) {
+      ++view.builds;
+    }
+    if (event.kind == engine::kEventPlan) {
+      view.last_step = event.message;
+    }
+  }
+  FB_TRY(snapshot.commit());
+  return view;
+}
+
+json overview_json(const Overview& view) {
+  const store::Bisection& b = view.bisection;
+  json out{{"id", b.id},
+           {"state", store::to_string(b.state)},
+           {"repo", b.spec.repo},
+           {"bad", b.spec.bad_sha},
+           {"good", b.spec.good_shas},
+           {"created_at", iso_time(b.created_at_ms)},
+           {"updated_at", iso_time(b.updated_at_ms)},
+           {"runs", view.runs},
+           {"builds", view.builds},
+           {"config_hash", b.spec.config_hash},
+           {"test_identity", b.spec.test_identity}};
+  out["owner_pid"] = b.owner_pid ? json(*b.owner_pid) : json(nullptr);
+  out["error"] = b.error ? json(*b.error) : json(nullptr);
+  out["last_step"] = view.last_step.empty() ? json(nullptr) : json(view.last_step);
+  out["result"] = b.result_json ? json::parse(*b.result_json, nullptr, false) : json(nullptr);
+  return out;
+}
+
+std::string result_headline(const store::Bisection& b) {
+  if (!b.result_json) {
+    return b.error ? printable(*b.error, 80) : "";
+  }
+  const json result = json::parse(*b.result_json, nullptr, false);
+  if (result.contains("culprit") && result["culprit"].is_object()) {
+    return fmt::format("{} p={:.4f} {}",
+                       result["culprit"].value("sha", std::string()).substr(0, 12),
+                       result.value("confidence", 0.0),
+                       printable(result["culprit"].value("subject", std::string()), 50));
+  }
+  return printable(result.value("reason", std::string()), 80);
+}
+
+void print_overview(const Overview& view) {
+  const store::Bisection& b = view.bisection;
+  fmt::print("bisection {}: {}{}\n", b.id, store::to_string(b.state),
+             b.owner_pid ? fmt::format(" (pid {})", *b.owner_pid) : "");
+  fmt::print("  repo:    {}\n", printable(b.spec.repo));
+  fmt::print("  bad:     {}\n", b.spec.bad_sha);
+  for (const std::string& good : b.spec.good_shas) {
+    fmt::print("  good:    {}\n", good);
+  }
+  fmt::print("  created: {}\n", iso_time(b.created_at_ms));
+  fmt::print("  runs:    {}, builds: {}\n", view.runs, view.builds);
+  if (!view.last_step.empty()) {
+    fmt::print("  last:    {}\n", printable(view.last_step));
+  }
+  if (b.error) {
+    fmt::print("  note:    {}\n", printable(*b.error));
+  }
+  if (b.result_json) {
+    const json result = json::parse(*b.result_json, nullptr, false);
+    std::string summary = result_summary(result);
+    size_t start = 0;
+    while (start < summary.size()) {
+      const size_t end = summary.find('\n', start);
+      fmt::print("  {}\n", summary.substr(start, end - start));
+      start = end == std::string::npos ? summary.size() : end + 1;
+    }
+  }
+}
+
+}  // namespace
+
+int run_command(const GlobalOptions& global, const StartOptions& options) {
+  int exit_code = kExitError;
+  auto spec = checked_spec(options, exit_code);
+  if (!spec) {
+    return exit_code;
+  }
+  auto opened = open_store(global, /*create=*/true);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  auto id = opened->store.create_bisection(*spec, now_ms(), ::getpid());
+  if (!id) {
+    return fail(id.error(), "store " + opened->path);
+  }
+  fmt::print(stderr, "flakebisect: bisection {}: bad {}, {} good\n", *id,
+             spec->bad_sha.substr(0, 12), spec->good_shas.size());
+  return run_claimed(global, *opened, *id, options.json);
+}
+
+int start_command(const GlobalOptions& global, const StartOptions& options) {
+  int exit_code = kExitError;
+  auto spec = checked_spec(options, exit_code);
+  if (!spec) {
+    return exit_code;
+  }
+  auto opened = open_store(global, /*create=*/true);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  auto id = opened->store.create_bisection(*spec, now_ms());
+  if (!id) {
+    return fail(id.error(), "store " + opened->path);
+  }
+  fmt::print(stderr, "flakebisect: bisection {} queued; `flakebisect daemon` runs it\n", *id);
+  fmt::print("{}\n", *id);
+  return kExitOk;
+}
+
+int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  // A bisection whose process died still says running: pause it first so it can be claimed.
+  auto recovered = opened->store.recover_running(process_alive, now_ms());
+  if (!recovered) {
+    return fail(recovered.error(), "store " + opened->path);
+  }
+  auto claimed = opened->store.claim_bisection(id, ::getpid(), now_ms());
+  if (!claimed) {
+    return fail(claimed.error(), fmt::format("bisection {}, store {}", id, opened->path));
+  }
+  fmt::print(stderr, "flakebisect: resuming bisection {}\n", id);
+  return run_claimed(global, *opened, id, json_output);
+}
+
+int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json_output) {
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  if (!id) {
+    auto all = opened->store.list_bisections();
+    if (!all) {
+      return fail(all.error(), "store " + opened->path);
+    }
+    if (all->empty()) {
+      if (json_output) {
+        fmt::print("null\n");
+      } else {
+        fmt::print(stderr, "flakebisect: no bisections in {}\n", opened->path);
+      }
+      return kExitOk;
+    }
+    id = all->back().id;
+  }
+  auto view = overview(opened->store, *id);
+  if (!view) {
+    return fail(view.error(), "store " + opened->path);
+  }
+  if (json_output) {
+    fmt::print("{}\n", to_json_text(overview_json(*view), 2));
+  } else {
+    print_overview(*view);
+  }
+  return kExitOk;
+}
+
+int list_command(const GlobalOptions& global, bool json_output) {
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  auto all = opened->store.list_bisections();
+  if (!all) {
+    return fail(all.error(), "store " + opened->path);
+  }
+  json rows = json::array();
+  if (!json_output) {
+    fmt::print("{:>5}  {:<14}  {:>6}  {:<12}  {}\n", "ID", "STATE", "RUNS", "BAD", "RESULT");
+  }
+  for (const store::Bisection& b : *all) {
+    auto view = overview(opened->store, b.id);
+    if (!view) {
+      return fail(view.error(), "store " + opened->path);
+    }
+    if (json_output) {
+      rows.push_back(overview_json(*view));
+    } else {
+      fmt::print("{:>5}  {:<14}  {:>6}  {:<12}  {}\n", b.id, store::to_string(b.state), view->runs,
+                 b.spec.bad_sha.substr(0, 12), result_headline(view->bisection));
+    }
+  }
+  if (json_output) {
+    fmt::print("{}\n", to_json_text(rows, 2));
+  }
+  return kExitOk;
+}
+
+int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  auto bisection = opened->store.get_bisection(id);
+  if (!bisection) {
+    return fail(bisection.error(), "store " + opened->path);
+  }
+  auto events = opened->store.events(id);
+  if (!events) {
+    return fail(events.error(), "store " + opened->path);
+  }
+  json rows = json::array();
+  for (const store::Event& event : *events) {
+    if (json_output) {
+      rows.push_back(json{{"id", event.id},
+                          {"at", iso_time(event.at_ms)},
+                          {"kind", event.kind},
+                          {"message", event.message},
+                          {"data", event.data_json ? json::parse(*event.data_json, nullptr, false)
+                                                   : json(nullptr)}});
+    } else {
+      fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
+    }
+  }
+  if (json_output) {
+    fmt::print("{}\n", to_json_text(rows, 2));
+  }
+  return kExitOk;
+}
+
+int report_command(const GlobalOptions& global, int64_t id, const std::string& format) {
+  if (format != "json" && format != "text") {
+    return usage_error(fmt::format("--format must be json or text, got '{}'", format));
+  }
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  auto view = overview(opened->store, id);
+  if (!view) {
+    return fail(view.error(), "store " + opened->path);
+  }
+  if (format == "json") {
+    json bisection = overview_json(*view);
+    json result = bisection["result"];
+    bisection.erase("result");
+    fmt::print("{}\n",
+               to_json_text(json{{"version", 1}, {"bisection", bisection}, {"result", result}}, 2));
+    return kExitOk;
+  }
+  print_overview(*view);
+  if (!view->bisection.result_json) {
+    fmt::print("  (no result yet)\n");
+  }
+  return kExitOk;
+}
+
+int watch_command(const GlobalOptions& global, int64_t id, double interval_s) {
+  if (!(interval_s > 0)) {
+    return usage_error("--interval must be positive");
+  }
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  int64_t last_event = 0;
+  const auto interval = std::chrono::milliseconds(static_cast<int64_t>(interval_s * 1000));
+  while (true) {
+    auto events = opened->store.events(id, last_event);
+    if (!events) {
+      return fail(events.error(), "store " + opened->path);
+    }
+    for (const store::Event& event : *events) {
+      fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
+      last_event = event.id;
+    }
+    std::fflush(stdout);
+    auto bisection = opened->store.get_bisection(id);
+    if (!bisection) {
+      return fail(bisection.error(), "store " + opened->path);
+    }
+    if (finished(bisection->state) || bisection->state == BisectionState::kPaused) {
+      fmt::print("bisection {}: {}\n", id, store::to_string(bisection->state));
+      print_result(*bisection, false);
+      return kExitOk;
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+int cancel_command(const GlobalOptions& global, int64_t id) {
+  auto opened = open_store(global, /*create=*/false);
+  if (!opened) {
+    return fail(opened.error(), "store");
+  }
+  store::Store& store = opened->store;
+  auto cancel = [&]() -> base::Result<BisectionState> {
+    FB_ASSIGN_OR_RETURN(store::Transaction txn, store.begin_write());
+    FB_ASSIGN_OR_RETURN(store::Bisection bisection, store.get_bisection(id));
+    if (finished(bisection.state)) {
+      return base::make_error(base::ErrorCode::kInvalidInput, "bisection {} has already ended ({})",
+                              id, store::to_string(bisection.state));
+    }
+    FB_TRY(store.set_state(id, BisectionState::kCancelled, now_ms(), "cancelled by the user"));
+    store::Event event;
+    event.bisection_id = id;
+    event.at_ms = now_ms();
+    event.kind = "cancelled";
+    event.message = fmt::format("cancelled by the user (pid {})", ::getpid());
+    FB_TRY(store.append_event(event));
+    FB_TRY(txn.commit());
+    return bisection.state;
+  };
+  auto was = cancel();
+  if (!was) {
+    return fail(was.error(), "store " + opened->path);
+  }
+  if (*was != BisectionState::kRunning) {
+    // Nobody holds its worktree (a running owner removes it when it notices the cancel).
+    std::error_code ignored;
+    fs::remove_all(engine::worktree_path(worktree_root(opened->path), id), ignored);
+  }
+  fmt::print(stderr, "flakebisect: bisection {} cancelled{}\n", id,
+             *was == BisectionState::kRunning ? "; its process stops after the current run" : "");
+  return kExitOk;
+}
+
+int daemon_command(const GlobalOptions& global, bool exit_when_idle) {
+  auto path = store_path(global);
+  if (!path) {
+    return fail(path.error(), "store");
+  }
+  base::SubprocessRunner processes;
+  base::RealClock clock;
+  daemon::DaemonOptions options;
+  options.store_path = *path;
+  options.worktree_root = worktree_root(*path);
+  options.exit_when_idle = exit_when_idle;
+  if (global.signals != nullptr) {
+    options.stop = &global.signals->stop_requested();
+  }
+  options.progress = [](const engine::Progress& progress) {
+    if (!progress.milestone.empty()) {
+      spdlog::info("bisection {}: {}", progress.bisection_id, printable(progress.milestone, 400));
+    }
+  };
+  auto served = daemon::serve_queue(options, clock, engine::command_executors(processes));
+  if (!served) {
+    return fail(served.error(), "store " + *path);
+  }
+  return kExitOk;
+}
+
+}  // namespace flakebisect::cli

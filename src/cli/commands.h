@@ -1,0 +1,54 @@
+// The subcommands of the `flakebisect` binary. Each returns the process exit status: 0 on success
+// (a bisection that ends found, inconclusive, not reproduced or paused has succeeded as a
+// command), 1 when the tool failed, 2 for a usage error. Errors are printed once, here, as
+//   flakebisect: error: <what> (<where>)
+// Results go to stdout, diagnostics and progress to stderr.
+//
+// Thread rules: called from main() only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flakebisect::daemon {
+class SignalWatcher;
+}
+
+namespace flakebisect::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  std::string db;  // --db; empty = $FLAKEBISECT_DB or <data home>/flakebisect.db
+  int verbosity = 0;
+  daemon::SignalWatcher* signals = nullptr;  // set for the commands that run bisections
+};
+
+// `run` and `start`.
+struct StartOptions {
+  std::string repo = ".";
+  std::vector<std::string> good;
+  std::string bad;
+  std::string config_path;
+  std::optional<double> confidence;
+  std::optional<uint32_t> max_runs;
+  std::vector<std::string> command;  // after "--": the test command
+  bool json = false;
+};
+
+int run_command(const GlobalOptions& global, const StartOptions& options);
+int start_command(const GlobalOptions& global, const StartOptions& options);
+int resume_command(const GlobalOptions& global, int64_t id, bool json);
+int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json);
+int list_command(const GlobalOptions& global, bool json);
+int log_command(const GlobalOptions& global, int64_t id, bool json);
+int report_command(const GlobalOptions& global, int64_t id, const std::string& format);
+int watch_command(const GlobalOptions& global, int64_t id, double interval_s);
+int cancel_command(const GlobalOptions& global, int64_t id);
+int daemon_command(const GlobalOptions& global, bool exit_when_idle);
+
+}  // namespace flakebisect::cli

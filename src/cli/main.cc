@@ -1,0 +1,157 @@
+// flakebisect: the command-line entry point. Parses the git-like subcommands (CLI11), sets up
+// logging and signal handling, and hands over to cli/commands.h. docs/usage.md is the reference.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "cli/commands.h"
+#include "daemon/signal_watcher.h"
+
+namespace {
+
+using namespace flakebisect;
+
+void add_start_options(CLI::App* command, cli::StartOptions& options, double& confidence,
+                       uint32_t& max_runs) {
+  command->add_option("--repo", options.repo,
+                      "the git repository (default: the current directory)");
+  command->add_option("--good", options.good, "a known good revision (repeatable)")
+      ->required()
+      ->allow_extra_args(false);
+  command->add_option("--bad", options.bad, "the known bad revision")->required();
+  command->add_option("--config", options.config_path, "configuration file (TOML)");
+  command->add_option("--confidence", confidence, "stop when one commit holds this probability");
+  command->add_option("--max-runs", max_runs, "at most this many test runs");
+  command->add_option("command", options.command,
+                      "the test command, after '--' (overrides test.command)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("flakebisect: find the commit that introduced a flaky regression", "flakebisect");
+  app.require_subcommand(1);
+  app.fallthrough();
+  cli::GlobalOptions global;
+  app.add_option("--db", global.db,
+                 "the store (default: $FLAKEBISECT_DB, else <data home>/flakebisect.db)");
+  app.add_flag("-v,--verbose", global.verbosity, "more detail on stderr (repeatable)");
+
+  cli::StartOptions start_options;
+  double confidence = 0;
+  uint32_t max_runs = 0;
+  CLI::App* run = app.add_subcommand("run", "bisect in the foreground");
+  add_start_options(run, start_options, confidence, max_runs);
+  run->add_flag("--json", start_options.json, "print the result as JSON");
+  CLI::App* start = app.add_subcommand("start", "queue a bisection for the daemon");
+  add_start_options(start, start_options, confidence, max_runs);
+
+  int64_t id = 0;
+  bool json = false;
+  CLI::App* resume = app.add_subcommand("resume", "continue a paused bisection in the foreground");
+  resume->add_option("id", id, "bisection id")->required();
+  resume->add_flag("--json", json, "print the result as JSON");
+
+  std::optional<int64_t> status_id;
+  int64_t status_value = 0;
+  CLI::App* status = app.add_subcommand("status", "show a bisection (default: the latest)");
+  CLI::Option* status_id_option = status->add_option("id", status_value, "bisection id");
+  status->add_flag("--json", json, "print JSON");
+
+  CLI::App* list = app.add_subcommand("list", "list all bisections");
+  list->add_flag("--json", json, "print JSON");
+
+  CLI::App* log = app.add_subcommand("log", "print a bisection's event log");
+  log->add_option("id", id, "bisection id")->required();
+  log->add_flag("--json", json, "print JSON");
+
+  std::string format = "text";
+  CLI::App* report = app.add_subcommand("report", "print a bisection's result");
+  report->add_option("id", id, "bisection id")->required();
+  report->add_option("--format", format, "json or text (default: text)");
+
+  double interval = 1.0;
+  CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
+  watch->add_option("id", id, "bisection id")->required();
+  watch->add_option("--interval", interval, "seconds between polls (default: 1)");
+
+  CLI::App* cancel = app.add_subcommand("cancel", "cancel a bisection");
+  cancel->add_option("id", id, "bisection id")->required();
+
+  bool exit_when_idle = false;
+  CLI::App* daemon = app.add_subcommand("daemon", "serve the queue of bisections");
+  daemon->add_flag("--exit-when-idle", exit_when_idle, "exit once nothing is left to do");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) {
+      return app.exit(error);  // --help
+    }
+    fmt::print(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n",
+               error.what());
+    return cli::kExitUsage;
+  }
+  base::setup_logging(global.verbosity);
+
+  if (run->count("--confidence") + start->count("--confidence") > 0) {
+    start_options.confidence = confidence;
+  }
+  if (run->count("--max-runs") + start->count("--max-runs") > 0) {
+    start_options.max_runs = max_runs;
+  }
+  if (status_id_option->count() > 0) {
+    status_id = status_value;
+  }
+
+  // Commands that run bisections turn SIGINT/SIGTERM into a pause. Started before any other thread
+  // so every thread inherits the blocked mask.
+  std::unique_ptr<daemon::SignalWatcher> signals;
+  if (run->parsed() || resume->parsed() || daemon->parsed()) {
+    auto started = daemon::SignalWatcher::start();
+    if (!started) {
+      fmt::print(stderr, "flakebisect: error: {}\n", started.error().message());
+      return cli::kExitError;
+    }
+    signals = std::move(started).value();
+    global.signals = signals.get();
+  }
+
+  if (run->parsed()) {
+    return cli::run_command(global, start_options);
+  }
+  if (start->parsed()) {
+    return cli::start_command(global, start_options);
+  }
+  if (resume->parsed()) {
+    return cli::resume_command(global, id, json);
+  }
+  if (status->parsed()) {
+    return cli::status_command(global, status_id, json);
+  }
+  if (list->parsed()) {
+    return cli::list_command(global, json);
+  }
+  if (log->parsed()) {
+    return cli::log_command(global, id, json);
+  }
+  if (report->parsed()) {
+    return cli::report_command(global, id, format);
+  }
+  if (watch->parsed()) {
+    return cli::watch_command(global, id, interval);
+  }
+  if (cancel->parsed()) {
+    return cli::cancel_command(global, id);
+  }
+  if (daemon->parsed()) {
+    return cli::daemon_command(global, exit_when_idle);
+  }
+  return cli::kExitUsage;
+}

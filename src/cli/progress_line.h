@@ -1,0 +1,33 @@
+// ProgressLine: how a foreground bisection shows what it is doing, on stderr.
+//
+// On a terminal (isatty(2)) one line is redrawn in place ("\r" + erase to end of line) with the
+// runs, builds, current commit and best candidate, cut to the terminal's width; with -v the
+// milestones (each decision, build result and the end) are also printed as lines above it.
+// Otherwise (a pipe, a log file) each milestone is printed as a plain line and nothing else, so
+// logs stay readable.
+//
+// Thread rules: used by the thread running the engine.
+#pragma once
+
+#include "engine/bisector.h"
+
+namespace flakebisect::cli {
+
+class ProgressLine {
+ public:
+  ProgressLine(bool terminal, int verbosity);
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  ~ProgressLine() { finish(); }
+
+  void update(const engine::Progress& progress);
+  // Ends the live line (if one is drawn) so that what follows starts on a fresh line.
+  void finish();
+
+ private:
+  bool terminal_;
+  int verbosity_;
+  bool drawn_ = false;
+};
+
+}  // namespace flakebisect::cli

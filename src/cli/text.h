@@ -1,0 +1,31 @@
+// Text helpers for what the CLI prints: untrusted commit text made safe for a terminal, times,
+// and the human form of a bisection's result.
+//
+// Thread rules: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace flakebisect::cli {
+
+// `text` with control characters (ESC, CR, NUL, ...) replaced by '?', so a hostile commit subject
+// cannot move the cursor or rewrite the line, and cut to at most `max_chars` UTF-8 characters
+// (marked with "..."). Invalid UTF-8 bytes are kept; the terminal shows them as it likes.
+std::string printable(std::string_view text, size_t max_chars = std::string_view::npos);
+
+// "2024-01-01T00:00:00Z" for unix milliseconds.
+std::string iso_time(int64_t unix_ms);
+
+// JSON text that is valid whatever bytes its strings hold (invalid UTF-8 becomes U+FFFD).
+std::string to_json_text(const nlohmann::json& value, int indent = -1);
+
+// The human summary of a stored result (engine/bisector.cc writes it), several lines, each ending
+// in '\n':
+//   found: <sha> <subject>
+//   confidence 0.9952 after 87 runs and 9 builds
+std::string result_summary(const nlohmann::json& result);
+
+}  // namespace flakebisect::cli

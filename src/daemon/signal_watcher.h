@@ -1,0 +1,49 @@
+// SignalWatcher: turns SIGINT, SIGTERM and SIGHUP into a stop request for the engine.
+//
+// The first signal sets stop_requested() and kills the process group of every child process (the
+// build or test command in progress, see engine/child_processes.h), then keeps killing children
+// that appear until the watcher is destroyed, so the engine abandons the current build or run at
+// once instead of waiting for its timeout; the engine then pauses the bisection. A second signal
+// ends the process at once with status 128 + signal: that is as safe as kill -9 (the store is
+// crash-safe, children die with their parent).
+//
+// The signals are blocked in the thread that calls start() and handled by a watcher thread with
+// sigtimedwait, so nothing runs in signal-handler context. Call start() from main() before any
+// other thread exists, so that every thread inherits the mask (children get the default mask back;
+// see base/process.h).
+//
+// Thread rules: stop_requested() may be read from any thread. One watcher per process.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "base/result.h"
+
+namespace flakebisect::daemon {
+
+class SignalWatcher {
+ public:
+  static base::Result<std::unique_ptr<SignalWatcher>> start();
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+  // Stops the watcher thread. The signals stay blocked (a later one stays pending, harmlessly,
+  // until exit).
+  ~SignalWatcher();
+
+  const std::atomic<bool>& stop_requested() const { return stop_; }
+  // The first signal received, 0 if none.
+  int signal() const { return signal_.load(); }
+
+ private:
+  SignalWatcher() = default;
+  void watch();
+
+  std::atomic<bool> stop_{false};
+  std::atomic<int> signal_{0};
+  std::atomic<bool> quit_{false};
+  std::thread thread_;
+};
+
+}  // namespace flakebisect::daemon

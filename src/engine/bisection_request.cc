@@ -1,0 +1,81 @@
+#include "engine/bisection_request.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/paths.h"
+#include "engine/config_text.h"
+#include "engine/identity.h"
+#include "git/repository.h"
+
+namespace flakebisect::engine {
+
+using base::ErrorCode;
+
+namespace {
+
+// A program named bare must be on PATH and an absolute one must exist, or every run would fail
+// the same way; a relative path with a slash is looked up in the commit's worktree, which does not
+// exist yet, so it is left to the first run.
+base::Status check_program(std::string_view what, const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    return {};
+  }
+  const std::string& program = argv.front();
+  if (program.find('/') != std::string::npos && program.front() != '/') {
+    return {};
+  }
+  auto found = base::find_executable(program);
+  if (!found) {
+    return std::move(found).error().context(fmt::format("{} command", what));
+  }
+  return {};
+}
+
+}  // namespace
+
+base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& request) {
+  if (request.config.test.command.empty()) {
+    return base::Error(
+        "no test command: give one after '--' or set test.command in the configuration",
+        ErrorCode::kInvalidInput);
+  }
+  if (request.good_revs.empty()) {
+    return base::Error("at least one --good revision is needed", ErrorCode::kInvalidInput);
+  }
+  FB_TRY(check_program("test", request.config.test.command));
+  FB_TRY(check_program("build", request.config.build.command));
+  FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(request.repo));
+
+  store::BisectionSpec spec;
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(repo.path(), ec);
+  spec.repo = ec ? repo.path().native() : absolute.lexically_normal().native();
+  // A trailing slash would make the same repository look like two different paths in reports.
+  while (spec.repo.size() > 1 && spec.repo.back() == '/') {
+    spec.repo.pop_back();
+  }
+
+  auto bad = repo.resolve(request.bad_rev);
+  if (!bad) {
+    return std::move(bad).error().context(fmt::format("--bad '{}'", request.bad_rev));
+  }
+  spec.bad_sha = *bad;
+  for (const std::string& rev : request.good_revs) {
+    auto good = repo.resolve(rev);
+    if (!good) {
+      return std::move(good).error().context(fmt::format("--good '{}'", rev));
+    }
+    if (std::find(spec.good_shas.begin(), spec.good_shas.end(), *good) == spec.good_shas.end()) {
+      spec.good_shas.push_back(*good);
+    }
+  }
+  FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
+
+  FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(request.config));
+  spec.config_hash = request.config.hash();
+  spec.test_identity = test_identity(request.config);
+  return spec;
+}
+
+}  // namespace flakebisect::engine

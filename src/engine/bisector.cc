@@ -1,0 +1,758 @@
+#include "engine/bisector.h"
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/paths.h"
+#include "engine/evidence.h"
+#include "engine/failpoint.h"
+#include "engine/identity.h"
+#include "git/candidates.h"
+#include "git/repository.h"
+#include "git/worktree.h"
+#include "model/candidate_dag.h"
+#include "model/planner.h"
+#include "model/posterior.h"
+#include "model/stop_rule.h"
+
+namespace flakebisect::engine {
+namespace {
+
+using base::ErrorCode;
+using model::CommitIndex;
+using nlohmann::json;
+using store::BisectionState;
+
+// Infra outcomes in a row after which the bisection pauses: the test environment is broken, and
+// spending the run budget on it would only hide that.
+constexpr uint32_t kMaxInfraStreak = 5;
+// Entries of the credible set written into a result (the full set can be the whole range).
+constexpr size_t kMaxCredibleSetEntries = 50;
+
+std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
+
+// JSON text that is valid whatever bytes the strings hold (commit subjects need not be UTF-8).
+std::string dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json rate_json(const model::RateSummary& rate) {
+  return json{{"mean", rate.mean}, {"low", rate.low}, {"high", rate.high}};
+}
+
+// One pass of planned runs at one commit.
+struct Batch {
+  CommitIndex commit = 0;
+  uint32_t runs = 0;  // planned
+  uint32_t done = 0;  // already recorded (non-zero when a resumed session continues it)
+};
+
+enum class RunStep { kContinue, kEndBatch, kAbandoned };
+
+// Everything one session of a bisection knows. Built from the store and git in setup(), then kept
+// in step with what the session records, so it always equals what setup() would rebuild.
+class Session {
+ public:
+  Session(store::Store& store, base::Clock& clock, const BisectorOptions& options, int64_t id)
+      : store_(store), clock_(clock), options_(options), id_(id), started_(clock.now()) {}
+
+  // True when the error run() returned means the bisection can never continue.
+  bool fatal() const { return fatal_; }
+
+  base::Result<BisectionState> run(const ExecutorFactory& executors) {
+    FB_TRY(setup(executors));
+    return loop();
+  }
+
+ private:
+  // ---- setup -----------------------------------------------------------------------------------
+
+  base::Status setup(const ExecutorFactory& executors) {
+    FB_ASSIGN_OR_RETURN(bisection_, store_.get_bisection(id_));
+    if (bisection_.state != BisectionState::kRunning || bisection_.owner_pid != owner_pid()) {
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "bisection {} is {}, not claimed by this process (pid {})", id_,
+                              store::to_string(bisection_.state), owner_pid());
+    }
+    const store::BisectionSpec& spec = bisection_.spec;
+    auto parsed =
+        config::parse_config(spec.config_toml, fmt::format("bisection {} configuration", id_));
+    if (!parsed) {
+      fatal_ = true;
+      return std::move(parsed).error();
+    }
+    config_ = std::move(parsed).value();
+    // A newer flakebisect may hash configurations differently (config.h); the stored text is what
+    // the user asked for, and the stored test identity still keys the runs, so carry on.
+    if (config_.hash() != spec.config_hash) {
+      spdlog::warn("bisection {}: the stored configuration hashes differently now ({} != {})", id_,
+                   config_.hash().substr(0, 12), spec.config_hash.substr(0, 12));
+    }
+    auto policy = OutcomePolicy::from(config_.test);
+    if (!policy) {
+      fatal_ = true;
+      return std::move(policy).error();
+    }
+    policy_ = std::move(policy).value();
+    FB_ASSIGN_OR_RETURN(Executors made, executors(config_));
+    builder_ = std::move(made.builder);
+    runner_ = std::move(made.runner);
+
+    FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(spec.repo));
+    FB_TRY(load_candidates(repo));
+
+    const CommitIndex n = static_cast<CommitIndex>(candidates_.size());
+    for (CommitIndex x = 0; x < n; ++x) {
+      index_of_.emplace(candidates_[x].sha, x);
+    }
+    build_key_ = build_key(config_);
+    built_.assign(n, !builder_->needs_build());
+    build_failed_.assign(n, false);
+    build_ids_.assign(n, std::nullopt);
+    tree_ids_.assign(n, std::string());
+    if (builder_->needs_build()) {
+      for (CommitIndex x = 0; x < n; ++x) {
+        FB_ASSIGN_OR_RETURN(tree_ids_[x], repo.tree_id(candidates_[x].sha));
+        commits_of_tree_[tree_ids_[x]].push_back(x);
+        FB_ASSIGN_OR_RETURN(auto build, store_.find_build(tree_ids_[x], build_key_));
+        if (build) {
+          note_build(x, *build);
+        }
+      }
+    }
+
+    FB_ASSIGN_OR_RETURN(auto runs, store_.runs_for(spec.test_identity));
+    evidence_ = gather_evidence(runs, index_of_, build_failed_, policy_);
+    FB_ASSIGN_OR_RETURN(auto own_runs, store_.runs_for_bisection(id_));
+    bisection_runs_ = own_runs.size();
+
+    model_.theta = model::RateGrid::log_uniform(config_.decision.theta_min, 32);
+    model_.no_regression_prior = config_.decision.no_regression_prior;
+    model::PlannerOptions planner_options;
+    planner_options.cost = {config_.decision.build_cost, config_.decision.boot_cost,
+                            config_.decision.run_cost};
+    if (config_.test.runs_per_batch > 0) {
+      planner_options.run_counts = {config_.test.runs_per_batch};
+      planner_options.reproduce_runs = config_.test.runs_per_batch;
+    }
+    planner_.emplace(std::move(planner_options));
+    stop_options_.confidence = config_.decision.confidence;
+    stop_options_.max_reproduce_runs = config_.decision.max_reproduce_runs;
+
+    FB_TRY(read_events());
+    return log_event(kEventSession,
+                     fmt::format("{} session started by pid {}{}", options_.session_mode,
+                                 owner_pid(), resumed_ ? " (resumed)" : ""),
+                     json{{"mode", options_.session_mode},
+                          {"pid", owner_pid()},
+                          {"resumed", resumed_},
+                          {"candidates", candidates_.size()},
+                          {"reused_runs", evidence_.used_runs}});
+  }
+
+  // Builds are per tree: what is stored for x's tree holds for every candidate with that tree.
+  void note_build(CommitIndex x, const store::BuildRecord& build) {
+    const bool ok = build.status == store::BuildStatus::kOk;
+    built_[x] = ok;
+    build_failed_[x] = !ok;
+    build_ids_[x] = ok ? std::optional<int64_t>(build.id) : std::nullopt;
+  }
+
+  base::Status load_candidates(const git::Repository& repo) {
+    const store::BisectionSpec& spec = bisection_.spec;
+    FB_ASSIGN_OR_RETURN(candidates_, store_.get_candidates(id_));
+    if (candidates_.empty()) {
+      FB_ASSIGN_OR_RETURN(git::CandidateGraph graph,
+                          git::build_candidates(repo, spec.bad_sha, spec.good_shas));
+      for (uint32_t i = 0; i < graph.size(); ++i) {
+        store::Candidate candidate;
+        candidate.idx = i;
+        candidate.sha = std::move(graph.commits[i].sha);
+        candidate.parents = std::move(graph.commits[i].parents);
+        candidate.subject = std::move(graph.commits[i].subject);
+        candidates_.push_back(std::move(candidate));
+      }
+      FB_TRY(store_.put_candidates(id_, candidates_));
+    }
+    std::vector<std::vector<CommitIndex>> parents;
+    parents.reserve(candidates_.size());
+    for (const store::Candidate& candidate : candidates_) {
+      parents.push_back(candidate.parents);
+    }
+    auto dag = model::CandidateDag::create(std::move(parents));
+    if (!dag || candidates_.back().sha != spec.bad_sha) {
+      fatal_ = true;
+      return base::make_error(
+          ErrorCode::kCorrupt, "bisection {}: stored candidates are unusable{}", id_,
+          dag ? " (the last is not the bad commit)" : ": " + dag.error().message());
+    }
+    dag_.emplace(std::move(dag).value());
+    return {};
+  }
+
+  // Counts builds, restores the time already spent, and finds an unfinished batch.
+  base::Status read_events() {
+    FB_ASSIGN_OR_RETURN(auto events, store_.events(id_));
+    std::optional<json> last_plan;
+    for (const store::Event& event : events) {
+      if (event.kind == kEventSession) {
+        resumed_ = true;
+      }
+      if (event.kind == kEventBuild) {
+        ++builds_;
+      }
+      if (!event.data_json) {
+        continue;
+      }
+      json data = json::parse(*event.data_json, nullptr, /*allow_exceptions=*/false);
+      if (!data.is_object()) {
+        continue;
+      }
+      if (data.contains("elapsed_ms") && data["elapsed_ms"].is_number_integer()) {
+        elapsed_before_ms_ = std::max(elapsed_before_ms_, data["elapsed_ms"].get<int64_t>());
+      }
+      if (event.kind == kEventPlan) {
+        last_plan = std::move(data);
+      }
+    }
+    if (!last_plan) {
+      return {};
+    }
+    const json& plan = *last_plan;
+    if (!plan.contains("sha") || !plan["sha"].is_string() || !plan.contains("runs") ||
+        !plan["runs"].is_number_unsigned() || !plan.contains("runs_before") ||
+        !plan["runs_before"].is_number_unsigned()) {
+      return {};
+    }
+    const auto it = index_of_.find(plan["sha"].get<std::string>());
+    const auto planned = plan["runs"].get<uint64_t>();
+    const auto before = plan["runs_before"].get<uint64_t>();
+    if (it == index_of_.end() || before > bisection_runs_ || bisection_runs_ - before >= planned) {
+      return {};
+    }
+    pending_ = Batch{it->second, static_cast<uint32_t>(planned),
+                     static_cast<uint32_t>(bisection_runs_ - before)};
+    return {};
+  }
+
+  // ---- the loop --------------------------------------------------------------------------------
+
+  base::Result<BisectionState> loop() {
+    while (true) {
+      FB_ASSIGN_OR_RETURN(auto interrupted, check_interrupted());
+      if (interrupted) {
+        return *interrupted;
+      }
+
+      const model::Posterior posterior = make_posterior();
+      note(posterior);
+      const model::Verdict verdict = model::evaluate_stop(posterior, stop_options_);
+      if (verdict == model::Verdict::kFound) {
+        return finish(BisectionState::kFound, posterior, "");
+      }
+      if (verdict == model::Verdict::kNotReproduced) {
+        return finish(BisectionState::kNotReproduced, posterior, not_reproduced_reason(posterior));
+      }
+      if (verdict == model::Verdict::kFoundSet) {
+        // git bisect's "the first bad commit could be any of": the set holds the confidence, and
+        // all of it but at most one commit cannot be built or tested.
+        return finish(BisectionState::kInconclusive, posterior,
+                      "the first bad commit could be any of the credible set; the others in it "
+                      "cannot be tested");
+      }
+      if (bisection_runs_ >= config_.decision.max_runs) {
+        return finish(BisectionState::kInconclusive, posterior,
+                      fmt::format("run budget spent ({} runs)", bisection_runs_));
+      }
+      if (config_.decision.max_wall_time.count() > 0 &&
+          elapsed_ms() >= std::chrono::milliseconds(config_.decision.max_wall_time).count()) {
+        return finish(
+            BisectionState::kInconclusive, posterior,
+            fmt::format("time budget spent ({} s)", config_.decision.max_wall_time.count()));
+      }
+
+      Batch batch;
+      if (pending_ && !evidence_.commits[pending_->commit].skipped) {
+        batch = *pending_;
+      } else {
+        const model::Step step = planner_->plan(posterior, built_);
+        if (step.exhausted) {
+          return finish(BisectionState::kInconclusive, posterior,
+                        "nothing testable is left: the remaining candidates are skipped");
+        }
+        const uint64_t left = config_.decision.max_runs - bisection_runs_;
+        batch = Batch{step.commit, static_cast<uint32_t>(std::min<uint64_t>(step.runs, left)), 0};
+        FB_TRY(log_plan(step, batch, posterior));
+      }
+      pending_.reset();
+
+      if (evidence_.commits[batch.commit].skipped) {
+        if (batch.commit == dag_->bad()) {
+          return finish(
+              BisectionState::kNotReproduced, posterior,
+              "the bad commit cannot be tested (its build failed or the test skipped it)");
+        }
+        return base::make_error(ErrorCode::kFailed, "the planner chose skipped commit {}",
+                                candidates_[batch.commit].sha);
+      }
+      FB_ASSIGN_OR_RETURN(bool testable, prepare(batch.commit));
+      if (!testable) {
+        continue;
+      }
+
+      for (uint32_t k = batch.done; k < batch.runs; ++k) {
+        FB_ASSIGN_OR_RETURN(auto stopped_now, check_interrupted());
+        if (stopped_now) {
+          return *stopped_now;
+        }
+        FB_ASSIGN_OR_RETURN(RunStep step, run_once(batch.commit, k, batch.runs));
+        if (step != RunStep::kContinue) {
+          break;
+        }
+        if (model::evaluate_stop(make_posterior(), stop_options_) != model::Verdict::kContinue) {
+          break;
+        }
+      }
+    }
+  }
+
+  model::Posterior make_posterior() const {
+    model::Posterior posterior(*dag_, model_);
+    apply_evidence(evidence_, posterior);
+    return posterior;
+  }
+
+  // Remembers the posterior's headline for progress reports.
+  void note(const model::Posterior& posterior) {
+    max_probability_ = posterior.max_probability();
+    best_sha_ = candidates_[posterior.most_likely()].sha;
+  }
+
+  std::string not_reproduced_reason(const model::Posterior& posterior) const {
+    if (posterior.total_fails() == 0) {
+      return fmt::format("could not reproduce on bad: {} runs at {} without a failure",
+                         evidence_.commits[dag_->bad()].passes, short_sha(bisection_.spec.bad_sha));
+    }
+    return fmt::format("no regression in this range is the most likely explanation (p = {:.4f})",
+                       posterior.no_regression_probability());
+  }
+
+  // A set *stop pauses the bisection; a state changed by someone else ends the session.
+  base::Result<std::optional<BisectionState>> check_interrupted() {
+    if (stopped()) {
+      FB_TRY(pause(options_.stop_reason));
+      return std::optional<BisectionState>(BisectionState::kPaused);
+    }
+    FB_ASSIGN_OR_RETURN(store::Bisection now, store_.get_bisection(id_));
+    if (now.state != BisectionState::kRunning || now.owner_pid != owner_pid()) {
+      if (now.state == BisectionState::kCancelled) {
+        remove_worktree();
+      }
+      return std::optional<BisectionState>(now.state);
+    }
+    return std::optional<BisectionState>();
+  }
+
+  bool stopped() const { return options_.stop != nullptr && options_.stop->load(); }
+
+  base::Status pause(const std::string& reason) {
+    FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
+    FB_TRY(store_.set_state(id_, BisectionState::kPaused, now_ms(), reason));
+    FB_TRY(log_event(
+        kEventPaused, "paused: " + reason,
+        json{{"reason", reason}, {"by", options_.session_mode}, {"elapsed_ms", elapsed_ms()}}));
+    FB_TRY(txn.commit());
+    report(Progress::Phase::kPaused, std::nullopt, 0, 0, "paused: " + reason);
+    return {};
+  }
+
+  base::Status log_plan(const model::Step& step, const Batch& batch,
+                        const model::Posterior& posterior) {
+    const std::string& sha = candidates_[batch.commit].sha;
+    std::string message = fmt::format(
+        "{} {} x{}: {:.3f} bits for cost {:.3g}; best so far {} at p = {:.4f}",
+        step.reproducing ? "reproduce on" : "test", short_sha(sha), batch.runs,
+        step.information_bits, step.cost, short_sha(best_sha_), posterior.max_probability());
+    json data{{"sha", sha},
+              {"idx", batch.commit},
+              {"runs", batch.runs},
+              {"information_bits", step.information_bits},
+              {"cost", step.cost},
+              {"reproducing", step.reproducing},
+              {"max_probability", posterior.max_probability()},
+              {"best_sha", best_sha_},
+              {"runs_before", bisection_runs_},
+              {"elapsed_ms", elapsed_ms()}};
+    FB_TRY(log_event(kEventPlan, message, data));
+    spdlog::debug("bisection {}: {}", id_, message);
+    report(Progress::Phase::kPlanning, batch.commit, 0, batch.runs, message);
+    return {};
+  }
+
+  CommitCheckout checkout_of(CommitIndex x) const {
+    return CommitCheckout{candidates_[x].sha, bisection_.spec.repo,
+                          worktree_ ? worktree_->path().native() : std::string()};
+  }
+
+  std::filesystem::path worktree_dir() const { return worktree_path(options_.worktree_root, id_); }
+
+  // Checks x out and builds it unless this session already did. False: x cannot be tested (its
+  // build failed, now a skip) or *stop abandoned the build.
+  base::Result<bool> prepare(CommitIndex x) {
+    if (prepared_ == x) {
+      return true;
+    }
+    prepared_.reset();
+    const std::string& sha = candidates_[x].sha;
+    if (!worktree_) {
+      FB_TRY(base::make_private_dir(options_.worktree_root));
+      auto worktree = git::Worktree::open_or_create(bisection_.spec.repo, worktree_dir());
+      if (!worktree) {
+        return std::move(worktree).error().context("worktree");
+      }
+      worktree_.emplace(std::move(worktree).value());
+    }
+    report(Progress::Phase::kCheckout, x, 0, 0, "");
+    auto checked_out = worktree_->checkout(sha);
+    if (!checked_out) {
+      return std::move(checked_out).error().context(fmt::format("checkout {}", short_sha(sha)));
+    }
+    failpoint(kFailpointAfterCheckout);
+    if (!builder_->needs_build()) {
+      prepared_ = x;
+      return true;
+    }
+
+    report(Progress::Phase::kBuilding, x, 0, 0, "");
+    FB_ASSIGN_OR_RETURN(BuildOutcome outcome, builder_->build(checkout_of(x)));
+    if (stopped()) {
+      return false;  // abandoned: the watcher may have killed it
+    }
+
+    store::BuildRecord record;
+    record.sha = sha;
+    record.tree_id = tree_ids_[x];
+    record.config_hash = build_key_;
+    record.status = outcome.ok ? store::BuildStatus::kOk : store::BuildStatus::kFailed;
+    if (outcome.ok) {
+      record.artifact_path = worktree_->path().native();
+    }
+    record.log_tail = outcome.log_tail;
+    record.duration_ms = outcome.duration.count();
+    record.created_at_ms = now_ms();
+    const std::string message =
+        outcome.ok ? fmt::format("built {} in {} ms", short_sha(sha), outcome.duration.count())
+                   : fmt::format("build of {} failed ({}): commit skipped", short_sha(sha),
+                                 outcome.detail);
+    FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
+    FB_ASSIGN_OR_RETURN(int64_t build_id, store_.record_build(record));
+    FB_TRY(log_event(kEventBuild, message,
+                     json{{"sha", sha},
+                          {"status", store::to_string(record.status)},
+                          {"build_id", build_id},
+                          {"duration_ms", record.duration_ms},
+                          {"detail", outcome.detail}}));
+    FB_TRY(txn.commit());
+    ++builds_;
+    spdlog::debug("bisection {}: {}", id_, message);
+    record.id = build_id;
+    for (CommitIndex same_tree : commits_of_tree_[record.tree_id]) {
+      note_build(same_tree, record);
+      if (!outcome.ok) {
+        evidence_.commits[same_tree].skipped = true;
+      }
+    }
+    if (!outcome.ok) {
+      report(Progress::Phase::kBuilding, x, 0, 0, message);
+      return false;
+    }
+    prepared_ = x;
+    report(Progress::Phase::kBuilding, x, 0, 0, message);
+    return true;
+  }
+
+  // One run: run, record (its own committed transaction), then count it.
+  base::Result<RunStep> run_once(CommitIndex x, uint32_t k, uint32_t batch_runs) {
+    const uint32_t index = evidence_.recorded_runs[x];
+    report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
+    FB_ASSIGN_OR_RETURN(RunOutcome outcome, runner_->run(checkout_of(x), index));
+    if (stopped()) {
+      return RunStep::kAbandoned;  // the watcher may have killed it: never record
+    }
+
+    store::RunRecord record;
+    record.test_identity = bisection_.spec.test_identity;
+    record.sha = candidates_[x].sha;
+    record.build_id = build_ids_[x];
+    record.bisection_id = id_;
+    record.run_index = index;
+    record.outcome = outcome.outcome;
+    record.signature = outcome.signature;
+    record.duration_ms = outcome.duration.count();
+    record.detail = outcome.detail;
+    record.created_at_ms = now_ms();
+    FB_TRY(store_.record_run(record));
+    failpoint(kFailpointAfterRunCommit);
+
+    ++bisection_runs_;
+    ++evidence_.recorded_runs[x];
+    const Observation observation = policy_.classify(outcome.outcome, outcome.signature);
+    model::CommitEvidence& evidence = evidence_.commits[x];
+    switch (observation) {
+      case Observation::kPass:
+        ++evidence.passes;
+        ++evidence_.used_runs;
+        break;
+      case Observation::kFail:
+        ++evidence.fails;
+        ++evidence_.used_runs;
+        break;
+      case Observation::kSkip:
+        evidence.skipped = true;
+        break;
+      case Observation::kNone:
+        break;
+    }
+    spdlog::debug("bisection {}: run {} at {}: {}", id_, index, short_sha(record.sha),
+                  store::to_string(outcome.outcome));
+    report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
+
+    if (outcome.outcome == store::RunOutcome::kInfra) {
+      if (++infra_streak_ >= kMaxInfraStreak) {
+        return base::make_error(ErrorCode::kFailed,
+                                "{} runs in a row failed for reasons outside the test (infra); "
+                                "last at {}: {}",
+                                infra_streak_, short_sha(record.sha), outcome.detail);
+      }
+    } else {
+      infra_streak_ = 0;
+    }
+    return observation == Observation::kSkip ? RunStep::kEndBatch : RunStep::kContinue;
+  }
+
+  // ---- the end ---------------------------------------------------------------------------------
+
+  base::Result<BisectionState> finish(BisectionState state, const model::Posterior& posterior,
+                                      const std::string& reason) {
+    const std::string status(store::to_string(state));
+    json result{{"version", 1}, {"status", status}};
+    const CommitIndex best = posterior.most_likely();
+    const json best_json{{"sha", candidates_[best].sha},
+                         {"subject", candidates_[best].subject},
+                         {"probability", posterior.max_probability()}};
+    result["culprit"] =
+        state == BisectionState::kFound
+            ? json{{"sha", candidates_[best].sha}, {"subject", candidates_[best].subject}}
+            : json(nullptr);
+    result["confidence"] = posterior.max_probability();
+    if (!reason.empty()) {
+      result["reason"] = reason;
+    }
+    result["most_likely"] = best_json;
+    const std::vector<CommitIndex> set = posterior.credible_set(config_.decision.confidence);
+    json credible = json::array();
+    const auto& probability = posterior.culprit_probabilities();
+    for (size_t i = 0; i < set.size() && i < kMaxCredibleSetEntries; ++i) {
+      credible.push_back(json{{"sha", candidates_[set[i]].sha},
+                              {"subject", candidates_[set[i]].subject},
+                              {"probability", probability[set[i]]}});
+    }
+    result["credible_set"] = std::move(credible);
+    result["credible_set_size"] = set.size();
+    result["credible_mass"] = config_.decision.confidence;
+    result["theta"] = rate_json(posterior.theta_summary());
+    result["eps"] = rate_json(posterior.eps_summary());
+    if (model_.no_regression_prior > 0) {
+      result["no_regression_probability"] = posterior.no_regression_probability();
+    }
+    result["runs"] = bisection_runs_;
+    result["evidence_runs"] = evidence_.used_runs;
+    result["builds"] = builds_;
+    result["candidates"] = candidates_.size();
+    result["bad"] = bisection_.spec.bad_sha;
+    result["good"] = bisection_.spec.good_shas;
+
+    std::string message =
+        state == BisectionState::kFound
+            ? fmt::format("found {} {} (p = {:.4f})", short_sha(candidates_[best].sha),
+                          candidates_[best].subject, posterior.max_probability())
+            : fmt::format("{}: {}", status, reason);
+    FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
+    FB_TRY(store_.set_result(id_, dump(result), now_ms()));
+    FB_TRY(store_.set_state(id_, state, now_ms()));
+    FB_TRY(
+        log_event(kEventFinished, message, json{{"status", status}, {"elapsed_ms", elapsed_ms()}}));
+    FB_TRY(txn.commit());
+    spdlog::debug("bisection {}: {}", id_, message);
+
+    remove_worktree();
+    report(Progress::Phase::kFinished, best, 0, 0, message);
+    return state;
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  void remove_worktree() {
+    if (options_.keep_worktree || !worktree_) {
+      return;
+    }
+    worktree_.reset();  // drops its lock before the directory goes
+    std::error_code ignored;
+    std::filesystem::remove_all(worktree_dir(), ignored);
+  }
+
+  base::Status log_event(std::string_view kind, const std::string& message, const json& data) {
+    store::Event event;
+    event.bisection_id = id_;
+    event.at_ms = now_ms();
+    event.kind = std::string(kind);
+    event.message = message;
+    event.data_json = dump(data);
+    FB_TRY(store_.append_event(event));
+    return {};
+  }
+
+  void report(Progress::Phase phase, std::optional<CommitIndex> x, uint32_t batch_run,
+              uint32_t batch_runs, const std::string& milestone) const {
+    if (!options_.progress) {
+      return;
+    }
+    Progress progress;
+    progress.bisection_id = id_;
+    progress.phase = phase;
+    if (x) {
+      progress.sha = candidates_[*x].sha;
+      progress.subject = candidates_[*x].subject;
+    }
+    progress.batch_run = batch_run;
+    progress.batch_runs = batch_runs;
+    progress.runs = bisection_runs_;
+    progress.max_runs = config_.decision.max_runs;
+    progress.builds = builds_;
+    progress.max_probability = max_probability_;
+    progress.best_sha = best_sha_;
+    progress.milestone = milestone;
+    options_.progress(progress);
+  }
+
+  int64_t owner_pid() const { return options_.owner_pid != 0 ? options_.owner_pid : ::getpid(); }
+
+  int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               clock_.wall_now().time_since_epoch())
+        .count();
+  }
+
+  // Time spent running this bisection, over all sessions (a crashed session counts up to its last
+  // logged decision).
+  int64_t elapsed_ms() const {
+    return elapsed_before_ms_ +
+           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started_).count();
+  }
+
+  store::Store& store_;
+  base::Clock& clock_;
+  const BisectorOptions& options_;
+  const int64_t id_;
+  const std::chrono::steady_clock::time_point started_;
+  bool fatal_ = false;
+
+  store::Bisection bisection_;
+  config::Config config_;
+  OutcomePolicy policy_;
+  std::unique_ptr<Builder> builder_;
+  std::unique_ptr<Runner> runner_;
+  std::vector<store::Candidate> candidates_;
+  std::unordered_map<std::string, CommitIndex> index_of_;
+  std::optional<model::CandidateDag> dag_;
+  model::ModelOptions model_;
+  std::optional<model::Planner> planner_;
+  model::StopOptions stop_options_;
+
+  std::string build_key_;
+  std::vector<std::string> tree_ids_;              // per candidate; only when there is a build
+  std::vector<bool> built_;                        // an ok build is stored (or none is needed)
+  std::vector<bool> build_failed_;                 // a failed or skipped build is stored
+  std::vector<std::optional<int64_t>> build_ids_;  // the ok build's row
+  std::unordered_map<std::string, std::vector<CommitIndex>> commits_of_tree_;
+  Evidence evidence_;
+  uint64_t bisection_runs_ = 0;  // runs this bisection recorded, all outcomes
+  uint64_t builds_ = 0;          // builds this bisection recorded
+  int64_t elapsed_before_ms_ = 0;
+  bool resumed_ = false;
+  std::optional<Batch> pending_;  // an unfinished batch found in the event log
+
+  std::optional<git::Worktree> worktree_;
+  std::optional<CommitIndex> prepared_;  // checked out and built in this session
+  uint32_t infra_streak_ = 0;
+  double max_probability_ = 0;
+  std::string best_sha_;
+};
+
+}  // namespace
+
+std::string worktree_path(const std::string& worktree_root, int64_t id) {
+  return (std::filesystem::path(worktree_root) / fmt::format("bisection-{}", id)).native();
+}
+
+ExecutorFactory command_executors(base::ProcessRunner& processes) {
+  return [&processes](const config::Config& config) -> base::Result<Executors> {
+    Executors executors;
+    executors.builder = std::make_unique<CommandBuilder>(
+        processes, config.build.command,
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.build.timeout));
+    CommandRunnerOptions run;
+    run.argv = config.test.command;
+    run.timeout = config.test.timeout;
+    run.no_output_timeout = config.test.no_output_timeout;
+    executors.runner = std::make_unique<CommandRunner>(processes, std::move(run));
+    return executors;
+  };
+}
+
+Bisector::Bisector(store::Store& store, base::Clock& clock, ExecutorFactory executors,
+                   BisectorOptions options)
+    : store_(store),
+      clock_(clock),
+      executors_(std::move(executors)),
+      options_(std::move(options)) {}
+
+base::Result<BisectionState> Bisector::run(int64_t id) {
+  Session session(store_, clock_, options_, id);
+  auto result = session.run(executors_);
+  if (result) {
+    return result;
+  }
+
+  // Leave the bisection resumable (or failed, when it can never continue) with the error, unless
+  // it is no longer ours: then whoever changed it owns its state.
+  const int64_t pid = options_.owner_pid != 0 ? options_.owner_pid : ::getpid();
+  auto current = store_.get_bisection(id);
+  if (current && current->state == BisectionState::kRunning && current->owner_pid == pid) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
+            .count();
+    const std::string& message = result.error().message();
+    if (store_.set_state(id, session.fatal() ? BisectionState::kFailed : BisectionState::kPaused,
+                         now, message)) {
+      store::Event event;
+      event.bisection_id = id;
+      event.at_ms = now;
+      event.kind = std::string(kEventError);
+      event.message = message;
+      (void)store_.append_event(event);
+    }
+  }
+  return result;
+}
+
+}  // namespace flakebisect::engine

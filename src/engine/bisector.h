@@ -1,0 +1,128 @@
+// Bisector: the loop that runs one bisection to its end, with the store as its only memory.
+//
+//   load the bisection (full SHAs, configuration) -> candidates from the store, or from git the
+//   first time -> rebuild evidence from every stored run with this test identity -> loop:
+//     stop?  found / not reproduced (model::evaluate_stop), budget spent (inconclusive), nothing
+//            testable left (inconclusive)
+//     plan   model::Planner picks (commit, runs); the decision is logged as a "plan" event
+//     build  check the commit out in the bisection's private worktree, run the build; a failed
+//            build is recorded and makes the commit a skip
+//     run    one run at a time; each is recorded in its own committed transaction before the
+//            model sees it
+//
+// Resume and determinism: everything the loop decides is a function of the stored rows, so a
+// resumed bisection (after a pause, a crash or kill -9 at any point) computes the same posterior
+// and takes the same next step. In particular the posterior is rebuilt from the evidence table in
+// candidate order before every decision rather than updated in place, and an unfinished batch is
+// recognised from its "plan" event (runs recorded since it < runs planned) and continued rather
+// than re-planned. A run the process did not finish is never recorded, and the next run at that
+// commit gets the same FLAKEBISECT_RUN index. Costs come from the configuration, not from measured
+// durations, so that timing noise cannot change a decision.
+//
+// Stopping: `*stop` (set by a signal watcher or another thread) is checked between runs and after
+// every build and run; when it is set, the build or run that was in progress is abandoned (not
+// recorded), the bisection is paused with `stop_reason` and run() returns kPaused. A bisection
+// whose state is changed in the store by someone else (`flakebisect cancel`) stops at the next
+// check; run() then returns the state it found.
+//
+// Errors: when the tool fails (store I/O, a build or test program that cannot be started, five
+// infra outcomes in a row), the bisection is paused with the error message so it can be resumed
+// once the cause is fixed, and run() returns the error. A stored configuration or candidate set
+// that cannot be used marks it failed.
+//
+// Thread rules: a Bisector is used by one thread; its Store must belong to that thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "base/process.h"
+#include "base/result.h"
+#include "config/config.h"
+#include "engine/builder.h"
+#include "engine/runner.h"
+#include "store/records.h"
+#include "store/store.h"
+
+namespace flakebisect::engine {
+
+// What the loop is doing, for a live progress line. Reported after every decision, build and run.
+struct Progress {
+  enum class Phase { kPlanning, kCheckout, kBuilding, kRunning, kFinished, kPaused };
+  int64_t bisection_id = 0;
+  Phase phase = Phase::kPlanning;
+  std::string sha;             // the commit being worked on (empty while planning)
+  std::string subject;         // its subject
+  uint32_t batch_run = 0;      // while running: 1-based position within the batch
+  uint32_t batch_runs = 0;     // runs planned for this commit in this step
+  uint64_t runs = 0;           // runs this bisection has recorded
+  uint64_t max_runs = 0;       // decision.max_runs
+  uint64_t builds = 0;         // builds this bisection has recorded
+  double max_probability = 0;  // of the most likely culprit, as of the last decision
+  std::string best_sha;        // the most likely culprit
+  // A one-line description of a milestone (a plan, a build result, the end); empty for updates
+  // that only advance a counter.
+  std::string milestone;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+// The builder and runner for a configuration.
+struct Executors {
+  std::unique_ptr<Builder> builder;
+  std::unique_ptr<Runner> runner;
+};
+using ExecutorFactory = std::function<base::Result<Executors>(const config::Config&)>;
+
+// CommandBuilder and CommandRunner over `processes`, which must outlive the factory's products.
+ExecutorFactory command_executors(base::ProcessRunner& processes);
+
+struct BisectorOptions {
+  // Private worktrees go to <worktree_root>/bisection-<id> (created 0700). Required.
+  std::string worktree_root;
+  // The pid that claimed the bisection (store owner_pid); 0 = getpid().
+  int64_t owner_pid = 0;
+  // "foreground" or "daemon": who runs it, logged with every session so that a restarted daemon
+  // knows which paused bisections were its own.
+  std::string session_mode = "foreground";
+  const std::atomic<bool>* stop = nullptr;  // may be null
+  std::string stop_reason = "interrupted";  // the pause message when *stop ends a session
+  ProgressFn progress;                      // may be empty
+  bool keep_worktree = false;  // keep the private worktree after the bisection finishes
+};
+
+// The "paused" event written when *stop ends a session carries {"by": session_mode}; a
+// "session" event {"mode", "pid", "resumed"} opens every session.
+inline constexpr std::string_view kEventSession = "session";
+inline constexpr std::string_view kEventPlan = "plan";
+inline constexpr std::string_view kEventBuild = "build";
+inline constexpr std::string_view kEventPaused = "paused";
+inline constexpr std::string_view kEventFinished = "finished";
+inline constexpr std::string_view kEventError = "error";
+
+// The private worktree of bisection `id` under `worktree_root`. The engine removes it when the
+// bisection finishes; whoever cancels a bisection no process is running may remove it too.
+std::string worktree_path(const std::string& worktree_root, int64_t id);
+
+class Bisector {
+ public:
+  Bisector(store::Store& store, base::Clock& clock, ExecutorFactory executors,
+           BisectorOptions options);
+
+  // Works on bisection `id`, which the caller has claimed (state running, owner options.owner_pid),
+  // until it finishes (found, inconclusive, not_reproduced: the result is stored), is paused by
+  // *stop, or is changed in the store by someone else. Returns the state it is left in.
+  base::Result<store::BisectionState> run(int64_t id);
+
+ private:
+  store::Store& store_;
+  base::Clock& clock_;
+  ExecutorFactory executors_;
+  BisectorOptions options_;
+};
+
+}  // namespace flakebisect::engine

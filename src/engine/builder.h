@@ -1,0 +1,57 @@
+// Builder: turns a checked-out commit into something the Runner can test.
+//
+// A build that fails (non-zero exit, killed, timed out) is data, not an error: the commit becomes
+// a skip for the model and the log tail says why. A Result error means the tool could not build
+// at all (the build program is missing, fork failed), which pauses the bisection instead of
+// turning every commit into a skip.
+//
+// CommandBuilder runs build.command (an argv, never a shell) in the worktree with build.timeout,
+// stdout and stderr merged, through a base::ProcessRunner. No command means there is nothing to
+// build: needs_build() is false and the engine treats every commit as built and records no builds.
+//
+// Thread rules: a Builder is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/process.h"
+#include "base/result.h"
+#include "engine/commit_checkout.h"
+
+namespace flakebisect::engine {
+
+struct BuildOutcome {
+  bool ok = true;        // false: the commit cannot be tested (a skip)
+  std::string detail;    // how it ended, "exit 2", "timed out after 3600000 ms"; empty when ok
+  std::string log_tail;  // the last bytes of the build's output (at most kBuildLogTailBytes)
+  std::chrono::milliseconds duration{0};
+};
+
+inline constexpr size_t kBuildLogTailBytes = 8192;
+
+class Builder {
+ public:
+  virtual ~Builder() = default;
+  // False when there is nothing to build (build() is then never called).
+  virtual bool needs_build() const = 0;
+  virtual base::Result<BuildOutcome> build(const CommitCheckout& checkout) = 0;
+};
+
+class CommandBuilder final : public Builder {
+ public:
+  // `processes` must outlive this object. An empty argv means nothing to build.
+  CommandBuilder(base::ProcessRunner& processes, std::vector<std::string> argv,
+                 std::chrono::milliseconds timeout);
+
+  bool needs_build() const override { return !argv_.empty(); }
+  base::Result<BuildOutcome> build(const CommitCheckout& checkout) override;
+
+ private:
+  base::ProcessRunner& processes_;
+  std::vector<std::string> argv_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace flakebisect::engine

@@ -1,0 +1,39 @@
+#include "engine/child_processes.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace flakebisect::engine {
+
+std::vector<pid_t> child_processes() {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  // A thread may exit while we iterate; its directory then vanishes and is skipped.
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream children(task.path() / "children");
+    long pid = 0;
+    while (children >> pid) {
+      pids.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  std::sort(pids.begin(), pids.end());
+  pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+  return pids;
+}
+
+size_t signal_child_process_groups(int signal) {
+  size_t signalled = 0;
+  for (pid_t pid : child_processes()) {
+    if (::kill(-pid, signal) == 0 || (errno == ESRCH && ::kill(pid, signal) == 0)) {
+      ++signalled;
+    }
+  }
+  return signalled;
+}
+
+}  // namespace flakebisect::engine

@@ -1,0 +1,31 @@
+#include "engine/commit_checkout.h"
+
+namespace flakebisect::engine {
+
+std::vector<std::pair<std::string, std::string>> command_environment(
+    const CommitCheckout& checkout, std::optional<uint32_t> run_index) {
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"FLAKEBISECT_COMMIT", checkout.sha},
+      {"FLAKEBISECT_REPO", checkout.repo},
+      {"FLAKEBISECT_WORKTREE", checkout.worktree},
+  };
+  if (run_index) {
+    env.emplace_back("FLAKEBISECT_RUN", std::to_string(*run_index));
+  }
+  return env;
+}
+
+std::string tail_of(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return text;
+  }
+  size_t start = text.size() - max_bytes;
+  // Prefer to start at a line, unless that throws away most of the tail.
+  const size_t newline = text.find('\n', start);
+  if (newline != std::string::npos && newline - start < max_bytes / 4) {
+    start = newline + 1;
+  }
+  return text.substr(start);
+}
+
+}  // namespace flakebisect::engine

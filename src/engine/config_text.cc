@@ -1,0 +1,86 @@
+#include "engine/config_text.h"
+
+#include <toml++/toml.h>
+
+#include <sstream>
+
+namespace flakebisect::engine {
+namespace {
+
+toml::array argv_array(const std::vector<std::string>& argv) {
+  toml::array array;
+  for (const std::string& arg : argv) {
+    array.push_back(arg);
+  }
+  return array;
+}
+
+std::string render(const config::Config& config) {
+  const config::DecisionConfig& d = config.decision;
+  toml::table decision{
+      {"confidence", d.confidence},
+      {"max_runs", int64_t{d.max_runs}},
+      {"max_wall_time", int64_t{d.max_wall_time.count()}},
+      {"no_regression_prior", d.no_regression_prior},
+      {"theta_min", d.theta_min},
+      {"max_reproduce_runs", int64_t{d.max_reproduce_runs}},
+      {"build_cost", d.build_cost},
+      {"boot_cost", d.boot_cost},
+      {"run_cost", d.run_cost},
+  };
+  toml::table build{{"timeout", int64_t{config.build.timeout.count()}}};
+  if (!config.build.command.empty()) {
+    build.insert("command", argv_array(config.build.command));
+  }
+  toml::table test{
+      {"timeout", int64_t{config.test.timeout.count()}},
+      {"no_output_timeout", int64_t{config.test.no_output_timeout.count()}},
+      {"runs_per_batch", int64_t{config.test.runs_per_batch}},
+  };
+  if (!config.test.command.empty()) {
+    test.insert("command", argv_array(config.test.command));
+  }
+  toml::array outcomes;
+  for (const std::string& outcome : config.test.failure_outcomes) {
+    outcomes.push_back(outcome);
+  }
+  test.insert("failure_outcomes", std::move(outcomes));
+  if (config.test.signature) {
+    test.insert("signature", *config.test.signature);
+  }
+  toml::table root{
+      {"decision", std::move(decision)}, {"build", std::move(build)}, {"test", std::move(test)}};
+  std::ostringstream out;
+  out << "# Effective configuration of this bisection (durations in seconds).\n";
+  if (!config.source_name.empty()) {
+    out << "# Based on " << config.source_name << ", with command-line overrides.\n";
+  }
+  out << root << "\n";
+  return out.str();
+}
+
+}  // namespace
+
+base::Result<std::string> config_text_for_storage(const config::Config& config) {
+  const std::string hash = config.hash();
+  if (!config.source_text.empty()) {
+    auto reparsed = config::parse_config(config.source_text, config.source_name);
+    if (reparsed && reparsed->hash() == hash) {
+      return config.source_text;
+    }
+  }
+  std::string text = render(config);
+  auto reparsed = config::parse_config(text, "effective configuration");
+  if (!reparsed) {
+    return std::move(reparsed).error().context("cannot store the configuration");
+  }
+  if (reparsed->hash() != hash) {
+    return base::Error(
+        "cannot store the configuration: a value does not survive TOML (is an argument invalid "
+        "UTF-8?)",
+        base::ErrorCode::kInvalidInput);
+  }
+  return text;
+}
+
+}  // namespace flakebisect::engine

@@ -1,0 +1,101 @@
+#include "engine/evidence.h"
+
+#include <algorithm>
+
+namespace flakebisect::engine {
+
+base::Result<OutcomePolicy> OutcomePolicy::from(const config::TestConfig& test) {
+  OutcomePolicy policy;
+  const auto& listed = test.failure_outcomes;
+  const auto lists = [&](std::string_view name) {
+    return std::find(listed.begin(), listed.end(), name) != listed.end();
+  };
+  policy.fail_counts_ = lists("fail");
+  policy.crash_counts_ = lists("crash");
+  policy.hang_counts_ = lists("hang");
+  if (test.signature) {
+    try {
+      policy.signature_.emplace(*test.signature, std::regex::ECMAScript);
+    } catch (const std::regex_error& error) {
+      return base::make_error(base::ErrorCode::kInvalidInput,
+                              "test.signature: not a valid regular expression: {}", error.what());
+    }
+  }
+  return policy;
+}
+
+Observation OutcomePolicy::classify(store::RunOutcome outcome,
+                                    const std::optional<std::string>& signature) const {
+  using store::RunOutcome;
+  switch (outcome) {
+    case RunOutcome::kPass:
+      return Observation::kPass;
+    case RunOutcome::kFail:
+      return fail_counts_ ? Observation::kFail : Observation::kNone;
+    case RunOutcome::kCrash:
+      if (!crash_counts_) {
+        return Observation::kNone;
+      }
+      if (signature_ && !(signature && std::regex_search(*signature, *signature_))) {
+        return Observation::kNone;  // somebody else's crash
+      }
+      return Observation::kFail;
+    case RunOutcome::kHang:
+      return hang_counts_ ? Observation::kFail : Observation::kNone;
+    case RunOutcome::kSkip:
+      return Observation::kSkip;
+    case RunOutcome::kInfra:
+    case RunOutcome::kInterrupted:
+      return Observation::kNone;
+  }
+  return Observation::kNone;
+}
+
+Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
+                         const std::unordered_map<std::string, model::CommitIndex>& index_of,
+                         const std::vector<bool>& build_failed, const OutcomePolicy& policy) {
+  Evidence evidence;
+  evidence.commits.resize(build_failed.size());
+  evidence.recorded_runs.assign(build_failed.size(), 0);
+  for (size_t x = 0; x < build_failed.size(); ++x) {
+    evidence.commits[x].skipped = build_failed[x];
+  }
+  for (const store::RunRecord& run : runs) {
+    const auto it = index_of.find(run.sha);
+    if (it == index_of.end()) {
+      continue;
+    }
+    const model::CommitIndex x = it->second;
+    ++evidence.recorded_runs[x];
+    switch (policy.classify(run.outcome, run.signature)) {
+      case Observation::kPass:
+        ++evidence.commits[x].passes;
+        ++evidence.used_runs;
+        break;
+      case Observation::kFail:
+        ++evidence.commits[x].fails;
+        ++evidence.used_runs;
+        break;
+      case Observation::kSkip:
+        evidence.commits[x].skipped = true;
+        break;
+      case Observation::kNone:
+        break;
+    }
+  }
+  return evidence;
+}
+
+void apply_evidence(const Evidence& evidence, model::Posterior& posterior) {
+  for (model::CommitIndex x = 0; x < evidence.commits.size(); ++x) {
+    const model::CommitEvidence& e = evidence.commits[x];
+    if (e.fails > 0 || e.passes > 0) {
+      posterior.record(x, e.fails, e.passes);
+    }
+    if (e.skipped) {
+      posterior.mark_skipped(x);
+    }
+  }
+}
+
+}  // namespace flakebisect::engine

@@ -1,0 +1,63 @@
+#include "engine/runner.h"
+
+#include <fmt/core.h>
+
+#include "engine/failpoint.h"
+
+namespace flakebisect::engine {
+
+store::RunOutcome classify_exit(const base::ProcessResult& result) {
+  if (result.timed_out || result.no_output_timeout) {
+    return store::RunOutcome::kHang;
+  }
+  if (result.term_signal != 0) {
+    return store::RunOutcome::kInfra;
+  }
+  const int code = result.exit_code;
+  if (code == 0) {
+    return store::RunOutcome::kPass;
+  }
+  if (code == 125) {
+    return store::RunOutcome::kSkip;
+  }
+  if (code >= 1 && code <= 127) {
+    return store::RunOutcome::kFail;
+  }
+  return store::RunOutcome::kInfra;  // > 127 (or negative): git bisect run would abort
+}
+
+CommandRunner::CommandRunner(base::ProcessRunner& processes, CommandRunnerOptions options)
+    : processes_(processes), options_(std::move(options)) {}
+
+base::Result<RunOutcome> CommandRunner::run(const CommitCheckout& checkout, uint32_t run_index) {
+  if (options_.argv.empty()) {
+    return base::Error("no test command configured", base::ErrorCode::kInvalidInput);
+  }
+  base::ProcessOptions options;
+  options.argv = options_.argv;
+  options.cwd = checkout.worktree;
+  options.env_set = command_environment(checkout, run_index);
+  options.timeout = options_.timeout;
+  options.no_output_timeout = options_.no_output_timeout;
+  options.merge_stderr = true;
+  options.output_cap = size_t{64} << 10;
+
+  base::Result<base::ProcessResult> result = [&] {
+    FailpointWhileChildRuns failpoint(kFailpointDuringRun);
+    return processes_.run(options);
+  }();
+  if (!result) {
+    return std::move(result).error().context(
+        fmt::format("test {} run {}", checkout.sha.substr(0, 12), run_index));
+  }
+  RunOutcome outcome;
+  outcome.outcome = classify_exit(*result);
+  outcome.detail = result->status_text(options);
+  if (!result->out.empty()) {
+    outcome.detail += "\n" + tail_of(result->out, kRunDetailTailBytes);
+  }
+  outcome.duration = result->duration;
+  return outcome;
+}
+
+}  // namespace flakebisect::engine

@@ -1,0 +1,70 @@
+// Runner: runs the reproducer once on a built commit and says what happened.
+//
+// The outcome is data (store::RunOutcome): pass, fail, crash, hang, infra or skip; whether it
+// counts as evidence is decided later, from the stored row (evidence.h). A Result error means the
+// tool could not run the reproducer at all (the test program is missing, fork failed); the
+// bisection then pauses rather than record a run that never happened.
+//
+// CommandRunner runs test.command (an argv, never a shell) in the worktree, stdout and stderr
+// merged, with test.timeout and test.no_output_timeout, through a base::ProcessRunner, and maps
+// its end with git bisect run's conventions (classify_exit):
+//   exit 0                      pass
+//   exit 125                    skip (this commit cannot be tested)
+//   exit 1..124, 126, 127       fail
+//   exit > 127, killed by a signal (a crash of the test harness itself, OOM kill, ...)   infra
+//   timeout or no-output timeout (the group was killed)                                  hang
+//
+// Thread rules: a Runner is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/process.h"
+#include "base/result.h"
+#include "engine/commit_checkout.h"
+#include "store/records.h"
+
+namespace flakebisect::engine {
+
+struct RunOutcome {
+  store::RunOutcome outcome = store::RunOutcome::kPass;
+  std::optional<std::string> signature;  // crash title, when the runner can tell one
+  std::string detail;  // how it ended ("exit 1", "timed out after 600000 ms") and an output tail
+  std::chrono::milliseconds duration{0};
+};
+
+inline constexpr size_t kRunDetailTailBytes = 2048;
+
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  // run_index: FLAKEBISECT_RUN for this run (see commit_checkout.h).
+  virtual base::Result<RunOutcome> run(const CommitCheckout& checkout, uint32_t run_index) = 0;
+};
+
+// git bisect run's exit code convention, plus timeouts (hang) and signals (infra).
+store::RunOutcome classify_exit(const base::ProcessResult& result);
+
+struct CommandRunnerOptions {
+  std::vector<std::string> argv;                   // must not be empty
+  std::chrono::milliseconds timeout{0};            // 0 = none
+  std::chrono::milliseconds no_output_timeout{0};  // 0 = none
+};
+
+class CommandRunner final : public Runner {
+ public:
+  // `processes` must outlive this object.
+  CommandRunner(base::ProcessRunner& processes, CommandRunnerOptions options);
+
+  base::Result<RunOutcome> run(const CommitCheckout& checkout, uint32_t run_index) override;
+
+ private:
+  base::ProcessRunner& processes_;
+  CommandRunnerOptions options_;
+};
+
+}  // namespace flakebisect::engine

@@ -1,0 +1,58 @@
+#include "cli/text.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace flakebisect::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(Printable, ReplacesControlCharactersSoSubjectsCannotDriveTheTerminal) {
+  EXPECT_EQ(printable("fix \x1b[2Jboom\r\nnext\x7f"), "fix ?[2Jboom??next?");
+  EXPECT_EQ(printable(std::string("nul\0byte", 8)), "nul?byte");
+}
+
+TEST(Printable, KeepsUtf8AndCutsWholeCharacters) {
+  EXPECT_EQ(printable("ünïcödé ✓"), "ünïcödé ✓");
+  EXPECT_EQ(printable("ééééééé", 5), "éé...");
+  EXPECT_EQ(printable("short", 5), "short");
+}
+
+TEST(IsoTime, FormatsUnixMillisecondsAsUtc) {
+  EXPECT_EQ(iso_time(1704067200123), "2024-01-01T00:00:00Z");
+}
+
+TEST(ToJsonText, StaysValidWhateverTheBytes) {
+  const nlohmann::json value{{"subject", std::string("bad \xff\xfe utf8")}};
+  const std::string text = to_json_text(value);
+  EXPECT_FALSE(nlohmann::json::parse(text, nullptr, false).is_discarded());
+}
+
+TEST(ResultSummary, NamesTheCulpritWhenFound) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "found", "culprit": {"sha": "abc123", "subject": "ext4: \u001b[31m oops"},
+    "confidence": 0.995, "runs": 87, "builds": 9,
+    "theta": {"mean": 0.3, "low": 0.2, "high": 0.41}})json");
+  const std::string text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("found: abc123 ext4: ?[31m oops\n"));
+  EXPECT_THAT(text, HasSubstr("confidence 0.9950 after 87 runs and 9 builds"));
+  EXPECT_THAT(text, HasSubstr("0.300 (90% interval 0.200 to 0.410)"));
+  EXPECT_THAT(text, Not(HasSubstr("\x1b")));
+}
+
+TEST(ResultSummary, ListsTheCredibleSetWhenInconclusive) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "inconclusive", "reason": "run budget spent (10 runs)", "culprit": null,
+    "credible_set": [{"sha": "aaa", "subject": "a", "probability": 0.6},
+                     {"sha": "bbb", "subject": "b", "probability": 0.39}],
+    "credible_set_size": 5, "credible_mass": 0.99, "runs": 10, "builds": 2})json");
+  const std::string text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("inconclusive: run budget spent (10 runs)"));
+  EXPECT_THAT(text, HasSubstr("  aaa 0.6000 a\n"));
+  EXPECT_THAT(text, HasSubstr("... and 3 more"));
+}
+
+}  // namespace
+}  // namespace flakebisect::cli

@@ -1,0 +1,124 @@
+#include "engine/bisection_request.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "engine/fakes.h"
+#include "engine/identity.h"
+
+namespace flakebisect::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace flakebisect::testing;
+
+class BisectRequestTest : public ::testing::Test {
+ protected:
+  BisectRequestTest() : history_(make_history(dir_ / "repo", sized(30))) {}
+
+  BisectRequest request(std::vector<std::string> good, std::string bad) {
+    return BisectRequest{history_.repo.native(), std::move(good), std::move(bad), test_config()};
+  }
+
+  TempDir dir_;
+  History history_;
+};
+
+TEST_F(BisectRequestTest, ResolvesRevisionsToFullShas) {
+  git(history_.repo, {"tag", "v1.0", history_.root});
+  auto spec = prepare_bisection(request({"v1.0"}, "main~0"));
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->bad_sha, history_.tip);
+  EXPECT_EQ(spec->good_shas, std::vector<std::string>{history_.root});
+  EXPECT_EQ(spec->repo, history_.repo.native());
+  EXPECT_EQ(spec->test_identity, test_identity(test_config()));
+  EXPECT_EQ(spec->config_hash, test_config().hash());
+  auto reparsed = config::parse_config(spec->config_toml, "stored");
+  ASSERT_TRUE(reparsed.has_value());
+  EXPECT_EQ(reparsed->hash(), spec->config_hash);
+
+  auto short_sha =
+      prepare_bisection(request({history_.root.substr(0, 10)}, history_.tip.substr(0, 8)));
+  ASSERT_TRUE(short_sha.has_value()) << short_sha.error().message();
+  EXPECT_EQ(short_sha->bad_sha, history_.tip);
+}
+
+TEST_F(BisectRequestTest, RejectsAnUnknownRevisionNamingTheFlag) {
+  auto spec = prepare_bisection(request({"no-such-tag"}, history_.tip));
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("--good 'no-such-tag'"));
+  EXPECT_THAT(spec.error().message(), HasSubstr("unknown revision"));
+  spec = prepare_bisection(request({history_.root}, "nope~3"));
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("--bad 'nope~3'"));
+}
+
+TEST_F(BisectRequestTest, RejectsAGoodThatIsNotAnAncestorOfBad) {
+  auto spec = prepare_bisection(request({history_.tip}, history_.root));
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("not an ancestor"));
+}
+
+TEST_F(BisectRequestTest, RejectsGoodEqualToBad) {
+  auto spec = prepare_bisection(request({"main"}, history_.tip));
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().code(), base::ErrorCode::kInvalidInput);
+}
+
+TEST_F(BisectRequestTest, RejectsAnAmbiguousShortSha) {
+  TempDir dir;
+  History history = make_history(dir / "repo", with_blobs(sized(10), 3000));
+  std::map<std::string, int> prefixes;
+  std::string ambiguous;
+  for (const std::string& sha : [&] {
+         std::vector<std::string> all;
+         std::istringstream in(
+             git(history.repo, {"cat-file", "--batch-all-objects", "--batch-check=%(objectname)"}));
+         for (std::string line; std::getline(in, line);) all.push_back(line);
+         return all;
+       }()) {
+    if (++prefixes[sha.substr(0, 4)] == 2) ambiguous = sha.substr(0, 4);
+  }
+  ASSERT_FALSE(ambiguous.empty()) << "no 4-digit prefix collision among 3000 blobs";
+  auto spec = prepare_bisection(
+      BisectRequest{history.repo.native(), {ambiguous}, history.tip, test_config()});
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("ambiguous"));
+}
+
+TEST_F(BisectRequestTest, RequiresATestCommand) {
+  BisectRequest r = request({history_.root}, history_.tip);
+  r.config.test.command.clear();
+  auto spec = prepare_bisection(r);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("no test command"));
+}
+
+TEST_F(BisectRequestTest, RejectsATestOrBuildProgramThatDoesNotExist) {
+  BisectRequest r = request({history_.root}, history_.tip);
+  r.config.test.command = {"flakebisect-no-such-program-anywhere"};
+  auto spec = prepare_bisection(r);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(),
+              HasSubstr("test command: flakebisect-no-such-program-anywhere"));
+  r = request({history_.root}, history_.tip);
+  r.config.build.command = {"/no/such/make"};
+  spec = prepare_bisection(r);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("build command"));
+  // A relative path is looked up in each commit's worktree, later.
+  r = request({history_.root}, history_.tip);
+  r.config.test.command = {"tools/testing/run.sh"};
+  EXPECT_TRUE(prepare_bisection(r).has_value());
+}
+
+TEST_F(BisectRequestTest, RejectsAPathThatIsNotARepository) {
+  BisectRequest r = request({history_.root}, history_.tip);
+  r.repo = (dir_ / "nothing here").native();
+  EXPECT_FALSE(prepare_bisection(r).has_value());
+}
+
+}  // namespace
+}  // namespace flakebisect::engine

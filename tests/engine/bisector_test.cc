@@ -1,0 +1,395 @@
+#include "engine/bisector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <tuple>
+
+#include "base/clock.h"
+#include "base/fake_process_runner.h"
+#include "engine/fakes.h"
+#include "engine/identity.h"
+
+namespace flakebisect::engine {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using namespace flakebisect::testing;
+using store::BisectionState;
+
+// Who ran what: the rows a bisection recorded, as comparable tuples.
+using Row = std::tuple<std::string, int64_t, std::string>;  // sha, run_index, outcome
+std::vector<Row> rows_of(store::Store& store, int64_t id) {
+  std::vector<Row> rows;
+  auto runs = store.runs_for_bisection(id);
+  EXPECT_TRUE(runs.has_value());
+  for (const auto& run : runs.value_or(std::vector<store::RunRecord>{})) {
+    rows.emplace_back(run.sha, run.run_index, std::string(store::to_string(run.outcome)));
+  }
+  return rows;
+}
+
+class BisectorTest : public ::testing::Test {
+ protected:
+  BisectorTest() : store_(memory_store()) {}
+
+  void make(HistoryOptions options = {}) {
+    history_ = make_history(dir_ / "repo", options);
+    bad_ = bad_commits(history_);
+    runner_.fn = FakeRunner::flaky(bad_, 30);
+  }
+
+  BisectorOptions options() {
+    BisectorOptions options;
+    options.worktree_root = (dir_ / "worktrees").native();
+    options.stop = &stop_;
+    return options;
+  }
+
+  base::Result<BisectionState> run(int64_t id, store::Store* store = nullptr) {
+    Bisector bisector(store ? *store : store_, clock_, fake_executors(builder_, runner_),
+                      options());
+    return bisector.run(id);
+  }
+
+  TempDir dir_;
+  History history_;
+  std::set<std::string> bad_;
+  store::Store store_;
+  base::FakeClock clock_;
+  FakeBuilder builder_;
+  FakeRunner runner_;
+  std::atomic<bool> stop_{false};
+};
+
+TEST_F(BisectorTest, FindsThePlantedCommitOfAFlakyBugInAMergeHeavyHistory) {
+  make(sized(150));
+  const int64_t id = create_running(store_, history_, test_config());
+  auto state = run(id);
+  ASSERT_TRUE(state.has_value()) << state.error().message();
+  EXPECT_EQ(*state, BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["status"], "found");
+  EXPECT_EQ(result["culprit"]["sha"], history_.planted_sha());
+  EXPECT_EQ(result["culprit"]["subject"], "fs: planted regression");
+  EXPECT_GE(result["confidence"].get<double>(), 0.99);
+  EXPECT_EQ(result["runs"].get<size_t>(), runner_.calls.size());
+  EXPECT_EQ(rows_of(store_, id).size(), runner_.calls.size());
+  // The bug reproduces on bad first (design.md: reproduce before trusting the range).
+  ASSERT_FALSE(runner_.calls.empty());
+  EXPECT_EQ(runner_.calls.front().sha, history_.tip);
+  // The worktree is private, and removed once the bisection is over.
+  EXPECT_THAT(runner_.calls.front().worktree, HasSubstr("worktrees/bisection-"));
+  EXPECT_FALSE(std::filesystem::exists(runner_.calls.front().worktree));
+}
+
+TEST_F(BisectorTest, ADeterministicBugNamesTheFirstBadCommit) {
+  make(sized(60, 7));
+  runner_.fn = FakeRunner::flaky(bad_, 100);
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+}
+
+TEST_F(BisectorTest, RunIndexCountsTheRunsRecordedAtEachCommit) {
+  make(sized(40));
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_TRUE(run(id).has_value());
+  std::map<std::string, uint32_t> next;
+  for (const RunCall& call : runner_.calls) {
+    EXPECT_EQ(call.index, next[call.sha]++) << call.sha;
+  }
+}
+
+TEST_F(BisectorTest, EachRunIsCommittedBeforeTheNextOneStarts) {
+  make(sized(40));
+  const std::string path = (dir_ / "store.db").native();
+  store::OpenMode create;
+  create.create_if_missing = true;
+  auto writer = store::Store::open(path, create);
+  ASSERT_TRUE(writer.has_value());
+  auto reader = store::Store::open(path);
+  ASSERT_TRUE(reader.has_value());
+  const int64_t id = create_running(*writer, history_, test_config());
+  auto inner = FakeRunner::flaky(bad_, 30);
+  size_t checked = 0;
+  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+    // Another connection sees every earlier run: each was committed on its own.
+    auto committed = reader->runs_for_bisection(id);
+    EXPECT_TRUE(committed.has_value());
+    EXPECT_EQ(committed->size(), runner_.calls.size() - 1);
+    ++checked;
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id, &*writer).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_GT(checked, 10U);
+}
+
+TEST_F(BisectorTest, ABuildFailureIsASkipNotAnError) {
+  make(sized(60, 3));
+  // The second and third commits the engine builds do not compile (unless one is the culprit).
+  std::set<std::string> broken;
+  builder_.fn = [&](const CommitCheckout& checkout) -> base::Result<BuildOutcome> {
+    if (builder_.built.size() >= 2 && builder_.built.size() <= 3 &&
+        checkout.sha != history_.planted_sha()) {
+      broken.insert(checkout.sha);
+    }
+    BuildOutcome outcome;
+    outcome.ok = broken.count(checkout.sha) == 0;
+    outcome.detail = outcome.ok ? "" : "exit 2";
+    outcome.log_tail = outcome.ok ? "ok\n" : "error: it does not compile\n";
+    return outcome;
+  };
+  config::Config config = test_config();
+  config.build.command = {"./build.sh", "-j8"};
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+  ASSERT_EQ(broken.size(), 2U);
+  for (const RunCall& call : runner_.calls) {
+    EXPECT_EQ(broken.count(call.sha), 0U) << "ran on a commit that did not build";
+  }
+  // Failed builds are stored with their log under the bisection's build key, and never retried.
+  for (const std::string& sha : broken) {
+    const std::string tree = trim(git(history_.repo, {"rev-parse", sha + "^{tree}"}));
+    auto build = store_.find_build(tree, build_key(config));
+    ASSERT_TRUE(build.has_value() && build->has_value());
+    EXPECT_EQ((*build)->status, store::BuildStatus::kFailed);
+    EXPECT_EQ((*build)->log_tail, "error: it does not compile\n");
+    EXPECT_EQ(std::count(builder_.built.begin(), builder_.built.end(), sha), 1);
+  }
+}
+
+TEST_F(BisectorTest, AnUntestableCulpritMakesTheAnswerASet) {
+  make(sized(60, 3));
+  runner_.fn = FakeRunner::flaky(bad_, 100);
+  builder_.fn = [&](const CommitCheckout& checkout) -> base::Result<BuildOutcome> {
+    BuildOutcome outcome;
+    outcome.ok = checkout.sha != history_.planted_sha();
+    return outcome;
+  };
+  config::Config config = test_config();
+  config.build.command = {"./build.sh"};
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kInconclusive);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["status"], "inconclusive");
+  EXPECT_TRUE(result["culprit"].is_null());
+  std::vector<std::string> set;
+  for (const auto& entry : result["credible_set"]) set.push_back(entry["sha"]);
+  EXPECT_THAT(set, Contains(history_.planted_sha()));
+  EXPECT_GE(set.size(), 2U);
+}
+
+TEST_F(BisectorTest, TheRunBudgetEndsInconclusiveWithACredibleSet) {
+  make(sized(100));
+  config::Config config = test_config();
+  config.decision.max_runs = 12;
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kInconclusive);
+  EXPECT_EQ(runner_.calls.size(), 12U);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["status"], "inconclusive");
+  EXPECT_THAT(result["reason"].get<std::string>(), HasSubstr("run budget"));
+  EXPECT_FALSE(result["credible_set"].empty());
+  EXPECT_EQ(result["runs"], 12);
+}
+
+TEST_F(BisectorTest, TheTimeBudgetEndsInconclusive) {
+  make(sized(100));
+  auto inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+    clock_.advance(std::chrono::seconds(20));
+    return inner(checkout, index);
+  };
+  config::Config config = test_config();
+  config.decision.max_wall_time = std::chrono::seconds(60);
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kInconclusive);
+  EXPECT_GE(runner_.calls.size(), 3U);
+  EXPECT_LE(runner_.calls.size(), 8U);  // the batch in progress may finish
+  EXPECT_THAT(result_of(store_, id)["reason"].get<std::string>(), HasSubstr("time budget"));
+}
+
+TEST_F(BisectorTest, ABadCommitThatNeverFailsIsNotReproduced) {
+  make(sized(40));
+  runner_.fn = FakeRunner::flaky({}, 0);
+  config::Config config = test_config();
+  config.decision.max_reproduce_runs = 8;
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kNotReproduced);
+  EXPECT_EQ(runner_.calls.size(), 8U);
+  for (const RunCall& call : runner_.calls) EXPECT_EQ(call.sha, history_.tip);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["status"], "not_reproduced");
+  EXPECT_THAT(result["reason"].get<std::string>(), HasSubstr("could not reproduce on bad"));
+}
+
+TEST_F(BisectorTest, EarlierRunsWithTheSameTestIdentityAreReused) {
+  make(sized(40));
+  const int64_t first = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const size_t runs = runner_.calls.size();
+  // Same test, stricter decision settings: the identity is the same, so nothing is rerun until
+  // the stored evidence is not enough.
+  config::Config config = test_config();
+  const int64_t second = create_running(store_, history_, config);
+  ASSERT_EQ(run(second).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(runner_.calls.size(), runs);
+  EXPECT_EQ(result_of(store_, second)["runs"], 0);
+  EXPECT_EQ(result_of(store_, second)["evidence_runs"], result_of(store_, first)["evidence_runs"]);
+}
+
+TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {
+  make(sized(40));
+  const int64_t id = create_running(store_, history_, test_config());
+  auto inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      EXPECT_TRUE(store_.set_state(id, BisectionState::kCancelled, 2000, "cancelled").has_value());
+    }
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kCancelled);
+  EXPECT_EQ(runner_.calls.size(), 3U);
+  EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kCancelled);
+  EXPECT_FALSE(std::filesystem::exists(runner_.calls.front().worktree));
+}
+
+TEST_F(BisectorTest, InfraOutcomesInARowPauseWithAnError) {
+  make(sized(40));
+  runner_.fn = [](const CommitCheckout&, uint32_t) -> base::Result<RunOutcome> {
+    RunOutcome outcome;
+    outcome.outcome = store::RunOutcome::kInfra;
+    outcome.detail = "exit 255";
+    return outcome;
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  auto state = run(id);
+  ASSERT_FALSE(state.has_value());
+  EXPECT_THAT(state.error().message(), HasSubstr("infra"));
+  auto bisection = store_.get_bisection(id);
+  EXPECT_EQ(bisection->state, BisectionState::kPaused);
+  EXPECT_THAT(bisection->error.value_or(""), HasSubstr("exit 255"));
+  EXPECT_EQ(rows_of(store_, id).size(), 5U);  // infra runs are recorded, never counted
+}
+
+TEST_F(BisectorTest, AToolErrorPausesTheBisectionWithTheMessage) {
+  make(sized(40));
+  runner_.fn = [](const CommitCheckout&, uint32_t) -> base::Result<RunOutcome> {
+    return base::Error("test run 0: ./reproduce: not found", base::ErrorCode::kNotFound);
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_FALSE(run(id).has_value());
+  auto bisection = store_.get_bisection(id);
+  EXPECT_EQ(bisection->state, BisectionState::kPaused);
+  EXPECT_EQ(bisection->error, "test run 0: ./reproduce: not found");
+  EXPECT_TRUE(rows_of(store_, id).empty());
+}
+
+TEST_F(BisectorTest, RefusesABisectionItDidNotClaim) {
+  make(sized(20));
+  engine::BisectRequest request{
+      history_.repo.native(), {history_.root}, history_.tip, test_config()};
+  auto spec = prepare_bisection(request);
+  ASSERT_TRUE(spec.has_value());
+  const int64_t queued = store_.create_bisection(*spec, 1000).value();
+  EXPECT_FALSE(run(queued).has_value());
+  EXPECT_EQ(store_.get_bisection(queued)->state, BisectionState::kQueued);
+  EXPECT_TRUE(runner_.calls.empty());
+}
+
+TEST_F(BisectorTest, CommandExecutorsRunTheConfiguredArgvInTheWorktreeWithItsEnvironment) {
+  make(sized(30));
+  base::FakeProcessRunner processes;
+  std::vector<base::ProcessOptions> tests;
+  processes.on({"./build.sh"}, base::FakeProcessRunner::exited(0, "built\n"));
+  processes.on({"./reproduce"},
+               [&](const base::ProcessOptions& options) -> base::Result<base::ProcessResult> {
+                 tests.push_back(options);
+                 std::map<std::string, std::string> env(options.env_set.begin(),
+                                                        options.env_set.end());
+                 const bool fails = bad_.count(env["FLAKEBISECT_COMMIT"]) > 0;
+                 return base::FakeProcessRunner::exited(fails ? 1 : 0);
+               });
+  config::Config config = test_config();
+  config.build.command = {"./build.sh", "-C", "a dir; rm -rf /"};
+  const int64_t id = create_running(store_, history_, config);
+  Bisector bisector(store_, clock_, command_executors(processes), options());
+  ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+  ASSERT_FALSE(tests.empty());
+  for (const base::ProcessOptions& call : tests) {
+    EXPECT_THAT(call.argv, ElementsAreArray({"./reproduce", "--iterations", "1"}));
+    std::map<std::string, std::string> env(call.env_set.begin(), call.env_set.end());
+    EXPECT_EQ(env["FLAKEBISECT_REPO"], history_.repo.native());
+    EXPECT_EQ(env["FLAKEBISECT_WORKTREE"], call.cwd.value_or(""));
+    EXPECT_EQ(env["FLAKEBISECT_COMMIT"].size(), 40U);
+    EXPECT_TRUE(env.count("FLAKEBISECT_RUN"));
+    EXPECT_EQ(call.timeout, std::chrono::milliseconds(config.test.timeout));
+  }
+  bool built = false;
+  for (const auto& argv : processes.argvs()) {
+    if (argv.front() == "./build.sh") {
+      EXPECT_THAT(argv, ElementsAreArray({"./build.sh", "-C", "a dir; rm -rf /"}));
+      built = true;
+    }
+  }
+  EXPECT_TRUE(built);
+}
+
+// ---- resume ----------------------------------------------------------------------------------
+
+// Stops the first session after `stop_after` runs (the run in progress is abandoned), resumes it,
+// and compares everything with an uninterrupted bisection of the same history.
+class ResumeTest : public BisectorTest,
+                   public ::testing::WithParamInterface<std::tuple<int, int>> {};
+
+TEST_P(ResumeTest, AResumedBisectionRecordsTheSameRowsAndReachesTheSameResult) {
+  const auto [stop_after, batch] = GetParam();
+  make(sized(80, 11));
+  config::Config config = test_config();
+  config.test.runs_per_batch = static_cast<uint32_t>(batch);
+  config.build.command = {"./build.sh"};
+
+  store::Store reference = memory_store();
+  const int64_t reference_id = create_running(reference, history_, config);
+  ASSERT_EQ(run(reference_id, &reference).value_or(BisectionState::kFailed),
+            BisectionState::kFound);
+  const std::vector<Row> expected = rows_of(reference, reference_id);
+  ASSERT_GT(expected.size(), static_cast<size_t>(stop_after));
+
+  const int64_t id = create_running(store_, history_, config);
+  auto inner = FakeRunner::flaky(bad_, 30);
+  runner_.calls.clear();
+  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == static_cast<size_t>(stop_after) + 1) stop_ = true;  // mid-run
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  EXPECT_EQ(rows_of(store_, id).size(), static_cast<size_t>(stop_after));  // abandoned: absent
+  EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kPaused);
+
+  stop_ = false;
+  runner_.fn = inner;
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(rows_of(store_, id), expected);
+  const auto result = result_of(store_, id);
+  const auto reference_result = result_of(reference, reference_id);
+  EXPECT_EQ(result["culprit"], reference_result["culprit"]);
+  EXPECT_EQ(result["confidence"], reference_result["confidence"]);
+  EXPECT_EQ(result["credible_set"], reference_result["credible_set"]);
+}
+
+INSTANTIATE_TEST_SUITE_P(StopPoints, ResumeTest,
+                         ::testing::Combine(::testing::Values(1, 3, 6, 13),
+                                            ::testing::Values(0, 4)));
+
+}  // namespace
+}  // namespace flakebisect::engine

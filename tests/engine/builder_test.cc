@@ -1,0 +1,77 @@
+#include "engine/builder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "base/fake_process_runner.h"
+
+namespace flakebisect::engine {
+namespace {
+
+using base::FakeProcessRunner;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+const CommitCheckout kCheckout{"89abcdef0123456789abcdef0123456789abcdef", "/src", "/wt"};
+
+TEST(CommandBuilder, NoCommandMeansNothingToBuild) {
+  FakeProcessRunner processes;
+  CommandBuilder builder(processes, {}, std::chrono::seconds(10));
+  EXPECT_FALSE(builder.needs_build());
+  auto outcome = builder.build(kCheckout);
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->ok);
+  EXPECT_EQ(processes.call_count(), 0U);
+}
+
+TEST(CommandBuilder, RunsTheArgvInTheWorktreeWithATimeout) {
+  FakeProcessRunner processes;
+  processes.on({"make"}, FakeProcessRunner::exited(0, "CC fs/ext4/inode.o\n"));
+  CommandBuilder builder(processes, {"make", "-j8", "O=/tmp/out dir"}, std::chrono::seconds(3600));
+  EXPECT_TRUE(builder.needs_build());
+  auto outcome = builder.build(kCheckout);
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->ok);
+  const auto calls = processes.calls();
+  ASSERT_EQ(calls.size(), 1U);
+  EXPECT_THAT(calls[0].argv, ElementsAre("make", "-j8", "O=/tmp/out dir"));
+  EXPECT_EQ(calls[0].cwd, "/wt");
+  EXPECT_EQ(calls[0].timeout, std::chrono::seconds(3600));
+  EXPECT_THAT(calls[0].env_set, Contains(Pair("FLAKEBISECT_COMMIT", kCheckout.sha)));
+}
+
+TEST(CommandBuilder, ACompileErrorIsASkipWithTheLogTailNotAnError) {
+  FakeProcessRunner processes;
+  processes.on({}, FakeProcessRunner::exited(
+                       2, std::string(20000, '.') + "\nfs/ext4/inode.c:12: error: oops\n"));
+  CommandBuilder builder(processes, {"make"}, std::chrono::seconds(10));
+  auto outcome = builder.build(kCheckout);
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_EQ(outcome->detail, "exit 2");
+  EXPECT_LE(outcome->log_tail.size(), kBuildLogTailBytes);
+  EXPECT_THAT(outcome->log_tail, HasSubstr("error: oops"));
+}
+
+TEST(CommandBuilder, ATimedOutBuildIsASkip) {
+  FakeProcessRunner processes;
+  processes.on({}, FakeProcessRunner::timed_out());
+  CommandBuilder builder(processes, {"make"}, std::chrono::seconds(10));
+  auto outcome = builder.build(kCheckout);
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_FALSE(outcome->ok);
+}
+
+TEST(CommandBuilder, AMissingBuildProgramIsAnError) {
+  FakeProcessRunner processes;
+  processes.on({}, base::Error("make: not found", base::ErrorCode::kNotFound));
+  CommandBuilder builder(processes, {"make"}, std::chrono::seconds(10));
+  auto outcome = builder.build(kCheckout);
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().message(), "build 89abcdef0123: make: not found");
+}
+
+}  // namespace
+}  // namespace flakebisect::engine

@@ -1,0 +1,56 @@
+#include "engine/config_text.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace flakebisect::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ConfigTextForStorage, KeepsTheUsersTextWhenNothingWasOverridden) {
+  const std::string text = "# my bisection\n[test]\ncommand = [\"./repro\"]\ntimeout = \"10m\"\n";
+  auto config = config::parse_config(text, "my.toml");
+  ASSERT_TRUE(config.has_value());
+  auto stored = config_text_for_storage(*config);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(*stored, text);
+}
+
+TEST(ConfigTextForStorage, RendersOverridesSoTheTextParsesToTheSameConfiguration) {
+  auto config = config::parse_config("[test]\ncommand = [\"./repro\"]\n", "my.toml");
+  ASSERT_TRUE(config.has_value());
+  config->decision.confidence = 0.995;
+  config->decision.max_runs = 42;
+  config->decision.theta_min = 0.0123456789012345;
+  config->test.command = {"./other", "it's \"quoted\"", "ünïcode ✓", "tab\there", "$(x);|&"};
+  config->test.signature = "BUG: .*ext4";
+  config->build.command = {"make", "-j8"};
+  config->decision.max_wall_time = std::chrono::seconds(5400);
+  auto stored = config_text_for_storage(*config);
+  ASSERT_TRUE(stored.has_value()) << stored.error().message();
+  EXPECT_THAT(*stored, HasSubstr("with command-line overrides"));
+  auto reparsed = config::parse_config(*stored, "stored");
+  ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
+  EXPECT_EQ(reparsed->hash(), config->hash());
+  EXPECT_EQ(reparsed->test.command, config->test.command);
+}
+
+TEST(ConfigTextForStorage, RendersTheDefaultsWhenThereIsNoFile) {
+  config::Config config;
+  config.test.command = {"./repro"};
+  auto stored = config_text_for_storage(config);
+  ASSERT_TRUE(stored.has_value());
+  auto reparsed = config::parse_config(*stored, "stored");
+  ASSERT_TRUE(reparsed.has_value());
+  EXPECT_EQ(reparsed->hash(), config.hash());
+}
+
+TEST(ConfigTextForStorage, RefusesAnArgumentTomlCannotHold) {
+  config::Config config;
+  config.test.command = {"./repro", std::string("\xff\xfe", 2)};
+  EXPECT_FALSE(config_text_for_storage(config).has_value());
+}
+
+}  // namespace
+}  // namespace flakebisect::engine

@@ -1,0 +1,105 @@
+#include "engine/evidence.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace flakebisect::engine {
+namespace {
+
+using store::RunOutcome;
+
+OutcomePolicy policy(std::vector<std::string> failures,
+                     std::optional<std::string> signature = std::nullopt) {
+  config::TestConfig test;
+  test.failure_outcomes = std::move(failures);
+  test.signature = std::move(signature);
+  auto made = OutcomePolicy::from(test);
+  EXPECT_TRUE(made.has_value());
+  return std::move(made).value();
+}
+
+TEST(OutcomePolicy, DefaultsCountFailAndCrashButNotHang) {
+  const OutcomePolicy p = policy({"fail", "crash"});
+  EXPECT_EQ(p.classify(RunOutcome::kPass, std::nullopt), Observation::kPass);
+  EXPECT_EQ(p.classify(RunOutcome::kFail, std::nullopt), Observation::kFail);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, "BUG: oops"), Observation::kFail);
+  EXPECT_EQ(p.classify(RunOutcome::kHang, std::nullopt), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kSkip, std::nullopt), Observation::kSkip);
+  EXPECT_EQ(p.classify(RunOutcome::kInfra, std::nullopt), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kInterrupted, std::nullopt), Observation::kNone);
+}
+
+TEST(OutcomePolicy, AHangCountsOnlyWhenConfigured) {
+  EXPECT_EQ(policy({"hang"}).classify(RunOutcome::kHang, std::nullopt), Observation::kFail);
+  EXPECT_EQ(policy({"hang"}).classify(RunOutcome::kFail, std::nullopt), Observation::kNone);
+}
+
+TEST(OutcomePolicy, ASignatureSeparatesOurCrashFromOthers) {
+  const OutcomePolicy p = policy({"crash"}, "ext4_.*_write");
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, "BUG: unable to handle page fault in ext4_dio_write"),
+            Observation::kFail);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, "WARNING in xfs_reclaim"), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, std::nullopt), Observation::kNone);
+}
+
+TEST(GatherEvidence, SumsPerCommitWhateverTheRowOrder) {
+  const std::unordered_map<std::string, model::CommitIndex> index_of = {
+      {"a", 0}, {"b", 1}, {"c", 2}};
+  std::vector<store::RunRecord> runs;
+  auto add = [&](std::string sha, RunOutcome outcome) {
+    store::RunRecord run;
+    run.sha = std::move(sha);
+    run.outcome = outcome;
+    runs.push_back(run);
+  };
+  add("a", RunOutcome::kPass);
+  add("c", RunOutcome::kFail);
+  add("c", RunOutcome::kPass);
+  add("c", RunOutcome::kInfra);
+  add("b", RunOutcome::kSkip);
+  add("elsewhere", RunOutcome::kFail);
+  add("c", RunOutcome::kFail);
+  const OutcomePolicy p = policy({"fail", "crash"});
+  const Evidence first = gather_evidence(runs, index_of, {false, false, false}, p);
+  std::mt19937 rng(5);
+  std::shuffle(runs.begin(), runs.end(), rng);
+  const Evidence second = gather_evidence(runs, index_of, {false, false, false}, p);
+  for (const Evidence* e : {&first, &second}) {
+    EXPECT_EQ(e->commits[0].passes, 1U);
+    EXPECT_EQ(e->commits[2].fails, 2U);
+    EXPECT_EQ(e->commits[2].passes, 1U);
+    EXPECT_TRUE(e->commits[1].skipped);
+    EXPECT_EQ(e->recorded_runs, (std::vector<uint32_t>{1, 1, 4}));
+    EXPECT_EQ(e->used_runs, 4U);
+  }
+}
+
+TEST(GatherEvidence, AFailedBuildMakesTheCommitASkip) {
+  const std::unordered_map<std::string, model::CommitIndex> index_of = {{"a", 0}, {"b", 1}};
+  const Evidence e = gather_evidence({}, index_of, {false, true}, policy({"fail"}));
+  EXPECT_FALSE(e.commits[0].skipped);
+  EXPECT_TRUE(e.commits[1].skipped);
+}
+
+TEST(ApplyEvidence, GivesTheSamePosteriorAsRecordingRunByRun) {
+  const model::CandidateDag dag = model::CandidateDag::linear(6);
+  Evidence evidence;
+  evidence.commits.resize(6);
+  evidence.recorded_runs.assign(6, 0);
+  evidence.commits[5] = {3, 1, false};
+  evidence.commits[2] = {0, 4, false};
+  evidence.commits[3] = {1, 2, false};
+  evidence.commits[1].skipped = true;
+  model::Posterior rebuilt(dag, {});
+  apply_evidence(evidence, rebuilt);
+  model::Posterior again(dag, {});
+  apply_evidence(evidence, again);
+  EXPECT_EQ(rebuilt.culprit_probabilities(), again.culprit_probabilities());
+  EXPECT_EQ(rebuilt.total_runs(), 11U);
+  EXPECT_TRUE(rebuilt.evidence(1).skipped);
+}
+
+}  // namespace
+}  // namespace flakebisect::engine

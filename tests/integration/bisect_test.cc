@@ -1,0 +1,161 @@
+// End-to-end bisections with the real binary: a flaky bug in a kernel-like history, the
+// deterministic case against real `git bisect run`, hostile commit text, and shell
+// metacharacters everywhere a user can put them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "integration/cli_support.h"
+
+namespace flakebisect::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(Bisect, NamesThePlantedCommitOfAThirtyPercentBugInAKernelLikeHistory) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(150, 42), 30);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  const CliResult run = flakebisect(args);
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_THAT(run.out, HasSubstr("found: " + s.history.planted_sha()));
+
+  const CliResult report = flakebisect({"--db", s.db.native(), "report", "1", "--format", "json"});
+  ASSERT_EQ(report.exit_code, 0) << describe(report);
+  const auto json = parse_json(report.out);
+  EXPECT_EQ(json["result"]["status"], "found");
+  EXPECT_EQ(json["result"]["culprit"]["sha"], s.history.planted_sha());
+  EXPECT_GE(json["result"]["confidence"].get<double>(), 0.99);
+  EXPECT_EQ(json["bisection"]["state"], "found");
+  // The failure rate it estimated covers the true 30%.
+  EXPECT_LE(json["result"]["theta"]["low"].get<double>(), 0.3);
+  EXPECT_GE(json["result"]["theta"]["high"].get<double>(), 0.3);
+
+  // The read commands work on the finished bisection.
+  for (const std::vector<std::string>& read : {std::vector<std::string>{"status", "1"},
+                                               {"status", "--json"},
+                                               {"list"},
+                                               {"list", "--json"},
+                                               {"log", "1"},
+                                               {"log", "1", "--json"},
+                                               {"report", "1"},
+                                               {"watch", "1"}}) {
+    std::vector<std::string> full = {"--db", s.db.native()};
+    full.insert(full.end(), read.begin(), read.end());
+    const CliResult r = flakebisect(full);
+    EXPECT_EQ(r.exit_code, 0) << ::testing::PrintToString(read) << describe(r);
+    if (read.back() == "--json") parse_json(r.out);
+  }
+}
+
+TEST(Bisect, TheDeterministicCaseMatchesGitBisectRun) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(150, 9), 100);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--json", "--", s.script.native()});
+  const CliResult run = flakebisect(args);
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  const auto result = parse_json(run.out);
+  EXPECT_EQ(result["status"], "found");
+  const std::string ours = result["culprit"]["sha"];
+
+  // git bisect run, in a clone (it moves HEAD and writes refs).
+  const fs::path clone = dir.path() / "clone";
+  git(dir.path(), {"clone", "-q", s.history.repo.native(), clone.native()});
+  git(clone, {"bisect", "start", s.history.tip, s.history.root});
+  const std::string out = git(clone, {"bisect", "run", s.script.native()});
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(out, match, std::regex("([0-9a-f]{40}) is the first bad commit")))
+      << out;
+  EXPECT_EQ(ours, match[1].str());
+  EXPECT_EQ(ours, s.history.planted_sha());
+}
+
+TEST(Bisect, SurvivesUnicodeControlCharactersAndAMegabyteCommitMessage) {
+  TempDir dir;
+  HistoryOptions options = sized(60, 4);
+  const std::string subject = "fs: ✓ ünïcödé \x1b[31mred\x1b[0m \"quoted\" <b> \u202e";
+  options.planted_message = subject + "\n\n" + std::string(1 << 20, 'z') + "\n";
+  options.subject_prefix = "修正 ";
+  Scenario s = make_scenario(dir.path(), options, 100);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  const CliResult run = flakebisect(args);
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_THAT(run.out, Not(HasSubstr("\x1b"))) << "a commit subject reached the terminal raw";
+
+  const CliResult report = flakebisect({"--db", s.db.native(), "report", "1", "--format", "json"});
+  ASSERT_EQ(report.exit_code, 0) << describe(report);
+  const auto json = parse_json(report.out);
+  EXPECT_EQ(json["result"]["culprit"]["sha"], s.history.planted_sha());
+  EXPECT_EQ(json["result"]["culprit"]["subject"], subject);
+  const CliResult status = flakebisect({"--db", s.db.native(), "status", "1"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_THAT(status.out, Not(HasSubstr("\x1b")));
+}
+
+TEST(Bisect, ShellMetacharactersInRefsPathsAndArgumentsReachNoShell) {
+  TempDir dir("repo dir $(touch pwned) ;&|`touch pwned`");
+  Scenario s = make_scenario(dir.path(), sized(40, 2), 100);
+  const std::string good_ref = "good;$(touch${IFS}pwned)&|<>\"";
+  git(s.history.repo, {"tag", good_ref, s.history.root});
+  const fs::path args_file = dir.path() / "args.txt";
+  const fs::path script = dir.path() / "record-args.sh";
+  write_text(script, "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$ARGS_FILE\"\nexec \"$REAL_TEST\"\n",
+             /*executable=*/true);
+  const std::vector<std::string> hostile = {"$(touch pwned)", ";",   "|",     "a b", "*",
+                                            "`touch pwned`",  "'\"", "--good"};
+  std::vector<std::string> args = {
+      "--db",   s.db.native(), "run",  "--repo", s.history.repo.native(), "--good",
+      good_ref, "--bad",       "main", "--",     script.native()};
+  args.insert(args.end(), hostile.begin(), hostile.end());
+  const CliResult run = flakebisect(
+      args, {{"ARGS_FILE", args_file.native()}, {"REAL_TEST", s.script.native()}}, dir.path());
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_THAT(run.out, HasSubstr("found: " + s.history.planted_sha()));
+  std::string expected;
+  for (const std::string& arg : hostile) expected += arg + "\n";
+  EXPECT_EQ(read_text(args_file), expected);
+  const fs::path top = dir.path().parent_path();
+  EXPECT_TRUE(find_files_named(top, "pwned").empty()) << "something ran a shell";
+}
+
+TEST(Bisect, ARelativeTestCommandMeansTheFileInTheCurrentDirectory) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(30, 3), 100);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", "./" + s.script.filename().native()});
+  const CliResult run = flakebisect(args, {}, dir.path());
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_THAT(run.out, HasSubstr("found: " + s.history.planted_sha()));
+}
+
+TEST(Bisect, AConfigFileSetsTheBuildAndTestCommands) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 6), 100);
+  const fs::path build = dir.path() / "build.sh";
+  const fs::path built = dir.path() / "built.log";
+  write_text(build,
+             "#!/bin/sh\necho \"$FLAKEBISECT_COMMIT\" >> '" + built.native() +
+                 "'\n[ \"$FLAKEBISECT_WORKTREE\" = \"$PWD\" ] || exit 3\n",
+             true);
+  const fs::path config = dir.path() / "bisect.toml";
+  write_text(config, "[decision]\nconfidence = 0.995\n\n[build]\ncommand = [\"" + build.native() +
+                         "\"]\ntimeout = \"5m\"\n\n[test]\ncommand = [\"" + s.script.native() +
+                         "\"]\ntimeout = 60\n");
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--config", config.native(), "--json"});
+  const CliResult run = flakebisect(args);
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  const auto result = parse_json(run.out);
+  EXPECT_EQ(result["culprit"]["sha"], s.history.planted_sha());
+  EXPECT_GE(result["confidence"].get<double>(), 0.995);
+  EXPECT_GT(result["builds"].get<int>(), 0);
+  EXPECT_THAT(read_text(built), HasSubstr(s.history.tip));
+}
+
+}  // namespace
+}  // namespace flakebisect::testing

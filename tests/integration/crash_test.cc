@@ -1,0 +1,150 @@
+// kill -9 at every failpoint, then `flakebisect resume`: the same rows (no run counted twice or
+// half) and the same result as a bisection that was never interrupted; no orphaned test process.
+// Also SIGINT: a foreground run pauses cleanly and resumes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "integration/cli_support.h"
+
+namespace flakebisect::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// One history, test script and build command for every crash; the uninterrupted bisection is
+// computed once.
+class CrashTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    scenario_ = new Scenario(make_scenario(dir_->path(), sized(150, 21), 30));
+    const fs::path build = dir_->path() / "build.sh";
+    write_text(build, "#!/bin/sh\necho building \"$FLAKEBISECT_COMMIT\"\n", true);
+    const fs::path config = dir_->path() / "bisect.toml";
+    write_text(config, "[build]\ncommand = [\"" + build.native() + "\"]\n\n[test]\ncommand = [\"" +
+                           scenario_->script.native() + "\"]\n");
+    config_ = new fs::path(config);
+    reference_db_ = new fs::path(dir_->path() / "reference" / "flakebisect.db");
+    std::vector<std::string> args = run_args(*scenario_);
+    args[1] = reference_db_->native();
+    args.insert(args.end(), {"--config", config.native(), "--json"});
+    const CliResult run = flakebisect(args);
+    ASSERT_EQ(run.exit_code, 0) << describe(run);
+    reference_result_ = new nlohmann::json(parse_json(run.out));
+    reference_rows_ = new std::vector<Row>(stored_rows(*reference_db_, 1));
+  }
+  static void TearDownTestSuite() {
+    delete reference_rows_;
+    delete reference_result_;
+    delete reference_db_;
+    delete config_;
+    delete scenario_;
+    delete dir_;
+  }
+
+  static TempDir* dir_;
+  static Scenario* scenario_;
+  static fs::path* config_;
+  static fs::path* reference_db_;
+  static nlohmann::json* reference_result_;
+  static std::vector<Row>* reference_rows_;
+};
+
+TempDir* CrashTest::dir_ = nullptr;
+Scenario* CrashTest::scenario_ = nullptr;
+fs::path* CrashTest::config_ = nullptr;
+fs::path* CrashTest::reference_db_ = nullptr;
+nlohmann::json* CrashTest::reference_result_ = nullptr;
+std::vector<Row>* CrashTest::reference_rows_ = nullptr;
+
+TEST_P(CrashTest, KillNineThenResumeGivesTheSameRowsAndResult) {
+  ASSERT_NE(reference_result_, nullptr);
+  ASSERT_EQ((*reference_result_)["status"], "found");
+  TempDir state;
+  const fs::path db = state.path() / "flakebisect.db";
+  std::vector<std::string> args = run_args(*scenario_);
+  args[1] = db.native();
+  args.insert(args.end(), {"--config", config_->native()});
+  fs::remove(scenario_->pids);
+  const CliResult crashed = flakebisect(args, {{"FLAKEBISECT_FAILPOINT", GetParam()}});
+  ASSERT_EQ(crashed.term_signal, SIGKILL) << describe(crashed);
+  EXPECT_EQ(stored_state(db, 1), "running");  // as a crash leaves it
+
+  // Whatever test process was running died with the tool.
+  std::istringstream pids(read_text(scenario_->pids));
+  for (pid_t pid; pids >> pid;) {
+    EXPECT_TRUE(wait_for([&] { return process_gone(pid); }, std::chrono::seconds(5)))
+        << "test process " << pid << " outlived the tool";
+  }
+  // Nothing half-done was counted: every stored row is a prefix of the uninterrupted run's.
+  const std::vector<Row> before = stored_rows(db, 1);
+  ASSERT_LE(before.size(), reference_rows_->size());
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), reference_rows_->begin()));
+
+  const CliResult resumed = flakebisect({"--db", db.native(), "resume", "1", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  const auto result = parse_json(resumed.out);
+  EXPECT_EQ(result["status"], (*reference_result_)["status"]);
+  EXPECT_EQ(result["culprit"], (*reference_result_)["culprit"]);
+  EXPECT_EQ(result["confidence"], (*reference_result_)["confidence"]);
+  EXPECT_EQ(result["runs"], (*reference_result_)["runs"]);
+  const std::vector<Row> after = stored_rows(db, 1);
+  EXPECT_EQ(after, *reference_rows_);
+  std::set<std::pair<std::string, int64_t>> unique;
+  for (const Row& row : after) {
+    EXPECT_TRUE(unique.emplace(std::get<0>(row), std::get<1>(row)).second) << "run counted twice";
+  }
+  const CliResult log = flakebisect({"--db", db.native(), "log", "1"});
+  EXPECT_THAT(log.out, HasSubstr("(resumed)"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Failpoints, CrashTest,
+                         ::testing::Values("after-checkout", "after-checkout:3", "during-build",
+                                           "during-build:4", "during-run", "during-run:9",
+                                           "after-run-commit", "after-run-commit:17"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string name = param.param;
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(Interrupt, SigintPausesAForegroundRunWhichResumesToTheSameAnswer) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 8), 30);
+  write_text(s.slow, "");
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  auto child = start_cli(args, dir.path() / "run.log");
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  // Interrupt once a few runs are stored and the next one is running.
+  ASSERT_TRUE(wait_for([&] {
+    std::istringstream pids(read_text(s.pids));
+    int lines = 0;
+    for (std::string line; std::getline(pids, line);) ++lines;
+    return lines >= 4;
+  }));
+  ASSERT_TRUE(::kill(child->pid(), SIGINT) == 0);
+  auto status = child->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value() && status->has_value()) << "did not stop after SIGINT";
+  EXPECT_EQ((*status)->term_signal, 0);
+  EXPECT_EQ((*status)->exit_code, 0);
+  EXPECT_EQ(stored_state(s.db, 1), "paused");
+  std::istringstream pids(read_text(s.pids));
+  for (pid_t pid; pids >> pid;) {
+    EXPECT_TRUE(wait_for([&] { return process_gone(pid); }, std::chrono::seconds(5)));
+  }
+  const size_t stored = stored_rows(s.db, 1).size();
+  EXPECT_GE(stored, 3U);
+
+  fs::remove(s.slow);
+  const CliResult resumed = flakebisect({"--db", s.db.native(), "resume", "1"});
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  EXPECT_THAT(resumed.out, HasSubstr("found: " + s.history.planted_sha()));
+}
+
+}  // namespace
+}  // namespace flakebisect::testing

@@ -1,0 +1,123 @@
+// The daemon: serves the queue, refuses to be started twice on one store, pauses on SIGTERM and
+// resumes what it paused when it restarts; start/cancel/watch around it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "integration/cli_support.h"
+
+namespace flakebisect::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<std::string> start_args(const Scenario& s) {
+  return {"--db",         s.db.native(), "start",       "--repo", s.history.repo.native(), "--good",
+          s.history.root, "--bad",       s.history.tip, "--",     s.script.native()};
+}
+
+TEST(Daemon, ServesTheQueueRefusesASecondDaemonAndResumesAfterSigterm) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 12), 30);
+  write_text(s.slow, "");
+  const CliResult queued = flakebisect(start_args(s));
+  ASSERT_EQ(queued.exit_code, 0) << describe(queued);
+  EXPECT_EQ(queued.out, "1\n");
+  EXPECT_EQ(stored_state(s.db, 1), "queued");
+
+  auto daemon = start_cli({"--db", s.db.native(), "-v", "daemon"}, dir.path() / "daemon1.log");
+  ASSERT_TRUE(daemon.has_value()) << daemon.error().message();
+  ASSERT_TRUE(wait_for([&] { return stored_rows(s.db, 1).size() >= 2; }))
+      << read_text(dir.path() / "daemon1.log");
+
+  const CliResult second = flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"});
+  EXPECT_EQ(second.exit_code, 1) << describe(second);
+  EXPECT_THAT(second.err, HasSubstr("flakebisect: error:"));
+  EXPECT_THAT(second.err, HasSubstr("already served by a daemon"));
+
+  ASSERT_EQ(::kill(daemon->pid(), SIGTERM), 0);
+  auto status = daemon->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value() && status->has_value()) << "daemon did not stop on SIGTERM";
+  EXPECT_EQ((*status)->exit_code, 0) << read_text(dir.path() / "daemon1.log");
+  EXPECT_EQ(stored_state(s.db, 1), "paused");
+
+  // A new daemon takes back what the old one paused.
+  fs::remove(s.slow);
+  const CliResult restarted = flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"});
+  ASSERT_EQ(restarted.exit_code, 0) << describe(restarted);
+  EXPECT_EQ(stored_state(s.db, 1), "found");
+  const CliResult report = flakebisect({"--db", s.db.native(), "report", "1", "--format", "json"});
+  EXPECT_EQ(parse_json(report.out)["result"]["culprit"]["sha"], s.history.planted_sha());
+}
+
+TEST(Daemon, ResumesABisectionWhoseDaemonWasKilled) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(50, 13), 30);
+  ASSERT_EQ(flakebisect(start_args(s)).exit_code, 0);
+  const CliResult killed = flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"},
+                                       {{"FLAKEBISECT_FAILPOINT", "after-run-commit:5"}});
+  ASSERT_EQ(killed.term_signal, SIGKILL) << describe(killed);
+  EXPECT_EQ(stored_state(s.db, 1), "running");
+  const CliResult restarted = flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"});
+  ASSERT_EQ(restarted.exit_code, 0) << describe(restarted);
+  EXPECT_EQ(stored_state(s.db, 1), "found");
+}
+
+TEST(Daemon, LeavesAForegroundRunsBisectionToResume) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 14), 30);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args, {{"FLAKEBISECT_FAILPOINT", "after-run-commit:3"}}).term_signal,
+            SIGKILL);
+  const CliResult daemon = flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"});
+  ASSERT_EQ(daemon.exit_code, 0) << describe(daemon);
+  EXPECT_EQ(stored_state(s.db, 1), "paused");  // recovered, not taken over
+  const CliResult resumed = flakebisect({"--db", s.db.native(), "resume", "1"});
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  EXPECT_EQ(stored_state(s.db, 1), "found");
+}
+
+TEST(Queue, CancelWatchAndStatus) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 15), 100);
+  ASSERT_EQ(flakebisect(start_args(s)).out, "1\n");
+  ASSERT_EQ(flakebisect(start_args(s)).out, "2\n");
+  const CliResult cancel = flakebisect({"--db", s.db.native(), "cancel", "1"});
+  EXPECT_EQ(cancel.exit_code, 0) << describe(cancel);
+  EXPECT_EQ(stored_state(s.db, 1), "cancelled");
+  const CliResult again = flakebisect({"--db", s.db.native(), "cancel", "1"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("already ended"));
+
+  ASSERT_EQ(flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"}).exit_code, 0);
+  EXPECT_EQ(stored_state(s.db, 1), "cancelled");
+  EXPECT_EQ(stored_state(s.db, 2), "found");
+  const CliResult watch = flakebisect({"--db", s.db.native(), "watch", "2", "--interval", "0.1"});
+  EXPECT_EQ(watch.exit_code, 0);
+  EXPECT_THAT(watch.out, HasSubstr("bisection 2: found"));
+  EXPECT_THAT(watch.out, HasSubstr("found: " + s.history.planted_sha()));
+  const auto list = parse_json(flakebisect({"--db", s.db.native(), "list", "--json"}).out);
+  ASSERT_EQ(list.size(), 2U);
+  EXPECT_EQ(list[0]["state"], "cancelled");
+  EXPECT_EQ(list[1]["state"], "found");
+  const auto status = parse_json(flakebisect({"--db", s.db.native(), "status", "--json"}).out);
+  EXPECT_EQ(status["id"], 2);
+  EXPECT_EQ(status["result"]["status"], "found");
+}
+
+TEST(Queue, FlakebisectDbSelectsTheStore) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(20, 16), 100);
+  std::vector<std::string> args = start_args(s);
+  args.erase(args.begin(), args.begin() + 2);  // no --db
+  const CliResult queued = flakebisect(args, {{"FLAKEBISECT_DB", s.db.native()}});
+  ASSERT_EQ(queued.exit_code, 0) << describe(queued);
+  EXPECT_EQ(stored_state(s.db, 1), "queued");
+  // Without either, the store lives under the XDG data home.
+  const CliResult defaulted = flakebisect(args, {{"XDG_DATA_HOME", (dir.path() / "xdg").native()}});
+  ASSERT_EQ(defaulted.exit_code, 0) << describe(defaulted);
+  EXPECT_TRUE(fs::exists(dir.path() / "xdg" / "flakebisect" / "flakebisect.db"));
+}
+
+}  // namespace
+}  // namespace flakebisect::testing

@@ -1,0 +1,140 @@
+// What the user gets wrong: bad refs, bad configs, a corrupt store, bad usage. Each is refused
+// with one "flakebisect: error: ..." line, exit 1 (2 for usage), before anything is stored.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "integration/cli_support.h"
+
+namespace flakebisect::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class ErrorsTest : public ::testing::Test {
+ protected:
+  ErrorsTest() : s_(make_scenario(dir_.path(), with_blobs(sized(30, 17), 3000), 100)) {}
+
+  CliResult run_with(const std::string& good, const std::string& bad,
+                     std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--db",   s_.db.native(), "run",   "--repo", s_.history.repo.native(),
+        "--good", good,           "--bad", bad};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (std::find(extra.begin(), extra.end(), "--config") == extra.end()) {
+      args.insert(args.end(), {"--", s_.script.native()});
+    }
+    return flakebisect(args);
+  }
+
+  void expect_refused(const CliResult& r, const std::string& message) {
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_THAT(r.err, StartsWith("flakebisect: error: ")) << describe(r);
+    EXPECT_THAT(r.err, HasSubstr(message)) << describe(r);
+    EXPECT_TRUE(r.out.empty()) << describe(r);
+    EXPECT_FALSE(fs::exists(s_.db)) << "the store was touched";
+  }
+
+  TempDir dir_;
+  Scenario s_;
+};
+
+TEST_F(ErrorsTest, BadRefsAreRejectedBeforeAnythingIsStored) {
+  expect_refused(run_with("no-such-ref", s_.history.tip), "--good 'no-such-ref': unknown revision");
+  expect_refused(run_with(s_.history.root, "v9.9"), "--bad 'v9.9'");
+  expect_refused(run_with(s_.history.tip, s_.history.tip), "good");
+
+  // A commit that is not an ancestor of bad.
+  const std::string side = trim(git(s_.history.repo, {"commit-tree", s_.history.root + "^{tree}",
+                                                      "-p", s_.history.root, "-m", "side"}));
+  expect_refused(run_with(side, s_.history.tip), "not an ancestor");
+
+  // A short SHA that names two objects.
+  std::map<std::string, int> prefixes;
+  std::string ambiguous;
+  std::istringstream all(
+      git(s_.history.repo, {"cat-file", "--batch-all-objects", "--batch-check=%(objectname)"}));
+  for (std::string sha; std::getline(all, sha);) {
+    if (++prefixes[sha.substr(0, 4)] == 2) ambiguous = sha.substr(0, 4);
+  }
+  ASSERT_FALSE(ambiguous.empty());
+  expect_refused(run_with(ambiguous, s_.history.tip), "ambiguous");
+  // Not a repository at all.
+  std::vector<std::string> args = {
+      "--db", s_.db.native(), "run", "--repo", dir_.path().native(), "--good", "a", "--bad",
+      "b",    "--",           "true"};
+  expect_refused(flakebisect(args), "not a git repository");
+}
+
+TEST_F(ErrorsTest, BadConfigsNameTheFileLineAndKey) {
+  const fs::path config = dir_.path() / "bisect.toml";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[test\ncommand = [\"x\"]\n", "bisect.toml:1:"},
+      {"[decision]\nconfidense = 0.9\n", "bisect.toml:2:1: unknown key 'decision.confidense'"},
+      {"[decision]\nmax_runs = \"many\"\n", "bisect.toml:2:1: decision.max_runs"},
+      {"[decision]\nmax_runs = 0\n", "decision.max_runs: must be at least 1"},
+      {"[test]\ncommand = \"./test.sh --fast\"\n", "no shell is used"},
+  };
+  for (const auto& [text, message] : cases) {
+    write_text(config, text);
+    expect_refused(run_with(s_.history.root, s_.history.tip, {"--config", config.native()}),
+                   message);
+  }
+  expect_refused(run_with(s_.history.root, s_.history.tip,
+                          {"--config", (dir_.path() / "missing.toml").native()}),
+                 "missing.toml: not found");
+}
+
+TEST_F(ErrorsTest, ACorruptStoreIsRefusedAndLeftAlone) {
+  fs::create_directories(s_.db.parent_path());
+  const std::string garbage(8192, '\x42');
+  write_text(s_.db, garbage);
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"status"}, {"list"}, {"daemon", "--exit-when-idle"}}) {
+    std::vector<std::string> args = {"--db", s_.db.native()};
+    args.insert(args.end(), command.begin(), command.end());
+    const CliResult r = flakebisect(args);
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_THAT(r.err, StartsWith("flakebisect: error: "));
+  }
+  const CliResult r = run_with(s_.history.root, s_.history.tip);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_EQ(read_text(s_.db), garbage);
+}
+
+TEST_F(ErrorsTest, UsageErrorsExitTwo) {
+  const std::string db = s_.db.native();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{},
+        {"--db", db, "frobnicate"},
+        {"--db", db, "run", "--good", "x"},
+        {"--db", db, "run", "--good", "x", "--bad", "y", "--bogus"},
+        {"--db", db, "report", "1", "--format", "xml"},
+        {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+         s_.history.tip, "--confidence", "1.5", "--", "true"},
+        {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+         s_.history.tip}}) {
+    const CliResult r = flakebisect(args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args) << describe(r);
+    EXPECT_THAT(r.err, StartsWith("flakebisect: error: ")) << describe(r);
+  }
+  EXPECT_FALSE(fs::exists(s_.db));
+  EXPECT_EQ(flakebisect({"--help"}).exit_code, 0);
+}
+
+TEST_F(ErrorsTest, UnknownBisectionsAreErrors) {
+  ASSERT_EQ(flakebisect({"--db", s_.db.native(), "start", "--repo", s_.history.repo.native(),
+                         "--good", s_.history.root, "--bad", s_.history.tip, "--", "true"})
+                .exit_code,
+            0);
+  for (const char* command : {"status", "log", "report", "cancel", "resume", "watch"}) {
+    const CliResult r = flakebisect({"--db", s_.db.native(), command, "42"});
+    EXPECT_EQ(r.exit_code, 1) << command << describe(r);
+    EXPECT_THAT(r.err, HasSubstr("no bisection 42")) << command;
+  }
+}
+
+}  // namespace
+}  // namespace flakebisect::testing
