@@ -12,33 +12,11 @@
 #include <thread>
 
 #include "base/paths.h"
+#include "support/temp_dir.h"
 
 namespace flakebisect::base::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp") +
-                          "/flakebisect-base-test.XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = ::flakebisect::test_support::TempDir;
 
 // True if `pid` no longer runs: no such process, or a zombie waiting for a reaper that is not us
 // (PID 1 in a container may never reap the orphans it inherits).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/paths.h"
+#include "support/temp_dir.h"
 
 namespace flakebisect::config {
 namespace {
@@ -63,30 +64,7 @@ std::string error_of(std::string_view text) {
   return config.error().message();
 }
 
-// A fresh directory, removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "config-test.XXXXXX").string();
-    EXPECT_NE(::mkdtemp(pattern.data()), nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, std::string_view contents) const {
-    std::string path = path_ + "/" + name;
-    std::ofstream(path) << contents;
-    return path;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = ::flakebisect::test_support::TempDir;
 
 // ---- Values -------------------------------------------------------------------------------------
 
