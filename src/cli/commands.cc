@@ -71,6 +71,17 @@ base::Result<std::string> store_path(const GlobalOptions& global) {
 }
 
 // Private worktrees live next to the store, so one --db keeps everything of a setup together.
+// Kernel builds, caches, scratch images and kept logs (engine::standard_executors) live next to the
+// store, like the worktrees.
+std::string state_dir(const std::string& db) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(db, ec);
+  if (ec) {
+    absolute = db;
+  }
+  return absolute.parent_path().native();
+}
+
 std::string worktree_root(const std::string& db) {
   std::error_code ec;
   fs::path absolute = fs::absolute(db, ec);
@@ -181,7 +192,7 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
   }
   options.stop_reason = "interrupted by a signal";
   options.progress = [&line](const engine::Progress& progress) { line.update(progress); };
-  engine::Bisector bisector(opened.store, clock, engine::command_executors(processes), options);
+  engine::Bisector bisector(opened.store, clock, engine::standard_executors(processes, state_dir(opened.path)), options);
   auto state = bisector.run(id);
   line.finish();
   if (!state) {
@@ -570,7 +581,7 @@ int daemon_command(const GlobalOptions& global, bool exit_when_idle) {
       spdlog::info("bisection {}: {}", progress.bisection_id, printable(progress.milestone, 400));
     }
   };
-  auto served = daemon::serve_queue(options, clock, engine::command_executors(processes));
+  auto served = daemon::serve_queue(options, clock, engine::standard_executors(processes, state_dir(*path)));
   if (!served) {
     return fail(served.error(), "store " + *path);
   }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <map>
 #include <regex>
 #include <span>
 #include <utility>
@@ -185,6 +186,8 @@ class Problems {
     list_.push_back(
         {field.where, field.key + ": " + fmt::format(format, std::forward<Args>(args)...)});
   }
+
+  bool empty() const { return list_.empty(); }
 
   // The problem nearest the start of the text, if any.
   const Problem* first() const {
@@ -400,6 +403,154 @@ void read_signature(const Field& field, Problems& problems, std::optional<std::s
   target = string->get();
 }
 
+// A string; `check` returns an error text for a bad value ("" = fine).
+void read_string_into(const Field& field, Problems& problems, std::string& target,
+                      std::string (*check)(const std::string&)) {
+  const auto* string = field.node.as_string();
+  if (string == nullptr) {
+    problems.at(field, "must be a string, got {}", describe(field.node));
+    return;
+  }
+  if (string->get().find('\0') != std::string::npos) {
+    problems.at(field, "must not contain a NUL character");
+    return;
+  }
+  if (check != nullptr) {
+    if (std::string why = check(string->get()); !why.empty()) {
+      problems.at(field, "{}, got {}", why, describe(field.node));
+      return;
+    }
+  }
+  target = string->get();
+}
+
+void read_bool_into(const Field& field, Problems& problems, bool& target) {
+  const auto* boolean = field.node.as_boolean();
+  if (boolean == nullptr) {
+    problems.at(field, "must be true or false, got {}", describe(field.node));
+    return;
+  }
+  target = boolean->get();
+}
+
+// An array of strings (may be empty); `check` as in read_string_into, per item.
+void read_strings_into(const Field& field, Problems& problems, std::vector<std::string>& target,
+                       std::string (*check)(const std::string&)) {
+  const auto* array = field.node.as_array();
+  if (array == nullptr) {
+    problems.at(field, "must be an array of strings, got {}", describe(field.node));
+    return;
+  }
+  std::vector<std::string> items;
+  bool ok = true;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& item = *array->get(i);
+    const auto* word = item.as_string();
+    std::string why;
+    if (word == nullptr) {
+      why = fmt::format("must be a string, got {}", describe(item));
+    } else if (word->get().find('\0') != std::string::npos) {
+      why = "must not contain a NUL character";
+    } else if (check != nullptr) {
+      why = check(word->get());
+      if (!why.empty()) {
+        why += fmt::format(", got {}", describe(item));
+      }
+    }
+    if (!why.empty()) {
+      problems.at(item.source().begin, "{}[{}]: {}", field.key, i, why);
+      ok = false;
+    } else {
+      items.push_back(word->get());
+    }
+  }
+  if (ok) {
+    target = std::move(items);
+  }
+}
+
+std::string absolute_path_or_empty(const std::string& value) {
+  return value.empty() || value.front() == '/' ? "" : "must be an absolute path";
+}
+
+std::string absolute_path(const std::string& value) {
+  return !value.empty() && value.front() == '/' ? "" : "must be an absolute path";
+}
+
+std::string not_empty(const std::string& value) { return value.empty() ? "must not be empty" : ""; }
+
+std::string kernel_base(const std::string& value) {
+  if (value == "defconfig" || value == "tinyconfig" || value == "allnoconfig" ||
+      (!value.empty() && value.front() == '/')) {
+    return "";
+  }
+  return "must be defconfig, tinyconfig, allnoconfig or an absolute path to a .config";
+}
+
+std::string fragment_name(const std::string& value) {
+  if (!value.empty() && value.front() == '/') {
+    return "";
+  }
+  const bool plain = !value.empty() && value.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                               "0123456789-_") == std::string::npos;
+  return plain ? "" : "must be a bundled fragment's name or an absolute path";
+}
+
+std::string make_target(const std::string& value) {
+  const bool plain = !value.empty() && value.front() != '-' &&
+                     value.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                         std::string::npos;
+  return plain ? "" : "must be a make target such as bzImage";
+}
+
+std::string accel_name(const std::string& value) {
+  return value == "auto" || value == "kvm" || value == "tcg" ? "" : "must be auto, kvm or tcg";
+}
+
+std::string module_name(const std::string& value) {
+  const bool plain = !value.empty() && value.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                               "0123456789-_") == std::string::npos;
+  return plain ? "" : "must be a module name (letters, digits, - and _)";
+}
+
+std::string mount_options(const std::string& value) {
+  return value.find_first_of(" \t\n") == std::string::npos ? "" : "must not contain whitespace";
+}
+
+// Values the guest reads line by line.
+std::string one_line_value(const std::string& value) {
+  return value.find_first_of("\n\r") == std::string::npos ? "" : "must not contain a line break";
+}
+
+std::string fstype_name(const std::string& value) { return module_name(value); }
+
+std::string reproducer_program(const std::string& value) {
+  if (value.rfind("bundled:", 0) == 0) {
+    return value == "bundled:dio-check" ? "" : "the bundled reproducer is bundled:dio-check";
+  }
+  if (value.empty()) {
+    return "must not be empty";
+  }
+  if (value.find("..") != std::string::npos && value.front() != '/') {
+    return "a path in the checkout must not contain '..'";
+  }
+  return "";
+}
+
+// A count in [minimum, maximum].
+void read_bounded_count_into(const Field& field, Problems& problems, uint32_t& target,
+                             uint32_t minimum, uint32_t maximum) {
+  uint32_t value = target;
+  read_count_into(field, problems, value, minimum);
+  if (value > maximum) {
+    problems.at(field, "must be at most {}, got {}", maximum, value);
+    return;
+  }
+  target = value;
+}
+
 // ---- The schema --------------------------------------------------------------------------------
 
 using ReadFn = void (*)(const Field&, Problems&, Config&);
@@ -483,6 +634,102 @@ constexpr KeySpec kKeys[] = {
     {"test", "runs_per_batch",
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.test.runs_per_batch, 0);
+     }},
+    {"kernel", "base",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.kernel->base, kernel_base);
+     }},
+    {"kernel", "fragments",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.kernel->fragments, fragment_name);
+     }},
+    {"kernel", "make",
+     [](const Field& f, Problems& p, Config& c) {
+       read_argv_into(f, p, c.kernel->make);
+       if (c.kernel->make.empty()) {
+         p.at(f, "must name the make program");
+         c.kernel->make = {"make"};
+       }
+     }},
+    {"kernel", "jobs",
+     [](const Field& f, Problems& p, Config& c) { read_count_into(f, p, c.kernel->jobs, 0); }},
+    {"kernel", "ccache",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.kernel->ccache); }},
+    {"kernel", "target",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.kernel->target, make_target);
+     }},
+    {"qemu", "binary",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.qemu->binary, not_empty);
+     }},
+    {"qemu", "kernel",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.qemu->kernel, absolute_path_or_empty);
+     }},
+    {"qemu", "modules",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.qemu->modules, absolute_path_or_empty);
+     }},
+    {"qemu", "load_modules",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.qemu->load_modules, module_name);
+     }},
+    {"qemu", "accel",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.qemu->accel, accel_name);
+     }},
+    {"qemu", "memory_mb",
+     [](const Field& f, Problems& p, Config& c) {
+       read_bounded_count_into(f, p, c.qemu->memory_mb, 64, 1 << 20);
+     }},
+    {"qemu", "cpus",
+     [](const Field& f, Problems& p, Config& c) {
+       read_bounded_count_into(f, p, c.qemu->cpus, 1, 256);
+     }},
+    {"qemu", "append",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.qemu->append, mount_options);
+     }},
+    {"qemu", "boot_timeout",
+     [](const Field& f, Problems& p, Config& c) {
+       read_duration_into(f, p, c.qemu->boot_timeout, kSecond);
+     }},
+    {"qemu", "runs_per_boot",
+     [](const Field& f, Problems& p, Config& c) {
+       read_bounded_count_into(f, p, c.qemu->runs_per_boot, 1, 24);
+     }},
+    {"scratch", "size_mb",
+     [](const Field& f, Problems& p, Config& c) {
+       read_bounded_count_into(f, p, c.scratch.size_mb, 16, 1 << 20);
+     }},
+    {"scratch", "mkfs",
+     [](const Field& f, Problems& p, Config& c) {
+       read_argv_into(f, p, c.scratch.mkfs);
+       if (c.scratch.mkfs.empty()) {
+         p.at(f, "must name the mkfs program");
+         c.scratch.mkfs = ScratchConfig().mkfs;
+       }
+     }},
+    {"scratch", "fstype",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.scratch.fstype, fstype_name);
+     }},
+    {"scratch", "mount_options",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.scratch.mount_options, mount_options);
+     }},
+    {"reproducer", "program",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.reproducer->program, reproducer_program);
+     }},
+    {"reproducer", "args",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.reproducer->args, one_line_value);
+     }},
+    {"reproducer", "files",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.reproducer->files, absolute_path);
      }},
 };
 
@@ -577,6 +824,7 @@ void report_unknown(std::vector<std::string>& path, toml::source_position where,
 
 void read_document(const toml::table& root, Config& config, Problems& problems) {
   std::optional<toml::source_position> runs_per_batch_at;
+  std::map<std::string, toml::source_position> section_at;
   for (auto&& [section_key, section_node] : root) {
     const std::string_view section = section_key.str();
     std::vector<std::string> path = {key_component(section)};
@@ -589,6 +837,14 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
       problems.at(section_key.source().begin, "{}: must be a table, got {}", section,
                   describe(section_node));
       continue;
+    }
+    section_at.emplace(std::string(section), section_key.source().begin);
+    if (section == "kernel") {
+      config.kernel.emplace();
+    } else if (section == "qemu") {
+      config.qemu.emplace();
+    } else if (section == "reproducer") {
+      config.reproducer.emplace();
     }
     for (auto&& [key, node] : *table) {
       const KeySpec* spec = find_key(section, key.str());
@@ -610,6 +866,43 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
     problems.at(*runs_per_batch_at,
                 "test.runs_per_batch: must be at most decision.max_runs ({}), got {}",
                 config.decision.max_runs, config.test.runs_per_batch);
+  }
+  // How the test runs: on the host (test.command) or in a QEMU guest ([qemu] + [reproducer]).
+  // Checked only when every value was read, so that a bad value is reported as itself rather than
+  // as the default it left behind.
+  if (!problems.empty()) {
+    return;
+  }
+  const auto at = [&](const char* section) { return section_at.at(section); };
+  if (config.reproducer && !config.test.command.empty()) {
+    problems.at(at("reproducer"),
+                "[reproducer]: test.command already says how to test; a test runs either on the "
+                "host (test.command) or in a guest ([qemu] with [reproducer]), not both");
+  }
+  if (config.reproducer && !config.qemu) {
+    problems.at(at("reproducer"), "[reproducer]: needs a [qemu] table to run the guest in");
+  }
+  if (config.qemu && !config.reproducer) {
+    problems.at(at("qemu"), "[qemu]: needs a [reproducer] table saying what to run in the guest");
+  }
+  if (section_at.count("scratch") != 0 && !config.qemu) {
+    problems.at(at("scratch"), "[scratch]: only used with [qemu]");
+  }
+  if (config.kernel && !config.qemu) {
+    problems.at(at("kernel"), "[kernel]: needs a [qemu] table to boot the kernels it builds");
+  }
+  if (config.kernel && !config.build.command.empty()) {
+    problems.at(at("kernel"),
+                "[kernel]: build.command already says how to build; use one or the other");
+  }
+  if (config.qemu && config.kernel && !config.qemu->kernel.empty()) {
+    problems.at(at("qemu"),
+                "qemu.kernel: must be empty with [kernel] (the kernel is built at each commit)");
+  }
+  if (config.qemu && !config.kernel && config.qemu->kernel.empty()) {
+    problems.at(at("qemu"),
+                "qemu.kernel: a prebuilt kernel image is needed when there is no [kernel] table "
+                "(for example \"/boot/vmlinuz-6.1.0-13-amd64\")");
   }
 }
 
@@ -692,6 +985,37 @@ std::string Config::hash() const {
     out += "test.signature=none\n";
   }
   integer("test.runs_per_batch", test.runs_per_batch);
+  // Tables added after v1 are serialised only when present, so configs without them keep their
+  // hashes.
+  if (kernel) {
+    append_strings(out, "kernel.base", {kernel->base});
+    append_strings(out, "kernel.fragments", kernel->fragments);
+    append_strings(out, "kernel.make", kernel->make);
+    integer("kernel.jobs", kernel->jobs);
+    integer("kernel.ccache", kernel->ccache ? 1 : 0);
+    append_strings(out, "kernel.target", {kernel->target});
+  }
+  if (qemu) {
+    append_strings(out, "qemu.binary", {qemu->binary});
+    append_strings(out, "qemu.kernel", {qemu->kernel});
+    append_strings(out, "qemu.modules", {qemu->modules});
+    append_strings(out, "qemu.load_modules", qemu->load_modules);
+    append_strings(out, "qemu.accel", {qemu->accel});
+    integer("qemu.memory_mb", qemu->memory_mb);
+    integer("qemu.cpus", qemu->cpus);
+    append_strings(out, "qemu.append", qemu->append);
+    integer("qemu.boot_timeout", qemu->boot_timeout.count());
+    integer("qemu.runs_per_boot", qemu->runs_per_boot);
+    integer("scratch.size_mb", scratch.size_mb);
+    append_strings(out, "scratch.mkfs", scratch.mkfs);
+    append_strings(out, "scratch.fstype", {scratch.fstype});
+    append_strings(out, "scratch.mount_options", {scratch.mount_options});
+  }
+  if (reproducer) {
+    append_strings(out, "reproducer.program", {reproducer->program});
+    append_strings(out, "reproducer.args", reproducer->args);
+    append_strings(out, "reproducer.files", reproducer->files);
+  }
   return sha256_hex(out);
 }
 

@@ -1,7 +1,9 @@
 // Config: the TOML configuration of one bisection (how to decide, how to build, how to test), and
 // its parser.
 //
-// A config file has the tables [decision], [build] and [test]; docs/config.md lists every key.
+// A config file has the tables [decision], [build], [test], [kernel], [qemu], [scratch] and
+// [reproducer]; docs/config.md lists every key. A test is either test.command (run on the host) or
+// [qemu] + [reproducer] (run in a guest on a fresh scratch filesystem); [kernel] builds the kernel.
 // Parsing is strict so that a typo never silently turns into a default: an unknown key, a value of
 // the wrong type, an out-of-range number, a command written as a shell string, a bad outcome name
 // or a signature that is not a valid regular expression are all errors (ErrorCode::kInvalidInput)
@@ -71,10 +73,75 @@ struct TestConfig {
   bool operator==(const TestConfig&) const = default;
 };
 
+// [kernel]: build a Linux kernel at each commit (the repository is a kernel tree). Mutually
+// exclusive with build.command; needs [qemu] to boot what it builds.
+struct KernelConfig {
+  // "defconfig", "tinyconfig", "allnoconfig" (make targets), or an absolute path to a .config.
+  std::string base = "defconfig";
+  // Merged over the base in order: a bundled fragment's name (kernel_fragments.h) or an absolute
+  // path to a file of CONFIG_ lines.
+  std::vector<std::string> fragments = {"qemu-guest"};
+  std::vector<std::string> make = {"make"};  // argv prefix, e.g. ["make", "LLVM=1"]
+  uint32_t jobs = 0;                         // make -j; 0 = online CPUs + 1
+  bool ccache = true;                        // build through ccache when it is installed
+  std::string target = "bzImage";            // make target; the image is arch/x86/boot/<target>
+
+  bool operator==(const KernelConfig&) const = default;
+};
+
+// [qemu]: boot the kernel under QEMU and run the reproducer inside the guest.
+struct QemuConfig {
+  std::string binary = "qemu-system-x86_64";
+  // A prebuilt kernel image to boot at every commit (when the build makes the reproducer, not the
+  // kernel); must be empty with [kernel]. Absolute path.
+  std::string kernel;
+  // Module tree of a modular prebuilt kernel (absolute path); empty = /lib/modules/<version> when
+  // `kernel` is named /boot/vmlinuz-<version> and that directory exists, else none.
+  std::string modules;
+  // Modules to load in the guest, with their dependencies, in order (ignored without a module tree).
+  std::vector<std::string> load_modules = {"virtio_pci", "virtio_blk", "crc32c_generic", "ext4"};
+  std::string accel = "auto";  // auto (KVM if a probe guest boots with it, else TCG) | kvm | tcg
+  uint32_t memory_mb = 512;    // guest memory, >= 64
+  uint32_t cpus = 2;           // guest CPUs, >= 1
+  std::vector<std::string> append;        // extra kernel command line words
+  std::chrono::seconds boot_timeout{180};  // from start until the guest is ready to run, > 0
+  uint32_t runs_per_boot = 16;             // most runs in one boot (one scratch disk each), 1..24
+
+  bool operator==(const QemuConfig&) const = default;
+};
+
+// [scratch]: the filesystem every run gets, made fresh on the host for each run.
+struct ScratchConfig {
+  uint32_t size_mb = 256;  // >= 16
+  // mkfs argv; the image path is appended. Must make what `fstype` mounts.
+  std::vector<std::string> mkfs = {"mkfs.ext4", "-q", "-F", "-b", "1024"};
+  std::string fstype = "ext4";  // mount -t
+  std::string mount_options;    // mount -o; empty = defaults
+
+  bool operator==(const ScratchConfig&) const = default;
+};
+
+// [reproducer]: what runs in the guest, once per run, with the scratch filesystem mounted.
+struct ReproducerConfig {
+  // "bundled:dio-check" (the bundled generic/418-style checker), an absolute host path, or a path
+  // relative to the commit's checkout (something build.command made). Copied into the guest.
+  std::string program = "bundled:dio-check";
+  // Arguments. The words {scratch} (the mount point) and {run} (the run index) are replaced.
+  std::vector<std::string> args = {"-w", "-r", "-t", "-b", "1024", "-n", "4", "-i", "20",
+                                   "{scratch}/dio-check.file"};
+  std::vector<std::string> files;  // more host files (absolute) copied to /fb/files/ in the guest
+
+  bool operator==(const ReproducerConfig&) const = default;
+};
+
 struct Config {
   DecisionConfig decision;
   BuildConfig build;
   TestConfig test;
+  std::optional<KernelConfig> kernel;          // [kernel] present
+  std::optional<QemuConfig> qemu;              // [qemu] present
+  ScratchConfig scratch;                       // used with [qemu]
+  std::optional<ReproducerConfig> reproducer;  // [reproducer] present
   std::string source_text;  // the text parsed, kept so a bisection can store what the user wrote
   std::string source_name;  // the file name used in error messages
 

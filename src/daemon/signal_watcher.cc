@@ -9,7 +9,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "engine/child_processes.h"
+#include "base/child_processes.h"
 
 namespace flakebisect::daemon {
 namespace {
@@ -62,7 +62,7 @@ void SignalWatcher::watch() {
                    name != nullptr ? name : std::to_string(sig));
     }
     if (stop_.load()) {
-      engine::signal_child_process_groups(SIGKILL);
+      base::signal_child_process_groups(SIGKILL);
     }
   }
 }

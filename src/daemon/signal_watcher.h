@@ -1,7 +1,7 @@
 // SignalWatcher: turns SIGINT, SIGTERM and SIGHUP into a stop request for the engine.
 //
 // The first signal sets stop_requested() and kills the process group of every child process (the
-// build or test command in progress, see engine/child_processes.h), then keeps killing children
+// build or test command in progress, see base/child_processes.h), then keeps killing children
 // that appear until the watcher is destroyed, so the engine abandons the current build or run at
 // once instead of waiting for its timeout; the engine then pauses the bisection. A second signal
 // ends the process at once with status 128 + signal: that is as safe as kill -9 (the store is

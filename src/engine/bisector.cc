@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "base/paths.h"
+#include "build/kernel_builder.h"
 #include "engine/evidence.h"
-#include "engine/failpoint.h"
+#include "run/qemu_runner.h"
+#include "base/failpoint.h"
 #include "engine/identity.h"
 #include "git/candidates.h"
 #include "git/repository.h"
@@ -56,7 +58,7 @@ struct Batch {
   uint32_t done = 0;  // already recorded (non-zero when a resumed session continues it)
 };
 
-enum class RunStep { kContinue, kEndBatch, kAbandoned };
+enum class RunStep { kContinue, kEndBatch };
 
 // Everything one session of a bisection knows. Built from the store and git in setup(), then kept
 // in step with what the session records, so it always equals what setup() would rebuild.
@@ -118,6 +120,7 @@ class Session {
     built_.assign(n, !builder_->needs_build());
     build_failed_.assign(n, false);
     build_ids_.assign(n, std::nullopt);
+    artifacts_.assign(n, std::string());
     tree_ids_.assign(n, std::string());
     if (builder_->needs_build()) {
       for (CommitIndex x = 0; x < n; ++x) {
@@ -165,6 +168,7 @@ class Session {
     built_[x] = ok;
     build_failed_[x] = !ok;
     build_ids_[x] = ok ? std::optional<int64_t>(build.id) : std::nullopt;
+    artifacts_[x] = ok ? build.artifact_path.value_or(std::string()) : std::string();
   }
 
   base::Status load_candidates(const git::Repository& repo) {
@@ -309,18 +313,37 @@ class Session {
         continue;
       }
 
-      for (uint32_t k = batch.done; k < batch.runs; ++k) {
-        FB_ASSIGN_OR_RETURN(auto stopped_now, check_interrupted());
-        if (stopped_now) {
-          return *stopped_now;
+      FB_ASSIGN_OR_RETURN(auto stopped_now, check_interrupted());
+      if (stopped_now) {
+        return *stopped_now;
+      }
+      std::optional<BisectionState> ended;
+      uint32_t k = batch.done;
+      report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
+      const run::RunSink sink = [&](const run::RunResult& result) -> base::Result<bool> {
+        if (stopped()) {
+          return false;  // the watcher may have killed it: never record
         }
-        FB_ASSIGN_OR_RETURN(RunStep step, run_once(batch.commit, k, batch.runs));
-        if (step != RunStep::kContinue) {
-          break;
+        FB_ASSIGN_OR_RETURN(RunStep step, record_run(batch.commit, k, batch.runs, result));
+        ++k;
+        if (step != RunStep::kContinue || k >= batch.runs) {
+          return false;
         }
         if (model::evaluate_stop(make_posterior(), stop_options_) != model::Verdict::kContinue) {
-          break;
+          return false;
         }
+        FB_ASSIGN_OR_RETURN(auto changed, check_interrupted());
+        if (changed) {
+          ended = *changed;
+          return false;
+        }
+        report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
+        return true;
+      };
+      FB_TRY(runner_->run_batch(checkout_of(batch.commit), evidence_.recorded_runs[batch.commit],
+                                batch.runs - batch.done, sink));
+      if (ended) {
+        return *ended;
       }
     }
   }
@@ -398,9 +421,15 @@ class Session {
     return {};
   }
 
-  CommitCheckout checkout_of(CommitIndex x) const {
-    return CommitCheckout{candidates_[x].sha, bisection_.spec.repo,
-                          worktree_ ? worktree_->path().native() : std::string()};
+  build::CommitCheckout checkout_of(CommitIndex x) const {
+    build::CommitCheckout checkout{candidates_[x].sha, bisection_.spec.repo,
+                                   worktree_ ? worktree_->path().native() : std::string(),
+                                   std::string()};
+    if (artifacts_[x] != checkout.worktree) {
+      checkout.artifact = artifacts_[x];
+    }
+    checkout.tree_id = tree_ids_[x];
+    return checkout;
   }
 
   std::filesystem::path worktree_dir() const { return worktree_path(options_.worktree_root, id_); }
@@ -426,14 +455,14 @@ class Session {
     if (!checked_out) {
       return std::move(checked_out).error().context(fmt::format("checkout {}", short_sha(sha)));
     }
-    failpoint(kFailpointAfterCheckout);
+    base::failpoint(base::kFailpointAfterCheckout);
     if (!builder_->needs_build()) {
       prepared_ = x;
       return true;
     }
 
     report(Progress::Phase::kBuilding, x, 0, 0, "");
-    FB_ASSIGN_OR_RETURN(BuildOutcome outcome, builder_->build(checkout_of(x)));
+    FB_ASSIGN_OR_RETURN(build::BuildOutcome outcome, builder_->build(checkout_of(x)));
     if (stopped()) {
       return false;  // abandoned: the watcher may have killed it
     }
@@ -444,7 +473,8 @@ class Session {
     record.config_hash = build_key_;
     record.status = outcome.ok ? store::BuildStatus::kOk : store::BuildStatus::kFailed;
     if (outcome.ok) {
-      record.artifact_path = worktree_->path().native();
+      record.artifact_path =
+          outcome.artifact.empty() ? worktree_->path().native() : outcome.artifact;
     }
     record.log_tail = outcome.log_tail;
     record.duration_ms = outcome.duration.count();
@@ -480,15 +510,10 @@ class Session {
     return true;
   }
 
-  // One run: run, record (its own committed transaction), then count it.
-  base::Result<RunStep> run_once(CommitIndex x, uint32_t k, uint32_t batch_runs) {
+  // Records one finished run (its own committed transaction), then counts it.
+  base::Result<RunStep> record_run(CommitIndex x, uint32_t k, uint32_t batch_runs,
+                                   const run::RunResult& outcome) {
     const uint32_t index = evidence_.recorded_runs[x];
-    report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
-    FB_ASSIGN_OR_RETURN(RunOutcome outcome, runner_->run(checkout_of(x), index));
-    if (stopped()) {
-      return RunStep::kAbandoned;  // the watcher may have killed it: never record
-    }
-
     store::RunRecord record;
     record.test_identity = bisection_.spec.test_identity;
     record.sha = candidates_[x].sha;
@@ -499,9 +524,12 @@ class Session {
     record.signature = outcome.signature;
     record.duration_ms = outcome.duration.count();
     record.detail = outcome.detail;
+    record.boot_id = outcome.boot_id;
+    record.console_path = outcome.console_path;
+    record.console_sha256 = outcome.console_sha256;
     record.created_at_ms = now_ms();
     FB_TRY(store_.record_run(record));
-    failpoint(kFailpointAfterRunCommit);
+    base::failpoint(base::kFailpointAfterRunCommit);
 
     ++bisection_runs_;
     ++evidence_.recorded_runs[x];
@@ -669,8 +697,8 @@ class Session {
   store::Bisection bisection_;
   config::Config config_;
   OutcomePolicy policy_;
-  std::unique_ptr<Builder> builder_;
-  std::unique_ptr<Runner> runner_;
+  std::unique_ptr<build::Builder> builder_;
+  std::unique_ptr<run::Runner> runner_;
   std::vector<store::Candidate> candidates_;
   std::unordered_map<std::string, CommitIndex> index_of_;
   std::optional<model::CandidateDag> dag_;
@@ -683,6 +711,7 @@ class Session {
   std::vector<bool> built_;                        // an ok build is stored (or none is needed)
   std::vector<bool> build_failed_;                 // a failed or skipped build is stored
   std::vector<std::optional<int64_t>> build_ids_;  // the ok build's row
+  std::vector<std::string> artifacts_;             // the ok build's artifact directory
   std::unordered_map<std::string, std::vector<CommitIndex>> commits_of_tree_;
   Evidence evidence_;
   uint64_t bisection_runs_ = 0;  // runs this bisection recorded, all outcomes
@@ -704,17 +733,41 @@ std::string worktree_path(const std::string& worktree_root, int64_t id) {
   return (std::filesystem::path(worktree_root) / fmt::format("bisection-{}", id)).native();
 }
 
-ExecutorFactory command_executors(base::ProcessRunner& processes) {
-  return [&processes](const config::Config& config) -> base::Result<Executors> {
+ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir) {
+  return [&processes, state_dir](const config::Config& config) -> base::Result<Executors> {
+    namespace fs = std::filesystem;
+    const fs::path state(state_dir.empty() ? std::string(".") : state_dir);
     Executors executors;
-    executors.builder = std::make_unique<CommandBuilder>(
-        processes, config.build.command,
-        std::chrono::duration_cast<std::chrono::milliseconds>(config.build.timeout));
-    CommandRunnerOptions run;
-    run.argv = config.test.command;
-    run.timeout = config.test.timeout;
-    run.no_output_timeout = config.test.no_output_timeout;
-    executors.runner = std::make_unique<CommandRunner>(processes, std::move(run));
+    const auto build_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.build.timeout);
+    if (config.kernel) {
+      build::KernelBuilderOptions kernel;
+      kernel.build_root = (state / "kernel" / ("obj-" + build_key(config).substr(0, 16))).native();
+      kernel.cache_root = (state / "kernel" / "artifacts").native();
+      kernel.log_dir = (state / "logs" / "build").native();
+      executors.builder = std::make_unique<build::KernelBuilder>(processes, *config.kernel,
+                                                                 build_timeout, kernel);
+    } else {
+      executors.builder =
+          std::make_unique<build::CommandBuilder>(processes, config.build.command, build_timeout);
+    }
+    if (config.qemu) {
+      run::QemuRunnerOptions qemu;
+      qemu.qemu = *config.qemu;
+      qemu.scratch = config.scratch;
+      qemu.reproducer = config.reproducer.value_or(config::ReproducerConfig{});
+      qemu.run_timeout = config.test.timeout;
+      qemu.work_dir = (state / "qemu").native();
+      qemu.cache_dir = (state / "cache" / "initramfs").native();
+      qemu.log_dir = (state / "logs" / "console").native();
+      executors.runner = std::make_unique<run::QemuRunner>(processes, std::move(qemu));
+    } else {
+      run::CommandRunnerOptions run;
+      run.argv = config.test.command;
+      run.timeout = config.test.timeout;
+      run.no_output_timeout = config.test.no_output_timeout;
+      executors.runner = std::make_unique<run::CommandRunner>(processes, std::move(run));
+    }
     return executors;
   };
 }
@@ -754,5 +807,6 @@ base::Result<BisectionState> Bisector::run(int64_t id) {
   }
   return result;
 }
+
 
 }  // namespace flakebisect::engine

@@ -44,8 +44,8 @@
 #include "base/process.h"
 #include "base/result.h"
 #include "config/config.h"
-#include "engine/builder.h"
-#include "engine/runner.h"
+#include "build/builder.h"
+#include "run/runner.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -73,13 +73,18 @@ using ProgressFn = std::function<void(const Progress&)>;
 
 // The builder and runner for a configuration.
 struct Executors {
-  std::unique_ptr<Builder> builder;
-  std::unique_ptr<Runner> runner;
+  std::unique_ptr<build::Builder> builder;
+  std::unique_ptr<run::Runner> runner;
 };
 using ExecutorFactory = std::function<base::Result<Executors>(const config::Config&)>;
 
-// CommandBuilder and CommandRunner over `processes`, which must outlive the factory's products.
-ExecutorFactory command_executors(base::ProcessRunner& processes);
+// The builder and runner a configuration asks for, over `processes` (which must outlive the
+// factory's products): build::KernelBuilder with [kernel], else build::CommandBuilder; with
+// [qemu] a run::QemuRunner, else run::CommandRunner. Kernel build directories, the artifact cache,
+// initramfs cache, scratch images and kept logs go under `state_dir` (next to the store):
+//   kernel/obj-<build key>/   kernel/artifacts/   qemu/   cache/initramfs/
+//   logs/build/   logs/console/
+ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir);
 
 struct BisectorOptions {
   // Private worktrees go to <worktree_root>/bisection-<id> (created 0700). Required.

@@ -16,6 +16,17 @@ void append_argv(std::string& out, std::string_view key, const std::vector<std::
   out += '\n';
 }
 
+// [kernel]: what decides the kernel that is built (not jobs or ccache, which only change speed).
+void append_kernel(std::string& out, const config::Config& config) {
+  if (!config.kernel) {
+    return;
+  }
+  append_argv(out, "kernel.base", {config.kernel->base});
+  append_argv(out, "kernel.fragments", config.kernel->fragments);
+  append_argv(out, "kernel.make", config.kernel->make);
+  append_argv(out, "kernel.target", {config.kernel->target});
+}
+
 }  // namespace
 
 std::string test_identity(const config::Config& config) {
@@ -24,6 +35,27 @@ std::string test_identity(const config::Config& config) {
   append_argv(out, "test.command", config.test.command);
   out += fmt::format("test.timeout={}\n", config.test.timeout.count());
   out += fmt::format("test.no_output_timeout={}\n", config.test.no_output_timeout.count());
+  // Added after v1, only when present, so host-command identities stay as they were. What the
+  // guest sees counts (kernel, modules, memory, CPUs, command line, filesystem, reproducer); how
+  // fast it gets there (accel, binary, runs per boot, boot timeout) does not.
+  append_kernel(out, config);
+  if (config.qemu) {
+    append_argv(out, "qemu.kernel", {config.qemu->kernel});
+    append_argv(out, "qemu.modules", {config.qemu->modules});
+    append_argv(out, "qemu.load_modules", config.qemu->load_modules);
+    out += fmt::format("qemu.memory_mb={}\nqemu.cpus={}\n", config.qemu->memory_mb,
+                       config.qemu->cpus);
+    append_argv(out, "qemu.append", config.qemu->append);
+    out += fmt::format("scratch.size_mb={}\n", config.scratch.size_mb);
+    append_argv(out, "scratch.mkfs", config.scratch.mkfs);
+    append_argv(out, "scratch.fstype", {config.scratch.fstype});
+    append_argv(out, "scratch.mount_options", {config.scratch.mount_options});
+  }
+  if (config.reproducer) {
+    append_argv(out, "reproducer.program", {config.reproducer->program});
+    append_argv(out, "reproducer.args", config.reproducer->args);
+    append_argv(out, "reproducer.files", config.reproducer->files);
+  }
   return config::sha256_hex(out);
 }
 
@@ -31,6 +63,7 @@ std::string build_key(const config::Config& config) {
   std::string out = "flakebisect build key v1\n";
   append_argv(out, "build.command", config.build.command);
   out += fmt::format("build.timeout={}\n", config.build.timeout.count());
+  append_kernel(out, config);
   return config::sha256_hex(out);
 }
 

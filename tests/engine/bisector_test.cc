@@ -118,7 +118,7 @@ TEST_F(BisectorTest, EachRunIsCommittedBeforeTheNextOneStarts) {
   const int64_t id = create_running(*writer, history_, test_config());
   auto inner = FakeRunner::flaky(bad_, 30);
   size_t checked = 0;
-  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
     // Another connection sees every earlier run: each was committed on its own.
     auto committed = reader->runs_for_bisection(id);
     EXPECT_TRUE(committed.has_value());
@@ -134,12 +134,12 @@ TEST_F(BisectorTest, ABuildFailureIsASkipNotAnError) {
   make(sized(60, 3));
   // The second and third commits the engine builds do not compile (unless one is the culprit).
   std::set<std::string> broken;
-  builder_.fn = [&](const CommitCheckout& checkout) -> base::Result<BuildOutcome> {
+  builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
     if (builder_.built.size() >= 2 && builder_.built.size() <= 3 &&
         checkout.sha != history_.planted_sha()) {
       broken.insert(checkout.sha);
     }
-    BuildOutcome outcome;
+    build::BuildOutcome outcome;
     outcome.ok = broken.count(checkout.sha) == 0;
     outcome.detail = outcome.ok ? "" : "exit 2";
     outcome.log_tail = outcome.ok ? "ok\n" : "error: it does not compile\n";
@@ -168,8 +168,8 @@ TEST_F(BisectorTest, ABuildFailureIsASkipNotAnError) {
 TEST_F(BisectorTest, AnUntestableCulpritMakesTheAnswerASet) {
   make(sized(60, 3));
   runner_.fn = FakeRunner::flaky(bad_, 100);
-  builder_.fn = [&](const CommitCheckout& checkout) -> base::Result<BuildOutcome> {
-    BuildOutcome outcome;
+  builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    build::BuildOutcome outcome;
     outcome.ok = checkout.sha != history_.planted_sha();
     return outcome;
   };
@@ -203,7 +203,7 @@ TEST_F(BisectorTest, TheRunBudgetEndsInconclusiveWithACredibleSet) {
 TEST_F(BisectorTest, TheTimeBudgetEndsInconclusive) {
   make(sized(100));
   auto inner = FakeRunner::flaky(bad_, 30);
-  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
     clock_.advance(std::chrono::seconds(20));
     return inner(checkout, index);
   };
@@ -249,7 +249,7 @@ TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {
   make(sized(40));
   const int64_t id = create_running(store_, history_, test_config());
   auto inner = FakeRunner::flaky(bad_, 30);
-  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
     if (runner_.calls.size() == 3) {
       EXPECT_TRUE(store_.set_state(id, BisectionState::kCancelled, 2000, "cancelled").has_value());
     }
@@ -263,8 +263,8 @@ TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {
 
 TEST_F(BisectorTest, InfraOutcomesInARowPauseWithAnError) {
   make(sized(40));
-  runner_.fn = [](const CommitCheckout&, uint32_t) -> base::Result<RunOutcome> {
-    RunOutcome outcome;
+  runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
+    run::RunResult outcome;
     outcome.outcome = store::RunOutcome::kInfra;
     outcome.detail = "exit 255";
     return outcome;
@@ -281,7 +281,7 @@ TEST_F(BisectorTest, InfraOutcomesInARowPauseWithAnError) {
 
 TEST_F(BisectorTest, AToolErrorPausesTheBisectionWithTheMessage) {
   make(sized(40));
-  runner_.fn = [](const CommitCheckout&, uint32_t) -> base::Result<RunOutcome> {
+  runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
     return base::Error("test run 0: ./reproduce: not found", base::ErrorCode::kNotFound);
   };
   const int64_t id = create_running(store_, history_, test_config());
@@ -320,7 +320,7 @@ TEST_F(BisectorTest, CommandExecutorsRunTheConfiguredArgvInTheWorktreeWithItsEnv
   config::Config config = test_config();
   config.build.command = {"./build.sh", "-C", "a dir; rm -rf /"};
   const int64_t id = create_running(store_, history_, config);
-  Bisector bisector(store_, clock_, command_executors(processes), options());
+  Bisector bisector(store_, clock_, standard_executors(processes, dir_.path().native()), options());
   ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
   EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
   ASSERT_FALSE(tests.empty());
@@ -367,7 +367,7 @@ TEST_P(ResumeTest, AResumedBisectionRecordsTheSameRowsAndReachesTheSameResult) {
   const int64_t id = create_running(store_, history_, config);
   auto inner = FakeRunner::flaky(bad_, 30);
   runner_.calls.clear();
-  runner_.fn = [&](const CommitCheckout& checkout, uint32_t index) {
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
     if (runner_.calls.size() == static_cast<size_t>(stop_after) + 1) stop_ = true;  // mid-run
     return inner(checkout, index);
   };

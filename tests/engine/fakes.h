@@ -44,17 +44,17 @@ inline std::set<std::string> bad_commits(const History& history) {
   return out;
 }
 
-class FakeBuilder final : public engine::Builder {
+class FakeBuilder final : public build::Builder {
  public:
-  using Fn = std::function<base::Result<engine::BuildOutcome>(const engine::CommitCheckout&)>;
+  using Fn = std::function<base::Result<build::BuildOutcome>(const build::CommitCheckout&)>;
   bool needs = true;
-  Fn fn = [](const engine::CommitCheckout&) -> base::Result<engine::BuildOutcome> {
-    return engine::BuildOutcome{};
+  Fn fn = [](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
+    return build::BuildOutcome{};
   };
   std::vector<std::string> built;  // SHAs, in order
 
   bool needs_build() const override { return needs; }
-  base::Result<engine::BuildOutcome> build(const engine::CommitCheckout& checkout) override {
+  base::Result<build::BuildOutcome> build(const build::CommitCheckout& checkout) override {
     built.push_back(checkout.sha);
     return fn(checkout);
   }
@@ -66,14 +66,14 @@ struct RunCall {
   std::string worktree;
 };
 
-class FakeRunner final : public engine::Runner {
+class FakeRunner final : public run::Runner {
  public:
   using Fn =
-      std::function<base::Result<engine::RunOutcome>(const engine::CommitCheckout&, uint32_t)>;
+      std::function<base::Result<run::RunResult>(const build::CommitCheckout&, uint32_t)>;
   Fn fn;
   std::vector<RunCall> calls;
 
-  base::Result<engine::RunOutcome> run(const engine::CommitCheckout& checkout,
+  base::Result<run::RunResult> run(const build::CommitCheckout& checkout,
                                        uint32_t index) override {
     calls.push_back({checkout.sha, index, checkout.worktree});
     return fn(checkout, index);
@@ -81,9 +81,9 @@ class FakeRunner final : public engine::Runner {
 
   // Fails with probability percent/100 on bad commits, never on good ones.
   static Fn flaky(std::set<std::string> bad, uint32_t percent) {
-    return [bad = std::move(bad), percent](const engine::CommitCheckout& checkout,
-                                           uint32_t index) -> base::Result<engine::RunOutcome> {
-      engine::RunOutcome outcome;
+    return [bad = std::move(bad), percent](const build::CommitCheckout& checkout,
+                                           uint32_t index) -> base::Result<run::RunResult> {
+      run::RunResult outcome;
       const bool fails = bad.count(checkout.sha) > 0 && draw(checkout.sha, index) % 100 < percent;
       outcome.outcome = fails ? store::RunOutcome::kFail : store::RunOutcome::kPass;
       outcome.detail = fails ? "exit 1" : "exit 0";
@@ -94,21 +94,21 @@ class FakeRunner final : public engine::Runner {
 };
 
 // Forwards to test-owned fakes, so tests can inspect them after the engine drops its executors.
-class ForwardingBuilder final : public engine::Builder {
+class ForwardingBuilder final : public build::Builder {
  public:
   explicit ForwardingBuilder(FakeBuilder* target) : target_(target) {}
   bool needs_build() const override { return target_->needs_build(); }
-  base::Result<engine::BuildOutcome> build(const engine::CommitCheckout& c) override {
+  base::Result<build::BuildOutcome> build(const build::CommitCheckout& c) override {
     return target_->build(c);
   }
 
  private:
   FakeBuilder* target_;
 };
-class ForwardingRunner final : public engine::Runner {
+class ForwardingRunner final : public run::Runner {
  public:
   explicit ForwardingRunner(FakeRunner* target) : target_(target) {}
-  base::Result<engine::RunOutcome> run(const engine::CommitCheckout& c, uint32_t i) override {
+  base::Result<run::RunResult> run(const build::CommitCheckout& c, uint32_t i) override {
     return target_->run(c, i);
   }
 

@@ -18,15 +18,17 @@
 
 #include "base/process.h"
 #include "base/result.h"
-#include "engine/commit_checkout.h"
+#include "build/commit_checkout.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::build {
 
 struct BuildOutcome {
   bool ok = true;        // false: the commit cannot be tested (a skip)
   std::string detail;    // how it ended, "exit 2", "timed out after 3600000 ms"; empty when ok
   std::string log_tail;  // the last bytes of the build's output (at most kBuildLogTailBytes)
   std::chrono::milliseconds duration{0};
+  // Where the products are (CommitCheckout::artifact for the runs); empty = the worktree.
+  std::string artifact;
 };
 
 inline constexpr size_t kBuildLogTailBytes = 8192;
@@ -54,4 +56,4 @@ class CommandBuilder final : public Builder {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::build

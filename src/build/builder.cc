@@ -1,10 +1,10 @@
-#include "engine/builder.h"
+#include "build/builder.h"
 
 #include <fmt/core.h>
 
-#include "engine/failpoint.h"
+#include "base/failpoint.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::build {
 
 CommandBuilder::CommandBuilder(base::ProcessRunner& processes, std::vector<std::string> argv,
                                std::chrono::milliseconds timeout)
@@ -23,7 +23,7 @@ base::Result<BuildOutcome> CommandBuilder::build(const CommitCheckout& checkout)
   options.output_cap = size_t{64} << 10;
 
   base::Result<base::ProcessResult> result = [&] {
-    FailpointWhileChildRuns failpoint(kFailpointDuringBuild);
+    base::FailpointWhileChildRuns failpoint(base::kFailpointDuringBuild);
     return processes_.run(options);
   }();
   if (!result) {
@@ -37,4 +37,4 @@ base::Result<BuildOutcome> CommandBuilder::build(const CommitCheckout& checkout)
   return outcome;
 }
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::build

@@ -18,12 +18,19 @@
 #include <utility>
 #include <vector>
 
-namespace flakebisect::engine {
+namespace flakebisect::build {
 
 struct CommitCheckout {
   std::string sha;
   std::string repo;
   std::string worktree;
+  // Where the commit's build put what the runner needs (a kernel builder's artifact directory with
+  // bzImage and its kernel config as "config"); empty when nothing is built or the builder keeps it in the worktree.
+  std::string artifact;
+  // The git tree id of the commit (40 hex digits), filled by the engine; empty when unknown.
+  // Builders that cache products key them by tree rather than commit, so commits with the same
+  // tree share a build. (Initialised so brace-initialisations that stop at `artifact` stay valid.)
+  std::string tree_id{};
 };
 
 // The variables above; FLAKEBISECT_RUN only when run_index is set.
@@ -34,4 +41,4 @@ std::vector<std::pair<std::string, std::string>> command_environment(
 // kept in the store and shown to people.
 std::string tail_of(const std::string& text, size_t max_bytes);
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::build

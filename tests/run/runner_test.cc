@@ -1,4 +1,4 @@
-#include "engine/runner.h"
+#include "run/runner.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 
 #include "base/fake_process_runner.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::run {
 namespace {
 
 using base::FakeProcessRunner;
@@ -47,7 +47,7 @@ class CommandRunnerTest : public ::testing::Test {
     o.no_output_timeout = std::chrono::seconds(5);
     return o;
   }
-  CommitCheckout checkout{"0123456789abcdef0123456789abcdef01234567", "/src/linux", "/wt/b-1"};
+  build::CommitCheckout checkout{"0123456789abcdef0123456789abcdef01234567", "/src/linux", "/wt/b-1", ""};
   FakeProcessRunner processes;
 };
 
@@ -101,4 +101,4 @@ TEST_F(CommandRunnerTest, AProgramThatCannotStartIsAnErrorNotAnOutcome) {
 }
 
 }  // namespace
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::run

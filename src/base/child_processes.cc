@@ -1,4 +1,4 @@
-#include "engine/child_processes.h"
+#include "base/child_processes.h"
 
 #include <signal.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-namespace flakebisect::engine {
+namespace flakebisect::base {
 
 std::vector<pid_t> child_processes() {
   std::vector<pid_t> pids;
@@ -36,4 +36,4 @@ size_t signal_child_process_groups(int signal) {
   return signalled;
 }
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::base

@@ -14,7 +14,7 @@
 
 #include <vector>
 
-namespace flakebisect::engine {
+namespace flakebisect::base {
 
 // The pids of this process's live children (any thread's), ascending.
 std::vector<pid_t> child_processes();
@@ -23,4 +23,4 @@ std::vector<pid_t> child_processes();
 // does not lead a group). Returns how many children were signalled.
 size_t signal_child_process_groups(int signal);
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::base

@@ -1,4 +1,5 @@
-// Runner: runs the reproducer once on a built commit and says what happened.
+// Runner: runs the reproducer on a built commit and says what happened, one run at a time or in a
+// batch (several runs in one test environment, e.g. one QEMU boot).
 //
 // The outcome is data (store::RunOutcome): pass, fail, crash, hang, infra or skip; whether it
 // counts as evidence is decided later, from the stored row (evidence.h). A Result error means the
@@ -19,31 +20,50 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/process.h"
 #include "base/result.h"
-#include "engine/commit_checkout.h"
+#include "build/commit_checkout.h"
 #include "store/records.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::run {
 
-struct RunOutcome {
+struct RunResult {
   store::RunOutcome outcome = store::RunOutcome::kPass;
   std::optional<std::string> signature;  // crash title, when the runner can tell one
   std::string detail;  // how it ended ("exit 1", "timed out after 600000 ms") and an output tail
   std::chrono::milliseconds duration{0};
+  // Runs in one test environment (a QEMU boot) share a boot id; its console log is kept at
+  // console_path (absent for host commands, whose output tail is in detail).
+  std::optional<std::string> boot_id;
+  std::optional<std::string> console_path;
+  std::optional<std::string> console_sha256;
 };
 
 inline constexpr size_t kRunDetailTailBytes = 2048;
 
+// Receives each finished run of a batch, in order, as soon as it is known (the engine commits it
+// to the store before returning). Returns true to go on, false to end the batch early (the runner
+// then starts no further run and tears its environment down), or an error, which ends the batch
+// and is returned by run_batch().
+using RunSink = std::function<base::Result<bool>(const RunResult&)>;
+
 class Runner {
  public:
   virtual ~Runner() = default;
-  // run_index: FLAKEBISECT_RUN for this run (see commit_checkout.h).
-  virtual base::Result<RunOutcome> run(const CommitCheckout& checkout, uint32_t run_index) = 0;
+  // One run. run_index: FLAKEBISECT_RUN for this run (see commit_checkout.h).
+  virtual base::Result<RunResult> run(const build::CommitCheckout& checkout,
+                                      uint32_t run_index) = 0;
+  // Up to `count` runs with indexes first_index, first_index + 1, ..., each handed to `sink` when it
+  // finishes. A batch may end early without an error: when the sink says so, or when the
+  // environment cannot go on (a kernel crash or hang ends a boot; its run is reported and the rest
+  // are not run). The default runs run() `count` times.
+  virtual base::Status run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
+                                 uint32_t count, const RunSink& sink);
 };
 
 // git bisect run's exit code convention, plus timeouts (hang) and signals (infra).
@@ -60,11 +80,11 @@ class CommandRunner final : public Runner {
   // `processes` must outlive this object.
   CommandRunner(base::ProcessRunner& processes, CommandRunnerOptions options);
 
-  base::Result<RunOutcome> run(const CommitCheckout& checkout, uint32_t run_index) override;
+  base::Result<RunResult> run(const build::CommitCheckout& checkout, uint32_t run_index) override;
 
  private:
   base::ProcessRunner& processes_;
   CommandRunnerOptions options_;
 };
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::run

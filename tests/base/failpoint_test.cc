@@ -1,4 +1,4 @@
-#include "engine/failpoint.h"
+#include "base/failpoint.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -6,9 +6,9 @@
 #include <csignal>
 
 #include "base/process.h"
-#include "engine/child_processes.h"
+#include "base/child_processes.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::base {
 namespace {
 
 // Each death test re-executes the test binary (threadsafe style), so the child reads the variable
@@ -84,4 +84,4 @@ TEST(ChildProcesses, ListsAndKillsTheGroupsOfRunningChildren) {
 }
 
 }  // namespace
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::base

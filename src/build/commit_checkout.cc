@@ -1,6 +1,6 @@
-#include "engine/commit_checkout.h"
+#include "build/commit_checkout.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::build {
 
 std::vector<std::pair<std::string, std::string>> command_environment(
     const CommitCheckout& checkout, std::optional<uint32_t> run_index) {
@@ -28,4 +28,4 @@ std::string tail_of(const std::string& text, size_t max_bytes) {
   return text.substr(start);
 }
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::build

@@ -1,10 +1,10 @@
-#include "engine/runner.h"
+#include "run/runner.h"
 
 #include <fmt/core.h>
 
-#include "engine/failpoint.h"
+#include "base/failpoint.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::run {
 
 store::RunOutcome classify_exit(const base::ProcessResult& result) {
   if (result.timed_out || result.no_output_timeout) {
@@ -29,35 +29,48 @@ store::RunOutcome classify_exit(const base::ProcessResult& result) {
 CommandRunner::CommandRunner(base::ProcessRunner& processes, CommandRunnerOptions options)
     : processes_(processes), options_(std::move(options)) {}
 
-base::Result<RunOutcome> CommandRunner::run(const CommitCheckout& checkout, uint32_t run_index) {
+base::Status Runner::run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
+                              uint32_t count, const RunSink& sink) {
+  for (uint32_t k = 0; k < count; ++k) {
+    FB_ASSIGN_OR_RETURN(RunResult result, run(checkout, first_index + k));
+    FB_ASSIGN_OR_RETURN(bool go_on, sink(result));
+    if (!go_on) {
+      break;
+    }
+  }
+  return {};
+}
+
+base::Result<RunResult> CommandRunner::run(const build::CommitCheckout& checkout,
+                                           uint32_t run_index) {
   if (options_.argv.empty()) {
     return base::Error("no test command configured", base::ErrorCode::kInvalidInput);
   }
   base::ProcessOptions options;
   options.argv = options_.argv;
   options.cwd = checkout.worktree;
-  options.env_set = command_environment(checkout, run_index);
+  options.env_set = build::command_environment(checkout, run_index);
   options.timeout = options_.timeout;
   options.no_output_timeout = options_.no_output_timeout;
   options.merge_stderr = true;
   options.output_cap = size_t{64} << 10;
 
   base::Result<base::ProcessResult> result = [&] {
-    FailpointWhileChildRuns failpoint(kFailpointDuringRun);
+    base::FailpointWhileChildRuns failpoint(base::kFailpointDuringRun);
     return processes_.run(options);
   }();
   if (!result) {
     return std::move(result).error().context(
         fmt::format("test {} run {}", checkout.sha.substr(0, 12), run_index));
   }
-  RunOutcome outcome;
+  RunResult outcome;
   outcome.outcome = classify_exit(*result);
   outcome.detail = result->status_text(options);
   if (!result->out.empty()) {
-    outcome.detail += "\n" + tail_of(result->out, kRunDetailTailBytes);
+    outcome.detail += "\n" + build::tail_of(result->out, kRunDetailTailBytes);
   }
   outcome.duration = result->duration;
   return outcome;
 }
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::run

@@ -16,7 +16,7 @@
 
 #include <string_view>
 
-namespace flakebisect::engine {
+namespace flakebisect::base {
 
 inline constexpr std::string_view kFailpointAfterCheckout = "after-checkout";
 inline constexpr std::string_view kFailpointDuringBuild = "during-build";
@@ -41,4 +41,4 @@ class FailpointWhileChildRuns {
   bool armed_ = false;
 };
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::base

@@ -1,4 +1,4 @@
-#include "engine/failpoint.h"
+#include "base/failpoint.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 #include <string>
 #include <thread>
 
-#include "engine/child_processes.h"
+#include "base/child_processes.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::base {
 namespace {
 
 struct Armed {
@@ -87,4 +87,4 @@ FailpointWhileChildRuns::~FailpointWhileChildRuns() {
   }
 }
 
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::base

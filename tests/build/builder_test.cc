@@ -1,11 +1,11 @@
-#include "engine/builder.h"
+#include "build/builder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "base/fake_process_runner.h"
 
-namespace flakebisect::engine {
+namespace flakebisect::build {
 namespace {
 
 using base::FakeProcessRunner;
@@ -14,7 +14,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 
-const CommitCheckout kCheckout{"89abcdef0123456789abcdef0123456789abcdef", "/src", "/wt"};
+const CommitCheckout kCheckout{"89abcdef0123456789abcdef0123456789abcdef", "/src", "/wt", ""};
 
 TEST(CommandBuilder, NoCommandMeansNothingToBuild) {
   FakeProcessRunner processes;
@@ -74,4 +74,4 @@ TEST(CommandBuilder, AMissingBuildProgramIsAnError) {
 }
 
 }  // namespace
-}  // namespace flakebisect::engine
+}  // namespace flakebisect::build

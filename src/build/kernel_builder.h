@@ -1,0 +1,134 @@
+// KernelBuilder: builds a Linux kernel at each commit the way kvm-xfstests does (a base config plus
+// fragments, `make olddefconfig`, `make -jN O=dir`), checks that the config it asked for is the
+// config it got, and keeps every image in an artifact cache keyed by what went into it.
+//
+// build(checkout), in checkout.worktree (a kernel tree at the commit), with O=<build_root>/obj:
+//   1. base config: `make O=<obj> defconfig|tinyconfig|allnoconfig`, or a copy of the .config file
+//      the base names;
+//   2. the fragments merged over <obj>/.config in order, later lines winning (what
+//      scripts/kconfig/merge_config.sh does, in C++: see merge_config()); kernel_fragments.h has
+//      the syntax;
+//   3. `make O=<obj> olddefconfig`;
+//   4. the required-symbol check: every symbol the fragments set must still have the value asked
+//      for (`=m` is satisfied by `=y`, "is not set" by absence). olddefconfig silently drops what
+//      an older tree lacks or cannot satisfy, so a commit that loses a symbol is a skip naming it:
+//      "olddefconfig dropped CONFIG_VIRTIO_MENU (wanted y)";
+//   5. the artifact cache: key = sha256 over the tree id (the sha when the engine gave none), the
+//      final .config, the compiler's `--version` line, the make argv and the target. A hit skips
+//      the build: BuildOutcome{ok, detail "cached", artifact = the cache entry};
+//   6. `make O=<obj> -j<jobs> [CC=ccache <cc>] <target>` with the build timeout;
+//   7. the image and the final config copied into a new cache entry, which becomes the artifact.
+//
+// Every make call gets the same make argv prefix and, when the kernel config asks for ccache and
+// ccache is installed, "CC=ccache <cc>" as one argument (kbuild takes it as the C compiler command;
+// a CC= already in the make argv is wrapped instead). <cc> is what kbuild would use: the make
+// argv's CC=, else clang for LLVM= (with LLVM's prefix or suffix), else CROSS_COMPILE + gcc. The
+// environment is fixed for reproducible, ccache-friendly builds (KBUILD_BUILD_TIMESTAMP, _USER,
+// _HOST, _VERSION), and the variables that would make kbuild read something other than the config
+// (KCONFIG_CONFIG, KCONFIG_ALLCONFIG, KBUILD_OUTPUT, ARCH, CROSS_COMPILE, LLVM) are removed.
+//
+// The image is <obj>/arch/<arch>/boot/<target> (arch x86 unless the make argv sets ARCH=), or else
+// <obj>/<target> (for example vmlinux).
+//
+// Artifact cache entry <cache_root>/<key>/: <target> (the image, e.g. bzImage), `config` (the final
+// .config) and `build.log`. An entry is written as <key>.tmp-<pid> and renamed into place, so one
+// that exists is complete; two builders racing for the same key both end up using the winner's.
+//
+// Logs: every build writes <log_dir>/<sha12>-<unix ms>.log with the output of each make call
+// (while the kernel builds, it is the live make output, so it can be followed). A failing build
+// names it in BuildOutcome::detail: "make bzImage: exit 2; log: <path>".
+//
+// Outcomes: anything the commit does wrong is a skip (BuildOutcome::ok false): a make step that
+// fails or times out, a dropped symbol. A Result error means the tool cannot build at all: make or
+// the compiler cannot be run, a fragment or base config is missing or malformed, a directory cannot
+// be written. Errors read "build <sha12>: ...".
+//
+// Thread rules: one thread at a time (the O= directory is shared between builds).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/process.h"
+#include "base/result.h"
+#include "build/builder.h"
+#include "build/commit_checkout.h"
+#include "config/config.h"
+
+namespace flakebisect::build {
+
+// Names of the files in an artifact cache entry besides the image (named like the target).
+inline constexpr std::string_view kArtifactConfigName = "config";
+inline constexpr std::string_view kArtifactLogName = "build.log";
+
+// One setting from a config fragment.
+struct ConfigSetting {
+  std::string symbol;  // "CONFIG_FOO"
+  // As written after '=' ("y", "m", "\"str\"", "0x10"); nullopt for "# CONFIG_FOO is not set" and
+  // for CONFIG_FOO=n, which Kconfig reads the same way.
+  std::optional<std::string> value;
+  std::string where;  // "<source>:<line>", for messages
+};
+
+// The settings in a fragment, in order. Comments and blank lines are skipped; any other line that
+// is not `CONFIG_<NAME>=<y|m|n|integer|0xhex|"string">` or `# CONFIG_<NAME> is not set` is an
+// error (kInvalidInput) naming "<source_name>:<line>".
+base::Result<std::vector<ConfigSetting>> parse_config_fragment(std::string_view text,
+                                                               std::string_view source_name);
+
+// `config` (a .config's text) with `settings` applied in order, as scripts/kconfig/merge_config.sh
+// does: every line of a symbol being set is removed and the setting appended at the end, so the
+// last setting wins, also between the members of a choice (Kconfig takes the last one set to y).
+// Other lines are kept as they are.
+std::string merge_config(std::string_view config, const std::vector<ConfigSetting>& settings);
+
+struct KernelBuilderOptions {
+  // Parent of the O= directory (<build_root>/obj), one per bisection; created with mode 0700.
+  std::string build_root;
+  // The artifact cache (one directory per key); created with mode 0700.
+  std::string cache_root;
+  // Where build logs are kept, one per build; created with mode 0700.
+  std::string log_dir;
+  // The compiler's identity for the cache key. Unset: the first line of `<cc> --version`, run once
+  // through the process runner the first time it is needed.
+  std::optional<std::string> compiler_version;
+  // Whether ccache is installed. Unset: whether base::find_executable("ccache") finds it (checked
+  // when the builder is constructed).
+  std::optional<bool> ccache_available;
+};
+
+class KernelBuilder final : public Builder {
+ public:
+  // `processes` must outlive this object. `timeout` bounds each make call.
+  KernelBuilder(base::ProcessRunner& processes, config::KernelConfig kernel,
+                std::chrono::milliseconds timeout, KernelBuilderOptions options);
+
+  bool needs_build() const override { return true; }
+  base::Result<BuildOutcome> build(const CommitCheckout& checkout) override;
+
+  // The O= directory.
+  const std::string& obj_dir() const { return obj_dir_; }
+
+ private:
+  // build() without the "build <sha12>" context on errors.
+  base::Result<BuildOutcome> build_unwrapped(const CommitCheckout& checkout);
+  base::Result<std::string> compiler_version();
+  // kernel_.make (less a CC= that ccache wraps), O=<obj>, `args` but the last, CC=ccache <cc> when
+  // ccache is used, and the last of `args` (the make target).
+  std::vector<std::string> make_argv(std::vector<std::string> args) const;
+  base::ProcessOptions make_options(const CommitCheckout& checkout,
+                                    std::vector<std::string> args) const;
+
+  base::ProcessRunner& processes_;
+  config::KernelConfig kernel_;
+  std::chrono::milliseconds timeout_;
+  KernelBuilderOptions options_;
+  std::string obj_dir_;
+  std::string compiler_;  // what kbuild runs as the C compiler (see above), without ccache
+  bool use_ccache_ = false;
+};
+
+}  // namespace flakebisect::build

@@ -1,0 +1,814 @@
+#include "run/qemu_runner.h"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <utility>
+
+#include "base/paths.h"
+#include "base/unique_fd.h"
+#include "build/commit_checkout.h"
+#include "config/sha256.h"
+#include "run/crash_report.h"
+#include "run/initramfs.h"
+
+namespace flakebisect::run {
+namespace {
+
+namespace fs = std::filesystem;
+using base::ErrorCode;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Console bytes kept per boot: the start (boot messages) and the newest part (where crashes are).
+constexpr size_t kConsoleHeadBytes = size_t{256} << 10;
+constexpr size_t kConsoleTailBytes = size_t{3} << 20;
+// A results line longer than this is not ours (4 KiB of output is 5.5 KiB of base64).
+constexpr size_t kMaxResultsLine = 16 << 10;
+constexpr std::string_view kGuestScratch = "/scratch";
+
+std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
+
+int64_t ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<milliseconds>(b - a).count();
+}
+
+std::string base64_decode(std::string_view text) {
+  static const std::array<int8_t, 256> table = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    const std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < alphabet.size(); ++i) {
+      t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+    }
+    return t;
+  }();
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    const int8_t v = table[static_cast<unsigned char>(c)];
+    if (v < 0) {
+      continue;  // padding or noise
+    }
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string random_id() {
+  std::random_device device;
+  return fmt::format("{:08x}{:08x}", device(), device());
+}
+
+// The console of one boot: everything up to kConsoleHeadBytes, then the newest kConsoleTailBytes.
+// Offsets are absolute byte counts since the boot started.
+class ConsoleLog {
+ public:
+  void append(std::string_view bytes) {
+    total_ += bytes.size();
+    if (head_.size() < kConsoleHeadBytes) {
+      const size_t take = std::min(bytes.size(), kConsoleHeadBytes - head_.size());
+      head_.append(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+    }
+    tail_.append(bytes);
+    if (tail_.size() > 2 * kConsoleTailBytes) {
+      tail_.erase(0, tail_.size() - kConsoleTailBytes);
+    }
+  }
+  uint64_t total() const { return total_; }
+  // What is kept from `from` (absolute) on.
+  std::string since(uint64_t from) const {
+    const uint64_t tail_start = total_ - tail_.size();
+    std::string out;
+    if (from < head_.size()) {
+      out = head_.substr(from);
+      if (tail_start > head_.size()) {
+        out += "\n[... console bytes dropped ...]\n";
+      }
+      out += tail_;
+      return out;
+    }
+    return from >= tail_start ? tail_.substr(from - tail_start) : tail_;
+  }
+  std::string text() const { return since(0); }
+
+ private:
+  std::string head_, tail_;
+  uint64_t total_ = 0;
+};
+
+store::RunOutcome outcome_of_status(std::optional<int> status) {
+  if (!status) {
+    return store::RunOutcome::kHang;
+  }
+  base::ProcessResult result;
+  result.exit_code = *status;
+  return classify_exit(result);
+}
+
+std::string status_text(std::optional<int> status) {
+  return status ? fmt::format("exit {}", *status) : std::string("timed out in the guest");
+}
+
+}  // namespace
+
+std::string virtio_disk_name(uint32_t k) {
+  std::string suffix;
+  uint32_t n = k;
+  while (true) {
+    suffix.insert(suffix.begin(), static_cast<char>('a' + n % 26));
+    if (n < 26) {
+      break;
+    }
+    n = n / 26 - 1;
+  }
+  return "vd" + suffix;
+}
+
+std::optional<ResultsLine> parse_results_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  std::vector<std::string_view> words;
+  for (size_t i = 0; i < line.size();) {
+    const size_t space = std::min(line.find(' ', i), line.size());
+    if (space > i) {
+      words.push_back(line.substr(i, space - i));
+    }
+    i = space + 1;
+  }
+  if (words.size() < 2 || words[0] != "FB1") {
+    return std::nullopt;
+  }
+  const auto number = [](std::string_view text, auto& out) {
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string_view::npos) {
+      return false;
+    }
+    out = 0;
+    for (char c : text) {
+      out = out * 10 + (c - '0');
+    }
+    return true;
+  };
+  ResultsLine parsed;
+  const std::string_view kind = words[1];
+  if (kind == "ready" && words.size() == 2) {
+    parsed.kind = ResultsLine::Kind::kReady;
+  } else if (kind == "done" && words.size() == 2) {
+    parsed.kind = ResultsLine::Kind::kDone;
+  } else if (kind == "begin" && words.size() == 3 && number(words[2], parsed.run)) {
+    parsed.kind = ResultsLine::Kind::kBegin;
+  } else if (kind == "end" && words.size() == 7 && number(words[2], parsed.run) &&
+             number(words[4], parsed.ms) && number(words[5], parsed.bytes)) {
+    parsed.kind = ResultsLine::Kind::kEnd;
+    int status = 0;
+    if (words[3] == "timeout") {
+      parsed.status = std::nullopt;
+    } else if (number(words[3], status) && status <= 255) {
+      parsed.status = status;
+    } else {
+      return std::nullopt;
+    }
+    if (words[6] != "-") {
+      parsed.output_tail = base64_decode(words[6]);
+    }
+  } else if (kind == "infra" && words.size() == 4 && number(words[2], parsed.run)) {
+    parsed.kind = ResultsLine::Kind::kInfra;
+    parsed.what = std::string(words[3]);
+  } else if (kind == "error" && words.size() >= 3) {
+    parsed.kind = ResultsLine::Kind::kError;
+    parsed.what = std::string(line.substr(words[2].data() - line.data()));
+  } else {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+// ---- one boot --------------------------------------------------------------------------------
+
+// State of one boot while it runs; see run_batch().
+struct QemuRunner::Boot {
+  std::string id;
+  std::string dir;
+  std::string results_path;
+  std::string console_path;
+  ConsoleLog console;
+  std::string results_pending;  // bytes of an unfinished results line
+  off_t results_offset = 0;
+  bool ready = false;
+  std::optional<uint32_t> current;  // run (within the boot) that has begun and not ended
+  uint64_t current_console_from = 0;
+  Clock::time_point started, last_event;
+  uint32_t finished_runs = 0;
+  std::string qemu_stderr;
+
+  // Rewrites the console log file (capped) so a run's row can point at it.
+  void save_console() const {
+    (void)base::write_file_atomic(console_path, console.text());
+  }
+};
+
+QemuRunner::QemuRunner(base::ProcessRunner& processes, QemuRunnerOptions options)
+    : processes_(processes), options_(std::move(options)) {}
+
+QemuRunner::~QemuRunner() = default;
+
+base::Result<RunResult> QemuRunner::run(const build::CommitCheckout& checkout,
+                                        uint32_t run_index) {
+  std::optional<RunResult> got;
+  FB_TRY(run_batch(checkout, run_index, 1, [&](const RunResult& result) -> base::Result<bool> {
+    got = result;
+    return false;
+  }));
+  if (!got) {
+    return base::Error("the guest reported no run", ErrorCode::kFailed);
+  }
+  return *got;
+}
+
+base::Result<std::string> QemuRunner::kernel_image(const build::CommitCheckout& checkout) const {
+  std::string image = options_.qemu.kernel;
+  if (image.empty()) {
+    if (checkout.artifact.empty()) {
+      return base::Error("no kernel: qemu.kernel is empty and the build made no artifact",
+                         ErrorCode::kInvalidInput);
+    }
+    image = (fs::path(checkout.artifact) / "bzImage").native();
+  }
+  std::error_code error;
+  if (!fs::is_regular_file(image, error)) {
+    return base::make_error(ErrorCode::kNotFound, "kernel image {}: not found", image);
+  }
+  return image;
+}
+
+base::Result<std::optional<std::string>> QemuRunner::reproducer_path(
+    const build::CommitCheckout& checkout) const {
+  const std::string& program = options_.reproducer.program;
+  std::string path;
+  if (program.rfind("bundled:", 0) == 0) {
+    std::string dir = options_.helper_dir;
+    if (dir.empty()) {
+      std::error_code error;
+      dir = fs::read_symlink("/proc/self/exe", error).parent_path().native();
+    }
+    path = (fs::path(dir) / ("fb-" + program.substr(8))).native();
+    if (::access(path.c_str(), X_OK) != 0) {
+      return base::make_error(ErrorCode::kNotFound,
+                              "bundled reproducer {}: not found (build flakebisect with its qemu/ "
+                              "directory, or set reproducer.program to a path)",
+                              path);
+    }
+    return std::optional<std::string>(path);
+  }
+  if (program.front() == '/') {
+    if (::access(program.c_str(), R_OK) != 0) {
+      return base::make_error(ErrorCode::kNotFound, "reproducer {}: not found", program);
+    }
+    return std::optional<std::string>(program);
+  }
+  // In the commit's checkout: a commit without it cannot be tested (a skip), not a tool error.
+  path = (fs::path(checkout.worktree) / program).native();
+  if (::access(path.c_str(), R_OK) != 0) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(path);
+}
+
+base::Result<std::vector<std::string>> QemuRunner::module_paths() {
+  if (modules_) {
+    return *modules_;
+  }
+  std::string tree = options_.qemu.modules;
+  if (tree.empty() && !options_.qemu.kernel.empty()) {
+    const std::string name = fs::path(options_.qemu.kernel).filename().native();
+    if (name.rfind("vmlinuz-", 0) == 0) {
+      const std::string guess = "/lib/modules/" + name.substr(8);
+      std::error_code error;
+      if (fs::is_directory(guess, error)) {
+        tree = guess;
+      }
+    }
+  }
+  std::vector<std::string> paths;
+  if (tree.empty() || options_.qemu.load_modules.empty()) {
+    modules_ = paths;
+    return paths;
+  }
+  // <root>/lib/modules/<version>: modprobe -d <root> -S <version>.
+  const fs::path tree_path(tree);
+  const std::string version = tree_path.filename().native();
+  const std::string root = tree_path.parent_path().parent_path().parent_path().native();
+  std::set<std::string> seen;
+  for (const std::string& module : options_.qemu.load_modules) {
+    base::ProcessOptions modprobe;
+    modprobe.argv = {"modprobe", "-d", root.empty() ? "/" : root, "-S", version,
+                     "--show-depends", module};
+    modprobe.timeout = milliseconds(30000);
+    auto result = processes_.run(modprobe);
+    if (!result) {
+      return std::move(result).error().context("modprobe (package kmod)");
+    }
+    if (!result->succeeded()) {
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "qemu.load_modules: module {} is not in {}: {}", module, tree,
+                              build::tail_of(result->err + result->out, 300));
+    }
+    size_t start = 0;
+    const std::string& out = result->out;
+    while (start < out.size()) {
+      const size_t end = std::min(out.find('\n', start), out.size());
+      const std::string_view line(out.data() + start, end - start);
+      start = end + 1;
+      if (line.rfind("insmod ", 0) != 0) {
+        continue;  // "builtin x": nothing to load
+      }
+      std::string_view path = line.substr(7);
+      path = path.substr(0, path.find(' '));
+      if (seen.insert(std::string(path)).second) {
+        paths.emplace_back(path);
+      }
+    }
+  }
+  modules_ = paths;
+  return paths;
+}
+
+base::Result<std::string> QemuRunner::base_initramfs() {
+  if (base_initramfs_) {
+    return *base_initramfs_;
+  }
+  FB_ASSIGN_OR_RETURN(std::vector<std::string> modules, module_paths());
+  CpioWriter cpio;
+  for (const char* dir : {"bin", "dev", "proc", "sys", "tmp", "fb", "fb/modules", "fb/files",
+                          "scratch"}) {
+    cpio.add_directory(dir);
+  }
+  cpio.add_char_device("dev/console", 5, 1);
+  if (auto added = cpio.add_host_file("bin/busybox", options_.busybox, 0755); !added) {
+    return std::move(added).error().context("busybox (package busybox-static)");
+  }
+  cpio.add_symlink("bin/sh", "busybox");
+  const std::string init =
+      options_.init_script.empty() ? std::string(bundled_guest_init()) : options_.init_script;
+  cpio.add_file("init", init, 0755);
+  std::string list;
+  for (const std::string& module : modules) {
+    const std::string name = fs::path(module).filename().native();
+    FB_TRY(cpio.add_host_file("fb/modules/" + name, module, 0644));
+    list += name + "\n";
+  }
+  cpio.add_file("fb/module-list", list);
+  const std::string archive = cpio.finish();
+  FB_TRY(base::make_private_dir(options_.cache_dir));
+  const std::string path =
+      (fs::path(options_.cache_dir) / ("initramfs-" + config::sha256_hex(archive).substr(0, 24) +
+                                       ".cpio"))
+          .native();
+  std::error_code error;
+  if (!fs::exists(path, error)) {
+    FB_TRY(base::write_file_atomic(path, archive));
+  }
+  base_initramfs_ = path;
+  return path;
+}
+
+std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const std::string& kernel,
+                                               const std::string& initrd,
+                                               const std::string& results,
+                                               const std::vector<std::string>& disks,
+                                               bool probe) const {
+  std::string append = "console=ttyS0,115200 panic=-1 oops=panic nokaslr";
+  append += probe ? " loglevel=7 rdinit=/nonexistent" : " loglevel=5";
+  for (const std::string& word : options_.qemu.append) {
+    append += " " + word;
+  }
+  std::vector<std::string> argv = {options_.qemu.binary,
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-no-reboot",
+                                   "-accel",
+                                   accel,
+                                   "-m",
+                                   std::to_string(options_.qemu.memory_mb),
+                                   "-smp",
+                                   std::to_string(options_.qemu.cpus),
+                                   "-kernel",
+                                   kernel,
+                                   "-append",
+                                   append,
+                                   "-chardev",
+                                   "stdio,id=console,signal=off",
+                                   "-serial",
+                                   "chardev:console"};
+  if (!initrd.empty()) {
+    argv.insert(argv.end(), {"-initrd", initrd});
+  }
+  if (!results.empty()) {
+    // QEMU's option parser splits on ','; a ',' in a path is written ',,'.
+    std::string escaped;
+    for (char c : results) {
+      escaped += c == ',' ? std::string(",,") : std::string(1, c);
+    }
+    argv.insert(argv.end(),
+                {"-chardev", "file,id=results,path=" + escaped, "-serial", "chardev:results"});
+  }
+  for (const std::string& disk : disks) {
+    std::string escaped;
+    for (char c : disk) {
+      escaped += c == ',' ? std::string(",,") : std::string(1, c);
+    }
+    argv.insert(argv.end(), {"-drive", "file=" + escaped + ",if=virtio,format=raw,cache=none"});
+  }
+  return argv;
+}
+
+base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
+  if (!accel_.empty()) {
+    return accel_;
+  }
+  if (options_.qemu.accel != "auto") {
+    accel_ = options_.qemu.accel;
+    return accel_;
+  }
+  if (::access("/dev/kvm", R_OK | W_OK) != 0) {
+    spdlog::info("qemu: /dev/kvm is not usable ({}); using TCG", std::strerror(errno));
+    accel_ = "tcg";
+    return accel_;
+  }
+  // A probe boot with KVM: the kernel must print within the probe timeout. Present-but-broken KVM
+  // hangs silently at 100% CPU.
+  base::ProcessOptions options;
+  options.argv = qemu_argv("kvm", kernel, "", "", {}, true);
+  options.merge_stderr = true;
+  FB_ASSIGN_OR_RETURN(base::ChildProcess qemu, base::ChildProcess::start(options));
+  std::string seen;
+  const auto deadline = Clock::now() + options_.kvm_probe_timeout;
+  bool printed = false;
+  while (Clock::now() < deadline && !printed) {
+    pollfd fd{qemu.stdout_fd(), POLLIN, 0};
+    ::poll(&fd, 1, 100);
+    char buffer[4096];
+    const ssize_t n = ::read(qemu.stdout_fd(), buffer, sizeof buffer);
+    if (n > 0) {
+      seen.append(buffer, static_cast<size_t>(n));
+      printed = seen.find("Linux version") != std::string::npos;
+    }
+    FB_ASSIGN_OR_RETURN(auto exited, qemu.wait_for(milliseconds(0)));
+    if (exited) {
+      break;
+    }
+  }
+  (void)qemu.kill_group(SIGKILL);
+  (void)qemu.wait_for(milliseconds(2000));
+  accel_ = printed ? "kvm" : "tcg";
+  if (!printed) {
+    spdlog::warn("qemu: a KVM probe guest printed nothing in {} ms; using TCG (slower)",
+                 options_.kvm_probe_timeout.count());
+  }
+  return accel_;
+}
+
+base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
+                                   uint32_t count, const RunSink& sink) {
+  const std::string what = fmt::format("qemu {}", short_sha(checkout.sha));
+  const auto started = Clock::now();
+  const auto report = [&](RunResult result) { return sink(result); };
+  const auto skip = [&](const std::string& detail) -> base::Status {
+    RunResult result;
+    result.outcome = store::RunOutcome::kSkip;
+    result.detail = detail;
+    FB_TRY(report(result));
+    return {};
+  };
+
+  auto kernel = kernel_image(checkout);
+  if (!kernel) {
+    return std::move(kernel).error().context(what);
+  }
+  FB_ASSIGN_OR_RETURN(std::optional<std::string> reproducer, reproducer_path(checkout));
+  if (!reproducer) {
+    return skip(fmt::format("reproducer {} is not in the checkout of {}",
+                            options_.reproducer.program, short_sha(checkout.sha)));
+  }
+  auto accel = choose_accel(*kernel);
+  if (!accel) {
+    return std::move(accel).error().context(what);
+  }
+  auto base = base_initramfs();
+  if (!base) {
+    return std::move(base).error().context(what + ": initramfs");
+  }
+
+  const uint32_t runs = std::min(count, options_.qemu.runs_per_boot);
+  Boot boot;
+  boot.id = fmt::format("{}-{}", short_sha(checkout.sha), random_id());
+  FB_TRY(base::make_private_dir(options_.work_dir));
+  FB_TRY(base::make_private_dir(options_.log_dir));
+  boot.dir = (fs::path(options_.work_dir) / ("boot-" + boot.id)).native();
+  FB_TRY(base::make_private_dir(boot.dir));
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } remove_dir{boot.dir};
+  boot.results_path = (fs::path(boot.dir) / "results").native();
+  boot.console_path = (fs::path(options_.log_dir) / ("console-" + boot.id + ".log")).native();
+  FB_TRY(base::write_file_atomic(boot.results_path, ""));
+
+  // One fresh filesystem per run.
+  std::vector<std::string> disks;
+  for (uint32_t k = 0; k < runs; ++k) {
+    const std::string image = (fs::path(boot.dir) / fmt::format("scratch-{}.img", k)).native();
+    {
+      std::error_code error;
+      std::ofstream(image).close();
+      fs::resize_file(image, uint64_t{options_.scratch.size_mb} << 20, error);
+      if (error) {
+        return base::make_error(ErrorCode::kIo, "{}: scratch image {}: {}", what, image,
+                                error.message());
+      }
+    }
+    base::ProcessOptions mkfs;
+    mkfs.argv = options_.scratch.mkfs;
+    mkfs.argv.push_back(image);
+    mkfs.timeout = milliseconds(120000);
+    mkfs.merge_stderr = true;
+    auto made = processes_.run(mkfs);
+    if (!made) {
+      return std::move(made).error().context(what + ": scratch.mkfs");
+    }
+    if (!made->succeeded()) {
+      return base::make_error(ErrorCode::kFailed, "{}: scratch.mkfs failed ({}): {}", what,
+                              made->status_text(mkfs), build::tail_of(made->out, 500));
+    }
+    disks.push_back(image);
+  }
+
+  // The per-boot archive, appended to the cached base.
+  CpioWriter extra;
+  if (auto added = extra.add_host_file("fb/reproducer", *reproducer, 0755); !added) {
+    return std::move(added).error().context(what + ": reproducer");
+  }
+  std::string args;
+  for (std::string arg : options_.reproducer.args) {
+    for (size_t at = arg.find("{scratch}"); at != std::string::npos;
+         at = arg.find("{scratch}", at + kGuestScratch.size())) {
+      arg.replace(at, 9, kGuestScratch);
+    }
+    args += arg + "\n";
+  }
+  extra.add_file("fb/args", args);
+  extra.add_file("fb/runs", std::to_string(runs) + "\n");
+  extra.add_file("fb/first_run", std::to_string(first_index) + "\n");
+  extra.add_file("fb/timeout",
+                 std::to_string(std::max<int64_t>(1, options_.run_timeout.count() / 1000)) + "\n");
+  extra.add_file("fb/fstype", options_.scratch.fstype + "\n");
+  extra.add_file("fb/mount_options", options_.scratch.mount_options + "\n");
+  std::string disk_names;
+  for (uint32_t k = 0; k < runs; ++k) {
+    disk_names += virtio_disk_name(k) + "\n";
+  }
+  extra.add_file("fb/disks", disk_names);
+  for (const std::string& file : options_.reproducer.files) {
+    if (auto added = extra.add_host_file("fb/files/" + fs::path(file).filename().native(), file);
+        !added) {
+      return std::move(added).error().context(what + ": reproducer.files");
+    }
+  }
+  FB_ASSIGN_OR_RETURN(std::string initrd_bytes, base::read_file(*base, size_t{1} << 30));
+  initrd_bytes += extra.finish();
+  const std::string initrd = (fs::path(boot.dir) / "initramfs.cpio").native();
+  FB_TRY(base::write_file_atomic(initrd, initrd_bytes));
+  initrd_bytes.clear();
+
+  base::ProcessOptions qemu_options;
+  qemu_options.argv = qemu_argv(*accel, *kernel, initrd, boot.results_path, disks);
+  auto started_qemu = base::ChildProcess::start(qemu_options);
+  if (!started_qemu) {
+    return std::move(started_qemu).error().context(what);
+  }
+  base::ChildProcess qemu = std::move(started_qemu).value();
+  boot.started = boot.last_event = Clock::now();
+  spdlog::debug("{}: boot {} with {} runs ({}, {} ms to prepare)", what, boot.id, runs, *accel,
+                ms_between(started, boot.started));
+
+  base::UniqueFd results_fd(::open(boot.results_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!results_fd.valid()) {
+    return base::make_error(ErrorCode::kIo, "{}: {}: {}", what, boot.results_path,
+                            std::strerror(errno));
+  }
+
+  // Results of the runs of this boot, by the end of which the batch stops.
+  bool stop = false;
+  std::optional<base::Error> sink_error;
+  const auto deliver = [&](RunResult result) {
+    result.boot_id = boot.id;
+    boot.save_console();
+    result.console_path = boot.console_path;
+    ++boot.finished_runs;
+    auto go_on = report(std::move(result));
+    if (!go_on) {
+      sink_error = std::move(go_on).error();
+      stop = true;
+    } else if (!*go_on) {
+      stop = true;
+    }
+  };
+  // The boot ended abnormally while run `k` was due: crash if the console since `from` holds a
+  // report, else `otherwise`.
+  const auto end_abnormally = [&](uint64_t from, store::RunOutcome otherwise,
+                                  const std::string& why) {
+    RunResult result;
+    const std::string console = boot.console.since(from);
+    if (auto crash = first_crash(console)) {
+      result.outcome = store::RunOutcome::kCrash;
+      result.signature = crash->title;
+      result.detail = why + "\n" + crash->excerpt;
+    } else {
+      result.outcome = otherwise;
+      result.detail = why + "\n" + console_tail(console, 40, 4096);
+    }
+    result.duration = milliseconds(ms_between(boot.last_event, Clock::now()));
+    deliver(std::move(result));
+    stop = true;
+  };
+
+  const auto handle_line = [&](const ResultsLine& line) {
+    boot.last_event = Clock::now();
+    switch (line.kind) {
+      case ResultsLine::Kind::kReady:
+        boot.ready = true;
+        spdlog::debug("{}: guest ready after {} ms", what, ms_between(boot.started, Clock::now()));
+        break;
+      case ResultsLine::Kind::kBegin:
+        boot.current = line.run;
+        boot.current_console_from = boot.console.total();
+        break;
+      case ResultsLine::Kind::kEnd: {
+        RunResult result;
+        result.outcome = outcome_of_status(line.status);
+        result.detail = status_text(line.status);
+        if (line.bytes > 0) {
+          result.detail += fmt::format(" ({} bytes of output)\n", line.bytes) +
+                           build::tail_of(line.output_tail, kRunDetailTailBytes);
+        }
+        const std::string console = boot.console.since(boot.current_console_from);
+        if (auto crash = first_crash(console)) {
+          // The kernel reported a problem during the run: that is what this run found.
+          result.outcome = store::RunOutcome::kCrash;
+          result.signature = crash->title;
+          result.detail = fmt::format("reproducer {}; kernel: {}\n{}", status_text(line.status),
+                                      crash->title, crash->excerpt);
+        }
+        result.duration = milliseconds(line.ms);
+        boot.current.reset();
+        deliver(std::move(result));
+        break;
+      }
+      case ResultsLine::Kind::kInfra:
+        end_abnormally(boot.console.total(), store::RunOutcome::kInfra,
+                       fmt::format("the guest could not start run {}: {}", line.run, line.what));
+        break;
+      case ResultsLine::Kind::kError:
+        end_abnormally(0, store::RunOutcome::kInfra,
+                       fmt::format("the guest could not get ready: {}", line.what));
+        break;
+      case ResultsLine::Kind::kDone:
+        stop = true;
+        break;
+    }
+  };
+
+  const auto read_results = [&] {
+    char buffer[8192];
+    while (!stop) {
+      const ssize_t n = ::pread(results_fd.get(), buffer, sizeof buffer, boot.results_offset);
+      if (n <= 0) {
+        break;
+      }
+      boot.results_offset += n;
+      boot.results_pending.append(buffer, static_cast<size_t>(n));
+      size_t newline;
+      while (!stop && (newline = boot.results_pending.find('\n')) != std::string::npos) {
+        const std::string line = boot.results_pending.substr(0, newline);
+        boot.results_pending.erase(0, newline + 1);
+        if (auto parsed = parse_results_line(line)) {
+          handle_line(*parsed);
+        } else {
+          spdlog::debug("{}: ignoring results line {:.80}", what, line);
+        }
+      }
+      if (boot.results_pending.size() > kMaxResultsLine) {
+        boot.results_pending.clear();
+      }
+    }
+  };
+  const auto read_console = [&] {
+    char buffer[16384];
+    for (int fd : {qemu.stdout_fd(), qemu.stderr_fd()}) {
+      while (fd >= 0) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n <= 0) {
+          break;
+        }
+        if (fd == qemu.stdout_fd()) {
+          boot.console.append(std::string_view(buffer, static_cast<size_t>(n)));
+        } else {
+          boot.qemu_stderr.append(buffer, static_cast<size_t>(n));
+          if (boot.qemu_stderr.size() > 65536) {
+            boot.qemu_stderr.erase(0, boot.qemu_stderr.size() - 32768);
+          }
+        }
+      }
+    }
+  };
+
+  const milliseconds run_deadline = options_.run_timeout + options_.host_grace;
+  while (!stop) {
+    std::array<pollfd, 2> fds{pollfd{qemu.stdout_fd(), POLLIN, 0},
+                              pollfd{qemu.stderr_fd(), POLLIN, 0}};
+    ::poll(fds.data(), fds.size(), 50);
+    // Console first: a crash printed before a run's "end" must be seen when the end is handled.
+    read_console();
+    read_results();
+    if (stop) {
+      break;
+    }
+    FB_ASSIGN_OR_RETURN(auto exited, qemu.wait_for(milliseconds(0)));
+    if (exited) {
+      read_console();
+      read_results();
+      if (stop) {
+        break;
+      }
+      const std::string how =
+          exited->term_signal != 0 ? fmt::format("killed by signal {}", exited->term_signal)
+                                   : fmt::format("exit {}", exited->exit_code);
+      std::string why = fmt::format("QEMU ended ({}) ", how);
+      if (!boot.ready) {
+        why += "before the guest was ready";
+        if (!boot.qemu_stderr.empty()) {
+          why += ": " + build::tail_of(boot.qemu_stderr, 1000);
+        }
+        end_abnormally(0, store::RunOutcome::kInfra, why);
+      } else {
+        why += boot.current ? fmt::format("during run {}", *boot.current)
+                            : std::string("between runs");
+        end_abnormally(boot.current ? boot.current_console_from : 0, store::RunOutcome::kInfra,
+                       why);
+      }
+      break;
+    }
+    const auto now = Clock::now();
+    if (!boot.ready && now - boot.started > options_.qemu.boot_timeout) {
+      end_abnormally(0,
+                     boot.console.total() == 0 ? store::RunOutcome::kInfra
+                                               : store::RunOutcome::kHang,
+                     fmt::format("the guest was not ready after {} s (qemu.boot_timeout)",
+                                 options_.qemu.boot_timeout.count()));
+    } else if (boot.ready && now - boot.last_event > run_deadline) {
+      end_abnormally(boot.current ? boot.current_console_from : 0, store::RunOutcome::kHang,
+                     fmt::format("no result from the guest for {} ms (test.timeout + {} ms)",
+                                 ms_between(boot.last_event, now), options_.host_grace.count()));
+    }
+  }
+  (void)qemu.kill_group(SIGKILL);
+  (void)qemu.wait_for(milliseconds(5000));
+  read_console();
+  boot.save_console();
+  spdlog::debug("{}: boot {} ended after {} ms, {} runs", what, boot.id,
+                ms_between(boot.started, Clock::now()), boot.finished_runs);
+  if (sink_error) {
+    return std::move(*sink_error);
+  }
+  return {};
+}
+
+}  // namespace flakebisect::run

@@ -1,0 +1,117 @@
+// QemuRunner: runs the reproducer inside a QEMU guest, one fresh scratch filesystem per run and
+// up to qemu.runs_per_boot runs per boot.
+//
+// One boot, from the host's side:
+//   1. make one scratch image per run in a private per-boot directory, each with the real mkfs
+//      (scratch.mkfs + path), so every run starts on a freshly made filesystem;
+//   2. assemble the initramfs: a cached base archive (busybox-static, the guest init from
+//      qemu/guest/init, the kernel modules the guest needs in load order) plus a per-boot archive
+//      (the reproducer, its arguments, the run count and timeout, the disk names);
+//   3. start QEMU (own process group, killed if flakebisect dies) with the kernel console on
+//      ttyS0, read through a pipe into a size-capped log, and the results channel on ttyS1, a
+//      file only the guest init writes (protocol in qemu/guest/init);
+//   4. follow both: each "end" line becomes a RunResult handed to the sink at once. The console
+//      between a run's "begin" and "end" is searched for kernel crash reports (crash_report.h):
+//      a report makes the run a crash with its title whatever the reproducer said. The verdict
+//      never comes from the console alone, so a reproducer printing "Kernel panic" (its output
+//      goes to a file in the guest, not to the console) or a kernel message cannot fake one.
+//
+// Outcomes:
+//   exit 0 pass, 125 skip, 1..124/126/127 fail, other statuses infra, guest-side timeout hang;
+//   a crash report on the console during the run (or a panic that ended QEMU) crash;
+//   no "end" within test.timeout + grace, or no "ready" within qemu.boot_timeout hang (infra if
+//   the kernel printed nothing at all); QEMU failing to start, exiting without a crash report, a
+//   scratch disk the guest cannot mount, modules that do not load infra.
+// A crash, hang or infra ends the boot; the batch then ends early (the engine plans again).
+//
+// Accel: "auto" tries KVM once per runner with a probe boot that must print within a few seconds
+// (a present /dev/kvm can hang), else TCG; accel() says what was chosen.
+//
+// Thread rules: a QemuRunner is used by one thread at a time, the thread that created it (QEMU's
+// parent-death signal is tied to the starting thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/process.h"
+#include "base/result.h"
+#include "config/config.h"
+#include "run/runner.h"
+
+namespace flakebisect::run {
+
+struct QemuRunnerOptions {
+  config::QemuConfig qemu;
+  config::ScratchConfig scratch;
+  config::ReproducerConfig reproducer;
+  std::chrono::milliseconds run_timeout{600000};  // test.timeout, per run
+  std::string work_dir;   // per-boot private directories (scratch images) go here; required
+  std::string cache_dir;  // cached base initramfs archives; required
+  std::string log_dir;    // console logs (one per boot) are kept here; required
+  // Where the bundled guest programs (fb-dio-check) are; empty = next to the running executable.
+  std::string helper_dir;
+  std::string busybox = "/bin/busybox";  // a static busybox (Debian: busybox-static)
+  std::string init_script;               // the guest /init; empty = the bundled qemu/guest/init
+  // Slack added to test.timeout on the host before a silent run counts as a hang: the guest's own
+  // timeout fires first when the kernel still works.
+  std::chrono::milliseconds host_grace{30000};
+  std::chrono::milliseconds kvm_probe_timeout{15000};
+};
+
+class QemuRunner final : public Runner {
+ public:
+  // `processes` (mkfs, modprobe) must outlive the runner.
+  QemuRunner(base::ProcessRunner& processes, QemuRunnerOptions options);
+  ~QemuRunner() override;
+
+  base::Result<RunResult> run(const build::CommitCheckout& checkout, uint32_t run_index) override;
+  base::Status run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
+                         uint32_t count, const RunSink& sink) override;
+
+  // "kvm" or "tcg" once a boot has chosen; empty before.
+  const std::string& accel() const { return accel_; }
+
+ private:
+  struct Boot;
+  base::Result<std::string> choose_accel(const std::string& kernel);
+  base::Result<std::vector<std::string>> module_paths();
+  base::Result<std::string> base_initramfs();
+  base::Result<std::string> kernel_image(const build::CommitCheckout& checkout) const;
+  base::Result<std::optional<std::string>> reproducer_path(
+      const build::CommitCheckout& checkout) const;
+  std::vector<std::string> qemu_argv(const std::string& accel, const std::string& kernel,
+                                     const std::string& initrd, const std::string& results,
+                                     const std::vector<std::string>& disks,
+                                     bool probe = false) const;
+
+  base::ProcessRunner& processes_;
+  QemuRunnerOptions options_;
+  std::string accel_;
+  std::optional<std::vector<std::string>> modules_;
+  std::optional<std::string> base_initramfs_;
+};
+
+// The bundled guest init (qemu/guest/init), compiled in.
+std::string_view bundled_guest_init();
+
+// The guest's name for the k-th virtio disk (0 -> "vda", 25 -> "vdz", 26 -> "vdaa").
+std::string virtio_disk_name(uint32_t k);
+
+// One parsed line of the results channel; nullopt for a line that is not one.
+struct ResultsLine {
+  enum class Kind { kReady, kBegin, kEnd, kInfra, kError, kDone };
+  Kind kind = Kind::kReady;
+  uint32_t run = 0;
+  std::optional<int> status;  // kEnd: exit status; nullopt = the guest's timeout fired
+  int64_t ms = 0;
+  uint64_t bytes = 0;
+  std::string output_tail;  // kEnd: decoded
+  std::string what;         // kInfra / kError
+};
+std::optional<ResultsLine> parse_results_line(std::string_view line);
+
+}  // namespace flakebisect::run

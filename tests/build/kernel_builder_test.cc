@@ -1,0 +1,588 @@
+#include "build/kernel_builder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/fake_process_runner.h"
+#include "build/kernel_fragments.h"
+#include "support/temp_dir.h"
+
+namespace flakebisect::build {
+namespace {
+
+namespace fs = std::filesystem;
+using base::FakeProcessRunner;
+using base::ProcessOptions;
+using base::ProcessResult;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::StartsWith;
+
+constexpr char kSha[] = "89abcdef0123456789abcdef0123456789abcdef";
+constexpr char kTree[] = "0123456789012345678901234567890123456789";
+constexpr char kCompiler[] = "gcc (Debian 12.2.0-14) 12.2.0";
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The O= directory a make call was given.
+std::string obj_of(const ProcessOptions& options) {
+  for (const std::string& arg : options.argv) {
+    if (arg.starts_with("O=")) {
+      return arg.substr(2);
+    }
+  }
+  ADD_FAILURE() << "no O= argument";
+  return "/nonexistent";
+}
+
+// Drops every line of `config` that mentions `symbol`, as olddefconfig does with a symbol the
+// tree does not know.
+std::string without(const std::string& config, const std::string& symbol) {
+  std::istringstream in(config);
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(symbol + "=") == std::string::npos &&
+        line.find(symbol + " is not set") == std::string::npos) {
+      kept += line + "\n";
+    }
+  }
+  return kept;
+}
+
+// A kernel tree as make sees it: the base target writes `base_config`, olddefconfig applies
+// `olddefconfig` to <obj>/.config, and the build target writes an image whose bytes depend on the
+// config, unless `build_result` says the build fails.
+class KernelBuilderTest : public ::testing::Test {
+ protected:
+  KernelBuilderTest() {
+    fs::create_directories(worktree_);
+    kernel_.fragments = {};
+    kernel_.jobs = 3;
+    kernel_.ccache = false;
+    processes_.on({"make"}, [this](const ProcessOptions& options) {
+      return make_ ? make_(options) : fake_make(options);
+    });
+  }
+
+  KernelBuilderOptions options() const {
+    KernelBuilderOptions options;
+    options.build_root = dir_.file("build");
+    options.cache_root = dir_.file("cache");
+    options.log_dir = dir_.file("logs");
+    options.compiler_version = kCompiler;
+    options.ccache_available = false;
+    return options;
+  }
+  KernelBuilder builder(KernelBuilderOptions opts) {
+    return KernelBuilder(processes_, kernel_, std::chrono::hours(1), std::move(opts));
+  }
+  KernelBuilder builder() { return builder(options()); }
+  CommitCheckout checkout() const {
+    return CommitCheckout{kSha, "/src/linux", worktree_, "", kTree};
+  }
+  std::string obj() const { return dir_.file("build") + "/obj"; }
+
+  base::Result<ProcessResult> fake_make(const ProcessOptions& options) {
+    const std::string& target = options.argv.back();
+    const std::string config = obj_of(options) + "/.config";
+    if (target == "defconfig" || target == "tinyconfig" || target == "allnoconfig") {
+      write(config, base_config_);
+      return FakeProcessRunner::exited(0,
+                                       "*** Default configuration is based on '" + target + "'\n");
+    }
+    if (target == "olddefconfig") {
+      seen_by_olddefconfig_ = read(config);
+      write(config, olddefconfig_(seen_by_olddefconfig_));
+      return FakeProcessRunner::exited(0, "#\n# configuration written to .config\n#\n");
+    }
+    ++builds_;
+    if (build_result_) {
+      return *build_result_;
+    }
+    write(obj_of(options) + "/arch/x86/boot/" + target, "image built from\n" + read(config));
+    return FakeProcessRunner::exited(0, "  BUILD   arch/x86/boot/" + target + "\n");
+  }
+
+  test_support::TempDir dir_;
+  std::string worktree_ = dir_.file("linux");
+  config::KernelConfig kernel_;
+  FakeProcessRunner processes_;
+  std::string base_config_ = "CONFIG_64BIT=y\n# CONFIG_VIRTIO_MENU is not set\nCONFIG_NR_CPUS=8\n";
+  std::function<std::string(const std::string&)> olddefconfig_ = [](const std::string& c) {
+    return c;
+  };
+  std::optional<ProcessResult> build_result_;
+  // Replaces fake_make() when set.
+  FakeProcessRunner::Handler make_;
+  std::string seen_by_olddefconfig_;
+  int builds_ = 0;
+};
+
+TEST_F(KernelBuilderTest, RunsBaseConfigOlddefconfigAndTheBuildInTheWorktree) {
+  KernelBuilder kb = builder();
+  EXPECT_TRUE(kb.needs_build());
+  EXPECT_EQ(kb.obj_dir(), obj());
+  auto outcome = kb.build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_TRUE(outcome->ok) << outcome->detail;
+  EXPECT_EQ(outcome->detail, "");
+
+  const std::string o = "O=" + obj();
+  EXPECT_THAT(processes_.argvs(), ElementsAre(ElementsAre("make", o, "defconfig"),
+                                              ElementsAre("make", o, "olddefconfig"),
+                                              ElementsAre("make", o, "-j3", "bzImage")));
+  for (const ProcessOptions& call : processes_.calls()) {
+    EXPECT_EQ(call.cwd, worktree_);
+    EXPECT_EQ(call.timeout, std::chrono::hours(1));
+    EXPECT_TRUE(call.merge_stderr);
+    EXPECT_THAT(call.env_set, Contains(Pair("KBUILD_BUILD_TIMESTAMP", "1970-01-01 00:00:00 UTC")));
+    EXPECT_THAT(call.env_set, Contains(Pair("KBUILD_BUILD_USER", "flakebisect")));
+    EXPECT_THAT(call.env_set, Contains(Pair("FLAKEBISECT_COMMIT", kSha)));
+    EXPECT_THAT(call.env_unset, Contains("KCONFIG_CONFIG"));
+    EXPECT_THAT(call.env_unset, Contains("ARCH"));
+  }
+  // The build's live output goes to the log.
+  const ProcessOptions build_call = processes_.calls().back();
+  ASSERT_TRUE(build_call.stdout_path.has_value());
+  EXPECT_THAT(*build_call.stdout_path, StartsWith(dir_.file("logs") + "/89abcdef0123-"));
+
+  struct stat st {};
+  ASSERT_EQ(::stat(obj().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700U);
+
+  // The artifact is a cache entry with the image, the final config and the log.
+  EXPECT_THAT(outcome->artifact, StartsWith(dir_.file("cache") + "/"));
+  EXPECT_EQ(read(outcome->artifact + "/bzImage"), "image built from\n" + base_config_);
+  EXPECT_EQ(read(outcome->artifact + "/config"), base_config_);
+  EXPECT_THAT(read(outcome->artifact + "/build.log"), HasSubstr("BUILD   arch/x86/boot/bzImage"));
+  EXPECT_THAT(outcome->log_tail, HasSubstr("BUILD   arch/x86/boot/bzImage"));
+  EXPECT_EQ(processes_.call_count(), 3U);
+}
+
+TEST_F(KernelBuilderTest, BuildsThroughCcacheOnlyWhenAskedAndInstalled) {
+  struct Case {
+    bool asked, installed, used;
+  };
+  for (const Case c :
+       {Case{true, true, true}, Case{true, false, false}, Case{false, true, false}}) {
+    SCOPED_TRACE(::testing::Message() << "asked " << c.asked << " installed " << c.installed);
+    FakeProcessRunner processes;
+    processes.on({"make"}, [this](const ProcessOptions& options) { return fake_make(options); });
+    kernel_.ccache = c.asked;
+    KernelBuilderOptions opts = options();
+    opts.ccache_available = c.installed;
+    opts.cache_root = dir_.file(fmt::format("cache-{}{}", c.asked, c.installed));
+    KernelBuilder kb(processes, kernel_, std::chrono::hours(1), opts);
+    auto outcome = kb.build(checkout());
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+    ASSERT_TRUE(outcome->ok) << outcome->detail;
+    const std::string o = "O=" + obj();
+    if (c.used) {
+      // Every make call gets the same compiler, so kbuild never re-runs its config for a new CC.
+      EXPECT_THAT(processes.argvs(),
+                  ElementsAre(ElementsAre("make", o, "CC=ccache gcc", "defconfig"),
+                              ElementsAre("make", o, "CC=ccache gcc", "olddefconfig"),
+                              ElementsAre("make", o, "-j3", "CC=ccache gcc", "bzImage")));
+    } else {
+      EXPECT_THAT(processes.argvs(), ElementsAre(ElementsAre("make", o, "defconfig"),
+                                                 ElementsAre("make", o, "olddefconfig"),
+                                                 ElementsAre("make", o, "-j3", "bzImage")));
+    }
+  }
+}
+
+TEST_F(KernelBuilderTest, CcacheWrapsTheCompilerTheMakeArgvChooses) {
+  kernel_.ccache = true;
+  KernelBuilderOptions opts = options();
+  opts.ccache_available = true;
+  kernel_.make = {"make", "LLVM=1"};
+  ASSERT_TRUE(builder(opts).build(checkout()).has_value());
+  EXPECT_THAT(processes_.argvs().back(),
+              ElementsAre("make", "LLVM=1", "O=" + obj(), "-j3", "CC=ccache clang", "bzImage"));
+
+  kernel_.make = {"make", "CC=gcc-12", "W=1"};
+  ASSERT_TRUE(builder(opts).build(checkout()).has_value());
+  EXPECT_THAT(processes_.argvs().back(),
+              ElementsAre("make", "W=1", "O=" + obj(), "-j3", "CC=ccache gcc-12", "bzImage"));
+}
+
+TEST_F(KernelBuilderTest, ZeroJobsMeansOnlineCpusPlusOne) {
+  kernel_.jobs = 0;
+  ASSERT_TRUE(builder().build(checkout()).has_value());
+  const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
+  EXPECT_THAT(processes_.argvs().back(), Contains(fmt::format("-j{}", cpus + 1)));
+}
+
+TEST_F(KernelBuilderTest, FragmentsMergeInOrderAndTheLaterLineWins) {
+  base_config_ =
+      "#\n# Linux/x86 6.1.0 Kernel Configuration\n#\nCONFIG_A=y\n# CONFIG_B is not set\n"
+      "CONFIG_C=m\n";
+  kernel_.fragments = {
+      dir_.write("one.config", "# first\nCONFIG_B=y\nCONFIG_D=y\nCONFIG_S=\"console=ttyS0\"\n"),
+      dir_.write("two.config", "\n# CONFIG_A is not set\nCONFIG_D=m\nCONFIG_E=n\n")};
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_TRUE(outcome->ok) << outcome->detail;
+  EXPECT_EQ(
+      seen_by_olddefconfig_,
+      "#\n# Linux/x86 6.1.0 Kernel Configuration\n#\nCONFIG_C=m\nCONFIG_B=y\n"
+      "CONFIG_S=\"console=ttyS0\"\n# CONFIG_A is not set\nCONFIG_D=m\n# CONFIG_E is not set\n");
+}
+
+TEST(MergeConfig, MovesEverySetSymbolToTheEndSoTheLastSettingWins) {
+  auto settings = parse_config_fragment("CONFIG_A=m\nCONFIG_NEW=0x10\nCONFIG_A=y\n", "f.config");
+  ASSERT_TRUE(settings.has_value()) << settings.error().message();
+  EXPECT_EQ(merge_config("CONFIG_A=n\n# comment\nCONFIG_ABC=y\n# CONFIG_A is not set\n", *settings),
+            "# comment\nCONFIG_ABC=y\nCONFIG_NEW=0x10\nCONFIG_A=y\n");
+}
+
+TEST(MergeConfig, AChoiceMemberFromAFragmentComesAfterTheBaseConfigsChoice) {
+  // Kconfig takes the last member of a choice set to y: SLUB must follow SLOB.
+  auto settings = parse_config_fragment("CONFIG_SLUB=y\n", "kasan.config");
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(merge_config("# CONFIG_SLAB is not set\n# CONFIG_SLUB is not set\nCONFIG_SLOB=y\n",
+                         *settings),
+            "# CONFIG_SLAB is not set\nCONFIG_SLOB=y\nCONFIG_SLUB=y\n");
+}
+
+TEST(ParseConfigFragment, AcceptsEveryValueKconfigWrites) {
+  auto settings = parse_config_fragment(
+      "CONFIG_Y=y\nCONFIG_M=m\nCONFIG_N=n\n# CONFIG_U is not set\nCONFIG_I=-12\nCONFIG_H=0x1f\n"
+      "CONFIG_S=\"a \\\"quoted\\\" word\"\n  CONFIG_T=y  \r\n# CONFIG_Y=y is a comment\n",
+      "f.config");
+  ASSERT_TRUE(settings.has_value()) << settings.error().message();
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const ConfigSetting& s : *settings) {
+    got.emplace_back(s.symbol, s.value.value_or("<unset>"));
+  }
+  EXPECT_THAT(
+      got,
+      ElementsAre(Pair("CONFIG_Y", "y"), Pair("CONFIG_M", "m"), Pair("CONFIG_N", "<unset>"),
+                  Pair("CONFIG_U", "<unset>"), Pair("CONFIG_I", "-12"), Pair("CONFIG_H", "0x1f"),
+                  Pair("CONFIG_S", "\"a \\\"quoted\\\" word\""), Pair("CONFIG_T", "y")));
+  EXPECT_EQ((*settings)[3].where, "f.config:4");
+}
+
+TEST(ParseConfigFragment, RejectsValuesKconfigWouldNotRead) {
+  for (const char* line : {"CONFIG_X=yes", "CONFIG_X=", "CONFIG_X=\"open", "CONFIG_X=\"a\"b",
+                           "CONFIG_X=0x", "CONFIG_X=12a"}) {
+    SCOPED_TRACE(line);
+    auto settings = parse_config_fragment(std::string("# c\n") + line + "\n", "f.config");
+    ASSERT_FALSE(settings.has_value());
+    EXPECT_THAT(settings.error().message(), StartsWith("f.config:2: CONFIG_X: the value must be"));
+  }
+}
+
+TEST_F(KernelBuilderTest, AMalformedFragmentLineIsAnErrorNamingFileAndLine) {
+  const std::string fragment = dir_.write("bad.config", "# mine\nCONFIG_A=y\nVIRTIO_BLK=y\n");
+  kernel_.fragments = {fragment};
+  auto outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().code(), base::ErrorCode::kInvalidInput);
+  EXPECT_EQ(outcome.error().message(),
+            "build 89abcdef0123: " + fragment +
+                ":3: not a config line (CONFIG_NAME=value or # CONFIG_NAME is not set): "
+                "VIRTIO_BLK=y");
+  EXPECT_EQ(processes_.call_count(), 0U);
+}
+
+TEST_F(KernelBuilderTest, AMissingFragmentIsAnErrorNotASkip) {
+  kernel_.fragments = {"qemu-guest", dir_.file("missing.config")};
+  auto outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().code(), base::ErrorCode::kNotFound);
+  EXPECT_THAT(outcome.error().message(), StartsWith("build 89abcdef0123: fragment: "));
+  EXPECT_THAT(outcome.error().message(), HasSubstr(dir_.file("missing.config")));
+
+  kernel_.fragments = {"qemu-gest"};
+  outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_THAT(outcome.error().message(),
+              HasSubstr("fragment 'qemu-gest': no bundled fragment has that name (bundled: "));
+  EXPECT_EQ(processes_.call_count(), 0U);
+}
+
+TEST_F(KernelBuilderTest, ADroppedSymbolIsASkipNamingIt) {
+  kernel_.fragments = {"qemu-guest",
+                       dir_.write("extra.config", "CONFIG_NR_CPUS=4\nCONFIG_MINE=m\n")};
+  olddefconfig_ = [](const std::string& config) {
+    std::string c = without(without(config, "CONFIG_VIRTIO_MENU"), "CONFIG_MINE");
+    return without(c, "CONFIG_NR_CPUS") + "CONFIG_NR_CPUS=8\n";
+  };
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_EQ(outcome->detail,
+            "olddefconfig dropped CONFIG_VIRTIO_MENU (wanted y), CONFIG_NR_CPUS (wanted 4, got 8), "
+            "CONFIG_MINE (wanted m)");
+  EXPECT_THAT(outcome->log_tail, HasSubstr("configuration written to .config"));
+  EXPECT_EQ(builds_, 0);
+}
+
+TEST_F(KernelBuilderTest, AModuleRequestIsMetByBuiltInAndNotSetByAbsence) {
+  kernel_.fragments = {dir_.write("f.config", "CONFIG_EXT4_FS=m\n# CONFIG_GONE is not set\n")};
+  olddefconfig_ = [](const std::string& config) {
+    return without(without(config, "CONFIG_EXT4_FS"), "CONFIG_GONE") + "CONFIG_EXT4_FS=y\n";
+  };
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_TRUE(outcome->ok) << outcome->detail;
+}
+
+TEST_F(KernelBuilderTest, AFailedBuildIsASkipWithTheLogTailAndTheLogKept) {
+  build_result_ = FakeProcessRunner::exited(
+      2, std::string(20000, '.') + "\nfs/ext4/inode.c:12:1: error: expected ';'\n");
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_THAT(outcome->detail,
+              StartsWith("make bzImage: exit 2; log: " + dir_.file("logs") + "/89abcdef0123-"));
+  const std::string log_path = outcome->detail.substr(outcome->detail.find("log: ") + 5);
+  EXPECT_THAT(log_path, ::testing::EndsWith(".log"));
+  const std::string log = read(log_path);
+  EXPECT_THAT(log, HasSubstr("$ make O=" + obj() + " olddefconfig\n"));
+  EXPECT_THAT(log, HasSubstr("configuration written to .config"));
+  EXPECT_THAT(log, HasSubstr("error: expected ';'"));
+  EXPECT_LE(outcome->log_tail.size(), kBuildLogTailBytes);
+  EXPECT_THAT(outcome->log_tail, HasSubstr("fs/ext4/inode.c:12:1: error: expected ';'"));
+  EXPECT_TRUE(outcome->artifact.empty());
+  EXPECT_TRUE(fs::is_empty(dir_.file("cache")));
+}
+
+TEST_F(KernelBuilderTest, ATimedOutBuildIsASkip) {
+  build_result_ = FakeProcessRunner::timed_out("  CC      kernel/fork.o\n");
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_THAT(outcome->detail, StartsWith("make bzImage: timed out after 3600000 ms; log: "));
+  EXPECT_THAT(outcome->log_tail, HasSubstr("kernel/fork.o"));
+}
+
+TEST_F(KernelBuilderTest, AFailingBaseConfigIsASkip) {
+  make_ = [](const ProcessOptions&) -> base::Result<ProcessResult> {
+    return FakeProcessRunner::exited(2, "*** Can't find default configuration\n");
+  };
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_THAT(outcome->detail, StartsWith("make defconfig: exit 2; log: "));
+  EXPECT_EQ(processes_.call_count(), 1U);
+}
+
+TEST_F(KernelBuilderTest, AMissingMakeIsAnErrorWithContext) {
+  make_ = [](const ProcessOptions&) -> base::Result<ProcessResult> {
+    return base::Error("make: not found", base::ErrorCode::kNotFound);
+  };
+  auto outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().message(), "build 89abcdef0123: make: not found");
+  EXPECT_EQ(outcome.error().code(), base::ErrorCode::kNotFound);
+}
+
+TEST_F(KernelBuilderTest, TheSameTreeAndConfigIsBuiltOnce) {
+  auto first = builder().build(checkout());
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  ASSERT_TRUE(first->ok);
+  // Another commit with the same tree, in a new builder (as after a restart).
+  CommitCheckout other = checkout();
+  other.sha = "fedcba9876543210fedcba9876543210fedcba98";
+  auto second = builder().build(other);
+  ASSERT_TRUE(second.has_value()) << second.error().message();
+  EXPECT_TRUE(second->ok);
+  EXPECT_EQ(second->detail, "cached");
+  EXPECT_EQ(second->artifact, first->artifact);
+  EXPECT_EQ(builds_, 1);
+  // The config was still made and checked, and the second build has its own log.
+  EXPECT_THAT(processes_.argvs().back(), ElementsAre("make", "O=" + obj(), "olddefconfig"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.file("logs")), fs::directory_iterator()), 2);
+}
+
+TEST_F(KernelBuilderTest, AChangedConfigTreeOrCompilerMissesTheCache) {
+  auto first = builder().build(checkout());
+  ASSERT_TRUE(first.has_value() && first->ok);
+
+  kernel_.fragments = {dir_.write("more.config", "CONFIG_PROVE_LOCKING=y\n")};
+  auto changed_config = builder().build(checkout());
+  ASSERT_TRUE(changed_config.has_value() && changed_config->ok);
+  EXPECT_EQ(changed_config->detail, "");
+  EXPECT_NE(changed_config->artifact, first->artifact);
+  EXPECT_THAT(read(changed_config->artifact + "/config"), HasSubstr("CONFIG_PROVE_LOCKING=y"));
+  kernel_.fragments = {};
+
+  CommitCheckout other_tree = checkout();
+  other_tree.tree_id = "9999999999999999999999999999999999999999";
+  auto changed_tree = builder().build(other_tree);
+  ASSERT_TRUE(changed_tree.has_value() && changed_tree->ok);
+  EXPECT_NE(changed_tree->artifact, first->artifact);
+
+  KernelBuilderOptions opts = options();
+  opts.compiler_version = "gcc (Debian 13.2.0-1) 13.2.0";
+  auto changed_compiler = builder(opts).build(checkout());
+  ASSERT_TRUE(changed_compiler.has_value() && changed_compiler->ok);
+  EXPECT_NE(changed_compiler->artifact, first->artifact);
+  EXPECT_EQ(builds_, 4);
+}
+
+TEST_F(KernelBuilderTest, TheCompilerVersionIsAskedOnceFromGcc) {
+  processes_.on({"gcc", "--version"},
+                FakeProcessRunner::exited(0, std::string(kCompiler) + "\nCopyright (C) 2022\n"));
+  KernelBuilderOptions opts = options();
+  opts.compiler_version.reset();
+  KernelBuilder kb = builder(opts);
+  ASSERT_TRUE(kb.build(checkout()).has_value());
+  auto second = kb.build(checkout());
+  ASSERT_TRUE(second.has_value()) << second.error().message();
+  EXPECT_EQ(second->detail, "cached");
+  const auto argvs = processes_.argvs();
+  EXPECT_EQ(std::count(argvs.begin(), argvs.end(), std::vector<std::string>{"gcc", "--version"}),
+            1);
+  // The same key as a builder told the version.
+  auto told = builder().build(checkout());
+  ASSERT_TRUE(told.has_value());
+  EXPECT_EQ(told->artifact, second->artifact);
+}
+
+TEST_F(KernelBuilderTest, AMissingCompilerIsAnError) {
+  processes_.on({"gcc"}, base::Error("gcc: not found", base::ErrorCode::kNotFound));
+  KernelBuilderOptions opts = options();
+  opts.compiler_version.reset();
+  auto outcome = builder(opts).build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_EQ(outcome.error().message(), "build 89abcdef0123: compiler version: gcc: not found");
+}
+
+TEST_F(KernelBuilderTest, AUserConfigBaseIsCopied) {
+  kernel_.base = dir_.write("my.config", "CONFIG_MINE=y\n# CONFIG_VIRTIO_MENU is not set\n");
+  kernel_.fragments = {dir_.write("f.config", "CONFIG_VIRTIO_MENU=y\n")};
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_TRUE(outcome->ok) << outcome->detail;
+  EXPECT_EQ(seen_by_olddefconfig_, "CONFIG_MINE=y\nCONFIG_VIRTIO_MENU=y\n");  // moved to the end
+  EXPECT_THAT(processes_.argvs(), ElementsAre(ElementsAre("make", "O=" + obj(), "olddefconfig"),
+                                              ElementsAre("make", "O=" + obj(), "-j3", "bzImage")));
+}
+
+TEST_F(KernelBuilderTest, AMissingUserConfigBaseIsAnError) {
+  kernel_.base = dir_.file("nope.config");
+  auto outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_THAT(outcome.error().message(), StartsWith("build 89abcdef0123: base config: "));
+  EXPECT_EQ(processes_.call_count(), 0U);
+}
+
+TEST_F(KernelBuilderTest, ATargetOutsideArchBootIsFoundInTheObjDir) {
+  kernel_.target = "vmlinux";
+  make_ = [this](const ProcessOptions& options) -> base::Result<ProcessResult> {
+    if (options.argv.back() == "vmlinux") {
+      write(obj_of(options) + "/vmlinux", "ELF");
+      return FakeProcessRunner::exited(0);
+    }
+    return fake_make(options);
+  };
+  auto outcome = builder().build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_TRUE(outcome->ok);
+  EXPECT_EQ(read(outcome->artifact + "/vmlinux"), "ELF");
+}
+
+TEST_F(KernelBuilderTest, ABuildThatMakesNoImageIsAnError) {
+  make_ = [this](const ProcessOptions& options) -> base::Result<ProcessResult> {
+    return options.argv.back() == "bzImage" ? FakeProcessRunner::exited(0) : fake_make(options);
+  };
+  auto outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_THAT(outcome.error().message(), HasSubstr("make bzImage succeeded but made neither"));
+}
+
+// The real process runner with a make that is a script: the log file that make's live output
+// went to ends up holding every step's output.
+TEST(KernelBuilder, WorksWithARealMakeProgram) {
+  test_support::TempDir dir;
+  const std::string make = dir.write("make", R"(#!/bin/sh
+for arg; do
+  case "$arg" in O=*) obj=${arg#O=} ;; esac
+  last=$arg
+done
+case "$last" in
+defconfig) printf 'CONFIG_64BIT=y\n' >"$obj/.config" && echo "defconfig written" ;;
+olddefconfig) echo "configuration written to .config" ;;
+bzImage)
+  mkdir -p "$obj/arch/x86/boot" && printf 'image' >"$obj/arch/x86/boot/bzImage"
+  echo "  CC      init/main.o"
+  echo "init/main.c:1: warning: unused" >&2 ;;
+*) exit 2 ;;
+esac
+)");
+  fs::permissions(make, fs::perms::owner_all);
+  fs::create_directories(dir.file("linux"));
+  config::KernelConfig kernel;
+  kernel.make = {make};
+  kernel.fragments = {"qemu-guest"};
+  kernel.ccache = false;
+  KernelBuilderOptions options;
+  options.build_root = dir.file("build");
+  options.cache_root = dir.file("cache");
+  options.log_dir = dir.file("logs");
+  options.compiler_version = kCompiler;
+  base::SubprocessRunner processes;
+  KernelBuilder builder(processes, kernel, std::chrono::seconds(60), options);
+  auto outcome = builder.build(CommitCheckout{kSha, "/src", dir.file("linux"), "", ""});
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  ASSERT_TRUE(outcome->ok) << outcome->detail;
+  EXPECT_EQ(read(outcome->artifact + "/bzImage"), "image");
+  EXPECT_THAT(read(outcome->artifact + "/config"), HasSubstr("CONFIG_VIRTIO_BLK=y"));
+  EXPECT_THAT(outcome->log_tail, HasSubstr("init/main.c:1: warning: unused"));
+  ASSERT_EQ(std::distance(fs::directory_iterator(dir.file("logs")), fs::directory_iterator()), 1);
+  const std::string log = read(fs::directory_iterator(dir.file("logs"))->path());
+  EXPECT_THAT(log, HasSubstr("defconfig written"));
+  EXPECT_THAT(log, HasSubstr("configuration written to .config"));
+  EXPECT_THAT(log, HasSubstr("CC      init/main.o"));
+  EXPECT_EQ(read(outcome->artifact + "/build.log"), log.substr(0, log.find("# stored: ")));
+}
+
+TEST(BundledFragments, IncludeTheQemuGuestAndTheDebugFragments) {
+  EXPECT_THAT(bundled_fragment_names(), ElementsAre("debug-kasan", "debug-lockdep", "qemu-guest"));
+  auto guest = bundled_fragment("qemu-guest");
+  ASSERT_TRUE(guest.has_value());
+  EXPECT_THAT(std::string(*guest), HasSubstr("\nCONFIG_VIRTIO_BLK=y\n"));
+  EXPECT_THAT(std::string(*guest), HasSubstr("\nCONFIG_SERIAL_8250_RUNTIME_UARTS=4\n"));
+  EXPECT_FALSE(bundled_fragment("nope").has_value());
+}
+
+TEST(BundledFragments, EveryOneParsesAndMatchesItsFile) {
+  for (const std::string& name : bundled_fragment_names()) {
+    SCOPED_TRACE(name);
+    const std::string_view text = *bundled_fragment(name);
+    auto settings = parse_config_fragment(text, name);
+    ASSERT_TRUE(settings.has_value()) << settings.error().message();
+    EXPECT_FALSE(settings->empty());
+    EXPECT_EQ(text,
+              read(std::string(FLAKEBISECT_SOURCE_DIR) + "/configs/kernel/" + name + ".config"));
+  }
+}
+
+}  // namespace
+}  // namespace flakebisect::build

@@ -1,0 +1,125 @@
+// The guest tables: [kernel], [qemu], [scratch] and [reproducer].
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/config.h"
+
+namespace flakebisect::config {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr std::string_view kDebianKernel = R"([qemu]
+kernel = "/boot/vmlinuz-6.1.0-13-amd64"
+
+[reproducer]
+)";
+
+Config parsed(std::string_view text) {
+  auto config = parse_config(text, "g.toml");
+  EXPECT_TRUE(config) << config.error().message();
+  return config ? std::move(config).value() : Config{};
+}
+
+std::string error_of(std::string_view text) {
+  auto config = parse_config(text, "g.toml");
+  EXPECT_FALSE(config) << "parsed:\n" << text;
+  return config ? std::string() : config.error().message();
+}
+
+TEST(GuestConfigTest, AnEmptyReproducerTableMeansTheBundledGeneric418Checker) {
+  const Config config = parsed(kDebianKernel);
+  ASSERT_TRUE(config.qemu && config.reproducer);
+  EXPECT_FALSE(config.kernel);
+  EXPECT_EQ(config.reproducer->program, "bundled:dio-check");
+  EXPECT_THAT(config.scratch.mkfs, ElementsAre("mkfs.ext4", "-q", "-F", "-b", "1024"));
+  EXPECT_EQ(config.qemu->accel, "auto");
+  EXPECT_EQ(config.qemu->runs_per_boot, 16u);
+}
+
+TEST(GuestConfigTest, AGuestTestNeedsBothQemuAndReproducer) {
+  EXPECT_EQ(error_of("[qemu]\nkernel = \"/boot/vmlinuz\"\n"),
+            "g.toml:1:2: [qemu]: needs a [reproducer] table saying what to run in the guest");
+  EXPECT_EQ(error_of("[reproducer]\n"),
+            "g.toml:1:2: [reproducer]: needs a [qemu] table to run the guest in");
+}
+
+TEST(GuestConfigTest, AHostCommandAndAGuestReproducerAreExclusive) {
+  EXPECT_THAT(error_of(std::string(kDebianKernel) + "[test]\ncommand = [\"./t\"]\n"),
+              HasSubstr("[reproducer]: test.command already says how to test"));
+}
+
+TEST(GuestConfigTest, WithoutAKernelTableQemuNeedsAPrebuiltKernel) {
+  EXPECT_THAT(error_of("[qemu]\n[reproducer]\n"),
+              HasSubstr("qemu.kernel: a prebuilt kernel image is needed"));
+  EXPECT_THAT(error_of("[kernel]\n[qemu]\nkernel = \"/boot/vmlinuz\"\n[reproducer]\n"),
+              HasSubstr("qemu.kernel: must be empty with [kernel]"));
+  const Config built = parsed("[kernel]\n[qemu]\n[reproducer]\n");
+  ASSERT_TRUE(built.kernel);
+  EXPECT_THAT(built.kernel->fragments, ElementsAre("qemu-guest"));
+}
+
+TEST(GuestConfigTest, AKernelBuildAndABuildCommandAreExclusive) {
+  EXPECT_THAT(error_of("[build]\ncommand = [\"make\"]\n[kernel]\n[qemu]\n[reproducer]\n"),
+              HasSubstr("[kernel]: build.command already says how to build"));
+}
+
+TEST(GuestConfigTest, BadGuestValuesNameTheKey) {
+  const std::string base(kDebianKernel);
+  EXPECT_EQ(error_of("[kernel]\nbase = \"my.config\"\n[qemu]\n[reproducer]\n"),
+            "g.toml:2:1: kernel.base: must be defconfig, tinyconfig, allnoconfig or an absolute "
+            "path to a .config, got \"my.config\"");
+  EXPECT_EQ(error_of("[kernel]\nfragments = [\"../x.config\"]\n[qemu]\n[reproducer]\n"),
+            "g.toml:2:14: kernel.fragments[0]: must be a bundled fragment's name or an absolute "
+            "path, got \"../x.config\"");
+  EXPECT_EQ(error_of("[qemu]\nkernel = \"/boot/vmlinuz\"\naccel = \"hvf\"\n[reproducer]\n"),
+            "g.toml:3:1: qemu.accel: must be auto, kvm or tcg, got \"hvf\"");
+  EXPECT_EQ(error_of("[qemu]\nkernel = \"/boot/vmlinuz\"\nruns_per_boot = 99\n[reproducer]\n"),
+            "g.toml:3:1: qemu.runs_per_boot: must be at most 24, got 99");
+  EXPECT_EQ(error_of("[qemu]\nkernel = \"vmlinuz\"\n[reproducer]\n"),
+            "g.toml:2:1: qemu.kernel: must be an absolute path, got \"vmlinuz\"");
+  EXPECT_EQ(error_of(base + "program = \"bundled:xfstests\"\n"),
+            "g.toml:5:1: reproducer.program: the bundled reproducer is bundled:dio-check, got "
+            "\"bundled:xfstests\"");
+  EXPECT_EQ(error_of(base + "args = [\"a\\nb\"]\n"),
+            "g.toml:5:9: reproducer.args[0]: must not contain a line break, got \"a\\nb\"");
+  EXPECT_EQ(error_of(base + "[scratch]\nmkfs = \"mkfs.ext4 -b 1024\"\n"),
+            "g.toml:6:1: scratch.mkfs: must be an array of strings (argv); no shell is used: "
+            "write [\"mkfs.ext4\", \"-b\", \"1024\"]");
+  EXPECT_EQ(error_of(base + "[scratch]\nsize_mb = 8\n"),
+            "g.toml:6:1: scratch.size_mb: must be at least 16, got 8");
+}
+
+TEST(GuestConfigTest, TheKernelTargetIsAMakeTarget) {
+  EXPECT_EQ(parsed("[kernel]\ntarget = \"bzImage\"\n[qemu]\n[reproducer]\n").kernel->target, "bzImage");
+  EXPECT_EQ(error_of("[kernel]\ntarget = \"/boot/x\"\n[qemu]\n[reproducer]\n"),
+            "g.toml:2:1: kernel.target: must be a make target such as bzImage, got \"/boot/x\"");
+}
+
+TEST(GuestConfigTest, AScratchTableWithoutQemuIsAnError) {
+  EXPECT_EQ(error_of("[scratch]\nsize_mb = 64\n"), "g.toml:1:2: [scratch]: only used with [qemu]");
+}
+
+TEST(GuestConfigTest, GuestTablesChangeTheHashOnlyWhenPresentAndDifferent) {
+  const std::string plain = parsed("[test]\ncommand = [\"./t\"]\n").hash();
+  EXPECT_EQ(parsed("[test]\ncommand = [\"./t\"]\n# a comment\n").hash(), plain);
+  const std::string guest = parsed(kDebianKernel).hash();
+  EXPECT_NE(guest, plain);
+  EXPECT_EQ(parsed(std::string(kDebianKernel) + "program = \"bundled:dio-check\"\n").hash(), guest);
+  EXPECT_NE(parsed(std::string(kDebianKernel) + "args = [\"-w\"]\n").hash(), guest);
+  EXPECT_NE(parsed(std::string(kDebianKernel) + "[scratch]\nsize_mb = 128\n").hash(), guest);
+}
+
+TEST(GuestConfigTest, TheSeedCaseConfigParses) {
+  auto config = load_config(FLAKEBISECT_SOURCE_DIR "/configs/bisect/generic-418-ext4-1k.toml");
+  ASSERT_TRUE(config) << config.error().message();
+  ASSERT_TRUE(config->kernel && config->qemu && config->reproducer);
+  EXPECT_EQ(config->reproducer->program, "bundled:dio-check");
+  EXPECT_THAT(config->scratch.mkfs, testing::Contains("1024"));
+}
+
+}  // namespace
+}  // namespace flakebisect::config

@@ -1,0 +1,184 @@
+// Real boots (ctest label qemu): Debian's packaged kernel (linux-image-amd64, installed by
+// scripts/install-deps.sh) under QEMU with TCG or KVM, the real initramfs with busybox-static and
+// the guest init, real mkfs.ext4 -b 1024 scratch disks, and real reproducers. Each test is one
+// boot of about 5-10 s under TCG. A missing kernel or QEMU fails loudly: CI installs them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/paths.h"
+#include "base/process.h"
+#include "run/qemu_runner.h"
+#include "support/temp_dir.h"
+
+namespace flakebisect::run {
+namespace {
+
+namespace fs = std::filesystem;
+using flakebisect::test_support::TempDir;
+using store::RunOutcome;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+using ::testing::StartsWith;
+
+// The newest /boot/vmlinuz-* with a module tree.
+std::string debian_kernel() {
+  std::string best;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/boot", error)) {
+    const std::string name = entry.path().filename().native();
+    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8)) &&
+        entry.path().native() > best) {
+      best = entry.path().native();
+    }
+  }
+  return best;
+}
+
+class QemuBootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kernel_ = debian_kernel();
+    ASSERT_FALSE(kernel_.empty())
+        << "no /boot/vmlinuz-* with modules: run scripts/install-deps.sh (linux-image-amd64)";
+  }
+
+  // A reproducer script (busybox sh in the guest).
+  std::string script(const std::string& name, const std::string& body) {
+    const std::string path = dir_.file(name);
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  QemuRunnerOptions options(const std::string& program, std::vector<std::string> args = {}) {
+    QemuRunnerOptions o;
+    o.qemu.kernel = kernel_;
+    o.qemu.accel = "tcg";
+    o.qemu.boot_timeout = std::chrono::seconds(120);
+    o.scratch.size_mb = 64;
+    o.reproducer.program = program;
+    o.reproducer.args = std::move(args);
+    o.run_timeout = std::chrono::milliseconds(60000);
+    o.host_grace = std::chrono::milliseconds(20000);
+    o.work_dir = dir_.file("work");
+    o.cache_dir = dir_.file("cache");
+    o.log_dir = dir_.file("logs");
+    o.helper_dir = FLAKEBISECT_BINARY_DIR "/bin";
+    return o;
+  }
+
+  std::vector<RunResult> boot(QemuRunnerOptions o, uint32_t runs) {
+    QemuRunner runner(processes_, std::move(o));
+    std::vector<RunResult> results;
+    auto status = runner.run_batch(checkout_, 0, runs, [&](const RunResult& r) {
+      results.push_back(r);
+      return base::Result<bool>(true);
+    });
+    EXPECT_TRUE(status) << status.error().message();
+    return results;
+  }
+
+  std::string console_of(const RunResult& result) {
+    if (!result.console_path) {
+      return "";
+    }
+    auto text = base::read_file(*result.console_path);
+    return text ? *text : std::string();
+  }
+
+  TempDir dir_;
+  std::string kernel_;
+  base::SubprocessRunner processes_;
+  build::CommitCheckout checkout_{"0123456789abcdef0123456789abcdef01234567", "/repo", "/wt", ""};
+};
+
+TEST_F(QemuBootTest, TheBundledReproducerPassesOnFreshOneKilobyteExt4) {
+  const auto results =
+      boot(options("bundled:dio-check", {"-w", "-r", "-t", "-b", "1024", "-n", "4", "-i", "10",
+                                         "{scratch}/dio-check.file"}),
+           3);
+  ASSERT_EQ(results.size(), 3u) << (results.empty() ? "" : results[0].detail + console_of(results[0]));
+  for (const RunResult& result : results) {
+    EXPECT_EQ(result.outcome, RunOutcome::kPass) << result.detail << console_of(result);
+  }
+}
+
+TEST_F(QemuBootTest, EveryRunSeesItsOwnNewlyMadeOneKilobyteBlockFilesystem) {
+  // Fails if the block size is not 1024, if the filesystem is not ext4 or if an earlier run's
+  // file is still there (a reused filesystem).
+  const std::string check = script("check-scratch", R"SH(
+set -e
+[ "$(stat -f -c %S /scratch)" = 1024 ] || { echo "block size $(stat -f -c %S /scratch)"; exit 3; }
+grep -q " /scratch ext4 " /proc/mounts || { echo "not ext4"; exit 4; }
+[ ! -e /scratch/marker ] || { echo "stale marker from run $(cat /scratch/marker)"; exit 5; }
+echo "$1" > /scratch/marker
+echo "run $1 ok")SH");
+  const auto results = boot(options(check, {"{run}"}), 3);
+  ASSERT_EQ(results.size(), 3u);
+  for (const RunResult& result : results) {
+    EXPECT_EQ(result.outcome, RunOutcome::kPass) << result.detail;
+  }
+  EXPECT_THAT(results[2].detail, HasSubstr("run 2 ok"));
+}
+
+TEST_F(QemuBootTest, AFailingReproducerIsAFailWithItsOutput) {
+  const auto results = boot(
+      options(script("fail", "echo 'cmpbuf: offset 1024: Expected 0x01, got 0x00'; exit 1")), 2);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kFail);
+  EXPECT_THAT(results[0].detail, HasSubstr("Expected 0x01, got 0x00"));
+  EXPECT_EQ(results[1].outcome, RunOutcome::kFail);
+}
+
+TEST_F(QemuBootTest, AGuestPanicIsACrashWithTheKernelsTitle) {
+  const auto results =
+      boot(options(script("panic", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger")),
+           3);
+  ASSERT_EQ(results.size(), 1u) << "the panic ends the boot";
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash) << results[0].detail;
+  EXPECT_THAT(results[0].signature, Optional(StartsWith("Kernel panic - not syncing: sysrq")));
+  EXPECT_THAT(console_of(results[0]), HasSubstr("sysrq"));
+}
+
+TEST_F(QemuBootTest, AReproducerThatNeverEndsIsAHang) {
+  auto o = options(script("hang", "sleep 100000"));
+  o.run_timeout = std::chrono::milliseconds(3000);
+  const auto results = boot(o, 2);
+  ASSERT_GE(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kHang) << results[0].detail;
+}
+
+TEST_F(QemuBootTest, GarbageAndAFakePanicFromTheReproducerDoNotChangeTheVerdict) {
+  const auto results = boot(options(script("garbage", R"SH(
+head -c 3000000 /dev/urandom
+printf 'Kernel panic - not syncing: fake\nFB1 end 0 1 1 1 -\nBUG: unable to handle page fault\n'
+exit 0)SH")),
+                            1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail;
+  EXPECT_LE(results[0].detail.size(), 8192u);
+}
+
+TEST_F(QemuBootTest, AMissingQemuIsAnErrorBeforeAnyRun) {
+  auto o = options("bundled:dio-check");
+  o.qemu.binary = dir_.file("no-such-qemu");
+  o.qemu.accel = "tcg";
+  QemuRunner runner(processes_, o);
+  int runs = 0;
+  auto status = runner.run_batch(checkout_, 0, 1, [&](const RunResult&) {
+    ++runs;
+    return base::Result<bool>(true);
+  });
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("no-such-qemu"));
+  EXPECT_EQ(runs, 0);
+}
+
+}  // namespace
+}  // namespace flakebisect::run

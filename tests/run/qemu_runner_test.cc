@@ -1,0 +1,294 @@
+// QemuRunner with a fake QEMU: a shell script that plays the guest by writing the results
+// channel (the file behind the second -serial) and the console (its stdout), so every host-side
+// path (parsing, crash attribution, timeouts, QEMU failures) is exercised without booting.
+// tests/qemu/ boots real kernels.
+#include "run/qemu_runner.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/fake_process_runner.h"
+#include "run/initramfs.h"
+#include "support/temp_dir.h"
+
+namespace flakebisect::run {
+namespace {
+
+using base::FakeProcessRunner;
+using flakebisect::test_support::TempDir;
+using store::RunOutcome;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+// The fake QEMU finds the results file in its argv and runs the guest script with it as $R.
+constexpr std::string_view kFakeQemuHead = R"SH(#!/bin/sh
+for arg in "$@"; do
+  case "$arg" in
+    file,id=results,path=*) R=${arg#file,id=results,path=} ;;
+  esac
+done
+)SH";
+
+class QemuRunnerTest : public ::testing::Test {
+ protected:
+  QemuRunnerTest() {
+    std::ofstream(dir_.file("bzImage")) << "not really a kernel";
+    std::ofstream(dir_.file("busybox")) << "not really busybox";
+    std::ofstream(dir_.file("repro")) << "#!/bin/sh\n";
+    processes_.on({"mkfs.ext4"}, FakeProcessRunner::exited(0));
+  }
+
+  // A runner whose QEMU is `guest` (shell, after kFakeQemuHead).
+  QemuRunner runner(const std::string& guest) {
+    const std::string qemu = dir_.file("qemu");
+    std::ofstream(qemu) << kFakeQemuHead << guest << "\n";
+    ::chmod(qemu.c_str(), 0755);
+    QemuRunnerOptions options;
+    options.qemu.binary = qemu;
+    options.qemu.kernel = dir_.file("bzImage");
+    options.qemu.accel = "tcg";
+    options.qemu.boot_timeout = std::chrono::seconds(2);
+    options.reproducer.program = dir_.file("repro");
+    options.run_timeout = std::chrono::milliseconds(1000);
+    options.host_grace = std::chrono::milliseconds(1000);
+    options.work_dir = dir_.file("work");
+    options.cache_dir = dir_.file("cache");
+    options.log_dir = dir_.file("logs");
+    options.busybox = dir_.file("busybox");
+    return QemuRunner(processes_, options);
+  }
+
+  std::vector<RunResult> batch(QemuRunner& runner, uint32_t count) {
+    std::vector<RunResult> results;
+    auto status = runner.run_batch(checkout_, 0, count, [&](const RunResult& r) {
+      results.push_back(r);
+      return base::Result<bool>(true);
+    });
+    EXPECT_TRUE(status) << status.error().message();
+    return results;
+  }
+
+  TempDir dir_;
+  FakeProcessRunner processes_;
+  build::CommitCheckout checkout_{"0123456789abcdef0123456789abcdef01234567", "/repo", "/wt", ""};
+};
+
+TEST_F(QemuRunnerTest, EachEndLineBecomesARunWithItsExitStatus) {
+  auto qemu = runner(R"SH(
+echo "Linux version 6.1 (fake)"
+echo "FB1 ready" >>"$R"
+echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 0 120 0 -" >>"$R"
+echo "FB1 begin 1" >>"$R"; echo "FB1 end 1 1 80 41 $(printf 'cmpbuf: offset 0: Expected 0x01, got 0x00' | base64 -w0)" >>"$R"
+echo "FB1 begin 2" >>"$R"; echo "FB1 end 2 125 5 0 -" >>"$R"
+echo "FB1 done" >>"$R"
+sleep 30)SH");
+  const auto results = batch(qemu, 3);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass);
+  EXPECT_EQ(results[0].duration.count(), 120);
+  EXPECT_EQ(results[1].outcome, RunOutcome::kFail);
+  EXPECT_THAT(results[1].detail, HasSubstr("cmpbuf: offset 0: Expected 0x01, got 0x00"));
+  EXPECT_EQ(results[2].outcome, RunOutcome::kSkip);
+  EXPECT_TRUE(results[0].boot_id.has_value());
+  EXPECT_EQ(results[0].boot_id, results[2].boot_id);
+  ASSERT_TRUE(results[0].console_path.has_value());
+  EXPECT_EQ(qemu.accel(), "tcg");
+}
+
+TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
+  auto qemu = runner(R"SH(echo "FB1 ready" >>"$R"; echo "FB1 done" >>"$R")SH");
+  batch(qemu, 3);
+  std::vector<std::string> images;
+  for (const auto& argv : processes_.argvs()) {
+    ASSERT_GE(argv.size(), 6u);
+    EXPECT_THAT(std::vector<std::string>(argv.begin(), argv.end() - 1),
+                ElementsAre("mkfs.ext4", "-q", "-F", "-b", "1024"));
+    images.push_back(argv.back());
+  }
+  ASSERT_EQ(images.size(), 3u);
+  EXPECT_NE(images[0], images[1]);
+  EXPECT_NE(images[1], images[2]);
+}
+
+TEST_F(QemuRunnerTest, AKernelReportDuringARunMakesItACrashWithTheTitle) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "FB1 begin 0" >>"$R"
+echo "------------[ cut here ]------------"
+echo "WARNING: CPU: 0 PID: 77 at fs/ext4/inode.c:3600 ext4_dio_write_end+0x1a/0x40"
+echo "RIP: 0010:ext4_dio_write_end+0x1a/0x40"
+sleep 0.3
+echo "FB1 end 0 0 200 0 -" >>"$R"
+echo "FB1 begin 1" >>"$R"; echo "FB1 end 1 0 200 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 2);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  EXPECT_THAT(results[0].signature, Optional(std::string("WARNING in ext4_dio_write_end")));
+  EXPECT_EQ(results[1].outcome, RunOutcome::kPass) << "the report belongs to run 0 only";
+}
+
+TEST_F(QemuRunnerTest, APanicThatEndsQemuIsACrashAndEndsTheBatch) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "FB1 begin 0" >>"$R"
+echo "sysrq: Trigger a crash"
+echo "Kernel panic - not syncing: sysrq triggered crash"
+exit 0)SH");
+  const auto results = batch(qemu, 4);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  EXPECT_THAT(results[0].signature,
+              Optional(std::string("Kernel panic - not syncing: sysrq triggered crash")));
+}
+
+TEST_F(QemuRunnerTest, ARunWithoutAnEndBeforeTheHostDeadlineIsAHang) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "FB1 begin 0" >>"$R"
+echo "INFO: something the kernel says"
+sleep 30)SH");
+  const auto results = batch(qemu, 2);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kHang);
+  EXPECT_THAT(results[0].detail, HasSubstr("no result from the guest"));
+}
+
+TEST_F(QemuRunnerTest, TheGuestsOwnTimeoutIsAHang) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"; echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 timeout 1000 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kHang);
+}
+
+TEST_F(QemuRunnerTest, ASilentGuestThatNeverGetsReadyIsInfraAndATalkingOneAHang) {
+  auto silent = runner("sleep 30");
+  auto results = batch(silent, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kInfra);
+  auto talking = runner("echo 'Linux version 6.1'; echo 'Run /init as init process'; sleep 30");
+  results = batch(talking, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kHang);
+  EXPECT_THAT(results[0].detail, HasSubstr("qemu.boot_timeout"));
+}
+
+TEST_F(QemuRunnerTest, QemuFailingToStartIsInfraWithItsMessage) {
+  auto qemu = runner("echo 'qemu-system-x86_64: -kernel bzImage: cannot load kernel' >&2; exit 1");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kInfra);
+  EXPECT_THAT(results[0].detail, HasSubstr("cannot load kernel"));
+}
+
+TEST_F(QemuRunnerTest, AMissingQemuIsAToolErrorNotARun) {
+  auto missing = runner("");
+  // Point the runner at a binary that does not exist.
+  const std::string gone = dir_.file("qemu");
+  std::remove(gone.c_str());
+  std::vector<RunResult> results;
+  auto status = missing.run_batch(checkout_, 0, 1, [&](const RunResult& r) {
+    results.push_back(r);
+    return base::Result<bool>(true);
+  });
+  EXPECT_FALSE(status);
+  EXPECT_TRUE(results.empty());
+}
+
+TEST_F(QemuRunnerTest, TheSinkCanEndTheBatchEarly) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+for k in 0 1 2 3; do echo "FB1 begin $k" >>"$R"; echo "FB1 end $k 0 1 0 -" >>"$R"; done
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  int seen = 0;
+  auto status = qemu.run_batch(checkout_, 0, 4, [&](const RunResult&) {
+    return base::Result<bool>(++seen < 2);
+  });
+  ASSERT_TRUE(status) << status.error().message();
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(QemuRunnerTest, AReproducerMissingFromTheCheckoutIsASkip) {
+  runner("exit 0");
+  std::vector<RunResult> results;
+  // A relative program is looked for in the commit's checkout.
+  QemuRunnerOptions relative;
+  relative.qemu.binary = dir_.file("qemu");
+  relative.qemu.kernel = dir_.file("bzImage");
+  relative.qemu.accel = "tcg";
+  relative.reproducer.program = "tools/repro";
+  relative.work_dir = dir_.file("work");
+  relative.cache_dir = dir_.file("cache");
+  relative.log_dir = dir_.file("logs");
+  relative.busybox = dir_.file("busybox");
+  QemuRunner in_tree(processes_, relative);
+  build::CommitCheckout checkout = checkout_;
+  checkout.worktree = dir_.path();
+  auto status = in_tree.run_batch(checkout, 0, 1, [&](const RunResult& r) {
+    results.push_back(r);
+    return base::Result<bool>(true);
+  });
+  ASSERT_TRUE(status) << status.error().message();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kSkip);
+}
+
+TEST(ResultsLineTest, ParsesTheProtocolAndRejectsAnythingElse) {
+  auto end = parse_results_line("FB1 end 3 1 250 12 aGVsbG8=");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->kind, ResultsLine::Kind::kEnd);
+  EXPECT_EQ(end->run, 3u);
+  EXPECT_THAT(end->status, Optional(1));
+  EXPECT_EQ(end->output_tail, "hello");
+  EXPECT_FALSE(parse_results_line("FB1 end 3 1 250"));
+  EXPECT_FALSE(parse_results_line("FB1 end x 1 250 0 -"));
+  EXPECT_FALSE(parse_results_line("FB1 end 1 999 250 0 -"));
+  EXPECT_FALSE(parse_results_line("Kernel panic - not syncing: FB1 ready"));
+  EXPECT_FALSE(parse_results_line(std::string("FB1 \0ready", 10)));
+  EXPECT_TRUE(parse_results_line("FB1 ready\r"));
+}
+
+TEST(VirtioDiskNameTest, FollowsTheKernelsNaming) {
+  EXPECT_EQ(virtio_disk_name(0), "vda");
+  EXPECT_EQ(virtio_disk_name(25), "vdz");
+  EXPECT_EQ(virtio_disk_name(26), "vdaa");
+  EXPECT_EQ(virtio_disk_name(27), "vdab");
+}
+
+TEST(CpioWriterTest, WritesNewcEntriesThatCpioCanList) {
+  CpioWriter cpio;
+  cpio.add_directory("bin");
+  cpio.add_file("bin/hello", "hello\n", 0755);
+  cpio.add_symlink("bin/sh", "busybox");
+  cpio.add_char_device("console", 5, 1);
+  const std::string archive = cpio.finish();
+  EXPECT_EQ(archive.substr(0, 6), "070701");
+  EXPECT_EQ(archive.size() % 4, 0u);
+  EXPECT_NE(archive.find("TRAILER!!!"), std::string::npos);
+  CpioWriter again;
+  again.add_directory("bin");
+  again.add_file("bin/hello", "hello\n", 0755);
+  again.add_symlink("bin/sh", "busybox");
+  again.add_char_device("console", 5, 1);
+  EXPECT_EQ(again.finish(), archive) << "same content, same bytes";
+
+  TempDir dir;
+  std::ofstream(dir.file("a.cpio"), std::ios::binary) << archive;
+  base::ProcessOptions list;
+  list.argv = {"cpio", "-it", "--quiet", "-F", dir.file("a.cpio")};
+  auto listed = base::run_process(list);
+  ASSERT_TRUE(listed) << listed.error().message();
+  EXPECT_EQ(listed->out, "bin\nbin/hello\nbin/sh\nconsole\n") << listed->err;
+}
+
+}  // namespace
+}  // namespace flakebisect::run
