@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package flakebisect needs to build, test and run, skipping those present.
-# Usage: scripts/install-deps.sh        (as root, or with sudo available)
+# Usage: scripts/install-deps.sh [--kernel]   (as root, or with sudo available)
+#   --kernel  also what building real kernels needs: Debian's kernel source (linux-source-6.1, for
+#             the opt-in `kernel` tests and the acceptance test) and kbuild's tools
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,9 @@ packages=(
   # guest side: QEMU, a kernel to boot, the scratch filesystem, the initramfs
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 e2fsprogs cpio gzip kmod
 )
+if [ "${1:-}" = "--kernel" ]; then
+  packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

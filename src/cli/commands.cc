@@ -127,6 +127,13 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
     }
     config.decision.max_runs = *options.max_runs;
   }
+  if (!options.command.empty() && config.reproducer) {
+    usage = true;
+    return base::Error(
+        "a command after '--' runs the test on the host, but the configuration runs "
+        "[reproducer] in a QEMU guest; use one or the other",
+        base::ErrorCode::kInvalidInput);
+  }
   if (!options.command.empty()) {
     config.test.command = options.command;
     // A relative program path that exists from here means the file the user is looking at, not
@@ -139,10 +146,11 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
       }
     }
   }
-  if (config.test.command.empty()) {
+  if (config.test.command.empty() && !config.reproducer) {
     usage = true;
     return base::Error(
-        "no test command: give one after '--' or set test.command in the configuration",
+        "no test command: give one after '--', set test.command, or use [qemu] and [reproducer] "
+        "in the configuration",
         base::ErrorCode::kInvalidInput);
   }
   return config;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <span>
 
 namespace flakebisect::run {
@@ -242,21 +243,53 @@ bool is_end_marker(string_view message) {
   return t.starts_with("---[ end trace") || t.starts_with("---[ end Kernel panic");
 }
 
-// Whether the kernel's usual context for a report (the CPU/PID line or a call trace) starts within
-// the next few lines after `pos`: evidence that a loose "BUG: ..." line came from the kernel.
-bool kernel_context_follows(string_view console, size_t pos) {
-  for (int lines = 0; lines < 30 && pos < console.size(); ++lines) {
-    const size_t newline = console.find('\n', pos);
-    const size_t end = newline == string_view::npos ? console.size() : newline;
-    const string_view message = trim_left(message_of(console.substr(pos, end - pos)));
-    if (message.starts_with("CPU: ") || message.starts_with("Call Trace:") ||
-        message.starts_with("Call trace:") || message.starts_with("Hardware name:")) {
-      return true;
-    }
-    pos = end + 1;
-  }
-  return false;
+bool is_kernel_context(string_view message) {
+  const string_view t = trim_left(message);
+  return t.starts_with("CPU: ") || t.starts_with("Call Trace:") || t.starts_with("Call trace:") ||
+         t.starts_with("Hardware name:");
 }
+
+// Answers "does the kernel's usual context for a report (the CPU/PID line, a call trace) start
+// within the next few lines?", evidence that a loose "BUG: ..." line came from the kernel. Asked
+// for lines in increasing order, it reads each line at most once, so a text full of such lines
+// stays linear.
+class ContextLookahead {
+ public:
+  explicit ContextLookahead(string_view console) : console_(console) {}
+
+  static constexpr size_t kLines = 30;
+
+  // line: the asking line's number; next: the offset just past it.
+  bool follows(size_t line, size_t next) {
+    if (found_ && *found_ > line) {
+      return *found_ - line <= kLines;
+    }
+    found_.reset();
+    if (scan_line_ <= line) {
+      scan_line_ = line + 1;
+      scan_pos_ = next;
+    }
+    while (scan_line_ <= line + kLines && scan_pos_ < console_.size()) {
+      const size_t newline = console_.find('\n', scan_pos_);
+      const size_t end = newline == string_view::npos ? console_.size() : newline;
+      const bool context =
+          is_kernel_context(message_of(console_.substr(scan_pos_, end - scan_pos_)));
+      scan_pos_ = end + 1;
+      ++scan_line_;
+      if (context) {
+        found_ = scan_line_ - 1;
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  string_view console_;
+  size_t scan_line_ = 0;  // the next line to read, at offset scan_pos_
+  size_t scan_pos_ = 0;
+  std::optional<size_t> found_;  // the last context line read, if no line after it was read
+};
 
 // ---------------------------------------------------------------------------------------------
 // Frames
@@ -539,9 +572,9 @@ std::string headline_title(string_view prefix, string_view headline) {
 }
 
 // The line's marker, if it opens a report. after_separator: the previous line is a row of '=' or
-// '-'. console/next: the text after this line, for markers that need evidence.
-std::optional<Marker> match_marker(string_view message, bool after_separator, string_view console,
-                                   size_t next) {
+// '-'. context_follows: whether the kernel's context follows, for markers that need evidence.
+std::optional<Marker> match_marker(string_view message, bool after_separator,
+                                   const std::function<bool()>& context_follows) {
   if (message.empty()) {
     return std::nullopt;
   }
@@ -576,7 +609,7 @@ std::optional<Marker> match_marker(string_view message, bool after_separator, st
     if (rest.starts_with("sleeping function called from invalid context")) {
       return Marker{Detector::kSleepInAtomic, "bug", ""};
     }
-    if (kernel_context_follows(console, next)) {
+    if (context_follows()) {
       return Marker{Detector::kGenericBug, "bug", ""};
     }
     return std::nullopt;
@@ -909,6 +942,7 @@ CrashReport finish(string_view console, const Pending& pending) {
 std::vector<CrashReport> scan(string_view console, size_t limit) {
   std::vector<CrashReport> reports;
   std::optional<Pending> pending;
+  ContextLookahead lookahead(console);
   bool previous_preamble = false;
   bool previous_separator = false;
   size_t previous_begin = 0;
@@ -934,7 +968,8 @@ std::vector<CrashReport> scan(string_view console, size_t limit) {
     }
     std::optional<Marker> marker;
     if (!ended) {
-      marker = match_marker(message, previous_separator, console, next);
+      marker =
+          match_marker(message, previous_separator, [&] { return lookahead.follows(line, next); });
     }
     if (marker && pending && absorbs(*pending, *marker, line)) {
       pending->end = next;

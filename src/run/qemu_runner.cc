@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <utility>
@@ -455,6 +456,16 @@ base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
     accel_ = options_.qemu.accel;
     return accel_;
   }
+  // One probe per QEMU binary per process: a daemon's bisections share it.
+  static std::mutex probed_mutex;
+  static std::map<std::string, std::string> probed;
+  {
+    std::lock_guard lock(probed_mutex);
+    if (auto it = probed.find(options_.qemu.binary); it != probed.end()) {
+      accel_ = it->second;
+      return accel_;
+    }
+  }
   if (::access("/dev/kvm", R_OK | W_OK) != 0) {
     spdlog::info("qemu: /dev/kvm is not usable ({}); using TCG", std::strerror(errno));
     accel_ = "tcg";
@@ -486,6 +497,10 @@ base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
   (void)qemu.kill_group(SIGKILL);
   (void)qemu.wait_for(milliseconds(2000));
   accel_ = printed ? "kvm" : "tcg";
+  {
+    std::lock_guard lock(probed_mutex);
+    probed[options_.qemu.binary] = accel_;
+  }
   if (!printed) {
     spdlog::warn("qemu: a KVM probe guest printed nothing in {} ms; using TCG (slower)",
                  options_.kvm_probe_timeout.count());

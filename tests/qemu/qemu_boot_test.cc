@@ -165,6 +165,23 @@ exit 0)SH")),
   EXPECT_LE(results[0].detail.size(), 8192u);
 }
 
+TEST_F(QemuBootTest, AutoAccelUsesKvmOnlyWhenAProbeGuestBootsWithIt) {
+  // Here /dev/kvm may exist and hang: whatever the probe decides, the runs must work.
+  auto o = options(script("ok", "exit 0"));
+  o.qemu.accel = "auto";
+  o.kvm_probe_timeout = std::chrono::milliseconds(10000);
+  QemuRunner runner(processes_, o);
+  std::vector<RunResult> results;
+  auto status = runner.run_batch(checkout_, 0, 1, [&](const RunResult& r) {
+    results.push_back(r);
+    return base::Result<bool>(true);
+  });
+  ASSERT_TRUE(status) << status.error().message();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail;
+  EXPECT_TRUE(runner.accel() == "kvm" || runner.accel() == "tcg") << runner.accel();
+}
+
 TEST_F(QemuBootTest, AMissingQemuIsAnErrorBeforeAnyRun) {
   auto o = options("bundled:dio-check");
   o.qemu.binary = dir_.file("no-such-qemu");
