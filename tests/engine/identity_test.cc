@@ -60,5 +60,45 @@ TEST(BuildKey, ChangesWithTheBuildCommandAndTimeoutOnly) {
   EXPECT_NE(build_key(c), test_identity(c));
 }
 
+config::Config guest_config() {
+  config::Config config;
+  config.kernel.emplace();
+  config.qemu.emplace();
+  config.reproducer.emplace();
+  return config;
+}
+
+TEST(TestIdentity, AGuestTestChangesWithWhatTheGuestSeesNotWithHowFast) {
+  const std::string id = test_identity(guest_config());
+  EXPECT_NE(id, test_identity(base_config()));
+  config::Config c = guest_config();
+  c.scratch.mkfs = {"mkfs.ext4", "-q", "-F", "-b", "4096"};
+  EXPECT_NE(test_identity(c), id) << "the filesystem";
+  c = guest_config();
+  c.reproducer->args = {"-w"};
+  EXPECT_NE(test_identity(c), id) << "the reproducer";
+  c = guest_config();
+  c.kernel->fragments = {"qemu-guest", "debug-kasan"};
+  EXPECT_NE(test_identity(c), id) << "the kernel config";
+  EXPECT_NE(build_key(c), build_key(guest_config()));
+  c = guest_config();
+  c.qemu->accel = "kvm";
+  c.qemu->runs_per_boot = 3;
+  c.kernel->jobs = 9;
+  EXPECT_EQ(test_identity(c), id) << "speed only";
+  EXPECT_EQ(build_key(c), build_key(guest_config()));
+}
+
+TEST(TestIdentity, HostCommandIdentitiesAreUnchangedByTheGuestTables) {
+  // Identities stored before the guest tables existed must still match: the v1 text is unchanged
+  // when the tables are absent.
+  // sha256 of the v1 text, computed outside flakebisect.
+  EXPECT_EQ(test_identity(base_config()),
+            "9ee699c2467a00fc2752f7f41351b1cb5d29f03af699e9c83a55bd5b19611fd8");
+  config::Config c = base_config();
+  c.scratch.size_mb = 1024;  // [scratch] without [qemu] is refused by the parser; ignored here
+  EXPECT_EQ(test_identity(c), test_identity(base_config()));
+}
+
 }  // namespace
 }  // namespace flakebisect::engine
