@@ -65,7 +65,7 @@ struct CrashReport {
 // no report gives an empty vector.
 std::vector<CrashReport> find_crash_reports(std::string_view console);
 
-// The primary report, if any; stops reading at the end of it.
+// The primary report, if any: find_crash_reports(console).front(), without finishing the others.
 std::optional<CrashReport> first_crash(std::string_view console);
 
 // The kernel function a stack frame or register line names, without offset, module and compiler

@@ -119,6 +119,19 @@ class ConsoleLog {
   uint64_t total_ = 0;
 };
 
+// Where `marker` (followed by a non-digit) last starts in `text`, or npos.
+size_t find_marker(std::string_view text, const std::string& marker) {
+  size_t at = text.rfind(marker);
+  while (at != std::string_view::npos) {
+    const size_t after = at + marker.size();
+    if (after >= text.size() || text[after] < '0' || text[after] > '9') {
+      return at;
+    }
+    at = at == 0 ? std::string_view::npos : text.rfind(marker, at - 1);
+  }
+  return std::string_view::npos;
+}
+
 store::RunOutcome outcome_of_status(std::optional<int> status) {
   if (!status) {
     return store::RunOutcome::kHang;
@@ -224,6 +237,20 @@ struct QemuRunner::Boot {
   Clock::time_point started, last_event;
   uint32_t finished_runs = 0;
   std::string qemu_stderr;
+
+  // The console of boot-relative run k: between the guest's "flakebisect: begin run k" and
+  // "flakebisect: end run k" console markers, which the kernel prints in order with its own
+  // messages. Without the begin marker (a custom init), from `fallback_from` on.
+  std::string run_console(uint32_t k, uint64_t fallback_from) const {
+    const std::string text = console.text();
+    const size_t begin = find_marker(text, fmt::format("flakebisect: begin run {}", k));
+    if (begin == std::string::npos) {
+      return console.since(fallback_from);
+    }
+    const size_t end = find_marker(text, fmt::format("flakebisect: end run {}", k));
+    return text.substr(begin, end != std::string::npos && end > begin ? end - begin
+                                                                       : std::string::npos);
+  }
 
   // Rewrites the console log file (capped) so a run's row can point at it.
   void save_console() const {
@@ -658,10 +685,9 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   };
   // The boot ended abnormally while run `k` was due: crash if the console since `from` holds a
   // report, else `otherwise`.
-  const auto end_abnormally = [&](uint64_t from, store::RunOutcome otherwise,
+  const auto end_abnormally = [&](const std::string& console, store::RunOutcome otherwise,
                                   const std::string& why) {
     RunResult result;
-    const std::string console = boot.console.since(from);
     if (auto crash = first_crash(console)) {
       result.outcome = store::RunOutcome::kCrash;
       result.signature = crash->title;
@@ -675,6 +701,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     stop = true;
   };
 
+  uint64_t console_before = 0;
   const auto handle_line = [&](const ResultsLine& line) {
     boot.last_event = Clock::now();
     switch (line.kind) {
@@ -684,7 +711,9 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         break;
       case ResultsLine::Kind::kBegin:
         boot.current = line.run;
-        boot.current_console_from = boot.console.total();
+        // The console bytes read in this iteration may have been printed after the guest wrote
+        // "begin": start from what had been read before it.
+        boot.current_console_from = console_before;
         break;
       case ResultsLine::Kind::kEnd: {
         RunResult result;
@@ -694,7 +723,8 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
           result.detail += fmt::format(" ({} bytes of output)\n", line.bytes) +
                            build::tail_of(line.output_tail, kRunDetailTailBytes);
         }
-        const std::string console = boot.console.since(boot.current_console_from);
+        const std::string console =
+            boot.run_console(line.run, boot.current_console_from);
         if (auto crash = first_crash(console)) {
           // The kernel reported a problem during the run: that is what this run found.
           result.outcome = store::RunOutcome::kCrash;
@@ -708,11 +738,11 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         break;
       }
       case ResultsLine::Kind::kInfra:
-        end_abnormally(boot.console.total(), store::RunOutcome::kInfra,
+        end_abnormally(boot.console.since(boot.console.total()), store::RunOutcome::kInfra,
                        fmt::format("the guest could not start run {}: {}", line.run, line.what));
         break;
       case ResultsLine::Kind::kError:
-        end_abnormally(0, store::RunOutcome::kInfra,
+        end_abnormally(boot.console.text(), store::RunOutcome::kInfra,
                        fmt::format("the guest could not get ready: {}", line.what));
         break;
       case ResultsLine::Kind::kDone:
@@ -767,6 +797,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
 
   const milliseconds run_deadline = options_.run_timeout + options_.host_grace;
   while (!stop) {
+    console_before = boot.console.total();
     std::array<pollfd, 2> fds{pollfd{qemu.stdout_fd(), POLLIN, 0},
                               pollfd{qemu.stderr_fd(), POLLIN, 0}};
     ::poll(fds.data(), fds.size(), 50);
@@ -792,24 +823,29 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         if (!boot.qemu_stderr.empty()) {
           why += ": " + build::tail_of(boot.qemu_stderr, 1000);
         }
-        end_abnormally(0, store::RunOutcome::kInfra, why);
+        end_abnormally(boot.console.text(), store::RunOutcome::kInfra, why);
       } else {
         why += boot.current ? fmt::format("during run {}", *boot.current)
                             : std::string("between runs");
-        end_abnormally(boot.current ? boot.current_console_from : 0, store::RunOutcome::kInfra,
-                       why);
+        end_abnormally(boot.current ? boot.run_console(*boot.current,
+                                                       boot.current_console_from)
+                                    : boot.console.text(),
+                       store::RunOutcome::kInfra, why);
       }
       break;
     }
     const auto now = Clock::now();
     if (!boot.ready && now - boot.started > options_.qemu.boot_timeout) {
-      end_abnormally(0,
+      end_abnormally(boot.console.text(),
                      boot.console.total() == 0 ? store::RunOutcome::kInfra
                                                : store::RunOutcome::kHang,
                      fmt::format("the guest was not ready after {} s (qemu.boot_timeout)",
                                  options_.qemu.boot_timeout.count()));
     } else if (boot.ready && now - boot.last_event > run_deadline) {
-      end_abnormally(boot.current ? boot.current_console_from : 0, store::RunOutcome::kHang,
+      end_abnormally(boot.current ? boot.run_console(*boot.current,
+                                                     boot.current_console_from)
+                                  : boot.console.text(),
+                     store::RunOutcome::kHang,
                      fmt::format("no result from the guest for {} ms (test.timeout + {} ms)",
                                  ms_between(boot.last_event, now), options_.host_grace.count()));
     }

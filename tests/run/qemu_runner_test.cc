@@ -120,13 +120,13 @@ TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
 TEST_F(QemuRunnerTest, AKernelReportDuringARunMakesItACrashWithTheTitle) {
   auto qemu = runner(R"SH(
 echo "FB1 ready" >>"$R"
-echo "FB1 begin 0" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
 echo "------------[ cut here ]------------"
 echo "WARNING: CPU: 0 PID: 77 at fs/ext4/inode.c:3600 ext4_dio_write_end+0x1a/0x40"
 echo "RIP: 0010:ext4_dio_write_end+0x1a/0x40"
-sleep 0.3
-echo "FB1 end 0 0 200 0 -" >>"$R"
-echo "FB1 begin 1" >>"$R"; echo "FB1 end 1 0 200 0 -" >>"$R"
+echo "flakebisect: end run 0"; echo "FB1 end 0 0 200 0 -" >>"$R"
+echo "flakebisect: begin run 1"; echo "FB1 begin 1" >>"$R"
+echo "flakebisect: end run 1"; echo "FB1 end 1 0 200 0 -" >>"$R"
 echo "FB1 done" >>"$R"; sleep 30)SH");
   const auto results = batch(qemu, 2);
   ASSERT_EQ(results.size(), 2u);
@@ -135,10 +135,26 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   EXPECT_EQ(results[1].outcome, RunOutcome::kPass) << "the report belongs to run 0 only";
 }
 
-TEST_F(QemuRunnerTest, APanicThatEndsQemuIsACrashAndEndsTheBatch) {
+TEST_F(QemuRunnerTest, WithoutConsoleMarkersAReportAfterBeginStillBelongsToTheRun) {
+  // A custom init that prints no markers: the console from the last read before "begin" on.
   auto qemu = runner(R"SH(
 echo "FB1 ready" >>"$R"
 echo "FB1 begin 0" >>"$R"
+echo "BUG: kernel NULL pointer dereference, address: 0000000000000008"
+echo "CPU: 1 PID: 80 Comm: repro Not tainted 6.1.0 #1"
+echo "RIP: 0010:ext4_es_lookup_extent+0x2c/0x330"
+echo "FB1 end 0 0 10 0 -" >>"$R"; echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  EXPECT_THAT(results[0].signature,
+              Optional(std::string("BUG: kernel NULL pointer dereference in ext4_es_lookup_extent")));
+}
+
+TEST_F(QemuRunnerTest, APanicThatEndsQemuIsACrashAndEndsTheBatch) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
 echo "sysrq: Trigger a crash"
 echo "Kernel panic - not syncing: sysrq triggered crash"
 exit 0)SH");
