@@ -13,6 +13,10 @@ packages=(
   libtomlplusplus-dev libgtest-dev libgmock-dev googletest
   # guest side: QEMU, a kernel to boot, the scratch filesystem, the initramfs
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 e2fsprogs cpio gzip kmod
+  # the HTML report's browser test: headless Chromium, a font, zlib to decode screenshots
+  chromium fonts-dejavu-core zlib1g-dev
+  # report tests: validate JSON reports against docs/report-schema.json
+  python3 python3-jsonschema
 )
 if [ "${1:-}" = "--kernel" ]; then
   packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils)

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/paths.h"
 #include "base/process.h"
+#include "cli/live_view.h"
 #include "cli/progress_line.h"
 #include "cli/text.h"
 #include "config/config.h"
@@ -22,6 +23,9 @@
 #include "daemon/signal_watcher.h"
 #include "engine/bisection_request.h"
 #include "engine/bisector.h"
+#include "report/bisect_log.h"
+#include "report/email.h"
+#include "report/report.h"
 #include "store/store.h"
 
 namespace flakebisect::cli {
@@ -378,7 +382,8 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
   return run_claimed(global, *opened, id, json_output);
 }
 
-int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json_output) {
+int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json_output,
+                   bool plain) {
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
     return fail(opened.error(), "store");
@@ -397,6 +402,17 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
       return kExitOk;
     }
     id = all->back().id;
+  }
+  // On a terminal: the live view's frame (one snapshot); in a pipe or with --plain: lines.
+  const std::optional<FrameOptions> terminal =
+      json_output || plain ? std::nullopt : terminal_frame_options(STDOUT_FILENO);
+  if (terminal) {
+    auto snapshot = gather_snapshot(opened->store, *id);
+    if (!snapshot) {
+      return fail(snapshot.error(), "store " + opened->path);
+    }
+    fmt::print("{}", render_frame(*snapshot, *terminal));
+    return kExitOk;
   }
   auto view = overview(opened->store, *id);
   if (!view) {
@@ -473,34 +489,81 @@ int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
   return kExitOk;
 }
 
+namespace {
+
+// The formats `report` prints (docs/reports.md): the JSON document and its renderings.
+constexpr std::string_view kReportFormats = "json, text, email or bisect-log";
+
+// The email's reporter: $FLAKEBISECT_REPORTER ("Name <address>") when set.
+report::EmailOptions email_options() {
+  report::EmailOptions options;
+  const char* reporter = std::getenv("FLAKEBISECT_REPORTER");
+  if (reporter != nullptr && reporter[0] != '\0') {
+    options.reporter = reporter;
+  }
+  return options;
+}
+
+}  // namespace
+
 int report_command(const GlobalOptions& global, int64_t id, const std::string& format) {
-  if (format != "json" && format != "text") {
-    return usage_error(fmt::format("--format must be json or text, got '{}'", format));
+  if (format != "json" && format != "text" && format != "email" && format != "bisect-log") {
+    return usage_error(
+        fmt::format("--format must be {}, got '{}'", kReportFormats, printable(format, 40)));
   }
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
     return fail(opened.error(), "store");
   }
-  auto view = overview(opened->store, id);
-  if (!view) {
-    return fail(view.error(), "store " + opened->path);
+  report::ReportOptions options;
+  options.generated_at_ms = now_ms();
+  auto document = report::build_report(opened->store, id, options);
+  if (!document) {
+    return fail(document.error(), "store " + opened->path);
   }
   if (format == "json") {
-    json bisection = overview_json(*view);
-    json result = bisection["result"];
-    bisection.erase("result");
-    fmt::print("{}\n",
-               to_json_text(json{{"version", 1}, {"bisection", bisection}, {"result", result}}, 2));
-    return kExitOk;
-  }
-  print_overview(*view);
-  if (!view->bisection.result_json) {
-    fmt::print("  (no result yet)\n");
+    fmt::print("{}\n", report::json_text(*document, 2));
+  } else if (format == "email") {
+    fmt::print("{}", report::render_email(*document, email_options()));
+  } else if (format == "bisect-log") {
+    fmt::print("{}", report::render_bisect_log(*document));
+  } else {
+    fmt::print("{}", report::render_text(*document, email_options()));
   }
   return kExitOk;
 }
 
-int watch_command(const GlobalOptions& global, int64_t id, double interval_s) {
+namespace {
+
+// `watch` on a terminal: the live view's frame, redrawn in place every interval, until the
+// bisection ends or pauses; then the same closing lines as the plain mode.
+int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interval) {
+  while (true) {
+    auto snapshot = gather_snapshot(opened.store, id);
+    if (!snapshot) {
+      return fail(snapshot.error(), "store " + opened.path);
+    }
+    const FrameOptions options = terminal_frame_options(STDOUT_FILENO).value_or(FrameOptions{});
+    const size_t rows = terminal_rows(STDOUT_FILENO);
+    // One row stays free so the last line's newline cannot scroll the frame's top away.
+    fmt::print("{}", redraw_in_place(render_frame(*snapshot, options), rows > 1 ? rows - 1 : 0));
+    std::fflush(stdout);
+    if (finished(snapshot->state) || snapshot->state == BisectionState::kPaused) {
+      auto bisection = opened.store.get_bisection(id);
+      if (!bisection) {
+        return fail(bisection.error(), "store " + opened.path);
+      }
+      fmt::print("bisection {}: {}\n", id, store::to_string(snapshot->state));
+      print_result(*bisection, false);
+      return kExitOk;
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+}  // namespace
+
+int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain) {
   if (!(interval_s > 0)) {
     return usage_error("--interval must be positive");
   }
@@ -508,8 +571,12 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s) {
   if (!opened) {
     return fail(opened.error(), "store");
   }
-  int64_t last_event = 0;
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(interval_s * 1000));
+  if (!plain && terminal_can_redraw() && terminal_frame_options(STDOUT_FILENO)) {
+    return watch_live(*opened, id, interval);
+  }
+  // Otherwise one line per event, as `log` prints them.
+  int64_t last_event = 0;
   while (true) {
     auto events = opened->store.events(id, last_event);
     if (!events) {

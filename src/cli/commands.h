@@ -43,11 +43,13 @@ struct StartOptions {
 int run_command(const GlobalOptions& global, const StartOptions& options);
 int start_command(const GlobalOptions& global, const StartOptions& options);
 int resume_command(const GlobalOptions& global, int64_t id, bool json);
-int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json);
+// On a terminal (unless json or plain) `status` prints the live view's frame (cli/live_view.h) and
+// `watch` redraws it in place; otherwise they print lines.
+int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json, bool plain);
 int list_command(const GlobalOptions& global, bool json);
 int log_command(const GlobalOptions& global, int64_t id, bool json);
 int report_command(const GlobalOptions& global, int64_t id, const std::string& format);
-int watch_command(const GlobalOptions& global, int64_t id, double interval_s);
+int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain);
 int cancel_command(const GlobalOptions& global, int64_t id);
 int daemon_command(const GlobalOptions& global, bool exit_when_idle);
 

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/demo.h"
 #include "daemon/signal_watcher.h"
 
 namespace {
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "show a bisection (default: the latest)");
   CLI::Option* status_id_option = status->add_option("id", status_value, "bisection id");
   status->add_flag("--json", json, "print JSON");
+  bool plain = false;
+  status->add_flag("--plain", plain, "print lines even on a terminal (no live view)");
 
   CLI::App* list = app.add_subcommand("list", "list all bisections");
   list->add_flag("--json", json, "print JSON");
@@ -74,17 +77,27 @@ int main(int argc, char** argv) {
   std::string format = "text";
   CLI::App* report = app.add_subcommand("report", "print a bisection's result");
   report->add_option("id", id, "bisection id")->required();
-  report->add_option("--format", format, "json or text (default: text)");
+  report->add_option("--format", format,
+                     "text, json (docs/report-schema.json), email (for a mailing list) or "
+                     "bisect-log (for git bisect replay); default: text");
 
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
   watch->add_option("id", id, "bisection id")->required();
   watch->add_option("--interval", interval, "seconds between polls (default: 1)");
+  watch->add_flag("--plain", plain, "print event lines even on a terminal (no live view)");
 
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a bisection");
   cancel->add_option("id", id, "bisection id")->required();
 
   bool exit_when_idle = false;
+  cli::DemoOptions demo_options;
+  CLI::App* demo = app.add_subcommand(
+      "demo", "bisect a planted race in a generated history, in QEMU guests (a few minutes)");
+  demo->add_option("--dir", demo_options.dir,
+                   "where to put the demo (default: <data home>/demo-<time>)");
+  demo->add_option("--commits", demo_options.commits, "commits on the main line (default 300)")
+      ->check(CLI::Range(20, 5000));
   CLI::App* daemon = app.add_subcommand("daemon", "serve the queue of bisections");
   daemon->add_flag("--exit-when-idle", exit_when_idle, "exit once nothing is left to do");
 
@@ -113,7 +126,7 @@ int main(int argc, char** argv) {
   // Commands that run bisections turn SIGINT/SIGTERM into a pause. Started before any other thread
   // so every thread inherits the blocked mask.
   std::unique_ptr<daemon::SignalWatcher> signals;
-  if (run->parsed() || resume->parsed() || daemon->parsed()) {
+  if (run->parsed() || resume->parsed() || daemon->parsed() || demo->parsed()) {
     auto started = daemon::SignalWatcher::start();
     if (!started) {
       fmt::print(stderr, "flakebisect: error: {}\n", started.error().message());
@@ -133,7 +146,7 @@ int main(int argc, char** argv) {
     return cli::resume_command(global, id, json);
   }
   if (status->parsed()) {
-    return cli::status_command(global, status_id, json);
+    return cli::status_command(global, status_id, json, plain);
   }
   if (list->parsed()) {
     return cli::list_command(global, json);
@@ -145,13 +158,16 @@ int main(int argc, char** argv) {
     return cli::report_command(global, id, format);
   }
   if (watch->parsed()) {
-    return cli::watch_command(global, id, interval);
+    return cli::watch_command(global, id, interval, plain);
   }
   if (cancel->parsed()) {
     return cli::cancel_command(global, id);
   }
   if (daemon->parsed()) {
     return cli::daemon_command(global, exit_when_idle);
+  }
+  if (demo->parsed()) {
+    return cli::demo_command(global, demo_options);
   }
   return cli::kExitUsage;
 }

@@ -1,0 +1,286 @@
+#include "report/bisect_log.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <bit>
+#include <optional>
+#include <vector>
+
+#include "model/candidate_dag.h"
+#include "report/text.h"
+
+namespace flakebisect::report {
+namespace {
+
+using model::CommitIndex;
+using nlohmann::json;
+
+constexpr size_t kMaxSubjectColumns = 200;
+
+const json& member(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string str(const json& object, const char* key) {
+  const json& value = member(object, key);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+double num(const json& object, const char* key) {
+  const json& value = member(object, key);
+  return value.is_number() ? value.get<double>() : 0;
+}
+
+// Only a plain object name may reach a `git bisect` line: 40 or 64 lowercase hex digits.
+bool object_name(const std::string& sha) {
+  return (sha.size() == 40 || sha.size() == 64) && std::all_of(sha.begin(), sha.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+struct Commit {
+  std::string sha;
+  std::string subject;  // one line, sanitised
+  uint64_t passes = 0;  // evidence the model used
+  uint64_t fails = 0;
+  bool skipped = false;
+  double bad_probability = 0;
+  bool tested() const { return passes + fails > 0; }
+};
+
+enum class Mark { kGood, kBad, kSkip };
+
+std::string_view term(Mark mark) {
+  switch (mark) {
+    case Mark::kGood:
+      return "good";
+    case Mark::kBad:
+      return "bad";
+    case Mark::kSkip:
+      return "skip";
+  }
+  return "skip";
+}
+
+class LogWriter {
+ public:
+  void comment(const std::string& text) { out_ += "# " + one_line(text) + "\n"; }
+  void mark(Mark mark, const Commit& commit, const std::string& why) {
+    comment("flakebisect: " + why);
+    out_ += fmt::format("# {}: [{}] {}\n", term(mark), commit.sha, commit.subject);
+    out_ += fmt::format("git bisect {} {}\n", term(mark), commit.sha);
+  }
+  void raw(const std::string& line) { out_ += line + "\n"; }
+  std::string text() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+std::string evidence_text(const Commit& commit) {
+  return fmt::format("{} of {} runs failed, P(bad) = {:.4f}", commit.fails,
+                     commit.passes + commit.fails, commit.bad_probability);
+}
+
+// The commits git still has to choose from: ancestors-or-self of `bad` that are not
+// ancestors-or-self of a good mark, as a bitset over candidate indices.
+std::vector<uint64_t> remaining(const model::CandidateDag& dag, CommitIndex bad,
+                                const std::vector<CommitIndex>& goods) {
+  const size_t words = dag.words();
+  std::vector<uint64_t> set(dag.ancestor_bits(bad), dag.ancestor_bits(bad) + words);
+  for (CommitIndex good : goods) {
+    const uint64_t* bits = dag.ancestor_bits(good);
+    for (size_t w = 0; w < words; ++w) set[w] &= ~bits[w];
+  }
+  return set;
+}
+
+size_t popcount(const std::vector<uint64_t>& set) {
+  size_t n = 0;
+  for (uint64_t word : set) n += static_cast<size_t>(std::popcount(word));
+  return n;
+}
+
+bool contains(const std::vector<uint64_t>& set, CommitIndex x) {
+  return (set[x / 64] >> (x % 64)) & 1U;
+}
+
+}  // namespace
+
+std::string render_bisect_log(const json& report) {
+  LogWriter log;
+  const json& bisection = member(report, "bisection");
+  const json& result = member(report, "result");
+  const std::string bad_sha = str(member(bisection, "bad"), "sha");
+  if (!object_name(bad_sha)) {
+    log.comment("flakebisect: the report names no usable bad commit");
+    return log.text();
+  }
+
+  // The candidates, with the evidence behind each verdict.
+  std::vector<Commit> commits;
+  std::vector<std::vector<CommitIndex>> parents;
+  const json& rows = member(report, "commits");
+  bool usable = rows.is_array() && !rows.empty();
+  if (usable) {
+    for (const json& row : rows) {
+      Commit commit;
+      commit.sha = str(row, "sha");
+      commit.subject = one_line(str(row, "subject"), kMaxSubjectColumns);
+      const json& evidence = member(row, "evidence");
+      commit.passes = static_cast<uint64_t>(std::max(0.0, num(evidence, "passes")));
+      commit.fails = static_cast<uint64_t>(std::max(0.0, num(evidence, "fails")));
+      commit.skipped =
+          member(evidence, "skipped").is_boolean() && member(evidence, "skipped").get<bool>();
+      commit.bad_probability = num(row, "bad_probability");
+      std::vector<CommitIndex> own;
+      for (const json& parent : member(row, "parents")) {
+        if (!parent.is_number_integer() || parent.get<int64_t>() < 0 ||
+            static_cast<uint64_t>(parent.get<int64_t>()) >= commits.size()) {
+          usable = false;
+          break;
+        }
+        own.push_back(static_cast<CommitIndex>(parent.get<int64_t>()));
+      }
+      usable = usable && object_name(commit.sha);
+      commits.push_back(std::move(commit));
+      parents.push_back(std::move(own));
+    }
+  }
+  std::optional<model::CandidateDag> dag;
+  if (usable) {
+    auto created = model::CandidateDag::create(std::move(parents));
+    if (created && commits.back().sha == bad_sha) dag.emplace(std::move(created).value());
+  }
+
+  // The start, as git writes it: the terms' comments, then the command.
+  const std::string bad_subject =
+      dag ? commits.back().subject
+          : one_line(str(member(bisection, "bad"), "subject"), kMaxSubjectColumns);
+  log.raw(fmt::format("# bad: [{}] {}", bad_sha, bad_subject));
+  std::string start = fmt::format("git bisect start '{}'", bad_sha);
+  for (const json& good : member(bisection, "good")) {
+    const std::string sha = str(good, "sha");
+    if (!object_name(sha)) continue;
+    log.raw(
+        fmt::format("# good: [{}] {}", sha, one_line(str(good, "subject"), kMaxSubjectColumns)));
+    start += fmt::format(" '{}'", sha);
+  }
+  log.raw(start);
+  if (!dag) {
+    log.comment("flakebisect: the report has no usable candidate commits; nothing to replay");
+    return log.text();
+  }
+
+  const CommitIndex n = dag->size();
+  const CommitIndex bad = dag->bad();
+  std::optional<CommitIndex> culprit;
+  const std::string culprit_sha = str(member(result, "culprit"), "sha");
+  for (CommitIndex x = 0; x < n && !culprit_sha.empty(); ++x) {
+    if (commits[x].sha == culprit_sha) culprit = x;
+  }
+
+  // Verdicts for the tested commits.
+  std::vector<CommitIndex> goods;
+  std::vector<CommitIndex> bads;
+  for (CommitIndex x = 0; x < n; ++x) {
+    if (x == bad) continue;
+    const Commit& commit = commits[x];
+    if (commit.skipped) {
+      log.mark(Mark::kSkip, commit, "cannot be tested (build failed or the test said skip)");
+      continue;
+    }
+    if (!commit.tested()) continue;
+    if (culprit) {
+      if (dag->is_ancestor_or_self(*culprit, x)) {
+        bads.push_back(x);
+      } else if (dag->is_ancestor_or_self(x, *culprit)) {
+        goods.push_back(x);
+      } else {
+        log.comment(
+            fmt::format("flakebisect: {} ({}) is on another branch than the first bad "
+                        "commit; left unmarked",
+                        commit.sha.substr(0, 12), evidence_text(commit)));
+      }
+      continue;
+    }
+    const double confidence = num(member(member(report, "parameters"), "decision"), "confidence");
+    const double level = confidence > 0.5 && confidence < 1 ? confidence : 0.99;
+    if (commit.bad_probability >= level) {
+      bads.push_back(x);
+    } else if (commit.bad_probability <= 1 - level) {
+      goods.push_back(x);
+    } else {
+      log.comment(fmt::format("flakebisect: {} undecided ({}); left unmarked",
+                              commit.sha.substr(0, 12), evidence_text(commit)));
+    }
+  }
+  for (CommitIndex x : goods) log.mark(Mark::kGood, commits[x], evidence_text(commits[x]));
+  // git keeps only the last bad mark: the one with the fewest ancestors goes last.
+  std::stable_sort(bads.begin(), bads.end(), [&](CommitIndex a, CommitIndex b) {
+    return dag->ancestor_count(a) > dag->ancestor_count(b);
+  });
+  for (CommitIndex x : bads) log.mark(Mark::kBad, commits[x], evidence_text(commits[x]));
+
+  if (!culprit) {
+    log.comment(fmt::format("flakebisect: the bisection is {}; no first bad commit yet",
+                            one_line(str(result, "status"), 40)));
+    return log.text();
+  }
+
+  // The steps git would still take, judged by the culprit. Only commits on the culprit's line
+  // (ancestors or descendants) are marked, so every good mark is an ancestor of every bad one.
+  CommitIndex current_bad = bads.empty() ? bad : bads.back();
+  const Commit& first = commits[*culprit];
+  while (true) {
+    const std::vector<uint64_t> left = remaining(*dag, current_bad, goods);
+    const size_t size = popcount(left);
+    if (size <= 1) break;
+    std::optional<CommitIndex> best;
+    size_t best_score = 0;
+    for (CommitIndex m = 0; m < n; ++m) {
+      if (m == current_bad || !contains(left, m) || commits[m].skipped) continue;
+      if (!dag->is_ancestor_or_self(*culprit, m) && !dag->is_ancestor_or_self(m, *culprit)) {
+        continue;
+      }
+      size_t reach = 0;
+      const uint64_t* bits = dag->ancestor_bits(m);
+      for (size_t w = 0; w < left.size(); ++w) {
+        reach += static_cast<size_t>(std::popcount(bits[w] & left[w]));
+      }
+      const size_t score = std::min(reach, size - reach);
+      if (!best || score > best_score) {
+        best = m;
+        best_score = score;
+      }
+    }
+    if (!best) break;
+    const std::string why =
+        fmt::format("not tested; judged from the first bad commit {}", first.sha.substr(0, 12));
+    if (dag->is_ancestor_or_self(*culprit, *best)) {
+      log.mark(Mark::kBad, commits[*best], why);
+      current_bad = *best;
+    } else {
+      log.mark(Mark::kGood, commits[*best], why);
+      goods.push_back(*best);
+    }
+  }
+
+  const std::vector<uint64_t> left = remaining(*dag, current_bad, goods);
+  if (current_bad == *culprit && popcount(left) == 1) {
+    log.raw(fmt::format("# first bad commit: [{}] {}", first.sha, first.subject));
+  } else {
+    std::string set;
+    for (CommitIndex x = 0; x < n; ++x) {
+      if (contains(left, x)) set += " " + commits[x].sha.substr(0, 12);
+    }
+    log.comment("flakebisect: skipped commits remain; the first bad commit could be any of:" + set);
+  }
+  return log.text();
+}
+
+}  // namespace flakebisect::report

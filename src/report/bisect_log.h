@@ -1,0 +1,37 @@
+// BisectLog: a report (report.h) as a BISECT_LOG that `git bisect replay` accepts, so that someone
+// who knows git can check the verdict with git's own tools, or carry on by hand.
+//
+//   # bad: [<sha>] <subject>
+//   # good: [<sha>] <subject>
+//   git bisect start '<bad>' '<good>'...
+//   # good: [<sha>] <subject>          one pair per commit with a verdict
+//   git bisect good <sha>
+//   ...
+//   # first bad commit: [<sha>] <subject>
+//
+// A flaky bisection has no hard verdicts, so they are derived from the posterior:
+// - found: the culprit decides. A tested commit is bad iff the culprit is an ancestor-or-self of
+//   it (candidate DAG ancestry, the same rule git uses), so the marks never contradict each other.
+//   When those marks leave git more than the culprit to choose from, the log adds the steps git
+//   would take (its midpoint rule: the commit whose ancestors in the remaining range are closest
+//   to half), each judged by the culprit and marked as inferred. Replaying then ends with
+//   "<culprit> is the first bad commit". Bad marks come deepest last, because git keeps only the
+//   last bad mark.
+// - any other state: a tested commit is bad when P(bad) >= the confidence level, good when
+//   P(bad) <= 1 - confidence, and left unmarked otherwise; replaying leaves git in the middle of a
+//   bisection, at a commit that still needs testing.
+// Commits whose build failed or whose test said "skip" get `git bisect skip`. Every comment is one
+// line of sanitised text (report/text.h one_line), so a commit subject can never become a command;
+// lines starting with "# flakebisect:" carry the evidence behind each verdict.
+//
+// Thread rules: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace flakebisect::report {
+
+std::string render_bisect_log(const nlohmann::json& report);
+
+}  // namespace flakebisect::report

@@ -1,0 +1,739 @@
+#include "report/email.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <vector>
+
+#include "report/text.h"
+
+namespace flakebisect::report {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kHeaderColumns = 78;
+constexpr size_t kMaxNameColumns = 100;
+constexpr size_t kMaxSubjectColumns = 200;
+constexpr size_t kMaxCc = 32;
+constexpr size_t kFieldColumns = 14;  // "repository:  " and friends
+constexpr size_t kMaxTableRows = 200;
+constexpr size_t kMaxSetLines = 20;
+constexpr size_t kMaxFailureTitles = 10;
+constexpr size_t kConsoleColumns = 200;
+// Bytes of UTF-8 per encoded-word: base64 of 42 bytes is 56 characters, and with "=?UTF-8?B?" and
+// "?=" the word is 68 characters: within RFC 2047's 75, and "Subject: " plus one word fits 78.
+constexpr size_t kEncodedWordBytes = 42;
+
+// ---- JSON access that never throws
+// ---------------------------------------------------------------
+
+const json& member(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string str(const json& object, const char* key) {
+  const json& value = member(object, key);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+double num(const json& object, const char* key, double fallback = 0) {
+  const json& value = member(object, key);
+  return value.is_number() ? value.get<double>() : fallback;
+}
+
+uint64_t count(const json& object, const char* key) {
+  const double value = num(object, key);
+  return value > 0 ? static_cast<uint64_t>(value) : 0;
+}
+
+std::string sha12(const json& object, const char* key = "sha") {
+  return one_line(str(object, key)).substr(0, 12);
+}
+
+// ---- headers
+// -------------------------------------------------------------------------------------
+
+bool ascii_printable(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+std::string base64(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < data.size(); i += 3) {
+    uint32_t chunk = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (i + 1 < data.size())
+      chunk |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    if (i + 2 < data.size()) chunk |= static_cast<unsigned char>(data[i + 2]);
+    out += kAlphabet[(chunk >> 18) & 63];
+    out += kAlphabet[(chunk >> 12) & 63];
+    out += i + 1 < data.size() ? kAlphabet[(chunk >> 6) & 63] : '=';
+    out += i + 2 < data.size() ? kAlphabet[chunk & 63] : '=';
+  }
+  return out;
+}
+
+// RFC 2047 B encoded-words for valid UTF-8 `text`, separated by spaces (which decoders drop
+// between adjacent encoded-words), each word holding whole characters.
+std::string encoded_words(std::string_view text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = std::min(text.size(), start + kEncodedWordBytes);
+    while (end < text.size() && end > start &&
+           (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+      --end;
+    }
+    if (!out.empty()) out += ' ';
+    out += "=?UTF-8?B?" + base64(text.substr(start, end - start)) + "?=";
+    start = end;
+  }
+  return out;
+}
+
+// Text that may go into a header as it is: printable ASCII that cannot be read as an encoded-word.
+bool literal_header_text(std::string_view text) {
+  return ascii_printable(text) && text.find("=?") == std::string_view::npos;
+}
+
+// Folds "Name: value" at spaces so that lines stay within 78 columns where the words allow.
+std::string fold(std::string_view name, std::string_view value) {
+  std::string out;
+  std::string line = std::string(name) + ":";
+  bool first = true;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t end = value.find(' ', start);
+    if (end == std::string_view::npos) end = value.size();
+    const std::string_view word = value.substr(start, end - start);
+    start = end + 1;
+    if (word.empty()) continue;
+    if (!first && line.size() + 1 + word.size() > kHeaderColumns) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += ' ';
+    line.append(word);
+    first = false;
+  }
+  return out + line + "\n";
+}
+
+bool atext(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
+
+bool valid_address(std::string_view address) {
+  const size_t at = address.find('@');
+  if (at == std::string_view::npos || at == 0 || at > 64 || address.size() > 254 ||
+      address.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view local = address.substr(0, at);
+  const std::string_view domain = address.substr(at + 1);
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
+    return false;
+  }
+  if (!std::all_of(local.begin(), local.end(), [](char c) { return atext(c) || c == '.'; })) {
+    return false;
+  }
+  if (domain.empty()) return false;
+  size_t start = 0;
+  while (start <= domain.size()) {
+    size_t end = domain.find('.', start);
+    if (end == std::string_view::npos) end = domain.size();
+    const std::string_view label = domain.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-')) {
+        return false;
+      }
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+std::string trim(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  return std::string(text);
+}
+
+// ---- numbers in words
+// ----------------------------------------------------------------------------
+
+// "30.1%", with more decimals near 100% so that a probability below 1 never reads "100%".
+std::string percent(double p) {
+  if (!(p > 0)) return "0%";
+  if (p >= 1) return "100%";
+  const double value = p * 100;
+  if (value < 0.05) return "<0.1%";
+  if (value < 99.95) return fmt::format("{:.1f}%", value);
+  for (int decimals = 2; decimals <= 6; ++decimals) {
+    const double scale = std::pow(10.0, decimals);
+    const double down = std::floor(value * scale) / scale;
+    if (down < 100) return fmt::format("{:.{}f}%", down, decimals);
+  }
+  return ">99.9999%";
+}
+
+std::string duration(int64_t ms) {
+  if (ms < 1000) return fmt::format("{} ms", std::max<int64_t>(ms, 0));
+  const int64_t s = ms / 1000;
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m {:02}s", s / 60, s % 60);
+  return fmt::format("{}h {:02}m", s / 3600, s % 3600 / 60);
+}
+
+// "h:mm:ss" for a decision's elapsed time.
+std::string clock_time(int64_t ms) {
+  const int64_t s = std::max<int64_t>(ms, 0) / 1000;
+  return fmt::format("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60);
+}
+
+// An argv for reading: words with spaces or shell specials in single quotes.
+std::string command_line(const json& argv) {
+  std::string out;
+  if (!argv.is_array()) return out;
+  for (const json& arg : argv) {
+    if (!arg.is_string()) continue;
+    std::string word = one_line(arg.get<std::string>(), kMaxSubjectColumns);
+    const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+             std::string_view("-_./:=,+@%{}").find(c) != std::string_view::npos ||
+             static_cast<unsigned char>(c) >= 0x80;
+    });
+    if (!plain) {
+      std::string quoted = "'";
+      for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      word = quoted + "'";
+    }
+    if (!out.empty()) out += ' ';
+    out += word;
+  }
+  return out;
+}
+
+// "2023-11-14T22:13:20+01:00" as git's "2023-11-14 22:13:20 +0100".
+std::string git_date(const std::string& iso) {
+  if (iso.size() != 25 || iso[10] != 'T' || iso[22] != ':') return one_line(iso, 40);
+  return iso.substr(0, 10) + " " + iso.substr(11, 8) + " " + iso.substr(19, 3) + iso.substr(23, 2);
+}
+
+// The name a subject line gives the test: the reproducer's program, else the test command's.
+std::string test_name(const json& report) {
+  const json& parameters = member(report, "parameters");
+  std::string program = str(member(parameters, "reproducer"), "program");
+  if (program.empty()) {
+    const json& command = member(member(parameters, "test"), "command");
+    if (command.is_array() && !command.empty() && command[0].is_string()) {
+      program = command[0].get<std::string>();
+    }
+  }
+  const size_t slash = program.rfind('/');
+  if (slash != std::string::npos && slash + 1 < program.size()) program = program.substr(slash + 1);
+  program = one_line(program, 60);
+  return program.empty() ? "test" : program;
+}
+
+// ---- the body
+// ------------------------------------------------------------------------------------
+
+class Body {
+ public:
+  // One blank line, never two in a row and never at the start.
+  void blank() {
+    if (!lines_.empty() && !lines_.back().empty()) lines_.emplace_back();
+  }
+  // A line we composed; cut to the body width as a last resort.
+  void line(std::string_view text) { lines_.push_back(truncate_columns(text, kEmailBodyColumns)); }
+  void verbatim(std::string_view text) { lines_.emplace_back(text); }
+  void paragraph(std::string_view text, std::string_view indent = "") {
+    for (const std::string& line : wrap(text, kEmailBodyColumns - columns(indent))) {
+      lines_.push_back(std::string(indent) + line);
+    }
+  }
+  // "key:         value", the value wrapped under itself.
+  void field(std::string_view key, std::string_view value) {
+    std::string label = std::string(key) + ":";
+    label.resize(std::max(label.size() + 1, kFieldColumns), ' ');
+    const std::string indent(columns(label), ' ');
+    bool first = true;
+    for (const std::string& line : wrap(value, kEmailBodyColumns - columns(indent))) {
+      lines_.push_back((first ? label : indent) + line);
+      first = false;
+    }
+  }
+  std::string text() const {
+    std::string out;
+    size_t end = lines_.size();
+    while (end > 0 && lines_[end - 1].empty()) --end;
+    for (size_t i = 0; i < end; ++i) {
+      std::string line = lines_[i];
+      // "-- " is the signature separator; every other line loses trailing spaces.
+      if (line != "-- ") {
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+      }
+      out += line + "\n";
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+void headline(Body& body, const json& report) {
+  const json& result = member(report, "result");
+  const json& bisection = member(report, "bisection");
+  const std::string status = str(result, "status");
+  const json& culprit = member(result, "culprit");
+  const std::string reason = one_line(str(result, "reason"), 1000);
+  if (culprit.is_object()) {
+    body.line("flakebisect has bisected a flaky failure to:");
+    body.blank();
+    body.line("commit " + one_line(str(culprit, "sha"), 64));
+    const json& author = member(culprit, "author");
+    if (author.is_object()) {
+      body.line("Author: " + one_line(str(author, "name"), kMaxNameColumns) + " <" +
+                one_line(str(author, "email"), kMaxNameColumns) + ">");
+    }
+    if (!str(culprit, "date").empty()) body.line("Date:   " + git_date(str(culprit, "date")));
+    body.blank();
+    body.paragraph(one_line(str(culprit, "subject"), kMaxSubjectColumns), "    ");
+    body.blank();
+    body.paragraph("Confidence: " + confidence_in_words(num(result, "confidence")) +
+                   " that this is the first bad commit.");
+  } else if (status == "inconclusive") {
+    body.paragraph("flakebisect could not bisect this flaky failure to one commit" +
+                   (reason.empty() ? std::string(".") : ": " + reason));
+    const json& set = member(result, "credible_set");
+    if (set.is_array() && !set.empty()) {
+      body.blank();
+      body.paragraph(fmt::format("The first bad commit could be any of ({} of the probability):",
+                                 percent(num(result, "credible_mass"))));
+      size_t shown = 0;
+      for (const json& entry : set) {
+        if (shown++ == kMaxSetLines) break;
+        body.line(fmt::format("  {:<12}  {:>6}  {}", sha12(entry),
+                              percent(num(entry, "probability")),
+                              one_line(str(entry, "subject"), kMaxSubjectColumns)));
+      }
+      const uint64_t size = count(result, "credible_set_size");
+      if (size > shown)
+        body.line(fmt::format("  ... and {} more", size - std::min<uint64_t>(shown, size)));
+    }
+  } else if (status == "not_reproduced") {
+    body.paragraph("flakebisect could not reproduce the failure" +
+                   (reason.empty() ? std::string(".") : ": " + reason));
+  } else {
+    std::string text = fmt::format("Bisection {} is {}", count(bisection, "id"),
+                                   one_line(status.empty() ? "unknown" : status, 40));
+    text += reason.empty() ? "." : ": " + reason;
+    const json& best = member(result, "most_likely");
+    if (best.is_object() && count(member(report, "totals"), "evidence_runs") > 0) {
+      text += fmt::format(" The most likely first bad commit so far is {} (\"{}\") at {}.",
+                          sha12(best), one_line(str(best, "subject"), kMaxSubjectColumns),
+                          percent(num(best, "probability")));
+    }
+    body.paragraph(text);
+  }
+
+  const json& theta = member(result, "theta");
+  const json& eps = member(result, "eps");
+  if (theta.is_object() && status != "not_reproduced" && status != "queued") {
+    body.blank();
+    std::string rates = fmt::format(
+        "The failure shows in about {} of runs on bad commits (90% interval {} to {})",
+        percent(num(theta, "mean")), percent(num(theta, "low")), percent(num(theta, "high")));
+    if (eps.is_object()) {
+      rates += fmt::format(" and in about {} of runs on good commits (false positives)",
+                           percent(num(eps, "mean")));
+    }
+    body.paragraph(rates + ".");
+  }
+}
+
+void parameters(Body& body, const json& report) {
+  const json& bisection = member(report, "bisection");
+  const json& parameters = member(report, "parameters");
+  const json& totals = member(report, "totals");
+  body.blank();
+  const json& bad = member(bisection, "bad");
+  body.field("bad commit", sha12(bad) + " " + one_line(str(bad, "subject"), kMaxSubjectColumns));
+  const json& goods = member(bisection, "good");
+  if (goods.is_array()) {
+    for (const json& good : goods) {
+      body.field("good commit",
+                 sha12(good) + " " + one_line(str(good, "subject"), kMaxSubjectColumns));
+    }
+  }
+  body.field("repository", one_line(str(bisection, "repo"), 1000));
+
+  const json& test = member(parameters, "test");
+  const json& reproducer = member(parameters, "reproducer");
+  if (reproducer.is_object()) {
+    body.field("reproducer", one_line(str(reproducer, "program"), kMaxSubjectColumns) + " " +
+                                 command_line(member(reproducer, "args")));
+  } else if (test.is_object()) {
+    body.field("test", command_line(member(test, "command")));
+  }
+  if (test.is_object()) {
+    std::string outcomes;
+    for (const json& outcome : member(test, "failure_outcomes")) {
+      if (!outcome.is_string()) continue;
+      outcomes += (outcomes.empty() ? "" : ", ") + one_line(outcome.get<std::string>(), 20);
+    }
+    std::string counts = "failures: " + (outcomes.empty() ? std::string("-") : outcomes);
+    if (!str(test, "signature").empty()) {
+      counts += "; signature /" + one_line(str(test, "signature"), kMaxSubjectColumns) + "/";
+    }
+    counts += fmt::format("; timeout {}s", count(test, "timeout_s"));
+    body.field("counts as", counts);
+  }
+  const json& build = member(parameters, "build");
+  if (build.is_object() && member(build, "command").is_array() &&
+      !member(build, "command").empty()) {
+    body.field("build", command_line(member(build, "command")));
+  }
+  const json& kernel = member(parameters, "kernel");
+  if (kernel.is_object()) {
+    std::string text = one_line(str(kernel, "base"), 200);
+    for (const json& fragment : member(kernel, "fragments")) {
+      if (fragment.is_string()) text += " + " + one_line(fragment.get<std::string>(), 200);
+    }
+    text += " (" + one_line(str(kernel, "target"), 40) + ")";
+    const std::string hash = str(parameters, "kernel_config_hash");
+    if (!hash.empty()) text += ", .config " + one_line(hash, 64).substr(0, 12);
+    body.field("kernel", text);
+    const std::string compiler = str(parameters, "compiler");
+    if (!compiler.empty()) body.field("compiler", one_line(compiler, 200));
+  }
+  const json& qemu = member(parameters, "qemu");
+  if (qemu.is_object()) {
+    body.field("qemu", fmt::format("accel {}, {} CPUs, {} MB", one_line(str(qemu, "accel"), 20),
+                                   count(qemu, "cpus"), count(qemu, "memory_mb")));
+  }
+  const json& scratch = member(parameters, "scratch");
+  if (scratch.is_object()) {
+    body.field("scratch fs",
+               fmt::format("{} ({}, {} MB)", command_line(member(scratch, "mkfs")),
+                           one_line(str(scratch, "fstype"), 20), count(scratch, "size_mb")));
+  }
+  if (totals.is_object()) {
+    std::string spent = fmt::format("{} runs", count(totals, "runs"));
+    if (count(totals, "reused_runs") > 0) {
+      spent +=
+          fmt::format(" (and {} reused from earlier bisections)", count(totals, "reused_runs"));
+    }
+    if (count(totals, "boots") > 0) spent += fmt::format(" in {} boots", count(totals, "boots"));
+    if (count(totals, "builds") > 0) {
+      spent += fmt::format(", {} builds", count(totals, "builds"));
+      if (count(totals, "failed_builds") > 0) {
+        spent += fmt::format(" ({} failed)", count(totals, "failed_builds"));
+      }
+    }
+    spent += fmt::format(", {} in all", duration(static_cast<int64_t>(num(totals, "wall_ms"))));
+    std::vector<std::string> parts;
+    if (num(totals, "build_ms") > 0) {
+      parts.push_back(duration(static_cast<int64_t>(num(totals, "build_ms"))) + " building");
+    }
+    if (num(totals, "run_ms") > 0) {
+      parts.push_back(duration(static_cast<int64_t>(num(totals, "run_ms"))) + " running");
+    }
+    if (!parts.empty()) {
+      spent += " (" + parts[0] + (parts.size() > 1 ? ", " + parts[1] : "") + ")";
+    }
+    if (num(totals, "cost") > 0) spent += fmt::format("; planner cost {:.4g}", num(totals, "cost"));
+    body.field("spent", spent);
+  }
+}
+
+void commit_table(Body& body, const json& report) {
+  const json& commits = member(report, "commits");
+  const std::string culprit = str(member(member(report, "result"), "culprit"), "sha");
+  if (!commits.is_array()) return;
+  std::vector<const json*> rows;
+  for (const json& commit : commits) {
+    const bool tested = count(commit, "runs") > 0;
+    const bool built = member(commit, "build").is_string();
+    if (tested || built || (!culprit.empty() && str(commit, "sha") == culprit)) {
+      rows.push_back(&commit);
+    }
+  }
+  if (rows.empty()) return;
+  body.blank();
+  body.paragraph(culprit.empty() ? "Results per commit (commits with runs or builds, oldest first):"
+                                 : "Results per commit (commits with runs or builds, oldest first; "
+                                   "* marks the first bad commit):");
+  body.blank();
+  body.line(fmt::format("  {:<12} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:<6} {:>8}", "commit",
+                        "runs", "pass", "fail", "crash", "hang", "infra", "skip", "build",
+                        "P(first)"));
+  size_t shown = 0;
+  for (const json* commit : rows) {
+    if (shown++ == kMaxTableRows) {
+      body.line(fmt::format("  ... and {} more commits", rows.size() - kMaxTableRows));
+      break;
+    }
+    const json& c = *commit;
+    const std::string build = member(c, "build").is_string() ? one_line(str(c, "build"), 6) : "-";
+    body.line(fmt::format("{} {:<12} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:<6} {:>8.4f}",
+                          !culprit.empty() && str(c, "sha") == culprit ? "*" : " ", sha12(c),
+                          count(c, "runs"), count(c, "passes"), count(c, "fails"),
+                          count(c, "crashes"), count(c, "hangs"), count(c, "infra"),
+                          count(c, "skips"), build, num(c, "probability")));
+  }
+}
+
+void decision_log(Body& body, const json& report, size_t max_decisions) {
+  const json& decisions = member(report, "decisions");
+  if (!decisions.is_array() || decisions.empty()) return;
+  body.blank();
+  body.paragraph(
+      "Decision log (each step: the commit tested, the runs planned, the information expected "
+      "in bits and its cost, and the most likely first bad commit before the step):");
+  body.blank();
+  body.line(fmt::format("  {:>8}  {:<12} {:>5} {:>6} {:>7}  {:<12} {:>8}", "elapsed", "commit",
+                        "runs", "bits", "cost", "best", "P(best)"));
+  const size_t skip = decisions.size() > max_decisions ? decisions.size() - max_decisions : 0;
+  if (skip > 0) body.line(fmt::format("  ({} earlier steps left out)", skip));
+  for (size_t i = skip; i < decisions.size(); ++i) {
+    const json& d = decisions[i];
+    body.line(fmt::format("  {:>8}  {:<12} {:>5} {:>6.3f} {:>7.4g}  {:<12} {:>8.4f}",
+                          clock_time(static_cast<int64_t>(num(d, "elapsed_ms"))), sha12(d),
+                          count(d, "runs"), num(d, "information_bits"), num(d, "cost"),
+                          sha12(d, "best_sha"), num(d, "max_probability")));
+  }
+}
+
+// The failure whose console a reader wants first: one of the bug being hunted (counted), a kernel
+// crash before a hang before a plain test failure, and one with an excerpt at all.
+const json* excerpt_to_show(const json& crashes) {
+  const json* best = nullptr;
+  int best_rank = -1;
+  for (const json& crash : crashes) {
+    if (str(crash, "console_excerpt").empty()) continue;
+    const std::string outcome = str(crash, "outcome");
+    const bool counted =
+        member(crash, "counted").is_boolean() && member(crash, "counted").get<bool>();
+    const int rank = (counted ? 4 : 0) + (outcome == "crash" ? 2 : outcome == "hang" ? 1 : 0);
+    if (rank > best_rank) {
+      best = &crash;
+      best_rank = rank;
+    }
+  }
+  return best;
+}
+
+void failures(Body& body, const json& report) {
+  const json& crashes = member(report, "crashes");
+  if (!crashes.is_array() || crashes.empty()) return;
+  body.blank();
+  body.paragraph("Failures seen (runs, commits, title):");
+  body.blank();
+  size_t shown = 0;
+  for (const json& crash : crashes) {
+    const bool counted =
+        member(crash, "counted").is_boolean() && member(crash, "counted").get<bool>();
+    if (shown++ == kMaxFailureTitles) {
+      body.line(fmt::format("  ... and {} more", crashes.size() - kMaxFailureTitles));
+      continue;
+    }
+    if (shown > kMaxFailureTitles) continue;
+    body.line(fmt::format("  {:>5} {:>3}  {}{}", count(crash, "count"), count(crash, "commits"),
+                          one_line(str(crash, "title"), kMaxSubjectColumns),
+                          counted ? "" : " (not counted)"));
+  }
+  const json* excerpt = excerpt_to_show(crashes);
+  if (excerpt == nullptr) return;
+  const std::string console = clean_block(str(*excerpt, "console_excerpt"), kConsoleColumns);
+  body.blank();
+  body.paragraph(fmt::format("Console output of the first run at {} that found: {}",
+                             sha12(*excerpt, "first_sha"),
+                             one_line(str(*excerpt, "title"), kMaxSubjectColumns)));
+  body.blank();
+  size_t start = 0;
+  while (start <= console.size()) {
+    size_t end = console.find('\n', start);
+    if (end == std::string::npos) end = console.size();
+    body.verbatim(std::string_view(console).substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+void tags(Body& body, const json& report, const EmailOptions& options) {
+  const json& culprit = member(member(report, "result"), "culprit");
+  if (!culprit.is_object()) return;
+  body.blank();
+  body.paragraph("If you fix the issue, please add the following tags to the commit:");
+  body.line("Reported-by: " + one_line(options.reporter, kMaxNameColumns));
+  body.verbatim(fmt::format("Fixes: {} (\"{}\")", sha12(culprit),
+                            one_line(str(culprit, "subject"), kMaxSubjectColumns)));
+}
+
+void footer(Body& body, const json& report) {
+  const json& tool = member(report, "tool");
+  const uint64_t id = count(member(report, "bisection"), "id");
+  body.blank();
+  body.verbatim("-- ");
+  body.paragraph(
+      fmt::format("{} {}, bisection {}. `flakebisect report {} --format json` has every number; "
+                  "`--format bisect-log` gives a log for `git bisect replay`.",
+                  one_line(str(tool, "name").empty() ? "flakebisect" : str(tool, "name"), 40),
+                  one_line(str(tool, "version"), 40), id, id));
+}
+
+std::string body_of(const json& report, const EmailOptions& options) {
+  Body body;
+  headline(body, report);
+  parameters(body, report);
+  commit_table(body, report);
+  decision_log(body, report, options.max_decisions);
+  failures(body, report);
+  tags(body, report, options);
+  footer(body, report);
+  return body.text();
+}
+
+std::string subject_of(const json& report) {
+  const json& result = member(report, "result");
+  const json& culprit = member(result, "culprit");
+  if (culprit.is_object()) {
+    return "[flakebisect] " + one_line(str(culprit, "subject"), kMaxSubjectColumns);
+  }
+  std::string status = one_line(str(result, "status"), 40);
+  std::replace(status.begin(), status.end(), '_', ' ');
+  return "[flakebisect] bisection: " + test_name(report) + " " +
+         (status.empty() ? std::string("unknown") : status);
+}
+
+std::string address_header(std::string_view name, const std::vector<std::string>& mailboxes) {
+  std::string value;
+  for (size_t i = 0; i < mailboxes.size(); ++i) {
+    value += mailboxes[i] + (i + 1 < mailboxes.size() ? ", " : "");
+  }
+  return fold(name, value);
+}
+
+}  // namespace
+
+std::string confidence_in_words(double probability) {
+  const char* words = probability >= 0.99   ? "almost certain"
+                      : probability >= 0.95 ? "very likely"
+                      : probability >= 0.8  ? "likely"
+                      : probability >= 0.5  ? "more likely than not"
+                      : probability >= 0.2  ? "possible"
+                                            : "unlikely";
+  return fmt::format("{} ({})", words, percent(probability));
+}
+
+std::optional<std::string> mailbox(std::string_view name, std::string_view address) {
+  if (!valid_address(address)) return std::nullopt;
+  const std::string display = one_line(name, kMaxNameColumns);
+  if (display.empty()) return std::string(address);
+  std::string phrase;
+  if (!literal_header_text(display)) {
+    phrase = encoded_words(display);
+  } else if (std::all_of(display.begin(), display.end(),
+                         [](char c) { return atext(c) || c == ' '; })) {
+    phrase = display;
+  } else {
+    phrase = "\"";
+    for (char c : display) {
+      if (c == '"' || c == '\\') phrase += '\\';
+      phrase += c;
+    }
+    phrase += "\"";
+  }
+  return phrase + " <" + std::string(address) + ">";
+}
+
+std::optional<Person> parse_person(std::string_view text) {
+  std::string line = one_line(text, 1000);
+  const size_t comment = line.find(" #");
+  if (comment != std::string::npos) line.resize(comment);
+  Person person;
+  const size_t open = line.rfind('<');
+  if (open != std::string::npos) {
+    const size_t close = line.find('>', open);
+    if (close == std::string::npos) return std::nullopt;
+    person.address = trim(std::string_view(line).substr(open + 1, close - open - 1));
+    person.name = trim(std::string_view(line).substr(0, open));
+    if (person.name.size() >= 2 && person.name.front() == '"' && person.name.back() == '"') {
+      person.name = person.name.substr(1, person.name.size() - 2);
+    }
+  } else {
+    person.address = trim(line);
+    const size_t space = person.address.find(' ');
+    if (space != std::string::npos) person.address.resize(space);
+  }
+  if (!valid_address(person.address)) return std::nullopt;
+  return person;
+}
+
+std::string unstructured_header(std::string_view name, std::string_view value) {
+  const std::string line = one_line(value, kMaxSubjectColumns + 20);
+  return fold(name, literal_header_text(line) ? line : encoded_words(line));
+}
+
+std::string render_text(const json& report, const EmailOptions& options) {
+  return body_of(report, options);
+}
+
+std::string render_email(const json& report, const EmailOptions& options) {
+  std::string headers;
+  if (auto from = parse_person(options.reporter)) {
+    if (auto box = mailbox(from->name, from->address)) headers += address_header("From", {*box});
+  }
+  const json& culprit = member(member(report, "result"), "culprit");
+  std::set<std::string> seen;
+  std::vector<std::string> to;
+  std::vector<std::string> cc;
+  const json& author = member(culprit, "author");
+  if (auto box = mailbox(str(author, "name"), str(author, "email"))) {
+    to.push_back(*box);
+    seen.insert(lowercase(str(author, "email")));
+  }
+  static const std::set<std::string> kCcKeys = {"signed-off-by", "co-developed-by", "reviewed-by",
+                                                "acked-by",      "tested-by",       "cc"};
+  const json& trailers = member(culprit, "trailers");
+  if (trailers.is_array()) {
+    for (const json& trailer : trailers) {
+      if (cc.size() == kMaxCc) break;
+      if (kCcKeys.count(lowercase(one_line(str(trailer, "key"), 40))) == 0) continue;
+      const auto person = parse_person(str(trailer, "value"));
+      if (!person || !seen.insert(lowercase(person->address)).second) continue;
+      if (auto box = mailbox(person->name, person->address)) cc.push_back(*box);
+    }
+  }
+  if (!to.empty()) headers += address_header("To", to);
+  if (!cc.empty()) headers += address_header("Cc", cc);
+  headers += unstructured_header("Subject", subject_of(report));
+  headers +=
+      "MIME-Version: 1.0\n"
+      "Content-Type: text/plain; charset=utf-8\n"
+      "Content-Transfer-Encoding: 8bit\n";
+  return headers + "\n" + body_of(report, options);
+}
+
+}  // namespace flakebisect::report

@@ -1,0 +1,220 @@
+// `flakebisect report` on real bisections with the real binary: the JSON validated against
+// docs/report-schema.json (python3-jsonschema, installed by scripts/install-deps.sh), the email's
+// shape, and the bisect-log replayed by real `git bisect replay`.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "integration/cli_support.h"
+
+namespace flakebisect::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+const fs::path kSchema =
+    fs::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / "report-schema.json";
+
+// Validates with Debian's python3-jsonschema (a pyenv python3 on PATH would not see it).
+void expect_valid_report(const std::string& text, const fs::path& dir, const std::string& what) {
+  ASSERT_TRUE(fs::exists(kSchema)) << kSchema;
+  const fs::path instance =
+      dir / ("report-" + std::to_string(std::hash<std::string>{}(what)) + ".json");
+  write_text(instance, text);
+  static const char* kScript = R"py(import json, sys
+try:
+    import jsonschema
+except ImportError:
+    sys.exit("python3-jsonschema is not installed (scripts/install-deps.sh installs it)")
+schema = json.load(open(sys.argv[1], encoding="utf-8"))
+jsonschema.Draft202012Validator.check_schema(schema)
+instance = json.load(open(sys.argv[2], encoding="utf-8"))
+errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance), key=lambda e: list(map(str, e.path)))
+for error in errors[:20]:
+    print("/".join(map(str, error.path)) + ": " + error.message[:300])
+sys.exit(1 if errors else 0)
+)py";
+  base::ProcessOptions options;
+  options.argv = {fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", "-c", kScript,
+                  kSchema.native(), instance.native()};
+  options.timeout = std::chrono::seconds(60);
+  options.merge_stderr = true;
+  auto result = base::run_process(options);
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 0) << what << " does not match the schema:\n" << result->out;
+}
+
+CliResult report(const Scenario& s, int id, const std::string& format) {
+  return flakebisect({"--db", s.db.native(), "report", std::to_string(id), "--format", format});
+}
+
+// Replays `log` in a fresh clone of the scenario's repository; returns git's output.
+std::string replay(const Scenario& s, const fs::path& dir, const std::string& log,
+                   const std::string& name) {
+  const fs::path clone = dir / ("clone-" + name);
+  git(dir, {"clone", "-q", s.history.repo.native(), clone.native()});
+  const fs::path file = dir / (name + ".bisect-log");
+  write_text(file, log);
+  return git(clone, {"bisect", "replay", file.native()});
+}
+
+std::string first_bad_commit(const std::string& git_output) {
+  std::smatch match;
+  if (!std::regex_search(git_output, match, std::regex("([0-9a-f]{40}) is the first bad commit"))) {
+    return "";
+  }
+  return match[1].str();
+}
+
+TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(80, 31), 30);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+
+  const CliResult json = report(s, 1, "json");
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  expect_valid_report(json.out, dir.path(), "found report");
+  const auto doc = parse_json(json.out);
+  EXPECT_EQ(doc["result"]["culprit"]["sha"], s.history.planted_sha());
+  EXPECT_EQ(doc["result"]["culprit"]["author"]["email"], "author@example.com");
+  EXPECT_GT(doc["decisions"].size(), 2U);
+  EXPECT_EQ(doc["totals"]["runs"], stored_rows(s.db, 1).size());
+
+  const CliResult email = report(s, 1, "email");
+  ASSERT_EQ(email.exit_code, 0) << describe(email);
+  EXPECT_THAT(email.out, StartsWith("From: flakebisect <flakebisect@localhost>\nTo: A U Thor "
+                                    "<author@example.com>\nSubject: [flakebisect] fs: planted "
+                                    "regression\n"));
+  EXPECT_THAT(email.out, HasSubstr("Fixes: " + s.history.planted_sha().substr(0, 12) +
+                                   " (\"fs: planted regression\")\n"));
+  const CliResult text = report(s, 1, "text");
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_EQ(text.out, email.out.substr(email.out.find("\n\n") + 2));
+  const CliResult reporter =
+      flakebisect({"--db", s.db.native(), "report", "1", "--format", "email"},
+                  {{"FLAKEBISECT_REPORTER", "Jane Hacker <jane@example.org>"}});
+  EXPECT_THAT(reporter.out, StartsWith("From: Jane Hacker <jane@example.org>\n"));
+  EXPECT_THAT(reporter.out, HasSubstr("\nReported-by: Jane Hacker <jane@example.org>\n"));
+
+  const CliResult log = report(s, 1, "bisect-log");
+  ASSERT_EQ(log.exit_code, 0) << describe(log);
+  const std::string replayed = replay(s, dir.path(), log.out, "found");
+  EXPECT_EQ(first_bad_commit(replayed), s.history.planted_sha()) << log.out << replayed;
+}
+
+TEST(Report, TheDeterministicLogReplaysToWhatGitBisectRunFinds) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(120, 17), 100);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+
+  const fs::path clone = dir.path() / "git-bisect-run";
+  git(dir.path(), {"clone", "-q", s.history.repo.native(), clone.native()});
+  git(clone, {"bisect", "start", s.history.tip, s.history.root});
+  const std::string git_answer = first_bad_commit(git(clone, {"bisect", "run", s.script.native()}));
+  ASSERT_EQ(git_answer, s.history.planted_sha());
+
+  const CliResult log = report(s, 1, "bisect-log");
+  ASSERT_EQ(log.exit_code, 0) << describe(log);
+  EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "deterministic")), git_answer)
+      << log.out;
+}
+
+TEST(Report, InconclusiveNotReproducedAndQueuedBisectionsHaveValidReports) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 5), 30);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--max-runs", "12", "--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+  EXPECT_EQ(stored_state(s.db, 1), "inconclusive");
+
+  const fs::path never = dir.path() / "never-fails.sh";
+  write_text(never, "#!/bin/sh\nexit 0\n", true);
+  const fs::path config = dir.path() / "quick.toml";
+  write_text(config, "[decision]\nmax_reproduce_runs = 6\n");
+  args = run_args(s);
+  args.insert(args.end(), {"--config", config.native(), "--", never.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+  EXPECT_EQ(stored_state(s.db, 2), "not_reproduced");
+
+  args = run_args(s);
+  args[2] = "start";
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+
+  const std::map<int, std::string> expected = {
+      {1, "inconclusive"}, {2, "not_reproduced"}, {3, "queued"}};
+  for (const auto& [id, status] : expected) {
+    const CliResult json = report(s, id, "json");
+    ASSERT_EQ(json.exit_code, 0) << describe(json);
+    expect_valid_report(json.out, dir.path(), status + " report");
+    EXPECT_EQ(parse_json(json.out)["result"]["status"], status);
+    EXPECT_EQ(parse_json(json.out)["result"]["culprit"], nullptr);
+    for (const char* format : {"email", "text", "bisect-log"}) {
+      const CliResult r = report(s, id, format);
+      EXPECT_EQ(r.exit_code, 0) << status << " " << format << describe(r);
+    }
+  }
+  const CliResult inconclusive = report(s, 1, "email");
+  EXPECT_THAT(inconclusive.out, HasSubstr("Subject: [flakebisect] bisection: flaky-test.sh "
+                                          "inconclusive\n"));
+  EXPECT_THAT(inconclusive.out, HasSubstr("The first bad commit could be any of"));
+  EXPECT_THAT(report(s, 2, "email").out, HasSubstr("could not reproduce the failure: could not "
+                                                   "reproduce on bad"));
+  // Replaying an unfinished bisection leaves git in the middle of one, as it should.
+  const std::string replayed = replay(s, dir.path(), report(s, 1, "bisect-log").out, "open");
+  EXPECT_EQ(first_bad_commit(replayed), "");
+  EXPECT_THAT(replayed, HasSubstr("Bisecting:"));
+}
+
+TEST(Report, HostileCommitTextGivesValidJsonSafeMailAndAReplayableLog) {
+  TempDir dir;
+  HistoryOptions options = sized(40, 6);
+  const std::string subject = "fs: ✓ ünïcödé \x1b[31mred\x1b[0m \"quoted\" <b> \u202e";
+  options.planted_message = subject + "\ngit bisect good HEAD\r\nBcc: evil@example.com\n\n" +
+                            std::string(1 << 20, 'z') +
+                            "\n\nSigned-off-by: Jörg Ünïcödé <joerg@example.de>\n";
+  options.subject_prefix = "修正 ";
+  Scenario s = make_scenario(dir.path(), options, 100);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+
+  const CliResult json = report(s, 1, "json");
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  expect_valid_report(json.out, dir.path(), "hostile report");
+  EXPECT_LT(json.out.size(), size_t{1} << 20);
+  EXPECT_THAT(parse_json(json.out)["result"]["culprit"]["subject"].get<std::string>(),
+              StartsWith(subject));
+
+  const CliResult email = report(s, 1, "email");
+  ASSERT_EQ(email.exit_code, 0) << describe(email);
+  const std::string headers = email.out.substr(0, email.out.find("\n\n") + 1);
+  EXPECT_THAT(headers, Not(HasSubstr("\nBcc")));
+  EXPECT_THAT(headers, HasSubstr("Subject: =?UTF-8?B?"));
+  EXPECT_THAT(headers, HasSubstr("Cc: =?UTF-8?B?"));
+  EXPECT_THAT(email.out, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(email.out, Not(HasSubstr("\r")));
+
+  const CliResult log = report(s, 1, "bisect-log");
+  ASSERT_EQ(log.exit_code, 0) << describe(log);
+  EXPECT_THAT(log.out, Not(HasSubstr("\ngit bisect good HEAD")));
+  EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "hostile")), s.history.planted_sha());
+}
+
+TEST(Report, AnUnknownFormatIsAUsageError) {
+  TempDir dir;
+  const CliResult r =
+      flakebisect({"--db", (dir.path() / "none.db").native(), "report", "1", "--format", "pdf"});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("--format must be"));
+}
+
+}  // namespace
+}  // namespace flakebisect::testing

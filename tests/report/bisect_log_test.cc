@@ -1,0 +1,202 @@
+#include "report/bisect_log.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace flakebisect::report {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string sha_of(size_t i) {
+  std::string sha = "0123456789abcdef0123456789abcdef01234567";
+  const std::string digits = "0123456789abcdef";
+  sha[0] = digits[i / 16 % 16];
+  sha[1] = digits[i % 16];
+  return sha;
+}
+
+struct Tested {
+  uint32_t passes = 0;
+  uint32_t fails = 0;
+  bool skipped = false;
+};
+
+// A report over a DAG given as parent lists (candidate order, last = bad), with the evidence at
+// the tested commits and P(bad) from the culprit when there is one.
+json report_for(const std::vector<std::vector<int>>& parents, const std::map<int, Tested>& tested,
+                std::optional<int> culprit, const std::vector<double>& bad_probability = {}) {
+  const int n = static_cast<int>(parents.size());
+  // ancestors-or-self, for P(bad) under the culprit
+  std::vector<std::set<int>> ancestors(parents.size());
+  for (int x = 0; x < n; ++x) {
+    ancestors[x].insert(x);
+    for (int p : parents[x]) ancestors[x].insert(ancestors[p].begin(), ancestors[p].end());
+  }
+  json commits = json::array();
+  for (int x = 0; x < n; ++x) {
+    const auto it = tested.find(x);
+    const Tested t = it == tested.end() ? Tested{} : it->second;
+    double p_bad = culprit ? (ancestors[x].count(*culprit) ? 1.0 : 0.0) : 0.5;
+    if (!bad_probability.empty()) p_bad = bad_probability[x];
+    commits.push_back(
+        json{{"idx", x},
+             {"sha", sha_of(x)},
+             {"subject", "commit " + std::to_string(x)},
+             {"parents", parents[x]},
+             {"bad_probability", p_bad},
+             {"evidence", {{"passes", t.passes}, {"fails", t.fails}, {"skipped", t.skipped}}}});
+  }
+  json result{{"status", culprit ? "found" : "inconclusive"}};
+  result["culprit"] =
+      culprit ? json{{"sha", sha_of(*culprit)}, {"subject", "commit " + std::to_string(*culprit)}}
+              : json(nullptr);
+  return json{{"bisection",
+               {{"bad", {{"sha", sha_of(n - 1)}, {"subject", "tip"}}},
+                {"good", {{{"sha", std::string(40, 'f')}, {"subject", "Linux 6.1"}}}}}},
+              {"parameters", {{"decision", {{"confidence", 0.99}}}}},
+              {"result", result},
+              {"commits", commits}};
+}
+
+// What `git bisect replay` does with the marks (order matters only for bad: git keeps the last),
+// over the same DAG: the commits left to choose from.
+std::set<int> replay(const std::string& log, const std::vector<std::vector<int>>& parents) {
+  const int n = static_cast<int>(parents.size());
+  std::vector<std::set<int>> ancestors(parents.size());
+  for (int x = 0; x < n; ++x) {
+    ancestors[x].insert(x);
+    for (int p : parents[x]) ancestors[x].insert(ancestors[p].begin(), ancestors[p].end());
+  }
+  std::map<std::string, int> index;
+  for (int x = 0; x < n; ++x) index[sha_of(x)] = x;
+  int bad = n - 1;
+  std::set<int> goods;
+  std::istringstream in(log);
+  const std::regex mark("^git bisect (good|bad|skip) ([0-9a-f]{40})$");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch match;
+    if (!line.starts_with("git bisect")) continue;
+    if (line.starts_with("git bisect start")) continue;
+    EXPECT_TRUE(std::regex_match(line, match, mark)) << line;
+    if (match.empty() || !index.count(match[2].str())) continue;
+    const int x = index[match[2].str()];
+    if (match[1] == "bad") bad = x;
+    if (match[1] == "good") goods.insert(x);
+  }
+  std::set<int> left;
+  for (int y : ancestors[bad]) {
+    bool under_good = false;
+    for (int g : goods) under_good = under_good || ancestors[g].count(y) > 0;
+    if (!under_good) left.insert(y);
+  }
+  return left;
+}
+
+std::vector<std::vector<int>> linear(int n) {
+  std::vector<std::vector<int>> parents(n);
+  for (int i = 1; i < n; ++i) parents[i] = {i - 1};
+  return parents;
+}
+
+TEST(BisectLog, StartsLikeGitWithTheTermsCommentsThenTheStartCommand) {
+  const std::string log = render_bisect_log(report_for(linear(4), {{3, {0, 4}}}, 2));
+  EXPECT_THAT(log, ::testing::StartsWith("# bad: [" + sha_of(3) + "] commit 3\n# good: [" +
+                                         std::string(40, 'f') + "] Linux 6.1\ngit bisect start '" +
+                                         sha_of(3) + "' '" + std::string(40, 'f') + "'\n"));
+}
+
+TEST(BisectLog, TestedCommitsGetTheCulpritsVerdictsAndReplayEndsAtIt) {
+  const auto parents = linear(16);
+  const std::string log = render_bisect_log(report_for(
+      parents, {{15, {0, 8}}, {7, {16, 0}}, {11, {3, 5}}, {9, {1, 3}}, {8, {12, 1}}}, 9));
+  EXPECT_THAT(log, HasSubstr("# flakebisect: 0 of 16 runs failed, P(bad) = 0.0000\n# good: [" +
+                             sha_of(7) + "] commit 7\ngit bisect good " + sha_of(7) + "\n"));
+  EXPECT_THAT(log, HasSubstr("git bisect bad " + sha_of(11) + "\n"));
+  // commit 8 passed 12 of 13 runs, but it is below the culprit: good.
+  EXPECT_THAT(log, HasSubstr("git bisect good " + sha_of(8) + "\n"));
+  EXPECT_THAT(log, ::testing::EndsWith("# first bad commit: [" + sha_of(9) + "] commit 9\n"));
+  EXPECT_THAT(replay(log, parents), ElementsAre(9));
+}
+
+TEST(BisectLog, AddsTheStepsGitWouldStillTakeMarkedAsInferred) {
+  const auto parents = linear(40);
+  const std::string log = render_bisect_log(report_for(parents, {{39, {0, 8}}}, 17));
+  EXPECT_THAT(log, HasSubstr("# flakebisect: not tested; judged from the first bad commit " +
+                             sha_of(17).substr(0, 12)));
+  EXPECT_THAT(replay(log, parents), ElementsAre(17));
+  EXPECT_THAT(log, ::testing::EndsWith("# first bad commit: [" + sha_of(17) + "] commit 17\n"));
+}
+
+TEST(BisectLog, SideBranchesStayUnmarkedSoEveryGoodIsBelowEveryBad) {
+  // 0 - 1 - 2 ------- 6 (merge of 5) - 7
+  //      \- 3 - 4 - 5 /
+  const std::vector<std::vector<int>> parents = {{}, {0}, {1}, {1}, {3}, {4}, {2, 5}, {6}};
+  const std::string log =
+      render_bisect_log(report_for(parents, {{7, {0, 5}}, {2, {10, 0}}, {5, {2, 3}}}, 4));
+  EXPECT_THAT(log, HasSubstr("# flakebisect: " + sha_of(2).substr(0, 12) +
+                             " (0 of 10 runs failed, P(bad) = 0.0000) is on another branch"));
+  EXPECT_THAT(log, Not(HasSubstr("git bisect good " + sha_of(2))));
+  EXPECT_THAT(replay(log, parents), ElementsAre(4));
+  EXPECT_THAT(log, HasSubstr("# first bad commit: [" + sha_of(4) + "]"));
+}
+
+TEST(BisectLog, UnbuildableCommitsAreSkipsAndCanLeaveASet) {
+  // The culprit's parent does not build: git cannot tell them apart either.
+  const auto parents = linear(8);
+  const std::string log = render_bisect_log(
+      report_for(parents, {{7, {0, 4}}, {2, {10, 0}}, {3, {0, 0, true}}, {4, {0, 3}}}, 4));
+  EXPECT_THAT(log, HasSubstr("# skip: [" + sha_of(3) + "] commit 3\ngit bisect skip " + sha_of(3)));
+  EXPECT_THAT(log, Not(HasSubstr("# first bad commit")));
+  EXPECT_THAT(log, HasSubstr("the first bad commit could be any of: " + sha_of(3).substr(0, 12) +
+                             " " + sha_of(4).substr(0, 12)));
+}
+
+TEST(BisectLog, WithoutACulpritOnlyConfidentVerdictsAreMarked) {
+  const auto parents = linear(6);
+  const std::string log =
+      render_bisect_log(report_for(parents, {{5, {0, 6}}, {1, {20, 0}}, {3, {5, 1}}}, std::nullopt,
+                                   {0.001, 0.004, 0.3, 0.6, 0.9, 0.995}));
+  EXPECT_THAT(log, HasSubstr("git bisect good " + sha_of(1)));
+  EXPECT_THAT(log, HasSubstr("# flakebisect: " + sha_of(3).substr(0, 12) + " undecided"));
+  EXPECT_THAT(log, Not(HasSubstr("git bisect bad " + sha_of(3))));
+  EXPECT_THAT(log, HasSubstr("# flakebisect: the bisection is inconclusive; no first bad commit"));
+  EXPECT_THAT(replay(log, parents), ElementsAre(2, 3, 4, 5));
+}
+
+TEST(BisectLog, CommitTextNeverBecomesACommand) {
+  json report = report_for(linear(4), {{3, {0, 4}}, {1, {4, 0}}}, 2);
+  report["commits"][1]["subject"] = "fs: x\ngit bisect bad " + sha_of(0) + "\r\ngit bisect reset";
+  report["bisection"]["good"].push_back({{"sha", "'; rm -rf / #"}, {"subject", "x\ngit bisect"}});
+  const std::string log = render_bisect_log(report);
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("#")) continue;
+    EXPECT_TRUE(std::regex_match(line, std::regex("git bisect (start( '[0-9a-f]{40}')+|"
+                                                  "(good|bad|skip) [0-9a-f]{40})")))
+        << line;
+  }
+  EXPECT_THAT(log, Not(HasSubstr("rm -rf")));
+  EXPECT_THAT(replay(log, linear(4)), ElementsAre(2));
+}
+
+TEST(BisectLog, DocumentsOfTheWrongShapeGiveACommentNotACrash) {
+  for (const json& garbage :
+       {json(nullptr), json::array(), json{{"bisection", {{"bad", {{"sha", 5}}}}}},
+        json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}}, {"commits", {{{"parents", {7}}}}}}}) {
+    std::string log;
+    EXPECT_NO_THROW(log = render_bisect_log(garbage)) << garbage.dump();
+    EXPECT_THAT(log, HasSubstr("# flakebisect: ")) << garbage.dump();
+  }
+}
+
+}  // namespace
+}  // namespace flakebisect::report

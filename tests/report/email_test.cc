@@ -1,0 +1,358 @@
+#include "report/email.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+#include "report/text.h"
+
+namespace flakebisect::report {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Optional;
+using ::testing::StartsWith;
+
+std::string sha_of(char c) { return std::string(40, c); }
+
+bool ascii_only(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+// A report as build_report() writes it, small enough to read.
+json sample_report() {
+  json commits = json::array();
+  const char* subjects[] = {"mm: one", "fs: two", "ext4: planted regression", "net: four"};
+  for (int i = 0; i < 4; ++i) {
+    json parents = i == 0 ? json::array() : json::array({i - 1});
+    commits.push_back(json{{"idx", i},
+                           {"sha", sha_of(static_cast<char>('a' + i))},
+                           {"subject", subjects[i]},
+                           {"parents", parents},
+                           {"probability", i == 2 ? 0.993 : 0.002},
+                           {"bad_probability", i >= 2 ? 0.995 : 0.002},
+                           {"runs", i == 1 ? 0 : 16},
+                           {"passes", i < 2 ? 16 : 10},
+                           {"fails", i < 2 ? 0 : 5},
+                           {"crashes", i < 2 ? 0 : 1},
+                           {"hangs", 0},
+                           {"infra", 0},
+                           {"skips", 0},
+                           {"interrupted", 0},
+                           {"build", i == 1 ? json("failed") : json("ok")},
+                           {"evidence", {{"passes", 10}, {"fails", 6}, {"skipped", i == 1}}}});
+  }
+  json culprit{{"sha", sha_of('c')},
+               {"subject", "ext4: planted regression"},
+               {"author", {{"name", "A U Thor"}, {"email", "author@example.com"}}},
+               {"committer", {{"name", "C O Mitter"}, {"email", "committer@example.com"}}},
+               {"date", "2023-11-14T23:13:20+01:00"},
+               {"trailers",
+                {{{"key", "Signed-off-by"}, {"value", "A U Thor <author@example.com>"}},
+                 {{"key", "Reviewed-by"}, {"value", "\"Re, Viewer\" <rv@example.org>"}},
+                 {{"key", "Acked-by"}, {"value", "Jörg Ünïcödé <joerg@example.de>"}},
+                 {{"key", "Link"}, {"value", "https://lore.kernel.org/r/1"}},
+                 {{"key", "Cc"}, {"value", "stable@vger.kernel.org # 5.10+"}}}},
+               {"idx", 2},
+               {"probability", 0.993}};
+  return json{
+      {"schema", "flakebisect-report"},
+      {"version", 1},
+      {"tool", {{"name", "flakebisect"}, {"version", "0.1.0"}}},
+      {"bisection",
+       {{"id", 7},
+        {"state", "found"},
+        {"repo", "/src/linux"},
+        {"bad", {{"sha", sha_of('d')}, {"subject", "net: four"}}},
+        {"good", {{{"sha", sha_of('9')}, {"subject", "Linux 6.1"}}}}}},
+      {"parameters",
+       {{"test",
+         {{"command", {"./repro.sh", "-n", "4"}},
+          {"timeout_s", 600},
+          {"failure_outcomes", {"fail", "crash"}},
+          {"signature", nullptr}}},
+        {"build", {{"command", json::array()}, {"timeout_s", 3600}}},
+        {"kernel", nullptr},
+        {"qemu", nullptr},
+        {"scratch", nullptr},
+        {"reproducer", nullptr},
+        {"decision", {{"confidence", 0.99}}}}},
+      {"result",
+       {{"status", "found"},
+        {"reason", nullptr},
+        {"culprit", culprit},
+        {"confidence", 0.993},
+        {"credible_set", {{{"sha", sha_of('c')}, {"subject", "x"}, {"probability", 0.993}}}},
+        {"credible_set_size", 1},
+        {"credible_mass", 0.99},
+        {"theta", {{"mean", 0.3}, {"low", 0.2}, {"high", 0.41}}},
+        {"eps", {{"mean", 0.001}, {"low", 0}, {"high", 0.005}}}}},
+      {"commits", commits},
+      {"decisions",
+       {{{"at", "2024-01-01T00:00:00Z"},
+         {"sha", sha_of('d')},
+         {"runs", 16},
+         {"information_bits", 0.0},
+         {"cost", 16},
+         {"max_probability", 0.25},
+         {"best_sha", sha_of('a')},
+         {"elapsed_ms", 0}},
+        {{"at", "2024-01-01T00:10:00Z"},
+         {"sha", sha_of('b')},
+         {"runs", 16},
+         {"information_bits", 0.81},
+         {"cost", 26},
+         {"max_probability", 0.4},
+         {"best_sha", sha_of('c')},
+         {"elapsed_ms", 3723000}}}},
+      {"totals",
+       {{"runs", 48},
+        {"reused_runs", 0},
+        {"builds", 4},
+        {"failed_builds", 1},
+        {"boots", 3},
+        {"wall_ms", 3900000},
+        {"build_ms", 2400000},
+        {"run_ms", 1200000}}},
+      {"crashes",
+       {{{"title", "BUG: kernel NULL pointer dereference, address: 0000000000000008"},
+         {"outcome", "crash"},
+         {"counted", true},
+         {"count", 2},
+         {"commits", 2},
+         {"first_sha", sha_of('c')},
+         {"console_excerpt",
+          "[   12.345678] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+          "[   12.345679] RIP: 0010:ext4_dio_write_iter+0x1a/0x30 fs/ext4/file.c:123 a long line "
+          "that goes well past seventy-two columns"}}}},
+      {"warnings", json::array()}};
+}
+
+// The header block and the body of a message.
+std::pair<std::string, std::string> split_message(const std::string& message) {
+  const size_t blank = message.find("\n\n");
+  if (blank == std::string::npos) return {message, ""};
+  return {message.substr(0, blank + 1), message.substr(blank + 2)};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string base64_decode(const std::string& text) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const size_t value = alphabet.find(c);
+    if (value == std::string::npos) continue;
+    buffer = (buffer << 6) | static_cast<uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// The value of header `name`, unfolded, with RFC 2047 words decoded (adjacent words joined, as
+// RFC 2047 section 6.2 says).
+std::string header_value(const std::string& headers, const std::string& name) {
+  std::string unfolded = std::regex_replace(headers, std::regex("\n "), " ");
+  const std::regex line("(^|\n)" + name + ": ([^\n]*)");
+  std::smatch match;
+  if (!std::regex_search(unfolded, match, line)) return "<missing>";
+  std::string value = match[2].str();
+  value = std::regex_replace(value, std::regex(R"((\?=) (=\?))"), "$1$2");
+  std::string decoded;
+  const std::regex word(R"(=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=)");
+  auto begin = std::sregex_iterator(value.begin(), value.end(), word);
+  size_t last = 0;
+  for (auto it = begin; it != std::sregex_iterator(); ++it) {
+    decoded += value.substr(last, static_cast<size_t>(it->position()) - last);
+    decoded += base64_decode((*it)[1].str());
+    last = static_cast<size_t>(it->position() + it->length());
+  }
+  return decoded + value.substr(last);
+}
+
+TEST(ConfidenceInWords, SaysHowSureInWordsAndNeverRoundsUpToCertainty) {
+  EXPECT_EQ(confidence_in_words(0.993), "almost certain (99.3%)");
+  EXPECT_EQ(confidence_in_words(0.99996), "almost certain (99.99%)");
+  EXPECT_EQ(confidence_in_words(1.0), "almost certain (100%)");
+  EXPECT_EQ(confidence_in_words(0.96), "very likely (96.0%)");
+  EXPECT_EQ(confidence_in_words(0.85), "likely (85.0%)");
+  EXPECT_EQ(confidence_in_words(0.6), "more likely than not (60.0%)");
+  EXPECT_EQ(confidence_in_words(0.3), "possible (30.0%)");
+  EXPECT_EQ(confidence_in_words(0.0001), "unlikely (<0.1%)");
+}
+
+TEST(Mailbox, QuotesSpecialsEncodesNonAsciiAndRejectsBadAddresses) {
+  EXPECT_THAT(mailbox("A U Thor", "author@example.com"),
+              Optional(std::string("A U Thor <author@example.com>")));
+  EXPECT_THAT(mailbox("Re, \"The\" Viewer", "rv@example.org"),
+              Optional(std::string("\"Re, \\\"The\\\" Viewer\" <rv@example.org>")));
+  EXPECT_THAT(mailbox("Jörg", "j@example.de"),
+              Optional(std::string("=?UTF-8?B?SsO2cmc=?= <j@example.de>")));
+  EXPECT_THAT(mailbox("", "j@example.de"), Optional(std::string("j@example.de")));
+  EXPECT_THAT(mailbox("X\nBcc: evil@example.com", "a@example.com"),
+              Optional(std::string("\"X Bcc: evil@example.com\" <a@example.com>")));
+  // Text that looks like an encoded-word is encoded itself, so it reads back as written.
+  const auto lookalike = mailbox("=?UTF-8?B?Zm9v?=", "a@example.com");
+  ASSERT_TRUE(lookalike.has_value());
+  EXPECT_EQ(header_value("To: " + *lookalike + "\n", "To"), "=?UTF-8?B?Zm9v?= <a@example.com>");
+  for (const char* bad :
+       {"a@example.com\nBcc: evil@example.com", "a b@example.com", "<a@example.com>",
+        "a@@example.com", "", "a@-example.com", "ü@example.com", "a@example..com", ".a@example.com",
+        "a@example.com>, evil@example.com", "a\r@example.com"}) {
+    EXPECT_EQ(mailbox("Name", bad), std::nullopt) << bad;
+  }
+}
+
+TEST(ParsePerson, ReadsTrailerValuesWithNamesQuotesAndComments) {
+  auto person = parse_person("Jörg Ünïcödé <joerg@example.de>");
+  ASSERT_TRUE(person.has_value());
+  EXPECT_EQ(person->name, "Jörg Ünïcödé");
+  EXPECT_EQ(person->address, "joerg@example.de");
+  person = parse_person("stable@vger.kernel.org # 5.10+");
+  ASSERT_TRUE(person.has_value());
+  EXPECT_EQ(person->name, "");
+  EXPECT_EQ(person->address, "stable@vger.kernel.org");
+  person = parse_person("\"Re, Viewer\" <rv@example.org>");
+  ASSERT_TRUE(person.has_value());
+  EXPECT_EQ(person->name, "Re, Viewer");
+  EXPECT_EQ(parse_person("no address here"), std::nullopt);
+  EXPECT_EQ(parse_person("Evil <a@example.com\nBcc: evil@example.com>"), std::nullopt);
+}
+
+TEST(UnstructuredHeader, EncodesNonAsciiAndFoldsLongValuesWithinSeventyEightColumns) {
+  const std::string subject =
+      "[flakebisect] ext4: ✓ ünïcödé 修正 of the direct I/O write path for 1k blocks on 4k "
+      "pages, which could read back zeroes through the page cache";
+  const std::string header = unstructured_header("Subject", subject);
+  for (const std::string& line : lines_of(header)) {
+    EXPECT_LE(line.size(), 78U) << line;
+    EXPECT_TRUE(ascii_only(line)) << line;
+  }
+  EXPECT_THAT(header, StartsWith("Subject: =?UTF-8?B?"));
+  EXPECT_EQ(header_value(header, "Subject"), subject);
+  EXPECT_EQ(unstructured_header("Subject", "[flakebisect] fs: short"),
+            "Subject: [flakebisect] fs: short\n");
+}
+
+TEST(RenderEmail, AddressesTheAuthorAndCcsTheSignersOnce) {
+  const auto [headers, body] = split_message(render_email(sample_report()));
+  EXPECT_EQ(header_value(headers, "To"), "A U Thor <author@example.com>");
+  EXPECT_EQ(header_value(headers, "Cc"),
+            "\"Re, Viewer\" <rv@example.org>, Jörg Ünïcödé <joerg@example.de>, "
+            "stable@vger.kernel.org");
+  EXPECT_EQ(header_value(headers, "Subject"), "[flakebisect] ext4: planted regression");
+  EXPECT_EQ(header_value(headers, "From"), "flakebisect <flakebisect@localhost>");
+  EXPECT_THAT(headers, HasSubstr("Content-Type: text/plain; charset=utf-8\n"));
+  EXPECT_THAT(body, HasSubstr("commit cccccccccccccccccccccccccccccccccccccccc\n"
+                              "Author: A U Thor <author@example.com>\n"
+                              "Date:   2023-11-14 23:13:20 +0100\n"));
+  EXPECT_THAT(body, HasSubstr("Confidence: almost certain (99.3%)"));
+  EXPECT_THAT(body, HasSubstr("Reported-by: flakebisect <flakebisect@localhost>\n"));
+  EXPECT_THAT(body, HasSubstr("Fixes: cccccccccccc (\"ext4: planted regression\")\n"));
+  EXPECT_THAT(body, HasSubstr("RIP: 0010:ext4_dio_write_iter+0x1a/0x30"));
+  EXPECT_THAT(body, HasSubstr("   1:02:03  bbbbbbbbbbbb"));
+}
+
+TEST(RenderEmail, KeepsBodyLinesWithinSeventyTwoColumnsExceptConsoleAndFixes) {
+  json report = sample_report();
+  report["bisection"]["repo"] = "/a/very/long/path/" + std::string(100, 'p') + "/linux";
+  report["result"]["culprit"]["subject"] =
+      "ext4: " + std::string(30, 'w') + " " + std::string(90, 'v') + " and many more words here";
+  report["parameters"]["test"]["command"] = {"./repro.sh", std::string(100, 'a'), "it's"};
+  const auto [headers, body] = split_message(render_email(report));
+  bool in_console = false;
+  for (const std::string& line : lines_of(body)) {
+    if (line.starts_with("Console output")) in_console = true;
+    if (line.starts_with("If you fix")) in_console = false;
+    if (in_console || line.starts_with("Fixes: ")) continue;
+    EXPECT_LE(columns(line), kEmailBodyColumns) << line;
+  }
+}
+
+TEST(RenderEmail, CommitTextCannotInjectHeaders) {
+  json report = sample_report();
+  json& culprit = report["result"]["culprit"];
+  culprit["author"] = {{"name", "X\nBcc: evil@example.com"}, {"email", "x@example.com"}};
+  culprit["subject"] = "fs: subject\r\nBcc: evil@example.com\n\nInjected body";
+  culprit["trailers"] = {
+      {{"key", "Signed-off-by"}, {"value", "Y <y@example.com>\r\nBcc: evil@example.com"}},
+      {{"key", "Cc"}, {"value", "evil@example.com\nBcc: evil2@example.com"}},
+      {{"key", "Reviewed-by"}, {"value", "Z <z@example.com\n>"}},
+      {{"key", "Signed-off-by\nBcc"}, {"value", "W <w@example.com>"}}};
+  for (int i = 0; i < 100; ++i) {
+    culprit["trailers"].push_back(
+        {{"key", "Cc"}, {"value", "p" + std::to_string(i) + "@example.com"}});
+  }
+  const std::string message = render_email(report);
+  const auto [headers, body] = split_message(message);
+  for (const std::string& line : lines_of(headers)) {
+    const bool known = line.starts_with(" ") || line.starts_with("From: ") ||
+                       line.starts_with("To: ") || line.starts_with("Cc: ") ||
+                       line.starts_with("Subject: ") || line.starts_with("MIME-Version: ") ||
+                       line.starts_with("Content-Type: ") ||
+                       line.starts_with("Content-Transfer-Encoding: ");
+    EXPECT_TRUE(known) << "unexpected header line: " << line;
+    EXPECT_THAT(line, Not(StartsWith("Bcc")));
+  }
+  EXPECT_THAT(message, Not(HasSubstr("\r")));
+  EXPECT_EQ(header_value(headers, "To"), "\"X Bcc: evil@example.com\" <x@example.com>");
+  EXPECT_EQ(header_value(headers, "Subject"),
+            "[flakebisect] fs: subject Bcc: evil@example.com Injected body");
+  const std::string cc = header_value(headers, "Cc");
+  EXPECT_THAT(cc, StartsWith("Y <y@example.com>, evil@example.com, Z <z@example.com>, p0@"));
+  EXPECT_THAT(cc, Not(HasSubstr("evil2")));
+  EXPECT_THAT(cc, Not(HasSubstr("Bcc")));
+  EXPECT_THAT(cc, Not(HasSubstr("w@example.com")));      // "Signed-off-by\nBcc" is no known trailer
+  EXPECT_EQ(std::count(cc.begin(), cc.end(), '@'), 32);  // at most 32 people
+}
+
+TEST(RenderEmail, AnInconclusiveBisectionListsTheCommitsItCouldBe) {
+  json report = sample_report();
+  report["result"]["status"] = "inconclusive";
+  report["result"]["reason"] = "run budget spent (5000 runs)";
+  report["result"]["culprit"] = nullptr;
+  report["result"]["credible_set"] = {
+      {{"sha", sha_of('c')}, {"subject", "ext4: planted regression"}, {"probability", 0.6}},
+      {{"sha", sha_of('b')}, {"subject", "fs: two"}, {"probability", 0.35}}};
+  report["result"]["credible_set_size"] = 3;
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_EQ(header_value(headers, "Subject"), "[flakebisect] bisection: repro.sh inconclusive");
+  EXPECT_EQ(header_value(headers, "To"), "<missing>");
+  EXPECT_THAT(body, HasSubstr("flakebisect could not bisect this flaky failure to one commit: run\n"
+                              "budget spent (5000 runs)"));
+  EXPECT_THAT(body, HasSubstr("The first bad commit could be any of (99.0% of the probability):\n"
+                              "  cccccccccccc   60.0%  ext4: planted regression\n"
+                              "  bbbbbbbbbbbb   35.0%  fs: two\n"
+                              "  ... and 1 more\n"));
+  EXPECT_THAT(body, Not(HasSubstr("Fixes:")));
+}
+
+TEST(RenderEmail, NeverThrowsOnDocumentsOfTheWrongShape) {
+  for (const json& garbage :
+       {json(nullptr), json::array(), json("text"), json{{"result", 3}, {"commits", "x"}},
+        json{{"result", {{"culprit", {{"author", 5}, {"trailers", {1, 2}}}}}},
+             {"decisions", {1, nullptr}},
+             {"crashes", {{{"counted", "yes"}}}}}}) {
+    EXPECT_NO_THROW((void)render_email(garbage)) << garbage.dump();
+    EXPECT_NO_THROW((void)render_text(garbage)) << garbage.dump();
+  }
+}
+
+}  // namespace
+}  // namespace flakebisect::report

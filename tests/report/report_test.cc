@@ -1,0 +1,618 @@
+// build_report over a store written by the test (a temporary SQLite file) and a generated git
+// repository, and the renderings of that report compared with golden files in
+// tests/report/golden/. After checking a deliberate change to the output, refresh them with
+//   FLAKEBISECT_UPDATE_GOLDEN=1 build/tests/report_tests
+#include "report/report.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "config/config.h"
+#include "config/sha256.h"
+#include "engine/bisector.h"
+#include "engine/git_history.h"
+#include "engine/identity.h"
+#include "git/candidates.h"
+#include "git/repository.h"
+#include "report/bisect_log.h"
+#include "report/email.h"
+#include "report/text.h"
+#include "store/store.h"
+
+namespace flakebisect::report {
+namespace {
+
+using namespace flakebisect::testing;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr int64_t kStartMs = 1704067200000;  // 2024-01-01T00:00:00Z
+
+void expect_golden(const std::string& name, const std::string& actual) {
+  const fs::path path = fs::path(FLAKEBISECT_SOURCE_DIR) / "tests" / "report" / "golden" / name;
+  if (const char* update = std::getenv("FLAKEBISECT_UPDATE_GOLDEN"); update && *update) {
+    write_text(path, actual);
+    return;
+  }
+  ASSERT_TRUE(fs::exists(path)) << path << " is missing; run with FLAKEBISECT_UPDATE_GOLDEN=1";
+  EXPECT_EQ(read_text(path), actual)
+      << "the output differs from " << path
+      << "; if the change is intended, rerun with FLAKEBISECT_UPDATE_GOLDEN=1 and review the diff";
+}
+
+store::Store open_store(const fs::path& path) {
+  store::OpenMode mode;
+  mode.create_if_missing = true;
+  auto store = store::Store::open(path.native(), mode);
+  EXPECT_TRUE(store.has_value()) << (store ? "" : store.error().message());
+  return std::move(store).value();
+}
+
+config::Config parse(const std::string& text) {
+  auto config = config::parse_config(text, "test config");
+  EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().message());
+  return std::move(config).value();
+}
+
+// A bisection row for `repo` with its candidates from git.
+int64_t create_bisection(store::Store& store, const fs::path& repo, const std::string& bad,
+                         const std::string& good, const std::string& config_text,
+                         std::vector<store::Candidate>* candidates_out = nullptr) {
+  const config::Config config = parse(config_text);
+  store::BisectionSpec spec;
+  spec.repo = repo.native();
+  spec.bad_sha = bad;
+  spec.good_shas = {good};
+  spec.config_toml = config_text;
+  spec.config_hash = config.hash();
+  spec.test_identity = engine::test_identity(config);
+  auto id = store.create_bisection(spec, kStartMs);
+  EXPECT_TRUE(id.has_value());
+  auto git_repo = git::Repository::open(repo);
+  EXPECT_TRUE(git_repo.has_value());
+  auto graph = git::build_candidates(*git_repo, bad, {good});
+  EXPECT_TRUE(graph.has_value()) << (graph ? "" : graph.error().message());
+  std::vector<store::Candidate> candidates;
+  for (uint32_t i = 0; i < graph->size(); ++i) {
+    candidates.push_back(store::Candidate{i, graph->commits[i].sha, graph->commits[i].parents,
+                                          graph->commits[i].subject});
+  }
+  EXPECT_TRUE(store.put_candidates(*id, candidates));
+  if (candidates_out) *candidates_out = candidates;
+  return *id;
+}
+
+struct Runs {
+  int passes = 0;
+  int fails = 0;
+  int crashes = 0;
+  int infra = 0;
+};
+
+class Recorder {
+ public:
+  Recorder(store::Store& store, int64_t id, std::string identity)
+      : store_(store), id_(id), identity_(std::move(identity)) {}
+
+  void plan(const std::string& sha, int runs, double bits, double cost, double best_p,
+            const std::string& best_sha, bool reproducing = false) {
+    clock_ms_ += 60000;
+    store::Event event;
+    event.bisection_id = id_;
+    event.at_ms = kStartMs + clock_ms_;
+    event.kind = std::string(engine::kEventPlan);
+    event.message = "plan";
+    event.data_json = json{
+        {"sha", sha},
+        {"runs", runs},
+        {"information_bits", bits},
+        {"cost", cost},
+        {"reproducing", reproducing},
+        {"max_probability", best_p},
+        {"best_sha", best_sha},
+        {"elapsed_ms",
+         clock_ms_}}.dump();
+    ASSERT_TRUE(store_.append_event(event));
+  }
+
+  void runs(const std::string& sha, const Runs& runs, const std::optional<std::string>& console) {
+    const auto record = [&](store::RunOutcome outcome, const std::string& detail,
+                            std::optional<std::string> signature) {
+      store::RunRecord run;
+      run.test_identity = identity_;
+      run.sha = sha;
+      run.bisection_id = id_;
+      run.boot_id = sha.substr(0, 12) + "-boot";
+      run.run_index = index_[sha]++;
+      run.outcome = outcome;
+      run.signature = std::move(signature);
+      run.duration_ms = 2500;
+      run.console_path = console;
+      run.detail = detail;
+      clock_ms_ += 3000;
+      run.created_at_ms = kStartMs + clock_ms_;
+      ASSERT_TRUE(store_.record_run(run));
+    };
+    for (int i = 0; i < runs.passes; ++i) record(store::RunOutcome::kPass, "exit 0", std::nullopt);
+    for (int i = 0; i < runs.fails; ++i) {
+      record(store::RunOutcome::kFail,
+             "exit 1 (40 bytes of output)\ncmpbuf: offset 4096: "
+             "Expected 0x1, got 0x0",
+             std::nullopt);
+    }
+    for (int i = 0; i < runs.crashes; ++i) {
+      record(store::RunOutcome::kCrash,
+             "reproducer killed; kernel: BUG: kernel NULL pointer dereference, address: "
+             "0000000000000008",
+             "BUG: kernel NULL pointer dereference, address: 0000000000000008");
+    }
+    for (int i = 0; i < runs.infra; ++i) {
+      record(store::RunOutcome::kInfra, "the guest could not get ready: no disk", std::nullopt);
+    }
+  }
+
+  void finish(store::BisectionState state, const json& result) {
+    store::Event event;
+    event.bisection_id = id_;
+    event.at_ms = kStartMs + clock_ms_;
+    event.kind = std::string(engine::kEventFinished);
+    event.message = "finished";
+    event.data_json = json{{"status", store::to_string(state)}, {"elapsed_ms", clock_ms_}}.dump();
+    ASSERT_TRUE(store_.append_event(event));
+    ASSERT_TRUE(store_.set_result(id_, result.dump(), kStartMs + clock_ms_));
+    ASSERT_TRUE(store_.set_state(id_, state, kStartMs + clock_ms_,
+                                 state == store::BisectionState::kInconclusive
+                                     ? std::optional<std::string>("run budget spent")
+                                     : std::nullopt));
+  }
+
+ private:
+  store::Store& store_;
+  int64_t id_;
+  std::string identity_;
+  int64_t clock_ms_ = 0;
+  std::map<std::string, int64_t> index_;
+};
+
+constexpr const char* kPlantedMessage =
+    "ext4: fix the direct I/O write path for 1k blocks\n"
+    "\n"
+    "A long explanation of the change, which never reaches the report.\n"
+    "\n"
+    "Signed-off-by: A U Thor <author@example.com>\n"
+    "Reviewed-by: Jörg Ünïcödé <joerg@example.de>\n"
+    "Acked-by: \"Maintainer, The\" <maint@example.org>\n"
+    "Link: https://lore.kernel.org/r/20231114.1@example.com\n"
+    "Cc: stable@vger.kernel.org # 5.10+\n";
+
+constexpr const char* kConfig =
+    "[decision]\n"
+    "confidence = 0.99\n"
+    "\n"
+    "[test]\n"
+    "command = [\"./repro.sh\", \"-n\", \"4\"]\n"
+    "timeout = 600\n";
+
+constexpr const char* kConsole =
+    "\x1b[0m[    0.000000] Linux version 6.1.0 (gcc (Debian 12.2.0-14) 12.2.0)\r\n"
+    "[    0.123456] Run /init as init process\r\n"
+    "[   12.345000] EXT4-fs (vda): mounted filesystem with ordered data mode\r\n"
+    "[   12.345670] BUG: kernel NULL pointer dereference, address: 0000000000000008\r\n"
+    "[   12.345671] #PF: supervisor read access in kernel mode\r\n"
+    "[   12.345672] RIP: 0010:ext4_dio_write_iter+0x1a/0x30\r\n"
+    "[   12.345673] Call Trace:\r\n"
+    "[   12.345674]  <TASK>\r\n"
+    "[   12.345675]  vfs_write+0x2b1/0x3c0\r\n"
+    "[   12.345676]  ksys_write+0x6f/0xf0\r\n"
+    "[   12.345677]  </TASK>\r\n"
+    "[   12.345678] Kernel panic - not syncing: Fatal exception\r\n";
+
+// One history and one store with two bisections over it: #1 found the planted commit after a
+// flaky hunt, #2 (another test command, so other runs) ran out of budget.
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HistoryOptions options = sized(30, 3);
+    options.planted_message = kPlantedMessage;
+    history_ = make_history(dir_ / "repo", options);
+    store_.emplace(open_store(dir_ / "state" / "flakebisect.db"));
+    write_text(dir_ / "console-tip.log", kConsole);
+
+    found_ = create_bisection(*store_, history_.repo, history_.tip, history_.root, kConfig,
+                              &candidates_);
+    Recorder found(*store_, found_, engine::test_identity(parse(kConfig)));
+    const std::string& tip = history_.tip;
+    const size_t planted = history_.planted;
+    const std::string planted_sha = history_.planted_sha();
+    const std::string parent = history_.shas[history_.parents[planted][0]];
+    std::string ancestor = parent;
+    for (int k = 0; k < 3; ++k) {
+      const size_t i = index_of(ancestor);
+      if (history_.parents[i].empty() || history_.shas[history_.parents[i][0]] == history_.root)
+        break;
+      ancestor = history_.shas[history_.parents[i][0]];
+    }
+    std::string child;
+    for (size_t i = 0; i < history_.shas.size() && child.empty(); ++i) {
+      for (size_t p : history_.parents[i]) {
+        if (p == planted) child = history_.shas[i];
+      }
+    }
+    ASSERT_FALSE(child.empty());
+    const std::string tip12 = tip.substr(0, 12);
+    found.plan(tip, 16, 0, 16, 0.1, candidates_.front().sha, true);
+    found.runs(tip, {10, 5, 1, 0}, (dir_ / "console-tip.log").native());
+    found.plan(ancestor, 16, 0.84, 26, 0.08, tip);
+    found.runs(ancestor, {16, 0, 0, 0}, std::nullopt);
+    found.plan(child, 16, 0.71, 26, 0.21, child);
+    found.runs(child, {11, 5, 0, 0}, std::nullopt);
+    found.plan(planted_sha, 16, 0.65, 26, 0.42, child);
+    found.runs(planted_sha, {11, 4, 1, 0}, std::nullopt);
+    found.plan(parent, 16, 0.52, 26, 0.71, planted_sha);
+    found.runs(parent, {16, 0, 0, 1}, std::nullopt);
+    found.plan(parent, 16, 0.12, 16, 0.97, planted_sha);
+    found.runs(parent, {16, 0, 0, 0}, std::nullopt);
+    found.finish(store::BisectionState::kFound,
+                 json{{"version", 1}, {"status", "found"}, {"culprit", {{"sha", planted_sha}}}});
+
+    const std::string other_config = std::string(kConfig) + "no_output_timeout = 60\n";
+    inconclusive_ =
+        create_bisection(*store_, history_.repo, history_.tip, history_.root, other_config);
+    Recorder budget(*store_, inconclusive_, engine::test_identity(parse(other_config)));
+    budget.plan(tip, 8, 0, 8, 0.1, candidates_.front().sha, true);
+    budget.runs(tip, {6, 2, 0, 0}, std::nullopt);
+    budget.plan(ancestor, 4, 0.3, 14, 0.08, tip);
+    budget.runs(ancestor, {4, 0, 0, 0}, std::nullopt);
+    budget.finish(
+        store::BisectionState::kInconclusive,
+        json{{"version", 1}, {"status", "inconclusive"}, {"reason", "run budget spent (20 runs)"}});
+  }
+
+  size_t index_of(const std::string& sha) const {
+    for (size_t i = 0; i < history_.shas.size(); ++i) {
+      if (history_.shas[i] == sha) return i;
+    }
+    ADD_FAILURE() << sha;
+    return 0;
+  }
+
+  json report(int64_t id) {
+    auto document = build_report(*store_, id);
+    EXPECT_TRUE(document.has_value()) << (document ? "" : document.error().message());
+    if (!document) return nullptr;
+    // The repository lives in a temporary directory: give it a stable name for golden files.
+    (*document)["bisection"]["repo"] = "/src/linux";
+    return *document;
+  }
+
+  TempDir dir_;
+  History history_;
+  std::optional<store::Store> store_;
+  std::vector<store::Candidate> candidates_;
+  int64_t found_ = 0;
+  int64_t inconclusive_ = 0;
+};
+
+TEST_F(ReportTest, NamesTheCulpritWithAuthorDateAndTrailersFromGit) {
+  const json doc = report(found_);
+  EXPECT_EQ(doc["schema"], "flakebisect-report");
+  EXPECT_EQ(doc["version"], 1);
+  EXPECT_EQ(doc["tool"]["name"], "flakebisect");
+  EXPECT_EQ(doc["tool"]["version"], std::string(tool_version()));
+  EXPECT_EQ(doc["generated_at"], nullptr);
+  const json& result = doc["result"];
+  EXPECT_EQ(result["status"], "found");
+  EXPECT_EQ(result["culprit"]["sha"], history_.planted_sha());
+  EXPECT_EQ(result["culprit"]["subject"], "ext4: fix the direct I/O write path for 1k blocks");
+  EXPECT_EQ(result["culprit"]["author"],
+            (json{{"name", "A U Thor"}, {"email", "author@example.com"}}));
+  EXPECT_THAT(result["culprit"]["date"].get<std::string>(), StartsWith("2023-11-1"));
+  EXPECT_THAT(result["culprit"]["date"].get<std::string>(), ::testing::EndsWith("+00:00"));
+  ASSERT_EQ(result["culprit"]["trailers"].size(), 5U);
+  EXPECT_EQ(result["culprit"]["trailers"][1],
+            (json{{"key", "Reviewed-by"}, {"value", "Jörg Ünïcödé <joerg@example.de>"}}));
+  EXPECT_GE(result["confidence"].get<double>(), 0.99);
+  EXPECT_EQ(result["confidence"], result["culprit"]["probability"]);
+  EXPECT_EQ(result["credible_set"][0]["sha"], history_.planted_sha());
+  EXPECT_LE(result["theta"]["low"].get<double>(), result["theta"]["mean"].get<double>());
+  EXPECT_GE(result["theta"]["high"].get<double>(), result["theta"]["mean"].get<double>());
+  EXPECT_EQ(doc["warnings"], json::array());
+}
+
+TEST_F(ReportTest, ListsEveryCandidateWithItsRunsAndPosteriorProbability) {
+  const json doc = report(found_);
+  const json& commits = doc["commits"];
+  ASSERT_EQ(commits.size(), candidates_.size());
+  double total = 0;
+  for (size_t i = 0; i < commits.size(); ++i) {
+    EXPECT_EQ(commits[i]["idx"], i);
+    EXPECT_EQ(commits[i]["sha"], candidates_[i].sha);
+    EXPECT_EQ(commits[i]["parents"], json(candidates_[i].parents));
+    EXPECT_EQ(commits[i]["build"], nullptr);  // no build configured
+    total += commits[i]["probability"].get<double>();
+  }
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  const json& tip = commits.back();
+  EXPECT_EQ(tip["sha"], history_.tip);
+  EXPECT_EQ(tip["runs"], 16);
+  EXPECT_EQ(tip["passes"], 10);
+  EXPECT_EQ(tip["fails"], 5);
+  EXPECT_EQ(tip["crashes"], 1);
+  EXPECT_EQ(tip["evidence"], (json{{"passes", 10}, {"fails", 6}, {"skipped", false}}));
+  EXPECT_NEAR(tip["bad_probability"].get<double>(), 1.0, 1e-9);
+  const std::string parent = history_.shas[history_.parents[history_.planted][0]];
+  for (const json& commit : commits) {
+    if (commit["sha"] == parent) {
+      EXPECT_EQ(commit["runs"], 33);
+      EXPECT_EQ(commit["infra"], 1);
+      EXPECT_EQ(commit["evidence"]["passes"], 32);
+    }
+  }
+}
+
+TEST_F(ReportTest, KeepsTheDecisionLogTotalsAndCrashTitlesWithAConsoleExcerpt) {
+  const json doc = report(found_);
+  ASSERT_EQ(doc["decisions"].size(), 6U);
+  EXPECT_EQ(doc["decisions"][0]["sha"], history_.tip);
+  EXPECT_EQ(doc["decisions"][0]["reproducing"], true);
+  EXPECT_EQ(doc["decisions"][0]["at"], "2024-01-01T00:01:00Z");
+  EXPECT_EQ(doc["decisions"][1]["information_bits"], 0.84);
+  const json& totals = doc["totals"];
+  EXPECT_EQ(totals["runs"], 97);
+  EXPECT_EQ(totals["reused_runs"], 0);
+  EXPECT_EQ(totals["evidence_runs"], 96);
+  EXPECT_EQ(totals["boots"], 5);
+  EXPECT_EQ(totals["run_ms"], 97 * 2500);
+  EXPECT_EQ(totals["cost"], 136.0);
+  EXPECT_GT(totals["wall_ms"].get<int64_t>(), 0);
+
+  const json& crashes = doc["crashes"];
+  ASSERT_EQ(crashes.size(), 2U);
+  EXPECT_EQ(crashes[0]["title"], "fail: exit 1 (40 bytes of output)");
+  EXPECT_EQ(crashes[0]["count"], 14);
+  EXPECT_EQ(crashes[0]["commits"], 3);
+  EXPECT_EQ(crashes[0]["console_excerpt"],
+            "exit 1 (40 bytes of output)\ncmpbuf: offset 4096: Expected 0x1, got 0x0");
+  EXPECT_EQ(crashes[1]["title"], "BUG: kernel NULL pointer dereference, address: 0000000000000008");
+  EXPECT_EQ(crashes[1]["outcome"], "crash");
+  EXPECT_EQ(crashes[1]["counted"], true);
+  EXPECT_EQ(crashes[1]["first_sha"], history_.tip);
+  const std::string excerpt = crashes[1]["console_excerpt"];
+  EXPECT_THAT(excerpt, StartsWith("[    0.000000] Linux version"));  // five lines of context
+  EXPECT_THAT(excerpt, HasSubstr("RIP: 0010:ext4_dio_write_iter+0x1a/0x30\n"));
+  EXPECT_THAT(excerpt, Not(HasSubstr("\r")));
+  EXPECT_THAT(excerpt, Not(HasSubstr("\x1b")));
+}
+
+TEST_F(ReportTest, DescribesTheParametersFromTheStoredConfiguration) {
+  const json doc = report(found_);
+  const json& parameters = doc["parameters"];
+  EXPECT_EQ(parameters["test"]["command"], (json{"./repro.sh", "-n", "4"}));
+  EXPECT_EQ(parameters["test"]["timeout_s"], 600);
+  EXPECT_EQ(parameters["test"]["failure_outcomes"], (json{"fail", "crash"}));
+  EXPECT_EQ(parameters["decision"]["confidence"], 0.99);
+  EXPECT_EQ(parameters["kernel"], nullptr);
+  EXPECT_EQ(parameters["qemu"], nullptr);
+  EXPECT_EQ(parameters["kernel_config_hash"], nullptr);
+  EXPECT_EQ(doc["bisection"]["config_text"], kConfig);
+  EXPECT_EQ(doc["bisection"]["good"][0]["sha"], history_.root);
+  EXPECT_EQ(doc["bisection"]["good"][0]["subject"], "commit 0");
+  EXPECT_EQ(doc["bisection"]["created_at"], "2024-01-01T00:00:00Z");
+}
+
+TEST_F(ReportTest, TheFoundEmailMatchesItsGoldenFile) {
+  const json doc = report(found_);
+  const std::string email = render_email(doc);
+  expect_golden("found.email", email);
+  EXPECT_EQ(email.substr(email.find("\n\n") + 2), render_text(doc));
+}
+
+TEST_F(ReportTest, TheFoundBisectLogMatchesItsGoldenFile) {
+  expect_golden("found.bisect-log", render_bisect_log(report(found_)));
+}
+
+TEST_F(ReportTest, TheInconclusiveEmailMatchesItsGoldenFile) {
+  const json doc = report(inconclusive_);
+  EXPECT_EQ(doc["result"]["status"], "inconclusive");
+  EXPECT_EQ(doc["result"]["culprit"], nullptr);
+  EXPECT_EQ(doc["result"]["reason"], "run budget spent (20 runs)");
+  EXPECT_GT(doc["result"]["credible_set_size"].get<int>(), 1);
+  expect_golden("inconclusive.email", render_email(doc));
+  expect_golden("inconclusive.bisect-log", render_bisect_log(doc));
+}
+
+TEST_F(ReportTest, AQueuedBisectionHasAnEmptyButCompleteReport) {
+  const config::Config config = parse(kConfig);
+  store::BisectionSpec spec;
+  spec.repo = history_.repo.native();
+  spec.bad_sha = history_.tip;
+  spec.good_shas = {history_.root};
+  spec.config_toml = kConfig;
+  spec.config_hash = config.hash();
+  spec.test_identity = "queued-identity";
+  auto id = store_->create_bisection(spec, kStartMs);
+  ASSERT_TRUE(id.has_value());
+  const json doc = report(*id);
+  EXPECT_EQ(doc["result"]["status"], "queued");
+  EXPECT_EQ(doc["commits"], json::array());
+  EXPECT_EQ(doc["result"]["theta"], nullptr);
+  EXPECT_EQ(doc["result"]["confidence"], 0.0);
+  EXPECT_EQ(doc["warnings"], json::array());
+  EXPECT_NO_THROW((void)render_email(doc));
+  EXPECT_THAT(render_bisect_log(doc), HasSubstr("no usable candidate commits"));
+}
+
+TEST_F(ReportTest, AMissingRepositoryOrConfigurationIsAWarningNotAnError) {
+  fs::rename(history_.repo, dir_ / "moved");
+  json doc = report(found_);
+  ASSERT_EQ(doc["warnings"].size(), 1U);
+  EXPECT_THAT(doc["warnings"][0].get<std::string>(), HasSubstr("commit details are missing"));
+  EXPECT_EQ(doc["result"]["culprit"]["sha"], history_.planted_sha());
+  EXPECT_EQ(doc["result"]["culprit"]["author"], nullptr);
+  EXPECT_EQ(doc["bisection"]["good"][0]["subject"], nullptr);
+  EXPECT_EQ(doc["commits"].size(), candidates_.size());
+  EXPECT_NO_THROW((void)render_email(doc));
+
+  const fs::path db = dir_ / "state" / "flakebisect.db";
+  auto raw = store::Store::open(db.native());
+  ASSERT_TRUE(raw.has_value());
+  ASSERT_TRUE(raw->database_for_testing().execute(
+      "UPDATE bisections SET config_toml = '[test' WHERE id = ?1", found_));
+  doc = report(found_);
+  EXPECT_THAT(doc["warnings"].dump(), HasSubstr("the stored configuration does not parse"));
+  EXPECT_EQ(doc["parameters"]["test"], nullptr);
+  EXPECT_EQ(doc["result"]["status"], "found");
+}
+
+TEST_F(ReportTest, AnUnknownBisectionIsNotFound) {
+  auto document = build_report(*store_, 42);
+  ASSERT_FALSE(document.has_value());
+  EXPECT_EQ(document.error().code(), base::ErrorCode::kNotFound);
+  EXPECT_THAT(document.error().message(), HasSubstr("no bisection 42"));
+}
+
+TEST_F(ReportTest, KernelBisectionsShowBuildsConfigHashCompilerAndTheAccelTheRunsUsed) {
+  const std::string config_text =
+      "[kernel]\nbase = \"tinyconfig\"\n\n[qemu]\naccel = \"auto\"\n\n"
+      "[reproducer]\nprogram = \"bundled:dio-check\"\n";
+  const config::Config config = parse(config_text);
+  const int64_t id =
+      create_bisection(*store_, history_.repo, history_.tip, history_.root, config_text);
+  auto repo = git::Repository::open(history_.repo);
+  ASSERT_TRUE(repo.has_value());
+  const fs::path artifact = dir_ / "artifacts" / "entry";
+  write_text(artifact / "config", "CONFIG_EXT4_FS=y\n");
+  write_text(artifact / "build.log",
+             "make tinyconfig\n# compiler: gcc (Debian 12.2.0-14) 12.2.0\n# artifact key: k\n");
+  const auto build = [&](const std::string& sha, store::BuildStatus status) {
+    store::BuildRecord record;
+    record.sha = sha;
+    record.tree_id = repo->tree_id(sha).value();
+    record.config_hash = engine::build_key(config);
+    record.status = status;
+    if (status == store::BuildStatus::kOk) record.artifact_path = artifact.native();
+    record.duration_ms = 600000;
+    ASSERT_TRUE(store_->record_build(record));
+  };
+  build(history_.tip, store::BuildStatus::kOk);
+  build(history_.planted_sha(), store::BuildStatus::kFailed);
+  store::Event event;
+  event.bisection_id = id;
+  event.at_ms = kStartMs;
+  event.kind = "boot";
+  event.message = "booted with kvm";
+  event.data_json = R"({"accel": "kvm"})";
+  ASSERT_TRUE(store_->append_event(event));
+
+  const json doc = report(id);
+  const json& parameters = doc["parameters"];
+  EXPECT_EQ(parameters["kernel"]["base"], "tinyconfig");
+  EXPECT_EQ(parameters["kernel_config_hash"], config::sha256_hex("CONFIG_EXT4_FS=y\n"));
+  EXPECT_EQ(parameters["compiler"], "gcc (Debian 12.2.0-14) 12.2.0");
+  EXPECT_EQ(parameters["qemu"]["accel"], "kvm");
+  EXPECT_EQ(parameters["qemu"]["accel_configured"], "auto");
+  EXPECT_EQ(parameters["scratch"]["mkfs"], (json{"mkfs.ext4", "-q", "-F", "-b", "1024"}));
+  EXPECT_EQ(parameters["reproducer"]["program"], "bundled:dio-check");
+  std::map<std::string, json> builds;
+  for (const json& commit : doc["commits"]) builds[commit["sha"]] = commit["build"];
+  EXPECT_EQ(builds[history_.tip], "ok");
+  EXPECT_EQ(builds[history_.planted_sha()], "failed");
+  EXPECT_EQ(builds[history_.shas[history_.parents[history_.planted][0]]], nullptr);
+  for (const json& commit : doc["commits"]) {
+    EXPECT_EQ(commit["evidence"]["skipped"], commit["sha"] == history_.planted_sha());
+  }
+  const std::string email = render_email(doc);
+  EXPECT_THAT(email, HasSubstr("kernel:       tinyconfig + qemu-guest (bzImage), .config " +
+                               config::sha256_hex("CONFIG_EXT4_FS=y\n").substr(0, 12) + "\n"));
+  EXPECT_THAT(email, HasSubstr("compiler:     gcc (Debian 12.2.0-14) 12.2.0\n"));
+  EXPECT_THAT(email, HasSubstr("qemu:         accel kvm, 2 CPUs, 512 MB\n"));
+  EXPECT_THAT(email, HasSubstr("reproducer:   bundled:dio-check -w -r -t -b 1024 -n 4 -i 20\n"
+                               "              {scratch}/dio-check.file\n"));
+}
+
+// A repository whose culprit was written by someone who does not like us.
+TEST(HostileReport, UnicodeNamesNewlinesInvalidUtf8AndAMegabyteMessageStayWellFormed) {
+  TempDir dir;
+  const fs::path repo = dir / "repo";
+  fs::create_directories(repo);
+  flakebisect::testing::git(repo, {"init", "-q", "-b", "main"});
+  const std::string hostile_message =
+      "fs: \x1b[31mred\x1b[0m\rBcc: evil@example.com ü\xff\xfe \u202eright-to-left\n"
+      "second line of the subject\n\n" +
+      std::string(1 << 20, 'z') + "\n\n" +
+      "Signed-off-by: Jörg Ünïcödé <joerg@example.de>\n"
+      "Signed-off-by: Evil\rBcc: evil@example.com <evil@example.com>\n"
+      "Reviewed-by: not an address\n";
+  std::string stream;
+  const auto commit = [&](int mark, const std::string& author, const std::string& message) {
+    stream += "commit refs/heads/main\nmark :" + std::to_string(mark) + "\n";
+    stream += "author " + author + " 1700000000 +0530\n";
+    stream += "committer C O Mitter <committer@example.com> 1700000000 +0000\n";
+    stream += "data " + std::to_string(message.size()) + "\n" + message + "\n";
+    if (mark > 1) stream += "from :" + std::to_string(mark - 1) + "\n";
+    stream += "M 100644 inline file" + std::to_string(mark) + "\ndata 2\nx\n\n";
+  };
+  commit(1, "Root <root@example.com>", "root\n");
+  commit(2, "J\xc3\xb6rg \xff\xfe Ünïcödé \"Evil\" Bcc: evil@example.com <joerg@example.de>",
+         hostile_message);
+  commit(3, "Tip <tip@example.com>", "tip\n");
+  flakebisect::testing::git(repo, {"fast-import", "--quiet"}, stream);
+  const std::string root = trim(flakebisect::testing::git(repo, {"rev-parse", "main~2"}));
+  const std::string culprit = trim(flakebisect::testing::git(repo, {"rev-parse", "main~1"}));
+  const std::string tip = trim(flakebisect::testing::git(repo, {"rev-parse", "main"}));
+
+  store::Store store = open_store(dir / "flakebisect.db");
+  const int64_t id = create_bisection(store, repo, tip, root, kConfig);
+  Recorder recorder(store, id, engine::test_identity(parse(kConfig)));
+  recorder.runs(tip, {0, 4, 0, 0}, std::nullopt);
+  recorder.runs(culprit, {0, 4, 0, 0}, std::nullopt);
+  recorder.finish(store::BisectionState::kFound,
+                  json{{"version", 1}, {"status", "found"}, {"culprit", {{"sha", culprit}}}});
+
+  auto document = build_report(store, id);
+  ASSERT_TRUE(document.has_value()) << document.error().message();
+  std::string text;
+  ASSERT_NO_THROW(text = document->dump()) << "a string in the report is not valid UTF-8";
+  EXPECT_LT(text.size(), size_t{64} << 10) << "the megabyte message leaked into the report";
+  const json& found = (*document)["result"]["culprit"];
+  EXPECT_EQ(found["sha"], culprit);
+  EXPECT_THAT(found["subject"].get<std::string>(), StartsWith("fs: \x1b[31mred"));
+  EXPECT_THAT(found["subject"].get<std::string>(), HasSubstr("\xEF\xBF\xBD"));
+  EXPECT_THAT(found["author"]["name"].get<std::string>(), StartsWith("Jörg \xEF\xBF\xBD"));
+
+  const std::string email = render_email(*document);
+  const std::string headers = email.substr(0, email.find("\n\n") + 1);
+  EXPECT_THAT(email, Not(HasSubstr("\r")));
+  EXPECT_THAT(email, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(email, Not(HasSubstr("\u202e")));
+  EXPECT_THAT(headers, Not(HasSubstr("\nBcc")));
+  EXPECT_THAT(headers, HasSubstr("To: =?UTF-8?B?"));
+  EXPECT_THAT(headers, HasSubstr("<joerg@example.de>\n"));
+  std::istringstream lines(headers);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(line.starts_with(" ") || line.starts_with("From: ") || line.starts_with("To: ") ||
+                line.starts_with("Cc: ") || line.starts_with("Subject: ") ||
+                line.starts_with("MIME-Version: ") || line.starts_with("Content-"))
+        << line << "\nin\n"
+        << headers;
+    EXPECT_LE(line.size(), 78U) << line;
+  }
+  // The second signer's name swallowed the "Bcc:" as text; the address is the real one.
+  EXPECT_THAT(headers, HasSubstr("\"Evil Bcc: evil@example.com\" <evil@example.com>")) << headers;
+
+  const std::string log = render_bisect_log(*document);
+  EXPECT_THAT(log,
+              HasSubstr("# first bad commit: [" + culprit + "] fs: red Bcc: evil@example.com"));
+  EXPECT_THAT(log, Not(HasSubstr("\r")));
+  EXPECT_THAT(log, Not(HasSubstr("\ngit bisect bad " + root)));
+}
+
+}  // namespace
+}  // namespace flakebisect::report
