@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   }
   const double m1 = median(one), mn = median(many), ms = median(separate);
   fmt::print("flakebisect-qemu-bench: kernel {}, accel {}, {} MiB scratch, median of {}\n\n",
-             kernel, runner.accel(), size_mb, repeat);
+             kernel, runner.accel().value_or("none"), size_mb, repeat);
   fmt::print("| what | seconds |\n|---|---|\n");
   fmt::print("| one boot, 1 run (boot + guest init + 1 run) | {:.2f} |\n", m1);
   fmt::print("| one boot, {} runs | {:.2f} |\n", runs, mn);

@@ -24,6 +24,25 @@
 namespace flakebisect::build {
 namespace {
 
+// Build failures that come from the machine rather than the commit.
+std::optional<std::string> environment_problem(std::string_view output) {
+  if (output.find("No space left on device") != std::string_view::npos) {
+    return std::string("the disk is full (No space left on device)");
+  }
+  for (std::string_view tool : {"bison", "flex", "bc", "perl", "gcc", "cc", "ld", "openssl"}) {
+    for (std::string_view form : {": not found", ": command not found", ": No such file or directory"}) {
+      const std::string needle = std::string(tool) + std::string(form);
+      const size_t at = output.find(needle);
+      // "<tool>: not found" with the tool name starting a word (not "libelf-bc: ...").
+      if (at != std::string_view::npos &&
+          (at == 0 || output[at - 1] == ' ' || output[at - 1] == '\n' || output[at - 1] == '/')) {
+        return fmt::format("the build needs {} (scripts/install-deps.sh --kernel)", tool);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 namespace fs = std::filesystem;
 using base::Error;
 using base::ErrorCode;
@@ -516,7 +535,14 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
         std::chrono::steady_clock::now() - start);
     return outcome;
   };
-  auto skip = [&](std::string detail, std::string_view tail) {
+  auto skip = [&](std::string detail, std::string_view tail) -> Result<BuildOutcome> {
+    // A full disk or a missing build tool says nothing about the commit: pause the bisection
+    // (a Result error) instead of skipping every commit from here on.
+    if (auto problem = environment_problem(tail)) {
+      FB_TRY(base::write_file_atomic(log_path, log));
+      return base::make_error(base::ErrorCode::kFailed, "{}: {}; log: {}", detail, *problem,
+                              log_path);
+    }
     BuildOutcome outcome;
     outcome.ok = false;
     outcome.detail = std::move(detail);

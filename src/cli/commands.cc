@@ -25,6 +25,7 @@
 #include "engine/bisector.h"
 #include "report/bisect_log.h"
 #include "report/email.h"
+#include "report/html.h"
 #include "report/report.h"
 #include "store/store.h"
 
@@ -492,7 +493,7 @@ int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
 namespace {
 
 // The formats `report` prints (docs/reports.md): the JSON document and its renderings.
-constexpr std::string_view kReportFormats = "json, text, email or bisect-log";
+constexpr std::string_view kReportFormats = "json, text, email, bisect-log or html";
 
 // The email's reporter: $FLAKEBISECT_REPORTER ("Name <address>") when set.
 report::EmailOptions email_options() {
@@ -507,7 +508,8 @@ report::EmailOptions email_options() {
 }  // namespace
 
 int report_command(const GlobalOptions& global, int64_t id, const std::string& format) {
-  if (format != "json" && format != "text" && format != "email" && format != "bisect-log") {
+  if (format != "json" && format != "text" && format != "email" && format != "bisect-log" &&
+      format != "html") {
     return usage_error(
         fmt::format("--format must be {}, got '{}'", kReportFormats, printable(format, 40)));
   }
@@ -527,6 +529,8 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
     fmt::print("{}", report::render_email(*document, email_options()));
   } else if (format == "bisect-log") {
     fmt::print("{}", report::render_bisect_log(*document));
+  } else if (format == "html") {
+    fmt::print("{}", report::render_html(*document));
   } else {
     fmt::print("{}", report::render_text(*document, email_options()));
   }

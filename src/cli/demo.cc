@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
@@ -170,7 +171,10 @@ int demo_command(const GlobalOptions& global, const DemoOptions& options) {
        {std::pair{"qemu-system-x86_64", "qemu-system-x86"}, std::pair{"mkfs.ext4", "e2fsprogs"},
         std::pair{"git", "git"}, std::pair{"cc", "build-essential"},
         std::pair{"modprobe", "kmod"}}) {
-    if (!base::find_executable(program)) {
+    const char* path = std::getenv("PATH");
+    if (!base::find_executable_in(program,
+                                  std::string(path != nullptr ? path : "/usr/bin:/bin") +
+                                      ":/usr/local/sbin:/usr/sbin:/sbin")) {
       missing.push_back(fmt::format("{} ({})", program, package));
     }
   }

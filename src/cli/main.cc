@@ -78,8 +78,9 @@ int main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand("report", "print a bisection's result");
   report->add_option("id", id, "bisection id")->required();
   report->add_option("--format", format,
-                     "text, json (docs/report-schema.json), email (for a mailing list) or "
-                     "bisect-log (for git bisect replay); default: text");
+                     "text, json (docs/report-schema.json), email (for a mailing list), "
+                     "bisect-log (for git bisect replay) or html (one page with plots); "
+                     "default: text");
 
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");

@@ -127,7 +127,7 @@ struct ReproducerConfig {
   // relative to the commit's checkout (something build.command made). Copied into the guest.
   std::string program = "bundled:dio-check";
   // Arguments. The words {scratch} (the mount point) and {run} (the run index) are replaced.
-  std::vector<std::string> args = {"-w", "-r", "-t", "-b", "1024", "-n", "4", "-i", "20",
+  std::vector<std::string> args = {"-w", "-t", "-b", "1024", "-n", "4", "-i", "20",
                                    "{scratch}/dio-check.file"};
   std::vector<std::string> files;  // more host files (absolute) copied to /fb/files/ in the guest
 

@@ -342,6 +342,11 @@ class Session {
       };
       FB_TRY(runner_->run_batch(checkout_of(batch.commit), evidence_.recorded_runs[batch.commit],
                                 batch.runs - batch.done, sink));
+      if (auto accel = runner_->accel(); accel && !accel_logged_) {
+        // Once per session: reports say how the guests ran.
+        FB_TRY(log_event(kEventEnvironment, "guests run with " + *accel, json{{"accel", *accel}}));
+        accel_logged_ = true;
+      }
       if (ended) {
         return *ended;
       }
@@ -723,6 +728,7 @@ class Session {
   std::optional<git::Worktree> worktree_;
   std::optional<CommitIndex> prepared_;  // checked out and built in this session
   uint32_t infra_streak_ = 0;
+  bool accel_logged_ = false;
   double max_probability_ = 0;
   std::string best_sha_;
 };

@@ -108,6 +108,8 @@ inline constexpr std::string_view kEventBuild = "build";
 inline constexpr std::string_view kEventPaused = "paused";
 inline constexpr std::string_view kEventFinished = "finished";
 inline constexpr std::string_view kEventError = "error";
+// {"accel": "kvm"|"tcg"}: how the QEMU guests of this session ran.
+inline constexpr std::string_view kEventEnvironment = "environment";
 
 // The private worktree of bisection `id` under `worktree_root`. The engine removes it when the
 // bisection finishes; whoever cancels a bisection no process is running may remove it too.

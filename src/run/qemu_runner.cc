@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,19 @@ constexpr size_t kMaxResultsLine = 16 << 10;
 constexpr std::string_view kGuestScratch = "/scratch";
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
+
+// mkfs.ext4 and modprobe live in /usr/sbin, which an ordinary user's PATH often lacks: look there
+// too. A name with a '/' is used as it is.
+std::string system_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) {
+    return name;
+  }
+  const char* path = std::getenv("PATH");
+  auto found = base::find_executable_in(
+      name, std::string(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin") +
+                ":/usr/local/sbin:/usr/sbin:/sbin");
+  return found ? *found : name;
+}
 
 int64_t ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<milliseconds>(b - a).count();
@@ -352,7 +366,7 @@ base::Result<std::vector<std::string>> QemuRunner::module_paths() {
   std::set<std::string> seen;
   for (const std::string& module : options_.qemu.load_modules) {
     base::ProcessOptions modprobe;
-    modprobe.argv = {"modprobe", "-d", root.empty() ? "/" : root, "-S", version,
+    modprobe.argv = {system_program("modprobe"), "-d", root.empty() ? "/" : root, "-S", version,
                      "--show-depends", module};
     modprobe.timeout = milliseconds(30000);
     auto result = processes_.run(modprobe);
@@ -599,6 +613,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     }
     base::ProcessOptions mkfs;
     mkfs.argv = options_.scratch.mkfs;
+    mkfs.argv.front() = system_program(mkfs.argv.front());
     mkfs.argv.push_back(image);
     mkfs.timeout = milliseconds(120000);
     mkfs.merge_stderr = true;

@@ -72,8 +72,10 @@ class QemuRunner final : public Runner {
   base::Status run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
                          uint32_t count, const RunSink& sink) override;
 
-  // "kvm" or "tcg" once a boot has chosen; empty before.
-  const std::string& accel() const { return accel_; }
+  // "kvm" or "tcg" once a boot has chosen; nullopt before.
+  std::optional<std::string> accel() const override {
+    return accel_.empty() ? std::nullopt : std::optional<std::string>(accel_);
+  }
 
  private:
   struct Boot;

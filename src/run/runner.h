@@ -64,6 +64,9 @@ class Runner {
   // are not run). The default runs run() `count` times.
   virtual base::Status run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
                                  uint32_t count, const RunSink& sink);
+  // The accelerator the runs used ("kvm", "tcg") once known, for reports; nullopt for runners
+  // that boot nothing.
+  virtual std::optional<std::string> accel() const { return std::nullopt; }
 };
 
 // git bisect run's exit code convention, plus timeouts (hang) and signals (infra).

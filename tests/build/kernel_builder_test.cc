@@ -372,6 +372,27 @@ TEST_F(KernelBuilderTest, AFailedBuildIsASkipWithTheLogTailAndTheLogKept) {
   EXPECT_TRUE(fs::is_empty(dir_.file("cache")));
 }
 
+TEST_F(KernelBuilderTest, AFullDiskOrAMissingToolPausesInsteadOfSkipping) {
+  build_result_ = FakeProcessRunner::exited(
+      2, "  CC      fs/ext4/inode.o\nfs/ext4/inode.o: No space left on device\n");
+  auto full = builder().build(checkout());
+  ASSERT_FALSE(full.has_value()) << "a full disk is not the commit's fault";
+  EXPECT_THAT(full.error().message(), HasSubstr("the disk is full"));
+
+  build_result_ = FakeProcessRunner::exited(2, "/bin/sh: 1: bison: not found\nmake[2]: *** [x] "
+                                               "Error 127\n");
+  auto tool = builder().build(checkout());
+  ASSERT_FALSE(tool.has_value());
+  EXPECT_THAT(tool.error().message(), HasSubstr("needs bison"));
+
+  // A missing header in the commit's own sources is still the commit's problem.
+  build_result_ = FakeProcessRunner::exited(
+      2, "fs/ext4/inode.c:3:10: fatal error: linux/nope.h: No such file or directory\n");
+  auto header = builder().build(checkout());
+  ASSERT_TRUE(header.has_value()) << header.error().message();
+  EXPECT_FALSE(header->ok);
+}
+
 TEST_F(KernelBuilderTest, ATimedOutBuildIsASkip) {
   build_result_ = FakeProcessRunner::timed_out("  CC      kernel/fork.o\n");
   auto outcome = builder().build(checkout());

@@ -96,7 +96,7 @@ TEST(KernelBootTest, ATinyconfigKernelFromLinuxSourceBootsAndTheReproducerPasses
     EXPECT_EQ(result.outcome, store::RunOutcome::kPass) << result.detail;
   }
   ASSERT_TRUE(results[0].console_path);
-  std::printf("boot %s, console %s\n", runner.accel().c_str(), results[0].console_path->c_str());
+  std::printf("boot %s, console %s\n", runner.accel().value_or("none").c_str(), results[0].console_path->c_str());
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ class QemuRunnerTest : public ::testing::Test {
     std::ofstream(dir_.file("bzImage")) << "not really a kernel";
     std::ofstream(dir_.file("busybox")) << "not really busybox";
     std::ofstream(dir_.file("repro")) << "#!/bin/sh\n";
-    processes_.on({"mkfs.ext4"}, FakeProcessRunner::exited(0));
+    processes_.on({"/sbin/mkfs.ext4"}, FakeProcessRunner::exited(0));
   }
 
   // A runner whose QEMU is `guest` (shell, after kFakeQemuHead).
@@ -55,6 +55,7 @@ class QemuRunnerTest : public ::testing::Test {
     options.qemu.kernel = dir_.file("bzImage");
     options.qemu.accel = "tcg";
     options.qemu.boot_timeout = std::chrono::seconds(2);
+    options.scratch.mkfs = {"/sbin/mkfs.ext4", "-q", "-F", "-b", "1024"};
     options.reproducer.program = dir_.file("repro");
     options.run_timeout = std::chrono::milliseconds(1000);
     options.host_grace = std::chrono::milliseconds(1000);
@@ -99,7 +100,7 @@ sleep 30)SH");
   EXPECT_TRUE(results[0].boot_id.has_value());
   EXPECT_EQ(results[0].boot_id, results[2].boot_id);
   ASSERT_TRUE(results[0].console_path.has_value());
-  EXPECT_EQ(qemu.accel(), "tcg");
+  EXPECT_EQ(qemu.accel(), std::optional<std::string>("tcg"));
 }
 
 TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
@@ -109,7 +110,7 @@ TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
   for (const auto& argv : processes_.argvs()) {
     ASSERT_GE(argv.size(), 6u);
     EXPECT_THAT(std::vector<std::string>(argv.begin(), argv.end() - 1),
-                ElementsAre("mkfs.ext4", "-q", "-F", "-b", "1024"));
+                ElementsAre("/sbin/mkfs.ext4", "-q", "-F", "-b", "1024"));
     images.push_back(argv.back());
   }
   ASSERT_EQ(images.size(), 3u);
@@ -246,6 +247,7 @@ TEST_F(QemuRunnerTest, AReproducerMissingFromTheCheckoutIsASkip) {
   relative.cache_dir = dir_.file("cache");
   relative.log_dir = dir_.file("logs");
   relative.busybox = dir_.file("busybox");
+  relative.scratch.mkfs = {"/sbin/mkfs.ext4"};
   QemuRunner in_tree(processes_, relative);
   build::CommitCheckout checkout = checkout_;
   checkout.worktree = dir_.path();
