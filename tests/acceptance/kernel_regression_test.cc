@@ -162,7 +162,7 @@ mkfs = ["mkfs.ext4", "-q", "-F", "-b", "1024"]
 [reproducer]
 program = "bundled:dio-check"
 # generic/418's shape: direct writes, buffered reads, truncate first, 1k blocks, 4 children.
-args = ["-w", "-t", "-b", "1024", "-n", "4", "-i", "50", "{scratch}/dio-check.file"]
+args = ["-w", "-t", "-b", "1024", "-n", "2", "-i", "1", "{scratch}/dio-check.file"]
 
 [test]
 timeout = "3m"
