@@ -75,7 +75,8 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
 
   FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(request.config));
   spec.config_hash = request.config.hash();
-  spec.test_identity = test_identity(request.config);
+  FB_ASSIGN_OR_RETURN(const std::string digest, reproducer_digest(request.config));
+  spec.test_identity = test_identity(request.config, digest);
   return spec;
 }
 

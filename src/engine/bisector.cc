@@ -766,6 +766,9 @@ ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string s
       qemu.work_dir = (state / "qemu").native();
       qemu.cache_dir = (state / "cache" / "initramfs").native();
       qemu.log_dir = (state / "logs" / "console").native();
+      if (config.kernel) {
+        qemu.artifact_image = config.kernel->target;
+      }
       executors.runner = std::make_unique<run::QemuRunner>(processes, std::move(qemu));
     } else {
       run::CommandRunnerOptions run;

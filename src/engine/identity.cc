@@ -2,7 +2,9 @@
 
 #include <fmt/core.h>
 
+#include "base/paths.h"
 #include "config/sha256.h"
+#include "run/qemu_runner.h"
 
 namespace flakebisect::engine {
 namespace {
@@ -29,7 +31,7 @@ void append_kernel(std::string& out, const config::Config& config) {
 
 }  // namespace
 
-std::string test_identity(const config::Config& config) {
+std::string test_identity(const config::Config& config, std::string_view reproducer_digest) {
   std::string out = "flakebisect test identity v1\n";
   append_argv(out, "build.command", config.build.command);
   append_argv(out, "test.command", config.test.command);
@@ -56,6 +58,9 @@ std::string test_identity(const config::Config& config) {
     append_argv(out, "reproducer.args", config.reproducer->args);
     append_argv(out, "reproducer.files", config.reproducer->files);
   }
+  if (!reproducer_digest.empty()) {
+    out += fmt::format("reproducer.digest={}\n", reproducer_digest);
+  }
   return config::sha256_hex(out);
 }
 
@@ -65,6 +70,33 @@ std::string build_key(const config::Config& config) {
   out += fmt::format("build.timeout={}\n", config.build.timeout.count());
   append_kernel(out, config);
   return config::sha256_hex(out);
+}
+
+base::Result<std::string> reproducer_digest(const config::Config& config) {
+  if (!config.reproducer) {
+    return std::string();
+  }
+  std::vector<std::string> paths;
+  const std::string& program = config.reproducer->program;
+  if (program.rfind("bundled:", 0) == 0) {
+    paths.push_back(run::bundled_program_path(program, ""));
+  } else if (!program.empty() && program.front() == '/') {
+    paths.push_back(program);
+  }
+  paths.insert(paths.end(), config.reproducer->files.begin(), config.reproducer->files.end());
+  if (paths.empty()) {
+    return std::string();
+  }
+  std::string contents = "flakebisect reproducer digest v1\n";
+  for (const std::string& path : paths) {
+    auto text = base::read_file(path, size_t{1} << 30);
+    if (!text) {
+      return std::move(text).error().context("reproducer");
+    }
+    contents += fmt::format("{}:{}\n", path.size(), path);
+    contents += config::sha256_hex(*text) + "\n";
+  }
+  return config::sha256_hex(contents);
 }
 
 }  // namespace flakebisect::engine

@@ -16,6 +16,12 @@
 // the build key, and has no runs). The repository path is not part of it either: commits are
 // named by SHA, so a clone elsewhere shares the runs.
 //
+// Guest tests add what the guest sees ([kernel], [qemu] but not its speed settings, [scratch],
+// [reproducer]) and, through `reproducer_digest`, the content of a reproducer that lives outside
+// the repository (bundled:dio-check or an absolute path, plus reproducer.files): a rebuilt or
+// edited reproducer is a different experiment even at the same path. A reproducer in the checkout
+// is part of the commit already.
+//
 // Build key (store::BuildRecord::config_hash): builds are stored per (tree id, build key); the key
 // is the SHA-256 of build.command and build.timeout. A failed build under a key makes every commit
 // with that tree a skip for bisections using that key.
@@ -27,12 +33,19 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+
+#include "base/result.h"
 
 #include "config/config.h"
 
 namespace flakebisect::engine {
 
-std::string test_identity(const config::Config& config);
+std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
+
+// SHA-256 over the contents of the reproducer files that live outside the repository (see above),
+// "" when there are none; a file that cannot be read is an error naming it.
+base::Result<std::string> reproducer_digest(const config::Config& config);
 std::string build_key(const config::Config& config);
 
 }  // namespace flakebisect::engine

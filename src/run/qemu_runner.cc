@@ -161,6 +161,16 @@ std::string status_text(std::optional<int> status) {
 
 }  // namespace
 
+std::string bundled_program_path(const std::string& program, const std::string& helper_dir) {
+  std::string dir = helper_dir;
+  if (dir.empty()) {
+    std::error_code error;
+    dir = fs::read_symlink("/proc/self/exe", error).parent_path().native();
+  }
+  const std::string name = program.rfind("bundled:", 0) == 0 ? program.substr(8) : program;
+  return (fs::path(dir) / ("fb-" + name)).native();
+}
+
 std::string virtio_disk_name(uint32_t k) {
   std::string suffix;
   uint32_t n = k;
@@ -297,7 +307,7 @@ base::Result<std::string> QemuRunner::kernel_image(const build::CommitCheckout& 
       return base::Error("no kernel: qemu.kernel is empty and the build made no artifact",
                          ErrorCode::kInvalidInput);
     }
-    image = (fs::path(checkout.artifact) / "bzImage").native();
+    image = (fs::path(checkout.artifact) / options_.artifact_image).native();
   }
   std::error_code error;
   if (!fs::is_regular_file(image, error)) {
@@ -311,12 +321,7 @@ base::Result<std::optional<std::string>> QemuRunner::reproducer_path(
   const std::string& program = options_.reproducer.program;
   std::string path;
   if (program.rfind("bundled:", 0) == 0) {
-    std::string dir = options_.helper_dir;
-    if (dir.empty()) {
-      std::error_code error;
-      dir = fs::read_symlink("/proc/self/exe", error).parent_path().native();
-    }
-    path = (fs::path(dir) / ("fb-" + program.substr(8))).native();
+    path = bundled_program_path(program, options_.helper_dir);
     if (::access(path.c_str(), X_OK) != 0) {
       return base::make_error(ErrorCode::kNotFound,
                               "bundled reproducer {}: not found (build flakebisect with its qemu/ "

@@ -55,6 +55,9 @@ struct QemuRunnerOptions {
   // Where the bundled guest programs (fb-dio-check) are; empty = next to the running executable.
   std::string helper_dir;
   std::string busybox = "/bin/busybox";  // a static busybox (Debian: busybox-static)
+  // The image's file name in a build's artifact directory (kernel.target), when qemu.kernel is
+  // empty.
+  std::string artifact_image = "bzImage";
   std::string init_script;               // the guest /init; empty = the bundled qemu/guest/init
   // Slack added to test.timeout on the host before a silent run counts as a hang: the guest's own
   // timeout fires first when the kernel still works.
@@ -96,6 +99,10 @@ class QemuRunner final : public Runner {
   std::optional<std::vector<std::string>> modules_;
   std::optional<std::string> base_initramfs_;
 };
+
+// Where a bundled program ("bundled:dio-check") is: fb-<name> in `helper_dir`, or next to the
+// running executable when `helper_dir` is empty.
+std::string bundled_program_path(const std::string& program, const std::string& helper_dir);
 
 // The bundled guest init (qemu/guest/init), compiled in.
 std::string_view bundled_guest_init();

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace flakebisect::engine {
 namespace {
 
@@ -98,6 +101,27 @@ TEST(TestIdentity, HostCommandIdentitiesAreUnchangedByTheGuestTables) {
   config::Config c = base_config();
   c.scratch.size_mb = 1024;  // [scratch] without [qemu] is refused by the parser; ignored here
   EXPECT_EQ(test_identity(c), test_identity(base_config()));
+}
+
+TEST(ReproducerDigest, FollowsTheContentOfAReproducerOutsideTheRepository) {
+  const std::string path = ::testing::TempDir() + "/fb-identity-repro.sh";
+  std::ofstream(path, std::ios::trunc) << "#!/bin/sh\nexit 0\n";
+  config::Config c = guest_config();
+  c.reproducer->program = path;
+  auto first = reproducer_digest(c);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->size(), 64U);
+  EXPECT_NE(test_identity(c, *first), test_identity(c));
+  std::ofstream(path, std::ios::trunc) << "#!/bin/sh\nexit 1\n";
+  auto second = reproducer_digest(c);
+  ASSERT_TRUE(second);
+  EXPECT_NE(*second, *first) << "an edited reproducer is a different experiment";
+
+  c.reproducer->program = "tools/repro";  // in the checkout: part of the commit
+  EXPECT_EQ(reproducer_digest(c).value_or("x"), "");
+  c.reproducer->program = path + ".missing";
+  EXPECT_FALSE(reproducer_digest(c));
+  std::remove(path.c_str());
 }
 
 }  // namespace
