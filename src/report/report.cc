@@ -139,7 +139,14 @@ std::string failure_title(const store::RunRecord& run) {
   if (run.signature && !one_line(*run.signature).empty()) {
     return one_line(*run.signature, kMaxTitleColumns);
   }
-  const std::string how = one_line(first_line(run.detail.value_or("")), kMaxTitleColumns);
+  std::string how = one_line(first_line(run.detail.value_or("")), kMaxTitleColumns);
+  // The QEMU runner's "exit 1 (385 bytes of output)": the size differs from run to run and
+  // would make every run a group of its own.
+  if (const size_t paren = how.find(" (");
+      paren != std::string::npos && how.size() > 17 &&
+      how.compare(how.size() - 17, 17, " bytes of output)") == 0) {
+    how.erase(paren);
+  }
   const std::string outcome(store::to_string(run.outcome));
   return how.empty() ? outcome : truncate_columns(outcome + ": " + how, kMaxTitleColumns);
 }
