@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -243,6 +244,36 @@ std::optional<ResultsLine> parse_results_line(std::string_view line) {
   }
   return parsed;
 }
+
+namespace {
+
+// Removes boot-* directories under `work_dir` (other than `mine`) whose lock no process holds:
+// scratch images left by a killed flakebisect. A directory being set up (no lock file yet) is
+// left alone unless it is an hour old.
+void remove_abandoned_boots(const std::string& work_dir, const std::string& mine) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(work_dir, error)) {
+    const std::string name = entry.path().filename().native();
+    if (name.rfind("boot-", 0) != 0 || entry.path().native() == mine) {
+      continue;
+    }
+    const fs::path lock_path = entry.path() / ".lock";
+    base::UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!lock.valid()) {
+      const auto age = fs::file_time_type::clock::now() - fs::last_write_time(entry.path(), error);
+      if (error || age < std::chrono::hours(1)) {
+        continue;
+      }
+    } else if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      continue;  // a live boot
+    }
+    spdlog::info("qemu: removing {} (left by a flakebisect that did not finish)",
+                 entry.path().native());
+    fs::remove_all(entry.path(), error);
+  }
+}
+
+}  // namespace
 
 // ---- one boot --------------------------------------------------------------------------------
 
@@ -592,6 +623,15 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   FB_TRY(base::make_private_dir(options_.log_dir));
   boot.dir = (fs::path(options_.work_dir) / ("boot-" + boot.id)).native();
   FB_TRY(base::make_private_dir(boot.dir));
+  // Held for the whole boot: a boot directory whose lock nobody holds belongs to a flakebisect
+  // that was killed (kill -9, power loss) and is removed by the next boot.
+  base::UniqueFd boot_lock(::open((fs::path(boot.dir) / ".lock").c_str(),
+                                  O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!boot_lock.valid() || ::flock(boot_lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return base::make_error(ErrorCode::kIo, "{}: lock {}: {}", what, boot.dir,
+                            std::strerror(errno));
+  }
+  remove_abandoned_boots(options_.work_dir, boot.dir);
   struct RemoveDir {
     std::string path;
     ~RemoveDir() {
@@ -721,6 +761,26 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     stop = true;
   };
 
+  const auto read_console = [&] {
+    char buffer[16384];
+    for (int fd : {qemu.stdout_fd(), qemu.stderr_fd()}) {
+      while (fd >= 0) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n <= 0) {
+          break;
+        }
+        if (fd == qemu.stdout_fd()) {
+          boot.console.append(std::string_view(buffer, static_cast<size_t>(n)));
+        } else {
+          boot.qemu_stderr.append(buffer, static_cast<size_t>(n));
+          if (boot.qemu_stderr.size() > 65536) {
+            boot.qemu_stderr.erase(0, boot.qemu_stderr.size() - 32768);
+          }
+        }
+      }
+    }
+  };
+
   uint64_t console_before = 0;
   const auto handle_line = [&](const ResultsLine& line) {
     boot.last_event = Clock::now();
@@ -736,6 +796,9 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         boot.current_console_from = console_before;
         break;
       case ResultsLine::Kind::kEnd: {
+        // The guest printed this run's console markers before writing "end": drain the console
+        // pipe so they (and any report before them) are in hand.
+        read_console();
         RunResult result;
         result.outcome = outcome_of_status(line.status);
         result.detail = status_text(line.status);
@@ -795,26 +858,6 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
       }
     }
   };
-  const auto read_console = [&] {
-    char buffer[16384];
-    for (int fd : {qemu.stdout_fd(), qemu.stderr_fd()}) {
-      while (fd >= 0) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n <= 0) {
-          break;
-        }
-        if (fd == qemu.stdout_fd()) {
-          boot.console.append(std::string_view(buffer, static_cast<size_t>(n)));
-        } else {
-          boot.qemu_stderr.append(buffer, static_cast<size_t>(n));
-          if (boot.qemu_stderr.size() > 65536) {
-            boot.qemu_stderr.erase(0, boot.qemu_stderr.size() - 32768);
-          }
-        }
-      }
-    }
-  };
-
   const milliseconds run_deadline = options_.run_timeout + options_.host_grace;
   while (!stop) {
     console_before = boot.console.total();

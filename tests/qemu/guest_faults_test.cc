@@ -142,6 +142,11 @@ TEST_P(GuestFaultsTest, StoppingTheToolDuringABootLeavesNoQemuAndTheBisectionRes
   ASSERT_TRUE(runs);
   EXPECT_EQ(runs->size(), 2u);
   EXPECT_TRUE(qemus_mentioning(dir.path()).empty());
+  // The scratch images of the stopped boot are gone too.
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir.file("qemu"), error)) {
+    ADD_FAILURE() << "left behind: " << entry.path();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(KillAndInterrupt, GuestFaultsTest, ::testing::Values(SIGKILL, SIGINT),

@@ -6,13 +6,18 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+
+#include <filesystem>
 
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "base/fake_process_runner.h"
+#include "base/unique_fd.h"
 #include "run/initramfs.h"
 #include "support/temp_dir.h"
 
@@ -219,6 +224,20 @@ TEST_F(QemuRunnerTest, AMissingQemuIsAToolErrorNotARun) {
   });
   EXPECT_FALSE(status);
   EXPECT_TRUE(results.empty());
+}
+
+TEST_F(QemuRunnerTest, ABootRemovesTheScratchOfKilledBootsButNotOfLiveOnes) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir_.file("work/boot-dead"));
+  std::ofstream(dir_.file("work/boot-dead/.lock")).close();
+  std::ofstream(dir_.file("work/boot-dead/scratch-0.img")) << "old";
+  fs::create_directories(dir_.file("work/boot-live"));
+  base::UniqueFd held(::open(dir_.file("work/boot-live/.lock").c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_EQ(::flock(held.get(), LOCK_EX | LOCK_NB), 0);
+  auto qemu = runner(R"SH(echo "FB1 ready" >>"$R"; echo "FB1 done" >>"$R")SH");
+  batch(qemu, 1);
+  EXPECT_FALSE(fs::exists(dir_.file("work/boot-dead")));
+  EXPECT_TRUE(fs::exists(dir_.file("work/boot-live")));
 }
 
 TEST_F(QemuRunnerTest, TheSinkCanEndTheBatchEarly) {
