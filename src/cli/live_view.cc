@@ -142,6 +142,16 @@ bool rebuild_posterior(const config::Config& config,
   snapshot.posterior_rebuilt = true;
   snapshot.confidence = posterior.max_probability();
   snapshot.credible_set_size = posterior.credible_set(config.decision.confidence).size();
+  const auto entropy = [](const std::vector<double>& p) {
+    double bits = 0;
+    for (double x : p) {
+      if (x > 0) bits -= x * std::log2(x);
+    }
+    return bits;
+  };
+  snapshot.entropy_bits = entropy(probability);
+  const model::Posterior prior(*dag, options);
+  snapshot.prior_entropy_bits = entropy(prior.culprit_probabilities());
   return true;
 }
 
@@ -213,8 +223,10 @@ std::string eta_text(const LiveSnapshot& s) {
       estimate->capped_by_budget
           ? fmt::format("rough: the run budget ends it after ~{:.0f} steps of {}",
                         estimate->steps_left, per_step)
-          : fmt::format("rough: ~{:.0f} steps left from log2 of the credible set, {} per step",
-                        estimate->steps_left, per_step);
+          : fmt::format("rough: ~{:.0f} steps left from {}, {} per step", estimate->steps_left,
+                        estimate->from_entropy ? "the information gained per step so far"
+                                               : "log2 of the credible set",
+                        per_step);
   return fmt::format("{}~{} ({})",
                      s.state == BisectionState::kPaused ? "paused; once resumed " : "",
                      human_duration(estimate->remaining_ms), how);
@@ -346,6 +358,15 @@ std::optional<Estimate> estimate_remaining(const LiveSnapshot& s) {
   // confidence, which is what the minimum of one step stands for.
   estimate.steps_left =
       std::max(1.0, std::ceil(std::log2(static_cast<double>(s.credible_set_size))));
+  const double lost = s.prior_entropy_bits - s.entropy_bits;
+  if (s.prior_entropy_bits > 0 && lost > 0) {
+    // A posterior that just stops: `target` on one commit, the rest spread over the others.
+    const double q = 1 - s.target;
+    const double others = std::max(1.0, static_cast<double>(s.candidates) - 1);
+    const double at_stop = -s.target * std::log2(s.target) - q * std::log2(q) + q * std::log2(others);
+    estimate.steps_left = std::max(1.0, std::ceil((s.entropy_bits - at_stop) / (lost / steps)));
+    estimate.from_entropy = true;
+  }
   estimate.step_ms = runs_per_step * mean_run_ms + builds_per_step * mean_build_ms;
   const double budget_left = s.max_runs > s.runs ? static_cast<double>(s.max_runs - s.runs) : 0;
   if (s.max_runs > 0 && runs_per_step > 0 && estimate.steps_left * runs_per_step > budget_left) {

@@ -19,9 +19,12 @@
 // view falls back to what the last "plan" event logged (its best commit and probability).
 //
 // The ETA is deliberately rough and says so: the measured mean cost of a step (run and build
-// durations from the store, over the steps taken) times an estimate of the steps left, log2 of
-// the size of the credible set at the stopping confidence (at least one), capped by the run
-// budget. It is "unknown" before two steps have been taken or before any run was timed.
+// durations from the store, over the steps taken) times an estimate of the steps left, capped by
+// the run budget. Steps left: the entropy still to lose (from now down to the entropy of a
+// posterior that just reaches the stopping confidence) divided by the entropy lost per step so
+// far, which is what makes flaky bisections (little information per step) estimate long; without
+// entropies, log2 of the size of the credible set (at least one). It is "unknown" before two
+// steps have been taken or before any run was timed.
 //
 // Text from commits and the store goes through printable() (text.h): it cannot move the cursor.
 // Widths count UTF-8 characters (code points), not terminal cells.
@@ -83,6 +86,10 @@ struct LiveSnapshot {
   double confidence = 0;           // probability of the most likely culprit now
   double target = 0.99;            // decision.confidence: where the engine stops
   size_t credible_set_size = 0;    // commits holding `target` of the mass; 0 = unknown
+  // Entropy of the posterior over the culprit, in bits, now and under the prior (before any run);
+  // both 0 = unknown. Their difference over the steps taken is the measured progress per step.
+  double entropy_bits = 0;
+  double prior_entropy_bits = 0;
   // The most likely culprit's probability at each decision, oldest first, then `confidence` now.
   std::vector<double> confidence_history;
 
@@ -103,6 +110,7 @@ struct Estimate {
   double steps_left = 0;
   double step_ms = 0;             // measured mean cost of one step
   bool capped_by_budget = false;  // the run budget ends it before the steps estimated
+  bool from_entropy = false;      // steps_left came from the measured entropy loss per step
 };
 std::optional<Estimate> estimate_remaining(const LiveSnapshot& snapshot);
 

@@ -209,6 +209,32 @@ TEST(EstimateRemaining, IsTheMeanStepCostTimesLog2OfTheCredibleSet) {
               HasSubstr("eta:        ~2.2 min (rough: the run budget ends it after ~2 steps"));
 }
 
+TEST(EstimateRemaining, FollowsTheEntropyLostPerStepWhenItIsKnown) {
+  LiveSnapshot s = running_snapshot();
+  s.runs = 20;
+  s.steps = 4;
+  s.run_ms = 20 * int64_t{1000};
+  s.timed_runs = 20;
+  s.build_ms = 0;
+  s.timed_builds = 0;
+  s.candidates = 1024;
+  s.target = 0.99;
+  s.credible_set_size = 16;
+  // 10 bits under the prior, 8 now: 0.5 bits per step, as a flaky bisection gains. At the stop
+  // the entropy is h(0.99) + 0.01 log2(1023) = 0.0808 + 0.0999 = 0.18 bits: (8 - 0.18) / 0.5.
+  s.prior_entropy_bits = 10;
+  s.entropy_bits = 8;
+  const auto slow = estimate_remaining(s);
+  ASSERT_TRUE(slow.has_value());
+  EXPECT_TRUE(slow->from_entropy);
+  EXPECT_DOUBLE_EQ(slow->steps_left, 16);
+  EXPECT_THAT(render_frame(s, {200, true}),
+              HasSubstr("steps left from the information gained per step so far"));
+  // A deterministic bug loses about a bit per step: half as many steps left for the same entropy.
+  s.entropy_bits = 6;
+  EXPECT_DOUBLE_EQ(estimate_remaining(s)->steps_left, 6);
+}
+
 TEST(HumanDuration, PicksAUnitThatReadsWell) {
   EXPECT_EQ(human_duration(450), "450 ms");
   EXPECT_EQ(human_duration(2100), "2.1 s");
