@@ -265,7 +265,7 @@ mkfs = ["mkfs.ext4", "-q", "-F", "-b", "1024"]
 
 [reproducer]
 program = "applog"
-args = ["-w", "4", "-r", "15", "{{scratch}}/app.log"]
+args = ["-w", "4", "-r", "3", "{{scratch}}/app.log"]
 
 [test]
 timeout = "60s"
