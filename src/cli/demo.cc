@@ -106,6 +106,7 @@ DemoHistory demo_history(uint32_t main_commits) {
     }
     if (merge != 0) {
       out += fmt::format("merge :{}\n", merge);
+      ++history.merges;
     }
     news += fmt::format("{}: {}\n", mark, subject);
     out += "M 100644 inline NEWS\n";
@@ -277,11 +278,11 @@ timeout = "60s"
   }
 
   fmt::print(
-      "flakebisect demo: {} commits ({} on main) in {}\n"
+      "flakebisect demo: {} commits ({} merges of topic branches) in {}\n"
       "  a race was planted in one of them; each candidate is built (cc -static), booted under\n"
       "  QEMU with {} and run on a fresh 1k-block ext4 filesystem per run.\n"
       "  config: {}\n\n",
-      history.commits, options.commits, repo, kernel, config_path);
+      history.commits, history.merges, repo, kernel, config_path);
   std::fflush(stdout);
 
   GlobalOptions demo_global = global;

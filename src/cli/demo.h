@@ -30,6 +30,7 @@ struct DemoOptions {
 struct DemoHistory {
   std::string stream;
   uint32_t commits = 0;     // all commits, merges included
+  uint32_t merges = 0;      // merge commits among them
   uint32_t planted = 0;     // fast-import mark of the culprit
 };
 DemoHistory demo_history(uint32_t main_commits);
