@@ -13,42 +13,22 @@
 
 #include "base/process.h"
 #include "store/store.h"
+#include "qemu/guest_support.h"
 #include "support/temp_dir.h"
 
 namespace flakebisect {
 namespace {
 
 namespace fs = std::filesystem;
+using guest_support::debian_kernel;
+using guest_support::run;
 using test_support::TempDir;
 using ::testing::HasSubstr;
 
 constexpr int kCommits = 12;
 constexpr int kPlanted = 7;  // commits 1..kCommits; kPlanted is the first bad one
 
-std::string newest_debian_kernel() {
-  std::string best;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().native();
-    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8))) {
-      best = std::max(best, entry.path().native());
-    }
-  }
-  return best;
-}
 
-base::ProcessResult run(std::vector<std::string> argv, const std::string& cwd) {
-  base::ProcessOptions options;
-  options.argv = std::move(argv);
-  options.cwd = cwd;
-  options.timeout = std::chrono::minutes(15);
-  options.env_set = {{"GIT_AUTHOR_NAME", "A U Thor"},   {"GIT_AUTHOR_EMAIL", "a@example.org"},
-                     {"GIT_COMMITTER_NAME", "C Omm"},   {"GIT_COMMITTER_EMAIL", "c@example.org"},
-                     {"GIT_CONFIG_NOSYSTEM", "1"},      {"HOME", cwd}};
-  auto result = base::run_process(options);
-  EXPECT_TRUE(result) << (result ? "" : result.error().message());
-  return result ? *result : base::ProcessResult{};
-}
 
 std::string reproducer(bool buggy) {
   // Writes a 1 KiB block on the scratch filesystem and reads it back; the "bug" loses the write
@@ -70,7 +50,7 @@ fi
 }
 
 TEST(BisectInGuest, FindsThePlantedCommitWithEveryRunInAGuest) {
-  const std::string kernel = newest_debian_kernel();
+  const std::string kernel = debian_kernel();
   ASSERT_FALSE(kernel.empty()) << "run scripts/install-deps.sh (linux-image-amd64)";
   TempDir dir;
   const std::string repo = dir.file("repo");

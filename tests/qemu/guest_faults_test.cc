@@ -13,39 +13,19 @@
 #include "base/paths.h"
 #include "base/process.h"
 #include "store/store.h"
+#include "qemu/guest_support.h"
 #include "support/temp_dir.h"
 
 namespace flakebisect {
 namespace {
 
 namespace fs = std::filesystem;
+using guest_support::debian_kernel;
+using guest_support::run;
 using test_support::TempDir;
 using ::testing::HasSubstr;
 
-std::string debian_kernel() {
-  std::string best;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().native();
-    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8))) {
-      best = std::max(best, entry.path().native());
-    }
-  }
-  return best;
-}
 
-base::ProcessResult run(std::vector<std::string> argv, const std::string& cwd) {
-  base::ProcessOptions options;
-  options.argv = std::move(argv);
-  options.cwd = cwd;
-  options.timeout = std::chrono::minutes(10);
-  options.env_set = {{"GIT_AUTHOR_NAME", "A"},   {"GIT_AUTHOR_EMAIL", "a@example.org"},
-                     {"GIT_COMMITTER_NAME", "C"}, {"GIT_COMMITTER_EMAIL", "c@example.org"},
-                     {"GIT_CONFIG_NOSYSTEM", "1"}, {"HOME", cwd}};
-  auto result = base::run_process(options);
-  EXPECT_TRUE(result) << (result ? "" : result.error().message());
-  return result ? *result : base::ProcessResult{};
-}
 
 // The pids of QEMU processes whose command line mentions `marker`.
 std::vector<pid_t> qemus_mentioning(const std::string& marker) {

@@ -14,12 +14,14 @@
 #include "base/paths.h"
 #include "base/process.h"
 #include "run/qemu_runner.h"
+#include "qemu/guest_support.h"
 #include "support/temp_dir.h"
 
 namespace flakebisect::run {
 namespace {
 
 namespace fs = std::filesystem;
+using flakebisect::guest_support::debian_kernel;
 using flakebisect::test_support::TempDir;
 using store::RunOutcome;
 using ::testing::HasSubstr;
@@ -27,18 +29,6 @@ using ::testing::Optional;
 using ::testing::StartsWith;
 
 // The newest /boot/vmlinuz-* with a module tree.
-std::string debian_kernel() {
-  std::string best;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().native();
-    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8)) &&
-        entry.path().native() > best) {
-      best = entry.path().native();
-    }
-  }
-  return best;
-}
 
 class QemuBootTest : public ::testing::Test {
  protected:
