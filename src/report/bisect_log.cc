@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/candidate_dag.h"
+#include "report/json_access.h"
 #include "report/text.h"
 
 namespace flakebisect::report {
@@ -17,23 +18,6 @@ using model::CommitIndex;
 using nlohmann::json;
 
 constexpr size_t kMaxSubjectColumns = 200;
-
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-std::string str(const json& object, const char* key) {
-  const json& value = member(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
-}
-
-double num(const json& object, const char* key) {
-  const json& value = member(object, key);
-  return value.is_number() ? value.get<double>() : 0;
-}
 
 // Only a plain object name may reach a `git bisect` line: 40 or 64 lowercase hex digits.
 bool object_name(const std::string& sha) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "report/json_access.h"
 #include "report/text.h"
 
 namespace flakebisect::report {
@@ -27,25 +28,7 @@ constexpr size_t kConsoleColumns = 200;
 // "?=" the word is 68 characters: within RFC 2047's 75, and "Subject: " plus one word fits 78.
 constexpr size_t kEncodedWordBytes = 42;
 
-// ---- JSON access that never throws
-// ---------------------------------------------------------------
-
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-std::string str(const json& object, const char* key) {
-  const json& value = member(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
-}
-
-double num(const json& object, const char* key, double fallback = 0) {
-  const json& value = member(object, key);
-  return value.is_number() ? value.get<double>() : fallback;
-}
+// ---- JSON access that never throws (json_access.h has the rest) ------------------------------
 
 uint64_t count(const json& object, const char* key) {
   const double value = num(object, key);

@@ -1,0 +1,34 @@
+// Reading the report document without exceptions: the renderers take any JSON (a document from
+// another version, a hand-edited one) and must render what is there, so a missing member, a null
+// or a value of the wrong type reads as empty, 0 or a fallback instead of throwing.
+//
+// Thread rules: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace flakebisect::report {
+
+// object[key], or a null value when `object` is not an object or has no such member.
+inline const nlohmann::json& member(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json kNull;
+  if (!object.is_object()) return kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+// The member as a string; "" when it is not one.
+inline std::string str(const nlohmann::json& object, const char* key) {
+  const nlohmann::json& value = member(object, key);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+// The member as a number; `fallback` when it is not one.
+inline double num(const nlohmann::json& object, const char* key, double fallback = 0) {
+  const nlohmann::json& value = member(object, key);
+  return value.is_number() ? value.get<double>() : fallback;
+}
+
+}  // namespace flakebisect::report
