@@ -32,22 +32,10 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-std::string newest_kernel() {
-  std::string best;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().native();
-    if (name.rfind("vmlinuz-", 0) == 0) {
-      best = std::max(best, entry.path().native());
-    }
-  }
-  return best;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kernel = newest_kernel();
+  std::string kernel = run::installed_kernel();
   std::string accel = "tcg";
   uint32_t runs = 8;
   int repeat = 3;

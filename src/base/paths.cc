@@ -190,4 +190,11 @@ Result<std::string> find_executable(const std::string& name) {
   return find_executable_in(name, path != nullptr ? std::string_view(path) : kDefaultSearchPath);
 }
 
+Result<std::string> find_system_executable(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  return find_executable_in(
+      name, std::string(path != nullptr ? std::string_view(path) : kDefaultSearchPath) +
+                ":/usr/local/sbin:/usr/sbin:/sbin");
+}
+
 }  // namespace flakebisect::base

@@ -53,6 +53,9 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes = kDefau
 Result<std::string> find_executable_in(const std::string& name, std::string_view search_path);
 // find_executable_in() with the tool's own $PATH (or "/usr/local/bin:/usr/bin:/bin" if unset).
 Result<std::string> find_executable(const std::string& name);
+// find_executable(), then /usr/local/sbin, /usr/sbin and /sbin, where system tools (mkfs.ext4,
+// modprobe) live even when an ordinary user's $PATH lacks them.
+Result<std::string> find_system_executable(const std::string& name);
 
 // An Error for a failed OS call on `what` (usually a path): "<what>: <strerror(err)>", with
 // kNotFound for ENOENT and kIo otherwise.

@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
 #include "base/paths.h"
 #include "base/process.h"
+#include "run/qemu_runner.h"
 
 namespace flakebisect::cli {
 
@@ -156,14 +156,8 @@ DemoHistory demo_history(uint32_t main_commits) {
 
 int demo_command(const GlobalOptions& global, const DemoOptions& options) {
   // Preflight: everything the demo needs, before anything is written.
-  std::string kernel;
+  const std::string kernel = run::installed_kernel();
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().native();
-    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8))) {
-      kernel = std::max(kernel, entry.path().native());
-    }
-  }
   std::vector<std::string> missing;
   if (kernel.empty()) {
     missing.push_back("a kernel in /boot with its modules (linux-image-amd64)");
@@ -172,10 +166,7 @@ int demo_command(const GlobalOptions& global, const DemoOptions& options) {
        {std::pair{"qemu-system-x86_64", "qemu-system-x86"}, std::pair{"mkfs.ext4", "e2fsprogs"},
         std::pair{"git", "git"}, std::pair{"cc", "build-essential"},
         std::pair{"modprobe", "kmod"}}) {
-    const char* path = std::getenv("PATH");
-    if (!base::find_executable_in(program,
-                                  std::string(path != nullptr ? path : "/usr/bin:/bin") +
-                                      ":/usr/local/sbin:/usr/sbin:/sbin")) {
+    if (!base::find_system_executable(program)) {
       missing.push_back(fmt::format("{} ({})", program, package));
     }
   }

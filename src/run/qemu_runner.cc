@@ -11,7 +11,6 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -45,16 +44,13 @@ constexpr std::string_view kGuestScratch = "/scratch";
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
 
-// mkfs.ext4 and modprobe live in /usr/sbin, which an ordinary user's PATH often lacks: look there
-// too. A name with a '/' is used as it is.
+// mkfs.ext4 and modprobe by full path when found (base::find_system_executable), else as given so
+// that running it reports the error.
 std::string system_program(const std::string& name) {
   if (name.find('/') != std::string::npos) {
     return name;
   }
-  const char* path = std::getenv("PATH");
-  auto found = base::find_executable_in(
-      name, std::string(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin") +
-                ":/usr/local/sbin:/usr/sbin:/sbin");
+  auto found = base::find_system_executable(name);
   return found ? *found : name;
 }
 
@@ -161,6 +157,18 @@ std::string status_text(std::optional<int> status) {
 }
 
 }  // namespace
+
+std::string installed_kernel() {
+  std::string best;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/boot", error)) {
+    const std::string name = entry.path().filename().native();
+    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8))) {
+      best = std::max(best, entry.path().native());
+    }
+  }
+  return best;
+}
 
 std::string bundled_program_path(const std::string& program, const std::string& helper_dir) {
   std::string dir = helper_dir;

@@ -100,6 +100,10 @@ class QemuRunner final : public Runner {
   std::optional<std::string> base_initramfs_;
 };
 
+// The newest /boot/vmlinuz-<version> whose modules are in /lib/modules/<version> (Debian's
+// linux-image-amd64), or "" when there is none: the kernel the demo and the qemu tests boot.
+std::string installed_kernel();
+
 // Where a bundled program ("bundled:dio-check") is: fb-<name> in `helper_dir`, or next to the
 // running executable when `helper_dir` is empty.
 std::string bundled_program_path(const std::string& program, const std::string& helper_dir);

@@ -171,6 +171,19 @@ TEST(PathsTest, FindExecutableOfAMissingProgramIsANotFoundErrorNamingIt) {
   EXPECT_EQ(missing.error().message(), "flakebisect-no-such-program: not found");
 }
 
+TEST(PathsTest, FindSystemExecutableAlsoLooksInTheSbinDirectories) {
+  // mkfs.ext4 (e2fsprogs, installed by scripts/install-deps.sh) lives in /usr/sbin or /sbin.
+  const char* saved = std::getenv("PATH");
+  const std::string old_path = saved != nullptr ? saved : "";
+  ::setenv("PATH", "/usr/bin:/bin", 1);
+  const auto plain = find_executable("mkfs.ext4");
+  const auto system = find_system_executable("mkfs.ext4");
+  ::setenv("PATH", old_path.c_str(), 1);
+  EXPECT_FALSE(plain) << "mkfs.ext4 is expected outside /usr/bin and /bin: " << *plain;
+  ASSERT_TRUE(system) << system.error().message();
+  EXPECT_NE(system->find("sbin/mkfs.ext4"), std::string::npos) << *system;
+}
+
 TEST(PathsTest, FindExecutableSkipsDirectoriesNonExecutablesAndEmptyEntries) {
   TempDir tmp;
   ASSERT_TRUE(make_private_dir(tmp.file("first/tool")));  // a directory named like the program

@@ -4,30 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "base/process.h"
+#include "run/qemu_runner.h"
 
 namespace flakebisect::guest_support {
 
-// The newest /boot/vmlinuz-<version> that has /lib/modules/<version> (Debian's linux-image-amd64,
-// installed by scripts/install-deps.sh); "" when there is none.
-inline std::string debian_kernel() {
-  namespace fs = std::filesystem;
-  std::string best;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().native();
-    if (name.rfind("vmlinuz-", 0) == 0 && fs::is_directory("/lib/modules/" + name.substr(8))) {
-      best = std::max(best, entry.path().native());
-    }
-  }
-  return best;
-}
+// The kernel the qemu tests boot (run::installed_kernel()).
+inline std::string debian_kernel() { return run::installed_kernel(); }
 
 // Runs argv in `cwd` with a fixed git identity and no user or system git config; a tool error
 // fails the test and gives an empty result.
