@@ -145,10 +145,11 @@ struct Config {
   std::string source_text;  // the text parsed, kept so a bisection can store what the user wrote
   std::string source_name;  // the file name used in error messages
 
-  // SHA-256 (64 hex digits) of a canonical serialisation of decision, build and test: the
-  // effective values, not the text, so comments, whitespace, key order and spelling out a default
-  // do not change it, and any changed value does. source_text and source_name are not part of it.
-  // A future version that adds keys changes the hash of every config.
+  // SHA-256 (64 hex digits) of a canonical serialisation of every table: the effective values,
+  // not the text, so comments, whitespace, key order and spelling out a default do not change it,
+  // and any changed value does. source_text and source_name are not part of it. The guest tables
+  // ([kernel], [qemu] with [scratch], [reproducer]) are serialised only when present, so configs
+  // without them kept the hashes they had before those tables existed.
   std::string hash() const;
 };
 

@@ -7,8 +7,9 @@
 //     plan   model::Planner picks (commit, runs); the decision is logged as a "plan" event
 //     build  check the commit out in the bisection's private worktree, run the build; a failed
 //            build is recorded and makes the commit a skip
-//     run    one run at a time; each is recorded in its own committed transaction before the
-//            model sees it
+//     run    the batch through Runner::run_batch (one QEMU boot holds several runs); each run is
+//            recorded in its own committed transaction as it is reported, before the model sees
+//            it, and the batch ends early once the stop rule is met
 //
 // Resume and determinism: everything the loop decides is a function of the stored rows, so a
 // resumed bisection (after a pause, a crash or kill -9 at any point) computes the same posterior
