@@ -327,38 +327,55 @@ void print_overview(const Overview& view) {
 
 }  // namespace
 
-int run_command(const GlobalOptions& global, const StartOptions& options) {
-  int exit_code = kExitError;
+namespace {
+
+// What `run` and `start` share: check the request, open (or create) the store and create the
+// bisection, claimed by `owner_pid` when set. On failure `exit_code` says how to exit.
+std::optional<int64_t> create_bisection(const GlobalOptions& global, const StartOptions& options,
+                                        std::optional<int64_t> owner_pid,
+                                        std::optional<OpenedStore>& opened, int& exit_code) {
+  exit_code = kExitError;
   auto spec = checked_spec(options, exit_code);
   if (!spec) {
+    return std::nullopt;
+  }
+  auto store = open_store(global, /*create=*/true);
+  if (!store) {
+    exit_code = fail(store.error(), "store");
+    return std::nullopt;
+  }
+  opened.emplace(std::move(store).value());
+  auto id = owner_pid ? opened->store.create_bisection(*spec, now_ms(), *owner_pid)
+                      : opened->store.create_bisection(*spec, now_ms());
+  if (!id) {
+    exit_code = fail(id.error(), "store " + opened->path);
+    return std::nullopt;
+  }
+  if (owner_pid) {
+    fmt::print(stderr, "flakebisect: bisection {}: bad {}, {} good\n", *id,
+               spec->bad_sha.substr(0, 12), spec->good_shas.size());
+  }
+  return *id;
+}
+
+}  // namespace
+
+int run_command(const GlobalOptions& global, const StartOptions& options) {
+  std::optional<OpenedStore> opened;
+  int exit_code = kExitError;
+  const auto id = create_bisection(global, options, ::getpid(), opened, exit_code);
+  if (!id) {
     return exit_code;
   }
-  auto opened = open_store(global, /*create=*/true);
-  if (!opened) {
-    return fail(opened.error(), "store");
-  }
-  auto id = opened->store.create_bisection(*spec, now_ms(), ::getpid());
-  if (!id) {
-    return fail(id.error(), "store " + opened->path);
-  }
-  fmt::print(stderr, "flakebisect: bisection {}: bad {}, {} good\n", *id,
-             spec->bad_sha.substr(0, 12), spec->good_shas.size());
   return run_claimed(global, *opened, *id, options.json);
 }
 
 int start_command(const GlobalOptions& global, const StartOptions& options) {
+  std::optional<OpenedStore> opened;
   int exit_code = kExitError;
-  auto spec = checked_spec(options, exit_code);
-  if (!spec) {
-    return exit_code;
-  }
-  auto opened = open_store(global, /*create=*/true);
-  if (!opened) {
-    return fail(opened.error(), "store");
-  }
-  auto id = opened->store.create_bisection(*spec, now_ms());
+  const auto id = create_bisection(global, options, std::nullopt, opened, exit_code);
   if (!id) {
-    return fail(id.error(), "store " + opened->path);
+    return exit_code;
   }
   fmt::print(stderr, "flakebisect: bisection {} queued; `flakebisect daemon` runs it\n", *id);
   fmt::print("{}\n", *id);
