@@ -597,12 +597,11 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
                                    uint32_t count, const RunSink& sink) {
   const std::string what = fmt::format("qemu {}", short_sha(checkout.sha));
   const auto started = Clock::now();
-  const auto report = [&](RunResult result) { return sink(result); };
   const auto skip = [&](const std::string& detail) -> base::Status {
     RunResult result;
     result.outcome = store::RunOutcome::kSkip;
     result.detail = detail;
-    FB_TRY(report(result));
+    FB_TRY(sink(result));
     return {};
   };
 
@@ -743,7 +742,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     boot.save_console();
     result.console_path = boot.console_path;
     ++boot.finished_runs;
-    auto go_on = report(std::move(result));
+    auto go_on = sink(result);
     if (!go_on) {
       sink_error = std::move(go_on).error();
       stop = true;
