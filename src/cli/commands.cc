@@ -132,11 +132,12 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
     }
     config.decision.max_runs = *options.max_runs;
   }
-  if (!options.command.empty() && config.reproducer) {
+  if (!options.command.empty() && (config.reproducer || config.xfstests)) {
     usage = true;
     return base::Error(
-        "a command after '--' runs the test on the host, but the configuration runs "
-        "[reproducer] in a QEMU guest; use one or the other",
+        fmt::format("a command after '--' runs the test on the host, but the configuration runs "
+                    "{} in a QEMU guest; use one or the other",
+                    config.reproducer ? "[reproducer]" : "[xfstests]"),
         base::ErrorCode::kInvalidInput);
   }
   if (!options.command.empty()) {
@@ -151,11 +152,11 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
       }
     }
   }
-  if (config.test.command.empty() && !config.reproducer) {
+  if (config.test.command.empty() && !config.reproducer && !config.xfstests) {
     usage = true;
     return base::Error(
-        "no test command: give one after '--', set test.command, or use [qemu] and [reproducer] "
-        "in the configuration",
+        "no test command: give one after '--', set test.command, or use [qemu] with "
+        "[reproducer] or [xfstests] in the configuration",
         base::ErrorCode::kInvalidInput);
   }
   return config;

@@ -539,6 +539,20 @@ std::string reproducer_program(const std::string& value) {
   return "";
 }
 
+// "NAME=value" with NAME a shell variable name.
+std::string environment_entry(const std::string& value) {
+  const size_t equals = value.find('=');
+  const std::string name = value.substr(0, equals);
+  const bool valid_name =
+      !name.empty() && (name[0] < '0' || name[0] > '9') &&
+      name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+          std::string::npos;
+  if (equals == std::string::npos || !valid_name) {
+    return "must be NAME=value with NAME made of letters, digits and _";
+  }
+  return one_line_value(value);
+}
+
 // A count in [minimum, maximum].
 void read_bounded_count_into(const Field& field, Problems& problems, uint32_t& target,
                              uint32_t minimum, uint32_t maximum) {
@@ -731,6 +745,34 @@ constexpr KeySpec kKeys[] = {
      [](const Field& f, Problems& p, Config& c) {
        read_strings_into(f, p, c.reproducer->files, absolute_path);
      }},
+    {"xfstests", "root",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.xfstests->root, absolute_path);
+     }},
+    {"xfstests", "dir",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.xfstests->dir, absolute_path);
+     }},
+    {"xfstests", "tests",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.xfstests->tests, one_line_value);
+       if (c.xfstests->tests.empty()) {
+         p.at(f, "must name at least one test, e.g. [\"generic/418\"]");
+         c.xfstests->tests = XfstestsConfig().tests;
+       }
+     }},
+    {"xfstests", "mkfs_options",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.xfstests->mkfs_options, one_line_value);
+     }},
+    {"xfstests", "mount_options",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.xfstests->mount_options, one_line_value);
+     }},
+    {"xfstests", "environment",
+     [](const Field& f, Problems& p, Config& c) {
+       read_strings_into(f, p, c.xfstests->environment, environment_entry);
+     }},
 };
 
 bool is_section(std::string_view name) {
@@ -845,6 +887,8 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
       config.qemu.emplace();
     } else if (section == "reproducer") {
       config.reproducer.emplace();
+    } else if (section == "xfstests") {
+      config.xfstests.emplace();
     }
     for (auto&& [key, node] : *table) {
       const KeySpec* spec = find_key(section, key.str());
@@ -867,7 +911,8 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
                 "test.runs_per_batch: must be at most decision.max_runs ({}), got {}",
                 config.decision.max_runs, config.test.runs_per_batch);
   }
-  // How the test runs: on the host (test.command) or in a QEMU guest ([qemu] + [reproducer]).
+  // How the test runs: on the host (test.command) or in a QEMU guest ([qemu] + [reproducer] or
+  // [xfstests]).
   // Checked only when every value was read, so that a bad value is reported as itself rather than
   // as the default it left behind.
   if (!problems.empty()) {
@@ -882,8 +927,26 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
   if (config.reproducer && !config.qemu) {
     problems.at(at("reproducer"), "[reproducer]: needs a [qemu] table to run the guest in");
   }
-  if (config.qemu && !config.reproducer) {
-    problems.at(at("qemu"), "[qemu]: needs a [reproducer] table saying what to run in the guest");
+  if (config.xfstests && !config.test.command.empty()) {
+    problems.at(at("xfstests"),
+                "[xfstests]: test.command already says how to test; a test runs either on the "
+                "host (test.command) or in a guest ([qemu] with [xfstests]), not both");
+  }
+  if (config.xfstests && config.reproducer) {
+    problems.at(at("xfstests"),
+                "[xfstests]: the guest runs either a [reproducer] or xfstests, not both");
+  }
+  if (config.xfstests && !config.qemu) {
+    problems.at(at("xfstests"), "[xfstests]: needs a [qemu] table to run the guest in");
+  }
+  if (config.xfstests && config.xfstests->dir.empty()) {
+    problems.at(at("xfstests"),
+                "xfstests.dir: required: the absolute path of a built xfstests tree (the "
+                "directory holding ./check), as seen inside xfstests.root");
+  }
+  if (config.qemu && !config.reproducer && !config.xfstests) {
+    problems.at(at("qemu"),
+                "[qemu]: needs a [reproducer] or [xfstests] table saying what to run in the guest");
   }
   if (section_at.count("scratch") != 0 && !config.qemu) {
     problems.at(at("scratch"), "[scratch]: only used with [qemu]");
@@ -1015,6 +1078,14 @@ std::string Config::hash() const {
     append_strings(out, "reproducer.program", {reproducer->program});
     append_strings(out, "reproducer.args", reproducer->args);
     append_strings(out, "reproducer.files", reproducer->files);
+  }
+  if (xfstests) {
+    append_strings(out, "xfstests.root", {xfstests->root});
+    append_strings(out, "xfstests.dir", {xfstests->dir});
+    append_strings(out, "xfstests.tests", xfstests->tests);
+    append_strings(out, "xfstests.mkfs_options", {xfstests->mkfs_options});
+    append_strings(out, "xfstests.mount_options", {xfstests->mount_options});
+    append_strings(out, "xfstests.environment", xfstests->environment);
   }
   return sha256_hex(out);
 }

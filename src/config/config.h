@@ -134,6 +134,22 @@ struct ReproducerConfig {
   bool operator==(const ReproducerConfig&) const = default;
 };
 
+// [xfstests]: run tests of a built xfstests tree in the guest instead of a [reproducer]. The guest
+// chroots into `root`, a host directory tree shared read-only over virtio-9p (the host itself by
+// default), so xfstests finds bash, perl, xfsprogs and the rest there; each run gets its own
+// freshly made TEST_DEV and SCRATCH_DEV.
+struct XfstestsConfig {
+  std::string root = "/";  // absolute host path: the guest's userland
+  std::string dir;         // absolute path of the built xfstests tree, as seen inside `root`
+  // ./check's arguments: test names, groups (-g quick), options; passed as they are.
+  std::vector<std::string> tests = {"generic/418"};
+  std::string mkfs_options;   // MKFS_OPTIONS, e.g. "-b 1024"; empty = xfstests' default
+  std::string mount_options;  // MOUNT_OPTIONS, e.g. "-o dioread_nolock"; empty = its default
+  std::vector<std::string> environment;  // more "NAME=value" variables for ./check
+
+  bool operator==(const XfstestsConfig&) const = default;
+};
+
 struct Config {
   DecisionConfig decision;
   BuildConfig build;
@@ -142,13 +158,14 @@ struct Config {
   std::optional<QemuConfig> qemu;              // [qemu] present
   ScratchConfig scratch;                       // used with [qemu]
   std::optional<ReproducerConfig> reproducer;  // [reproducer] present
+  std::optional<XfstestsConfig> xfstests;      // [xfstests] present (instead of [reproducer])
   std::string source_text;  // the text parsed, kept so a bisection can store what the user wrote
   std::string source_name;  // the file name used in error messages
 
   // SHA-256 (64 hex digits) of a canonical serialisation of every table: the effective values,
   // not the text, so comments, whitespace, key order and spelling out a default do not change it,
   // and any changed value does. source_text and source_name are not part of it. The guest tables
-  // ([kernel], [qemu] with [scratch], [reproducer]) are serialised only when present, so configs
+  // ([kernel], [qemu] with [scratch], [reproducer], [xfstests]) are serialised only when present, so configs
   // without them kept the hashes they had before those tables existed.
   std::string hash() const;
 };

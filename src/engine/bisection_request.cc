@@ -35,10 +35,11 @@ base::Status check_program(std::string_view what, const std::vector<std::string>
 }  // namespace
 
 base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& request) {
-  if (request.config.test.command.empty() && !request.config.reproducer) {
+  if (request.config.test.command.empty() && !request.config.reproducer &&
+      !request.config.xfstests) {
     return base::Error(
-        "no test command: give one after '--', set test.command, or use [qemu] and [reproducer] "
-        "in the configuration",
+        "no test command: give one after '--', set test.command, or use [qemu] with "
+        "[reproducer] or [xfstests] in the configuration",
         ErrorCode::kInvalidInput);
   }
   if (request.good_revs.empty()) {

@@ -762,6 +762,7 @@ ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string s
       qemu.qemu = *config.qemu;
       qemu.scratch = config.scratch;
       qemu.reproducer = config.reproducer.value_or(config::ReproducerConfig{});
+      qemu.xfstests = config.xfstests;
       qemu.run_timeout = config.test.timeout;
       qemu.work_dir = (state / "qemu").native();
       qemu.cache_dir = (state / "cache" / "initramfs").native();

@@ -58,6 +58,14 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
     append_argv(out, "reproducer.args", config.reproducer->args);
     append_argv(out, "reproducer.files", config.reproducer->files);
   }
+  if (config.xfstests) {
+    append_argv(out, "xfstests.root", {config.xfstests->root});
+    append_argv(out, "xfstests.dir", {config.xfstests->dir});
+    append_argv(out, "xfstests.tests", config.xfstests->tests);
+    append_argv(out, "xfstests.mkfs_options", {config.xfstests->mkfs_options});
+    append_argv(out, "xfstests.mount_options", {config.xfstests->mount_options});
+    append_argv(out, "xfstests.environment", config.xfstests->environment);
+  }
   if (!reproducer_digest.empty()) {
     out += fmt::format("reproducer.digest={}\n", reproducer_digest);
   }
@@ -73,17 +81,22 @@ std::string build_key(const config::Config& config) {
 }
 
 base::Result<std::string> reproducer_digest(const config::Config& config) {
-  if (!config.reproducer) {
-    return std::string();
-  }
   std::vector<std::string> paths;
-  const std::string& program = config.reproducer->program;
-  if (program.rfind("bundled:", 0) == 0) {
-    paths.push_back(run::bundled_program_path(program, ""));
-  } else if (!program.empty() && program.front() == '/') {
-    paths.push_back(program);
+  if (config.xfstests) {
+    // ./check and the named tests with their golden output: a changed test is a different
+    // experiment. common/ and the helpers are not hashed (too much to read at every start).
+    FB_ASSIGN_OR_RETURN(paths, run::xfstests_identity_files(*config.xfstests));
+  } else if (!config.reproducer) {
+    return std::string();
+  } else {
+    const std::string& program = config.reproducer->program;
+    if (program.rfind("bundled:", 0) == 0) {
+      paths.push_back(run::bundled_program_path(program, ""));
+    } else if (!program.empty() && program.front() == '/') {
+      paths.push_back(program);
+    }
+    paths.insert(paths.end(), config.reproducer->files.begin(), config.reproducer->files.end());
   }
-  paths.insert(paths.end(), config.reproducer->files.begin(), config.reproducer->files.end());
   if (paths.empty()) {
     return std::string();
   }

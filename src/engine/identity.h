@@ -20,7 +20,9 @@
 // [reproducer]) and, through `reproducer_digest`, the content of a reproducer that lives outside
 // the repository (bundled:dio-check or an absolute path, plus reproducer.files): a rebuilt or
 // edited reproducer is a different experiment even at the same path. A reproducer in the checkout
-// is part of the commit already.
+// is part of the commit already. With [xfstests], the digest covers ./check and the files of the
+// tests named in xfstests.tests (run::xfstests_identity_files); a tree without ./check is an
+// error here, before anything is built.
 //
 // Build key (store::BuildRecord::config_hash): builds are stored per (tree id, build key); the key
 // is the SHA-256 of build.command and build.timeout. A failed build under a key makes every commit

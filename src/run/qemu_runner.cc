@@ -193,6 +193,65 @@ std::string virtio_disk_name(uint32_t k) {
   return "vd" + suffix;
 }
 
+std::string path_in_root(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") {
+    return path;
+  }
+  std::string joined = root;
+  while (joined.size() > 1 && joined.back() == '/') {
+    joined.pop_back();
+  }
+  return joined + (path.empty() || path.front() != '/' ? "/" : "") + path;
+}
+
+base::Result<std::vector<std::string>> xfstests_identity_files(
+    const config::XfstestsConfig& xfstests) {
+  const std::string tree = path_in_root(xfstests.root, xfstests.dir);
+  std::error_code error;
+  // The guest mounts its own filesystems on these, hiding what the host has there.
+  for (const std::string_view hidden : {"/tmp", "/run", "/proc", "/sys", "/dev", "/var/tmp"}) {
+    const std::string dir = fs::path(xfstests.dir).lexically_normal().native();
+    if (dir == hidden || dir.rfind(std::string(hidden) + "/", 0) == 0) {
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "xfstests.dir {}: the guest mounts its own {} over the root, so the "
+                              "tree must live elsewhere",
+                              xfstests.dir, hidden);
+    }
+  }
+  if (!fs::is_directory(xfstests.root, error)) {
+    return base::make_error(ErrorCode::kNotFound, "xfstests.root {}: not a directory",
+                            xfstests.root);
+  }
+  const std::string check = (fs::path(tree) / "check").native();
+  if (::access(check.c_str(), R_OK) != 0) {
+    return base::make_error(ErrorCode::kNotFound,
+                            "xfstests.dir {}: no ./check in {} (not an xfstests tree)",
+                            xfstests.dir, tree);
+  }
+  // common/config refuses to start without the built helpers; say so before anything boots.
+  const std::string fsstress = (fs::path(tree) / "ltp" / "fsstress").native();
+  if (::access(fsstress.c_str(), X_OK) != 0) {
+    return base::make_error(ErrorCode::kNotFound,
+                            "xfstests.dir {}: {} is missing: build xfstests first (make in {})",
+                            xfstests.dir, fsstress, tree);
+  }
+  std::vector<std::string> files = {check};
+  for (const std::string& test : xfstests.tests) {
+    // A test name is <group dir>/<name>; options and group names are not files.
+    if (test.empty() || test.front() == '-' || test.find('/') == std::string::npos ||
+        test.find("..") != std::string::npos) {
+      continue;
+    }
+    for (const std::string& file : {test, test + ".out"}) {
+      const std::string path = (fs::path(tree) / "tests" / file).native();
+      if (fs::is_regular_file(path, error)) {
+        files.push_back(path);
+      }
+    }
+  }
+  return files;
+}
+
 std::optional<ResultsLine> parse_results_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') {
     line.remove_suffix(1);
@@ -399,7 +458,12 @@ base::Result<std::vector<std::string>> QemuRunner::module_paths() {
     }
   }
   std::vector<std::string> paths;
-  if (tree.empty() || options_.qemu.load_modules.empty()) {
+  std::vector<std::string> load = options_.qemu.load_modules;
+  if (options_.xfstests && !load.empty()) {
+    // The guest's root comes over virtio-9p.
+    load.insert(load.end(), {"9pnet_virtio", "9p"});
+  }
+  if (tree.empty() || load.empty()) {
     modules_ = paths;
     return paths;
   }
@@ -408,7 +472,7 @@ base::Result<std::vector<std::string>> QemuRunner::module_paths() {
   const std::string version = tree_path.filename().native();
   const std::string root = tree_path.parent_path().parent_path().parent_path().native();
   std::set<std::string> seen;
-  for (const std::string& module : options_.qemu.load_modules) {
+  for (const std::string& module : load) {
     base::ProcessOptions modprobe;
     modprobe.argv = {system_program("modprobe"), "-d", root.empty() ? "/" : root, "-S", version,
                      "--show-depends", module};
@@ -485,7 +549,7 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
                                                const std::string& initrd,
                                                const std::string& results,
                                                const std::vector<std::string>& disks,
-                                               bool probe) const {
+                                               bool probe, const std::string& share) const {
   std::string append = "console=ttyS0,115200 panic=-1 oops=panic nokaslr";
   append += probe ? " loglevel=7 rdinit=/nonexistent" : " loglevel=5";
   for (const std::string& word : options_.qemu.append) {
@@ -514,21 +578,37 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
   if (!initrd.empty()) {
     argv.insert(argv.end(), {"-initrd", initrd});
   }
-  if (!results.empty()) {
-    // QEMU's option parser splits on ','; a ',' in a path is written ',,'.
-    std::string escaped;
-    for (char c : results) {
-      escaped += c == ',' ? std::string(",,") : std::string(1, c);
+  // QEMU's option parser splits on ','; a ',' in a path is written ',,'.
+  const auto escaped = [](const std::string& path) {
+    std::string out;
+    for (char c : path) {
+      out += c == ',' ? std::string(",,") : std::string(1, c);
     }
-    argv.insert(argv.end(),
-                {"-chardev", "file,id=results,path=" + escaped, "-serial", "chardev:results"});
+    return out;
+  };
+  if (!results.empty()) {
+    argv.insert(argv.end(), {"-chardev", "file,id=results,path=" + escaped(results), "-serial",
+                             "chardev:results"});
   }
   for (const std::string& disk : disks) {
-    std::string escaped;
-    for (char c : disk) {
-      escaped += c == ',' ? std::string(",,") : std::string(1, c);
+    argv.insert(argv.end(),
+                {"-drive", "file=" + escaped(disk) + ",if=virtio,format=raw,cache=none"});
+  }
+  if (options_.xfstests && !probe) {
+    // The guest's userland, read-only (multidevs=remap: the tree may span host filesystems), and
+    // the directory it writes xfstests' results into.
+    const std::string& root = options_.xfstests->root;
+    argv.insert(argv.end(),
+                {"-fsdev",
+                 "local,id=fbroot,path=" + escaped(root) +
+                     ",security_model=none,readonly=on,multidevs=remap",
+                 "-device", "virtio-9p-pci,fsdev=fbroot,mount_tag=fbroot"});
+    if (!share.empty()) {
+      argv.insert(argv.end(), {"-fsdev",
+                               "local,id=fbresults,path=" + escaped(share) +
+                                   ",security_model=none",
+                               "-device", "virtio-9p-pci,fsdev=fbresults,mount_tag=fbresults"});
     }
-    argv.insert(argv.end(), {"-drive", "file=" + escaped + ",if=virtio,format=raw,cache=none"});
   }
   return argv;
 }
@@ -609,10 +689,17 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   if (!kernel) {
     return std::move(kernel).error().context(what);
   }
-  FB_ASSIGN_OR_RETURN(std::optional<std::string> reproducer, reproducer_path(checkout));
-  if (!reproducer) {
-    return skip(fmt::format("reproducer {} is not in the checkout of {}",
-                            options_.reproducer.program, short_sha(checkout.sha)));
+  std::optional<std::string> reproducer;
+  if (options_.xfstests) {
+    if (auto tree = xfstests_identity_files(*options_.xfstests); !tree) {
+      return std::move(tree).error().context(what);
+    }
+  } else {
+    FB_ASSIGN_OR_RETURN(reproducer, reproducer_path(checkout));
+    if (!reproducer) {
+      return skip(fmt::format("reproducer {} is not in the checkout of {}",
+                              options_.reproducer.program, short_sha(checkout.sha)));
+    }
   }
   auto accel = choose_accel(*kernel);
   if (!accel) {
@@ -623,7 +710,10 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     return std::move(base).error().context(what + ": initramfs");
   }
 
-  const uint32_t runs = std::min(count, options_.qemu.runs_per_boot);
+  // With xfstests every run has a TEST_DEV and a SCRATCH_DEV.
+  const uint32_t disks_per_run = options_.xfstests ? 2 : 1;
+  const uint32_t runs = std::min({count, options_.qemu.runs_per_boot,
+                                  options_.xfstests ? kXfstestsRunsPerBoot : UINT32_MAX});
   Boot boot;
   boot.id = fmt::format("{}-{}", short_sha(checkout.sha), random_id());
   FB_TRY(base::make_private_dir(options_.work_dir));
@@ -649,10 +739,17 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   boot.results_path = (fs::path(boot.dir) / "results").native();
   boot.console_path = (fs::path(options_.log_dir) / ("console-" + boot.id + ".log")).native();
   FB_TRY(base::write_file_atomic(boot.results_path, ""));
+  // xfstests writes its results (check.log, <test>.out.bad, .full, .dmesg) here, kept like the
+  // console log.
+  std::string share;
+  if (options_.xfstests) {
+    share = (fs::path(options_.log_dir) / ("xfstests-" + boot.id)).native();
+    FB_TRY(base::make_private_dir(share));
+  }
 
-  // One fresh filesystem per run.
+  // One fresh filesystem per run (two with xfstests).
   std::vector<std::string> disks;
-  for (uint32_t k = 0; k < runs; ++k) {
+  for (uint32_t k = 0; k < runs * disks_per_run; ++k) {
     const std::string image = (fs::path(boot.dir) / fmt::format("scratch-{}.img", k)).native();
     {
       std::error_code error;
@@ -682,16 +779,39 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
 
   // The per-boot archive, appended to the cached base.
   CpioWriter extra;
-  if (auto added = extra.add_host_file("fb/reproducer", *reproducer, 0755); !added) {
-    return std::move(added).error().context(what + ": reproducer");
-  }
   std::string args;
-  for (std::string arg : options_.reproducer.args) {
-    for (size_t at = arg.find("{scratch}"); at != std::string::npos;
-         at = arg.find("{scratch}", at + kGuestScratch.size())) {
-      arg.replace(at, 9, kGuestScratch);
+  if (options_.xfstests) {
+    const config::XfstestsConfig& xfstests = *options_.xfstests;
+    extra.add_file("fb/mode", "xfstests\n");
+    extra.add_file("fb/xfstests_dir", xfstests.dir + "\n");
+    // ./check's environment, one NAME=value per line, handed to env(1) as words (never a
+    // sourced local.config, so no value is interpreted by a shell).
+    std::string environment = "FSTYP=" + options_.scratch.fstype + "\n";
+    if (!xfstests.mkfs_options.empty()) {
+      environment += "MKFS_OPTIONS=" + xfstests.mkfs_options + "\n";
     }
-    args += arg + "\n";
+    if (!xfstests.mount_options.empty()) {
+      environment += "MOUNT_OPTIONS=" + xfstests.mount_options + "\n";
+    }
+    for (const std::string& entry : xfstests.environment) {
+      environment += entry + "\n";
+    }
+    extra.add_file("fb/environment", environment);
+    for (const std::string& arg : xfstests.tests) {
+      args += arg + "\n";
+    }
+  } else {
+    extra.add_file("fb/mode", "program\n");
+    if (auto added = extra.add_host_file("fb/reproducer", *reproducer, 0755); !added) {
+      return std::move(added).error().context(what + ": reproducer");
+    }
+    for (std::string arg : options_.reproducer.args) {
+      for (size_t at = arg.find("{scratch}"); at != std::string::npos;
+           at = arg.find("{scratch}", at + kGuestScratch.size())) {
+        arg.replace(at, 9, kGuestScratch);
+      }
+      args += arg + "\n";
+    }
   }
   extra.add_file("fb/args", args);
   extra.add_file("fb/runs", std::to_string(runs) + "\n");
@@ -701,7 +821,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   extra.add_file("fb/fstype", options_.scratch.fstype + "\n");
   extra.add_file("fb/mount_options", options_.scratch.mount_options + "\n");
   std::string disk_names;
-  for (uint32_t k = 0; k < runs; ++k) {
+  for (uint32_t k = 0; k < runs * disks_per_run; ++k) {
     disk_names += virtio_disk_name(k) + "\n";
   }
   extra.add_file("fb/disks", disk_names);
@@ -718,7 +838,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   initrd_bytes.clear();
 
   base::ProcessOptions qemu_options;
-  qemu_options.argv = qemu_argv(*accel, *kernel, initrd, boot.results_path, disks);
+  qemu_options.argv = qemu_argv(*accel, *kernel, initrd, boot.results_path, disks, false, share);
   auto started_qemu = base::ChildProcess::start(qemu_options);
   if (!started_qemu) {
     return std::move(started_qemu).error().context(what);
@@ -809,6 +929,17 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         RunResult result;
         result.outcome = outcome_of_status(line.status);
         result.detail = status_text(line.status);
+        if (options_.xfstests) {
+          // The guest init turned ./check's summary into an exit status (qemu/guest/init).
+          result.detail = fmt::format(
+              "xfstests {} (results in {}/run-{})",
+              !line.status         ? std::string("timed out in the guest")
+              : *line.status == 0   ? std::string("passed")
+              : *line.status == 125 ? std::string("did not run the test (not run)")
+              : *line.status == 254 ? std::string("./check could not run the tests")
+                                    : std::string("failed"),
+              share, first_index + line.run);
+        }
         if (line.bytes > 0) {
           result.detail += fmt::format(" ({} bytes of output)\n", line.bytes) +
                            build::tail_of(line.output_tail, kRunDetailTailBytes);

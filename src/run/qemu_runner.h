@@ -7,6 +7,9 @@
 //   2. assemble the initramfs: a cached base archive (busybox-static, the guest init from
 //      qemu/guest/init, the kernel modules the guest needs in load order) plus a per-boot archive
 //      (the reproducer, its arguments, the run count and timeout, the disk names);
+//      with [xfstests] there is no reproducer: each run gets a TEST_DEV and a SCRATCH_DEV image,
+//      QEMU shares xfstests.root read-only and a per-boot results directory (under log_dir)
+//      writable over virtio-9p, and the guest runs ./check chrooted into the root (qemu/README.md);
 //   3. start QEMU (own process group, killed if flakebisect dies) with the kernel console on
 //      ttyS0, read through a pipe into a size-capped log, and the results channel on ttyS1, a
 //      file only the guest init writes (protocol in qemu/guest/init);
@@ -48,6 +51,9 @@ struct QemuRunnerOptions {
   config::QemuConfig qemu;
   config::ScratchConfig scratch;
   config::ReproducerConfig reproducer;
+  // Set: run xfstests' ./check instead of the reproducer (each run gets two disks, TEST_DEV and
+  // SCRATCH_DEV, and the guest chroots into xfstests.root shared over virtio-9p).
+  std::optional<config::XfstestsConfig> xfstests;
   std::chrono::milliseconds run_timeout{600000};  // test.timeout, per run
   std::string work_dir;   // per-boot private directories (scratch images) go here; required
   std::string cache_dir;  // cached base initramfs archives; required
@@ -88,10 +94,11 @@ class QemuRunner final : public Runner {
   base::Result<std::string> kernel_image(const build::CommitCheckout& checkout) const;
   base::Result<std::optional<std::string>> reproducer_path(
       const build::CommitCheckout& checkout) const;
+  // `share` (xfstests): the host directory the guest writes xfstests' results into.
   std::vector<std::string> qemu_argv(const std::string& accel, const std::string& kernel,
                                      const std::string& initrd, const std::string& results,
-                                     const std::vector<std::string>& disks,
-                                     bool probe = false) const;
+                                     const std::vector<std::string>& disks, bool probe = false,
+                                     const std::string& share = "") const;
 
   base::ProcessRunner& processes_;
   QemuRunnerOptions options_;
@@ -107,6 +114,18 @@ std::string installed_kernel();
 // Where a bundled program ("bundled:dio-check") is: fb-<name> in `helper_dir`, or next to the
 // running executable when `helper_dir` is empty.
 std::string bundled_program_path(const std::string& program, const std::string& helper_dir);
+
+// Most runs in one boot with [xfstests]: each run takes two virtio disks (TEST_DEV, SCRATCH_DEV).
+inline constexpr uint32_t kXfstestsRunsPerBoot = 12;
+
+// The host path of `path` inside the guest's root tree `root` ("/" + "/opt/x" = "/opt/x").
+std::string path_in_root(const std::string& root, const std::string& path);
+
+// The host files that identify an xfstests experiment: ./check, and for every xfstests.tests
+// argument naming a test (generic/418) its script and golden output when present. Errors name
+// what is missing when xfstests.dir is not a built xfstests tree (no ./check, no ltp/fsstress).
+base::Result<std::vector<std::string>> xfstests_identity_files(
+    const config::XfstestsConfig& xfstests);
 
 // The bundled guest init (qemu/guest/init), compiled in.
 std::string_view bundled_guest_init();

@@ -584,8 +584,12 @@ esac
   EXPECT_EQ(read(outcome->artifact + "/build.log"), log.substr(0, log.find("# stored: ")));
 }
 
-TEST(BundledFragments, IncludeTheQemuGuestAndTheDebugFragments) {
-  EXPECT_THAT(bundled_fragment_names(), ElementsAre("debug-kasan", "debug-lockdep", "qemu-guest"));
+TEST(BundledFragments, IncludeTheQemuGuestXfstestsAndTheDebugFragments) {
+  EXPECT_THAT(bundled_fragment_names(),
+              ElementsAre("debug-kasan", "debug-lockdep", "qemu-guest", "xfstests"));
+  auto xfstests = bundled_fragment("xfstests");
+  ASSERT_TRUE(xfstests.has_value());
+  EXPECT_THAT(std::string(*xfstests), HasSubstr("\nCONFIG_NET_9P_VIRTIO=y\n"));
   auto guest = bundled_fragment("qemu-guest");
   ASSERT_TRUE(guest.has_value());
   EXPECT_THAT(std::string(*guest), HasSubstr("\nCONFIG_VIRTIO_BLK=y\n"));

@@ -56,6 +56,17 @@ args = ["-w", "{scratch}/f", "{run}"]
 files = ["/etc/hostname"]
 )";
 
+// The [xfstests] keys (instead of [reproducer]), each set to something other than its default.
+constexpr std::string_view kEveryXfstestsKey = R"(
+[xfstests]
+root = "/srv/bookworm"
+dir = "/opt/xfstests-dev"
+tests = ["-g", "quick"]
+mkfs_options = "-b 1024"
+mount_options = "-o nodelalloc"
+environment = ["DIFF_LENGTH=0"]
+)";
+
 // A config that sets every key to something other than its default.
 constexpr std::string_view kEveryKey = R"([decision]
 confidence = 0.95
@@ -565,8 +576,9 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 40u);
-  const std::string both = std::string(kEveryKey) + std::string(kEveryGuestKey);
+  EXPECT_EQ(keys.size(), 46u);
+  const std::string both =
+      std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {
     const auto dot = key.find('.');
     const std::string table = "[" + key.substr(0, dot) + "]";

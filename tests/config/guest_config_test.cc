@@ -1,4 +1,4 @@
-// The guest tables: [kernel], [qemu], [scratch] and [reproducer].
+// The guest tables: [kernel], [qemu], [scratch], [reproducer] and [xfstests].
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -42,7 +42,8 @@ TEST(GuestConfigTest, AnEmptyReproducerTableMeansTheBundledGeneric418Checker) {
 
 TEST(GuestConfigTest, AGuestTestNeedsBothQemuAndReproducer) {
   EXPECT_EQ(error_of("[qemu]\nkernel = \"/boot/vmlinuz\"\n"),
-            "g.toml:1:2: [qemu]: needs a [reproducer] table saying what to run in the guest");
+            "g.toml:1:2: [qemu]: needs a [reproducer] or [xfstests] table saying what to run in "
+            "the guest");
   EXPECT_EQ(error_of("[reproducer]\n"),
             "g.toml:1:2: [reproducer]: needs a [qemu] table to run the guest in");
 }
@@ -113,12 +114,86 @@ TEST(GuestConfigTest, GuestTablesChangeTheHashOnlyWhenPresentAndDifferent) {
   EXPECT_NE(parsed(std::string(kDebianKernel) + "[scratch]\nsize_mb = 128\n").hash(), guest);
 }
 
+constexpr std::string_view kXfstests = R"([qemu]
+kernel = "/boot/vmlinuz-6.1.0-13-amd64"
+
+[xfstests]
+dir = "/opt/xfstests-dev"
+)";
+
+TEST(GuestConfigTest, AnXfstestsTableRunsGeneric418FromTheHostRootByDefault) {
+  const Config config = parsed(kXfstests);
+  ASSERT_TRUE(config.qemu && config.xfstests);
+  EXPECT_FALSE(config.reproducer);
+  EXPECT_EQ(config.xfstests->root, "/");
+  EXPECT_EQ(config.xfstests->dir, "/opt/xfstests-dev");
+  EXPECT_THAT(config.xfstests->tests, ElementsAre("generic/418"));
+  EXPECT_EQ(config.xfstests->mkfs_options, "");
+  EXPECT_TRUE(config.xfstests->environment.empty());
+  const Config every = parsed(std::string(kXfstests) +
+                              "root = \"/srv/bookworm\"\ntests = [\"-g\", \"quick\"]\n"
+                              "mkfs_options = \"-b 1024\"\nmount_options = \"-o nodelalloc\"\n"
+                              "environment = [\"DIFF_LENGTH=0\", \"SOAK_DURATION=10m\"]\n");
+  EXPECT_EQ(every.xfstests->root, "/srv/bookworm");
+  EXPECT_THAT(every.xfstests->tests, ElementsAre("-g", "quick"));
+  EXPECT_EQ(every.xfstests->mkfs_options, "-b 1024");
+  EXPECT_EQ(every.xfstests->mount_options, "-o nodelalloc");
+  EXPECT_THAT(every.xfstests->environment, ElementsAre("DIFF_LENGTH=0", "SOAK_DURATION=10m"));
+}
+
+TEST(GuestConfigTest, XfstestsNeedsQemuADirAndNoOtherTest) {
+  EXPECT_EQ(error_of("[xfstests]\ndir = \"/x\"\n"),
+            "g.toml:1:2: [xfstests]: needs a [qemu] table to run the guest in");
+  EXPECT_EQ(error_of("[qemu]\nkernel = \"/boot/vmlinuz\"\n[xfstests]\n"),
+            "g.toml:3:2: xfstests.dir: required: the absolute path of a built xfstests tree (the "
+            "directory holding ./check), as seen inside xfstests.root");
+  EXPECT_THAT(error_of(std::string(kXfstests) + "[reproducer]\n"),
+              HasSubstr("[xfstests]: the guest runs either a [reproducer] or xfstests, not both"));
+  EXPECT_THAT(error_of(std::string(kXfstests) + "[test]\ncommand = [\"./t\"]\n"),
+              HasSubstr("[xfstests]: test.command already says how to test"));
+}
+
+TEST(GuestConfigTest, BadXfstestsValuesNameTheKey) {
+  const std::string base(kXfstests);
+  EXPECT_EQ(error_of(base + "root = \"srv\"\n"),
+            "g.toml:6:1: xfstests.root: must be an absolute path, got \"srv\"");
+  EXPECT_EQ(error_of(base + "tests = []\n"),
+            "g.toml:6:1: xfstests.tests: must name at least one test, e.g. [\"generic/418\"]");
+  EXPECT_EQ(error_of(base + "environment = [\"1X=2\"]\n"),
+            "g.toml:6:16: xfstests.environment[0]: must be NAME=value with NAME made of letters, "
+            "digits and _, got \"1X=2\"");
+  EXPECT_EQ(error_of(base + "environment = [\"X\"]\n"),
+            "g.toml:6:16: xfstests.environment[0]: must be NAME=value with NAME made of letters, "
+            "digits and _, got \"X\"");
+  EXPECT_EQ(error_of(base + "mkfs_options = \"-b\\n1024\"\n"),
+            "g.toml:6:1: xfstests.mkfs_options: must not contain a line break, got \"-b\\n1024\"");
+}
+
+TEST(GuestConfigTest, TheXfstestsTableChangesTheHash) {
+  const std::string plain = parsed(kXfstests).hash();
+  EXPECT_EQ(parsed(std::string(kXfstests) + "tests = [\"generic/418\"]\nroot = \"/\"\n").hash(),
+            plain);
+  EXPECT_NE(parsed(std::string(kXfstests) + "tests = [\"generic/419\"]\n").hash(), plain);
+  EXPECT_NE(parsed(std::string(kXfstests) + "mkfs_options = \"-b 1024\"\n").hash(), plain);
+  EXPECT_NE(parsed(std::string(kDebianKernel)).hash(), plain);
+}
+
 TEST(GuestConfigTest, TheSeedCaseConfigParses) {
   auto config = load_config(FLAKEBISECT_SOURCE_DIR "/configs/bisect/generic-418-ext4-1k.toml");
   ASSERT_TRUE(config) << config.error().message();
   ASSERT_TRUE(config->kernel && config->qemu && config->reproducer);
   EXPECT_EQ(config->reproducer->program, "bundled:dio-check");
   EXPECT_THAT(config->scratch.mkfs, testing::Contains("1024"));
+}
+
+TEST(GuestConfigTest, TheXfstestsSeedCaseConfigParses) {
+  auto config = load_config(FLAKEBISECT_SOURCE_DIR "/configs/bisect/generic-418-xfstests.toml");
+  ASSERT_TRUE(config) << config.error().message();
+  ASSERT_TRUE(config->kernel && config->qemu && config->xfstests);
+  EXPECT_THAT(config->kernel->fragments, ElementsAre("qemu-guest", "xfstests"));
+  EXPECT_THAT(config->xfstests->tests, ElementsAre("generic/418"));
+  EXPECT_EQ(config->xfstests->mkfs_options, "-b 1024");
+  ASSERT_TRUE(config->test.signature);
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+
+#include "support/temp_dir.h"
 
 namespace flakebisect::engine {
 namespace {
@@ -122,6 +125,44 @@ TEST(ReproducerDigest, FollowsTheContentOfAReproducerOutsideTheRepository) {
   c.reproducer->program = path + ".missing";
   EXPECT_FALSE(reproducer_digest(c));
   std::remove(path.c_str());
+}
+
+TEST(ReproducerDigest, AnXfstestsExperimentFollowsCheckAndTheNamedTests) {
+  namespace fs = std::filesystem;
+  test_support::TempDir dir;
+  const std::string tree = dir.file("xfstests-dev");
+  fs::create_directories(fs::path(tree) / "ltp");
+  fs::create_directories(fs::path(tree) / "tests" / "generic");
+  std::ofstream(tree + "/check") << "#!/bin/bash\n";
+  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+  fs::permissions(tree + "/ltp/fsstress", fs::perms::owner_all);
+  std::ofstream(tree + "/tests/generic/418") << "#!/bin/bash\n# v1\n";
+  std::ofstream(tree + "/tests/generic/418.out") << "QA output created by 418\n";
+  config::Config c = guest_config();
+  c.reproducer.reset();
+  c.xfstests.emplace();
+  c.xfstests->root = dir.path();
+  c.xfstests->dir = "/xfstests-dev";
+  auto first = reproducer_digest(c);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->size(), 64U);
+  std::ofstream(tree + "/tests/generic/418") << "#!/bin/bash\n# v2\n";
+  auto edited = reproducer_digest(c);
+  ASSERT_TRUE(edited);
+  EXPECT_NE(*edited, *first) << "an edited test is a different experiment";
+
+  const std::string id = test_identity(c, *edited);
+  c.xfstests->mkfs_options = "-b 1024";
+  EXPECT_NE(test_identity(c, *edited), id) << "the filesystem xfstests makes";
+  c.xfstests->tests = {"generic/419"};
+  EXPECT_NE(test_identity(c, *edited), id);
+
+  c.xfstests->dir = "/nowhere";
+  auto missing = reproducer_digest(c);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("xfstests.dir /nowhere: no ./check in"),
+            std::string::npos)
+      << missing.error().message();
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 // unpacked tree, the O= directory and the artifact cache persist under
 // $FLAKEBISECT_KERNEL_TEST_DIR (default <build>/kernel-test), so a second run is a cache hit.
 //
+// A second test builds tinyconfig + qemu-guest + xfstests (its own O= directory) and runs the
+// stand-in xfstests tree (tests/qemu/fake-xfstests) in [xfstests] mode over virtio-9p.
+//
 // Needs: scripts/install-deps.sh --kernel (linux-source-6.1, bc, bison, flex, libelf-dev).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -97,6 +100,56 @@ TEST(KernelBootTest, ATinyconfigKernelFromLinuxSourceBootsAndTheReproducerPasses
   }
   ASSERT_TRUE(results[0].console_path);
   std::printf("boot %s, console %s\n", runner.accel().value_or("none").c_str(), results[0].console_path->c_str());
+}
+
+TEST(KernelBootTest, AKernelWithTheXfstestsFragmentRunsXfstestsOverVirtio9p) {
+  ASSERT_TRUE(fs::exists(kTarball))
+      << kTarball << " is missing: run scripts/install-deps.sh --kernel";
+  const fs::path tree = kernel_tree();
+  ASSERT_TRUE(fs::exists(tree / "Makefile"));
+
+  base::SubprocessRunner processes;
+  config::KernelConfig kernel;
+  kernel.base = "tinyconfig";
+  kernel.fragments = {"qemu-guest", "xfstests"};
+  build::KernelBuilderOptions options;
+  options.build_root = (test_dir() / "build-xfstests").native();
+  options.cache_root = (test_dir() / "artifacts").native();
+  options.log_dir = (test_dir() / "logs").native();
+  build::KernelBuilder builder(processes, kernel, std::chrono::minutes(60), options);
+  build::CommitCheckout checkout{"6100000000000000000000000000000000000000", tree.native(),
+                                 tree.native(), "", "linux-source-6.1-tarball"};
+  auto built = builder.build(checkout);
+  ASSERT_TRUE(built) << built.error().message();
+  ASSERT_TRUE(built->ok) << built->detail << "\n" << built->log_tail;
+  std::printf("kernel build (xfstests fragment): %lld ms (%s)\n",
+              static_cast<long long>(built->duration.count()),
+              built->detail.empty() ? "built" : built->detail.c_str());
+
+  run::QemuRunnerOptions qemu;
+  qemu.qemu.accel = "auto";
+  qemu.scratch.size_mb = 64;
+  qemu.xfstests.emplace();
+  qemu.xfstests->dir = FLAKEBISECT_SOURCE_DIR "/tests/qemu/fake-xfstests";
+  qemu.xfstests->tests = {"generic/900"};
+  qemu.xfstests->mkfs_options = "-b 1024";
+  qemu.run_timeout = std::chrono::minutes(3);
+  qemu.work_dir = (test_dir() / "qemu").native();
+  qemu.cache_dir = (test_dir() / "initramfs").native();
+  qemu.log_dir = (test_dir() / "console").native();
+  run::QemuRunner runner(processes, qemu);
+  checkout.artifact = built->artifact;
+  std::vector<run::RunResult> results;
+  // Runs 0 and 1 of the stand-in test: a pass and a cmpbuf mismatch.
+  auto status = runner.run_batch(checkout, 0, 2, [&](const run::RunResult& result) {
+    results.push_back(result);
+    return base::Result<bool>(true);
+  });
+  ASSERT_TRUE(status) << status.error().message();
+  ASSERT_EQ(results.size(), 2u) << (results.empty() ? "" : results[0].detail);
+  EXPECT_EQ(results[0].outcome, store::RunOutcome::kPass) << results[0].detail;
+  EXPECT_EQ(results[1].outcome, store::RunOutcome::kFail) << results[1].detail;
+  EXPECT_THAT(results[1].detail, HasSubstr("cmpbuf: offset 4096"));
 }
 
 }  // namespace

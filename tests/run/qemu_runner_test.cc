@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/fake_process_runner.h"
+#include "base/paths.h"
 #include "base/unique_fd.h"
 #include "run/initramfs.h"
 #include "support/temp_dir.h"
@@ -277,6 +278,98 @@ TEST_F(QemuRunnerTest, AReproducerMissingFromTheCheckoutIsASkip) {
   ASSERT_TRUE(status) << status.error().message();
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kSkip);
+}
+
+TEST_F(QemuRunnerTest, XfstestsRunsGetTwoFreshDisksEachAndTheRootOverVirtio9p) {
+  // root = the temp dir, dir = /xfstests inside it (a tree under /tmp itself is refused: the guest
+  // mounts its own /tmp).
+  const std::string tree = dir_.file("xfstests");
+  std::filesystem::create_directories(tree + "/ltp");
+  std::ofstream(tree + "/check") << "#!/bin/bash\n";
+  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  const std::string qemu = dir_.file("qemu");
+  std::ofstream(qemu) << kFakeQemuHead << R"SH(
+printf '%s\n' "$@" >"$(dirname "$R")/../../argv"
+echo "FB1 ready" >>"$R"
+echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 1 900 12 $(printf 'Failures: generic/418' | base64 -w0)" >>"$R"
+echo "FB1 begin 1" >>"$R"; echo "FB1 end 1 254 100 0 -" >>"$R"
+echo "FB1 done" >>"$R"
+sleep 30
+)SH";
+  ::chmod(qemu.c_str(), 0755);
+  QemuRunnerOptions options;
+  options.qemu.binary = qemu;
+  options.qemu.kernel = dir_.file("bzImage");
+  options.qemu.accel = "tcg";
+  options.qemu.boot_timeout = std::chrono::seconds(2);
+  options.scratch.mkfs = {"/sbin/mkfs.ext4", "-q", "-F", "-b", "1024"};
+  options.xfstests.emplace();
+  options.xfstests->root = dir_.path();
+  options.xfstests->dir = "/xfstests";
+  options.run_timeout = std::chrono::milliseconds(1000);
+  options.host_grace = std::chrono::milliseconds(1000);
+  options.work_dir = dir_.file("work");
+  options.cache_dir = dir_.file("cache");
+  options.log_dir = dir_.file("logs");
+  options.busybox = dir_.file("busybox");
+  QemuRunner runner(processes_, options);
+  std::vector<RunResult> results;
+  auto status = runner.run_batch(checkout_, 40, 14, [&](const RunResult& r) {
+    results.push_back(r);
+    return base::Result<bool>(true);
+  });
+  ASSERT_TRUE(status) << status.error().message();
+  // 14 runs asked, 16 per boot allowed, but 12 with xfstests: 24 fresh filesystems.
+  EXPECT_EQ(processes_.argvs().size(), 24u);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kFail);
+  EXPECT_THAT(results[0].detail, HasSubstr("xfstests failed (results in " + dir_.file("logs") +
+                                           "/xfstests-"));
+  EXPECT_THAT(results[0].detail, HasSubstr("/run-40)"));
+  EXPECT_THAT(results[0].detail, HasSubstr("Failures: generic/418"));
+  EXPECT_EQ(results[1].outcome, RunOutcome::kInfra);
+  EXPECT_THAT(results[1].detail, HasSubstr("./check could not run the tests"));
+
+  auto argv = base::read_file(dir_.file("argv"));
+  ASSERT_TRUE(argv) << argv.error().message();
+  EXPECT_THAT(*argv, HasSubstr("\nlocal,id=fbroot,path=" + dir_.path() +
+                               ",security_model=none,readonly=on,multidevs=remap\n"));
+  EXPECT_THAT(*argv, HasSubstr("\nvirtio-9p-pci,fsdev=fbroot,mount_tag=fbroot\n"));
+  EXPECT_THAT(*argv, HasSubstr("local,id=fbresults,path=" + dir_.file("logs") + "/xfstests-"));
+}
+
+TEST(XfstestsTreeTest, IdentityFilesAreCheckAndTheNamedTestsAndABadTreeIsNamed) {
+  TempDir dir;
+  const std::string tree = dir.file("xfstests-dev");
+  std::filesystem::create_directories(tree + "/tests/generic");
+  std::filesystem::create_directories(tree + "/ltp");
+  config::XfstestsConfig xfstests;
+  xfstests.root = dir.path();
+  xfstests.dir = "/xfstests-dev";
+  xfstests.tests = {"-g", "quick", "generic/418", "generic/999", "../etc/passwd"};
+  auto missing = xfstests_identity_files(xfstests);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message(),
+            "xfstests.dir /xfstests-dev: no ./check in " + tree + " (not an xfstests tree)");
+  std::ofstream(tree + "/check") << "#!/bin/bash\n";
+  auto unbuilt = xfstests_identity_files(xfstests);
+  ASSERT_FALSE(unbuilt);
+  EXPECT_THAT(unbuilt.error().message(), HasSubstr("ltp/fsstress is missing: build xfstests first"));
+  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  std::ofstream(tree + "/tests/generic/418") << "#!/bin/bash\n";
+  std::ofstream(tree + "/tests/generic/418.out") << "QA output created by 418\n";
+  auto files = xfstests_identity_files(xfstests);
+  ASSERT_TRUE(files) << files.error().message();
+  EXPECT_THAT(*files, ElementsAre(tree + "/check", tree + "/tests/generic/418",
+                                  tree + "/tests/generic/418.out"));
+  xfstests.dir = "/tmp/xfstests-dev";
+  auto hidden = xfstests_identity_files(xfstests);
+  ASSERT_FALSE(hidden);
+  EXPECT_THAT(hidden.error().message(), HasSubstr("the guest mounts its own /tmp"));
+  EXPECT_EQ(path_in_root("/", "/opt/x"), "/opt/x");
+  EXPECT_EQ(path_in_root("/srv/root/", "/opt/x"), "/srv/root/opt/x");
 }
 
 TEST(ResultsLineTest, ParsesTheProtocolAndRejectsAnythingElse) {

@@ -1,0 +1,161 @@
+// xfstests mode under a real boot (ctest label qemu): Debian's packaged kernel under QEMU, the
+// host's root shared read-only over virtio-9p, the guest chrooted into it running ./check of
+// tests/qemu/fake-xfstests (a stand-in with xfstests' interface: environment, RESULT_BASE layout,
+// summary lines; this machine has no xfstests build). The host's bash, coreutils and util-linux
+// run in the guest on freshly made 1k-block ext4 TEST_DEV and SCRATCH_DEV disks.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/paths.h"
+#include "base/process.h"
+#include "qemu/guest_support.h"
+#include "run/qemu_runner.h"
+#include "support/temp_dir.h"
+
+namespace flakebisect::run {
+namespace {
+
+namespace fs = std::filesystem;
+using flakebisect::guest_support::debian_kernel;
+using flakebisect::test_support::TempDir;
+using store::RunOutcome;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kFakeTree = FLAKEBISECT_SOURCE_DIR "/tests/qemu/fake-xfstests";
+
+class XfstestsGuestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kernel_ = debian_kernel();
+    ASSERT_FALSE(kernel_.empty())
+        << "no /boot/vmlinuz-* with modules: run scripts/install-deps.sh (linux-image-amd64)";
+  }
+
+  QemuRunnerOptions options(const std::string& tree) {
+    QemuRunnerOptions o;
+    o.qemu.kernel = kernel_;
+    o.qemu.accel = "tcg";
+    o.qemu.boot_timeout = std::chrono::seconds(120);
+    o.scratch.size_mb = 64;
+    o.xfstests.emplace();
+    o.xfstests->dir = tree;
+    o.xfstests->tests = {"generic/900"};
+    o.xfstests->mkfs_options = "-b 1024";
+    o.run_timeout = std::chrono::milliseconds(120000);
+    o.host_grace = std::chrono::milliseconds(20000);
+    o.work_dir = dir_.file("work");
+    o.cache_dir = dir_.file("cache");
+    o.log_dir = dir_.file("logs");
+    return o;
+  }
+
+  base::Result<std::vector<RunResult>> boot(QemuRunnerOptions o, uint32_t first, uint32_t runs) {
+    QemuRunner runner(processes_, std::move(o));
+    std::vector<RunResult> results;
+    FB_TRY(runner.run_batch(checkout_, first, runs, [&](const RunResult& r) {
+      results.push_back(r);
+      return base::Result<bool>(true);
+    }));
+    return results;
+  }
+
+  std::string console_of(const RunResult& result) {
+    auto text = result.console_path ? base::read_file(*result.console_path)
+                                    : base::Result<std::string>(std::string());
+    return text ? build::tail_of(*text, 3000) : std::string();
+  }
+
+  // A tree made by a test: not under /tmp, which the guest covers with its own tmpfs.
+  std::string tree_dir(const std::string& name) {
+    const fs::path path = fs::path(FLAKEBISECT_BINARY_DIR) / "xfstests-test-trees" /
+                          (name + "-" + fs::path(dir_.path()).filename().native());
+    fs::create_directories(path);
+    made_.push_back(path.native());
+    return path.native();
+  }
+  void TearDown() override {
+    for (const std::string& path : made_) {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  }
+
+  TempDir dir_;
+  std::vector<std::string> made_;
+  std::string kernel_;
+  base::SubprocessRunner processes_;
+  build::CommitCheckout checkout_{"0123456789abcdef0123456789abcdef01234567", "/repo", "/wt", ""};
+};
+
+TEST_F(XfstestsGuestTest, CheckRunsInTheHostRootAndItsSummaryIsTheVerdict) {
+  // Runs 3, 4, 5: the fake test passes, fails with a cmpbuf line, and is "not run".
+  auto results = boot(options(kFakeTree), 3, 3);
+  ASSERT_TRUE(results) << results.error().message();
+  ASSERT_EQ(results->size(), 3u) << (results->empty() ? std::string("no runs")
+                                                      : (*results)[0].detail +
+                                                            console_of((*results)[0]));
+  const RunResult& pass = (*results)[0];
+  const RunResult& fail = (*results)[1];
+  const RunResult& notrun = (*results)[2];
+  EXPECT_EQ(pass.outcome, RunOutcome::kPass) << pass.detail << console_of(pass);
+  EXPECT_THAT(pass.detail, HasSubstr("Passed all 1 tests"));
+  EXPECT_EQ(fail.outcome, RunOutcome::kFail) << fail.detail;
+  EXPECT_THAT(fail.detail, HasSubstr("Failures: generic/900"));
+  EXPECT_THAT(fail.detail, HasSubstr("cmpbuf: offset 4096: Expected 0x1, got 0x0"));
+  EXPECT_EQ(notrun.outcome, RunOutcome::kSkip) << notrun.detail;
+  EXPECT_THAT(notrun.detail, HasSubstr("Not run: generic/900"));
+
+  // The results came back to the host, one RESULT_BASE per run.
+  const std::string marker = "(results in ";
+  const size_t at = fail.detail.find(marker);
+  ASSERT_NE(at, std::string::npos) << fail.detail;
+  const std::string run_dir =
+      fail.detail.substr(at + marker.size(), fail.detail.find(')', at) - at - marker.size());
+  EXPECT_THAT(run_dir, HasSubstr("run-4"));
+  auto bad = base::read_file(run_dir + "/generic/900.out.bad");
+  ASSERT_TRUE(bad) << bad.error().message();
+  EXPECT_THAT(*bad, HasSubstr("blocksize 1024"));  // TEST_DEV: a fresh 1k-block ext4
+  EXPECT_THAT(*bad, HasSubstr("direct write, buffered read: same"));
+  EXPECT_TRUE(fs::exists(fs::path(run_dir).parent_path() / "run-5" / "generic" / "900.notrun"));
+  EXPECT_THAT(console_of(pass), Not(HasSubstr("Kernel panic")));
+}
+
+TEST_F(XfstestsGuestTest, ACheckThatCannotStartIsInfraWithItsMessage) {
+  // A tree whose ./check refuses to run: the run is infra (the tool's setup, not the kernel).
+  const std::string tree = tree_dir("broken");
+  fs::create_directories(fs::path(tree) / "ltp");
+  std::ofstream(tree + "/check") << "#!/bin/bash\necho 'common/config: xfs_io not found'\nexit 1\n";
+  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+  ::chmod((tree + "/check").c_str(), 0755);
+  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  auto results = boot(options(tree), 0, 1);
+  ASSERT_TRUE(results) << results.error().message();
+  ASSERT_EQ(results->size(), 1u);
+  EXPECT_EQ((*results)[0].outcome, RunOutcome::kInfra) << (*results)[0].detail;
+  EXPECT_THAT((*results)[0].detail, HasSubstr("./check could not run the tests"));
+  EXPECT_THAT((*results)[0].detail, HasSubstr("xfs_io not found"));
+}
+
+TEST_F(XfstestsGuestTest, ATreeThatIsNotABuiltXfstestsIsAnErrorBeforeBooting) {
+  const std::string tree = tree_dir("not-xfstests");
+  auto results = boot(options(tree), 0, 1);
+  ASSERT_FALSE(results);
+  EXPECT_THAT(results.error().message(), HasSubstr("no ./check in " + tree));
+  std::ofstream(tree + "/check") << "#!/bin/bash\n";
+  results = boot(options(tree), 0, 1);
+  ASSERT_FALSE(results);
+  EXPECT_THAT(results.error().message(), HasSubstr("build xfstests first"));
+  auto hidden = boot(options(dir_.path()), 0, 1);
+  ASSERT_FALSE(hidden);
+  EXPECT_THAT(hidden.error().message(), HasSubstr("the guest mounts its own /tmp"));
+}
+
+}  // namespace
+}  // namespace flakebisect::run
