@@ -623,6 +623,8 @@ constexpr KeySpec kKeys[] = {
        read_number_into(
            f, p, c.decision.run_cost, [](double v) { return v > 0; }, "a number > 0");
      }},
+    {"decision", "learn_costs",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.decision.learn_costs); }},
     {"build", "command",
      [](const Field& f, Problems& p, Config& c) { read_argv_into(f, p, c.build.command); }},
     {"build", "timeout",
@@ -1026,6 +1028,10 @@ std::string Config::hash() const {
   number("decision.build_cost", decision.build_cost);
   number("decision.boot_cost", decision.boot_cost);
   number("decision.run_cost", decision.run_cost);
+  // Added after v1: serialised only when not the default, so existing configs keep their hashes.
+  if (!decision.learn_costs) {
+    out += "decision.learn_costs=0\n";
+  }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());
   append_strings(out, "test.command", test.command);

@@ -42,6 +42,9 @@ struct DecisionConfig {
   double build_cost = 10;  // building a commit, >= 0
   double boot_cost = 0;    // starting a test environment for a batch of runs, >= 0
   double run_cost = 1;     // one reproducer run, > 0
+  // Replace the three costs above by measured durations as they come (engine/cost_learner.h);
+  // false = plan with the configured costs throughout.
+  bool learn_costs = true;
 
   bool operator==(const DecisionConfig&) const = default;
 };

@@ -14,6 +14,7 @@
 
 #include "base/paths.h"
 #include "build/kernel_builder.h"
+#include "engine/cost_learner.h"
 #include "engine/evidence.h"
 #include "run/qemu_runner.h"
 #include "base/failpoint.h"
@@ -140,14 +141,14 @@ class Session {
 
     model_.theta = model::RateGrid::log_uniform(config_.decision.theta_min, 32);
     model_.no_regression_prior = config_.decision.no_regression_prior;
-    model::PlannerOptions planner_options;
-    planner_options.cost = {config_.decision.build_cost, config_.decision.boot_cost,
-                            config_.decision.run_cost};
+    planner_options_.cost = {config_.decision.build_cost, config_.decision.boot_cost,
+                             config_.decision.run_cost};
+    costs_.emplace(planner_options_.cost);
     if (config_.test.runs_per_batch > 0) {
-      planner_options.run_counts = {config_.test.runs_per_batch};
-      planner_options.reproduce_runs = config_.test.runs_per_batch;
+      planner_options_.run_counts = {config_.test.runs_per_batch};
+      planner_options_.reproduce_runs = config_.test.runs_per_batch;
     }
-    planner_.emplace(std::move(planner_options));
+    planner_.emplace(planner_options_);
     stop_options_.confidence = config_.decision.confidence;
     stop_options_.max_reproduce_runs = config_.decision.max_reproduce_runs;
 
@@ -226,8 +227,11 @@ class Session {
       }
       if (event.kind == kEventPlan) {
         last_plan = std::move(data);
+      } else {
+        learn_from(event.kind, data);
       }
     }
+    update_costs();
     if (!last_plan) {
       return {};
     }
@@ -284,6 +288,7 @@ class Session {
             fmt::format("time budget spent ({} s)", config_.decision.max_wall_time.count()));
       }
 
+      update_costs();
       Batch batch;
       if (pending_ && !evidence_.commits[pending_->commit].skipped) {
         batch = *pending_;
@@ -320,12 +325,17 @@ class Session {
       std::optional<BisectionState> ended;
       uint32_t k = batch.done;
       report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
+      const auto batch_started = clock_.now();
+      uint32_t batch_runs = 0;
+      int64_t batch_run_ms = 0;
       const run::RunSink sink = [&](const run::RunResult& result) -> base::Result<bool> {
         if (stopped()) {
           return false;  // the watcher may have killed it: never record
         }
         FB_ASSIGN_OR_RETURN(RunStep step, record_run(batch.commit, k, batch.runs, result));
         ++k;
+        ++batch_runs;
+        batch_run_ms += result.duration.count();
         if (step != RunStep::kContinue || k >= batch.runs) {
           return false;
         }
@@ -342,6 +352,22 @@ class Session {
       };
       FB_TRY(runner_->run_batch(checkout_of(batch.commit), evidence_.recorded_runs[batch.commit],
                                 batch.runs - batch.done, sink));
+      if (batch_runs > 0 && !stopped()) {
+        // What the batch cost, for the planner's learned costs (cost_learner.h).
+        const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    clock_.now() - batch_started)
+                                    .count();
+        const json data{{"sha", candidates_[batch.commit].sha},
+                        {"runs", batch_runs},
+                        {"run_ms", batch_run_ms},
+                        {"wall_ms", wall_ms}};
+        FB_TRY(log_event(kEventBatch,
+                         fmt::format("{} runs of {} in {} ms ({} ms in the runs)", batch_runs,
+                                     short_sha(candidates_[batch.commit].sha), wall_ms,
+                                     batch_run_ms),
+                         data));
+        learn_from(kEventBatch, data);
+      }
       if (auto accel = runner_->accel(); accel && !accel_logged_) {
         // Once per session: reports say how the guests ran.
         FB_TRY(log_event(kEventEnvironment, "guests run with " + *accel, json{{"accel", *accel}}));
@@ -419,11 +445,62 @@ class Session {
               {"max_probability", posterior.max_probability()},
               {"best_sha", best_sha_},
               {"runs_before", bisection_runs_},
+              {"costs",
+               {{"build", planner_options_.cost.build},
+                {"boot", planner_options_.cost.boot},
+                {"run", planner_options_.cost.run},
+                {"learned", costs_->learned()}}},
               {"elapsed_ms", elapsed_ms()}};
     FB_TRY(log_event(kEventPlan, message, data));
     spdlog::debug("bisection {}: {}", id_, message);
     report(Progress::Phase::kPlanning, batch.commit, 0, batch.runs, message);
     return {};
+  }
+
+  // Feeds a stored "build" or "batch" event to the cost learner. A build the builder found in
+  // its cache cost nothing and says nothing about the next build.
+  void learn_from(std::string_view kind, const json& data) {
+    const auto integer = [&](const char* key) -> std::optional<int64_t> {
+      const auto it = data.find(key);
+      return it != data.end() && it->is_number_integer() ? std::optional(it->get<int64_t>())
+                                                         : std::nullopt;
+    };
+    if (kind == kEventBuild) {
+      const auto detail = data.find("detail");
+      const bool cached = detail != data.end() && detail->is_string() && *detail == "cached";
+      if (auto ms = integer("duration_ms"); ms && !cached) {
+        costs_->add_build(*ms);
+      }
+    } else if (kind == kEventBatch) {
+      const auto runs = integer("runs");
+      const auto run_ms = integer("run_ms");
+      const auto wall_ms = integer("wall_ms");
+      if (runs && run_ms && wall_ms && *runs > 0 && *runs < (int64_t{1} << 31)) {
+        costs_->add_batch(static_cast<uint32_t>(*runs), *run_ms, *wall_ms);
+      }
+    }
+  }
+
+  // Plans with the learned costs from now on when they moved by more than 5%.
+  void update_costs() {
+    if (!config_.decision.learn_costs) {
+      return;
+    }
+    const model::CostModel now = costs_->costs();
+    const model::CostModel& used = planner_options_.cost;
+    const auto moved = [](double a, double b) {
+      return std::abs(a - b) > 0.05 * std::max({std::abs(a), std::abs(b), 1e-9});
+    };
+    // Only ratios matter to the planner: compare in units of one run.
+    const double used_run = used.run > 0 ? used.run : 1;
+    if (!moved(now.build, used.build / used_run) && !moved(now.boot, used.boot / used_run) &&
+        used.run == now.run) {
+      return;
+    }
+    planner_options_.cost = now;
+    planner_.emplace(planner_options_);
+    spdlog::debug("bisection {}: planning with costs build {:.3g}, boot {:.3g}, run {:.3g}{}", id_,
+                  now.build, now.boot, now.run, costs_->learned() ? " (measured)" : "");
   }
 
   build::CommitCheckout checkout_of(CommitIndex x) const {
@@ -498,6 +575,7 @@ class Session {
                           {"detail", outcome.detail}}));
     FB_TRY(txn.commit());
     ++builds_;
+    learn_from(kEventBuild, json{{"duration_ms", record.duration_ms}, {"detail", outcome.detail}});
     spdlog::debug("bisection {}: {}", id_, message);
     record.id = build_id;
     for (CommitIndex same_tree : commits_of_tree_[record.tree_id]) {
@@ -709,6 +787,8 @@ class Session {
   std::optional<model::CandidateDag> dag_;
   model::ModelOptions model_;
   std::optional<model::Planner> planner_;
+  model::PlannerOptions planner_options_;
+  std::optional<CostLearner> costs_;
   model::StopOptions stop_options_;
 
   std::string build_key_;

@@ -111,6 +111,9 @@ inline constexpr std::string_view kEventFinished = "finished";
 inline constexpr std::string_view kEventError = "error";
 // {"accel": "kvm"|"tcg"}: how the QEMU guests of this session ran.
 inline constexpr std::string_view kEventEnvironment = "environment";
+// One batch of runs ended: {"sha", "runs", "run_ms" (the runs' own durations), "wall_ms"}; the
+// planner learns its costs from these and the build events (cost_learner.h).
+inline constexpr std::string_view kEventBatch = "batch";
 
 // The private worktree of bisection `id` under `worktree_root`. The engine removes it when the
 // bisection finishes; whoever cancels a bisection no process is running may remove it too.

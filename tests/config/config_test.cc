@@ -78,6 +78,7 @@ max_reproduce_runs = 64
 build_cost = 40
 boot_cost = 2.5
 run_cost = 0.5
+learn_costs = false
 
 [build]
 command = ["make", "-j16", "bzImage"]
@@ -147,6 +148,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.build_cost, 40.0);
   EXPECT_EQ(config.decision.boot_cost, 2.5);
   EXPECT_EQ(config.decision.run_cost, 0.5);
+  EXPECT_FALSE(config.decision.learn_costs);
   EXPECT_THAT(config.build.command, ElementsAre("make", "-j16", "bzImage"));
   EXPECT_EQ(config.build.timeout, seconds(7200));
   EXPECT_THAT(config.test.command, ElementsAre("./repro", "--iterations", "1"));
@@ -255,6 +257,7 @@ command = ["make", "-j16", "bzImage"]
 
 [decision]
 run_cost = 0.50
+learn_costs = false
 boot_cost = 2.5
 build_cost = 40.0
 max_reproduce_runs = 64
@@ -576,7 +579,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 46u);
+  EXPECT_EQ(keys.size(), 47u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {
