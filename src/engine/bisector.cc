@@ -147,6 +147,18 @@ class Session {
     if (config_.test.runs_per_batch > 0) {
       planner_options_.run_counts = {config_.test.runs_per_batch};
       planner_options_.reproduce_runs = config_.test.runs_per_batch;
+    } else if (config_.qemu) {
+      // A batch is one boot: more runs than a boot holds would cost more boots than the planner
+      // counts. Reproducing takes a whole boot too, since its runs come almost free.
+      const uint32_t per_boot =
+          config_.xfstests ? std::min(config_.qemu->runs_per_boot, run::kXfstestsRunsPerBoot)
+                           : config_.qemu->runs_per_boot;
+      std::vector<uint32_t>& counts = planner_options_.run_counts;
+      counts.erase(std::remove_if(counts.begin(), counts.end(),
+                                  [&](uint32_t r) { return r >= per_boot; }),
+                   counts.end());
+      counts.push_back(per_boot);
+      planner_options_.reproduce_runs = per_boot;
     }
     planner_.emplace(planner_options_);
     stop_options_.confidence = config_.decision.confidence;
