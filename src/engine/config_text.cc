@@ -27,6 +27,7 @@ std::string render(const config::Config& config) {
       {"build_cost", d.build_cost},
       {"boot_cost", d.boot_cost},
       {"run_cost", d.run_cost},
+      {"learn_costs", d.learn_costs},
   };
   toml::table build{{"timeout", int64_t{config.build.timeout.count()}}};
   if (!config.build.command.empty()) {
@@ -50,6 +51,48 @@ std::string render(const config::Config& config) {
   }
   toml::table root{
       {"decision", std::move(decision)}, {"build", std::move(build)}, {"test", std::move(test)}};
+  if (config.kernel) {
+    const config::KernelConfig& k = *config.kernel;
+    root.insert("kernel", toml::table{{"base", k.base},
+                                      {"fragments", argv_array(k.fragments)},
+                                      {"make", argv_array(k.make)},
+                                      {"jobs", int64_t{k.jobs}},
+                                      {"ccache", k.ccache},
+                                      {"target", k.target}});
+  }
+  if (config.qemu) {
+    const config::QemuConfig& q = *config.qemu;
+    root.insert("qemu", toml::table{{"binary", q.binary},
+                                    {"kernel", q.kernel},
+                                    {"modules", q.modules},
+                                    {"load_modules", argv_array(q.load_modules)},
+                                    {"accel", q.accel},
+                                    {"memory_mb", int64_t{q.memory_mb}},
+                                    {"cpus", int64_t{q.cpus}},
+                                    {"append", argv_array(q.append)},
+                                    {"boot_timeout", int64_t{q.boot_timeout.count()}},
+                                    {"runs_per_boot", int64_t{q.runs_per_boot}}});
+    const config::ScratchConfig& sc = config.scratch;
+    root.insert("scratch", toml::table{{"size_mb", int64_t{sc.size_mb}},
+                                       {"mkfs", argv_array(sc.mkfs)},
+                                       {"fstype", sc.fstype},
+                                       {"mount_options", sc.mount_options}});
+  }
+  if (config.reproducer) {
+    const config::ReproducerConfig& r = *config.reproducer;
+    root.insert("reproducer", toml::table{{"program", r.program},
+                                          {"args", argv_array(r.args)},
+                                          {"files", argv_array(r.files)}});
+  }
+  if (config.xfstests) {
+    const config::XfstestsConfig& x = *config.xfstests;
+    root.insert("xfstests", toml::table{{"root", x.root},
+                                        {"dir", x.dir},
+                                        {"tests", argv_array(x.tests)},
+                                        {"mkfs_options", x.mkfs_options},
+                                        {"mount_options", x.mount_options},
+                                        {"environment", argv_array(x.environment)}});
+  }
   std::ostringstream out;
   out << "# Effective configuration of this bisection (durations in seconds).\n";
   if (!config.source_name.empty()) {

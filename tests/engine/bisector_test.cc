@@ -391,5 +391,55 @@ INSTANTIATE_TEST_SUITE_P(StopPoints, ResumeTest,
                          ::testing::Combine(::testing::Values(1, 3, 6, 13),
                                             ::testing::Values(0, 4)));
 
+// The costs of the plan events and the batch events, in order.
+std::vector<nlohmann::json> events_of(store::Store& store, int64_t id, std::string_view kind) {
+  std::vector<nlohmann::json> out;
+  for (const store::Event& event : store.events(id).value_or(std::vector<store::Event>{})) {
+    if (event.kind == kind && event.data_json) {
+      out.push_back(nlohmann::json::parse(*event.data_json));
+    }
+  }
+  return out;
+}
+
+TEST_F(BisectorTest, ThePlannerLearnsItsCostsFromMeasuredBuildsAndRuns) {
+  make(sized(60, 7));
+  builder_.fn = [](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
+    build::BuildOutcome outcome;
+    outcome.duration = std::chrono::milliseconds(600);
+    return outcome;
+  };
+  runner_.fn = FakeRunner::flaky(bad_, 100);  // 5 ms per run
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto batches = events_of(store_, id, kEventBatch);
+  ASSERT_FALSE(batches.empty());
+  EXPECT_GE(batches[0]["runs"].get<int64_t>(), 1);
+  EXPECT_EQ(batches[0]["run_ms"].get<int64_t>(), 5 * batches[0]["runs"].get<int64_t>());
+  const auto plans = events_of(store_, id, kEventPlan);
+  ASSERT_GE(plans.size(), 2U);
+  // The first plan has only the config (build 10, boot 0, run 1); after the first batch a run
+  // (5 ms, counted as the 10 ms floor) is the unit and a build costs 600 ms = 60 runs.
+  EXPECT_FALSE(plans[0]["costs"]["learned"].get<bool>());
+  EXPECT_EQ(plans[0]["costs"]["build"].get<double>(), 10);
+  EXPECT_TRUE(plans[1]["costs"]["learned"].get<bool>());
+  EXPECT_DOUBLE_EQ(plans[1]["costs"]["build"].get<double>(), 60);
+  EXPECT_DOUBLE_EQ(plans[1]["costs"]["boot"].get<double>(), 0);  // the fake clock stands still
+  EXPECT_DOUBLE_EQ(plans[1]["costs"]["run"].get<double>(), 1);
+}
+
+TEST_F(BisectorTest, WithoutCostLearningThePlannerKeepsTheConfiguredCosts) {
+  make(sized(60, 7));
+  runner_.fn = FakeRunner::flaky(bad_, 100);
+  config::Config config = test_config();
+  config.decision.learn_costs = false;
+  config.decision.build_cost = 7;
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  for (const nlohmann::json& plan : events_of(store_, id, kEventPlan)) {
+    EXPECT_EQ(plan["costs"]["build"].get<double>(), 7);
+  }
+}
+
 }  // namespace
 }  // namespace flakebisect::engine

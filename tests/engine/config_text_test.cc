@@ -36,6 +36,26 @@ TEST(ConfigTextForStorage, RendersOverridesSoTheTextParsesToTheSameConfiguration
   EXPECT_EQ(reparsed->test.command, config->test.command);
 }
 
+TEST(ConfigTextForStorage, RendersTheGuestTablesOfAnOverriddenGuestConfig) {
+  // The seed cases with --confidence: the stored text must keep [kernel], [qemu], [scratch] and
+  // [reproducer] or [xfstests], or the bisection could not be stored at all.
+  for (const char* name : {"generic-418-ext4-1k.toml", "generic-418-xfstests.toml"}) {
+    auto config = config::load_config(std::string(FLAKEBISECT_SOURCE_DIR "/configs/bisect/") + name);
+    ASSERT_TRUE(config.has_value()) << config.error().message();
+    config->decision.confidence = 0.95;
+    config->decision.learn_costs = false;
+    auto stored = config_text_for_storage(*config);
+    ASSERT_TRUE(stored.has_value()) << name << ": " << stored.error().message();
+    EXPECT_THAT(*stored, HasSubstr("with command-line overrides"));
+    auto reparsed = config::parse_config(*stored, "stored");
+    ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
+    EXPECT_EQ(reparsed->hash(), config->hash()) << *stored;
+    EXPECT_TRUE(reparsed->kernel && reparsed->qemu);
+    EXPECT_EQ(reparsed->xfstests.has_value(), config->xfstests.has_value());
+    EXPECT_FALSE(reparsed->decision.learn_costs);
+  }
+}
+
 TEST(ConfigTextForStorage, RendersTheDefaultsWhenThereIsNoFile) {
   config::Config config;
   config.test.command = {"./repro"};
