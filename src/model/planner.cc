@@ -13,6 +13,8 @@ struct Planner::BinomialTables {
   std::vector<double> eps_values;
   std::vector<std::vector<double>> theta_pmf;  // per batch size: [rate * (r + 1) + k]
   std::vector<std::vector<double>> eps_pmf;
+  std::vector<std::vector<double>> theta_entropy;  // per batch size: H(K | rate) per grid rate
+  std::vector<std::vector<double>> eps_entropy;
 };
 
 namespace {
@@ -28,12 +30,28 @@ struct Predictive {
   std::vector<double> good;  // size r + 1
   double entropy_bad = 0;
   double entropy_good = 0;
+  // E[H(K | theta)] / E[H(K | eps)] over the rate posterior: H(K | culprit, rates), for the
+  // information about the rates.
+  double rate_entropy_bad = 0;
+  double rate_entropy_good = 0;
 };
 
 double entropy(const std::vector<double>& p) {
   double h = 0;
   for (double v : p) {
     if (v > 0) h -= v * std::log2(v);
+  }
+  return h;
+}
+
+// Entropy (bits) of each row of a pmf table with rows of r + 1 entries.
+std::vector<double> row_entropies(const std::vector<double>& table, uint32_t r) {
+  std::vector<double> h(table.size() / (r + 1), 0.0);
+  for (size_t i = 0; i < h.size(); ++i) {
+    for (uint32_t k = 0; k <= r; ++k) {
+      const double v = table[i * (r + 1) + k];
+      if (v > 0) h[i] -= v * std::log2(v);
+    }
   }
   return h;
 }
@@ -136,15 +154,33 @@ std::vector<double> class_bad_mass(const Posterior& posterior, CommitIndex x) {
   return mass;
 }
 
-// I(C; K) for r runs at the commit whose per-class bad mass is given. Each class predicts K with its
-// own rate posterior, so a test every class agrees is bad still informs when classes disagree
-// about theta (late in a bisection that is what separates the culprit from its neighbours).
-double exact_information(const Posterior& posterior, const std::vector<Predictive>& preds,
-                         const std::vector<double>& bad_mass, uint32_t r,
-                         std::vector<double>& scratch) {
+// What r runs at x are expected to tell, in bits.
+struct BatchValue {
+  double culprit = 0;       // I(C; K): information about the culprit
+  double rates = 0;         // I(theta, eps; K | C): information about the rates given the culprit
+  double confirmation = 0;  // expected gain in log2-odds of the leading commit
+};
+
+// The leading commit, whose odds the confirmation term measures.
+struct Leader {
+  uint32_t cls = 0;  // its class
+  double mass = 0;   // its posterior probability
+};
+
+// Each class predicts K with its own rate posterior, so a test every class agrees is bad still
+// informs when classes disagree about theta (late in a bisection that is what separates the culprit
+// from its neighbours).
+//   culprit:      H(K) - sum_k P(k) H(K | k)
+//   rates:        sum_k P(k) (H(K | k) - E[H(K | k, theta, eps)])
+//   confirmation: E[log2 P(K | leader) - log2 P(K | not leader)]
+//                 = D(P(K) || P(K | not leader)) - D(P(K) || P(K | leader))
+BatchValue batch_value(const Posterior& posterior, const std::vector<Predictive>& preds,
+                       const std::vector<double>& bad_mass, uint32_t r, const Leader& leader,
+                       bool leader_bad, std::vector<double>& scratch) {
   const auto& classes = posterior.classes();
   scratch.assign(r + 1, 0.0);
   double conditional = 0;
+  double rate_conditional = 0;
   double total = 0;
   for (size_t k = 0; k < classes.size(); ++k) {
     const double mass = classes[k].mass;
@@ -154,14 +190,30 @@ double exact_information(const Posterior& posterior, const std::vector<Predictiv
     const double good = mass - bad;
     for (uint32_t j = 0; j <= r; ++j) scratch[j] += bad * pred.bad[j] + good * pred.good[j];
     conditional += bad * pred.entropy_bad + good * pred.entropy_good;
+    rate_conditional += bad * pred.rate_entropy_bad + good * pred.rate_entropy_good;
     total += mass;
   }
-  if (total <= 0) return 0;
+  BatchValue value;
+  if (total <= 0) return value;
   double h = 0;
   for (double v : scratch) {
     if (v > 0) h -= v / total * std::log2(v / total);
   }
-  return std::max(0.0, h - conditional / total);
+  value.culprit = std::max(0.0, h - conditional / total);
+  value.rates = std::max(0.0, (conditional - rate_conditional) / total);
+  const double rest_mass = total - leader.mass;
+  if (leader.mass > 0 && rest_mass > kNegligibleMass) {
+    const std::vector<double>& lead = leader_bad ? preds[leader.cls].bad : preds[leader.cls].good;
+    for (uint32_t j = 0; j <= r; ++j) {
+      const double rest = (scratch[j] - leader.mass * lead[j]) / rest_mass;
+      // An outcome the leader rules out would end its lead; one only it allows is bounded by the
+      // other outcomes' terms. Both are left out (0 log 0).
+      if (scratch[j] <= 0 || rest <= 0 || lead[j] <= 0) continue;
+      value.confirmation += scratch[j] / total * (std::log2(lead[j]) - std::log2(rest));
+    }
+    value.confirmation = std::max(0.0, value.confirmation);
+  }
+  return value;
 }
 
 }  // namespace
@@ -188,6 +240,8 @@ const Planner::BinomialTables& Planner::tables(const ModelOptions& model) const 
     for (uint32_t r : options_.run_counts) {
       t->theta_pmf.push_back(binomial_pmfs(t->theta_values, r));
       t->eps_pmf.push_back(binomial_pmfs(t->eps_values, r));
+      t->theta_entropy.push_back(row_entropies(t->theta_pmf.back(), r));
+      t->eps_entropy.push_back(row_entropies(t->eps_pmf.back(), r));
     }
     tables_ = std::move(t);
   }
@@ -237,8 +291,11 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
     rate_marginals(classes[k].rates, ne, theta_mass, eps_mass);
     for (size_t i = 0; i < nr; ++i) {
       class_preds[i].resize(classes.size());
-      class_preds[i][k] = mix(theta_mass, eps_mass, tab.theta_pmf[i], tab.eps_pmf[i],
-                              options_.run_counts[i]);
+      Predictive& pred = class_preds[i][k];
+      pred = mix(theta_mass, eps_mass, tab.theta_pmf[i], tab.eps_pmf[i], options_.run_counts[i]);
+      for (size_t t = 0; t < nt; ++t)
+        pred.rate_entropy_bad += theta_mass[t] * tab.theta_entropy[i][t];
+      for (size_t e = 0; e < ne; ++e) pred.rate_entropy_good += eps_mass[e] * tab.eps_entropy[i][e];
     }
   }
 
@@ -274,16 +331,25 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
   best.commit = n;
   double best_score = -1;
   std::vector<double> scratch;
+  const CommitIndex leader_commit = posterior.most_likely();
+  const Leader leader{posterior.class_of()[leader_commit], posterior.max_probability()};
   for (CommitIndex x : shortlist) {
     const std::vector<double> bad_mass = class_bad_mass(posterior, x);
+    const bool leader_bad = dag.is_ancestor_or_self(leader_commit, x);
     for (size_t i = 0; i < nr; ++i) {
       // An unbuilt commit is only worth scoring at the batch sizes it is a split point for.
       if (!built[x] && x != below[i] && x != above[i]) continue;
       const uint32_t r = options_.run_counts[i];
       const double c = step_cost(x, r);
-      const double info = exact_information(posterior, class_preds[i], bad_mass, r, scratch);
+      const BatchValue value =
+          batch_value(posterior, class_preds[i], bad_mass, r, leader, leader_bad, scratch);
+      // Only a test that can move the culprit is a candidate: the other terms weigh tests, they
+      // never keep a bisection going that nothing can advance.
+      const double info = value.culprit;
       if (info <= 0) continue;
-      const double score = c > 0 ? info / c : info;
+      const double worth = info + options_.rate_information_weight * value.rates +
+                           options_.confirmation_weight * value.confirmation;
+      const double score = c > 0 ? worth / c : worth;
       // Strictly better wins; ties go to the lower index, then to fewer runs (x ascends).
       if (score > best_score * (1 + 1e-12)) {
         best_score = score;

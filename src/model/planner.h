@@ -2,10 +2,17 @@
 //
 // For a commit x with P(x bad) = p, r runs at x give k failures with probability
 //   p * B(k | r, theta) + (1 - p) * B(k | r, eps), (theta, eps) drawn from their joint posterior,
-// and the expected information gain about the culprit is I(p, r) = H(K) - p H(K | bad) - (1-p) H(K |
-// good). I is concave in p, so for each r the best unbuilt commit is one of the two whose p lies
-// nearest the maximiser; built commits are all scored. The step maximises I / cost with
+// and the expected information gain about the culprit is
+//   I(p, r) = H(K) - p H(K | bad) - (1-p) H(K | good).
+// I is concave in p, so for each r the best unbuilt commit is one of the two whose p lies
+// nearest the maximiser; built commits are all scored. The step maximises worth / cost with
+//   worth = I(C; K) + rate_information_weight * I(theta, eps; K | C)
+//           + confirmation_weight * E[gain in log2-odds of the most probable commit],
 //   cost = (built ? 0 : build) + boot + r * run.
+// I(C; K) alone is myopic twice over: it does not value learning theta (what makes passes at the
+// culprit's parent convincing later), and once one commit leads, what ends the bisection is that
+// commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
+// I(C; K) > 0 are candidates, so the extra terms never keep a bisection going.
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.
@@ -35,12 +42,17 @@ struct PlannerOptions {
   std::vector<uint32_t> run_counts = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
   // Runs per batch while reproducing on the bad commit.
   uint32_t reproduce_runs = 4;
+  // Weight of the information about (theta, eps) given the culprit (0: information about the
+  // culprit only).
+  double rate_information_weight = 0.5;
+  // Weight of the expected gain in log2-odds of the most probable commit.
+  double confirmation_weight = 1.0;
 };
 
 struct Step {
   CommitIndex commit = 0;
   uint32_t runs = 0;
-  double information_bits = 0;  // expected information gain of the whole batch
+  double information_bits = 0;  // expected information about the culprit from the whole batch
   double cost = 0;
   bool reproducing = false;  // testing the bad commit before any failure was seen
   // Nothing testable can split the remaining mass (what is left is skipped): more runs cannot name
