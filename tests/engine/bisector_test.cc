@@ -428,6 +428,34 @@ TEST_F(BisectorTest, ThePlannerLearnsItsCostsFromMeasuredBuildsAndRuns) {
   EXPECT_DOUBLE_EQ(plans[1]["costs"]["run"].get<double>(), 1);
 }
 
+TEST_F(BisectorTest, AResumedBisectionPlansWithTheCostsLearnedBeforeTheStop) {
+  make(sized(60, 7));
+  builder_.fn = [](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
+    build::BuildOutcome outcome;
+    outcome.duration = std::chrono::milliseconds(900);
+    return outcome;
+  };
+  auto inner = FakeRunner::flaky(bad_, 100);
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == 9) stop_ = true;  // in a later batch
+    return inner(checkout, index);
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  const size_t plans_before = events_of(store_, id, kEventPlan).size();
+  ASSERT_FALSE(events_of(store_, id, kEventBatch).empty());
+
+  stop_ = false;
+  runner_.fn = inner;
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto plans = events_of(store_, id, kEventPlan);
+  ASSERT_GT(plans.size(), plans_before);
+  // The new session's first plan already knows a build costs 900 ms / 10 ms = 90 runs.
+  EXPECT_TRUE(plans[plans_before]["costs"]["learned"].get<bool>());
+  EXPECT_DOUBLE_EQ(plans[plans_before]["costs"]["build"].get<double>(), 90);
+}
+
 TEST_F(BisectorTest, WithoutCostLearningThePlannerKeepsTheConfiguredCosts) {
   make(sized(60, 7));
   runner_.fn = FakeRunner::flaky(bad_, 100);
