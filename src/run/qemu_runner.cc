@@ -208,8 +208,9 @@ base::Result<std::vector<std::string>> xfstests_identity_files(
     const config::XfstestsConfig& xfstests) {
   const std::string tree = path_in_root(xfstests.root, xfstests.dir);
   std::error_code error;
-  // The guest mounts its own filesystems on these, hiding what the host has there.
-  for (const std::string_view hidden : {"/tmp", "/run", "/proc", "/sys", "/dev", "/var/tmp"}) {
+  // The guest mounts its own proc and sysfs there (a tree under /tmp, /run, /var/tmp or /dev is
+  // bound back into the guest's own mounts by the guest init).
+  for (const std::string_view hidden : {"/proc", "/sys"}) {
     const std::string dir = fs::path(xfstests.dir).lexically_normal().native();
     if (dir == hidden || dir.rfind(std::string(hidden) + "/", 0) == 0) {
       return base::make_error(ErrorCode::kInvalidInput,
