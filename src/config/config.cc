@@ -539,6 +539,12 @@ std::string reproducer_program(const std::string& value) {
   return "";
 }
 
+// An absolute path the guest reads as one line.
+std::string absolute_one_line_path(const std::string& value) {
+  const std::string problem = absolute_path(value);
+  return problem.empty() ? one_line_value(value) : problem;
+}
+
 // "NAME=value" with NAME a shell variable name.
 std::string environment_entry(const std::string& value) {
   const size_t equals = value.find('=');
@@ -749,11 +755,11 @@ constexpr KeySpec kKeys[] = {
      }},
     {"xfstests", "root",
      [](const Field& f, Problems& p, Config& c) {
-       read_string_into(f, p, c.xfstests->root, absolute_path);
+       read_string_into(f, p, c.xfstests->root, absolute_one_line_path);
      }},
     {"xfstests", "dir",
      [](const Field& f, Problems& p, Config& c) {
-       read_string_into(f, p, c.xfstests->dir, absolute_path);
+       read_string_into(f, p, c.xfstests->dir, absolute_one_line_path);
      }},
     {"xfstests", "tests",
      [](const Field& f, Problems& p, Config& c) {

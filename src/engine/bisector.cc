@@ -461,7 +461,7 @@ class Session {
                {{"build", planner_options_.cost.build},
                 {"boot", planner_options_.cost.boot},
                 {"run", planner_options_.cost.run},
-                {"learned", costs_->learned()}}},
+                {"learned", config_.decision.learn_costs && costs_->learned()}}},
               {"elapsed_ms", elapsed_ms()}};
     FB_TRY(log_event(kEventPlan, message, data));
     spdlog::debug("bisection {}: {}", id_, message);
@@ -493,20 +493,15 @@ class Session {
     }
   }
 
-  // Plans with the learned costs from now on when they moved by more than 5%.
+  // Plans with the costs learned so far. Exactly those: a resumed session, which learns them
+  // again from the stored events, then plans as an uninterrupted one would.
   void update_costs() {
-    if (!config_.decision.learn_costs) {
+    if (!config_.decision.learn_costs || !costs_->learned()) {
       return;
     }
     const model::CostModel now = costs_->costs();
     const model::CostModel& used = planner_options_.cost;
-    const auto moved = [](double a, double b) {
-      return std::abs(a - b) > 0.05 * std::max({std::abs(a), std::abs(b), 1e-9});
-    };
-    // Only ratios matter to the planner: compare in units of one run.
-    const double used_run = used.run > 0 ? used.run : 1;
-    if (!moved(now.build, used.build / used_run) && !moved(now.boot, used.boot / used_run) &&
-        used.run == now.run) {
+    if (now.build == used.build && now.boot == used.boot && now.run == used.run) {
       return;
     }
     planner_options_.cost = now;

@@ -15,7 +15,7 @@
 // infinitely expensive.
 //
 // The bisector feeds it from its "build" and "batch" events, which are stored, so a resumed
-// session learns the same costs from the same data.
+// session learns the same costs from the same data (a batch cut short by a stop is not logged).
 //
 // Thread rules: a value type.
 #pragma once

@@ -208,11 +208,18 @@ base::Result<std::vector<std::string>> xfstests_identity_files(
     const config::XfstestsConfig& xfstests) {
   const std::string tree = path_in_root(xfstests.root, xfstests.dir);
   std::error_code error;
-  // The guest mounts its own proc and sysfs there (a tree under /tmp, /run, /var/tmp or /dev is
-  // bound back into the guest's own mounts by the guest init).
-  for (const std::string_view hidden : {"/proc", "/sys"}) {
-    const std::string dir = fs::path(xfstests.dir).lexically_normal().native();
-    if (dir == hidden || dir.rfind(std::string(hidden) + "/", 0) == 0) {
+  // The guest mounts its own filesystems on /proc, /sys, /tmp, /run, /var/tmp and /dev, and keeps
+  // its files in /tmp/fb. A tree below /tmp, /run, /var/tmp or /dev is bound back over the
+  // guest's mount by the guest init; one that is such a directory itself, or is below /proc,
+  // /sys or /tmp/fb, would hide the guest's own files or never be seen.
+  std::string dir = fs::path(xfstests.dir).lexically_normal().native();
+  while (dir.size() > 1 && dir.back() == '/') {
+    dir.pop_back();
+  }
+  for (const std::string_view hidden : {"/", "/proc", "/sys", "/tmp", "/run", "/var/tmp", "/dev",
+                                        "/tmp/fb"}) {
+    const bool below = hidden == "/proc" || hidden == "/sys" || hidden == "/tmp/fb";
+    if (dir == hidden || (below && dir.rfind(std::string(hidden) + "/", 0) == 0)) {
       return base::make_error(ErrorCode::kInvalidInput,
                               "xfstests.dir {}: the guest mounts its own {} over the root, so the "
                               "tree must live elsewhere",
@@ -483,9 +490,13 @@ base::Result<std::vector<std::string>> QemuRunner::module_paths() {
       return std::move(result).error().context("modprobe (package kmod)");
     }
     if (!result->succeeded()) {
-      return base::make_error(ErrorCode::kInvalidInput,
-                              "qemu.load_modules: module {} is not in {}: {}", module, tree,
-                              build::tail_of(result->err + result->out, 300));
+      const bool added = std::find(options_.qemu.load_modules.begin(),
+                                   options_.qemu.load_modules.end(),
+                                   module) == options_.qemu.load_modules.end();
+      return base::make_error(ErrorCode::kInvalidInput, "{}: module {} is not in {}: {}",
+                              added ? "[xfstests] (virtio-9p for the guest's root)"
+                                    : "qemu.load_modules",
+                              module, tree, build::tail_of(result->err + result->out, 300));
     }
     size_t start = 0;
     const std::string& out = result->out;
@@ -740,13 +751,6 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   boot.results_path = (fs::path(boot.dir) / "results").native();
   boot.console_path = (fs::path(options_.log_dir) / ("console-" + boot.id + ".log")).native();
   FB_TRY(base::write_file_atomic(boot.results_path, ""));
-  // xfstests writes its results (check.log, <test>.out.bad, .full, .dmesg) here, kept like the
-  // console log.
-  std::string share;
-  if (options_.xfstests) {
-    share = (fs::path(options_.log_dir) / ("xfstests-" + boot.id)).native();
-    FB_TRY(base::make_private_dir(share));
-  }
 
   // One fresh filesystem per run (two with xfstests).
   std::vector<std::string> disks;
@@ -776,6 +780,14 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
                               made->status_text(mkfs), build::tail_of(made->out, 500));
     }
     disks.push_back(image);
+  }
+
+  // xfstests writes its results (check.log, <test>.out.bad, .full, .dmesg) here, kept like the
+  // console log.
+  std::string share;
+  if (options_.xfstests) {
+    share = (fs::path(options_.log_dir) / ("xfstests-" + boot.id)).native();
+    FB_TRY(base::make_private_dir(share));
   }
 
   // The per-boot archive, appended to the cached base.
@@ -951,8 +963,10 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
           // The kernel reported a problem during the run: that is what this run found.
           result.outcome = store::RunOutcome::kCrash;
           result.signature = crash->title;
-          result.detail = fmt::format("reproducer {}; kernel: {}\n{}", status_text(line.status),
-                                      crash->title, crash->excerpt);
+          const std::string ran =
+              options_.xfstests ? result.detail.substr(0, result.detail.find('\n'))
+                                : "reproducer " + status_text(line.status);
+          result.detail = fmt::format("{}; kernel: {}\n{}", ran, crash->title, crash->excerpt);
         }
         result.duration = milliseconds(line.ms);
         boot.current.reset();

@@ -135,6 +135,23 @@ TEST_F(XfstestsGuestTest, ACheckThatCannotStartIsInfraWithItsMessage) {
   EXPECT_THAT((*results)[0].detail, HasSubstr("xfs_io not found"));
 }
 
+TEST_F(XfstestsGuestTest, ACheckThatTimesOutIsAHangAndEndsTheBoot) {
+  // Its processes may still hold the disks, so the next run must not share the guest.
+  const std::string tree = tree_dir("sleepy");
+  fs::create_directories(fs::path(tree) / "ltp");
+  std::ofstream(tree + "/check") << "#!/bin/bash\nsleep 3600 &\nwait\n";
+  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+  ::chmod((tree + "/check").c_str(), 0755);
+  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  auto o = options(tree);
+  o.run_timeout = std::chrono::milliseconds(5000);
+  auto results = boot(std::move(o), 0, 3);
+  ASSERT_TRUE(results) << results.error().message();
+  ASSERT_EQ(results->size(), 1u) << "a timed-out ./check ends the boot";
+  EXPECT_EQ((*results)[0].outcome, RunOutcome::kHang) << (*results)[0].detail;
+  EXPECT_THAT((*results)[0].detail, HasSubstr("xfstests timed out in the guest"));
+}
+
 TEST_F(XfstestsGuestTest, ATreeThatIsNotABuiltXfstestsIsAnErrorBeforeBooting) {
   const std::string tree = tree_dir("not-xfstests");
   auto results = boot(options(tree), 0, 1);

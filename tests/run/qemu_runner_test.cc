@@ -367,6 +367,12 @@ TEST(XfstestsTreeTest, IdentityFilesAreCheckAndTheNamedTestsAndABadTreeIsNamed) 
   auto hidden = xfstests_identity_files(xfstests);
   ASSERT_FALSE(hidden);
   EXPECT_THAT(hidden.error().message(), HasSubstr("the guest mounts its own /proc"));
+  for (const char* guest_dir : {"/tmp", "/tmp/", "/dev", "/tmp/fb/x", "/"}) {
+    xfstests.dir = guest_dir;
+    auto refused = xfstests_identity_files(xfstests);
+    ASSERT_FALSE(refused) << guest_dir;
+    EXPECT_THAT(refused.error().message(), HasSubstr("the guest mounts its own")) << guest_dir;
+  }
   EXPECT_EQ(path_in_root("/", "/opt/x"), "/opt/x");
   EXPECT_EQ(path_in_root("/srv/root/", "/opt/x"), "/srv/root/opt/x");
 }
