@@ -3,10 +3,14 @@
 // reproducer (so the numbers are the harness's overhead, not the reproducer's work).
 //
 //   flakebisect-qemu-bench [--kernel /boot/vmlinuz-X] [--runs N] [--accel tcg|kvm|auto]
-//                          [--repeat R] [--size-mb M]
+//                          [--repeat R] [--size-mb M] [--xfstests DIR [--test NAME]]
 //
 // Prints one table: a boot with 1 run, a boot with N runs, N boots of 1 run, the per-run
 // overhead inside one boot, and mkfs.ext4 -b 1024 alone. Each row is the median of R repeats.
+// With --xfstests, each run is ./check NAME (default generic/418) of that built xfstests tree in
+// [xfstests] mode (the host root over virtio-9p, two disks per run, at most 12 runs per boot);
+// a run counts when ./check gave a verdict (pass, fail or not run), and the per-run row then
+// includes the test's own time.
 #include <fmt/core.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -40,6 +44,8 @@ int main(int argc, char** argv) {
   uint32_t runs = 8;
   int repeat = 3;
   uint32_t size_mb = 256;
+  std::string xfstests;
+  std::string test = "generic/418";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -53,13 +59,22 @@ int main(int argc, char** argv) {
       repeat = std::stoi(value);
     } else if (flag == "--size-mb") {
       size_mb = static_cast<uint32_t>(std::stoul(value));
+    } else if (flag == "--xfstests") {
+      xfstests = value;
+    } else if (flag == "--test") {
+      test = value;
     } else {
       fmt::print(stderr, "flakebisect-qemu-bench: unknown option {}\n", flag);
       return 2;
     }
   }
-  if (kernel.empty() || runs < 2 || runs > 24 || repeat < 1) {
-    fmt::print(stderr, "flakebisect-qemu-bench: need a kernel, --runs in 2..24, --repeat >= 1\n");
+  const uint32_t max_runs = xfstests.empty() ? 24 : run::kXfstestsRunsPerBoot;
+  if (kernel.empty() || runs < 2 || runs > max_runs || repeat < 1 ||
+      (!xfstests.empty() && xfstests.front() != '/')) {
+    fmt::print(stderr,
+               "flakebisect-qemu-bench: need a kernel, --runs in 2..{}, --repeat >= 1, and an "
+               "absolute --xfstests path\n",
+               max_runs);
     return 2;
   }
   char pattern[] = "/var/tmp/fb-qemu-bench.XXXXXX";
@@ -83,6 +98,12 @@ int main(int argc, char** argv) {
   options.cache_dir = (dir / "cache").native();
   options.log_dir = (dir / "logs").native();
   options.helper_dir = exe.native();
+  if (!xfstests.empty()) {
+    options.xfstests.emplace();
+    options.xfstests->dir = xfstests;
+    options.xfstests->tests = {test};
+    options.xfstests->mkfs_options = "-b 1024";
+  }
   run::QemuRunner runner(processes, options);
   const build::CommitCheckout checkout{"0000000000000000000000000000000000000000", "", "", ""};
 
@@ -91,7 +112,13 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     uint32_t passed = 0;
     auto status = runner.run_batch(checkout, 0, count, [&](const run::RunResult& r) {
-      passed += r.outcome == store::RunOutcome::kPass ? 1 : 0;
+      const bool verdict = r.outcome == store::RunOutcome::kPass ||
+                           (!xfstests.empty() && (r.outcome == store::RunOutcome::kFail ||
+                                                  r.outcome == store::RunOutcome::kSkip));
+      passed += verdict ? 1 : 0;
+      if (!verdict) {
+        fmt::print(stderr, "run: {}\n", r.detail.substr(0, 300));
+      }
       return base::Result<bool>(true);
     });
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -123,8 +150,10 @@ int main(int argc, char** argv) {
     mkfs.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }
   const double m1 = median(one), mn = median(many), ms = median(separate);
-  fmt::print("flakebisect-qemu-bench: kernel {}, accel {}, {} MiB scratch, median of {}\n\n",
-             kernel, runner.accel().value_or("none"), size_mb, repeat);
+  fmt::print("flakebisect-qemu-bench: kernel {}, accel {}, {} MiB scratch, median of {}{}\n\n",
+             kernel, runner.accel().value_or("none"), size_mb, repeat,
+             xfstests.empty() ? std::string()
+                              : fmt::format(", xfstests {} ./check {}", xfstests, test));
   fmt::print("| what | seconds |\n|---|---|\n");
   fmt::print("| one boot, 1 run (boot + guest init + 1 run) | {:.2f} |\n", m1);
   fmt::print("| one boot, {} runs | {:.2f} |\n", runs, mn);
