@@ -141,26 +141,27 @@ class Session {
 
     model_.theta = model::RateGrid::log_uniform(config_.decision.theta_min, 32);
     model_.no_regression_prior = config_.decision.no_regression_prior;
-    planner_options_.cost = {config_.decision.build_cost, config_.decision.boot_cost,
-                             config_.decision.run_cost};
-    costs_.emplace(planner_options_.cost);
+    model::PlannerOptions planner_options;
+    planner_options.cost = {config_.decision.build_cost, config_.decision.boot_cost,
+                            config_.decision.run_cost};
+    costs_.emplace(planner_options.cost);
     if (config_.test.runs_per_batch > 0) {
-      planner_options_.run_counts = {config_.test.runs_per_batch};
-      planner_options_.reproduce_runs = config_.test.runs_per_batch;
+      planner_options.run_counts = {config_.test.runs_per_batch};
+      planner_options.reproduce_runs = config_.test.runs_per_batch;
     } else if (config_.qemu) {
       // A batch is one boot: more runs than a boot holds would cost more boots than the planner
       // counts. Reproducing takes a whole boot too, since its runs come almost free.
       const uint32_t per_boot =
           config_.xfstests ? std::min(config_.qemu->runs_per_boot, run::kXfstestsRunsPerBoot)
                            : config_.qemu->runs_per_boot;
-      std::vector<uint32_t>& counts = planner_options_.run_counts;
+      std::vector<uint32_t>& counts = planner_options.run_counts;
       counts.erase(std::remove_if(counts.begin(), counts.end(),
                                   [&](uint32_t r) { return r >= per_boot; }),
                    counts.end());
       counts.push_back(per_boot);
-      planner_options_.reproduce_runs = per_boot;
+      planner_options.reproduce_runs = per_boot;
     }
-    planner_.emplace(planner_options_);
+    planner_.emplace(std::move(planner_options));
     stop_options_.confidence = config_.decision.confidence;
     stop_options_.max_reproduce_runs = config_.decision.max_reproduce_runs;
 
@@ -458,9 +459,9 @@ class Session {
               {"best_sha", best_sha_},
               {"runs_before", bisection_runs_},
               {"costs",
-               {{"build", planner_options_.cost.build},
-                {"boot", planner_options_.cost.boot},
-                {"run", planner_options_.cost.run},
+               {{"build", planner_->options().cost.build},
+                {"boot", planner_->options().cost.boot},
+                {"run", planner_->options().cost.run},
                 {"learned", config_.decision.learn_costs && costs_->learned()}}},
               {"elapsed_ms", elapsed_ms()}};
     FB_TRY(log_event(kEventPlan, message, data));
@@ -500,14 +501,13 @@ class Session {
       return;
     }
     const model::CostModel now = costs_->costs();
-    const model::CostModel& used = planner_options_.cost;
+    const model::CostModel& used = planner_->options().cost;
     if (now.build == used.build && now.boot == used.boot && now.run == used.run) {
       return;
     }
-    planner_options_.cost = now;
-    planner_.emplace(planner_options_);
-    spdlog::debug("bisection {}: planning with costs build {:.3g}, boot {:.3g}, run {:.3g}{}", id_,
-                  now.build, now.boot, now.run, costs_->learned() ? " (measured)" : "");
+    planner_->set_cost(now);
+    spdlog::debug("bisection {}: planning with measured costs build {:.3g}, boot {:.3g}, run {:.3g}",
+                  id_, now.build, now.boot, now.run);
   }
 
   build::CommitCheckout checkout_of(CommitIndex x) const {
@@ -794,7 +794,6 @@ class Session {
   std::optional<model::CandidateDag> dag_;
   model::ModelOptions model_;
   std::optional<model::Planner> planner_;
-  model::PlannerOptions planner_options_;
   std::optional<CostLearner> costs_;
   model::StopOptions stop_options_;
 

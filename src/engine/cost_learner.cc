@@ -13,8 +13,9 @@ double median(std::vector<int64_t> values) {
   if (values.size() % 2 == 1) {
     return upper;
   }
-  const double lower =
-      static_cast<double>(*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid)));
+  // Even count: the lower middle is the largest of the values nth_element put before `mid`.
+  const double lower = static_cast<double>(
+      *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid)));
   return (lower + upper) / 2;
 }
 

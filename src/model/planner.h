@@ -73,6 +73,8 @@ class Planner {
   Step plan(const Posterior& posterior, const std::vector<bool>& built) const;
 
   const PlannerOptions& options() const { return options_; }
+  // New costs (the engine learns them as a bisection goes); the cached tables stay valid.
+  void set_cost(const CostModel& cost) { options_.cost = cost; }
 
  private:
   struct BinomialTables;

@@ -16,6 +16,23 @@ namespace flakebisect::guest_support {
 // The kernel the qemu tests boot (run::installed_kernel()).
 inline std::string debian_kernel() { return run::installed_kernel(); }
 
+// A TCG boot of `kernel` with 64 MiB scratch disks, the runner's state under `dir`, the bundled
+// programs from the build, a 60 s run timeout; tests set what they run.
+inline run::QemuRunnerOptions guest_options(const std::string& kernel, const std::string& dir) {
+  run::QemuRunnerOptions o;
+  o.qemu.kernel = kernel;
+  o.qemu.accel = "tcg";
+  o.qemu.boot_timeout = std::chrono::seconds(120);
+  o.scratch.size_mb = 64;
+  o.run_timeout = std::chrono::milliseconds(60000);
+  o.host_grace = std::chrono::milliseconds(20000);
+  o.work_dir = dir + "/work";
+  o.cache_dir = dir + "/cache";
+  o.log_dir = dir + "/logs";
+  o.helper_dir = FLAKEBISECT_BINARY_DIR "/bin";
+  return o;
+}
+
 // Runs argv in `cwd` with a fixed git identity and no user or system git config; a tool error
 // fails the test and gives an empty result.
 inline base::ProcessResult run(std::vector<std::string> argv, const std::string& cwd,

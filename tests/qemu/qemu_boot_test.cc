@@ -47,19 +47,9 @@ class QemuBootTest : public ::testing::Test {
   }
 
   QemuRunnerOptions options(const std::string& program, std::vector<std::string> args = {}) {
-    QemuRunnerOptions o;
-    o.qemu.kernel = kernel_;
-    o.qemu.accel = "tcg";
-    o.qemu.boot_timeout = std::chrono::seconds(120);
-    o.scratch.size_mb = 64;
+    QemuRunnerOptions o = guest_support::guest_options(kernel_, dir_.path());
     o.reproducer.program = program;
     o.reproducer.args = std::move(args);
-    o.run_timeout = std::chrono::milliseconds(60000);
-    o.host_grace = std::chrono::milliseconds(20000);
-    o.work_dir = dir_.file("work");
-    o.cache_dir = dir_.file("cache");
-    o.log_dir = dir_.file("logs");
-    o.helper_dir = FLAKEBISECT_BINARY_DIR "/bin";
     return o;
   }
 

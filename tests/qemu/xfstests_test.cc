@@ -39,20 +39,12 @@ class XfstestsGuestTest : public ::testing::Test {
   }
 
   QemuRunnerOptions options(const std::string& tree) {
-    QemuRunnerOptions o;
-    o.qemu.kernel = kernel_;
-    o.qemu.accel = "tcg";
-    o.qemu.boot_timeout = std::chrono::seconds(120);
-    o.scratch.size_mb = 64;
+    QemuRunnerOptions o = guest_support::guest_options(kernel_, dir_.path());
     o.xfstests.emplace();
     o.xfstests->dir = tree;
     o.xfstests->tests = {"generic/900"};
     o.xfstests->mkfs_options = "-b 1024";
     o.run_timeout = std::chrono::milliseconds(120000);
-    o.host_grace = std::chrono::milliseconds(20000);
-    o.work_dir = dir_.file("work");
-    o.cache_dir = dir_.file("cache");
-    o.log_dir = dir_.file("logs");
     return o;
   }
 

@@ -52,7 +52,9 @@ class QemuRunnerTest : public ::testing::Test {
   }
 
   // A runner whose QEMU is `guest` (shell, after kFakeQemuHead).
-  QemuRunner runner(const std::string& guest) {
+  QemuRunner runner(const std::string& guest) { return QemuRunner(processes_, options(guest)); }
+
+  QemuRunnerOptions options(const std::string& guest) {
     const std::string qemu = dir_.file("qemu");
     std::ofstream(qemu) << kFakeQemuHead << guest << "\n";
     ::chmod(qemu.c_str(), 0755);
@@ -69,7 +71,7 @@ class QemuRunnerTest : public ::testing::Test {
     options.cache_dir = dir_.file("cache");
     options.log_dir = dir_.file("logs");
     options.busybox = dir_.file("busybox");
-    return QemuRunner(processes_, options);
+    return options;
   }
 
   std::vector<RunResult> batch(QemuRunner& runner, uint32_t count) {
@@ -287,31 +289,18 @@ TEST_F(QemuRunnerTest, XfstestsRunsGetTwoFreshDisksEachAndTheRootOverVirtio9p) {
   std::ofstream(tree + "/check") << "#!/bin/bash\n";
   std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
   ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
-  const std::string qemu = dir_.file("qemu");
-  std::ofstream(qemu) << kFakeQemuHead << R"SH(
+  QemuRunnerOptions options = this->options(R"SH(
 printf '%s\n' "$@" >"$(dirname "$R")/../../argv"
 echo "FB1 ready" >>"$R"
 echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 1 900 12 $(printf 'Failures: generic/418' | base64 -w0)" >>"$R"
 echo "FB1 begin 1" >>"$R"; echo "FB1 end 1 254 100 0 -" >>"$R"
 echo "FB1 done" >>"$R"
 sleep 30
-)SH";
-  ::chmod(qemu.c_str(), 0755);
-  QemuRunnerOptions options;
-  options.qemu.binary = qemu;
-  options.qemu.kernel = dir_.file("bzImage");
-  options.qemu.accel = "tcg";
-  options.qemu.boot_timeout = std::chrono::seconds(2);
-  options.scratch.mkfs = {"/sbin/mkfs.ext4", "-q", "-F", "-b", "1024"};
+)SH");
+  options.reproducer = {};
   options.xfstests.emplace();
   options.xfstests->root = dir_.path();
   options.xfstests->dir = "/xfstests";
-  options.run_timeout = std::chrono::milliseconds(1000);
-  options.host_grace = std::chrono::milliseconds(1000);
-  options.work_dir = dir_.file("work");
-  options.cache_dir = dir_.file("cache");
-  options.log_dir = dir_.file("logs");
-  options.busybox = dir_.file("busybox");
   QemuRunner runner(processes_, options);
   std::vector<RunResult> results;
   auto status = runner.run_batch(checkout_, 40, 14, [&](const RunResult& r) {
