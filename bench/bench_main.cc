@@ -40,8 +40,9 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --theta LIST         failure rates of a bad commit, e.g. 0.05,0.1
   --eps LIST           failure rates of a good commit, e.g. 0,0.005
   --history KIND       linear | dag | both
-  --algorithms LIST    comma-separated: ours, ours-known, git, fixed10, fixed20, syzkaller, greedy
-                       (default: all; --quick leaves out greedy)
+  --algorithms LIST    comma-separated: ours, ours-known, git, fixed10, fixed20, syzkaller, greedy,
+                       ours-theta (told theta only; not in the default list)
+                       (default: all but ours-theta; --quick also leaves out greedy)
   --confidence P       requested confidence of the model algorithms (default 0.99)
   --max-cost C         additional budget cap on cost per trial (default: none)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
@@ -105,6 +106,8 @@ Options parse_args(int argc, char** argv) {
   Options options;
   options.harness.threads = std::max(1U, std::thread::hardware_concurrency());
   options.harness.algorithms = all_algorithms();
+  // ours-theta only answers "what does learning theta cost", on request.
+  std::erase(options.harness.algorithms, AlgorithmId::kOursTheta);
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];

@@ -23,6 +23,7 @@ struct AlgorithmInfo {
 
 constexpr AlgorithmInfo kAlgorithms[] = {
     {AlgorithmId::kOurs, "ours"},       {AlgorithmId::kOursKnown, "ours-known"},
+    {AlgorithmId::kOursTheta, "ours-theta"},
     {AlgorithmId::kGit, "git"},         {AlgorithmId::kFixed10, "fixed10"},
     {AlgorithmId::kFixed20, "fixed20"}, {AlgorithmId::kSyzkaller, "syzkaller"},
     {AlgorithmId::kGreedy, "greedy"},
@@ -46,6 +47,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
       return syzkaller_bisect(dag, lab);
     case AlgorithmId::kOurs:
     case AlgorithmId::kOursKnown:
+    case AlgorithmId::kOursTheta:
     case AlgorithmId::kGreedy:
       break;
   }
@@ -57,8 +59,10 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
     model.trace = stderr;
     model.trace_name = algorithm_name(id);
   }
-  if (id == AlgorithmId::kOursKnown) {
+  if (id == AlgorithmId::kOursKnown || id == AlgorithmId::kOursTheta) {
     model.model.theta = model::RateGrid::point(truth.theta);
+  }
+  if (id == AlgorithmId::kOursKnown) {
     model.model.eps = model::RateGrid::point(truth.eps);
   }
   if (id == AlgorithmId::kGreedy) {
@@ -151,6 +155,8 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
         record.builds = lab.builds();
         record.cost = lab.cost();
         record.runs_lower_bound = bound;
+        record.runs_confirm_bound =
+            bound + parent_confirmation_runs(truth.theta, truth.eps, options.confidence);
       }
     }
   };

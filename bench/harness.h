@@ -23,6 +23,7 @@ namespace flakebisect::bench {
 enum class AlgorithmId {
   kOurs,       // Posterior + Planner + evaluate_stop, theta and eps unknown
   kOursKnown,  // the same told the true theta and eps (oracle reference for "rate known")
+  kOursTheta,  // the same told the true theta only (eps unknown): what learning theta costs
   kGit,        // git bisect, one run per commit
   kFixed10,    // good after 10 passes, first fail = bad
   kFixed20,    // good after 20 passes, first fail = bad
@@ -54,6 +55,7 @@ struct TrialRecord {
   uint64_t builds = 0;
   double cost = 0;
   double runs_lower_bound = 0;  // for this trial's theta (differs per trial in the mixture)
+  double runs_confirm_bound = 0;  // runs_lower_bound + parent_confirmation_runs
 };
 
 struct CellResult {

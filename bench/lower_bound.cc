@@ -28,6 +28,19 @@ double run_information(double p, double theta, double eps) {
   return binary_entropy(fail) - p * binary_entropy(theta) - (1.0 - p) * binary_entropy(eps);
 }
 
+double parent_confirmation_runs(double theta, double eps, double confidence) {
+  if (theta >= 1.0) {
+    return 0.0;  // a bad commit never passes: one pass at the parent is proof
+  }
+  const double d = 1.0 - confidence;
+  // D(Bern(eps) || Bern(theta)) in nats; the eps * ln(eps / theta) term is 0 at eps = 0.
+  double divergence = (1.0 - eps) * std::log((1.0 - eps) / (1.0 - theta));
+  if (eps > 0) {
+    divergence += eps * std::log(eps / theta);
+  }
+  return divergence > 0 ? std::log((1.0 - d) / d) / divergence : 0.0;
+}
+
 double runs_lower_bound(uint32_t n, double theta, double eps, double confidence) {
   const double d = 1.0 - confidence;
   const double bits = (1.0 - d) * std::log2(static_cast<double>(n)) - binary_entropy(d);
@@ -83,6 +96,13 @@ std::string check_lower_bounds() {
                            theta, eps, closed, numeric);
       }
     }
+  }
+  // theta 0.3, eps 0, d 0.01: ln 99 / -ln 0.7 = 12.88 passes at the parent.
+  if (const double runs = parent_confirmation_runs(0.3, 0.0, 0.99); std::abs(runs - 12.883) > 1e-3) {
+    return fmt::format("parent_confirmation_runs(0.3, 0, 0.99) = {}, expected 12.883", runs);
+  }
+  if (parent_confirmation_runs(1.0, 0.0, 0.99) != 0.0) {
+    return "parent_confirmation_runs at theta = 1 is not 0";
   }
   if (builds_target(1000) != 13 || builds_target(16) != 7) {
     return "builds_target is off";

@@ -6,6 +6,14 @@
 //   E[runs] >= ((1-d) log2 n - H(d)) / C,
 // C the channel capacity in bits per run. Builds need at least about log2 n distinct commits.
 //
+// That bound leaves out what ends every bisection: the culprit's parent is the one commit whose state
+// separates "culprit = c" from "culprit = parent", so only runs at the parent move those odds, by
+// D(Bern(eps) || Bern(theta)) nats per run on average when c is the culprit. Reaching odds
+// (1-d)/d takes at least ln((1-d)/d) / D such runs (Wald), even with theta and eps known. The sum
+// of the two, the shape of Burnashev's E[N] ~ log M / C + log(1/d) / C1 for sequential tests, is
+// the benchmark's second reference ("bound + confirmation"). It is a reference, not a strict bound:
+// early runs at the parent count toward both terms, which matters little once the search is long.
+//
 // Thread rules: pure functions.
 #pragma once
 
@@ -27,6 +35,10 @@ double run_information(double p, double theta, double eps);
 
 // Lower bound on expected runs to name the culprit among n with error 1 - confidence.
 double runs_lower_bound(uint32_t n, double theta, double eps, double confidence);
+
+// ln((1-d)/d) / D(Bern(eps) || Bern(theta)): expected runs at the culprit's parent to rule out
+// "the parent is the culprit" with error d = 1 - confidence. 0 when theta = 1 (one pass decides).
+double parent_confirmation_runs(double theta, double eps, double confidence);
 
 // The benchmark's build target: ceil(log2 n) + 3 distinct builds.
 uint32_t builds_target(uint32_t n);

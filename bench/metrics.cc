@@ -26,7 +26,8 @@ std::optional<size_t> index_of(const CellResult& result, AlgorithmId id) {
 }
 
 bool is_model_algorithm(AlgorithmId id) {
-  return id == AlgorithmId::kOurs || id == AlgorithmId::kOursKnown || id == AlgorithmId::kGreedy;
+  return id == AlgorithmId::kOurs || id == AlgorithmId::kOursKnown || id == AlgorithmId::kOursTheta ||
+         id == AlgorithmId::kGreedy;
 }
 
 // "1.23" or "-" for NaN, right-aligned in `width`.
@@ -49,7 +50,7 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     m.trials = static_cast<uint32_t>(records.size());
     uint64_t correct = 0, same_as_git = 0, decisions = 0;
     double decision_ms = 0;
-    std::vector<double> runs, builds, costs, confidences, bounds;
+    std::vector<double> runs, builds, costs, confidences, bounds, confirm_bounds;
     for (size_t t = 0; t < records.size(); ++t) {
       const TrialRecord& r = records[t];
       correct += r.correct ? 1 : 0;
@@ -61,6 +62,7 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
       costs.push_back(r.cost);
       confidences.push_back(r.answer.confidence);
       bounds.push_back(r.runs_lower_bound);
+      confirm_bounds.push_back(r.runs_confirm_bound);
       m.builds_max = std::max(m.builds_max, r.builds);
       m.cap_hits += r.answer.cap_hit ? 1 : 0;
       m.stuck += r.answer.stuck ? 1 : 0;
@@ -80,6 +82,8 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     m.runs_p90 = percentile(runs, 0.9);
     m.runs_lower_bound = mean(bounds);
     m.runs_over_bound = m.runs_mean / m.runs_lower_bound;
+    m.runs_confirm_bound = mean(confirm_bounds);
+    m.runs_over_confirm_bound = m.runs_mean / m.runs_confirm_bound;
     m.builds_mean = mean(builds);
     m.cost_mean = mean(costs);
     m.same_as_git = git ? static_cast<double>(same_as_git) / trials : kNaN;
@@ -97,23 +101,28 @@ void print_table(std::FILE* out, const CellResult& result,
                  const std::vector<AlgorithmMetrics>& metrics, double confidence) {
   const CellSpec& cell = result.cell;
   const double bound = metrics.empty() ? kNaN : metrics.front().runs_lower_bound;
-  fmt::print(out, "\n== {} | {} trials | runs bound {:.1f} | builds target {} | {:.1f} s\n",
-             cell.label(), cell.trials, bound, builds_target(cell.n), result.wall_seconds);
+  const double confirm_bound = metrics.empty() ? kNaN : metrics.front().runs_confirm_bound;
   fmt::print(out,
-             "{:<11} {:>6} {:>15} {:>6} {:>6} {:>8} {:>6} {:>6} {:>6} {:>4} {:>8} {:>6} {:>5} "
-             "{:>4} {:>4} {:>7} {:>7}\n",
-             "algorithm", "acc", "95% CI", "conf", "calib", "runs", "p90", "/bound", "builds",
+             "\n== {} | {} trials | runs bound {:.1f}, +confirmation {:.1f} | builds target {} | "
+             "{:.1f} s\n",
+             cell.label(), cell.trials, bound, confirm_bound, builds_target(cell.n),
+             result.wall_seconds);
+  fmt::print(out,
+             "{:<11} {:>6} {:>15} {:>6} {:>6} {:>8} {:>6} {:>6} {:>5} {:>6} {:>4} {:>8} {:>6} "
+             "{:>5} {:>4} {:>4} {:>7} {:>7}\n",
+             "algorithm", "acc", "95% CI", "conf", "calib", "runs", "p90", "/bound", "/b+c", "builds",
              "max", "cost", "/fix20", "=git", "caps", "nrep", "ms/step", "ms max");
   for (const AlgorithmMetrics& m : metrics) {
     const bool model = is_model_algorithm(m.algorithm);
     // "!" marks an accuracy whose whole 95% interval lies below the requested confidence.
     const char* flag = model && m.accuracy_hi < confidence ? "!" : " ";
     fmt::print(out,
-               "{:<11} {:>6.4f}{} [{:.3f},{:.3f}] {:>6.4f} {:>+6.3f} {} {} {} {} {:>4} {} {} {} "
-               "{:>4} {:>4} {} {}\n",
+               "{:<11} {:>6.4f}{} [{:.3f},{:.3f}] {:>6.4f} {:>+6.3f} {} {} {} {} {} {:>4} {} {} "
+               "{} {:>4} {:>4} {} {}\n",
                algorithm_name(m.algorithm), m.accuracy, flag, m.accuracy_lo, m.accuracy_hi,
                m.confidence_mean, m.calibration, number(m.runs_mean, 8, 1),
                number(m.runs_p90, 6, 0), number(m.runs_over_bound, 6, 2),
+               number(m.runs_over_confirm_bound, 5, 2),
                number(m.builds_mean, 6, 1), m.builds_max, number(m.cost_mean, 8, 1),
                number(m.cost_ratio_fixed20, 6, 2), number(m.same_as_git, 5, 2),
                m.cap_hits + m.stuck, m.not_reproduced, number(model ? m.ms_per_step : kNaN, 7, 2),
@@ -152,6 +161,8 @@ void print_json(std::FILE* out, const CellResult& result,
     j["runs_p90"] = m.runs_p90;
     j["runs_lower_bound"] = m.runs_lower_bound;
     j["runs_over_bound"] = m.runs_over_bound;
+    j["runs_confirm_bound"] = m.runs_confirm_bound;
+    j["runs_over_confirm_bound"] = m.runs_over_confirm_bound;
     j["builds_mean"] = m.builds_mean;
     j["builds_max"] = m.builds_max;
     j["builds_target"] = builds_target(cell.n);

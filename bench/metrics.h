@@ -8,12 +8,15 @@
 //   calibration         confidence_mean - accuracy: > 0 claims more than it delivers
 //   runs_mean/p90       reproducer runs, infra runs included (p90: nearest rank)
 //   runs_lower_bound    mean over trials of the runs lower bound (lower_bound.h) for the trial's
-//   theta runs_over_bound     runs_mean / runs_lower_bound builds_mean/max     distinct commits
-//   whose build was attempted (failed builds included) cost_mean           build 10 per commit +
-//   runs (+ boots in the boot variant) cost_ratio_fixed20  cost_mean / fixed20's cost_mean in the
-//   same cell (NaN if fixed20 not run) same_as_git         fraction of trials with the same answer
-//   as git bisect (NaN if git not run) cap_hits            trials stopped by the budget cap; stuck:
-//   the planner proposed nothing usable not_reproduced      trials that ended with "not reproduced"
+//                       theta; runs_over_bound = runs_mean / runs_lower_bound
+//   runs_confirm_bound  the same plus the runs that confirming the culprit's parent needs
+//                       (parent_confirmation_runs); runs_over_confirm_bound = runs_mean / it
+//   builds_mean/max     distinct commits whose build was attempted (failed builds included)
+//   cost_mean           build 10 per commit + runs (+ boots in the boot variant)
+//   cost_ratio_fixed20  cost_mean / fixed20's cost_mean in the same cell (NaN if fixed20 not run)
+//   same_as_git         fraction of trials with the same answer as git bisect (NaN if git not run)
+//   cap_hits            trials stopped by the budget cap; stuck: the planner proposed nothing usable
+//   not_reproduced      trials that ended with "not reproduced"
 //   ms_per_step         model algorithms: mean thread CPU ms per decision (record + stop + plan);
 //                       ms_per_step_max the largest single decision; 0 for the baselines
 //
@@ -41,6 +44,8 @@ struct AlgorithmMetrics {
   double runs_p90 = 0;
   double runs_lower_bound = 0;
   double runs_over_bound = 0;
+  double runs_confirm_bound = 0;
+  double runs_over_confirm_bound = 0;
   double builds_mean = 0;
   uint64_t builds_max = 0;
   double cost_mean = 0;
