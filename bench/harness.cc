@@ -22,10 +22,13 @@ struct AlgorithmInfo {
 };
 
 constexpr AlgorithmInfo kAlgorithms[] = {
-    {AlgorithmId::kOurs, "ours"},       {AlgorithmId::kOursKnown, "ours-known"},
+    {AlgorithmId::kOurs, "ours"},
+    {AlgorithmId::kOursKnown, "ours-known"},
     {AlgorithmId::kOursTheta, "ours-theta"},
-    {AlgorithmId::kGit, "git"},         {AlgorithmId::kFixed10, "fixed10"},
-    {AlgorithmId::kFixed20, "fixed20"}, {AlgorithmId::kSyzkaller, "syzkaller"},
+    {AlgorithmId::kGit, "git"},
+    {AlgorithmId::kFixed10, "fixed10"},
+    {AlgorithmId::kFixed20, "fixed20"},
+    {AlgorithmId::kSyzkaller, "syzkaller"},
     {AlgorithmId::kGreedy, "greedy"},
 };
 

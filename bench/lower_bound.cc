@@ -98,8 +98,10 @@ std::string check_lower_bounds() {
     }
   }
   // theta 0.3, eps 0, d 0.01: ln 99 / -ln 0.7 = 12.88 passes at the parent.
-  if (const double runs = parent_confirmation_runs(0.3, 0.0, 0.99); std::abs(runs - 12.883) > 1e-3) {
-    return fmt::format("parent_confirmation_runs(0.3, 0, 0.99) = {}, expected 12.883", runs);
+  const double confirmation = parent_confirmation_runs(0.3, 0.0, 0.99);
+  if (std::abs(confirmation - 12.883) > 1e-3) {
+    return fmt::format("parent_confirmation_runs(0.3, 0, 0.99) = {}, expected 12.883",
+                       confirmation);
   }
   if (parent_confirmation_runs(1.0, 0.0, 0.99) != 0.0) {
     return "parent_confirmation_runs at theta = 1 is not 0";

@@ -6,9 +6,9 @@
 //   E[runs] >= ((1-d) log2 n - H(d)) / C,
 // C the channel capacity in bits per run. Builds need at least about log2 n distinct commits.
 //
-// That bound leaves out what ends every bisection: the culprit's parent is the one commit whose state
-// separates "culprit = c" from "culprit = parent", so only runs at the parent move those odds, by
-// D(Bern(eps) || Bern(theta)) nats per run on average when c is the culprit. Reaching odds
+// That bound leaves out what ends every bisection: the culprit's parent is the one commit whose
+// state separates "culprit = c" from "culprit = parent", so only runs at the parent move those
+// odds, by D(Bern(eps) || Bern(theta)) nats per run on average when c is the culprit. Reaching odds
 // (1-d)/d takes at least ln((1-d)/d) / D such runs (Wald), even with theta and eps known. The sum
 // of the two, the shape of Burnashev's E[N] ~ log M / C + log(1/d) / C1 for sequential tests, is
 // the benchmark's second reference ("bound + confirmation"). It is a reference, not a strict bound:

@@ -26,8 +26,8 @@ std::optional<size_t> index_of(const CellResult& result, AlgorithmId id) {
 }
 
 bool is_model_algorithm(AlgorithmId id) {
-  return id == AlgorithmId::kOurs || id == AlgorithmId::kOursKnown || id == AlgorithmId::kOursTheta ||
-         id == AlgorithmId::kGreedy;
+  return id == AlgorithmId::kOurs || id == AlgorithmId::kOursKnown ||
+         id == AlgorithmId::kOursTheta || id == AlgorithmId::kGreedy;
 }
 
 // "1.23" or "-" for NaN, right-aligned in `width`.
@@ -110,8 +110,8 @@ void print_table(std::FILE* out, const CellResult& result,
   fmt::print(out,
              "{:<11} {:>6} {:>15} {:>6} {:>6} {:>8} {:>6} {:>6} {:>5} {:>6} {:>4} {:>8} {:>6} "
              "{:>5} {:>4} {:>4} {:>7} {:>7}\n",
-             "algorithm", "acc", "95% CI", "conf", "calib", "runs", "p90", "/bound", "/b+c", "builds",
-             "max", "cost", "/fix20", "=git", "caps", "nrep", "ms/step", "ms max");
+             "algorithm", "acc", "95% CI", "conf", "calib", "runs", "p90", "/bound", "/b+c",
+             "builds", "max", "cost", "/fix20", "=git", "caps", "nrep", "ms/step", "ms max");
   for (const AlgorithmMetrics& m : metrics) {
     const bool model = is_model_algorithm(m.algorithm);
     // "!" marks an accuracy whose whole 95% interval lies below the requested confidence.
@@ -122,10 +122,10 @@ void print_table(std::FILE* out, const CellResult& result,
                algorithm_name(m.algorithm), m.accuracy, flag, m.accuracy_lo, m.accuracy_hi,
                m.confidence_mean, m.calibration, number(m.runs_mean, 8, 1),
                number(m.runs_p90, 6, 0), number(m.runs_over_bound, 6, 2),
-               number(m.runs_over_confirm_bound, 5, 2),
-               number(m.builds_mean, 6, 1), m.builds_max, number(m.cost_mean, 8, 1),
-               number(m.cost_ratio_fixed20, 6, 2), number(m.same_as_git, 5, 2),
-               m.cap_hits + m.stuck, m.not_reproduced, number(model ? m.ms_per_step : kNaN, 7, 2),
+               number(m.runs_over_confirm_bound, 5, 2), number(m.builds_mean, 6, 1), m.builds_max,
+               number(m.cost_mean, 8, 1), number(m.cost_ratio_fixed20, 6, 2),
+               number(m.same_as_git, 5, 2), m.cap_hits + m.stuck, m.not_reproduced,
+               number(model ? m.ms_per_step : kNaN, 7, 2),
                number(model ? m.ms_per_step_max : kNaN, 7, 1));
   }
 }
