@@ -38,12 +38,16 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --trials N           trials per cell (overrides every scenario's default)
   --n LIST             candidate counts, e.g. 100,1000
   --theta LIST         failure rates of a bad commit, e.g. 0.05,0.1
+  --jitter J           per-commit theta jitter: bad commit x fails at theta * exp(J z_x), z_x
+                       standard normal (overrides the scenario's; misspecified uses 0.5)
   --eps LIST           failure rates of a good commit, e.g. 0,0.005
   --history KIND       linear | dag | both
   --algorithms LIST    comma-separated: ours, ours-known, git, fixed10, fixed20, syzkaller, greedy,
                        ours-theta (told theta only; not in the default list)
                        (default: all but ours-theta; --quick also leaves out greedy)
   --confidence P       requested confidence of the model algorithms (default 0.99)
+  --rate-spread S      per-commit spread of theta the model algorithms allow for: the sd of
+                       log(rate / theta) (default: the engine's, decision.rate_spread)
   --max-cost C         additional budget cap on cost per trial (default: none)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
@@ -160,6 +164,12 @@ Options parse_args(int argc, char** argv) {
         thetas.push_back(theta);
       }
       options.overrides.theta = thetas;
+    } else if (flag == "--jitter") {
+      const double jitter = parse_double(flag, value());
+      if (!(jitter >= 0 && jitter <= 2)) {
+        usage_error("--jitter must be in [0, 2]");
+      }
+      options.overrides.theta_jitter = jitter;
     } else if (flag == "--eps") {
       std::vector<double> epss;
       for (const std::string& item : split(value())) {
@@ -200,6 +210,12 @@ Options parse_args(int argc, char** argv) {
         usage_error("--confidence must be in (0.5, 1)");
       }
       options.harness.confidence = p;
+    } else if (flag == "--rate-spread") {
+      const double spread = parse_double(flag, value());
+      if (!(spread >= 0 && spread <= 2)) {
+        usage_error("--rate-spread must be in [0, 2]");
+      }
+      options.harness.rate_spread = spread;
     } else if (flag == "--max-cost") {
       const double cost = parse_double(flag, value());
       if (!(cost > 0)) {
@@ -373,8 +389,9 @@ int run(int argc, char** argv) {
   }
 
   if (!options.json) {
-    fmt::print("flakebisect-bench: {} cells, seed {}, confidence {}, {} threads\n", cells.size(),
-               options.harness.seed, options.harness.confidence, options.harness.threads);
+    fmt::print("flakebisect-bench: {} cells, seed {}, confidence {}, rate spread {}, {} threads\n",
+               cells.size(), options.harness.seed, options.harness.confidence,
+               options.harness.rate_spread, options.harness.threads);
     fmt::print(
         "columns: acc = accuracy (! = 95% CI below the requested confidence), conf = mean claimed\n"
         "confidence, calib = conf - acc, runs/p90 = reproducer runs (infra included), /bound =\n"
@@ -389,7 +406,8 @@ int run(int argc, char** argv) {
     const CellResult result = run_cell(cells[i], options.harness);
     const std::vector<AlgorithmMetrics> metrics = compute_metrics(result);
     if (options.json) {
-      print_json(stdout, result, metrics, options.harness.confidence, options.harness.seed);
+      print_json(stdout, result, metrics, options.harness.confidence, options.harness.rate_spread,
+                 options.harness.seed);
     } else {
       print_table(stdout, result, metrics, options.harness.confidence);
     }

@@ -56,6 +56,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   }
   ModelBisectOptions model;
   model.stop.confidence = options.confidence;
+  model.model.rate_spread = options.rate_spread;
   model.planner.cost = cell.cost();
   model.batch_runs = cell.boot_variant;
   if (trace) {
@@ -153,7 +154,9 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
         record.answer = run_algorithm(options.algorithms[a], cell, options, dag, truth, lab,
                                       options.trace && t == 0);
         record.culprit = truth.culprit;
-        record.correct = record.answer.culprit == truth.culprit;
+        const std::vector<CommitIndex>& set = record.answer.set;
+        record.correct = record.answer.culprit == truth.culprit ||
+                         std::find(set.begin(), set.end(), truth.culprit) != set.end();
         record.runs = lab.runs();
         record.builds = lab.builds();
         record.cost = lab.cost();

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.h"
 #include "simulator.h"
 
 namespace flakebisect::bench {
@@ -39,6 +40,9 @@ struct HarnessOptions {
   uint64_t seed = 1;
   unsigned threads = 1;
   double confidence = 0.99;
+  // The model algorithms' ModelOptions::rate_spread (how much they let theta vary per commit):
+  // by default the engine's, decision.rate_spread.
+  double rate_spread = config::DecisionConfig{}.rate_spread;
   double max_cost = 0;  // 0: no cost cap
   double cap_factor = 20;
   double cap_offset = 200;

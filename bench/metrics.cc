@@ -67,6 +67,7 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
       m.cap_hits += r.answer.cap_hit ? 1 : 0;
       m.stuck += r.answer.stuck ? 1 : 0;
       m.not_reproduced += r.answer.not_reproduced ? 1 : 0;
+      m.set_answers += r.answer.set.empty() ? 0 : 1;
       decisions += r.answer.decisions;
       decision_ms += r.answer.decision_ms_total;
       m.ms_per_step_max = std::max(m.ms_per_step_max, r.answer.decision_ms_max);
@@ -109,29 +110,31 @@ void print_table(std::FILE* out, const CellResult& result,
              result.wall_seconds);
   fmt::print(out,
              "{:<11} {:>6} {:>15} {:>6} {:>6} {:>8} {:>6} {:>6} {:>5} {:>6} {:>4} {:>8} {:>6} "
-             "{:>5} {:>4} {:>4} {:>7} {:>7}\n",
+             "{:>5} {:>4} {:>4} {:>4} {:>7} {:>7}\n",
              "algorithm", "acc", "95% CI", "conf", "calib", "runs", "p90", "/bound", "/b+c",
-             "builds", "max", "cost", "/fix20", "=git", "caps", "nrep", "ms/step", "ms max");
+             "builds", "max", "cost", "/fix20", "=git", "caps", "nrep", "sets", "ms/step",
+             "ms max");
   for (const AlgorithmMetrics& m : metrics) {
     const bool model = is_model_algorithm(m.algorithm);
     // "!" marks an accuracy whose whole 95% interval lies below the requested confidence.
     const char* flag = model && m.accuracy_hi < confidence ? "!" : " ";
     fmt::print(out,
                "{:<11} {:>6.4f}{} [{:.3f},{:.3f}] {:>6.4f} {:>+6.3f} {} {} {} {} {} {:>4} {} {} "
-               "{} {:>4} {:>4} {} {}\n",
+               "{} {:>4} {:>4} {:>4} {} {}\n",
                algorithm_name(m.algorithm), m.accuracy, flag, m.accuracy_lo, m.accuracy_hi,
                m.confidence_mean, m.calibration, number(m.runs_mean, 8, 1),
                number(m.runs_p90, 6, 0), number(m.runs_over_bound, 6, 2),
                number(m.runs_over_confirm_bound, 5, 2), number(m.builds_mean, 6, 1), m.builds_max,
                number(m.cost_mean, 8, 1), number(m.cost_ratio_fixed20, 6, 2),
-               number(m.same_as_git, 5, 2), m.cap_hits + m.stuck, m.not_reproduced,
+               number(m.same_as_git, 5, 2), m.cap_hits + m.stuck, m.not_reproduced, m.set_answers,
                number(model ? m.ms_per_step : kNaN, 7, 2),
                number(model ? m.ms_per_step_max : kNaN, 7, 1));
   }
 }
 
 void print_json(std::FILE* out, const CellResult& result,
-                const std::vector<AlgorithmMetrics>& metrics, double confidence, uint64_t seed) {
+                const std::vector<AlgorithmMetrics>& metrics, double confidence, double rate_spread,
+                uint64_t seed) {
   const CellSpec& cell = result.cell;
   for (const AlgorithmMetrics& m : metrics) {
     nlohmann::ordered_json j;
@@ -150,6 +153,7 @@ void print_json(std::FILE* out, const CellResult& result,
     j["infra"] = cell.faults.infra;
     j["cost_model"] = cell.boot_variant ? "boot0.5+run0.5" : "run1";
     j["confidence"] = confidence;
+    j["rate_spread"] = rate_spread;
     j["seed"] = seed;
     j["trials"] = m.trials;
     j["accuracy"] = m.accuracy;
@@ -172,6 +176,7 @@ void print_json(std::FILE* out, const CellResult& result,
     j["cap_hits"] = m.cap_hits;
     j["stuck"] = m.stuck;
     j["not_reproduced"] = m.not_reproduced;
+    j["set_answers"] = m.set_answers;
     j["ms_per_step"] = m.ms_per_step;
     j["ms_per_step_max"] = m.ms_per_step_max;
     j["cell_wall_s"] = result.wall_seconds;
@@ -193,6 +198,7 @@ void print_trials(std::FILE* out, const CellResult& result) {
       } else {
         j["answer"] = nullptr;
       }
+      if (!r.answer.set.empty()) j["set"] = r.answer.set;
       j["correct"] = r.correct;
       j["confidence"] = r.answer.confidence;
       j["runs"] = r.runs;

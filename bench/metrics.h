@@ -15,8 +15,10 @@
 //   cost_mean           build 10 per commit + runs (+ boots in the boot variant)
 //   cost_ratio_fixed20  cost_mean / fixed20's cost_mean in the same cell (NaN if fixed20 not run)
 //   same_as_git         fraction of trials with the same answer as git bisect (NaN if git not run)
-//   cap_hits            trials stopped by the budget cap; stuck: the planner proposed nothing usable
+//   cap_hits            trials stopped by the budget cap; stuck: the planner proposed nothing
+//                       usable
 //   not_reproduced      trials that ended with "not reproduced"
+//   set_answers         trials answered with a set no test could split (scored by membership)
 //   ms_per_step         model algorithms: mean thread CPU ms per decision (record + stop + plan);
 //                       ms_per_step_max the largest single decision; 0 for the baselines
 //
@@ -54,6 +56,7 @@ struct AlgorithmMetrics {
   uint32_t cap_hits = 0;
   uint32_t stuck = 0;
   uint32_t not_reproduced = 0;
+  uint32_t set_answers = 0;  // trials answered with a set of commits (scored by membership)
   double ms_per_step = 0;
   double ms_per_step_max = 0;
 };
@@ -67,7 +70,8 @@ void print_table(std::FILE* out, const CellResult& result,
 
 // Writes one JSON object per algorithm, one per line.
 void print_json(std::FILE* out, const CellResult& result,
-                const std::vector<AlgorithmMetrics>& metrics, double confidence, uint64_t seed);
+                const std::vector<AlgorithmMetrics>& metrics, double confidence, double rate_spread,
+                uint64_t seed);
 
 // Writes one JSON object per (algorithm, trial), one per line: the raw material behind a cell.
 void print_trials(std::FILE* out, const CellResult& result);

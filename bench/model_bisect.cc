@@ -49,8 +49,16 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
       answer.confidence = options.stop.confidence;
       return answer;
     }
-    if (verdict == model::Verdict::kFound || verdict == model::Verdict::kFoundSet) {
-      break;  // a set answer is scored by its most probable member
+    if (verdict == model::Verdict::kFoundSet) {
+      // Scored by membership: right when the culprit is in the set, claiming the set's mass.
+      answer.set = posterior.credible_set(model::stop_threshold(options.stop));
+      answer.culprit = posterior.most_likely();
+      answer.confidence = 0;
+      for (CommitIndex c : answer.set) answer.confidence += posterior.culprit_probabilities()[c];
+      return answer;
+    }
+    if (verdict == model::Verdict::kFound) {
+      break;
     }
     if (lab.exhausted()) {
       answer.cap_hit = true;

@@ -70,6 +70,7 @@ void expand(const ScenarioGrid& grid, const GridOverrides& overrides, std::vecto
           cell.theta = theta;
           cell.eps = eps;
           cell.trials = overrides.trials ? *overrides.trials : grid.trials;
+          if (overrides.theta_jitter) cell.theta_jitter = *overrides.theta_jitter;
           out.push_back(cell);
         }
       }

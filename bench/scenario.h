@@ -21,6 +21,7 @@ struct GridOverrides {
   std::optional<std::vector<double>> eps;
   std::optional<std::vector<HistoryKind>> histories;
   std::optional<uint32_t> trials;
+  std::optional<double> theta_jitter;  // per-commit jitter of theta (the misspecified scenario's)
 };
 
 // Scenario names in the order "all" runs them; "all" and "quick" are not in this list.

@@ -122,12 +122,16 @@ class Lab {
 // What an algorithm concluded in one trial.
 struct Answer {
   std::optional<CommitIndex> culprit;  // nullopt: no answer ("not reproduced", or gave up)
-  double confidence = 1;               // what it claims; 1 for the classic baselines
-  bool not_reproduced = false;         // concluded there is no (reproducible) regression
-  bool cap_hit = false;                // stopped by the Budget
-  bool stuck = false;                  // the planner proposed nothing runnable
-  uint64_t decisions = 0;              // planner decisions (model algorithms)
-  double decision_ms_total = 0;        // thread CPU time of those decisions
+  // A set answer ("the culprit is one of these", when skipped commits cannot be split): its
+  // members, culprit above is the most probable of them, and confidence is the set's mass. Empty
+  // otherwise.
+  std::vector<CommitIndex> set;
+  double confidence = 1;         // what it claims; 1 for the classic baselines
+  bool not_reproduced = false;   // concluded there is no (reproducible) regression
+  bool cap_hit = false;          // stopped by the Budget
+  bool stuck = false;            // the planner proposed nothing runnable
+  uint64_t decisions = 0;        // planner decisions (model algorithms)
+  double decision_ms_total = 0;  // thread CPU time of those decisions
   double decision_ms_max = 0;
 };
 

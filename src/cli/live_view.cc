@@ -108,9 +108,7 @@ bool rebuild_posterior(const config::Config& config,
     build_failed[x] = failed_builds.count(candidates[x].sha) > 0;
   }
   const engine::Evidence evidence = engine::gather_evidence(runs, index_of, build_failed, *policy);
-  model::ModelOptions options;
-  options.theta = model::RateGrid::log_uniform(config.decision.theta_min, 32);
-  options.no_regression_prior = config.decision.no_regression_prior;
+  const model::ModelOptions options = engine::model_options(config.decision);
   model::Posterior posterior(*dag, options);
   engine::apply_evidence(evidence, posterior);
 

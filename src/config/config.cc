@@ -610,6 +610,12 @@ constexpr KeySpec kKeys[] = {
            f, p, c.decision.theta_min, [](double v) { return v > 0 && v < 1; },
            "a number in (0, 1)");
      }},
+    {"decision", "rate_spread",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.rate_spread, [](double v) { return v >= 0 && v <= 2; },
+           "a number in [0, 2]");
+     }},
     {"decision", "max_reproduce_runs",
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.max_reproduce_runs, 1);
@@ -1037,6 +1043,10 @@ std::string Config::hash() const {
   // Added after v1: serialised only when not the default, so existing configs keep their hashes.
   if (!decision.learn_costs) {
     out += "decision.learn_costs=0\n";
+  }
+  // Likewise (a bisection stored before rate_spread existed resumes with the default).
+  if (decision.rate_spread != DecisionConfig{}.rate_spread) {
+    number("decision.rate_spread", decision.rate_spread);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

@@ -37,6 +37,9 @@ struct DecisionConfig {
   std::chrono::seconds max_wall_time{0};  // 0 = unlimited
   double no_regression_prior = 0.0;       // prior mass on "no regression in this range", in [0, 1)
   double theta_min = 0.005;           // lowest failure rate on bad commits considered, in (0, 1)
+  // How much the failure rate may differ between bad commits (sd of its log), in [0, 2]; 0 = one
+  // rate for all (model::ModelOptions::rate_spread).
+  double rate_spread = 0.25;
   uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
   // Relative costs the planner uses until measured durations exist; only their ratios matter.
   double build_cost = 10;  // building a commit, >= 0

@@ -139,8 +139,7 @@ class Session {
     FB_ASSIGN_OR_RETURN(auto own_runs, store_.runs_for_bisection(id_));
     bisection_runs_ = own_runs.size();
 
-    model_.theta = model::RateGrid::log_uniform(config_.decision.theta_min, 32);
-    model_.no_regression_prior = config_.decision.no_regression_prior;
+    model_ = model_options(config_.decision);
     model::PlannerOptions planner_options;
     planner_options.cost = {config_.decision.build_cost, config_.decision.boot_cost,
                             config_.decision.run_cost};

@@ -51,6 +51,14 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
   return Observation::kNone;
 }
 
+model::ModelOptions model_options(const config::DecisionConfig& decision) {
+  model::ModelOptions options;
+  options.theta = model::RateGrid::log_uniform(decision.theta_min, 32);
+  options.no_regression_prior = decision.no_regression_prior;
+  options.rate_spread = decision.rate_spread;
+  return options;
+}
+
 Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
                          const std::unordered_map<std::string, model::CommitIndex>& index_of,
                          const std::vector<bool>& build_failed, const OutcomePolicy& policy) {

@@ -62,6 +62,10 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
                          const std::unordered_map<std::string, model::CommitIndex>& index_of,
                          const std::vector<bool>& build_failed, const OutcomePolicy& policy);
 
+// The model a bisection with these decision settings uses (every view of a bisection must compute
+// the same posterior from the same store).
+model::ModelOptions model_options(const config::DecisionConfig& decision);
+
 // Records `evidence` into a fresh posterior, in candidate index order.
 void apply_evidence(const Evidence& evidence, model::Posterior& posterior);
 

@@ -3,14 +3,29 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
+#include <map>
+#include <tuple>
 
 namespace flakebisect::model {
+
+// What r runs at a bad commit with evidence will show, per theta (with a rate spread).
+struct OwnRateRows {
+  std::vector<double> pmf;      // [t * (r + 1) + k]
+  std::vector<double> entropy;  // H(K | theta, data at x), bits
+};
 
 // Binomial pmfs of k failures in r runs for every grid rate and every batch size, computed once per
 // grid: the planner runs after every single run, and lgamma/exp would otherwise dominate it.
 struct Planner::BinomialTables {
   std::vector<double> theta_values;
   std::vector<double> eps_values;
+  double rate_spread = 0;
+  // With a rate spread: per batch size, the pmf of each (theta, multiplier) pair:
+  // [(t * multipliers + j) * (r + 1) + k].
+  std::vector<std::vector<double>> spread_pmf;
+  // own_rate_rows by (fails, passes, batch size index); cleared when it grows large.
+  mutable std::map<std::tuple<uint32_t, uint32_t, size_t>, OwnRateRows> own_rate_cache;
   std::vector<std::vector<double>> theta_pmf;  // per batch size: [rate * (r + 1) + k]
   std::vector<std::vector<double>> eps_pmf;
   std::vector<std::vector<double>> theta_entropy;  // per batch size: H(K | rate) per grid rate
@@ -23,6 +38,9 @@ namespace {
 constexpr double kSplitEpsilon = 1e-9;
 // Classes lighter than this are left out of the information computation.
 constexpr double kNegligibleMass = 1e-12;
+// Theta grid values a class gives less than this are left out of its conditioned predictive (rate
+// spread only; the mixing is the planner's inner loop there).
+constexpr double kNegligibleTheta = 1e-9;
 
 // Distributions of the number of failures in r runs at a commit that is bad / good.
 struct Predictive {
@@ -74,6 +92,24 @@ std::vector<double> binomial_pmfs(const std::vector<double>& rates, uint32_t r) 
         row[k] = std::exp(log_choose + k * lr + (r - k) * lq);
       }
     }
+  }
+  return table;
+}
+
+// The pmfs of a bad commit at each theta, for a commit nothing was seen at: with a rate spread,
+// each is the mixture over the commit's own multiplier with its prior weights.
+std::vector<double> bad_pmfs(const std::vector<double>& theta, const RateSpread& spread,
+                             uint32_t r) {
+  const size_t nu = spread.multipliers.size();
+  if (nu == 1) return binomial_pmfs(theta, r);
+  std::vector<double> table(theta.size() * (r + 1), 0.0);
+  std::vector<double> rates(nu);
+  for (size_t t = 0; t < theta.size(); ++t) {
+    for (size_t j = 0; j < nu; ++j) rates[j] = spread.rate(theta[t], j);
+    const std::vector<double> rows = binomial_pmfs(rates, r);
+    for (size_t j = 0; j < nu; ++j)
+      for (uint32_t k = 0; k <= r; ++k)
+        table[t * (r + 1) + k] += spread.weights[j] * rows[j * (r + 1) + k];
   }
   return table;
 }
@@ -216,6 +252,88 @@ BatchValue batch_value(const Posterior& posterior, const std::vector<Predictive>
   return value;
 }
 
+// With a rate spread, each bad commit fails at theta times its own multiplier, and runs at x teach
+// mostly about x's multiplier. The class predictives (made for a commit nothing was seen at) would
+// keep promising that more runs at x tell classes apart by theta, and the planner would run there
+// forever. So at a commit with evidence the bad side of each class's predictive is conditioned on
+// that evidence:
+//   P(K | bad, theta, data at x) = sum_j P(j | theta, data at x) B(K | r, theta u_j),
+//   P(j | theta, data at x) ~ w_j (theta u_j)^f_x (1 - theta u_j)^p_x.
+// The class's posterior over theta already includes x's runs (with u_x integrated out), so this is
+// the model's exact predictive.
+//
+// own_rate_rows: per theta, P(K | bad, theta, data at x) and its entropy. It depends only on x's
+// counts, so the planner caches it.
+OwnRateRows own_rate_rows(const std::vector<double>& pair_pmf, const std::vector<double>& theta,
+                          const RateSpread& spread, uint32_t fails, uint32_t passes, uint32_t r) {
+  const size_t nt = theta.size();
+  const size_t nu = spread.multipliers.size();
+  OwnRateRows rows;
+  rows.pmf.assign(nt * (r + 1), 0.0);
+  rows.entropy.assign(nt, 0.0);
+  std::vector<double> w(nu);
+  for (size_t t = 0; t < nt; ++t) {
+    double top = -std::numeric_limits<double>::infinity();
+    for (size_t j = 0; j < nu; ++j) {
+      const double rate = spread.rate(theta[t], j);
+      double lw = std::log(spread.weights[j]);
+      if (fails > 0) lw += rate > 0 ? fails * std::log(rate) : -INFINITY;
+      if (passes > 0) lw += rate < 1 ? passes * std::log1p(-rate) : -INFINITY;
+      w[j] = lw;
+      top = std::max(top, lw);
+    }
+    if (top == -INFINITY) continue;  // this theta cannot explain x's runs; its class mass is 0
+    double total = 0;
+    for (size_t j = 0; j < nu; ++j) total += w[j] = std::exp(w[j] - top);
+    double* row = &rows.pmf[t * (r + 1)];
+    for (size_t j = 0; j < nu; ++j) {
+      if (w[j] == 0) continue;
+      const double* src = &pair_pmf[(t * nu + j) * (r + 1)];
+      for (uint32_t k = 0; k <= r; ++k) row[k] += w[j] / total * src[k];
+    }
+    for (uint32_t k = 0; k <= r; ++k) {
+      if (row[k] > 0) rows.entropy[t] -= row[k] * std::log2(row[k]);
+    }
+  }
+  return rows;
+}
+
+// Each class's predictive with the bad side replaced by the one conditioned on x's evidence. Only
+// classes in which x is bad (bad_mass) or that lead (their bad side scores the confirmation) need
+// it; the others keep the class predictive, whose bad side nothing reads. out is reused between
+// calls so its vectors keep their capacity.
+void condition_on_commit(const std::vector<Predictive>& class_preds,
+                         const std::vector<std::vector<double>>& class_theta,
+                         const std::vector<double>& bad_mass, uint32_t leader,
+                         const OwnRateRows& rows, uint32_t r, std::vector<Predictive>& out) {
+  out.resize(class_preds.size());
+  for (size_t c = 0; c < out.size(); ++c) {
+    if (class_theta[c].empty()) continue;  // a negligible class: batch_value skips it
+    Predictive& pred = out[c];
+    pred.good = class_preds[c].good;
+    pred.entropy_good = class_preds[c].entropy_good;
+    pred.rate_entropy_good = class_preds[c].rate_entropy_good;
+    if (bad_mass[c] <= 0 && c != leader) {
+      pred.bad = class_preds[c].bad;
+      pred.entropy_bad = class_preds[c].entropy_bad;
+      pred.rate_entropy_bad = class_preds[c].rate_entropy_bad;
+      continue;
+    }
+    pred.bad.assign(r + 1, 0.0);
+    pred.rate_entropy_bad = 0;
+    double* bad = pred.bad.data();
+    for (size_t t = 0; t < class_theta[c].size(); ++t) {
+      // Theta values the class has all but ruled out change nothing a score can see.
+      const double m = class_theta[c][t];
+      if (m < kNegligibleTheta) continue;
+      const double* row = &rows.pmf[t * (r + 1)];
+      for (uint32_t k = 0; k <= r; ++k) bad[k] += m * row[k];
+      pred.rate_entropy_bad += m * rows.entropy[t];
+    }
+    pred.entropy_bad = entropy(pred.bad);
+  }
+}
+
 }  // namespace
 
 Planner::Planner(PlannerOptions options) : options_(std::move(options)) {
@@ -233,12 +351,21 @@ Planner& Planner::operator=(Planner&&) noexcept = default;
 
 const Planner::BinomialTables& Planner::tables(const ModelOptions& model) const {
   if (!tables_ || tables_->theta_values != model.theta.values ||
-      tables_->eps_values != model.eps.values) {
+      tables_->eps_values != model.eps.values || tables_->rate_spread != model.rate_spread) {
     auto t = std::make_unique<BinomialTables>();
     t->theta_values = model.theta.values;
     t->eps_values = model.eps.values;
+    t->rate_spread = model.rate_spread;
+    const RateSpread spread = RateSpread::of(model.rate_spread);
+    std::vector<double> pair_rates;
+    if (spread.multipliers.size() > 1) {
+      for (double theta : t->theta_values)
+        for (size_t j = 0; j < spread.multipliers.size(); ++j)
+          pair_rates.push_back(spread.rate(theta, j));
+    }
     for (uint32_t r : options_.run_counts) {
-      t->theta_pmf.push_back(binomial_pmfs(t->theta_values, r));
+      t->theta_pmf.push_back(bad_pmfs(t->theta_values, spread, r));
+      if (!pair_rates.empty()) t->spread_pmf.push_back(binomial_pmfs(pair_rates, r));
       t->eps_pmf.push_back(binomial_pmfs(t->eps_values, r));
       t->theta_entropy.push_back(row_entropies(t->theta_pmf.back(), r));
       t->eps_entropy.push_back(row_entropies(t->eps_pmf.back(), r));
@@ -281,6 +408,7 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
   std::vector<double> theta_mass(nt), eps_mass(ne);
   std::vector<double> target(nr);
   std::vector<std::vector<Predictive>> class_preds(nr);
+  std::vector<std::vector<double>> class_theta(classes.size());  // theta marginal per class
   rate_marginals(posterior.rate_posterior(), ne, theta_mass, eps_mass);
   for (size_t i = 0; i < nr; ++i) {
     const uint32_t r = options_.run_counts[i];
@@ -289,6 +417,7 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
   for (size_t k = 0; k < classes.size(); ++k) {
     if (classes[k].mass < kNegligibleMass) continue;
     rate_marginals(classes[k].rates, ne, theta_mass, eps_mass);
+    class_theta[k] = theta_mass;
     for (size_t i = 0; i < nr; ++i) {
       class_preds[i].resize(classes.size());
       Predictive& pred = class_preds[i][k];
@@ -333,16 +462,31 @@ Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) c
   std::vector<double> scratch;
   const CommitIndex leader_commit = posterior.most_likely();
   const Leader leader{posterior.class_of()[leader_commit], posterior.max_probability()};
+  const RateSpread spread = RateSpread::of(model.rate_spread);
+  std::vector<Predictive> conditioned;
   for (CommitIndex x : shortlist) {
     const std::vector<double> bad_mass = class_bad_mass(posterior, x);
     const bool leader_bad = dag.is_ancestor_or_self(leader_commit, x);
+    const CommitEvidence& ev = posterior.evidence(x);
+    const bool own_rate = !tab.spread_pmf.empty() && ev.fails + ev.passes > 0;
     for (size_t i = 0; i < nr; ++i) {
       // An unbuilt commit is only worth scoring at the batch sizes it is a split point for.
       if (!built[x] && x != below[i] && x != above[i]) continue;
       const uint32_t r = options_.run_counts[i];
       const double c = step_cost(x, r);
-      const BatchValue value =
-          batch_value(posterior, class_preds[i], bad_mass, r, leader, leader_bad, scratch);
+      if (own_rate) {
+        auto& cache = tab.own_rate_cache;
+        if (cache.size() > 4096) cache.clear();
+        auto [it, fresh] = cache.try_emplace({ev.fails, ev.passes, i});
+        if (fresh) {
+          it->second =
+              own_rate_rows(tab.spread_pmf[i], model.theta.values, spread, ev.fails, ev.passes, r);
+        }
+        condition_on_commit(class_preds[i], class_theta, bad_mass, leader.cls, it->second, r,
+                            conditioned);
+      }
+      const BatchValue value = batch_value(posterior, own_rate ? conditioned : class_preds[i],
+                                           bad_mass, r, leader, leader_bad, scratch);
       // Only a test that can move the culprit is a candidate: the other terms weigh tests, they
       // never keep a bisection going that nothing can advance.
       const double info = value.culprit;
@@ -375,9 +519,11 @@ double expected_information(const Posterior& posterior, double p, uint32_t runs)
   const size_t ne = model.eps.values.size();
   std::vector<double> theta_mass(model.theta.values.size()), eps_mass(ne);
   rate_marginals(posterior.rate_posterior(), ne, theta_mass, eps_mass);
-  return split_information(mix(theta_mass, eps_mass, binomial_pmfs(model.theta.values, runs),
-                               binomial_pmfs(model.eps.values, runs), runs),
-                           p);
+  return split_information(
+      mix(theta_mass, eps_mass,
+          bad_pmfs(model.theta.values, RateSpread::of(model.rate_spread), runs),
+          binomial_pmfs(model.eps.values, runs), runs),
+      p);
 }
 
 }  // namespace flakebisect::model

@@ -16,6 +16,10 @@
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.
+// With ModelOptions::rate_spread > 0 a bad commit fails at its own rate around theta; at a commit
+// with runs, the bad side of each class's predictive is then conditioned on those runs (what they
+// say about that commit's own rate), or the planner would keep running where it learns only that.
+// Those rows are cached per (fails, passes, batch size).
 //
 // Deterministic: equal scores break toward the lower commit index and fewer runs, so a resumed
 // bisection picks the same next step from the same stored data.

@@ -76,7 +76,25 @@ RateGrid RateGrid::mostly_zero(double zero_mass) {
 
 RateGrid RateGrid::point(double value) { return RateGrid{{value}, {1.0}}; }
 
-Posterior::Posterior(const CandidateDag& dag, ModelOptions options, std::vector<double> commit_prior)
+RateSpread RateSpread::of(double spread) {
+  if (!(spread > 0)) return RateSpread{{1.0}, {1.0}};
+  // Five-point Gauss-Hermite rule for a standard normal (probabilists' nodes): exact for
+  // polynomials up to degree 9, and its outer nodes (+-2.86 sd) keep the tails that matter here (a
+  // culprit that fails far less often than its descendants).
+  static constexpr double kNodes[] = {-2.856970013872806, -1.355626179974266, 0.0,
+                                      1.355626179974266, 2.856970013872806};
+  static constexpr double kWeights[] = {0.011257411327721, 0.222075922005613, 0.533333333333333,
+                                        0.222075922005613, 0.011257411327721};
+  RateSpread out;
+  for (size_t j = 0; j < 5; ++j) {
+    out.multipliers.push_back(std::exp(spread * kNodes[j]));
+    out.weights.push_back(kWeights[j]);
+  }
+  return out;
+}
+
+Posterior::Posterior(const CandidateDag& dag, ModelOptions options,
+                     std::vector<double> commit_prior)
     : dag_(&dag), options_(std::move(options)), evidence_(dag.size()) {
   const CommitIndex n = dag.size();
   log_commit_prior_.resize(n);
@@ -129,7 +147,8 @@ void Posterior::update() const {
     for (size_t t = 0; t < nt; ++t)
       for (size_t e = 0; e < ne; ++e) {
         double w = theta.weights[t] * eps.weights[e];
-        if (eps.values[e] < theta.values[t] && w > 0) log_pair_prior[t * ne + e] = std::log(w / total);
+        if (eps.values[e] < theta.values[t] && w > 0)
+          log_pair_prior[t * ne + e] = std::log(w / total);
       }
   }
 
@@ -140,10 +159,18 @@ void Posterior::update() const {
 
   // Per tested commit, log-likelihood of its runs on each grid pair if it is bad / good.
   std::vector<double> log_bad(nx * nt), log_good(nx * ne);
+  const RateSpread spread = RateSpread::of(options_.rate_spread);
+  const size_t nu = spread.multipliers.size();
+  std::vector<double> terms(nu);
   for (size_t i = 0; i < nx; ++i) {
     const CommitEvidence& ev = evidence_[tested[i]];
-    for (size_t t = 0; t < nt; ++t)
-      log_bad[i * nt + t] = log_binomial_kernel(theta.values[t], ev.fails, ev.passes);
+    for (size_t t = 0; t < nt; ++t) {
+      for (size_t j = 0; j < nu; ++j) {
+        terms[j] = std::log(spread.weights[j]) +
+                   log_binomial_kernel(spread.rate(theta.values[t], j), ev.fails, ev.passes);
+      }
+      log_bad[i * nt + t] = log_sum_exp(terms.data(), nu);
+    }
     for (size_t e = 0; e < ne; ++e)
       log_good[i * ne + e] = log_binomial_kernel(eps.values[e], ev.fails, ev.passes);
   }

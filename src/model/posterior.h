@@ -1,16 +1,20 @@
 // Posterior: the belief over which candidate commit introduced a flaky regression.
 //
 // Hypotheses: the culprit is candidate c (prior weight per commit, uniform by default), or, when
-// enabled, "no regression in this range". A run at commit x fails with probability theta if x is bad
-// (c <= x) and eps otherwise. theta and eps are unknown: each has a prior over a fixed grid and both
-// are marginalised, never plugged in as point estimates:
+// enabled, "no regression in this range". A run at commit x fails with probability theta if x is
+// bad (c <= x) and eps otherwise. theta and eps are unknown: each has a prior over a fixed grid and
+// both are marginalised, never plugged in as point estimates:
 //
 //   P(c | data) ~ prior(c) * sum_{theta,eps} prior(theta) prior(eps)
 //                 * prod_x [c <= x ? theta^f_x (1-theta)^p_x : eps^f_x (1-eps)^p_x]
 //
+// With rate_spread > 0 the bad-commit factor becomes sum_j w_j (theta u_j)^f_x (1 - theta u_j)^p_x:
+// each bad commit's rate is theta times its own multiplier (see ModelOptions::rate_spread).
+//
 // Grid pairs with eps >= theta are excluded (a bad commit fails more often than a good one). All
-// arithmetic is in log space. Candidates whose set of tested descendants is equal share a likelihood,
-// so the cost of an update is O(n * tested / 64 + classes * tested * grid), not O(n * grid).
+// arithmetic is in log space. Candidates whose set of tested descendants is equal share a
+// likelihood, so the cost of an update is O(n * tested / 64 + classes * tested * grid * spread
+// nodes), not O(n * grid).
 //
 // Skipped (unbuildable) commits are never observed and keep their prior mass relative to their
 // neighbours, so the answer may be a set. Infra runs are not evidence and never reach this class.
@@ -19,6 +23,7 @@
 // Thread rules: not thread-safe; const methods may be called concurrently once update() ran.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -48,6 +53,23 @@ struct ModelOptions {
   // can introduce bugs (a bad conflict resolution) but rarely do; with equal weight a merge whose
   // merged branch tip happened to pass collects the branch's mass and is named over-confidently.
   double merge_weight = 0.1;
+  // How much the failure rate may differ between bad commits: bad commit x fails with probability
+  // min(1, theta * u_x), u_x independent per commit with log u_x ~ Normal(0, rate_spread^2)
+  // (integrated with RateSpread's nodes). 0: every bad commit fails at the same theta. Real
+  // regressions drift: later commits change timing and make a race easier or harder to hit, and a
+  // model that assumes one rate then trusts passes at a weakly failing culprit too much. The
+  // engine's default is config::DecisionConfig::rate_spread (0.25); 0 here keeps the model plain.
+  double rate_spread = 0.0;
+};
+
+// The quadrature of ModelOptions::rate_spread: multipliers u_j and weights w_j (summing to 1) with
+// E[f(u)] ~ sum_j w_j f(u_j) for log u ~ Normal(0, spread^2); {1} with weight 1 for spread 0.
+struct RateSpread {
+  std::vector<double> multipliers;
+  std::vector<double> weights;
+  static RateSpread of(double spread);
+  // The failure rate of a bad commit with multiplier j at theta.
+  double rate(double theta, size_t j) const { return std::min(1.0, theta * multipliers[j]); }
 };
 
 // Evidence gathered at one commit.
@@ -97,14 +119,15 @@ class Posterior {
   RateSummary eps_summary() const;
 
   // Hypothesis classes: culprits with the same set of tested descendants-or-self share a likelihood
-  // and so a posterior over (theta, eps). The planner needs each class's own rate posterior, because
-  // a test that cannot move the culprit directly (the bad commit, say) still separates classes that
-  // disagree about theta. "No regression", when enabled, is a class with no representative.
+  // and so a posterior over (theta, eps). The planner needs each class's own rate posterior,
+  // because a test that cannot move the culprit directly (the bad commit, say) still separates
+  // classes that disagree about theta. "No regression", when enabled, is a class with no
+  // representative.
   struct HypothesisClass {
     CommitIndex representative = 0;  // any member; ignored for "no regression"
     bool no_regression = false;
-    double mass = 0;                  // posterior probability of the class
-    std::vector<double> rates;        // posterior over the (theta, eps) grid given the class
+    double mass = 0;            // posterior probability of the class
+    std::vector<double> rates;  // posterior over the (theta, eps) grid given the class
   };
   const std::vector<HypothesisClass>& classes() const;
   // class_of()[c]: the index into classes() of candidate c's class.

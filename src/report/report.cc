@@ -50,8 +50,6 @@ constexpr size_t kExcerptColumns = 200;
 // Lines of context kept before a crash title found in a console.
 constexpr size_t kLinesBeforeTitle = 5;
 constexpr size_t kMaxArtifactConfigBytes = size_t{16} << 20;
-// The theta grid the engine uses (bisector.cc); the report must rebuild the same posterior.
-constexpr int kThetaGridPoints = 32;
 
 json text(std::string_view value, size_t max_bytes = kMaxTextBytes) {
   return valid_utf8(value, max_bytes);
@@ -387,10 +385,7 @@ class Collector {
       if (const auto x = index_of(run.sha)) counts_[*x].add(run.outcome);
     }
     const config::DecisionConfig decision = config_ ? config_->decision : config::DecisionConfig{};
-    model::ModelOptions model;
-    model.theta = model::RateGrid::log_uniform(decision.theta_min, kThetaGridPoints);
-    model.no_regression_prior = decision.no_regression_prior;
-    posterior_.emplace(*dag_, model);
+    posterior_.emplace(*dag_, engine::model_options(decision));
     engine::apply_evidence(evidence_, *posterior_);
     probability_ = posterior_->culprit_probabilities();
     bad_probability_ = posterior_->bad_probabilities();
@@ -527,6 +522,7 @@ class Collector {
                            {"max_wall_time_s", d.max_wall_time.count()},
                            {"no_regression_prior", d.no_regression_prior},
                            {"theta_min", d.theta_min},
+                           {"rate_spread", d.rate_spread},
                            {"max_reproduce_runs", d.max_reproduce_runs},
                            {"build_cost", d.build_cost},
                            {"boot_cost", d.boot_cost},

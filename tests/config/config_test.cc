@@ -74,6 +74,7 @@ max_runs = 800
 max_wall_time = "2d"
 no_regression_prior = 0.1
 theta_min = 0.01
+rate_spread = 0.35
 max_reproduce_runs = 64
 build_cost = 40
 boot_cost = 2.5
@@ -144,6 +145,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.max_wall_time, seconds(2 * 86400));
   EXPECT_EQ(config.decision.no_regression_prior, 0.1);
   EXPECT_EQ(config.decision.theta_min, 0.01);
+  EXPECT_EQ(config.decision.rate_spread, 0.35);
   EXPECT_EQ(config.decision.max_reproduce_runs, 64u);
   EXPECT_EQ(config.decision.build_cost, 40.0);
   EXPECT_EQ(config.decision.boot_cost, 2.5);
@@ -262,6 +264,7 @@ boot_cost = 2.5
 build_cost = 40.0
 max_reproduce_runs = 64
 theta_min = 1e-2
+rate_spread = 0.350
 no_regression_prior = 0.1
 max_wall_time = "48h"
 max_runs = 8_00
@@ -279,6 +282,7 @@ max_runs = 5000
 max_wall_time = 0
 no_regression_prior = 0.0
 theta_min = 0.005
+rate_spread = 0.25
 max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
@@ -312,6 +316,7 @@ TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
       "[decision]\nmax_wall_time = 1\n",
       "[decision]\nno_regression_prior = 0.01\n",
       "[decision]\ntheta_min = 0.006\n",
+      "[decision]\nrate_spread = 0.35\n",
       "[decision]\nmax_reproduce_runs = 201\n",
       "[decision]\nbuild_cost = 11\n",
       "[decision]\nboot_cost = 1\n",
@@ -421,6 +426,8 @@ TEST(ConfigTest, AnOutOfRangeNumberShowsTheRangeAndTheValue) {
             "config.toml:2:1: decision.no_regression_prior: must be a number in [0, 1), got 1");
   EXPECT_EQ(error_of("[decision]\ntheta_min = 0\n"),
             "config.toml:2:1: decision.theta_min: must be a number in (0, 1), got 0");
+  EXPECT_EQ(error_of("[decision]\nrate_spread = -0.1\n"),
+            "config.toml:2:1: decision.rate_spread: must be a number in [0, 2], got -0.1");
   EXPECT_EQ(error_of("[decision]\nbuild_cost = -1\n"),
             "config.toml:2:1: decision.build_cost: must be a number >= 0, got -1");
   EXPECT_EQ(error_of("[decision]\nrun_cost = 0\n"),
@@ -579,7 +586,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 47u);
+  EXPECT_EQ(keys.size(), 48u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

@@ -77,6 +77,68 @@ TEST(Posterior, EpsIsMarginalisedOverItsGrid) {
   EXPECT_NEAR(p[2], 0.05 / 1.05, 1e-12);
 }
 
+TEST(Posterior, RateSpreadQuadratureIsANormalInLogSpace) {
+  const RateSpread none = RateSpread::of(0);
+  EXPECT_EQ(none.multipliers, std::vector<double>{1.0});
+  EXPECT_EQ(none.weights, std::vector<double>{1.0});
+  const RateSpread s = RateSpread::of(0.5);
+  ASSERT_EQ(s.multipliers.size(), 5U);
+  double mean = 0;
+  double second = 0;
+  double fourth = 0;
+  for (size_t j = 0; j < 5; ++j) {
+    const double z = std::log(s.multipliers[j]);
+    mean += s.weights[j] * z;
+    second += s.weights[j] * z * z;
+    fourth += s.weights[j] * z * z * z * z;
+  }
+  EXPECT_NEAR(sum(s.weights), 1.0, 1e-12);
+  EXPECT_NEAR(mean, 0.0, 1e-12);
+  EXPECT_NEAR(second, 0.25, 1e-12);        // spread^2
+  EXPECT_NEAR(fourth, 3 * 0.0625, 1e-12);  // 3 spread^4
+  EXPECT_DOUBLE_EQ(s.rate(0.3, 2), 0.3);   // the middle node is theta itself
+  EXPECT_DOUBLE_EQ(s.rate(0.9, 4), 1.0);   // capped at 1
+}
+
+TEST(Posterior, RateSpreadGivesEachBadCommitItsOwnRate) {
+  // theta = 0.4 known, eps = 0. Commit 1: one pass; commit 2: one failure. Each bad commit's rate
+  // is 0.4 u_x with its own u_x, so the factors multiply per commit:
+  //   c <= 1: E[1 - 0.4 u] * E[0.4 u];   c = 2: 1 * E[0.4 u].
+  // With one shared rate it would be E[(1 - 0.4 u) 0.4 u] instead.
+  auto dag = CandidateDag::linear(3);
+  ModelOptions o = known(0.4, 0.0);
+  o.rate_spread = 0.7;
+  Posterior post(dag, o);
+  post.record(1, 0, 1);
+  post.record(2, 1, 0);
+  const RateSpread s = RateSpread::of(0.7);
+  double fail = 0;
+  for (size_t j = 0; j < 5; ++j) fail += s.weights[j] * s.rate(0.4, j);
+  const double pass = 1 - fail;
+  const double total = 2 * pass * fail + fail;
+  const auto& p = post.culprit_probabilities();
+  EXPECT_NEAR(p[0], pass * fail / total, 1e-12);
+  EXPECT_NEAR(p[1], pass * fail / total, 1e-12);
+  EXPECT_NEAR(p[2], fail / total, 1e-12);
+}
+
+TEST(Posterior, RateSpreadMakesPassesAtOneCommitWeakerEvidence) {
+  // 20 passes at commit 1 after failures at commit 2: with one shared rate they nearly rule out
+  // c <= 1; if commit 1 may fail less often than commit 2, they rule it out less.
+  auto dag = CandidateDag::linear(3);
+  ModelOptions shared;
+  ModelOptions spread;
+  spread.rate_spread = 0.5;
+  Posterior a(dag, shared);
+  Posterior b(dag, spread);
+  for (Posterior* post : {&a, &b}) {
+    post->record(2, 10, 10);
+    post->record(1, 0, 20);
+  }
+  EXPECT_GT(b.bad_probabilities()[1], 2 * a.bad_probabilities()[1]);
+  EXPECT_GT(a.culprit_probabilities()[2], b.culprit_probabilities()[2]);
+}
+
 TEST(Posterior, FailureOnAMergeDoesNotBlameTheOtherBranchAlone) {
   // 0 - 1 - 2 --- 5      topic 3 - 4 forked at 1 and merged by 5
   auto dag = CandidateDag::create({{}, {0}, {1}, {1}, {3}, {2, 4}});
