@@ -36,7 +36,7 @@ struct DecisionConfig {
   uint32_t max_runs = 5000;  // reproducer runs in total, over all commits, >= 1
   std::chrono::seconds max_wall_time{0};  // 0 = unlimited
   double no_regression_prior = 0.0;       // prior mass on "no regression in this range", in [0, 1)
-  double theta_min = 0.005;           // lowest failure rate on bad commits considered, in (0, 1)
+  double theta_min = 0.005;  // lowest failure rate on bad commits considered, in (0, 1)
   // How much the failure rate may differ between bad commits (sd of its log), in [0, 2]; 0 = one
   // rate for all (model::ModelOptions::rate_spread).
   double rate_spread = 0.25;
