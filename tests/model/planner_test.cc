@@ -112,6 +112,28 @@ TEST(Planner, SameEvidenceGivesTheSameStep) {
   EXPECT_EQ(a.information_bits, b.information_bits);
 }
 
+TEST(Planner, WithARateSpreadAPlannerThatPlannedBeforeGivesTheSameStepAsAFreshOne) {
+  // The rows conditioned on a tested commit's runs are cached per (fails, passes, batch size); a
+  // warm cache must not change a step (a resumed bisection plans with a fresh planner).
+  auto dag = CandidateDag::linear(200);
+  ModelOptions options;
+  options.rate_spread = 0.5;
+  Posterior post(dag, options);
+  std::vector<bool> built(200, false);
+  const Planner warm(PlannerOptions{});
+  for (auto [x, f, p] : std::vector<std::tuple<CommitIndex, uint32_t, uint32_t>>{
+           {199, 3, 5}, {100, 0, 4}, {150, 2, 2}, {100, 0, 6}, {150, 1, 9}, {120, 0, 5}}) {
+    post.record(x, f, p);
+    built[x] = true;
+    const Step step = warm.plan(post, built);
+    const Step fresh = Planner(PlannerOptions{}).plan(post, built);
+    EXPECT_EQ(step.commit, fresh.commit);
+    EXPECT_EQ(step.runs, fresh.runs);
+    EXPECT_EQ(step.information_bits, fresh.information_bits);
+    EXPECT_EQ(step.cost, fresh.cost);
+  }
+}
+
 TEST(Planner, InformationIsZeroForASettledCommitAndPositiveForAnOpenOne) {
   auto dag = CandidateDag::linear(10);
   Posterior post(dag, known(0.5, 0.0));
