@@ -275,12 +275,8 @@ OwnRateRows own_rate_rows(const std::vector<double>& pair_pmf, const std::vector
   for (size_t t = 0; t < nt; ++t) {
     double top = -std::numeric_limits<double>::infinity();
     for (size_t j = 0; j < nu; ++j) {
-      const double rate = spread.rate(theta[t], j);
-      double lw = std::log(spread.weights[j]);
-      if (fails > 0) lw += rate > 0 ? fails * std::log(rate) : -INFINITY;
-      if (passes > 0) lw += rate < 1 ? passes * std::log1p(-rate) : -INFINITY;
-      w[j] = lw;
-      top = std::max(top, lw);
+      w[j] = spread.log_term(theta[t], j, fails, passes);
+      top = std::max(top, w[j]);
     }
     if (top == -INFINITY) continue;  // this theta cannot explain x's runs; its class mass is 0
     double total = 0;

@@ -77,7 +77,7 @@ RateGrid RateGrid::mostly_zero(double zero_mass) {
 RateGrid RateGrid::point(double value) { return RateGrid{{value}, {1.0}}; }
 
 RateSpread RateSpread::of(double spread) {
-  if (!(spread > 0)) return RateSpread{{1.0}, {1.0}};
+  if (!(spread > 0)) return RateSpread{{1.0}, {1.0}, {0.0}};
   // Five-point Gauss-Hermite rule for a standard normal (probabilists' nodes): exact for
   // polynomials up to degree 9, and its outer nodes (+-2.86 sd) keep the tails that matter here (a
   // culprit that fails far less often than its descendants).
@@ -89,8 +89,13 @@ RateSpread RateSpread::of(double spread) {
   for (size_t j = 0; j < 5; ++j) {
     out.multipliers.push_back(std::exp(spread * kNodes[j]));
     out.weights.push_back(kWeights[j]);
+    out.log_weights.push_back(std::log(kWeights[j]));
   }
   return out;
+}
+
+double RateSpread::log_term(double theta, size_t j, uint32_t fails, uint32_t passes) const {
+  return log_weights[j] + log_binomial_kernel(rate(theta, j), fails, passes);
 }
 
 Posterior::Posterior(const CandidateDag& dag, ModelOptions options,
@@ -166,8 +171,7 @@ void Posterior::update() const {
     const CommitEvidence& ev = evidence_[tested[i]];
     for (size_t t = 0; t < nt; ++t) {
       for (size_t j = 0; j < nu; ++j) {
-        terms[j] = std::log(spread.weights[j]) +
-                   log_binomial_kernel(spread.rate(theta.values[t], j), ev.fails, ev.passes);
+        terms[j] = spread.log_term(theta.values[t], j, ev.fails, ev.passes);
       }
       log_bad[i * nt + t] = log_sum_exp(terms.data(), nu);
     }

@@ -67,9 +67,13 @@ struct ModelOptions {
 struct RateSpread {
   std::vector<double> multipliers;
   std::vector<double> weights;
+  std::vector<double> log_weights;
   static RateSpread of(double spread);
   // The failure rate of a bad commit with multiplier j at theta.
   double rate(double theta, size_t j) const { return std::min(1.0, theta * multipliers[j]); }
+  // log(w_j * rate^fails * (1 - rate)^passes) at that rate: multiplier j's term in a bad commit's
+  // likelihood (the posterior sums them; the planner normalises them into P(j | runs at x)).
+  double log_term(double theta, size_t j, uint32_t fails, uint32_t passes) const;
 };
 
 // Evidence gathered at one commit.
