@@ -54,14 +54,26 @@ RateSummary summarise(const std::vector<double>& values, const std::vector<doubl
 
 }  // namespace
 
-RateGrid RateGrid::log_uniform(double low, int points) {
+RateGrid RateGrid::log_uniform(double low, int points, double high) {
   RateGrid grid;
   for (int i = 0; i < points; ++i) {
     double v = points == 1 ? 1.0 : low * std::pow(1.0 / low, static_cast<double>(i) / (points - 1));
     grid.values.push_back(i == points - 1 ? 1.0 : v);
     grid.weights.push_back(1.0);
   }
+  // Past 1, up to and including the first value at or above high.
+  if (points > 1) {
+    const double step = std::pow(1.0 / low, 1.0 / (points - 1));
+    while (grid.values.back() < high) {
+      grid.values.push_back(grid.values.back() * step);
+      grid.weights.push_back(1.0);
+    }
+  }
   return grid;
+}
+
+RateGrid theta_grid(double low, int points, double rate_spread) {
+  return RateGrid::log_uniform(low, points, RateSpread::of(rate_spread).saturation());
 }
 
 RateGrid RateGrid::mostly_zero(double zero_mass) {
@@ -360,7 +372,9 @@ RateSummary Posterior::theta_summary() const {
   const size_t ne = options_.eps.values.size();
   std::vector<double> mass(options_.theta.values.size(), 0.0);
   for (size_t g = 0; g < joint.size(); ++g) mass[g / ne] += joint[g];
-  return summarise(options_.theta.values, mass);
+  std::vector<double> rates = options_.theta.values;
+  for (double& r : rates) r = std::min(r, 1.0);
+  return summarise(rates, mass);
 }
 
 RateSummary Posterior::eps_summary() const {

@@ -36,8 +36,9 @@ struct RateGrid {
   std::vector<double> values;
   std::vector<double> weights;
 
-  // theta: `points` values log-uniform over [low, 1], 1 included, equal weights.
-  static RateGrid log_uniform(double low, int points);
+  // theta: `points` values log-uniform over [low, 1], 1 included, equal weights; with high > 1
+  // the same spacing continues past 1 while it stays below high (see theta_grid).
+  static RateGrid log_uniform(double low, int points, double high = 1.0);
   // eps: 0 with weight `zero_mass`, the rest spread equally over {0.001, 0.002, 0.005, 0.01, 0.02}.
   static RateGrid mostly_zero(double zero_mass);
   // A single known value (for tests and for "rate known" benchmark cells).
@@ -71,10 +72,20 @@ struct RateSpread {
   static RateSpread of(double spread);
   // The failure rate of a bad commit with multiplier j at theta.
   double rate(double theta, size_t j) const { return std::min(1.0, theta * multipliers[j]); }
+  // The smallest theta at which every multiplier's rate is 1 (1 without a spread).
+  double saturation() const { return 1.0 / multipliers.front(); }
   // log(w_j * rate^fails * (1 - rate)^passes) at that rate: multiplier j's term in a bad commit's
   // likelihood (the posterior sums them; the planner normalises them into P(j | runs at x)).
   double log_term(double theta, size_t j, uint32_t fails, uint32_t passes) const;
 };
+
+// theta's prior grid for a model with this rate spread: `points` values log-uniform over [low, 1]
+// and, with a spread, the same spacing continued up to saturation() of RateSpread::of(spread).
+// theta is the rate of the median bad commit, so theta above 1 is a bug whose bad commits nearly
+// all fail every run. Without those values a spread model cannot represent a deterministic bug: at
+// theta = 1 the multipliers below 1 (a weight of 0.233) still let a bad commit pass, so a pass at a
+// good commit is weak evidence. Equal weights continue the log-uniform prior.
+RateGrid theta_grid(double low, int points, double rate_spread);
 
 // Evidence gathered at one commit.
 struct CommitEvidence {
@@ -119,6 +130,7 @@ class Posterior {
   // Joint posterior over the (theta, eps) grid, marginalised over culprits; index t * eps + e.
   // Pairs excluded by eps >= theta have weight 0. Only culprit hypotheses contribute.
   const std::vector<double>& rate_posterior() const;
+  // Of min(1, theta): the median bad commit's failure rate (theta_grid's values above 1 are 1).
   RateSummary theta_summary() const;
   RateSummary eps_summary() const;
 

@@ -139,6 +139,24 @@ TEST(Posterior, RateSpreadMakesPassesAtOneCommitWeakerEvidence) {
   EXPECT_GT(a.culprit_probabilities()[2], b.culprit_probabilities()[2]);
 }
 
+TEST(Posterior, ThetaSummaryIsARateEvenWhenTheGridGoesPastOne) {
+  // A bug that failed every run: theta's posterior sits on grid values above 1, which all mean
+  // "the median bad commit fails every run"; the summary reports that rate, 1.
+  auto dag = CandidateDag::linear(4);
+  ModelOptions o;
+  o.rate_spread = 0.25;
+  o.theta = theta_grid(0.005, 32, 0.25);
+  Posterior post(dag, o);
+  post.record(3, 30, 0);
+  post.record(2, 30, 0);
+  post.record(1, 0, 30);
+  const RateSummary theta = post.theta_summary();
+  EXPECT_LE(theta.mean, 1.0);
+  EXPECT_GT(theta.mean, 0.9);
+  EXPECT_EQ(theta.high, 1.0);
+  EXPECT_GT(post.culprit_probabilities()[2], 0.999);
+}
+
 TEST(Posterior, FailureOnAMergeDoesNotBlameTheOtherBranchAlone) {
   // 0 - 1 - 2 --- 5      topic 3 - 4 forked at 1 and merged by 5
   auto dag = CandidateDag::create({{}, {0}, {1}, {1}, {3}, {2, 4}});
@@ -251,6 +269,19 @@ TEST(Posterior, RateGridsHaveTheDocumentedShape) {
   EXPECT_NEAR(theta.values.front(), 0.005, 1e-15);
   EXPECT_EQ(theta.values.back(), 1.0);
   for (size_t i = 1; i < theta.values.size(); ++i) EXPECT_GT(theta.values[i], theta.values[i - 1]);
+  EXPECT_EQ(theta_grid(0.005, 32, 0).values, theta.values);
+  // With a spread the same spacing continues past 1 to the first value at or above saturation.
+  const double saturation = RateSpread::of(0.25).saturation();
+  EXPECT_NEAR(saturation, std::exp(0.25 * 2.856970013872806), 1e-12);
+  auto wide = theta_grid(0.005, 32, 0.25);
+  ASSERT_GT(wide.values.size(), 32U);
+  EXPECT_EQ(std::vector<double>(wide.values.begin(), wide.values.begin() + 32), theta.values);
+  EXPECT_GE(wide.values.back(), saturation);
+  EXPECT_LT(wide.values[wide.values.size() - 2], saturation);
+  for (size_t i = 32; i < wide.values.size(); ++i) {
+    EXPECT_NEAR(wide.values[i] / wide.values[i - 1], theta.values[31] / theta.values[30], 1e-9);
+  }
+  EXPECT_EQ(wide.weights, std::vector<double>(wide.values.size(), 1.0));
   auto eps = RateGrid::mostly_zero(0.6);
   EXPECT_EQ(eps.values.front(), 0.0);
   EXPECT_NEAR(sum(eps.weights), 1.0, 1e-12);
