@@ -61,11 +61,16 @@ RateGrid RateGrid::log_uniform(double low, int points, double high) {
     grid.values.push_back(i == points - 1 ? 1.0 : v);
     grid.weights.push_back(1.0);
   }
-  // Past 1, up to and including the first value at or above high.
-  if (points > 1) {
-    const double step = std::pow(1.0 / low, 1.0 / (points - 1));
-    while (grid.values.back() < high) {
-      grid.values.push_back(grid.values.back() * step);
+  // Past 1: the same spacing up to the first value at or above high, or, where that would take more
+  // than kMaxAbove points (theta_min near 1, a wide spread), kMaxAbove points ending at high.
+  constexpr int kMaxAbove = 8;
+  if (high > 1) {
+    const double step = points > 1 ? std::pow(1.0 / low, 1.0 / (points - 1)) : 1.0;
+    const double needed = std::ceil(std::log(high) / std::log(step) - 1e-9);  // +inf for step 1
+    const int above = needed <= kMaxAbove ? static_cast<int>(needed) : kMaxAbove;
+    const double spacing = needed <= kMaxAbove ? step : std::pow(high, 1.0 / kMaxAbove);
+    for (int i = 0; i < above; ++i) {
+      grid.values.push_back(grid.values.back() * spacing);
       grid.weights.push_back(1.0);
     }
   }

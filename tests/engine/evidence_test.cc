@@ -101,5 +101,21 @@ TEST(ApplyEvidence, GivesTheSamePosteriorAsRecordingRunByRun) {
   EXPECT_TRUE(rebuilt.evidence(1).skipped);
 }
 
+TEST(ModelOptions, TheEngineModelTakesTheDecisionKeys) {
+  config::DecisionConfig decision;
+  decision.theta_min = 0.01;
+  decision.no_regression_prior = 0.05;
+  const model::ModelOptions options = model_options(decision);
+  EXPECT_EQ(options.rate_spread, decision.rate_spread);
+  EXPECT_EQ(options.no_regression_prior, 0.05);
+  // With the default spread theta's grid goes past 1, so a deterministic bug is representable.
+  EXPECT_EQ(options.theta.values, model::theta_grid(0.01, 32, decision.rate_spread).values);
+  EXPECT_NEAR(options.theta.values.front(), 0.01, 1e-15);
+  EXPECT_GE(options.theta.values.back(), model::RateSpread::of(decision.rate_spread).saturation());
+  decision.rate_spread = 0;
+  EXPECT_EQ(model_options(decision).theta.values.back(), 1.0);
+  EXPECT_EQ(model_options(decision).theta.values.size(), 32U);
+}
+
 }  // namespace
 }  // namespace flakebisect::engine

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 namespace flakebisect::model {
 namespace {
@@ -282,6 +283,15 @@ TEST(Posterior, RateGridsHaveTheDocumentedShape) {
     EXPECT_NEAR(wide.values[i] / wide.values[i - 1], theta.values[31] / theta.values[30], 1e-9);
   }
   EXPECT_EQ(wide.weights, std::vector<double>(wide.values.size(), 1.0));
+  // Never more than 8 values past 1: a wide spread, theta_min near 1, a one-point grid.
+  for (auto [low, points, spread] : {std::tuple{0.005, 32, 2.0}, std::tuple{0.5, 32, 0.25},
+                                     std::tuple{1 - 1e-16, 32, 0.25}, std::tuple{0.1, 1, 0.5}}) {
+    auto grid = theta_grid(low, points, spread);
+    const double top = RateSpread::of(spread).saturation();
+    ASSERT_EQ(grid.values.size(), static_cast<size_t>(points) + 8) << low << " " << spread;
+    EXPECT_NEAR(grid.values.back(), top, 1e-9 * top);
+    EXPECT_EQ(grid.values[static_cast<size_t>(points) - 1], 1.0);
+  }
   auto eps = RateGrid::mostly_zero(0.6);
   EXPECT_EQ(eps.values.front(), 0.0);
   EXPECT_NEAR(sum(eps.weights), 1.0, 1e-12);
