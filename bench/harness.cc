@@ -67,7 +67,10 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
     model.trace_name = algorithm_name(id);
   }
   if (id == AlgorithmId::kOursKnown || id == AlgorithmId::kOursTheta) {
+    // Told the truth about theta, and so also how much it varies between commits: the cell's
+    // jitter (0 in a one-rate cell, where a spread would only hide that theta = 1 never passes).
     model.model.theta = model::RateGrid::point(truth.theta);
+    model.model.rate_spread = cell.theta_jitter;
   }
   if (id == AlgorithmId::kOursKnown) {
     model.model.eps = model::RateGrid::point(truth.eps);
