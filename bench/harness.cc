@@ -58,8 +58,8 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   model.stop.confidence = options.confidence;
   model.model.rate_spread = options.rate_spread;
   // The engine's theta grid (engine::model_options).
-  model.model.theta =
-      model::theta_grid(config::DecisionConfig{}.theta_min, 32, options.rate_spread);
+  model.model.theta = model::theta_grid(config::DecisionConfig{}.theta_min, model::kThetaGridPoints,
+                                        options.rate_spread);
   model.planner.cost = cell.cost();
   model.batch_runs = cell.boot_variant;
   if (trace) {

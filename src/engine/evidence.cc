@@ -53,7 +53,8 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
 
 model::ModelOptions model_options(const config::DecisionConfig& decision) {
   model::ModelOptions options;
-  options.theta = model::theta_grid(decision.theta_min, 32, decision.rate_spread);
+  options.theta =
+      model::theta_grid(decision.theta_min, model::kThetaGridPoints, decision.rate_spread);
   options.no_regression_prior = decision.no_regression_prior;
   options.rate_spread = decision.rate_spread;
   return options;

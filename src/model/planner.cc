@@ -270,7 +270,6 @@ OwnRateRows own_rate_rows(const std::vector<double>& pair_pmf, const std::vector
   const size_t nu = spread.multipliers.size();
   OwnRateRows rows;
   rows.pmf.assign(nt * (r + 1), 0.0);
-  rows.entropy.assign(nt, 0.0);
   std::vector<double> w(nu);
   for (size_t t = 0; t < nt; ++t) {
     double top = -std::numeric_limits<double>::infinity();
@@ -278,7 +277,8 @@ OwnRateRows own_rate_rows(const std::vector<double>& pair_pmf, const std::vector
       w[j] = spread.log_term(theta[t], j, fails, passes);
       top = std::max(top, w[j]);
     }
-    if (top == -INFINITY) continue;  // this theta cannot explain x's runs; its class mass is 0
+    // This theta cannot explain x's runs (its class mass is 0): an all-zero row.
+    if (top == -std::numeric_limits<double>::infinity()) continue;
     double total = 0;
     for (size_t j = 0; j < nu; ++j) total += w[j] = std::exp(w[j] - top);
     double* row = &rows.pmf[t * (r + 1)];
@@ -287,10 +287,8 @@ OwnRateRows own_rate_rows(const std::vector<double>& pair_pmf, const std::vector
       const double* src = &pair_pmf[(t * nu + j) * (r + 1)];
       for (uint32_t k = 0; k <= r; ++k) row[k] += w[j] / total * src[k];
     }
-    for (uint32_t k = 0; k <= r; ++k) {
-      if (row[k] > 0) rows.entropy[t] -= row[k] * std::log2(row[k]);
-    }
   }
+  rows.entropy = row_entropies(rows.pmf, r);
   return rows;
 }
 

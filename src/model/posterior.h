@@ -46,8 +46,11 @@ struct RateGrid {
   static RateGrid point(double value);
 };
 
+// Values in theta's grid over [theta_min, 1] (theta_grid may add a few above 1).
+inline constexpr int kThetaGridPoints = 32;
+
 struct ModelOptions {
-  RateGrid theta = RateGrid::log_uniform(0.005, 32);
+  RateGrid theta = RateGrid::log_uniform(0.005, kThetaGridPoints);
   RateGrid eps = RateGrid::mostly_zero(0.6);
   // Prior probability of "no regression in range" (0 disables that hypothesis).
   double no_regression_prior = 0.0;
