@@ -319,6 +319,36 @@ int selftest() {
     }
   }
 
+  // Runs are classified by what the tested commit is to the truth, through a merge.
+  {
+    // 0 <- 1 <- 4 (merge of 1 and 3) <- 5 <- 6 (tip), and a branch 0 <- 2 <- 3; the culprit is 3.
+    auto dag = CandidateDag::create({{}, {0}, {0}, {2}, {1, 3}, {4}, {5}});
+    bool ok = dag.has_value();
+    RunsWhere where;
+    uint64_t runs = 0;
+    if (dag) {
+      TrialTruth truth;
+      truth.culprit = 3;
+      truth.theta = 0.5;
+      Lab lab(*dag, truth, model::CostModel{}, Budget{});
+      // (commit, runs): culprit 2, parent 3, tip 1, bad 4 + 1, good 2 + 3.
+      for (const auto& [commit, count] : std::vector<std::pair<CommitIndex, int>>{
+               {3, 2}, {2, 3}, {6, 1}, {4, 4}, {5, 1}, {0, 2}, {1, 3}}) {
+        lab.build(commit);
+        for (int i = 0; i < count; ++i) {
+          lab.run(commit);
+        }
+      }
+      where = lab.runs_where();
+      runs = lab.runs();
+    }
+    ok = ok && where.culprit == 2 && where.parent == 3 && where.tip == 1 && where.bad == 5 &&
+         where.good == 5 && runs == 16;
+    check(ok, fmt::format("runs by class: culprit {} parent {} tip {} bad {} good {} (expected "
+                          "2 3 1 5 5)",
+                          where.culprit, where.parent, where.tip, where.bad, where.good));
+  }
+
   // Results do not depend on the thread count.
   {
     CellSpec cell;

@@ -166,6 +166,7 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
         record.runs = lab.runs();
         record.builds = lab.builds();
         record.cost = lab.cost();
+        record.where = lab.runs_where();
         record.runs_lower_bound = bound;
         record.runs_confirm_bound =
             bound + parent_confirmation_runs(truth.theta, truth.eps, options.confidence);

@@ -58,6 +58,7 @@ struct TrialRecord {
   uint64_t runs = 0;
   uint64_t builds = 0;
   double cost = 0;
+  RunsWhere where;                // the runs above, by what each tested commit is to the truth
   double runs_lower_bound = 0;    // for this trial's theta (differs per trial in the mixture)
   double runs_confirm_bound = 0;  // runs_lower_bound + parent_confirmation_runs
 };

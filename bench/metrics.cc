@@ -49,6 +49,7 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     m.algorithm = result.algorithms[a];
     m.trials = static_cast<uint32_t>(records.size());
     uint64_t correct = 0, same_as_git = 0, decisions = 0;
+    RunsWhere where;  // sums over the trials
     double decision_ms = 0;
     std::vector<double> runs, builds, costs, confidences, bounds, confirm_bounds;
     for (size_t t = 0; t < records.size(); ++t) {
@@ -58,6 +59,11 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
         ++same_as_git;
       }
       runs.push_back(static_cast<double>(r.runs));
+      where.culprit += r.where.culprit;
+      where.parent += r.where.parent;
+      where.tip += r.where.tip;
+      where.bad += r.where.bad;
+      where.good += r.where.good;
       builds.push_back(static_cast<double>(r.builds));
       costs.push_back(r.cost);
       confidences.push_back(r.answer.confidence);
@@ -85,6 +91,11 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     m.runs_over_bound = m.runs_mean / m.runs_lower_bound;
     m.runs_confirm_bound = mean(confirm_bounds);
     m.runs_over_confirm_bound = m.runs_mean / m.runs_confirm_bound;
+    m.runs_at_culprit = static_cast<double>(where.culprit) / trials;
+    m.runs_at_parent = static_cast<double>(where.parent) / trials;
+    m.runs_at_tip = static_cast<double>(where.tip) / trials;
+    m.runs_at_bad = static_cast<double>(where.bad) / trials;
+    m.runs_at_good = static_cast<double>(where.good) / trials;
     m.builds_mean = mean(builds);
     m.cost_mean = mean(costs);
     m.same_as_git = git ? static_cast<double>(same_as_git) / trials : kNaN;
@@ -167,6 +178,11 @@ void print_json(std::FILE* out, const CellResult& result,
     j["runs_over_bound"] = m.runs_over_bound;
     j["runs_confirm_bound"] = m.runs_confirm_bound;
     j["runs_over_confirm_bound"] = m.runs_over_confirm_bound;
+    j["runs_at"] = {{"culprit", m.runs_at_culprit},
+                    {"parent", m.runs_at_parent},
+                    {"tip", m.runs_at_tip},
+                    {"bad", m.runs_at_bad},
+                    {"good", m.runs_at_good}};
     j["builds_mean"] = m.builds_mean;
     j["builds_max"] = m.builds_max;
     j["builds_target"] = builds_target(cell.n);
@@ -202,6 +218,11 @@ void print_trials(std::FILE* out, const CellResult& result) {
       j["correct"] = r.correct;
       j["confidence"] = r.answer.confidence;
       j["runs"] = r.runs;
+      j["runs_at"] = {{"culprit", r.where.culprit},
+                      {"parent", r.where.parent},
+                      {"tip", r.where.tip},
+                      {"bad", r.where.bad},
+                      {"good", r.where.good}};
       j["builds"] = r.builds;
       j["cost"] = r.cost;
       j["cap_hit"] = r.answer.cap_hit;

@@ -11,6 +11,8 @@
 //                       theta; runs_over_bound = runs_mean / runs_lower_bound
 //   runs_confirm_bound  the same plus the runs that confirming the culprit's parent needs
 //                       (parent_confirmation_runs); runs_over_confirm_bound = runs_mean / it
+//   runs_at             runs_mean split by what the tested commit is to the truth (RunsWhere):
+//                       culprit, its parents, the bad tip, other bad commits, good commits
 //   builds_mean/max     distinct commits whose build was attempted (failed builds included)
 //   cost_mean           build 10 per commit + runs (+ boots in the boot variant)
 //   cost_ratio_fixed20  cost_mean / fixed20's cost_mean in the same cell (NaN if fixed20 not run)
@@ -48,6 +50,12 @@ struct AlgorithmMetrics {
   double runs_over_bound = 0;
   double runs_confirm_bound = 0;
   double runs_over_confirm_bound = 0;
+  // Mean runs per trial at the culprit, its parents, the bad tip, other bad and good commits.
+  double runs_at_culprit = 0;
+  double runs_at_parent = 0;
+  double runs_at_tip = 0;
+  double runs_at_bad = 0;
+  double runs_at_good = 0;
   double builds_mean = 0;
   uint64_t builds_max = 0;
   double cost_mean = 0;

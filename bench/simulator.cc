@@ -139,4 +139,25 @@ RunOutcome Lab::run(CommitIndex x) {
   return keyed_uniform({truth_->key, kTagRun, x, k}) < rate ? RunOutcome::kFail : RunOutcome::kPass;
 }
 
+RunsWhere Lab::runs_where() const {
+  RunsWhere where;
+  const CommitIndex culprit = truth_->culprit;
+  const std::vector<CommitIndex>& parents = dag_->parents(culprit);
+  for (CommitIndex x = 0; x < dag_->size(); ++x) {
+    const uint64_t runs = runs_at_[x];
+    if (x == culprit) {
+      where.culprit += runs;
+    } else if (std::find(parents.begin(), parents.end(), x) != parents.end()) {
+      where.parent += runs;
+    } else if (x == dag_->bad()) {
+      where.tip += runs;
+    } else if (dag_->is_ancestor_or_self(culprit, x)) {
+      where.bad += runs;
+    } else {
+      where.good += runs;
+    }
+  }
+  return where;
+}
+
 }  // namespace flakebisect::bench

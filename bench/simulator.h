@@ -78,6 +78,17 @@ TrialTruth draw_truth(const CellSpec& cell, const CandidateDag& dag,
 
 enum class RunOutcome { kPass, kFail, kInfra };
 
+// Where one algorithm's runs went in one trial, by what each commit is to the truth. Each run is
+// counted once, in the first class that applies in this order; the five add up to Lab::runs().
+struct RunsWhere {
+  uint64_t culprit =
+      0;                // at the culprit: shows it is bad (and, with eps unknown, not a false fail)
+  uint64_t parent = 0;  // at a parent of the culprit: what tells it from that parent
+  uint64_t tip = 0;     // at the bad tip: reproducing, and learning the failure rate
+  uint64_t bad = 0;     // at the culprit's other descendants (bad commits)
+  uint64_t good = 0;    // at every other commit (good ones)
+};
+
 // Stop conditions the harness imposes on every algorithm, which checks Lab::exhausted() before
 // each run and stops with a cap hit when it is true.
 struct Budget {
@@ -105,6 +116,7 @@ class Lab {
   uint64_t builds() const { return builds_; }  // build attempts, failed ones included
   uint64_t boots() const { return boots_; }
   double cost() const { return cost_; }
+  RunsWhere runs_where() const;
 
  private:
   const CandidateDag* dag_;
