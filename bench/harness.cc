@@ -160,6 +160,7 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
         record.answer = run_algorithm(options.algorithms[a], cell, options, dag, truth, lab,
                                       options.trace && t == 0);
         record.culprit = truth.culprit;
+        record.theta = truth.theta;
         const std::vector<CommitIndex>& set = record.answer.set;
         record.correct = record.answer.culprit == truth.culprit ||
                          std::find(set.begin(), set.end(), truth.culprit) != set.end();

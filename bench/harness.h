@@ -54,6 +54,7 @@ struct HarnessOptions {
 struct TrialRecord {
   Answer answer;
   CommitIndex culprit = 0;  // the truth
+  double theta = 0;         // the truth's nominal theta (drawn per trial in the mixture)
   bool correct = false;
   uint64_t runs = 0;
   uint64_t builds = 0;

@@ -209,6 +209,7 @@ void print_trials(std::FILE* out, const CellResult& result) {
       j["algorithm"] = algorithm_name(result.algorithms[a]);
       j["trial"] = t;
       j["culprit"] = r.culprit;
+      j["theta"] = r.theta;
       if (r.answer.culprit) {
         j["answer"] = *r.answer.culprit;
       } else {
