@@ -59,11 +59,7 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
         ++same_as_git;
       }
       runs.push_back(static_cast<double>(r.runs));
-      where.culprit += r.where.culprit;
-      where.parent += r.where.parent;
-      where.tip += r.where.tip;
-      where.bad += r.where.bad;
-      where.good += r.where.good;
+      where += r.where;
       builds.push_back(static_cast<double>(r.builds));
       costs.push_back(r.cost);
       confidences.push_back(r.answer.confidence);

@@ -81,12 +81,21 @@ enum class RunOutcome { kPass, kFail, kInfra };
 // Where one algorithm's runs went in one trial, by what each commit is to the truth. Each run is
 // counted once, in the first class that applies in this order; the five add up to Lab::runs().
 struct RunsWhere {
-  uint64_t culprit =
-      0;                // at the culprit: shows it is bad (and, with eps unknown, not a false fail)
+  // At the culprit: shows that it is bad (and, with eps unknown, that its fails are not false).
+  uint64_t culprit = 0;
   uint64_t parent = 0;  // at a parent of the culprit: what tells it from that parent
   uint64_t tip = 0;     // at the bad tip: reproducing, and learning the failure rate
   uint64_t bad = 0;     // at the culprit's other descendants (bad commits)
   uint64_t good = 0;    // at every other commit (good ones)
+
+  RunsWhere& operator+=(const RunsWhere& other) {
+    culprit += other.culprit;
+    parent += other.parent;
+    tip += other.tip;
+    bad += other.bad;
+    good += other.good;
+    return *this;
+  }
 };
 
 // Stop conditions the harness imposes on every algorithm, which checks Lab::exhausted() before
