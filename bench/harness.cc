@@ -77,6 +77,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   }
   if (id == AlgorithmId::kGreedy) {
     model.planner.cost.build = 0;
+    model.planner.noise_build_weight = 0;
     model.planner.run_counts = {1};
     model.batch_runs = false;
   }

@@ -369,9 +369,25 @@ const Planner::BinomialTables& Planner::tables(const ModelOptions& model) const 
   return *tables_;
 }
 
+CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>& built) const {
+  CostModel cost = options_.cost;
+  if (options_.noise_build_weight <= 0) return cost;
+  const auto builds = static_cast<double>(std::count(built.begin(), built.end(), true));
+  const double runs_per_build = static_cast<double>(posterior.total_runs()) / std::max(1.0, builds);
+  const std::vector<double>& eps = posterior.options().eps.values;
+  const std::vector<double>& joint = posterior.rate_posterior();
+  double false_failures = 0;  // P(eps > 0)
+  for (size_t g = 0; g < joint.size(); ++g) {
+    if (eps[g % eps.size()] > 0) false_failures += joint[g];
+  }
+  cost.build = std::max(cost.build,
+                        options_.noise_build_weight * runs_per_build * false_failures * cost.run);
+  return cost;
+}
+
 Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) const {
   const CandidateDag& dag = posterior.dag();
-  const CostModel& cost = options_.cost;
+  const CostModel cost = costs_now(posterior, built);
   const CommitIndex bad = dag.bad();
   const CommitIndex n = dag.size();
   auto step_cost = [&](CommitIndex x, uint32_t r) {

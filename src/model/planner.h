@@ -8,11 +8,18 @@
 // nearest the maximiser; built commits are all scored. The step maximises worth / cost with
 //   worth = I(C; K) + rate_information_weight * I(theta, eps; K | C)
 //           + confirmation_weight * E[gain in log2-odds of the most probable commit],
-//   cost = (built ? 0 : build) + boot + r * run.
+//   cost = (built ? 0 : build) + boot + r * run,
+//   build = max(cost model's build, noise_build_weight * (runs so far / builds so far) * P(eps > 0)
+//               * run).
 // I(C; K) alone is myopic twice over: it does not value learning theta (what makes passes at the
 // culprit's parent convincing later), and once one commit leads, what ends the bisection is that
 // commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
 // I(C; K) > 0 are candidates, so the extra terms never keep a bisection going.
+// The build cost's second term is for noise. Every new commit is one more place where a good commit's
+// false failure can start a chase that takes a rare bug's worth of runs to undo; a one-step score
+// does not see that cost. So while good commits may fail (P(eps > 0)) and each commit has needed
+// many runs (a rare signal), a new build is charged what a commit has cost in runs so far. It
+// changes nothing while the signal is frequent or the good commits have never failed.
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.
@@ -51,6 +58,9 @@ struct PlannerOptions {
   double rate_information_weight = 0.5;
   // Weight of the expected gain in log2-odds of the most probable commit.
   double confirmation_weight = 1.0;
+  // A new build is charged at least noise_build_weight x (runs per build so far) x P(eps > 0)
+  // runs (0: the cost model's build cost only). See the comment at the top of this file.
+  double noise_build_weight = 1.0;
 };
 
 struct Step {
@@ -77,6 +87,9 @@ class Planner {
   Step plan(const Posterior& posterior, const std::vector<bool>& built) const;
 
   const PlannerOptions& options() const { return options_; }
+  // The costs plan() uses for this evidence: the cost model's, with the build cost raised by
+  // noise_build_weight.
+  CostModel costs_now(const Posterior& posterior, const std::vector<bool>& built) const;
   // New costs (the engine learns them as a bisection goes); the cached tables stay valid.
   void set_cost(const CostModel& cost) { options_.cost = cost; }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "model/stop_rule.h"
 
@@ -84,6 +85,7 @@ TEST(Planner, BuildCostMakesItRunMoreOnBuiltCommits) {
   PlannerOptions cheap;
   cheap.cost = {0, 0, 1};
   cheap.rate_information_weight = 0;
+  cheap.noise_build_weight = 0;  // free means free here
   PlannerOptions dear;
   dear.cost = {1000, 0, 1};
   dear.rate_information_weight = 0;
@@ -91,6 +93,81 @@ TEST(Planner, BuildCostMakesItRunMoreOnBuiltCommits) {
   Step dear_step = Planner(dear).plan(post, built);
   EXPECT_FALSE(built[cheap_step.commit]);  // free builds: go where the split is best
   EXPECT_TRUE(built[dear_step.commit]);    // dear builds: reuse what is built
+}
+
+// A rare bug (5 fails in 200 runs at the bad commit), three commits built, and the culprit in
+// (100, 199]. The good commits have passed 230 times; with a false failure at 20, whose
+// descendant 100 has passed 200 times, eps > 0 is all but certain.
+struct NoisySearch {
+  CandidateDag dag = CandidateDag::linear(200);
+  Posterior post;
+  std::vector<bool> built = std::vector<bool>(200, false);
+
+  explicit NoisySearch(bool false_failure, const ModelOptions& model = {}) : post(dag, model) {
+    for (auto [x, f, p] : std::vector<std::tuple<CommitIndex, uint32_t, uint32_t>>{
+             {199, 5, 195}, {100, 0, 200}, {150, 1, 20}, {20, false_failure ? 1U : 0U, 30}}) {
+      post.record(x, f, p);
+      built[x] = true;
+    }
+  }
+};
+
+double p_false_failures(const Posterior& post) {
+  double p = 0;
+  const auto& eps = post.options().eps.values;
+  for (size_t g = 0; g < post.rate_posterior().size(); ++g)
+    if (eps[g % eps.size()] > 0) p += post.rate_posterior()[g];
+  return p;
+}
+
+TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
+  PlannerOptions options;
+  options.cost = {10, 0, 1};
+  NoisySearch noisy(true);
+  const double p = p_false_failures(noisy.post);
+  EXPECT_GT(p, 0.9);
+  // 452 runs over 4 builds: 113 runs per build, times P(eps > 0).
+  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 113 * p, 1e-9);
+  options.noise_build_weight = 0.5;
+  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 56.5 * p, 1e-9);
+  options.noise_build_weight = 0;
+  EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).build, 10);
+  // Never below the cost model's.
+  options.noise_build_weight = 1;
+  options.cost.build = 1000;
+  EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).build, 1000);
+  // The other costs are the cost model's.
+  EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).run, 1);
+}
+
+TEST(Planner, NoiseBuildWeightIsNothingWhileGoodCommitsCannotFail) {
+  PlannerOptions options;
+  options.cost = {10, 0, 1};
+  ModelOptions no_false_failures;
+  no_false_failures.eps = RateGrid::point(0);
+  NoisySearch clean(false, no_false_failures);
+  EXPECT_EQ(Planner(options).costs_now(clean.post, clean.built).build, 10);
+  PlannerOptions off = options;
+  off.noise_build_weight = 0;
+  const Step a = Planner(options).plan(clean.post, clean.built);
+  const Step b = Planner(off).plan(clean.post, clean.built);
+  EXPECT_EQ(a.commit, b.commit);
+  EXPECT_EQ(a.runs, b.runs);
+}
+
+TEST(Planner, NoiseBuildWeightReusesBuiltCommitsInANoisyRareSearch) {
+  PlannerOptions options;
+  options.cost = {10, 0, 1};
+  NoisySearch noisy(true);
+  PlannerOptions off = options;
+  off.noise_build_weight = 0;
+  const Step with = Planner(options).plan(noisy.post, noisy.built);
+  const Step without = Planner(off).plan(noisy.post, noisy.built);
+  // Without the weight, a build between 100 and 199 for 48 runs (123 here); with it, the next
+  // runs go to 150, built and still undecided.
+  EXPECT_FALSE(noisy.built[without.commit]) << without.commit;
+  EXPECT_TRUE(noisy.built[with.commit]) << with.commit;
+  EXPECT_EQ(with.commit, 150U);
 }
 
 TEST(Planner, SameEvidenceGivesTheSameStep) {
