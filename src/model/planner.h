@@ -15,11 +15,11 @@
 // culprit's parent convincing later), and once one commit leads, what ends the bisection is that
 // commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
 // I(C; K) > 0 are candidates, so the extra terms never keep a bisection going.
-// The build cost's second term is for noise. Every new commit is one more place where a good commit's
-// false failure can start a chase that takes a rare bug's worth of runs to undo; a one-step score
-// does not see that cost. So while good commits may fail (P(eps > 0)) and each commit has needed
-// many runs (a rare signal), a new build is charged what a commit has cost in runs so far. It
-// changes nothing while the signal is frequent or the good commits have never failed.
+// The build cost's second term is for noise. Every new commit is one more place where a good
+// commit's false failure can start a chase that takes a rare bug's worth of runs to undo; a
+// one-step score does not see that cost. So while good commits may fail (P(eps > 0)) and each
+// commit has needed many runs (a rare signal), a new build is charged what a commit has cost in
+// runs so far. It changes nothing while the signal is frequent or the good commits never failed.
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.
