@@ -48,6 +48,9 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --confidence P       requested confidence of the model algorithms (default 0.99)
   --rate-spread S      per-commit spread of theta the model algorithms allow for: the sd of
                        log(rate / theta) (default: the engine's, decision.rate_spread)
+  --noise-build-weight W
+                       the planner's noise_build_weight: a new build costs at least W x runs per
+                       build so far x P(eps > 0) (default 0, off; greedy always ignores builds)
   --max-cost C         additional budget cap on cost per trial (default: none)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
@@ -216,6 +219,12 @@ Options parse_args(int argc, char** argv) {
         usage_error("--rate-spread must be in [0, 2]");
       }
       options.harness.rate_spread = spread;
+    } else if (flag == "--noise-build-weight") {
+      const double weight = parse_double(flag, value());
+      if (!(weight >= 0 && weight <= 100)) {
+        usage_error("--noise-build-weight must be in [0, 100]");
+      }
+      options.harness.noise_build_weight = weight;
     } else if (flag == "--max-cost") {
       const double cost = parse_double(flag, value());
       if (!(cost > 0)) {

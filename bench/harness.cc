@@ -61,6 +61,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   model.model.theta = model::theta_grid(config::DecisionConfig{}.theta_min, model::kThetaGridPoints,
                                         options.rate_spread);
   model.planner.cost = cell.cost();
+  model.planner.noise_build_weight = options.noise_build_weight;
   model.batch_runs = cell.boot_variant;
   if (trace) {
     model.trace = stderr;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "model/planner.h"
 #include "simulator.h"
 
 namespace flakebisect::bench {
@@ -43,6 +44,8 @@ struct HarnessOptions {
   // The model algorithms' ModelOptions::rate_spread (how much they let theta vary per commit):
   // by default the engine's, decision.rate_spread.
   double rate_spread = config::DecisionConfig{}.rate_spread;
+  // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`).
+  double noise_build_weight = model::PlannerOptions{}.noise_build_weight;
   double max_cost = 0;  // 0: no cost cap
   double cap_factor = 20;
   double cap_offset = 200;

@@ -10,7 +10,7 @@
 //           + confirmation_weight * E[gain in log2-odds of the most probable commit],
 //   cost = (built ? 0 : build) + boot + r * run,
 //   build = max(cost model's build, noise_build_weight * (runs so far / builds so far) * P(eps > 0)
-//               * run).
+//               * run), the second term off by default (noise_build_weight 0).
 // I(C; K) alone is myopic twice over: it does not value learning theta (what makes passes at the
 // culprit's parent convincing later), and once one commit leads, what ends the bisection is that
 // commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
@@ -59,8 +59,9 @@ struct PlannerOptions {
   // Weight of the expected gain in log2-odds of the most probable commit.
   double confirmation_weight = 1.0;
   // A new build is charged at least noise_build_weight x (runs per build so far) x P(eps > 0)
-  // runs (0: the cost model's build cost only). See the comment at the top of this file.
-  double noise_build_weight = 1.0;
+  // runs (0: the cost model's build cost only). See the comment at the top of this file. Off by
+  // default: at weight 1 it stalls some very rare searches (docs/model.md).
+  double noise_build_weight = 0;
 };
 
 struct Step {

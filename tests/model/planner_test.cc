@@ -85,7 +85,6 @@ TEST(Planner, BuildCostMakesItRunMoreOnBuiltCommits) {
   PlannerOptions cheap;
   cheap.cost = {0, 0, 1};
   cheap.rate_information_weight = 0;
-  cheap.noise_build_weight = 0;  // free means free here
   PlannerOptions dear;
   dear.cost = {1000, 0, 1};
   dear.rate_information_weight = 0;
@@ -122,7 +121,9 @@ double p_false_failures(const Posterior& post) {
 
 TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
   PlannerOptions options;
+  EXPECT_EQ(options.noise_build_weight, 0);  // off by default
   options.cost = {10, 0, 1};
+  options.noise_build_weight = 1;
   NoisySearch noisy(true);
   const double p = p_false_failures(noisy.post);
   EXPECT_GT(p, 0.9);
@@ -143,6 +144,7 @@ TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
 TEST(Planner, NoiseBuildWeightIsNothingWhileGoodCommitsCannotFail) {
   PlannerOptions options;
   options.cost = {10, 0, 1};
+  options.noise_build_weight = 1;
   ModelOptions no_false_failures;
   no_false_failures.eps = RateGrid::point(0);
   NoisySearch clean(false, no_false_failures);
@@ -158,6 +160,7 @@ TEST(Planner, NoiseBuildWeightIsNothingWhileGoodCommitsCannotFail) {
 TEST(Planner, NoiseBuildWeightReusesBuiltCommitsInANoisyRareSearch) {
   PlannerOptions options;
   options.cost = {10, 0, 1};
+  options.noise_build_weight = 1;
   NoisySearch noisy(true);
   PlannerOptions off = options;
   off.noise_build_weight = 0;
