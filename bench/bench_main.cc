@@ -446,7 +446,7 @@ int run(int argc, char** argv) {
     const std::vector<AlgorithmMetrics> metrics = compute_metrics(result);
     if (options.json) {
       print_json(stdout, result, metrics, options.harness.confidence, options.harness.rate_spread,
-                 options.harness.seed);
+                 options.harness.noise_build_weight, options.harness.seed);
     } else {
       print_table(stdout, result, metrics, options.harness.confidence);
     }

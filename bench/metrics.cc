@@ -141,7 +141,7 @@ void print_table(std::FILE* out, const CellResult& result,
 
 void print_json(std::FILE* out, const CellResult& result,
                 const std::vector<AlgorithmMetrics>& metrics, double confidence, double rate_spread,
-                uint64_t seed) {
+                double noise_build_weight, uint64_t seed) {
   const CellSpec& cell = result.cell;
   for (const AlgorithmMetrics& m : metrics) {
     nlohmann::ordered_json j;
@@ -161,6 +161,7 @@ void print_json(std::FILE* out, const CellResult& result,
     j["cost_model"] = cell.boot_variant ? "boot0.5+run0.5" : "run1";
     j["confidence"] = confidence;
     j["rate_spread"] = rate_spread;
+    j["noise_build_weight"] = noise_build_weight;
     j["seed"] = seed;
     j["trials"] = m.trials;
     j["accuracy"] = m.accuracy;

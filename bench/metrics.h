@@ -79,7 +79,7 @@ void print_table(std::FILE* out, const CellResult& result,
 // Writes one JSON object per algorithm, one per line.
 void print_json(std::FILE* out, const CellResult& result,
                 const std::vector<AlgorithmMetrics>& metrics, double confidence, double rate_spread,
-                uint64_t seed);
+                double noise_build_weight, uint64_t seed);
 
 // Writes one JSON object per (algorithm, trial), one per line: the raw material behind a cell.
 void print_trials(std::FILE* out, const CellResult& result);
