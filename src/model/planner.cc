@@ -375,10 +375,10 @@ CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>
   const auto builds = static_cast<double>(std::count(built.begin(), built.end(), true));
   const double runs_per_build = static_cast<double>(posterior.total_runs()) / std::max(1.0, builds);
   const std::vector<double>& eps = posterior.options().eps.values;
-  const std::vector<double>& joint = posterior.rate_posterior();
+  const std::vector<double> eps_mass = posterior.eps_marginal();
   double false_failures = 0;  // P(eps > 0)
-  for (size_t g = 0; g < joint.size(); ++g) {
-    if (eps[g % eps.size()] > 0) false_failures += joint[g];
+  for (size_t e = 0; e < eps.size(); ++e) {
+    if (eps[e] > 0) false_failures += eps_mass[e];
   }
   cost.build = std::max(cost.build,
                         options_.noise_build_weight * runs_per_build * false_failures * cost.run);

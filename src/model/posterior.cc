@@ -382,12 +382,16 @@ RateSummary Posterior::theta_summary() const {
   return summarise(rates, mass);
 }
 
-RateSummary Posterior::eps_summary() const {
+std::vector<double> Posterior::eps_marginal() const {
   const auto& joint = rate_posterior();
   const size_t ne = options_.eps.values.size();
   std::vector<double> mass(ne, 0.0);
   for (size_t g = 0; g < joint.size(); ++g) mass[g % ne] += joint[g];
-  return summarise(options_.eps.values, mass);
+  return mass;
+}
+
+RateSummary Posterior::eps_summary() const {
+  return summarise(options_.eps.values, eps_marginal());
 }
 
 }  // namespace flakebisect::model

@@ -138,6 +138,8 @@ class Posterior {
   // Of min(1, theta): the median bad commit's failure rate (theta_grid's values above 1 are 1).
   RateSummary theta_summary() const;
   RateSummary eps_summary() const;
+  // P(eps = eps.values[e]) for every e: rate_posterior() summed over theta.
+  std::vector<double> eps_marginal() const;
 
   // Hypothesis classes: culprits with the same set of tested descendants-or-self share a likelihood
   // and so a posterior over (theta, eps). The planner needs each class's own rate posterior,
