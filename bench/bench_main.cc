@@ -49,8 +49,9 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --rate-spread S      per-commit spread of theta the model algorithms allow for: the sd of
                        log(rate / theta) (default: the engine's, decision.rate_spread)
   --noise-build-weight W
-                       the planner's noise_build_weight: a new build costs at least W x runs per
-                       build so far x P(eps > 0) (default 0, off; greedy always ignores builds)
+                       the planner's noise_build_weight: a new build costs at least W x the
+                       median runs at a built commit x P(eps > 0) (default 0, off; greedy always
+                       ignores builds)
   --max-cost C         additional budget cap on cost per trial (default: none)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)

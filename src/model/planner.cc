@@ -372,8 +372,19 @@ const Planner::BinomialTables& Planner::tables(const ModelOptions& model) const 
 CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>& built) const {
   CostModel cost = options_.cost;
   if (options_.noise_build_weight <= 0) return cost;
-  const auto builds = static_cast<double>(std::count(built.begin(), built.end(), true));
-  const double runs_per_build = static_cast<double>(posterior.total_runs()) / std::max(1.0, builds);
+  // Runs per build: the median over the built commits (the upper one for an even count), not the
+  // mean, so that a stall (runs piling up at two or three commits while no build happens) hardly
+  // moves the charge and cannot feed itself.
+  std::vector<uint64_t> runs;
+  for (CommitIndex x = 0; x < built.size(); ++x) {
+    if (!built[x]) continue;
+    const CommitEvidence& evidence = posterior.evidence(x);
+    runs.push_back(evidence.fails + evidence.passes);
+  }
+  if (runs.empty()) return cost;
+  const auto middle = runs.begin() + static_cast<std::ptrdiff_t>(runs.size() / 2);
+  std::nth_element(runs.begin(), middle, runs.end());
+  const auto runs_per_build = static_cast<double>(*middle);
   const std::vector<double>& eps = posterior.options().eps.values;
   const std::vector<double> eps_mass = posterior.eps_marginal();
   double false_failures = 0;  // P(eps > 0)

@@ -9,8 +9,8 @@
 //   worth = I(C; K) + rate_information_weight * I(theta, eps; K | C)
 //           + confirmation_weight * E[gain in log2-odds of the most probable commit],
 //   cost = (built ? 0 : build) + boot + r * run,
-//   build = max(cost model's build, noise_build_weight * (runs so far / builds so far) * P(eps > 0)
-//               * run), the second term off by default (noise_build_weight 0).
+//   build = max(cost model's build, noise_build_weight * (median runs at a built commit)
+//               * P(eps > 0) * run), the second term off by default (noise_build_weight 0).
 // I(C; K) alone is myopic twice over: it does not value learning theta (what makes passes at the
 // culprit's parent convincing later), and once one commit leads, what ends the bisection is that
 // commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
@@ -18,8 +18,10 @@
 // The build cost's second term is for noise. Every new commit is one more place where a good
 // commit's false failure can start a chase that takes a rare bug's worth of runs to undo; a
 // one-step score does not see that cost. So while good commits may fail (P(eps > 0)) and each
-// commit has needed many runs (a rare signal), a new build is charged what a commit has cost in
-// runs so far. It changes nothing while the signal is frequent or the good commits never failed.
+// commit has needed many runs (a rare signal), a new build is charged what a built commit has
+// typically cost in runs so far: the median, which a stall (runs piling up at two or three commits)
+// hardly moves, so the charge cannot feed on it. It changes nothing while the signal is frequent or
+// the good commits never failed.
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.
@@ -58,9 +60,10 @@ struct PlannerOptions {
   double rate_information_weight = 0.5;
   // Weight of the expected gain in log2-odds of the most probable commit.
   double confirmation_weight = 1.0;
-  // A new build is charged at least noise_build_weight x (runs per build so far) x P(eps > 0)
-  // runs (0: the cost model's build cost only). See the comment at the top of this file. Off by
-  // default: at weight 1 it stalls some very rare searches (docs/model.md).
+  // A new build is charged at least noise_build_weight x (median runs at a built commit) x
+  // P(eps > 0) runs (0: the cost model's build cost only). See the comment at the top of this
+  // file. Off by default: at weight 1 it holds back builds a very rare signal needs and costs up
+  // to 12% more there (docs/model.md).
   double noise_build_weight = 0;
 };
 

@@ -125,10 +125,11 @@ TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
   NoisySearch noisy(true);
   const double p = p_false_failures(noisy.post);
   EXPECT_GT(p, 0.9);
-  // 452 runs over 4 builds: 113 runs per build, times P(eps > 0).
-  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 113 * p, 1e-9);
+  // Runs at the built commits: 21, 31, 200, 200. The median (the upper one for an even count) is
+  // 200 runs per build, times P(eps > 0). The mean would be 113.
+  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 200 * p, 1e-9);
   options.noise_build_weight = 0.5;
-  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 56.5 * p, 1e-9);
+  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 100 * p, 1e-9);
   options.noise_build_weight = 0;
   EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).build, 10);
   // Never below the cost model's.
@@ -137,6 +138,25 @@ TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
   EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).build, 1000);
   // The other costs are the cost model's.
   EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).run, 1);
+}
+
+TEST(Planner, NoiseBuildWeightDoesNotGrowWhileRunsPileUpAtBuiltCommits) {
+  // A stall: 400 more runs at the undecided commit 150 and no new build. With the mean the charge
+  // would nearly double (113 -> 213 runs per build) and make the next build dearer still; the
+  // median stays at 200.
+  PlannerOptions options;
+  options.cost = {10, 0, 1};
+  options.noise_build_weight = 1;
+  NoisySearch noisy(true);
+  noisy.post.record(150, 0, 400);
+  const double p = p_false_failures(noisy.post);
+  EXPECT_GT(p, 0.9);
+  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build, 200 * p, 1e-9);
+  // A fifth built commit with 1000 runs leaves it at 200: one outlier does not set the charge.
+  noisy.post.record(60, 0, 1000);
+  noisy.built[60] = true;
+  EXPECT_NEAR(Planner(options).costs_now(noisy.post, noisy.built).build,
+              200 * p_false_failures(noisy.post), 1e-9);
 }
 
 TEST(Planner, NoiseBuildWeightIsNothingWhileGoodCommitsCannotFail) {
