@@ -58,6 +58,8 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --json               one JSON object per (cell, algorithm) per line instead of the table
   --per-trial          also print one JSON line per (algorithm, trial) to stderr
   --trace              print every decision of the model algorithms in trial 0 to stderr
+  --trace-trial T      the same for trial T (0-based, as --per-trial numbers them; a cell with
+                       T or fewer trials prints no trace)
   --selftest           check the lower bounds, statistics, histories and determinism, then exit
   -h, --help           this text
 )";
@@ -246,6 +248,9 @@ Options parse_args(int argc, char** argv) {
       options.per_trial = true;
     } else if (flag == "--trace") {
       options.harness.trace = true;
+    } else if (flag == "--trace-trial") {
+      options.harness.trace = true;
+      options.harness.trace_trial = parse_uint(flag, value());
     } else if (flag == "--selftest") {
       options.selftest = true;
     } else {

@@ -50,7 +50,8 @@ struct HarnessOptions {
   double cap_factor = 20;
   double cap_offset = 200;
   std::vector<AlgorithmId> algorithms;
-  bool trace = false;  // model algorithms print every decision of trial 0 to stderr
+  bool trace = false;  // model algorithms print every decision of trial trace_trial to stderr
+  uint64_t trace_trial = 0;
 };
 
 // One algorithm's trial, as scored by the harness.
