@@ -248,6 +248,7 @@ Options parse_args(int argc, char** argv) {
       options.per_trial = true;
     } else if (flag == "--trace") {
       options.harness.trace = true;
+      options.harness.trace_trial = 0;
     } else if (flag == "--trace-trial") {
       options.harness.trace = true;
       options.harness.trace_trial = parse_uint(flag, value());

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <map>
 #include <tuple>
+#include <vector>
 
 namespace flakebisect::model {
 
@@ -373,13 +375,14 @@ CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>
   CostModel cost = options_.cost;
   if (options_.noise_build_weight <= 0) return cost;
   // Runs per build: the median over the built commits (the upper one for an even count), not the
-  // mean, so that a stall (runs piling up at two or three commits while no build happens) hardly
-  // moves the charge and cannot feed itself.
+  // mean, so that runs piling up at fewer than half of the built commits while no build happens
+  // do not move the charge. Early in a search, with three or four commits built, that is a weak
+  // guarantee (docs/benchmark.md, "Experiments that did not stay").
   std::vector<uint64_t> runs;
   for (CommitIndex x = 0; x < built.size(); ++x) {
     if (!built[x]) continue;
     const CommitEvidence& evidence = posterior.evidence(x);
-    runs.push_back(evidence.fails + evidence.passes);
+    runs.push_back(uint64_t{evidence.fails} + evidence.passes);
   }
   if (runs.empty()) return cost;
   const auto middle = runs.begin() + static_cast<std::ptrdiff_t>(runs.size() / 2);

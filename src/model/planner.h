@@ -19,9 +19,9 @@
 // commit's false failure can start a chase that takes a rare bug's worth of runs to undo; a
 // one-step score does not see that cost. So while good commits may fail (P(eps > 0)) and each
 // commit has needed many runs (a rare signal), a new build is charged what a built commit has
-// typically cost in runs so far: the median, which a stall (runs piling up at two or three commits)
-// hardly moves, so the charge cannot feed on it. It changes nothing while the signal is frequent or
-// the good commits never failed.
+// typically cost in runs so far: the median, which runs piling up at fewer than half of the built
+// commits do not move. It changes nothing while the signal is frequent or the good commits never
+// failed.
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.

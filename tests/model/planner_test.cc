@@ -140,7 +140,7 @@ TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
   EXPECT_EQ(Planner(options).costs_now(noisy.post, noisy.built).run, 1);
 }
 
-TEST(Planner, NoiseBuildWeightDoesNotGrowWhileRunsPileUpAtBuiltCommits) {
+TEST(Planner, NoiseBuildWeightDoesNotGrowWhileRunsPileUpAtOneBuiltCommit) {
   // A stall: 400 more runs at the undecided commit 150 and no new build. With the mean the charge
   // would nearly double (113 -> 213 runs per build) and make the next build dearer still; the
   // median stays at 200.
