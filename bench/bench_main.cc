@@ -247,10 +247,8 @@ Options parse_args(int argc, char** argv) {
     } else if (flag == "--per-trial") {
       options.per_trial = true;
     } else if (flag == "--trace") {
-      options.harness.trace = true;
       options.harness.trace_trial = 0;
     } else if (flag == "--trace-trial") {
-      options.harness.trace = true;
       options.harness.trace_trial = parse_uint(flag, value());
     } else if (flag == "--selftest") {
       options.selftest = true;

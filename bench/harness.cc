@@ -160,7 +160,7 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
         Lab lab(dag, truth, cell.cost(), budget);
         TrialRecord& record = result.records[a][t];
         record.answer = run_algorithm(options.algorithms[a], cell, options, dag, truth, lab,
-                                      options.trace && t == options.trace_trial);
+                                      options.trace_trial == t);
         record.culprit = truth.culprit;
         record.theta = truth.theta;
         const std::vector<CommitIndex>& set = record.answer.set;

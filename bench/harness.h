@@ -50,8 +50,8 @@ struct HarnessOptions {
   double cap_factor = 20;
   double cap_offset = 200;
   std::vector<AlgorithmId> algorithms;
-  bool trace = false;  // model algorithms print every decision of trial trace_trial to stderr
-  uint64_t trace_trial = 0;
+  // Model algorithms print every decision of this trial to stderr (none: no trace).
+  std::optional<uint64_t> trace_trial;
 };
 
 // One algorithm's trial, as scored by the harness.
