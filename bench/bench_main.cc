@@ -52,6 +52,9 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
                        the planner's noise_build_weight: a new build costs at least W x the
                        median runs at a built commit x P(eps > 0) (default 0, off; greedy always
                        ignores builds)
+  --min-rate-ratio R   the model's min_rate_ratio: it gives no prior mass to a bad commit that
+                       fails less than R times as often as a good one (default 1; ours-known
+                       keeps 1)
   --max-cost C         additional budget cap on cost per trial (default: none)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
@@ -228,6 +231,12 @@ Options parse_args(int argc, char** argv) {
         usage_error("--noise-build-weight must be in [0, 100]");
       }
       options.harness.noise_build_weight = weight;
+    } else if (flag == "--min-rate-ratio") {
+      const double ratio = parse_double(flag, value());
+      if (!(ratio >= 1 && ratio <= 100)) {
+        usage_error("--min-rate-ratio must be in [1, 100]");
+      }
+      options.harness.min_rate_ratio = ratio;
     } else if (flag == "--max-cost") {
       const double cost = parse_double(flag, value());
       if (!(cost > 0)) {
@@ -450,8 +459,7 @@ int run(int argc, char** argv) {
     const CellResult result = run_cell(cells[i], options.harness);
     const std::vector<AlgorithmMetrics> metrics = compute_metrics(result);
     if (options.json) {
-      print_json(stdout, result, metrics, options.harness.confidence, options.harness.rate_spread,
-                 options.harness.noise_build_weight, options.harness.seed);
+      print_json(stdout, result, metrics, options.harness);
     } else {
       print_table(stdout, result, metrics, options.harness.confidence);
     }

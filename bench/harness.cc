@@ -57,6 +57,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   ModelBisectOptions model;
   model.stop.confidence = options.confidence;
   model.model.rate_spread = options.rate_spread;
+  model.model.min_rate_ratio = options.min_rate_ratio;
   // The engine's theta grid (engine::model_options).
   model.model.theta = model::theta_grid(config::DecisionConfig{}.theta_min, model::kThetaGridPoints,
                                         options.rate_spread);
@@ -75,6 +76,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   }
   if (id == AlgorithmId::kOursKnown) {
     model.model.eps = model::RateGrid::point(truth.eps);
+    model.model.min_rate_ratio = 1;  // the truth may be closer than a ratio would allow
   }
   if (id == AlgorithmId::kGreedy) {
     model.planner.cost.build = 0;

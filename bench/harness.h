@@ -46,6 +46,9 @@ struct HarnessOptions {
   double rate_spread = config::DecisionConfig{}.rate_spread;
   // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`).
   double noise_build_weight = model::PlannerOptions{}.noise_build_weight;
+  // The model algorithms' ModelOptions::min_rate_ratio (`--min-rate-ratio`); `ours-known`, told
+  // both rates, keeps 1.
+  double min_rate_ratio = model::ModelOptions{}.min_rate_ratio;
   double max_cost = 0;  // 0: no cost cap
   double cap_factor = 20;
   double cap_offset = 200;

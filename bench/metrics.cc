@@ -140,8 +140,7 @@ void print_table(std::FILE* out, const CellResult& result,
 }
 
 void print_json(std::FILE* out, const CellResult& result,
-                const std::vector<AlgorithmMetrics>& metrics, double confidence, double rate_spread,
-                double noise_build_weight, uint64_t seed) {
+                const std::vector<AlgorithmMetrics>& metrics, const HarnessOptions& options) {
   const CellSpec& cell = result.cell;
   for (const AlgorithmMetrics& m : metrics) {
     nlohmann::ordered_json j;
@@ -159,10 +158,11 @@ void print_json(std::FILE* out, const CellResult& result,
     j["unbuildable"] = cell.faults.unbuildable;
     j["infra"] = cell.faults.infra;
     j["cost_model"] = cell.boot_variant ? "boot0.5+run0.5" : "run1";
-    j["confidence"] = confidence;
-    j["rate_spread"] = rate_spread;
-    j["noise_build_weight"] = noise_build_weight;
-    j["seed"] = seed;
+    j["confidence"] = options.confidence;
+    j["rate_spread"] = options.rate_spread;
+    j["noise_build_weight"] = options.noise_build_weight;
+    j["min_rate_ratio"] = options.min_rate_ratio;
+    j["seed"] = options.seed;
     j["trials"] = m.trials;
     j["accuracy"] = m.accuracy;
     j["accuracy_lo"] = m.accuracy_lo;

@@ -76,10 +76,9 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result);
 void print_table(std::FILE* out, const CellResult& result,
                  const std::vector<AlgorithmMetrics>& metrics, double confidence);
 
-// Writes one JSON object per algorithm, one per line.
+// Writes one JSON object per algorithm, one per line, with the options that shaped the models.
 void print_json(std::FILE* out, const CellResult& result,
-                const std::vector<AlgorithmMetrics>& metrics, double confidence, double rate_spread,
-                double noise_build_weight, uint64_t seed);
+                const std::vector<AlgorithmMetrics>& metrics, const HarnessOptions& options);
 
 // Writes one JSON object per (algorithm, trial), one per line: the raw material behind a cell.
 void print_trials(std::FILE* out, const CellResult& result);

@@ -159,18 +159,19 @@ void Posterior::update() const {
   const size_t ne = eps.values.size();
   const size_t grid = nt * ne;
 
-  // Prior over grid pairs; eps >= theta is excluded (weight -inf).
+  // Prior over grid pairs; pairs with min_rate_ratio * eps >= theta are excluded (weight -inf).
   std::vector<double> log_pair_prior(grid, kNegInf);
   {
+    const double ratio = options_.min_rate_ratio;
+    auto allowed = [&](size_t t, size_t e) { return ratio * eps.values[e] < theta.values[t]; };
     double total = 0;
     for (size_t t = 0; t < nt; ++t)
       for (size_t e = 0; e < ne; ++e)
-        if (eps.values[e] < theta.values[t]) total += theta.weights[t] * eps.weights[e];
+        if (allowed(t, e)) total += theta.weights[t] * eps.weights[e];
     for (size_t t = 0; t < nt; ++t)
       for (size_t e = 0; e < ne; ++e) {
         double w = theta.weights[t] * eps.weights[e];
-        if (eps.values[e] < theta.values[t] && w > 0)
-          log_pair_prior[t * ne + e] = std::log(w / total);
+        if (allowed(t, e) && w > 0) log_pair_prior[t * ne + e] = std::log(w / total);
       }
   }
 

@@ -11,7 +11,8 @@
 // With rate_spread > 0 the bad-commit factor becomes sum_j w_j (theta u_j)^f_x (1 - theta u_j)^p_x:
 // each bad commit's rate is theta times its own multiplier (see ModelOptions::rate_spread).
 //
-// Grid pairs with eps >= theta are excluded (a bad commit fails more often than a good one). All
+// Grid pairs with min_rate_ratio * eps >= theta are excluded (a bad commit fails more often than a
+// good one; ModelOptions::min_rate_ratio says how many times more often at the least). All
 // arithmetic is in log space. Candidates whose set of tested descendants is equal share a
 // likelihood, so the cost of an update is O(n * tested / 64 + classes * tested * grid * spread
 // nodes), not O(n * grid).
@@ -65,6 +66,13 @@ struct ModelOptions {
   // model that assumes one rate then trusts passes at a weakly failing culprit too much. The
   // engine's default is config::DecisionConfig::rate_spread (0.25); 0 here keeps the model plain.
   double rate_spread = 0.0;
+  // How many times more often than a good commit a bad one fails at the least: grid pairs with
+  // min_rate_ratio * eps >= theta get no prior mass. 1 only says that a bad commit fails more
+  // often. Higher values keep a rare bug's failures from being explained as a noisy good commit's
+  // (at theta 0.02, ratio 1 leaves eps 0.01 in), at the price of misreading a good commit that
+  // fails nearly as often as a bad one. At least 1; the engine's default is
+  // config::DecisionConfig::min_rate_ratio.
+  double min_rate_ratio = 1.0;
 };
 
 // The quadrature of ModelOptions::rate_spread: multipliers u_j and weights w_j (summing to 1) with
@@ -133,7 +141,8 @@ class Posterior {
   std::vector<CommitIndex> credible_set(double mass) const;
 
   // Joint posterior over the (theta, eps) grid, marginalised over culprits; index t * eps + e.
-  // Pairs excluded by eps >= theta have weight 0. Only culprit hypotheses contribute.
+  // Pairs excluded by min_rate_ratio * eps >= theta have weight 0. Only culprit hypotheses
+  // contribute.
   const std::vector<double>& rate_posterior() const;
   // Of min(1, theta): the median bad commit's failure rate (theta_grid's values above 1 are 1).
   RateSummary theta_summary() const;

@@ -78,6 +78,30 @@ TEST(Posterior, EpsIsMarginalisedOverItsGrid) {
   EXPECT_NEAR(p[2], 0.05 / 1.05, 1e-12);
 }
 
+TEST(Posterior, MinRateRatioLeavesOutPairsWhereEpsIsCloseToTheta) {
+  // theta in {0.02, 0.05}, eps in {0, 0.01}, all equally likely; one failure at commit 1.
+  // Ratio 1 keeps all four pairs: c <= 1: (0.02 + 0.02 + 0.05 + 0.05) / 4 = 0.035,
+  //                               c = 2: (0 + 0.01 + 0 + 0.01) / 4 = 0.005.
+  // Ratio 2 drops (0.02, 0.01), as 2 * 0.01 >= 0.02: c <= 1: 0.12 / 3, c = 2: 0.01 / 3.
+  auto dag = CandidateDag::linear(3);
+  ModelOptions o;
+  o.theta = RateGrid{{0.02, 0.05}, {1, 1}};
+  o.eps = RateGrid{{0.0, 0.01}, {1, 1}};
+  Posterior one(dag, o);
+  one.record(1, 1, 0);
+  EXPECT_NEAR(one.culprit_probabilities()[0], 0.035 / 0.075, 1e-12);
+  EXPECT_NEAR(one.culprit_probabilities()[2], 0.005 / 0.075, 1e-12);
+  EXPECT_GT(one.rate_posterior()[0 * 2 + 1], 0.0);
+
+  o.min_rate_ratio = 2;
+  Posterior two(dag, o);
+  two.record(1, 1, 0);
+  EXPECT_NEAR(two.culprit_probabilities()[0], 0.04 / (0.08 + 0.01 / 3), 1e-12);
+  EXPECT_NEAR(two.culprit_probabilities()[2], (0.01 / 3) / (0.08 + 0.01 / 3), 1e-12);
+  EXPECT_EQ(two.rate_posterior()[0 * 2 + 1], 0.0);
+  EXPECT_NEAR(sum(two.rate_posterior()), 1.0, 1e-12);
+}
+
 TEST(Posterior, RateSpreadQuadratureIsANormalInLogSpace) {
   const RateSpread none = RateSpread::of(0);
   EXPECT_EQ(none.multipliers, std::vector<double>{1.0});
