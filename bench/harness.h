@@ -46,9 +46,9 @@ struct HarnessOptions {
   double rate_spread = config::DecisionConfig{}.rate_spread;
   // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`).
   double noise_build_weight = model::PlannerOptions{}.noise_build_weight;
-  // The model algorithms' ModelOptions::min_rate_ratio (`--min-rate-ratio`); `ours-known`, told
-  // both rates, keeps 1.
-  double min_rate_ratio = model::ModelOptions{}.min_rate_ratio;
+  // The model algorithms' ModelOptions::min_rate_ratio (`--min-rate-ratio`): by default the
+  // engine's, decision.min_rate_ratio. `ours-known`, told both rates, keeps 1.
+  double min_rate_ratio = config::DecisionConfig{}.min_rate_ratio;
   double max_cost = 0;  // 0: no cost cap
   double cap_factor = 20;
   double cap_offset = 200;

@@ -616,6 +616,12 @@ constexpr KeySpec kKeys[] = {
            f, p, c.decision.rate_spread, [](double v) { return v >= 0 && v <= 2; },
            "a number in [0, 2]");
      }},
+    {"decision", "min_rate_ratio",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.min_rate_ratio, [](double v) { return v >= 1 && v <= 100; },
+           "a number in [1, 100]");
+     }},
     {"decision", "max_reproduce_runs",
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.max_reproduce_runs, 1);
@@ -1047,6 +1053,10 @@ std::string Config::hash() const {
   // Likewise (a bisection stored before rate_spread existed resumes with the default).
   if (decision.rate_spread != DecisionConfig{}.rate_spread) {
     number("decision.rate_spread", decision.rate_spread);
+  }
+  // Likewise for min_rate_ratio.
+  if (decision.min_rate_ratio != DecisionConfig{}.min_rate_ratio) {
+    number("decision.min_rate_ratio", decision.min_rate_ratio);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

@@ -40,6 +40,9 @@ struct DecisionConfig {
   // How much the failure rate may differ between bad commits (sd of its log), in [0, 2]; 0 = one
   // rate for all (model::ModelOptions::rate_spread).
   double rate_spread = 0.25;
+  // How many times more often than a good commit a bad one fails at the least, in [1, 100]
+  // (model::ModelOptions::min_rate_ratio).
+  double min_rate_ratio = 1;
   uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
   // Relative costs the planner uses until measured durations exist; only their ratios matter.
   double build_cost = 10;  // building a commit, >= 0

@@ -57,6 +57,7 @@ model::ModelOptions model_options(const config::DecisionConfig& decision) {
       model::theta_grid(decision.theta_min, model::kThetaGridPoints, decision.rate_spread);
   options.no_regression_prior = decision.no_regression_prior;
   options.rate_spread = decision.rate_spread;
+  options.min_rate_ratio = decision.min_rate_ratio;
   return options;
 }
 

@@ -75,6 +75,7 @@ max_wall_time = "2d"
 no_regression_prior = 0.1
 theta_min = 0.01
 rate_spread = 0.35
+min_rate_ratio = 3
 max_reproduce_runs = 64
 build_cost = 40
 boot_cost = 2.5
@@ -146,6 +147,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.no_regression_prior, 0.1);
   EXPECT_EQ(config.decision.theta_min, 0.01);
   EXPECT_EQ(config.decision.rate_spread, 0.35);
+  EXPECT_EQ(config.decision.min_rate_ratio, 3.0);
   EXPECT_EQ(config.decision.max_reproduce_runs, 64u);
   EXPECT_EQ(config.decision.build_cost, 40.0);
   EXPECT_EQ(config.decision.boot_cost, 2.5);
@@ -264,6 +266,7 @@ boot_cost = 2.5
 build_cost = 40.0
 max_reproduce_runs = 64
 theta_min = 1e-2
+min_rate_ratio = 3.0
 rate_spread = 0.350
 no_regression_prior = 0.1
 max_wall_time = "48h"
@@ -283,6 +286,7 @@ max_wall_time = 0
 no_regression_prior = 0.0
 theta_min = 0.005
 rate_spread = 0.25
+min_rate_ratio = 1
 max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
@@ -317,6 +321,7 @@ TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
       "[decision]\nno_regression_prior = 0.01\n",
       "[decision]\ntheta_min = 0.006\n",
       "[decision]\nrate_spread = 0.35\n",
+      "[decision]\nmin_rate_ratio = 2\n",
       "[decision]\nmax_reproduce_runs = 201\n",
       "[decision]\nbuild_cost = 11\n",
       "[decision]\nboot_cost = 1\n",
@@ -428,6 +433,8 @@ TEST(ConfigTest, AnOutOfRangeNumberShowsTheRangeAndTheValue) {
             "config.toml:2:1: decision.theta_min: must be a number in (0, 1), got 0");
   EXPECT_EQ(error_of("[decision]\nrate_spread = -0.1\n"),
             "config.toml:2:1: decision.rate_spread: must be a number in [0, 2], got -0.1");
+  EXPECT_EQ(error_of("[decision]\nmin_rate_ratio = 0.5\n"),
+            "config.toml:2:1: decision.min_rate_ratio: must be a number in [1, 100], got 0.5");
   EXPECT_EQ(error_of("[decision]\nbuild_cost = -1\n"),
             "config.toml:2:1: decision.build_cost: must be a number >= 0, got -1");
   EXPECT_EQ(error_of("[decision]\nrun_cost = 0\n"),
@@ -586,7 +593,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 48u);
+  EXPECT_EQ(keys.size(), 49u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

@@ -107,6 +107,9 @@ TEST(ModelOptions, TheEngineModelTakesTheDecisionKeys) {
   decision.no_regression_prior = 0.05;
   const model::ModelOptions options = model_options(decision);
   EXPECT_EQ(options.rate_spread, decision.rate_spread);
+  EXPECT_EQ(options.min_rate_ratio, decision.min_rate_ratio);
+  decision.min_rate_ratio = 3;
+  EXPECT_EQ(model_options(decision).min_rate_ratio, 3.0);
   EXPECT_EQ(options.no_regression_prior, 0.05);
   // With the default spread theta's grid goes past 1, so a deterministic bug is representable.
   EXPECT_EQ(options.theta.values, model::theta_grid(0.01, 32, decision.rate_spread).values);
