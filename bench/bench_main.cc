@@ -53,8 +53,8 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
                        median runs at a built commit x P(eps > 0) (default 0, off; greedy always
                        ignores builds)
   --min-rate-ratio R   the model's min_rate_ratio: it gives no prior mass to a bad commit that
-                       fails less than R times as often as a good one (default 1; ours-known
-                       keeps 1)
+                       fails less than R times as often as a good one (default: the engine's,
+                       decision.min_rate_ratio; ours-known keeps 1)
   --max-cost C         additional budget cap on cost per trial (default: none)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)

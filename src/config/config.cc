@@ -1054,7 +1054,8 @@ std::string Config::hash() const {
   if (decision.rate_spread != DecisionConfig{}.rate_spread) {
     number("decision.rate_spread", decision.rate_spread);
   }
-  // Likewise for min_rate_ratio.
+  // Likewise for min_rate_ratio (a bisection stored before it existed resumes with the default, 2,
+  // where it ran with 1: the posterior is recomputed from the stored runs under the new prior).
   if (decision.min_rate_ratio != DecisionConfig{}.min_rate_ratio) {
     number("decision.min_rate_ratio", decision.min_rate_ratio);
   }

@@ -41,8 +41,9 @@ struct DecisionConfig {
   // rate for all (model::ModelOptions::rate_spread).
   double rate_spread = 0.25;
   // How many times more often than a good commit a bad one fails at the least, in [1, 100]
-  // (model::ModelOptions::min_rate_ratio).
-  double min_rate_ratio = 1;
+  // (model::ModelOptions::min_rate_ratio). 2 keeps a rare bug's failures from being taken for a
+  // noisy good commit's (docs/model.md); 1 was the model until 2026-11-26.
+  double min_rate_ratio = 2;
   uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
   // Relative costs the planner uses until measured durations exist; only their ratios matter.
   double build_cost = 10;  // building a commit, >= 0

@@ -286,7 +286,7 @@ max_wall_time = 0
 no_regression_prior = 0.0
 theta_min = 0.005
 rate_spread = 0.25
-min_rate_ratio = 1
+min_rate_ratio = 2
 max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
@@ -321,7 +321,7 @@ TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
       "[decision]\nno_regression_prior = 0.01\n",
       "[decision]\ntheta_min = 0.006\n",
       "[decision]\nrate_spread = 0.35\n",
-      "[decision]\nmin_rate_ratio = 2\n",
+      "[decision]\nmin_rate_ratio = 1\n",
       "[decision]\nmax_reproduce_runs = 201\n",
       "[decision]\nbuild_cost = 11\n",
       "[decision]\nboot_cost = 1\n",
