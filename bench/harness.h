@@ -44,8 +44,9 @@ struct HarnessOptions {
   // The model algorithms' ModelOptions::rate_spread (how much they let theta vary per commit):
   // by default the engine's, decision.rate_spread.
   double rate_spread = config::DecisionConfig{}.rate_spread;
-  // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`).
-  double noise_build_weight = model::PlannerOptions{}.noise_build_weight;
+  // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`): by default the
+  // engine's, decision.noise_build_weight.
+  double noise_build_weight = config::DecisionConfig{}.noise_build_weight;
   // The model algorithms' ModelOptions::min_rate_ratio (`--min-rate-ratio`): by default the
   // engine's, decision.min_rate_ratio. `ours-known`, told both rates, keeps 1.
   double min_rate_ratio = config::DecisionConfig{}.min_rate_ratio;

@@ -622,6 +622,12 @@ constexpr KeySpec kKeys[] = {
            f, p, c.decision.min_rate_ratio, [](double v) { return v >= 1 && v <= 100; },
            "a number in [1, 100]");
      }},
+    {"decision", "noise_build_weight",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.noise_build_weight, [](double v) { return v >= 0 && v <= 100; },
+           "a number in [0, 100]");
+     }},
     {"decision", "max_reproduce_runs",
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.max_reproduce_runs, 1);
@@ -1058,6 +1064,10 @@ std::string Config::hash() const {
   // where it ran with 1: the posterior is recomputed from the stored runs under the new prior).
   if (decision.min_rate_ratio != DecisionConfig{}.min_rate_ratio) {
     number("decision.min_rate_ratio", decision.min_rate_ratio);
+  }
+  // Likewise for noise_build_weight.
+  if (decision.noise_build_weight != DecisionConfig{}.noise_build_weight) {
+    number("decision.noise_build_weight", decision.noise_build_weight);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

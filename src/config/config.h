@@ -44,6 +44,9 @@ struct DecisionConfig {
   // (model::ModelOptions::min_rate_ratio). 2 keeps a rare bug's failures from being taken for a
   // noisy good commit's (docs/model.md); 1 was the model until 2026-11-26.
   double min_rate_ratio = 2;
+  // Charge a new build at least this many times the median runs at a built commit, times
+  // P(eps > 0), in [0, 100]; 0 = the build cost alone (model::PlannerOptions::noise_build_weight).
+  double noise_build_weight = 0;
   uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
   // Relative costs the planner uses until measured durations exist; only their ratios matter.
   double build_cost = 10;  // building a commit, >= 0

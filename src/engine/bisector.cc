@@ -140,9 +140,7 @@ class Session {
     bisection_runs_ = own_runs.size();
 
     model_ = model_options(config_.decision);
-    model::PlannerOptions planner_options;
-    planner_options.cost = {config_.decision.build_cost, config_.decision.boot_cost,
-                            config_.decision.run_cost};
+    model::PlannerOptions planner_options = engine::planner_options(config_.decision);
     costs_.emplace(planner_options.cost);
     if (config_.test.runs_per_batch > 0) {
       planner_options.run_counts = {config_.test.runs_per_batch};

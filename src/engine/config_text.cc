@@ -25,6 +25,7 @@ std::string render(const config::Config& config) {
       {"theta_min", d.theta_min},
       {"rate_spread", d.rate_spread},
       {"min_rate_ratio", d.min_rate_ratio},
+      {"noise_build_weight", d.noise_build_weight},
       {"max_reproduce_runs", int64_t{d.max_reproduce_runs}},
       {"build_cost", d.build_cost},
       {"boot_cost", d.boot_cost},

@@ -61,6 +61,13 @@ model::ModelOptions model_options(const config::DecisionConfig& decision) {
   return options;
 }
 
+model::PlannerOptions planner_options(const config::DecisionConfig& decision) {
+  model::PlannerOptions options;
+  options.cost = {decision.build_cost, decision.boot_cost, decision.run_cost};
+  options.noise_build_weight = decision.noise_build_weight;
+  return options;
+}
+
 Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
                          const std::unordered_map<std::string, model::CommitIndex>& index_of,
                          const std::vector<bool>& build_failed, const OutcomePolicy& policy) {

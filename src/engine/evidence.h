@@ -27,6 +27,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "model/planner.h"
 #include "model/posterior.h"
 #include "store/records.h"
 
@@ -65,6 +66,10 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
 // The model a bisection with these decision settings uses (every view of a bisection must compute
 // the same posterior from the same store).
 model::ModelOptions model_options(const config::DecisionConfig& decision);
+
+// The planner's options from the decision settings: the configured costs and the noise build
+// weight. The bisector then fits the run counts to its batches and boots.
+model::PlannerOptions planner_options(const config::DecisionConfig& decision);
 
 // Records `evidence` into a fresh posterior, in candidate index order.
 void apply_evidence(const Evidence& evidence, model::Posterior& posterior);

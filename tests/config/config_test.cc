@@ -76,6 +76,7 @@ no_regression_prior = 0.1
 theta_min = 0.01
 rate_spread = 0.35
 min_rate_ratio = 3
+noise_build_weight = 0.5
 max_reproduce_runs = 64
 build_cost = 40
 boot_cost = 2.5
@@ -148,6 +149,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.theta_min, 0.01);
   EXPECT_EQ(config.decision.rate_spread, 0.35);
   EXPECT_EQ(config.decision.min_rate_ratio, 3.0);
+  EXPECT_EQ(config.decision.noise_build_weight, 0.5);
   EXPECT_EQ(config.decision.max_reproduce_runs, 64u);
   EXPECT_EQ(config.decision.build_cost, 40.0);
   EXPECT_EQ(config.decision.boot_cost, 2.5);
@@ -267,6 +269,7 @@ build_cost = 40.0
 max_reproduce_runs = 64
 theta_min = 1e-2
 min_rate_ratio = 3.0
+noise_build_weight = 0.50
 rate_spread = 0.350
 no_regression_prior = 0.1
 max_wall_time = "48h"
@@ -287,6 +290,7 @@ no_regression_prior = 0.0
 theta_min = 0.005
 rate_spread = 0.25
 min_rate_ratio = 2
+noise_build_weight = 0
 max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
@@ -322,6 +326,7 @@ TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
       "[decision]\ntheta_min = 0.006\n",
       "[decision]\nrate_spread = 0.35\n",
       "[decision]\nmin_rate_ratio = 1\n",
+      "[decision]\nnoise_build_weight = 2\n",
       "[decision]\nmax_reproduce_runs = 201\n",
       "[decision]\nbuild_cost = 11\n",
       "[decision]\nboot_cost = 1\n",
@@ -435,6 +440,8 @@ TEST(ConfigTest, AnOutOfRangeNumberShowsTheRangeAndTheValue) {
             "config.toml:2:1: decision.rate_spread: must be a number in [0, 2], got -0.1");
   EXPECT_EQ(error_of("[decision]\nmin_rate_ratio = 0.5\n"),
             "config.toml:2:1: decision.min_rate_ratio: must be a number in [1, 100], got 0.5");
+  EXPECT_EQ(error_of("[decision]\nnoise_build_weight = -1\n"),
+            "config.toml:2:1: decision.noise_build_weight: must be a number in [0, 100], got -1");
   EXPECT_EQ(error_of("[decision]\nbuild_cost = -1\n"),
             "config.toml:2:1: decision.build_cost: must be a number >= 0, got -1");
   EXPECT_EQ(error_of("[decision]\nrun_cost = 0\n"),
@@ -593,7 +600,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 49u);
+  EXPECT_EQ(keys.size(), 50u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

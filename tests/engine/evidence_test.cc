@@ -120,5 +120,19 @@ TEST(ModelOptions, TheEngineModelTakesTheDecisionKeys) {
   EXPECT_EQ(model_options(decision).theta.values.size(), 32U);
 }
 
+TEST(PlannerOptions, TheEnginePlannerTakesTheCostsAndTheNoiseBuildWeight) {
+  config::DecisionConfig decision;
+  decision.build_cost = 40;
+  decision.boot_cost = 2.5;
+  decision.run_cost = 0.5;
+  EXPECT_EQ(planner_options(decision).noise_build_weight, decision.noise_build_weight);
+  decision.noise_build_weight = 0.75;
+  const model::PlannerOptions options = planner_options(decision);
+  EXPECT_EQ(options.cost.build, 40);
+  EXPECT_EQ(options.cost.boot, 2.5);
+  EXPECT_EQ(options.cost.run, 0.5);
+  EXPECT_EQ(options.noise_build_weight, 0.75);
+}
+
 }  // namespace
 }  // namespace flakebisect::engine
