@@ -50,8 +50,8 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
                        log(rate / theta) (default: the engine's, decision.rate_spread)
   --noise-build-weight W
                        the planner's noise_build_weight: a new build costs at least W x the
-                       median runs at a built commit x P(eps > 0) (default 0, off; greedy always
-                       ignores builds)
+                       median runs at a built commit x P(eps > 0) (default: the engine's,
+                       decision.noise_build_weight, 0: off; greedy always ignores builds)
   --min-rate-ratio R   the model's min_rate_ratio: it gives no prior mass to a bad commit that
                        fails less than R times as often as a good one (default: the engine's,
                        decision.min_rate_ratio; ours-known keeps 1)
