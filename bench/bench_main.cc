@@ -413,6 +413,32 @@ int selftest() {
           fmt::format("theta=1, eps=0: ours names git's commit in {} of the trials",
                       m[3].same_as_git));
   }
+
+  // --min-rate-ratio reaches ours (its runs change) and not ours-known (told both rates).
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kLinear;
+    cell.n = 16;
+    cell.theta = 0.1;
+    cell.eps = 0;
+    cell.trials = 4;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown};
+    harness.threads = 1;
+    harness.min_rate_ratio = 1;
+    const CellResult one = run_cell(cell, harness);
+    harness.min_rate_ratio = 8;
+    const CellResult eight = run_cell(cell, harness);
+    bool ours_changed = false;
+    bool known_same = true;
+    for (size_t t = 0; t < cell.trials; ++t) {
+      ours_changed = ours_changed || one.records[0][t].runs != eight.records[0][t].runs;
+      known_same = known_same && one.records[1][t].runs == eight.records[1][t].runs;
+    }
+    check(ours_changed && known_same,
+          "min_rate_ratio 1 -> 8 changes ours' runs and leaves ours-known's alone");
+  }
   return failures;
 }
 

@@ -42,7 +42,7 @@ struct DecisionConfig {
   double rate_spread = 0.25;
   // How many times more often than a good commit a bad one fails at the least, in [1, 100]
   // (model::ModelOptions::min_rate_ratio). 2 keeps a rare bug's failures from being taken for a
-  // noisy good commit's (docs/model.md); 1 was the model until 2026-11-26.
+  // noisy good commit's (docs/model.md); 1 was the model until session 10.
   double min_rate_ratio = 2;
   // Charge a new build at least this many times the median runs at a built commit, times
   // P(eps > 0), in [0, 100]; 0 = the build cost alone (model::PlannerOptions::noise_build_weight).

@@ -140,25 +140,25 @@ class Session {
     bisection_runs_ = own_runs.size();
 
     model_ = model_options(config_.decision);
-    model::PlannerOptions planner_options = engine::planner_options(config_.decision);
-    costs_.emplace(planner_options.cost);
+    model::PlannerOptions planner = planner_options(config_.decision);
+    costs_.emplace(planner.cost);
     if (config_.test.runs_per_batch > 0) {
-      planner_options.run_counts = {config_.test.runs_per_batch};
-      planner_options.reproduce_runs = config_.test.runs_per_batch;
+      planner.run_counts = {config_.test.runs_per_batch};
+      planner.reproduce_runs = config_.test.runs_per_batch;
     } else if (config_.qemu) {
       // A batch is one boot: more runs than a boot holds would cost more boots than the planner
       // counts. Reproducing takes a whole boot too, since its runs come almost free.
       const uint32_t per_boot =
           config_.xfstests ? std::min(config_.qemu->runs_per_boot, run::kXfstestsRunsPerBoot)
                            : config_.qemu->runs_per_boot;
-      std::vector<uint32_t>& counts = planner_options.run_counts;
+      std::vector<uint32_t>& counts = planner.run_counts;
       counts.erase(std::remove_if(counts.begin(), counts.end(),
                                   [&](uint32_t r) { return r >= per_boot; }),
                    counts.end());
       counts.push_back(per_boot);
-      planner_options.reproduce_runs = per_boot;
+      planner.reproduce_runs = per_boot;
     }
-    planner_.emplace(std::move(planner_options));
+    planner_.emplace(std::move(planner));
     stop_options_.confidence = config_.decision.confidence;
     stop_options_.max_reproduce_runs = config_.decision.max_reproduce_runs;
 

@@ -63,9 +63,9 @@ struct PlannerOptions {
   // A new build is charged at least noise_build_weight x (median runs at a built commit) x
   // P(eps > 0) runs (0: the cost model's build cost only). See the comment at the top of this
   // file. Off by default (config::DecisionConfig::noise_build_weight too): with eps allowed up to
-  // theta it held back builds a very rare signal needs and cost up to 12% more there; with
-  // min_rate_ratio 2 that is gone, and the default waits on more trials at n = 1000
-  // (docs/model.md).
+  // theta it held back builds a very rare signal needs and cost up to 12% more there. With
+  // min_rate_ratio 2 that is gone; the default waits on the DAG at n = 1000, n = 13000 and the
+  // engine's measured build costs (docs/model.md).
   double noise_build_weight = 0;
 };
 

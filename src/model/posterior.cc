@@ -118,6 +118,7 @@ double RateSpread::log_term(double theta, size_t j, uint32_t fails, uint32_t pas
 Posterior::Posterior(const CandidateDag& dag, ModelOptions options,
                      std::vector<double> commit_prior)
     : dag_(&dag), options_(std::move(options)), evidence_(dag.size()) {
+  assert(options_.min_rate_ratio >= 1);
   const CommitIndex n = dag.size();
   log_commit_prior_.resize(n);
   auto weight = [&](CommitIndex c) {
@@ -281,7 +282,8 @@ void Posterior::update() const {
   }
   if (!(total > 0)) {
     // Every hypothesis is impossible on the grid (only when the user's grids exclude what was
-    // observed, e.g. theta fixed at 1 and a pass on a bad commit); fall back to the prior.
+    // observed, e.g. theta fixed at 1 and a pass on a bad commit, or min_rate_ratio leaves no
+    // (theta, eps) pair of the grids in); fall back to the prior.
     total = 0;
     for (uint32_t k = 0; k < classes; ++k) total += class_mass[k] = class_prior[k];
   }

@@ -125,7 +125,6 @@ TEST(PlannerOptions, TheEnginePlannerTakesTheCostsAndTheNoiseBuildWeight) {
   decision.build_cost = 40;
   decision.boot_cost = 2.5;
   decision.run_cost = 0.5;
-  EXPECT_EQ(planner_options(decision).noise_build_weight, decision.noise_build_weight);
   decision.noise_build_weight = 0.75;
   const model::PlannerOptions options = planner_options(decision);
   EXPECT_EQ(options.cost.build, 40);
