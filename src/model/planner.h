@@ -64,8 +64,8 @@ struct PlannerOptions {
   // P(eps > 0) runs (0: the cost model's build cost only). See the comment at the top of this
   // file. Off by default (config::DecisionConfig::noise_build_weight too): with eps allowed up to
   // theta it held back builds a very rare signal needs and cost up to 12% more there. With
-  // min_rate_ratio 2 that is gone; the default waits on n = 13000 and the engine's measured build
-  // costs (docs/model.md).
+  // min_rate_ratio 2 that is gone; the default waits on the engine's measured build costs
+  // (docs/model.md).
   double noise_build_weight = 0;
 };
 
