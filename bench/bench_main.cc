@@ -40,6 +40,9 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --theta LIST         failure rates of a bad commit, e.g. 0.05,0.1
   --jitter J           per-commit theta jitter: bad commit x fails at theta * exp(J z_x), z_x
                        standard normal (overrides the scenario's; misspecified uses 0.5)
+  --build-cost B       what building a commit costs, in runs (default 10, as benchmark.md
+                       specifies): charged by the simulator and told to the planner, as the
+                       engine learns it (decision.learn_costs); the boot variant keeps it
   --eps LIST           failure rates of a good commit, e.g. 0,0.005
   --history KIND       linear | dag | both
   --algorithms LIST    comma-separated: ours, ours-known, git, fixed10, fixed20, syzkaller, greedy,
@@ -179,6 +182,12 @@ Options parse_args(int argc, char** argv) {
         usage_error("--jitter must be in [0, 2]");
       }
       options.overrides.theta_jitter = jitter;
+    } else if (flag == "--build-cost") {
+      const double cost = parse_double(flag, value());
+      if (!(cost >= 0 && cost <= 10000)) {
+        usage_error("--build-cost must be in [0, 10000]");
+      }
+      options.overrides.build_cost = cost;
     } else if (flag == "--eps") {
       std::vector<double> epss;
       for (const std::string& item : split(value())) {
@@ -438,6 +447,40 @@ int selftest() {
     }
     check(ours_changed && known_same,
           "min_rate_ratio 1 -> 8 changes ours' runs and leaves ours-known's alone");
+  }
+
+  // --build-cost is what the simulator charges (cost = runs + builds x B) and what the planner is
+  // told: at a dearer build ours tests fewer commits.
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kLinear;
+    cell.n = 100;
+    cell.theta = 0.1;
+    cell.eps = 0.005;
+    cell.trials = 6;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kFixed10};
+    harness.threads = 1;
+    bool charged = true;
+    uint64_t builds[2] = {0, 0};
+    const double costs[2] = {2, 60};
+    for (int i = 0; i < 2; ++i) {
+      cell.build_cost = costs[i];
+      const CellResult result = run_cell(cell, harness);
+      for (size_t a = 0; a < harness.algorithms.size(); ++a) {
+        for (const TrialRecord& r : result.records[a]) {
+          charged = charged && r.cost == static_cast<double>(r.runs) +
+                                             costs[i] * static_cast<double>(r.builds);
+          builds[i] += a == 0 ? r.builds : 0;
+        }
+      }
+    }
+    check(charged, "--build-cost: every trial costs runs + builds x the build cost");
+    check(builds[1] < builds[0],
+          fmt::format("--build-cost 2 -> 60: ours builds {} -> {} commits over 6 trials "
+                      "(fewer expected)",
+                      builds[0], builds[1]));
   }
   return failures;
 }

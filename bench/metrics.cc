@@ -158,6 +158,7 @@ void print_json(std::FILE* out, const CellResult& result,
     j["unbuildable"] = cell.faults.unbuildable;
     j["infra"] = cell.faults.infra;
     j["cost_model"] = cell.boot_variant ? "boot0.5+run0.5" : "run1";
+    j["build_cost"] = cell.build_cost;
     j["confidence"] = options.confidence;
     j["rate_spread"] = options.rate_spread;
     j["noise_build_weight"] = options.noise_build_weight;

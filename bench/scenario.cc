@@ -71,6 +71,7 @@ void expand(const ScenarioGrid& grid, const GridOverrides& overrides, std::vecto
           cell.eps = eps;
           cell.trials = overrides.trials ? *overrides.trials : grid.trials;
           if (overrides.theta_jitter) cell.theta_jitter = *overrides.theta_jitter;
+          if (overrides.build_cost) cell.build_cost = *overrides.build_cost;
           out.push_back(cell);
         }
       }

@@ -22,6 +22,7 @@ struct GridOverrides {
   std::optional<std::vector<HistoryKind>> histories;
   std::optional<uint32_t> trials;
   std::optional<double> theta_jitter;  // per-commit jitter of theta (the misspecified scenario's)
+  std::optional<double> build_cost;    // a build's cost in runs (10 in every scenario)
 };
 
 // Scenario names in the order "all" runs them; "all" and "quick" are not in this list.

@@ -32,7 +32,7 @@ uint64_t trial_key(const CellSpec& cell, uint64_t seed, uint64_t trial) {
 
 model::CostModel CellSpec::cost() const {
   model::CostModel cost;
-  cost.build = 10;
+  cost.build = build_cost;
   cost.boot = boot_variant ? 0.5 : 0.0;
   cost.run = boot_variant ? 0.5 : 1.0;
   return cost;
@@ -56,6 +56,9 @@ std::string CellSpec::label() const {
   }
   if (boot_variant) {
     label += " cost=boot0.5+run0.5";
+  }
+  if (build_cost != 10) {
+    label += fmt::format(" build={}", build_cost);
   }
   return label;
 }

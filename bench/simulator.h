@@ -49,9 +49,10 @@ struct CellSpec {
   double theta_jitter = 0;  // misspecification: theta_x = clip(theta * exp(N(0, jitter^2)), 0, 1)
   Faults faults;
   bool boot_variant = false;  // costs: boot 0.5 per batch + 0.5 per run, instead of 1 per run
+  double build_cost = 10;     // a commit's build, in the units where a run costs 1
   uint32_t trials = 2000;
 
-  // Build 10; run 1, or boot 0.5 + run 0.5 in the boot variant.
+  // Build build_cost (10 unless --build-cost); run 1, or boot 0.5 + run 0.5 in the boot variant.
   model::CostModel cost() const;
   // "dag n=1000 theta=0.1 eps=0" plus the scenario's distinguishing knobs.
   std::string label() const;
