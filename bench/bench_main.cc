@@ -518,9 +518,10 @@ int run(int argc, char** argv) {
         "columns: acc = accuracy (! = 95% CI below the requested confidence), conf = mean claimed\n"
         "confidence, calib = conf - acc, runs/p90 = reproducer runs (infra included), /bound =\n"
         "runs / information lower bound, /b+c = runs / (bound + runs confirming the culprit's\n"
-        "parent needs), builds/max = distinct builds, cost = 10 per build + runs, /fix20 =\n"
-        "cost / fixed20's, =git = same answer as git bisect, caps = budget-cap (or stuck)\n"
-        "trials, nrep = 'not reproduced', ms/step = CPU ms per model decision (mean, max)\n");
+        "parent needs), builds/max = distinct builds, cost = 10 per build (build=B in a cell's\n"
+        "label: B) + runs, /fix20 = cost / fixed20's, =git = same answer as git bisect, caps =\n"
+        "budget-cap (or stuck) trials, nrep = 'not reproduced', ms/step = CPU ms per model\n"
+        "decision (mean, max)\n");
     std::fflush(stdout);
   }
   const auto start = std::chrono::steady_clock::now();
