@@ -54,7 +54,7 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --noise-build-weight W
                        the planner's noise_build_weight: a new build costs at least W x the
                        median runs at a built commit x P(eps > 0) (default: the engine's,
-                       decision.noise_build_weight, 0: off; greedy always ignores builds)
+                       decision.noise_build_weight, 1; ours-known keeps 0; greedy ignores builds)
   --min-rate-ratio R   the model's min_rate_ratio: it gives no prior mass to a bad commit that
                        fails less than R times as often as a good one (default: the engine's,
                        decision.min_rate_ratio; ours-known keeps 1)
@@ -447,6 +447,32 @@ int selftest() {
     }
     check(ours_changed && known_same,
           "min_rate_ratio 1 -> 8 changes ours' runs and leaves ours-known's alone");
+  }
+
+  // --noise-build-weight reaches ours and not ours-known (which keeps 0).
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kLinear;
+    cell.n = 100;
+    cell.theta = 0.1;
+    cell.eps = 0.005;
+    cell.trials = 6;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown};
+    harness.threads = 1;
+    harness.noise_build_weight = 0;
+    const CellResult off = run_cell(cell, harness);
+    harness.noise_build_weight = 5;
+    const CellResult on = run_cell(cell, harness);
+    bool ours_changed = false;
+    bool known_same = true;
+    for (size_t t = 0; t < cell.trials; ++t) {
+      ours_changed = ours_changed || off.records[0][t].runs != on.records[0][t].runs;
+      known_same = known_same && off.records[1][t].runs == on.records[1][t].runs;
+    }
+    check(ours_changed && known_same,
+          "noise_build_weight 0 -> 5 changes ours' runs and leaves ours-known's alone");
   }
 
   // --build-cost is what the simulator charges (cost = runs + builds x B) and what the planner is

@@ -1065,7 +1065,8 @@ std::string Config::hash() const {
   if (decision.min_rate_ratio != DecisionConfig{}.min_rate_ratio) {
     number("decision.min_rate_ratio", decision.min_rate_ratio);
   }
-  // Likewise for noise_build_weight.
+  // Likewise for noise_build_weight (a bisection stored before session 11 without the key resumes
+  // with the default, 1, where it ran with 0; the weight only steers the next steps).
   if (decision.noise_build_weight != DecisionConfig{}.noise_build_weight) {
     number("decision.noise_build_weight", decision.noise_build_weight);
   }

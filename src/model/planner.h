@@ -10,7 +10,8 @@
 //           + confirmation_weight * E[gain in log2-odds of the most probable commit],
 //   cost = (built ? 0 : build) + boot + r * run,
 //   build = max(cost model's build, noise_build_weight * (median runs at a built commit)
-//               * P(eps > 0) * run), the second term off by default (noise_build_weight 0).
+//               * P(eps > 0) * run), the second term off unless noise_build_weight > 0 (the
+//               engine's default is 1).
 // I(C; K) alone is myopic twice over: it does not value learning theta (what makes passes at the
 // culprit's parent convincing later), and once one commit leads, what ends the bisection is that
 // commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
@@ -62,10 +63,8 @@ struct PlannerOptions {
   double confirmation_weight = 1.0;
   // A new build is charged at least noise_build_weight x (median runs at a built commit) x
   // P(eps > 0) runs (0: the cost model's build cost only). See the comment at the top of this
-  // file. Off by default (config::DecisionConfig::noise_build_weight too): with eps allowed up to
-  // theta it held back builds a very rare signal needs and cost up to 12% more there. With
-  // min_rate_ratio 2 that is gone; the default waits on the engine's measured build costs
-  // (docs/model.md).
+  // file. 0 here, so that a Planner alone is the cost model's; the engine's default
+  // (config::DecisionConfig::noise_build_weight) is 1 since session 11 (docs/model.md).
   double noise_build_weight = 0;
 };
 

@@ -290,7 +290,7 @@ no_regression_prior = 0.0
 theta_min = 0.005
 rate_spread = 0.25
 min_rate_ratio = 2
-noise_build_weight = 0
+noise_build_weight = 1
 max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
@@ -326,7 +326,7 @@ TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
       "[decision]\ntheta_min = 0.006\n",
       "[decision]\nrate_spread = 0.35\n",
       "[decision]\nmin_rate_ratio = 1\n",
-      "[decision]\nnoise_build_weight = 2\n",
+      "[decision]\nnoise_build_weight = 0\n",
       "[decision]\nmax_reproduce_runs = 201\n",
       "[decision]\nbuild_cost = 11\n",
       "[decision]\nboot_cost = 1\n",
