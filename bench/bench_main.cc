@@ -187,7 +187,7 @@ Options parse_args(int argc, char** argv) {
       if (!(cost >= 0 && cost <= 10000)) {
         usage_error("--build-cost must be in [0, 10000]");
       }
-      options.overrides.build_cost = cost;
+      options.overrides.build_cost = cost + 0.0;  // -0 is 0
     } else if (flag == "--eps") {
       std::vector<double> epss;
       for (const std::string& item : split(value())) {

@@ -45,7 +45,7 @@ struct HarnessOptions {
   // by default the engine's, decision.rate_spread.
   double rate_spread = config::DecisionConfig{}.rate_spread;
   // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`): by default the
-  // engine's, decision.noise_build_weight.
+  // engine's, decision.noise_build_weight. `ours-known`, told both rates, keeps 0.
   double noise_build_weight = config::DecisionConfig{}.noise_build_weight;
   // The model algorithms' ModelOptions::min_rate_ratio (`--min-rate-ratio`): by default the
   // engine's, decision.min_rate_ratio. `ours-known`, told both rates, keeps 1.

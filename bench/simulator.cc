@@ -57,7 +57,7 @@ std::string CellSpec::label() const {
   if (boot_variant) {
     label += " cost=boot0.5+run0.5";
   }
-  if (build_cost != 10) {
+  if (build_cost != kSpecBuildCost) {
     label += fmt::format(" build={}", build_cost);
   }
   return label;

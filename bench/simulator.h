@@ -33,6 +33,9 @@ using model::CommitIndex;
 // The mixture scenario draws theta per trial, log-uniform over [kMixtureThetaLow, 1].
 constexpr double kMixtureThetaLow = 0.02;
 
+// benchmark.md's cost of a build, in runs (`--build-cost` changes it).
+constexpr double kSpecBuildCost = 10;
+
 struct Faults {
   double unbuildable = 0;  // chance each commit fails to build (never the bad tip or the culprit)
   double infra = 0;        // chance each run is an infrastructure failure (costs, tells nothing)
@@ -49,7 +52,7 @@ struct CellSpec {
   double theta_jitter = 0;  // misspecification: theta_x = clip(theta * exp(N(0, jitter^2)), 0, 1)
   Faults faults;
   bool boot_variant = false;  // costs: boot 0.5 per batch + 0.5 per run, instead of 1 per run
-  double build_cost = 10;     // a commit's build, in the units where a run costs 1
+  double build_cost = kSpecBuildCost;  // a commit's build, in the units where a run costs 1
   uint32_t trials = 2000;
 
   // Build build_cost (10 unless --build-cost); run 1, or boot 0.5 + run 0.5 in the boot variant.

@@ -1065,9 +1065,12 @@ std::string Config::hash() const {
   if (decision.min_rate_ratio != DecisionConfig{}.min_rate_ratio) {
     number("decision.min_rate_ratio", decision.min_rate_ratio);
   }
-  // Likewise for noise_build_weight (a bisection stored before session 11 without the key resumes
-  // with the default, 1, where it ran with 0; the weight only steers the next steps).
-  if (decision.noise_build_weight != DecisionConfig{}.noise_build_weight) {
+  // noise_build_weight is serialised when not 0, its default when the key was added (session 9),
+  // not when it differs from today's default (1 since session 11). So a config that said 0, or
+  // was rendered with 0 before session 11, keeps its hash and its behaviour, and one without the
+  // key, which ran with 0 then and runs with 1 now, hashes differently: the resume warning fires
+  // exactly when the planner changed.
+  if (decision.noise_build_weight != 0) {
     number("decision.noise_build_weight", decision.noise_build_weight);
   }
   append_strings(out, "build.command", build.command);

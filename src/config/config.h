@@ -47,7 +47,7 @@ struct DecisionConfig {
   // Charge a new build at least this many times the median runs at a built commit, times
   // P(eps > 0), in [0, 100]; 0 = the build cost alone (model::PlannerOptions::noise_build_weight).
   // 1 since session 11: fewer builds in rare, noisy searches at build costs of 3 to 30 runs, for
-  // no more cost (docs/model.md); 0 was the engine's until then.
+  // about the same cost (docs/model.md); 0 was the engine's until then.
   double noise_build_weight = 1;
   uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
   // Relative costs the planner uses until measured durations exist; only their ratios matter.

@@ -455,8 +455,11 @@ class Session {
               {"max_probability", posterior.max_probability()},
               {"best_sha", best_sha_},
               {"runs_before", bisection_runs_},
+              // build: the cost model's (configured or learned); build_charged: what the step
+              // charged a new build, raised by decision.noise_build_weight in a rare, noisy search.
               {"costs",
                {{"build", planner_->options().cost.build},
+                {"build_charged", planner_->costs_now(posterior, built_).build},
                 {"boot", planner_->options().cost.boot},
                 {"run", planner_->options().cost.run},
                 {"learned", config_.decision.learn_costs && costs_->learned()}}},

@@ -309,6 +309,17 @@ runs_per_batch = 0
             parsed("").hash());
 }
 
+// decision.noise_build_weight's default went from 0 to 1 in session 11. A stored bisection's hash
+// must still mean what it meant: the hex digits are what flakebisect at 79e9eff (default 0) gave
+// for "" (weight 0) and for "noise_build_weight = 1".
+TEST(ConfigTest, NoiseBuildWeightKeepsTheHashesItHadBeforeItsDefaultChanged) {
+  const std::string weight_0 = "6f9ca05a725ae1b5fad5af83789100d9ced8f7a9e9db3c3f5c0bf05538975f42";
+  const std::string weight_1 = "e5ae9d8712daaac5e7ed2a76cbdeabf915ac5bfdd47a056ea77ff0d20176069f";
+  EXPECT_EQ(parsed("[decision]\nnoise_build_weight = 0\n").hash(), weight_0);
+  EXPECT_EQ(parsed("[decision]\nnoise_build_weight = 1\n").hash(), weight_1);
+  EXPECT_EQ(parsed("").hash(), weight_1);  // the default is 1 now, and hashes as 1 did
+}
+
 TEST(ConfigTest, HashOfAConfigBuiltInCodeTreatsOutcomesAsASetAndNegativeZeroAsZero) {
   Config built;
   built.test.failure_outcomes = {"crash", "fail", "crash"};

@@ -466,6 +466,7 @@ TEST_F(BisectorTest, WithoutCostLearningThePlannerKeepsTheConfiguredCosts) {
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
   for (const nlohmann::json& plan : events_of(store_, id, kEventPlan)) {
     EXPECT_EQ(plan["costs"]["build"].get<double>(), 7);
+    EXPECT_GE(plan["costs"]["build_charged"].get<double>(), 7);
   }
 }
 

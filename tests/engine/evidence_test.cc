@@ -122,6 +122,9 @@ TEST(ModelOptions, TheEngineModelTakesTheDecisionKeys) {
 
 TEST(PlannerOptions, TheEnginePlannerTakesTheCostsAndTheNoiseBuildWeight) {
   config::DecisionConfig decision;
+  // The engine's default since session 11; model::PlannerOptions alone has 0.
+  EXPECT_EQ(planner_options(decision).noise_build_weight, 1);
+  EXPECT_EQ(model::PlannerOptions{}.noise_build_weight, 0);
   decision.build_cost = 40;
   decision.boot_cost = 2.5;
   decision.run_cost = 0.5;

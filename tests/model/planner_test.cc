@@ -119,7 +119,7 @@ double p_false_failures(const Posterior& post) {
 
 TEST(Planner, NoiseBuildWeightChargesANewBuildTheRunsACommitHasCost) {
   PlannerOptions options;
-  EXPECT_EQ(options.noise_build_weight, 0);  // off by default
+  EXPECT_EQ(options.noise_build_weight, 0);  // 0 here; the engine's default (DecisionConfig) is 1
   options.cost = {10, 0, 1};
   options.noise_build_weight = 1;
   NoisySearch noisy(true);
