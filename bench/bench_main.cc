@@ -507,6 +507,22 @@ int selftest() {
           fmt::format("--build-cost 2 -> 60: ours builds {} -> {} commits over 6 trials "
                       "(fewer expected)",
                       builds[0], builds[1]));
+    // The boot variant charges B too: fixed10 decides without costs, so its trials are the same
+    // at both build costs and differ in cost by exactly builds x (60 - 2).
+    cell.boot_variant = true;
+    harness.algorithms = {AlgorithmId::kFixed10};
+    cell.build_cost = costs[0];
+    const CellResult cheap = run_cell(cell, harness);
+    cell.build_cost = costs[1];
+    const CellResult dear = run_cell(cell, harness);
+    bool boot_charged = true;
+    for (size_t t = 0; t < cell.trials; ++t) {
+      const TrialRecord& x = cheap.records[0][t];
+      const TrialRecord& y = dear.records[0][t];
+      boot_charged = boot_charged && x.runs == y.runs && x.builds == y.builds &&
+                     std::abs(y.cost - x.cost - (costs[1] - costs[0]) * x.builds) < 1e-9;
+    }
+    check(boot_charged, "--build-cost in the boot variant: fixed10 pays builds x the build cost");
   }
   return failures;
 }
