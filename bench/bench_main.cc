@@ -423,68 +423,52 @@ int selftest() {
                       m[3].same_as_git));
   }
 
-  // --min-rate-ratio reaches ours (its runs change) and not ours-known (told both rates).
-  {
-    CellSpec cell;
-    cell.scenario = "selftest";
-    cell.history = HistoryKind::kLinear;
-    cell.n = 16;
-    cell.theta = 0.1;
-    cell.eps = 0;
-    cell.trials = 4;
-    HarnessOptions harness;
-    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown};
-    harness.threads = 1;
-    harness.min_rate_ratio = 1;
-    const CellResult one = run_cell(cell, harness);
-    harness.min_rate_ratio = 8;
-    const CellResult eight = run_cell(cell, harness);
+  // A harness option reaches ours (its runs change on the same trials) and not ours-known, which
+  // is told both rates and keeps min_rate_ratio 1 and noise_build_weight 0.
+  const auto ours_changes_known_does_not = [](const CellSpec& cell, HarnessOptions before,
+                                              HarnessOptions after) {
+    before.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown};
+    before.threads = 1;
+    after.algorithms = before.algorithms;
+    after.threads = 1;
+    const CellResult x = run_cell(cell, before);
+    const CellResult y = run_cell(cell, after);
     bool ours_changed = false;
     bool known_same = true;
     for (size_t t = 0; t < cell.trials; ++t) {
-      ours_changed = ours_changed || one.records[0][t].runs != eight.records[0][t].runs;
-      known_same = known_same && one.records[1][t].runs == eight.records[1][t].runs;
+      ours_changed = ours_changed || x.records[0][t].runs != y.records[0][t].runs;
+      known_same = known_same && x.records[1][t].runs == y.records[1][t].runs;
     }
-    check(ours_changed && known_same,
+    return ours_changed && known_same;
+  };
+  const auto selftest_cell = [](uint32_t n, double eps, uint32_t trials) {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kLinear;
+    cell.n = n;
+    cell.theta = 0.1;
+    cell.eps = eps;
+    cell.trials = trials;
+    return cell;
+  };
+  {
+    HarnessOptions before;
+    HarnessOptions after;
+    before.min_rate_ratio = 1;
+    after.min_rate_ratio = 8;
+    check(ours_changes_known_does_not(selftest_cell(16, 0, 4), before, after),
           "min_rate_ratio 1 -> 8 changes ours' runs and leaves ours-known's alone");
-  }
-
-  // --noise-build-weight reaches ours and not ours-known (which keeps 0).
-  {
-    CellSpec cell;
-    cell.scenario = "selftest";
-    cell.history = HistoryKind::kLinear;
-    cell.n = 100;
-    cell.theta = 0.1;
-    cell.eps = 0.005;
-    cell.trials = 6;
-    HarnessOptions harness;
-    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown};
-    harness.threads = 1;
-    harness.noise_build_weight = 0;
-    const CellResult off = run_cell(cell, harness);
-    harness.noise_build_weight = 5;
-    const CellResult on = run_cell(cell, harness);
-    bool ours_changed = false;
-    bool known_same = true;
-    for (size_t t = 0; t < cell.trials; ++t) {
-      ours_changed = ours_changed || off.records[0][t].runs != on.records[0][t].runs;
-      known_same = known_same && off.records[1][t].runs == on.records[1][t].runs;
-    }
-    check(ours_changed && known_same,
+    before = after = HarnessOptions{};
+    before.noise_build_weight = 0;
+    after.noise_build_weight = 5;
+    check(ours_changes_known_does_not(selftest_cell(100, 0.005, 6), before, after),
           "noise_build_weight 0 -> 5 changes ours' runs and leaves ours-known's alone");
   }
 
   // --build-cost is what the simulator charges (cost = runs + builds x B) and what the planner is
   // told: at a dearer build ours tests fewer commits.
   {
-    CellSpec cell;
-    cell.scenario = "selftest";
-    cell.history = HistoryKind::kLinear;
-    cell.n = 100;
-    cell.theta = 0.1;
-    cell.eps = 0.005;
-    cell.trials = 6;
+    CellSpec cell = selftest_cell(100, 0.005, 6);
     HarnessOptions harness;
     harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kFixed10};
     harness.threads = 1;
