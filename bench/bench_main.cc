@@ -55,6 +55,10 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
                        the planner's noise_build_weight: a new build costs at least W x the
                        median runs at a built commit x P(eps > 0) (default: the engine's,
                        decision.noise_build_weight, 1; ours-known keeps 0; greedy ignores builds)
+  --rare-build-weight W
+                       the planner's rare_build_weight: a new build costs at least W x E[1/theta],
+                       the runs a bad commit takes on average to fail once (default: the engine's,
+                       decision.rare_build_weight, 0; ours-known keeps 0; greedy ignores builds)
   --min-rate-ratio R   the model's min_rate_ratio: it gives no prior mass to a bad commit that
                        fails less than R times as often as a good one (default: the engine's,
                        decision.min_rate_ratio; ours-known keeps 1)
@@ -240,6 +244,12 @@ Options parse_args(int argc, char** argv) {
         usage_error("--noise-build-weight must be in [0, 100]");
       }
       options.harness.noise_build_weight = weight;
+    } else if (flag == "--rare-build-weight") {
+      const double weight = parse_double(flag, value());
+      if (!(weight >= 0 && weight <= 100)) {
+        usage_error("--rare-build-weight must be in [0, 100]");
+      }
+      options.harness.rare_build_weight = weight;
     } else if (flag == "--min-rate-ratio") {
       const double ratio = parse_double(flag, value());
       if (!(ratio >= 1 && ratio <= 100)) {
@@ -424,7 +434,7 @@ int selftest() {
   }
 
   // A harness option reaches ours (its runs change on the same trials) and not ours-known, which
-  // is told both rates and keeps min_rate_ratio 1 and noise_build_weight 0.
+  // is told both rates and keeps min_rate_ratio 1, noise_build_weight 0 and rare_build_weight 0.
   const auto ours_changes_known_does_not = [](const CellSpec& cell, HarnessOptions before,
                                               HarnessOptions after) {
     before.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown};
@@ -463,6 +473,11 @@ int selftest() {
     after.noise_build_weight = 5;
     check(ours_changes_known_does_not(selftest_cell(100, 0.005, 6), before, after),
           "noise_build_weight 0 -> 5 changes ours' runs and leaves ours-known's alone");
+    before = after = HarnessOptions{};
+    before.rare_build_weight = 0;
+    after.rare_build_weight = 5;
+    check(ours_changes_known_does_not(selftest_cell(100, 0, 6), before, after),
+          "rare_build_weight 0 -> 5 changes ours' runs and leaves ours-known's alone");
   }
 
   // --build-cost is what the simulator charges (cost = runs + builds x B) and what the planner is

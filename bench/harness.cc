@@ -63,6 +63,7 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
                                         options.rate_spread);
   model.planner.cost = cell.cost();
   model.planner.noise_build_weight = options.noise_build_weight;
+  model.planner.rare_build_weight = options.rare_build_weight;
   model.batch_runs = cell.boot_variant;
   if (trace) {
     model.trace = stderr;
@@ -80,10 +81,13 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
     // Told eps > 0, P(eps > 0) is 1 and the charge is the whole median: 3-4% more cost at theta
     // 0.05-0.1 eps 0.005 (docs/benchmark.md). The reference stays the planner without it.
     model.planner.noise_build_weight = 0;
+    // The reference stays the planner without the rare-signal charge too.
+    model.planner.rare_build_weight = 0;
   }
   if (id == AlgorithmId::kGreedy) {
     model.planner.cost.build = 0;
     model.planner.noise_build_weight = 0;
+    model.planner.rare_build_weight = 0;
     model.planner.run_counts = {1};
     model.batch_runs = false;
   }

@@ -47,6 +47,9 @@ struct HarnessOptions {
   // The planner's PlannerOptions::noise_build_weight (`--noise-build-weight`): by default the
   // engine's, decision.noise_build_weight. `ours-known`, told both rates, keeps 0.
   double noise_build_weight = config::DecisionConfig{}.noise_build_weight;
+  // The planner's PlannerOptions::rare_build_weight (`--rare-build-weight`): by default the
+  // engine's, decision.rare_build_weight. `ours-known`, told theta, keeps 0.
+  double rare_build_weight = config::DecisionConfig{}.rare_build_weight;
   // The model algorithms' ModelOptions::min_rate_ratio (`--min-rate-ratio`): by default the
   // engine's, decision.min_rate_ratio. `ours-known`, told both rates, keeps 1.
   double min_rate_ratio = config::DecisionConfig{}.min_rate_ratio;

@@ -162,6 +162,7 @@ void print_json(std::FILE* out, const CellResult& result,
     j["confidence"] = options.confidence;
     j["rate_spread"] = options.rate_spread;
     j["noise_build_weight"] = options.noise_build_weight;
+    j["rare_build_weight"] = options.rare_build_weight;
     j["min_rate_ratio"] = options.min_rate_ratio;
     j["seed"] = options.seed;
     j["trials"] = m.trials;

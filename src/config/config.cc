@@ -628,6 +628,12 @@ constexpr KeySpec kKeys[] = {
            f, p, c.decision.noise_build_weight, [](double v) { return v >= 0 && v <= 100; },
            "a number in [0, 100]");
      }},
+    {"decision", "rare_build_weight",
+     [](const Field& f, Problems& p, Config& c) {
+       read_number_into(
+           f, p, c.decision.rare_build_weight, [](double v) { return v >= 0 && v <= 100; },
+           "a number in [0, 100]");
+     }},
     {"decision", "max_reproduce_runs",
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.max_reproduce_runs, 1);
@@ -1072,6 +1078,11 @@ std::string Config::hash() const {
   // exactly when the planner changed.
   if (decision.noise_build_weight != 0) {
     number("decision.noise_build_weight", decision.noise_build_weight);
+  }
+  // rare_build_weight likewise: serialised when not 0, its default, so configs from before it
+  // existed keep their hashes.
+  if (decision.rare_build_weight != 0) {
+    number("decision.rare_build_weight", decision.rare_build_weight);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

@@ -49,6 +49,11 @@ struct DecisionConfig {
   // 1 since session 11: fewer builds in rare, noisy searches at build costs of 3 to 30 runs, for
   // about the same cost (docs/model.md); 0 was the engine's until then.
   double noise_build_weight = 1;
+  // Charge a new build at least this many times E[1 / theta], the runs a bad commit takes on
+  // average to fail once, in [0, 100]; 0 = off (model::PlannerOptions::rare_build_weight). Off by
+  // default: 1 builds fewer commits where a bug fails in 2-5% of runs, but costs 2-11% more where
+  // good commits never fail (docs/model.md).
+  double rare_build_weight = 0;
   uint32_t max_reproduce_runs = 200;  // runs on the bad commit before "could not reproduce", >= 1
   // Relative costs the planner uses until measured durations exist; only their ratios matter.
   double build_cost = 10;  // building a commit, >= 0

@@ -456,7 +456,8 @@ class Session {
               {"best_sha", best_sha_},
               {"runs_before", bisection_runs_},
               // build: the cost model's (configured or learned); build_charged: what the step
-              // charged a new build, raised by decision.noise_build_weight in a rare, noisy search.
+              // charged a new build, raised by decision.noise_build_weight in a rare, noisy search
+              // and by decision.rare_build_weight in a rare one.
               {"costs",
                {{"build", planner_->options().cost.build},
                 {"build_charged", planner_->costs_now(posterior, built_).build},

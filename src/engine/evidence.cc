@@ -65,6 +65,7 @@ model::PlannerOptions planner_options(const config::DecisionConfig& decision) {
   model::PlannerOptions options;
   options.cost = {decision.build_cost, decision.boot_cost, decision.run_cost};
   options.noise_build_weight = decision.noise_build_weight;
+  options.rare_build_weight = decision.rare_build_weight;
   return options;
 }
 

@@ -373,6 +373,24 @@ const Planner::BinomialTables& Planner::tables(const ModelOptions& model) const 
 
 CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>& built) const {
   CostModel cost = options_.cost;
+  if (options_.rare_build_weight > 0 && posterior.total_fails() > 0) {
+    // E[1 / theta]: the runs a bad commit takes, on average, to fail once (theta's grid values
+    // above 1 are 1). Before the first failure the planner only reproduces, and the posterior over
+    // theta has seen no failure to go by.
+    const std::vector<double>& joint = posterior.rate_posterior();
+    const std::vector<double>& theta = posterior.options().theta.values;
+    const size_t ne = posterior.options().eps.values.size();
+    double runs_to_fail = 0;
+    double mass = 0;
+    for (size_t g = 0; g < joint.size(); ++g) {
+      runs_to_fail += joint[g] / std::min(1.0, theta[g / ne]);
+      mass += joint[g];
+    }
+    if (mass > 0) {
+      cost.build =
+          std::max(cost.build, options_.rare_build_weight * runs_to_fail / mass * cost.run);
+    }
+  }
   if (options_.noise_build_weight <= 0) return cost;
   // Runs per build: the median over the built commits (the upper one for an even count), not the
   // mean, so that runs piling up at fewer than half of the built commits while no build happens

@@ -9,9 +9,10 @@
 //   worth = I(C; K) + rate_information_weight * I(theta, eps; K | C)
 //           + confirmation_weight * E[gain in log2-odds of the most probable commit],
 //   cost = (built ? 0 : build) + boot + r * run,
-//   build = max(cost model's build, noise_build_weight * (median runs at a built commit)
-//               * P(eps > 0) * run), the second term off unless noise_build_weight > 0 (the
-//               engine's default is 1).
+//   build = max(cost model's build,
+//               noise_build_weight * (median runs at a built commit) * P(eps > 0) * run,
+//               rare_build_weight * E[1 / theta] * run),
+//   the second and third terms off unless their weights are > 0 (the engine's defaults: 1 and 0).
 // I(C; K) alone is myopic twice over: it does not value learning theta (what makes passes at the
 // culprit's parent convincing later), and once one commit leads, what ends the bisection is that
 // commit's odds reaching the stop threshold, not the entropy of the rest. Only tests with
@@ -23,6 +24,11 @@
 // typically cost in runs so far: the median, which runs piling up at fewer than half of the built
 // commits do not move. It changes nothing while the signal is frequent or the good commits never
 // failed.
+// The third term is for a rare signal, with or without noise. Most runs at a bad commit then pass,
+// and passes at a bad commit are what send a search past the culprit: every commit built on that
+// excursion is abandoned when the search comes back. So a new build is charged at least the runs a
+// bad commit takes, on average, to fail once: E[1 / theta] under the posterior. It is below a
+// build's cost wherever theta is well above run / build.
 // Plain "midpoint once" is wrong for flaky bugs, and greedy-per-run ignores build cost; this is
 // neither. Before any failure has been seen the planner tests the bad commit, which checks that the
 // bug reproduces and gives the first estimate of theta.
@@ -66,6 +72,10 @@ struct PlannerOptions {
   // file. 0 here, so that a Planner alone is the cost model's; the engine's default
   // (config::DecisionConfig::noise_build_weight) is 1 since session 11 (docs/model.md).
   double noise_build_weight = 0;
+  // A new build is charged at least rare_build_weight x E[1 / theta] runs, the runs a bad commit
+  // takes on average to fail once (0: off). See the comment at the top of this file. 0 here and
+  // in the engine (config::DecisionConfig::rare_build_weight).
+  double rare_build_weight = 0;
 };
 
 struct Step {
@@ -93,7 +103,7 @@ class Planner {
 
   const PlannerOptions& options() const { return options_; }
   // The costs plan() uses for this evidence: the cost model's, with the build cost raised by
-  // noise_build_weight.
+  // noise_build_weight and rare_build_weight.
   CostModel costs_now(const Posterior& posterior, const std::vector<bool>& built) const;
   // New costs (the engine learns them as a bisection goes); the cached tables stay valid.
   void set_cost(const CostModel& cost) { options_.cost = cost; }

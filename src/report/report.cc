@@ -525,6 +525,7 @@ class Collector {
                            {"rate_spread", d.rate_spread},
                            {"min_rate_ratio", d.min_rate_ratio},
                            {"noise_build_weight", d.noise_build_weight},
+                           {"rare_build_weight", d.rare_build_weight},
                            {"max_reproduce_runs", d.max_reproduce_runs},
                            {"build_cost", d.build_cost},
                            {"boot_cost", d.boot_cost},

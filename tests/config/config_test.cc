@@ -77,6 +77,7 @@ theta_min = 0.01
 rate_spread = 0.35
 min_rate_ratio = 3
 noise_build_weight = 0.5
+rare_build_weight = 2.5
 max_reproduce_runs = 64
 build_cost = 40
 boot_cost = 2.5
@@ -150,6 +151,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.rate_spread, 0.35);
   EXPECT_EQ(config.decision.min_rate_ratio, 3.0);
   EXPECT_EQ(config.decision.noise_build_weight, 0.5);
+  EXPECT_EQ(config.decision.rare_build_weight, 2.5);
   EXPECT_EQ(config.decision.max_reproduce_runs, 64u);
   EXPECT_EQ(config.decision.build_cost, 40.0);
   EXPECT_EQ(config.decision.boot_cost, 2.5);
@@ -270,6 +272,7 @@ max_reproduce_runs = 64
 theta_min = 1e-2
 min_rate_ratio = 3.0
 noise_build_weight = 0.50
+rare_build_weight = 2.50
 rate_spread = 0.350
 no_regression_prior = 0.1
 max_wall_time = "48h"
@@ -291,6 +294,7 @@ theta_min = 0.005
 rate_spread = 0.25
 min_rate_ratio = 2
 noise_build_weight = 1
+rare_build_weight = 0
 max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
@@ -311,13 +315,15 @@ runs_per_batch = 0
 
 // decision.noise_build_weight's default went from 0 to 1 in session 11. A stored bisection's hash
 // must still mean what it meant: the hex digits are what flakebisect at 79e9eff (default 0) gave
-// for "" (weight 0) and for "noise_build_weight = 1".
+// for "" (weight 0) and for "noise_build_weight = 1". decision.rare_build_weight (session 12) is 0
+// by default, as the planner was before it, and leaves these hashes alone.
 TEST(ConfigTest, NoiseBuildWeightKeepsTheHashesItHadBeforeItsDefaultChanged) {
   const std::string weight_0 = "6f9ca05a725ae1b5fad5af83789100d9ced8f7a9e9db3c3f5c0bf05538975f42";
   const std::string weight_1 = "e5ae9d8712daaac5e7ed2a76cbdeabf915ac5bfdd47a056ea77ff0d20176069f";
-  EXPECT_EQ(parsed("[decision]\nnoise_build_weight = 0\n").hash(), weight_0);
-  EXPECT_EQ(parsed("[decision]\nnoise_build_weight = 1\n").hash(), weight_1);
+  EXPECT_EQ(parsed("[decision]\nnoise_build_weight = 0\nrare_build_weight = 0\n").hash(), weight_0);
+  EXPECT_EQ(parsed("[decision]\nnoise_build_weight = 1\nrare_build_weight = 0\n").hash(), weight_1);
   EXPECT_EQ(parsed("").hash(), weight_1);  // the default is 1 now, and hashes as 1 did
+  EXPECT_NE(parsed("[decision]\nrare_build_weight = 1\n").hash(), weight_1);
 }
 
 TEST(ConfigTest, HashOfAConfigBuiltInCodeTreatsOutcomesAsASetAndNegativeZeroAsZero) {
@@ -338,6 +344,7 @@ TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
       "[decision]\nrate_spread = 0.35\n",
       "[decision]\nmin_rate_ratio = 1\n",
       "[decision]\nnoise_build_weight = 0\n",
+      "[decision]\nrare_build_weight = 1\n",
       "[decision]\nmax_reproduce_runs = 201\n",
       "[decision]\nbuild_cost = 11\n",
       "[decision]\nboot_cost = 1\n",
@@ -453,6 +460,8 @@ TEST(ConfigTest, AnOutOfRangeNumberShowsTheRangeAndTheValue) {
             "config.toml:2:1: decision.min_rate_ratio: must be a number in [1, 100], got 0.5");
   EXPECT_EQ(error_of("[decision]\nnoise_build_weight = -1\n"),
             "config.toml:2:1: decision.noise_build_weight: must be a number in [0, 100], got -1");
+  EXPECT_EQ(error_of("[decision]\nrare_build_weight = 101\n"),
+            "config.toml:2:1: decision.rare_build_weight: must be a number in [0, 100], got 101");
   EXPECT_EQ(error_of("[decision]\nbuild_cost = -1\n"),
             "config.toml:2:1: decision.build_cost: must be a number >= 0, got -1");
   EXPECT_EQ(error_of("[decision]\nrun_cost = 0\n"),
@@ -611,7 +620,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 50u);
+  EXPECT_EQ(keys.size(), 51u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

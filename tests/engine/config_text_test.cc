@@ -25,6 +25,7 @@ TEST(ConfigTextForStorage, RendersOverridesSoTheTextParsesToTheSameConfiguration
   config->decision.theta_min = 0.0123456789012345;
   config->decision.min_rate_ratio = 2.5;
   config->decision.noise_build_weight = 0.75;
+  config->decision.rare_build_weight = 1.25;
   config->test.command = {"./other", "it's \"quoted\"", "ünïcode ✓", "tab\there", "$(x);|&"};
   config->test.signature = "BUG: .*ext4";
   config->build.command = {"make", "-j8"};

@@ -125,15 +125,18 @@ TEST(PlannerOptions, TheEnginePlannerTakesTheCostsAndTheNoiseBuildWeight) {
   // The engine's default since session 11; model::PlannerOptions alone has 0.
   EXPECT_EQ(planner_options(decision).noise_build_weight, 1);
   EXPECT_EQ(model::PlannerOptions{}.noise_build_weight, 0);
+  EXPECT_EQ(planner_options(decision).rare_build_weight, 0);  // off unless configured
   decision.build_cost = 40;
   decision.boot_cost = 2.5;
   decision.run_cost = 0.5;
   decision.noise_build_weight = 0.75;
+  decision.rare_build_weight = 1.25;
   const model::PlannerOptions options = planner_options(decision);
   EXPECT_EQ(options.cost.build, 40);
   EXPECT_EQ(options.cost.boot, 2.5);
   EXPECT_EQ(options.cost.run, 0.5);
   EXPECT_EQ(options.noise_build_weight, 0.75);
+  EXPECT_EQ(options.rare_build_weight, 1.25);
 }
 
 }  // namespace

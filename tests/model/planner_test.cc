@@ -191,6 +191,101 @@ TEST(Planner, NoiseBuildWeightReusesBuiltCommitsInANoisyRareSearch) {
   EXPECT_EQ(with.commit, 150U);
 }
 
+// A search with theta known (a one-point grid): E[1 / theta] is 1 / theta exactly.
+Posterior known_rate_search(const CandidateDag& dag, double theta, uint32_t passes_at_100 = 12) {
+  ModelOptions model;
+  model.theta = RateGrid::point(theta);
+  model.eps = RateGrid::point(0);
+  Posterior post(dag, model);
+  post.record(199, 3, theta < 1 ? 57 : 0);
+  post.record(100, 0, passes_at_100);
+  return post;
+}
+
+TEST(Planner, RareBuildWeightChargesANewBuildTheRunsABadCommitTakesToFailOnce) {
+  PlannerOptions options;
+  EXPECT_EQ(options.rare_build_weight, 0);  // 0 here; the engine's default (DecisionConfig) is 1
+  options.cost = {10, 0, 1};
+  options.rare_build_weight = 1;
+  const CandidateDag dag = CandidateDag::linear(200);
+  std::vector<bool> built(200, false);
+  built[199] = built[100] = true;
+  const Posterior rare = known_rate_search(dag, 0.05);
+  EXPECT_NEAR(Planner(options).costs_now(rare, built).build, 20, 1e-9);
+  options.rare_build_weight = 3;
+  EXPECT_NEAR(Planner(options).costs_now(rare, built).build, 60, 1e-9);
+  // Never below the cost model's: 0.25 x 20 runs is less than a build.
+  options.rare_build_weight = 0.25;
+  EXPECT_EQ(Planner(options).costs_now(rare, built).build, 10);
+  options.rare_build_weight = 0;
+  EXPECT_EQ(Planner(options).costs_now(rare, built).build, 10);
+  // A frequent signal: 1 / 0.3 runs is below a build; theta's grid past 1 counts as 1.
+  options.rare_build_weight = 1;
+  EXPECT_EQ(Planner(options).costs_now(known_rate_search(dag, 0.3), built).build, 10);
+  options.cost.build = 0.5;
+  EXPECT_NEAR(Planner(options).costs_now(known_rate_search(dag, 0.3), built).build, 1 / 0.3, 1e-9);
+  EXPECT_NEAR(Planner(options).costs_now(known_rate_search(dag, 1.4), built).build, 1, 1e-9);
+  // The other costs are the cost model's.
+  EXPECT_EQ(Planner(options).costs_now(rare, built).run, 1);
+}
+
+TEST(Planner, RareBuildWeightAveragesOneOverThetaOverThePosterior) {
+  // Two rates, 0.05 and 0.5, equally likely a priori. 1 fail in 20 runs at the bad commit (and 12
+  // passes at 100, which the culprit may be below or above) weigh them; the charge is
+  // P(0.05) x 20 + P(0.5) x 2 runs, between the two.
+  ModelOptions model;
+  model.theta.values = {0.05, 0.5};
+  model.theta.weights = {0.5, 0.5};
+  model.eps = RateGrid::point(0);
+  const CandidateDag dag = CandidateDag::linear(200);
+  Posterior post(dag, model);
+  post.record(199, 1, 19);
+  std::vector<bool> built(200, false);
+  built[199] = true;
+  const std::vector<double>& joint = post.rate_posterior();
+  ASSERT_EQ(joint.size(), 2U);
+  const double low = joint[0] / (joint[0] + joint[1]);
+  EXPECT_GT(low, 0.9);  // 1 in 20 is far likelier at 0.05 than at 0.5
+  PlannerOptions options;
+  options.cost = {0, 0, 1};
+  options.rare_build_weight = 1;
+  EXPECT_NEAR(Planner(options).costs_now(post, built).build, low * 20 + (1 - low) * 2, 1e-9);
+}
+
+TEST(Planner, RareBuildWeightIsOffUntilTheFirstFailure) {
+  // Before any failure the planner only reproduces on the bad commit.
+  ModelOptions model;
+  model.theta = RateGrid::point(0.05);
+  const CandidateDag dag = CandidateDag::linear(200);
+  Posterior post(dag, model);
+  post.record(199, 0, 10);
+  PlannerOptions options;
+  options.cost = {10, 0, 1};
+  options.rare_build_weight = 1;
+  std::vector<bool> built(200, false);
+  built[199] = true;
+  EXPECT_EQ(Planner(options).costs_now(post, built).build, 10);
+}
+
+TEST(Planner, RareBuildWeightReusesABuiltCommitInARareSearch) {
+  // Theta 0.05: 60 passes at 100 leave P(100 bad) at 0.045. The build cost alone sends the next
+  // batch to a new commit between 100 and 199 (139, 24 runs); charged the 20 runs a bad commit
+  // takes to fail once, the planner runs at 100 again. (56 passes: both run at 100; 70: both
+  // build.)
+  const CandidateDag dag = CandidateDag::linear(200);
+  const Posterior rare = known_rate_search(dag, 0.05, 60);
+  std::vector<bool> built(200, false);
+  built[199] = built[100] = true;
+  PlannerOptions off;
+  off.cost = {10, 0, 1};
+  PlannerOptions on = off;
+  on.rare_build_weight = 1;
+  const Step without = Planner(off).plan(rare, built);
+  const Step with = Planner(on).plan(rare, built);
+  EXPECT_FALSE(built[without.commit]) << without.commit;
+  EXPECT_TRUE(built[with.commit]) << with.commit;
+}
+
 TEST(Planner, SameEvidenceGivesTheSameStep) {
   auto dag = CandidateDag::linear(500);
   auto make = [&](bool reversed) {

@@ -402,6 +402,8 @@ TEST_F(ReportTest, DescribesTheParametersFromTheStoredConfiguration) {
   EXPECT_EQ(parameters["decision"]["min_rate_ratio"], config::DecisionConfig{}.min_rate_ratio);
   EXPECT_EQ(parameters["decision"]["noise_build_weight"],
             config::DecisionConfig{}.noise_build_weight);
+  EXPECT_EQ(parameters["decision"]["rare_build_weight"],
+            config::DecisionConfig{}.rare_build_weight);
   EXPECT_EQ(parameters["kernel"], nullptr);
   EXPECT_EQ(parameters["qemu"], nullptr);
   EXPECT_EQ(parameters["kernel_config_hash"], nullptr);
