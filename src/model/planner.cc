@@ -377,14 +377,15 @@ CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>
     // E[1 / theta]: the runs a bad commit takes, on average, to fail once (theta's grid values
     // above 1 are 1). Before the first failure the planner only reproduces, and the posterior over
     // theta has seen no failure to go by.
-    const std::vector<double>& joint = posterior.rate_posterior();
-    const std::vector<double>& theta = posterior.options().theta.values;
-    const size_t ne = posterior.options().eps.values.size();
+    const ModelOptions& model = posterior.options();
+    std::vector<double> theta_mass(model.theta.values.size());
+    std::vector<double> eps_mass(model.eps.values.size());
+    rate_marginals(posterior.rate_posterior(), eps_mass.size(), theta_mass, eps_mass);
     double runs_to_fail = 0;
     double mass = 0;
-    for (size_t g = 0; g < joint.size(); ++g) {
-      runs_to_fail += joint[g] / std::min(1.0, theta[g / ne]);
-      mass += joint[g];
+    for (size_t t = 0; t < theta_mass.size(); ++t) {
+      runs_to_fail += theta_mass[t] / std::min(1.0, model.theta.values[t]);
+      mass += theta_mass[t];
     }
     if (mass > 0) {
       cost.build =
