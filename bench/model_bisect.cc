@@ -49,13 +49,16 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
       answer.confidence = options.stop.confidence;
       return answer;
     }
-    if (verdict == model::Verdict::kFoundSet) {
-      // Scored by membership: right when the culprit is in the set, claiming the set's mass.
+    // Scored by membership: right when the culprit is in the set, claiming the set's mass.
+    auto answer_set = [&] {
       answer.set = posterior.credible_set(model::stop_threshold(options.stop));
       answer.culprit = posterior.most_likely();
       answer.confidence = 0;
       for (CommitIndex c : answer.set) answer.confidence += posterior.culprit_probabilities()[c];
       return answer;
+    };
+    if (verdict == model::Verdict::kFoundSet) {
+      return answer_set();
     }
     if (verdict == model::Verdict::kFound) {
       break;
@@ -69,6 +72,10 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
     ++answer.decisions;
     answer.decision_ms_total += step_ms;
     answer.decision_ms_max = std::max(answer.decision_ms_max, step_ms);
+    // Nothing testable can split the mass any more (the engine stops there as inconclusive).
+    if (step.exhausted) {
+      return answer_set();
+    }
 
     const CommitIndex x = step.commit;
     const bool in_range = x < dag.size();

@@ -9,8 +9,9 @@
 // spent (cap hit), or when the planner proposes nothing runnable (reported as stuck).
 // Answer: posterior.most_likely() with confidence posterior.max_probability(); "not reproduced"
 // gives no culprit, with the stop rule's confidence as the claim. When the stop rule ends on a set
-// (kFoundSet: skipped commits no test can split), the answer is that set, claiming its mass, and is
-// scored by membership.
+// (kFoundSet: skipped commits no test can split), or the planner finds nothing left that can split
+// the mass (Step::exhausted, where the engine stops as inconclusive), the answer is the credible
+// set, claiming its mass, and is scored by membership.
 //
 // Decision time is the thread CPU time of record + evaluate_stop + plan per decision (the posterior
 // updates lazily inside the first query after a record), so it is not inflated when the benchmark

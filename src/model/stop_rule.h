@@ -22,9 +22,10 @@ namespace flakebisect::model {
 
 enum class Verdict {
   kContinue,
-  kFound,           // one commit holds the threshold mass
-  kFoundSet,        // a set holds it, and all but at most one member are skipped: no test can split
-                    // it further (e.g. the culprit's parent does not build); the answer is the set
+  kFound,     // one commit holds the threshold mass
+  kFoundSet,  // a set holds it, all but at most one member are skipped, and no testable
+              // commit splits it (e.g. the culprit's parent does not build); the answer is
+              // the set
   kNotReproduced,
 };
 

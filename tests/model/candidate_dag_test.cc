@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <vector>
 
 namespace flakebisect::model {
 namespace {
@@ -39,35 +41,73 @@ TEST(CandidateDag, AncestryFollowsMergesNotPositions) {
   EXPECT_EQ(dag.ancestor_count(6), 7U);
 }
 
-TEST(CandidateDag, AncestorSumsMatchBruteForceOnRandomDags) {
+// Random DAGs with branches: each commit's first parent is one of the last few commits, and some
+// commits merge an older one; merges at the end bring every branch head under the last commit. The
+// expected ancestry comes from walking the parent lists, not from the DAG's bitsets.
+TEST(CandidateDag, AncestryAndAncestorSumsMatchAWalkOfTheParentsOnRandomDags) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 20; ++trial) {
-    const CommitIndex n = 50 + static_cast<CommitIndex>(rng() % 150);
-    std::vector<std::vector<CommitIndex>> parents(n);
-    for (CommitIndex i = 1; i < n; ++i) {
-      parents[i].push_back(i - 1);  // keeps everything an ancestor of the last commit
+    const auto first = static_cast<CommitIndex>(50 + rng() % 150);
+    std::vector<std::vector<CommitIndex>> parents(first);
+    std::vector<bool> has_child(first, false);
+    for (CommitIndex i = 1; i < first; ++i) {
+      const CommitIndex back = 1 + static_cast<CommitIndex>(rng() % std::min<CommitIndex>(i, 6));
+      parents[i].push_back(i - back);
       if (i > 3 && rng() % 4 == 0) {
-        CommitIndex other = static_cast<CommitIndex>(rng() % (i - 1));
-        parents[i].push_back(other);
+        const auto other = static_cast<CommitIndex>(rng() % (i - 1));
+        if (other != i - back) parents[i].push_back(other);
       }
+      for (CommitIndex p : parents[i]) has_child[p] = true;
     }
+    std::vector<CommitIndex> heads;
+    for (CommitIndex i = 0; i < first; ++i) {
+      if (!has_child[i]) heads.push_back(i);
+    }
+    ASSERT_FALSE(heads.empty());
+    CommitIndex tip = heads.back();
+    heads.pop_back();
+    for (CommitIndex head : heads) {
+      parents.push_back({tip, head});
+      tip = static_cast<CommitIndex>(parents.size() - 1);
+    }
+    const auto n = static_cast<CommitIndex>(parents.size());
     auto dag = CandidateDag::create(parents);
     ASSERT_TRUE(dag.has_value()) << dag.error().message();
+
     std::vector<double> weight(n);
     for (auto& w : weight) w = static_cast<double>(rng() % 1000) / 7.0;
-    auto sums = dag->ancestor_sums(weight);
+    const auto sums = dag->ancestor_sums(weight);
+    size_t not_ancestors = 0;
     for (CommitIndex x = 0; x < n; ++x) {
+      std::vector<bool> ancestor(n, false);
+      std::vector<CommitIndex> stack = {x};
+      ancestor[x] = true;
+      while (!stack.empty()) {
+        const CommitIndex c = stack.back();
+        stack.pop_back();
+        for (CommitIndex p : parents[c]) {
+          if (!ancestor[p]) {
+            ancestor[p] = true;
+            stack.push_back(p);
+          }
+        }
+      }
       double expected = 0;
       CommitIndex count = 0;
       for (CommitIndex c = 0; c < n; ++c) {
-        if (dag->is_ancestor_or_self(c, x)) {
+        EXPECT_EQ(dag->is_ancestor_or_self(c, x), ancestor[c]) << "c=" << c << " x=" << x;
+        if (ancestor[c]) {
           expected += weight[c];
           ++count;
+        } else if (c < x) {
+          ++not_ancestors;
         }
       }
       EXPECT_NEAR(sums[x], expected, 1e-9 * (1 + expected)) << "x=" << x;
-      EXPECT_EQ(dag->ancestor_count(x), count);
+      EXPECT_EQ(dag->ancestor_count(x), count) << "x=" << x;
     }
+    EXPECT_EQ(dag->ancestor_count(n - 1), n);  // every commit is under the last one
+    EXPECT_GT(not_ancestors, 0U);              // the branches make ancestry differ from order
   }
 }
 

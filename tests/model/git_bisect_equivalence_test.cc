@@ -1,5 +1,7 @@
-// theta = 1, eps = 0 must behave like git bisect: on real repositories with merges and nested topic
-// branches, the model names the same first bad commit as `git bisect run`.
+// A bug with theta = 1 and eps = 0 (every run at a bad commit fails, none at a good one) must be
+// found as git bisect finds it: on real repositories with merges and nested topic branches, the
+// model with its default grids (it is not told the rates) names the same first bad commit as `git
+// bisect run`, at a confidence of 0.99 or more.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -204,7 +204,7 @@ Posterior known_rate_search(const CandidateDag& dag, double theta, uint32_t pass
 
 TEST(Planner, RareBuildWeightChargesANewBuildTheRunsABadCommitTakesToFailOnce) {
   PlannerOptions options;
-  EXPECT_EQ(options.rare_build_weight, 0);  // 0 here; the engine's default (DecisionConfig) is 1
+  EXPECT_EQ(options.rare_build_weight, 0);  // 0 here and in the engine (DecisionConfig)
   options.cost = {10, 0, 1};
   options.rare_build_weight = 1;
   const CandidateDag dag = CandidateDag::linear(200);
@@ -355,6 +355,33 @@ TEST(StopRule, SetOfSkippedCommitsAndOneTestableNeighbourIsAnAnswer) {
   post.record(3, 1, 0);  // culprit 2 (skipped) or 3
   EXPECT_EQ(evaluate_stop(post, {}), Verdict::kFoundSet);
   EXPECT_EQ(post.credible_set(stop_threshold({})), std::vector<CommitIndex>({2, 3}));
+}
+
+// The credible set takes the most probable commits first, so skipped commits on both sides of a
+// testable one can fill it with a single testable member. That is not the end while a run at the
+// commit between them can rule one side out.
+TEST(StopRule, SetThatATestableCommitSplitsIsNotAnAnswerYet) {
+  auto dag = CandidateDag::linear(6);
+  Posterior post(dag, known(0.5, 0.0));
+  post.mark_skipped(1);
+  post.mark_skipped(2);
+  post.mark_skipped(4);
+  post.record(0, 0, 40);
+  post.record(3, 0, 7);
+  post.record(5, 1, 0);
+  // 4 and 5 hold about 0.494 each and 1, 2 and 3 about 0.004 each: the set is {4, 5, 1, 2}, with 5
+  // its one testable member, but 3 is testable and splits {1, 2} from {4, 5}.
+  EXPECT_EQ(post.credible_set(stop_threshold({})), std::vector<CommitIndex>({4, 5, 1, 2}));
+  EXPECT_EQ(evaluate_stop(post, {}), Verdict::kContinue);
+  PlannerOptions options;
+  options.cost = {10, 0, 1};
+  std::vector<bool> built(6, false);
+  built[0] = built[3] = built[5] = true;
+  EXPECT_EQ(Planner(options).plan(post, built).commit, 3U);
+  // Passes at 3 rule out 1, 2 and 3; what is left, {4, 5}, no testable commit can split.
+  post.record(3, 0, 6);
+  EXPECT_EQ(post.credible_set(stop_threshold({})), std::vector<CommitIndex>({4, 5}));
+  EXPECT_EQ(evaluate_stop(post, {}), Verdict::kFoundSet);
 }
 
 TEST(StopRule, ThresholdLeavesHalfTheRequestedErrorByDefault) {
