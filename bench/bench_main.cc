@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "rng.h"
 #include "scenario.h"
+#include "simulator.h"
 #include "stats.h"
 
 namespace flakebisect::bench {
@@ -389,6 +390,41 @@ int selftest() {
     check(ok, fmt::format("runs by class: culprit {} parent {} tip {} bad {} good {} (expected "
                           "2 3 1 5 5)",
                           where.culprit, where.parent, where.tip, where.bad, where.good));
+  }
+
+  // The bound counts the commits the culprit is drawn from (a merge never is), and the
+  // confirmation term is there only where the culprit has a parent in the range.
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kDag;
+    cell.n = 16;
+    cell.theta = 0.3;
+    cell.trials = 60;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kGit};
+    harness.threads = 1;
+    const CellResult result = run_cell(cell, harness);
+    bool ok = true;
+    uint32_t with_merges = 0, root_culprits = 0;
+    for (uint32_t t = 0; t < cell.trials; ++t) {
+      const Parents parents = trial_history(cell, harness.seed, t);
+      const size_t candidates = non_merge_commits(parents).size();
+      const TrialRecord& record = result.records[0][t];
+      const bool root = parents[record.culprit].empty();
+      with_merges += candidates < cell.n ? 1 : 0;
+      root_culprits += root ? 1 : 0;
+      const double bound = runs_lower_bound(static_cast<uint32_t>(candidates), cell.theta, cell.eps,
+                                            harness.confidence);
+      const double confirmation =
+          root ? 0.0 : parent_confirmation_runs(cell.theta, cell.eps, harness.confidence);
+      ok = ok && std::abs(record.runs_lower_bound - bound) < 1e-9 &&
+           std::abs(record.runs_confirm_bound - bound - confirmation) < 1e-9;
+    }
+    check(ok && with_merges > 0 && root_culprits > 0,
+          fmt::format("DAG bound over the non-merge commits ({} of {} histories with merges), no "
+                      "parent to confirm for a root culprit ({} trials)",
+                      with_merges, cell.trials, root_culprits));
   }
 
   // Results do not depend on the thread count.

@@ -158,9 +158,19 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
       const std::vector<CommitIndex>& non_merge = shared_dag ? shared_non_merge : own_non_merge;
       const TrialTruth truth = draw_truth(cell, dag, non_merge, options.seed, t);
 
-      const double bound = runs_lower_bound(cell.n, truth.theta, truth.eps, options.confidence);
+      // The budget cap keeps its definition over all n commits, so that trials stop where they
+      // always did; the reported bound counts the commits the culprit is drawn from (a merge is
+      // never the culprit), and confirming the culprit's parent only where it has one in the range
+      // (a root's parent is the known-good commit).
+      const double cap_bound = runs_lower_bound(cell.n, truth.theta, truth.eps, options.confidence);
+      const double bound = runs_lower_bound(static_cast<uint32_t>(non_merge.size()), truth.theta,
+                                            truth.eps, options.confidence);
+      const double confirmation =
+          dag.parents(truth.culprit).empty()
+              ? 0.0
+              : parent_confirmation_runs(truth.theta, truth.eps, options.confidence);
       Budget budget;
-      budget.max_runs = static_cast<uint64_t>(options.cap_factor * bound + options.cap_offset);
+      budget.max_runs = static_cast<uint64_t>(options.cap_factor * cap_bound + options.cap_offset);
       if (options.max_cost > 0) {
         budget.max_cost = options.max_cost;
       }
@@ -180,8 +190,7 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
         record.cost = lab.cost();
         record.where = lab.runs_where();
         record.runs_lower_bound = bound;
-        record.runs_confirm_bound =
-            bound + parent_confirmation_runs(truth.theta, truth.eps, options.confidence);
+        record.runs_confirm_bound = bound + confirmation;
       }
     }
   };

@@ -71,8 +71,12 @@ struct TrialRecord {
   uint64_t builds = 0;
   double cost = 0;
   RunsWhere where;                // the runs above, by what each tested commit is to the truth
-  double runs_lower_bound = 0;    // for this trial's theta (differs per trial in the mixture)
-  double runs_confirm_bound = 0;  // runs_lower_bound + parent_confirmation_runs
+  // For this trial's theta (differs per trial in the mixture) and its number of possible culprits
+  // (the non-merge commits; differs per trial on DAGs).
+  double runs_lower_bound = 0;
+  // runs_lower_bound + parent_confirmation_runs, the latter only where the culprit has a parent in
+  // the range.
+  double runs_confirm_bound = 0;
 };
 
 struct CellResult {

@@ -8,9 +8,11 @@
 //   calibration         confidence_mean - accuracy: > 0 claims more than it delivers
 //   runs_mean/p90       reproducer runs, infra runs included (p90: nearest rank)
 //   runs_lower_bound    mean over trials of the runs lower bound (lower_bound.h) for the trial's
-//                       theta; runs_over_bound = runs_mean / runs_lower_bound
+//                       theta and its number of possible culprits (the non-merge commits);
+//                       runs_over_bound = runs_mean / runs_lower_bound
 //   runs_confirm_bound  the same plus the runs that confirming the culprit's parent needs
-//                       (parent_confirmation_runs); runs_over_confirm_bound = runs_mean / it
+//                       (parent_confirmation_runs; 0 for a culprit with no parent in the range);
+//                       runs_over_confirm_bound = runs_mean / it
 //   runs_at             runs_mean split by what the tested commit is to the truth (RunsWhere):
 //                       culprit, its parents, the bad tip, other bad commits, good commits
 //   builds_mean/max     distinct commits whose build was attempted (failed builds included)
