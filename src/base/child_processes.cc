@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <string>
+
+#include "base/paths.h"
 
 namespace flakebisect::base {
 
@@ -14,8 +16,14 @@ std::vector<pid_t> child_processes() {
   std::vector<pid_t> pids;
   std::error_code ec;
   // A thread may exit while we iterate; its directory then vanishes and is skipped.
+  // read_file opens with O_CLOEXEC (an ifstream would not), so a child started by another thread
+  // meanwhile does not inherit the descriptor.
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream children(task.path() / "children");
+    const auto text = read_file((task.path() / "children").string());
+    if (!text) {
+      continue;
+    }
+    std::istringstream children(*text);
     long pid = 0;
     while (children >> pid) {
       pids.push_back(static_cast<pid_t>(pid));

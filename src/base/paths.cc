@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -174,6 +176,15 @@ Result<std::string> find_executable_in(const std::string& name, std::string_view
       }
       candidate += name;
       if (is_executable_file(candidate)) {
+        // A relative entry (".", "bin") was checked against the tool's directory; a child runs
+        // it after changing to its own, so it gets the file that was checked, by absolute path.
+        if (candidate.front() != '/') {
+          std::error_code error;
+          std::filesystem::path absolute = std::filesystem::absolute(candidate, error);
+          if (!error) {
+            return absolute.lexically_normal().string();
+          }
+        }
         return candidate;
       }
     }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -180,6 +181,47 @@ Status set_nonblocking(int fd) {
   return {};
 }
 
+// The read end of a pipe whose write end only this process holds (close-on-exec, never closed),
+// for the whole of its life. A guard reading it sees EOF exactly when the process is gone, however
+// it went (SIGKILL, a crash, _exit), which PR_SET_PDEATHSIG alone cannot give the child's own
+// children. Made once per process: a forked copy that starts children of its own (tests do that)
+// gets its own pipe. Two threads starting their first children at once may each make one; the
+// spare stays open, which is harmless.
+Result<int> tool_life_fd() {
+  struct LifePipe {
+    pid_t owner;
+    int read;
+  };
+  static std::atomic<const LifePipe*> current{nullptr};
+  const LifePipe* life = current.load();
+  if (life == nullptr || life->owner != ::getpid()) {
+    auto pipe = make_pipe();
+    if (!pipe) {
+      return Error(pipe.error()).context("the pipe that tells children the tool is alive");
+    }
+    life = new LifePipe{::getpid(), pipe->read.release()};
+    [[maybe_unused]] const int write_end = pipe->write.release();  // open until the process ends
+    current.store(life);
+  }
+  return life->read;
+}
+
+// Runs in a process forked by the child, in the child's group, before the exec. Async-signal-safe
+// calls only. It keeps nothing open but the life pipe's read end, waits for EOF there and kills the
+// group: what the child started (make's compilers, a shell's background jobs) dies with the tool.
+// While the tool lives, it is killed with the rest of the group when the child's run ends.
+[[noreturn]] void run_guard(int life_fd) {
+  if (::dup2(life_fd, STDIN_FILENO) != STDIN_FILENO) {
+    ::_exit(127);
+  }
+  ::close_range(1, ~0U, 0);
+  char byte = 0;
+  while (::read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR) {
+  }
+  ::kill(0, SIGKILL);
+  ::_exit(0);
+}
+
 [[noreturn]] void child_fail(int status_fd, ChildStage stage, int err) {
   const ChildReport report{static_cast<int>(stage), err};
   // One write of 8 bytes into an empty pipe is atomic; nothing useful to do if it fails.
@@ -197,7 +239,7 @@ bool child_dup(int from, int to) {
 
 // Runs in the forked child. Async-signal-safe calls only.
 [[noreturn]] void run_child(const char* path, char* const* argv, char* const* envp, const char* cwd,
-                            ChildStdio stdio, int status_fd, pid_t parent) {
+                            ChildStdio stdio, int status_fd, pid_t parent, int life_fd) {
   // Own process group, so a timeout can kill everything the child starts with one kill(-pgid).
   // The parent also waits for exec before using the group, so this cannot race with a kill.
   if (::setpgid(0, 0) != 0) {
@@ -220,6 +262,15 @@ bool child_dup(int from, int to) {
   sigset_t no_signals;
   ::sigemptyset(&no_signals);
   ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
+  // PR_SET_PDEATHSIG reaches only this process; the guard takes care of the rest of the group.
+  // _Fork, unlike fork, runs no atfork handlers and is async-signal-safe.
+  const pid_t guard = ::_Fork();
+  if (guard < 0) {
+    child_fail(status_fd, ChildStage::kSetup, errno);
+  }
+  if (guard == 0) {
+    run_guard(life_fd);
+  }
 
   if (!child_dup(stdio.in, STDIN_FILENO) || !child_dup(stdio.out, STDOUT_FILENO) ||
       !child_dup(stdio.err, STDERR_FILENO)) {
@@ -245,6 +296,14 @@ Result<ExitStatus> reap(pid_t pid) {
   return ExitStatus{WEXITSTATUS(status), 0};
 }
 
+// Signals the group `pgid` leads. The fallback to the leader alone only matters if the group is
+// somehow gone (it cannot be while the leader is unreaped), but then it still stops the child.
+void kill_process_group(pid_t pgid, int signal) {
+  if (::kill(-pgid, signal) != 0 && errno == ESRCH) {
+    ::kill(pgid, signal);
+  }
+}
+
 // Forks and execs `plan`. Returns the pid once the exec has succeeded; if anything before the exec
 // failed, the child has been reaped and the error says what failed.
 Result<pid_t> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio stdio) {
@@ -253,6 +312,7 @@ Result<pid_t> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio st
   const std::vector<char*> argv = c_array(plan.argv);
   const std::vector<char*> envp = c_array(plan.env);
   const char* cwd = options.cwd ? options.cwd->c_str() : nullptr;
+  FB_ASSIGN_OR_RETURN(const int life_fd, tool_life_fd());
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -260,7 +320,7 @@ Result<pid_t> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio st
   }
   if (pid == 0) {
     run_child(plan.path.c_str(), argv.data(), envp.data(), cwd, stdio, status_pipe.write.get(),
-              parent);
+              parent, life_fd);
   }
   // The write end closes in the child at exec (close-on-exec), so EOF with no report means success.
   status_pipe.write.reset();
@@ -280,7 +340,9 @@ Result<pid_t> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio st
   if (got == 0) {
     return pid;
   }
-  // The child is exiting with 127; collect it so it does not linger as a zombie.
+  // The child is exiting with 127; its guard goes with its group, and the child is collected so
+  // that it does not linger as a zombie.
+  kill_process_group(pid, SIGKILL);
   [[maybe_unused]] auto ignored = reap(pid);
   if (got != sizeof report) {
     return Error(program + ": child failed before exec", ErrorCode::kFailed);
@@ -320,14 +382,6 @@ Result<bool> has_exited(pid_t pid) {
     }
   }
   return info.si_pid == pid;
-}
-
-// Signals the group `pgid` leads. The fallback to the leader alone only matters if the group is
-// somehow gone (it cannot be while the leader is unreaped), but then it still stops the child.
-void kill_process_group(pid_t pgid, int signal) {
-  if (::kill(-pgid, signal) != 0 && errno == ESRCH) {
-    ::kill(pgid, signal);
-  }
 }
 
 // write() to a pipe whose reader is gone raises SIGPIPE, which would kill the tool. Block it for
@@ -619,6 +673,12 @@ Result<ProcessResult> run_process(const ProcessOptions& options) {
   }
   result.exit_code = status->exit_code;
   result.term_signal = status->term_signal;
+  // A child that exited on its own just as its time ran out (between the last look and the kill)
+  // finished: only a child the kill ended timed out, so the flags agree with succeeded().
+  if (status->term_signal == 0) {
+    result.timed_out = false;
+    result.no_output_timeout = false;
+  }
   if (auto finished = out_capture.finish(); !finished) {
     return std::move(finished).error().context(program);
   }

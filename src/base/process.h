@@ -1,10 +1,13 @@
 // Process: running other programs (git, make, qemu, reproducers) safely.
 //
 // Every child is started from an argv vector, never through a shell, so refs, paths and commit text
-// reach it verbatim. Every child gets its own process group, is killed (SIGKILL) if the tool dies
-// (PR_SET_PDEATHSIG), and on a timeout the whole group goes, grandchildren included. When the
-// direct child exits, anything still left in its group is killed too, so no run leaves processes
-// behind.
+// reach it verbatim. Every child gets its own process group, and on a timeout the whole group goes,
+// grandchildren included. When the direct child exits, anything still left in its group is killed
+// too, so no run leaves processes behind. If the tool dies, however it dies (kill -9, a crash),
+// the child is killed (SIGKILL, PR_SET_PDEATHSIG) and so is the rest of its group: a small guard
+// process in the group, forked by the child before its exec, waits on a pipe whose write end only
+// the tool holds and kills the group when that pipe reports EOF. So a build's compilers do not go
+// on writing into a worktree that a restarted tool reuses.
 //
 // What the child does is data: a non-zero exit, a signal or a timeout is reported in ProcessResult.
 // A Result error means the tool failed to run it at all: the executable was not found or could not

@@ -134,6 +134,35 @@ TEST(ChildProcessTest, TheChildDiesWhenTheToolDies) {
   ::kill(child, SIGKILL);
 }
 
+TEST(ChildProcessTest, WhatTheChildStartedDiesWhenTheToolDies) {
+  // As above, but the child has a child of its own, which PR_SET_PDEATHSIG does not reach (a
+  // compiler under make, a shell's background job): the child's guard must kill it.
+  std::array<int, 2> report{};
+  ASSERT_EQ(::pipe(report.data()), 0);
+  const pid_t tool = ::fork();
+  ASSERT_GE(tool, 0);
+  if (tool == 0) {
+    ::close(report[0]);
+    auto child = ChildProcess::start(command({"sh", "-c", "sleep 100 & echo $!; wait"}));
+    pid_t grandchild = -1;
+    if (child) {
+      grandchild = static_cast<pid_t>(std::stol("0" + read_line(child->stdout_fd())));
+    }
+    [[maybe_unused]] const ssize_t n = ::write(report[1], &grandchild, sizeof grandchild);
+    ::_exit(0);  // no destructors: only the kernel and the guard can clean up now
+  }
+  ::close(report[1]);
+  pid_t grandchild = -1;
+  const ssize_t n = ::read(report[0], &grandchild, sizeof grandchild);
+  ::close(report[0]);
+  int status = 0;
+  ::waitpid(tool, &status, 0);
+  ASSERT_EQ(n, static_cast<ssize_t>(sizeof grandchild));
+  ASSERT_GT(grandchild, 1);
+  EXPECT_TRUE(wait_until_gone(grandchild)) << "grandchild " << grandchild << " outlived the tool";
+  ::kill(grandchild, SIGKILL);
+}
+
 TEST(ChildProcessTest, OptionsItCannotHonourAreRejected) {
   auto options = command({"true"});
   options.timeout = seconds(1);

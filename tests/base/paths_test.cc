@@ -198,6 +198,23 @@ TEST(PathsTest, FindExecutableSkipsDirectoriesNonExecutablesAndEmptyEntries) {
   EXPECT_EQ(*found, tmp.file("third/tool"));
 }
 
+TEST(PathsTest, ARelativeSearchPathEntryGivesTheAbsolutePathOfTheFileItFound) {
+  // The child runs the program after changing to its own directory, so a path relative to the
+  // tool's directory would name another file there, or none.
+  TempDir tmp;
+  ASSERT_TRUE(make_private_dir(tmp.file("bin")));
+  write_plain(tmp.file("bin/tool"), "#!/bin/sh\n", 0755);
+  const std::string old_cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(tmp.path());
+  const auto found = find_executable_in("tool", "bin:/usr/bin");
+  const auto dotted = find_executable_in("tool", "./bin/.");
+  std::filesystem::current_path(old_cwd);
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(*found, tmp.file("bin/tool"));
+  ASSERT_TRUE(dotted) << dotted.error().message();
+  EXPECT_EQ(*dotted, tmp.file("bin/tool"));
+}
+
 TEST(PathsTest, FindExecutableChecksANameWithASlashAsGiven) {
   TempDir tmp;
   write_plain(tmp.file("run.sh"), "#!/bin/sh\n", 0755);
