@@ -167,6 +167,53 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.test.runs_per_batch, 16u);
 }
 
+TEST(ConfigTest, EveryGuestKeyIsRead) {
+  const Config config = parsed(kEveryGuestKey);
+  ASSERT_TRUE(config.kernel);
+  EXPECT_EQ(config.kernel->base, "tinyconfig");
+  EXPECT_THAT(config.kernel->fragments, ElementsAre("qemu-guest", "/home/me/extra.config"));
+  EXPECT_THAT(config.kernel->make, ElementsAre("make", "LLVM=1"));
+  EXPECT_EQ(config.kernel->jobs, 3u);
+  EXPECT_FALSE(config.kernel->ccache);
+  EXPECT_EQ(config.kernel->target, "vmlinux");
+  ASSERT_TRUE(config.qemu);
+  EXPECT_EQ(config.qemu->binary, "/opt/qemu/bin/qemu-system-x86_64");
+  EXPECT_EQ(config.qemu->kernel, "");
+  EXPECT_EQ(config.qemu->modules, "/opt/modules");
+  EXPECT_THAT(config.qemu->load_modules, ElementsAre("virtio_blk"));
+  EXPECT_EQ(config.qemu->accel, "tcg");
+  EXPECT_EQ(config.qemu->memory_mb, 1024u);
+  EXPECT_EQ(config.qemu->cpus, 4u);
+  EXPECT_THAT(config.qemu->append, ElementsAre("nokaslr", "slub_debug=FZ"));
+  EXPECT_EQ(config.qemu->boot_timeout, seconds(300));
+  EXPECT_EQ(config.qemu->runs_per_boot, 8u);
+  EXPECT_EQ(config.scratch.size_mb, 512u);
+  EXPECT_THAT(config.scratch.mkfs,
+              ElementsAre("mkfs.ext4", "-F", "-b", "1024", "-O", "^has_journal"));
+  EXPECT_EQ(config.scratch.fstype, "ext2");
+  EXPECT_EQ(config.scratch.mount_options, "noatime,data=ordered");
+  ASSERT_TRUE(config.reproducer);
+  EXPECT_EQ(config.reproducer->program, "tools/repro");
+  EXPECT_THAT(config.reproducer->args, ElementsAre("-w", "{scratch}/f", "{run}"));
+  EXPECT_THAT(config.reproducer->files, ElementsAre("/etc/hostname"));
+  EXPECT_FALSE(config.xfstests);
+}
+
+TEST(ConfigTest, EveryXfstestsKeyIsRead) {
+  std::string text(kEveryGuestKey);
+  text.erase(text.find("[reproducer]"));
+  text += kEveryXfstestsKey;
+  const Config config = parsed(text);
+  EXPECT_FALSE(config.reproducer);
+  ASSERT_TRUE(config.xfstests);
+  EXPECT_EQ(config.xfstests->root, "/srv/bookworm");
+  EXPECT_EQ(config.xfstests->dir, "/opt/xfstests-dev");
+  EXPECT_THAT(config.xfstests->tests, ElementsAre("-g", "quick"));
+  EXPECT_EQ(config.xfstests->mkfs_options, "-b 1024");
+  EXPECT_EQ(config.xfstests->mount_options, "-o nodelalloc");
+  EXPECT_THAT(config.xfstests->environment, ElementsAre("DIFF_LENGTH=0"));
+}
+
 TEST(ConfigTest, DottedKeysAndInlineTablesWorkLikeTables) {
   const Config config = parsed(
       "decision.max_runs = 10\n"

@@ -65,6 +65,8 @@ TEST_F(BisectRequestTest, RejectsGoodEqualToBad) {
   auto spec = prepare_bisection(request({"main"}, history_.tip));
   ASSERT_FALSE(spec.has_value());
   EXPECT_EQ(spec.error().code(), base::ErrorCode::kInvalidInput);
+  // Said as such, not as "not an ancestor", which a commit also is of itself.
+  EXPECT_THAT(spec.error().message(), HasSubstr("is the same commit as bad"));
 }
 
 TEST_F(BisectRequestTest, RejectsAnAmbiguousShortSha) {

@@ -301,6 +301,12 @@ TEST_F(BisectorTest, RefusesABisectionItDidNotClaim) {
   const int64_t queued = store_.create_bisection(*spec, 1000).value();
   EXPECT_FALSE(run(queued).has_value());
   EXPECT_EQ(store_.get_bisection(queued)->state, BisectionState::kQueued);
+  // Running, but claimed by another process: two processes must never drive one bisection.
+  const int64_t theirs = store_.create_bisection(*spec, 1000, ::getpid() + 1).value();
+  EXPECT_EQ(store_.get_bisection(theirs)->state, BisectionState::kRunning);
+  EXPECT_FALSE(run(theirs).has_value());
+  EXPECT_EQ(store_.get_bisection(theirs)->state, BisectionState::kRunning);
+  EXPECT_EQ(store_.get_bisection(theirs)->owner_pid, ::getpid() + 1);
   EXPECT_TRUE(runner_.calls.empty());
 }
 

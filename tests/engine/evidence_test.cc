@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
+#include <vector>
 
 namespace flakebisect::engine {
 namespace {
@@ -94,10 +96,31 @@ TEST(ApplyEvidence, GivesTheSamePosteriorAsRecordingRunByRun) {
   evidence.commits[1].skipped = true;
   model::Posterior rebuilt(dag, {});
   apply_evidence(evidence, rebuilt);
-  model::Posterior again(dag, {});
-  apply_evidence(evidence, again);
-  EXPECT_EQ(rebuilt.culprit_probabilities(), again.culprit_probabilities());
+  // The same runs one at a time, in another order, as a bisection records them.
+  model::Posterior by_run(dag, {});
+  for (auto [commit, fail] : std::vector<std::pair<model::CommitIndex, bool>>{{5, true},
+                                                                              {2, false},
+                                                                              {3, false},
+                                                                              {5, false},
+                                                                              {2, false},
+                                                                              {3, true},
+                                                                              {5, true},
+                                                                              {2, false},
+                                                                              {3, false},
+                                                                              {2, false},
+                                                                              {5, true}}) {
+    by_run.record(commit, fail ? 1 : 0, fail ? 0 : 1);
+  }
+  by_run.mark_skipped(1);
+  ASSERT_EQ(rebuilt.culprit_probabilities().size(), by_run.culprit_probabilities().size());
+  for (size_t c = 0; c < 6; ++c) {
+    EXPECT_NEAR(rebuilt.culprit_probabilities()[c], by_run.culprit_probabilities()[c], 1e-12)
+        << "commit " << c;
+  }
   EXPECT_EQ(rebuilt.total_runs(), 11U);
+  EXPECT_EQ(rebuilt.evidence(5).fails, 3U);
+  EXPECT_EQ(rebuilt.evidence(5).passes, 1U);
+  EXPECT_EQ(rebuilt.evidence(3).fails, 1U);
   EXPECT_TRUE(rebuilt.evidence(1).skipped);
 }
 

@@ -98,6 +98,8 @@ TEST_F(StoreTest, SetStateRefusesRunningWithoutAnOwner) {
   auto set = store().set_state(id, BisectionState::kRunning, 2);
   ASSERT_FALSE(set.has_value());
   EXPECT_EQ(set.error().code(), ErrorCode::kInvalidInput);
+  // Refused by the API, with the way out, before the schema's CHECK would refuse it too.
+  EXPECT_THAT(set.error().message(), ::testing::HasSubstr("without an owner; claim it instead"));
 }
 
 TEST_F(StoreTest, SetResultStoresJsonAndRejectsInvalidJson) {

@@ -161,7 +161,17 @@ TEST(Transaction, CommitTwiceIsAnError) {
   ASSERT_TRUE(store.has_value());
   ASSERT_OK_AND_ASSIGN(Transaction txn, store->begin_write());
   ASSERT_OK(txn.commit());
-  EXPECT_FALSE(txn.commit().has_value());
+  // A stale commit() while a later transaction is open must not commit that one's work.
+  int64_t id = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(Transaction later, store->begin_write());
+    ASSERT_OK_AND_ASSIGN(id, store->create_bisection(sample_spec(), 1));
+    const auto again = txn.commit();
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().message(), "store :memory:: commit of a finished transaction");
+    later.rollback();
+  }
+  EXPECT_FALSE(store->get_bisection(id).has_value()) << "the stale commit committed it";
 }
 
 }  // namespace
