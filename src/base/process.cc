@@ -2,7 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,11 +183,10 @@ Status set_nonblocking(int fd) {
 }
 
 // The read end of a pipe whose write end only this process holds (close-on-exec, never closed),
-// for the whole of its life. A guard reading it sees EOF exactly when the process is gone, however
-// it went (SIGKILL, a crash, _exit), which PR_SET_PDEATHSIG alone cannot give the child's own
-// children. Made once per process: a forked copy that starts children of its own (tests do that)
-// gets its own pipe. Two threads starting their first children at once may each make one; the
-// spare stays open, which is harmless.
+// for the whole of its life. A guard polling it sees EOF exactly when the process is gone, however
+// it went (SIGKILL, a crash, _exit). Made once per process: a forked copy that starts children of
+// its own (tests do that) gets its own pipe. Two threads starting their first children at once may
+// each make one; the spare stays open, which is harmless.
 Result<int> tool_life_fd() {
   struct LifePipe {
     pid_t owner;
@@ -206,20 +206,75 @@ Result<int> tool_life_fd() {
   return life->read;
 }
 
-// Runs in a process forked by the child, in the child's group, before the exec. Async-signal-safe
-// calls only. It keeps nothing open but the life pipe's read end, waits for EOF there and kills the
-// group: what the child started (make's compilers, a shell's background jobs) dies with the tool.
-// While the tool lives, it is killed with the rest of the group when the child's run ends.
-[[noreturn]] void run_guard(int life_fd) {
-  if (::dup2(life_fd, STDIN_FILENO) != STDIN_FILENO) {
-    ::_exit(127);
+// Ends the guard the way its program ended, so the tool sees the program's status: its exit code,
+// or death by the same signal (without a core file).
+[[noreturn]] void relay_status(int status) {
+  if (WIFEXITED(status)) {
+    ::_exit(WEXITSTATUS(status));
   }
-  ::close_range(1, ~0U, 0);
-  char byte = 0;
-  while (::read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR) {
+  const int sig = WTERMSIG(status);
+  const struct rlimit no_core {};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  struct sigaction default_action {};
+  ::sigaction(sig, &default_action, nullptr);
+  sigset_t only;
+  ::sigemptyset(&only);
+  ::sigaddset(&only, sig);
+  ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+  ::kill(::getpid(), sig);
+  ::_exit(128 + sig);
+}
+
+// The guard: the tool's direct child, leader of the group, and the parent of the program (started
+// with vfork, so nothing is copied). Async-signal-safe calls only. It waits for whichever comes
+// first: the program's exit, which it relays as its own, or EOF on the tool's life pipe, on which
+// it kills the whole group. So what the program started (make's compilers, a shell's background
+// jobs) dies with the tool however the tool dies, which PR_SET_PDEATHSIG (it reaches one process
+// only) could not give. It keeps nothing else open, so the program's pipes close when the
+// program's side does, and it ignores the signals a program may send its own group (`kill 0` in
+// a script), so that the status relayed is the program's.
+[[noreturn]] void run_guard(pid_t program, int life_fd) {
+  ::close_range(0, static_cast<unsigned>(life_fd) - 1, 0);
+  ::close_range(static_cast<unsigned>(life_fd) + 1, ~0U, 0);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGCHLD && sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE) {
+      ::sigaction(sig, &ignore, nullptr);
+    }
   }
-  ::kill(0, SIGKILL);
-  ::_exit(0);
+  // SIGCHLD is blocked (run_child), so the program's exit waits in the signalfd even if it came
+  // before the signalfd did; the waitpid below looks first anyway. Without a signalfd, poll with
+  // a short timeout.
+  sigset_t child_set;
+  ::sigemptyset(&child_set);
+  ::sigaddset(&child_set, SIGCHLD);
+  const int child_fd = ::signalfd(-1, &child_set, SFD_CLOEXEC | SFD_NONBLOCK);
+  while (true) {
+    int status = 0;
+    const pid_t done = ::waitpid(program, &status, WNOHANG);
+    if (done == program) {
+      relay_status(status);
+    }
+    if (done < 0 && errno != EINTR) {
+      ::_exit(127);
+    }
+    std::array<pollfd, 2> fds{};
+    fds[0] = {life_fd, POLLIN, 0};
+    fds[1] = {child_fd, POLLIN, 0};
+    if (::poll(fds.data(), fds.size(), child_fd < 0 ? 20 : -1) < 0 && errno != EINTR) {
+      ::_exit(127);
+    }
+    if (fds[0].revents != 0) {
+      ::kill(0, SIGKILL);  // the tool is gone: the whole group, this guard included
+      ::_exit(127);
+    }
+    if (fds[1].revents != 0) {
+      signalfd_siginfo info{};
+      while (::read(child_fd, &info, sizeof info) > 0) {
+      }
+    }
+  }
 }
 
 [[noreturn]] void child_fail(int status_fd, ChildStage stage, int err) {
@@ -239,38 +294,24 @@ bool child_dup(int from, int to) {
 
 // Runs in the forked child. Async-signal-safe calls only.
 [[noreturn]] void run_child(const char* path, char* const* argv, char* const* envp, const char* cwd,
-                            ChildStdio stdio, int status_fd, pid_t parent, int life_fd) {
+                            ChildStdio stdio, int status_fd, int life_fd) {
   // Own process group, so a timeout can kill everything the child starts with one kill(-pgid).
   // The parent also waits for exec before using the group, so this cannot race with a kill.
   if (::setpgid(0, 0) != 0) {
     child_fail(status_fd, ChildStage::kSetup, errno);
   }
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
-    child_fail(status_fd, ChildStage::kSetup, errno);
-  }
-  // The parent may have died between fork and prctl, in which case no signal will ever come.
-  if (::getppid() != parent) {
-    ::_exit(127);
-  }
   // Ignored signals and the signal mask survive exec (the tool may ignore SIGPIPE); give the
   // program the defaults it expects. A value-initialised sigaction is SIG_DFL with an empty mask.
-  // Some numbers (SIGKILL, SIGSTOP, glibc's internal ones) refuse; that is fine.
+  // Some numbers (SIGKILL, SIGSTOP, glibc's internal ones) refuse; that is fine. SIGCHLD stays
+  // blocked here, for the guard, and the program unblocks it before its exec.
   struct sigaction default_action {};
   for (int sig = 1; sig < NSIG; ++sig) {
     ::sigaction(sig, &default_action, nullptr);
   }
-  sigset_t no_signals;
-  ::sigemptyset(&no_signals);
-  ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
-  // PR_SET_PDEATHSIG reaches only this process; the guard takes care of the rest of the group.
-  // _Fork, unlike fork, runs no atfork handlers and is async-signal-safe.
-  const pid_t guard = ::_Fork();
-  if (guard < 0) {
-    child_fail(status_fd, ChildStage::kSetup, errno);
-  }
-  if (guard == 0) {
-    run_guard(life_fd);
-  }
+  sigset_t child_only;
+  ::sigemptyset(&child_only);
+  ::sigaddset(&child_only, SIGCHLD);
+  ::sigprocmask(SIG_SETMASK, &child_only, nullptr);
 
   if (!child_dup(stdio.in, STDIN_FILENO) || !child_dup(stdio.out, STDOUT_FILENO) ||
       !child_dup(stdio.err, STDERR_FILENO)) {
@@ -279,8 +320,22 @@ bool child_dup(int from, int to) {
   if (cwd != nullptr && ::chdir(cwd) != 0) {
     child_fail(status_fd, ChildStage::kChdir, errno);
   }
-  ::execve(path, argv, envp);
-  child_fail(status_fd, ChildStage::kExec, errno);
+  // vfork: the program borrows this process's memory until its exec (or its _exit), and this
+  // process waits until then; the program only sets its mask and execs.
+  const pid_t program = ::vfork();
+  if (program < 0) {
+    child_fail(status_fd, ChildStage::kSetup, errno);
+  }
+  if (program == 0) {
+    sigset_t no_signals;
+    ::sigemptyset(&no_signals);
+    ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
+    ::execve(path, argv, envp);
+    child_fail(status_fd, ChildStage::kExec, errno);
+  }
+  // The program has exec'd (or failed and said so): tell the tool its pid.
+  [[maybe_unused]] const ssize_t n = ::write(status_fd, &program, sizeof program);
+  run_guard(program, life_fd);
 }
 
 Result<ExitStatus> reap(pid_t pid) {
@@ -304,31 +359,38 @@ void kill_process_group(pid_t pgid, int signal) {
   }
 }
 
-// Forks and execs `plan`. Returns the pid once the exec has succeeded; if anything before the exec
-// failed, the child has been reaped and the error says what failed.
-Result<pid_t> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio stdio) {
+// What spawn() started: the guard, the tool's direct child (waited for, and the process group),
+// and the program the guard runs.
+struct Spawned {
+  pid_t guard = -1;
+  pid_t program = -1;
+};
+
+// Forks and execs `plan`. Returns once the exec has succeeded; if anything before the exec failed,
+// the child has been reaped and the error says what failed. The status pipe carries, in order, a
+// ChildReport if a step failed (from the guard before its vfork, or from the program when its exec
+// failed) and the program's pid (from the guard once the program has exec'd or exited); every
+// write end is closed by then, so EOF follows.
+Result<Spawned> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio stdio) {
   const std::string& program = options.argv[0];
   FB_ASSIGN_OR_RETURN(Pipe status_pipe, make_pipe());
   const std::vector<char*> argv = c_array(plan.argv);
   const std::vector<char*> envp = c_array(plan.env);
   const char* cwd = options.cwd ? options.cwd->c_str() : nullptr;
   FB_ASSIGN_OR_RETURN(const int life_fd, tool_life_fd());
-  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     return os_error("fork", errno).context(program);
   }
   if (pid == 0) {
     run_child(plan.path.c_str(), argv.data(), envp.data(), cwd, stdio, status_pipe.write.get(),
-              parent, life_fd);
+              life_fd);
   }
-  // The write end closes in the child at exec (close-on-exec), so EOF with no report means success.
   status_pipe.write.reset();
-  ChildReport report{};
+  std::array<char, sizeof(ChildReport) + sizeof(pid_t)> message{};
   size_t got = 0;
-  while (got < sizeof report) {
-    const ssize_t n =
-        ::read(status_pipe.read.get(), reinterpret_cast<char*>(&report) + got, sizeof report - got);
+  while (got < message.size()) {
+    const ssize_t n = ::read(status_pipe.read.get(), message.data() + got, message.size() - got);
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -337,16 +399,20 @@ Result<pid_t> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio st
     }
     got += static_cast<size_t>(n);
   }
-  if (got == 0) {
-    return pid;
+  if (got == sizeof(pid_t)) {
+    Spawned spawned{pid, -1};
+    std::memcpy(&spawned.program, message.data(), sizeof(pid_t));
+    return spawned;
   }
-  // The child is exiting with 127; its guard goes with its group, and the child is collected so
-  // that it does not linger as a zombie.
+  // The child is exiting with 127 (the guard relays the program's 127 after a failed exec); the
+  // group goes, and the child is collected so that it does not linger as a zombie.
   kill_process_group(pid, SIGKILL);
   [[maybe_unused]] auto ignored = reap(pid);
-  if (got != sizeof report) {
+  if (got < sizeof(ChildReport)) {
     return Error(program + ": child failed before exec", ErrorCode::kFailed);
   }
+  ChildReport report{};
+  std::memcpy(&report, message.data(), sizeof report);
   switch (static_cast<ChildStage>(report.stage)) {
     case ChildStage::kExec:
       if (report.err == ENOENT) {
@@ -535,7 +601,8 @@ Result<ProcessResult> run_process(const ProcessOptions& options) {
   const auto start = steady_clock::now();
   const ChildStdio stdio{child_in.get(), out_pipe.write.get(),
                          options.merge_stderr ? out_pipe.write.get() : err_pipe.write.get()};
-  FB_ASSIGN_OR_RETURN(const pid_t pid, spawn(options, plan, stdio));
+  FB_ASSIGN_OR_RETURN(const Spawned spawned, spawn(options, plan, stdio));
+  const pid_t pid = spawned.guard;
   // Our copies of the child's ends must go, or we would never see EOF on its output.
   child_in.reset();
   out_pipe.write.reset();
@@ -723,9 +790,11 @@ Result<ChildProcess> ChildProcess::start(const ProcessOptions& options) {
 
   const ChildStdio stdio{child_in.get(), child_out.get(),
                          options.merge_stderr ? child_out.get() : child_err.get()};
-  FB_ASSIGN_OR_RETURN(const pid_t pid, spawn(options, plan, stdio));
+  FB_ASSIGN_OR_RETURN(const Spawned spawned, spawn(options, plan, stdio));
+  const pid_t pid = spawned.guard;
   ChildProcess child;
   child.pid_ = pid;
+  child.program_ = spawned.program;
   child.pidfd_ = open_pidfd(pid);
   child.stdout_fd_ = out_reader.release();
   child.stderr_fd_ = err_reader.release();
@@ -734,6 +803,7 @@ Result<ChildProcess> ChildProcess::start(const ProcessOptions& options) {
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
+      program_(std::exchange(other.program_, -1)),
       pidfd_(std::exchange(other.pidfd_, -1)),
       stdout_fd_(std::exchange(other.stdout_fd_, -1)),
       stderr_fd_(std::exchange(other.stderr_fd_, -1)),
@@ -743,6 +813,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     release();
     pid_ = std::exchange(other.pid_, -1);
+    program_ = std::exchange(other.program_, -1);
     pidfd_ = std::exchange(other.pidfd_, -1);
     stdout_fd_ = std::exchange(other.stdout_fd_, -1);
     stderr_fd_ = std::exchange(other.stderr_fd_, -1);
@@ -765,6 +836,7 @@ void ChildProcess::release() {
     }
   }
   pid_ = -1;
+  program_ = -1;
   exit_status_.reset();
 }
 

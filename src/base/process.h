@@ -1,13 +1,18 @@
 // Process: running other programs (git, make, qemu, reproducers) safely.
 //
 // Every child is started from an argv vector, never through a shell, so refs, paths and commit text
-// reach it verbatim. Every child gets its own process group, and on a timeout the whole group goes,
-// grandchildren included. When the direct child exits, anything still left in its group is killed
-// too, so no run leaves processes behind. If the tool dies, however it dies (kill -9, a crash),
-// the child is killed (SIGKILL, PR_SET_PDEATHSIG) and so is the rest of its group: a small guard
-// process in the group, forked by the child before its exec, waits on a pipe whose write end only
-// the tool holds and kills the group when that pipe reports EOF. So a build's compilers do not go
-// on writing into a worktree that a restarted tool reuses.
+// reach it verbatim. Every child runs in a process group of its own, and on a timeout the whole
+// group goes, grandchildren included. When the program exits, anything still left in its group is
+// killed too, so no run leaves processes behind.
+//
+// The tool's direct child is a guard: it leads the group, starts the program (vfork + exec, so it
+// costs little), relays the program's exit status as its own (the same code, or death by the same
+// signal), and ignores the signals a program may send its own group. It also polls a pipe whose
+// write end only the tool holds: when the tool dies, however it dies (kill -9, a crash), the pipe
+// reports EOF and the guard kills the group. So a build's compilers do not go on writing into a
+// worktree that a restarted tool reuses. PR_SET_PDEATHSIG, which this replaces, reaches one
+// process only. The program is the guard's child, not the other way round, so a program that
+// reaps every child until there are none sees only its own.
 //
 // What the child does is data: a non-zero exit, a signal or a timeout is reported in ProcessResult.
 // A Result error means the tool failed to run it at all: the executable was not found or could not
@@ -20,9 +25,7 @@
 //  - ChildProcess starts a long-running child (qemu) and hands its output pipes to the caller, who
 //    polls them and kills the group when it decides to.
 //
-// Caveats: PR_SET_PDEATHSIG fires when the *thread* that started the child exits, so a ChildProcess
-// must not outlive its starting thread. Children are reaped with waitpid, so the process must not
-// set SIGCHLD to SIG_IGN.
+// Caveat: children are reaped with waitpid, so the process must not set SIGCHLD to SIG_IGN.
 //
 // Thread rules: run_process() and SubprocessRunner may be used from many threads at once (all
 // descriptors are close-on-exec, the child only makes async-signal-safe calls before exec); they
@@ -128,8 +131,11 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess();
 
-  // The child's pid, which is also its process group id.
-  pid_t pid() const { return pid_; }
+  // The program's pid: the process to signal to reach the program alone.
+  pid_t pid() const { return program_; }
+  // Its process group, whose leader is the guard that started the program (the tool's direct
+  // child, which relays the program's exit status as its own).
+  pid_t group() const { return pid_; }
   // Non-blocking read ends of the output pipes, owned by this object; -1 where the stream is not a
   // pipe (a file, or merged into stdout). Reading 0 bytes means every writer in the group is gone.
   int stdout_fd() const { return stdout_fd_; }
@@ -149,8 +155,9 @@ class ChildProcess {
   ChildProcess() = default;
   void release();
 
-  pid_t pid_ = -1;
-  int pidfd_ = -1;  // pollable exit notification; -1 if the kernel lacks pidfd_open
+  pid_t pid_ = -1;      // the guard: the tool's child, waited for; also the process group
+  pid_t program_ = -1;  // the program the guard runs
+  int pidfd_ = -1;      // the guard's pollable exit notification; -1 without pidfd_open
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;
   std::optional<ExitStatus> exit_status_;

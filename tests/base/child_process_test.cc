@@ -110,7 +110,7 @@ TEST(ChildProcessTest, DestroyingARunningChildKillsItsWholeGroup) {
 
 TEST(ChildProcessTest, TheChildDiesWhenTheToolDies) {
   // A helper process plays the tool: it starts a child, reports its pid and dies without any
-  // cleanup. PR_SET_PDEATHSIG must then kill the child.
+  // cleanup. The child's guard must then kill it.
   std::array<int, 2> report{};
   ASSERT_EQ(::pipe(report.data()), 0);
   const pid_t tool = ::fork();
@@ -135,8 +135,8 @@ TEST(ChildProcessTest, TheChildDiesWhenTheToolDies) {
 }
 
 TEST(ChildProcessTest, WhatTheChildStartedDiesWhenTheToolDies) {
-  // As above, but the child has a child of its own, which PR_SET_PDEATHSIG does not reach (a
-  // compiler under make, a shell's background job): the child's guard must kill it.
+  // As above, but the child has a child of its own (a compiler under make, a shell's background
+  // job), which PR_SET_PDEATHSIG would not reach: the guard must kill it too.
   std::array<int, 2> report{};
   ASSERT_EQ(::pipe(report.data()), 0);
   const pid_t tool = ::fork();
@@ -161,6 +161,20 @@ TEST(ChildProcessTest, WhatTheChildStartedDiesWhenTheToolDies) {
   ASSERT_GT(grandchild, 1);
   EXPECT_TRUE(wait_until_gone(grandchild)) << "grandchild " << grandchild << " outlived the tool";
   ::kill(grandchild, SIGKILL);
+}
+
+TEST(ChildProcessTest, PidIsTheProgramAndASignalToItIsRelayedAsItsStatus) {
+  auto child = ChildProcess::start(
+      command({"sh", "-c", "echo $$ $(cut -d' ' -f5 /proc/$$/stat); exec sleep 100"}));
+  ASSERT_TRUE(child) << child.error().message();
+  EXPECT_EQ(read_line(child->stdout_fd()),
+            std::to_string(child->pid()) + " " + std::to_string(child->group()));
+  EXPECT_NE(child->pid(), child->group());
+  // What a user or a test sends to pid() reaches the program; the guard reports how it ended.
+  ASSERT_EQ(::kill(child->pid(), SIGTERM), 0);
+  const auto status = child->wait_for(seconds(10));
+  ASSERT_TRUE(status && *status);
+  EXPECT_EQ((*status)->term_signal, SIGTERM);
 }
 
 TEST(ChildProcessTest, OptionsItCannotHonourAreRejected) {

@@ -2,10 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +84,45 @@ TEST(ProcessTest, DeathBySignalIsReportedAsMinusOneAndTheSignal) {
   EXPECT_EQ(result.term_signal, SIGTERM);
   EXPECT_FALSE(result.timed_out);
   EXPECT_EQ(result.status_text({}), "killed by signal 15 (SIGTERM)");
+}
+
+TEST(ProcessTest, ACrashIsReportedAsItsSignalWithoutACoreFile) {
+  TempDir tmp;
+  // The tool allows core files, the program does not make one: a core file in its directory can
+  // only be the guard's.
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &old_limit), 0);
+  rlimit allow = old_limit;
+  allow.rlim_cur = old_limit.rlim_max;
+  ASSERT_EQ(::setrlimit(RLIMIT_CORE, &allow), 0);
+  auto options = command({"sh", "-c", "ulimit -c 0; kill -SEGV $$"});
+  options.cwd = tmp.path();
+  const auto result = run_ok(options);
+  ::setrlimit(RLIMIT_CORE, &old_limit);
+  EXPECT_EQ(result.term_signal, SIGSEGV);
+  EXPECT_EQ(result.status_text({}), "killed by signal 11 (SIGSEGV)");
+  // The guard relays the program's death by dying the same way, and must not dump a core of its
+  // own into the program's directory.
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {
+    ADD_FAILURE() << "left behind: " << entry.path();
+  }
+}
+
+TEST(ProcessTest, AProgramSignallingItsOwnGroupStillHasItsOwnStatusReported) {
+  // `kill 0` reaches the whole group, the guard included, which must not die of it: the status is
+  // the program's, which ignores the signal and exits 3.
+  const auto result = run_ok(command({"sh", "-c", "trap '' TERM; kill 0; exit 3"}));
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.term_signal, 0);
+}
+
+TEST(ProcessTest, AProgramThatWaitsForAllItsChildrenIsNotKeptWaiting) {
+  // The guard is the program's parent, not its child: a program that reaps every child until
+  // there are none (as init-like harnesses do) must see only its own.
+  const auto result =
+      run_ok(command({"perl", "-e", "my $n = 0; $n++ while wait() != -1; print \"$n\\n\""}));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "0\n");
 }
 
 TEST(ProcessTest, StdoutAndStderrAreCapturedSeparately) {
@@ -285,12 +326,18 @@ TEST(ProcessTest, TheChildStartsWithDefaultSignalsEvenIfTheToolIgnoresSigpipe) {
   EXPECT_EQ(result.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
-TEST(ProcessTest, TheChildLeadsItsOwnProcessGroup) {
-  // Field 5 of /proc/<pid>/stat is the process group; $$ of `sh -c` is the child itself.
-  const auto out = lines(run_ok(command({"sh", "-c", "echo $$; cut -d' ' -f5 /proc/$$/stat"})).out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0], out[1]);
-  EXPECT_NE(out[1], std::to_string(::getpgrp()));
+TEST(ProcessTest, TheProgramRunsInAGroupOfItsOwnLedByItsGuard) {
+  // Fields 4 and 5 of /proc/<pid>/stat are the parent and the process group; $$ of `sh -c` is the
+  // program. Its parent is the guard the tool started, which leads the group.
+  const auto out = lines(run_ok(command({"sh", "-c", "cut -d' ' -f4,5 /proc/$$/stat"})).out);
+  ASSERT_EQ(out.size(), 1u);
+  const auto space = out[0].find(' ');
+  ASSERT_NE(space, std::string::npos) << out[0];
+  const std::string parent = out[0].substr(0, space);
+  const std::string group = out[0].substr(space + 1);
+  EXPECT_EQ(parent, group);
+  EXPECT_NE(parent, std::to_string(::getpid()));
+  EXPECT_NE(group, std::to_string(::getpgrp()));
 }
 
 TEST(ProcessTest, TimeoutKillsTheWholeProcessGroupIncludingGrandchildren) {
