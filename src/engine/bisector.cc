@@ -413,8 +413,11 @@ class Session {
   // A set *stop pauses the bisection; a state changed by someone else ends the session.
   base::Result<std::optional<BisectionState>> check_interrupted() {
     if (stopped()) {
-      FB_TRY(pause(options_.stop_reason));
-      return std::optional<BisectionState>(BisectionState::kPaused);
+      FB_ASSIGN_OR_RETURN(const bool paused, pause(options_.stop_reason));
+      if (paused) {
+        return std::optional<BisectionState>(BisectionState::kPaused);
+      }
+      // Someone changed it first (a user's cancel): their state stands, read below.
     }
     FB_ASSIGN_OR_RETURN(store::Bisection now, store_.get_bisection(id_));
     if (now.state != BisectionState::kRunning || now.owner_pid != owner_pid()) {
@@ -428,15 +431,21 @@ class Session {
 
   bool stopped() const { return options_.stop != nullptr && options_.stop->load(); }
 
-  base::Status pause(const std::string& reason) {
+  // Pauses the bisection if it is still ours; false, with nothing written, if it is not.
+  base::Result<bool> pause(const std::string& reason) {
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
-    FB_TRY(store_.set_state(id_, BisectionState::kPaused, now_ms(), reason));
+    FB_ASSIGN_OR_RETURN(
+        const bool ours,
+        store_.set_state_if_owner(id_, owner_pid(), BisectionState::kPaused, now_ms(), reason));
+    if (!ours) {
+      return false;
+    }
     FB_TRY(log_event(
         kEventPaused, "paused: " + reason,
         json{{"reason", reason}, {"by", options_.session_mode}, {"elapsed_ms", elapsed_ms()}}));
     FB_TRY(txn.commit());
     report(Progress::Phase::kPaused, std::nullopt, 0, 0, "paused: " + reason);
-    return {};
+    return true;
   }
 
   base::Status log_plan(const model::Step& step, const Batch& batch,
@@ -707,7 +716,14 @@ class Session {
             : fmt::format("{}: {}", status, reason);
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
     FB_TRY(store_.set_result(id_, dump(result), now_ms()));
-    FB_TRY(store_.set_state(id_, state, now_ms()));
+    FB_ASSIGN_OR_RETURN(const bool ours,
+                        store_.set_state_if_owner(id_, owner_pid(), state, now_ms()));
+    if (!ours) {
+      // Someone changed it first (a user's cancel): nothing of this result is kept, their state
+      // stands. The transaction rolls back as it goes out of scope.
+      FB_ASSIGN_OR_RETURN(const std::optional<BisectionState> now, check_interrupted());
+      return now.value_or(BisectionState::kRunning);
+    }
     FB_TRY(
         log_event(kEventFinished, message, json{{"status", status}, {"elapsed_ms", elapsed_ms()}}));
     FB_TRY(txn.commit());
@@ -886,14 +902,14 @@ base::Result<BisectionState> Bisector::run(int64_t id) {
   // Leave the bisection resumable (or failed, when it can never continue) with the error, unless
   // it is no longer ours: then whoever changed it owns its state.
   const int64_t pid = options_.owner_pid != 0 ? options_.owner_pid : ::getpid();
-  auto current = store_.get_bisection(id);
-  if (current && current->state == BisectionState::kRunning && current->owner_pid == pid) {
+  {
     const auto now =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
             .count();
     const std::string& message = result.error().message();
-    if (store_.set_state(id, session.fatal() ? BisectionState::kFailed : BisectionState::kPaused,
-                         now, message)) {
+    const auto changed = store_.set_state_if_owner(
+        id, pid, session.fatal() ? BisectionState::kFailed : BisectionState::kPaused, now, message);
+    if (changed && *changed) {
       store::Event event;
       event.bisection_id = id;
       event.at_ms = now;

@@ -459,6 +459,26 @@ Status Store::set_state(int64_t id, BisectionState state, int64_t now_ms,
   return txn.commit();
 }
 
+Result<bool> Store::set_state_if_owner(int64_t id, int64_t owner_pid, BisectionState state,
+                                       int64_t now_ms, const std::optional<std::string>& error) {
+  if (state == BisectionState::kRunning) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "store {}: bisection {}: its owner can only move it on from running",
+                            path(), id);
+  }
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_TRY(db_->execute(
+      "UPDATE bisections SET state = ?2, updated_at = ?3, error = ?4, owner_pid = NULL "
+      "WHERE id = ?1 AND state = 'running' AND owner_pid = ?5",
+      id, to_string(state), now_ms, error, owner_pid));
+  if (sqlite3_changes64(db_->handle()) == 0) {
+    FB_TRY(get_bisection(id));  // no such bisection is an error; someone else's state is not
+    return false;
+  }
+  FB_TRY(txn.commit());
+  return true;
+}
+
 Status Store::set_result(int64_t id, const std::string& result_json, int64_t now_ms) {
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_TRY(db_->execute("UPDATE bisections SET result_json = ?2, updated_at = ?3 WHERE id = ?1", id,

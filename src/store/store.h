@@ -78,6 +78,13 @@ class Store {
   // owner and replacing its error message (nullopt clears it).
   base::Status set_state(int64_t id, BisectionState state, int64_t now_ms,
                          const std::optional<std::string>& error = std::nullopt);
+  // set_state for the process that owns a running bisection: it changes the state only while the
+  // bisection is still running under owner_pid, in the same statement. false, with nothing
+  // changed, when someone else changed it first (a user's cancel, another process's claim), whose
+  // state then stands: a read then a write could undo a cancel made between them.
+  base::Result<bool> set_state_if_owner(int64_t id, int64_t owner_pid, BisectionState state,
+                                        int64_t now_ms,
+                                        const std::optional<std::string>& error = std::nullopt);
   // Stores the bisection's result (a JSON document); the state is left to set_state.
   base::Status set_result(int64_t id, const std::string& result_json, int64_t now_ms);
   // For the daemon: atomically takes the oldest queued bisection and marks it running, owned by

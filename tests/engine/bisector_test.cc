@@ -261,6 +261,31 @@ TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {
   EXPECT_FALSE(std::filesystem::exists(runner_.calls.front().worktree));
 }
 
+TEST_F(BisectorTest, ACancelIsNotUndoneByAStopThatComesAfterIt) {
+  // `flakebisect cancel` commits while a run is in progress, then the process is told to stop
+  // (SIGTERM to a daemon, Ctrl-C) before that run ends: the pause must not overwrite the cancel,
+  // or a daemon would take the bisection back up.
+  make(sized(40));
+  const int64_t id = create_running(store_, history_, test_config());
+  auto inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      EXPECT_TRUE(store_.set_state(id, BisectionState::kCancelled, 2000, "cancelled").has_value());
+      stop_ = true;
+    }
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kCancelled);
+  const auto bisection = store_.get_bisection(id);
+  EXPECT_EQ(bisection->state, BisectionState::kCancelled);
+  EXPECT_EQ(bisection->error, "cancelled");
+  const auto events = store_.events(id);
+  ASSERT_TRUE(events.has_value());
+  for (const auto& event : *events) {
+    EXPECT_NE(event.kind, kEventPaused) << event.message;
+  }
+}
+
 TEST_F(BisectorTest, InfraOutcomesInARowPauseWithAnError) {
   make(sized(40));
   runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {

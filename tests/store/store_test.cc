@@ -102,6 +102,34 @@ TEST_F(StoreTest, SetStateRefusesRunningWithoutAnOwner) {
   EXPECT_THAT(set.error().message(), ::testing::HasSubstr("without an owner; claim it instead"));
 }
 
+TEST_F(StoreTest, SetStateIfOwnerChangesOnlyARunningBisectionItsOwnerStillHolds) {
+  ASSERT_OK_AND_ASSIGN(int64_t id, store().create_bisection(sample_spec(), 1, 4242));
+  // Another process is not the owner: nothing changes.
+  ASSERT_OK_AND_ASSIGN(bool changed,
+                       store().set_state_if_owner(id, 4243, BisectionState::kPaused, 2));
+  EXPECT_FALSE(changed);
+  ASSERT_OK_AND_ASSIGN(Bisection b, store().get_bisection(id));
+  EXPECT_EQ(b.state, BisectionState::kRunning);
+  EXPECT_EQ(b.owner_pid, 4242);
+  // A cancel commits first; the owner's pause then changes nothing.
+  ASSERT_OK(store().set_state(id, BisectionState::kCancelled, 3, "cancelled by the user"));
+  ASSERT_OK_AND_ASSIGN(changed,
+                       store().set_state_if_owner(id, 4242, BisectionState::kPaused, 4, "stopped"));
+  EXPECT_FALSE(changed);
+  ASSERT_OK_AND_ASSIGN(b, store().get_bisection(id));
+  EXPECT_EQ(b.state, BisectionState::kCancelled);
+  EXPECT_EQ(b.error, "cancelled by the user");
+  // The owner of a running bisection moves it on.
+  ASSERT_OK_AND_ASSIGN(int64_t other, store().create_bisection(sample_spec(), 5, 4242));
+  ASSERT_OK_AND_ASSIGN(changed, store().set_state_if_owner(other, 4242, BisectionState::kFound, 6));
+  EXPECT_TRUE(changed);
+  ASSERT_OK_AND_ASSIGN(b, store().get_bisection(other));
+  EXPECT_EQ(b.state, BisectionState::kFound);
+  EXPECT_FALSE(b.owner_pid);
+  // No such bisection is an error, not "someone else's".
+  EXPECT_FALSE(store().set_state_if_owner(other + 100, 4242, BisectionState::kPaused, 7));
+}
+
 TEST_F(StoreTest, SetResultStoresJsonAndRejectsInvalidJson) {
   ASSERT_OK_AND_ASSIGN(int64_t id, store().create_bisection(sample_spec(), 1));
   ASSERT_OK(store().set_result(id, R"({"culprit":"abc","confidence":0.99})", 3));
