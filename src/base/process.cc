@@ -236,13 +236,6 @@ Result<int> tool_life_fd() {
 [[noreturn]] void run_guard(pid_t program, int life_fd) {
   ::close_range(0, static_cast<unsigned>(life_fd) - 1, 0);
   ::close_range(static_cast<unsigned>(life_fd) + 1, ~0U, 0);
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGCHLD && sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE) {
-      ::sigaction(sig, &ignore, nullptr);
-    }
-  }
   // SIGCHLD is blocked (run_child), so the program's exit waits in the signalfd even if it came
   // before the signalfd did; the waitpid below looks first anyway. Without a signalfd, poll with
   // a short timeout.
@@ -300,13 +293,19 @@ bool child_dup(int from, int to) {
   if (::setpgid(0, 0) != 0) {
     child_fail(status_fd, ChildStage::kSetup, errno);
   }
-  // Ignored signals and the signal mask survive exec (the tool may ignore SIGPIPE); give the
-  // program the defaults it expects. A value-initialised sigaction is SIG_DFL with an empty mask.
-  // Some numbers (SIGKILL, SIGSTOP, glibc's internal ones) refuse; that is fine. SIGCHLD stays
-  // blocked here, for the guard, and the program unblocks it before its exec.
+  // This process becomes the guard: it ignores the signals a program may send its own group
+  // (`kill 0` in a script), from before the program exists, so that the status it relays is the
+  // program's; it keeps the defaults for SIGCHLD (blocked below, for its signalfd) and for the
+  // faults. The program gets every default back before its exec: ignored signals and the mask
+  // survive exec (and the tool may ignore SIGPIPE). A value-initialised sigaction is SIG_DFL with
+  // an empty mask. Some numbers (SIGKILL, SIGSTOP, glibc's internal ones) refuse; that is fine.
   struct sigaction default_action {};
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
   for (int sig = 1; sig < NSIG; ++sig) {
-    ::sigaction(sig, &default_action, nullptr);
+    const bool keep =
+        sig == SIGCHLD || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+    ::sigaction(sig, keep ? &default_action : &ignore, nullptr);
   }
   sigset_t child_only;
   ::sigemptyset(&child_only);
@@ -327,6 +326,11 @@ bool child_dup(int from, int to) {
     child_fail(status_fd, ChildStage::kSetup, errno);
   }
   if (program == 0) {
+    // Its own copy of the dispositions (vfork shares memory, not the handler table), as
+    // posix_spawn does in the same place.
+    for (int sig = 1; sig < NSIG; ++sig) {
+      ::sigaction(sig, &default_action, nullptr);
+    }
     sigset_t no_signals;
     ::sigemptyset(&no_signals);
     ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
