@@ -79,15 +79,35 @@ Status check_sqlite_header(const std::string& path, off_t size) {
   return {};
 }
 
+// A store file, or its -wal or -shm file, that another user owns: whoever can write it can put
+// evidence, or a configuration whose commands the daemon runs, into the bisections. Only files
+// this user owns are opened (a store in a shared directory such as /tmp is where that matters).
+Status check_owned_by_us(const std::string& path, const struct stat& st) {
+  if (st.st_uid != ::geteuid()) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "{}: owned by uid {}, not by this user (uid {}); flakebisect opens "
+                            "only a store its own user owns",
+                            path, st.st_uid, ::geteuid());
+  }
+  return {};
+}
+
 // Makes sure the store file exists before SQLite opens it, so that we, not SQLite and the umask,
 // choose its mode. SQLite gives the -wal and -shm files the database file's mode.
 Status prepare_store_file(const std::string& path, bool create_if_missing) {
+  for (const char* suffix : {"-wal", "-shm"}) {
+    struct stat side {};
+    if (lstat((path + suffix).c_str(), &side) == 0) {
+      FB_TRY(check_owned_by_us(path + suffix, side));
+    }
+  }
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode)) {
       return base::make_error(ErrorCode::kInvalidInput,
                               "{}: not a flakebisect store (not a regular file)", path);
     }
+    FB_TRY(check_owned_by_us(path, st));
     if (st.st_size == 0) {
       return {};  // empty: check_identity decides whether it may be created
     }

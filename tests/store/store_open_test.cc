@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -240,6 +241,29 @@ TEST(StoreOpen, TwoStoresOnOneFileShareCommittedData) {
   ASSERT_OK_AND_ASSIGN(int64_t id, writer.create_bisection(sample_spec(), 1));
   ASSERT_OK_AND_ASSIGN(Bisection b, reader.get_bisection(id));
   EXPECT_EQ(b.id, id);
+}
+
+TEST(StoreOpen, AStoreOrItsWalThatAnotherUserOwnsIsRefused) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "giving a file to another user needs root";
+  }
+  TempDir dir;
+  const std::string path = dir.file("s.db");
+  { ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode())); }
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  auto theirs = Store::open(path);
+  ASSERT_FALSE(theirs.has_value());
+  EXPECT_EQ(theirs.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(theirs.error().message(), ::testing::HasSubstr("owned by uid 65534"));
+
+  // Ours again, but with a -wal file someone else planted next to it.
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  { ASSERT_OK_AND_ASSIGN(Store store, Store::open(path)); }
+  write_bytes(path + "-wal", "");
+  ASSERT_EQ(::chown((path + "-wal").c_str(), 65534, 65534), 0);
+  auto planted = Store::open(path);
+  ASSERT_FALSE(planted.has_value());
+  EXPECT_THAT(planted.error().message(), ::testing::HasSubstr("s.db-wal: owned by uid 65534"));
 }
 
 }  // namespace
