@@ -235,9 +235,13 @@ TEST_F(BisectorTest, EarlierRunsWithTheSameTestIdentityAreReused) {
   const int64_t first = create_running(store_, history_, test_config());
   ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kFound);
   const size_t runs = runner_.calls.size();
-  // Same test, stricter decision settings: the identity is the same, so nothing is rerun until
-  // the stored evidence is not enough.
+  // Same test, other decision settings (a run budget, the build cost, a lower confidence): the
+  // test identity is the same, so the stored runs count and nothing is rerun.
   config::Config config = test_config();
+  config.decision.max_runs = 4000;
+  config.decision.build_cost = 25;
+  config.decision.confidence = 0.98;
+  ASSERT_NE(config.hash(), test_config().hash());
   const int64_t second = create_running(store_, history_, config);
   ASSERT_EQ(run(second).value_or(BisectionState::kFailed), BisectionState::kFound);
   EXPECT_EQ(runner_.calls.size(), runs);
