@@ -320,7 +320,7 @@ bool child_dup(int from, int to) {
     child_fail(status_fd, ChildStage::kChdir, errno);
   }
   // vfork: the program borrows this process's memory until its exec (or its _exit), and this
-  // process waits until then; the program only sets its mask and execs.
+  // process waits until then; the program only resets its signals and execs.
   const pid_t program = ::vfork();
   if (program < 0) {
     child_fail(status_fd, ChildStage::kSetup, errno);
