@@ -51,6 +51,14 @@ Result<DaemonLock> acquire_daemon_lock(const std::string& store_path) {
                             std::strerror(errno));
   }
   DaemonLock lock(path, fd);  // closes fd on every return below
+  // A lock file another user made (the store's directory is shared) could be held by them
+  // forever; say so rather than "already served by a daemon".
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && st.st_uid != geteuid()) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "{}: owned by uid {}, not by this user (uid {}); remove it", path,
+                            st.st_uid, geteuid());
+  }
   int rc;
   do {
     rc = flock(fd, LOCK_EX | LOCK_NB);

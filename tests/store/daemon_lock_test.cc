@@ -76,6 +76,25 @@ TEST(DaemonLock, LockOfAKilledHolderIsFree) {
   ASSERT_OK(acquire_daemon_lock(store));
 }
 
+TEST(DaemonLock, ALockFileAnotherUserOwnsIsRefusedAsSuch) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "giving a file to another user needs root";
+  }
+  TempDir dir;
+  const std::string store = dir.file("s.db");
+  const std::string path = daemon_lock_path(store);
+  {
+    auto lock = acquire_daemon_lock(store);
+    ASSERT_TRUE(lock.has_value()) << lock.error().message();
+  }
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  auto refused = acquire_daemon_lock(store);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_NE(refused.error().message().find("owned by uid 65534"), std::string::npos)
+      << refused.error().message();
+}
+
 TEST(DaemonLock, InMemoryStoreHasNoLock) {
   EXPECT_EQ(acquire_daemon_lock(":memory:").error().code(), ErrorCode::kInvalidInput);
 }
