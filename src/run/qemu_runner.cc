@@ -364,6 +364,7 @@ struct QemuRunner::Boot {
   bool ready = false;
   std::optional<uint32_t> current;  // run (within the boot) that has begun and not ended
   uint64_t current_console_from = 0;
+  uint64_t after_last_run = 0;  // console offset when the last run ended (0 before any)
   Clock::time_point started, last_event;
   uint32_t finished_runs = 0;
   std::string qemu_stderr;
@@ -883,15 +884,20 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
       stop = true;
     }
   };
-  // The boot ended abnormally while run `k` was due: crash if the console since `from` holds a
-  // report, else `otherwise`.
+  // The boot ended abnormally: `console` is the part that matters (the run's, or what came after
+  // the last run). During a run, a kernel report there makes the run a crash, else `otherwise`.
+  // Outside a run (before the guest was ready, between runs) no reproducer ran, so a report is not
+  // a crash the reproducer found: the boot ends as infra, with the report's title in the detail.
   const auto end_abnormally = [&](const std::string& console, store::RunOutcome otherwise,
                                   const std::string& why) {
+    const bool in_run = boot.ready && boot.current.has_value();
     RunResult result;
     if (auto crash = first_crash(console)) {
-      result.outcome = store::RunOutcome::kCrash;
-      result.signature = crash->title;
-      result.detail = why + "\n" + crash->excerpt;
+      result.outcome = in_run ? store::RunOutcome::kCrash : store::RunOutcome::kInfra;
+      if (in_run) {
+        result.signature = crash->title;
+      }
+      result.detail = why + (in_run ? "\n" : "; kernel: " + crash->title + "\n") + crash->excerpt;
     } else {
       result.outcome = otherwise;
       result.detail = why + "\n" + console_tail(console, 40, 4096);
@@ -969,12 +975,19 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
           result.detail = fmt::format("{}; kernel: {}\n{}", ran, crash->title, crash->excerpt);
         }
         result.duration = milliseconds(line.ms);
+        const bool crashed = result.outcome == store::RunOutcome::kCrash;
         boot.current.reset();
+        boot.after_last_run = boot.console.total();
         deliver(std::move(result));
+        // A kernel that has reported a problem is tainted (lockdep turns itself off, KASAN and
+        // WARN_ON_ONCE report once): later runs in this boot could not show the bug again.
+        if (crashed) {
+          stop = true;
+        }
         break;
       }
       case ResultsLine::Kind::kInfra:
-        end_abnormally(boot.console.since(boot.console.total()), store::RunOutcome::kInfra,
+        end_abnormally(boot.console.since(boot.after_last_run), store::RunOutcome::kInfra,
                        fmt::format("the guest could not start run {}: {}", line.run, line.what));
         break;
       case ResultsLine::Kind::kError:
@@ -1043,9 +1056,8 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
       } else {
         why += boot.current ? fmt::format("during run {}", *boot.current)
                             : std::string("between runs");
-        end_abnormally(boot.current ? boot.run_console(*boot.current,
-                                                       boot.current_console_from)
-                                    : boot.console.text(),
+        end_abnormally(boot.current ? boot.run_console(*boot.current, boot.current_console_from)
+                                    : boot.console.since(boot.after_last_run),
                        store::RunOutcome::kInfra, why);
       }
       break;
@@ -1058,9 +1070,8 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
                      fmt::format("the guest was not ready after {} s (qemu.boot_timeout)",
                                  options_.qemu.boot_timeout.count()));
     } else if (boot.ready && now - boot.last_event > run_deadline) {
-      end_abnormally(boot.current ? boot.run_console(*boot.current,
-                                                     boot.current_console_from)
-                                  : boot.console.text(),
+      end_abnormally(boot.current ? boot.run_console(*boot.current, boot.current_console_from)
+                                  : boot.console.since(boot.after_last_run),
                      store::RunOutcome::kHang,
                      fmt::format("no result from the guest for {} ms (test.timeout + {} ms)",
                                  ms_between(boot.last_event, now), options_.host_grace.count()));
