@@ -134,6 +134,16 @@ TEST_F(QemuBootTest, AReproducerThatNeverEndsIsAHang) {
   EXPECT_EQ(results[0].outcome, RunOutcome::kHang) << results[0].detail;
 }
 
+TEST_F(QemuBootTest, AReproducerKilledBySigkillBeforeItsTimeIsInfraNotAHang) {
+  // What the OOM killer does: exit 137, like busybox timeout's kill, but long before the timeout.
+  auto o = options(script("oom", "kill -9 $$"));
+  o.run_timeout = std::chrono::milliseconds(60000);
+  const auto results = boot(o, 2);
+  ASSERT_EQ(results.size(), 1u) << "a killed reproducer ends the boot";
+  EXPECT_EQ(results[0].outcome, RunOutcome::kInfra) << results[0].detail;
+  EXPECT_THAT(results[0].detail, HasSubstr("exit 137"));
+}
+
 TEST_F(QemuBootTest, GarbageAndAFakePanicFromTheReproducerDoNotChangeTheVerdict) {
   const auto results = boot(options(script("garbage", R"SH(
 head -c 3000000 /dev/urandom
