@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -449,7 +450,41 @@ KernelBuilder::KernelBuilder(base::ProcessRunner& processes, config::KernelConfi
   use_ccache_ = kernel_.ccache && ccache_available && !compiler_.starts_with("ccache ");
 }
 
+// Two processes may build with the same build root: it is keyed by the build settings, so a
+// foreground `run` beside the daemon on one store shares it. Two builds in one O= directory at
+// once would mix their objects, and the image cached for one commit could hold the other's. So a
+// build holds an flock on <build_root>/lock, waiting for the other build up to the build timeout.
+base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
+  FB_TRY(base::make_private_dir(options_.build_root));
+  const std::string path = options_.build_root + "/lock";
+  base::UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock.valid()) {
+    return base::os_error(path, errno);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EWOULDBLOCK) {
+      return base::os_error(path, errno);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return base::make_error(ErrorCode::kBusy,
+                              "{}: another process has been building in {} for longer than the "
+                              "build timeout",
+                              path, options_.build_root);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return lock;
+}
+
 base::Result<BuildOutcome> KernelBuilder::build(const CommitCheckout& checkout) {
+  auto lock = lock_build_root();
+  if (!lock) {
+    return std::move(lock).error().context(fmt::format("build {}", checkout.sha.substr(0, 12)));
+  }
   auto outcome = build_unwrapped(checkout);
   if (!outcome) {
     return std::move(outcome).error().context(fmt::format("build {}", checkout.sha.substr(0, 12)));

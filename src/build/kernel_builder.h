@@ -54,6 +54,7 @@
 
 #include "base/process.h"
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "build/builder.h"
 #include "build/commit_checkout.h"
 #include "config/config.h"
@@ -86,7 +87,8 @@ base::Result<std::vector<ConfigSetting>> parse_config_fragment(std::string_view 
 std::string merge_config(std::string_view config, const std::vector<ConfigSetting>& settings);
 
 struct KernelBuilderOptions {
-  // Parent of the O= directory (<build_root>/obj), one per bisection; created with mode 0700.
+  // Parent of the O= directory (<build_root>/obj), one per set of build settings; created with
+  // mode 0700. A build holds an flock on <build_root>/lock.
   std::string build_root;
   // The artifact cache (one directory per key); created with mode 0700.
   std::string cache_root;
@@ -115,6 +117,9 @@ class KernelBuilder final : public Builder {
  private:
   // build() without the "build <sha12>" context on errors.
   base::Result<BuildOutcome> build_unwrapped(const CommitCheckout& checkout);
+  // An flock on <build_root>/lock, held for one build (see the .cc); kBusy after the build
+  // timeout.
+  base::Result<base::UniqueFd> lock_build_root() const;
   base::Result<std::string> compiler_version();
   // kernel_.make (less a CC= that ccache wraps), O=<obj>, `args` but the last, CC=ccache <cc> when
   // ccache is used, and the last of `args` (the make target).

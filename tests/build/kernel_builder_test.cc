@@ -1,7 +1,9 @@
 #include "build/kernel_builder.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,6 +16,8 @@
 #include <vector>
 
 #include "base/fake_process_runner.h"
+#include "base/paths.h"
+#include "base/unique_fd.h"
 #include "build/kernel_fragments.h"
 #include "support/temp_dir.h"
 
@@ -180,6 +184,26 @@ TEST_F(KernelBuilderTest, RunsBaseConfigOlddefconfigAndTheBuildInTheWorktree) {
   EXPECT_THAT(read(outcome->artifact + "/build.log"), HasSubstr("BUILD   arch/x86/boot/bzImage"));
   EXPECT_THAT(outcome->log_tail, HasSubstr("BUILD   arch/x86/boot/bzImage"));
   EXPECT_EQ(processes_.call_count(), 3U);
+}
+
+TEST_F(KernelBuilderTest, ABuildWaitsForAnotherProcessBuildingInTheSameBuildRoot) {
+  // Another process (here: this test, through its own descriptor) holds the build root's lock:
+  // a build waits for it, up to the build timeout, and then says why it gave up.
+  ASSERT_TRUE(base::make_private_dir(dir_.file("build")).has_value());
+  base::UniqueFd other(::open(dir_.file("build/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(other.valid());
+  ASSERT_EQ(::flock(other.get(), LOCK_EX | LOCK_NB), 0);
+  KernelBuilder waiting(processes_, kernel_, std::chrono::milliseconds(300), options());
+  const auto refused = waiting.build(checkout());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), base::ErrorCode::kBusy);
+  EXPECT_THAT(refused.error().message(), HasSubstr("another process has been building"));
+  EXPECT_EQ(builds_, 0);
+  // Released: the same build goes ahead.
+  other.reset();
+  const auto built = waiting.build(checkout());
+  ASSERT_TRUE(built.has_value()) << built.error().message();
+  EXPECT_EQ(builds_, 1);
 }
 
 TEST_F(KernelBuilderTest, BuildsThroughCcacheOnlyWhenAskedAndInstalled) {
