@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "base/paths.h"
+#include "build/kernel_fragments.h"
 #include "config/sha256.h"
 #include "run/qemu_runner.h"
 
@@ -87,7 +88,7 @@ base::Result<std::string> reproducer_digest(const config::Config& config) {
     // experiment. common/ and the helpers are not hashed (too much to read at every start).
     FB_ASSIGN_OR_RETURN(paths, run::xfstests_identity_files(*config.xfstests));
   } else if (!config.reproducer) {
-    return std::string();
+    // Nothing to read for the reproducer; the kernel's inputs below may still be.
   } else {
     const std::string& program = config.reproducer->program;
     if (program.rfind("bundled:", 0) == 0) {
@@ -97,10 +98,10 @@ base::Result<std::string> reproducer_digest(const config::Config& config) {
     }
     paths.insert(paths.end(), config.reproducer->files.begin(), config.reproducer->files.end());
   }
-  if (paths.empty()) {
+  if (paths.empty() && !config.kernel) {
     return std::string();
   }
-  std::string contents = "flakebisect reproducer digest v1\n";
+  std::string contents = "flakebisect reproducer digest v2\n";
   for (const std::string& path : paths) {
     auto text = base::read_file(path, size_t{1} << 30);
     if (!text) {
@@ -108,6 +109,33 @@ base::Result<std::string> reproducer_digest(const config::Config& config) {
     }
     contents += fmt::format("{}:{}\n", path.size(), path);
     contents += config::sha256_hex(*text) + "\n";
+  }
+  if (config.kernel) {
+    // What the kernel is built from, by content: a base .config file and every fragment (a file,
+    // or the text compiled into flakebisect). An edited fragment at the same path builds other
+    // kernels, so it is another experiment (v1 hashed only the paths, in the test identity).
+    const auto add = [&](std::string_view what, std::string_view name, std::string_view text) {
+      contents += fmt::format("{} {}:{}\n{}\n", what, name.size(), name, config::sha256_hex(text));
+    };
+    const std::string& base = config.kernel->base;
+    if (!base.empty() && base.front() == '/') {
+      auto text = base::read_file(base, size_t{1} << 30);
+      if (!text) {
+        return std::move(text).error().context("kernel.base");
+      }
+      add("base", base, *text);
+    }
+    for (const std::string& fragment : config.kernel->fragments) {
+      if (!fragment.empty() && fragment.front() == '/') {
+        auto text = base::read_file(fragment, size_t{1} << 30);
+        if (!text) {
+          return std::move(text).error().context("kernel.fragments");
+        }
+        add("fragment", fragment, *text);
+      } else if (auto bundled = build::bundled_fragment(fragment)) {
+        add("fragment", fragment, *bundled);
+      }
+    }
   }
   return config::sha256_hex(contents);
 }

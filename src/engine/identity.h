@@ -22,7 +22,9 @@
 // edited reproducer is a different experiment even at the same path. A reproducer in the checkout
 // is part of the commit already. With [xfstests], the digest covers ./check and the files of the
 // tests named in xfstests.tests (run::xfstests_identity_files); a tree without ./check is an
-// error here, before anything is built.
+// error here, before anything is built. With [kernel], it also covers the contents of the base
+// .config (when it is a file) and of every fragment, so an edited fragment is another experiment.
+// The build key still names the fragments by path.
 //
 // Build key (store::BuildRecord::config_hash): builds are stored per (tree id, build key); the key
 // is the SHA-256 of build.command and build.timeout. A failed build under a key makes every commit
@@ -45,8 +47,9 @@ namespace flakebisect::engine {
 
 std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
 
-// SHA-256 over the contents of the reproducer files that live outside the repository (see above),
-// "" when there are none; a file that cannot be read is an error naming it.
+// SHA-256 over the contents of the reproducer files that live outside the repository (see above)
+// and, with [kernel], of what the kernel is built from (a base .config file, every fragment file or
+// bundled fragment); "" when there are none; a file that cannot be read is an error naming it.
 base::Result<std::string> reproducer_digest(const config::Config& config);
 std::string build_key(const config::Config& config);
 

@@ -123,11 +123,49 @@ TEST(ReproducerDigest, FollowsTheContentOfAReproducerOutsideTheRepository) {
   ASSERT_TRUE(second);
   EXPECT_NE(*second, *first) << "an edited reproducer is a different experiment";
 
-  c.reproducer->program = "tools/repro";  // in the checkout: part of the commit
+  c.reproducer->program = "tools/repro";  // in the checkout: part of the commit, not read
+  const auto in_checkout = reproducer_digest(c);
+  c.reproducer->program = "tools/other";
+  EXPECT_EQ(reproducer_digest(c).value_or("x"), in_checkout.value_or("y"));
+  c.kernel.reset();  // and without [kernel], nothing outside the repository is left to hash
   EXPECT_EQ(reproducer_digest(c).value_or("x"), "");
+  c.kernel.emplace();
   c.reproducer->program = path + ".missing";
   EXPECT_FALSE(reproducer_digest(c));
   std::remove(path.c_str());
+}
+
+TEST(ReproducerDigest, FollowsTheContentOfTheKernelFragmentsAndBaseConfig) {
+  // An edited fragment at the same path builds other kernels: another experiment, whose runs must
+  // not be pooled with the old ones.
+  test_support::TempDir dir;
+  const std::string fragment = dir.file("frag.config");
+  std::ofstream(fragment, std::ios::trunc) << "CONFIG_EXT4_FS=y\n";
+  config::Config c = guest_config();
+  c.reproducer->program = "tools/repro";
+  c.kernel->fragments = {"qemu-guest", fragment};
+  auto first = reproducer_digest(c);
+  ASSERT_TRUE(first) << first.error().message();
+  std::ofstream(fragment, std::ios::trunc) << "CONFIG_EXT4_FS=y\nCONFIG_KASAN=y\n";
+  auto kasan = reproducer_digest(c);
+  ASSERT_TRUE(kasan);
+  EXPECT_NE(*kasan, *first);
+  EXPECT_NE(test_identity(c, *kasan), test_identity(c, *first));
+
+  // A base .config file counts by content too; a named one (defconfig) by its name alone.
+  const std::string base = dir.file("base.config");
+  std::ofstream(base, std::ios::trunc) << "CONFIG_64BIT=y\n";
+  c.kernel->base = base;
+  auto with_base = reproducer_digest(c);
+  ASSERT_TRUE(with_base);
+  std::ofstream(base, std::ios::trunc) << "CONFIG_64BIT=y\nCONFIG_SMP=y\n";
+  EXPECT_NE(reproducer_digest(c).value_or(*with_base), *with_base);
+
+  c.kernel->fragments = {dir.file("missing.config")};
+  const auto missing = reproducer_digest(c);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("missing.config"), std::string::npos)
+      << missing.error().message();
 }
 
 TEST(ReproducerDigest, AnXfstestsExperimentFollowsCheckAndTheNamedTests) {
