@@ -950,14 +950,15 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         result.detail = status_text(line.status);
         if (options_.xfstests) {
           // The guest init turned ./check's summary into an exit status (qemu/guest/init).
-          result.detail = fmt::format(
-              "xfstests {} (results in {}/run-{})",
-              !line.status         ? std::string("timed out in the guest")
-              : *line.status == 0   ? std::string("passed")
-              : *line.status == 125 ? std::string("did not run the test (not run)")
-              : *line.status == 254 ? std::string("./check could not run the tests")
-                                    : std::string("failed"),
-              share, first_index + line.run);
+          result.detail =
+              fmt::format("xfstests {} (results in {}/run-{})",
+                          !line.status          ? std::string("timed out in the guest")
+                          : *line.status == 0   ? std::string("passed")
+                          : *line.status == 125 ? std::string("did not run the test (not run)")
+                          : *line.status == 254 ? std::string("./check could not run the tests")
+                          : *line.status == 137 ? std::string("was killed by a signal (exit 137)")
+                                                : std::string("failed"),
+                          share, first_index + line.run);
         }
         if (line.bytes > 0) {
           result.detail += fmt::format(" ({} bytes of output)\n", line.bytes) +

@@ -144,6 +144,23 @@ TEST_F(XfstestsGuestTest, ACheckThatTimesOutIsAHangAndEndsTheBoot) {
   EXPECT_THAT((*results)[0].detail, HasSubstr("xfstests timed out in the guest"));
 }
 
+TEST_F(XfstestsGuestTest, ACheckKilledBySigkillBeforeItsTimeIsInfraNotAHang) {
+  // What the OOM killer does: exit 137, like the guest's timeout kill, but long before the timeout.
+  const std::string tree = tree_dir("killed");
+  fs::create_directories(fs::path(tree) / "ltp");
+  std::ofstream(tree + "/check") << "#!/bin/bash\nkill -9 $$\n";
+  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+  ::chmod((tree + "/check").c_str(), 0755);
+  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  auto o = options(tree);
+  o.run_timeout = std::chrono::milliseconds(60000);
+  auto results = boot(std::move(o), 0, 3);
+  ASSERT_TRUE(results) << results.error().message();
+  ASSERT_EQ(results->size(), 1u) << "a killed ./check ends the boot";
+  EXPECT_EQ((*results)[0].outcome, RunOutcome::kInfra) << (*results)[0].detail;
+  EXPECT_THAT((*results)[0].detail, HasSubstr("killed by a signal"));
+}
+
 TEST_F(XfstestsGuestTest, ATreeThatIsNotABuiltXfstestsIsAnErrorBeforeBooting) {
   const std::string tree = tree_dir("not-xfstests");
   auto results = boot(options(tree), 0, 1);
