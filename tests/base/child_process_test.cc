@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <functional>
 #include <string>
 
 #include "base/process.h"
@@ -108,27 +109,36 @@ TEST(ChildProcessTest, DestroyingARunningChildKillsItsWholeGroup) {
   ::kill(grandchild, SIGKILL);
 }
 
-TEST(ChildProcessTest, TheChildDiesWhenTheToolDies) {
-  // A helper process plays the tool: it starts a child, reports its pid and dies without any
-  // cleanup. The child's guard must then kill it.
+// A helper process plays the tool: it starts a child with `command`, reports the pid that
+// `victim` gives for it and dies without any cleanup (no destructors: only the kernel and the
+// child's guard can clean up). Returns the reported pid, -1 if none came.
+pid_t pid_left_by_a_dying_tool(const ProcessOptions& command,
+                               const std::function<pid_t(ChildProcess&)>& victim) {
   std::array<int, 2> report{};
-  ASSERT_EQ(::pipe(report.data()), 0);
+  if (::pipe(report.data()) != 0) {
+    return -1;
+  }
   const pid_t tool = ::fork();
-  ASSERT_GE(tool, 0);
   if (tool == 0) {
     ::close(report[0]);
-    auto child = ChildProcess::start(command({"sleep", "100"}));
-    const pid_t pid = child ? child->pid() : -1;
+    auto child = ChildProcess::start(command);
+    const pid_t pid = child ? victim(*child) : -1;
     [[maybe_unused]] const ssize_t n = ::write(report[1], &pid, sizeof pid);
-    ::_exit(0);  // no destructors: only the kernel can clean up now
+    ::_exit(0);
   }
   ::close(report[1]);
-  pid_t child = -1;
-  const ssize_t n = ::read(report[0], &child, sizeof child);
+  pid_t pid = -1;
+  const ssize_t n = ::read(report[0], &pid, sizeof pid);
   ::close(report[0]);
   int status = 0;
   ::waitpid(tool, &status, 0);
-  ASSERT_EQ(n, static_cast<ssize_t>(sizeof child));
+  return n == static_cast<ssize_t>(sizeof pid) ? pid : -1;
+}
+
+TEST(ChildProcessTest, TheChildDiesWhenTheToolDies) {
+  // The child's guard must kill it.
+  const pid_t child =
+      pid_left_by_a_dying_tool(command({"sleep", "100"}), [](ChildProcess& c) { return c.pid(); });
   ASSERT_GT(child, 1);
   EXPECT_TRUE(wait_until_gone(child)) << "child " << child << " outlived the tool";
   ::kill(child, SIGKILL);
@@ -137,27 +147,10 @@ TEST(ChildProcessTest, TheChildDiesWhenTheToolDies) {
 TEST(ChildProcessTest, WhatTheChildStartedDiesWhenTheToolDies) {
   // As above, but the child has a child of its own (a compiler under make, a shell's background
   // job), which PR_SET_PDEATHSIG would not reach: the guard must kill it too.
-  std::array<int, 2> report{};
-  ASSERT_EQ(::pipe(report.data()), 0);
-  const pid_t tool = ::fork();
-  ASSERT_GE(tool, 0);
-  if (tool == 0) {
-    ::close(report[0]);
-    auto child = ChildProcess::start(command({"sh", "-c", "sleep 100 & echo $!; wait"}));
-    pid_t grandchild = -1;
-    if (child) {
-      grandchild = static_cast<pid_t>(std::stol("0" + read_line(child->stdout_fd())));
-    }
-    [[maybe_unused]] const ssize_t n = ::write(report[1], &grandchild, sizeof grandchild);
-    ::_exit(0);  // no destructors: only the kernel and the guard can clean up now
-  }
-  ::close(report[1]);
-  pid_t grandchild = -1;
-  const ssize_t n = ::read(report[0], &grandchild, sizeof grandchild);
-  ::close(report[0]);
-  int status = 0;
-  ::waitpid(tool, &status, 0);
-  ASSERT_EQ(n, static_cast<ssize_t>(sizeof grandchild));
+  const pid_t grandchild = pid_left_by_a_dying_tool(
+      command({"sh", "-c", "sleep 100 & echo $!; wait"}), [](ChildProcess& c) {
+        return static_cast<pid_t>(std::stol("0" + read_line(c.stdout_fd())));
+      });
   ASSERT_GT(grandchild, 1);
   EXPECT_TRUE(wait_until_gone(grandchild)) << "grandchild " << grandchild << " outlived the tool";
   ::kill(grandchild, SIGKILL);

@@ -57,6 +57,20 @@ class BisectorTest : public ::testing::Test {
     return bisector.run(id);
   }
 
+  // The third run commits a user's cancel of bisection `id` before it runs (as `flakebisect
+  // cancel` from another terminal would) and, with `then_stop`, then asks this process to stop.
+  void cancel_at_third_run(int64_t id, bool then_stop) {
+    runner_.fn = [this, id, then_stop, inner = FakeRunner::flaky(bad_, 30)](
+                     const build::CommitCheckout& checkout, uint32_t index) {
+      if (runner_.calls.size() == 3) {
+        EXPECT_TRUE(
+            store_.set_state(id, BisectionState::kCancelled, 2000, "cancelled").has_value());
+        stop_ = then_stop || stop_;
+      }
+      return inner(checkout, index);
+    };
+  }
+
   TempDir dir_;
   History history_;
   std::set<std::string> bad_;
@@ -252,13 +266,7 @@ TEST_F(BisectorTest, EarlierRunsWithTheSameTestIdentityAreReused) {
 TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {
   make(sized(40));
   const int64_t id = create_running(store_, history_, test_config());
-  auto inner = FakeRunner::flaky(bad_, 30);
-  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
-    if (runner_.calls.size() == 3) {
-      EXPECT_TRUE(store_.set_state(id, BisectionState::kCancelled, 2000, "cancelled").has_value());
-    }
-    return inner(checkout, index);
-  };
+  cancel_at_third_run(id, /*then_stop=*/false);
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kCancelled);
   EXPECT_EQ(runner_.calls.size(), 3U);
   EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kCancelled);
@@ -271,14 +279,7 @@ TEST_F(BisectorTest, ACancelIsNotUndoneByAStopThatComesAfterIt) {
   // or a daemon would take the bisection back up.
   make(sized(40));
   const int64_t id = create_running(store_, history_, test_config());
-  auto inner = FakeRunner::flaky(bad_, 30);
-  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
-    if (runner_.calls.size() == 3) {
-      EXPECT_TRUE(store_.set_state(id, BisectionState::kCancelled, 2000, "cancelled").has_value());
-      stop_ = true;
-    }
-    return inner(checkout, index);
-  };
+  cancel_at_third_run(id, /*then_stop=*/true);
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kCancelled);
   const auto bisection = store_.get_bisection(id);
   EXPECT_EQ(bisection->state, BisectionState::kCancelled);

@@ -72,6 +72,17 @@ class XfstestsGuestTest : public ::testing::Test {
     return path;
   }
 
+  // A tree that looks like a built xfstests (./check and ltp/fsstress), whose ./check is `check`.
+  std::string fake_tree(const std::string& name, const std::string& check) {
+    const std::string tree = tree_dir(name);
+    fs::create_directories(fs::path(tree) / "ltp");
+    std::ofstream(tree + "/check") << check;
+    std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
+    ::chmod((tree + "/check").c_str(), 0755);
+    ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+    return tree;
+  }
+
   TempDir dir_;
   std::string kernel_;
   base::SubprocessRunner processes_;
@@ -113,12 +124,8 @@ TEST_F(XfstestsGuestTest, CheckRunsInTheHostRootAndItsSummaryIsTheVerdict) {
 
 TEST_F(XfstestsGuestTest, ACheckThatCannotStartIsInfraWithItsMessage) {
   // A tree whose ./check refuses to run: the run is infra (the tool's setup, not the kernel).
-  const std::string tree = tree_dir("broken");
-  fs::create_directories(fs::path(tree) / "ltp");
-  std::ofstream(tree + "/check") << "#!/bin/bash\necho 'common/config: xfs_io not found'\nexit 1\n";
-  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
-  ::chmod((tree + "/check").c_str(), 0755);
-  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  const std::string tree =
+      fake_tree("broken", "#!/bin/bash\necho 'common/config: xfs_io not found'\nexit 1\n");
   auto results = boot(options(tree), 0, 1);
   ASSERT_TRUE(results) << results.error().message();
   ASSERT_EQ(results->size(), 1u);
@@ -129,12 +136,7 @@ TEST_F(XfstestsGuestTest, ACheckThatCannotStartIsInfraWithItsMessage) {
 
 TEST_F(XfstestsGuestTest, ACheckThatTimesOutIsAHangAndEndsTheBoot) {
   // Its processes may still hold the disks, so the next run must not share the guest.
-  const std::string tree = tree_dir("sleepy");
-  fs::create_directories(fs::path(tree) / "ltp");
-  std::ofstream(tree + "/check") << "#!/bin/bash\nsleep 3600 &\nwait\n";
-  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
-  ::chmod((tree + "/check").c_str(), 0755);
-  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  const std::string tree = fake_tree("sleepy", "#!/bin/bash\nsleep 3600 &\nwait\n");
   auto o = options(tree);
   o.run_timeout = std::chrono::milliseconds(5000);
   auto results = boot(std::move(o), 0, 3);
@@ -146,12 +148,7 @@ TEST_F(XfstestsGuestTest, ACheckThatTimesOutIsAHangAndEndsTheBoot) {
 
 TEST_F(XfstestsGuestTest, ACheckKilledBySigkillBeforeItsTimeIsInfraNotAHang) {
   // What the OOM killer does: exit 137, like the guest's timeout kill, but long before the timeout.
-  const std::string tree = tree_dir("killed");
-  fs::create_directories(fs::path(tree) / "ltp");
-  std::ofstream(tree + "/check") << "#!/bin/bash\nkill -9 $$\n";
-  std::ofstream(tree + "/ltp/fsstress") << "#!/bin/sh\n";
-  ::chmod((tree + "/check").c_str(), 0755);
-  ::chmod((tree + "/ltp/fsstress").c_str(), 0755);
+  const std::string tree = fake_tree("killed", "#!/bin/bash\nkill -9 $$\n");
   auto o = options(tree);
   o.run_timeout = std::chrono::milliseconds(60000);
   auto results = boot(std::move(o), 0, 3);
