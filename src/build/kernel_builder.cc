@@ -66,9 +66,36 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kReproduc
     {"KBUILD_BUILD_VERSION", "1"},
 }};
 // Variables through which the tool's environment would change what kbuild reads or builds behind
-// the config's back (a KCONFIG_CONFIG elsewhere would leave <obj>/.config unused).
-constexpr std::array<std::string_view, 6> kUnsetEnv = {
-    "KCONFIG_CONFIG", "KCONFIG_ALLCONFIG", "KBUILD_OUTPUT", "ARCH", "CROSS_COMPILE", "LLVM"};
+// the config's back: a KCONFIG_CONFIG elsewhere would leave <obj>/.config unused, KCFLAGS=-O0 or a
+// MAKEFLAGS carrying "KCFLAGS=..." would build another kernel under the same artifact key. Every
+// KBUILD_* and KCONFIG_* variable goes too (KBUILD_EXTRA_WARN, KCONFIG_WERROR, ...); the fixed
+// KBUILD_BUILD_* above are set after. The Makefile's own plain assignments (CC, HOSTCC, LD) already
+// win over the environment, and O, V, W, C and M count only on the command line.
+constexpr std::array<std::string_view, 33> kUnsetEnv = {
+    "KCONFIG_CONFIG", "KCONFIG_ALLCONFIG", "KBUILD_OUTPUT",  "ARCH",          "SUBARCH",
+    "CROSS_COMPILE",  "LLVM",              "LLVM_IAS",       "KCFLAGS",       "KCPPFLAGS",
+    "KAFLAGS",        "KRUSTFLAGS",        "CFLAGS_KERNEL",  "AFLAGS_KERNEL", "CFLAGS_MODULE",
+    "AFLAGS_MODULE",  "LDFLAGS_MODULE",    "LDFLAGS",        "HOSTCFLAGS",    "HOSTCXXFLAGS",
+    "HOSTLDFLAGS",    "HOSTLDLIBS",        "HOSTRUSTFLAGS",  "USERCFLAGS",    "USERLDFLAGS",
+    "LOCALVERSION",   "CONFIG_",           "MAKEFLAGS",      "GNUMAKEFLAGS",  "MFLAGS",
+    "MAKEFILES",      "MAKELEVEL",         "MAKEOVERRIDES"};
+constexpr std::array<std::string_view, 2> kUnsetEnvPrefixes = {"KBUILD_", "KCONFIG_"};
+
+// kUnsetEnv, and the names in the tool's environment that start with one of kUnsetEnvPrefixes.
+std::vector<std::string> environment_to_unset() {
+  std::vector<std::string> names(kUnsetEnv.begin(), kUnsetEnv.end());
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const std::string_view name = text.substr(0, text.find('='));
+    for (std::string_view prefix : kUnsetEnvPrefixes) {
+      if (name.starts_with(prefix)) {
+        names.emplace_back(name);
+        break;
+      }
+    }
+  }
+  return names;
+}
 
 bool is_base_target(const std::string& base) {
   return base == "defconfig" || base == "tinyconfig" || base == "allnoconfig";
@@ -521,7 +548,7 @@ base::ProcessOptions KernelBuilder::make_options(const CommitCheckout& checkout,
   for (const auto& [name, value] : kReproducibleEnv) {
     options.env_set.emplace_back(name, value);
   }
-  options.env_unset.assign(kUnsetEnv.begin(), kUnsetEnv.end());
+  options.env_unset = environment_to_unset();
   options.timeout = timeout_;
   options.merge_stderr = true;
   return options;

@@ -608,6 +608,59 @@ esac
   EXPECT_EQ(read(outcome->artifact + "/build.log"), log.substr(0, log.find("# stored: ")));
 }
 
+TEST(KernelBuilder, MakeRunsWithoutTheKbuildVariablesOfTheToolsEnvironment) {
+  // KCFLAGS=-O0 (or a MAKEFLAGS that carries it) in the shell that started the daemon would build
+  // another kernel under the same artifact key; make sees only the fixed KBUILD_BUILD_* values.
+  const std::vector<std::pair<const char*, const char*>> inherited = {
+      {"KCFLAGS", "-O0"},         {"KCPPFLAGS", "-DX"},        {"MAKEFLAGS", "KCFLAGS=-O0"},
+      {"KBUILD_EXTRA_WARN", "1"}, {"KCONFIG_WERROR", "1"},     {"LOCALVERSION", "-mine"},
+      {"CROSS_COMPILE", "x-"},    {"KBUILD_BUILD_USER", "me"}, {"FLAKEBISECT_KEEP_ME", "1"}};
+  for (const auto& [name, value] : inherited) {
+    ASSERT_EQ(::setenv(name, value, 1), 0);
+  }
+  test_support::TempDir dir;
+  const std::string make = dir.write("make", R"(#!/bin/sh
+for arg; do
+  case "$arg" in O=*) obj=${arg#O=} ;; esac
+  last=$arg
+done
+case "$last" in
+defconfig) printf 'CONFIG_64BIT=y\n' >"$obj/.config" ;;
+olddefconfig) ;;
+bzImage)
+  mkdir -p "$obj/arch/x86/boot"
+  env | grep -E '^(K|MAKE|LOCALVERSION|CROSS_COMPILE|FLAKEBISECT_KEEP)' | sort \
+    >"$obj/arch/x86/boot/bzImage" ;;
+*) exit 2 ;;
+esac
+)");
+  fs::permissions(make, fs::perms::owner_all);
+  fs::create_directories(dir.file("linux"));
+  config::KernelConfig kernel;
+  kernel.make = {make};
+  kernel.fragments = {};
+  kernel.ccache = false;
+  KernelBuilderOptions options;
+  options.build_root = dir.file("build");
+  options.cache_root = dir.file("cache");
+  options.log_dir = dir.file("logs");
+  options.compiler_version = kCompiler;
+  base::SubprocessRunner processes;
+  KernelBuilder builder(processes, kernel, std::chrono::seconds(60), options);
+  auto outcome = builder.build(CommitCheckout{kSha, "/src", dir.file("linux"), "", ""});
+  for (const auto& [name, value] : inherited) {
+    ::unsetenv(name);
+  }
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  ASSERT_TRUE(outcome->ok) << outcome->detail;
+  EXPECT_EQ(read(outcome->artifact + "/bzImage"),
+            "FLAKEBISECT_KEEP_ME=1\n"
+            "KBUILD_BUILD_HOST=flakebisect\n"
+            "KBUILD_BUILD_TIMESTAMP=1970-01-01 00:00:00 UTC\n"
+            "KBUILD_BUILD_USER=flakebisect\n"
+            "KBUILD_BUILD_VERSION=1\n");
+}
+
 TEST(BundledFragments, IncludeTheQemuGuestXfstestsAndTheDebugFragments) {
   EXPECT_THAT(bundled_fragment_names(),
               ElementsAre("debug-kasan", "debug-lockdep", "qemu-guest", "xfstests"));
