@@ -76,8 +76,10 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
 
   FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(request.config));
   spec.config_hash = request.config.hash();
-  FB_ASSIGN_OR_RETURN(const std::string digest, reproducer_digest(request.config));
-  spec.test_identity = test_identity(request.config, digest);
+  FB_ASSIGN_OR_RETURN(const std::vector<InputFile> inputs, input_files(request.config));
+  spec.test_identity = test_identity(request.config, reproducer_digest(request.config, inputs));
+  spec.build_key = build_key(request.config, inputs);
+  spec.inputs_json = inputs_to_json(inputs);
   return spec;
 }
 

@@ -117,7 +117,7 @@ class Session {
     for (CommitIndex x = 0; x < n; ++x) {
       index_of_.emplace(candidates_[x].sha, x);
     }
-    build_key_ = build_key(config_);
+    FB_TRY(use_recorded_inputs());
     built_.assign(n, !builder_->needs_build());
     build_failed_.assign(n, false);
     build_ids_.assign(n, std::nullopt);
@@ -174,6 +174,29 @@ class Session {
   }
 
   // Builds are per tree: what is stored for x's tree holds for every candidate with that tree.
+  // The build key stored at the start; and the files outside the repository must still be what
+  // they were then, or the runs and builds of this session would be recorded under an identity and
+  // key that describe other ones. Bisections stored before schema 2 recompute the v1 key.
+  base::Status use_recorded_inputs() {
+    const store::BisectionSpec& spec = bisection_.spec;
+    if (spec.build_key.empty()) {
+      build_key_ = build_key(config_);
+      return {};
+    }
+    const std::string where = fmt::format("bisection {}", id_);
+    FB_ASSIGN_OR_RETURN(const std::vector<InputFile> recorded,
+                        inputs_from_json(spec.inputs_json, where));
+    auto now = input_files(config_);
+    if (!now) {
+      return std::move(now).error().context(where);
+    }
+    if (auto unchanged = check_inputs_unchanged(recorded, *now); !unchanged) {
+      return std::move(unchanged).error().context(where);
+    }
+    build_key_ = spec.build_key;
+    return {};
+  }
+
   void note_build(CommitIndex x, const store::BuildRecord& build) {
     const bool ok = build.status == store::BuildStatus::kOk;
     built_[x] = ok;

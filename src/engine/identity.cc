@@ -2,6 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include "base/paths.h"
 #include "build/kernel_fragments.h"
 #include "config/sha256.h"
@@ -81,63 +84,153 @@ std::string build_key(const config::Config& config) {
   return config::sha256_hex(out);
 }
 
-base::Result<std::string> reproducer_digest(const config::Config& config) {
-  std::vector<std::string> paths;
+std::string build_key(const config::Config& config, const std::vector<InputFile>& inputs) {
+  if (!config.kernel) {
+    return build_key(config);  // a host build.command is named by its argv alone, as in v1
+  }
+  std::string out = "flakebisect build key v2\n";
+  append_argv(out, "build.command", config.build.command);
+  out += fmt::format("build.timeout={}\n", config.build.timeout.count());
+  append_kernel(out, config);
+  for (const InputFile& input : inputs) {
+    if (input.is_kernel()) {
+      append_argv(out, input.key, {input.name, input.sha256});
+    }
+  }
+  return config::sha256_hex(out);
+}
+
+bool InputFile::is_kernel() const { return key == "kernel.base" || key == "kernel.fragments"; }
+
+base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
+  std::vector<InputFile> inputs;
+  const auto add_file = [&inputs](const char* key, const std::string& path) -> base::Status {
+    auto text = base::read_file(path, size_t{1} << 30);
+    if (!text) {
+      return std::move(text).error().context(key);
+    }
+    inputs.push_back({key, path, config::sha256_hex(*text)});
+    return {};
+  };
   if (config.xfstests) {
     // ./check and the named tests with their golden output: a changed test is a different
     // experiment. common/ and the helpers are not hashed (too much to read at every start).
-    FB_ASSIGN_OR_RETURN(paths, run::xfstests_identity_files(*config.xfstests));
-  } else if (!config.reproducer) {
-    // Nothing to read for the reproducer; the kernel's inputs below may still be.
-  } else {
+    FB_ASSIGN_OR_RETURN(const std::vector<std::string> paths,
+                        run::xfstests_identity_files(*config.xfstests));
+    for (const std::string& path : paths) {
+      FB_TRY(add_file("reproducer", path));
+    }
+  } else if (config.reproducer) {
     const std::string& program = config.reproducer->program;
     if (program.rfind("bundled:", 0) == 0) {
-      paths.push_back(run::bundled_program_path(program, ""));
+      FB_TRY(add_file("reproducer", run::bundled_program_path(program, "")));
     } else if (!program.empty() && program.front() == '/') {
-      paths.push_back(program);
+      FB_TRY(add_file("reproducer", program));
     }
-    paths.insert(paths.end(), config.reproducer->files.begin(), config.reproducer->files.end());
-  }
-  if (paths.empty() && !config.kernel) {
-    return std::string();
-  }
-  std::string contents = "flakebisect reproducer digest v2\n";
-  for (const std::string& path : paths) {
-    auto text = base::read_file(path, size_t{1} << 30);
-    if (!text) {
-      return std::move(text).error().context("reproducer");
+    for (const std::string& path : config.reproducer->files) {
+      FB_TRY(add_file("reproducer", path));
     }
-    contents += fmt::format("{}:{}\n", path.size(), path);
-    contents += config::sha256_hex(*text) + "\n";
   }
   if (config.kernel) {
     // What the kernel is built from, by content: a base .config file and every fragment (a file,
-    // or the text compiled into flakebisect). An edited fragment at the same path builds other
-    // kernels, so it is another experiment (v1 hashed only the paths, in the test identity).
-    const auto add = [&](std::string_view what, std::string_view name, std::string_view text) {
-      contents += fmt::format("{} {}:{}\n{}\n", what, name.size(), name, config::sha256_hex(text));
-    };
+    // or the text compiled into flakebisect). A base named by a make target (defconfig) is part
+    // of the commit.
     const std::string& base = config.kernel->base;
     if (!base.empty() && base.front() == '/') {
-      auto text = base::read_file(base, size_t{1} << 30);
-      if (!text) {
-        return std::move(text).error().context("kernel.base");
-      }
-      add("base", base, *text);
+      FB_TRY(add_file("kernel.base", base));
     }
     for (const std::string& fragment : config.kernel->fragments) {
       if (!fragment.empty() && fragment.front() == '/') {
-        auto text = base::read_file(fragment, size_t{1} << 30);
-        if (!text) {
-          return std::move(text).error().context("kernel.fragments");
-        }
-        add("fragment", fragment, *text);
+        FB_TRY(add_file("kernel.fragments", fragment));
       } else if (auto bundled = build::bundled_fragment(fragment)) {
-        add("fragment", fragment, *bundled);
+        inputs.push_back({"kernel.fragments", fragment, config::sha256_hex(*bundled)});
       }
     }
   }
+  return inputs;
+}
+
+std::string reproducer_digest(const config::Config& config, const std::vector<InputFile>& inputs) {
+  if (inputs.empty() && !config.kernel) {
+    return std::string();
+  }
+  // The v2 text, unchanged since it was written directly from the files (identities stored since
+  // then must still match): reproducer files first, then the kernel's, each a length-prefixed
+  // name and the SHA-256 of the contents.
+  std::string contents = "flakebisect reproducer digest v2\n";
+  for (const InputFile& input : inputs) {
+    if (input.is_kernel()) {
+      const char* what = input.key == "kernel.base" ? "base" : "fragment";
+      contents += fmt::format("{} {}:{}\n{}\n", what, input.name.size(), input.name, input.sha256);
+    } else {
+      contents += fmt::format("{}:{}\n{}\n", input.name.size(), input.name, input.sha256);
+    }
+  }
   return config::sha256_hex(contents);
+}
+
+base::Result<std::string> reproducer_digest(const config::Config& config) {
+  FB_ASSIGN_OR_RETURN(const std::vector<InputFile> inputs, input_files(config));
+  return reproducer_digest(config, inputs);
+}
+
+std::string inputs_to_json(const std::vector<InputFile>& inputs) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const InputFile& input : inputs) {
+    array.push_back({{"key", input.key}, {"name", input.name}, {"sha256", input.sha256}});
+  }
+  return array.dump();
+}
+
+base::Result<std::vector<InputFile>> inputs_from_json(std::string_view text,
+                                                      std::string_view where) {
+  std::vector<InputFile> inputs;
+  try {
+    const nlohmann::json array = nlohmann::json::parse(text);
+    for (const nlohmann::json& item : array) {
+      inputs.push_back({item.at("key").get<std::string>(), item.at("name").get<std::string>(),
+                        item.at("sha256").get<std::string>()});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return base::make_error(base::ErrorCode::kCorrupt,
+                            "{}: the recorded input files are not valid: {}", where, e.what());
+  }
+  return inputs;
+}
+
+base::Status check_inputs_unchanged(const std::vector<InputFile>& recorded,
+                                    const std::vector<InputFile>& now) {
+  for (const InputFile& then : recorded) {
+    const auto same = std::find_if(now.begin(), now.end(), [&then](const InputFile& input) {
+      return input.key == then.key && input.name == then.name;
+    });
+    if (same == now.end()) {
+      return base::make_error(base::ErrorCode::kInvalidInput,
+                              "{} '{}' is no longer one of the files the test reads", then.key,
+                              then.name);
+    }
+    if (same->sha256 != then.sha256) {
+      const bool bundled = then.is_kernel() && (then.name.empty() || then.name.front() != '/');
+      return base::make_error(
+          base::ErrorCode::kInvalidInput,
+          "{} '{}' {} since the bisection started (SHA-256 {} then, {} now): its runs and builds "
+          "would belong to another experiment; restore it and resume, or start a new bisection",
+          then.key, then.name, bundled ? "is another text in this flakebisect" : "has changed",
+          then.sha256.substr(0, 12), same->sha256.substr(0, 12));
+    }
+  }
+  for (const InputFile& input : now) {
+    const bool known = std::any_of(recorded.begin(), recorded.end(), [&input](const InputFile& r) {
+      return r.key == input.key && r.name == input.name;
+    });
+    if (!known) {
+      return base::make_error(base::ErrorCode::kInvalidInput,
+                              "{} '{}' is read by the test now but was not when the bisection "
+                              "started; start a new bisection",
+                              input.key, input.name);
+    }
+  }
+  return {};
 }
 
 }  // namespace flakebisect::engine

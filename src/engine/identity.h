@@ -24,11 +24,16 @@
 // tests named in xfstests.tests (run::xfstests_identity_files); a tree without ./check is an
 // error here, before anything is built. With [kernel], it also covers the contents of the base
 // .config (when it is a file) and of every fragment, so an edited fragment is another experiment.
-// The build key still names the fragments by path.
 //
 // Build key (store::BuildRecord::config_hash): builds are stored per (tree id, build key); the key
-// is the SHA-256 of build.command and build.timeout. A failed build under a key makes every commit
-// with that tree a skip for bisections using that key.
+// is the SHA-256 of build.command and build.timeout, with [kernel] its settings and (v2) the
+// contents of its base .config file and fragments: an edited fragment must not find the kernels
+// built from the old one, nor the old one's failed builds. A failed build under a key makes every
+// commit with that tree a skip for bisections using that key. A bisection stores its build key and
+// its input files (InputFile) when it is created (store::BisectionSpec); a resume uses the stored
+// key and refuses to go on when a file has changed (check_inputs_unchanged), so that no run or
+// build is recorded under an identity that no longer describes it. Bisections stored before the
+// key was stored (schema 1) use the v1 key, recomputed from the configuration.
 //
 // Both are versioned: changing what goes in changes every key (old runs are then no longer reused),
 // so change the serialisation only together with its version line.
@@ -38,19 +43,50 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
-
 #include "config/config.h"
 
 namespace flakebisect::engine {
 
 std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
 
-// SHA-256 over the contents of the reproducer files that live outside the repository (see above)
-// and, with [kernel], of what the kernel is built from (a base .config file, every fragment file or
-// bundled fragment); "" when there are none; a file that cannot be read is an error naming it.
+// One file outside the repository whose contents a test depends on. key: "reproducer" (with
+// [xfstests]: ./check and the named tests), "kernel.base" or "kernel.fragments"; name: its
+// absolute path, or a bundled fragment's name; sha256: of its contents.
+struct InputFile {
+  std::string key;
+  std::string name;
+  std::string sha256;
+
+  bool is_kernel() const;
+};
+
+// The input files of a configuration, reproducer files first; a file that cannot be read is an
+// error naming it and its key.
+base::Result<std::vector<InputFile>> input_files(const config::Config& config);
+
+// SHA-256 over the input files (see above): the reproducer files that live outside the repository
+// and, with [kernel], what the kernel is built from (a base .config file, every fragment file or
+// bundled fragment); "" when there are none and no [kernel].
+std::string reproducer_digest(const config::Config& config, const std::vector<InputFile>& inputs);
 base::Result<std::string> reproducer_digest(const config::Config& config);
+
+// v1, from the configuration alone: what bisections stored before schema 2 use.
 std::string build_key(const config::Config& config);
+// v2 with [kernel] (v1 without, where the inputs add nothing): the one new bisections store.
+std::string build_key(const config::Config& config, const std::vector<InputFile>& inputs);
+
+// The inputs as stored with a bisection (store::BisectionSpec::inputs_json), and back; `where`
+// names the bisection in a parse error.
+std::string inputs_to_json(const std::vector<InputFile>& inputs);
+base::Result<std::vector<InputFile>> inputs_from_json(std::string_view text,
+                                                      std::string_view where);
+
+// Ok when `now` holds the same files with the same contents as `recorded`; otherwise an error
+// naming the first file that changed, appeared or went.
+base::Status check_inputs_unchanged(const std::vector<InputFile>& recorded,
+                                    const std::vector<InputFile>& now);
 
 }  // namespace flakebisect::engine

@@ -330,7 +330,9 @@ class Collector {
     if (!needs_build()) {
       return {};
     }
-    const std::string key = engine::build_key(*config_);
+    // The key the bisection stored at its start; one stored before schema 2 uses the v1 key.
+    const std::string& stored = bisection_.spec.build_key;
+    const std::string key = stored.empty() ? engine::build_key(*config_) : stored;
     if (repo_) {
       for (size_t x = 0; x < candidates_.size(); ++x) {
         auto tree = repo_->tree_id(candidates_[x].sha);

@@ -59,6 +59,12 @@ struct BisectionSpec {
   // Key of the runs this bisection can share with others: hash of (build config, reproducer,
   // scratch fs config). Runs are reused by (test_identity, sha).
   std::string test_identity;
+  // Key of the builds this bisection finds and records (BuildRecord::config_hash), fixed at its
+  // start; "" (NULL) in a bisection created before schema 2, which recomputes the v1 key.
+  std::string build_key;
+  // The files outside the repository that test_identity covers, with their SHA-256 at the start,
+  // as a JSON array (engine::inputs_to_json); "" (NULL) before schema 2.
+  std::string inputs_json;
 };
 
 struct Bisection {

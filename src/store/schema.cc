@@ -103,8 +103,19 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Version 2: a bisection keeps the build key it uses and the contents (SHA-256) of the files
+// outside the repository that its test identity covers, both fixed at its start, so that a resume
+// after an edited fragment neither finds the old kernels nor records runs under the old identity
+// (engine/identity.h). NULL in bisections created before: they use the v1 key, recomputed.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE bisections ADD COLUMN build_key TEXT;
+ALTER TABLE bisections ADD COLUMN inputs_json TEXT
+  CHECK (inputs_json IS NULL OR (json_valid(inputs_json) AND json_type(inputs_json) = 'array'));
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, kSchemaV1},
+    {2, kSchemaV2},
 }};
 
 }  // namespace

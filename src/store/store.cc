@@ -270,7 +270,7 @@ Result<std::vector<T>> from_json_array(const std::string& text, const std::strin
 
 constexpr const char* kBisectionColumns =
     "id, created_at, updated_at, repo, bad_sha, good_shas, config_toml, config_hash, "
-    "test_identity, state, result_json, owner_pid, error";
+    "test_identity, state, result_json, owner_pid, error, build_key, inputs_json";
 
 template <typename Enum>
 Result<Enum> parse_column(Result<Enum> parsed, const std::string& path) {
@@ -297,6 +297,8 @@ Result<Bisection> read_bisection(const Statement& stmt, const std::string& path)
   b.result_json = stmt.column_optional_text(10);
   b.owner_pid = stmt.column_optional_int64(11);
   b.error = stmt.column_optional_text(12);
+  b.spec.build_key = stmt.column_optional_text(13).value_or(std::string());
+  b.spec.inputs_json = stmt.column_optional_text(14).value_or(std::string());
   return b;
 }
 
@@ -431,11 +433,15 @@ Result<int64_t> Store::create_bisection(const BisectionSpec& spec, int64_t now_m
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
       INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml,
-                              config_hash, test_identity, state, owner_pid)
-      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id)sql"));
+                              config_hash, test_identity, state, owner_pid, build_key, inputs_json)
+      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id)sql"));
   BisectionState state = owner_pid ? BisectionState::kRunning : BisectionState::kQueued;
+  const auto or_null = [](const std::string& text) {
+    return text.empty() ? std::nullopt : std::optional<std::string>(text);
+  };
   FB_TRY(stmt.bind_all(now_ms, spec.repo, spec.bad_sha, good_shas, spec.config_toml,
-                       spec.config_hash, spec.test_identity, to_string(state), owner_pid));
+                       spec.config_hash, spec.test_identity, to_string(state), owner_pid,
+                       or_null(spec.build_key), or_null(spec.inputs_json)));
   FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
   FB_TRY(txn.commit());
   return id;

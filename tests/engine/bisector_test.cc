@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <tuple>
 
@@ -261,6 +262,72 @@ TEST_F(BisectorTest, EarlierRunsWithTheSameTestIdentityAreReused) {
   EXPECT_EQ(runner_.calls.size(), runs);
   EXPECT_EQ(result_of(store_, second)["runs"], 0);
   EXPECT_EQ(result_of(store_, second)["evidence_runs"], result_of(store_, first)["evidence_runs"]);
+}
+
+// A guest test whose kernel is built with the fragment file `fragment`.
+config::Config kernel_config(const std::string& fragment) {
+  config::Config config;
+  config.kernel.emplace();
+  config.kernel->fragments = {"qemu-guest", fragment};
+  config.qemu.emplace();
+  config.reproducer.emplace();
+  config.reproducer->program = "./reproduce";
+  return config;
+}
+
+TEST_F(BisectorTest, AFixedKernelFragmentRetriesTheCommitsWhoseBuildFailedWithTheOldOne) {
+  make(sized(60, 3));
+  runner_.fn = FakeRunner::flaky(bad_, 100);
+  // The culprit does not build with the fragment as it first is (as when olddefconfig drops one of
+  // its symbols there), so the answer is a set; fixed, the fragment builds it.
+  const std::string fragment = (dir_ / "debug.config").native();
+  std::ofstream(fragment) << "CONFIG_EXT4_FS=y\n";
+  builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    build::BuildOutcome outcome;
+    outcome.ok = checkout.sha != history_.planted_sha() ||
+                 read_text(fragment).find("CONFIG_KASAN") != std::string::npos;
+    outcome.detail = outcome.ok ? "" : "olddefconfig dropped CONFIG_EXT4_FS (wanted y)";
+    return outcome;
+  };
+  const int64_t first = create_running(store_, history_, kernel_config(fragment));
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kInconclusive);
+  // The same contents again: the same build key, so the same skips.
+  EXPECT_EQ(prepare_bisection(
+                {history_.repo.native(), {history_.root}, history_.tip, kernel_config(fragment)})
+                ->build_key,
+            store_.get_bisection(first)->spec.build_key);
+
+  // Fixed at the same path: another build key, so the culprit's failed build is not a skip for
+  // it; the culprit is built and named.
+  std::ofstream(fragment, std::ios::trunc) << "CONFIG_EXT4_FS=y\nCONFIG_KASAN=y\n";
+  const int64_t fixed = create_running(store_, history_, kernel_config(fragment));
+  ASSERT_NE(store_.get_bisection(fixed)->spec.build_key,
+            store_.get_bisection(first)->spec.build_key);
+  ASSERT_EQ(run(fixed).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, fixed)["culprit"]["sha"], history_.planted_sha());
+  EXPECT_GE(std::count(builder_.built.begin(), builder_.built.end(), history_.planted_sha()), 2);
+}
+
+TEST_F(BisectorTest, AResumeAfterAnEditedFragmentPausesNamingItUntilItIsRestored) {
+  make(sized(40));
+  const std::string fragment = (dir_ / "debug.config").native();
+  std::ofstream(fragment) << "CONFIG_EXT4_FS=y\n";
+  const int64_t id = create_running(store_, history_, kernel_config(fragment));
+  std::ofstream(fragment, std::ios::trunc) << "CONFIG_EXT4_FS=y\nCONFIG_KASAN=y\n";
+  EXPECT_FALSE(run(id).has_value());
+  auto paused = store_.get_bisection(id);
+  EXPECT_EQ(paused->state, BisectionState::kPaused);
+  EXPECT_THAT(paused->error.value_or(""), HasSubstr("kernel.fragments '" + fragment +
+                                                    "' has changed since the bisection "
+                                                    "started"));
+  EXPECT_TRUE(builder_.built.empty());
+  EXPECT_TRUE(runner_.calls.empty());
+
+  // Restored: it goes on as if nothing had happened.
+  std::ofstream(fragment, std::ios::trunc) << "CONFIG_EXT4_FS=y\n";
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 2000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
 }
 
 TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {

@@ -215,6 +215,39 @@ TEST(StoreOpen, StoreFromANewerFlakebisectIsRefused) {
   EXPECT_EQ(pragma(db, "PRAGMA user_version"), schema_version() + 1);
 }
 
+TEST(StoreOpen, AVersionOneStoreIsMigratedAndKeepsItsBisections) {
+  // A store written before schema 2, with a bisection in it, as that flakebisect left it.
+  TempDir dir;
+  std::string path = dir.file("v1.db");
+  {
+    Database db = raw_open(path);
+    ASSERT_OK(db.exec(migrations()[0].sql));
+    ASSERT_OK(db.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str()));
+    ASSERT_OK(db.exec("PRAGMA user_version = 1"));
+    ASSERT_OK(db.exec(
+        "INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml, "
+        "config_hash, test_identity, state) VALUES (1, 1, '/r', 'b', '[\"g\"]', '', 'h', 'i', "
+        "'paused')"));
+  }
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
+  EXPECT_EQ(pragma(store.database_for_testing(), "PRAGMA user_version"), schema_version());
+  ASSERT_OK_AND_ASSIGN(auto old, store.get_bisection(1));
+  EXPECT_EQ(old.spec.test_identity, "i");
+  EXPECT_EQ(old.spec.build_key, "") << "recomputed (v1) by the engine";
+  EXPECT_EQ(old.spec.inputs_json, "");
+
+  // A new bisection keeps its build key and input files.
+  auto spec = sample_spec();
+  spec.build_key = "k2";
+  spec.inputs_json = R"([{"key":"kernel.fragments","name":"/f","sha256":"ab"}])";
+  ASSERT_OK_AND_ASSIGN(int64_t id, store.create_bisection(spec, 5));
+  ASSERT_OK_AND_ASSIGN(auto back, store.get_bisection(id));
+  EXPECT_EQ(back.spec.build_key, "k2");
+  EXPECT_EQ(back.spec.inputs_json, spec.inputs_json);
+  spec.inputs_json = "{}";
+  EXPECT_FALSE(store.create_bisection(spec, 6).has_value()) << "not an array";
+}
+
 TEST(StoreOpen, EmptyFileBecomesAStoreOnlyWhenCreating) {
   TempDir dir;
   std::string path = dir.file("empty.db");
