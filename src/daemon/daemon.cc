@@ -1,9 +1,11 @@
 #include "daemon/daemon.h"
 
+#include <fmt/core.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
@@ -44,6 +46,56 @@ bool stopping(const DaemonOptions& options) {
   return options.stop != nullptr && options.stop->load();
 }
 
+// Sleeps in short steps so that a stop request is seen quickly.
+void pause_for(const DaemonOptions& options, base::Clock& clock, std::chrono::milliseconds delay) {
+  const auto until = clock.now() + delay;
+  while (!stopping(options) && clock.now() < until) {
+    clock.sleep_for(std::min(delay, std::chrono::milliseconds(100)));
+  }
+}
+
+// Calls `attempt` again, every poll interval, while the store is busy: another process holding its
+// write lock past the busy timeout (a long report, a backup, sqlite3 at a prompt) is no reason for
+// a daemon to exit, which under systemd would soon hit the unit's restart limit. Any other error,
+// or a stop request, ends the retries.
+template <typename Attempt>
+auto while_busy(const DaemonOptions& options, base::Clock& clock, std::string_view what,
+                Attempt attempt) -> decltype(attempt()) {
+  bool warned = false;
+  while (true) {
+    auto result = attempt();
+    if (result || result.error().code() != base::ErrorCode::kBusy || stopping(options)) {
+      return result;
+    }
+    if (!warned) {
+      spdlog::warn("{}: {}; trying again every {} ms", what, result.error().message(),
+                   options.poll_interval.count());
+      warned = true;
+    }
+    pause_for(options, clock, options.poll_interval);
+  }
+}
+
+// After a session that ended in an error: when the engine could not record its end either (the
+// store was busy or failing then), the bisection would stay "running" under this live process,
+// where neither `resume` nor a daemon takes it up. Pause it once the store lets us.
+void release_if_still_ours(const DaemonOptions& options, base::Clock& clock, store::Store& store,
+                           int64_t id, int64_t pid, const std::string& message) {
+  const std::string what = fmt::format("bisection {}: pausing after an error", id);
+  auto bisection = while_busy(options, clock, what, [&] { return store.get_bisection(id); });
+  if (!bisection || bisection->state != BisectionState::kRunning || bisection->owner_pid != pid) {
+    return;
+  }
+  auto paused = while_busy(options, clock, what, [&] {
+    return store.set_state_if_owner(id, pid, BisectionState::kPaused, now_ms(clock), message);
+  });
+  if (!paused) {
+    spdlog::error("{}: {}", what, paused.error().message());
+  } else if (*paused) {
+    spdlog::warn("bisection {}: paused: {}", id, message);
+  }
+}
+
 }  // namespace
 
 bool resumable_by_daemon(const std::vector<store::Event>& events) {
@@ -65,13 +117,18 @@ bool resumable_by_daemon(const std::vector<store::Event>& events) {
 
 base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
                          const engine::ExecutorFactory& executors) {
-  FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
+  // The store first: opening it creates its directory (a first `daemon` on a new machine), where
+  // the lock file goes. Nothing is changed in it before the lock is held.
   store::OpenMode mode;
   mode.create_if_missing = true;
+  mode.busy_timeout_ms = options.store_busy_timeout_ms;
   FB_ASSIGN_OR_RETURN(store::Store store, store::Store::open(options.store_path, mode));
+  FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
   const int64_t pid = ::getpid();
 
-  FB_ASSIGN_OR_RETURN(auto recovered, store.recover_running(process_alive, now_ms(clock)));
+  FB_ASSIGN_OR_RETURN(auto recovered, while_busy(options, clock, "recovering", [&] {
+                        return store.recover_running(process_alive, now_ms(clock));
+                      }));
   for (int64_t id : recovered) {
     spdlog::warn("bisection {}: its process died while running it; paused", id);
   }
@@ -91,13 +148,15 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
     auto state = bisector.run(id);
     if (!state) {
       spdlog::error("bisection {}: {}", id, state.error().message());
+      release_if_still_ours(options, clock, store, id, pid, state.error().message());
     } else {
       spdlog::info("bisection {}: {}", id, store::to_string(*state));
     }
   };
 
   // First the daemon's own paused bisections, oldest first.
-  FB_ASSIGN_OR_RETURN(auto all, store.list_bisections());
+  FB_ASSIGN_OR_RETURN(auto all, while_busy(options, clock, "listing bisections",
+                                           [&] { return store.list_bisections(); }));
   for (const store::Bisection& bisection : all) {
     if (stopping(options)) {
       return {};
@@ -105,7 +164,9 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
     if (bisection.state != BisectionState::kPaused) {
       continue;
     }
-    FB_ASSIGN_OR_RETURN(auto events, store.events(bisection.id));
+    FB_ASSIGN_OR_RETURN(auto events,
+                        while_busy(options, clock, fmt::format("bisection {}", bisection.id),
+                                   [&] { return store.events(bisection.id); }));
     if (!resumable_by_daemon(events)) {
       continue;
     }
@@ -118,7 +179,9 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
   }
 
   while (!stopping(options)) {
-    FB_ASSIGN_OR_RETURN(auto next, store.claim_next_queued(pid, now_ms(clock)));
+    FB_ASSIGN_OR_RETURN(auto next, while_busy(options, clock, "claiming the next bisection", [&] {
+                          return store.claim_next_queued(pid, now_ms(clock));
+                        }));
     if (next) {
       work_on(next->id);
       continue;
@@ -126,11 +189,7 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
     if (options.exit_when_idle) {
       break;
     }
-    // Sleep in short steps so a stop request is seen quickly.
-    const auto until = clock.now() + options.poll_interval;
-    while (!stopping(options) && clock.now() < until) {
-      clock.sleep_for(std::min(options.poll_interval, std::chrono::milliseconds(100)));
-    }
+    pause_for(options, clock, options.poll_interval);
   }
   return {};
 }
