@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 #include <utility>
 
@@ -37,7 +38,13 @@ std::string read_holder(int fd) {
 
 }  // namespace
 
-std::string daemon_lock_path(const std::string& store_path) { return store_path + ".daemon.lock"; }
+std::string daemon_lock_path(const std::string& store_path) {
+  // Named after the store's real path, so that a store reached through a symbolic link (to the
+  // file or to a directory above it) has the same lock as the store named directly.
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::weakly_canonical(store_path, ec);
+  return (ec || real.empty() ? store_path : real.native()) + ".daemon.lock";
+}
 
 Result<DaemonLock> acquire_daemon_lock(const std::string& store_path) {
   if (store_path.empty() || store_path == ":memory:") {

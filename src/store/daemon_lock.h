@@ -36,7 +36,7 @@ class DaemonLock {
   int fd_ = -1;
 };
 
-// The lock file's path for a store.
+// The lock file's path for a store: beside the store's real path (symbolic links resolved).
 std::string daemon_lock_path(const std::string& store_path);
 
 // Takes the daemon lock without waiting. Fails with kBusy ("store <path> is already served by a

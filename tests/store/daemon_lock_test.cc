@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include "store/store_test_support.h"
@@ -35,6 +36,23 @@ TEST(DaemonLock, SecondHolderIsRefusedUntilTheFirstReleases) {
                                             std::to_string(getpid()) + ")");
   }
   ASSERT_OK(acquire_daemon_lock(store));
+}
+
+TEST(DaemonLock, AStoreReachedThroughASymbolicLinkHasTheSameLock) {
+  TempDir dir;
+  const std::string store = dir.file("real/s.db");
+  ASSERT_EQ(mkdir(dir.file("real").c_str(), 0700), 0);
+  ASSERT_EQ(symlink(dir.file("real").c_str(), dir.file("dirlink").c_str()), 0);
+  ASSERT_OK_AND_ASSIGN(DaemonLock first, acquire_daemon_lock(store));
+  // Through a link to its directory, and (once the file exists) through a link to the file.
+  auto via_dir = acquire_daemon_lock(dir.file("dirlink/s.db"));
+  ASSERT_FALSE(via_dir.has_value());
+  EXPECT_EQ(via_dir.error().code(), ErrorCode::kBusy);
+  { std::ofstream(store) << ""; }
+  ASSERT_EQ(symlink(store.c_str(), dir.file("filelink.db").c_str()), 0);
+  auto via_file = acquire_daemon_lock(dir.file("filelink.db"));
+  ASSERT_FALSE(via_file.has_value());
+  EXPECT_EQ(via_file.error().code(), ErrorCode::kBusy);
 }
 
 TEST(DaemonLock, MovedLockStaysHeld) {
