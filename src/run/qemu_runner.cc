@@ -40,6 +40,8 @@ constexpr size_t kConsoleHeadBytes = size_t{256} << 10;
 constexpr size_t kConsoleTailBytes = size_t{3} << 20;
 // A results line longer than this is not ours (4 KiB of output is 5.5 KiB of base64).
 constexpr size_t kMaxResultsLine = 16 << 10;
+// How long a run's "end" waits for its console marker (see await_end_marker).
+constexpr std::chrono::milliseconds kConsoleMarkerWait{2000};
 constexpr std::string_view kGuestScratch = "/scratch";
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
@@ -381,6 +383,12 @@ struct QemuRunner::Boot {
     const size_t end = find_marker(text, fmt::format("flakebisect: end run {}", k));
     return text.substr(begin, end != std::string::npos && end > begin ? end - begin
                                                                        : std::string::npos);
+  }
+
+  // Whether the console holds the guest's marker for run k ("begin" or "end").
+  bool has_marker(std::string_view which, uint32_t k) const {
+    return find_marker(console.text(), fmt::format("flakebisect: {} run {}", which, k)) !=
+           std::string::npos;
   }
 
   // Rewrites the console log file (capped) so a run's row can point at it.
@@ -927,6 +935,34 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     }
   };
 
+  // The console (ttyS0, a pipe) and the results (ttyS1, a file) are two channels: the guest prints
+  // "end run k" on the console before it writes "end" to the results, but the console's bytes can
+  // reach this process later (the kernel's console output is asynchronous since 6.x printk, and
+  // QEMU flushes each chardev on its own). Without the marker, a report the kernel printed just
+  // before it would be missed, and found in the next run's console instead. So wait for the
+  // marker, up to kConsoleMarkerWait; a custom init that prints no "begin" marker is not waited
+  // for, and a marker that never comes leaves the console as it is.
+  const auto await_end_marker = [&](uint32_t k) {
+    if (!boot.has_marker("begin", k)) {
+      return;
+    }
+    const auto deadline = Clock::now() + kConsoleMarkerWait;
+    while (!boot.has_marker("end", k)) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      pollfd pfd{qemu.stdout_fd(), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+        spdlog::debug("{}: run {}: no end marker on the console within {} ms", what, k,
+                      kConsoleMarkerWait.count());
+        return;
+      }
+      const uint64_t before = boot.console.total();
+      read_console();
+      if (boot.console.total() == before) {
+        return;  // end of file: QEMU is gone
+      }
+    }
+  };
+
   uint64_t console_before = 0;
   const auto handle_line = [&](const ResultsLine& line) {
     boot.last_event = Clock::now();
@@ -945,6 +981,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         // The guest printed this run's console markers before writing "end": drain the console
         // pipe so they (and any report before them) are in hand.
         read_console();
+        await_end_marker(line.run);
         RunResult result;
         result.outcome = outcome_of_status(line.status);
         result.detail = status_text(line.status);

@@ -162,6 +162,27 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   EXPECT_EQ(results[1].outcome, RunOutcome::kCrash);
 }
 
+TEST_F(QemuRunnerTest, AReportTheConsoleDeliversAfterTheEndLineStillBelongsToItsRun) {
+  // The results channel can be ahead of the console: "end" arrives before the report and the end
+  // marker that the guest printed first.
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "FB1 end 0 0 200 0 -" >>"$R"
+sleep 0.5
+echo "------------[ cut here ]------------"
+echo "WARNING: CPU: 0 PID: 77 at fs/ext4/inode.c:3600 ext4_dio_write_end+0x1a/0x40"
+echo "RIP: 0010:ext4_dio_write_end+0x1a/0x40"
+echo "flakebisect: end run 0"
+echo "flakebisect: begin run 1"; echo "FB1 begin 1" >>"$R"
+echo "flakebisect: end run 1"; echo "FB1 end 1 0 200 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 2);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  EXPECT_THAT(results[0].signature, Optional(std::string("WARNING in ext4_dio_write_end")));
+}
+
 TEST_F(QemuRunnerTest, QemuEndingBetweenRunsIsInfraNotACrash) {
   // Run 0 passed; then the kernel panics while the guest cleans up, before run 1 begins. No
   // reproducer ran: that is not a crash the reproducer found, and only the console after run 0 is
