@@ -341,9 +341,11 @@ void headline(Body& body, const json& report) {
     body.paragraph(text);
   }
 
+  // Without a run that counted, theta and eps are the prior's: no rate was seen yet.
   const json& theta = member(result, "theta");
   const json& eps = member(result, "eps");
-  if (theta.is_object() && status != "not_reproduced" && status != "queued") {
+  if (theta.is_object() && status != "not_reproduced" && status != "queued" &&
+      count(member(report, "totals"), "evidence_runs") > 0) {
     body.blank();
     std::string rates = fmt::format(
         "The failure shows in about {} of runs on bad commits (90% interval {} to {})",

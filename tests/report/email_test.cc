@@ -113,6 +113,7 @@ json sample_report() {
       {"totals",
        {{"runs", 48},
         {"reused_runs", 0},
+        {"evidence_runs", 48},
         {"builds", 4},
         {"failed_builds", 1},
         {"boots", 3},

@@ -455,6 +455,28 @@ TEST_F(ReportTest, AQueuedBisectionHasAnEmptyButCompleteReport) {
   EXPECT_THAT(render_bisect_log(doc), HasSubstr("no usable candidate commits"));
 }
 
+TEST_F(ReportTest, ABisectionWithoutEvidenceClaimsNoFailureRate) {
+  // Candidates and only infra runs: the posterior and its rates are still the prior's.
+  const std::string config_text = std::string(kConfig) + "no_output_timeout = 30\n";
+  const int64_t id =
+      create_bisection(*store_, history_.repo, history_.tip, history_.root, config_text);
+  Recorder recorder(*store_, id, engine::test_identity(parse(config_text)));
+  recorder.plan(history_.tip, 4, 0, 4, 0.1, candidates_.front().sha, true);
+  recorder.runs(history_.tip, {0, 0, 0, 3}, std::nullopt);
+  for (const char* state : {"running", "paused", "cancelled"}) {
+    ASSERT_TRUE(store_->database_for_testing().execute(
+        "UPDATE bisections SET state = ?2, owner_pid = IIF(?2 = 'running', 1, NULL) WHERE id = ?1",
+        id, std::string(state)));
+    const json doc = report(id);
+    ASSERT_EQ(doc["result"]["status"], state);
+    ASSERT_TRUE(doc["result"]["theta"].is_object()) << "the test needs a prior to leave out";
+    EXPECT_EQ(doc["totals"]["evidence_runs"], 0);
+    const std::string text = render_text(doc);
+    EXPECT_THAT(text, Not(HasSubstr("The failure shows in about"))) << text;
+    EXPECT_THAT(text, Not(HasSubstr("most likely first bad commit"))) << text;
+  }
+}
+
 TEST_F(ReportTest, AMissingRepositoryOrConfigurationIsAWarningNotAnError) {
   fs::rename(history_.repo, dir_ / "moved");
   json doc = report(found_);
