@@ -316,14 +316,15 @@ void headline(Body& body, const json& report) {
                                  percent(num(result, "credible_mass"))));
       size_t shown = 0;
       for (const json& entry : set) {
-        if (shown++ == kMaxSetLines) break;
+        if (shown == kMaxSetLines) break;
         body.line(fmt::format("  {:<12}  {:>6}  {}", sha12(entry),
                               percent(num(entry, "probability")),
                               one_line(str(entry, "subject"), kMaxSubjectColumns)));
+        ++shown;
       }
-      const uint64_t size = count(result, "credible_set_size");
-      if (size > shown)
-        body.line(fmt::format("  ... and {} more", size - std::min<uint64_t>(shown, size)));
+      // The document lists at most 50 members; credible_set_size is the whole set's.
+      const uint64_t size = std::max<uint64_t>(count(result, "credible_set_size"), set.size());
+      if (size > shown) body.line(fmt::format("  ... and {} more", size - shown));
     }
   } else if (status == "not_reproduced") {
     body.paragraph("flakebisect could not reproduce the failure" +

@@ -1,5 +1,6 @@
 #include "report/email.h"
 
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -342,6 +343,36 @@ TEST(RenderEmail, AnInconclusiveBisectionListsTheCommitsItCouldBe) {
                               "  bbbbbbbbbbbb   35.0%  fs: two\n"
                               "  ... and 1 more\n"));
   EXPECT_THAT(body, Not(HasSubstr("Fixes:")));
+}
+
+TEST(RenderEmail, ALongCredibleSetShowsTwentyMembersAndCountsTheRest) {
+  json report = sample_report();
+  report["result"]["status"] = "inconclusive";
+  report["result"]["culprit"] = nullptr;
+  json set = json::array();
+  for (int i = 0; i < 21; ++i) {
+    set.push_back({{"sha", fmt::format("{:012x}", i + 1) + std::string(28, '0')},
+                   {"subject", fmt::format("fs: change {}", i + 1)},
+                   {"probability", 0.04}});
+  }
+  report["result"]["credible_set"] = set;
+  report["result"]["credible_set_size"] = 21;
+  std::string body = render_text(report);
+  EXPECT_THAT(body, HasSubstr("  000000000014    4.0%  fs: change 20\n"
+                              "  ... and 1 more\n"));
+  EXPECT_THAT(body, Not(HasSubstr("fs: change 21")));
+
+  // The document holds the first 50 of a larger set.
+  for (int i = 21; i < 50; ++i) set.push_back(set[0]);
+  report["result"]["credible_set"] = set;
+  report["result"]["credible_set_size"] = 60;
+  body = render_text(report);
+  EXPECT_THAT(body, HasSubstr("fs: change 20\n  ... and 40 more\n"));
+
+  // A size smaller than the list (a hand-edited document) still counts what is not shown.
+  report["result"]["credible_set_size"] = 0;
+  body = render_text(report);
+  EXPECT_THAT(body, HasSubstr("fs: change 20\n  ... and 30 more\n"));
 }
 
 TEST(RenderEmail, NeverThrowsOnDocumentsOfTheWrongShape) {
