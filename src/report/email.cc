@@ -164,13 +164,17 @@ std::string trim(std::string_view text) {
 // ---- numbers in words
 // ----------------------------------------------------------------------------
 
-// "30.1%", with more decimals near 100% so that a probability below 1 never reads "100%".
+// "30.1%", rounded down to a tenth of a percent (0.79999 is "79.9%", not "80.0%", which would
+// cross a word's threshold), with more decimals near 100% so that a probability below 1 never
+// reads "100%".
 std::string percent(double p) {
   if (!(p > 0)) return "0%";
   if (p >= 1) return "100%";
   const double value = p * 100;
-  if (value < 0.05) return "<0.1%";
-  if (value < 99.95) return fmt::format("{:.1f}%", value);
+  // The tolerance keeps 0.57 at 57.0% although p * 1000 is 569.99999999999994 in binary.
+  const double tenths = std::floor(p * 1000 + 1e-9);
+  if (tenths < 1) return "<0.1%";
+  if (value < 99.95) return fmt::format("{:.1f}%", tenths / 10);
   for (int decimals = 2; decimals <= 6; ++decimals) {
     const double scale = std::pow(10.0, decimals);
     const double down = std::floor(value * scale) / scale;

@@ -199,6 +199,17 @@ TEST(ConfidenceInWords, SaysHowSureInWordsAndNeverRoundsUpToCertainty) {
   EXPECT_EQ(confidence_in_words(0.0001), "unlikely (<0.1%)");
 }
 
+TEST(ConfidenceInWords, RoundsDownToATenthOfAPercent) {
+  EXPECT_EQ(confidence_in_words(0.98996), "very likely (98.9%)");
+  EXPECT_EQ(confidence_in_words(0.79999), "more likely than not (79.9%)");
+  EXPECT_EQ(confidence_in_words(0.57), "more likely than not (57.0%)");  // 56.99999... in binary
+  EXPECT_EQ(confidence_in_words(0.29), "possible (29.0%)");
+  EXPECT_EQ(confidence_in_words(0.0019), "unlikely (0.1%)");
+  EXPECT_EQ(confidence_in_words(0.00099), "unlikely (<0.1%)");
+  EXPECT_EQ(confidence_in_words(0.9994), "almost certain (99.9%)");
+  EXPECT_EQ(confidence_in_words(0.99949), "almost certain (99.9%)");
+}
+
 TEST(Mailbox, QuotesSpecialsEncodesNonAsciiAndRejectsBadAddresses) {
   EXPECT_THAT(mailbox("A U Thor", "author@example.com"),
               Optional(std::string("A U Thor <author@example.com>")));
