@@ -300,9 +300,10 @@ void headline(Body& body, const json& report) {
     body.blank();
     body.line("commit " + one_line(str(culprit, "sha"), 64));
     const json& author = member(culprit, "author");
+    // Verbatim like git's own "Author:" line, so that it can be searched for and copied.
     if (author.is_object()) {
-      body.line("Author: " + one_line(str(author, "name"), kMaxNameColumns) + " <" +
-                one_line(str(author, "email"), kMaxNameColumns) + ">");
+      body.verbatim("Author: " + one_line(str(author, "name")) + " <" +
+                    one_line(str(author, "email")) + ">");
     }
     if (!str(culprit, "date").empty()) body.line("Date:   " + git_date(str(culprit, "date")));
     body.blank();
@@ -576,7 +577,8 @@ void tags(Body& body, const json& report, const EmailOptions& options) {
   if (!culprit.is_object()) return;
   body.blank();
   body.paragraph("If you fix the issue, please add the following tags to the commit:");
-  body.line("Reported-by: " + one_line(options.reporter, kMaxNameColumns));
+  // Tags are pasted into commits as they are: never cut, whatever their length.
+  body.verbatim("Reported-by: " + one_line(options.reporter));
   body.verbatim(fmt::format("Fixes: {} (\"{}\")", sha12(culprit),
                             one_line(str(culprit, "subject"), kMaxSubjectColumns)));
 }

@@ -13,10 +13,11 @@
 // Safety: header values never carry a line break from commit text (names and subjects go through
 // one_line, addresses must be plain addr-spec), names with specials become quoted strings, and
 // non-ASCII names and subjects become RFC 2047 encoded-words; headers are folded at 78 columns.
-// Body lines are at most 72 columns, with two exceptions kept verbatim on purpose: console
-// excerpt lines (the kernel's own lines, up to 200 columns, so they can be searched for) and the
-// `Fixes:` line (kernel convention: never wrapped). Lines end in "\n"; the body is UTF-8
-// (Content-Type: text/plain; charset=utf-8, 8bit).
+// Body lines are at most 72 columns, with exceptions kept verbatim on purpose: console excerpt
+// lines (the kernel's own lines, up to 200 columns, so they can be searched for), the
+// `Reported-by:` and `Fixes:` tags (pasted into commits as they are; kernel convention: never
+// wrapped) and the culprit's `Author:` line (as git prints it). Lines end in "\n"; the body is
+// UTF-8 (Content-Type: text/plain; charset=utf-8, 8bit).
 //
 // Rendering never fails: a field missing from the document is left out of the message.
 //

@@ -282,7 +282,7 @@ TEST(RenderEmail, AddressesTheAuthorAndCcsTheSignersOnce) {
   EXPECT_THAT(body, HasSubstr("   1:02:03  bbbbbbbbbbbb"));
 }
 
-TEST(RenderEmail, KeepsBodyLinesWithinSeventyTwoColumnsExceptConsoleAndFixes) {
+TEST(RenderEmail, KeepsBodyLinesWithinSeventyTwoColumnsExceptConsoleTagsAndAuthor) {
   json report = sample_report();
   report["bisection"]["repo"] = "/a/very/long/path/" + std::string(100, 'p') + "/linux";
   report["result"]["culprit"]["subject"] =
@@ -293,9 +293,25 @@ TEST(RenderEmail, KeepsBodyLinesWithinSeventyTwoColumnsExceptConsoleAndFixes) {
   for (const std::string& line : lines_of(body)) {
     if (line.starts_with("Console output")) in_console = true;
     if (line.starts_with("If you fix")) in_console = false;
-    if (in_console || line.starts_with("Fixes: ")) continue;
+    if (in_console || line.starts_with("Fixes: ") || line.starts_with("Reported-by: ") ||
+        line.starts_with("Author: ")) {
+      continue;
+    }
     EXPECT_LE(columns(line), kEmailBodyColumns) << line;
   }
+}
+
+TEST(RenderEmail, TheReportedByTagAndTheAuthorLineAreNeverCut) {
+  json report = sample_report();
+  const std::string author_name = "Maximiliane Alexandra Wolkenstein-Hohenberg";
+  const std::string author_email = "maximiliane.wolkenstein-hohenberg@storage.example.org";
+  report["result"]["culprit"]["author"] = {{"name", author_name}, {"email", author_email}};
+  EmailOptions options;
+  options.reporter =
+      "Jane Hacker of the Continuous Integration Team <jane.hacker@storage.example.org>";
+  const std::string body = render_text(report, options);
+  EXPECT_THAT(body, HasSubstr("\nAuthor: " + author_name + " <" + author_email + ">\n"));
+  EXPECT_THAT(body, HasSubstr("\nReported-by: " + options.reporter + "\n"));
 }
 
 TEST(RenderEmail, CommitTextCannotInjectHeaders) {
