@@ -579,8 +579,9 @@ void tags(Body& body, const json& report, const EmailOptions& options) {
   body.paragraph("If you fix the issue, please add the following tags to the commit:");
   // Tags are pasted into commits as they are: never cut, whatever their length.
   body.verbatim("Reported-by: " + one_line(options.reporter));
-  body.verbatim(fmt::format("Fixes: {} (\"{}\")", sha12(culprit),
-                            one_line(str(culprit, "subject"), kMaxSubjectColumns)));
+  // The full subject, as kernel convention has it (the report caps it at 1000 bytes).
+  body.verbatim(
+      fmt::format("Fixes: {} (\"{}\")", sha12(culprit), one_line(str(culprit, "subject"))));
 }
 
 void footer(Body& body, const json& report) {

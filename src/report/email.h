@@ -8,7 +8,7 @@
 //
 // and a body with the verdict, the confidence in words and numbers, the parameters, a per-commit
 // table, the decision log, the failures seen with a console excerpt, and the tags to add to a fix
-// (`Reported-by:` and `Fixes: <sha12> ("<subject>")`).
+// (`Reported-by:` and `Fixes: <sha12> ("<subject>")`, with the whole subject).
 //
 // Safety: header values never carry a line break from commit text (names and subjects go through
 // one_line, addresses must be plain addr-spec), names with specials become quoted strings, and

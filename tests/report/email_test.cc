@@ -314,6 +314,14 @@ TEST(RenderEmail, TheReportedByTagAndTheAuthorLineAreNeverCut) {
   EXPECT_THAT(body, HasSubstr("\nReported-by: " + options.reporter + "\n"));
 }
 
+TEST(RenderEmail, TheFixesTagHasTheWholeSubject) {
+  json report = sample_report();
+  const std::string subject = "ext4: " + std::string(250, 'w') + " end of the subject";
+  report["result"]["culprit"]["subject"] = subject + "\nsecond line";
+  const std::string body = render_text(report);
+  EXPECT_THAT(body, HasSubstr("\nFixes: cccccccccccc (\"" + subject + " second line\")\n"));
+}
+
 TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   json report = sample_report();
   json& culprit = report["result"]["culprit"];
