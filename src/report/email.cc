@@ -280,6 +280,10 @@ class Body {
       if (line != "-- ") {
         while (!line.empty() && line.back() == ' ') line.pop_back();
       }
+      // A lone "." ends the message for `sendmail -t` without -i, and mbox tools take a line
+      // starting "From " for the next message: such lines (console output, say) get a leading
+      // space, as RFC 3676 space-stuffing does.
+      if (line == "." || line.starts_with("From ")) line.insert(0, " ");
       out += line + "\n";
     }
     return out;

@@ -17,7 +17,9 @@
 // lines (the kernel's own lines, up to 200 columns, so they can be searched for), the
 // `Reported-by:` and `Fixes:` tags (pasted into commits as they are; kernel convention: never
 // wrapped) and the culprit's `Author:` line (as git prints it). Lines end in "\n"; the body is
-// UTF-8 (Content-Type: text/plain; charset=utf-8, 8bit).
+// UTF-8 (Content-Type: text/plain; charset=utf-8, 8bit). A line that is a lone "." or starts with
+// "From " (console output can be either) gets a leading space, so that neither `sendmail -t`
+// without -i nor an mbox reader takes it for the end of the message.
 //
 // Rendering never fails: a field missing from the document is left out of the message.
 //

@@ -322,6 +322,30 @@ TEST(RenderEmail, TheFixesTagHasTheWholeSubject) {
   EXPECT_THAT(body, HasSubstr("\nFixes: cccccccccccc (\"" + subject + " second line\")\n"));
 }
 
+TEST(RenderEmail, OutputLinesThatWouldEndOrSplitTheMessageAreSpaceStuffed) {
+  json report = sample_report();
+  report["crashes"][0]["console_excerpt"] =
+      "[   12.3] BUG: kernel NULL pointer dereference\n"
+      ".\n"
+      ". \n"
+      "From attacker@example.com Mon Jan  1 00:00:00 2024\n"
+      "From: not an mbox separator\n"
+      "..\n"
+      "[   12.4] RIP: 0010:ext4_dio_write_iter+0x1a/0x30";
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_THAT(body, HasSubstr("dereference\n"
+                              " .\n"
+                              " .\n"
+                              " From attacker@example.com Mon Jan  1 00:00:00 2024\n"
+                              "From: not an mbox separator\n"
+                              "..\n"
+                              "[   12.4] RIP:"));
+  for (const std::string& line : lines_of(body)) {
+    EXPECT_NE(line, ".");
+    EXPECT_THAT(line, Not(StartsWith("From ")));
+  }
+}
+
 TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   json report = sample_report();
   json& culprit = report["result"]["culprit"];
