@@ -513,12 +513,21 @@ namespace {
 // The formats `report` prints (docs/reports.md): the JSON document and its renderings.
 constexpr std::string_view kReportFormats = "json, text, email, bisect-log or html";
 
-// The email's reporter: $FLAKEBISECT_REPORTER ("Name <address>") when set.
+// The email's reporter: $FLAKEBISECT_REPORTER ("Name <address>") when set and valid; one without
+// an address is not used (a message needs an originator), and the user is told.
 report::EmailOptions email_options() {
   report::EmailOptions options;
   const char* reporter = std::getenv("FLAKEBISECT_REPORTER");
-  if (reporter != nullptr && reporter[0] != '\0') {
+  if (reporter == nullptr || reporter[0] == '\0') {
+    return options;
+  }
+  if (report::parse_person(reporter)) {
     options.reporter = reporter;
+  } else {
+    spdlog::warn(
+        "$FLAKEBISECT_REPORTER '{}' has no valid address (\"Name <address>\"); the report names "
+        "{} instead",
+        printable(reporter, 200), options.reporter);
   }
   return options;
 }

@@ -3,10 +3,12 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <set>
 #include <vector>
 
+#include "config/sha256.h"
 #include "report/json_access.h"
 #include "report/text.h"
 
@@ -224,6 +226,59 @@ std::string command_line(const json& argv) {
 std::string git_date(const std::string& iso) {
   if (iso.size() != 25 || iso[10] != 'T' || iso[22] != ':') return one_line(iso, 40);
   return iso.substr(0, 10) + " " + iso.substr(11, 8) + " " + iso.substr(19, 3) + iso.substr(23, 2);
+}
+
+// A time as report.cc's iso_utc writes it ("2024-01-01T00:00:00Z"); nullopt for anything else.
+std::optional<std::chrono::sys_seconds> utc_time(std::string_view iso) {
+  if (iso.size() != 20 || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || iso[13] != ':' ||
+      iso[16] != ':' || iso[19] != 'Z') {
+    return std::nullopt;
+  }
+  const auto field = [&](size_t at, size_t digits) -> int {
+    int value = 0;
+    for (size_t i = at; i < at + digits; ++i) {
+      if (iso[i] < '0' || iso[i] > '9') return -1;
+      value = value * 10 + (iso[i] - '0');
+    }
+    return value;
+  };
+  const int year = field(0, 4), month = field(5, 2), day = field(8, 2);
+  const int hour = field(11, 2), minute = field(14, 2), second = field(17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 59) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
+         std::chrono::seconds(second);
+}
+
+// RFC 5322's date-time in UTC: "Mon, 01 Jan 2024 00:00:00 +0000".
+std::string rfc5322_date(std::chrono::sys_seconds time) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto days = std::chrono::floor<std::chrono::days>(time);
+  const std::chrono::year_month_day date(days);
+  const std::chrono::hh_mm_ss clock(time - days);
+  return fmt::format(
+      "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", kDays[std::chrono::weekday(days).c_encoding()],
+      static_cast<unsigned>(date.day()), kMonths[static_cast<unsigned>(date.month()) - 1],
+      static_cast<int>(date.year()), clock.hours().count(), clock.minutes().count(),
+      clock.seconds().count());
+}
+
+// "20240101T000000Z": the time in a form that may stand in a Message-ID's dot-atom.
+std::string compact_utc(std::chrono::sys_seconds time) {
+  const auto days = std::chrono::floor<std::chrono::days>(time);
+  const std::chrono::year_month_day date(days);
+  const std::chrono::hh_mm_ss clock(time - days);
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                     clock.hours().count(), clock.minutes().count(), clock.seconds().count());
 }
 
 // The name a subject line gives the test: the reproducer's program, else the test command's.
@@ -576,13 +631,19 @@ void failures(Body& body, const json& report) {
   }
 }
 
+// The reporter the message names: options.reporter, or the default one when it has no valid
+// address (a message must have an originator, and a Reported-by: tag needs an address).
+std::string reporter_of(const EmailOptions& options) {
+  return parse_person(options.reporter) ? options.reporter : EmailOptions{}.reporter;
+}
+
 void tags(Body& body, const json& report, const EmailOptions& options) {
   const json& culprit = member(member(report, "result"), "culprit");
   if (!culprit.is_object()) return;
   body.blank();
   body.paragraph("If you fix the issue, please add the following tags to the commit:");
   // Tags are pasted into commits as they are: never cut, whatever their length.
-  body.verbatim("Reported-by: " + one_line(options.reporter));
+  body.verbatim("Reported-by: " + one_line(reporter_of(options)));
   // The full subject, as kernel convention has it (the report caps it at 1000 bytes).
   body.verbatim(
       fmt::format("Fixes: {} (\"{}\")", sha12(culprit), one_line(str(culprit, "subject"))));
@@ -699,9 +760,9 @@ std::string render_text(const json& report, const EmailOptions& options) {
 
 std::string render_email(const json& report, const EmailOptions& options) {
   std::string headers;
-  if (auto from = parse_person(options.reporter)) {
-    if (auto box = mailbox(from->name, from->address)) headers += address_header("From", {*box});
-  }
+  // reporter_of always parses: the default reporter stands in for one without an address.
+  const Person from = parse_person(reporter_of(options)).value_or(Person{});
+  if (auto box = mailbox(from.name, from.address)) headers += address_header("From", {*box});
   const json& culprit = member(member(report, "result"), "culprit");
   std::set<std::string> seen;
   std::vector<std::string> to;
@@ -726,11 +787,22 @@ std::string render_email(const json& report, const EmailOptions& options) {
   if (!to.empty()) headers += address_header("To", to);
   if (!cc.empty()) headers += address_header("Cc", cc);
   headers += unstructured_header("Subject", subject_of(report));
+  const std::string body = body_of(report, options);
+  // Date: and Message-ID: come from the report, never from the clock, so that one report always
+  // renders to the same message. A document without generated_at has no Date: (the submitting
+  // MTA adds one).
+  const auto generated_at = utc_time(str(report, "generated_at"));
+  if (generated_at) headers += "Date: " + rfc5322_date(*generated_at) + "\n";
+  const std::string digest = config::sha256_hex(headers + "\n" + body).substr(0, 12);
+  const std::string domain = from.address.substr(from.address.find('@') + 1);
+  headers += fmt::format(
+      "Message-ID: <flakebisect-{}-{}{}@{}>\n", count(member(report, "bisection"), "id"),
+      generated_at ? compact_utc(*generated_at) + "-" : std::string(), digest, domain);
   headers +=
       "MIME-Version: 1.0\n"
       "Content-Type: text/plain; charset=utf-8\n"
       "Content-Transfer-Encoding: 8bit\n";
-  return headers + "\n" + body_of(report, options);
+  return headers + "\n" + body;
 }
 
 }  // namespace flakebisect::report

@@ -5,6 +5,10 @@
 //   Cc: the people in the culprit's Signed-off-by, Co-developed-by, Reviewed-by, Acked-by,
 //       Tested-by and Cc trailers (valid addresses only, each once, the author left out)
 //   Subject: [flakebisect] <culprit subject>   or   [flakebisect] bisection: <test> inconclusive
+//   Date: the report's generated_at (none when the document has none)
+//   Message-ID: <flakebisect-<bisection id>-<generated_at>-<hash>@<the reporter's domain>>, where
+//       <hash> is the start of a SHA-256 over the other headers and the body: one report always
+//       renders to the same message, a different one to a different id
 //
 // and a body with the verdict, the confidence in words and numbers, the parameters, a per-commit
 // table, the decision log, the failures seen with a console excerpt, and the tags to add to a fix
@@ -36,7 +40,8 @@ namespace flakebisect::report {
 inline constexpr size_t kEmailBodyColumns = 72;
 
 struct EmailOptions {
-  // Who reports: the From: header and the suggested Reported-by: tag ("Name <address>").
+  // Who reports: the From: header and the suggested Reported-by: tag ("Name <address>"). One
+  // without a valid address is not used: the default stands in for it in both.
   std::string reporter = "flakebisect <flakebisect@localhost>";
   // Decision log lines in the body; earlier ones are summarised in one line.
   size_t max_decisions = 60;

@@ -100,6 +100,16 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
                   {{"FLAKEBISECT_REPORTER", "Jane Hacker <jane@example.org>"}});
   EXPECT_THAT(reporter.out, StartsWith("From: Jane Hacker <jane@example.org>\n"));
   EXPECT_THAT(reporter.out, HasSubstr("\nReported-by: Jane Hacker <jane@example.org>\n"));
+  EXPECT_THAT(reporter.out, HasSubstr("\nMessage-ID: <flakebisect-1-"));
+  EXPECT_THAT(reporter.out, ::testing::ContainsRegex("\nDate: [A-Z][a-z][a-z], "));
+  // A reporter without an address would leave the message without an originator.
+  const CliResult nameless =
+      flakebisect({"--db", s.db.native(), "report", "1", "--format", "email"},
+                  {{"FLAKEBISECT_REPORTER", "Jane Hacker"}});
+  ASSERT_EQ(nameless.exit_code, 0) << describe(nameless);
+  EXPECT_THAT(nameless.out, StartsWith("From: flakebisect <flakebisect@localhost>\n"));
+  EXPECT_THAT(nameless.out, HasSubstr("\nReported-by: flakebisect <flakebisect@localhost>\n"));
+  EXPECT_THAT(nameless.err, HasSubstr("$FLAKEBISECT_REPORTER 'Jane Hacker' has no valid address"));
 
   const CliResult log = report(s, 1, "bisect-log");
   ASSERT_EQ(log.exit_code, 0) << describe(log);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -65,6 +66,7 @@ json sample_report() {
       {"schema", "flakebisect-report"},
       {"version", 1},
       {"tool", {{"name", "flakebisect"}, {"version", "0.1.0"}}},
+      {"generated_at", "2024-01-01T12:34:56Z"},
       {"bisection",
        {{"id", 7},
         {"state", "found"},
@@ -350,7 +352,9 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   json report = sample_report();
   json& culprit = report["result"]["culprit"];
   culprit["author"] = {{"name", "X\nBcc: evil@example.com"}, {"email", "x@example.com"}};
-  culprit["subject"] = "fs: subject\r\nBcc: evil@example.com\n\nInjected body";
+  culprit["subject"] =
+      "fs: subject\r\nBcc: evil@example.com\nDate: Thu, 01 Jan 1970 00:00:00 +0000\n"
+      "Message-ID: <evil@example.com>\n\nInjected body";
   culprit["trailers"] = {
       {{"key", "Signed-off-by"}, {"value", "Y <y@example.com>\r\nBcc: evil@example.com"}},
       {{"key", "Cc"}, {"value", "evil@example.com\nBcc: evil2@example.com"}},
@@ -362,25 +366,81 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   }
   const std::string message = render_email(report);
   const auto [headers, body] = split_message(message);
+  std::map<std::string, int> seen;
   for (const std::string& line : lines_of(headers)) {
-    const bool known = line.starts_with(" ") || line.starts_with("From: ") ||
-                       line.starts_with("To: ") || line.starts_with("Cc: ") ||
-                       line.starts_with("Subject: ") || line.starts_with("MIME-Version: ") ||
-                       line.starts_with("Content-Type: ") ||
-                       line.starts_with("Content-Transfer-Encoding: ");
+    if (line.starts_with(" ")) continue;  // a folded line
+    const std::string name = line.substr(0, line.find(": "));
+    const bool known = name == "From" || name == "To" || name == "Cc" || name == "Subject" ||
+                       name == "Date" || name == "Message-ID" || name == "MIME-Version" ||
+                       name == "Content-Type" || name == "Content-Transfer-Encoding";
     EXPECT_TRUE(known) << "unexpected header line: " << line;
+    EXPECT_EQ(++seen[name], 1) << "a second " << name << ": " << line;
     EXPECT_THAT(line, Not(StartsWith("Bcc")));
   }
+  EXPECT_EQ(header_value(headers, "Date"), "Mon, 01 Jan 2024 12:34:56 +0000");
+  EXPECT_TRUE(
+      std::regex_match(header_value(headers, "Message-ID"),
+                       std::regex("<flakebisect-7-20240101T123456Z-[0-9a-f]{12}@localhost>")))
+      << header_value(headers, "Message-ID");
   EXPECT_THAT(message, Not(HasSubstr("\r")));
   EXPECT_EQ(header_value(headers, "To"), "\"X Bcc: evil@example.com\" <x@example.com>");
   EXPECT_EQ(header_value(headers, "Subject"),
-            "[flakebisect] fs: subject Bcc: evil@example.com Injected body");
+            "[flakebisect] fs: subject Bcc: evil@example.com Date: Thu, 01 Jan 1970 00:00:00 "
+            "+0000 Message-ID: <evil@example.com> Injected body");
   const std::string cc = header_value(headers, "Cc");
   EXPECT_THAT(cc, StartsWith("Y <y@example.com>, evil@example.com, Z <z@example.com>, p0@"));
   EXPECT_THAT(cc, Not(HasSubstr("evil2")));
   EXPECT_THAT(cc, Not(HasSubstr("Bcc")));
   EXPECT_THAT(cc, Not(HasSubstr("w@example.com")));      // "Signed-off-by\nBcc" is no known trailer
   EXPECT_EQ(std::count(cc.begin(), cc.end(), '@'), 32);  // at most 32 people
+}
+
+TEST(RenderEmail, HasADateAndAMessageIdMadeFromTheReport) {
+  json report = sample_report();
+  const std::string message = render_email(report);
+  auto [headers, body] = split_message(message);
+  EXPECT_EQ(header_value(headers, "Date"), "Mon, 01 Jan 2024 12:34:56 +0000");
+  const std::string id = header_value(headers, "Message-ID");
+  EXPECT_TRUE(
+      std::regex_match(id, std::regex("<flakebisect-7-20240101T123456Z-[0-9a-f]{12}@localhost>")))
+      << id;
+  EXPECT_EQ(render_email(report), message) << "the same report renders the same message";
+
+  // Another report of the same bisection at the same second is another message.
+  report["result"]["confidence"] = 0.995;
+  EXPECT_NE(header_value(split_message(render_email(report)).first, "Message-ID"), id);
+
+  // The host part is the reporter's.
+  EmailOptions options;
+  options.reporter = "Jane Hacker <jane@example.org>";
+  EXPECT_THAT(header_value(split_message(render_email(report, options)).first, "Message-ID"),
+              ::testing::EndsWith("@example.org>"));
+
+  // Other dates; a document without a valid generated_at has no Date: and no time in its id.
+  report["generated_at"] = "2024-02-29T23:59:59Z";
+  EXPECT_EQ(header_value(split_message(render_email(report)).first, "Date"),
+            "Thu, 29 Feb 2024 23:59:59 +0000");
+  for (const json& time : {json(nullptr), json("2023-02-29T00:00:00Z"), json("yesterday"),
+                           json("2024-01-01T00:00:00+01:00"), json(1704067200)}) {
+    report["generated_at"] = time;
+    headers = split_message(render_email(report)).first;
+    EXPECT_EQ(header_value(headers, "Date"), "<missing>") << time;
+    EXPECT_TRUE(std::regex_match(header_value(headers, "Message-ID"),
+                                 std::regex("<flakebisect-7-[0-9a-f]{12}@localhost>")))
+        << headers;
+  }
+}
+
+TEST(RenderEmail, AReporterWithoutAnAddressGivesWayToTheDefaultOne) {
+  EmailOptions options;
+  for (const char* reporter : {"Jane Hacker", "Jane Hacker <jane@>", ""}) {
+    options.reporter = reporter;
+    const auto [headers, body] = split_message(render_email(sample_report(), options));
+    EXPECT_EQ(header_value(headers, "From"), "flakebisect <flakebisect@localhost>") << reporter;
+    EXPECT_THAT(header_value(headers, "Message-ID"), ::testing::EndsWith("@localhost>"));
+    EXPECT_THAT(body, HasSubstr("\nReported-by: flakebisect <flakebisect@localhost>\n"));
+    EXPECT_EQ(render_text(sample_report(), options), body);
+  }
 }
 
 TEST(RenderEmail, AnInconclusiveBisectionListsTheCommitsItCouldBe) {
