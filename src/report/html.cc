@@ -734,9 +734,13 @@ void append_summary(std::string& out, const json* result) {
                      percent(probability_of(member(credible[i], "probability"))));
     }
     out += "</table>\n";
-    if (credible.size() > kMaxCredibleRows) {
+    // The document lists at most 50 members (report.cc); credible_set_size counts all of them.
+    const int64_t shown = static_cast<int64_t>(std::min(credible.size(), kMaxCredibleRows));
+    const int64_t size = std::max(count_of(member(result, "credible_set_size")).value_or(0),
+                                  static_cast<int64_t>(credible.size()));
+    if (size > shown) {
       fmt::format_to(std::back_inserter(out), "<p class=\"muted\">{} more members not shown.</p>\n",
-                     credible.size() - kMaxCredibleRows);
+                     size - shown);
     }
   }
   out += "</section>\n";

@@ -182,6 +182,23 @@ TEST(RenderHtml, StatusesOtherThanFoundGetTheirOwnHeadline) {
               HasSubstr("<header class=\"other\"><h1>flakebisect: &quot;&gt;&lt;b&gt;odd</h1>"));
 }
 
+TEST(RenderHtml, ACredibleSetLargerThanTheDocumentListsSaysHowManyAreNotShown) {
+  json report = sample_report();
+  json set = json::array();
+  for (size_t i = 0; i < 50; ++i) {
+    set.push_back({{"sha", sha_of(i)}, {"subject", "subsys: member"}, {"probability", 0.01}});
+  }
+  report["result"]["credible_set"] = set;  // report.cc lists at most 50 members
+  report["result"]["credible_set_size"] = 120;
+  std::string html = render_html(report);
+  EXPECT_EQ(occurrences(between(html, "<table id=\"credible-set\">", "</table>"), "<tr><td>"), 50U);
+  EXPECT_THAT(html, HasSubstr("<p class=\"muted\">70 more members not shown.</p>"));
+
+  report["result"]["credible_set_size"] = 50;
+  html = render_html(report);
+  EXPECT_THAT(html, Not(HasSubstr("more members not shown")));
+}
+
 TEST(RenderHtml, SubjectsAreEscapedEverywhere) {
   json report = sample_report();
   const std::string hostile = "<script>alert(\"x\")</script> & 'q' </title></svg>";
