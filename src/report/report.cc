@@ -211,6 +211,13 @@ double number_or(const json& object, const char* key, double fallback) {
   return fallback;
 }
 
+bool bool_or(const json& object, const char* key, bool fallback) {
+  if (object.is_object() && object.contains(key) && object[key].is_boolean()) {
+    return object[key].get<bool>();
+  }
+  return fallback;
+}
+
 std::string string_or(const json& object, const char* key, const std::string& fallback = "") {
   if (object.is_object() && object.contains(key) && object[key].is_string()) {
     return object[key].get<std::string>();
@@ -660,7 +667,7 @@ class Collector {
                     {"cost", number_or(data, "cost", 0)},
                     {"max_probability", probability(number_or(data, "max_probability", 0))},
                     {"best_sha", text(string_or(data, "best_sha"))},
-                    {"reproducing", data.is_object() && data.value("reproducing", false)},
+                    {"reproducing", bool_or(data, "reproducing", false)},
                     {"elapsed_ms", static_cast<int64_t>(number_or(data, "elapsed_ms", 0))}};
       const auto x = index_of(string_or(data, "sha"));
       decision["subject"] = x ? text(candidates_[*x].subject, kMaxSubjectBytes) : json(nullptr);

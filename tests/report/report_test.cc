@@ -506,6 +506,32 @@ TEST_F(ReportTest, AMissingRepositoryOrConfigurationIsAWarningNotAnError) {
   EXPECT_EQ(doc["result"]["status"], "found");
 }
 
+TEST_F(ReportTest, AStoredPlanEventOfAnotherShapeStillGivesAReport) {
+  // Events written by another version, or damaged: members of the wrong type read as absent.
+  for (const char* data :
+       {R"({"sha": 5, "runs": "16", "reproducing": "yes", "max_probability": [1]})",
+        R"({"reproducing": 1})", R"({"reproducing": null})", R"({"reproducing": {}})", R"([true])",
+        R"("reproducing")"}) {
+    store::Event event;
+    event.bisection_id = found_;
+    event.at_ms = kStartMs + 7200000;
+    event.kind = std::string(engine::kEventPlan);
+    event.message = "plan";
+    event.data_json = data;
+    ASSERT_TRUE(store_->append_event(event));
+  }
+  auto document = build_report(*store_, found_);
+  ASSERT_TRUE(document.has_value()) << document.error().message();
+  const json& decisions = (*document)["decisions"];
+  ASSERT_EQ(decisions.size(), 12U);
+  EXPECT_EQ(decisions[0]["reproducing"], true);
+  for (size_t i = 6; i < decisions.size(); ++i) {
+    EXPECT_EQ(decisions[i]["reproducing"], false) << i;
+    EXPECT_EQ(decisions[i]["runs"], 0) << i;
+  }
+  EXPECT_NO_THROW((void)render_email(*document));
+}
+
 TEST_F(ReportTest, AnUnknownBisectionIsNotFound) {
   auto document = build_report(*store_, 42);
   ASSERT_FALSE(document.has_value());
