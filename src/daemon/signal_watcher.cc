@@ -12,26 +12,26 @@
 #include "base/child_processes.h"
 
 namespace flakebisect::daemon {
-namespace {
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
-
-}  // namespace
 
 base::Result<std::unique_ptr<SignalWatcher>> SignalWatcher::start() {
-  const sigset_t set = stop_signals();
-  if (const int err = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
+  std::unique_ptr<SignalWatcher> watcher(new SignalWatcher());
+  sigemptyset(&watcher->watched_);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    // A signal that was ignored when we started (nohup, a background job of a script) stays
+    // ignored: whoever started us asked for that, and blocking it would turn it into a stop.
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0) {
+      return base::make_error(base::ErrorCode::kFailed, "cannot read the disposition of SIG{}: {}",
+                              ::sigabbrev_np(sig), std::strerror(errno));
+    }
+    if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_IGN) {
+      sigaddset(&watcher->watched_, sig);
+    }
+  }
+  if (const int err = ::pthread_sigmask(SIG_BLOCK, &watcher->watched_, nullptr); err != 0) {
     return base::make_error(base::ErrorCode::kFailed, "cannot block signals: {}",
                             std::strerror(err));
   }
-  std::unique_ptr<SignalWatcher> watcher(new SignalWatcher());
   watcher->thread_ = std::thread([w = watcher.get()] { w->watch(); });
   return watcher;
 }
@@ -44,12 +44,11 @@ SignalWatcher::~SignalWatcher() {
 }
 
 void SignalWatcher::watch() {
-  const sigset_t set = stop_signals();
   // Short waits so that quit_ is seen promptly, and so that once stopping, children started after
   // the first kill (a race with the engine) are killed too.
   const timespec tick{0, 50'000'000};
   while (!quit_.load()) {
-    const int sig = ::sigtimedwait(&set, nullptr, &tick);
+    const int sig = ::sigtimedwait(&watched_, nullptr, &tick);
     if (sig > 0) {
       if (stop_.load()) {
         // Second signal: leave now. Safe as kill -9; children die with us (PR_SET_PDEATHSIG).

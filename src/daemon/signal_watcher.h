@@ -7,6 +7,9 @@
 // ends the process at once with status 128 + signal: that is as safe as kill -9 (the store is
 // crash-safe, children die with their parent).
 //
+// A signal that was already ignored when start() ran (SIG_IGN inherited from `nohup`, or SIGINT in
+// a background job of a script) is left alone: neither blocked nor watched, so it stays ignored.
+//
 // The signals are blocked in the thread that calls start() and handled by a watcher thread with
 // sigtimedwait, so nothing runs in signal-handler context. Call start() from main() before any
 // other thread exists, so that every thread inherits the mask (children get the default mask back;
@@ -14,6 +17,8 @@
 //
 // Thread rules: stop_requested() may be read from any thread. One watcher per process.
 #pragma once
+
+#include <signal.h>
 
 #include <atomic>
 #include <memory>
@@ -43,6 +48,7 @@ class SignalWatcher {
   std::atomic<bool> stop_{false};
   std::atomic<int> signal_{0};
   std::atomic<bool> quit_{false};
+  sigset_t watched_{};  // the signals blocked and waited for: those not ignored at start()
   std::thread thread_;
 };
 
