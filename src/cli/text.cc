@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace flakebisect::cli {
@@ -22,31 +23,81 @@ double number_field(const nlohmann::json& object, const char* key) {
   return object[key].get<double>();
 }
 
+// U+FFFD, which stands for a byte that is not part of valid UTF-8.
+constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
+
+// The length of the valid UTF-8 encoding of one code point at the start of `text` (non-empty),
+// with the code point; 0 when the first byte does not start one: a stray continuation byte, a
+// truncated sequence, an overlong form, a surrogate, or beyond U+10FFFF.
+size_t utf8_sequence(std::string_view text, char32_t& code_point) {
+  const auto lead = static_cast<unsigned char>(text[0]);
+  size_t length = 0;
+  char32_t min = 0;
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  }
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    min = 0x80;
+    code_point = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    min = 0x800;
+    code_point = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    min = 0x10000;
+    code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) {
+    return 0;
+  }
+  for (size_t i = 1; i < length; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if ((byte & 0xC0) != 0x80) {
+      return 0;
+    }
+    code_point = (code_point << 6) | (byte & 0x3F);
+  }
+  if (code_point < min || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+    return 0;
+  }
+  return length;
+}
+
 }  // namespace
 
 std::string printable(std::string_view text, size_t max_chars) {
+  // Characters kept before the "..." that marks a cut, and the bytes they take in `out`.
+  const size_t kept = max_chars >= 3 ? max_chars - 3 : 0;
+  size_t kept_bytes = 0;
   std::string out;
   size_t chars = 0;
-  for (char i : text) {
-    const auto byte = static_cast<unsigned char>(i);
-    const bool continuation = (byte & 0xC0) == 0x80;
-    if (!continuation) {
-      if (chars == max_chars) {
-        // Replace the last three characters' room with the marker.
-        size_t cut = out.size();
-        for (int dropped = 0; dropped < 3 && cut > 0;) {
-          --cut;
-          if ((static_cast<unsigned char>(out[cut]) & 0xC0) != 0x80) {
-            ++dropped;
-          }
-        }
-        out.resize(cut);
-        out += "...";
-        return out;
-      }
-      ++chars;
+  for (size_t at = 0; at < text.size();) {
+    if (chars == max_chars) {
+      out.resize(kept_bytes);
+      out.append(std::min<size_t>(max_chars, 3), '.');
+      return out;
     }
-    out += byte < 0x20 || byte == 0x7F ? '?' : static_cast<char>(byte);
+    char32_t code_point = 0;
+    const size_t length = utf8_sequence(text.substr(at), code_point);
+    if (length == 0) {
+      out += kReplacementCharacter;
+      ++at;
+    } else if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F)) {
+      out += '?';  // C0, DEL and C1 (0x9B is a one-character CSI on some terminals)
+      at += length;
+    } else {
+      out.append(text.substr(at, length));
+      at += length;
+    }
+    ++chars;
+    if (chars == kept) {
+      kept_bytes = out.size();
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@
 namespace flakebisect::cli {
 namespace {
 
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -18,6 +19,52 @@ TEST(Printable, KeepsUtf8AndCutsWholeCharacters) {
   EXPECT_EQ(printable("ünïcödé ✓"), "ünïcödé ✓");
   EXPECT_EQ(printable("ééééééé", 5), "éé...");
   EXPECT_EQ(printable("short", 5), "short");
+  EXPECT_EQ(printable("toolong", 2), "..");
+}
+
+// UTF-8 characters (code points) in valid UTF-8 `text`.
+size_t characters(const std::string& text) {
+  size_t count = 0;
+  for (char c : text) {
+    count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  }
+  return count;
+}
+
+TEST(Printable, CountsEveryByteOfInvalidUtf8TowardTheWidth) {
+  // Latin-1 "é" and friends: continuation bytes with no lead byte.
+  const std::string latin1(100, '\xE9');
+  const std::string continuation(100, '\xA9');
+  for (const std::string& text : {latin1, continuation}) {
+    const std::string out = printable(text, 20);
+    EXPECT_LE(characters(out), 20U) << out;
+    EXPECT_THAT(out, EndsWith("..."));
+  }
+  EXPECT_LE(characters(printable("ok " + continuation + " ok", 20)), 20U);
+}
+
+TEST(Printable, ReplacesInvalidUtf8WithTheReplacementCharacter) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(printable("caf\xE9"), "caf" + fffd);
+  EXPECT_EQ(printable("\xC3"), fffd);                        // cut before its continuation
+  EXPECT_EQ(printable("\xC0\xAF"), fffd + fffd);             // overlong '/'
+  EXPECT_EQ(printable("\xED\xA0\x80"), fffd + fffd + fffd);  // a surrogate
+  EXPECT_EQ(printable("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // beyond U+10FFFF
+  EXPECT_EQ(printable("\xF0\x9F\x90\xA7"), "\xF0\x9F\x90\xA7");         // U+1F427 is fine
+}
+
+TEST(Printable, ReplacesC1ControlsLikeC0Ones) {
+  // U+009B is CSI on terminals that take C1 controls: "\x9B" "2J" would clear the screen.
+  EXPECT_EQ(printable("a\xC2\x9B"
+                      "2Jb\xC2\x85\xC2\x80"),
+            "a?2Jb??");
+  const std::string raw = printable(
+      "a\x9B"
+      "2J\x1B[H");
+  EXPECT_THAT(raw, Not(HasSubstr("\x9B")));
+  EXPECT_THAT(raw, Not(HasSubstr("\x1B")));
+  // Just above the C1 range: printable.
+  EXPECT_EQ(printable("\xC2\xA0"), "\xC2\xA0");
 }
 
 TEST(IsoTime, FormatsUnixMillisecondsAsUtc) {
