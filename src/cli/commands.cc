@@ -194,7 +194,9 @@ void print_result(const store::Bisection& bisection, bool as_json) {
 
 // Runs bisection `id`, already claimed by this process, in the foreground.
 int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bool as_json) {
-  ProgressLine line(::isatty(STDERR_FILENO) == 1, global.verbosity);
+  // The live line needs a terminal that can go back to the start of a line: as `watch`, not with
+  // TERM=dumb (Emacs shells), where "\r\033[K" would show as text.
+  ProgressLine line(::isatty(STDERR_FILENO) == 1 && terminal_can_redraw(), global.verbosity);
   base::SubprocessRunner processes;
   base::RealClock clock;
   engine::BisectorOptions options;

@@ -1,10 +1,10 @@
 // ProgressLine: how a foreground bisection shows what it is doing, on stderr.
 //
-// On a terminal (isatty(2)) one line is redrawn in place ("\r" + erase to end of line) with the
-// runs, builds, current commit and best candidate, cut to the terminal's width; with -v the
-// milestones (each decision, build result and the end) are also printed as lines above it.
-// Otherwise (a pipe, a log file) each milestone is printed as a plain line and nothing else, so
-// logs stay readable.
+// On a terminal (`terminal`: the caller checks that stderr is a TTY and that TERM is not dumb) one
+// line is redrawn in place ("\r" + erase to end of line) with the runs, builds, current commit and
+// best candidate, cut to the terminal's width; with -v the milestones (each decision, build result
+// and the end) are also printed as lines above it. Otherwise (a pipe, a log file, TERM=dumb) each
+// milestone is printed as a plain line and nothing else, so logs stay readable.
 //
 // Thread rules: used by the thread running the engine.
 #pragma once

@@ -492,5 +492,26 @@ TEST_F(LiveViewOfARealBisection, WatchOnATerminalKeepsRedrawingUntilTheBisection
   EXPECT_THAT(run.out, HasSubstr(fmt::format("bisection {}: cancelled\n", id)));
 }
 
+TEST_F(LiveViewOfARealBisection, RunRedrawsItsProgressLineOnlyOnATerminalThatCanDoIt) {
+  // Three runs of a test that always fails: enough for progress lines, over in a moment.
+  const auto run_with = [&](const std::string& term, const std::string& db) {
+    return run_on_terminal(
+        {"--db", (dir_ / db).native(), "run", "--repo", history_.repo.native(), "--good",
+         history_.root, "--bad", history_.tip, "--max-runs", "3", "--", "false"},
+        {}, term);
+  };
+  const PtyRun xterm = run_with("xterm", "xterm.db");
+  ASSERT_FALSE(xterm.timed_out) << xterm.out;
+  EXPECT_EQ(xterm.exit_code, 0) << xterm.out;
+  EXPECT_THAT(xterm.out, HasSubstr("\033[K"));
+
+  // An Emacs shell: a terminal that cannot go back along a line.
+  const PtyRun dumb = run_with("dumb", "dumb.db");
+  ASSERT_FALSE(dumb.timed_out) << dumb.out;
+  EXPECT_EQ(dumb.exit_code, 0) << dumb.out;
+  EXPECT_THAT(dumb.out, Not(HasSubstr("\033[")));
+  EXPECT_THAT(dumb.out, HasSubstr("flakebisect: bisection 1: "));
+}
+
 }  // namespace
 }  // namespace flakebisect::cli
