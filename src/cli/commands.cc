@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -597,14 +598,17 @@ int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interv
 }  // namespace
 
 int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain) {
-  if (!(interval_s > 0)) {
-    return usage_error("--interval must be positive");
+  // Below 50 ms a poll would mostly wait on the store; above an hour it is surely a mistake (and
+  // the conversion to milliseconds stays far from overflow).
+  if (!(interval_s >= kMinWatchIntervalS && interval_s <= kMaxWatchIntervalS)) {
+    return usage_error(fmt::format("--interval must be between {} and {} seconds, got {}",
+                                   kMinWatchIntervalS, kMaxWatchIntervalS, interval_s));
   }
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
     return fail(opened.error(), "store");
   }
-  const auto interval = std::chrono::milliseconds(static_cast<int64_t>(interval_s * 1000));
+  const auto interval = std::chrono::milliseconds(std::llround(interval_s * 1000));
   if (!plain && terminal_can_redraw() && terminal_frame_options(STDOUT_FILENO)) {
     return watch_live(*opened, id, interval);
   }

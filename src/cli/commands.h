@@ -49,6 +49,10 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
 int list_command(const GlobalOptions& global, bool json);
 int log_command(const GlobalOptions& global, int64_t id, bool json);
 int report_command(const GlobalOptions& global, int64_t id, const std::string& format);
+// `watch --interval`: the seconds between polls, from kMinWatchIntervalS to kMaxWatchIntervalS
+// (else a usage error).
+inline constexpr double kMinWatchIntervalS = 0.05;
+inline constexpr double kMaxWatchIntervalS = 3600;
 int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain);
 int cancel_command(const GlobalOptions& global, int64_t id);
 int daemon_command(const GlobalOptions& global, bool exit_when_idle);

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
   watch->add_option("id", id, "bisection id")->required();
-  watch->add_option("--interval", interval, "seconds between polls (default: 1)");
+  watch->add_option("--interval", interval, "seconds between polls, 0.05 to 3600 (default: 1)");
   watch->add_flag("--plain", plain, "print event lines even on a terminal (no live view)");
 
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a bisection");
