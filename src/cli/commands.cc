@@ -595,6 +595,22 @@ int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interv
   }
 }
 
+// The bisection, then its events after `after_id`. In that order: the events then hold every one
+// committed with or before the state that was read, so the final event is printed before the
+// final state. (One snapshot would do for the engine's own transactions, but the events read
+// later also catch one logged just after its state change, as the engine's error path does.)
+struct WatchRead {
+  store::Bisection bisection;
+  std::vector<store::Event> events;
+};
+
+base::Result<WatchRead> read_for_watch(store::Store& store, int64_t id, int64_t after_id) {
+  WatchRead read;
+  FB_ASSIGN_OR_RETURN(read.bisection, store.get_bisection(id));
+  FB_ASSIGN_OR_RETURN(read.events, store.events(id, after_id));
+  return read;
+}
+
 }  // namespace
 
 int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain) {
@@ -615,22 +631,19 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
   // Otherwise one line per event, as `log` prints them.
   int64_t last_event = 0;
   while (true) {
-    auto events = opened->store.events(id, last_event);
-    if (!events) {
-      return fail(events.error(), "store " + opened->path);
+    auto read = read_for_watch(opened->store, id, last_event);
+    if (!read) {
+      return fail(read.error(), "store " + opened->path);
     }
-    for (const store::Event& event : *events) {
+    for (const store::Event& event : read->events) {
       fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
       last_event = event.id;
     }
     std::fflush(stdout);
-    auto bisection = opened->store.get_bisection(id);
-    if (!bisection) {
-      return fail(bisection.error(), "store " + opened->path);
-    }
-    if (finished(bisection->state) || bisection->state == BisectionState::kPaused) {
-      fmt::print("bisection {}: {}\n", id, store::to_string(bisection->state));
-      print_result(*bisection, false);
+    const store::Bisection& bisection = read->bisection;
+    if (finished(bisection.state) || bisection.state == BisectionState::kPaused) {
+      fmt::print("bisection {}: {}\n", id, store::to_string(bisection.state));
+      print_result(bisection, false);
       return kExitOk;
     }
     std::this_thread::sleep_for(interval);
