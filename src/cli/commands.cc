@@ -58,6 +58,15 @@ bool process_alive(int64_t pid) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
+// Whether `bisection`, as just read, is running under a process that no longer exists (kill -9,
+// a crash, a reboot): nothing will move it on until `resume` takes it over. Its owner would have
+// moved it on before exiting, so a caller that sees this outside a write transaction must read the
+// bisection again to rule out an owner that finished between the read and the check.
+bool owner_gone(const store::Bisection& bisection) {
+  return bisection.state == BisectionState::kRunning && bisection.owner_pid &&
+         !process_alive(*bisection.owner_pid);
+}
+
 bool finished(BisectionState state) {
   return state == BisectionState::kFound || state == BisectionState::kInconclusive ||
          state == BisectionState::kNotReproduced || state == BisectionState::kCancelled ||
@@ -245,6 +254,7 @@ struct Overview {
   uint64_t runs = 0;
   uint64_t builds = 0;
   std::string last_step;  // message of the last plan event
+  bool owner_gone = false;  // running under a process that no longer exists (see owner_gone())
 };
 
 base::Result<Overview> overview(store::Store& store, int64_t id) {
@@ -266,6 +276,34 @@ base::Result<Overview> overview(store::Store& store, int64_t id) {
   return view;
 }
 
+// overview() with owner_gone set: a bisection whose owner seems dead is read again, and counts
+// as abandoned only if it is still running under that process.
+base::Result<Overview> checked_overview(store::Store& store, int64_t id) {
+  FB_ASSIGN_OR_RETURN(Overview view, overview(store, id));
+  if (owner_gone(view.bisection)) {
+    const int64_t dead = *view.bisection.owner_pid;
+    FB_ASSIGN_OR_RETURN(view, overview(store, id));
+    view.owner_gone = view.bisection.state == BisectionState::kRunning &&
+                      view.bisection.owner_pid.value_or(0) == dead;
+  }
+  return view;
+}
+
+// gather_snapshot() with owner_gone set, as checked_overview() does.
+base::Result<LiveSnapshot> checked_snapshot(store::Store& store, int64_t id) {
+  FB_ASSIGN_OR_RETURN(LiveSnapshot snapshot, gather_snapshot(store, id));
+  const auto gone = [](const LiveSnapshot& s) {
+    return s.state == BisectionState::kRunning && s.owner_pid && !process_alive(*s.owner_pid);
+  };
+  if (gone(snapshot)) {
+    const int64_t dead = *snapshot.owner_pid;
+    FB_ASSIGN_OR_RETURN(snapshot, gather_snapshot(store, id));
+    snapshot.owner_gone =
+        snapshot.state == BisectionState::kRunning && snapshot.owner_pid.value_or(0) == dead;
+  }
+  return snapshot;
+}
+
 json overview_json(const Overview& view) {
   const store::Bisection& b = view.bisection;
   json out{{"id", b.id},
@@ -280,6 +318,7 @@ json overview_json(const Overview& view) {
            {"config_hash", b.spec.config_hash},
            {"test_identity", b.spec.test_identity}};
   out["owner_pid"] = b.owner_pid ? json(*b.owner_pid) : json(nullptr);
+  out["owner_alive"] = b.owner_pid ? json(!view.owner_gone) : json(nullptr);
   out["error"] = b.error ? json(*b.error) : json(nullptr);
   out["last_step"] = view.last_step.empty() ? json(nullptr) : json(view.last_step);
   out["result"] = b.result_json ? json::parse(*b.result_json, nullptr, false) : json(nullptr);
@@ -300,10 +339,19 @@ std::string result_headline(const store::Bisection& b) {
   return printable(result.value("reason", std::string()), 80);
 }
 
+// " (pid N)" after a running bisection's state, or " (pid N, not alive: resume it)".
+std::string owner_text(std::optional<int64_t> owner_pid, bool gone) {
+  if (!owner_pid) {
+    return "";
+  }
+  return gone ? fmt::format(" (pid {}, not alive: resume it)", *owner_pid)
+              : fmt::format(" (pid {})", *owner_pid);
+}
+
 void print_overview(const Overview& view) {
   const store::Bisection& b = view.bisection;
   fmt::print("bisection {}: {}{}\n", b.id, store::to_string(b.state),
-             b.owner_pid ? fmt::format(" (pid {})", *b.owner_pid) : "");
+             owner_text(b.owner_pid, view.owner_gone));
   fmt::print("  repo:    {}\n", printable(b.spec.repo));
   fmt::print("  bad:     {}\n", b.spec.bad_sha);
   for (const std::string& good : b.spec.good_shas) {
@@ -429,14 +477,14 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
   const std::optional<FrameOptions> terminal =
       json_output || plain ? std::nullopt : terminal_frame_options(STDOUT_FILENO);
   if (terminal) {
-    auto snapshot = gather_snapshot(opened->store, *id);
+    auto snapshot = checked_snapshot(opened->store, *id);
     if (!snapshot) {
       return fail(snapshot.error(), "store " + opened->path);
     }
     fmt::print("{}", render_frame(*snapshot, *terminal));
     return kExitOk;
   }
-  auto view = overview(opened->store, *id);
+  auto view = checked_overview(opened->store, *id);
   if (!view) {
     return fail(view.error(), "store " + opened->path);
   }
@@ -462,7 +510,7 @@ int list_command(const GlobalOptions& global, bool json_output) {
     fmt::print("{:>5}  {:<14}  {:>6}  {:<12}  {}\n", "ID", "STATE", "RUNS", "BAD", "RESULT");
   }
   for (const store::Bisection& b : *all) {
-    auto view = overview(opened->store, b.id);
+    auto view = checked_overview(opened->store, b.id);
     if (!view) {
       return fail(view.error(), "store " + opened->path);
     }
@@ -569,11 +617,22 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
 
 namespace {
 
+// What `watch` prints when the bisection's process is gone; the exit status.
+int report_owner_gone(int64_t id, int64_t pid) {
+  fmt::print("bisection {}: running, but its process (pid {}) is gone\n", id, pid);
+  fmt::print(stderr,
+             "flakebisect: error: bisection {} is not being worked on: its process (pid {}) is "
+             "gone; continue with: flakebisect resume {}\n",
+             id, pid, id);
+  return kExitError;
+}
+
 // `watch` on a terminal: the live view's frame, redrawn in place every interval, until the
-// bisection ends or pauses; then the same closing lines as the plain mode.
+// bisection ends or pauses, or its process is found gone; then the same closing lines as the
+// plain mode.
 int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interval) {
   while (true) {
-    auto snapshot = gather_snapshot(opened.store, id);
+    auto snapshot = checked_snapshot(opened.store, id);
     if (!snapshot) {
       return fail(snapshot.error(), "store " + opened.path);
     }
@@ -582,6 +641,9 @@ int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interv
     // One row stays free so the last line's newline cannot scroll the frame's top away.
     fmt::print("{}", redraw_in_place(render_frame(*snapshot, options), rows > 1 ? rows - 1 : 0));
     std::fflush(stdout);
+    if (snapshot->owner_gone) {
+      return report_owner_gone(id, *snapshot->owner_pid);
+    }
     if (finished(snapshot->state) || snapshot->state == BisectionState::kPaused) {
       auto bisection = opened.store.get_bisection(id);
       if (!bisection) {
@@ -630,6 +692,7 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
   }
   // Otherwise one line per event, as `log` prints them.
   int64_t last_event = 0;
+  int64_t dead_owner = 0;  // the pid of an owner found gone at the previous read, 0 if none
   while (true) {
     auto read = read_for_watch(opened->store, id, last_event);
     if (!read) {
@@ -646,6 +709,15 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
       print_result(bisection, false);
       return kExitOk;
     }
+    if (owner_gone(bisection)) {
+      // Gone at two reads in a row: not an owner that finished between a read and the check.
+      if (dead_owner == *bisection.owner_pid) {
+        return report_owner_gone(id, dead_owner);
+      }
+      dead_owner = *bisection.owner_pid;
+      continue;
+    }
+    dead_owner = 0;
     std::this_thread::sleep_for(interval);
   }
 }
@@ -656,12 +728,21 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
     return fail(opened.error(), "store");
   }
   store::Store& store = opened->store;
-  auto cancel = [&]() -> base::Result<BisectionState> {
+  // Whether a process is still working on it: then that process removes the worktree when it
+  // notices the cancel. Decided inside the write transaction, where no owner can move it on.
+  bool owner_working = false;
+  int64_t dead_owner = 0;  // the pid of a running owner found gone, 0 if none
+  auto cancel = [&]() -> base::Status {
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store.begin_write());
     FB_ASSIGN_OR_RETURN(store::Bisection bisection, store.get_bisection(id));
     if (finished(bisection.state)) {
       return base::make_error(base::ErrorCode::kInvalidInput, "bisection {} has already ended ({})",
                               id, store::to_string(bisection.state));
+    }
+    if (owner_gone(bisection)) {
+      dead_owner = *bisection.owner_pid;
+    } else {
+      owner_working = bisection.state == BisectionState::kRunning;
     }
     FB_TRY(store.set_state(id, BisectionState::kCancelled, now_ms(), "cancelled by the user"));
     store::Event event;
@@ -669,21 +750,26 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
     event.at_ms = now_ms();
     event.kind = "cancelled";
     event.message = fmt::format("cancelled by the user (pid {})", ::getpid());
+    if (dead_owner != 0) {
+      event.message += fmt::format("; its process (pid {}) was gone", dead_owner);
+    }
     FB_TRY(store.append_event(event));
-    FB_TRY(txn.commit());
-    return bisection.state;
+    return txn.commit();
   };
-  auto was = cancel();
-  if (!was) {
-    return fail(was.error(), "store " + opened->path);
+  if (auto cancelled = cancel(); !cancelled) {
+    return fail(cancelled.error(), "store " + opened->path);
   }
-  if (*was != BisectionState::kRunning) {
-    // Nobody holds its worktree (a running owner removes it when it notices the cancel).
-    std::error_code ignored;
-    fs::remove_all(engine::worktree_path(worktree_root(opened->path), id), ignored);
+  if (owner_working) {
+    fmt::print(stderr,
+               "flakebisect: bisection {} cancelled; its process stops after the current run\n",
+               id);
+    return kExitOk;
   }
+  // Nobody holds its worktree (a running owner removes it when it notices the cancel).
+  std::error_code ignored;
+  fs::remove_all(engine::worktree_path(worktree_root(opened->path), id), ignored);
   fmt::print(stderr, "flakebisect: bisection {} cancelled{}\n", id,
-             *was == BisectionState::kRunning ? "; its process stops after the current run" : "");
+             dead_owner != 0 ? fmt::format("; its process (pid {}) was gone", dead_owner) : "");
   return kExitOk;
 }
 

@@ -382,7 +382,8 @@ std::string render_frame(const LiveSnapshot& s, const FrameOptions& options) {
 
   std::string header = fmt::format("bisection {}: {}", s.id, store::to_string(s.state));
   if (s.owner_pid) {
-    header += fmt::format(" (pid {})", *s.owner_pid);
+    header += s.owner_gone ? fmt::format(" (pid {}, not alive: resume it)", *s.owner_pid)
+                           : fmt::format(" (pid {})", *s.owner_pid);
   }
   header += fmt::format(", repo {}, bad {}", repo_name(s.repo), short_sha(s.bad_sha));
   if (!s.good_shas.empty()) {

@@ -68,6 +68,9 @@ struct LiveSnapshot {
   int64_t id = 0;
   store::BisectionState state = store::BisectionState::kQueued;
   std::optional<int64_t> owner_pid;
+  // Running under a process that no longer exists; set by the caller (gather_snapshot does not
+  // look at processes).
+  bool owner_gone = false;
   std::string repo;
   std::string bad_sha;
   std::vector<std::string> good_shas;

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "base/process.h"
+#include "engine/bisector.h"
 #include "engine/fakes.h"
+#include "support/dead_pid.h"
 
 namespace flakebisect::cli {
 namespace {
@@ -21,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using store::BisectionState;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class CommandsTest : public ::testing::Test {
  protected:
@@ -57,11 +60,96 @@ class CommandsTest : public ::testing::Test {
     return result ? *result : base::ProcessResult{};
   }
 
+  // The bisection's private checkout, made by hand as the engine would have.
+  fs::path make_worktree(int64_t id) {
+    const fs::path worktree = engine::worktree_path((dir_ / "state" / "worktrees").native(), id);
+    testing::write_text(worktree / "Makefile", "all:\n");
+    return worktree;
+  }
+
+  BisectionState state(int64_t id) {
+    auto bisection = store_->get_bisection(id);
+    EXPECT_TRUE(bisection.has_value());
+    return bisection ? bisection->state : BisectionState::kQueued;
+  }
+
   testing::TempDir dir_;
   testing::History history_;
   fs::path db_;
   std::optional<store::Store> store_;
 };
+
+TEST_F(CommandsTest, StatusSaysARunningBisectionsProcessIsGone) {
+  const int64_t pid = test_support::dead_pid();
+  const int64_t id = create(pid);
+  const base::ProcessResult plain = flakebisect({"status", std::to_string(id), "--plain"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr(fmt::format("bisection {}: running (pid {}, not alive: resume "
+                                               "it)\n",
+                                               id, pid)));
+
+  const base::ProcessResult json = flakebisect({"status", std::to_string(id), "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"owner_alive\": false"));
+
+  // Its process alive (this one): just the pid.
+  const int64_t alive = create(::getpid());
+  const base::ProcessResult running = flakebisect({"status", std::to_string(alive), "--plain"});
+  EXPECT_THAT(running.out,
+              HasSubstr(fmt::format("bisection {}: running (pid {})\n", alive, ::getpid())));
+}
+
+TEST_F(CommandsTest, WatchEndsWhenTheBisectionsProcessIsGone) {
+  const int64_t pid = test_support::dead_pid();
+  const int64_t id = create(pid);
+  const base::ProcessResult watch =
+      flakebisect({"watch", std::to_string(id), "--interval", "0.05"}, std::chrono::seconds(10));
+  ASSERT_FALSE(watch.timed_out) << "watch never ended\n" << watch.out;
+  EXPECT_EQ(watch.exit_code, kExitError) << watch.err;
+  EXPECT_THAT(
+      watch.out,
+      HasSubstr(fmt::format("bisection {}: running, but its process (pid {}) is gone\n", id, pid)));
+  EXPECT_THAT(watch.err, HasSubstr(fmt::format("flakebisect resume {}", id)));
+  EXPECT_EQ(state(id), BisectionState::kRunning);  // watch only reads
+}
+
+TEST_F(CommandsTest, WatchKeepsFollowingABisectionWhoseProcessIsAlive) {
+  const int64_t id = create(::getpid());
+  const base::ProcessResult watch =
+      flakebisect({"watch", std::to_string(id), "--interval", "0.05"}, std::chrono::seconds(1));
+  EXPECT_TRUE(watch.timed_out) << watch.out << watch.err;
+}
+
+TEST_F(CommandsTest, CancelOfABisectionWhoseProcessIsGoneRemovesItsWorktree) {
+  const int64_t pid = test_support::dead_pid();
+  const int64_t id = create(pid);
+  const fs::path worktree = make_worktree(id);
+  const base::ProcessResult cancel = flakebisect({"cancel", std::to_string(id)});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_EQ(state(id), BisectionState::kCancelled);
+  EXPECT_FALSE(fs::exists(worktree));
+  EXPECT_THAT(cancel.err, Not(HasSubstr("stops after the current run")));
+  EXPECT_THAT(cancel.err, HasSubstr(fmt::format("its process (pid {}) was gone", pid)));
+}
+
+TEST_F(CommandsTest, CancelOfARunningBisectionLeavesItsWorktreeToItsProcess) {
+  const int64_t id = create(::getpid());
+  const fs::path worktree = make_worktree(id);
+  const base::ProcessResult cancel = flakebisect({"cancel", std::to_string(id)});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_EQ(state(id), BisectionState::kCancelled);
+  EXPECT_TRUE(fs::exists(worktree));
+  EXPECT_THAT(cancel.err, HasSubstr("its process stops after the current run"));
+}
+
+TEST_F(CommandsTest, CancelOfAPausedBisectionRemovesItsWorktree) {
+  const int64_t id = create(std::nullopt);
+  ASSERT_TRUE(store_->set_state(id, BisectionState::kPaused, 2000).has_value());
+  const fs::path worktree = make_worktree(id);
+  const base::ProcessResult cancel = flakebisect({"cancel", std::to_string(id)});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_FALSE(fs::exists(worktree));
+}
 
 TEST_F(CommandsTest, WatchRefusesAnIntervalOutsideItsRange) {
   const int64_t id = create(std::nullopt);

@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "engine/fakes.h"
+#include "support/dead_pid.h"
 
 namespace flakebisect::cli {
 namespace {
@@ -490,6 +491,22 @@ TEST_F(LiveViewOfARealBisection, WatchOnATerminalKeepsRedrawingUntilTheBisection
   EXPECT_THAT(run.out, HasSubstr("now:        queued, waiting for a daemon"));
   EXPECT_THAT(run.out, HasSubstr("note:       cancelled by test"));
   EXPECT_THAT(run.out, HasSubstr(fmt::format("bisection {}: cancelled\n", id)));
+}
+
+TEST_F(LiveViewOfARealBisection, WatchOnATerminalEndsWhenTheBisectionsProcessIsGone) {
+  // Left running by a `run` that was killed with SIGKILL.
+  const int64_t pid = test_support::dead_pid();
+  engine::BisectRequest request{
+      history_.repo.native(), {history_.root}, history_.tip, testing::test_config()};
+  auto spec = engine::prepare_bisection(request);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const int64_t id = store_->create_bisection(*spec, 1000, pid).value();
+  const PtyRun run =
+      run_on_terminal({"--db", db_.native(), "watch", std::to_string(id), "--interval", "0.05"});
+  ASSERT_FALSE(run.timed_out) << run.out;
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_THAT(run.out, HasSubstr(fmt::format("running (pid {}, not alive: resume it)", pid)));
+  EXPECT_THAT(run.out, HasSubstr(fmt::format("flakebisect resume {}", id)));
 }
 
 TEST_F(LiveViewOfARealBisection, RunRedrawsItsProgressLineOnlyOnATerminalThatCanDoIt) {
