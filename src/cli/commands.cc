@@ -202,8 +202,10 @@ void print_result(const store::Bisection& bisection, bool as_json) {
   }
 }
 
-// Runs bisection `id`, already claimed by this process, in the foreground.
-int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bool as_json) {
+// Runs bisection `id`, already claimed by this process, in the foreground. `state_out`, when given,
+// is set to the state the engine left it in.
+int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bool as_json,
+                std::optional<BisectionState>* state_out = nullptr) {
   // The live line needs a terminal that can go back to the start of a line: as `watch`, not with
   // TERM=dumb (Emacs shells), where "\r\033[K" would show as text.
   ProgressLine line(::isatty(STDERR_FILENO) == 1 && terminal_can_redraw(), global.verbosity);
@@ -223,6 +225,9 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
   line.finish();
   if (!state) {
     return fail(state.error(), fmt::format("bisection {}, store {}", id, opened.path));
+  }
+  if (state_out != nullptr) {
+    *state_out = *state;
   }
   switch (*state) {
     case BisectionState::kPaused:
@@ -412,14 +417,18 @@ std::optional<int64_t> create_bisection(const GlobalOptions& global, const Start
 
 }  // namespace
 
-int run_command(const GlobalOptions& global, const StartOptions& options) {
+ForegroundRun run_foreground(const GlobalOptions& global, const StartOptions& options) {
+  ForegroundRun run;
   std::optional<OpenedStore> opened;
-  int exit_code = kExitError;
-  const auto id = create_bisection(global, options, ::getpid(), opened, exit_code);
-  if (!id) {
-    return exit_code;
+  run.id = create_bisection(global, options, ::getpid(), opened, run.exit_code);
+  if (run.id) {
+    run.exit_code = run_claimed(global, *opened, *run.id, options.json, &run.state);
   }
-  return run_claimed(global, *opened, *id, options.json);
+  return run;
+}
+
+int run_command(const GlobalOptions& global, const StartOptions& options) {
+  return run_foreground(global, options).exit_code;
 }
 
 int start_command(const GlobalOptions& global, const StartOptions& options) {

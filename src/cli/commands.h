@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "store/records.h"
+
 namespace flakebisect::daemon {
 class SignalWatcher;
 }
@@ -41,6 +43,15 @@ struct StartOptions {
 };
 
 int run_command(const GlobalOptions& global, const StartOptions& options);
+// `run`, for a caller that goes on from there (the demo): the exit status, the bisection it
+// created (none when it refused the request) and the state the engine left it in (none when the
+// engine failed): only found, inconclusive and not reproduced have a result.
+struct ForegroundRun {
+  int exit_code = kExitError;
+  std::optional<int64_t> id;
+  std::optional<store::BisectionState> state;
+};
+ForegroundRun run_foreground(const GlobalOptions& global, const StartOptions& options);
 int start_command(const GlobalOptions& global, const StartOptions& options);
 int resume_command(const GlobalOptions& global, int64_t id, bool json);
 // On a terminal (unless json or plain) `status` prints the live view's frame (cli/live_view.h) and

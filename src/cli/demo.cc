@@ -283,20 +283,42 @@ timeout = "60s"
   start.good = {good};
   start.bad = "main";
   start.config_path = config_path;
-  const int status = run_command(demo_global, start);
-  if (status != kExitOk) {
-    return status;
+  const ForegroundRun run = run_foreground(demo_global, start);
+  if (!run.id) {
+    return run.exit_code;
+  }
+  const int64_t id = *run.id;
+  const bool ended = run.state == store::BisectionState::kFound ||
+                     run.state == store::BisectionState::kInconclusive ||
+                     run.state == store::BisectionState::kNotReproduced;
+  if (!ended) {
+    // Paused (Ctrl-C), cancelled or failed: there is no result to report or compare with yet.
+    if (run.state == store::BisectionState::kPaused) {
+      fmt::print(
+          "\nThe demo was interrupted: bisection {} is paused, with everything in {}.\n"
+          "Continue it with:\n  flakebisect --db {} resume {}\n",
+          id, dir, demo_global.db, id);
+    } else {
+      fmt::print(
+          "\nThe demo's bisection {} did not end with a result; everything is in {}.\n"
+          "What happened:\n  flakebisect --db {} log {}\n",
+          id, dir, demo_global.db, id);
+    }
+    return run.exit_code;
+  }
+  if (run.exit_code != kExitOk) {
+    return run.exit_code;
   }
   fmt::print("\n");
-  const int reported = report_command(demo_global, 1, "text");
+  const int reported = report_command(demo_global, id, "text");
   if (planted && planted->succeeded()) {
     fmt::print("\nThe planted commit was {}.\n", planted->out.substr(0, 40));
   }
   fmt::print(
       "Everything is in {}; for example:\n"
-      "  flakebisect --db {} report 1 --format json\n"
-      "  flakebisect --db {} log 1\n",
-      dir, demo_global.db, demo_global.db);
+      "  flakebisect --db {} report {} --format json\n"
+      "  flakebisect --db {} log {}\n",
+      dir, demo_global.db, id, demo_global.db, id);
   return reported;
 }
 

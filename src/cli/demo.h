@@ -6,8 +6,9 @@
 // writers occasionally get the same slot and a record is lost. The bisection builds the program
 // at each commit (cc -static), boots Debian's packaged kernel under QEMU, and runs it in the guest
 // on a freshly made 1k-block ext4 filesystem per run, in the foreground with the live progress
-// line, then prints the report. Everything (repository, config, store, logs) stays in one
-// directory so the user can look at it, re-run `report` on it, or delete it.
+// line, then prints the report (or, when it was interrupted, how to resume it). Everything
+// (repository, config, store, logs) stays in one directory so the user can look at it, re-run
+// `report` on it, or delete it.
 //
 // Thread rules: called from main only.
 #pragma once

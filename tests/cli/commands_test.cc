@@ -171,5 +171,30 @@ TEST_F(CommandsTest, WatchRefusesAnIntervalOutsideItsRange) {
   }
 }
 
+// What the demo goes on from: the id `run` created (not always 1) and how the bisection ended.
+TEST_F(CommandsTest, RunForegroundSaysWhichBisectionItRanAndWhereItLeftIt) {
+  const int64_t earlier = create(std::nullopt);
+  GlobalOptions global;
+  global.db = db_.native();
+  StartOptions options;
+  options.repo = history_.repo.native();
+  options.good = {history_.root};
+  options.bad = history_.tip;
+  options.max_runs = 3;
+  options.command = {"false"};
+  const ForegroundRun run = run_foreground(global, options);
+  EXPECT_EQ(run.exit_code, kExitOk);
+  ASSERT_TRUE(run.id.has_value());
+  EXPECT_EQ(*run.id, earlier + 1);
+  EXPECT_EQ(run.state, BisectionState::kInconclusive);
+  EXPECT_EQ(state(*run.id), BisectionState::kInconclusive);
+
+  options.good = {"no-such-revision"};
+  const ForegroundRun refused = run_foreground(global, options);
+  EXPECT_EQ(refused.exit_code, kExitError);
+  EXPECT_FALSE(refused.id.has_value());
+  EXPECT_FALSE(refused.state.has_value());
+}
+
 }  // namespace
 }  // namespace flakebisect::cli
