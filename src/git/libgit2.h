@@ -41,6 +41,7 @@ using RevwalkHandle = Handle<git_revwalk, git_revwalk_free>;
 using ReferenceHandle = Handle<git_reference, git_reference_free>;
 using SignatureHandle = Handle<git_signature, git_signature_free>;
 using IndexHandle = Handle<git_index, git_index_free>;
+using DiffHandle = Handle<git_diff, git_diff_free>;
 using ConfigHandle = Handle<git_config, git_config_free>;
 using TreebuilderHandle = Handle<git_treebuilder, git_treebuilder_free>;
 

@@ -63,6 +63,69 @@ bool is_empty_directory(const fs::path& dir) {
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec) && !ec;
 }
 
+// Deletes what git ignores under `rel` (a directory of the worktree, relative to `root`) and does
+// not track, so that the directory can give way when the target tree has a file at its path.
+// Tracked and untracked files are left to the checkout, which applies CheckoutOptions to them.
+base::Status remove_ignored_under(git_repository* repo, git_index* index, const fs::path& root,
+                                  const fs::path& rel) {
+  std::error_code ec;
+  for (fs::directory_iterator it(root / rel, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path child = rel / it->path().filename();
+    const bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
+    if (is_dir && git_index_find_prefix(nullptr, index, (child.native() + "/").c_str()) == 0) {
+      FB_TRY(remove_ignored_under(repo, index, root, child));  // holds tracked files
+      continue;
+    }
+    if (!is_dir && git_index_get_bypath(index, child.c_str(), 0) != nullptr) {
+      continue;  // tracked
+    }
+    int ignored = 0;
+    FB_TRY(check(git_ignore_path_is_ignored(&ignored, repo, child.c_str()),
+                 fmt::format("is {} ignored", child.native())));
+    if (ignored != 0) {
+      fs::remove_all(root / child, ec);
+      if (ec) {
+        return io_error(root / child, "remove ignored", ec);
+      }
+    } else if (is_dir) {
+      FB_TRY(remove_ignored_under(repo, index, root, child));
+    }
+  }
+  if (ec) {
+    return io_error(root / rel, "list directory", ec);
+  }
+  return {};
+}
+
+// libgit2 removes a directory that the target tree replaces by a file only when the directory
+// holds nothing it must keep, and it keeps ignored files; the write of the file then fails ("Is a
+// directory") on every try, with the tree half updated. `git checkout -f` treats ignored files
+// as expendable there. Do the same, before the checkout: for every file of `tree` whose path is a
+// directory in the worktree, delete the ignored files in that directory. The index says which
+// paths may change (it lists what the last checkout wrote), so unchanged paths cost nothing.
+base::Status clear_ignored_in_the_way(git_repository* repo, git_tree* tree, const fs::path& root) {
+  git_index* index_raw = nullptr;
+  FB_TRY(check(git_repository_index(&index_raw, repo), "index"));
+  IndexHandle index(index_raw);
+  git_diff* diff_raw = nullptr;
+  // old: the target tree, new: the index.
+  FB_TRY(check(git_diff_tree_to_index(&diff_raw, repo, tree, index.get(), nullptr), "diff index"));
+  DiffHandle diff(diff_raw);
+  const size_t count = git_diff_num_deltas(diff.get());
+  for (size_t i = 0; i < count; ++i) {
+    const git_diff_delta* delta = git_diff_get_delta(diff.get(), i);
+    if (delta->status == GIT_DELTA_ADDED || delta->old_file.mode == GIT_FILEMODE_TREE) {
+      continue;  // not in the target tree
+    }
+    const fs::path rel(delta->old_file.path);
+    std::error_code ec;
+    if (fs::is_directory(fs::symlink_status(root / rel, ec))) {
+      FB_TRY(remove_ignored_under(repo, index.get(), root, rel));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Worktree::Worktree(Repository repo, fs::path path, base::UniqueFd lock)
@@ -184,6 +247,12 @@ base::Status Worktree::checkout(std::string_view sha, CheckoutOptions options) {
     return context(libgit2_error(rc, "tree"));
   }
   ObjectHandle tree(tree_raw);
+
+  if (auto cleared =
+          clear_ignored_in_the_way(repo_.raw(), reinterpret_cast<git_tree*>(tree.get()), path_);
+      !cleared) {
+    return context(std::move(cleared).error());
+  }
 
   git_checkout_options checkout;
   if (int rc = git_checkout_options_init(&checkout, GIT_CHECKOUT_OPTIONS_VERSION); rc < 0) {

@@ -42,9 +42,12 @@ struct CheckoutOptions {
   // Also delete files the target tree lacks that git neither tracks nor ignores (strays from an
   // interrupted checkout, files a test or build wrote among the sources), so the directory matches
   // the tree id a build is keyed by. Ignored files (the tree's .gitignore, e.g. in-tree *.o and
-  // .config of a kernel) are always kept, so an in-tree build stays incremental. Build directories
-  // belong outside the worktree (make O=...); one inside it must be ignored or it is deleted.
-  // False keeps untracked files, like `git checkout -f`.
+  // .config of a kernel) are kept, so an in-tree build stays incremental, except those in a
+  // directory whose path is a file in the target tree: like `git checkout -f`, the checkout
+  // deletes them so the file can take the directory's place. Build directories belong outside the
+  // worktree (make O=...); one inside it must be ignored or it is deleted.
+  // False keeps untracked files, like `git checkout -f`; an untracked file in a tracked directory
+  // that the target replaces by a file then makes the checkout fail, naming the path.
   bool remove_untracked = true;
 };
 

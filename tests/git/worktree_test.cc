@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using base::ErrorCode;
+using testing::CommitSpec;
 using ::testing::HasSubstr;
 using testing::run_git;
 using testing::TempDir;
@@ -178,6 +179,75 @@ TEST_F(WorktreeTest, CheckoutRepairsLocalChangesAndRemovesStraysButKeepsIgnoredF
   EXPECT_FALSE(fs::exists(wt_path() / "stray.c"));
   EXPECT_EQ(read(wt_path() / "dir" / "built.o"), "object code");  // ignored: in-tree build output
   EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+}
+
+TEST_F(WorktreeTest, ADirectoryOfIgnoredFilesGivesWayToAFileOfTheSameName) {
+  // C has a file where the worktree has a directory that holds only build output ("*.o" is
+  // ignored), the way `make` leaves one behind; `git checkout -f C` replaces it.
+  const std::string c = git_.commit_on("main", "C", {{"out", "now a file\n"}});
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, b_);
+  write(wt_path() / "out" / "x.o", "object code");
+  write(wt_path() / "out" / "sub" / "y.o", "object code");
+  write(wt_path() / "dir" / "built.o", "object code");
+
+  checkout_or_die(worktree, c);
+  EXPECT_EQ(read(wt_path() / "out"), "now a file\n");
+  EXPECT_EQ(*worktree.head(), c);
+  EXPECT_EQ(read(wt_path() / "dir" / "built.o"), "object code");  // not in the way: kept
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(files_in(wt_path()), (std::map<std::string, std::string>{
+                                     {".gitignore", "*.o\n"},
+                                     {"add.txt", "added\n"},
+                                     {"change.txt", "new\n"},
+                                     {"dir/built.o", "object code"},
+                                     {"dir/nested.txt", "nested\n"},
+                                     {"keep.txt", "keep\n"},
+                                 }));
+}
+
+// A: "gone" is a directory holding a tracked file; D: "gone" is a file.
+std::string commit_where_a_directory_becomes_a_file(TestRepo& git, const std::string& a) {
+  CommitSpec spec;
+  spec.message = "D\n";
+  spec.parents = {a};
+  spec.changes = {{"gone/only.txt", std::nullopt}, {"gone", "a file\n"}};
+  return git.commit(spec);
+}
+
+TEST_F(WorktreeTest, ADirectoryOfTrackedAndIgnoredFilesGivesWayToAFileOfTheSameName) {
+  // The build left "gone/only.o" (ignored: "*.o") beside the tracked "gone/only.txt"; in D,
+  // "gone" is a file. `git checkout -f D` deletes the build output; so does a checkout here.
+  const std::string d = commit_where_a_directory_becomes_a_file(git_, a_);
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  write(wt_path() / "gone" / "only.o", "object code");
+  write(wt_path() / "gone" / "sub" / "deeper.o", "object code");
+  write(wt_path() / "dir" / "built.o", "object code");
+
+  checkout_or_die(worktree, d);
+  EXPECT_EQ(read(wt_path() / "gone"), "a file\n");
+  EXPECT_EQ(*worktree.head(), d);
+  EXPECT_EQ(read(wt_path() / "dir" / "built.o"), "object code");  // not in the way: kept
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+  checkout_or_die(worktree, a_);
+  EXPECT_EQ(read(wt_path() / "gone" / "only.txt"), "only\n");
+}
+
+TEST_F(WorktreeTest, KeptUntrackedFilesInADirectoryThatBecomesAFileAreNotDeleted) {
+  const std::string d = commit_where_a_directory_becomes_a_file(git_, a_);
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  write(wt_path() / "gone" / "notes.txt", "mine");
+  write(wt_path() / "gone" / "only.o", "object code");
+  auto kept = worktree.checkout(d, {.remove_untracked = false});
+  ASSERT_FALSE(kept.has_value());
+  EXPECT_THAT(kept.error().message(), HasSubstr("gone"));
+  EXPECT_EQ(read(wt_path() / "gone" / "notes.txt"), "mine");
+  // By default untracked files go, so the directory does too.
+  checkout_or_die(worktree, d);
+  EXPECT_EQ(read(wt_path() / "gone"), "a file\n");
 }
 
 TEST_F(WorktreeTest, KeepingUntrackedFilesIsAnOption) {
