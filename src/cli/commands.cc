@@ -24,6 +24,7 @@
 #include "daemon/signal_watcher.h"
 #include "engine/bisection_request.h"
 #include "engine/bisector.h"
+#include "git/worktree.h"
 #include "report/bisect_log.h"
 #include "report/email.h"
 #include "report/html.h"
@@ -775,8 +776,7 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
     return kExitOk;
   }
   // Nobody holds its worktree (a running owner removes it when it notices the cancel).
-  std::error_code ignored;
-  fs::remove_all(engine::worktree_path(worktree_root(opened->path), id), ignored);
+  (void)git::Worktree::remove(engine::worktree_path(worktree_root(opened->path), id));
   fmt::print(stderr, "flakebisect: bisection {} cancelled{}\n", id,
              dead_owner != 0 ? fmt::format("; its process (pid {}) was gone", dead_owner) : "");
   return kExitOk;

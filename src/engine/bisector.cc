@@ -764,8 +764,8 @@ class Session {
       return;
     }
     worktree_.reset();  // drops its lock before the directory goes
-    std::error_code ignored;
-    std::filesystem::remove_all(worktree_dir(), ignored);
+    // Best effort: a worktree left behind costs disk space, not correctness.
+    (void)git::Worktree::remove(worktree_dir());
   }
 
   base::Status log_event(std::string_view kind, const std::string& message, const json& data) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,7 @@ using base::make_error;
 constexpr const char* kMarkerFile = "flakebisect-worktree";  // in .git: the borrowed objects dir
 constexpr const char* kLockFile = "flakebisect.lock";        // in .git: the flock
 constexpr const char* kStagingSuffix = ".flakebisect-new";
+constexpr const char* kCreationLockSuffix = ".flakebisect-lock";  // beside dir: the creation flock
 // Lock files libgit2 or git leave behind when killed mid-write. Stale once we hold the flock.
 constexpr const char* kStaleLocks[] = {"index.lock", "HEAD.lock", "config.lock"};
 
@@ -56,6 +58,46 @@ base::Status create_repository(const fs::path& staging, const std::string& objec
   // Written last: its presence says the repository is complete and ours.
   FB_TRY(base::write_file_atomic(git_dir / kMarkerFile, objects_dir + "\n", 0644));
   return {};
+}
+
+fs::path with_suffix(const fs::path& path, const char* suffix) {
+  fs::path out = path;
+  out += suffix;
+  return out;
+}
+
+// Takes the flock on "<dir>.flakebisect-lock" in dir's parent, which serialises the creation,
+// opening and removal of the worktree at `dir` between processes. kBusy when another process holds
+// it. The holder that removes the worktree unlinks the file while holding it; whoever then gets the
+// lock on the unlinked file sees that the path names another file now, and tries again.
+base::Result<base::UniqueFd> lock_creation(const fs::path& dir) {
+  const fs::path lock_path = with_suffix(dir, kCreationLockSuffix);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    base::UniqueFd lock(
+        ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
+    if (!lock.valid()) {
+      return base::os_error(lock_path, errno);
+    }
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return make_error(ErrorCode::kBusy,
+                          "{}: worktree is in use by another process (it holds {})", dir.native(),
+                          lock_path.native());
+      }
+      return base::os_error(lock_path, errno);
+    }
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(lock.get(), &held) != 0) {
+      return base::os_error(lock_path, errno);
+    }
+    if (::lstat(lock_path.c_str(), &named) == 0 && named.st_dev == held.st_dev &&
+        named.st_ino == held.st_ino) {
+      return lock;
+    }
+  }
+  return make_error(ErrorCode::kBusy, "{}: worktree is being created and removed by others",
+                    dir.native());
 }
 
 bool is_empty_directory(const fs::path& dir) {
@@ -159,6 +201,15 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
         path.native());
   }
 
+  // Whoever holds this lock alone checks, creates and locks `dir`: a second process never sees or
+  // deletes the first one's half-built staging directory, and finds the finished worktree (locked:
+  // kBusy) or none.
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return io_error(path.parent_path(), "create directory", ec);
+  }
+  FB_ASSIGN_OR_RETURN(const base::UniqueFd creation_lock, lock_creation(path));
+
   const fs::path git_dir = path / ".git";
   if (fs::exists(git_dir, ec)) {
     auto marker = base::read_file(git_dir / kMarkerFile, 64 << 10);
@@ -182,16 +233,12 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
                       path.native());
   } else {
     // Build the repository beside `path` and rename it into place, so `path` never holds half a
-    // worktree. A leftover staging directory is from a crashed creation of this same worktree.
-    fs::path staging = path;
-    staging += kStagingSuffix;
+    // worktree. A leftover staging directory is from a crashed creation of this same worktree (a
+    // live one would hold the creation lock).
+    const fs::path staging = with_suffix(path, kStagingSuffix);
     fs::remove_all(staging, ec);
     if (ec) {
       return io_error(staging, "remove leftover", ec);
-    }
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) {
-      return io_error(path.parent_path(), "create directory", ec);
     }
     if (auto created = create_repository(staging, objects_dir); !created) {
       return std::move(created).error().context(fmt::format("create worktree {}", path.native()));
@@ -225,6 +272,39 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
   }
   FB_ASSIGN_OR_RETURN(Repository repo, Repository::open(path));
   return Worktree(std::move(repo), path, std::move(lock));
+}
+
+base::Status Worktree::remove(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path path = fs::absolute(dir, ec);
+  if (ec || dir.empty()) {
+    return make_error(ErrorCode::kInvalidInput, "'{}': invalid worktree path", dir.native());
+  }
+  if (!fs::exists(path.parent_path(), ec)) {
+    return {};  // nothing there, not even a lock file
+  }
+  FB_ASSIGN_OR_RETURN(const base::UniqueFd creation_lock, lock_creation(path));
+  const fs::path lock_path = path / ".git" / kLockFile;
+  base::UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return make_error(ErrorCode::kBusy, "{}: worktree is in use by another process",
+                        path.native());
+    }
+    return base::os_error(lock_path, errno);
+  }
+  for (const fs::path& doomed : {path, with_suffix(path, kStagingSuffix)}) {
+    fs::remove_all(doomed, ec);
+    if (ec) {
+      return io_error(doomed, "remove", ec);
+    }
+  }
+  // Unlinked while held: see lock_creation().
+  const fs::path creation_lock_path = with_suffix(path, kCreationLockSuffix);
+  if (::unlink(creation_lock_path.c_str()) != 0 && errno != ENOENT) {
+    return base::os_error(creation_lock_path, errno);
+  }
+  return {};
 }
 
 base::Status Worktree::checkout(std::string_view sha, CheckoutOptions options) {

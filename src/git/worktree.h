@@ -24,6 +24,11 @@
 // repairs any half-written state. A crash during creation leaves "<dir>.flakebisect-new", which the
 // next creation discards; `dir` itself only appears complete (it is renamed into place).
 //
+// Processes: creation is serialised by an flock on "<dir>.flakebisect-lock" beside `dir` (0600,
+// held while opening or creating, and while removing): two processes opening a new `dir` at once
+// never touch each other's half-built directory; one gets the worktree, the other kBusy. remove()
+// deletes that file too.
+//
 // Thread rules: not thread-safe; one Worktree per directory per process (a second open is kBusy).
 // Movable, not copyable.
 #pragma once
@@ -59,6 +64,11 @@ class Worktree {
   // another live Worktree holds it.
   static base::Result<Worktree> open_or_create(const std::filesystem::path& repo_path,
                                                const std::filesystem::path& dir);
+
+  // Deletes the worktree at `dir`, the leftovers of a crashed creation and the lock file beside
+  // it. kBusy when a live Worktree (in any process; close this process's own first) holds it. A
+  // missing `dir` is fine.
+  static base::Status remove(const std::filesystem::path& dir);
 
   Worktree(Worktree&&) noexcept = default;
   Worktree& operator=(Worktree&&) noexcept = default;

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/paths.h"
 #include "git/test_repo.h"
@@ -311,6 +313,76 @@ TEST_F(WorktreeTest, ALiveWorktreeIsBusyAndAKilledHoldersLockIsReleased) {
   ::waitpid(child, &status, 0);
   Worktree worktree = open_or_die(user_, wt_path());
   checkout_or_die(worktree, a_);
+}
+
+TEST_F(WorktreeTest, ProcessesCreatingTheSameWorktreeAtOnceGetItOrBusy) {
+  // Each round, kChildren processes wait at a pipe, then all create the same new worktree. Each
+  // must get it or kBusy, never an error from another one's half-built directory.
+  constexpr int kRounds = 10;
+  constexpr int kChildren = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    const fs::path dir = root_ / ("race " + std::to_string(round));
+    int start[2];
+    ASSERT_EQ(::pipe(start), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < kChildren; ++i) {
+      pid_t child = ::fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        ::close(start[1]);
+        char byte = 0;
+        (void)!::read(start[0], &byte, 1);  // EOF: go
+        auto worktree = Worktree::open_or_create(user_, dir);
+        if (worktree.has_value()) {
+          ::_exit(0);
+        }
+        if (worktree.error().code() == ErrorCode::kBusy) {
+          ::_exit(1);
+        }
+        ::fprintf(stderr, "child %d: %s\n", i, worktree.error().message().c_str());
+        ::_exit(2);
+      }
+      children.push_back(child);
+    }
+    ::close(start[0]);
+    ::close(start[1]);  // all children start
+    int succeeded = 0;
+    for (pid_t child : children) {
+      int status = 0;
+      ASSERT_EQ(::waitpid(child, &status, 0), child);
+      ASSERT_TRUE(WIFEXITED(status));
+      EXPECT_NE(WEXITSTATUS(status), 2) << "round " << round;
+      succeeded += WEXITSTATUS(status) == 0 ? 1 : 0;
+    }
+    EXPECT_GE(succeeded, 1) << "round " << round;
+    EXPECT_EQ(trim(run_git(dir, {"config", "core.autocrlf"})), "false") << "round " << round;
+    fs::path staging = dir;
+    staging += ".flakebisect-new";
+    EXPECT_FALSE(fs::exists(staging)) << "round " << round;
+    Worktree worktree = open_or_die(user_, dir);
+    checkout_or_die(worktree, a_);
+  }
+}
+
+TEST_F(WorktreeTest, RemoveDeletesTheWorktreeAndItsLockFileUnlessItIsInUse) {
+  fs::path lock_file = wt_path();
+  lock_file += ".flakebisect-lock";
+  {
+    Worktree worktree = open_or_die(user_, wt_path());
+    checkout_or_die(worktree, a_);
+    EXPECT_EQ(fs::status(lock_file).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+    auto busy = Worktree::remove(wt_path());
+    ASSERT_FALSE(busy.has_value());
+    EXPECT_EQ(busy.error().code(), ErrorCode::kBusy);
+    EXPECT_TRUE(fs::exists(wt_path() / "keep.txt"));
+  }
+  ASSERT_TRUE(Worktree::remove(wt_path()).has_value());
+  EXPECT_FALSE(fs::exists(wt_path()));
+  EXPECT_FALSE(fs::exists(lock_file));
+  EXPECT_TRUE(Worktree::remove(wt_path()).has_value());  // already gone: fine
+  Worktree again = open_or_die(user_, wt_path());  // and it can be made again
+  checkout_or_die(again, b_);
 }
 
 TEST_F(WorktreeTest, SecondOpenInTheSameProcessIsBusy) {
