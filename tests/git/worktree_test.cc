@@ -417,6 +417,14 @@ TEST_F(WorktreeTest, RefusesDirectoriesItDidNotCreate) {
   auto own = Worktree::open_or_create(user_, user_);
   ASSERT_FALSE(own.has_value());
   EXPECT_EQ(own.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(own.error().message(),
+            user_.native() +
+                ": is the repository's own checkout; a worktree must be a separate directory");
+  // Also when named another way.
+  fs::create_directories(user_ / "sub");
+  auto dotted = Worktree::open_or_create(user_, user_ / "sub" / "..");
+  ASSERT_FALSE(dotted.has_value());
+  EXPECT_THAT(dotted.error().message(), HasSubstr("repository's own checkout"));
 
   // Another git checkout.
   TempDir other_dir;
