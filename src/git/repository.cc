@@ -1,6 +1,9 @@
 #include "git/repository.h"
 
+#include <algorithm>
+#include <cctype>
 #include <utility>
+#include <vector>
 
 #include "git/libgit2.h"
 
@@ -31,6 +34,104 @@ Signature to_signature(const git_signature* sig) {
   out.time = static_cast<int64_t>(sig->when.time);
   out.offset_minutes = sig->when.offset;
   return out;
+}
+
+// Appends to `out` every object whose id starts with `prefix` (hex digits, at least
+// GIT_OID_MINPREFIXLEN): libgit2 answers "unique", "none" or "ambiguous" for a prefix, so an
+// ambiguous one is split into its 16 one-digit-longer prefixes. Each step is an index lookup.
+base::Status objects_with_prefix(git_odb* odb, std::string& prefix, std::vector<git_oid>& out) {
+  git_oid short_id;
+  if (int rc = git_oid_fromstrn(&short_id, prefix.data(), prefix.size()); rc < 0) {
+    return libgit2_error(rc, fmt::format("object id prefix {}", prefix));
+  }
+  git_oid full;
+  int rc = git_odb_exists_prefix(&full, odb, &short_id, prefix.size());
+  if (rc == 0) {
+    out.push_back(full);
+    return {};
+  }
+  if (rc == GIT_ENOTFOUND) {
+    return {};
+  }
+  if (rc != GIT_EAMBIGUOUS || prefix.size() >= GIT_OID_HEXSZ) {
+    return libgit2_error(rc, fmt::format("objects starting with {}", prefix));
+  }
+  for (char digit : std::string_view("0123456789abcdef")) {
+    prefix.push_back(digit);
+    base::Status found = objects_with_prefix(odb, prefix, out);
+    prefix.pop_back();
+    FB_TRY(std::move(found));
+  }
+  return {};
+}
+
+// git_revparse_single() gave up on `rev` as ambiguous. When `rev` is a short SHA, possibly followed
+// by ^ or ~ suffixes ("1a2b", "1a2b^{commit}", "1a2b~3"), the caller wants a commit, so resolve the
+// short SHA among commit-ish objects only (commits, and tags of commits), the way
+// `git rev-parse --verify 1a2b^{commit}` and `git bisect start` do. Returns `rev` with the short
+// SHA replaced by the full SHA of the only such commit; otherwise the error names the candidates.
+base::Result<std::string> disambiguate_commitish(git_repository* repo, std::string_view rev,
+                                                 const base::Error& detail) {
+  size_t hex = 0;
+  while (hex < rev.size() && std::isxdigit(static_cast<unsigned char>(rev[hex])) != 0) {
+    ++hex;
+  }
+  const bool short_sha = hex >= GIT_OID_MINPREFIXLEN && hex < GIT_OID_HEXSZ &&
+                         (hex == rev.size() || rev[hex] == '^' || rev[hex] == '~');
+  if (!short_sha) {
+    return make_error(ErrorCode::kInvalidInput, "ambiguous revision '{}' ({})", rev,
+                      detail.message());
+  }
+  git_odb* odb_raw = nullptr;
+  FB_TRY(check(git_repository_odb(&odb_raw, repo), "object database"));
+  const Handle<git_odb, git_odb_free> odb(odb_raw);
+  std::string prefix(rev.substr(0, hex));
+  for (char& c : prefix) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::vector<git_oid> objects;
+  FB_TRY(objects_with_prefix(odb.get(), prefix, objects));
+
+  std::vector<std::pair<std::string, std::string>> commits;  // (full SHA, subject), no repeats
+  for (const git_oid& oid : objects) {
+    git_object* object_raw = nullptr;
+    if (git_object_lookup(&object_raw, repo, &oid, GIT_OBJECT_ANY) < 0) {
+      continue;
+    }
+    const ObjectHandle object(object_raw);
+    git_object* peeled_raw = nullptr;
+    if (git_object_peel(&peeled_raw, object.get(), GIT_OBJECT_COMMIT) < 0) {
+      continue;  // a tree, a blob, or a tag of one
+    }
+    const ObjectHandle peeled(peeled_raw);
+    std::string sha = to_hex(*git_object_id(peeled.get()));
+    const char* summary = git_commit_summary(reinterpret_cast<git_commit*>(peeled.get()));
+    if (std::none_of(commits.begin(), commits.end(),
+                     [&](const auto& commit) { return commit.first == sha; })) {
+      commits.emplace_back(std::move(sha), summary != nullptr ? summary : "");
+    }
+  }
+  if (commits.size() == 1) {
+    return commits.front().first + std::string(rev.substr(hex));
+  }
+  if (commits.empty()) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "ambiguous revision '{}': {} objects start with {}, none of them a commit",
+                      rev, objects.size(), prefix);
+  }
+  std::sort(commits.begin(), commits.end());
+  constexpr size_t kListed = 10;
+  std::string listed;
+  for (size_t i = 0; i < commits.size() && i < kListed; ++i) {
+    listed += fmt::format("{}{} ({})", i == 0 ? "" : ", ", commits[i].first.substr(0, 12),
+                          commits[i].second);
+  }
+  if (commits.size() > kListed) {
+    listed += fmt::format(" and {} more", commits.size() - kListed);
+  }
+  return make_error(ErrorCode::kInvalidInput,
+                    "ambiguous revision '{}': it could be any of the commits {}; give more digits",
+                    rev, listed);
 }
 
 }  // namespace
@@ -71,9 +172,13 @@ base::Result<std::string> Repository::resolve(std::string_view rev) const {
   if (rev.empty() || has_nul(rev)) {
     return make_error(ErrorCode::kInvalidInput, "invalid revision '{}'", rev);
   }
-  const std::string spec(rev);
+  std::string spec(rev);
   git_object* raw = nullptr;
   int rc = git_revparse_single(&raw, repo_.get(), spec.c_str());
+  if (rc == GIT_EAMBIGUOUS) {
+    FB_ASSIGN_OR_RETURN(spec, disambiguate_commitish(repo_.get(), rev, libgit2_error(rc, "")));
+    rc = git_revparse_single(&raw, repo_.get(), spec.c_str());
+  }
   if (rc < 0) {
     base::Error detail = libgit2_error(rc, "");
     switch (rc) {

@@ -41,12 +41,14 @@ class Repository {
   std::filesystem::path objects_dir() const;
 
   // Resolves any revision git understands (full or short SHA, branch, tag, HEAD~3, v6.1^{commit})
-  // to the full lowercase SHA of a commit; annotated tags are peeled. Errors:
-  //   "unknown revision 'X'"                      kNotFound
-  //   "ambiguous revision 'X' (...)"               kInvalidInput (a short SHA matching several
-  //   objects) "revision 'X' is a tree, not a commit"       kInvalidInput (also for blobs, tags of
-  //   trees) "invalid revision 'X'"                       kInvalidInput (empty, NUL bytes, bad
-  //   syntax)
+  // to the full lowercase SHA of a commit; annotated tags are peeled. A short SHA that several
+  // objects share means the one commit among them (or tag of one), as in
+  // `git rev-parse --verify X^{commit}`, which `git bisect start` uses. Errors:
+  //   "unknown revision 'X'"                     kNotFound
+  //   "ambiguous revision 'X': ..."              kInvalidInput: a short SHA of several commits
+  //                                              (listed: short SHA and subject), or of no commit
+  //   "revision 'X' is a tree, not a commit"     kInvalidInput (also blobs, tags of trees)
+  //   "invalid revision 'X'"                     kInvalidInput (empty, NUL bytes, bad syntax)
   base::Result<std::string> resolve(std::string_view rev) const;
 
   // Checks a bisection range given as full SHAs: at least one good; every good and bad is a commit;

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "git/test_repo.h"
 
@@ -141,8 +142,83 @@ TEST_F(ResolveTest, AmbiguousShortShaIsRejectedAndALongerPrefixResolves) {
   EXPECT_EQ(ambiguous.error().code(), ErrorCode::kInvalidInput);
   EXPECT_THAT(ambiguous.error().message(),
               HasSubstr("ambiguous revision '" + first.substr(0, 4) + "'"));
+  // The error lists the commits it could be, with their subjects.
+  const auto subject = [&](const std::string& sha) {
+    return trim(run_git(dir_.path(), {"log", "-1", "--format=%s", sha}));
+  };
+  EXPECT_THAT(ambiguous.error().message(),
+              HasSubstr(first.substr(0, 12) + " (" + subject(first) + ")"));
+  EXPECT_THAT(ambiguous.error().message(),
+              HasSubstr(second.substr(0, 12) + " (" + subject(second) + ")"));
+  auto expression = repo.resolve(first.substr(0, 4) + "^{commit}");
+  ASSERT_FALSE(expression.has_value());
+  EXPECT_THAT(expression.error().message(), HasSubstr(first.substr(0, 12)));
   EXPECT_EQ(*repo.resolve(first.substr(0, 12)), first);
   EXPECT_EQ(*repo.resolve(second.substr(0, 12)), second);
+}
+
+TEST_F(ResolveTest, ShortShaOfOneCommitAndOtherObjectsResolvesToTheCommitLikeGit) {
+  // Write dangling commits and blobs until a blob shares a 4-hex prefix with exactly one commit
+  // (a few hundred of each).
+  std::map<std::string, std::vector<std::string>> commits_by_prefix;
+  for (const std::string& sha : {c1_, c2_, c3_, s1_}) {
+    commits_by_prefix[sha.substr(0, 4)].push_back(sha);
+  }
+  std::map<std::string, std::string> blobs_by_prefix;
+  std::string prefix;
+  for (int i = 0; i < 20000 && prefix.empty(); ++i) {
+    CommitSpec spec;
+    spec.message = "dangling " + std::to_string(i) + "\n";
+    spec.parents = {c2_};
+    const std::string commit = git_.commit(spec);
+    commits_by_prefix[commit.substr(0, 4)].push_back(commit);
+    const std::string blob = git_.write_blob("blob " + std::to_string(i) + "\n");
+    blobs_by_prefix.emplace(blob.substr(0, 4), blob);
+    for (const std::string& candidate : {commit.substr(0, 4), blob.substr(0, 4)}) {
+      auto commits = commits_by_prefix.find(candidate);
+      if (blobs_by_prefix.count(candidate) != 0 && commits != commits_by_prefix.end() &&
+          commits->second.size() == 1) {
+        prefix = candidate;
+      }
+    }
+  }
+  ASSERT_FALSE(prefix.empty());
+  const std::string commit = commits_by_prefix.at(prefix).front();
+  Repository repo = open_or_die(dir_.path());
+  // git bisect start resolves its arguments with `git rev-parse --verify X^{commit}`.
+  EXPECT_EQ(trim(run_git(dir_.path(), {"rev-parse", "--verify", "-q", prefix + "^{commit}"})),
+            commit);
+  for (const std::string& rev : {prefix, prefix + "^{commit}", prefix + "~0"}) {
+    auto resolved = repo.resolve(rev);
+    ASSERT_TRUE(resolved.has_value()) << rev << ": " << resolved.error().message();
+    EXPECT_EQ(*resolved, commit) << rev;
+  }
+  EXPECT_EQ(*repo.resolve(prefix + "^"), c2_);
+  // What follows the short SHA still applies to the commit.
+  auto tree = repo.resolve(prefix + "^{tree}");
+  ASSERT_FALSE(tree.has_value());
+  EXPECT_EQ(tree.error().message(), "revision '" + prefix + "^{tree}' is a tree, not a commit");
+}
+
+TEST_F(ResolveTest, ShortShaOfOnlyNonCommitsIsAmbiguousAndSaysNoCommitMatches) {
+  std::map<std::string, std::string> blobs_by_prefix;
+  std::string prefix;
+  for (int i = 0; i < 20000 && prefix.empty(); ++i) {
+    const std::string blob = git_.write_blob("blob " + std::to_string(i) + "\n");
+    if (!blobs_by_prefix.emplace(blob.substr(0, 4), blob).second) {
+      prefix = blob.substr(0, 4);
+    }
+  }
+  ASSERT_FALSE(prefix.empty());
+  for (const std::string& sha : {c1_, c2_, c3_, s1_}) {
+    ASSERT_NE(sha.substr(0, 4), prefix);
+  }
+  Repository repo = open_or_die(dir_.path());
+  auto ambiguous = repo.resolve(prefix);
+  ASSERT_FALSE(ambiguous.has_value());
+  EXPECT_EQ(ambiguous.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(ambiguous.error().message(), HasSubstr("ambiguous revision '" + prefix + "'"));
+  EXPECT_THAT(ambiguous.error().message(), HasSubstr("none of them a commit"));
 }
 
 TEST_F(ResolveTest, RefNamesWithShellMetacharactersResolveWithoutAShell) {

@@ -51,13 +51,19 @@ TEST_F(ErrorsTest, BadRefsAreRejectedBeforeAnythingIsStored) {
                                                       "-p", s_.history.root, "-m", "side"}));
   expect_refused(run_with(side, s_.history.tip), "not an ancestor");
 
-  // A short SHA that names two objects.
-  std::map<std::string, int> prefixes;
+  // A short SHA that names two objects, neither a commit (one commit among them would be the
+  // answer, as in git bisect).
+  std::map<std::string, std::pair<int, int>> prefixes;  // -> (objects, commits)
+  std::istringstream all(git(s_.history.repo, {"cat-file", "--batch-all-objects",
+                                               "--batch-check=%(objectname) %(objecttype)"}));
+  for (std::string sha, type; all >> sha >> type;) {
+    auto& [objects, commits] = prefixes[sha.substr(0, 4)];
+    ++objects;
+    commits += type == "commit" ? 1 : 0;
+  }
   std::string ambiguous;
-  std::istringstream all(
-      git(s_.history.repo, {"cat-file", "--batch-all-objects", "--batch-check=%(objectname)"}));
-  for (std::string sha; std::getline(all, sha);) {
-    if (++prefixes[sha.substr(0, 4)] == 2) ambiguous = sha.substr(0, 4);
+  for (const auto& [prefix, counts] : prefixes) {
+    if (counts.first >= 2 && counts.second == 0) ambiguous = prefix;
   }
   ASSERT_FALSE(ambiguous.empty());
   expect_refused(run_with(ambiguous, s_.history.tip), "ambiguous");
