@@ -1,11 +1,11 @@
 #include "git/candidates.h"
 
 #include <algorithm>
-#include <cstring>
 #include <unordered_map>
 #include <utility>
 
 #include "git/libgit2.h"
+#include "git/shallow.h"
 
 namespace flakebisect::git {
 namespace {
@@ -13,17 +13,6 @@ namespace {
 using base::ErrorCode;
 using base::make_error;
 
-struct OidHash {
-  size_t operator()(const git_oid& oid) const {
-    // Object ids are uniformly distributed: their first bytes are a good hash already.
-    size_t hash = 0;
-    std::memcpy(&hash, oid.id, sizeof hash);
-    return hash;
-  }
-};
-struct OidEqual {
-  bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b) != 0; }
-};
 using OidIndex = std::unordered_map<git_oid, uint32_t, OidHash, OidEqual>;
 
 // The candidate set as libgit2 walks it: ancestors-or-self(bad) minus ancestors-or-self(goods), in
@@ -135,7 +124,15 @@ base::Result<CandidateGraph> build_candidates(const Repository& repo, std::strin
     goods.push_back(*good);
   }
 
-  FB_ASSIGN_OR_RETURN(std::vector<git_oid> oids, walk_candidates(raw, *bad, goods));
+  // libgit2's walk is the fast one (commit dates bound how far below the goods it looks), but it
+  // cannot walk a shallow clone.
+  FB_ASSIGN_OR_RETURN(const ShallowBoundary shallow, ShallowBoundary::read(raw));
+  std::vector<git_oid> oids;
+  if (shallow.empty()) {
+    FB_ASSIGN_OR_RETURN(oids, walk_candidates(raw, *bad, goods));
+  } else {
+    FB_ASSIGN_OR_RETURN(oids, shallow.candidates(raw, repo.path(), *bad, goods));
+  }
   if (oids.empty()) {
     return make_error(ErrorCode::kInvalidInput,
                       "bad {} is an ancestor of a good commit: no commits to bisect", to_hex(*bad));

@@ -50,8 +50,11 @@ struct CandidateOptions {
 
 // Builds the candidate graph for bad (full SHA) against goods (full SHAs, at least one). Callers
 // check the range first with Repository::validate_range(); a range where bad is an ancestor-or-self
-// of a good has no candidates and is an error (kInvalidInput). O(n + edges) in the candidates, plus
-// what libgit2's walk needs to mark the goods' ancestors (15000 commits with merges: ~0.25 s).
+// of a good has no candidates and is an error (kInvalidInput). In a shallow clone the walk follows
+// the parents the clone has, and a candidate whose parents were not fetched is an error
+// (kInvalidInput, see Repository::validate_range()). O(n + edges) in the candidates, plus what
+// libgit2's walk needs to mark the goods' ancestors (15000 commits with merges: ~0.25 s); in a
+// shallow clone, plus every commit the clone has below the goods.
 base::Result<CandidateGraph> build_candidates(const Repository& repo, std::string_view bad_sha,
                                               const std::vector<std::string>& good_shas,
                                               CandidateOptions options = {});

@@ -11,9 +11,11 @@
 
 #include <git2.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 #include "base/result.h"
 
@@ -44,6 +46,20 @@ using IndexHandle = Handle<git_index, git_index_free>;
 using DiffHandle = Handle<git_diff, git_diff_free>;
 using ConfigHandle = Handle<git_config, git_config_free>;
 using TreebuilderHandle = Handle<git_treebuilder, git_treebuilder_free>;
+
+// Hash and equality of object ids, for unordered containers.
+struct OidHash {
+  size_t operator()(const git_oid& oid) const {
+    // Object ids are uniformly distributed: their first bytes are a good hash already.
+    size_t hash = 0;
+    std::memcpy(&hash, oid.id, sizeof hash);
+    return hash;
+  }
+};
+struct OidEqual {
+  bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b) != 0; }
+};
+using OidSet = std::unordered_set<git_oid, OidHash, OidEqual>;
 
 // The error a libgit2 call returning `code` (< 0) produced, as "<what>: <git_error_last() text>".
 // GIT_ENOTFOUND maps to kNotFound, GIT_EAMBIGUOUS/GIT_EINVALIDSPEC/GIT_EPEEL to kInvalidInput,

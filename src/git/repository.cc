@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "git/libgit2.h"
+#include "git/shallow.h"
 
 namespace flakebisect::git {
 namespace {
@@ -219,6 +220,10 @@ base::Result<bool> Repository::is_ancestor(std::string_view ancestor,
                                            std::string_view descendant) const {
   FB_ASSIGN_OR_RETURN(git_oid ancestor_oid, parse_sha(ancestor));
   FB_ASSIGN_OR_RETURN(git_oid descendant_oid, parse_sha(descendant));
+  FB_ASSIGN_OR_RETURN(const ShallowBoundary shallow, ShallowBoundary::read(repo_.get()));
+  if (!shallow.empty()) {
+    return shallow.is_ancestor(repo_.get(), path_, ancestor_oid, descendant_oid);
+  }
   int rc = git_graph_descendant_of(repo_.get(), &descendant_oid, &ancestor_oid);
   if (rc < 0) {
     return libgit2_error(rc, fmt::format("is {} an ancestor of {}", ancestor, descendant));
@@ -238,6 +243,7 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
   if (auto bad = lookup_commit(repo_.get(), *bad_oid); !bad) {
     return std::move(bad).error().context("bad");
   }
+  std::vector<git_oid> good_oids;
   for (const std::string& good : good_shas) {
     auto good_oid = parse_sha(good);
     if (!good_oid) {
@@ -250,13 +256,22 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
       return make_error(ErrorCode::kInvalidInput, "good {} is the same commit as bad",
                         to_hex(*good_oid));
     }
-    FB_ASSIGN_OR_RETURN(bool ancestor, is_ancestor(to_hex(*good_oid), to_hex(*bad_oid)));
+    good_oids.push_back(*good_oid);
+  }
+  // A shallow clone: refuse a range whose candidates need commits it lacks, before the ancestry
+  // tests below could report a good beyond its boundary as "not an ancestor".
+  FB_ASSIGN_OR_RETURN(const ShallowBoundary shallow, ShallowBoundary::read(repo_.get()));
+  if (!shallow.empty()) {
+    FB_TRY(shallow.candidates(repo_.get(), path_, *bad_oid, good_oids));
+  }
+  for (const git_oid& good_oid : good_oids) {
+    FB_ASSIGN_OR_RETURN(bool ancestor, is_ancestor(to_hex(good_oid), to_hex(*bad_oid)));
     if (ancestor) {
       continue;
     }
-    FB_ASSIGN_OR_RETURN(bool swapped, is_ancestor(to_hex(*bad_oid), to_hex(*good_oid)));
+    FB_ASSIGN_OR_RETURN(bool swapped, is_ancestor(to_hex(*bad_oid), to_hex(good_oid)));
     return make_error(ErrorCode::kInvalidInput, "good {} is not an ancestor of bad {}{}",
-                      to_hex(*good_oid), to_hex(*bad_oid),
+                      to_hex(good_oid), to_hex(*bad_oid),
                       swapped ? " (it is a descendant: are good and bad swapped?)" : "");
   }
   return {};

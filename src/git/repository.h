@@ -53,11 +53,15 @@ class Repository {
 
   // Checks a bisection range given as full SHAs: at least one good; every good and bad is a commit;
   // no good equals bad; every good is an ancestor of bad. The error names the offending SHA, e.g.
-  // "good 1234...cdef is not an ancestor of bad 89ab...0123" (kInvalidInput).
+  // "good 1234...cdef is not an ancestor of bad 89ab...0123" (kInvalidInput). In a shallow clone,
+  // the candidates must lie inside the history it has: a commit among them whose parents were not
+  // fetched is "<path>: is a shallow clone and the range reaches past its history (...); run
+  // `git fetch --unshallow` (or `git fetch --deepen=<n>`)" (kInvalidInput).
   base::Status validate_range(const std::vector<std::string>& good_shas,
                               std::string_view bad_sha) const;
 
-  // True iff `ancestor` is a proper ancestor of `descendant` (both full SHAs).
+  // True iff `ancestor` is a proper ancestor of `descendant` (both full SHAs). In a shallow clone,
+  // an answer that depends on history the clone lacks is the error validate_range() describes.
   base::Result<bool> is_ancestor(std::string_view ancestor, std::string_view descendant) const;
 
   // Metadata of the commit with full SHA `sha`.

@@ -100,6 +100,24 @@ base::Result<base::UniqueFd> lock_creation(const fs::path& dir) {
                     dir.native());
 }
 
+// Makes "<git_dir>/shallow" a copy of the source repository's list of shallow clone boundary
+// commits, or removes it when the source is a complete repository.
+base::Status copy_shallow_file(const Repository& source, const fs::path& git_dir) {
+  const fs::path from = fs::path(git_repository_commondir(source.raw())) / "shallow";
+  const fs::path to = git_dir / "shallow";
+  std::error_code ec;
+  if (!fs::exists(from, ec)) {
+    fs::remove(to, ec);
+    return ec ? io_error(to, "remove", ec) : base::Status();
+  }
+  FB_ASSIGN_OR_RETURN(const std::string text, base::read_file(from.native(), size_t{256} << 20));
+  auto current = base::read_file(to.native(), size_t{256} << 20);
+  if (current && *current == text) {
+    return {};
+  }
+  return base::write_file_atomic(to, text, 0644);
+}
+
 bool is_empty_directory(const fs::path& dir) {
   std::error_code ec;
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec) && !ec;
@@ -263,6 +281,11 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
                         path.native());
     }
     return base::os_error(lock_path, errno);
+  }
+  // git in the worktree (build scripts: the kernel's setlocalversion) must know where a shallow
+  // clone's history ends, or it fails reading the parents it lacks; libgit2 here never walks.
+  if (auto synced = copy_shallow_file(source, git_dir); !synced) {
+    return std::move(synced).error().context(fmt::format("worktree {}", path.native()));
   }
   for (const char* name : kStaleLocks) {
     fs::remove(git_dir / name, ec);

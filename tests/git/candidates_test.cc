@@ -293,6 +293,80 @@ std::vector<std::string> random_history(const std::filesystem::path& dir, int n,
   return out;
 }
 
+// A shallow clone ("clone", git clone --depth 10) of "src": main is c0..c19, then a side branch
+// from c18 (s0, s1) merged as m, the tip. The clone has m and the 9 commits below it on main
+// (c11..c19), s0 and s1; c11 (HEAD~9) is its boundary, a commit without its parents, which libgit2
+// 1.5 does not know about.
+class ShallowClone : public ::testing::Test {
+ protected:
+  ShallowClone() : source_(root_ / "src") {
+    for (int i = 0; i < 20; ++i) {
+      c_.push_back(source_.commit_on("main", "c" + std::to_string(i), {{"f", std::to_string(i)}}));
+    }
+    source_.set_ref("refs/heads/side", c_[18]);
+    s_.push_back(source_.commit_on("side", "s0", {{"s", "0"}}));
+    s_.push_back(source_.commit_on("side", "s1", {{"s", "1"}}));
+    m_ = source_.merge_on("main", {s_[1]}, "m");
+    source_.set_ref("refs/tags/old", c_[4]);
+    testing::clone(source_.path(), clone_, {"--depth", "10", "--no-tags"});
+  }
+
+  TempDir root_{"root"};
+  TestRepo source_;
+  std::filesystem::path clone_ = root_ / "clone";
+  std::vector<std::string> c_, s_;
+  std::string m_;
+};
+
+TEST_F(ShallowClone, ARangeWithinTheHistoryItHasIsBisectedLikeGit) {
+  ASSERT_EQ(testing::trim(run_git(clone_, {"rev-parse", "--is-shallow-repository"})), "true");
+  ASSERT_EQ(testing::trim(run_git(clone_, {"rev-parse", "HEAD~9"})), c_[11]);
+  Repository repo = open_or_die(clone_);
+  // c11 is the boundary itself, c12 a good whose parent is the boundary, c18 a good near bad.
+  for (const std::string& good : {c_[11], c_[12], c_[18]}) {
+    auto valid = repo.validate_range({good}, m_);
+    ASSERT_TRUE(valid.has_value()) << good << ": " << valid.error().message();
+    EXPECT_TRUE(*repo.is_ancestor(good, m_));
+    EXPECT_FALSE(*repo.is_ancestor(m_, good));
+    expect_matches_git(clone_, build_or_die(repo, m_, {good}), m_, {good}, false);
+    expect_matches_git(clone_, build_or_die(repo, m_, {good}, {.first_parent_only = true}), m_,
+                       {good}, true);
+  }
+  EXPECT_EQ(build_or_die(repo, m_, {c_[11]}).size(), 11U);  // c12..c19, s0, s1, m
+  auto swapped = repo.validate_range({m_}, c_[13]);
+  ASSERT_FALSE(swapped.has_value());
+  EXPECT_THAT(swapped.error().message(), HasSubstr("swapped"));
+}
+
+TEST_F(ShallowClone, ARangeReachingPastItsHistoryIsRefusedWithWhatToFetch) {
+  // The tag of c4 fetched alone: c4 is in the clone, the commits between it and c11 are not.
+  run_git(clone_, {"fetch", "-q", "--depth", "1", "origin", "tag", "old"});
+  Repository repo = open_or_die(clone_);
+  const std::string expected = clone_.native() +
+                               ": is a shallow clone and the range reaches past its history (the "
+                               "parents of " +
+                               c_[11].substr(0, 12) +
+                               " were not fetched); run `git fetch --unshallow` (or "
+                               "`git fetch --deepen=<n>`)";
+  auto valid = repo.validate_range({c_[4]}, m_);
+  ASSERT_FALSE(valid.has_value());
+  EXPECT_EQ(valid.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(valid.error().message(), expected);
+  auto graph = build_candidates(repo, m_, {c_[4]});
+  ASSERT_FALSE(graph.has_value());
+  EXPECT_EQ(graph.error().message(), expected);
+  auto ancestor = repo.is_ancestor(c_[4], m_);
+  ASSERT_FALSE(ancestor.has_value());
+  EXPECT_EQ(ancestor.error().message(), expected);
+
+  // What the message says works.
+  run_git(clone_, {"fetch", "-q", "--unshallow"});
+  Repository whole = open_or_die(clone_);
+  auto now_valid = whole.validate_range({c_[4]}, m_);
+  ASSERT_TRUE(now_valid.has_value()) << now_valid.error().message();
+  expect_matches_git(clone_, build_or_die(whole, m_, {c_[4]}), m_, {c_[4]}, false);
+}
+
 TEST(BuildCandidates, RandomDagsMatchGitRevListWithAndWithoutFirstParentEvenWithSkewedDates) {
   for (uint32_t seed : {1U, 2U, 3U, 4U, 5U, 6U, 7U, 8U}) {
     SCOPED_TRACE("seed " + std::to_string(seed));

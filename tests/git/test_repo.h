@@ -69,6 +69,17 @@ inline std::string run_git(const fs::path& repo, const std::vector<std::string>&
   return result->out;
 }
 
+// `git clone -q <options...> file://<source> <target>` with the real git CLI: shallow
+// (--depth N) and partial (--filter=blob:none) clones are what real users bisect in.
+inline void clone(const fs::path& source, const fs::path& target,
+                  const std::vector<std::string>& options) {
+  std::vector<std::string> args = {"clone", "-q"};
+  args.insert(args.end(), options.begin(), options.end());
+  args.push_back("file://" + source.native());
+  args.push_back(target.native());
+  run_git(target.parent_path(), args);
+}
+
 // Splits `text` into non-empty lines.
 inline std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;

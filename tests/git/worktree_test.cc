@@ -462,6 +462,22 @@ TEST_F(WorktreeTest, BadShasAreErrorsThatLeaveTheTreeAlone) {
   EXPECT_EQ(files_in(wt_path()), git_.files(a_));
 }
 
+TEST_F(WorktreeTest, GitInTheWorktreeOfAShallowCloneKnowsWhereItsHistoryEnds) {
+  const std::string c = git_.commit_on("main", "C", {{"c.txt", "c\n"}});
+  const fs::path shallow = root_ / "shallow";
+  testing::clone(user_, shallow, {"--depth", "2"});  // B and C; B without its parent
+  {
+    Worktree worktree = open_or_die(shallow, wt_path());
+    checkout_or_die(worktree, c);
+    // What a build script would run; it fails reading A without the clone's boundary.
+    EXPECT_EQ(run_git(wt_path(), {"log", "--format=%H"}), c + "\n" + b_ + "\n");
+  }
+  run_git(shallow, {"fetch", "-q", "--unshallow"});
+  Worktree worktree = open_or_die(shallow, wt_path());
+  EXPECT_FALSE(fs::exists(wt_path() / ".git" / "shallow"));
+  EXPECT_EQ(run_git(wt_path(), {"log", "--format=%H"}), c + "\n" + b_ + "\n" + a_ + "\n");
+}
+
 TEST_F(WorktreeTest, CommitsAddedToTheUserRepositoryLaterAreVisible) {
   Worktree worktree = open_or_die(user_, wt_path());
   checkout_or_die(worktree, a_);
