@@ -1,11 +1,22 @@
 #include "git/libgit2.h"
 
+#include <iterator>
+
 namespace flakebisect::git {
 
 void init_libgit2() {
   // A function-local static is initialised exactly once even with concurrent callers. libgit2 is
   // deliberately never shut down: see the header.
-  static const int init_result = git_libgit2_init();
+  static const int init_result = [] {
+    const int rc = git_libgit2_init();
+    // libgit2 refuses to open a repository with an extension it does not know, and reads a partial
+    // clone marked by older gits (extensions.partialClone) fine: let it open one, so that
+    // Repository::check_not_partial() can say what is wrong with it instead of "not a git
+    // repository (unsupported extension name extensions.partialclone)".
+    const char* extensions[] = {"partialclone"};
+    git_libgit2_opts(GIT_OPT_SET_EXTENSIONS, extensions, std::size(extensions));
+    return rc;
+  }();
   (void)init_result;
 }
 

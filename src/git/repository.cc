@@ -231,8 +231,78 @@ base::Result<bool> Repository::is_ancestor(std::string_view ancestor,
   return rc == 1;
 }
 
+base::Status Repository::check_not_partial() const {
+  git_config* config_raw = nullptr;
+  FB_TRY(check(git_repository_config_snapshot(&config_raw, repo_.get()),
+               fmt::format("{}: git config", path_.native())));
+  const ConfigHandle config(config_raw);
+  std::vector<std::string> keys;     // "remote.origin.promisor", as the user would unset them
+  std::vector<std::string> shown;    // "remote.origin.promisor = true"
+  std::vector<std::string> remotes;  // whose objects are missing
+  const auto add_remote = [&](std::string remote) {
+    if (std::find(remotes.begin(), remotes.end(), remote) == remotes.end()) {
+      remotes.push_back(std::move(remote));
+    }
+  };
+  git_config_entry* entry_raw = nullptr;
+  if (git_config_get_entry(&entry_raw, config.get(), "extensions.partialclone") == 0) {
+    const Handle<git_config_entry, git_config_entry_free> entry(entry_raw);
+    keys.emplace_back("extensions.partialClone");
+    shown.push_back(fmt::format("extensions.partialClone = {}", entry->value));
+    add_remote(entry->value);
+  }
+  git_config_iterator* iterator_raw = nullptr;
+  FB_TRY(
+      check(git_config_iterator_glob_new(&iterator_raw, config.get(), "^remote\\..*\\.promisor$"),
+            fmt::format("{}: git config", path_.native())));
+  const Handle<git_config_iterator, git_config_iterator_free> iterator(iterator_raw);
+  git_config_entry* promisor = nullptr;
+  int rc = 0;
+  while ((rc = git_config_next(&promisor, iterator.get())) == 0) {
+    int enabled = 0;
+    if (git_config_parse_bool(&enabled, promisor->value) < 0 || enabled == 0) {
+      continue;
+    }
+    constexpr std::string_view kPrefix = "remote.";
+    constexpr std::string_view kSuffix = ".promisor";
+    const std::string name = promisor->name;
+    keys.push_back(name);
+    shown.push_back(fmt::format("{} = {}", name, promisor->value));
+    add_remote(name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size()));
+  }
+  if (rc != GIT_ITEROVER) {
+    return libgit2_error(rc, fmt::format("{}: git config", path_.native()));
+  }
+  if (keys.empty()) {
+    return {};
+  }
+  const auto joined = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const std::string& item : items) {
+      out += (out.empty() ? "" : ", ") + item;
+    }
+    return out;
+  };
+  std::vector<std::string> fetches;
+  fetches.reserve(remotes.size());
+  for (const std::string& remote : remotes) {
+    fetches.push_back(fmt::format("`git fetch --refetch --no-filter {}`", remote));
+  }
+  std::vector<std::string> unsets;
+  unsets.reserve(keys.size());
+  for (const std::string& key : keys) {
+    unsets.push_back(fmt::format("`git config --unset {}`", key));
+  }
+  return make_error(ErrorCode::kInvalidInput,
+                    "{}: is a partial clone ({}): git fetches the objects it lacks when needed, "
+                    "and flakebisect (libgit2) cannot; bisect in a full clone, or fetch everything "
+                    "with {} and then {}",
+                    path_.native(), joined(shown), joined(fetches), joined(unsets));
+}
+
 base::Status Repository::validate_range(const std::vector<std::string>& good_shas,
                                         std::string_view bad_sha) const {
+  FB_TRY(check_not_partial());
   if (good_shas.empty()) {
     return make_error(ErrorCode::kInvalidInput, "no good commit given (need at least one)");
   }

@@ -60,6 +60,14 @@ class Repository {
   base::Status validate_range(const std::vector<std::string>& good_shas,
                               std::string_view bad_sha) const;
 
+  // Refuses a partial clone (`git clone --filter=...`: a remote.<name>.promisor or an
+  // extensions.partialClone setting), whose missing objects git fetches on demand and libgit2
+  // cannot: every checkout would fail on them. The error says how to make the clone whole:
+  // "<path>: is a partial clone (remote.origin.promisor = true): ...; bisect in a full clone, or
+  // fetch everything with `git fetch --refetch --no-filter origin` and then `git config --unset
+  // remote.origin.promisor`" (kInvalidInput). validate_range() checks this first.
+  base::Status check_not_partial() const;
+
   // True iff `ancestor` is a proper ancestor of `descendant` (both full SHAs). In a shallow clone,
   // an answer that depends on history the clone lacks is the error validate_range() describes.
   base::Result<bool> is_ancestor(std::string_view ancestor, std::string_view descendant) const;

@@ -194,6 +194,8 @@ Worktree::Worktree(Repository repo, fs::path path, base::UniqueFd lock)
 base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const fs::path& dir) {
   init_libgit2();
   FB_ASSIGN_OR_RETURN(Repository source, Repository::open(repo_path));
+  // Its checkouts would fail on the first missing blob, halfway through writing the files.
+  FB_TRY(source.check_not_partial());
   std::error_code ec;
   const fs::path objects = fs::weakly_canonical(source.objects_dir(), ec);
   if (ec) {

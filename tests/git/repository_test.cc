@@ -337,6 +337,59 @@ TEST_F(ValidateRangeTest, MissingShortTreeAndEmptyGoodsAreRejected) {
   EXPECT_EQ(bad_tree.error().message(), "bad: " + tree + " is a tree, not a commit");
 }
 
+// A partial clone (git clone --filter=blob:none) of a three-commit repository.
+class PartialClone : public ::testing::Test {
+ protected:
+  PartialClone() : source_(root_ / "src") {
+    a_ = source_.commit_on("main", "a", {{"f", "a\n"}, {"g", "a\n"}});
+    b_ = source_.commit_on("main", "b", {{"f", "b\n"}});
+    c_ = source_.commit_on("main", "c", {{"g", "c\n"}});
+    run_git(source_.path(), {"config", "uploadpack.allowFilter", "true"});
+    testing::clone(source_.path(), clone_, {"--filter=blob:none"});
+  }
+
+  TempDir root_{"root"};
+  TestRepo source_;
+  std::filesystem::path clone_ = root_ / "partial";
+  std::string a_, b_, c_;
+};
+
+TEST_F(PartialClone, IsRefusedUpFrontSayingHowToMakeItWhole) {
+  Repository repo = open_or_die(clone_);
+  auto status = repo.validate_range({a_}, c_);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(status.error().message(),
+            clone_.native() +
+                ": is a partial clone (remote.origin.promisor = true): git fetches the objects it "
+                "lacks when needed, and flakebisect (libgit2) cannot; bisect in a full clone, or "
+                "fetch everything with `git fetch --refetch --no-filter origin` and then "
+                "`git config --unset remote.origin.promisor`");
+  EXPECT_EQ(repo.check_not_partial().error().message(), status.error().message());
+
+  // What the message says works.
+  run_git(clone_, {"fetch", "-q", "--refetch", "--no-filter", "origin"});
+  run_git(clone_, {"config", "--unset", "remote.origin.promisor"});
+  Repository whole = open_or_die(clone_);
+  auto valid = whole.validate_range({a_}, c_);
+  EXPECT_TRUE(valid.has_value()) << valid.error().message();
+}
+
+TEST_F(PartialClone, OlderGitsExtensionIsRefusedTheSameWay) {
+  // Older gits mark a partial clone with extensions.partialClone = <remote>; git still honours it.
+  run_git(clone_, {"config", "--unset", "remote.origin.promisor"});
+  run_git(clone_, {"config", "extensions.partialClone", "origin"});
+  auto repo = Repository::open(clone_);
+  ASSERT_TRUE(repo.has_value()) << repo.error().message();
+  auto status = repo->validate_range({a_}, c_);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_THAT(status.error().message(),
+              HasSubstr(": is a partial clone (extensions.partialClone = origin): "));
+  EXPECT_THAT(status.error().message(),
+              HasSubstr("`git fetch --refetch --no-filter origin` and then "
+                        "`git config --unset extensions.partialClone`"));
+}
+
 TEST(CommitInfo, ReadsAuthorCommitterParentsTreeAndTrailers) {
   TempDir dir;
   TestRepo git(dir.path());

@@ -478,6 +478,18 @@ TEST_F(WorktreeTest, GitInTheWorktreeOfAShallowCloneKnowsWhereItsHistoryEnds) {
   EXPECT_EQ(run_git(wt_path(), {"log", "--format=%H"}), c + "\n" + b_ + "\n" + a_ + "\n");
 }
 
+TEST_F(WorktreeTest, APartialCloneIsRefusedBeforeACheckoutFailsOnAMissingBlob) {
+  run_git(user_, {"config", "uploadpack.allowFilter", "true"});
+  const fs::path partial = root_ / "partial";
+  testing::clone(user_, partial, {"--filter=blob:none", "--no-checkout"});
+  auto worktree = Worktree::open_or_create(partial, wt_path());
+  ASSERT_FALSE(worktree.has_value());
+  EXPECT_EQ(worktree.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(worktree.error().message(),
+              HasSubstr(partial.native() + ": is a partial clone (remote.origin.promisor = true)"));
+  EXPECT_FALSE(fs::exists(wt_path()));
+}
+
 TEST_F(WorktreeTest, CommitsAddedToTheUserRepositoryLaterAreVisible) {
   Worktree worktree = open_or_die(user_, wt_path());
   checkout_or_die(worktree, a_);
