@@ -72,12 +72,16 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kReproduc
 // KBUILD_BUILD_* above are set after. The Makefile's own plain assignments (CC, HOSTCC, LD) already
 // win over the environment, and O, V, W, C and M count only on the command line.
 constexpr std::array<std::string_view, 33> kUnsetEnv = {
-    "KCONFIG_CONFIG", "KCONFIG_ALLCONFIG", "KBUILD_OUTPUT",  "ARCH",          "SUBARCH",
-    "CROSS_COMPILE",  "LLVM",              "LLVM_IAS",       "KCFLAGS",       "KCPPFLAGS",
-    "KAFLAGS",        "KRUSTFLAGS",        "CFLAGS_KERNEL",  "AFLAGS_KERNEL", "CFLAGS_MODULE",
-    "AFLAGS_MODULE",  "LDFLAGS_MODULE",    "LDFLAGS",        "HOSTCFLAGS",    "HOSTCXXFLAGS",
-    "HOSTLDFLAGS",    "HOSTLDLIBS",        "HOSTRUSTFLAGS",  "USERCFLAGS",    "USERLDFLAGS",
-    "LOCALVERSION",   "CONFIG_",           "MAKEFLAGS",      "GNUMAKEFLAGS",  "MFLAGS",
+    "KCONFIG_CONFIG", "KCONFIG_ALLCONFIG", "KBUILD_OUTPUT",
+    "ARCH",           "SUBARCH",           "CROSS_COMPILE",
+    "LLVM",           "LLVM_IAS",          "KCFLAGS",
+    "KCPPFLAGS",      "KAFLAGS",           "KRUSTFLAGS",
+    "CFLAGS_KERNEL",  "AFLAGS_KERNEL",     "CFLAGS_MODULE",
+    "AFLAGS_MODULE",  "LDFLAGS_MODULE",    "LDFLAGS",
+    "HOSTCFLAGS",     "HOSTCXXFLAGS",      "HOSTLDFLAGS",
+    "HOSTLDLIBS",     "HOSTRUSTFLAGS",     "USERCFLAGS",
+    "USERLDFLAGS",    "LOCALVERSION",      "CONFIG_",
+    "MAKEFLAGS",      "GNUMAKEFLAGS",      "MFLAGS",
     "MAKEFILES",      "MAKELEVEL",         "MAKEOVERRIDES"};
 constexpr std::array<std::string_view, 2> kUnsetEnvPrefixes = {"KBUILD_", "KCONFIG_"};
 

@@ -13,8 +13,8 @@ using base::ErrorCode;
 using base::make_error;
 
 // Adds the parents that `oid` has in the clone (none for a boundary commit) to `out`.
-base::Status push_parents(git_repository* repo, const ShallowBoundary& boundary,
-                          const git_oid& oid, std::vector<git_oid>& out) {
+base::Status push_parents(git_repository* repo, const ShallowBoundary& boundary, const git_oid& oid,
+                          std::vector<git_oid>& out) {
   if (boundary.contains(oid)) {
     return {};
   }

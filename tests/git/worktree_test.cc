@@ -381,7 +381,7 @@ TEST_F(WorktreeTest, RemoveDeletesTheWorktreeAndItsLockFileUnlessItIsInUse) {
   EXPECT_FALSE(fs::exists(wt_path()));
   EXPECT_FALSE(fs::exists(lock_file));
   EXPECT_TRUE(Worktree::remove(wt_path()).has_value());  // already gone: fine
-  Worktree again = open_or_die(user_, wt_path());  // and it can be made again
+  Worktree again = open_or_die(user_, wt_path());        // and it can be made again
   checkout_or_die(again, b_);
 }
 
