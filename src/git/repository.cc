@@ -340,9 +340,22 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
       continue;
     }
     FB_ASSIGN_OR_RETURN(bool swapped, is_ancestor(to_hex(*bad_oid), to_hex(good_oid)));
+    std::string hint;
+    git_oid base;
+    if (swapped) {
+      hint = " (it is a descendant: are good and bad swapped?)";
+    } else if (git_merge_base(&base, repo_.get(), &good_oid, &*bad_oid) == 0) {
+      // A good on a side branch (a stable release against a later mainline tag): git bisect
+      // would first test the merge base; flakebisect asks for it to be given instead, so that
+      // "good" always means a tested-good ancestor of bad.
+      auto info = commit_info(to_hex(base));
+      hint = fmt::format(
+          " (they diverge at their merge base {}{}: if the failure does not happen there, give "
+          "it as --good)",
+          to_hex(base).substr(0, 12), info ? " (\"" + info->subject + "\")" : std::string());
+    }
     return make_error(ErrorCode::kInvalidInput, "good {} is not an ancestor of bad {}{}",
-                      to_hex(good_oid), to_hex(*bad_oid),
-                      swapped ? " (it is a descendant: are good and bad swapped?)" : "");
+                      to_hex(good_oid), to_hex(*bad_oid), hint);
   }
   return {};
 }

@@ -296,7 +296,13 @@ TEST_F(ValidateRangeTest, GoodThatIsNotAnAncestorOfBadIsNamed) {
   auto status = repo.validate_range({g1_, x1_}, b3_);
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().code(), ErrorCode::kInvalidInput);
-  EXPECT_EQ(status.error().message(), "good " + x1_ + " is not an ancestor of bad " + b3_);
+  // x1 is on a side branch from g0 (a stable release against a later mainline tag): the message
+  // names the merge base, which git bisect would test first.
+  EXPECT_EQ(status.error().message(),
+            "good " + x1_ + " is not an ancestor of bad " + b3_ +
+                " (they diverge at their merge base " + g0_.substr(0, 12) +
+                " (\"g0\"): if the failure does not happen there, give it as "
+                "--good)");
 }
 
 TEST_F(ValidateRangeTest, SwappedGoodAndBadSaySo) {
