@@ -102,6 +102,14 @@ std::string build_key(const config::Config& config, const std::vector<InputFile>
 
 bool InputFile::is_kernel() const { return key == "kernel.base" || key == "kernel.fragments"; }
 
+bool InputFile::is_bundled() const {
+  return key == "reproducer.bundled" || (is_kernel() && (name.empty() || name.front() != '/'));
+}
+
+bool InputFile::same_file(const InputFile& other) const {
+  return key == other.key && (key == "reproducer.bundled" || name == other.name);
+}
+
 base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
   std::vector<InputFile> inputs;
   const auto add_file = [&inputs](const char* key, const std::string& path) -> base::Status {
@@ -123,7 +131,9 @@ base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
   } else if (config.reproducer) {
     const std::string& program = config.reproducer->program;
     if (program.rfind("bundled:", 0) == 0) {
-      FB_TRY(add_file("reproducer", run::bundled_program_path(program, "")));
+      // Named by its path, as the digest has it since v2; matched by key alone when a resume
+      // checks it, since the path is wherever this flakebisect is installed.
+      FB_TRY(add_file("reproducer.bundled", run::bundled_program_path(program, "")));
     } else if (!program.empty() && program.front() == '/') {
       FB_TRY(add_file("reproducer", program));
     }
@@ -201,28 +211,34 @@ base::Result<std::vector<InputFile>> inputs_from_json(std::string_view text,
 base::Status check_inputs_unchanged(const std::vector<InputFile>& recorded,
                                     const std::vector<InputFile>& now) {
   for (const InputFile& then : recorded) {
-    const auto same = std::find_if(now.begin(), now.end(), [&then](const InputFile& input) {
-      return input.key == then.key && input.name == then.name;
-    });
+    const auto same = std::find_if(
+        now.begin(), now.end(), [&then](const InputFile& input) { return then.same_file(input); });
     if (same == now.end()) {
       return base::make_error(base::ErrorCode::kInvalidInput,
                               "{} '{}' is no longer one of the files the test reads", then.key,
                               then.name);
     }
-    if (same->sha256 != then.sha256) {
-      const bool bundled = then.is_kernel() && (then.name.empty() || then.name.front() != '/');
+    if (same->sha256 == then.sha256) {
+      continue;
+    }
+    if (then.is_bundled()) {
       return base::make_error(
           base::ErrorCode::kInvalidInput,
-          "{} '{}' {} since the bisection started (SHA-256 {} then, {} now): its runs and builds "
-          "would belong to another experiment; restore it and resume, or start a new bisection",
-          then.key, then.name, bundled ? "is another text in this flakebisect" : "has changed",
-          then.sha256.substr(0, 12), same->sha256.substr(0, 12));
+          "{} '{}' comes with flakebisect, and this flakebisect's differs from the one the "
+          "bisection started with (SHA-256 {} then, {} now): its runs would belong to another "
+          "experiment; resume it with the flakebisect that started it, or start a new bisection",
+          then.key, same->name, then.sha256.substr(0, 12), same->sha256.substr(0, 12));
     }
+    return base::make_error(
+        base::ErrorCode::kInvalidInput,
+        "{} '{}' has changed since the bisection started (SHA-256 {} then, {} now): its runs and "
+        "builds would belong to another experiment; restore it and resume, or start a new "
+        "bisection",
+        then.key, then.name, then.sha256.substr(0, 12), same->sha256.substr(0, 12));
   }
   for (const InputFile& input : now) {
-    const bool known = std::any_of(recorded.begin(), recorded.end(), [&input](const InputFile& r) {
-      return r.key == input.key && r.name == input.name;
-    });
+    const bool known = std::any_of(recorded.begin(), recorded.end(),
+                                   [&input](const InputFile& r) { return r.same_file(input); });
     if (!known) {
       return base::make_error(base::ErrorCode::kInvalidInput,
                               "{} '{}' is read by the test now but was not when the bisection "

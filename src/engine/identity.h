@@ -53,14 +53,20 @@ namespace flakebisect::engine {
 std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
 
 // One file outside the repository whose contents a test depends on. key: "reproducer" (with
-// [xfstests]: ./check and the named tests), "kernel.base" or "kernel.fragments"; name: its
-// absolute path, or a bundled fragment's name; sha256: of its contents.
+// [xfstests]: ./check and the named tests), "reproducer.bundled" (a bundled: program),
+// "kernel.base" or "kernel.fragments"; name: its absolute path, or a bundled fragment's name;
+// sha256: of its contents.
 struct InputFile {
   std::string key;
   std::string name;
   std::string sha256;
 
   bool is_kernel() const;
+  // Shipped with flakebisect (a bundled: reproducer or fragment), not the user's to restore.
+  bool is_bundled() const;
+  // Whether `other` is the same input, whatever its contents: same key and name, except that a
+  // bundled program is one input wherever this flakebisect is installed.
+  bool same_file(const InputFile& other) const;
 };
 
 // The input files of a configuration, reproducer files first; a file that cannot be read is an

@@ -246,6 +246,20 @@ TEST(InputFiles, ACheckNamesTheFileThatChanged) {
   now = {then[0]};
   EXPECT_NE(check_inputs_unchanged(then, now).error().message().find("'/f.config' is no longer"),
             std::string::npos);
+  // A bundled program is the same input wherever flakebisect is installed (a queue filled by one
+  // install and served by another); another build of it is not the user's to restore.
+  const std::vector<InputFile> bundled = {{"reproducer.bundled", "/build/fb-dio-check", "eeee"}};
+  EXPECT_TRUE(check_inputs_unchanged(
+      bundled, {{"reproducer.bundled", "/usr/local/libexec/fb-dio-check", "eeee"}}));
+  auto rebuilt = check_inputs_unchanged(
+      bundled, {{"reproducer.bundled", "/usr/local/libexec/fb-dio-check", "ffff"}});
+  ASSERT_FALSE(rebuilt);
+  EXPECT_NE(rebuilt.error().message().find("'/usr/local/libexec/fb-dio-check' comes with "
+                                           "flakebisect"),
+            std::string::npos)
+      << rebuilt.error().message();
+  EXPECT_NE(rebuilt.error().message().find("resume it with the flakebisect that started it"),
+            std::string::npos);
   now = then;
   now.push_back({"reproducer", "/new", "dddd"});
   EXPECT_NE(check_inputs_unchanged(then, now).error().message().find("'/new' is read by the test"),
