@@ -122,7 +122,10 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
   store::OpenMode mode;
   mode.create_if_missing = true;
   mode.busy_timeout_ms = options.store_busy_timeout_ms;
-  FB_ASSIGN_OR_RETURN(store::Store store, store::Store::open(options.store_path, mode));
+  // Opening may migrate the schema, which needs the write lock.
+  FB_ASSIGN_OR_RETURN(store::Store store, while_busy(options, clock, "opening the store", [&] {
+                        return store::Store::open(options.store_path, mode);
+                      }));
   FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
   const int64_t pid = ::getpid();
 
@@ -170,6 +173,7 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
     if (!resumable_by_daemon(events)) {
       continue;
     }
+    // Not retried while busy: kBusy here may also mean that another process runs it now.
     auto claimed = store.claim_bisection(bisection.id, pid, now_ms(clock));
     if (!claimed) {
       spdlog::warn("bisection {}: not resumed: {}", bisection.id, claimed.error().message());

@@ -14,6 +14,7 @@
 #include "daemon/daemon.h"
 #include "engine/bisection_request.h"
 #include "engine/fakes.h"
+#include "store/schema.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -104,6 +105,30 @@ TEST_F(DaemonServeTest, ADaemonWaitsForAStoreLockedPastTheBusyTimeout) {
   unlock.join();
   ASSERT_TRUE(served.has_value()) << served.error().message();
   EXPECT_EQ(stored(opts.store_path, id).state, BisectionState::kFound);
+}
+
+TEST_F(DaemonServeTest, ADaemonWaitsToMigrateAStoreLockedPastTheBusyTimeout) {
+  // A store of schema 1 (as an older flakebisect left it): opening it migrates, which needs the
+  // write lock that another process holds.
+  const DaemonOptions opts = options();
+  std::filesystem::create_directories(std::filesystem::path(opts.store_path).parent_path());
+  {
+    auto db = store::Database::open(opts.store_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE(db->exec(store::migrations()[0].sql).has_value());
+    ASSERT_TRUE(
+        db->exec(("PRAGMA application_id = " + std::to_string(store::kApplicationId)).c_str())
+            .has_value());
+    ASSERT_TRUE(db->exec("PRAGMA user_version = 1").has_value());
+  }
+  std::optional<WriteLock> lock(std::in_place, opts.store_path);
+  std::thread unlock([&lock] {
+    std::this_thread::sleep_for(400ms);
+    lock.reset();
+  });
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  unlock.join();
+  ASSERT_TRUE(served.has_value()) << served.error().message();
 }
 
 TEST_F(DaemonServeTest, ABisectionWhoseEndTheEngineCouldNotRecordIsPausedNotLeftRunning) {
