@@ -55,7 +55,9 @@ constexpr size_t kMakeOutputCap = size_t{16} << 20;
 constexpr std::chrono::seconds kCompilerProbeTimeout{60};
 
 // Bumped whenever what goes into an artifact, or how it is laid out, changes.
-constexpr std::string_view kCacheKeyVersion = "flakebisect-kernel-artifact-v1";
+// v2: make no longer sees the tool's environment (kKeptEnv), so an image cached by v1 may have
+// been built with the KCFLAGS or MAKEFLAGS of whatever shell started it.
+constexpr std::string_view kCacheKeyVersion = "flakebisect-kernel-artifact-v2";
 
 // Fixed so that two builds of the same tree and config produce the same image and hit in ccache.
 // The timestamp must be something `date -d` parses (scripts/gen_initramfs.sh and friends do).
@@ -65,40 +67,37 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kReproduc
     {"KBUILD_BUILD_HOST", "flakebisect"},
     {"KBUILD_BUILD_VERSION", "1"},
 }};
-// Variables through which the tool's environment would change what kbuild reads or builds behind
-// the config's back: a KCONFIG_CONFIG elsewhere would leave <obj>/.config unused, KCFLAGS=-O0 or a
-// MAKEFLAGS carrying "KCFLAGS=..." would build another kernel under the same artifact key. Every
-// KBUILD_* and KCONFIG_* variable goes too (KBUILD_EXTRA_WARN, KCONFIG_WERROR, ...); the fixed
-// KBUILD_BUILD_* above are set after. The Makefile's own plain assignments (CC, HOSTCC, LD) already
-// win over the environment, and O, V, W, C and M count only on the command line.
-constexpr std::array<std::string_view, 33> kUnsetEnv = {
-    "KCONFIG_CONFIG", "KCONFIG_ALLCONFIG", "KBUILD_OUTPUT",
-    "ARCH",           "SUBARCH",           "CROSS_COMPILE",
-    "LLVM",           "LLVM_IAS",          "KCFLAGS",
-    "KCPPFLAGS",      "KAFLAGS",           "KRUSTFLAGS",
-    "CFLAGS_KERNEL",  "AFLAGS_KERNEL",     "CFLAGS_MODULE",
-    "AFLAGS_MODULE",  "LDFLAGS_MODULE",    "LDFLAGS",
-    "HOSTCFLAGS",     "HOSTCXXFLAGS",      "HOSTLDFLAGS",
-    "HOSTLDLIBS",     "HOSTRUSTFLAGS",     "USERCFLAGS",
-    "USERLDFLAGS",    "LOCALVERSION",      "CONFIG_",
-    "MAKEFLAGS",      "GNUMAKEFLAGS",      "MFLAGS",
-    "MAKEFILES",      "MAKELEVEL",         "MAKEOVERRIDES"};
-constexpr std::array<std::string_view, 2> kUnsetEnvPrefixes = {"KBUILD_", "KCONFIG_"};
+// Make gets only these variables of the tool's environment (and the fixed ones above): kbuild
+// reads many more (KCFLAGS, KCPPFLAGS, a MAKEFLAGS carrying "KCFLAGS=...", ARCH, CROSS_COMPILE,
+// LLVM, LOCALVERSION, KBUILD_*, KCONFIG_*, KASAN_SANITIZE, CLANG_FLAGS, ...), and any of them would
+// build another kernel under the same artifact key. What a user wants passed belongs in
+// kernel.make, which is part of the build key. Kept: where programs are, the user's home and
+// temporary directory (ccache's cache lives there), the locale, and ccache's and distcc's own
+// settings, which change where objects are cached or compiled, not what they are.
+constexpr std::array<std::string_view, 11> kKeptEnv = {
+    "PATH", "HOME", "USER",           "LOGNAME",         "TMPDIR",         "LANG",
+    "TZ",   "TERM", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "PKG_CONFIG_PATH"};
+constexpr std::array<std::string_view, 3> kKeptEnvPrefixes = {"LC_", "CCACHE_", "DISTCC_"};
 
-// kUnsetEnv, and the names in the tool's environment that start with one of kUnsetEnvPrefixes.
-std::vector<std::string> environment_to_unset() {
-  std::vector<std::string> names(kUnsetEnv.begin(), kUnsetEnv.end());
+// The variables of the tool's environment that make keeps (kKeptEnv, kKeptEnvPrefixes).
+std::vector<std::pair<std::string, std::string>> kept_environment() {
+  std::vector<std::pair<std::string, std::string>> kept;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
-    const std::string_view name = text.substr(0, text.find('='));
-    for (std::string_view prefix : kUnsetEnvPrefixes) {
-      if (name.starts_with(prefix)) {
-        names.emplace_back(name);
-        break;
-      }
+    const size_t eq = text.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      continue;
+    }
+    const std::string_view name = text.substr(0, eq);
+    const bool keep =
+        std::find(kKeptEnv.begin(), kKeptEnv.end(), name) != kKeptEnv.end() ||
+        std::any_of(kKeptEnvPrefixes.begin(), kKeptEnvPrefixes.end(),
+                    [name](std::string_view prefix) { return name.starts_with(prefix); });
+    if (keep) {
+      kept.emplace_back(std::string(name), std::string(text.substr(eq + 1)));
     }
   }
-  return names;
+  return kept;
 }
 
 bool is_base_target(const std::string& base) {
@@ -548,11 +547,14 @@ base::ProcessOptions KernelBuilder::make_options(const CommitCheckout& checkout,
   base::ProcessOptions options;
   options.argv = make_argv(std::move(args));
   options.cwd = checkout.worktree;
-  options.env_set = command_environment(checkout, std::nullopt);
+  options.inherit_env = false;
+  options.env_set = kept_environment();
+  for (auto& entry : command_environment(checkout, std::nullopt)) {
+    options.env_set.push_back(std::move(entry));
+  }
   for (const auto& [name, value] : kReproducibleEnv) {
     options.env_set.emplace_back(name, value);
   }
-  options.env_unset = environment_to_unset();
   options.timeout = timeout_;
   options.merge_stderr = true;
   return options;
