@@ -123,6 +123,24 @@ bool is_empty_directory(const fs::path& dir) {
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec) && !ec;
 }
 
+// Whether root/rel is a directory reached through directories only: no component of `rel` is a
+// symbolic link (a tracked link to /somewhere, which the target replaces by a directory holding
+// `rel`, must not lead the deletion below out of the worktree).
+bool is_real_directory_inside(const fs::path& root, const fs::path& rel) {
+  fs::path at = root;
+  for (const fs::path& part : rel) {
+    if (part.empty() || part == "." || part == "..") {
+      return false;
+    }
+    at /= part;
+    std::error_code ec;
+    if (!fs::is_directory(fs::symlink_status(at, ec)) || ec) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Deletes what git ignores under `rel` (a directory of the worktree, relative to `root`) and does
 // not track, so that the directory can give way when the target tree has a file at its path.
 // Tracked and untracked files are left to the checkout, which applies CheckoutOptions to them.
@@ -178,8 +196,7 @@ base::Status clear_ignored_in_the_way(git_repository* repo, git_tree* tree, cons
       continue;  // not in the target tree
     }
     const fs::path rel(delta->old_file.path);
-    std::error_code ec;
-    if (fs::is_directory(fs::symlink_status(root / rel, ec))) {
+    if (is_real_directory_inside(root, rel)) {
       FB_TRY(remove_ignored_under(repo, index.get(), root, rel));
     }
   }

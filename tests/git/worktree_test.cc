@@ -237,6 +237,36 @@ TEST_F(WorktreeTest, ADirectoryOfTrackedAndIgnoredFilesGivesWayToAFileOfTheSameN
   EXPECT_EQ(read(wt_path() / "gone" / "only.txt"), "only\n");
 }
 
+TEST(WorktreeLinks, ClearingIgnoredFilesNeverFollowsALinkOutOfTheWorktree) {
+  // "lnk" is a tracked link to a directory outside the worktree in the first commit and a
+  // directory holding the file "lnk/sub" in the second: "lnk/sub" then resolves, through the old
+  // link, to outside/sub, whose ignored files are not the worktree's to delete.
+  TempDir root("root");
+  const fs::path user = root.path() / "user";
+  const fs::path outside = root.path() / "outside";
+  fs::create_directories(user);
+  write(outside / "sub" / "precious.o", "user data outside the worktree");
+  run_git(user, {"init", "-q", "-b", "main"});
+  run_git(user, {"config", "user.email", "a@b"});
+  run_git(user, {"config", "user.name", "a"});
+  write(user / ".gitignore", "*.o\n");
+  fs::create_directory_symlink(outside, user / "lnk");
+  run_git(user, {"add", "-A"});
+  run_git(user, {"commit", "-q", "-m", "one"});
+  const std::string one = trim(run_git(user, {"rev-parse", "HEAD"}));
+  run_git(user, {"rm", "-q", "lnk"});
+  write(user / "lnk" / "sub", "now a file\n");
+  run_git(user, {"add", "-A"});
+  run_git(user, {"commit", "-q", "-m", "two"});
+  const std::string two = trim(run_git(user, {"rev-parse", "HEAD"}));
+  const fs::path wt = root.path() / "wt";
+  Worktree worktree = open_or_die(user, wt);
+  checkout_or_die(worktree, one);
+  ASSERT_TRUE(fs::is_symlink(wt / "lnk"));
+  (void)worktree.checkout(two);
+  EXPECT_EQ(read(outside / "sub" / "precious.o"), "user data outside the worktree");
+}
+
 TEST_F(WorktreeTest, KeptUntrackedFilesInADirectoryThatBecomesAFileAreNotDeleted) {
   const std::string d = commit_where_a_directory_becomes_a_file(git_, a_);
   Worktree worktree = open_or_die(user_, wt_path());
