@@ -246,28 +246,35 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
     return io_error(path.parent_path(), "create directory", ec);
   }
   FB_ASSIGN_OR_RETURN(const base::UniqueFd creation_lock, lock_creation(path));
+  // A directory that is not ours keeps nothing of ours beside it either. Unlinked while held: see
+  // lock_creation().
+  const auto refuse = [&path](base::Error error) -> base::Error {
+    std::error_code ignored;
+    fs::remove(with_suffix(path, kCreationLockSuffix), ignored);
+    return error;
+  };
 
   const fs::path git_dir = path / ".git";
   if (fs::exists(git_dir, ec)) {
     auto marker = base::read_file(git_dir / kMarkerFile, 64 << 10);
     if (!marker) {
-      return make_error(ErrorCode::kInvalidInput,
-                        "{}: is a git checkout not created by flakebisect; refusing to use it",
-                        path.native());
+      return refuse(make_error(
+          ErrorCode::kInvalidInput,
+          "{}: is a git checkout not created by flakebisect; refusing to use it", path.native()));
     }
     if (*marker != objects_dir + "\n") {
       std::string owner = *marker;
       if (!owner.empty() && owner.back() == '\n') {
         owner.pop_back();
       }
-      return make_error(ErrorCode::kInvalidInput,
-                        "{}: worktree belongs to another repository (objects at {})", path.native(),
-                        owner);
+      return refuse(make_error(ErrorCode::kInvalidInput,
+                               "{}: worktree belongs to another repository (objects at {})",
+                               path.native(), owner));
     }
   } else if (fs::exists(path, ec) && !is_empty_directory(path)) {
-    return make_error(ErrorCode::kInvalidInput,
-                      "{}: exists and is not a flakebisect worktree; refusing to use it",
-                      path.native());
+    return refuse(make_error(ErrorCode::kInvalidInput,
+                             "{}: exists and is not a flakebisect worktree; refusing to use it",
+                             path.native()));
   } else {
     // Build the repository beside `path` and rename it into place, so `path` never holds half a
     // worktree. A leftover staging directory is from a crashed creation of this same worktree (a

@@ -267,6 +267,18 @@ TEST(WorktreeLinks, ClearingIgnoredFilesNeverFollowsALinkOutOfTheWorktree) {
   EXPECT_EQ(read(outside / "sub" / "precious.o"), "user data outside the worktree");
 }
 
+TEST(WorktreeLinks, ARefusedDirectoryKeepsNoLockFileBesideIt) {
+  TempDir root("root");
+  const fs::path user = root.path() / "user";
+  TestRepo git(user);
+  git.commit_on("main", "A", {{"f", "a\n"}});
+  write(root.path() / "mine" / "file", "x");
+  auto refused = Worktree::open_or_create(user, root.path() / "mine");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), HasSubstr("is not a flakebisect worktree"));
+  EXPECT_FALSE(fs::exists(root.path() / "mine.flakebisect-lock"));
+}
+
 TEST_F(WorktreeTest, KeptUntrackedFilesInADirectoryThatBecomesAFileAreNotDeleted) {
   const std::string d = commit_where_a_directory_becomes_a_file(git_, a_);
   Worktree worktree = open_or_die(user_, wt_path());
