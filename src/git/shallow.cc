@@ -27,7 +27,8 @@ base::Status push_parents(git_repository* repo, const ShallowBoundary& boundary,
 }
 
 // Every commit reachable from `starts` (included) over the parents the clone has, except those in
-// `excluded` and what is reachable only through them. Calls `visit` on each, once.
+// `excluded` and what is reachable only through them. Calls `visit` on each, once; `visit` returns
+// whether to go on (false ends the walk early).
 template <typename Visit>
 base::Status walk(git_repository* repo, const ShallowBoundary& boundary,
                   std::vector<git_oid> starts, const OidSet& excluded, Visit&& visit) {
@@ -39,7 +40,10 @@ base::Status walk(git_repository* repo, const ShallowBoundary& boundary,
     if (excluded.count(oid) != 0 || !seen.insert(oid).second) {
       continue;
     }
-    FB_TRY(visit(oid));
+    FB_ASSIGN_OR_RETURN(const bool go_on, visit(oid));
+    if (!go_on) {
+      return {};
+    }
     FB_TRY(push_parents(repo, boundary, oid, pending));
   }
   return {};
@@ -80,17 +84,17 @@ base::Result<std::vector<git_oid>> ShallowBoundary::candidates(
     git_repository* repo, const std::filesystem::path& repo_path, const git_oid& bad,
     const std::vector<git_oid>& goods) const {
   OidSet hidden;
-  FB_TRY(walk(repo, *this, goods, OidSet(), [&](const git_oid& oid) -> base::Status {
+  FB_TRY(walk(repo, *this, goods, OidSet(), [&](const git_oid& oid) -> base::Result<bool> {
     hidden.insert(oid);
-    return {};
+    return true;
   }));
   std::vector<git_oid> out;
-  FB_TRY(walk(repo, *this, {bad}, hidden, [&](const git_oid& oid) -> base::Status {
+  FB_TRY(walk(repo, *this, {bad}, hidden, [&](const git_oid& oid) -> base::Result<bool> {
     if (contains(oid)) {
       return reaches_past_history(repo_path, oid);
     }
     out.push_back(oid);
-    return {};
+    return true;
   }));
   return out;
 }
@@ -103,22 +107,23 @@ base::Result<bool> ShallowBoundary::is_ancestor(git_repository* repo,
   FB_TRY(push_parents(repo, *this, descendant, parents));
   bool found = false;
   std::vector<git_oid> reached;  // boundary commits below descendant
-  FB_TRY(walk(repo, *this, std::move(parents), OidSet(), [&](const git_oid& oid) -> base::Status {
-    found = found || git_oid_equal(&oid, &ancestor) != 0;
-    if (contains(oid)) {
-      reached.push_back(oid);
-    }
-    return {};
-  }));
+  FB_TRY(walk(repo, *this, std::move(parents), OidSet(),
+              [&](const git_oid& oid) -> base::Result<bool> {
+                found = git_oid_equal(&oid, &ancestor) != 0;
+                if (contains(oid)) {
+                  reached.push_back(oid);
+                }
+                return !found;  // found: no need to see the rest of the history
+              }));
   if (found || reached.empty()) {
     return found;
   }
   // `ancestor` could still lie beyond a boundary commit, unless that commit is an ancestor of
   // `ancestor` itself (the history would have a cycle).
   OidSet below_ancestor;
-  FB_TRY(walk(repo, *this, {ancestor}, OidSet(), [&](const git_oid& oid) -> base::Status {
+  FB_TRY(walk(repo, *this, {ancestor}, OidSet(), [&](const git_oid& oid) -> base::Result<bool> {
     below_ancestor.insert(oid);
-    return {};
+    return true;
   }));
   for (const git_oid& oid : reached) {
     if (below_ancestor.count(oid) == 0) {
