@@ -107,7 +107,7 @@ bool InputFile::is_bundled() const {
 }
 
 bool InputFile::same_file(const InputFile& other) const {
-  return key == other.key && (key == "reproducer.bundled" || name == other.name);
+  return key == other.key && name == other.name;
 }
 
 base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
@@ -131,9 +131,15 @@ base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
   } else if (config.reproducer) {
     const std::string& program = config.reproducer->program;
     if (program.rfind("bundled:", 0) == 0) {
-      // Named by its path, as the digest has it since v2; matched by key alone when a resume
-      // checks it, since the path is wherever this flakebisect is installed.
-      FB_TRY(add_file("reproducer.bundled", run::bundled_program_path(program, "")));
+      // Named by its bundled name, not by where this flakebisect is installed, so that the runs of
+      // one install count for another. (Until 2026-11-27 the digest named its path, which no
+      // absolute path can be confused with.)
+      const std::string path = run::bundled_program_path(program, "");
+      auto text = base::read_file(path, size_t{1} << 30);
+      if (!text) {
+        return std::move(text).error().context("reproducer");
+      }
+      inputs.push_back({"reproducer.bundled", program, config::sha256_hex(*text)});
     } else if (!program.empty() && program.front() == '/') {
       FB_TRY(add_file("reproducer", program));
     }

@@ -54,8 +54,8 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
 
 // One file outside the repository whose contents a test depends on. key: "reproducer" (with
 // [xfstests]: ./check and the named tests), "reproducer.bundled" (a bundled: program),
-// "kernel.base" or "kernel.fragments"; name: its absolute path, or a bundled fragment's name;
-// sha256: of its contents.
+// "kernel.base" or "kernel.fragments"; name: its absolute path, or a bundled program's or
+// fragment's name ("bundled:dio-check", "qemu-guest"); sha256: of its contents.
 struct InputFile {
   std::string key;
   std::string name;
@@ -64,8 +64,7 @@ struct InputFile {
   bool is_kernel() const;
   // Shipped with flakebisect (a bundled: reproducer or fragment), not the user's to restore.
   bool is_bundled() const;
-  // Whether `other` is the same input, whatever its contents: same key and name, except that a
-  // bundled program is one input wherever this flakebisect is installed.
+  // Whether `other` is the same input, whatever its contents: same key and name.
   bool same_file(const InputFile& other) const;
 };
 

@@ -248,14 +248,12 @@ TEST(InputFiles, ACheckNamesTheFileThatChanged) {
             std::string::npos);
   // A bundled program is the same input wherever flakebisect is installed (a queue filled by one
   // install and served by another); another build of it is not the user's to restore.
-  const std::vector<InputFile> bundled = {{"reproducer.bundled", "/build/fb-dio-check", "eeee"}};
-  EXPECT_TRUE(check_inputs_unchanged(
-      bundled, {{"reproducer.bundled", "/usr/local/libexec/fb-dio-check", "eeee"}}));
-  auto rebuilt = check_inputs_unchanged(
-      bundled, {{"reproducer.bundled", "/usr/local/libexec/fb-dio-check", "ffff"}});
+  const std::vector<InputFile> bundled = {{"reproducer.bundled", "bundled:dio-check", "eeee"}};
+  EXPECT_TRUE(check_inputs_unchanged(bundled, bundled));
+  auto rebuilt =
+      check_inputs_unchanged(bundled, {{"reproducer.bundled", "bundled:dio-check", "ffff"}});
   ASSERT_FALSE(rebuilt);
-  EXPECT_NE(rebuilt.error().message().find("'/usr/local/libexec/fb-dio-check' comes with "
-                                           "flakebisect"),
+  EXPECT_NE(rebuilt.error().message().find("'bundled:dio-check' comes with flakebisect"),
             std::string::npos)
       << rebuilt.error().message();
   EXPECT_NE(rebuilt.error().message().find("resume it with the flakebisect that started it"),
