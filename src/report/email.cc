@@ -173,8 +173,10 @@ std::string percent(double p) {
   if (!(p > 0)) return "0%";
   if (p >= 1) return "100%";
   const double value = p * 100;
-  // The tolerance keeps 0.57 at 57.0% although p * 1000 is 569.99999999999994 in binary.
-  const double tenths = std::floor(p * 1000 + 1e-9);
+  // The tolerance keeps 0.57 at 57.0% although p * 1000 is 569.99999999999994 in binary; but
+  // never past p itself (0.7999999999996 must not read 80.0%, a threshold it is below).
+  double tenths = std::floor(p * 1000 + 1e-9);
+  if (tenths / 1000 > p) tenths -= 1;
   if (tenths < 1) return "<0.1%";
   if (value < 99.95) return fmt::format("{:.1f}%", tenths / 10);
   for (int decimals = 2; decimals <= 6; ++decimals) {

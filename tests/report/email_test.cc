@@ -210,6 +210,9 @@ TEST(ConfidenceInWords, RoundsDownToATenthOfAPercent) {
   EXPECT_EQ(confidence_in_words(0.00099), "unlikely (<0.1%)");
   EXPECT_EQ(confidence_in_words(0.9994), "almost certain (99.9%)");
   EXPECT_EQ(confidence_in_words(0.99949), "almost certain (99.9%)");
+  // Within the tolerance of a threshold, but below it.
+  EXPECT_EQ(confidence_in_words(0.7999999999996), "more likely than not (79.9%)");
+  EXPECT_EQ(confidence_in_words(0.9499999999995), "likely (94.9%)");
 }
 
 TEST(Mailbox, QuotesSpecialsEncodesNonAsciiAndRejectsBadAddresses) {
