@@ -68,34 +68,62 @@ size_t utf8_sequence(std::string_view text, char32_t& code_point) {
   return length;
 }
 
+// The terminal columns a printable code point takes: 2 for East Asian wide and fullwidth
+// characters and emoji, 0 for combining marks and zero-width characters, 1 for the rest. The
+// common ranges only (no locale, so the same in every environment); a rare character counted 1
+// that takes 2 makes a line one column wider, never a wrapped mess.
+size_t column_width(char32_t c) {
+  struct Range {
+    char32_t first, last;
+  };
+  static constexpr Range kZero[] = {{0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD},
+                                    {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x200B, 0x200F},
+                                    {0x20D0, 0x20FF}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}};
+  static constexpr Range kWide[] = {
+      {0x1100, 0x115F},   {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},
+      {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},   {0xA960, 0xA97F},   {0xAC00, 0xD7A3},
+      {0xF900, 0xFAFF},   {0xFE30, 0xFE4F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},
+      {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF}, {0x1F900, 0x1F9FF}, {0x20000, 0x3FFFD}};
+  const auto in = [c](const auto& ranges) {
+    return std::any_of(std::begin(ranges), std::end(ranges),
+                       [c](const Range& r) { return c >= r.first && c <= r.last; });
+  };
+  if (in(kZero)) {
+    return 0;
+  }
+  return in(kWide) ? 2 : 1;
+}
+
 }  // namespace
 
 std::string printable(std::string_view text, size_t max_chars) {
-  // Characters kept before the "..." that marks a cut, and the bytes they take in `out`.
+  // Columns kept before the "..." that marks a cut, and the bytes they take in `out`.
   const size_t kept = max_chars >= 3 ? max_chars - 3 : 0;
   size_t kept_bytes = 0;
   std::string out;
-  size_t chars = 0;
+  size_t columns = 0;
   for (size_t at = 0; at < text.size();) {
-    if (chars == max_chars) {
+    char32_t code_point = 0;
+    const size_t length = utf8_sequence(text.substr(at), code_point);
+    std::string_view piece;
+    size_t width = 1;
+    if (length == 0) {
+      piece = kReplacementCharacter;
+    } else if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F)) {
+      piece = "?";  // C0, DEL and C1 (0x9B is a one-character CSI on some terminals)
+    } else {
+      piece = text.substr(at, length);
+      width = column_width(code_point);
+    }
+    if (columns + width > max_chars) {
       out.resize(kept_bytes);
       out.append(std::min<size_t>(max_chars, 3), '.');
       return out;
     }
-    char32_t code_point = 0;
-    const size_t length = utf8_sequence(text.substr(at), code_point);
-    if (length == 0) {
-      out += kReplacementCharacter;
-      ++at;
-    } else if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F)) {
-      out += '?';  // C0, DEL and C1 (0x9B is a one-character CSI on some terminals)
-      at += length;
-    } else {
-      out.append(text.substr(at, length));
-      at += length;
-    }
-    ++chars;
-    if (chars == kept) {
+    out.append(piece);
+    at += length == 0 ? 1 : length;
+    columns += width;
+    if (columns <= kept) {
       kept_bytes = out.size();
     }
   }

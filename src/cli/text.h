@@ -14,7 +14,8 @@ namespace flakebisect::cli {
 // `text` with control characters (C0 such as ESC, CR and NUL, DEL, and C1 such as U+009B) replaced
 // by '?', so a hostile commit subject cannot move the cursor or rewrite the line, each byte that is
 // not part of valid UTF-8 (Latin-1 text, a cut sequence) replaced by U+FFFD, and cut to at most
-// `max_chars` characters (code points, the replacements included; a cut ends in "...").
+// `max_chars` terminal columns (a character takes one, a CJK or other wide character two, a
+// combining mark none; a cut ends in "...").
 std::string printable(std::string_view text, size_t max_chars = std::string_view::npos);
 
 // "2024-01-01T00:00:00Z" for unix milliseconds.

@@ -31,6 +31,21 @@ size_t characters(const std::string& text) {
   return count;
 }
 
+TEST(Printable, CountsTheColumnsAWideOrCombiningCharacterTakes) {
+  // A CJK subject takes two columns a character: cut at 8 columns it keeps two of them (4
+  // columns) and the "...", never more than the terminal's width.
+  const std::string han = "\xE6\xBC\xA2";  // U+6F22, two columns
+  std::string subject;
+  for (int i = 0; i < 10; ++i) subject += han;
+  EXPECT_EQ(printable(subject, 8), han + han + "...");
+  EXPECT_EQ(printable(han + han + han + han, 8), han + han + han + han);  // exactly 8 columns
+  // A combining acute accent takes none: "e\u0301" is one column.
+  const std::string accented = "e\xCC\x81";
+  EXPECT_EQ(printable(accented + accented + accented, 3), accented + accented + accented);
+  // An emoji takes two.
+  EXPECT_EQ(printable("ab\xF0\x9F\x98\x80", 3), "...");
+}
+
 TEST(Printable, CountsEveryByteOfInvalidUtf8TowardTheWidth) {
   // Latin-1 "é" and friends: continuation bytes with no lead byte.
   const std::string latin1(100, '\xE9');
