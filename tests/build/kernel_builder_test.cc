@@ -563,6 +563,25 @@ TEST_F(KernelBuilderTest, ABuildThatMakesNoImageIsAnError) {
 
 // The real process runner with a make that is a script: the log file that make's live output
 // went to ends up holding every step's output.
+// Builds kSha from an empty tree in dir/linux with `make` (a script), real processes, no ccache.
+base::Result<BuildOutcome> build_with_real_make(test_support::TempDir& dir, const std::string& make,
+                                                std::vector<std::string> fragments) {
+  fs::permissions(make, fs::perms::owner_all);
+  fs::create_directories(dir.file("linux"));
+  config::KernelConfig kernel;
+  kernel.make = {make};
+  kernel.fragments = std::move(fragments);
+  kernel.ccache = false;
+  KernelBuilderOptions options;
+  options.build_root = dir.file("build");
+  options.cache_root = dir.file("cache");
+  options.log_dir = dir.file("logs");
+  options.compiler_version = kCompiler;
+  base::SubprocessRunner processes;
+  KernelBuilder builder(processes, kernel, std::chrono::seconds(60), options);
+  return builder.build(CommitCheckout{kSha, "/src", dir.file("linux"), "", ""});
+}
+
 TEST(KernelBuilder, WorksWithARealMakeProgram) {
   test_support::TempDir dir;
   const std::string make = dir.write("make", R"(#!/bin/sh
@@ -580,20 +599,7 @@ bzImage)
 *) exit 2 ;;
 esac
 )");
-  fs::permissions(make, fs::perms::owner_all);
-  fs::create_directories(dir.file("linux"));
-  config::KernelConfig kernel;
-  kernel.make = {make};
-  kernel.fragments = {"qemu-guest"};
-  kernel.ccache = false;
-  KernelBuilderOptions options;
-  options.build_root = dir.file("build");
-  options.cache_root = dir.file("cache");
-  options.log_dir = dir.file("logs");
-  options.compiler_version = kCompiler;
-  base::SubprocessRunner processes;
-  KernelBuilder builder(processes, kernel, std::chrono::seconds(60), options);
-  auto outcome = builder.build(CommitCheckout{kSha, "/src", dir.file("linux"), "", ""});
+  auto outcome = build_with_real_make(dir, make, {"qemu-guest"});
   ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
   ASSERT_TRUE(outcome->ok) << outcome->detail;
   EXPECT_EQ(read(outcome->artifact + "/bzImage"), "image");
@@ -636,20 +642,7 @@ bzImage)
 *) exit 2 ;;
 esac
 )");
-  fs::permissions(make, fs::perms::owner_all);
-  fs::create_directories(dir.file("linux"));
-  config::KernelConfig kernel;
-  kernel.make = {make};
-  kernel.fragments = {};
-  kernel.ccache = false;
-  KernelBuilderOptions options;
-  options.build_root = dir.file("build");
-  options.cache_root = dir.file("cache");
-  options.log_dir = dir.file("logs");
-  options.compiler_version = kCompiler;
-  base::SubprocessRunner processes;
-  KernelBuilder builder(processes, kernel, std::chrono::seconds(60), options);
-  auto outcome = builder.build(CommitCheckout{kSha, "/src", dir.file("linux"), "", ""});
+  auto outcome = build_with_real_make(dir, make, {});
   for (const auto& [name, value] : inherited) {
     ::unsetenv(name);
   }
