@@ -22,6 +22,7 @@
 #include "engine/evidence.h"
 #include "model/candidate_dag.h"
 #include "model/posterior.h"
+#include "model/stop_rule.h"
 
 namespace flakebisect::cli {
 namespace {
@@ -330,6 +331,7 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
   if (config) {
     s.max_runs = config->decision.max_runs;
     s.target = config->decision.confidence;
+    s.stop_at = model::stop_threshold(model::StopOptions{.confidence = s.target});
   }
   if (config && rebuild_posterior(*config, candidates, shared_runs, failed_builds, s)) {
     // Decisions are logged before their runs; the posterior now also counts the runs since.
@@ -358,10 +360,11 @@ std::optional<Estimate> estimate_remaining(const LiveSnapshot& s) {
       std::max(1.0, std::ceil(std::log2(static_cast<double>(s.credible_set_size))));
   const double lost = s.prior_entropy_bits - s.entropy_bits;
   if (s.prior_entropy_bits > 0 && lost > 0) {
-    // A posterior that just stops: `target` on one commit, the rest spread over the others.
-    const double q = 1 - s.target;
+    // A posterior that just stops: `stop_at` on one commit, the rest spread over the others.
+    const double q = 1 - s.stop_at;
     const double others = std::max(1.0, static_cast<double>(s.candidates) - 1);
-    const double at_stop = -s.target * std::log2(s.target) - q * std::log2(q) + q * std::log2(others);
+    const double at_stop =
+        -s.stop_at * std::log2(s.stop_at) - q * std::log2(q) + q * std::log2(others);
     estimate.steps_left = std::max(1.0, std::ceil((s.entropy_bits - at_stop) / (lost / steps)));
     estimate.from_entropy = true;
   }
@@ -416,9 +419,9 @@ std::string render_frame(const LiveSnapshot& s, const FrameOptions& options) {
   }
 
   if (s.confidence_history.empty()) {
-    lines.push_back(labelled("confidence:", fmt::format("none yet (stop at {})", s.target)));
+    lines.push_back(labelled("confidence:", fmt::format("none yet (stop at {})", s.stop_at)));
   } else {
-    const std::string tail = fmt::format(" {:.4f} (stop at {})", s.confidence, s.target);
+    const std::string tail = fmt::format(" {:.4f} (stop at {})", s.confidence, s.stop_at);
     const size_t room = width > kLabelWidth + tail.size() ? width - kLabelWidth - tail.size() : 1;
     lines.push_back(
         labelled("confidence:", sparkline(s.confidence_history, room, options.utf8) + tail));

@@ -92,7 +92,7 @@ TEST(RenderFrame, ShowsStepTotalsCandidatesConfidenceAndEta) {
             "  0.4123  5e6f7a8b9c0d  ext4: fix the dio race\n"
             "  0.2051  777777777777  ext4: add a mount option\n"
             "  0.0125  (no regression in this range)\n"
-            "confidence: ▁▁▁▂▃▄▄ 0.4123 (stop at 0.99)\n"
+            "confidence: ▁▁▁▂▃▄▄ 0.4123 (stop at 0.995)\n"
             "eta:        ~10.0 min (rough: ~4 steps left from log2 of the credible set, 2.5 min "
             "per step)\n"
             "timings:    mean run 2.1 s (87 runs), mean build 1.6 min (9 builds)\n");
@@ -145,7 +145,7 @@ TEST(RenderFrame, AQueuedBisectionSaysItWaitsForADaemon) {
   EXPECT_THAT(frame, StartsWith("bisection 2: queued, repo r, bad abc\n"));
   EXPECT_THAT(frame, HasSubstr("now:        queued, waiting for a daemon\n"));
   EXPECT_THAT(frame, HasSubstr("candidates: not listed yet\n"));
-  EXPECT_THAT(frame, HasSubstr("confidence: none yet (stop at 0.99)\n"));
+  EXPECT_THAT(frame, HasSubstr("confidence: none yet (stop at 0.995)\n"));
   EXPECT_THAT(frame, HasSubstr("eta:        unknown (fewer than 2 steps so far)\n"));
 }
 
@@ -432,6 +432,8 @@ TEST_F(LiveViewOfARealBisection, StatusOnATerminalPrintsTheFrame) {
   EXPECT_THAT(run.out,
               HasSubstr(history_.planted_sha().substr(0, 12) + "  fs: planted regression"));
   EXPECT_THAT(run.out, HasSubstr("confidence: "));
+  // The engine's threshold for the default decision.confidence 0.99, not 0.99 itself.
+  EXPECT_THAT(run.out, HasSubstr(" (stop at 0.995)\n"));
   EXPECT_THAT(run.out, HasSubstr("█"));           // LANG=C.UTF-8
   EXPECT_THAT(run.out, Not(HasSubstr("\033[")));  // one frame, nothing to redraw
 
