@@ -2,8 +2,8 @@
 //
 // A build that fails (non-zero exit, killed, timed out) is data, not an error: the commit becomes
 // a skip for the model and the log tail says why. A Result error means the tool could not build
-// at all (the build program is missing, fork failed), which pauses the bisection instead of
-// turning every commit into a skip.
+// at all (the build program is missing, fork failed, the disk is full), which pauses the
+// bisection instead of turning every commit into a skip.
 //
 // CommandBuilder runs build.command (an argv, never a shell) in the worktree with build.timeout,
 // stdout and stderr merged, through a base::ProcessRunner. No command means there is nothing to
@@ -13,7 +13,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/process.h"
@@ -32,6 +34,11 @@ struct BuildOutcome {
 };
 
 inline constexpr size_t kBuildLogTailBytes = 8192;
+
+// "the disk is full: <the output's line that says so>" when a failed build's output says that a
+// write failed for lack of space or quota (ENOSPC, EDQUOT): the machine's fault, not the
+// commit's, so the bisection pauses instead of skipping the commit for good. Nothing otherwise.
+std::optional<std::string> disk_full_in(std::string_view output);
 
 class Builder {
  public:

@@ -27,8 +27,8 @@ namespace {
 
 // Build failures that come from the machine rather than the commit.
 std::optional<std::string> environment_problem(std::string_view output) {
-  if (output.find("No space left on device") != std::string_view::npos) {
-    return std::string("the disk is full (No space left on device)");
+  if (auto full = disk_full_in(output)) {
+    return full;
   }
   for (std::string_view tool : {"bison", "flex", "bc", "perl", "gcc", "cc", "ld", "openssl"}) {
     for (std::string_view form : {": not found", ": command not found", ": No such file or directory"}) {

@@ -55,6 +55,42 @@ TEST(CommandBuilder, ACompileErrorIsASkipWithTheLogTailNotAnError) {
   EXPECT_THAT(outcome->log_tail, HasSubstr("error: oops"));
 }
 
+TEST(CommandBuilder, AFullDiskPausesInsteadOfSkippingTheCommit) {
+  FakeProcessRunner processes;
+  processes.on({},
+               FakeProcessRunner::exited(
+                   1,
+                   "  LD      vmlinux.o\n/usr/bin/ld: final link failed: No space left on "
+                   "device\nmake: *** [Makefile:1] Error 1\n"),
+               1);
+  CommandBuilder builder(processes, {"make"}, std::chrono::seconds(10));
+  auto full = builder.build(kCheckout);
+  ASSERT_FALSE(full.has_value()) << "a full disk is not the commit's fault";
+  EXPECT_EQ(full.error().message(),
+            "build 89abcdef0123 in /wt: exit 1: the disk is full (\"/usr/bin/ld: final link "
+            "failed: No space left on device\"); free some space, then resume");
+
+  processes.on({}, FakeProcessRunner::exited(1, "cc1: error: Disk quota exceeded"), 1);
+  auto quota = builder.build(kCheckout);
+  ASSERT_FALSE(quota.has_value());
+  EXPECT_THAT(quota.error().message(),
+              HasSubstr("the disk is full (\"cc1: error: Disk quota exceeded\")"));
+
+  // The same words from a build that succeeded are only output.
+  processes.on({}, FakeProcessRunner::exited(0, "test: No space left on device is handled\n"), 1);
+  auto ok = builder.build(kCheckout);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_TRUE(ok->ok);
+}
+
+TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {
+  EXPECT_EQ(disk_full_in("a\nb: No space left on device\nc\n"),
+            "the disk is full (\"b: No space left on device\")");
+  EXPECT_EQ(disk_full_in(std::string(300, 'x') + "No space left on device"),
+            "the disk is full (\"No space left on device\")");
+  EXPECT_EQ(disk_full_in("error: expected ';'\n"), std::nullopt);
+}
+
 TEST(CommandBuilder, ATimedOutBuildIsASkip) {
   FakeProcessRunner processes;
   processes.on({}, FakeProcessRunner::timed_out());

@@ -157,5 +157,47 @@ TEST(Bisect, AConfigFileSetsTheBuildAndTestCommands) {
   EXPECT_THAT(read_text(built), HasSubstr(s.history.tip));
 }
 
+// reliability.md: a full disk pauses the bisection; it continues once space is back. The build
+// command fails like a linker on a full disk from its third build on, while a "full" file exists.
+TEST(Bisect, ABuildThatFindsTheDiskFullPausesAndResumesOnceThereIsSpace) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 6), 100);
+  const fs::path build = dir.path() / "build.sh";
+  const fs::path built = dir.path() / "built.log";
+  const fs::path full = dir.path() / "full";
+  write_text(full, "");
+  write_text(build,
+             "#!/bin/sh\nif [ -e '" + full.native() + "' ] && [ -e '" + built.native() +
+                 "' ] && [ $(wc -l < '" + built.native() +
+                 "') -ge 2 ]; then\n  echo \"$FLAKEBISECT_COMMIT\" > '" +
+                 (dir.path() / "failed").native() +
+                 "'\n  echo '/usr/bin/ld: final link failed: No space left on device'\n  exit 1\n"
+                 "fi\necho \"$FLAKEBISECT_COMMIT\" >> '" +
+                 built.native() + "'\n",
+             true);
+  const fs::path config = dir.path() / "bisect.toml";
+  write_text(config, "[build]\ncommand = [\"" + build.native() + "\"]\n\n[test]\ncommand = [\"" +
+                         s.script.native() + "\"]\n");
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--config", config.native()});
+  const CliResult run = flakebisect(args);
+  EXPECT_EQ(run.exit_code, 1) << describe(run);
+  EXPECT_THAT(run.err, HasSubstr("the disk is full (\"/usr/bin/ld: final link failed: No space "
+                                 "left on device\"); free some space, then resume"));
+  const CliResult status = flakebisect({"--db", s.db.native(), "status", "1", "--json"});
+  ASSERT_EQ(status.exit_code, 0) << describe(status);
+  EXPECT_EQ(parse_json(status.out)["state"], "paused");
+
+  fs::remove(full);
+  const CliResult resumed = flakebisect({"--db", s.db.native(), "resume", "1", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  const auto result = parse_json(resumed.out);
+  EXPECT_EQ(result["culprit"]["sha"], s.history.planted_sha());
+  // The commit whose build hit the full disk was built after the resume, not skipped for good.
+  const std::string failed = trim(read_text(dir.path() / "failed"));
+  ASSERT_EQ(failed.size(), 40U);
+  EXPECT_THAT(read_text(built), HasSubstr(failed + "\n"));
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
