@@ -13,6 +13,8 @@
 namespace flakebisect::engine {
 namespace {
 
+constexpr std::string_view kPrebuiltKernelKey = "qemu.kernel";
+
 // Length-prefixed so that no argument can imitate a separator or a neighbouring argument.
 void append_argv(std::string& out, std::string_view key, const std::vector<std::string>& argv) {
   out += fmt::format("{}={}", key, argv.size());
@@ -162,6 +164,11 @@ base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
         inputs.push_back({"kernel.fragments", fragment, config::sha256_hex(*bundled)});
       }
     }
+  } else if (config.qemu && !config.qemu->kernel.empty()) {
+    // The prebuilt image booted at every commit, by content: a kernel rebuilt or upgraded at the
+    // same path (/vmlinuz follows the newest package) is another experiment. Its modules are
+    // named by path only (a tree of thousands of files); they change with the image.
+    FB_TRY(add_file("qemu.kernel", config.qemu->kernel));
   }
   return inputs;
 }
@@ -172,12 +179,16 @@ std::string reproducer_digest(const config::Config& config, const std::vector<In
   }
   // The v2 text, unchanged since it was written directly from the files (identities stored since
   // then must still match): reproducer files first, then the kernel's, each a length-prefixed
-  // name and the SHA-256 of the contents.
+  // name and the SHA-256 of the contents. A prebuilt kernel image comes last.
   std::string contents = "flakebisect reproducer digest v2\n";
   for (const InputFile& input : inputs) {
     if (input.is_kernel()) {
       const char* what = input.key == "kernel.base" ? "base" : "fragment";
       contents += fmt::format("{} {}:{}\n{}\n", what, input.name.size(), input.name, input.sha256);
+    } else if (input.key == kPrebuiltKernelKey) {
+      // Since 2026-11-27, so only identities with a prebuilt kernel changed (once).
+      contents +=
+          fmt::format("qemu.kernel {}:{}\n{}\n", input.name.size(), input.name, input.sha256);
     } else {
       contents += fmt::format("{}:{}\n{}\n", input.name.size(), input.name, input.sha256);
     }
@@ -245,7 +256,7 @@ base::Status check_inputs_unchanged(const std::vector<InputFile>& recorded,
   for (const InputFile& input : now) {
     const bool known = std::any_of(recorded.begin(), recorded.end(),
                                    [&input](const InputFile& r) { return r.same_file(input); });
-    if (!known) {
+    if (!known && input.key != kPrebuiltKernelKey) {
       return base::make_error(base::ErrorCode::kInvalidInput,
                               "{} '{}' is read by the test now but was not when the bisection "
                               "started; start a new bisection",

@@ -54,7 +54,8 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
 
 // One file outside the repository whose contents a test depends on. key: "reproducer" (with
 // [xfstests]: ./check and the named tests), "reproducer.bundled" (a bundled: program),
-// "kernel.base" or "kernel.fragments"; name: its absolute path, or a bundled program's or
+// "kernel.base" or "kernel.fragments", or "qemu.kernel" (the prebuilt kernel image booted at every
+// commit, when there is no [kernel]); name: its absolute path, or a bundled program's or
 // fragment's name ("bundled:dio-check", "qemu-guest"); sha256: of its contents.
 struct InputFile {
   std::string key;
@@ -72,9 +73,9 @@ struct InputFile {
 // error naming it and its key.
 base::Result<std::vector<InputFile>> input_files(const config::Config& config);
 
-// SHA-256 over the input files (see above): the reproducer files that live outside the repository
-// and, with [kernel], what the kernel is built from (a base .config file, every fragment file or
-// bundled fragment); "" when there are none and no [kernel].
+// SHA-256 over the input files (see above): the reproducer files that live outside the repository,
+// with [kernel] what the kernel is built from (a base .config file, every fragment file or bundled
+// fragment), and a prebuilt kernel image; "" when there are none and no [kernel].
 std::string reproducer_digest(const config::Config& config, const std::vector<InputFile>& inputs);
 base::Result<std::string> reproducer_digest(const config::Config& config);
 
@@ -90,7 +91,9 @@ base::Result<std::vector<InputFile>> inputs_from_json(std::string_view text,
                                                       std::string_view where);
 
 // Ok when `now` holds the same files with the same contents as `recorded`; otherwise an error
-// naming the first file that changed, appeared or went.
+// naming the first file that changed, appeared or went. A prebuilt kernel image in `now` that
+// `recorded` lacks is accepted: bisections stored before 2026-11-27 did not record it (their
+// test identity does not cover it either).
 base::Status check_inputs_unchanged(const std::vector<InputFile>& recorded,
                                     const std::vector<InputFile>& now);
 

@@ -264,6 +264,47 @@ TEST(InputFiles, ACheckNamesTheFileThatChanged) {
             std::string::npos);
 }
 
+TEST(ReproducerDigest, FollowsTheContentOfAPrebuiltKernelImage) {
+  // A kernel rebuilt or upgraded at the same path (/vmlinuz follows the newest package) is another
+  // experiment: a new bisection must not count the old image's runs, and a resume must notice.
+  test_support::TempDir dir;
+  const std::string image = dir.file("vmlinuz");
+  const std::string repro = dir.file("repro.sh");
+  std::ofstream(image) << "bzImage 1";
+  std::ofstream(repro) << "#!/bin/sh\n";
+  config::Config c = guest_config();
+  c.kernel.reset();
+  c.qemu->kernel = image;
+  c.reproducer->program = repro;
+  const auto line = [](const std::string& name, const std::string& contents) {
+    return std::to_string(name.size()) + ":" + name + "\n" + config::sha256_hex(contents) + "\n";
+  };
+  // The v2 text with the image last: configurations without one keep their digests.
+  EXPECT_EQ(reproducer_digest(c).value_or(""),
+            config::sha256_hex("flakebisect reproducer digest v2\n" + line(repro, "#!/bin/sh\n") +
+                               "qemu.kernel " + line(image, "bzImage 1")));
+  const auto first = input_files(c).value();
+  ASSERT_EQ(first.size(), 2U);
+  EXPECT_EQ(first[1].key, "qemu.kernel");
+  const std::string identity = test_identity(c, reproducer_digest(c, first));
+
+  std::ofstream(image, std::ios::trunc) << "bzImage 2";
+  const auto second = input_files(c).value();
+  EXPECT_NE(test_identity(c, reproducer_digest(c, second)), identity);
+  auto changed = check_inputs_unchanged(first, second);
+  ASSERT_FALSE(changed);
+  EXPECT_NE(changed.error().message().find("qemu.kernel '" + image + "' has changed"),
+            std::string::npos)
+      << changed.error().message();
+  // A bisection stored before images were recorded resumes: its identity never covered one.
+  EXPECT_TRUE(check_inputs_unchanged({first[0]}, second));
+
+  c.qemu->kernel = image + ".missing";
+  auto missing = input_files(c);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("qemu.kernel"), std::string::npos);
+}
+
 TEST(ReproducerDigest, AnXfstestsExperimentFollowsCheckAndTheNamedTests) {
   namespace fs = std::filesystem;
   test_support::TempDir dir;
