@@ -119,5 +119,50 @@ TEST(Queue, FlakebisectDbSelectsTheStore) {
   EXPECT_TRUE(fs::exists(dir.path() / "xdg" / "flakebisect" / "flakebisect.db"));
 }
 
+// A queued bisection names its revisions by full SHA when it is started: a branch that moves
+// before a daemon takes it up changes nothing (design.md, "branch moved later").
+TEST(Queue, ABranchThatMovesBeforeTheDaemonTakesItUpChangesNothing) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 17), 100);
+  git(s.history.repo, {"branch", "moving", s.history.tip});
+  git(s.history.repo, {"tag", "base", s.history.root});
+  std::vector<std::string> args = start_args(s);
+  args[6] = "base";
+  args[8] = "moving";
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+  git(s.history.repo, {"branch", "-f", "moving", s.history.root});
+  git(s.history.repo, {"tag", "-f", "base", s.history.tip});
+  ASSERT_EQ(flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"}).exit_code, 0);
+  const auto status = parse_json(flakebisect({"--db", s.db.native(), "status", "1", "--json"}).out);
+  EXPECT_EQ(status["result"]["status"], "found");
+  EXPECT_EQ(status["result"]["culprit"]["sha"], s.history.planted_sha());
+  EXPECT_EQ(status["bad"], s.history.tip) << status.dump();
+}
+
+// `--good` is repeatable, as in `git bisect start BAD GOOD...`: the candidates are the ancestors of
+// bad that are ancestors of no good.
+TEST(Queue, SeveralGoodRevisionsNarrowTheRange) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 18), 100);
+  const std::string parent =
+      trim(git(s.history.repo, {"rev-parse", s.history.planted_sha() + "^"}));
+  std::vector<std::string> one = {
+      "--db",  s.db.native(), "run",    "--repo", s.history.repo.native(), "--good", s.history.root,
+      "--bad", s.history.tip, "--json", "--",     s.script.native()};
+  const CliResult wide = flakebisect(one);
+  ASSERT_EQ(wide.exit_code, 0) << describe(wide);
+  std::vector<std::string> two = one;
+  two.insert(two.begin() + 7, {"--good", parent});
+  const CliResult narrow = flakebisect(two);
+  ASSERT_EQ(narrow.exit_code, 0) << describe(narrow);
+  const auto wide_result = parse_json(wide.out);
+  const auto narrow_result = parse_json(narrow.out);
+  EXPECT_EQ(narrow_result["culprit"]["sha"], s.history.planted_sha());
+  const std::string count = trim(git(
+      s.history.repo, {"rev-list", "--count", s.history.tip, "^" + s.history.root, "^" + parent}));
+  EXPECT_EQ(narrow_result["candidates"], std::stoi(count));
+  EXPECT_LT(narrow_result["candidates"].get<int>(), wide_result["candidates"].get<int>());
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
