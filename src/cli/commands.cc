@@ -98,13 +98,26 @@ std::string state_dir(const std::string& db) {
   return absolute.parent_path().native();
 }
 
+// Worktrees are named by bisection id, and every store numbers its bisections from 1: stores side
+// by side in one directory must not share one, or two bisections would check out their commits in
+// one tree. The default store keeps the layout it always had (worktrees/bisection-ID); any other
+// gets a directory of its own, worktrees/<file name>.d/, after its real path (a store reached
+// through a link is the same store).
 std::string worktree_root(const std::string& db) {
   std::error_code ec;
   fs::path absolute = fs::absolute(db, ec);
   if (ec) {
     absolute = db;
   }
-  return (absolute.parent_path() / "worktrees").native();
+  fs::path real = fs::weakly_canonical(absolute, ec);
+  if (ec) {
+    real = absolute;
+  }
+  fs::path root = real.parent_path() / "worktrees";
+  if (real.filename() != "flakebisect.db") {
+    root /= real.filename().native() + ".d";
+  }
+  return root.native();
 }
 
 struct OpenedStore {

@@ -199,5 +199,38 @@ TEST(Bisect, ABuildThatFindsTheDiskFullPausesAndResumesOnceThereIsSpace) {
   EXPECT_THAT(read_text(built), HasSubstr(failed + "\n"));
 }
 
+// Every store numbers its bisections from 1: two stores in one directory must not share the
+// checkout of their bisection 1 (one would test its commits in the other's tree, and its end would
+// remove the checkout the other's paused bisection keeps).
+TEST(Bisect, StoresSideBySideKeepTheirCheckoutsApart) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(30, 8), 100);
+  // A test whose interpreter is missing pauses the bisection at its first run.
+  const fs::path stop = dir.path() / "stop.sh";
+  write_text(stop, "#!/nonexistent/interpreter\n", true);
+  std::vector<std::string> paused = run_args(s);
+  paused[1] = (dir.path() / "state" / "a.db").native();
+  paused.insert(paused.end(), {"--", stop.native()});
+  const CliResult first = flakebisect(paused);
+  ASSERT_EQ(first.exit_code, 1) << describe(first);
+  ASSERT_EQ(stored_state(paused[1], 1), "paused");
+  const fs::path kept = dir.path() / "state" / "worktrees" / "a.db.d" / "bisection-1";
+  ASSERT_TRUE(fs::exists(kept / ".git")) << "a paused bisection keeps its checkout";
+
+  std::vector<std::string> other = run_args(s);
+  other[1] = (dir.path() / "state" / "b.db").native();
+  other.insert(other.end(), {"--", s.script.native()});
+  const CliResult second = flakebisect(other);
+  ASSERT_EQ(second.exit_code, 0) << describe(second);
+  EXPECT_THAT(second.out, HasSubstr("found: " + s.history.planted_sha()));
+  EXPECT_TRUE(fs::exists(kept / ".git")) << "the other store's bisection removed it";
+  // The default store keeps the layout it always had.
+  std::vector<std::string> plain = run_args(s);
+  plain.insert(plain.end(), {"--", stop.native()});
+  const CliResult third = flakebisect(plain);
+  ASSERT_EQ(third.exit_code, 1) << describe(third);
+  EXPECT_TRUE(fs::exists(dir.path() / "state" / "worktrees" / "bisection-1" / ".git"));
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
