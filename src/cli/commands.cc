@@ -155,6 +155,15 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
       return base::Error("--max-runs must be at least 1", base::ErrorCode::kInvalidInput);
     }
     config.decision.max_runs = *options.max_runs;
+    // The file's own keys were checked against its max_runs; this one comes from here.
+    if (config.test.runs_per_batch > config.decision.max_runs) {
+      usage = true;
+      return base::make_error(base::ErrorCode::kInvalidInput,
+                              "--max-runs {} is below test.runs_per_batch ({}, set in {}); allow "
+                              "at least one batch",
+                              config.decision.max_runs, config.test.runs_per_batch,
+                              options.config_path);
+    }
   }
   if (!options.command.empty() && (config.reproducer || config.xfstests)) {
     usage = true;

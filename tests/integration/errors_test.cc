@@ -128,6 +128,17 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   }
   EXPECT_FALSE(fs::exists(s_.db));
   EXPECT_EQ(flakebisect({"--help"}).exit_code, 0);
+
+  // A flag that contradicts the file names both, not a line of a text the user never sees.
+  const fs::path config = s_.db.parent_path().parent_path() / "batch.toml";
+  write_text(config, "[test]\nruns_per_batch = 10\n");
+  const CliResult conflict = flakebisect(
+      {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+       s_.history.tip, "--max-runs", "3", "--config", config.native(), "--", "true"});
+  EXPECT_EQ(conflict.exit_code, 2) << describe(conflict);
+  EXPECT_THAT(conflict.err, HasSubstr("--max-runs 3 is below test.runs_per_batch (10, set in " +
+                                      config.native() + ")"));
+  EXPECT_FALSE(fs::exists(s_.db));
 }
 
 TEST_F(ErrorsTest, UnknownBisectionsAreErrors) {
