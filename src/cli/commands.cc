@@ -415,7 +415,11 @@ std::optional<int64_t> create_bisection(const GlobalOptions& global, const Start
                                         std::optional<int64_t> owner_pid,
                                         std::optional<OpenedStore>& opened, int& exit_code) {
   exit_code = kExitError;
+  // Reading the configuration and the repository may block (a FIFO, a slow disk) or take long (a
+  // large history); until the bisection is stored a signal has nothing to pause.
+  if (global.signals != nullptr) global.signals->set_nothing_to_pause(true);
   auto spec = checked_spec(options, exit_code);
+  if (global.signals != nullptr) global.signals->set_nothing_to_pause(false);
   if (!spec) {
     return std::nullopt;
   }

@@ -50,6 +50,12 @@ void SignalWatcher::watch() {
   while (!quit_.load()) {
     const int sig = ::sigtimedwait(&watched_, nullptr, &tick);
     if (sig > 0) {
+      if (nothing_to_pause_.load()) {
+        const char* name = ::sigabbrev_np(sig);
+        spdlog::warn("received SIG{} before the bisection was stored: nothing to pause, quitting",
+                     name != nullptr ? name : std::to_string(sig));
+        ::_exit(128 + sig);
+      }
       if (stop_.load()) {
         // Second signal: leave now. Safe as kill -9; children die with us (PR_SET_PDEATHSIG).
         ::_exit(128 + sig);

@@ -40,6 +40,10 @@ class SignalWatcher {
   const std::atomic<bool>& stop_requested() const { return stop_; }
   // The first signal received, 0 if none.
   int signal() const { return signal_.load(); }
+  // While set, there is nothing to pause yet (a `run` still reading its configuration and the
+  // repository, before its bisection is stored): a signal ends the process at once with status
+  // 128 + signal, instead of a stop request that nothing would see while a read blocks.
+  void set_nothing_to_pause(bool nothing) { nothing_to_pause_ = nothing; }
 
  private:
   SignalWatcher() = default;
@@ -48,6 +52,7 @@ class SignalWatcher {
   std::atomic<bool> stop_{false};
   std::atomic<int> signal_{0};
   std::atomic<bool> quit_{false};
+  std::atomic<bool> nothing_to_pause_{false};
   sigset_t watched_{};  // the signals blocked and waited for: those not ignored at start()
   std::thread thread_;
 };

@@ -3,8 +3,10 @@
 // Also SIGINT: a foreground run pauses cleanly and resumes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <set>
+#include <thread>
 
 #include "integration/cli_support.h"
 
@@ -148,6 +150,27 @@ TEST(Interrupt, SigintPausesAForegroundRunWhichResumesToTheSameAnswer) {
   const CliResult resumed = flakebisect({"--db", s.db.native(), "resume", "1"});
   ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
   EXPECT_THAT(resumed.out, HasSubstr("found: " + s.history.planted_sha()));
+}
+
+// Before the bisection is stored there is nothing to pause: a signal ends `run` at once, even
+// while it is blocked reading its configuration (here a FIFO nobody writes).
+TEST(Interrupt, SigintBeforeTheBisectionIsStoredQuitsAtOnce) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(20, 8), 30);
+  const fs::path fifo = dir.path() / "config.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--config", fifo.native(), "--", s.script.native()});
+  auto child = start_cli(args, dir.path() / "run.log");
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(::kill(child->pid(), SIGINT), 0);
+  auto status = child->wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(status.has_value() && status->has_value()) << "still running after SIGINT";
+  EXPECT_EQ((*status)->exit_code, 128 + SIGINT);
+  EXPECT_THAT(read_text(dir.path() / "run.log"),
+              HasSubstr("received SIGINT before the bisection was stored: nothing to pause"));
+  EXPECT_FALSE(fs::exists(s.db));
 }
 
 }  // namespace
