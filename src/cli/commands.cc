@@ -648,6 +648,13 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
   } else {
     fmt::print("{}", report::render_text(*document, email_options()));
   }
+  // The report is the stored state; "running" under a dead process would mislead (kill -9).
+  if (auto bisection = opened->store.get_bisection(id); bisection && owner_gone(*bisection)) {
+    fmt::print(stderr,
+               "flakebisect: note: bisection {} is stored as running, but its process (pid {}) "
+               "is gone; continue it with: flakebisect resume {}\n",
+               id, *bisection->owner_pid, id);
+  }
   return kExitOk;
 }
 

@@ -92,11 +92,20 @@ TEST_F(CommandsTest, StatusSaysARunningBisectionsProcessIsGone) {
   EXPECT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, HasSubstr("\"owner_alive\": false"));
 
+  // `report` prints the stored state, and says that nothing is working on it.
+  const base::ProcessResult report = flakebisect({"report", std::to_string(id)});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.err, HasSubstr(fmt::format("bisection {} is stored as running, but its "
+                                                "process (pid {}) is gone; continue it with: "
+                                                "flakebisect resume {}",
+                                                id, pid, id)));
+
   // Its process alive (this one): just the pid.
   const int64_t alive = create(::getpid());
   const base::ProcessResult running = flakebisect({"status", std::to_string(alive), "--plain"});
   EXPECT_THAT(running.out,
               HasSubstr(fmt::format("bisection {}: running (pid {})\n", alive, ::getpid())));
+  EXPECT_EQ(flakebisect({"report", std::to_string(alive)}).err, "");
 }
 
 TEST_F(CommandsTest, WatchEndsWhenTheBisectionsProcessIsGone) {
