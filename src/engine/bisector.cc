@@ -383,8 +383,9 @@ class Session {
         report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
         return true;
       };
-      FB_TRY(runner_->run_batch(checkout_of(batch.commit), evidence_.recorded_runs[batch.commit],
-                                batch.runs - batch.done, sink));
+      FB_ASSIGN_OR_RETURN(next_index_, next_run_index(batch.commit));
+      FB_TRY(runner_->run_batch(checkout_of(batch.commit), next_index_, batch.runs - batch.done,
+                                sink));
       if (batch_runs > 0 && !stopped()) {
         // What the batch cost, for the planner's learned costs (cost_learner.h).
         const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -633,10 +634,24 @@ class Session {
     return true;
   }
 
+  // The FLAKEBISECT_RUN index of the next run at x: after every run stored at x for this test,
+  // this bisection's and any other's, even those recorded since this one read its evidence (a
+  // second bisection of the same test on the store). Two that start runs at one commit at the
+  // same moment can still repeat an index (docs/usage.md).
+  base::Result<uint32_t> next_run_index(CommitIndex x) {
+    uint32_t next = evidence_.recorded_runs[x];
+    FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
+                        store_.runs_for(bisection_.spec.test_identity, candidates_[x].sha));
+    for (const store::RunRecord& run : stored) {
+      next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
+    }
+    return next;
+  }
+
   // Records one finished run (its own committed transaction), then counts it.
   base::Result<RunStep> record_run(CommitIndex x, uint32_t k, uint32_t batch_runs,
                                    const run::RunResult& outcome) {
-    const uint32_t index = evidence_.recorded_runs[x];
+    const uint32_t index = next_index_++;
     store::RunRecord record;
     record.test_identity = bisection_.spec.test_identity;
     record.sha = candidates_[x].sha;
@@ -845,6 +860,7 @@ class Session {
   std::vector<std::string> artifacts_;             // the ok build's artifact directory
   std::unordered_map<std::string, std::vector<CommitIndex>> commits_of_tree_;
   Evidence evidence_;
+  uint32_t next_index_ = 0;      // FLAKEBISECT_RUN of the batch's next run (next_run_index)
   uint64_t bisection_runs_ = 0;  // runs this bisection recorded, all outcomes
   uint64_t builds_ = 0;          // builds this bisection recorded
   int64_t elapsed_before_ms_ = 0;

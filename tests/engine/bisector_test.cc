@@ -358,6 +358,41 @@ TEST_F(BisectorTest, ACancelIsNotUndoneByAStopThatComesAfterIt) {
   }
 }
 
+TEST_F(BisectorTest, RunIndicesFollowRunsAnotherBisectionStoredSinceThisOneStarted) {
+  // Another bisection of the same test on the store records three runs at the tip while this one
+  // builds it: the first run here must not repeat their FLAKEBISECT_RUN indices.
+  make(sized(30, 4));
+  config::Config config = test_config();
+  config.build.command = {"./build.sh"};
+  const int64_t id = create_running(store_, history_, config);
+  const std::string identity = store_.get_bisection(id)->spec.test_identity;
+  builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    if (builder_.built.size() == 1) {
+      const int64_t other = create_running(store_, history_, config);
+      for (int64_t index = 0; index < 3; ++index) {
+        store::RunRecord run;
+        run.test_identity = identity;
+        run.sha = checkout.sha;
+        run.bisection_id = other;
+        run.run_index = index;
+        run.outcome = store::RunOutcome::kFail;
+        EXPECT_TRUE(store_.record_run(run).has_value());
+      }
+    }
+    return build::BuildOutcome{};
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  ASSERT_FALSE(runner_.calls.empty());
+  EXPECT_EQ(runner_.calls.front().sha, history_.tip);
+  EXPECT_EQ(runner_.calls.front().index, 3U);
+  std::set<std::pair<std::string, int64_t>> seen;
+  auto all = store_.runs_for(identity);
+  ASSERT_TRUE(all.has_value());
+  for (const store::RunRecord& r : *all) {
+    EXPECT_TRUE(seen.emplace(r.sha, r.run_index).second) << r.sha << " index " << r.run_index;
+  }
+}
+
 TEST_F(BisectorTest, InfraOutcomesInARowPauseWithAnError) {
   make(sized(40));
   runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
