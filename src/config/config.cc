@@ -586,6 +586,8 @@ constexpr auto kZero = std::chrono::seconds(0);
 
 // Every key a config may hold. docs/config.md describes each; keep the two in step.
 constexpr KeySpec kKeys[] = {
+    {"range", "first_parent",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.range.first_parent); }},
     {"decision", "confidence",
      [](const Field& f, Problems& p, Config& c) {
        read_number_into(
@@ -1086,6 +1088,11 @@ std::string Config::hash() const {
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());
+  // [range] came after v1: serialised only when not the default, so existing configs keep their
+  // hashes. It changes the candidates, so a bisection's answer: part of the hash.
+  if (range.first_parent) {
+    out += "range.first_parent=1\n";
+  }
   append_strings(out, "test.command", test.command);
   integer("test.timeout", test.timeout.count());
   integer("test.no_output_timeout", test.no_output_timeout.count());

@@ -1,13 +1,13 @@
 // Config: the TOML configuration of one bisection (how to decide, how to build, how to test), and
 // its parser.
 //
-// A config file has the tables [decision], [build], [test], [kernel], [qemu], [scratch] and
-// [reproducer]; docs/config.md lists every key. A test is either test.command (run on the host) or
-// [qemu] + [reproducer] (run in a guest on a fresh scratch filesystem); [kernel] builds the kernel.
-// Parsing is strict so that a typo never silently turns into a default: an unknown key, a value of
-// the wrong type, an out-of-range number, a command written as a shell string, a bad outcome name
-// or a signature that is not a valid regular expression are all errors (ErrorCode::kInvalidInput)
-// that name the file, line, column and key:
+// A config file has the tables [range], [decision], [build], [test], [kernel], [qemu], [scratch],
+// [reproducer] and [xfstests]; docs/config.md lists every key. A test is either test.command (run
+// on the host) or [qemu] + [reproducer] (run in a guest on a fresh scratch filesystem); [kernel]
+// builds the kernel. Parsing is strict so that a typo never silently turns into a default: an
+// unknown key, a value of the wrong type, an out-of-range number, a command written as a shell
+// string, a bad outcome name or a signature that is not a valid regular expression are all errors
+// (ErrorCode::kInvalidInput) that name the file, line, column and key:
 //
 //   config.toml:7:1: decision.confidence: must be a number in (0.5, 1), got 1.5
 //   config.toml:3:21: syntax error: Error while parsing array: encountered end-of-file
@@ -29,6 +29,17 @@
 #include "base/result.h"
 
 namespace flakebisect::config {
+
+// Which commits between good and bad are candidates. The revisions themselves come from the
+// command line (--good, --bad) and are stored with the bisection as full SHAs.
+struct RangeConfig {
+  // Only the commits on bad's first-parent chain are candidates (`git bisect start
+  // --first-parent`): a merge on that chain is tested as one commit, the commits of the branch it
+  // merged never are, and the answer may be the merge (git::CandidateOptions::first_parent_only).
+  bool first_parent = false;
+
+  bool operator==(const RangeConfig&) const = default;
+};
 
 // When the bisection is sure enough, and how much it may spend getting there.
 struct DecisionConfig {
@@ -171,6 +182,7 @@ struct XfstestsConfig {
 };
 
 struct Config {
+  RangeConfig range;
   DecisionConfig decision;
   BuildConfig build;
   TestConfig test;
@@ -185,8 +197,9 @@ struct Config {
   // SHA-256 (64 hex digits) of a canonical serialisation of every table: the effective values,
   // not the text, so comments, whitespace, key order and spelling out a default do not change it,
   // and any changed value does. source_text and source_name are not part of it. The guest tables
-  // ([kernel], [qemu] with [scratch], [reproducer], [xfstests]) are serialised only when present, so configs
-  // without them kept the hashes they had before those tables existed.
+  // ([kernel], [qemu] with [scratch], [reproducer], [xfstests]) are serialised only when present,
+  // and [range] only when not the default, so configs without them kept the hashes they had before
+  // those tables existed.
   std::string hash() const;
 };
 

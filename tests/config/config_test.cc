@@ -68,7 +68,10 @@ environment = ["DIFF_LENGTH=0"]
 )";
 
 // A config that sets every key to something other than its default.
-constexpr std::string_view kEveryKey = R"([decision]
+constexpr std::string_view kEveryKey = R"([range]
+first_parent = true
+
+[decision]
 confidence = 0.95
 max_runs = 800
 max_wall_time = "2d"
@@ -120,6 +123,8 @@ using TempDir = ::flakebisect::test_support::TempDir;
 
 TEST(ConfigTest, EmptyTextGivesTheDefaults) {
   const Config config = parsed("");
+  EXPECT_EQ(config.range, RangeConfig{});
+  EXPECT_FALSE(config.range.first_parent);
   EXPECT_EQ(config.decision, DecisionConfig{});
   EXPECT_EQ(config.build, BuildConfig{});
   EXPECT_EQ(config.test, TestConfig{});
@@ -143,6 +148,7 @@ TEST(ConfigTest, CommentsAndEmptyTablesAloneGiveTheDefaults) {
 
 TEST(ConfigTest, EveryKeyIsRead) {
   const Config config = parsed(kEveryKey);
+  EXPECT_TRUE(config.range.first_parent);
   EXPECT_EQ(config.decision.confidence, 0.95);
   EXPECT_EQ(config.decision.max_runs, 800u);
   EXPECT_EQ(config.decision.max_wall_time, seconds(2 * 86400));
@@ -325,6 +331,9 @@ no_regression_prior = 0.1
 max_wall_time = "48h"
 max_runs = 8_00
 confidence = 0.95
+
+[range]
+first_parent = true
 )");
   EXPECT_EQ(reordered.hash(), reference);
   // Neither the text nor the name is part of the identity.
@@ -346,6 +355,8 @@ max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
 run_cost = 1
+[range]
+first_parent = false
 [build]
 command = []
 timeout = "1h"
@@ -373,6 +384,19 @@ TEST(ConfigTest, NoiseBuildWeightKeepsTheHashesItHadBeforeItsDefaultChanged) {
   EXPECT_NE(parsed("[decision]\nrare_build_weight = 1\n").hash(), weight_1);
 }
 
+// [range] came after v1: a config without it, or with first_parent = false, keeps the hash it had
+// (the hex digits are weight_1 above, what "" gave before [range] existed); true changes it,
+// since it changes the candidates and so the answer.
+TEST(ConfigTest, RangeFirstParentChangesTheHashOnlyWhenTrue) {
+  const std::string before = "e5ae9d8712daaac5e7ed2a76cbdeabf915ac5bfdd47a056ea77ff0d20176069f";
+  EXPECT_EQ(parsed("").hash(), before);
+  EXPECT_EQ(parsed("[range]\nfirst_parent = false\n").hash(), before);
+  EXPECT_NE(parsed("[range]\nfirst_parent = true\n").hash(), before);
+  Config built;
+  built.range.first_parent = true;
+  EXPECT_EQ(built.hash(), parsed("[range]\nfirst_parent = true\n").hash());
+}
+
 TEST(ConfigTest, HashOfAConfigBuiltInCodeTreatsOutcomesAsASetAndNegativeZeroAsZero) {
   Config built;
   built.test.failure_outcomes = {"crash", "fail", "crash"};
@@ -383,6 +407,7 @@ TEST(ConfigTest, HashOfAConfigBuiltInCodeTreatsOutcomesAsASetAndNegativeZeroAsZe
 TEST(ConfigTest, HashChangesWhenAnyValueChanges) {
   const std::vector<std::string> variants = {
       "",
+      "[range]\nfirst_parent = true\n",
       "[decision]\nconfidence = 0.999\n",
       "[decision]\nmax_runs = 5001\n",
       "[decision]\nmax_wall_time = 1\n",
@@ -440,6 +465,9 @@ TEST(ConfigTest, AKeyInTheWrongTableSuggestsTheTableItBelongsIn) {
             "config.toml:2:1: unknown key 'test.max_runs'; did you mean 'decision.max_runs'?");
   EXPECT_EQ(error_of("confidence = 0.9\n"),
             "config.toml:1:1: unknown key 'confidence'; did you mean 'decision.confidence'?");
+  EXPECT_EQ(error_of("[decision]\nfirst_parent = true\n"),
+            "config.toml:2:1: unknown key 'decision.first_parent'; did you mean "
+            "'range.first_parent'?");
 }
 
 TEST(ConfigTest, AnUnknownKeyFarFromEveryKnownKeyHasNoSuggestion) {
@@ -487,6 +515,8 @@ TEST(ConfigTest, AWrongTypeNamesTheExpectedTypeAndWhatWasWritten) {
   EXPECT_EQ(error_of("[test]\nfailure_outcomes = \"fail\"\n"),
             "config.toml:2:1: test.failure_outcomes: must be an array of outcome names, got "
             "\"fail\"");
+  EXPECT_EQ(error_of("[range]\nfirst_parent = 1\n"),
+            "config.toml:2:1: range.first_parent: must be true or false, got 1");
   EXPECT_EQ(error_of("decision = 5\n"), "config.toml:1:1: decision: must be a table, got 5");
   EXPECT_EQ(error_of("[[test]]\n"), "config.toml:1:3: test: must be a table, got an array");
 }
@@ -667,7 +697,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 51u);
+  EXPECT_EQ(keys.size(), 52u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {
