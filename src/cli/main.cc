@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
+#include "cli/text.h"
 #include "daemon/signal_watcher.h"
 
 namespace {
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
                      "text, json (docs/report-schema.json), email (for a mailing list), "
                      "bisect-log (for git bisect replay) or html (one page with plots); "
                      "default: text");
+  bool report_json = false;
+  report->add_flag("--json", report_json, "print JSON: the same as --format json");
 
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
@@ -156,6 +159,17 @@ int main(int argc, char** argv) {
     return cli::log_command(global, id, json);
   }
   if (report->parsed()) {
+    if (report_json) {
+      // --json, as on the other read commands; with --format it must agree.
+      if (report->count("--format") > 0 && format != "json") {
+        fmt::print(stderr,
+                   "flakebisect: error: --json prints the JSON report; it cannot go with "
+                   "--format {}\nRun 'flakebisect --help' for usage.\n",
+                   cli::printable(format, 40));
+        return cli::kExitUsage;
+      }
+      format = "json";
+    }
     return cli::report_command(global, id, format);
   }
   if (watch->parsed()) {

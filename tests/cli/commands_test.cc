@@ -180,6 +180,37 @@ TEST_F(CommandsTest, WatchRefusesAnIntervalOutsideItsRange) {
   }
 }
 
+// design.md: `--json` on read commands. report's is --format json; with another format it is a
+// usage error rather than one of them silently winning.
+TEST_F(CommandsTest, ReportJsonIsTheJsonFormatAndRefusesAnotherFormat) {
+  const int64_t id = create(std::nullopt);
+  const std::string ids = std::to_string(id);
+  const base::ProcessResult json = flakebisect({"report", ids, "--json"});
+  EXPECT_EQ(json.exit_code, kExitOk) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"schema\": \"flakebisect-report\""));
+  const base::ProcessResult format = flakebisect({"report", ids, "--format", "json"});
+  // The same document but for the time it was made.
+  const auto without_time = [](const std::string& text) {
+    const size_t at = text.find("\"generated_at\"");
+    return at == std::string::npos ? text : text.substr(0, at) + text.substr(text.find('\n', at));
+  };
+  EXPECT_EQ(without_time(json.out), without_time(format.out));
+  for (const std::vector<std::string>& agreeing :
+       {std::vector<std::string>{"report", ids, "--json", "--format", "json"},
+        std::vector<std::string>{"report", "--format", "json", ids, "--json"}}) {
+    const base::ProcessResult both = flakebisect(agreeing);
+    EXPECT_EQ(both.exit_code, kExitOk) << both.err;
+    EXPECT_EQ(without_time(both.out), without_time(json.out));
+  }
+  for (const std::string other : {"text", "email", "bisect-log", "html"}) {
+    const base::ProcessResult clash = flakebisect({"report", ids, "--format", other, "--json"});
+    EXPECT_EQ(clash.exit_code, kExitUsage) << other << ": " << clash.err;
+    EXPECT_THAT(clash.err,
+                HasSubstr("--json prints the JSON report; it cannot go with --format " + other));
+    EXPECT_EQ(clash.out, "") << other;
+  }
+}
+
 // What the demo goes on from: the id `run` created (not always 1) and how the bisection ended.
 TEST_F(CommandsTest, RunForegroundSaysWhichBisectionItRanAndWhereItLeftIt) {
   const int64_t earlier = create(std::nullopt);
