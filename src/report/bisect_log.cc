@@ -146,7 +146,11 @@ std::string render_bisect_log(const json& report) {
       dag ? commits.back().subject
           : one_line(str(member(bisection, "bad"), "subject"), kMaxSubjectColumns);
   log.raw(fmt::format("# bad: [{}] {}", bad_sha, bad_subject));
-  std::string start = fmt::format("git bisect start '{}'", bad_sha);
+  // As git writes a start with --first-parent, so that replaying walks the same candidates.
+  const json& first_parent = member(bisection, "first_parent");
+  std::string start = first_parent.is_boolean() && first_parent.get<bool>()
+                          ? fmt::format("git bisect start '--first-parent' '{}'", bad_sha)
+                          : fmt::format("git bisect start '{}'", bad_sha);
   for (const json& good : member(bisection, "good")) {
     const std::string sha = str(good, "sha");
     if (!object_name(sha)) continue;

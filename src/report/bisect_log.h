@@ -3,7 +3,7 @@
 //
 //   # bad: [<sha>] <subject>
 //   # good: [<sha>] <subject>
-//   git bisect start '<bad>' '<good>'...
+//   git bisect start '<bad>' '<good>'...  ('--first-parent' first when the bisection had it)
 //   # good: [<sha>] <subject>          one pair per commit with a verdict
 //   git bisect good <sha>
 //   ...

@@ -439,6 +439,10 @@ void parameters(Body& body, const json& report) {
                  sha12(good) + " " + one_line(str(good, "subject"), kMaxSubjectColumns));
     }
   }
+  const json& first_parent = member(bisection, "first_parent");
+  if (first_parent.is_boolean() && first_parent.get<bool>()) {
+    body.field("candidates", "first-parent chain of bad (merges tested as one commit)");
+  }
   body.field("repository", one_line(str(bisection, "repo"), 1000));
 
   const json& test = member(parameters, "test");

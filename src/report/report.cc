@@ -433,7 +433,8 @@ class Collector {
              {"config_hash", text(b.spec.config_hash)},
              {"test_identity", text(b.spec.test_identity)},
              {"config_text", text(b.spec.config_toml, kMaxConfigTextBytes)},
-             {"candidates", candidates_.size()}};
+             {"candidates", candidates_.size()},
+             {"first_parent", config_ && config_->range.first_parent}};
     out["error"] = optional_text(b.error);
     out["owner_pid"] = b.owner_pid ? json(*b.owner_pid) : json(nullptr);
     return out;

@@ -114,6 +114,19 @@ TEST(BisectLog, StartsLikeGitWithTheTermsCommentsThenTheStartCommand) {
                                          sha_of(3) + "' '" + std::string(40, 'f') + "'\n"));
 }
 
+TEST(BisectLog, AFirstParentBisectionStartsWithFirstParentAsGitWritesIt) {
+  json report = report_for(linear(4), {{3, {0, 4}}}, 2);
+  report["bisection"]["first_parent"] = true;
+  EXPECT_THAT(render_bisect_log(report),
+              HasSubstr("\ngit bisect start '--first-parent' '" + sha_of(3) + "' '" +
+                        std::string(40, 'f') + "'\n"));
+  // Anything but true (false, absent in an older document, the wrong type) is a plain start.
+  for (const json& value : {json(false), json("yes"), json(1)}) {
+    report["bisection"]["first_parent"] = value;
+    EXPECT_THAT(render_bisect_log(report), Not(HasSubstr("--first-parent"))) << value;
+  }
+}
+
 TEST(BisectLog, TestedCommitsGetTheCulpritsVerdictsAndReplayEndsAtIt) {
   const auto parents = linear(16);
   const std::string log = render_bisect_log(report_for(

@@ -441,6 +441,28 @@ TEST_F(ReportTest, TheInconclusiveEmailMatchesItsGoldenFile) {
   expect_golden("inconclusive.bisect-log", render_bisect_log(doc));
 }
 
+// range.first_parent, from the stored configuration: in the document, in the text and email
+// bodies, and as the --first-parent of the bisect-log's start (so git replays the same chain).
+TEST_F(ReportTest, AFirstParentBisectionSaysSoInTheDocumentTheTextAndTheBisectLog) {
+  const json plain = report(found_);
+  EXPECT_EQ(plain["bisection"]["first_parent"], false);
+  EXPECT_THAT(render_text(plain), Not(HasSubstr("first-parent")));
+  EXPECT_THAT(render_bisect_log(plain), Not(HasSubstr("--first-parent")));
+
+  const std::string config_text = std::string("[range]\nfirst_parent = true\n\n") + kConfig;
+  const int64_t id =
+      create_bisection(*store_, history_.repo, history_.tip, history_.root, config_text);
+  const json doc = report(id);
+  EXPECT_EQ(doc["bisection"]["first_parent"], true);
+  EXPECT_THAT(render_text(doc),
+              HasSubstr("\ngood commit:  " + history_.root.substr(0, 12) +
+                        " commit 0\ncandidates:   first-parent chain of bad (merges tested as one "
+                        "commit)\nrepository:   /src/linux\n"));
+  EXPECT_THAT(render_email(doc), HasSubstr("\ncandidates:   first-parent chain of bad"));
+  EXPECT_THAT(render_bisect_log(doc), HasSubstr("\ngit bisect start '--first-parent' '" +
+                                                history_.tip + "' '" + history_.root + "'\n"));
+}
+
 TEST_F(ReportTest, AQueuedBisectionHasAnEmptyButCompleteReport) {
   const config::Config config = parse(kConfig);
   store::BisectionSpec spec;
