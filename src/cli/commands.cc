@@ -165,6 +165,9 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
                               options.config_path);
     }
   }
+  if (options.first_parent) {
+    config.range.first_parent = true;
+  }
   if (!options.command.empty() && (config.reproducer || config.xfstests)) {
     usage = true;
     return base::Error(
@@ -283,6 +286,7 @@ struct Overview {
   uint64_t builds = 0;
   std::string last_step;  // message of the last plan event
   bool owner_gone = false;  // running under a process that no longer exists (see owner_gone())
+  bool first_parent = false;  // its stored configuration's range.first_parent
 };
 
 base::Result<Overview> overview(store::Store& store, int64_t id) {
@@ -301,6 +305,10 @@ base::Result<Overview> overview(store::Store& store, int64_t id) {
     }
   }
   FB_TRY(snapshot.commit());
+  // A configuration this version cannot parse shows as the default; the engine and the report
+  // say what is wrong with it.
+  auto config = config::parse_config(view.bisection.spec.config_toml, "stored configuration");
+  view.first_parent = config && config->range.first_parent;
   return view;
 }
 
@@ -339,6 +347,7 @@ json overview_json(const Overview& view) {
            {"repo", b.spec.repo},
            {"bad", b.spec.bad_sha},
            {"good", b.spec.good_shas},
+           {"first_parent", view.first_parent},
            {"created_at", iso_time(b.created_at_ms)},
            {"updated_at", iso_time(b.updated_at_ms)},
            {"runs", view.runs},
@@ -384,6 +393,9 @@ void print_overview(const Overview& view) {
   fmt::print("  bad:     {}\n", b.spec.bad_sha);
   for (const std::string& good : b.spec.good_shas) {
     fmt::print("  good:    {}\n", good);
+  }
+  if (view.first_parent) {
+    fmt::print("  range:   first-parent chain of bad only (--first-parent)\n");
   }
   fmt::print("  created: {}\n", iso_time(b.created_at_ms));
   fmt::print("  runs:    {}, builds: {}\n", view.runs, view.builds);

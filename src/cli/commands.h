@@ -39,6 +39,7 @@ struct StartOptions {
   std::optional<double> confidence;
   std::optional<uint32_t> max_runs;
   std::vector<std::string> command;  // after "--": the test command
+  bool first_parent = false;         // --first-parent: sets range.first_parent
   bool json = false;
 };
 

@@ -194,12 +194,14 @@ std::string candidates_text(const LiveSnapshot& s) {
   if (s.candidates == 0) {
     return "not listed yet";
   }
+  const std::string count =
+      s.first_parent ? fmt::format("{} first-parent", s.candidates) : std::to_string(s.candidates);
   if (!s.posterior_rebuilt) {
-    return fmt::format("{}; the most likely as of the last decision:", s.candidates);
+    return fmt::format("{}; the most likely as of the last decision:", count);
   }
-  return fmt::format("{}; {} commit{} hold{} {} of the probability", s.candidates,
-                     s.credible_set_size, s.credible_set_size == 1 ? "" : "s",
-                     s.credible_set_size == 1 ? "s" : "", s.target);
+  return fmt::format("{}; {} commit{} hold{} {} of the probability", count, s.credible_set_size,
+                     s.credible_set_size == 1 ? "" : "s", s.credible_set_size == 1 ? "s" : "",
+                     s.target);
 }
 
 std::string eta_unknown_reason(const LiveSnapshot& s) {
@@ -332,6 +334,7 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
     s.max_runs = config->decision.max_runs;
     s.target = config->decision.confidence;
     s.stop_at = model::stop_threshold(model::StopOptions{.confidence = s.target});
+    s.first_parent = config->range.first_parent;
   }
   if (config && rebuild_posterior(*config, candidates, shared_runs, failed_builds, s)) {
     // Decisions are logged before their runs; the posterior now also counts the runs since.

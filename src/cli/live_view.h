@@ -84,6 +84,8 @@ struct LiveSnapshot {
   std::optional<LiveStep> step;
 
   size_t candidates = 0;           // size of the candidate set; 0 = not listed yet
+  // range.first_parent: the candidates are bad's first-parent chain ("146 first-parent; ...").
+  bool first_parent = false;
   bool posterior_rebuilt = false;  // `top` and `credible_set_size` come from the model
   std::vector<LiveCandidate> top;  // most likely first, at most kTopCandidates
   double confidence = 0;           // probability of the most likely culprit now

@@ -28,6 +28,9 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
       ->allow_extra_args(false);
   command->add_option("--bad", options.bad, "the known bad revision")->required();
   command->add_option("--config", options.config_path, "configuration file (TOML)");
+  command->add_flag("--first-parent", options.first_parent,
+                    "only bad's first-parent chain is bisected: a merge is tested as one commit "
+                    "(range.first_parent)");
   command->add_option("--confidence", confidence, "stop when one commit holds this probability");
   command->add_option("--max-runs", max_runs, "at most this many test runs");
   command->add_option("command", options.command,

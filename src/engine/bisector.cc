@@ -209,8 +209,12 @@ class Session {
     const store::BisectionSpec& spec = bisection_.spec;
     FB_ASSIGN_OR_RETURN(candidates_, store_.get_candidates(id_));
     if (candidates_.empty()) {
+      // Built once, with the stored configuration's [range], and stored: a resume, the daemon,
+      // status and report all read these rows rather than walking git again.
+      git::CandidateOptions options;
+      options.first_parent_only = config_.range.first_parent;
       FB_ASSIGN_OR_RETURN(git::CandidateGraph graph,
-                          git::build_candidates(repo, spec.bad_sha, spec.good_shas));
+                          git::build_candidates(repo, spec.bad_sha, spec.good_shas, options));
       for (uint32_t i = 0; i < graph.size(); ++i) {
         store::Candidate candidate;
         candidate.idx = i;

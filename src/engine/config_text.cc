@@ -55,6 +55,11 @@ std::string render(const config::Config& config) {
   }
   toml::table root{
       {"decision", std::move(decision)}, {"build", std::move(build)}, {"test", std::move(test)}};
+  // Written only when set, so the text stored for an ordinary bisection is what it was before
+  // [range] existed.
+  if (config.range.first_parent) {
+    root.insert("range", toml::table{{"first_parent", true}});
+  }
   if (config.kernel) {
     const config::KernelConfig& k = *config.kernel;
     root.insert("kernel", toml::table{{"base", k.base},

@@ -98,6 +98,18 @@ TEST(RenderFrame, ShowsStepTotalsCandidatesConfidenceAndEta) {
             "timings:    mean run 2.1 s (87 runs), mean build 1.6 min (9 builds)\n");
 }
 
+TEST(RenderFrame, AFirstParentBisectionSaysItsCandidatesAreTheFirstParentChain) {
+  LiveSnapshot s = running_snapshot();
+  s.first_parent = true;
+  EXPECT_THAT(
+      render_frame(s, {100, true}),
+      HasSubstr("\ncandidates: 146 first-parent; 9 commits hold 0.99 of the probability\n"));
+  s.posterior_rebuilt = false;
+  EXPECT_THAT(
+      render_frame(s, {100, true}),
+      HasSubstr("\ncandidates: 146 first-parent; the most likely as of the last decision:"));
+}
+
 TEST(RenderFrame, AFinishedBisectionShowsItsResultAndTimeTakenInsteadOfAnEta) {
   LiveSnapshot s = running_snapshot();
   s.state = BisectionState::kFound;
@@ -266,8 +278,8 @@ class LiveViewOfARealBisection : public ::testing::Test {
   }
 
   // Runs a bisection of the history to its end: a 30% bug, builds of 2 s and runs of 5 ms.
-  int64_t bisect() {
-    const int64_t id = testing::create_running(*store_, history_, testing::test_config());
+  int64_t bisect(const config::Config& config = testing::test_config()) {
+    const int64_t id = testing::create_running(*store_, history_, config);
     runner_.fn = testing::FakeRunner::flaky(testing::bad_commits(history_), 30);
     builder_.fn = [](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
       build::BuildOutcome outcome;
@@ -325,6 +337,33 @@ TEST_F(LiveViewOfARealBisection, NamesTheCulpritAsTheTopCandidateWithTheEnginesC
             fmt::format("  {:.4f}  {}  fs: planted regression", result["confidence"].get<double>(),
                         history_.planted_sha().substr(0, 12)));
   EXPECT_THAT(frame, HasSubstr("result:     found " + history_.planted_sha().substr(0, 12)));
+}
+
+TEST_F(LiveViewOfARealBisection, AFirstParentBisectionShowsTheMergeOfItsStoredCandidates) {
+  config::Config config = testing::test_config();
+  config.range.first_parent = true;
+  const int64_t id = bisect(config);
+  auto snapshot = gather_snapshot(*store_, id);
+  ASSERT_TRUE(snapshot.has_value()) << snapshot.error().message();
+  EXPECT_EQ(snapshot->state, BisectionState::kFound);
+  EXPECT_TRUE(snapshot->first_parent);
+  // The chain without the root (the good commit); the top candidate is the merge, as the engine
+  // found it, with the engine's probability.
+  EXPECT_EQ(snapshot->candidates, testing::first_parent_chain(history_).size() - 1);
+  const auto result = testing::result_of(*store_, id);
+  const std::string merge = history_.shas[testing::first_parent_culprit(history_)];
+  EXPECT_EQ(result["culprit"]["sha"], merge);
+  ASSERT_FALSE(snapshot->top.empty());
+  EXPECT_EQ(snapshot->top.front().sha, merge);
+  EXPECT_DOUBLE_EQ(snapshot->top.front().probability, result["confidence"].get<double>());
+  EXPECT_THAT(render_frame(*snapshot, {100, true}),
+              HasSubstr(fmt::format("\ncandidates: {} first-parent; ", snapshot->candidates)));
+
+  // A bisection without it says nothing of the kind.
+  auto full = gather_snapshot(*store_, bisect());
+  ASSERT_TRUE(full.has_value());
+  EXPECT_FALSE(full->first_parent);
+  EXPECT_THAT(render_frame(*full, {100, true}), Not(HasSubstr("first-parent")));
 }
 
 TEST_F(LiveViewOfARealBisection, AnUnknownBisectionIsAStoreError) {

@@ -264,6 +264,105 @@ TEST_F(BisectorTest, EarlierRunsWithTheSameTestIdentityAreReused) {
   EXPECT_EQ(result_of(store_, second)["evidence_runs"], result_of(store_, first)["evidence_runs"]);
 }
 
+// ---- range.first_parent (git bisect --first-parent) -------------------------------------------
+
+config::Config first_parent_config() {
+  config::Config config = test_config();
+  config.range.first_parent = true;
+  return config;
+}
+
+std::vector<std::string> stored_candidates(store::Store& store, int64_t id) {
+  std::vector<std::string> shas;
+  for (const store::Candidate& c :
+       store.get_candidates(id).value_or(std::vector<store::Candidate>{})) {
+    shas.push_back(c.sha);
+  }
+  return shas;
+}
+
+// The candidates of a first-parent bisection of `history` against its root: the chain, oldest
+// first, without the root.
+std::vector<std::string> first_parent_candidates(const History& history) {
+  std::vector<std::string> shas;
+  for (size_t i : first_parent_chain(history)) shas.push_back(history.shas[i]);
+  shas.erase(shas.begin());
+  return shas;
+}
+
+TEST_F(BisectorTest, WithFirstParentTheMergeThatBroughtTheRegressionInIsTheAnswer) {
+  make(sized(150));
+  const size_t merge = first_parent_culprit(history_);
+  // The planted commit is on a topic branch; the chain reaches it only through a merge.
+  ASSERT_NE(merge, history_.planted);
+  ASSERT_EQ(history_.parents[merge].size(), 2U);
+  const int64_t id = create_running(store_, history_, first_parent_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], history_.shas[merge]);
+  EXPECT_GE(result["confidence"].get<double>(), 0.99);
+  // Only the chain is a candidate, and only candidates were tested.
+  const std::vector<std::string> chain = first_parent_candidates(history_);
+  EXPECT_THAT(stored_candidates(store_, id), ElementsAreArray(chain));
+  EXPECT_EQ(result["candidates"].get<size_t>(), chain.size());
+  const std::set<std::string> on_chain(chain.begin(), chain.end());
+  for (const RunCall& call : runner_.calls) {
+    EXPECT_TRUE(on_chain.count(call.sha) > 0) << call.sha << " is not on the first-parent chain";
+  }
+}
+
+TEST_F(BisectorTest, AResumedFirstParentBisectionKeepsItsCandidatesAndEndsAtTheMerge) {
+  make(sized(150));
+  auto inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == 25) stop_ = true;
+    return inner(checkout, index);
+  };
+  const int64_t id = create_running(store_, history_, first_parent_config());
+  // What resume reads back is the stored configuration, not this process's.
+  auto bisection = store_.get_bisection(id);
+  ASSERT_TRUE(bisection.has_value());
+  auto stored = config::parse_config(bisection->spec.config_toml, "stored");
+  ASSERT_TRUE(stored.has_value()) << stored.error().message();
+  EXPECT_TRUE(stored->range.first_parent);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  const std::vector<std::string> chain = first_parent_candidates(history_);
+  EXPECT_THAT(stored_candidates(store_, id), ElementsAreArray(chain));
+
+  stop_ = false;
+  runner_.fn = inner;
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.shas[first_parent_culprit(history_)]);
+  EXPECT_THAT(stored_candidates(store_, id), ElementsAreArray(chain));
+  const std::set<std::string> on_chain(chain.begin(), chain.end());
+  for (const RunCall& call : runner_.calls) {
+    EXPECT_TRUE(on_chain.count(call.sha) > 0) << call.sha << " is not on the first-parent chain";
+  }
+}
+
+TEST_F(BisectorTest, FirstParentAndFullBisectionsOfOneTestShareTheirRuns) {
+  make(sized(150));
+  const int64_t first = create_running(store_, history_, first_parent_config());
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const size_t runs = runner_.calls.size();
+  // Without first_parent: another configuration hash, the same test identity.
+  const int64_t second = create_running(store_, history_, test_config());
+  auto a = store_.get_bisection(first);
+  auto b = store_.get_bisection(second);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_NE(a->spec.config_hash, b->spec.config_hash);
+  EXPECT_EQ(a->spec.test_identity, b->spec.test_identity);
+  ASSERT_EQ(run(second).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, second)["culprit"]["sha"], history_.planted_sha());
+  // The runs at the chain's commits count for the full bisection too.
+  auto events = store_.events(second);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->front().kind, kEventSession);
+  ASSERT_TRUE(events->front().data_json.has_value());
+  EXPECT_EQ(nlohmann::json::parse(*events->front().data_json)["reused_runs"].get<size_t>(), runs);
+}
+
 // A guest test whose kernel is built with the fragment file `fragment`.
 config::Config kernel_config(const std::string& fragment) {
   config::Config config;

@@ -7,6 +7,7 @@ namespace flakebisect::engine {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(ConfigTextForStorage, KeepsTheUsersTextWhenNothingWasOverridden) {
   const std::string text = "# my bisection\n[test]\ncommand = [\"./repro\"]\ntimeout = \"10m\"\n";
@@ -67,6 +68,26 @@ TEST(ConfigTextForStorage, RendersTheDefaultsWhenThereIsNoFile) {
   auto reparsed = config::parse_config(*stored, "stored");
   ASSERT_TRUE(reparsed.has_value());
   EXPECT_EQ(reparsed->hash(), config.hash());
+}
+
+// --first-parent on the command line over a file without [range]: the stored text must say so, or
+// a resume, the daemon and the report would rebuild another candidate set.
+TEST(ConfigTextForStorage, RendersRangeFirstParentOnlyWhenSet) {
+  auto config = config::parse_config("[test]\ncommand = [\"./repro\"]\n", "my.toml");
+  ASSERT_TRUE(config.has_value());
+  config->decision.confidence = 0.95;
+  auto plain = config_text_for_storage(*config);
+  ASSERT_TRUE(plain.has_value()) << plain.error().message();
+  EXPECT_THAT(*plain, Not(HasSubstr("[range]")));
+
+  config->range.first_parent = true;
+  auto stored = config_text_for_storage(*config);
+  ASSERT_TRUE(stored.has_value()) << stored.error().message();
+  EXPECT_THAT(*stored, HasSubstr("[range]\nfirst_parent = true\n"));
+  auto reparsed = config::parse_config(*stored, "stored");
+  ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
+  EXPECT_TRUE(reparsed->range.first_parent);
+  EXPECT_EQ(reparsed->hash(), config->hash());
 }
 
 TEST(ConfigTextForStorage, RefusesAnArgumentTomlCannotHold) {

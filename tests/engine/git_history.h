@@ -273,6 +273,37 @@ inline History make_history(const fs::path& repo, const HistoryOptions& options 
   return history;
 }
 
+// The tip's first-parent chain down to the root, oldest first, as indices into history.shas: what
+// `git rev-list --first-parent` walks. Against the root as good, all but the first are the
+// candidates of a first-parent bisection.
+inline std::vector<size_t> first_parent_chain(const History& history) {
+  size_t at = static_cast<size_t>(std::find(history.shas.begin(), history.shas.end(), history.tip) -
+                                  history.shas.begin());
+  std::vector<size_t> chain = {at};
+  while (!history.parents[at].empty()) {
+    at = history.parents[at].front();
+    chain.push_back(at);
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+// The first bad commit of a first-parent bisection: the oldest commit on the tip's first-parent
+// chain that has the planted commit as an ancestor-or-self. When the planted commit is on a topic
+// branch (make_history plants it there when it can), this is the merge that brought it in.
+inline size_t first_parent_culprit(const History& history) {
+  std::vector<bool> bad(history.shas.size(), false);
+  for (size_t i = 0; i < history.shas.size(); ++i) {  // parents come first
+    bad[i] = i == history.planted;
+    for (size_t p : history.parents[i]) bad[i] = bad[i] || bad[p];
+  }
+  for (size_t i : first_parent_chain(history)) {
+    if (bad[i]) return i;
+  }
+  ADD_FAILURE() << "the tip does not have the planted commit";
+  return history.planted;
+}
+
 // A test script for git-bisect-run conventions: exits 1 ("fails") with probability
 // `failure_percent`/100 when ./bug/marker exists in its working directory, else 0. The draw is a
 // deterministic function of FLAKEBISECT_COMMIT and FLAKEBISECT_RUN (sha256 of both), so the same
