@@ -392,8 +392,8 @@ struct QemuRunner::Boot {
   }
 
   // Rewrites the console log file (capped) so a run's row can point at it.
-  void save_console() const {
-    (void)base::write_file_atomic(console_path, console.text());
+  base::Status save_console() const {
+    return base::write_file_atomic(console_path, console.text());
   }
 };
 
@@ -879,9 +879,17 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   // Results of the runs of this boot, by the end of which the batch stops.
   bool stop = false;
   std::optional<base::Error> sink_error;
+  // Hands a run to the sink once the console log it points at is written. A log that cannot be
+  // written (a full disk) ends the batch with an error, and the run is not handed on: a row
+  // never points at a log that is not there.
   const auto deliver = [&](RunResult result) {
+    if (base::Status saved = boot.save_console(); !saved) {
+      sink_error = std::move(saved).error().context(fmt::format(
+          "{}: run {}: cannot keep the console log", what, first_index + boot.finished_runs));
+      stop = true;
+      return;
+    }
     result.boot_id = boot.id;
-    boot.save_console();
     result.console_path = boot.console_path;
     ++boot.finished_runs;
     auto go_on = sink(result);
@@ -1118,11 +1126,15 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   (void)qemu.kill_group(SIGKILL);
   (void)qemu.wait_for(milliseconds(5000));
   read_console();
-  boot.save_console();
+  base::Status saved = boot.save_console();
   spdlog::debug("{}: boot {} ended after {} ms, {} runs", what, boot.id,
                 ms_between(boot.started, Clock::now()), boot.finished_runs);
   if (sink_error) {
     return std::move(*sink_error);
+  }
+  if (!saved) {
+    // The runs are recorded, but the log they point at lacks the end of the boot.
+    return std::move(saved).error().context(fmt::format("{}: cannot keep the console log", what));
   }
   return {};
 }

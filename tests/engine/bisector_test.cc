@@ -13,6 +13,7 @@
 #include "base/fake_process_runner.h"
 #include "engine/fakes.h"
 #include "engine/identity.h"
+#include "run/qemu_runner.h"
 
 namespace flakebisect::engine {
 namespace {
@@ -521,6 +522,73 @@ TEST_F(BisectorTest, AToolErrorPausesTheBisectionWithTheMessage) {
   EXPECT_EQ(bisection->state, BisectionState::kPaused);
   EXPECT_EQ(bisection->error, "test run 0: ./reproduce: not found");
   EXPECT_TRUE(rows_of(store_, id).empty());
+}
+
+// ---- guests ----------------------------------------------------------------------------------
+
+// The real QemuRunner, whose QEMU is a shell script playing a guest in which every run passes
+// (the fake of tests/run/qemu_runner_test.cc); builds come from the fake builder.
+class GuestBisectorTest : public BisectorTest {
+ protected:
+  // `before_end`: shell run in each run before its end line.
+  ExecutorFactory guest_executors(const std::string& before_end = "") {
+    write_text(dir_ / "bzImage", "not really a kernel");
+    write_text(dir_ / "busybox", "not really busybox");
+    write_text(dir_ / "repro", "#!/bin/sh\n");
+    write_text(dir_ / "qemu",
+               "#!/bin/sh\n"
+               "for arg in \"$@\"; do\n"
+               "  case \"$arg\" in file,id=results,path=*) R=${arg#file,id=results,path=} ;; esac\n"
+               "done\n"
+               "echo \"FB1 ready\" >>\"$R\"\n"
+               "for k in $(seq 0 15); do\n"
+               "  echo \"flakebisect: begin run $k\"; echo \"FB1 begin $k\" >>\"$R\"\n" +
+                   before_end +
+                   "\n"
+                   "  echo \"flakebisect: end run $k\"; echo \"FB1 end $k 0 5 0 -\" >>\"$R\"\n"
+                   "done\n"
+                   "echo \"FB1 done\" >>\"$R\"; sleep 30\n",
+               true);
+    processes_.on({"/sbin/mkfs.ext4"}, base::FakeProcessRunner::exited(0));
+    run::QemuRunnerOptions qemu;
+    qemu.qemu.binary = (dir_ / "qemu").native();
+    qemu.qemu.kernel = (dir_ / "bzImage").native();
+    qemu.qemu.accel = "tcg";
+    qemu.qemu.boot_timeout = std::chrono::seconds(5);
+    qemu.scratch.mkfs = {"/sbin/mkfs.ext4"};
+    qemu.reproducer.program = (dir_ / "repro").native();
+    qemu.work_dir = (dir_ / "qemu-work").native();
+    qemu.cache_dir = (dir_ / "cache").native();
+    qemu.log_dir = (dir_ / "logs").native();
+    qemu.busybox = (dir_ / "busybox").native();
+    return [this, qemu](const config::Config&) -> base::Result<Executors> {
+      Executors executors;
+      executors.builder = std::make_unique<ForwardingBuilder>(&builder_);
+      executors.runner = std::make_unique<run::QemuRunner>(processes_, qemu);
+      return executors;
+    };
+  }
+
+  base::FakeProcessRunner processes_;
+};
+
+TEST_F(GuestBisectorTest, AConsoleLogThatCannotBeWrittenPausesTheBisectionNamingIt) {
+  // As on a full disk (and for root too): the log directory turns into a file during run 0.
+  make(sized(20));
+  const std::string logs = (dir_ / "logs").native();
+  const int64_t id = create_running(store_, history_, test_config());
+  Bisector bisector(
+      store_, clock_,
+      guest_executors("rm -rf '" + logs + "' && echo 'not a directory' >'" + logs + "'"),
+      options());
+  ASSERT_FALSE(bisector.run(id).has_value());
+  auto bisection = store_.get_bisection(id);
+  ASSERT_TRUE(bisection.has_value());
+  EXPECT_EQ(bisection->state, BisectionState::kPaused);
+  EXPECT_THAT(bisection->error.value_or(""), HasSubstr("cannot keep the console log"));
+  EXPECT_THAT(bisection->error.value_or(""), HasSubstr(logs + "/console-"));
+  EXPECT_THAT(bisection->error.value_or(""), HasSubstr("Not a directory"));
+  EXPECT_TRUE(rows_of(store_, id).empty()) << "no row may point at a log that is not there";
 }
 
 TEST_F(BisectorTest, RefusesABisectionItDidNotClaim) {

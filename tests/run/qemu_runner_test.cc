@@ -4,14 +4,15 @@
 // tests/qemu/ boots real kernels.
 #include "run/qemu_runner.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-
 #include <fstream>
 #include <string>
 #include <vector>
@@ -109,6 +110,30 @@ sleep 30)SH");
   EXPECT_EQ(results[0].boot_id, results[2].boot_id);
   ASSERT_TRUE(results[0].console_path.has_value());
   EXPECT_EQ(qemu.accel(), std::optional<std::string>("tcg"));
+}
+
+TEST_F(QemuRunnerTest, AConsoleLogThatCannotBeWrittenIsAnErrorNamingItAndNoRun) {
+  // The log directory turns into a file while run 0 is running: every write there fails, as on
+  // a full disk (and for root too, whom permissions would not stop).
+  const std::string logs = dir_.file("logs");
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+rm -rf ')SH" + logs + R"SH(' && echo "not a directory" >')SH" +
+                     logs + R"SH('
+echo "flakebisect: end run 0"; echo "FB1 end 0 1 100 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  std::vector<RunResult> results;
+  auto status = qemu.run_batch(checkout_, 7, 1, [&](const RunResult& r) {
+    results.push_back(r);
+    return base::Result<bool>(true);
+  });
+  ASSERT_FALSE(status) << "a run was handed on with a console log that is not there";
+  EXPECT_TRUE(results.empty());
+  const std::string message = status.error().message();
+  EXPECT_THAT(message, HasSubstr("qemu 0123456789ab: run 7: cannot keep the console log"));
+  EXPECT_THAT(message, HasSubstr(logs + "/console-0123456789ab-"));
+  EXPECT_THAT(message, HasSubstr(std::strerror(ENOTDIR)));
 }
 
 TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
