@@ -391,9 +391,17 @@ struct QemuRunner::Boot {
            std::string::npos;
   }
 
-  // Rewrites the console log file (capped) so a run's row can point at it.
+  // Rewrites the boot's console log file (capped), the whole boot so far.
   base::Status save_console() const {
     return base::write_file_atomic(console_path, console.text());
+  }
+
+  // Where run `index` (FLAKEBISECT_RUN) keeps the console its outcome was read from: a file of
+  // its own, written once, so the hash in its row stays true (the boot's log grows).
+  std::string run_console_path(uint32_t index) const {
+    std::string path = console_path;
+    path.insert(path.size() - std::string_view(".log").size(), fmt::format("-run-{}", index));
+    return path;
   }
 };
 
@@ -879,18 +887,25 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   // Results of the runs of this boot, by the end of which the batch stops.
   bool stop = false;
   std::optional<base::Error> sink_error;
-  // Hands a run to the sink once the console log it points at is written. A log that cannot be
-  // written (a full disk) ends the batch with an error, and the run is not handed on: a row
-  // never points at a log that is not there.
-  const auto deliver = [&](RunResult result) {
-    if (base::Status saved = boot.save_console(); !saved) {
-      sink_error = std::move(saved).error().context(fmt::format(
-          "{}: run {}: cannot keep the console log", what, first_index + boot.finished_runs));
+  // Hands a run to the sink once its console (`console`, what its outcome was read from) is
+  // kept in its own file. A log that cannot be written (a full disk) ends the batch with an
+  // error, and the run is not handed on: a row never points at a log that is not there.
+  const auto deliver = [&](RunResult result, const std::string& console) {
+    const uint32_t index = first_index + boot.finished_runs;
+    const std::string path = boot.run_console_path(index);
+    base::Status saved = base::write_file_atomic(path, console);
+    if (saved) {
+      saved = boot.save_console();
+    }
+    if (!saved) {
+      sink_error = std::move(saved).error().context(
+          fmt::format("{}: run {}: cannot keep the console log", what, index));
       stop = true;
       return;
     }
     result.boot_id = boot.id;
-    result.console_path = boot.console_path;
+    result.console_path = path;
+    result.console_sha256 = config::sha256_hex(console);
     ++boot.finished_runs;
     auto go_on = sink(result);
     if (!go_on) {
@@ -919,7 +934,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
       result.detail = why + "\n" + console_tail(console, 40, 4096);
     }
     result.duration = milliseconds(ms_between(boot.last_event, Clock::now()));
-    deliver(std::move(result));
+    deliver(std::move(result), console);
     stop = true;
   };
 
@@ -1024,7 +1039,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         const bool crashed = result.outcome == store::RunOutcome::kCrash;
         boot.current.reset();
         boot.after_last_run = boot.console.total();
-        deliver(std::move(result));
+        deliver(std::move(result), console);
         // A kernel that has reported a problem is tainted (lockdep turns itself off, KASAN and
         // WARN_ON_ONCE report once): later runs in this boot could not show the bug again.
         if (crashed) {
@@ -1133,7 +1148,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     return std::move(*sink_error);
   }
   if (!saved) {
-    // The runs are recorded, but the log they point at lacks the end of the boot.
+    // The runs are recorded and their own logs kept; the boot's whole log is not.
     return std::move(saved).error().context(fmt::format("{}: cannot keep the console log", what));
   }
   return {};

@@ -18,8 +18,10 @@
 //      a report makes the run a crash with its title whatever the reproducer said. The verdict
 //      never comes from the console alone, so a reproducer printing "Kernel panic" (its output
 //      goes to a file in the guest, not to the console) or a kernel message cannot fake one.
-//      The console log is written before each run is handed on; a log that cannot be written
-//      (a full disk) ends the batch with an error instead of a run.
+//      The console a run's outcome was read from is written to a file of its own
+//      (console-<boot>-run-<N>.log in log_dir, next to the boot's console-<boot>.log) before
+//      the run is handed on; the RunResult names it and its SHA-256. A log that cannot be
+//      written (a full disk) ends the batch with an error instead of a run.
 //
 // Outcomes:
 //   exit 0 pass, 125 skip, 1..124/126/127 fail, other statuses infra, guest-side timeout hang;

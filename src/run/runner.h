@@ -37,8 +37,10 @@ struct RunResult {
   std::optional<std::string> signature;  // crash title, when the runner can tell one
   std::string detail;  // how it ended ("exit 1", "timed out after 600000 ms") and an output tail
   std::chrono::milliseconds duration{0};
-  // Runs in one test environment (a QEMU boot) share a boot id; its console log is kept at
-  // console_path (absent for host commands, whose output tail is in detail).
+  // Runs in one test environment (a QEMU boot) share a boot id. console_path is the file that
+  // holds the console the run's outcome was read from, written before the run is handed on and
+  // never rewritten, and console_sha256 its SHA-256 (lowercase hex); both absent for host
+  // commands, whose output tail is in detail.
   std::optional<std::string> boot_id;
   std::optional<std::string> console_path;
   std::optional<std::string> console_sha256;

@@ -11,6 +11,8 @@
 
 #include "base/clock.h"
 #include "base/fake_process_runner.h"
+#include "base/paths.h"
+#include "config/sha256.h"
 #include "engine/fakes.h"
 #include "engine/identity.h"
 #include "run/qemu_runner.h"
@@ -571,6 +573,30 @@ class GuestBisectorTest : public BisectorTest {
 
   base::FakeProcessRunner processes_;
 };
+
+TEST_F(GuestBisectorTest, EachGuestRunsRowKeepsThePathAndHashOfItsConsoleLog) {
+  make(sized(20));
+  config::Config config = test_config();
+  config.decision.max_reproduce_runs = 20;
+  const int64_t id = create_running(store_, history_, config);
+  Bisector bisector(store_, clock_, guest_executors(), options());
+  auto state = bisector.run(id);
+  ASSERT_TRUE(state.has_value()) << state.error().message();
+  EXPECT_EQ(*state, BisectionState::kNotReproduced);
+  auto runs = store_.runs_for_bisection(id);
+  ASSERT_TRUE(runs.has_value());
+  ASSERT_EQ(runs->size(), 20U);
+  std::set<std::string> paths;
+  for (const store::RunRecord& run : *runs) {
+    ASSERT_TRUE(run.console_path.has_value()) << run.run_index;
+    ASSERT_TRUE(run.console_sha256.has_value()) << run.run_index;
+    auto text = base::read_file(*run.console_path);
+    ASSERT_TRUE(text.has_value()) << text.error().message();
+    EXPECT_EQ(*run.console_sha256, config::sha256_hex(*text)) << *run.console_path;
+    paths.insert(*run.console_path);
+  }
+  EXPECT_EQ(paths.size(), runs->size()) << "one log per run, never rewritten";
+}
 
 TEST_F(GuestBisectorTest, AConsoleLogThatCannotBeWrittenPausesTheBisectionNamingIt) {
   // As on a full disk (and for root too): the log directory turns into a file during run 0.

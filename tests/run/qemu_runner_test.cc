@@ -5,6 +5,7 @@
 #include "run/qemu_runner.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
@@ -20,6 +21,7 @@
 #include "base/fake_process_runner.h"
 #include "base/paths.h"
 #include "base/unique_fd.h"
+#include "config/sha256.h"
 #include "run/initramfs.h"
 #include "support/temp_dir.h"
 
@@ -32,6 +34,7 @@ using store::RunOutcome;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Optional;
 
 // The fake QEMU finds the results file in its argv and runs the guest script with it as $R.
@@ -110,6 +113,46 @@ sleep 30)SH");
   EXPECT_EQ(results[0].boot_id, results[2].boot_id);
   ASSERT_TRUE(results[0].console_path.has_value());
   EXPECT_EQ(qemu.accel(), std::optional<std::string>("tcg"));
+}
+
+TEST_F(QemuRunnerTest, EachRunKeepsTheConsoleItWasJudgedOnInItsOwnFileWithItsHash) {
+  // The boot's log grows after a run is handed on; the run's own file does not, so the hash in
+  // its row still matches once the boot is over.
+  auto qemu = runner(R"SH(
+echo "Linux version 6.1 (fake)"
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "flakebisect: end run 0"; echo "FB1 end 0 0 100 0 -" >>"$R"
+sleep 0.2
+echo "flakebisect: begin run 1"; echo "FB1 begin 1" >>"$R"
+echo "flakebisect: end run 1"; echo "FB1 end 1 1 100 0 -" >>"$R"
+echo "FB1 done" >>"$R"
+echo "reboot: Power down"
+sleep 30)SH");
+  std::vector<RunResult> results;
+  auto status = qemu.run_batch(checkout_, 5, 2, [&](const RunResult& r) {
+    results.push_back(r);
+    return base::Result<bool>(true);
+  });
+  ASSERT_TRUE(status) << status.error().message();
+  ASSERT_EQ(results.size(), 2u);
+  for (uint32_t k = 0; k < 2; ++k) {
+    const RunResult& result = results[k];
+    ASSERT_TRUE(result.console_path.has_value());
+    ASSERT_TRUE(result.console_sha256.has_value());
+    EXPECT_THAT(*result.console_path, HasSubstr(dir_.file("logs") + "/console-0123456789ab-"));
+    EXPECT_THAT(*result.console_path, ::testing::EndsWith(fmt::format("-run-{}.log", 5 + k)));
+    auto text = base::read_file(*result.console_path);
+    ASSERT_TRUE(text) << text.error().message();
+    EXPECT_EQ(*result.console_sha256, config::sha256_hex(*text)) << *result.console_path;
+    EXPECT_THAT(*text, HasSubstr(fmt::format("flakebisect: begin run {}", k)));
+    EXPECT_THAT(*text, Not(HasSubstr(fmt::format("flakebisect: begin run {}", 1 - k))));
+  }
+  // The boot's whole console is kept too.
+  auto boot_log = base::read_file(dir_.file("logs/console-" + *results[0].boot_id + ".log"));
+  ASSERT_TRUE(boot_log) << boot_log.error().message();
+  EXPECT_THAT(*boot_log, HasSubstr("Linux version 6.1 (fake)"));
+  EXPECT_THAT(*boot_log, HasSubstr("flakebisect: end run 1"));
 }
 
 TEST_F(QemuRunnerTest, AConsoleLogThatCannotBeWrittenIsAnErrorNamingItAndNoRun) {
