@@ -646,6 +646,18 @@ base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
   if (!accel_.empty()) {
     return accel_;
   }
+  if (options_.qemu.accel == "kvm") {
+    // Without the device QEMU cannot start: say so once, before any run, rather than record
+    // every boot's failure as an infra run.
+    base::UniqueFd kvm(::open(options_.kvm_device.c_str(), O_RDWR | O_CLOEXEC));
+    if (!kvm.valid()) {
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "qemu.accel is \"kvm\" but {} cannot be opened read-write ({}); "
+                              "set qemu.accel to \"auto\" (KVM when it works, else TCG) or "
+                              "\"tcg\"",
+                              options_.kvm_device, std::strerror(errno));
+    }
+  }
   if (options_.qemu.accel != "auto") {
     accel_ = options_.qemu.accel;
     return accel_;
@@ -660,8 +672,9 @@ base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
       return accel_;
     }
   }
-  if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-    spdlog::info("qemu: /dev/kvm is not usable ({}); using TCG", std::strerror(errno));
+  if (::access(options_.kvm_device.c_str(), R_OK | W_OK) != 0) {
+    spdlog::info("qemu: {} is not usable ({}); using TCG", options_.kvm_device,
+                 std::strerror(errno));
     accel_ = "tcg";
     return accel_;
   }
@@ -718,6 +731,12 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   if (!kernel) {
     return std::move(kernel).error().context(what);
   }
+  // Before anything can record a run (a skip, below): a forced accelerator that cannot work is an
+  // error, not a run.
+  auto accel = choose_accel(*kernel);
+  if (!accel) {
+    return std::move(accel).error().context(what);
+  }
   std::optional<std::string> reproducer;
   if (options_.xfstests) {
     if (auto tree = xfstests_identity_files(*options_.xfstests); !tree) {
@@ -729,10 +748,6 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
       return skip(fmt::format("reproducer {} is not in the checkout of {}",
                               options_.reproducer.program, short_sha(checkout.sha)));
     }
-  }
-  auto accel = choose_accel(*kernel);
-  if (!accel) {
-    return std::move(accel).error().context(what);
   }
   auto base = base_initramfs();
   if (!base) {

@@ -32,7 +32,9 @@
 // A crash, hang or infra ends the boot; the batch then ends early (the engine plans again).
 //
 // Accel: "auto" tries KVM once per runner with a probe boot that must print within a few seconds
-// (a present /dev/kvm can hang), else TCG; accel() says what was chosen.
+// (a present /dev/kvm can hang), else TCG; "kvm" needs /dev/kvm to open read-write, or the batch
+// fails (a Result error) before any run, a skip included, and before QEMU starts; accel() says
+// what was chosen.
 //
 // Thread rules: a QemuRunner is used by one thread at a time, the thread that created it (QEMU's
 // parent-death signal is tied to the starting thread).
@@ -73,6 +75,8 @@ struct QemuRunnerOptions {
   // timeout fires first when the kernel still works.
   std::chrono::milliseconds host_grace{30000};
   std::chrono::milliseconds kvm_probe_timeout{15000};
+  // The KVM device that qemu.accel "auto" probes and "kvm" requires (read-write).
+  std::string kvm_device = "/dev/kvm";
 };
 
 class QemuRunner final : public Runner {

@@ -179,6 +179,43 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   EXPECT_THAT(message, HasSubstr(std::strerror(ENOTDIR)));
 }
 
+TEST_F(QemuRunnerTest, AForcedKvmWithoutAUsableDeviceFailsBeforeQemuStarts) {
+  const std::string started = dir_.file("started");
+  QemuRunnerOptions options = this->options("touch '" + started + R"SH('
+echo "FB1 ready" >>"$R"; echo "FB1 done" >>"$R")SH");
+  options.qemu.accel = "kvm";
+  options.kvm_device = dir_.file("kvm");
+  for (const bool directory : {false, true}) {
+    // Missing, then present but not openable read-write (a directory: EISDIR, even for root).
+    if (directory) {
+      std::filesystem::create_directory(options.kvm_device);
+    }
+    QemuRunner qemu(processes_, options);
+    std::vector<RunResult> results;
+    auto status = qemu.run_batch(checkout_, 0, 1, [&](const RunResult& r) {
+      results.push_back(r);
+      return base::Result<bool>(true);
+    });
+    ASSERT_FALSE(status) << "directory: " << directory;
+    EXPECT_THAT(status.error().message(),
+                HasSubstr("qemu.accel is \"kvm\" but " + options.kvm_device +
+                          " cannot be opened read-write (" +
+                          std::strerror(directory ? EISDIR : ENOENT) + ")"));
+    EXPECT_THAT(status.error().message(), HasSubstr("set qemu.accel to \"auto\""));
+    EXPECT_THAT(status.error().message(), HasSubstr("or \"tcg\""));
+    EXPECT_TRUE(results.empty());
+    EXPECT_FALSE(std::filesystem::exists(started)) << "QEMU must not start";
+    EXPECT_EQ(qemu.accel(), std::nullopt);
+  }
+  // A device that opens read-write: the guest boots with KVM.
+  std::filesystem::remove(options.kvm_device);
+  std::ofstream(options.kvm_device).close();
+  QemuRunner qemu(processes_, options);
+  batch(qemu, 1);
+  EXPECT_TRUE(std::filesystem::exists(started));
+  EXPECT_EQ(qemu.accel(), std::optional<std::string>("kvm"));
+}
+
 TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
   auto qemu = runner(R"SH(echo "FB1 ready" >>"$R"; echo "FB1 done" >>"$R")SH");
   batch(qemu, 3);
