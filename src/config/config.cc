@@ -900,6 +900,7 @@ void report_unknown(std::vector<std::string>& path, toml::source_position where,
 
 void read_document(const toml::table& root, Config& config, Problems& problems) {
   std::optional<toml::source_position> runs_per_batch_at;
+  std::optional<toml::source_position> no_output_timeout_at;
   std::map<std::string, toml::source_position> section_at;
   for (auto&& [section_key, section_node] : root) {
     const std::string_view section = section_key.str();
@@ -936,6 +937,8 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
                  problems, config);
       if (spec->name == "runs_per_batch") {
         runs_per_batch_at = key.source().begin;
+      } else if (spec->name == "no_output_timeout") {
+        no_output_timeout_at = key.source().begin;
       }
     }
   }
@@ -995,6 +998,15 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
   if (config.qemu && config.kernel && !config.qemu->kernel.empty()) {
     problems.at(at("qemu"),
                 "qemu.kernel: must be empty with [kernel] (the kernel is built at each commit)");
+  }
+  if (config.qemu && no_output_timeout_at && config.test.no_output_timeout.count() > 0) {
+    // The reproducer's output stays in a file in the guest; the console the host reads carries
+    // only kernel messages, silent during most healthy runs, so silence there says nothing.
+    problems.at(*no_output_timeout_at,
+                "test.no_output_timeout: not supported with [qemu] (the host sees only the "
+                "kernel console, not the reproducer's output); remove it or set it to 0: "
+                "test.timeout stops a run in the guest, and a guest silent for test.timeout + "
+                "30 s is a hang");
   }
   if (config.qemu && !config.kernel && config.qemu->kernel.empty()) {
     problems.at(at("qemu"),

@@ -92,7 +92,8 @@ struct TestConfig {
   // Empty = none configured; starting a bisection needs one.
   std::vector<std::string> command;
   std::chrono::seconds timeout{600};          // one run, > 0
-  std::chrono::seconds no_output_timeout{0};  // silence that counts as a hang; 0 = disabled
+  // Silence that counts as a hang; 0 = disabled. test.command only: refused with [qemu].
+  std::chrono::seconds no_output_timeout{0};
   // Outcomes that count as a failure of the bug, a non-empty subset of fail, crash and hang, in
   // that order and without repeats whatever order the file used.
   std::vector<std::string> failure_outcomes = {"fail", "crash"};
