@@ -176,6 +176,11 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
                     config.reproducer ? "[reproducer]" : "[xfstests]"),
         base::ErrorCode::kInvalidInput);
   }
+  if (!options.command.empty() && options.command.front().empty()) {
+    usage = true;
+    return base::Error("the test command after '--' has an empty program name",
+                       base::ErrorCode::kInvalidInput);
+  }
   if (!options.command.empty()) {
     config.test.command = options.command;
     // A relative program path that exists from here means the file the user is looking at, not

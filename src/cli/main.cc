@@ -3,7 +3,10 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +22,36 @@ namespace {
 
 using namespace flakebisect;
 
+// Checked on the text, before CLI11 converts it: its conversion clamps a number past int64 to the
+// largest one, which would then name a bisection the user never typed.
+const CLI::Validator kBisectionId(
+    [](std::string& text) -> std::string {
+      int64_t value = 0;
+      const char* end = text.data() + text.size();
+      const auto [stop, error] = std::from_chars(text.data(), end, value);
+      if (error != std::errc() || stop != end || value < 1) {
+        return fmt::format("a bisection id is a whole number from 1 to {}, got '{}'",
+                           std::numeric_limits<int64_t>::max(), cli::printable(text, 40));
+      }
+      return std::string();
+    },
+    "ID");
+
+const CLI::Validator kNumber(
+    [](std::string& text) -> std::string {
+      double value = 0;
+      const char* end = text.data() + text.size();
+      const auto [stop, error] = std::from_chars(text.data(), end, value);
+      if (text.empty() || error != std::errc() || stop != end) {
+        return fmt::format("must be a number, got '{}'", cli::printable(text, 40));
+      }
+      return std::string();
+    },
+    "");
+
+const CLI::Validator kNonEmpty(
+    [](std::string& text) -> std::string { return text.empty() ? "must not be empty" : ""; }, "");
+
 void add_start_options(CLI::App* command, cli::StartOptions& options, double& confidence,
                        uint32_t& max_runs) {
   command->add_option("--repo", options.repo,
@@ -31,8 +64,9 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
   command->add_flag("--first-parent", options.first_parent,
                     "only bad's first-parent chain is bisected: a merge is tested as one commit "
                     "(range.first_parent)");
-  command->add_option("--confidence", confidence, "stop when one commit holds this probability");
-  command->add_option("--max-runs", max_runs, "at most this many test runs");
+  command->add_option("--confidence", confidence, "stop when one commit holds this probability")
+      ->check(kNumber);
+  command->add_option("--max-runs", max_runs, "at most this many test runs")->check(kNumber);
   command->add_option("command", options.command,
                       "the test command, after '--' (overrides test.command)");
 }
@@ -45,7 +79,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   cli::GlobalOptions global;
   app.add_option("--db", global.db,
-                 "the store (default: $FLAKEBISECT_DB, else <data home>/flakebisect.db)");
+                 "the store (default: $FLAKEBISECT_DB, else <data home>/flakebisect.db)")
+      ->check(kNonEmpty);
   app.add_flag("-v,--verbose", global.verbosity, "more detail on stderr (repeatable)");
 
   cli::StartOptions start_options;
@@ -60,13 +95,14 @@ int main(int argc, char** argv) {
   int64_t id = 0;
   bool json = false;
   CLI::App* resume = app.add_subcommand("resume", "continue a paused bisection in the foreground");
-  resume->add_option("id", id, "bisection id")->required();
+  resume->add_option("id", id, "bisection id")->required()->check(kBisectionId);
   resume->add_flag("--json", json, "print the result as JSON");
 
   std::optional<int64_t> status_id;
   int64_t status_value = 0;
   CLI::App* status = app.add_subcommand("status", "show a bisection (default: the latest)");
-  CLI::Option* status_id_option = status->add_option("id", status_value, "bisection id");
+  CLI::Option* status_id_option =
+      status->add_option("id", status_value, "bisection id")->check(kBisectionId);
   status->add_flag("--json", json, "print JSON");
   bool plain = false;
   status->add_flag("--plain", plain, "print lines even on a terminal (no live view)");
@@ -75,12 +111,12 @@ int main(int argc, char** argv) {
   list->add_flag("--json", json, "print JSON");
 
   CLI::App* log = app.add_subcommand("log", "print a bisection's event log");
-  log->add_option("id", id, "bisection id")->required();
+  log->add_option("id", id, "bisection id")->required()->check(kBisectionId);
   log->add_flag("--json", json, "print JSON");
 
   std::string format = "text";
   CLI::App* report = app.add_subcommand("report", "print a bisection's result");
-  report->add_option("id", id, "bisection id")->required();
+  report->add_option("id", id, "bisection id")->required()->check(kBisectionId);
   report->add_option("--format", format,
                      "text, json (docs/report-schema.json), email (for a mailing list), "
                      "bisect-log (for git bisect replay) or html (one page with plots); "
@@ -90,12 +126,12 @@ int main(int argc, char** argv) {
 
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
-  watch->add_option("id", id, "bisection id")->required();
+  watch->add_option("id", id, "bisection id")->required()->check(kBisectionId);
   watch->add_option("--interval", interval, "seconds between polls, 0.05 to 3600 (default: 1)");
   watch->add_flag("--plain", plain, "print event lines even on a terminal (no live view)");
 
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a bisection");
-  cancel->add_option("id", id, "bisection id")->required();
+  cancel->add_option("id", id, "bisection id")->required()->check(kBisectionId);
 
   bool exit_when_idle = false;
   cli::DemoOptions demo_options;

@@ -121,7 +121,16 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
          s_.history.tip, "--confidence", "1.5", "--", "true"},
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
-         s_.history.tip}}) {
+         s_.history.tip},
+        {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+         s_.history.tip, "--confidence", "", "--", "true"},
+        {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+         s_.history.tip, "--", ""},
+        {"--db", "", "list"},
+        {"--db", db, "resume", "99999999999999999999"},
+        {"--db", db, "report", "18446744073709551617"},
+        {"--db", db, "status", "0"},
+        {"--db", db, "cancel", "-3"}}) {
     const CliResult r = flakebisect(args);
     EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args) << describe(r);
     EXPECT_THAT(r.err, StartsWith("flakebisect: error: ")) << describe(r);
