@@ -8,16 +8,16 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "base/failpoint.h"
 #include "base/paths.h"
 #include "build/kernel_builder.h"
 #include "engine/cost_learner.h"
 #include "engine/evidence.h"
-#include "run/qemu_runner.h"
-#include "base/failpoint.h"
 #include "engine/identity.h"
 #include "git/candidates.h"
 #include "git/repository.h"
@@ -26,6 +26,7 @@
 #include "model/planner.h"
 #include "model/posterior.h"
 #include "model/stop_rule.h"
+#include "run/qemu_runner.h"
 
 namespace flakebisect::engine {
 namespace {
@@ -364,6 +365,7 @@ class Session {
       report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
       const auto batch_started = clock_.now();
       uint32_t batch_runs = 0;
+      uint32_t batch_fails = 0;
       int64_t batch_run_ms = 0;
       const run::RunSink sink = [&](const run::RunResult& result) -> base::Result<bool> {
         if (stopped()) {
@@ -372,6 +374,9 @@ class Session {
         FB_ASSIGN_OR_RETURN(RunStep step, record_run(batch.commit, k, batch.runs, result));
         ++k;
         ++batch_runs;
+        if (policy_.classify(result.outcome, result.signature) == Observation::kFail) {
+          ++batch_fails;
+        }
         batch_run_ms += result.duration.count();
         if (step != RunStep::kContinue || k >= batch.runs) {
           return false;
@@ -399,11 +404,16 @@ class Session {
                         {"runs", batch_runs},
                         {"run_ms", batch_run_ms},
                         {"wall_ms", wall_ms}};
-        FB_TRY(log_event(kEventBatch,
-                         fmt::format("{} runs of {} in {} ms ({} ms in the runs)", batch_runs,
-                                     short_sha(candidates_[batch.commit].sha), wall_ms,
-                                     batch_run_ms),
-                         data));
+        std::string message =
+            fmt::format("{} runs of {} in {} ms ({} ms in the runs)", batch_runs,
+                        short_sha(candidates_[batch.commit].sha), wall_ms, batch_run_ms);
+        if (config_.xfstests) {
+          // kvm-xfstests' summary line, for readers who know it.
+          message = fmt::format("{}: {} tests, {} failures, {} seconds; {}",
+                                xfstests_config_name(*config_.xfstests, config_.scratch),
+                                batch_runs, batch_fails, batch_run_ms / 1000, message);
+        }
+        FB_TRY(log_event(kEventBatch, message, data));
         learn_from(kEventBatch, data);
       }
       if (auto accel = runner_->accel(); accel && !accel_logged_) {
@@ -880,6 +890,28 @@ class Session {
 };
 
 }  // namespace
+
+std::string xfstests_config_name(const config::XfstestsConfig& xfstests,
+                                 const config::ScratchConfig& scratch) {
+  std::string block;
+  std::istringstream words(xfstests.mkfs_options);
+  for (std::string word, previous; words >> word; previous = word) {
+    std::string size;
+    if (previous == "-b") {
+      size = word;
+    } else if (word.rfind("-b", 0) == 0 && word.size() > 2) {
+      size = word.substr(2);
+    }
+    if (size.empty()) continue;
+    const bool digits = size.size() <= 9 && std::all_of(size.begin(), size.end(), [](char c) {
+                          return c >= '0' && c <= '9';
+                        });
+    block = digits && std::stoul(size) % 1024 == 0 && std::stoul(size) > 0
+                ? std::to_string(std::stoul(size) / 1024) + "k"
+                : size;
+  }
+  return block.empty() ? scratch.fstype : scratch.fstype + "/" + block;
+}
 
 std::string worktree_path(const std::string& worktree_root, int64_t id) {
   return (std::filesystem::path(worktree_root) / fmt::format("bisection-{}", id)).native();

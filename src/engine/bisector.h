@@ -115,6 +115,12 @@ inline constexpr std::string_view kEventEnvironment = "environment";
 // planner learns its costs from these and the build events (cost_learner.h).
 inline constexpr std::string_view kEventBatch = "batch";
 
+// kvm-xfstests' name of a test configuration, which the batch events of an [xfstests] bisection
+// start with ("ext4/1k: 12 tests, 3 failures, 95 seconds"): the filesystem and, from MKFS_OPTIONS'
+// -b, the block size; the filesystem alone without -b.
+std::string xfstests_config_name(const config::XfstestsConfig& xfstests,
+                                 const config::ScratchConfig& scratch);
+
 // The private worktree of bisection `id` under `worktree_root`. The engine removes it when the
 // bisection finishes; whoever cancels a bisection no process is running may remove it too.
 std::string worktree_path(const std::string& worktree_root, int64_t id);

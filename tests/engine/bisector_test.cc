@@ -801,5 +801,18 @@ TEST_F(BisectorTest, WithoutCostLearningThePlannerKeepsTheConfiguredCosts) {
   }
 }
 
+TEST(XfstestsConfigName, IsTheFilesystemAndTheBlockSizeAsKvmXfstestsNamesThem) {
+  config::XfstestsConfig xfstests;
+  config::ScratchConfig scratch;
+  EXPECT_EQ(xfstests_config_name(xfstests, scratch), "ext4");
+  xfstests.mkfs_options = "-b 1024";
+  EXPECT_EQ(xfstests_config_name(xfstests, scratch), "ext4/1k");
+  xfstests.mkfs_options = "-O ^has_journal -b4096";
+  EXPECT_EQ(xfstests_config_name(xfstests, scratch), "ext4/4k");
+  xfstests.mkfs_options = "-b 1000";
+  scratch.fstype = "xfs";
+  EXPECT_EQ(xfstests_config_name(xfstests, scratch), "xfs/1000");
+}
+
 }  // namespace
 }  // namespace flakebisect::engine
