@@ -312,7 +312,8 @@ base::Result<Overview> overview(store::Store& store, int64_t id) {
   FB_TRY(snapshot.commit());
   // A configuration this version cannot parse shows as the default; the engine and the report
   // say what is wrong with it.
-  auto config = config::parse_config(view.bisection.spec.config_toml, "stored configuration");
+  auto config = config::parse_config(view.bisection.spec.config_toml, "stored configuration",
+                                     config::ConfigOrigin::kStored);
   view.first_parent = config && config->range.first_parent;
   return view;
 }

@@ -329,7 +329,8 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
   }
 
   auto config = config::parse_config(bisection.spec.config_toml,
-                                     fmt::format("bisection {} configuration", id));
+                                     fmt::format("bisection {} configuration", id),
+                                     config::ConfigOrigin::kStored);
   if (config) {
     s.max_runs = config->decision.max_runs;
     s.target = config->decision.confidence;

@@ -898,7 +898,8 @@ void report_unknown(std::vector<std::string>& path, toml::source_position where,
 
 // ---- The document ------------------------------------------------------------------------------
 
-void read_document(const toml::table& root, Config& config, Problems& problems) {
+void read_document(const toml::table& root, Config& config, Problems& problems,
+                   ConfigOrigin origin) {
   std::optional<toml::source_position> runs_per_batch_at;
   std::optional<toml::source_position> no_output_timeout_at;
   std::map<std::string, toml::source_position> section_at;
@@ -999,7 +1000,8 @@ void read_document(const toml::table& root, Config& config, Problems& problems) 
     problems.at(at("qemu"),
                 "qemu.kernel: must be empty with [kernel] (the kernel is built at each commit)");
   }
-  if (config.qemu && no_output_timeout_at && config.test.no_output_timeout.count() > 0) {
+  if (origin == ConfigOrigin::kNew && config.qemu && no_output_timeout_at &&
+      config.test.no_output_timeout.count() > 0) {
     // The reproducer's output stays in a file in the guest; the console the host reads carries
     // only kernel messages, silent during most healthy runs, so silence there says nothing.
     problems.at(*no_output_timeout_at,
@@ -1175,7 +1177,8 @@ std::vector<std::string> config_keys() {
   return keys;
 }
 
-base::Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+base::Result<Config> parse_config(std::string_view text, std::string_view source_name,
+                                  ConfigOrigin origin) {
   if (source_name.empty()) {
     source_name = "config";
   }
@@ -1195,7 +1198,7 @@ base::Result<Config> parse_config(std::string_view text, std::string_view source
   }
   Config config;
   Problems problems;
-  read_document(root, config, problems);
+  read_document(root, config, problems, origin);
   if (const Problem* problem = problems.first()) {
     return base::Error(position_prefix(source_name, problem->where) + problem->message,
                        ErrorCode::kInvalidInput);

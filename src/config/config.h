@@ -207,8 +207,14 @@ struct Config {
 // Every key a config file may hold, as "table.key", in the order docs/config.md lists them.
 std::vector<std::string> config_keys();
 
+// What a text is: a configuration for a new bisection, or one stored with a bisection (whatever an
+// earlier flakebisect accepted: rules added since, such as test.no_output_timeout with [qemu], are
+// not applied to it, so that a paused bisection still resumes).
+enum class ConfigOrigin { kNew, kStored };
+
 // Parses config text. `source_name` (usually the path) starts every error message.
-base::Result<Config> parse_config(std::string_view text, std::string_view source_name);
+base::Result<Config> parse_config(std::string_view text, std::string_view source_name,
+                                  ConfigOrigin origin = ConfigOrigin::kNew);
 
 // Reads and parses the file at `path`. Errors: "config <path>: not found" (kNotFound) for a missing
 // file, "config <path>: <reason>" (kIo, or kInvalidInput above 1 MiB) when it cannot be read, and

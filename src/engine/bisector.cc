@@ -89,7 +89,8 @@ class Session {
     }
     const store::BisectionSpec& spec = bisection_.spec;
     auto parsed =
-        config::parse_config(spec.config_toml, fmt::format("bisection {} configuration", id_));
+        config::parse_config(spec.config_toml, fmt::format("bisection {} configuration", id_),
+                             config::ConfigOrigin::kStored);
     if (!parsed) {
       fatal_ = true;
       return std::move(parsed).error();

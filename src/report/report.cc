@@ -302,7 +302,8 @@ class Collector {
 
   void read_config() {
     auto parsed = config::parse_config(bisection_.spec.config_toml,
-                                       fmt::format("bisection {} configuration", id_));
+                                       fmt::format("bisection {} configuration", id_),
+                                       config::ConfigOrigin::kStored);
     if (!parsed) {
       warn("the stored configuration does not parse: " + parsed.error().message());
       return;
