@@ -9,15 +9,22 @@
 namespace flakebisect::build {
 
 std::optional<std::string> disk_full_in(std::string_view output) {
-  for (std::string_view text : {"No space left on device", "Disk quota exceeded"}) {
-    const size_t at = output.find(text);
-    if (at == std::string_view::npos) continue;
-    const size_t begin = output.rfind('\n', at);
-    const size_t start = begin == std::string_view::npos ? 0 : begin + 1;
-    const size_t end = std::min(output.find('\n', at), output.size());
+  // Only a diagnostic: a line that ends "<what>: <strerror text>", as perror, gcc, ld and make
+  // print one. The words inside a line (gcc echoing a source line with that string) are not.
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) end = output.size();
     std::string_view line = output.substr(start, end - start);
-    if (line.size() > 200) line = output.substr(at, std::min(text.size(), end - at));
-    return fmt::format("the disk is full (\"{}\")", line);
+    start = end + 1;
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    for (std::string_view text : {": No space left on device", ": Disk quota exceeded"}) {
+      if (line.size() < text.size() || line.substr(line.size() - text.size()) != text) continue;
+      if (line.size() > 200) line = line.substr(line.size() - text.size() + 2);
+      return fmt::format("the disk is full (\"{}\")", line);
+    }
   }
   return std::nullopt;
 }

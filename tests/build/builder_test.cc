@@ -86,8 +86,17 @@ TEST(CommandBuilder, AFullDiskPausesInsteadOfSkippingTheCommit) {
 TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {
   EXPECT_EQ(disk_full_in("a\nb: No space left on device\nc\n"),
             "the disk is full (\"b: No space left on device\")");
-  EXPECT_EQ(disk_full_in(std::string(300, 'x') + "No space left on device"),
+  EXPECT_EQ(disk_full_in(std::string(300, 'x') + ": No space left on device\r\n"),
             "the disk is full (\"No space left on device\")");
+  EXPECT_EQ(disk_full_in("make: *** write error: stdout: No space left on device \n"),
+            "the disk is full (\"make: *** write error: stdout: No space left on device\")");
+  // The words in a line that is not a diagnostic of a failed write: a compile error in code that
+  // prints them (filesystem code does), with gcc's echo of the source line.
+  EXPECT_EQ(disk_full_in("fs/ext4/super.c:12:5: error: implicit declaration of 'ext4_msgx'\n"
+                         "   12 |     ext4_msgx(sb, KERN_ERR, \"No space left on device\");\n"
+                         "      |     ^~~~~~~~~\n"),
+            std::nullopt);
+  EXPECT_EQ(disk_full_in("warning: No space left on device is not handled here\n"), std::nullopt);
   EXPECT_EQ(disk_full_in("error: expected ';'\n"), std::nullopt);
 }
 
