@@ -101,21 +101,17 @@ std::string state_dir(const std::string& db) {
 // Worktrees are named by bisection id, and every store numbers its bisections from 1: stores side
 // by side in one directory must not share one, or two bisections would check out their commits in
 // one tree. The default store keeps the layout it always had (worktrees/bisection-ID); any other
-// gets a directory of its own, worktrees/<file name>.d/, after its real path (a store reached
-// through a link is the same store).
+// gets a directory of its own, worktrees/<file name>.d/. The path is taken as given, like
+// state_dir's, so that everything of a store stays together.
 std::string worktree_root(const std::string& db) {
   std::error_code ec;
   fs::path absolute = fs::absolute(db, ec);
   if (ec) {
     absolute = db;
   }
-  fs::path real = fs::weakly_canonical(absolute, ec);
-  if (ec) {
-    real = absolute;
-  }
-  fs::path root = real.parent_path() / "worktrees";
-  if (real.filename() != "flakebisect.db") {
-    root /= real.filename().native() + ".d";
+  fs::path root = absolute.parent_path() / "worktrees";
+  if (absolute.filename() != "flakebisect.db") {
+    root /= absolute.filename().native() + ".d";
   }
   return root.native();
 }
@@ -435,9 +431,9 @@ std::optional<int64_t> create_bisection(const GlobalOptions& global, const Start
   exit_code = kExitError;
   // Reading the configuration and the repository may block (a FIFO, a slow disk) or take long (a
   // large history); until the bisection is stored a signal has nothing to pause.
-  if (global.signals != nullptr) global.signals->set_nothing_to_pause(true);
+  if (global.signals != nullptr) global.signals->begin_nothing_to_pause();
   auto spec = checked_spec(options, exit_code);
-  if (global.signals != nullptr) global.signals->set_nothing_to_pause(false);
+  if (global.signals != nullptr) global.signals->end_nothing_to_pause();
   if (!spec) {
     return std::nullopt;
   }
@@ -666,8 +662,11 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
   } else {
     fmt::print("{}", report::render_text(*document, email_options()));
   }
-  // The report is the stored state; "running" under a dead process would mislead (kill -9).
-  if (auto bisection = opened->store.get_bisection(id); bisection && owner_gone(*bisection)) {
+  // The report is the stored state; "running" under a dead process would mislead (kill -9). Read
+  // again: an owner that ended between the first read and the liveness check moved it on.
+  auto bisection = opened->store.get_bisection(id);
+  if (bisection && owner_gone(*bisection)) bisection = opened->store.get_bisection(id);
+  if (bisection && owner_gone(*bisection)) {
     fmt::print(stderr,
                "flakebisect: note: bisection {} is stored as running, but its process (pid {}) "
                "is gone; continue it with: flakebisect resume {}\n",

@@ -423,9 +423,9 @@ std::string render_frame(const LiveSnapshot& s, const FrameOptions& options) {
   }
 
   if (s.confidence_history.empty()) {
-    lines.push_back(labelled("confidence:", fmt::format("none yet (stop at {})", s.stop_at)));
+    lines.push_back(labelled("confidence:", fmt::format("none yet (stop at {:.6g})", s.stop_at)));
   } else {
-    const std::string tail = fmt::format(" {:.4f} (stop at {})", s.confidence, s.stop_at);
+    const std::string tail = fmt::format(" {:.4f} (stop at {:.6g})", s.confidence, s.stop_at);
     const size_t room = width > kLabelWidth + tail.size() ? width - kLabelWidth - tail.size() : 1;
     lines.push_back(
         labelled("confidence:", sparkline(s.confidence_history, room, options.utf8) + tail));

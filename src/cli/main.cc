@@ -64,7 +64,10 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
   command->add_flag("--first-parent", options.first_parent,
                     "only bad's first-parent chain is bisected: a merge is tested as one commit "
                     "(range.first_parent)");
-  command->add_option("--confidence", confidence, "stop when one commit holds this probability")
+  command
+      ->add_option("--confidence", confidence,
+                   "be right this often: stop when one commit holds 1 - (1 - P) / 2 of the "
+                   "probability (0.995 at 0.99)")
       ->check(kNumber);
   command->add_option("--max-runs", max_runs, "at most this many test runs")->check(kNumber);
   command->add_option("command", options.command,

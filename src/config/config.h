@@ -43,7 +43,9 @@ struct RangeConfig {
 
 // When the bisection is sure enough, and how much it may spend getting there.
 struct DecisionConfig {
-  double confidence = 0.99;  // stop when one culprit holds this posterior mass, in (0.5, 1)
+  // Answers are right at least this often, in (0.5, 1): the engine stops when one culprit holds
+  // model::stop_threshold of it (0.995 at 0.99) of the posterior mass.
+  double confidence = 0.99;
   uint32_t max_runs = 5000;  // reproducer runs in total, over all commits, >= 1
   std::chrono::seconds max_wall_time{0};  // 0 = unlimited
   double no_regression_prior = 0.0;       // prior mass on "no regression in this range", in [0, 1)

@@ -43,6 +43,13 @@ SignalWatcher::~SignalWatcher() {
   }
 }
 
+void SignalWatcher::end_nothing_to_pause() {
+  if (phase_.exchange(kPausing) == kQuitting) {
+    phase_ = kQuitting;
+    while (true) ::pause();  // the watcher thread is about to _exit
+  }
+}
+
 void SignalWatcher::watch() {
   // Short waits so that quit_ is seen promptly, and so that once stopping, children started after
   // the first kill (a race with the engine) are killed too.
@@ -50,7 +57,8 @@ void SignalWatcher::watch() {
   while (!quit_.load()) {
     const int sig = ::sigtimedwait(&watched_, nullptr, &tick);
     if (sig > 0) {
-      if (nothing_to_pause_.load()) {
+      int expected = kNothingToPause;
+      if (phase_.compare_exchange_strong(expected, kQuitting)) {
         const char* name = ::sigabbrev_np(sig);
         spdlog::warn("received SIG{} before the bisection was stored: nothing to pause, quitting",
                      name != nullptr ? name : std::to_string(sig));

@@ -40,10 +40,13 @@ class SignalWatcher {
   const std::atomic<bool>& stop_requested() const { return stop_; }
   // The first signal received, 0 if none.
   int signal() const { return signal_.load(); }
-  // While set, there is nothing to pause yet (a `run` still reading its configuration and the
-  // repository, before its bisection is stored): a signal ends the process at once with status
-  // 128 + signal, instead of a stop request that nothing would see while a read blocks.
-  void set_nothing_to_pause(bool nothing) { nothing_to_pause_ = nothing; }
+  // From begin_nothing_to_pause() to end_nothing_to_pause() there is nothing to pause yet (a `run`
+  // still reading its configuration and the repository, before its bisection is stored): a signal
+  // ends the process at once with status 128 + signal, instead of a stop request that nothing
+  // would see while a read blocks. end_nothing_to_pause() does not return once a signal has
+  // claimed that exit, so that nothing is stored after it.
+  void begin_nothing_to_pause() { phase_ = kNothingToPause; }
+  void end_nothing_to_pause();
 
  private:
   SignalWatcher() = default;
@@ -52,7 +55,10 @@ class SignalWatcher {
   std::atomic<bool> stop_{false};
   std::atomic<int> signal_{0};
   std::atomic<bool> quit_{false};
-  std::atomic<bool> nothing_to_pause_{false};
+  static constexpr int kPausing = 0;
+  static constexpr int kNothingToPause = 1;
+  static constexpr int kQuitting = 2;  // a signal claimed the exit of kNothingToPause
+  std::atomic<int> phase_{kPausing};
   sigset_t watched_{};  // the signals blocked and waited for: those not ignored at start()
   std::thread thread_;
 };

@@ -188,7 +188,10 @@ class Session {
     const std::string where = fmt::format("bisection {}", id_);
     FB_ASSIGN_OR_RETURN(const std::vector<InputFile> recorded,
                         inputs_from_json(spec.inputs_json, where));
-    auto now = input_files(config_);
+    const bool recorded_kernel =
+        std::any_of(recorded.begin(), recorded.end(),
+                    [](const InputFile& input) { return input.key == "qemu.kernel"; });
+    auto now = input_files(config_, recorded_kernel);
     if (!now) {
       return std::move(now).error().context(where);
     }

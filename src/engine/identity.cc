@@ -1,11 +1,16 @@
 #include "engine/identity.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "base/paths.h"
+#include "base/unique_fd.h"
 #include "build/kernel_fragments.h"
 #include "config/sha256.h"
 #include "run/qemu_runner.h"
@@ -14,6 +19,29 @@ namespace flakebisect::engine {
 namespace {
 
 constexpr std::string_view kPrebuiltKernelKey = "qemu.kernel";
+
+// The SHA-256 of a file read in pieces: a kernel image may be large (a vmlinux with debug info),
+// and is never held whole in memory.
+base::Result<std::string> sha256_of_file(const std::string& path) {
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return base::make_error(base::ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
+  }
+  config::Sha256 hash;
+  std::vector<char> buffer(size_t{1} << 20);
+  while (true) {
+    const ssize_t got = ::read(fd.get(), buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      return base::make_error(base::ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
+    }
+    if (got == 0) break;
+    hash.update(std::string_view(buffer.data(), static_cast<size_t>(got)));
+  }
+  std::string hex;
+  for (const uint8_t byte : hash.digest()) hex += fmt::format("{:02x}", byte);
+  return hex;
+}
 
 // Length-prefixed so that no argument can imitate a separator or a neighbouring argument.
 void append_argv(std::string& out, std::string_view key, const std::vector<std::string>& argv) {
@@ -112,7 +140,8 @@ bool InputFile::same_file(const InputFile& other) const {
   return key == other.key && name == other.name;
 }
 
-base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
+base::Result<std::vector<InputFile>> input_files(const config::Config& config,
+                                                 bool prebuilt_kernel) {
   std::vector<InputFile> inputs;
   const auto add_file = [&inputs](const char* key, const std::string& path) -> base::Status {
     auto text = base::read_file(path, size_t{1} << 30);
@@ -164,11 +193,15 @@ base::Result<std::vector<InputFile>> input_files(const config::Config& config) {
         inputs.push_back({"kernel.fragments", fragment, config::sha256_hex(*bundled)});
       }
     }
-  } else if (config.qemu && !config.qemu->kernel.empty()) {
+  } else if (prebuilt_kernel && config.qemu && !config.qemu->kernel.empty()) {
     // The prebuilt image booted at every commit, by content: a kernel rebuilt or upgraded at the
     // same path (/vmlinuz follows the newest package) is another experiment. Its modules are
     // named by path only (a tree of thousands of files); they change with the image.
-    FB_TRY(add_file("qemu.kernel", config.qemu->kernel));
+    auto digest = sha256_of_file(config.qemu->kernel);
+    if (!digest) {
+      return std::move(digest).error().context(std::string(kPrebuiltKernelKey));
+    }
+    inputs.push_back({std::string(kPrebuiltKernelKey), config.qemu->kernel, *digest});
   }
   return inputs;
 }

@@ -70,8 +70,10 @@ struct InputFile {
 };
 
 // The input files of a configuration, reproducer files first; a file that cannot be read is an
-// error naming it and its key.
-base::Result<std::vector<InputFile>> input_files(const config::Config& config);
+// error naming it and its key. Without `prebuilt_kernel` a qemu.kernel image is left out (and not
+// read): what a resume of a bisection that did not record one checks.
+base::Result<std::vector<InputFile>> input_files(const config::Config& config,
+                                                 bool prebuilt_kernel = true);
 
 // SHA-256 over the input files (see above): the reproducer files that live outside the repository,
 // with [kernel] what the kernel is built from (a base .config file, every fragment file or bundled

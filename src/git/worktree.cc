@@ -268,7 +268,9 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
         owner.pop_back();
       }
       return refuse(make_error(ErrorCode::kInvalidInput,
-                               "{}: worktree belongs to another repository (objects at {})",
+                               "{}: worktree belongs to another repository (objects at {}); "
+                               "if no bisection of it is paused (before 2026-11-27 stores side "
+                               "by side shared their worktrees), remove the directory",
                                path.native(), owner));
     }
   } else if (fs::exists(path, ec) && !is_empty_directory(path)) {

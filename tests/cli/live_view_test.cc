@@ -158,6 +158,8 @@ TEST(RenderFrame, AQueuedBisectionSaysItWaitsForADaemon) {
   EXPECT_THAT(frame, HasSubstr("now:        queued, waiting for a daemon\n"));
   EXPECT_THAT(frame, HasSubstr("candidates: not listed yet\n"));
   EXPECT_THAT(frame, HasSubstr("confidence: none yet (stop at 0.995)\n"));
+  s.stop_at = 1 - (1 - 0.93) * 0.5;  // 0.9650000000000001 in a double
+  EXPECT_THAT(render_frame(s, {80, false}), HasSubstr("confidence: none yet (stop at 0.965)\n"));
   EXPECT_THAT(frame, HasSubstr("eta:        unknown (fewer than 2 steps so far)\n"));
 }
 

@@ -303,6 +303,10 @@ TEST(ReproducerDigest, FollowsTheContentOfAPrebuiltKernelImage) {
   auto missing = input_files(c);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("qemu.kernel"), std::string::npos);
+  // What a resume of a bisection that recorded no image checks: the image is not even read.
+  auto without = input_files(c, /*prebuilt_kernel=*/false);
+  ASSERT_TRUE(without) << without.error().message();
+  EXPECT_EQ(without->size(), 1U);
 }
 
 TEST(ReproducerDigest, AnXfstestsExperimentFollowsCheckAndTheNamedTests) {
