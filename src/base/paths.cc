@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -34,7 +36,156 @@ bool is_executable_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
+// What a #! line names, as the kernel reads it: the first word after "#!", blanks skipped.
+struct Shebang {
+  bool present = false;     // the file starts with "#!"
+  std::string interpreter;  // may be empty (a bare "#!") or end in '\r' (DOS line endings)
+};
+
+// The kernel reads at most this much of a file to decide how to execute it (BINPRM_BUF_SIZE).
+constexpr size_t kExecHeaderBytes = 256;
+
+// The first bytes of `path`, or nullopt if it cannot be read (execute-only is allowed for
+// binaries).
+std::optional<std::string> read_exec_header(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (fd.get() < 0) {
+    return std::nullopt;
+  }
+  std::string header(kExecHeaderBytes, '\0');
+  ssize_t n = 0;
+  do {
+    n = ::read(fd.get(), header.data(), header.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return std::nullopt;
+  }
+  header.resize(static_cast<size_t>(n));
+  return header;
+}
+
+Shebang parse_shebang(std::string_view header) {
+  Shebang shebang;
+  if (!header.starts_with("#!")) {
+    return shebang;
+  }
+  shebang.present = true;
+  header.remove_prefix(2);
+  header = header.substr(0, header.find('\n'));
+  const auto start = header.find_first_not_of(" \t");
+  if (start == std::string_view::npos) {
+    return shebang;
+  }
+  header.remove_prefix(start);
+  shebang.interpreter = std::string(header.substr(0, header.find_first_of(" \t")));
+  return shebang;
+}
+
+std::string octal_mode(mode_t mode) { return fmt::format("{:04o}", mode & 07777); }
+
+// Why the interpreter a #! line names cannot run the script, or nullopt if it looks fine.
+std::optional<Error> interpreter_problem(const std::string& shown, const Shebang& shebang,
+                                         int exec_errno) {
+  if (shebang.interpreter.empty()) {
+    return make_error(ErrorCode::kInvalidInput, "{}: its #! line names no interpreter", shown);
+  }
+  std::string interpreter = shebang.interpreter;
+  if (interpreter.back() == '\r') {
+    interpreter.pop_back();
+    return make_error(ErrorCode::kInvalidInput,
+                      "{}: its #! line ends with a carriage return (DOS line endings), so the "
+                      "interpreter '{}\\r' does not exist; convert the file to Unix line endings",
+                      shown, interpreter);
+  }
+  const auto missing = [&] {
+    return make_error(ErrorCode::kNotFound, "{}: its interpreter '{}' (the #! line) does not exist",
+                      shown, interpreter);
+  };
+  if (interpreter.front() != '/') {
+    // Looked up from the program's working directory, which only the failed exec can speak for.
+    return exec_errno == ENOENT ? std::optional<Error>(missing()) : std::nullopt;
+  }
+  struct stat st {};
+  if (::stat(interpreter.c_str(), &st) != 0) {
+    return errno == ENOENT ? std::optional<Error>(missing()) : std::nullopt;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "{}: its interpreter '{}' (the #! line) is a directory", shown, interpreter);
+  }
+  if (!S_ISREG(st.st_mode) || ::access(interpreter.c_str(), X_OK) != 0) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "{}: its interpreter '{}' (the #! line) is not executable (mode {})", shown,
+                      interpreter, octal_mode(st.st_mode));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+Status check_runnable(const std::string& path, int exec_errno, std::string_view shown_name) {
+  const std::string shown(shown_name.empty() ? std::string_view(path) : shown_name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return Error(shown + ": not found", ErrorCode::kNotFound);
+    }
+    return os_error(shown, err);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Error(shown + ": is a directory", ErrorCode::kInvalidInput);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error(shown + ": is not a regular file", ErrorCode::kInvalidInput);
+  }
+  if (::access(path.c_str(), X_OK) != 0) {
+    if ((st.st_mode & 0111) == 0) {
+      return make_error(ErrorCode::kInvalidInput, "{}: is not executable (mode {}; chmod +x it)",
+                        shown, octal_mode(st.st_mode));
+    }
+    return make_error(ErrorCode::kInvalidInput,
+                      "{}: is not executable by this user (mode {}, owner uid {}, group gid {})",
+                      shown, octal_mode(st.st_mode), st.st_uid, st.st_gid);
+  }
+  if (const auto header = read_exec_header(path)) {
+    const Shebang shebang = parse_shebang(*header);
+    if (shebang.present) {
+      if (auto problem = interpreter_problem(shown, shebang, exec_errno)) {
+        return *std::move(problem);
+      }
+    } else if (exec_errno == ENOEXEC) {
+      if (header->empty()) {
+        return Error(shown + ": is empty, not a program", ErrorCode::kInvalidInput);
+      }
+      if (header->starts_with("\x7f"
+                              "ELF")) {
+        return Error(shown + ": is an executable for another kind of machine",
+                     ErrorCode::kInvalidInput);
+      }
+      return Error(shown +
+                       ": has no #! line and is not a program for this machine (start a script "
+                       "with a line such as #!/bin/sh)",
+                   ErrorCode::kInvalidInput);
+    } else if (exec_errno == ENOENT && header->starts_with("\x7f"
+                                                           "ELF")) {
+      return Error(shown +
+                       ": its program loader (the ELF interpreter) does not exist; was it "
+                       "built for another system?",
+                   ErrorCode::kNotFound);
+    }
+  }
+  if (exec_errno == EACCES) {
+    struct statvfs fs {};
+    if (::statvfs(path.c_str(), &fs) == 0 && (fs.f_flag & ST_NOEXEC) != 0) {
+      return Error(shown + ": is on a file system mounted noexec", ErrorCode::kInvalidInput);
+    }
+  }
+  if (exec_errno != 0) {
+    return os_error(shown, exec_errno);
+  }
+  return {};
+}
 
 Error os_error(const std::string& what, int err) {
   return Error(what + ": " + std::strerror(err),
@@ -158,14 +309,14 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
 
 Result<std::string> find_executable_in(const std::string& name, std::string_view search_path) {
   if (name.empty()) {
-    return Error("find_executable: empty name", ErrorCode::kInvalidInput);
+    return Error("the command's program name is empty", ErrorCode::kInvalidInput);
   }
   if (name.find('/') != std::string::npos) {
-    if (is_executable_file(name)) {
-      return name;
-    }
-    return Error(name + ": not found", ErrorCode::kNotFound);
+    FB_TRY(check_runnable(name));
+    return name;
   }
+  // The first file of that name that is there but cannot be executed, to name in the error.
+  std::optional<std::string> not_executable;
   while (true) {
     const auto colon = search_path.find(':');
     const std::string_view dir = search_path.substr(0, colon);
@@ -187,11 +338,23 @@ Result<std::string> find_executable_in(const std::string& name, std::string_view
         }
         return candidate;
       }
+      if (!not_executable) {
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+          not_executable = candidate;
+        }
+      }
     }
     if (colon == std::string_view::npos) {
       break;
     }
     search_path.remove_prefix(colon + 1);
+  }
+  if (not_executable) {
+    auto why = check_runnable(*not_executable);
+    if (!why) {
+      return make_error(ErrorCode::kNotFound, "{}: not found; {}", name, why.error().message());
+    }
   }
   return Error(name + ": not found", ErrorCode::kNotFound);
 }

@@ -47,15 +47,30 @@ inline constexpr size_t kDefaultMaxReadBytes = size_t{64} << 20;
 Result<std::string> read_file(const std::string& path, size_t max_bytes = kDefaultMaxReadBytes);
 
 // Finds an executable the way execvp would, without running it. A name containing '/' is checked
-// as given. Otherwise each entry of `search_path` (colon-separated) is tried in order; empty
-// entries are skipped (execvp would use the current directory, which is a trap). Only regular files
-// with execute permission for us count. Error "<name>: not found" (kNotFound) otherwise.
+// as given, with check_runnable(): an error says what is wrong with it (not found, a directory, not
+// executable, a #! interpreter that does not exist). Otherwise each entry of `search_path`
+// (colon-separated) is tried in order; empty entries are skipped (execvp would use the current
+// directory, which is a trap). Only regular files with execute permission for us count. Error
+// "<name>: not found" (kNotFound) otherwise, which names a file of that name that was skipped for
+// want of execute permission. An empty name is kInvalidInput ("the command's program name is
+// empty").
 Result<std::string> find_executable_in(const std::string& name, std::string_view search_path);
 // find_executable_in() with the tool's own $PATH (or "/usr/local/bin:/usr/bin:/bin" if unset).
 Result<std::string> find_executable(const std::string& name);
 // find_executable(), then /usr/local/sbin, /usr/sbin and /sbin, where system tools (mkfs.ext4,
 // modprobe) live even when an ordinary user's $PATH lacks them.
 Result<std::string> find_system_executable(const std::string& name);
+
+// What a look at the file `path` can tell about why executing it fails or would fail, as an error
+// whose message starts with "<shown>: " (shown: the name the user gave; `path` itself if empty):
+//   "not found" (kNotFound), "is a directory", "is not executable (mode 0644; chmod +x it)",
+//   "its interpreter '/x/y' (the #! line) does not exist" (kNotFound), "... is not executable",
+//   "has no #! line and is not a program for this machine", "is on a file system mounted noexec".
+// `exec_errno` is the errno of a failed execve of `path` (ENOENT, EACCES, ENOEXEC, ...), or 0 to
+// check before running it. With 0 the result is success when nothing looks wrong; with an errno it
+// is always an error, falling back to "<shown>: <strerror>" when the file shows no cause. A
+// relative `path` (and a relative #! interpreter) is taken relative to the current directory.
+Status check_runnable(const std::string& path, int exec_errno = 0, std::string_view shown = {});
 
 // An Error for a failed OS call on `what` (usually a path): "<what>: <strerror(err)>", with
 // kNotFound for ENOENT and kIo otherwise.

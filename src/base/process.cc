@@ -75,8 +75,11 @@ struct ChildStdio {
 bool contains_nul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
 Result<ExecPlan> plan_exec(const ProcessOptions& options) {
-  if (options.argv.empty() || options.argv[0].empty()) {
-    return Error("run_process: empty argv", ErrorCode::kInvalidInput);
+  if (options.argv.empty()) {
+    return Error("the command is empty", ErrorCode::kInvalidInput);
+  }
+  if (options.argv[0].empty()) {
+    return Error("the command's program name is empty", ErrorCode::kInvalidInput);
   }
   const std::string& program = options.argv[0];
   for (const auto& arg : options.argv) {
@@ -418,11 +421,17 @@ Result<Spawned> spawn(const ProcessOptions& options, ExecPlan& plan, ChildStdio 
   ChildReport report{};
   std::memcpy(&report, message.data(), sizeof report);
   switch (static_cast<ChildStage>(report.stage)) {
-    case ChildStage::kExec:
-      if (report.err == ENOENT) {
-        return Error(program + ": not found", ErrorCode::kNotFound);
+    case ChildStage::kExec: {
+      // The errno alone says too little (ENOENT also means a missing #! interpreter, EACCES a
+      // directory or a missing x bit): look at the file, from where the child was.
+      std::string path = plan.path;
+      if (path.front() != '/' && options.cwd) {
+        path = *options.cwd + "/" + path;
       }
-      return os_error(program, report.err);
+      const bool bare = program.find('/') == std::string::npos;
+      Status why = check_runnable(path, report.err, bare ? plan.path : program);
+      return why ? os_error(program, report.err) : std::move(why).error();
+    }
     case ChildStage::kChdir:
       return os_error("cannot change directory to " + *options.cwd, report.err).context(program);
     case ChildStage::kSetup:

@@ -16,7 +16,8 @@
 //
 // What the child does is data: a non-zero exit, a signal or a timeout is reported in ProcessResult.
 // A Result error means the tool failed to run it at all: the executable was not found or could not
-// be executed, the cwd does not exist, fork or pipe failed, the stdout file could not be written.
+// be executed (the error says why, from a look at the file: check_runnable() in paths.h), the cwd
+// does not exist, fork or pipe failed, the stdout file could not be written.
 //
 // Two ways in:
 //  - run_process() (or a ProcessRunner) runs a child to completion, feeding stdin and capturing

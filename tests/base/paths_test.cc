@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -221,6 +223,96 @@ TEST(PathsTest, FindExecutableChecksANameWithASlashAsGiven) {
   write_plain(tmp.file("data.txt"), "", 0644);
   EXPECT_EQ(*find_executable_in(tmp.file("run.sh"), ""), tmp.file("run.sh"));
   EXPECT_FALSE(find_executable_in(tmp.file("data.txt"), "/usr/bin"));
+}
+
+TEST(PathsTest, FindExecutableSaysAFileWithoutExecutePermissionIsNotExecutableAndGivesItsMode) {
+  TempDir tmp;
+  write_plain(tmp.file("noexec.sh"), "#!/bin/sh\n", 0644);
+  const auto found = find_executable_in(tmp.file("noexec.sh"), "/usr/bin");
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(found.error().message(),
+            tmp.file("noexec.sh") + ": is not executable (mode 0644; chmod +x it)");
+}
+
+TEST(PathsTest, FindExecutableSaysADirectoryIsADirectory) {
+  TempDir tmp;
+  ASSERT_TRUE(make_private_dir(tmp.file("tests")));
+  const auto found = find_executable_in(tmp.file("tests"), "/usr/bin");
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().message(), tmp.file("tests") + ": is a directory");
+}
+
+TEST(PathsTest, FindExecutableStillSaysAMissingPathIsNotFound) {
+  TempDir tmp;
+  const auto found = find_executable_in(tmp.file("absent.sh"), "/usr/bin");
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(found.error().message(), tmp.file("absent.sh") + ": not found");
+}
+
+TEST(PathsTest, FindExecutableNamesAHashBangInterpreterThatDoesNotExist) {
+  TempDir tmp;
+  write_plain(tmp.file("badinterp.sh"), "#! /nonexistent/interp -e\nexit 0\n", 0755);
+  const auto found = find_executable_in(tmp.file("badinterp.sh"), "/usr/bin");
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(found.error().message(),
+            tmp.file("badinterp.sh") +
+                ": its interpreter '/nonexistent/interp' (the #! line) does not exist");
+}
+
+TEST(PathsTest, FindExecutableSaysAHashBangLineWithDosLineEndingsNamesNoRealInterpreter) {
+  TempDir tmp;
+  write_plain(tmp.file("dos.sh"), "#!/bin/sh\r\nexit 0\r\n", 0755);
+  const auto found = find_executable_in(tmp.file("dos.sh"), "/usr/bin");
+  ASSERT_FALSE(found);
+  EXPECT_THAT(found.error().message(), ::testing::HasSubstr("DOS line endings"));
+  EXPECT_THAT(found.error().message(), ::testing::HasSubstr("'/bin/sh\\r'"));
+}
+
+TEST(PathsTest, FindExecutableSaysAHashBangInterpreterIsNotExecutable) {
+  TempDir tmp;
+  write_plain(tmp.file("interp"), "", 0644);
+  write_plain(tmp.file("run.sh"), "#!" + tmp.file("interp") + "\n", 0755);
+  const auto found = find_executable_in(tmp.file("run.sh"), "/usr/bin");
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().message(), tmp.file("run.sh") + ": its interpreter '" +
+                                         tmp.file("interp") +
+                                         "' (the #! line) is not executable (mode 0644)");
+}
+
+TEST(PathsTest, FindExecutableOnPathNamesAFileItSkippedForWantOfExecutePermission) {
+  TempDir tmp;
+  write_plain(tmp.file("tool"), "#!/bin/sh\n", 0640);
+  const auto found = find_executable_in("tool", tmp.path());
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(found.error().message(), "tool: not found; " + tmp.file("tool") +
+                                         ": is not executable (mode 0640; chmod +x it)");
+}
+
+TEST(PathsTest, FindExecutableOfAnEmptyNameSaysTheProgramNameIsEmpty) {
+  const auto found = find_executable("");
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(found.error().message(), "the command's program name is empty");
+}
+
+TEST(PathsTest, CheckRunnableExplainsAnExecFailureFromTheFile) {
+  TempDir tmp;
+  write_plain(tmp.file("script"), "echo no hash-bang line\n", 0755);
+  write_plain(tmp.file("empty"), "", 0755);
+  write_plain(tmp.file("fine"), "#!/bin/sh\n", 0755);
+  EXPECT_TRUE(check_runnable(tmp.file("fine")));
+  EXPECT_EQ(check_runnable(tmp.file("script"), ENOEXEC, "./script").error().message(),
+            "./script: has no #! line and is not a program for this machine (start a script "
+            "with a line such as #!/bin/sh)");
+  EXPECT_EQ(check_runnable(tmp.file("empty"), ENOEXEC).error().message(),
+            tmp.file("empty") + ": is empty, not a program");
+  // Nothing to see in the file: the errno speaks.
+  EXPECT_EQ(check_runnable(tmp.file("fine"), E2BIG).error().message(),
+            tmp.file("fine") + ": " + std::strerror(E2BIG));
 }
 
 }  // namespace

@@ -292,18 +292,82 @@ TEST(ProcessTest, AMissingPathIsReportedFromTheFailedExecAsNotFoundRatherThanExi
   EXPECT_EQ(result.error().message(), "/nonexistent/flakebisect-prog: not found");
 }
 
-TEST(ProcessTest, ANonExecutableFileIsAnErrorRatherThanExit126) {
+TEST(ProcessTest, ANonExecutableFileIsAnErrorSayingSoWithItsModeRatherThanExit126) {
   TempDir tmp;
   ASSERT_TRUE(write_file_atomic(tmp.file("data.txt"), "not a program\n", 0644));
   const auto result = run_process(command({tmp.file("data.txt")}));
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().message(), tmp.file("data.txt") + ": Permission denied");
+  EXPECT_EQ(result.error().message(),
+            tmp.file("data.txt") + ": is not executable (mode 0644; chmod +x it)");
+}
+
+TEST(ProcessTest, ADirectoryAsTheProgramIsAnErrorSayingItIsADirectory) {
+  TempDir tmp;
+  ASSERT_TRUE(make_private_dir(tmp.file("tests")));
+  const auto result = run_process(command({tmp.file("tests")}));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message(), tmp.file("tests") + ": is a directory");
+}
+
+TEST(ProcessTest, AScriptWhoseInterpreterIsMissingIsAnErrorNamingTheInterpreterNotTheScript) {
+  TempDir tmp;
+  ASSERT_TRUE(write_file_atomic(tmp.file("badinterp.sh"), "#!/nonexistent/interp\nexit 0\n", 0755));
+  const auto result = run_process(command({tmp.file("badinterp.sh")}));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(result.error().message(),
+            tmp.file("badinterp.sh") +
+                ": its interpreter '/nonexistent/interp' (the #! line) does not exist");
+}
+
+TEST(ProcessTest, ARelativeProgramIsExplainedFromTheWorkingDirectoryTheChildHad) {
+  TempDir tmp;
+  ASSERT_TRUE(make_private_dir(tmp.file("checkout/tools")));
+  ASSERT_TRUE(
+      write_file_atomic(tmp.file("checkout/tools/run.sh"), "#!/nonexistent/interp\n", 0755));
+  auto options = command({"tools/run.sh"});
+  options.cwd = tmp.file("checkout");
+  const auto result = run_process(options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message(),
+            "tools/run.sh: its interpreter '/nonexistent/interp' (the #! line) does not exist");
+}
+
+TEST(ProcessTest, AProgramOnPathWithAMissingInterpreterIsNamedByItsFullPath) {
+  TempDir tmp;
+  ASSERT_TRUE(
+      write_file_atomic(tmp.file("flakebisect-test-tool"), "#!/nonexistent/interp\n", 0755));
+  auto options = command({"flakebisect-test-tool"});
+  options.env_set = {{"PATH", tmp.path()}};
+  const auto result = run_process(options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message(),
+            tmp.file("flakebisect-test-tool") +
+                ": its interpreter '/nonexistent/interp' (the #! line) does not exist");
+}
+
+TEST(ProcessTest, AScriptWithoutAHashBangLineIsAnErrorSayingSo) {
+  // execve, unlike a shell or execvp, does not fall back to /bin/sh for such a file (ENOEXEC).
+  TempDir tmp;
+  ASSERT_TRUE(write_file_atomic(tmp.file("plain.sh"), "exit 0\n", 0755));
+  const auto result = run_process(command({tmp.file("plain.sh")}));
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().message(),
+              HasSubstr(tmp.file("plain.sh") + ": has no #! line and is not a program"));
 }
 
 TEST(ProcessTest, EmptyArgvIsInvalidInput) {
   const auto result = run_process(ProcessOptions{});
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(result.error().message(), "the command is empty");
+}
+
+TEST(ProcessTest, AnEmptyProgramNameIsInvalidInputSayingSo) {
+  const auto result = run_process(command({"", "arg"}));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(result.error().message(), "the command's program name is empty");
 }
 
 TEST(ProcessTest, ArgumentsWithShellMetacharactersAndSpacesArriveVerbatim) {
