@@ -150,6 +150,28 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   EXPECT_FALSE(fs::exists(s_.db));
 }
 
+TEST_F(ErrorsTest, ATestProgramThatCannotBeRunIsRefusedSayingWhy) {
+  const fs::path noexec = dir_.path() / "noexec.sh";
+  write_text(noexec, "#!/bin/sh\nexit 0\n");
+  fs::permissions(noexec, fs::perms(0644));
+  const fs::path directory = dir_.path() / "dir.sh";
+  fs::create_directories(directory);
+  const fs::path badinterp = dir_.path() / "badinterp.sh";
+  write_text(badinterp, "#!/nonexistent/interp\nexit 0\n", /*executable=*/true);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {noexec.native(), noexec.native() + ": is not executable (mode 0644; chmod +x it)"},
+      {directory.native(), directory.native() + ": is a directory"},
+      {badinterp.native(),
+       badinterp.native() + ": its interpreter '/nonexistent/interp' (the #! line) does not exist"},
+      {"", "test command: the command's program name is empty"},
+  };
+  for (const auto& [program, message] : cases) {
+    expect_refused(flakebisect({"--db", s_.db.native(), "run", "--repo", s_.history.repo.native(),
+                                "--good", s_.history.root, "--bad", s_.history.tip, "--", program}),
+                   message);
+  }
+}
+
 TEST_F(ErrorsTest, UnknownBisectionsAreErrors) {
   ASSERT_EQ(flakebisect({"--db", s_.db.native(), "start", "--repo", s_.history.repo.native(),
                          "--good", s_.history.root, "--bad", s_.history.tip, "--", "true"})
