@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "store/store_files.h"
+
 namespace flakebisect::store {
 
 using base::Error;
@@ -9,7 +11,29 @@ using base::ErrorCode;
 using base::Result;
 using base::Status;
 
-Error sqlite_error(int rc, const std::string& path, std::string_view detail) {
+namespace {
+
+// A refused write ("attempt to write a readonly database") says nothing about which file is in the
+// way; the files do. Never suggests deleting -wal or -shm: they may hold committed transactions.
+Error read_only_error(const std::string& path, std::string_view detail, bool opened_read_only) {
+  if (path != ":memory:") {
+    if (auto why = why_not_writable(path)) {
+      return base::make_error(ErrorCode::kIo, "store {}: cannot write: {}", path, *why);
+    }
+    if (opened_read_only) {
+      return base::make_error(ErrorCode::kIo,
+                              "store {}: cannot write: it was opened read-only, when this user "
+                              "could not write it; run the command again",
+                              path);
+    }
+  }
+  return base::make_error(ErrorCode::kIo, "store {}: {}", path, detail);
+}
+
+}  // namespace
+
+Error sqlite_error(int rc, const std::string& path, std::string_view detail,
+                   bool opened_read_only) {
   switch (rc & 0xff) {  // the primary code; extended codes only refine it
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -18,8 +42,9 @@ Error sqlite_error(int rc, const std::string& path, std::string_view detail) {
       return base::make_error(ErrorCode::kIo, "store {}: disk full ({})", path, detail);
     case SQLITE_IOERR:
       return base::make_error(ErrorCode::kIo, "store {}: I/O error ({})", path, detail);
-    case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
+      return read_only_error(path, detail, opened_read_only);
+    case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_AUTH:
     case SQLITE_NOLFS:
@@ -140,9 +165,10 @@ std::optional<int64_t> Statement::column_optional_int64(int column) const {
 
 // --- Database ---
 
-Result<Database> Database::open(const std::string& path, int flags) {
+Result<Database> Database::open(const std::string& path, int flags, const std::string& uri) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  const std::string& name = uri.empty() ? path : uri;
+  int rc = sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);  // a handle is returned even on failure, and must be closed
@@ -194,8 +220,11 @@ Status Database::exec(const char* sql) const {
 }
 
 Error Database::error(int rc) const {
-  return sqlite_error(rc, path_, db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+  return sqlite_error(rc, path_, db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc),
+                      read_only());
 }
+
+bool Database::read_only() const { return db_ != nullptr && sqlite3_db_readonly(db_, "main") == 1; }
 
 void Database::set_busy_timeout(int ms) const { sqlite3_busy_timeout(db_, ms); }
 

@@ -6,6 +6,8 @@
 // round-trip unchanged. Error codes map as follows (see Database::error):
 //   SQLITE_BUSY/LOCKED                 -> kBusy     "store <path> is locked by another process"
 //   SQLITE_FULL/IOERR/CANTOPEN/...     -> kIo       "store <path>: disk full (...)" etc.
+//   SQLITE_READONLY                    -> kIo       "store <path>: cannot write: this user cannot
+//                                                    write <path>-shm (mode 0444, owner uid 1000)"
 //   SQLITE_NOTADB                      -> kCorrupt  "<path>: not a flakebisect store (file is ...)"
 //   SQLITE_CORRUPT                     -> kCorrupt
 //   SQLITE_CONSTRAINT/MISMATCH/TOOBIG  -> kInvalidInput
@@ -85,8 +87,10 @@ class Statement {
 class Database {
  public:
   // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is always added) and turns on
-  // extended result codes. `path` is used in error messages.
-  static base::Result<Database> open(const std::string& path, int flags);
+  // extended result codes. `path` is used in error messages. A non-empty `uri` ("file:...?...",
+  // with SQLITE_OPEN_URI in flags) is what SQLite opens instead, for URI parameters.
+  static base::Result<Database> open(const std::string& path, int flags,
+                                     const std::string& uri = {});
 
   Database(Database&& other) noexcept;
   Database& operator=(Database&& other) noexcept;
@@ -112,6 +116,8 @@ class Database {
   base::Error error(int rc) const;
 
   void set_busy_timeout(int ms) const;
+  // True when SQLite opened the database read-only (asked to, or the file was not writable).
+  bool read_only() const;
   // True when a transaction is open on this connection.
   bool in_transaction() const;
   const std::string& path() const { return path_; }
@@ -124,7 +130,11 @@ class Database {
   sqlite3* db_;
 };
 
-// Maps a SQLite result code to an Error for the store at `path`; `detail` is SQLite's message.
-base::Error sqlite_error(int rc, const std::string& path, std::string_view detail);
+// Maps a SQLite result code to an Error for the store at `path`; `detail` is SQLite's message. A
+// refused write (SQLITE_READONLY) names the file in the way and its mode, from a look at the
+// store's files (store_files.h); `opened_read_only` says the connection was read-only from the
+// start.
+base::Error sqlite_error(int rc, const std::string& path, std::string_view detail,
+                         bool opened_read_only = false);
 
 }  // namespace flakebisect::store

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "store/schema.h"
+#include "store/store_files.h"
 
 namespace flakebisect::store {
 
@@ -64,6 +65,13 @@ Status check_sqlite_header(const std::string& path, off_t size) {
   }
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
+    if (errno == EACCES) {
+      struct stat st {};
+      if (stat(path.c_str(), &st) == 0) {
+        return base::make_error(ErrorCode::kIo, "{}: this user cannot read it (mode {:04o})", path,
+                                st.st_mode & 07777);
+      }
+    }
     return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
   }
   char magic[sizeof(kMagic)] = {};
@@ -139,6 +147,55 @@ Status prepare_store_file(const std::string& path, bool create_if_missing) {
   return {};
 }
 
+// How to open an existing store file. Read-write when this user can write it and SQLite can make
+// the -wal and -shm it needs; else read-only, so that reading commands still work: SQLite reads a
+// WAL store read-only when its -wal and -shm exist or can be created. When they cannot be created
+// (a directory this user cannot write) and there is no -wal, the file holds every committed
+// transaction and no writer can add one without creating a -wal, so the file is read as immutable
+// (no locks, no side files).
+struct OpenPlan {
+  std::optional<std::string> read_only_because;  // set: open read-only, for this reason
+  bool immutable = false;
+};
+
+Result<OpenPlan> plan_open(const std::string& path) {
+  OpenPlan plan;
+  plan.read_only_because = why_not_writable(path);
+  const std::string dir = store_directory(path);
+  if (!plan.read_only_because || may_write(dir)) {
+    return plan;
+  }
+  const auto [wal, shm] = side_file_paths(path);
+  if (!file_exists(wal)) {
+    plan.immutable = true;
+  } else if (!file_exists(shm)) {
+    struct stat st {};
+    const unsigned dir_mode = stat(dir.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+    return base::make_error(ErrorCode::kIo,
+                            "{}: cannot be read: SQLite needs {} next to {}, and this user cannot "
+                            "create it in {} (mode {:04o}); make the directory writable",
+                            path, shm, wal, dir, dir_mode);
+  }
+  return plan;
+}
+
+// A file: URI for `path` with the URI parameters `query`, for sqlite3_open_v2 with
+// SQLITE_OPEN_URI. Bytes a URI path cannot hold as they are are percent-encoded.
+std::string sqlite_uri(const std::string& path, std::string_view query) {
+  std::string uri = path.front() == '/' ? "file://" : "file:";
+  for (const char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '%' || c == '?' || c == '#' || byte <= 0x20 || byte >= 0x7f) {
+      uri += fmt::format("%{:02X}", byte);
+    } else {
+      uri += c;
+    }
+  }
+  uri += '?';
+  uri += query;
+  return uri;
+}
+
 Result<int64_t> query_int(const Database& db, std::string_view sql) {
   FB_ASSIGN_OR_RETURN(Statement stmt, db.prepare(sql));
   FB_ASSIGN_OR_RETURN(bool row, stmt.step());
@@ -201,11 +258,32 @@ Status check_identity(const Database& db, bool create_if_missing) {
   return {};
 }
 
-Status configure(const Database& db, bool memory) {
-  FB_ASSIGN_OR_RETURN(std::string mode, query_text(db, "PRAGMA journal_mode = WAL"));
-  if (!memory && mode != "wal") {
-    return base::make_error(ErrorCode::kIo, "store {}: cannot use write-ahead logging (mode is {})",
-                            db.path(), mode);
+// A store opened read-only cannot be migrated: one at an older schema version is refused.
+Status check_current_schema(const Database& db, const std::string& read_only_because) {
+  FB_ASSIGN_OR_RETURN(int64_t version, query_int(db, "PRAGMA user_version"));
+  if (version == 0) {
+    return base::make_error(ErrorCode::kFailed,
+                            "{}: empty, and creating a store in it needs a writable open: {}",
+                            db.path(), read_only_because);
+  }
+  if (version < schema_version()) {
+    return base::make_error(ErrorCode::kFailed,
+                            "{}: store has schema version {} and must be upgraded to version {}, "
+                            "which needs a writable open: {}",
+                            db.path(), version, schema_version(), read_only_because);
+  }
+  return {};
+}
+
+// Connection settings. A read-only connection keeps the journal mode the file has (WAL, or none
+// when immutable): setting it would be a write.
+Status configure(const Database& db, bool memory, bool read_only) {
+  if (!read_only) {
+    FB_ASSIGN_OR_RETURN(std::string mode, query_text(db, "PRAGMA journal_mode = WAL"));
+    if (!memory && mode != "wal") {
+      return base::make_error(
+          ErrorCode::kIo, "store {}: cannot use write-ahead logging (mode is {})", db.path(), mode);
+    }
   }
   FB_TRY(db.exec("PRAGMA synchronous = FULL"));
   FB_TRY(db.exec("PRAGMA foreign_keys = ON"));
@@ -400,16 +478,40 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
   }
   const bool memory = path == kMemoryPath;
   int flags = SQLITE_OPEN_READWRITE;
+  OpenPlan plan;
+  std::string uri;
   if (memory) {
     flags |= SQLITE_OPEN_CREATE;
   } else {
     FB_TRY(prepare_store_file(path, mode.create_if_missing));
+    // Side files an earlier read of a read-only store left without owner write would make every
+    // later write fail.
+    FB_TRY(repair_side_file_modes(path));
+    FB_ASSIGN_OR_RETURN(plan, plan_open(path));
+    if (plan.read_only_because) {
+      flags = SQLITE_OPEN_READONLY;
+    }
+    if (plan.immutable) {
+      flags |= SQLITE_OPEN_URI;
+      uri = sqlite_uri(path, "immutable=1");
+    }
   }
-  FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags));
+  const bool read_only = plan.read_only_because.has_value();
+  FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags, uri));
   db.set_busy_timeout(mode.busy_timeout_ms);
   FB_TRY(check_identity(db, mode.create_if_missing || memory));
-  FB_TRY(configure(db, memory));
-  FB_TRY(migrate(db));
+  if (read_only) {
+    FB_TRY(check_current_schema(db, *plan.read_only_because));
+  }
+  FB_TRY(configure(db, memory, read_only));
+  if (!read_only) {
+    FB_TRY(migrate(db));
+  }
+  if (!memory) {
+    // SQLite has made the -wal and -shm by now (the first read does), with the store file's mode,
+    // and gives an empty -wal that mode again at each open: 0444 when the store is read-only.
+    FB_TRY(repair_side_file_modes(path));
+  }
   return Store(std::make_unique<Database>(std::move(db)));
 }
 

@@ -9,8 +9,12 @@
 //   database of another application (application_id), a store that fails PRAGMA quick_check, or a
 //   store from a newer flakebisect (user_version). See schema.h for migrations.
 // - Privacy: a created store file is 0600 (its -wal/-shm follow the file's mode) and a created
-// parent
-//   directory 0700, whatever the umask.
+//   parent directory 0700, whatever the umask. Opening gives the owner read and write on a
+//   -wal/-shm of this user that lacks them (SQLite copies a read-only store's 0444 to them), so
+//   that reading a read-only store never breaks later writes.
+// - Read-only stores: a store this user cannot write (the file, or a -wal/-shm it would need to
+//   create) is opened read-only, so reading works; a write then fails (kIo) naming the file and its
+//   mode. Such an open does not migrate: an outdated store is refused until a writable open.
 // - Errors: a lock held past busy_timeout_ms is kBusy ("store <path> is locked by another
 // process");
 //   disk full and I/O errors are kIo, leaving committed rows intact; a violated constraint (unknown
@@ -51,7 +55,13 @@ struct OpenMode {
 class Store {
  public:
   // Opens (and with mode.create_if_missing creates) the store at `path`; ":memory:" gives a private
-  // in-memory store for tests. Applies pending migrations.
+  // in-memory store for tests. Applies pending migrations. When this user cannot write the store
+  // file, or cannot create the -wal/-shm SQLite needs (a directory it cannot write), the store is
+  // opened read-only (read_only()): reads work, writes fail with
+  //   "store s.db: cannot write: this user cannot write s.db (mode 0444; chmod u+w s.db to ...)"
+  // and a store at an older schema version is refused ("... needs a writable open: ..."). Without
+  // a -wal and with no way to create one, the file is read as immutable (no locks), which is safe
+  // because no writer can change it without creating a -wal.
   static base::Result<Store> open(const std::string& path, const OpenMode& mode = {});
 
   Store(Store&&) noexcept;
@@ -59,6 +69,8 @@ class Store {
   ~Store();
 
   const std::string& path() const { return db_->path(); }
+  // True when the store was opened read-only (see open()).
+  bool read_only() const { return db_->read_only(); }
 
   // Groups several calls into one atomic unit: the typed methods below join it as savepoints, and
   // nothing is visible to others until commit(). Destroying it uncommitted rolls everything back.

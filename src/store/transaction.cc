@@ -9,6 +9,11 @@ using base::Result;
 using base::Status;
 
 Result<Transaction> Transaction::begin(const Database& db, Kind kind) {
+  if (kind == Kind::kWrite && db.read_only()) {
+    // SQLite would take BEGIN IMMEDIATE as a read and fail only at the first change; say at once
+    // why nothing can be written.
+    return db.error(SQLITE_READONLY);
+  }
   if (db.in_transaction()) {
     if (kind == Kind::kWrite && sqlite3_txn_state(db.handle(), "main") != SQLITE_TXN_WRITE) {
       return base::make_error(ErrorCode::kFailed,

@@ -8,7 +8,8 @@
 // Transactions nest: one begun while another is open on the same connection is a SAVEPOINT,
 // released into the outer transaction on commit() and undone on rollback. Nothing is durable until
 // the outermost commit(). A write may not nest inside a read transaction (it could not upgrade its
-// snapshot safely); that is reported as an error.
+// snapshot safely); that is reported as an error. A write on a connection opened read-only fails
+// at begin, naming the file that is not writable (see sqlite_error).
 //
 // Thread rules: belongs to the thread using its Database. Transactions on one connection must end
 // in the reverse order of their start (scoped RAII objects do this).

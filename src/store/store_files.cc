@@ -1,0 +1,92 @@
+#include "store/store_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace flakebisect::store {
+
+using base::ErrorCode;
+using base::Status;
+
+namespace {
+
+std::string octal_mode(mode_t mode) { return fmt::format("{:04o}", mode & 07777); }
+
+}  // namespace
+
+std::array<std::string, 2> side_file_paths(const std::string& db_path) {
+  return {db_path + "-wal", db_path + "-shm"};
+}
+
+std::string store_directory(const std::string& db_path) {
+  const auto slash = db_path.find_last_of('/');
+  if (slash == std::string::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : db_path.substr(0, slash);
+}
+
+bool may_write(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return false;
+  }
+  // A directory also needs search permission for a file to be created in it.
+  const int wanted = S_ISDIR(st.st_mode) ? W_OK | X_OK : W_OK;
+  return ::faccessat(AT_FDCWD, path.c_str(), wanted, AT_EACCESS) == 0;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Status repair_side_file_modes(const std::string& db_path) {
+  for (const std::string& side : side_file_paths(db_path)) {
+    struct stat st {};
+    if (::lstat(side.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+        (st.st_mode & 0600) == 0600) {
+      continue;
+    }
+    if (::chmod(side.c_str(), (st.st_mode & 07777) | 0600) != 0) {
+      return base::make_error(ErrorCode::kIo,
+                              "{}: cannot give its owner read and write (mode {}): {}", side,
+                              octal_mode(st.st_mode), std::strerror(errno));
+    }
+  }
+  return {};
+}
+
+std::optional<std::string> why_not_writable(const std::string& db_path) {
+  struct stat st {};
+  if (::stat(db_path.c_str(), &st) == 0 && !may_write(db_path)) {
+    if (st.st_uid == ::geteuid() && (st.st_mode & S_IWUSR) == 0) {
+      return fmt::format("this user cannot write {} (mode {}; chmod u+w {} to change the store)",
+                         db_path, octal_mode(st.st_mode), db_path);
+    }
+    return fmt::format("this user cannot write {} (mode {}, owner uid {})", db_path,
+                       octal_mode(st.st_mode), st.st_uid);
+  }
+  const std::string dir = store_directory(db_path);
+  for (const std::string& side : side_file_paths(db_path)) {
+    struct stat side_st {};
+    if (::stat(side.c_str(), &side_st) == 0) {
+      if (!may_write(side)) {
+        return fmt::format("this user cannot write {} (mode {}, owner uid {})", side,
+                           octal_mode(side_st.st_mode), side_st.st_uid);
+      }
+    } else if (errno == ENOENT && !may_write(dir)) {
+      struct stat dir_st {};
+      const std::string dir_mode =
+          ::stat(dir.c_str(), &dir_st) == 0 ? octal_mode(dir_st.st_mode) : "unknown";
+      return fmt::format("this user cannot create {} in {} (mode {})", side, dir, dir_mode);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace flakebisect::store
