@@ -123,53 +123,54 @@ std::optional<Error> interpreter_problem(const std::string& shown, const Shebang
 
 }  // namespace
 
-Status check_runnable(const std::string& path, int exec_errno, std::string_view shown_name) {
-  const std::string shown(shown_name.empty() ? std::string_view(path) : shown_name);
+Status check_runnable(const std::string& path, int exec_errno, std::string_view shown) {
+  // How the message names the file.
+  const std::string label(shown.empty() ? std::string_view(path) : shown);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
     if (err == ENOENT) {
-      return Error(shown + ": not found", ErrorCode::kNotFound);
+      return Error(label + ": not found", ErrorCode::kNotFound);
     }
-    return os_error(shown, err);
+    return os_error(label, err);
   }
   if (S_ISDIR(st.st_mode)) {
-    return Error(shown + ": is a directory", ErrorCode::kInvalidInput);
+    return Error(label + ": is a directory", ErrorCode::kInvalidInput);
   }
   if (!S_ISREG(st.st_mode)) {
-    return Error(shown + ": is not a regular file", ErrorCode::kInvalidInput);
+    return Error(label + ": is not a regular file", ErrorCode::kInvalidInput);
   }
   if (::access(path.c_str(), X_OK) != 0) {
     if ((st.st_mode & 0111) == 0) {
       return make_error(ErrorCode::kInvalidInput, "{}: is not executable (mode {}; chmod +x it)",
-                        shown, octal_mode(st.st_mode));
+                        label, octal_mode(st.st_mode));
     }
     return make_error(ErrorCode::kInvalidInput,
                       "{}: is not executable by this user (mode {}, owner uid {}, group gid {})",
-                      shown, octal_mode(st.st_mode), st.st_uid, st.st_gid);
+                      label, octal_mode(st.st_mode), st.st_uid, st.st_gid);
   }
   if (const auto header = read_exec_header(path)) {
     const Shebang shebang = parse_shebang(*header);
     if (shebang.present) {
-      if (auto problem = interpreter_problem(shown, shebang, exec_errno)) {
+      if (auto problem = interpreter_problem(label, shebang, exec_errno)) {
         return *std::move(problem);
       }
     } else if (exec_errno == ENOEXEC) {
       if (header->empty()) {
-        return Error(shown + ": is empty, not a program", ErrorCode::kInvalidInput);
+        return Error(label + ": is empty, not a program", ErrorCode::kInvalidInput);
       }
       if (header->starts_with("\x7f"
                               "ELF")) {
-        return Error(shown + ": is an executable for another kind of machine",
+        return Error(label + ": is an executable for another kind of machine",
                      ErrorCode::kInvalidInput);
       }
-      return Error(shown +
+      return Error(label +
                        ": has no #! line and is not a program for this machine (start a script "
                        "with a line such as #!/bin/sh)",
                    ErrorCode::kInvalidInput);
     } else if (exec_errno == ENOENT && header->starts_with("\x7f"
                                                            "ELF")) {
-      return Error(shown +
+      return Error(label +
                        ": its program loader (the ELF interpreter) does not exist; was it "
                        "built for another system?",
                    ErrorCode::kNotFound);
@@ -178,11 +179,11 @@ Status check_runnable(const std::string& path, int exec_errno, std::string_view 
   if (exec_errno == EACCES) {
     struct statvfs fs {};
     if (::statvfs(path.c_str(), &fs) == 0 && (fs.f_flag & ST_NOEXEC) != 0) {
-      return Error(shown + ": is on a file system mounted noexec", ErrorCode::kInvalidInput);
+      return Error(label + ": is on a file system mounted noexec", ErrorCode::kInvalidInput);
     }
   }
   if (exec_errno != 0) {
-    return os_error(shown, exec_errno);
+    return os_error(label, exec_errno);
   }
   return {};
 }
