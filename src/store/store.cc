@@ -486,7 +486,7 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
     FB_TRY(prepare_store_file(path, mode.create_if_missing));
     // Side files an earlier read of a read-only store left without owner write would make every
     // later write fail.
-    FB_TRY(repair_side_file_modes(path));
+    repair_side_file_modes(path);
     FB_ASSIGN_OR_RETURN(plan, plan_open(path));
     if (plan.read_only_because) {
       flags = SQLITE_OPEN_READONLY;
@@ -510,7 +510,7 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
   if (!memory) {
     // SQLite has made the -wal and -shm by now (the first read does), with the store file's mode,
     // and gives an empty -wal that mode again at each open: 0444 when the store is read-only.
-    FB_TRY(repair_side_file_modes(path));
+    repair_side_file_modes(path);
   }
   return Store(std::make_unique<Database>(std::move(db)));
 }

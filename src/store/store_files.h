@@ -37,8 +37,9 @@ bool file_exists(const std::string& path);
 
 // Gives the owner read and write permission (mode | 0600) on each of the store's -wal and -shm that
 // is a regular file this user owns and lacks them. Files of other users are left alone (opening
-// refuses them). Error (kIo) names the file when a chmod fails.
-base::Status repair_side_file_modes(const std::string& db_path);
+// refuses them). Best effort: where chmod fails (a read-only file system) reading still works, and
+// a write says which file is in the way (why_not_writable).
+void repair_side_file_modes(const std::string& db_path);
 
 // Why this user cannot write the store, from a look at its files, or nullopt if they show no
 // reason:
