@@ -946,6 +946,7 @@ ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string s
       qemu.reproducer = config.reproducer.value_or(config::ReproducerConfig{});
       qemu.xfstests = config.xfstests;
       qemu.run_timeout = config.test.timeout;
+      qemu.no_output_timeout = config.test.no_output_timeout;
       qemu.work_dir = (state / "qemu").native();
       qemu.cache_dir = (state / "cache" / "initramfs").native();
       qemu.log_dir = (state / "logs" / "console").native();

@@ -302,6 +302,9 @@ std::optional<ResultsLine> parse_results_line(std::string_view line) {
     int status = 0;
     if (words[3] == "timeout") {
       parsed.status = std::nullopt;
+    } else if (words[3] == "silent") {
+      parsed.status = std::nullopt;
+      parsed.silent = true;
     } else if (number(words[3], status) && status <= 255) {
       parsed.status = status;
     } else {
@@ -863,6 +866,8 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   extra.add_file("fb/first_run", std::to_string(first_index) + "\n");
   extra.add_file("fb/timeout",
                  std::to_string(std::max<int64_t>(1, options_.run_timeout.count() / 1000)) + "\n");
+  extra.add_file("fb/no_output_timeout",
+                 std::to_string(options_.xfstests ? 0 : no_output_seconds()) + "\n");
   extra.add_file("fb/fstype", options_.scratch.fstype + "\n");
   extra.add_file("fb/mount_options", options_.scratch.mount_options + "\n");
   std::string disk_names;
@@ -1022,7 +1027,11 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         await_end_marker(line.run);
         RunResult result;
         result.outcome = outcome_of_status(line.status);
-        result.detail = status_text(line.status);
+        result.detail = line.silent ? fmt::format(
+                                          "printed nothing for {} s "
+                                          "(test.no_output_timeout): stopped in the guest",
+                                          no_output_seconds())
+                                    : status_text(line.status);
         if (options_.xfstests) {
           // The guest init turned ./check's summary into an exit status (qemu/guest/init).
           result.detail =

@@ -61,6 +61,9 @@ struct QemuRunnerOptions {
   // SCRATCH_DEV, and the guest chroots into xfstests.root shared over virtio-9p).
   std::optional<config::XfstestsConfig> xfstests;
   std::chrono::milliseconds run_timeout{600000};  // test.timeout, per run
+  // test.no_output_timeout: the guest kills a reproducer whose output has not grown for this long
+  // (whole seconds, checked every second); 0 = never. Not with xfstests.
+  std::chrono::milliseconds no_output_timeout{0};
   std::string work_dir;   // per-boot private directories (scratch images) go here; required
   std::string cache_dir;  // cached base initramfs archives; required
   std::string log_dir;    // console logs (one per boot) are kept here; required
@@ -96,6 +99,8 @@ class QemuRunner final : public Runner {
 
  private:
   struct Boot;
+  // no_output_timeout in whole seconds, rounded up (0 = none).
+  int64_t no_output_seconds() const { return (options_.no_output_timeout.count() + 999) / 1000; }
   base::Result<std::string> choose_accel(const std::string& kernel);
   base::Result<std::vector<std::string>> module_paths();
   base::Result<std::string> base_initramfs();
@@ -147,6 +152,7 @@ struct ResultsLine {
   Kind kind = Kind::kReady;
   uint32_t run = 0;
   std::optional<int> status;  // kEnd: exit status; nullopt = the guest's timeout fired
+  bool silent = false;        // kEnd: killed for printing nothing (test.no_output_timeout)
   int64_t ms = 0;
   uint64_t bytes = 0;
   std::string output_tail;  // kEnd: decoded

@@ -134,6 +134,29 @@ TEST_F(QemuBootTest, AReproducerThatNeverEndsIsAHang) {
   EXPECT_EQ(results[0].outcome, RunOutcome::kHang) << results[0].detail;
 }
 
+TEST_F(QemuBootTest, AReproducerSilentForNoOutputTimeoutIsAHangStoppedInTheGuest) {
+  // test.no_output_timeout: it printed once, then nothing; its child holds the output open too.
+  auto o = options(script("quiet", "echo started\nsleep 100000 &\nsleep 100000"));
+  o.run_timeout = std::chrono::milliseconds(120000);
+  o.no_output_timeout = std::chrono::milliseconds(3000);
+  const auto start = std::chrono::steady_clock::now();
+  const auto results = boot(o, 2);
+  ASSERT_EQ(results.size(), 1u) << "a run stopped for silence ends the boot";
+  EXPECT_EQ(results[0].outcome, RunOutcome::kHang) << results[0].detail;
+  EXPECT_THAT(results[0].detail,
+              HasSubstr("printed nothing for 3 s (test.no_output_timeout): stopped in the guest"));
+  EXPECT_THAT(results[0].detail, HasSubstr("started"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(100))
+      << "stopped by test.timeout, not by the silence";
+
+  // A reproducer that keeps printing runs its course.
+  auto chatty = options(script("chatty", "for i in 1 2 3 4 5 6; do echo $i; sleep 1; done"));
+  chatty.no_output_timeout = std::chrono::milliseconds(3000);
+  const auto passed = boot(chatty, 1);
+  ASSERT_EQ(passed.size(), 1u);
+  EXPECT_EQ(passed[0].outcome, RunOutcome::kPass) << passed[0].detail;
+}
+
 TEST_F(QemuBootTest, AReproducerKilledBySigkillBeforeItsTimeIsInfraNotAHang) {
   // What the OOM killer does: exit 137, like busybox timeout's kill, but long before the timeout.
   auto o = options(script("oom", "kill -9 $$"));

@@ -549,6 +549,11 @@ TEST(ResultsLineTest, ParsesTheProtocolAndRejectsAnythingElse) {
   EXPECT_EQ(end->run, 3u);
   EXPECT_THAT(end->status, Optional(1));
   EXPECT_EQ(end->output_tail, "hello");
+  EXPECT_FALSE(end->silent);
+  auto silent = parse_results_line("FB1 end 0 silent 4100 6 -");
+  ASSERT_TRUE(silent);
+  EXPECT_TRUE(silent->silent);
+  EXPECT_EQ(silent->status, std::nullopt);
   EXPECT_FALSE(parse_results_line("FB1 end 3 1 250"));
   EXPECT_FALSE(parse_results_line("FB1 end x 1 250 0 -"));
   EXPECT_FALSE(parse_results_line("FB1 end 1 999 250 0 -"));
