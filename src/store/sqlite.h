@@ -87,8 +87,9 @@ class Statement {
 class Database {
  public:
   // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is always added) and turns on
-  // extended result codes. `path` is used in error messages. A non-empty `uri` ("file:...?...",
-  // with SQLITE_OPEN_URI in flags) is what SQLite opens instead, for URI parameters.
+  // extended result codes. `path` is used in error messages. A non-empty `uri` is the name SQLite
+  // opens instead (the same file spelled so that SQLite cannot read it as a URI, or a "file:" URI
+  // with SQLITE_OPEN_URI in flags).
   static base::Result<Database> open(const std::string& path, int flags,
                                      const std::string& uri = {});
 

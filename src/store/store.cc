@@ -150,12 +150,12 @@ Status prepare_store_file(const std::string& path, bool create_if_missing) {
 // How to open an existing store file. Read-write when this user can write it and SQLite can make
 // the -wal and -shm it needs; else read-only, so that reading commands still work: SQLite reads a
 // WAL store read-only when its -wal and -shm exist or can be created. When they cannot be created
-// (a directory this user cannot write) and there is no -wal, the file holds every committed
-// transaction and no writer can add one without creating a -wal, so the file is read as immutable
-// (no locks, no side files).
+// (a directory this user cannot write, a read-only mount) the store is refused with the reason:
+// reading it as immutable (no locks, no side files) would let a writer elsewhere (the same file
+// through another mount, the directory made writable again) change it under the reader, which
+// then reports a sound store as corrupt or never sees an update.
 struct OpenPlan {
   std::optional<std::string> read_only_because;  // set: open read-only, for this reason
-  bool immutable = false;
 };
 
 Result<OpenPlan> plan_open(const std::string& path) {
@@ -166,34 +166,19 @@ Result<OpenPlan> plan_open(const std::string& path) {
     return plan;
   }
   const auto [wal, shm] = side_file_paths(path);
-  if (!file_exists(wal)) {
-    plan.immutable = true;
-  } else if (!file_exists(shm)) {
+  if (!file_exists(wal) || !file_exists(shm)) {
     struct stat st {};
     const unsigned dir_mode = stat(dir.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+    const std::string why =
+        on_read_only_file_system(dir)
+            ? fmt::format("{} is on a read-only file system", dir)
+            : fmt::format("this user cannot create them in {} (mode {:04o})", dir, dir_mode);
     return base::make_error(ErrorCode::kIo,
-                            "{}: cannot be read: SQLite needs {} next to {}, and this user cannot "
-                            "create it in {} (mode {:04o}); make the directory writable",
-                            path, shm, wal, dir, dir_mode);
+                            "{}: cannot be read: SQLite needs {} and {} next to it, and {}; make "
+                            "the directory writable, or read a copy of the store",
+                            path, wal, shm, why);
   }
   return plan;
-}
-
-// A file: URI for `path` with the URI parameters `query`, for sqlite3_open_v2 with
-// SQLITE_OPEN_URI. Bytes a URI path cannot hold as they are are percent-encoded.
-std::string sqlite_uri(const std::string& path, std::string_view query) {
-  std::string uri = path.front() == '/' ? "file://" : "file:";
-  for (const char c : path) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '%' || c == '?' || c == '#' || byte <= 0x20 || byte >= 0x7f) {
-      uri += fmt::format("%{:02X}", byte);
-    } else {
-      uri += c;
-    }
-  }
-  uri += '?';
-  uri += query;
-  return uri;
 }
 
 Result<int64_t> query_int(const Database& db, std::string_view sql) {
@@ -479,7 +464,9 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
   const bool memory = path == kMemoryPath;
   int flags = SQLITE_OPEN_READWRITE;
   OpenPlan plan;
-  std::string uri;
+  // A libsqlite3 built with SQLITE_USE_URI (Debian's is) reads a name that starts with "file:" as
+  // a URI even without SQLITE_OPEN_URI; "./" keeps a relative store of that name a file name.
+  const std::string name = path.rfind("file:", 0) == 0 ? "./" + path : path;
   if (memory) {
     flags |= SQLITE_OPEN_CREATE;
   } else {
@@ -491,13 +478,9 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
     if (plan.read_only_because) {
       flags = SQLITE_OPEN_READONLY;
     }
-    if (plan.immutable) {
-      flags |= SQLITE_OPEN_URI;
-      uri = sqlite_uri(path, "immutable=1");
-    }
   }
   const bool read_only = plan.read_only_because.has_value();
-  FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags, uri));
+  FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags, memory ? std::string() : name));
   db.set_busy_timeout(mode.busy_timeout_ms);
   FB_TRY(check_identity(db, mode.create_if_missing || memory));
   if (read_only) {

@@ -59,9 +59,8 @@ class Store {
   // file, or cannot create the -wal/-shm SQLite needs (a directory it cannot write), the store is
   // opened read-only (read_only()): reads work, writes fail with
   //   "store s.db: cannot write: this user cannot write s.db (mode 0444; chmod u+w s.db to ...)"
-  // and a store at an older schema version is refused ("... needs a writable open: ..."). Without
-  // a -wal and with no way to create one, the file is read as immutable (no locks), which is safe
-  // because no writer can change it without creating a -wal.
+  // and a store at an older schema version is refused ("... needs a writable open: ..."). When the
+  // -wal or -shm is missing and cannot be created, the store is refused, naming them and why.
   static base::Result<Store> open(const std::string& path, const OpenMode& mode = {});
 
   Store(Store&&) noexcept;

@@ -51,7 +51,14 @@ void repair_side_file_modes(const std::string& db_path) {
   }
 }
 
+bool on_read_only_file_system(const std::string& path) {
+  return ::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) != 0 && errno == EROFS;
+}
+
 std::optional<std::string> why_not_writable(const std::string& db_path) {
+  if (on_read_only_file_system(db_path)) {
+    return fmt::format("{} is on a read-only file system", db_path);
+  }
   struct stat st {};
   if (::stat(db_path.c_str(), &st) == 0 && !may_write(db_path)) {
     if (st.st_uid == ::geteuid() && (st.st_mode & S_IWUSR) == 0) {

@@ -48,4 +48,7 @@ void repair_side_file_modes(const std::string& db_path);
 //   "this user cannot create s.db-wal in dir (mode 0555)"
 std::optional<std::string> why_not_writable(const std::string& db_path);
 
+// Whether `path` is on a file system mounted read-only (where no mode helps).
+bool on_read_only_file_system(const std::string& path);
+
 }  // namespace flakebisect::store
