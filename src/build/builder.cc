@@ -8,9 +8,25 @@
 
 namespace flakebisect::build {
 
+namespace {
+
+// Whether `line` is gcc's echo of a source line ("   12 |   code"), which may hold any text.
+bool is_source_echo(std::string_view line) {
+  size_t at = line.find_first_not_of(' ');
+  if (at == std::string_view::npos || line[at] < '0' || line[at] > '9') return false;
+  at = line.find_first_not_of("0123456789", at);
+  at = at == std::string_view::npos ? at : line.find_first_not_of(' ', at);
+  return at != std::string_view::npos && line[at] == '|';
+}
+
+}  // namespace
+
 std::optional<std::string> disk_full_in(std::string_view output) {
-  // Only a diagnostic: a line that ends "<what>: <strerror text>", as perror, gcc, ld and make
-  // print one. The words inside a line (gcc echoing a source line with that string) are not.
+  // Only a diagnostic of a failed write, as perror, gcc, ld and make print one ("<what>: <strerror
+  // text>" at the end of the line), as as prints one (the text in quotes), as Python prints one
+  // ("[Errno 28] <text>: '<path>'") and as Perl's die does ("<what>: <text> at <file> line N.").
+  // The words elsewhere in a line (a message that mentions them, gcc echoing a source line that
+  // holds them) are not.
   size_t start = 0;
   while (start < output.size()) {
     size_t end = output.find('\n', start);
@@ -20,9 +36,18 @@ std::optional<std::string> disk_full_in(std::string_view output) {
     while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) {
       line.remove_suffix(1);
     }
-    for (std::string_view text : {": No space left on device", ": Disk quota exceeded"}) {
-      if (line.size() < text.size() || line.substr(line.size() - text.size()) != text) continue;
-      if (line.size() > 200) line = line.substr(line.size() - text.size() + 2);
+    if (is_source_echo(line)) continue;
+    for (std::string_view text : {"No space left on device", "Disk quota exceeded"}) {
+      const size_t at = line.find(text);
+      if (at == std::string_view::npos || at < 2) continue;
+      const std::string_view before = line.substr(0, at);
+      const std::string_view after = line.substr(at + text.size());
+      const bool quoted = before.ends_with(": '") || before.ends_with(": \"");
+      const bool follows = before.ends_with(": ") || before.ends_with("] ") || quoted;
+      const bool ends = after.empty() || (quoted && (after == "'" || after == "\"")) ||
+                        after == "." || after.starts_with(": ") || after.starts_with(" at ");
+      if (!follows || !ends) continue;
+      if (line.size() > 200) line = text;
       return fmt::format("the disk is full (\"{}\")", line);
     }
   }

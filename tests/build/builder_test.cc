@@ -97,6 +97,16 @@ TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {
                          "      |     ^~~~~~~~~\n"),
             std::nullopt);
   EXPECT_EQ(disk_full_in("warning: No space left on device is not handled here\n"), std::nullopt);
+  // as quotes the text; Python's OSError and Perl's die add to it.
+  EXPECT_TRUE(
+      disk_full_in("fs/ext4/inode.s: Assembler messages:\nfs/ext4/inode.s: Fatal error: "
+                   "can't write 4096 bytes to section .text of fs/ext4/inode.o: 'No space "
+                   "left on device'\n"));
+  EXPECT_TRUE(disk_full_in("OSError: [Errno 28] No space left on device: '/build/out'\n"));
+  EXPECT_TRUE(disk_full_in("Cannot write out: No space left on device at gen.pl line 12.\n"));
+  // A source line with such a string in a format, echoed by gcc under an error.
+  EXPECT_EQ(disk_full_in("   12 |   printf(\"%s: No space left on device\", name);\n"),
+            std::nullopt);
   EXPECT_EQ(disk_full_in("error: expected ';'\n"), std::nullopt);
 }
 
