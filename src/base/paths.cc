@@ -328,6 +328,9 @@ Result<std::string> find_executable_in(const std::string& name, std::string_view
       }
       candidate += name;
       if (is_executable_file(candidate)) {
+        // Found, as execvp would; one it could still not run (a missing #! interpreter) is
+        // refused here with the reason, like a name with a slash.
+        FB_TRY(check_runnable(candidate));
         // A relative entry (".", "bin") was checked against the tool's directory; a child runs
         // it after changing to its own, so it gets the file that was checked, by absolute path.
         if (candidate.front() != '/') {

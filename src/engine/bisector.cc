@@ -906,6 +906,7 @@ std::string xfstests_config_name(const config::XfstestsConfig& xfstests,
     } else if (word.rfind("-b", 0) == 0 && word.size() > 2) {
       size = word.substr(2);
     }
+    if (size.rfind("size=", 0) == 0) size = size.substr(5);  // mkfs.xfs -b size=4096
     if (size.empty()) continue;
     const bool digits = size.size() <= 9 && std::all_of(size.begin(), size.end(), [](char c) {
                           return c >= '0' && c <= '9';

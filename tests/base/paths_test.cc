@@ -260,6 +260,13 @@ TEST(PathsTest, FindExecutableNamesAHashBangInterpreterThatDoesNotExist) {
   EXPECT_EQ(found.error().message(),
             tmp.file("badinterp.sh") +
                 ": its interpreter '/nonexistent/interp' (the #! line) does not exist");
+  // Found by a search of PATH: refused the same way.
+  const auto on_path =
+      find_executable_in("badinterp.sh", "/nonexistent-dir:" + tmp.path());
+  ASSERT_FALSE(on_path);
+  EXPECT_EQ(on_path.error().message(),
+            tmp.file("badinterp.sh") +
+                ": its interpreter '/nonexistent/interp' (the #! line) does not exist");
 }
 
 TEST(PathsTest, FindExecutableSaysAHashBangLineWithDosLineEndingsNamesNoRealInterpreter) {

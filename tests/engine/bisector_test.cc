@@ -812,6 +812,8 @@ TEST(XfstestsConfigName, IsTheFilesystemAndTheBlockSizeAsKvmXfstestsNamesThem) {
   xfstests.mkfs_options = "-b 1000";
   scratch.fstype = "xfs";
   EXPECT_EQ(xfstests_config_name(xfstests, scratch), "xfs/1000");
+  xfstests.mkfs_options = "-m crc=1 -b size=1024";
+  EXPECT_EQ(xfstests_config_name(xfstests, scratch), "xfs/1k");
 }
 
 }  // namespace
