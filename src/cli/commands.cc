@@ -577,6 +577,20 @@ int list_command(const GlobalOptions& global, bool json_output) {
   return kExitOk;
 }
 
+namespace {
+
+// An event as `log --json` lists it and `watch --json` streams it.
+json event_json(const store::Event& event) {
+  return json{
+      {"id", event.id},
+      {"at", iso_time(event.at_ms)},
+      {"kind", event.kind},
+      {"message", event.message},
+      {"data", event.data_json ? json::parse(*event.data_json, nullptr, false) : json(nullptr)}};
+}
+
+}  // namespace
+
 int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
@@ -593,12 +607,7 @@ int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
   json rows = json::array();
   for (const store::Event& event : *events) {
     if (json_output) {
-      rows.push_back(json{{"id", event.id},
-                          {"at", iso_time(event.at_ms)},
-                          {"kind", event.kind},
-                          {"message", event.message},
-                          {"data", event.data_json ? json::parse(*event.data_json, nullptr, false)
-                                                   : json(nullptr)}});
+      rows.push_back(event_json(event));
     } else {
       fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
     }
@@ -735,7 +744,8 @@ base::Result<WatchRead> read_for_watch(store::Store& store, int64_t id, int64_t 
 
 }  // namespace
 
-int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain) {
+int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain,
+                  bool json_output) {
   // Below 50 ms a poll would mostly wait on the store; above an hour it is surely a mistake (and
   // the conversion to milliseconds stays far from overflow).
   if (!(interval_s >= kMinWatchIntervalS && interval_s <= kMaxWatchIntervalS)) {
@@ -747,10 +757,11 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
     return fail(opened.error(), "store");
   }
   const auto interval = std::chrono::milliseconds(std::llround(interval_s * 1000));
-  if (!plain && terminal_can_redraw() && terminal_frame_options(STDOUT_FILENO)) {
+  if (!plain && !json_output && terminal_can_redraw() && terminal_frame_options(STDOUT_FILENO)) {
     return watch_live(*opened, id, interval);
   }
-  // Otherwise one line per event, as `log` prints them.
+  // Otherwise one line per event, as `log` prints them; with --json one JSON object per line (as
+  // `log --json`'s elements), and last {"id", "state", "result"} (or "owner_alive": false).
   int64_t last_event = 0;
   int64_t dead_owner = 0;  // the pid of an owner found gone at the previous read, 0 if none
   while (true) {
@@ -759,12 +770,23 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
       return fail(read.error(), "store " + opened->path);
     }
     for (const store::Event& event : read->events) {
-      fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
+      if (json_output) {
+        fmt::print("{}\n", to_json_text(event_json(event)));
+      } else {
+        fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
+      }
       last_event = event.id;
     }
     std::fflush(stdout);
     const store::Bisection& bisection = read->bisection;
     if (finished(bisection.state) || bisection.state == BisectionState::kPaused) {
+      if (json_output) {
+        json end{{"id", id}, {"state", store::to_string(bisection.state)}};
+        end["result"] = bisection.result_json ? json::parse(*bisection.result_json, nullptr, false)
+                                              : json(nullptr);
+        fmt::print("{}\n", to_json_text(end));
+        return kExitOk;
+      }
       fmt::print("bisection {}: {}\n", id, store::to_string(bisection.state));
       print_result(bisection, false);
       return kExitOk;
@@ -772,6 +794,17 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
     if (owner_gone(bisection)) {
       // Gone at two reads in a row: not an owner that finished between a read and the check.
       if (dead_owner == *bisection.owner_pid) {
+        if (json_output) {
+          fmt::print("{}\n", to_json_text(json{{"id", id},
+                                               {"state", "running"},
+                                               {"owner_pid", dead_owner},
+                                               {"owner_alive", false}}));
+          fmt::print(stderr,
+                     "flakebisect: error: bisection {} is not being worked on: its process (pid "
+                     "{}) is gone; continue with: flakebisect resume {}\n",
+                     id, dead_owner, id);
+          return kExitError;
+        }
         return report_owner_gone(id, dead_owner);
       }
       dead_owner = *bisection.owner_pid;

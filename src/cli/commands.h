@@ -65,7 +65,9 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
 // (else a usage error).
 inline constexpr double kMinWatchIntervalS = 0.05;
 inline constexpr double kMaxWatchIntervalS = 3600;
-int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain);
+// json_output: JSON Lines (each event, then the end state), never the live view.
+int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain,
+                  bool json_output);
 int cancel_command(const GlobalOptions& global, int64_t id);
 int daemon_command(const GlobalOptions& global, bool exit_when_idle);
 

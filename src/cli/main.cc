@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
   watch->add_option("id", id, "bisection id")->required()->check(kBisectionId);
   watch->add_option("--interval", interval, "seconds between polls, 0.05 to 3600 (default: 1)");
   watch->add_flag("--plain", plain, "print event lines even on a terminal (no live view)");
+  watch->add_flag("--json", json,
+                  "one JSON object per line: each event as `log --json` lists it, then the end");
 
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a bisection");
   cancel->add_option("id", id, "bisection id")->required()->check(kBisectionId);
@@ -215,7 +217,7 @@ int main(int argc, char** argv) {
     return cli::report_command(global, id, format);
   }
   if (watch->parsed()) {
-    return cli::watch_command(global, id, interval, plain);
+    return cli::watch_command(global, id, interval, plain, json);
   }
   if (cancel->parsed()) {
     return cli::cancel_command(global, id);

@@ -120,6 +120,14 @@ TEST_F(CommandsTest, WatchEndsWhenTheBisectionsProcessIsGone) {
       HasSubstr(fmt::format("bisection {}: running, but its process (pid {}) is gone\n", id, pid)));
   EXPECT_THAT(watch.err, HasSubstr(fmt::format("flakebisect resume {}", id)));
   EXPECT_EQ(state(id), BisectionState::kRunning);  // watch only reads
+
+  const base::ProcessResult json = flakebisect(
+      {"watch", std::to_string(id), "--interval", "0.05", "--json"}, std::chrono::seconds(10));
+  ASSERT_FALSE(json.timed_out) << "watch --json never ended\n" << json.out;
+  EXPECT_EQ(json.exit_code, kExitError) << json.err;
+  EXPECT_THAT(json.out, HasSubstr(fmt::format("{{\"id\":{},\"owner_alive\":false,\"owner_pid\":{},"
+                                              "\"state\":\"running\"}}\n",
+                                              id, pid)));
 }
 
 TEST_F(CommandsTest, WatchKeepsFollowingABisectionWhoseProcessIsAlive) {

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <vector>
+
 #include "integration/cli_support.h"
 
 namespace flakebisect::testing {
@@ -96,6 +99,18 @@ TEST(Queue, CancelWatchAndStatus) {
   EXPECT_EQ(watch.exit_code, 0);
   EXPECT_THAT(watch.out, HasSubstr("bisection 2: found"));
   EXPECT_THAT(watch.out, HasSubstr("found: " + s.history.planted_sha()));
+  // --json: JSON Lines, every event as `log --json` lists it, then the end state and result.
+  const CliResult lines =
+      flakebisect({"--db", s.db.native(), "watch", "2", "--interval", "0.1", "--json"});
+  EXPECT_EQ(lines.exit_code, 0) << describe(lines);
+  std::vector<nlohmann::json> objects;
+  std::istringstream stream(lines.out);
+  for (std::string line; std::getline(stream, line);) objects.push_back(parse_json(line));
+  const auto logged = parse_json(flakebisect({"--db", s.db.native(), "log", "2", "--json"}).out);
+  ASSERT_EQ(objects.size(), logged.size() + 1);
+  for (size_t i = 0; i < logged.size(); ++i) EXPECT_EQ(objects[i], logged[i]);
+  EXPECT_EQ(objects.back()["state"], "found");
+  EXPECT_EQ(objects.back()["result"]["culprit"]["sha"], s.history.planted_sha());
   const auto list = parse_json(flakebisect({"--db", s.db.native(), "list", "--json"}).out);
   ASSERT_EQ(list.size(), 2U);
   EXPECT_EQ(list[0]["state"], "cancelled");
