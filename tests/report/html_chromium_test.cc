@@ -140,8 +140,15 @@ std::string chromium_program() {
 std::optional<base::ProcessResult> run_chromium(const TempDir& dir, const std::string& page,
                                                 const std::vector<std::string>& flags) {
   base::ProcessOptions options;
-  options.argv = {chromium_program(), "--headless=new", "--no-sandbox",
-                  "--disable-gpu",    "--no-first-run", "--user-data-dir=" + dir.file("profile")};
+  // --disable-dev-shm-usage: shared memory in /tmp, not /dev/shm, which a container or chroot may
+  // lack or keep small (chromium aborts there: "Creating shared memory in /dev/shm ... failed").
+  options.argv = {chromium_program(),
+                  "--headless=new",
+                  "--no-sandbox",
+                  "--disable-gpu",
+                  "--disable-dev-shm-usage",
+                  "--no-first-run",
+                  "--user-data-dir=" + dir.file("profile")};
   options.argv.insert(options.argv.end(), flags.begin(), flags.end());
   options.argv.push_back("file://" + page);
   options.env_set = {{"HOME", dir.path()},
