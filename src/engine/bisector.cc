@@ -108,7 +108,7 @@ class Session {
       return std::move(policy).error();
     }
     policy_ = std::move(policy).value();
-    FB_ASSIGN_OR_RETURN(Executors made, executors(config_));
+    FB_ASSIGN_OR_RETURN(Executors made, executors(run_config()));
     builder_ = std::move(made.builder);
     runner_ = std::move(made.runner);
 
@@ -650,6 +650,31 @@ class Session {
     prepared_ = x;
     report(Progress::Phase::kBuilding, x, 0, 0, message);
     return true;
+  }
+
+  // The configuration the runner gets: the stored one, except that a bisection whose test identity
+  // predates the guest's watch of test.no_output_timeout (guest_watches_output) goes on without
+  // it, so that its runs stay what its identity says they are.
+  config::Config run_config() const {
+    config::Config config = config_;
+    if (!guest_watches_output(config_)) {
+      return config;
+    }
+    const store::BisectionSpec& spec = bisection_.spec;
+    bool watched = false;
+    if (!spec.inputs_json.empty()) {
+      auto inputs = inputs_from_json(spec.inputs_json, fmt::format("bisection {}", id_));
+      watched = inputs &&
+                spec.test_identity == test_identity(config_, reproducer_digest(config_, *inputs));
+    }
+    if (!watched) {
+      spdlog::info(
+          "bisection {}: started before guests watched test.no_output_timeout; its runs "
+          "go on without it",
+          id_);
+      config.test.no_output_timeout = std::chrono::seconds(0);
+    }
+    return config;
   }
 
   // The FLAKEBISECT_RUN index of the next run at x: after every run stored at x for this test,

@@ -65,6 +65,10 @@ void append_kernel(std::string& out, const config::Config& config) {
 
 }  // namespace
 
+bool guest_watches_output(const config::Config& config) {
+  return config.qemu && !config.xfstests && config.test.no_output_timeout.count() > 0;
+}
+
 std::string test_identity(const config::Config& config, std::string_view reproducer_digest) {
   std::string out = "flakebisect test identity v1\n";
   append_argv(out, "build.command", config.build.command);
@@ -86,6 +90,10 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
     append_argv(out, "scratch.mkfs", config.scratch.mkfs);
     append_argv(out, "scratch.fstype", {config.scratch.fstype});
     append_argv(out, "scratch.mount_options", {config.scratch.mount_options});
+    if (guest_watches_output(config)) {
+      // Since 2026-11-27 the guest stops a silent reproducer; runs before it were never stopped.
+      out += "qemu.no_output_timeout=enforced\n";
+    }
   }
   if (config.reproducer) {
     append_argv(out, "reproducer.program", {config.reproducer->program});

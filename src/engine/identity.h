@@ -52,6 +52,11 @@ namespace flakebisect::engine {
 
 std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
 
+// Whether a guest run stops a reproducer that prints nothing for test.no_output_timeout ([qemu]
+// with a reproducer). Such identities carry a line saying so: versions before 2026-11-27 ignored
+// the key in a guest, and their runs must not count as runs under that rule.
+bool guest_watches_output(const config::Config& config);
+
 // One file outside the repository whose contents a test depends on. key: "reproducer" (with
 // [xfstests]: ./check and the named tests), "reproducer.bundled" (a bundled: program),
 // "kernel.base" or "kernel.fragments", or "qemu.kernel" (the prebuilt kernel image booted at every

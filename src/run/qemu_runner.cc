@@ -1027,11 +1027,13 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         await_end_marker(line.run);
         RunResult result;
         result.outcome = outcome_of_status(line.status);
-        result.detail = line.silent ? fmt::format(
-                                          "printed nothing for {} s "
-                                          "(test.no_output_timeout): stopped in the guest",
-                                          no_output_seconds())
-                                    : status_text(line.status);
+        const std::string ended =
+            line.silent ? fmt::format(
+                              "printed nothing for {} s (test.no_output_timeout): stopped "
+                              "in the guest",
+                              no_output_seconds())
+                        : status_text(line.status);
+        result.detail = ended;
         if (options_.xfstests) {
           // The guest init turned ./check's summary into an exit status (qemu/guest/init).
           result.detail =
@@ -1054,9 +1056,9 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
           // The kernel reported a problem during the run: that is what this run found.
           result.outcome = store::RunOutcome::kCrash;
           result.signature = crash->title;
-          const std::string ran =
-              options_.xfstests ? result.detail.substr(0, result.detail.find('\n'))
-                                : "reproducer " + status_text(line.status);
+          const std::string ran = options_.xfstests
+                                      ? result.detail.substr(0, result.detail.find('\n'))
+                                      : "reproducer " + ended;
           result.detail = fmt::format("{}; kernel: {}\n{}", ran, crash->title, crash->excerpt);
         }
         result.duration = milliseconds(line.ms);

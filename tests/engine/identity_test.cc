@@ -79,6 +79,23 @@ config::Config guest_config() {
   return config;
 }
 
+TEST(TestIdentity, AGuestThatStopsASilentReproducerSaysSo) {
+  // Runs of versions that ignored test.no_output_timeout in a guest are not runs under it.
+  config::Config c = guest_config();
+  c.test.no_output_timeout = std::chrono::seconds(60);
+  EXPECT_TRUE(guest_watches_output(c));
+  const std::string watched = test_identity(c);
+  c.xfstests.emplace();
+  EXPECT_FALSE(guest_watches_output(c)) << "./check is not watched";
+  c.xfstests.reset();
+  c.test.no_output_timeout = std::chrono::seconds(0);
+  EXPECT_FALSE(guest_watches_output(c));
+  EXPECT_NE(watched, test_identity(c));
+  config::Config host = base_config();
+  host.test.no_output_timeout = std::chrono::seconds(60);
+  EXPECT_FALSE(guest_watches_output(host));
+}
+
 TEST(TestIdentity, AGuestTestChangesWithWhatTheGuestSeesNotWithHowFast) {
   const std::string id = test_identity(guest_config());
   EXPECT_NE(id, test_identity(base_config()));
