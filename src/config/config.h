@@ -210,8 +210,8 @@ struct Config {
 std::vector<std::string> config_keys();
 
 // What a text is: a configuration for a new bisection, or one stored with a bisection (whatever an
-// earlier flakebisect accepted: rules added since, such as test.no_output_timeout with [qemu], are
-// not applied to it, so that a paused bisection still resumes).
+// earlier flakebisect accepted: rules added since, such as test.no_output_timeout refused with
+// [xfstests], are not applied to it, so that a paused bisection still resumes).
 enum class ConfigOrigin { kNew, kStored };
 
 // Parses config text. `source_name` (usually the path) starts every error message.

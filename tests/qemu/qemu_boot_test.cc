@@ -25,6 +25,7 @@ using flakebisect::guest_support::debian_kernel;
 using flakebisect::test_support::TempDir;
 using store::RunOutcome;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Optional;
 using ::testing::StartsWith;
 
@@ -135,7 +136,7 @@ TEST_F(QemuBootTest, AReproducerThatNeverEndsIsAHang) {
 }
 
 TEST_F(QemuBootTest, AReproducerSilentForNoOutputTimeoutIsAHangStoppedInTheGuest) {
-  // test.no_output_timeout: it printed once, then nothing; its child holds the output open too.
+  // test.no_output_timeout: it printed once, then nothing (a child of it sleeps too).
   auto o = options(script("quiet", "echo started\nsleep 100000 &\nsleep 100000"));
   o.run_timeout = std::chrono::milliseconds(120000);
   o.no_output_timeout = std::chrono::milliseconds(3000);
@@ -148,6 +149,16 @@ TEST_F(QemuBootTest, AReproducerSilentForNoOutputTimeoutIsAHangStoppedInTheGuest
   EXPECT_THAT(results[0].detail, HasSubstr("started"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(100))
       << "stopped by test.timeout, not by the silence";
+
+  // Watched, a reproducer still runs in the foreground: SIGINT is not ignored (a background job's
+  // would be), and a quick one is not held for the watcher's second.
+  auto interrupted = options(script("sigint", "echo hi\nkill -INT $$\necho survived"));
+  interrupted.no_output_timeout = std::chrono::milliseconds(3000);
+  const auto sigint = boot(interrupted, 1);
+  ASSERT_EQ(sigint.size(), 1u);
+  EXPECT_THAT(sigint[0].detail, HasSubstr("exit 130"));
+  EXPECT_THAT(sigint[0].detail, Not(HasSubstr("survived")));
+  EXPECT_LT(sigint[0].duration, std::chrono::milliseconds(900));
 
   // A reproducer that keeps printing runs its course.
   auto chatty = options(script("chatty", "for i in 1 2 3 4 5 6; do echo $i; sleep 1; done"));
