@@ -652,27 +652,14 @@ class Session {
     return true;
   }
 
-  // The configuration the runner gets: the stored one, except that a bisection whose test identity
-  // predates the guest's watch of test.no_output_timeout (guest_watches_output) goes on without
-  // it, so that its runs stay what its identity says they are.
+  // runner_config (bisector.h), saying when it leaves out the guest's watch.
   config::Config run_config() const {
-    config::Config config = config_;
-    if (!guest_watches_output(config_)) {
-      return config;
-    }
-    const store::BisectionSpec& spec = bisection_.spec;
-    bool watched = false;
-    if (!spec.inputs_json.empty()) {
-      auto inputs = inputs_from_json(spec.inputs_json, fmt::format("bisection {}", id_));
-      watched = inputs &&
-                spec.test_identity == test_identity(config_, reproducer_digest(config_, *inputs));
-    }
-    if (!watched) {
+    config::Config config = runner_config(config_, bisection_.spec);
+    if (config.test.no_output_timeout != config_.test.no_output_timeout) {
       spdlog::info(
           "bisection {}: started before guests watched test.no_output_timeout; its runs "
           "go on without it",
           id_);
-      config.test.no_output_timeout = std::chrono::seconds(0);
     }
     return config;
   }
@@ -919,6 +906,23 @@ class Session {
 };
 
 }  // namespace
+
+config::Config runner_config(const config::Config& config, const store::BisectionSpec& spec) {
+  config::Config out = config;
+  if (!guest_watches_output(config)) {
+    return out;
+  }
+  bool watched = false;
+  if (!spec.inputs_json.empty()) {
+    auto inputs = inputs_from_json(spec.inputs_json, "bisection");
+    watched =
+        inputs && spec.test_identity == test_identity(config, reproducer_digest(config, *inputs));
+  }
+  if (!watched) {
+    out.test.no_output_timeout = std::chrono::seconds(0);
+  }
+  return out;
+}
 
 std::string xfstests_config_name(const config::XfstestsConfig& xfstests,
                                  const config::ScratchConfig& scratch) {

@@ -115,6 +115,12 @@ inline constexpr std::string_view kEventEnvironment = "environment";
 // planner learns its costs from these and the build events (cost_learner.h).
 inline constexpr std::string_view kEventBatch = "batch";
 
+// The configuration a bisection's runner gets: `config`, except that a bisection whose stored
+// test identity predates the guest's watch of test.no_output_timeout (guest_watches_output in
+// identity.h; its identity lacks the line that says so) goes on without the watch, so that its
+// runs stay what its identity says they are.
+config::Config runner_config(const config::Config& config, const store::BisectionSpec& spec);
+
 // kvm-xfstests' name of a test configuration, which the batch events of an [xfstests] bisection
 // start with ("ext4/1k: 12 tests, 3 failures, 95 seconds"): the filesystem and, from MKFS_OPTIONS'
 // -b, the block size; the filesystem alone without -b.

@@ -816,5 +816,26 @@ TEST(XfstestsConfigName, IsTheFilesystemAndTheBlockSizeAsKvmXfstestsNamesThem) {
   EXPECT_EQ(xfstests_config_name(xfstests, scratch), "xfs/1k");
 }
 
+TEST(RunnerConfig, ABisectionFromBeforeTheGuestWatchedSilenceGoesOnUnwatched) {
+  config::Config config;
+  config.qemu.emplace();
+  config.qemu->kernel = "/boot/vmlinuz";
+  config.reproducer.emplace();
+  config.test.no_output_timeout = std::chrono::seconds(60);
+  const std::vector<InputFile> inputs = {{"reproducer", "/r", "aaaa"}};
+  store::BisectionSpec spec;
+  spec.inputs_json = inputs_to_json(inputs);
+  spec.test_identity = test_identity(config, reproducer_digest(config, inputs));
+  EXPECT_EQ(runner_config(config, spec).test.no_output_timeout, std::chrono::seconds(60));
+  spec.test_identity = "an identity of an earlier flakebisect";
+  EXPECT_EQ(runner_config(config, spec).test.no_output_timeout, std::chrono::seconds(0));
+  spec.inputs_json.clear();  // stored before schema 2: certainly earlier
+  EXPECT_EQ(runner_config(config, spec).test.no_output_timeout, std::chrono::seconds(0));
+  // Nothing to decide for a host test.
+  config::Config host;
+  host.test.no_output_timeout = std::chrono::seconds(60);
+  EXPECT_EQ(runner_config(host, spec).test.no_output_timeout, std::chrono::seconds(60));
+}
+
 }  // namespace
 }  // namespace flakebisect::engine
