@@ -42,10 +42,12 @@ std::optional<std::string> disk_full_in(std::string_view output) {
       if (at == std::string_view::npos || at < 2) continue;
       const std::string_view before = line.substr(0, at);
       const std::string_view after = line.substr(at + text.size());
-      const bool quoted = before.ends_with(": '") || before.ends_with(": \"");
+      // Inside a C string literal (a source line a compiler echoed without gcc's "N |" gutter).
+      if (std::count(before.begin(), before.end(), '"') % 2 == 1) continue;
+      const bool quoted = before.ends_with(": '");
       const bool follows = before.ends_with(": ") || before.ends_with("] ") || quoted;
-      const bool ends = after.empty() || (quoted && (after == "'" || after == "\"")) ||
-                        after == "." || after.starts_with(": ") || after.starts_with(" at ");
+      const bool ends = after.empty() || (quoted && after == "'") || after == "." ||
+                        after.starts_with(": ") || after.starts_with(" at ");
       if (!follows || !ends) continue;
       if (line.size() > 200) line = text;
       return fmt::format("the disk is full (\"{}\")", line);

@@ -107,6 +107,9 @@ TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {
   // A source line with such a string in a format, echoed by gcc under an error.
   EXPECT_EQ(disk_full_in("   12 |   printf(\"%s: No space left on device\", name);\n"),
             std::nullopt);
+  // The same line echoed without the gutter (clang 16 and older, old gcc).
+  EXPECT_EQ(disk_full_in("  fprintf(stderr, \"%s: No space left on device: %s\\n\", a, b);\n"),
+            std::nullopt);
   EXPECT_EQ(disk_full_in("error: expected ';'\n"), std::nullopt);
 }
 
