@@ -91,7 +91,9 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
     append_argv(out, "scratch.fstype", {config.scratch.fstype});
     append_argv(out, "scratch.mount_options", {config.scratch.mount_options});
     if (guest_watches_output(config)) {
-      // Since 2026-11-27 the guest stops a silent reproducer; runs before it were never stopped.
+      // Since 2026-11-27 the guest stops a silent reproducer; runs before it were not stopped.
+      // runner_config (bisector.h) tells a bisection stored before by this line: a change to
+      // the identity's text must keep that rule right.
       out += "qemu.no_output_timeout=enforced\n";
     }
   }

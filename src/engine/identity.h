@@ -50,6 +50,8 @@
 
 namespace flakebisect::engine {
 
+// Changing what goes in also changes runner_config's answer (bisector.h) for bisections stored
+// before: keep them apart there.
 std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
 
 // Whether a guest run stops a reproducer that prints nothing for test.no_output_timeout ([qemu]
