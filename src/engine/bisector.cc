@@ -940,9 +940,8 @@ std::string xfstests_config_name(const config::XfstestsConfig& xfstests,
     const bool digits = size.size() <= 9 && std::all_of(size.begin(), size.end(), [](char c) {
                           return c >= '0' && c <= '9';
                         });
-    block = digits && std::stoul(size) % 1024 == 0 && std::stoul(size) > 0
-                ? std::to_string(std::stoul(size) / 1024) + "k"
-                : size;
+    const unsigned long bytes = digits ? std::stoul(size) : 0;
+    block = bytes > 0 && bytes % 1024 == 0 ? std::to_string(bytes / 1024) + "k" : size;
   }
   return block.empty() ? scratch.fstype : scratch.fstype + "/" + block;
 }

@@ -165,10 +165,10 @@ std::optional<int64_t> Statement::column_optional_int64(int column) const {
 
 // --- Database ---
 
-Result<Database> Database::open(const std::string& path, int flags, const std::string& uri) {
+Result<Database> Database::open(const std::string& path, int flags, const std::string& name) {
   sqlite3* db = nullptr;
-  const std::string& name = uri.empty() ? path : uri;
-  int rc = sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  const std::string& opened = name.empty() ? path : name;
+  int rc = sqlite3_open_v2(opened.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);  // a handle is returned even on failure, and must be closed

@@ -87,11 +87,10 @@ class Statement {
 class Database {
  public:
   // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is always added) and turns on
-  // extended result codes. `path` is used in error messages. A non-empty `uri` is the name SQLite
-  // opens instead (the same file spelled so that SQLite cannot read it as a URI, or a "file:" URI
-  // with SQLITE_OPEN_URI in flags).
+  // extended result codes. `path` is used in error messages. A non-empty `name` is what SQLite
+  // opens instead: the same file spelled so that SQLite cannot read it as a URI.
   static base::Result<Database> open(const std::string& path, int flags,
-                                     const std::string& uri = {});
+                                     const std::string& name = {});
 
   Database(Database&& other) noexcept;
   Database& operator=(Database&& other) noexcept;

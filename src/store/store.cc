@@ -260,8 +260,8 @@ Status check_current_schema(const Database& db, const std::string& read_only_bec
   return {};
 }
 
-// Connection settings. A read-only connection keeps the journal mode the file has (WAL, or none
-// when immutable): setting it would be a write.
+// Connection settings. A read-only connection keeps the journal mode the file has (WAL): setting
+// it would be a write.
 Status configure(const Database& db, bool memory, bool read_only) {
   if (!read_only) {
     FB_ASSIGN_OR_RETURN(std::string mode, query_text(db, "PRAGMA journal_mode = WAL"));

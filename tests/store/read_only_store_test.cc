@@ -88,19 +88,21 @@ class WritableAgain {
   std::string dir_;
 };
 
-// Makes a store with one queued bisection at `path` and closes it (SQLite then removes the -wal
-// and -shm).
-void make_store(const std::string& path) {
-  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode()));
-  ASSERT_OK(store.create_bisection(sample_spec(), 1));
+// Makes a store with one queued bisection at `path`, closes it (SQLite then removes the -wal and
+// -shm) and gives the file `mode`.
+void make_store(const std::string& path, mode_t mode = 0600) {
+  {
+    ASSERT_OK_AND_ASSIGN(Store store, Store::open(path, create_mode()));
+    ASSERT_OK(store.create_bisection(sample_spec(), 1));
+  }
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
 }
 
 TEST(ReadOnlyStore, AStoreThisUserCannotWriteIsOpenedReadOnlyAndReads) {
   TempDir dir;
   const std::string path = dir.file("s.db");
   as_ordinary_user(dir, [&] {
-    make_store(path);
-    ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+    make_store(path, 0444);
     ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
     EXPECT_TRUE(store.read_only());
     ASSERT_OK_AND_ASSIGN(auto all, store.list_bisections());
@@ -115,8 +117,7 @@ TEST(ReadOnlyStore, AWriteToItNamesTheStoreFileAndItsModeAndSuggestsNoDeletion) 
   TempDir dir;
   const std::string path = dir.file("s.db");
   as_ordinary_user(dir, [&] {
-    make_store(path);
-    ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+    make_store(path, 0444);
     ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
     const auto refused = store.set_state(1, BisectionState::kCancelled, 2);
     ASSERT_FALSE(refused.has_value());
@@ -134,8 +135,7 @@ TEST(ReadOnlyStore, ReadingItLeavesSideFilesItsOwnerCanWriteSoWritesWorkOnceItIs
   TempDir dir;
   const std::string path = dir.file("s.db");
   as_ordinary_user(dir, [&] {
-    make_store(path);
-    ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+    make_store(path, 0444);
     {
       ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
       ASSERT_OK(store.list_bisections());
@@ -158,9 +158,8 @@ TEST(ReadOnlyStore, SideFilesLeftWithoutOwnerWriteAreRepairedAtOpen) {
   TempDir dir;
   const std::string path = dir.file("s.db");
   as_ordinary_user(dir, [&] {
-    make_store(path);
     // What an earlier flakebisect left after reading the store while it was 0444.
-    ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+    make_store(path, 0444);
     { ASSERT_OK_AND_ASSIGN(Store store, Store::open(path)); }
     ASSERT_TRUE(exists(path + "-wal") && exists(path + "-shm"));
     ASSERT_EQ(::chmod((path + "-wal").c_str(), 0444), 0);
@@ -181,8 +180,7 @@ TEST(ReadOnlyStore, AWriteRefusedForAnUnwritableShmNamesItAndItsMode) {
   TempDir dir;
   const std::string path = dir.file("s.db");
   as_ordinary_user(dir, [&] {
-    make_store(path);
-    ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+    make_store(path, 0444);
     { ASSERT_OK_AND_ASSIGN(Store store, Store::open(path)); }
     ASSERT_TRUE(exists(path + "-shm"));
     ASSERT_EQ(::chmod((path + "-shm").c_str(), 0444), 0);
