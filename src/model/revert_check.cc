@@ -1,0 +1,83 @@
+#include "model/revert_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace flakebisect::model {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+double log_kernel(double p, uint32_t fails, uint32_t passes) {
+  double result = 0;
+  if (fails > 0) result += p > 0 ? fails * std::log(p) : kNegInf;
+  if (passes > 0) result += p < 1 ? passes * std::log1p(-p) : kNegInf;
+  return result;
+}
+
+double log_sum_exp(const std::vector<double>& values) {
+  double top = kNegInf;
+  for (double v : values) top = std::max(top, v);
+  if (top == kNegInf) return kNegInf;
+  double sum = 0;
+  for (double v : values) sum += std::exp(v - top);
+  return top + std::log(sum);
+}
+
+}  // namespace
+
+double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint32_t passes) {
+  const ModelOptions& options = posterior.options();
+  const std::vector<double>& joint = posterior.rate_posterior();
+  const size_t ne = options.eps.values.size();
+  const RateSpread spread = RateSpread::of(options.rate_spread);
+  std::vector<double> fixed;
+  std::vector<double> still;
+  std::vector<double> terms(spread.multipliers.size());
+  for (size_t g = 0; g < joint.size(); ++g) {
+    if (!(joint[g] > 0)) continue;
+    const double log_w = std::log(joint[g]);
+    fixed.push_back(log_w + log_kernel(options.eps.values[g % ne], fails, passes));
+    const double theta = options.theta.values[g / ne];
+    for (size_t j = 0; j < terms.size(); ++j) terms[j] = spread.log_term(theta, j, fails, passes);
+    still.push_back(log_w + log_sum_exp(terms));
+  }
+  const double log_fixed = log_sum_exp(fixed);
+  const double log_still = log_sum_exp(still);
+  if (log_fixed == kNegInf && log_still == kNegInf) return 0.5;  // no grid point explains it
+  if (log_fixed == kNegInf) return 0;
+  if (log_still == kNegInf) return 1;
+  // 1 / (1 + L_still / L_fixed), without overflow either way.
+  return 1 / (1 + std::exp(log_still - log_fixed));
+}
+
+RevertVerdict evaluate_revert(const Posterior& posterior, uint32_t fails, uint32_t passes,
+                              double threshold) {
+  const double fixed = revert_fixed_probability(posterior, fails, passes);
+  if (fixed >= threshold) return RevertVerdict::kFixed;
+  if (1 - fixed >= threshold) return RevertVerdict::kStillBad;
+  return RevertVerdict::kContinue;
+}
+
+uint32_t revert_runs_to_decide(const Posterior& posterior, uint32_t fails, uint32_t passes,
+                               double threshold, uint32_t cap) {
+  if (cap == 0) return 0;
+  // P(fixed) grows with every pass (a good commit passes at least as often as a bad one, since
+  // min_rate_ratio >= 1), so the least sufficient count is found by bisection.
+  if (revert_fixed_probability(posterior, fails, passes + cap) < threshold) return cap;
+  uint32_t low = 1;
+  uint32_t high = cap;
+  while (low < high) {
+    const uint32_t mid = low + (high - low) / 2;
+    if (revert_fixed_probability(posterior, fails, passes + mid) >= threshold) {
+      high = mid;
+    } else {
+      low = mid + 1;
+    }
+  }
+  return low;
+}
+
+}  // namespace flakebisect::model

@@ -1,0 +1,43 @@
+// RevertCheck: KernelCI's "revert" check, as a posterior. Once a bisection has named culprit c,
+// the bad commit with c reverted is tested. Two hypotheses explain its runs:
+//
+//   fixed:  the revert behaves like a good commit and fails at eps;
+//   still:  it behaves like a bad commit and fails at theta * u, with u a fresh multiplier of the
+//           rate spread (ModelOptions::rate_spread), as any other bad commit's.
+//
+// Both are integrated over the bisection's own posterior of (theta, eps) (Posterior::
+// rate_posterior), so what the bisection learnt about the bug's rate is what a pass at the revert
+// is weighed against: at theta 0.3 a dozen passes say "fixed", at theta 0.05 it takes about a
+// hundred. The prior is 1/2 each: the check is evidence about the revert, not a second vote for
+// the culprit. A revert that still fails is the signal KernelCI's check exists for: the culprit
+// is wrong, or the bug needs it and something after it.
+//
+// Thread rules: pure functions; the posterior must have been updated (any const call does that)
+// before concurrent use.
+#pragma once
+
+#include <cstdint>
+
+#include "model/posterior.h"
+
+namespace flakebisect::model {
+
+enum class RevertVerdict {
+  kContinue,
+  kFixed,     // P(fixed) >= threshold
+  kStillBad,  // P(still) >= threshold
+};
+
+// P(fixed | fails, passes at the revert), given the bisection's posterior.
+double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint32_t passes);
+
+// kFixed or kStillBad when that side holds at least `threshold` (in (0.5, 1)).
+RevertVerdict evaluate_revert(const Posterior& posterior, uint32_t fails, uint32_t passes,
+                              double threshold);
+
+// The fewest further runs that could end the check: passes in a row until P(fixed) reaches
+// `threshold`, at most `cap` (cap when even that many would not). At least 1 when cap > 0.
+uint32_t revert_runs_to_decide(const Posterior& posterior, uint32_t fails, uint32_t passes,
+                               double threshold, uint32_t cap);
+
+}  // namespace flakebisect::model

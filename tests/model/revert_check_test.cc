@@ -1,0 +1,102 @@
+#include "model/revert_check.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace flakebisect::model {
+namespace {
+
+ModelOptions rates(RateGrid theta, RateGrid eps) {
+  ModelOptions o;
+  o.theta = std::move(theta);
+  o.eps = std::move(eps);
+  return o;
+}
+
+TEST(RevertCheck, PassesAgainstAKnownRateMatchHandComputation) {
+  // fixed: eps = 0 passes always; still: each pass has probability 1/2.
+  const auto dag = CandidateDag::linear(3);
+  const Posterior post(dag, rates(RateGrid::point(0.5), RateGrid::point(0)));
+  EXPECT_NEAR(revert_fixed_probability(post, 0, 0), 0.5, 1e-12);
+  EXPECT_NEAR(revert_fixed_probability(post, 0, 7), 1 / (1 + 1.0 / 128), 1e-12);
+  EXPECT_EQ(evaluate_revert(post, 0, 7, 0.99), RevertVerdict::kFixed);
+  EXPECT_EQ(evaluate_revert(post, 0, 6, 0.99), RevertVerdict::kContinue);  // 64/65 = 0.9846
+  EXPECT_EQ(revert_runs_to_decide(post, 0, 0, 0.99, 100), 7u);
+  EXPECT_EQ(revert_runs_to_decide(post, 0, 3, 0.99, 100), 4u);
+  EXPECT_EQ(revert_runs_to_decide(post, 0, 0, 0.99, 5), 5u);  // the cap, even though 5 cannot
+}
+
+TEST(RevertCheck, OneFailureWhereGoodCommitsNeverFailMeansStillBad) {
+  const auto dag = CandidateDag::linear(3);
+  const Posterior post(dag, rates(RateGrid::point(0.5), RateGrid::point(0)));
+  EXPECT_EQ(revert_fixed_probability(post, 1, 30), 0.0);
+  EXPECT_EQ(evaluate_revert(post, 1, 30, 0.99), RevertVerdict::kStillBad);
+}
+
+TEST(RevertCheck, RatesAreMarginalisedOverTheBisectionsPosterior) {
+  // theta in {0.2, 0.8} with equal mass, eps 0; two passes: still = (0.64 + 0.04) / 2 = 0.34.
+  const auto dag = CandidateDag::linear(3);
+  const Posterior two_thetas(dag, rates(RateGrid{{0.2, 0.8}, {1, 1}}, RateGrid::point(0)));
+  EXPECT_NEAR(revert_fixed_probability(two_thetas, 0, 2), 1 / 1.34, 1e-12);
+
+  // eps in {0, 0.1} with equal mass, theta 0.5; one failure: fixed = 0.05, still = 0.5.
+  const Posterior two_eps(dag, rates(RateGrid::point(0.5), RateGrid{{0.0, 0.1}, {1, 1}}));
+  EXPECT_NEAR(revert_fixed_probability(two_eps, 1, 0), 0.05 / 0.55, 1e-12);
+
+  // What the bisection saw moves the rates: failures at commit 0 (bad for every culprit) make
+  // theta 0.8 likelier, and passes at the revert then say "fixed" sooner.
+  Posterior learnt(dag, rates(RateGrid{{0.2, 0.8}, {1, 1}}, RateGrid::point(0)));
+  learnt.record(2, 4, 0);  // the bad commit: weights 0.2^4 and 0.8^4
+  const double w02 = std::pow(0.2, 4), w08 = std::pow(0.8, 4);
+  const double still = (w02 * 0.64 + w08 * 0.04) / (w02 + w08);
+  EXPECT_NEAR(revert_fixed_probability(learnt, 0, 2), 1 / (1 + still), 1e-12);
+  EXPECT_GT(revert_fixed_probability(learnt, 0, 2), revert_fixed_probability(two_thetas, 0, 2));
+}
+
+TEST(RevertCheck, AStillBadRevertGetsAFreshMultiplierOfTheRateSpread) {
+  ModelOptions o = rates(RateGrid::point(0.5), RateGrid::point(0));
+  o.rate_spread = 0.25;
+  const auto dag = CandidateDag::linear(3);
+  const Posterior post(dag, o);
+  const RateSpread spread = RateSpread::of(0.25);
+  double still = 0;
+  for (size_t j = 0; j < spread.weights.size(); ++j) {
+    still += spread.weights[j] * std::pow(1 - spread.rate(0.5, j), 5);
+  }
+  EXPECT_NEAR(revert_fixed_probability(post, 0, 5), 1 / (1 + still), 1e-12);
+}
+
+// The default model after evidence like a bisection's: the runs a passing revert needs follow
+// the rate the bisection learnt, and the count returned is the least that decides.
+TEST(RevertCheck, RunsToDecideFollowTheLearntRate) {
+  const auto dag = CandidateDag::linear(20);
+  ModelOptions o;
+  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
+  o.rate_spread = 0.25;
+  o.min_rate_ratio = 2;
+  Posterior frequent(dag, o);
+  frequent.record(19, 9, 21);  // theta near 0.3
+  frequent.record(10, 6, 14);
+  frequent.record(4, 0, 40);
+  Posterior rare(dag, o);
+  rare.record(19, 3, 57);  // theta near 0.05
+  rare.record(10, 2, 38);
+  rare.record(4, 0, 40);
+  const uint32_t need_frequent = revert_runs_to_decide(frequent, 0, 0, 0.995, 1000);
+  const uint32_t need_rare = revert_runs_to_decide(rare, 0, 0, 0.995, 1000);
+  EXPECT_GE(need_frequent, 10u);
+  EXPECT_LE(need_frequent, 40u);
+  EXPECT_GE(need_rare, 3 * need_frequent);
+  EXPECT_LT(need_rare, 1000u);
+  for (const Posterior* post : {&frequent, &rare}) {
+    const uint32_t need = revert_runs_to_decide(*post, 0, 0, 0.995, 1000);
+    EXPECT_EQ(evaluate_revert(*post, 0, need, 0.995), RevertVerdict::kFixed);
+    EXPECT_EQ(evaluate_revert(*post, 0, need - 1, 0.995), RevertVerdict::kContinue);
+  }
+  // Two failures in a few runs are a bad commit's, not a good one's occasional false failure.
+  EXPECT_EQ(evaluate_revert(frequent, 2, 3, 0.995), RevertVerdict::kStillBad);
+}
+
+}  // namespace
+}  // namespace flakebisect::model
