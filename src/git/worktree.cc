@@ -1,14 +1,18 @@
 #include "git/worktree.h"
 
 #include <fcntl.h>
+#include <git2/sys/odb_backend.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "base/paths.h"
 #include "git/libgit2.h"
@@ -201,6 +205,148 @@ base::Status clear_ignored_in_the_way(git_repository* repo, git_tree* tree, cons
     }
   }
   return {};
+}
+
+// Git's rename detection defaults for a merge (merge.renameLimit unset), fixed so that the user's
+// git config cannot change which commit make_revert() makes.
+constexpr unsigned int kRenameThreshold = 50;  // percent similar
+constexpr unsigned int kRenameLimit = 7000;    // candidate files
+
+// Before writing an object, libgit2 "freshens" a copy that already exists: it sets the mtime of the
+// loose object file or pack holding it, in whichever backend has it, alternates included; when
+// that fails (a repository the user may only read) it writes a copy of its own. A revert writes
+// every tree of the result (libgit2 1.5 builds the index without a tree cache), nearly all of which
+// the user's repository holds: freshening would touch the user's packs and loose objects on each
+// revert, or copy thousands of trees into the worktree where the user's repository is read-only.
+// Without a freshen callback libgit2 asks the backends whether the object exists instead, and
+// writes only the new ones, to the first backend that is not an alternate: our own loose objects.
+base::Status write_without_freshening(git_repository* repo) {
+  git_odb* odb_raw = nullptr;
+  FB_TRY(check(git_repository_odb(&odb_raw, repo), "object database"));
+  const Handle<git_odb, git_odb_free> odb(odb_raw);
+  const size_t count = git_odb_num_backends(odb.get());
+  for (size_t i = 0; i < count; ++i) {
+    git_odb_backend* backend = nullptr;
+    FB_TRY(check(git_odb_get_backend(&backend, odb.get(), i), "object database backend"));
+    backend->freshen = nullptr;
+  }
+  return {};
+}
+
+// The subject `git revert` quotes: the first line of the message after any blank lines, as git's
+// find_commit_subject() takes it (libgit2's git_commit_summary() joins a multi-line first
+// paragraph instead).
+std::string_view revert_subject(std::string_view message) {
+  while (!message.empty()) {
+    const size_t eol = message.find('\n');
+    const std::string_view line = message.substr(0, eol);
+    if (std::any_of(line.begin(), line.end(),
+                    [](char c) { return std::isspace(static_cast<unsigned char>(c)) == 0; })) {
+      return line;
+    }
+    if (eol == std::string_view::npos) {
+      break;
+    }
+    message.remove_prefix(eol + 1);
+  }
+  return {};
+}
+
+// The conflicting paths of `index`, sorted, each once.
+base::Result<std::vector<std::string>> conflict_paths(git_index* index) {
+  git_index_conflict_iterator* iterator_raw = nullptr;
+  FB_TRY(check(git_index_conflict_iterator_new(&iterator_raw, index), "list conflicts"));
+  const Handle<git_index_conflict_iterator, git_index_conflict_iterator_free> iterator(
+      iterator_raw);
+  std::vector<std::string> paths;
+  const git_index_entry* ancestor = nullptr;
+  const git_index_entry* ours = nullptr;
+  const git_index_entry* theirs = nullptr;
+  int rc = 0;
+  while ((rc = git_index_conflict_next(&ancestor, &ours, &theirs, iterator.get())) == 0) {
+    // A side that deleted the file has no entry; a rename gives each side's path.
+    for (const git_index_entry* entry : {ancestor, ours, theirs}) {
+      if (entry != nullptr) {
+        paths.emplace_back(entry->path);
+      }
+    }
+  }
+  if (rc != GIT_ITEROVER) {
+    return libgit2_error(rc, "list conflicts");
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  return paths;
+}
+
+// Worktree::make_revert() without the context its errors get there.
+base::Result<RevertCommit> revert_commit(git_repository* repo, std::string_view culprit_sha,
+                                         std::string_view onto_sha) {
+  FB_ASSIGN_OR_RETURN(const git_oid culprit_oid, parse_sha(culprit_sha));
+  FB_ASSIGN_OR_RETURN(const git_oid onto_oid, parse_sha(onto_sha));
+  FB_ASSIGN_OR_RETURN(const CommitHandle culprit, lookup_commit(repo, culprit_oid));
+  FB_ASSIGN_OR_RETURN(const CommitHandle onto, lookup_commit(repo, onto_oid));
+  const unsigned int parents = git_commit_parentcount(culprit.get());
+  if (parents == 0) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "{} is a root commit: it has no parent to revert to", to_hex(culprit_oid));
+  }
+  FB_TRY(write_without_freshening(repo));
+
+  git_merge_options merge_options;
+  FB_TRY(check(git_merge_options_init(&merge_options, GIT_MERGE_OPTIONS_VERSION), "merge options"));
+  merge_options.flags = GIT_MERGE_FIND_RENAMES;
+  merge_options.rename_threshold = kRenameThreshold;
+  merge_options.target_limit = kRenameLimit;
+  // Mainline 1 (`git revert -m 1`): a merge is undone against its first parent, the branch it was
+  // merged into. libgit2 refuses a mainline for a commit that is not a merge.
+  const unsigned int mainline = parents > 1 ? 1 : 0;
+  git_index* index_raw = nullptr;
+  // In memory: the worktree's own index (what checkout() wrote) stays as it is.
+  FB_TRY(check(
+      git_revert_commit(&index_raw, repo, culprit.get(), onto.get(), mainline, &merge_options),
+      "merge"));
+  const IndexHandle index(index_raw);
+  if (git_index_has_conflicts(index.get()) != 0) {
+    RevertCommit conflicted;
+    FB_ASSIGN_OR_RETURN(conflicted.conflicts, conflict_paths(index.get()));
+    return conflicted;
+  }
+
+  git_oid tree_oid;
+  FB_TRY(check(git_index_write_tree_to(&tree_oid, index.get(), repo), "write tree"));
+  git_tree* tree_raw = nullptr;
+  FB_TRY(check(git_tree_lookup(&tree_raw, repo, &tree_oid), "read written tree"));
+  const TreeHandle tree(tree_raw);
+
+  const git_signature* onto_committer = git_commit_committer(onto.get());
+  git_signature* signature_raw = nullptr;
+  FB_TRY(check(git_signature_new(&signature_raw, std::string(kRevertAuthorName).c_str(),
+                                 std::string(kRevertAuthorEmail).c_str(), onto_committer->when.time,
+                                 onto_committer->when.offset),
+               "signature"));
+  const SignatureHandle signature(signature_raw);
+
+  const char* culprit_message = git_commit_message(culprit.get());
+  std::string message = fmt::format(
+      "Revert \"{}\"\n\nThis reverts commit {}",
+      revert_subject(culprit_message != nullptr ? culprit_message : ""), to_hex(culprit_oid));
+  if (parents > 1) {
+    message += fmt::format(", reversing\nchanges made to {}",
+                           to_hex(*git_commit_parent_id(culprit.get(), 0)));
+  }
+  message += ".\n";
+
+  git_oid commit_oid;
+  const git_commit* commit_parents[] = {onto.get()};
+  // update_ref nullptr: no ref moves, HEAD included; the commit is reachable only by its SHA.
+  FB_TRY(check(git_commit_create(&commit_oid, repo, nullptr, signature.get(), signature.get(),
+                                 nullptr, message.c_str(), tree.get(), 1, commit_parents),
+               "write commit"));
+  RevertCommit made;
+  made.sha = to_hex(commit_oid);
+  made.tree_id = to_hex(tree_oid);
+  return made;
 }
 
 }  // namespace
@@ -416,6 +562,15 @@ base::Result<std::string> Worktree::head() const {
     return libgit2_error(rc, fmt::format("{}: HEAD", path_.native()));
   }
   return to_hex(oid);
+}
+
+base::Result<RevertCommit> Worktree::make_revert(std::string_view culprit, std::string_view onto) {
+  auto made = revert_commit(repo_.raw(), culprit, onto);
+  if (!made) {
+    return std::move(made).error().context(fmt::format(
+        "revert {} onto {} in {}", culprit.substr(0, 12), onto.substr(0, 12), path_.native()));
+  }
+  return made;
 }
 
 }  // namespace flakebisect::git

@@ -4,7 +4,8 @@
 // user's repository through objects/info/alternates, the mechanism of `git clone --shared`. It has
 // no refs; HEAD is detached at the commit last checked out. Creating it copies no objects and
 // writes nothing into the user's repository, and `git -C dir status/describe/diff` still work for
-// build scripts (the kernel's setlocalversion runs git).
+// build scripts (the kernel's setlocalversion runs git). Its own object store holds only what
+// make_revert() writes: revert commits and the trees and blobs they add.
 //
 // Why not a linked worktree (git_worktree_add): in libgit2 1.5 it writes into the user's .git
 // (worktrees/<name>), cannot add a detached worktree (it needs or creates a branch, which would
@@ -36,6 +37,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -54,6 +56,20 @@ struct CheckoutOptions {
   // False keeps untracked files, like `git checkout -f`; an untracked file in a tracked directory
   // that the target replaces by a file then makes the checkout fail, naming the path.
   bool remove_untracked = true;
+};
+
+// Author and committer of every commit make_revert() writes: fixed, so that its commits are the
+// same in every worktree and process.
+inline constexpr std::string_view kRevertAuthorName = "flakebisect";
+inline constexpr std::string_view kRevertAuthorEmail = "flakebisect@localhost";
+
+// What Worktree::make_revert() made: a commit, or the paths that stopped it.
+struct RevertCommit {
+  std::string sha;      // the revert commit (full SHA), in the worktree's own object store
+  std::string tree_id;  // its tree (full SHA)
+  // Paths that conflict when reverting (sorted, each once; for a conflicting rename every path
+  // involved). When non-empty, sha and tree_id are empty and no commit or tree was written.
+  std::vector<std::string> conflicts;
 };
 
 class Worktree {
@@ -85,6 +101,24 @@ class Worktree {
 
   // The tree id of commit `sha` (full SHA): what checkout(sha) puts in the directory.
   base::Result<std::string> tree_id(std::string_view sha) const { return repo_.tree_id(sha); }
+
+  // The commit `git revert --no-edit` (with `-m 1` when `culprit` is a merge) makes of reverting
+  // commit `culprit` on top of commit `onto` (full SHAs; `onto` may be `culprit` itself), written
+  // into this worktree's own object store, never the user's repository, without moving HEAD or
+  // touching the files: checkout(sha) then checks it out like any commit. Deterministic: the same
+  // two commits give the same SHA in any worktree of any process (author and committer
+  // kRevertAuthorName <kRevertAuthorEmail> at onto's committer time and offset; rename detection
+  // with git's defaults whatever the git config says), so a resumed bisection finds the runs it
+  // stored for it; with that identity and date, git 2.39 makes the same commit. The message is
+  // git's (the subject is the first line of the culprit's message):
+  //   Revert "<culprit subject>"\n\nThis reverts commit <culprit sha>.\n
+  // and for a merge "...commit <culprit sha>, reversing\nchanges made to <first parent sha>.\n".
+  // A revert that changes nothing (`onto` lacks the culprit's change already) is still a commit,
+  // with onto's tree, where git would stop with "nothing to commit".
+  // Conflicts are a result, not an error; the merged contents of the paths that did merge may then
+  // remain in the worktree's own store, unreferenced. Errors: a root culprit (no parent to revert
+  // to) is kInvalidInput; unknown commits kNotFound; each names both commits.
+  base::Result<RevertCommit> make_revert(std::string_view culprit, std::string_view onto);
 
   // The worktree's own repository (reads objects from the user's repository).
   const Repository& repository() const { return repo_; }
