@@ -164,6 +164,9 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   if (options.first_parent) {
     config.range.first_parent = true;
   }
+  if (options.revert_check) {
+    config.decision.revert_check = true;
+  }
   if (!options.command.empty() && (config.reproducer || config.xfstests)) {
     usage = true;
     return base::Error(

@@ -40,6 +40,7 @@ struct StartOptions {
   std::optional<uint32_t> max_runs;
   std::vector<std::string> command;  // after "--": the test command
   bool first_parent = false;         // --first-parent: sets range.first_parent
+  bool revert_check = false;         // --revert-check: sets decision.revert_check
   bool json = false;
 };
 

@@ -108,9 +108,15 @@ DemoHistory demo_history(uint32_t main_commits) {
       out += fmt::format("merge :{}\n", merge);
       ++history.merges;
     }
-    news += fmt::format("{}: {}\n", mark, subject);
-    out += "M 100644 inline NEWS\n";
-    add_data(out, news);
+    // The planted commit changes the source alone, as a kernel patch would, so that reverting it
+    // on main applies cleanly (the revert check, decision.revert_check); the others add a line to
+    // NEWS, which a revert of one of them would conflict on.
+    const bool planting = change_source && merge == 0 && racy && history.planted == 0;
+    if (!planting) {
+      news += fmt::format("{}: {}\n", mark, subject);
+      out += "M 100644 inline NEWS\n";
+      add_data(out, news);
+    }
     if (change_source || mark == 1) {
       out += "M 100644 inline applog.c\n";
       add_data(out, racy ? bad : good);
@@ -238,6 +244,8 @@ max_runs = 800
 build_cost = 1
 boot_cost = 6
 run_cost = 1
+# Once found, build main with the culprit reverted and run it: KernelCI's revert check.
+revert_check = true
 
 [build]
 command = ["cc", "-O2", "-static", "-pthread", "-o", "applog", "applog.c"]

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 namespace flakebisect::cli {
@@ -173,6 +174,17 @@ std::string result_summary(const nlohmann::json& result) {
     out += fmt::format("failure rate on bad commits: {:.3f} (90% interval {:.3f} to {:.3f})\n",
                        number_field(theta, "mean"), number_field(theta, "low"),
                        number_field(theta, "high"));
+  }
+  if (result.contains("checks") && result["checks"].is_object() &&
+      result["checks"].contains("revert") && result["checks"]["revert"].is_object()) {
+    // KernelCI's spelling: "revert: PASS".
+    const auto& revert = result["checks"]["revert"];
+    std::string verdict = string_field(revert, "status");
+    std::replace(verdict.begin(), verdict.end(), '_', ' ');
+    std::transform(verdict.begin(), verdict.end(), verdict.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    out += fmt::format("revert check: {} ({})\n", printable(verdict, 20),
+                       printable(string_field(revert, "detail"), 300));
   }
   return out;
 }

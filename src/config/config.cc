@@ -657,6 +657,12 @@ constexpr KeySpec kKeys[] = {
      }},
     {"decision", "learn_costs",
      [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.decision.learn_costs); }},
+    {"decision", "revert_check",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.decision.revert_check); }},
+    {"decision", "revert_check_max_runs",
+     [](const Field& f, Problems& p, Config& c) {
+       read_count_into(f, p, c.decision.revert_check_max_runs, 1);
+     }},
     {"build", "command",
      [](const Field& f, Problems& p, Config& c) { read_argv_into(f, p, c.build.command); }},
     {"build", "timeout",
@@ -1096,6 +1102,15 @@ std::string Config::hash() const {
   // existed keep their hashes.
   if (decision.rare_build_weight != 0) {
     number("decision.rare_build_weight", decision.rare_build_weight);
+  }
+  // The revert check (added later) likewise: serialised only when on, and its cap only when not
+  // the default, so configs from before it keep their hashes. It changes the answer's checks, not
+  // the culprit, but a resume with it switched should still say the configuration changed.
+  if (decision.revert_check) {
+    out += "decision.revert_check=1\n";
+  }
+  if (decision.revert_check_max_runs != DecisionConfig{}.revert_check_max_runs) {
+    integer("decision.revert_check_max_runs", decision.revert_check_max_runs);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

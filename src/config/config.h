@@ -75,6 +75,12 @@ struct DecisionConfig {
   // Replace the three costs above by measured durations as they come (engine/cost_learner.h);
   // false = plan with the configured costs throughout.
   bool learn_costs = true;
+  // KernelCI's revert check: once a culprit is found, test the bad commit with it reverted until
+  // the posterior says the revert fixes it or not (model/revert_check.h), at most
+  // revert_check_max_runs runs (>= 1). Off by default: it costs one more build and, for a bug that
+  // fails in 5% of runs, a couple of hundred runs.
+  bool revert_check = false;
+  uint32_t revert_check_max_runs = 300;
 
   bool operator==(const DecisionConfig&) const = default;
 };

@@ -1,6 +1,7 @@
 #include "engine/bisector.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "model/candidate_dag.h"
 #include "model/planner.h"
 #include "model/posterior.h"
+#include "model/revert_check.h"
 #include "model/stop_rule.h"
 #include "run/qemu_runner.h"
 
@@ -307,7 +309,15 @@ class Session {
       note(posterior);
       const model::Verdict verdict = model::evaluate_stop(posterior, stop_options_);
       if (verdict == model::Verdict::kFound) {
-        return finish(BisectionState::kFound, posterior, "");
+        json checks;
+        if (config_.decision.revert_check) {
+          FB_ASSIGN_OR_RETURN(Checked checked, revert_check(posterior));
+          if (checked.ended) {
+            return *checked.ended;
+          }
+          checks["revert"] = std::move(checked.result);
+        }
+        return finish(BisectionState::kFound, posterior, "", std::move(checks));
       }
       if (verdict == model::Verdict::kNotReproduced) {
         return finish(BisectionState::kNotReproduced, posterior, not_reproduced_reason(posterior));
@@ -575,6 +585,19 @@ class Session {
 
   std::filesystem::path worktree_dir() const { return worktree_path(options_.worktree_root, id_); }
 
+  base::Status ensure_worktree() {
+    if (worktree_) {
+      return {};
+    }
+    FB_TRY(base::make_private_dir(options_.worktree_root));
+    auto worktree = git::Worktree::open_or_create(bisection_.spec.repo, worktree_dir());
+    if (!worktree) {
+      return std::move(worktree).error().context("worktree");
+    }
+    worktree_.emplace(std::move(worktree).value());
+    return {};
+  }
+
   // Checks x out and builds it unless this session already did. False: x cannot be tested (its
   // build failed, now a skip) or *stop abandoned the build.
   base::Result<bool> prepare(CommitIndex x) {
@@ -583,14 +606,7 @@ class Session {
     }
     prepared_.reset();
     const std::string& sha = candidates_[x].sha;
-    if (!worktree_) {
-      FB_TRY(base::make_private_dir(options_.worktree_root));
-      auto worktree = git::Worktree::open_or_create(bisection_.spec.repo, worktree_dir());
-      if (!worktree) {
-        return std::move(worktree).error().context("worktree");
-      }
-      worktree_.emplace(std::move(worktree).value());
-    }
+    FB_TRY(ensure_worktree());
     report(Progress::Phase::kCheckout, x, 0, 0, "");
     auto checked_out = worktree_->checkout(sha);
     if (!checked_out) {
@@ -603,14 +619,43 @@ class Session {
     }
 
     report(Progress::Phase::kBuilding, x, 0, 0, "");
-    FB_ASSIGN_OR_RETURN(build::BuildOutcome outcome, builder_->build(checkout_of(x)));
-    if (stopped()) {
+    FB_ASSIGN_OR_RETURN(std::optional<Built> built, build_and_record(checkout_of(x)));
+    if (!built) {
       return false;  // abandoned: the watcher may have killed it
     }
+    for (CommitIndex same_tree : commits_of_tree_[built->record.tree_id]) {
+      note_build(same_tree, built->record);
+      if (built->record.status != store::BuildStatus::kOk) {
+        evidence_.commits[same_tree].skipped = true;
+      }
+    }
+    report(Progress::Phase::kBuilding, x, 0, 0, built->message);
+    if (built->record.status != store::BuildStatus::kOk) {
+      return false;
+    }
+    prepared_ = x;
+    return true;
+  }
 
-    store::BuildRecord record;
+  struct Built {
+    store::BuildRecord record;  // as stored, id included
+    std::string message;        // the build event's
+  };
+
+  // Builds what `checkout` names (checked out already) and records the build and its event in one
+  // transaction; a failed build's message ends with `consequence`. Nullopt: *stop abandoned it,
+  // nothing recorded.
+  base::Result<std::optional<Built>> build_and_record(
+      const build::CommitCheckout& checkout, std::string_view consequence = "commit skipped") {
+    FB_ASSIGN_OR_RETURN(build::BuildOutcome outcome, builder_->build(checkout));
+    if (stopped()) {
+      return std::optional<Built>();  // the watcher may have killed it
+    }
+    const std::string& sha = checkout.sha;
+    Built built;
+    store::BuildRecord& record = built.record;
     record.sha = sha;
-    record.tree_id = tree_ids_[x];
+    record.tree_id = checkout.tree_id;
     record.config_hash = build_key_;
     record.status = outcome.ok ? store::BuildStatus::kOk : store::BuildStatus::kFailed;
     if (outcome.ok) {
@@ -620,13 +665,13 @@ class Session {
     record.log_tail = outcome.log_tail;
     record.duration_ms = outcome.duration.count();
     record.created_at_ms = now_ms();
-    const std::string message =
-        outcome.ok ? fmt::format("built {} in {} ms", short_sha(sha), outcome.duration.count())
-                   : fmt::format("build of {} failed ({}): commit skipped", short_sha(sha),
-                                 outcome.detail);
+    built.message = outcome.ok
+                        ? fmt::format("built {} in {} ms", short_sha(sha), outcome.duration.count())
+                        : fmt::format("build of {} failed ({}): {}", short_sha(sha), outcome.detail,
+                                      consequence);
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
     FB_ASSIGN_OR_RETURN(int64_t build_id, store_.record_build(record));
-    FB_TRY(log_event(kEventBuild, message,
+    FB_TRY(log_event(kEventBuild, built.message,
                      json{{"sha", sha},
                           {"status", store::to_string(record.status)},
                           {"build_id", build_id},
@@ -635,21 +680,9 @@ class Session {
     FB_TRY(txn.commit());
     ++builds_;
     learn_from(kEventBuild, json{{"duration_ms", record.duration_ms}, {"detail", outcome.detail}});
-    spdlog::debug("bisection {}: {}", id_, message);
+    spdlog::debug("bisection {}: {}", id_, built.message);
     record.id = build_id;
-    for (CommitIndex same_tree : commits_of_tree_[record.tree_id]) {
-      note_build(same_tree, record);
-      if (!outcome.ok) {
-        evidence_.commits[same_tree].skipped = true;
-      }
-    }
-    if (!outcome.ok) {
-      report(Progress::Phase::kBuilding, x, 0, 0, message);
-      return false;
-    }
-    prepared_ = x;
-    report(Progress::Phase::kBuilding, x, 0, 0, message);
-    return true;
+    return std::optional<Built>(std::move(built));
   }
 
   // runner_config (bisector.h), saying when it leaves out the guest's watch.
@@ -681,25 +714,7 @@ class Session {
   // Records one finished run (its own committed transaction), then counts it.
   base::Result<RunStep> record_run(CommitIndex x, uint32_t k, uint32_t batch_runs,
                                    const run::RunResult& outcome) {
-    const uint32_t index = next_index_++;
-    store::RunRecord record;
-    record.test_identity = bisection_.spec.test_identity;
-    record.sha = candidates_[x].sha;
-    record.build_id = build_ids_[x];
-    record.bisection_id = id_;
-    record.run_index = index;
-    record.outcome = outcome.outcome;
-    record.signature = outcome.signature;
-    record.duration_ms = outcome.duration.count();
-    record.detail = outcome.detail;
-    record.boot_id = outcome.boot_id;
-    record.console_path = outcome.console_path;
-    record.console_sha256 = outcome.console_sha256;
-    record.created_at_ms = now_ms();
-    FB_TRY(store_.record_run(record));
-    base::failpoint(base::kFailpointAfterRunCommit);
-
-    ++bisection_runs_;
+    FB_TRY(store_run(candidates_[x].sha, build_ids_[x], outcome));
     ++evidence_.recorded_runs[x];
     const Observation observation = policy_.classify(outcome.outcome, outcome.signature);
     model::CommitEvidence& evidence = evidence_.commits[x];
@@ -718,10 +733,35 @@ class Session {
       case Observation::kNone:
         break;
     }
+    report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
+    return observation == Observation::kSkip ? RunStep::kEndBatch : RunStep::kContinue;
+  }
+
+  // Stores one finished run at `sha` with the next FLAKEBISECT_RUN index and counts it as this
+  // bisection's; an error after kMaxInfraStreak infra outcomes in a row.
+  base::Status store_run(const std::string& sha, std::optional<int64_t> build_id,
+                         const run::RunResult& outcome) {
+    const uint32_t index = next_index_++;
+    store::RunRecord record;
+    record.test_identity = bisection_.spec.test_identity;
+    record.sha = sha;
+    record.build_id = build_id;
+    record.bisection_id = id_;
+    record.run_index = index;
+    record.outcome = outcome.outcome;
+    record.signature = outcome.signature;
+    record.duration_ms = outcome.duration.count();
+    record.detail = outcome.detail;
+    record.boot_id = outcome.boot_id;
+    record.console_path = outcome.console_path;
+    record.console_sha256 = outcome.console_sha256;
+    record.created_at_ms = now_ms();
+    FB_TRY(store_.record_run(record));
+    base::failpoint(base::kFailpointAfterRunCommit);
+
+    ++bisection_runs_;
     spdlog::debug("bisection {}: run {} at {}: {}", id_, index, short_sha(record.sha),
                   store::to_string(outcome.outcome));
-    report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
-
     if (outcome.outcome == store::RunOutcome::kInfra) {
       if (++infra_streak_ >= kMaxInfraStreak) {
         return base::make_error(ErrorCode::kFailed,
@@ -732,13 +772,199 @@ class Session {
     } else {
       infra_streak_ = 0;
     }
-    return observation == Observation::kSkip ? RunStep::kEndBatch : RunStep::kContinue;
+    return {};
+  }
+
+  // ---- KernelCI's revert check (model/revert_check.h) ------------------------------------------
+
+  struct Checked {
+    json result;                          // checks.revert of the result
+    std::optional<BisectionState> ended;  // set when the bisection stopped during the check
+  };
+
+  // Tests the bad commit with the culprit reverted (a commit written into the private worktree's
+  // own objects) until model::evaluate_revert decides or decision.revert_check_max_runs runs are
+  // counted. Like the search, it is a function of the stored rows: a resumed bisection finds the
+  // posterior at the stop again, makes the same revert commit (same SHA) and counts the runs
+  // stored at it, whichever bisection of this test made them.
+  base::Result<Checked> revert_check(const model::Posterior& posterior) {
+    const store::Candidate& culprit = candidates_[posterior.most_likely()];
+    const std::string& onto = bisection_.spec.bad_sha;
+    json out{{"status", "inconclusive"},
+             {"reverted", culprit.sha},
+             {"onto", onto},
+             {"commit", nullptr},
+             {"runs", 0},
+             {"fails", 0},
+             {"probability_fixed", nullptr}};
+    const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
+      out["status"] = std::move(status);
+      out["detail"] = detail;
+      FB_TRY(log_event(kEventCheck, "revert check: " + detail, out));
+      return Checked{out, std::nullopt};
+    };
+
+    FB_TRY(ensure_worktree());
+    FB_ASSIGN_OR_RETURN(git::RevertCommit revert, worktree_->make_revert(culprit.sha, onto));
+    if (!revert.conflicts.empty()) {
+      out["conflicts"] = revert.conflicts;
+      return done("conflict",
+                  fmt::format("reverting {} on {} conflicts in {}", short_sha(culprit.sha),
+                              short_sha(onto), fmt::join(revert.conflicts, ", ")));
+    }
+    out["commit"] = revert.sha;
+    const std::string what =
+        fmt::format("{} with {} reverted", short_sha(onto), short_sha(culprit.sha));
+
+    report_check(Progress::Phase::kCheckout, revert.sha, culprit.subject, 0, 0, "");
+    auto checked_out = worktree_->checkout(revert.sha);
+    if (!checked_out) {
+      return std::move(checked_out)
+          .error()
+          .context(fmt::format("checkout of the revert {}", short_sha(revert.sha)));
+    }
+    prepared_.reset();  // the worktree no longer holds a candidate
+    build::CommitCheckout checkout{revert.sha, bisection_.spec.repo, worktree_->path().native(),
+                                   std::string()};
+    checkout.tree_id = revert.tree_id;
+    std::optional<int64_t> build_id;
+    if (builder_->needs_build()) {
+      FB_ASSIGN_OR_RETURN(auto stored, store_.find_build(revert.tree_id, build_key_));
+      if (!stored) {
+        report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0, "");
+        FB_ASSIGN_OR_RETURN(std::optional<Built> built,
+                            build_and_record(checkout, "no revert check"));
+        if (!built) {
+          FB_ASSIGN_OR_RETURN(auto ended, check_interrupted());
+          return Checked{json(), ended.value_or(BisectionState::kPaused)};
+        }
+        stored = built->record;
+      }
+      if (stored->status != store::BuildStatus::kOk) {
+        return done("build_failed",
+                    fmt::format("{} does not build: {}", what, last_line(stored->log_tail)));
+      }
+      build_id = stored->id;
+      if (stored->artifact_path && *stored->artifact_path != worktree_->path().native()) {
+        checkout.artifact = *stored->artifact_path;
+      }
+    }
+
+    const double threshold = model::stop_threshold(stop_options_);
+    const uint32_t cap = config_.decision.revert_check_max_runs;
+    while (true) {
+      FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
+                          store_.runs_for(bisection_.spec.test_identity, revert.sha));
+      uint32_t fails = 0, passes = 0, next = 0;
+      bool skipped = false;
+      for (const store::RunRecord& run : stored) {
+        next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
+        switch (policy_.classify(run.outcome, run.signature)) {
+          case Observation::kPass:
+            ++passes;
+            break;
+          case Observation::kFail:
+            ++fails;
+            break;
+          case Observation::kSkip:
+            skipped = true;
+            break;
+          case Observation::kNone:
+            break;
+        }
+      }
+      const double fixed = model::revert_fixed_probability(posterior, fails, passes);
+      out["runs"] = fails + passes;
+      out["fails"] = fails;
+      out["probability_fixed"] = fixed;
+      const std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) = {:.4f})",
+                                             fails, fails + passes, what, fixed);
+      if (skipped) {
+        return done("inconclusive", "the test skipped (exit 125) " + what);
+      }
+      switch (model::evaluate_revert(posterior, fails, passes, threshold)) {
+        case model::RevertVerdict::kFixed:
+          return done("pass", counts);
+        case model::RevertVerdict::kStillBad:
+          return done("fail", counts);
+        case model::RevertVerdict::kContinue:
+          break;
+      }
+      if (fails + passes >= cap) {
+        return done("inconclusive",
+                    counts + fmt::format(": decision.revert_check_max_runs ({}) reached", cap));
+      }
+
+      FB_ASSIGN_OR_RETURN(auto interrupted, check_interrupted());
+      if (interrupted) {
+        return Checked{json(), interrupted};
+      }
+      uint32_t batch =
+          model::revert_runs_to_decide(posterior, fails, passes, threshold, cap - fails - passes);
+      if (config_.test.runs_per_batch > 0) {
+        batch = config_.test.runs_per_batch;
+      } else if (config_.qemu) {
+        batch = std::min(batch, config_.xfstests ? std::min(config_.qemu->runs_per_boot,
+                                                            run::kXfstestsRunsPerBoot)
+                                                 : config_.qemu->runs_per_boot);
+      }
+      std::optional<BisectionState> ended;
+      uint32_t k = 0;
+      report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, 1, batch, "");
+      const run::RunSink sink = [&](const run::RunResult& result) -> base::Result<bool> {
+        if (stopped()) {
+          return false;  // the watcher may have killed it: never record
+        }
+        FB_TRY(store_run(revert.sha, build_id, result));
+        ++k;
+        switch (policy_.classify(result.outcome, result.signature)) {
+          case Observation::kPass:
+            ++passes;
+            break;
+          case Observation::kFail:
+            ++fails;
+            break;
+          case Observation::kSkip:
+            return false;
+          case Observation::kNone:
+            break;
+        }
+        if (k >= batch || fails + passes >= cap ||
+            model::evaluate_revert(posterior, fails, passes, threshold) !=
+                model::RevertVerdict::kContinue) {
+          return false;
+        }
+        FB_ASSIGN_OR_RETURN(auto changed, check_interrupted());
+        if (changed) {
+          ended = *changed;
+          return false;
+        }
+        report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, k + 1, batch, "");
+        return true;
+      };
+      next_index_ = next;
+      FB_TRY(runner_->run_batch(checkout, next_index_, batch, sink));
+      if (ended) {
+        return Checked{json(), ended};
+      }
+      FB_TRY(log_event(kEventCheck,
+                       fmt::format("revert check: {} runs of {}; {} of {} failed so far", k, what,
+                                   fails, fails + passes),
+                       json{{"sha", revert.sha}, {"runs", k}}));
+    }
+  }
+
+  static std::string last_line(const std::string& text) {
+    std::string_view view = text;
+    while (!view.empty() && (view.back() == '\n' || view.back() == '\r')) view.remove_suffix(1);
+    const size_t newline = view.rfind('\n');
+    return std::string(newline == std::string_view::npos ? view : view.substr(newline + 1));
   }
 
   // ---- the end ---------------------------------------------------------------------------------
 
   base::Result<BisectionState> finish(BisectionState state, const model::Posterior& posterior,
-                                      const std::string& reason) {
+                                      const std::string& reason, json checks = nullptr) {
     const std::string status(store::to_string(state));
     json result{{"version", 1}, {"status", status}};
     const CommitIndex best = posterior.most_likely();
@@ -776,12 +1002,19 @@ class Session {
     result["candidates"] = candidates_.size();
     result["bad"] = bisection_.spec.bad_sha;
     result["good"] = bisection_.spec.good_shas;
+    if (checks.is_object()) {
+      result["checks"] = std::move(checks);
+    }
 
     std::string message =
         state == BisectionState::kFound
             ? fmt::format("found {} {} (p = {:.4f})", short_sha(candidates_[best].sha),
                           candidates_[best].subject, posterior.max_probability())
             : fmt::format("{}: {}", status, reason);
+    if (result.contains("checks")) {
+      message += fmt::format("; revert check: {}",
+                             result["checks"]["revert"]["status"].get<std::string>());
+    }
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
     FB_TRY(store_.set_result(id_, dump(result), now_ms()));
     FB_ASSIGN_OR_RETURN(const bool ours,
@@ -836,6 +1069,28 @@ class Session {
       progress.sha = candidates_[*x].sha;
       progress.subject = candidates_[*x].subject;
     }
+    progress.batch_run = batch_run;
+    progress.batch_runs = batch_runs;
+    progress.runs = bisection_runs_;
+    progress.max_runs = config_.decision.max_runs;
+    progress.builds = builds_;
+    progress.max_probability = max_probability_;
+    progress.best_sha = best_sha_;
+    progress.milestone = milestone;
+    options_.progress(progress);
+  }
+
+  // report() for the revert check's commit, which is not a candidate.
+  void report_check(Progress::Phase phase, const std::string& sha, const std::string& subject,
+                    uint32_t batch_run, uint32_t batch_runs, const std::string& milestone) const {
+    if (!options_.progress) {
+      return;
+    }
+    Progress progress;
+    progress.bisection_id = id_;
+    progress.phase = phase;
+    progress.sha = sha;
+    progress.subject = "revert check: Revert \"" + subject + "\"";
     progress.batch_run = batch_run;
     progress.batch_runs = batch_runs;
     progress.runs = bisection_runs_;

@@ -114,6 +114,9 @@ inline constexpr std::string_view kEventEnvironment = "environment";
 // One batch of runs ended: {"sha", "runs", "run_ms" (the runs' own durations), "wall_ms"}; the
 // planner learns its costs from these and the build events (cost_learner.h).
 inline constexpr std::string_view kEventBatch = "batch";
+// The revert check (decision.revert_check): a batch of its runs {"sha", "runs"}, and its end, whose
+// data is the result's checks.revert.
+inline constexpr std::string_view kEventCheck = "check";
 
 // The configuration a bisection's runner gets: `config`, except that a bisection whose stored
 // test identity predates the guest's watch of test.no_output_timeout (guest_watches_output in

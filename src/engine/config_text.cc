@@ -32,6 +32,8 @@ std::string render(const config::Config& config) {
       {"boot_cost", d.boot_cost},
       {"run_cost", d.run_cost},
       {"learn_costs", d.learn_costs},
+      {"revert_check", d.revert_check},
+      {"revert_check_max_runs", int64_t{d.revert_check_max_runs}},
   };
   toml::table build{{"timeout", int64_t{config.build.timeout.count()}}};
   if (!config.build.command.empty()) {

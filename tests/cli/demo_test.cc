@@ -62,6 +62,13 @@ TEST(DemoHistoryTest, PlantsTheRaceOnATopicBranchThatReachesMain) {
   EXPECT_EQ(git(repo, {"log", "--format=%H", "-G", "tail_offset = slot", "main", "--", "applog.c"})
                 .out,
             culprit + "\n");
+  // Reverting it on main applies cleanly and takes the race out (the demo's revert check).
+  git(repo, {"reset", "-q", "--hard"});
+  git(repo,
+      {"-c", "user.name=t", "-c", "user.email=t@example.org", "revert", "--no-edit", culprit});
+  EXPECT_FALSE(has_race("HEAD"));
+  EXPECT_EQ(git(repo, {"show", "HEAD:applog.c"}).out,
+            git(repo, {"show", culprit + "^:applog.c"}).out);
 }
 
 }  // namespace

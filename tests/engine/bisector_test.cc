@@ -722,6 +722,166 @@ INSTANTIATE_TEST_SUITE_P(StopPoints, ResumeTest,
                          ::testing::Combine(::testing::Values(1, 3, 6, 13),
                                             ::testing::Values(0, 4)));
 
+// ---- the revert check (decision.revert_check) ---------------------------------------------------
+
+// Fails in `percent` of runs where the checkout holds the planted commit's bug/marker, as a real
+// reproducer judges the tree in front of it; `also` fails that often too.
+FakeRunner::Fn marker_runner(uint32_t percent, std::set<std::string> also = {}) {
+  return [percent, also = std::move(also)](const build::CommitCheckout& checkout,
+                                           uint32_t index) -> base::Result<run::RunResult> {
+    run::RunResult outcome;
+    const bool bad =
+        std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker") ||
+        also.count(checkout.sha) > 0;
+    const bool fails = bad && draw(checkout.sha, index) % 100 < percent;
+    outcome.outcome = fails ? store::RunOutcome::kFail : store::RunOutcome::kPass;
+    outcome.duration = std::chrono::milliseconds(5);
+    return outcome;
+  };
+}
+
+config::Config revert_check_config() {
+  config::Config config = test_config();
+  config.build.command = {"./build.sh"};
+  config.decision.revert_check = true;
+  return config;
+}
+
+TEST_F(BisectorTest, TheRevertCheckPassesWhenTheBadCommitWithTheCulpritRevertedStopsFailing) {
+  make(sized(60, 3));
+  runner_.fn = marker_runner(30);
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], history_.planted_sha());
+  const auto& revert = result["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "pass") << revert.dump();
+  EXPECT_EQ(revert["reverted"], history_.planted_sha());
+  EXPECT_EQ(revert["onto"], history_.tip);
+  const std::string commit = revert["commit"].get<std::string>();
+  EXPECT_EQ(commit.size(), 40u);
+  // Not a commit of the user's repository, which gains no object.
+  EXPECT_EQ(std::count(history_.shas.begin(), history_.shas.end(), commit), 0);
+  EXPECT_EQ(git(history_.repo, {"cat-file", "--batch-check"}, commit + "\n"),
+            commit + " missing\n");
+  EXPECT_EQ(revert["fails"], 0);
+  EXPECT_GE(revert["probability_fixed"].get<double>(), 0.995);
+  // Its runs are this bisection's last, at the revert commit, numbered from 0, on its own build.
+  const std::vector<Row> rows = rows_of(store_, id);
+  const size_t check_runs = revert["runs"].get<size_t>();
+  ASSERT_GE(check_runs, 5u);
+  ASSERT_GT(rows.size(), check_runs);
+  for (size_t k = 0; k < check_runs; ++k) {
+    EXPECT_EQ(rows[rows.size() - check_runs + k], Row(commit, k, "pass"));
+  }
+  EXPECT_NE(std::get<0>(rows[rows.size() - check_runs - 1]), commit);
+  EXPECT_EQ(builder_.built.back(), commit);
+  EXPECT_EQ(result["runs"].get<size_t>(), rows.size());
+  // The search's answer and runs are those of the same bisection without the check.
+  config::Config plain = revert_check_config();
+  plain.decision.revert_check = false;
+  store::Store reference = memory_store();
+  const int64_t reference_id = create_running(reference, history_, plain);
+  ASSERT_EQ(run(reference_id, &reference).value_or(BisectionState::kFailed),
+            BisectionState::kFound);
+  EXPECT_EQ(rows_of(reference, reference_id),
+            std::vector<Row>(rows.begin(), rows.end() - static_cast<ptrdiff_t>(check_runs)));
+  EXPECT_FALSE(result_of(reference, reference_id).contains("checks"));
+}
+
+TEST_F(BisectorTest, TheRevertCheckFailsWhenTheRevertStillFailsLikeABadCommit) {
+  make(sized(60, 3));
+  // The bug needs the culprit and something else: with the culprit reverted it still fails.
+  runner_.fn = [this, inner = marker_runner(30)](const build::CommitCheckout& checkout,
+                                                 uint32_t index) -> base::Result<run::RunResult> {
+    if (std::count(history_.shas.begin(), history_.shas.end(), checkout.sha) == 0) {
+      return marker_runner(30, {checkout.sha})(checkout, index);
+    }
+    return inner(checkout, index);
+  };
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto revert = result_of(store_, id)["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "fail") << revert.dump();
+  EXPECT_GE(revert["fails"].get<int>(), 1);
+  EXPECT_LE(revert["probability_fixed"].get<double>(), 0.005);
+  const auto events = store_.events(id).value();
+  EXPECT_THAT(events.back().message, HasSubstr("revert check: fail"));
+}
+
+TEST_F(BisectorTest, ARevertThatDoesNotBuildIsReportedWithTheEndOfItsLog) {
+  make(sized(60, 3));
+  runner_.fn = marker_runner(30);
+  builder_.fn = [this](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    build::BuildOutcome outcome;
+    if (std::count(history_.shas.begin(), history_.shas.end(), checkout.sha) == 0) {
+      outcome.ok = false;
+      outcome.detail = "exit 2";
+      outcome.log_tail = "make: *** [vmlinux] Error 2\n";
+    }
+    return outcome;
+  };
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto revert = result_of(store_, id)["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "build_failed") << revert.dump();
+  EXPECT_THAT(revert["detail"].get<std::string>(), HasSubstr("make: *** [vmlinux] Error 2"));
+  EXPECT_EQ(revert["runs"], 0);
+}
+
+TEST_F(BisectorTest, ARevertThatConflictsNamesThePaths) {
+  make(sized(60, 3));
+  // A commit on top of the bad one edits the file the culprit added: git revert conflicts.
+  git(history_.repo, {"checkout", "-q", history_.tip});
+  write_text(history_.repo / "bug" / "marker", "planted, then changed\n");
+  git(history_.repo, {"commit", "-qam", "fs: change the marker"});
+  history_.tip = trim(git(history_.repo, {"rev-parse", "HEAD"}));
+  runner_.fn = marker_runner(30);
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto revert = result_of(store_, id)["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "conflict") << revert.dump();
+  EXPECT_EQ(revert["conflicts"], nlohmann::json::array({"bug/marker"}));
+  EXPECT_TRUE(revert["commit"].is_null());
+}
+
+TEST_F(BisectorTest, AStopDuringTheRevertCheckResumesItWithTheSameCommitAndRuns) {
+  make(sized(60, 3));
+  store::Store reference = memory_store();
+  runner_.fn = marker_runner(30);
+  const int64_t reference_id = create_running(reference, history_, revert_check_config());
+  ASSERT_EQ(run(reference_id, &reference).value_or(BisectionState::kFailed),
+            BisectionState::kFound);
+  const std::vector<Row> expected = rows_of(reference, reference_id);
+  const auto reference_result = result_of(reference, reference_id);
+  const std::string commit = reference_result["checks"]["revert"]["commit"];
+
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  runner_.calls.clear();
+  int revert_calls = 0;
+  runner_.fn = [&, inner = marker_runner(30)](const build::CommitCheckout& checkout,
+                                              uint32_t index) {
+    if (checkout.sha == commit && ++revert_calls == 3) stop_ = true;  // mid-run
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  size_t at_commit = 0;
+  for (const Row& row : rows_of(store_, id)) at_commit += std::get<0>(row) == commit ? 1 : 0;
+  EXPECT_EQ(at_commit, 2u);  // the third was abandoned
+
+  stop_ = false;
+  runner_.fn = marker_runner(30);
+  const size_t builds_before = builder_.built.size();
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(rows_of(store_, id), expected);
+  EXPECT_EQ(result_of(store_, id)["checks"], reference_result["checks"]);
+  // The revert's build was stored before the stop: the resumed session does not build it again.
+  EXPECT_EQ(std::count(builder_.built.begin() + static_cast<ptrdiff_t>(builds_before),
+                       builder_.built.end(), commit),
+            0);
+}
+
 // The costs of the plan events and the batch events, in order.
 std::vector<nlohmann::json> events_of(store::Store& store, int64_t id, std::string_view kind) {
   std::vector<nlohmann::json> out;
