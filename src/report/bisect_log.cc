@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/candidate_dag.h"
+#include "report/checks.h"
 #include "report/json_access.h"
 #include "report/text.h"
 
@@ -258,6 +259,11 @@ std::string render_bisect_log(const json& report) {
     }
   }
 
+  // The revert check is evidence for the verdict: a comment like the marks' own.
+  if (const auto revert = describe_revert_check(report)) {
+    log.comment(
+        fmt::format("flakebisect: revert check: {} ({})", revert->verdict, revert->explanation));
+  }
   const std::vector<uint64_t> left = remaining(*dag, current_bad, goods);
   if (current_bad == *culprit && popcount(left) == 1) {
     log.raw(fmt::format("# first bad commit: [{}] {}", first.sha, first.subject));

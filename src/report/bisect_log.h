@@ -22,7 +22,8 @@
 //   bisection, at a commit that still needs testing.
 // Commits whose build failed or whose test said "skip" get `git bisect skip`. Every comment is one
 // line of sanitised text (report/text.h one_line), so a commit subject can never become a command;
-// lines starting with "# flakebisect:" carry the evidence behind each verdict.
+// lines starting with "# flakebisect:" carry the evidence behind each verdict, and a found
+// bisection's revert check (checks.h) is one such line just before "# first bad commit".
 //
 // Thread rules: pure functions.
 #pragma once

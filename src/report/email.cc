@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/sha256.h"
+#include "report/checks.h"
 #include "report/json_access.h"
 #include "report/text.h"
 
@@ -327,6 +328,29 @@ class Body {
       first = false;
     }
   }
+  // `first` then the words of `text`, wrapped at the body width; continuation lines start with
+  // `indent` spaces.
+  void hanging(std::string_view first, size_t indent, std::string_view text) {
+    std::string line(first);
+    bool empty = true;  // nothing of `text` on this line yet
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t end = text.find(' ', start);
+      if (end == std::string_view::npos) end = text.size();
+      const std::string_view word = text.substr(start, end - start);
+      start = end + 1;
+      if (word.empty()) continue;
+      if (!empty && columns(line) + 1 + columns(word) > kEmailBodyColumns) {
+        lines_.push_back(truncate_columns(line, kEmailBodyColumns));
+        line = std::string(indent, ' ');
+        empty = true;
+      }
+      if (!empty) line += ' ';
+      line.append(word);
+      empty = false;
+    }
+    lines_.push_back(truncate_columns(line, kEmailBodyColumns));
+  }
   std::string text() const {
     std::string out;
     size_t end = lines_.size();
@@ -423,6 +447,16 @@ void headline(Body& body, const json& report) {
     }
     body.paragraph(rates + ".");
   }
+}
+
+// KernelCI's "Checks:" block, after the verdict: "  revert:  PASS  (0 of 24 runs failed ...)".
+void checks(Body& body, const json& report) {
+  const auto revert = describe_revert_check(report);
+  if (!revert) return;
+  body.blank();
+  body.line("Checks:");
+  const std::string label = "  revert:  ";
+  body.hanging(label + revert->verdict + "  ", columns(label), "(" + revert->explanation + ")");
 }
 
 void parameters(Body& body, const json& report) {
@@ -670,6 +704,7 @@ void footer(Body& body, const json& report) {
 std::string body_of(const json& report, const EmailOptions& options) {
   Body body;
   headline(body, report);
+  checks(body, report);
   parameters(body, report);
   commit_table(body, report);
   decision_log(body, report, options.max_decisions);

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "report/checks.h"
 #include "report/text.h"
 
 namespace flakebisect::report {
@@ -682,7 +683,31 @@ void append_estimate(std::string& out, const char* name, const char* meaning,
                  name, show(mean), show(low), show(high), meaning);
 }
 
-void append_summary(std::string& out, const json* result) {
+// KernelCI's revert check as a row of the result: the verdict, the same words as the text
+// report, the revert commit and the engine's own sentence (`detail`) when it says more.
+void append_revert_check(std::string& out, const json& report) {
+  const auto revert = describe_revert_check(report);
+  if (!revert) {
+    return;
+  }
+  const json* check = member(member(member(&report, "result"), "checks"), "revert");
+  fmt::format_to(std::back_inserter(out),
+                 "<dt>Revert check</dt><dd id=\"revert-check\"><strong>{}</strong> {}",
+                 escape(revert->verdict), escape(revert->explanation));
+  const std::string_view commit = string_of(member(check, "commit"));
+  if (is_object_name(commit)) {
+    fmt::format_to(std::back_inserter(out), " &middot; revert commit <code title=\"{}\">{}</code>",
+                   commit, short_sha(commit));
+  }
+  // The engine's sentence, unless the words above already say it.
+  const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
+  if (!detail.empty() && revert->explanation.find(detail) == std::string::npos) {
+    fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
+  }
+  out += "</dd>\n";
+}
+
+void append_summary(std::string& out, const json& report, const json* result) {
   const json* culprit = member(result, "culprit");
   out += "<section id=\"result\"><h2>Result</h2><dl class=\"kv\">\n";
   fmt::format_to(std::back_inserter(out), "<dt>Status</dt><dd>{}</dd>\n",
@@ -717,6 +742,7 @@ void append_summary(std::string& out, const json* result) {
   }
   fmt::format_to(std::back_inserter(out), "<dt>Confidence</dt><dd>{}</dd>\n",
                  percent(probability_of(member(result, "confidence"))));
+  append_revert_check(out, report);
   append_estimate(out, "theta", "failure rate of a run on a bad commit", member(result, "theta"));
   append_estimate(out, "eps", "failure rate of a run on a good commit", member(result, "eps"));
   out += "</dl>\n";
@@ -984,7 +1010,7 @@ std::string render_html(const nlohmann::json& report) {
       short_sha(string_of(member(member(bisection, "bad"), "sha"))),
       display(member(bisection, "id")));
 
-  append_summary(out, result);
+  append_summary(out, report, result);
   out += "<section id=\"plot\"><h2>Posterior and runs</h2>\n";
   append_commit_plot(out, commits);
   out += "</section>\n";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -20,6 +21,8 @@
 #include "git/repository.h"
 #include "model/candidate_dag.h"
 #include "model/posterior.h"
+#include "report/checks.h"
+#include "report/json_access.h"
 #include "report/text.h"
 
 #ifndef FLAKEBISECT_VERSION
@@ -50,6 +53,9 @@ constexpr size_t kExcerptColumns = 200;
 // Lines of context kept before a crash title found in a console.
 constexpr size_t kLinesBeforeTitle = 5;
 constexpr size_t kMaxArtifactConfigBytes = size_t{16} << 20;
+// A revert check's conflicting paths: at most this many, each cut at kMaxPathBytes.
+constexpr size_t kMaxConflictPaths = 50;
+constexpr size_t kMaxPathBytes = 4096;
 
 json text(std::string_view value, size_t max_bytes = kMaxTextBytes) {
   return valid_utf8(value, max_bytes);
@@ -257,6 +263,12 @@ struct Counts {
   }
 };
 
+json counts_json(const Counts& n) {
+  return json{
+      {"runs", n.runs},   {"passes", n.passes}, {"fails", n.fails}, {"crashes", n.crashes},
+      {"hangs", n.hangs}, {"infra", n.infra},   {"skips", n.skips}, {"interrupted", n.interrupted}};
+}
+
 // Everything read from the store and git for one report.
 class Collector {
  public:
@@ -289,6 +301,7 @@ class Collector {
     report["bisection"] = bisection_json();
     report["parameters"] = parameters_json();
     report["result"] = result_json();
+    report["result"]["checks"] = checks_json(report["result"]);
     report["commits"] = commits_json();
     report["decisions"] = decisions_json();
     report["totals"] = totals_json();
@@ -621,6 +634,154 @@ class Collector {
     out["eps"] = rate_json(posterior_->eps_summary());
     if (posterior_->options().no_regression_prior > 0) {
       out["no_regression_probability"] = probability(posterior_->no_regression_probability());
+    }
+    return out;
+  }
+
+  // result.checks from the stored result's "checks" (engine/bisector.cc writes it when a check
+  // ran): null when there is none. The store may have been written by another version or edited
+  // by hand, so every member is checked: one of the wrong type or value becomes null (or the
+  // check is left out when its status is unknown) and `warnings` says which.
+  json checks_json(const json& result) {
+    const json& stored = stored_result_;
+    const auto it = stored.is_object() ? stored.find("checks") : stored.end();
+    if (!stored.is_object() || it == stored.end() || it->is_null()) {
+      return nullptr;
+    }
+    if (!it->is_object()) {
+      warn("the stored result's checks are not an object; they are left out");
+      return nullptr;
+    }
+    json out{{"revert", nullptr}};
+    const auto revert = it->find("revert");
+    if (revert != it->end() && !revert->is_null()) {
+      out["revert"] = revert_json(*revert, result);
+    }
+    return out;
+  }
+
+  json revert_json(const json& stored, const json& result) {
+    if (!stored.is_object()) {
+      warn("the stored revert check is not an object; it is left out");
+      return nullptr;
+    }
+    const std::string status = string_or(stored, "status");
+    if (!known_revert_status(status)) {
+      warn(
+          "the stored revert check's status is not one of pass, fail, inconclusive, conflict, "
+          "build_failed; it is left out");
+      return nullptr;
+    }
+    std::vector<std::string> invalid;
+    // A member that is there and not null but not what this version writes.
+    const auto present = [&](const char* key) {
+      return stored.contains(key) && !stored[key].is_null();
+    };
+    const auto commit_name = [&](const char* key) -> json {
+      if (!present(key)) return nullptr;
+      if (stored[key].is_string() && is_object_name(stored[key].get<std::string>())) {
+        return stored[key];
+      }
+      invalid.emplace_back(key);
+      return nullptr;
+    };
+    // A count as a JSON integer, or null. (Not std::optional: g++ 12 sees it as maybe
+    // uninitialised when it becomes JSON.)
+    const auto count = [&](const char* key) -> json {
+      if (!present(key)) return nullptr;
+      const json& value = stored[key];
+      if (value.is_number_unsigned()) return value;
+      if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+        return static_cast<uint64_t>(value.get<int64_t>());
+      }
+      // 24.0 is 24; 24.5, -1 and 1e300 are not counts.
+      if (value.is_number_float()) {
+        const double number = value.get<double>();
+        if (number >= 0 && number <= 9007199254740992.0 && number == std::floor(number)) {
+          return static_cast<uint64_t>(number);
+        }
+      }
+      invalid.emplace_back(key);
+      return nullptr;
+    };
+    const bool ran = status != "conflict" && status != "build_failed";
+
+    json out{{"status", status}};
+    out["reverted"] = commit_name("reverted");
+    out["onto"] = commit_name("onto");
+    // A revert that does not apply has no commit.
+    out["commit"] = status == "conflict" ? json(nullptr) : commit_name("commit");
+    out["runs"] = count("runs");
+    out["fails"] = count("fails");
+    if (out["runs"].is_number() && out["fails"].is_number() &&
+        out["fails"].get<uint64_t>() > out["runs"].get<uint64_t>()) {
+      invalid.emplace_back("fails");
+      out["fails"] = nullptr;
+    }
+    out["probability_fixed"] = nullptr;
+    if (ran && present("probability_fixed")) {
+      const json& p = stored["probability_fixed"];
+      if (p.is_number() && p.get<double>() >= 0 && p.get<double>() <= 1) {
+        out["probability_fixed"] = p.get<double>();
+      } else {
+        invalid.emplace_back("probability_fixed");
+      }
+    }
+    json conflicts = json::array();
+    uint64_t conflict_count = 0;
+    if (status == "conflict" && present("conflicts")) {
+      const json& paths = stored["conflicts"];
+      bool all_paths = paths.is_array();
+      for (const json& path : paths.is_array() ? paths : json::array()) {
+        if (!path.is_string()) {
+          all_paths = false;
+          continue;
+        }
+        ++conflict_count;
+        if (conflicts.size() < kMaxConflictPaths) {
+          conflicts.push_back(text(path.get<std::string>(), kMaxPathBytes));
+        }
+      }
+      if (!all_paths) invalid.emplace_back("conflicts");
+    }
+    out["conflicts"] = std::move(conflicts);
+    out["conflict_count"] = conflict_count;
+    out["detail"] = nullptr;
+    if (present("detail")) {
+      if (stored["detail"].is_string()) {
+        out["detail"] = text(stored["detail"].get<std::string>());
+      } else {
+        invalid.emplace_back("detail");
+      }
+    }
+    // The runs the store holds at the revert commit (they are not candidates, so the commit table
+    // leaves them out).
+    out["outcomes"] = nullptr;
+    if (ran && out["commit"].is_string()) {
+      const std::string commit = out["commit"].get<std::string>();
+      Counts n;
+      for (const store::RunRecord& run : identity_runs_) {
+        if (run.sha == commit) n.add(run.outcome);
+      }
+      out["outcomes"] = counts_json(n);
+    }
+
+    if (!invalid.empty()) {
+      std::string names;
+      for (const std::string& name : invalid) names += (names.empty() ? "" : ", ") + name;
+      warn("the stored revert check has members of the wrong type or value, left null or empty: " +
+           names);
+    }
+    const std::string culprit = string_or(member(result, "culprit"), "sha");
+    if (out["reverted"].is_string() && !culprit.empty() && out["reverted"] != culprit) {
+      warn(fmt::format("the revert check reverted {}, which is not the first bad commit {}",
+                       out["reverted"].get<std::string>().substr(0, 12), culprit.substr(0, 12)));
+    }
+    const std::string& bad = bisection_.spec.bad_sha;
+    if (out["onto"].is_string() && out["onto"] != bad) {
+      warn(fmt::format("the revert check was made on {}, which is not the bad commit {}",
+                       out["onto"].get<std::string>().substr(0, 12),
+                       is_object_name(bad) ? bad.substr(0, 12) : one_line(bad, 40)));
     }
     return out;
   }

@@ -7,7 +7,9 @@
 // test identity (engine/evidence.h, the way the engine rebuilds it), so commit probabilities,
 // confidence, the credible set and the rate estimates describe the evidence at report time.
 // result.status, result.reason and the culprit are what the bisection decided (its state and stored
-// result); a running or paused bisection gets its current best guess in the credible set only.
+// result), result.checks what the engine's checks on it found (the stored result's "checks",
+// every member checked; checks.h); a running or paused bisection gets its current best guess in
+// the credible set only.
 //
 // Robustness: the document is valid whatever the store and the repository hold. Text from git and
 // consoles is made valid UTF-8 and capped (a subject at 1000 bytes, a console excerpt at 4 KiB);

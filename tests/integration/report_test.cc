@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <regex>
 
 #include "integration/cli_support.h"
@@ -216,6 +217,84 @@ TEST(Report, HostileCommitTextGivesValidJsonSafeMailAndAReplayableLog) {
   ASSERT_EQ(log.exit_code, 0) << describe(log);
   EXPECT_THAT(log.out, Not(HasSubstr("\ngit bisect good HEAD")));
   EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "hostile")), s.history.planted_sha());
+}
+
+// KernelCI's revert check, stored in the result the way engine/bisector.cc writes it: the report
+// validates against the schema for every status, and for a damaged check too, and every format
+// shows it.
+TEST(Report, ARevertCheckOfEveryStatusValidatesAndShowsInEveryFormat) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 11), 100);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+  ASSERT_EQ(stored_state(s.db, 1), "found");
+  const std::string culprit = s.history.planted_sha();
+  const std::string revert_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4";
+  nlohmann::json stored;
+  {
+    auto store = store::Store::open(s.db.native());
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    auto bisection = store->get_bisection(1);
+    ASSERT_TRUE(bisection.has_value() && bisection->result_json.has_value());
+    stored = parse_json(*bisection->result_json);
+  }
+  const auto store_check = [&](const nlohmann::json& revert) {
+    nlohmann::json result = stored;
+    result["checks"] = {{"revert", revert}};
+    auto store = store::Store::open(s.db.native());
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    ASSERT_TRUE(store->set_result(1, result.dump(), 1704067200000));
+  };
+  const std::map<std::string, std::string> verdicts = {{"pass", "PASS"},
+                                                       {"fail", "FAIL"},
+                                                       {"inconclusive", "INCONCLUSIVE"},
+                                                       {"conflict", "CONFLICT"},
+                                                       {"build_failed", "BUILD FAILED"}};
+  for (const auto& [status, verdict] : verdicts) {
+    const bool ran = status != "conflict" && status != "build_failed";
+    store_check({{"status", status},
+                 {"reverted", culprit},
+                 {"onto", s.history.tip},
+                 {"commit", status == "conflict" ? nlohmann::json() : nlohmann::json(revert_sha)},
+                 {"runs", ran ? 24 : 0},
+                 {"fails", status == "fail" ? 20 : 0},
+                 {"probability_fixed", ran ? nlohmann::json(0.5) : nlohmann::json()},
+                 {"conflicts", status == "conflict" ? nlohmann::json{"fs/a.c", "fs/b.c"}
+                                                    : nlohmann::json::array()},
+                 {"detail", "a sentence"}});
+    const CliResult json = report(s, 1, "json");
+    ASSERT_EQ(json.exit_code, 0) << describe(json);
+    expect_valid_report(json.out, dir.path(), status + " revert check");
+    const auto doc = parse_json(json.out);
+    EXPECT_EQ(doc["result"]["checks"]["revert"]["status"], status);
+    EXPECT_EQ(doc["warnings"], nlohmann::json::array()) << status;
+    const std::string line = "\nChecks:\n  revert:  " + verdict + "  (";
+    EXPECT_THAT(report(s, 1, "text").out, HasSubstr(line)) << status;
+    EXPECT_THAT(report(s, 1, "email").out, HasSubstr(line)) << status;
+    EXPECT_THAT(report(s, 1, "html").out, HasSubstr("<strong>" + verdict + "</strong>"));
+    const CliResult log = report(s, 1, "bisect-log");
+    EXPECT_THAT(log.out, HasSubstr("\n# flakebisect: revert check: " + verdict + " ("));
+    if (status == "pass") {
+      EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "revert")), culprit) << log.out;
+    }
+  }
+
+  // A damaged check: what is left of it still matches the schema.
+  store_check({{"status", "conflict"},
+               {"reverted", "HEAD"},
+               {"onto", 5},
+               {"commit", revert_sha},
+               {"runs", -3},
+               {"fails", "none"},
+               {"probability_fixed", 2},
+               {"conflicts", {1, std::string(10000, 'x')}},
+               {"detail", {{"a", 1}}}});
+  const CliResult damaged = report(s, 1, "json");
+  ASSERT_EQ(damaged.exit_code, 0) << describe(damaged);
+  expect_valid_report(damaged.out, dir.path(), "damaged revert check");
+  EXPECT_THAT(parse_json(damaged.out)["warnings"].dump(), HasSubstr("revert check"));
+  EXPECT_EQ(report(s, 1, "text").exit_code, 0);
 }
 
 TEST(Report, AnUnknownFormatIsAUsageError) {

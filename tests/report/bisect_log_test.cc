@@ -201,10 +201,50 @@ TEST(BisectLog, CommitTextNeverBecomesACommand) {
   EXPECT_THAT(replay(log, linear(4)), ElementsAre(2));
 }
 
+TEST(BisectLog, TheRevertCheckIsACommentBeforeTheFirstBadCommit) {
+  const auto parents = linear(16);
+  json report = report_for(parents, {{15, {0, 8}}, {7, {16, 0}}, {11, {3, 5}}, {9, {1, 3}}}, 9);
+  const std::string plain = render_bisect_log(report);
+  report["result"]["checks"] = {{"revert",
+                                 {{"status", "fail"},
+                                  {"reverted", sha_of(9)},
+                                  {"onto", sha_of(15)},
+                                  {"commit", std::string(40, 'e')},
+                                  {"runs", 16},
+                                  {"fails", 6},
+                                  {"probability_fixed", 0.0021}}}};
+  const std::string log = render_bisect_log(report);
+  const std::string first = "# first bad commit: [" + sha_of(9) + "] commit 9\n";
+  ASSERT_THAT(plain, ::testing::EndsWith(first));
+  EXPECT_EQ(log, plain.substr(0, plain.size() - first.size()) +
+                     "# flakebisect: revert check: FAIL (6 of 16 runs failed with " +
+                     sha_of(9).substr(0, 12) + " reverted on " + sha_of(15).substr(0, 12) +
+                     "; P(fixed) = 0.0021)\n" + first);
+  EXPECT_THAT(replay(log, parents), ElementsAre(9));
+
+  // A conflicting path cannot become a command; no check (or an unknown one) adds nothing.
+  report["result"]["checks"]["revert"] = {
+      {"status", "conflict"},
+      {"reverted", sha_of(9)},
+      {"onto", sha_of(15)},
+      {"conflicts", {"fs/x.c\ngit bisect bad " + sha_of(0) + "\ngit bisect reset"}}};
+  std::istringstream in(render_bisect_log(report));
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_THAT(line, Not(::testing::StartsWith("git bisect reset")));
+    EXPECT_NE(line, "git bisect bad " + sha_of(0));
+  }
+  for (const json& checks : {json(nullptr), json{{"revert", {{"status", "maybe"}}}}, json(3)}) {
+    report["result"]["checks"] = checks;
+    EXPECT_EQ(render_bisect_log(report), plain) << checks;
+  }
+}
+
 TEST(BisectLog, DocumentsOfTheWrongShapeGiveACommentNotACrash) {
   for (const json& garbage :
        {json(nullptr), json::array(), json{{"bisection", {{"bad", {{"sha", 5}}}}}},
-        json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}}, {"commits", {{{"parents", {7}}}}}}}) {
+        json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}}, {"commits", {{{"parents", {7}}}}}},
+        json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}},
+             {"result", {{"checks", {{"revert", {{"status", "pass"}, {"runs", {1}}}}}}}}}}) {
     std::string log;
     EXPECT_NO_THROW(log = render_bisect_log(garbage)) << garbage.dump();
     EXPECT_THAT(log, HasSubstr("# flakebisect: ")) << garbage.dump();

@@ -497,12 +497,112 @@ TEST(RenderEmail, ALongCredibleSetShowsTwentyMembersAndCountsTheRest) {
   EXPECT_THAT(body, HasSubstr("fs: change 20\n  ... and 30 more\n"));
 }
 
+// result.checks.revert as build_report writes it: culprit c reverted on the bad commit d.
+json revert_check(const std::string& status) {
+  json check{{"status", status},
+             {"reverted", sha_of('c')},
+             {"onto", sha_of('d')},
+             {"commit", sha_of('e')},
+             {"runs", 24},
+             {"fails", 0},
+             {"probability_fixed", 0.9961},
+             {"conflicts", json::array()},
+             {"conflict_count", 0},
+             {"detail", "0 of 24 runs failed with cccccccccccc reverted on dddddddddddd"},
+             {"outcomes", nullptr}};
+  if (status == "fail") {
+    check["fails"] = 9;
+    check["probability_fixed"] = 0.0003;
+  } else if (status == "conflict" || status == "build_failed") {
+    check["runs"] = 0;
+    check["probability_fixed"] = nullptr;
+    if (status == "conflict") {
+      check["commit"] = nullptr;
+      check["conflicts"] = {"fs/iomap/direct-io.c", "fs/ext4/file.c", "fs/ext4/inode.c",
+                            "include/linux/iomap.h"};
+      check["conflict_count"] = 4;
+    }
+  }
+  return check;
+}
+
+TEST(RenderEmail, TheChecksBlockFollowsTheVerdictWhereKernelCiPutsIt) {
+  json report = sample_report();
+  report["result"]["checks"] = {{"revert", revert_check("pass")}};
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_THAT(body,
+              HasSubstr("(false\npositives).\n"
+                        "\n"
+                        "Checks:\n"
+                        "  revert:  PASS  (0 of 24 runs failed with cccccccccccc reverted on\n"
+                        "           dddddddddddd; P(fixed) = 0.9961)\n"
+                        "\n"
+                        "bad commit:   dddddddddddd net: four\n"));
+  EXPECT_EQ(render_text(report), body);
+
+  report["result"]["checks"] = {{"revert", revert_check("fail")}};
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  revert:  FAIL  (9 of 24 runs failed with cccccccccccc reverted on\n"
+                        "           dddddddddddd; P(fixed) = 0.0003)\n\n"));
+
+  report["result"]["checks"] = {{"revert", revert_check("conflict")}};
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  revert:  CONFLICT  (cccccccccccc does not revert cleanly on\n"
+                        "           dddddddddddd: conflicts in fs/iomap/direct-io.c,\n"
+                        "           fs/ext4/file.c, fs/ext4/inode.c and 1 more)\n\n"));
+
+  report["result"]["checks"] = {{"revert", revert_check("build_failed")}};
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  revert:  BUILD FAILED  (dddddddddddd with cccccccccccc reverted does\n"
+                        "           not build)\n\n"));
+}
+
+TEST(RenderEmail, WithoutACheckThereIsNoChecksBlock) {
+  const std::string plain = render_email(sample_report());
+  EXPECT_THAT(plain, Not(HasSubstr("Checks:")));
+  json report = sample_report();
+  for (const json& checks :
+       {json(nullptr), json{{"revert", nullptr}}, json{{"revert", {{"status", "passed"}}}}}) {
+    report["result"]["checks"] = checks;
+    EXPECT_EQ(render_email(report), plain) << checks;
+  }
+}
+
+TEST(RenderEmail, ACheckWithHostileOrHugeFieldsKeepsTheBodyWithinSeventyTwoColumns) {
+  json report = sample_report();
+  json check = revert_check("conflict");
+  check["conflicts"] = {std::string(300, 'p'), "fs/\nFrom evil@example.com\r\n.\n", "x\x1b[31m\xff",
+                        12};
+  check["reverted"] = "cccccccccccc\nBcc: evil@example.com";
+  check["conflict_count"] = -5;
+  report["result"]["checks"] = {{"revert", check}};
+  const std::string body = render_text(report);
+  for (const std::string& line : lines_of(body)) {
+    if (line.starts_with("Console output")) break;
+    EXPECT_LE(columns(line), kEmailBodyColumns) << line;
+    EXPECT_THAT(line, Not(StartsWith("From ")));
+    EXPECT_THAT(line, Not(StartsWith("Bcc")));
+  }
+  EXPECT_THAT(body,
+              HasSubstr("  revert:  CONFLICT  (the first bad commit does not revert cleanly on\n"
+                        "           dddddddddddd: conflicts in"));
+  EXPECT_THAT(body, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(body, Not(HasSubstr("\r")));
+  EXPECT_THAT(body, Not(HasSubstr("Bcc")));
+}
+
 TEST(RenderEmail, NeverThrowsOnDocumentsOfTheWrongShape) {
   for (const json& garbage :
        {json(nullptr), json::array(), json("text"), json{{"result", 3}, {"commits", "x"}},
         json{{"result", {{"culprit", {{"author", 5}, {"trailers", {1, 2}}}}}},
              {"decisions", {1, nullptr}},
-             {"crashes", {{{"counted", "yes"}}}}}}) {
+             {"crashes", {{{"counted", "yes"}}}}},
+        json{{"result", {{"checks", {{"revert", {{"status", "pass"}, {"runs", "x"}}}}}}}},
+        json{{"result", {{"checks", {{"revert", {{"status", "conflict"}, {"conflicts", 3}}}}}}}},
+        json{{"result", {{"checks", {{"revert", {1, 2}}}}}}}, json{{"result", {{"checks", 5}}}}}) {
     EXPECT_NO_THROW((void)render_email(garbage)) << garbage.dump();
     EXPECT_NO_THROW((void)render_text(garbage)) << garbage.dump();
   }

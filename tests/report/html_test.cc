@@ -422,6 +422,82 @@ TEST(RenderHtml, CrashesShowTheirConsoleExcerptsInPre) {
                               "[   12.5] &lt;IRQ&gt;\n"));
 }
 
+// result.checks.revert as build_report writes it: the culprit reverted on the bad commit.
+json revert_check(const std::string& status) {
+  return {{"status", status},
+          {"reverted", sha_of(12)},
+          {"onto", sha_of(19)},
+          {"commit", status == "conflict" ? json(nullptr) : json(sha_of(40))},
+          {"runs", status == "pass" ? 24 : 0},
+          {"fails", 0},
+          {"probability_fixed", status == "pass" ? json(0.9961) : json(nullptr)},
+          {"conflicts", status == "conflict" ? json{"fs/iomap/direct-io.c"} : json::array()},
+          {"conflict_count", status == "conflict" ? 1 : 0},
+          {"detail", "the engine's own sentence"}};
+}
+
+TEST(RenderHtml, TheRevertCheckIsARowOfTheResult) {
+  json report = sample_report();
+  report["result"]["checks"] = {{"revert", revert_check("pass")}};
+  std::string html = render_html(report);
+  const std::string_view result = between(html, "<section id=\"result\">", "</section>");
+  EXPECT_THAT(std::string(result),
+              HasSubstr("<dt>Confidence</dt><dd>97.00%</dd>\n"
+                        "<dt>Revert check</dt><dd id=\"revert-check\"><strong>PASS</strong> 0 of "
+                        "24 runs failed with " +
+                        sha_of(12).substr(0, 12) + " reverted on " + sha_of(19).substr(0, 12) +
+                        "; P(fixed) = 0.9961 &middot; revert commit <code title=\"" + sha_of(40) +
+                        "\">" + sha_of(40).substr(0, 12) +
+                        "</code><br><span class=\"muted\">the engine&#39;s own sentence</span>"
+                        "</dd>\n"));
+
+  report["result"]["checks"] = {{"revert", revert_check("conflict")}};
+  html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("<dd id=\"revert-check\"><strong>CONFLICT</strong> " +
+                              sha_of(12).substr(0, 12) + " does not revert cleanly on " +
+                              sha_of(19).substr(0, 12) +
+                              ": conflicts in fs/iomap/direct-io.c<br><span class=\"muted\">"));
+  EXPECT_THAT(html, Not(HasSubstr("revert commit")));
+}
+
+TEST(RenderHtml, WithoutACheckThePageIsAsBefore) {
+  const std::string plain = render_html(sample_report());
+  EXPECT_THAT(plain, Not(HasSubstr("Revert check")));
+  json report = sample_report();
+  for (const json& checks : {json(nullptr), json{{"revert", nullptr}},
+                             json{{"revert", {{"status", "unknown"}}}}, json("x")}) {
+    report["result"]["checks"] = checks;
+    EXPECT_EQ(render_html(report), plain) << checks;
+  }
+}
+
+TEST(RenderHtml, ARevertCheckIsEscapedAndBounded) {
+  json report = sample_report();
+  json check = revert_check("conflict");
+  check["conflicts"] = {"<script>alert(1)</script>", std::string(100000, 'p'), 5};
+  check["detail"] = "<img src=x onerror=alert(1)> \x1b[2J" + std::string(100000, 'd');
+  check["commit"] = "\"><script>";
+  check["reverted"] = "<b>";
+  report["result"]["checks"] = {{"revert", check}};
+  std::string html;
+  ASSERT_NO_THROW(html = render_html(report));
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("<img")));
+  EXPECT_THAT(html, Not(HasSubstr("<b>")));
+  EXPECT_THAT(html, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(html, HasSubstr("<strong>CONFLICT</strong> the first bad commit does not revert "
+                              "cleanly on"));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  EXPECT_THAT(html, HasSubstr("&lt;img src=x onerror=alert(1)&gt;"));
+  const std::string_view row = between(html, "<dt>Revert check</dt>", "</dd>");
+  EXPECT_LT(row.size(), 2000U);
+  for (const json& garbage : {json{{"revert", {{"status", "pass"}, {"commit", 5}, {"detail", 3}}}},
+                              json{{"revert", {1}}}, json(7)}) {
+    report["result"]["checks"] = garbage;
+    EXPECT_NO_THROW((void)render_html(report)) << garbage;
+  }
+}
+
 TEST(RenderHtml, ProbabilitiesNeverRoundToCertainty) {
   json report = sample_report();
   report["result"]["confidence"] = 0.999999;

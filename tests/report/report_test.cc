@@ -4,6 +4,7 @@
 //   FLAKEBISECT_UPDATE_GOLDEN=1 build/tests/report_tests
 #include "report/report.h"
 
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -21,6 +22,7 @@
 #include "git/repository.h"
 #include "report/bisect_log.h"
 #include "report/email.h"
+#include "report/html.h"
 #include "report/text.h"
 #include "store/store.h"
 
@@ -292,6 +294,40 @@ class ReportTest : public ::testing::Test {
     return *document;
   }
 
+  // The found bisection's stored result with `checks` added, as engine/bisector.cc finish()
+  // writes it when the revert check ran.
+  void store_checks(const json& checks) {
+    auto bisection = store_->get_bisection(found_);
+    ASSERT_TRUE(bisection.has_value());
+    ASSERT_TRUE(bisection->result_json.has_value());
+    json result = json::parse(*bisection->result_json);
+    result["checks"] = checks;
+    ASSERT_TRUE(store_->set_result(found_, result.dump(), kStartMs + 7200000));
+  }
+
+  // A revert check of the planted commit on the tip.
+  json revert_check(const std::string& status) const {
+    json check{{"status", status},
+               {"reverted", history_.planted_sha()},
+               {"onto", history_.tip},
+               {"commit", kRevertSha},
+               {"runs", 24},
+               {"fails", 0},
+               {"probability_fixed", 0.9961},
+               {"detail", "0 of 24 runs failed with " + history_.planted_sha().substr(0, 12) +
+                              " reverted on " + history_.tip.substr(0, 12)}};
+    if (status == "conflict") {
+      check["commit"] = nullptr;
+      check["runs"] = 0;
+      check["probability_fixed"] = nullptr;
+      check["conflicts"] = {"fs/iomap/direct-io.c", "fs/ext4/file.c"};
+      check["detail"] = "the revert conflicts in 2 files";
+    }
+    return check;
+  }
+
+  static constexpr const char* kRevertSha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4";
+
   TempDir dir_;
   History history_;
   std::optional<store::Store> store_;
@@ -439,6 +475,223 @@ TEST_F(ReportTest, TheInconclusiveEmailMatchesItsGoldenFile) {
   EXPECT_GT(doc["result"]["credible_set_size"].get<int>(), 1);
   expect_golden("inconclusive.email", render_email(doc));
   expect_golden("inconclusive.bisect-log", render_bisect_log(doc));
+}
+
+TEST_F(ReportTest, AResultWithoutChecksHasNullChecks) {
+  EXPECT_EQ(report(found_)["result"]["checks"], nullptr);
+  EXPECT_EQ(report(inconclusive_)["result"]["checks"], nullptr);
+  store_checks(nullptr);
+  EXPECT_EQ(report(found_)["result"]["checks"], nullptr);
+  EXPECT_EQ(report(found_)["warnings"], json::array());
+}
+
+TEST_F(ReportTest, AStoredRevertCheckIsInTheResultWithTheRunsAtTheRevertCommit) {
+  // The runs at the revert commit are ordinary runs of the bisection's test.
+  Recorder revert(*store_, found_, engine::test_identity(parse(kConfig)));
+  revert.runs(kRevertSha, {24, 0, 0, 1}, std::nullopt);
+  store_checks({{"revert", revert_check("pass")}});
+  const json doc = report(found_);
+  EXPECT_EQ(doc["result"]["checks"],
+            (json{{"revert",
+                   {{"status", "pass"},
+                    {"reverted", history_.planted_sha()},
+                    {"onto", history_.tip},
+                    {"commit", kRevertSha},
+                    {"runs", 24},
+                    {"fails", 0},
+                    {"probability_fixed", 0.9961},
+                    {"conflicts", json::array()},
+                    {"conflict_count", 0},
+                    {"detail", "0 of 24 runs failed with " + history_.planted_sha().substr(0, 12) +
+                                   " reverted on " + history_.tip.substr(0, 12)},
+                    {"outcomes",
+                     {{"runs", 25},
+                      {"passes", 24},
+                      {"fails", 0},
+                      {"crashes", 0},
+                      {"hangs", 0},
+                      {"infra", 1},
+                      {"skips", 0},
+                      {"interrupted", 0}}}}}}));
+  EXPECT_EQ(doc["warnings"], json::array());
+  // Not a candidate: the commit table and the posterior leave the revert commit out; the totals
+  // count its runs as runs of the bisection.
+  EXPECT_EQ(doc["commits"].size(), candidates_.size());
+  for (const json& commit : doc["commits"]) EXPECT_NE(commit["sha"], kRevertSha);
+  EXPECT_EQ(doc["totals"]["runs"], 97 + 25);
+  EXPECT_EQ(doc["totals"]["evidence_runs"], 96);
+  EXPECT_EQ(doc["result"]["culprit"]["sha"], history_.planted_sha());
+}
+
+// The found bisection's golden files with the check added where each format puts it: a report
+// with a check differs from one without only by the check.
+TEST_F(ReportTest, EveryFormatShowsTheRevertCheckAndOnlyThat) {
+  const std::string planted12 = history_.planted_sha().substr(0, 12);
+  const std::string tip12 = history_.tip.substr(0, 12);
+  const std::string golden_email =
+      read_text(fs::path(FLAKEBISECT_SOURCE_DIR) / "tests" / "report" / "golden" / "found.email");
+  const std::string golden_body = golden_email.substr(golden_email.find("\n\n") + 2);
+  const std::string golden_log = read_text(fs::path(FLAKEBISECT_SOURCE_DIR) / "tests" / "report" /
+                                           "golden" / "found.bisect-log");
+  const auto insert_before = [](std::string text, const std::string& before,
+                                const std::string& block) {
+    const size_t at = text.find(before);
+    EXPECT_NE(at, std::string::npos) << before;
+    return at == std::string::npos ? text : text.insert(at, block);
+  };
+
+  store_checks({{"revert", revert_check("pass")}});
+  json doc = report(found_, golden_options());
+  const std::string pass_block = "Checks:\n  revert:  PASS  (0 of 24 runs failed with " +
+                                 planted12 + " reverted on\n           " + tip12 +
+                                 "; P(fixed) = 0.9961)\n\n";
+  EXPECT_EQ(render_text(doc), insert_before(golden_body, "bad commit:   ", pass_block));
+  const std::string email = render_email(doc);
+  EXPECT_EQ(email.substr(email.find("\n\n") + 2), render_text(doc));
+  EXPECT_EQ(render_bisect_log(doc),
+            insert_before(golden_log, "# first bad commit:",
+                          "# flakebisect: revert check: PASS (0 of 24 runs failed with " +
+                              planted12 + " reverted on " + tip12 + "; P(fixed) = 0.9961)\n"));
+  const std::string html = render_html(doc);
+  EXPECT_THAT(html, HasSubstr("<dt>Revert check</dt><dd id=\"revert-check\"><strong>PASS</strong> "
+                              "0 of 24 runs failed with " +
+                              planted12 + " reverted on " + tip12 +
+                              "; P(fixed) = 0.9961 &middot; revert commit <code title=\"" +
+                              kRevertSha + "\">" + std::string(kRevertSha).substr(0, 12) +
+                              "</code></dd>\n"));  // the detail says nothing more
+  EXPECT_EQ(doc["result"]["checks"]["revert"]["status"], "pass");
+
+  store_checks({{"revert", revert_check("conflict")}});
+  doc = report(found_, golden_options());
+  EXPECT_EQ(doc["result"]["checks"]["revert"]["conflicts"],
+            (json{"fs/iomap/direct-io.c", "fs/ext4/file.c"}));
+  EXPECT_EQ(doc["result"]["checks"]["revert"]["commit"], nullptr);
+  EXPECT_EQ(doc["result"]["checks"]["revert"]["outcomes"], nullptr);
+  const std::string conflict_block = "Checks:\n  revert:  CONFLICT  (" + planted12 +
+                                     " does not revert cleanly on\n           " + tip12 +
+                                     ": conflicts in fs/iomap/direct-io.c and\n"
+                                     "           fs/ext4/file.c)\n\n";
+  EXPECT_EQ(render_text(doc), insert_before(golden_body, "bad commit:   ", conflict_block));
+  EXPECT_THAT(render_bisect_log(doc), HasSubstr("\n# flakebisect: revert check: CONFLICT (" +
+                                                planted12 + " does not revert cleanly on " + tip12 +
+                                                ": conflicts in fs/iomap/direct-io.c and "
+                                                "fs/ext4/file.c)\n# first bad commit: ["));
+  EXPECT_THAT(render_html(doc), HasSubstr("<strong>CONFLICT</strong> " + planted12 +
+                                          " does not revert cleanly on " + tip12 +
+                                          ": conflicts in fs/iomap/direct-io.c and "
+                                          "fs/ext4/file.c<br><span class=\"muted\">the revert "
+                                          "conflicts in 2 files</span></dd>\n"));
+  EXPECT_EQ(doc["warnings"], json::array());
+}
+
+TEST_F(ReportTest, ACorruptStoredCheckNeitherThrowsNorPassesGarbageThrough) {
+  // Not an object, at either level, or an unknown status: the check is left out and a warning
+  // says why.
+  for (const json& checks :
+       {json("revert: PASS"), json{1, 2}, json{{"revert", "PASS"}},
+        json{{"revert", {{"status", "PASS"}}}}, json{{"revert", {{"status", 1}, {"runs", 24}}}}}) {
+    store_checks(checks);
+    const json doc = report(found_);
+    const json& stored = doc["result"]["checks"];
+    EXPECT_TRUE(stored.is_null() || stored == (json{{"revert", nullptr}})) << checks << stored;
+    ASSERT_EQ(doc["warnings"].size(), 1U) << checks;
+    EXPECT_THAT(doc["warnings"][0].get<std::string>(), HasSubstr("left out"));
+    EXPECT_THAT(render_text(doc), Not(HasSubstr("Checks:")));
+    EXPECT_THAT(render_bisect_log(doc), Not(HasSubstr("revert check")));
+    EXPECT_THAT(render_html(doc), Not(HasSubstr("Revert check")));
+  }
+
+  // Members of the wrong type or value become null (or empty), with one warning naming them.
+  // (The stored result is JSON, so its strings are valid UTF-8: a store with other bytes does
+  // not parse, which the report already says.)
+  const std::string huge = "\x1b[31m\u202e" + std::string(1 << 20, 'z') + "\n";
+  store_checks({{"revert",
+                 {{"status", "pass"},
+                  {"reverted", "HEAD~1"},
+                  {"onto", std::string(40, 'A')},
+                  {"commit", history_.tip.substr(0, 39)},
+                  {"runs", "24"},
+                  {"fails", -1},
+                  {"probability_fixed", 1.5},
+                  {"conflicts", {huge}},
+                  {"detail", huge},
+                  {"unknown", huge}}}});
+  json doc = report(found_);
+  std::string text;
+  ASSERT_NO_THROW(text = doc.dump()) << "a string in the report is not valid UTF-8";
+  EXPECT_LT(text.size(), size_t{64} << 10) << "the huge string leaked into the report";
+  const json& revert = doc["result"]["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "pass");
+  for (const char* key :
+       {"reverted", "onto", "commit", "runs", "fails", "probability_fixed", "outcomes"}) {
+    EXPECT_EQ(revert[key], nullptr) << key;
+  }
+  EXPECT_EQ(revert["conflicts"], json::array());  // only a conflict has paths
+  EXPECT_LE(revert["detail"].get<std::string>().size(), 4096U);
+  EXPECT_THAT(revert["detail"].get<std::string>(), StartsWith("\x1b[31m\u202ezzz"));
+  EXPECT_FALSE(revert.contains("unknown"));
+  ASSERT_EQ(doc["warnings"].size(), 1U);
+  EXPECT_EQ(doc["warnings"][0],
+            "the stored revert check has members of the wrong type or value, left null or empty: "
+            "reverted, onto, commit, runs, fails, probability_fixed");
+  EXPECT_THAT(render_text(doc),
+              HasSubstr("\nChecks:\n  revert:  PASS  (the first bad commit reverted on the bad "
+                        "commit, run\n           counts not known)\n\n"));
+  const std::string html = render_html(doc);
+  EXPECT_LT(html.size(), size_t{1} << 20);
+  EXPECT_THAT(html, HasSubstr("<strong>PASS</strong> the first bad commit reverted on the bad "
+                              "commit, run counts not known<br><span class=\"muted\">"
+                              "zzz"));  // no escape sequence, no override
+  EXPECT_THAT(html, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(html, Not(HasSubstr("\u202e")));
+
+  // A conflict: paths capped in number and length, non-strings dropped; counts more than runs.
+  json paths = json::array({7, nullptr});
+  for (int i = 0; i < 60; ++i) paths.push_back(fmt::format("fs/{}/", i) + huge);
+  store_checks({{"revert",
+                 {{"status", "conflict"},
+                  {"reverted", history_.planted_sha()},
+                  {"onto", history_.tip},
+                  {"commit", kRevertSha},
+                  {"runs", 3},
+                  {"fails", 5},
+                  {"probability_fixed", 0.5},
+                  {"conflicts", paths}}}});
+  doc = report(found_);
+  ASSERT_NO_THROW(text = doc.dump());
+  EXPECT_LT(text.size(), size_t{512} << 10);
+  const json& conflict = doc["result"]["checks"]["revert"];
+  EXPECT_EQ(conflict["commit"], nullptr);
+  EXPECT_EQ(conflict["probability_fixed"], nullptr);
+  EXPECT_EQ(conflict["runs"], 3);
+  EXPECT_EQ(conflict["fails"], nullptr);
+  EXPECT_EQ(conflict["conflicts"].size(), 50U);
+  EXPECT_EQ(conflict["conflict_count"], 60);
+  for (const json& path : conflict["conflicts"]) {
+    EXPECT_LE(path.get<std::string>().size(), 4096U);
+  }
+  EXPECT_THAT(doc["warnings"][0].get<std::string>(), ::testing::EndsWith(": fails, conflicts"));
+  const std::string body = render_text(doc);
+  EXPECT_THAT(body, HasSubstr("  revert:  CONFLICT  (" + history_.planted_sha().substr(0, 12) +
+                              " does not revert cleanly on"));
+  EXPECT_THAT(body, HasSubstr(" and 57 more)\n"));
+  EXPECT_NO_THROW((void)render_email(doc));
+  EXPECT_NO_THROW((void)render_bisect_log(doc));
+}
+
+TEST_F(ReportTest, ACheckOfAnotherCommitIsShownWithAWarning) {
+  json check = revert_check("pass");
+  check["reverted"] = history_.root;
+  check["onto"] = history_.planted_sha();
+  store_checks({{"revert", check}});
+  const json doc = report(found_);
+  EXPECT_EQ(doc["result"]["checks"]["revert"]["reverted"], history_.root);
+  ASSERT_EQ(doc["warnings"].size(), 2U);
+  EXPECT_THAT(doc["warnings"][0].get<std::string>(),
+              HasSubstr("the revert check reverted " + history_.root.substr(0, 12) +
+                        ", which is not the first bad commit"));
+  EXPECT_THAT(doc["warnings"][1].get<std::string>(),
+              HasSubstr("which is not the bad commit " + history_.tip.substr(0, 12)));
 }
 
 // range.first_parent, from the stored configuration: in the document, in the text and email

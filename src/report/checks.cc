@@ -1,0 +1,117 @@
+#include "report/checks.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+#include "report/json_access.h"
+#include "report/text.h"
+
+namespace flakebisect::report {
+namespace {
+
+using nlohmann::json;
+
+// Conflicting paths named in the explanation; the rest are counted.
+constexpr size_t kNamedConflicts = 3;
+constexpr size_t kPathColumns = 100;
+
+// The first 12 digits of an object name; "" for anything else (so no garbage is shown).
+std::string short_name(const json& object, const char* key) {
+  const std::string sha = str(object, key);
+  return is_object_name(sha) ? sha.substr(0, 12) : std::string();
+}
+
+// A non-negative count, or nullopt.
+std::optional<uint64_t> count_of(const json& object, const char* key) {
+  const json& value = member(object, key);
+  if (!value.is_number()) return std::nullopt;
+  const double number = value.get<double>();
+  if (!(number >= 0) || number > 9e15) return std::nullopt;
+  return static_cast<uint64_t>(number);
+}
+
+// "P(fixed) = 0.9961", rounded down to four decimals with the tolerance email.cc's percent()
+// uses (0.9961 stays 0.9961 although p * 10000 may be 9960.999... in binary, but never reads
+// above p itself).
+std::string fixed_probability(double p) {
+  if (!(p > 0)) return "P(fixed) = 0.0000";
+  if (p >= 1) return "P(fixed) = 1.0000";
+  double units = std::floor(p * 10000 + 1e-9);
+  if (units / 10000 > p) units -= 1;
+  if (units < 1) return "P(fixed) < 0.0001";
+  return fmt::format("P(fixed) = {:.4f}", units / 10000);
+}
+
+}  // namespace
+
+bool known_revert_status(std::string_view status) {
+  return std::find(std::begin(kRevertStatuses), std::end(kRevertStatuses), status) !=
+         std::end(kRevertStatuses);
+}
+
+bool is_object_name(std::string_view sha) {
+  return (sha.size() == 40 || sha.size() == 64) && std::all_of(sha.begin(), sha.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::optional<RevertCheckWords> describe_revert_check(const json& report) {
+  const json& check = member(member(member(report, "result"), "checks"), "revert");
+  const std::string status = str(check, "status");
+  if (!check.is_object() || !known_revert_status(status)) return std::nullopt;
+  std::string reverted = short_name(check, "reverted");
+  std::string onto = short_name(check, "onto");
+  if (reverted.empty()) reverted = "the first bad commit";
+  if (onto.empty()) onto = "the bad commit";
+
+  RevertCheckWords words;
+  words.status = status;
+  if (status == "conflict") {
+    words.verdict = "CONFLICT";
+    words.explanation = fmt::format("{} does not revert cleanly on {}", reverted, onto);
+    std::vector<std::string> paths;
+    const json& conflicts = member(check, "conflicts");
+    if (conflicts.is_array()) {
+      for (const json& path : conflicts) {
+        if (path.is_string()) paths.push_back(one_line(path.get<std::string>(), kPathColumns));
+      }
+    }
+    // The document keeps the first 50 paths; conflict_count counts all of them.
+    const uint64_t total =
+        std::max<uint64_t>(count_of(check, "conflict_count").value_or(0), paths.size());
+    if (!paths.empty()) {
+      words.explanation += ": conflicts in ";
+      const size_t named = std::min(paths.size(), kNamedConflicts);
+      for (size_t i = 0; i < named; ++i) {
+        if (i > 0) words.explanation += i + 1 == named && total == named ? " and " : ", ";
+        words.explanation += paths[i];
+      }
+      if (total > named) words.explanation += fmt::format(" and {} more", total - named);
+    }
+    return words;
+  }
+  if (status == "build_failed") {
+    words.verdict = "BUILD FAILED";
+    words.explanation = fmt::format("{} with {} reverted does not build", onto, reverted);
+    return words;
+  }
+  words.verdict = status == "pass" ? "PASS" : status == "fail" ? "FAIL" : "INCONCLUSIVE";
+  const auto runs = count_of(check, "runs");
+  const auto fails = count_of(check, "fails");
+  words.explanation = runs && fails && *fails <= *runs
+                          ? fmt::format("{} of {} runs failed with {} reverted on {}", *fails,
+                                        *runs, reverted, onto)
+                          : fmt::format("{} reverted on {}, run counts not known", reverted, onto);
+  const json& p = member(check, "probability_fixed");
+  if (p.is_number() && std::isfinite(p.get<double>())) {
+    words.explanation += "; " + fixed_probability(std::clamp(p.get<double>(), 0.0, 1.0));
+  }
+  return words;
+}
+
+}  // namespace flakebisect::report

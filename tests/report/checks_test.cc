@@ -1,0 +1,160 @@
+#include "report/checks.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace flakebisect::report {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kCulprit = "4576a2190ffa" + std::string(28, '1');
+const std::string kBad = "1a2b3c4d5e6f" + std::string(28, '2');
+const std::string kRevert = "9f8e7d6c5b4a" + std::string(28, '3');
+
+// A report document holding only result.checks.revert.
+json with_revert(const json& revert) {
+  return json{{"result", {{"status", "found"}, {"checks", {{"revert", revert}}}}}};
+}
+
+json ran(const std::string& status, int runs, int fails, double p) {
+  return json{{"status", status},       {"reverted", kCulprit},
+              {"onto", kBad},           {"commit", kRevert},
+              {"runs", runs},           {"fails", fails},
+              {"probability_fixed", p}, {"conflicts", json::array()}};
+}
+
+TEST(DescribeRevertCheck, PassFailAndInconclusiveCountTheRunsAndGiveTheProbability) {
+  auto words = describe_revert_check(with_revert(ran("pass", 24, 0, 0.9961)));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->status, "pass");
+  EXPECT_EQ(words->verdict, "PASS");
+  EXPECT_EQ(words->explanation,
+            "0 of 24 runs failed with 4576a2190ffa reverted on 1a2b3c4d5e6f; P(fixed) = 0.9961");
+
+  words = describe_revert_check(with_revert(ran("fail", 16, 5, 0.0012)));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->verdict, "FAIL");
+  EXPECT_EQ(words->explanation,
+            "5 of 16 runs failed with 4576a2190ffa reverted on 1a2b3c4d5e6f; P(fixed) = 0.0012");
+
+  words = describe_revert_check(with_revert(ran("inconclusive", 200, 3, 0.74)));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->verdict, "INCONCLUSIVE");
+  EXPECT_EQ(words->explanation,
+            "3 of 200 runs failed with 4576a2190ffa reverted on 1a2b3c4d5e6f; P(fixed) = 0.7400");
+}
+
+TEST(DescribeRevertCheck, TheProbabilityIsRoundedDownSoItNeverReadsCertain) {
+  const auto p_of = [](double p) {
+    return describe_revert_check(with_revert(ran("pass", 24, 0, p)))->explanation;
+  };
+  EXPECT_THAT(p_of(0.99996), HasSubstr("; P(fixed) = 0.9999"));
+  EXPECT_THAT(p_of(1.0), HasSubstr("; P(fixed) = 1.0000"));
+  EXPECT_THAT(p_of(0.57), HasSubstr("; P(fixed) = 0.5700"));  // 5699.99... in binary
+  EXPECT_THAT(p_of(0.00004), HasSubstr("; P(fixed) < 0.0001"));
+  EXPECT_THAT(p_of(0.0), HasSubstr("; P(fixed) = 0.0000"));
+  EXPECT_THAT(p_of(7.5), HasSubstr("; P(fixed) = 1.0000"));  // a hand-edited document
+}
+
+TEST(DescribeRevertCheck, AConflictNamesAFewPathsAndCountsTheRest) {
+  json check = {{"status", "conflict"},
+                {"reverted", kCulprit},
+                {"onto", kBad},
+                {"commit", nullptr},
+                {"runs", 0},
+                {"fails", 0},
+                {"probability_fixed", nullptr},
+                {"conflicts", {"fs/iomap/direct-io.c"}},
+                {"conflict_count", 1}};
+  auto words = describe_revert_check(with_revert(check));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->verdict, "CONFLICT");
+  EXPECT_EQ(words->explanation,
+            "4576a2190ffa does not revert cleanly on 1a2b3c4d5e6f: conflicts in "
+            "fs/iomap/direct-io.c");
+
+  check["conflicts"] = {"fs/iomap/direct-io.c", "fs/ext4/file.c"};
+  check["conflict_count"] = 2;
+  EXPECT_THAT(describe_revert_check(with_revert(check))->explanation,
+              ::testing::EndsWith(": conflicts in fs/iomap/direct-io.c and fs/ext4/file.c"));
+
+  check["conflicts"] = {"a.c", "b.c", "c.c", "d.c", "e.c"};
+  check["conflict_count"] = 5;
+  EXPECT_THAT(describe_revert_check(with_revert(check))->explanation,
+              ::testing::EndsWith(": conflicts in a.c, b.c, c.c and 2 more"));
+
+  // The document keeps the first 50 paths; conflict_count has the rest.
+  check["conflict_count"] = 70;
+  EXPECT_THAT(describe_revert_check(with_revert(check))->explanation,
+              ::testing::EndsWith(": conflicts in a.c, b.c, c.c and 67 more"));
+
+  check["conflicts"] = json::array();
+  check["conflict_count"] = 0;
+  EXPECT_EQ(describe_revert_check(with_revert(check))->explanation,
+            "4576a2190ffa does not revert cleanly on 1a2b3c4d5e6f");
+}
+
+TEST(DescribeRevertCheck, ABuildFailureSaysWhatDidNotBuild) {
+  json check = ran("build_failed", 0, 0, 0);
+  check["probability_fixed"] = nullptr;
+  const auto words = describe_revert_check(with_revert(check));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->verdict, "BUILD FAILED");
+  EXPECT_EQ(words->explanation, "1a2b3c4d5e6f with 4576a2190ffa reverted does not build");
+}
+
+TEST(DescribeRevertCheck, NoCheckOrAnUnknownStatusDescribesNothing) {
+  EXPECT_EQ(describe_revert_check(json{{"result", {{"status", "found"}}}}), std::nullopt);
+  EXPECT_EQ(describe_revert_check(json{{"result", {{"checks", nullptr}}}}), std::nullopt);
+  EXPECT_EQ(describe_revert_check(json{{"result", {{"checks", {{"revert", nullptr}}}}}}),
+            std::nullopt);
+  for (const json& status : {json("PASS"), json("passed"), json(1), json(nullptr), json("")}) {
+    json check = ran("pass", 24, 0, 0.99);
+    check["status"] = status;
+    EXPECT_EQ(describe_revert_check(with_revert(check)), std::nullopt) << status;
+  }
+  for (const json& garbage : {json(nullptr), json::array(), json("text"), json(3),
+                              json{{"result", 3}}, json{{"result", {{"checks", "revert"}}}},
+                              json{{"result", {{"checks", {{"revert", {1, 2}}}}}}}}) {
+    EXPECT_EQ(describe_revert_check(garbage), std::nullopt) << garbage.dump();
+  }
+}
+
+TEST(DescribeRevertCheck, FieldsOfTheWrongShapeAreWordedGenericallyNotShown) {
+  json check = {{"status", "pass"},
+                {"reverted", "not a sha\nBcc: evil@example.com"},
+                {"onto", std::string(40, 'A')},  // upper case: not how git writes a name
+                {"commit", 5},
+                {"runs", "24"},
+                {"fails", 0},
+                {"probability_fixed", "high"}};
+  auto words = describe_revert_check(with_revert(check));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->explanation,
+            "the first bad commit reverted on the bad commit, run counts not known");
+
+  // More failures than runs is no count either.
+  check = ran("fail", 3, 5, 0.01);
+  EXPECT_THAT(describe_revert_check(with_revert(check))->explanation,
+              ::testing::StartsWith("4576a2190ffa reverted on 1a2b3c4d5e6f, run counts not known"));
+
+  // Conflicting paths are made one line and cut.
+  check = {{"status", "conflict"},
+           {"reverted", kCulprit},
+           {"onto", kBad},
+           {"conflicts", {"fs/a\nb.c\x1b[31m", std::string(1000, 'p'), 7}},
+           {"conflict_count", "many"}};
+  words = describe_revert_check(with_revert(check));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_THAT(words->explanation, HasSubstr(": conflicts in fs/a b.c and "));
+  EXPECT_THAT(words->explanation, HasSubstr(std::string(97, 'p') + "..."));
+  EXPECT_THAT(words->explanation, Not(HasSubstr(std::string(98, 'p'))));
+  EXPECT_THAT(words->explanation, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(words->explanation, Not(HasSubstr("\n")));
+}
+
+}  // namespace
+}  // namespace flakebisect::report
