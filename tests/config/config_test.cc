@@ -86,6 +86,8 @@ build_cost = 40
 boot_cost = 2.5
 run_cost = 0.5
 learn_costs = false
+revert_check = true
+revert_check_max_runs = 120
 
 [build]
 command = ["make", "-j16", "bzImage"]
@@ -163,6 +165,8 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.boot_cost, 2.5);
   EXPECT_EQ(config.decision.run_cost, 0.5);
   EXPECT_FALSE(config.decision.learn_costs);
+  EXPECT_TRUE(config.decision.revert_check);
+  EXPECT_EQ(config.decision.revert_check_max_runs, 120u);
   EXPECT_THAT(config.build.command, ElementsAre("make", "-j16", "bzImage"));
   EXPECT_EQ(config.build.timeout, seconds(7200));
   EXPECT_THAT(config.test.command, ElementsAre("./repro", "--iterations", "1"));
@@ -317,8 +321,10 @@ timeout = 7200
 command = ["make", "-j16", "bzImage"]
 
 [decision]
+revert_check_max_runs = 1_20
 run_cost = 0.50
 learn_costs = false
+revert_check = true
 boot_cost = 2.5
 build_cost = 40.0
 max_reproduce_runs = 64
@@ -355,6 +361,8 @@ max_reproduce_runs = 200
 build_cost = 10
 boot_cost = 0
 run_cost = 1
+revert_check = false
+revert_check_max_runs = 300
 [range]
 first_parent = false
 [build]
@@ -554,6 +562,9 @@ TEST(ConfigTest, CountsMustBePositive) {
             "config.toml:2:1: decision.max_runs: must be at least 1, got 0");
   EXPECT_EQ(error_of("[decision]\nmax_reproduce_runs = -3\n"),
             "config.toml:2:1: decision.max_reproduce_runs: must be at least 1, got -3");
+  EXPECT_EQ(error_of("[decision]\nrevert_check_max_runs = 0\n"),
+            "config.toml:2:1: decision.revert_check_max_runs: must be at least 1, got 0");
+  EXPECT_THAT(error_of("[decision]\nrevert_check = \"yes\"\n"), HasSubstr("decision.revert_check"));
   EXPECT_EQ(error_of("[test]\nruns_per_batch = -1\n"),
             "config.toml:2:1: test.runs_per_batch: must be at least 0, got -1");
   EXPECT_EQ(error_of("[decision]\nmax_runs = 4294967296\n"),
@@ -697,7 +708,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 52u);
+  EXPECT_EQ(keys.size(), 54u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {
