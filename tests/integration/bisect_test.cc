@@ -232,5 +232,60 @@ TEST(Bisect, StoresSideBySideKeepTheirCheckoutsApart) {
   EXPECT_TRUE(fs::exists(dir.path() / "state" / "worktrees" / "bisection-1" / ".git"));
 }
 
+// `--revert-check` end to end: the real binary, git and a shell test script. The check's runs see
+// the revert commit as FLAKEBISECT_COMMIT, in the worktree's own objects and not the user's; a
+// kill -9 in the middle of the check resumes to the same check; every report shows it.
+TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKill) {
+  TempDir dir;
+  const fs::path seen = dir.path() / "seen";
+  Scenario s = make_scenario(dir.path(), sized(60, 8), 40);
+  // Each run notes its commit and whether the user's repository and the worktree know it.
+  write_text(s.script,
+             flaky_script(40,
+                          "printf '%s %s %s\\n' \"$FLAKEBISECT_COMMIT\" \"$(git cat-file -t "
+                          "\"$FLAKEBISECT_COMMIT\" 2>/dev/null)\" \"$(git -C \"$FLAKEBISECT_REPO\" "
+                          "cat-file -t \"$FLAKEBISECT_COMMIT\" 2>/dev/null)\" >> '" +
+                              seen.native() + "'"),
+             /*executable=*/true);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--revert-check", "--json", "--", s.script.native()});
+  const CliResult reference = flakebisect(args);
+  ASSERT_EQ(reference.exit_code, 0) << describe(reference);
+  const auto result = parse_json(reference.out);
+  EXPECT_EQ(result["culprit"]["sha"], s.history.planted_sha());
+  const auto& revert = result["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "pass") << revert.dump();
+  const std::string commit = revert["commit"];
+  const auto check_runs = revert["runs"].get<size_t>();
+  ASSERT_GE(check_runs, 4u);
+  // The check's runs tested the revert commit, which the worktree has and the user's repository
+  // does not: "<sha> commit " (git -C repo printed nothing).
+  const std::string lines = read_text(seen);
+  size_t at_commit = 0;
+  for (size_t at = lines.find(commit + " commit \n"); at != std::string::npos;
+       at = lines.find(commit + " commit \n", at + 1)) {
+    ++at_commit;
+  }
+  EXPECT_EQ(at_commit, check_runs) << lines;
+
+  const CliResult text = flakebisect({"--db", s.db.native(), "report", "1"});
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_THAT(text.out, HasSubstr("Checks:\n  revert:  PASS"));
+
+  // Killed after the check's second run is committed, then resumed: the same runs and check.
+  const fs::path db2 = dir.path() / "state2" / "flakebisect.db";
+  std::vector<std::string> again = args;
+  again[1] = db2.native();
+  const size_t kill_at = result["runs"].get<size_t>() - check_runs + 2;
+  const CliResult killed = flakebisect(
+      again, {{"FLAKEBISECT_FAILPOINT", "after-run-commit:" + std::to_string(kill_at)}});
+  ASSERT_EQ(killed.term_signal, SIGKILL) << describe(killed);
+  const CliResult resumed = flakebisect({"--db", db2.native(), "resume", "1", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  const auto after = parse_json(resumed.out);
+  EXPECT_EQ(after["checks"], result["checks"]);
+  EXPECT_EQ(after["runs"], result["runs"]);
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
