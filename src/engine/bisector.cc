@@ -643,10 +643,11 @@ class Session {
   };
 
   // Builds what `checkout` names (checked out already) and records the build and its event in one
-  // transaction; a failed build's message ends with `consequence`. Nullopt: *stop abandoned it,
-  // nothing recorded.
+  // transaction; the event's message names the commit after `what` and a failed build's ends
+  // with `consequence`. Nullopt: *stop abandoned it, nothing recorded.
   base::Result<std::optional<Built>> build_and_record(
-      const build::CommitCheckout& checkout, std::string_view consequence = "commit skipped") {
+      const build::CommitCheckout& checkout, std::string_view consequence = "commit skipped",
+      std::string_view what = "") {
     FB_ASSIGN_OR_RETURN(build::BuildOutcome outcome, builder_->build(checkout));
     if (stopped()) {
       return std::optional<Built>();  // the watcher may have killed it
@@ -665,10 +666,10 @@ class Session {
     record.log_tail = outcome.log_tail;
     record.duration_ms = outcome.duration.count();
     record.created_at_ms = now_ms();
-    built.message = outcome.ok
-                        ? fmt::format("built {} in {} ms", short_sha(sha), outcome.duration.count())
-                        : fmt::format("build of {} failed ({}): {}", short_sha(sha), outcome.detail,
-                                      consequence);
+    built.message = outcome.ok ? fmt::format("built {}{} in {} ms", what, short_sha(sha),
+                                             outcome.duration.count())
+                               : fmt::format("build of {}{} failed ({}): {}", what, short_sha(sha),
+                                             outcome.detail, consequence);
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
     FB_ASSIGN_OR_RETURN(int64_t build_id, store_.record_build(record));
     FB_TRY(log_event(kEventBuild, built.message,
@@ -833,7 +834,7 @@ class Session {
       if (!stored) {
         report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0, "");
         FB_ASSIGN_OR_RETURN(std::optional<Built> built,
-                            build_and_record(checkout, "no revert check"));
+                            build_and_record(checkout, "no revert check", "the revert "));
         if (!built) {
           FB_ASSIGN_OR_RETURN(auto ended, check_interrupted());
           return Checked{json(), ended.value_or(BisectionState::kPaused)};

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -172,15 +173,24 @@ timeout = "3m"
     fs::remove(db);
   }
   const auto bisect_start = Clock::now();
-  const base::ProcessResult bisect =
-      run({FLAKEBISECT_BIN, "--db", db.native(), "run", "--repo", repo.native(), "--good",
-           shas.front(), "--bad", shas.back(), "--config", config.native(), "--json"},
-          dir, std::chrono::minutes(180));
+  const base::ProcessResult bisect = run(
+      {FLAKEBISECT_BIN, "--db", db.native(), "run", "--repo", repo.native(), "--good", shas.front(),
+       "--bad", shas.back(), "--config", config.native(), "--revert-check", "--json"},
+      dir, std::chrono::minutes(180));
   const double seconds = std::chrono::duration<double>(Clock::now() - bisect_start).count();
   std::printf("bisection: %.0f s, exit %d\n%s\n%s\n", seconds, bisect.exit_code, bisect.out.c_str(),
               bisect.err.substr(bisect.err.size() > 4000 ? bisect.err.size() - 4000 : 0).c_str());
   ASSERT_EQ(bisect.exit_code, 0);
   EXPECT_THAT(bisect.out, HasSubstr(planted));
+  // KernelCI's revert check: the last commit with the iomap change reverted is a kernel built and
+  // booted like the others, and the reproducer stops failing on it.
+  const auto result = nlohmann::json::parse(bisect.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(result.is_object()) << bisect.out;
+  const auto& revert = result["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "pass") << revert.dump();
+  EXPECT_EQ(revert["reverted"], planted);
+  EXPECT_EQ(revert["onto"], shas.back());
+  EXPECT_EQ(revert["fails"], 0);
 }
 
 }  // namespace
