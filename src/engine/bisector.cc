@@ -806,7 +806,13 @@ class Session {
     };
 
     FB_TRY(ensure_worktree());
-    FB_ASSIGN_OR_RETURN(git::RevertCommit revert, worktree_->make_revert(culprit.sha, onto));
+    auto made = worktree_->make_revert(culprit.sha, onto);
+    if (!made && made.error().code() == ErrorCode::kInvalidInput) {
+      // A culprit with no parent (the root of a history merged into the range) has nothing to
+      // revert to; pausing would only hit the same wall at every resume.
+      return done("inconclusive", "no revert: " + made.error().message());
+    }
+    FB_ASSIGN_OR_RETURN(git::RevertCommit revert, std::move(made));
     if (!revert.conflicts.empty()) {
       out["conflicts"] = revert.conflicts;
       return done("conflict",

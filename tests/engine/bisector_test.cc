@@ -845,6 +845,38 @@ TEST_F(BisectorTest, ARevertThatConflictsNamesThePaths) {
   EXPECT_TRUE(revert["commit"].is_null());
 }
 
+// The culprit is the root of an unrelated history merged into the range: it has no parent to
+// revert to, so the check ends inconclusive instead of pausing the bisection at every resume.
+TEST_F(BisectorTest, ACulpritWithNoParentMakesTheRevertCheckInconclusive) {
+  const fs::path repo = dir_ / "roots";
+  fs::create_directories(repo);
+  git(repo, {"init", "-q", "-b", "main"});
+  const auto commit = [&](const std::string& file, const std::string& message) {
+    write_text(repo / file, message + "\n");
+    git(repo, {"add", "-A"});
+    git(repo, {"commit", "-q", "-m", message});
+    return trim(git(repo, {"rev-parse", "HEAD"}));
+  };
+  history_.repo = repo;
+  history_.root = commit("a", "base");
+  commit("b", "main work");
+  git(repo, {"checkout", "-q", "--orphan", "other"});
+  git(repo, {"rm", "-q", "-rf", "."});
+  const std::string orphan = commit("bug/marker", "other: import with the bug");
+  git(repo, {"checkout", "-q", "main"});
+  git(repo, {"merge", "-q", "--allow-unrelated-histories", "-m", "merge other", "other"});
+  history_.tip = commit("c", "more work");
+  runner_.fn = marker_runner(100);
+  config::Config config = revert_check_config();
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], orphan);
+  const auto& revert = result["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "inconclusive") << revert.dump();
+  EXPECT_THAT(revert["detail"].get<std::string>(), HasSubstr("root commit"));
+}
+
 TEST_F(BisectorTest, AStopDuringTheRevertCheckResumesItWithTheSameCommitAndRuns) {
   make(sized(60, 3));
   store::Store reference = memory_store();
