@@ -178,6 +178,9 @@ std::string step_text(const LiveSnapshot& s) {
   }
   const LiveStep& step = *s.step;
   const bool running = s.state == BisectionState::kRunning;
+  if (running && !s.checking.empty()) {
+    return s.checking;
+  }
   const std::string doing = step.reproducing ? (running ? "reproducing on" : "reproduced on")
                                              : (running ? "testing" : "tested");
   std::string progress;
@@ -306,6 +309,9 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
       if (data.contains("status") && string_at(data, "status") != "ok") {
         failed_builds.insert(string_at(data, "sha"));
       }
+    }
+    if (event.kind == engine::kEventCheck) {
+      s.checking = event.message;
     }
     if (event.kind != engine::kEventPlan) {
       continue;

@@ -82,6 +82,9 @@ struct LiveSnapshot {
   uint64_t builds = 0;    // builds this bisection recorded ("build" events)
   uint64_t boots = 0;     // distinct boot ids among its runs (0 for runs on the host)
   std::optional<LiveStep> step;
+  // Once the search has found its culprit: the last "check" event's message while the revert check
+  // (decision.revert_check) runs; empty before it.
+  std::string checking;
 
   size_t candidates = 0;           // size of the candidate set; 0 = not listed yet
   // range.first_parent: the candidates are bad's first-parent chain ("146 first-parent; ...").

@@ -822,6 +822,10 @@ class Session {
     out["commit"] = revert.sha;
     const std::string what =
         fmt::format("{} with {} reverted", short_sha(onto), short_sha(culprit.sha));
+    FB_TRY(
+        log_event(kEventCheck,
+                  fmt::format("revert check: testing {} (commit {})", what, short_sha(revert.sha)),
+                  json{{"sha", revert.sha}, {"runs", 0}}));
 
     report_check(Progress::Phase::kCheckout, revert.sha, culprit.subject, 0, 0, "");
     auto checked_out = worktree_->checkout(revert.sha);

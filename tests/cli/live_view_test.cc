@@ -110,6 +110,18 @@ TEST(RenderFrame, AFirstParentBisectionSaysItsCandidatesAreTheFirstParentChain) 
       HasSubstr("\ncandidates: 146 first-parent; the most likely as of the last decision:"));
 }
 
+TEST(RenderFrame, DuringTheRevertCheckNowSaysWhatTheCheckIsDoing) {
+  LiveSnapshot s = running_snapshot();
+  s.checking =
+      "revert check: 12 runs of 1a2b3c4d5e6f with 5e6f7a8b9c0d reverted; 0 of 12 failed so far";
+  EXPECT_THAT(render_frame(s, {120, true}),
+              HasSubstr("\nnow:        revert check: 12 runs of 1a2b3c4d5e6f with 5e6f7a8b9c0d "
+                        "reverted; 0 of 12 failed so far\n"));
+  s.state = BisectionState::kFound;  // once finished, the last search step as before
+  s.owner_pid.reset();
+  EXPECT_THAT(render_frame(s, {120, true}), HasSubstr("\nlast:       step 7: tested"));
+}
+
 TEST(RenderFrame, AFinishedBisectionShowsItsResultAndTimeTakenInsteadOfAnEta) {
   LiveSnapshot s = running_snapshot();
   s.state = BisectionState::kFound;
