@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -43,6 +45,8 @@ using store::BisectionState;
 constexpr uint32_t kMaxInfraStreak = 5;
 // Entries of the credible set written into a result (the full set can be the whole range).
 constexpr size_t kMaxCredibleSetEntries = 50;
+// Conflicting paths of the revert check written into a result (the report shows as many).
+constexpr size_t kMaxConflictPaths = 50;
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
 
@@ -806,18 +810,28 @@ class Session {
     };
 
     FB_TRY(ensure_worktree());
-    auto made = worktree_->make_revert(culprit.sha, onto);
-    if (!made && made.error().code() == ErrorCode::kInvalidInput) {
+    auto reverted = worktree_->make_revert(culprit.sha, onto);
+    if (!reverted && reverted.error().code() == ErrorCode::kInvalidInput) {
       // A culprit with no parent (the root of a history merged into the range) has nothing to
       // revert to; pausing would only hit the same wall at every resume.
-      return done("inconclusive", "no revert: " + made.error().message());
+      return done("inconclusive", "no revert: " + reverted.error().message());
     }
-    FB_ASSIGN_OR_RETURN(git::RevertCommit revert, std::move(made));
+    FB_ASSIGN_OR_RETURN(git::RevertCommit revert, std::move(reverted));
     if (!revert.conflicts.empty()) {
-      out["conflicts"] = revert.conflicts;
-      return done("conflict",
-                  fmt::format("reverting {} on {} conflicts in {}", short_sha(culprit.sha),
-                              short_sha(onto), fmt::join(revert.conflicts, ", ")));
+      // A revert of a tree-wide change can conflict in thousands of files: the result keeps the
+      // first kMaxConflictPaths, the detail the first few.
+      const std::vector<std::string>& paths = revert.conflicts;
+      const size_t shown = std::min<size_t>(paths.size(), 5);
+      out["conflicts"] = std::vector<std::string>(
+          paths.begin(),
+          paths.begin() + static_cast<ptrdiff_t>(std::min(paths.size(), kMaxConflictPaths)));
+      std::string detail = fmt::format(
+          "reverting {} on {} conflicts in {}", short_sha(culprit.sha), short_sha(onto),
+          fmt::join(paths.begin(), paths.begin() + static_cast<ptrdiff_t>(shown), ", "));
+      if (paths.size() > shown) {
+        detail += fmt::format(" and {} more", paths.size() - shown);
+      }
+      return done("conflict", detail);
     }
     out["commit"] = revert.sha;
     const std::string what =
@@ -840,8 +854,12 @@ class Session {
     checkout.tree_id = revert.tree_id;
     std::optional<int64_t> build_id;
     if (builder_->needs_build()) {
+      // Built in every session, as prepare() builds a candidate: the products of a stored build
+      // need not be there any more (the checkout removes untracked files, and a kill can come
+      // between the build and the runs); the kernel builder's artifact cache makes a repeat
+      // cheap. A stored failed build is final, as it is for a candidate.
       FB_ASSIGN_OR_RETURN(auto stored, store_.find_build(revert.tree_id, build_key_));
-      if (!stored) {
+      if (!stored || stored->status == store::BuildStatus::kOk) {
         report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0, "");
         FB_ASSIGN_OR_RETURN(std::optional<Built> built,
                             build_and_record(checkout, "no revert check", "the revert "));
@@ -867,6 +885,10 @@ class Session {
       FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
                           store_.runs_for(bisection_.spec.test_identity, revert.sha));
       uint32_t fails = 0, passes = 0, next = 0;
+      // Every run at the revert counts toward the cap, also those that are neither a pass nor a
+      // failure (a hang that test.failure_outcomes leaves out, a crash of another signature):
+      // otherwise a revert that always hangs would be run for ever.
+      const auto made = static_cast<uint32_t>(std::min<size_t>(stored.size(), UINT32_MAX));
       bool skipped = false;
       for (const store::RunRecord& run : stored) {
         next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
@@ -888,10 +910,16 @@ class Session {
       out["runs"] = fails + passes;
       out["fails"] = fails;
       out["probability_fixed"] = fixed;
-      const std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) = {:.4f})",
-                                             fails, fails + passes, what, fixed);
+      // Rounded down, as the reports do: 0.99996 is not "1.0000".
+      std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) = {:.4f})", fails,
+                                       fails + passes, what, std::floor(fixed * 1e4) / 1e4);
+      if (made > fails + passes) {
+        counts += fmt::format("; {} more neither passed nor failed", made - fails - passes);
+      }
       if (skipped) {
-        return done("inconclusive", "the test skipped (exit 125) " + what);
+        return done(
+            "inconclusive",
+            fmt::format("a run of {} was a skip (the test cannot test it, e.g. exit 125)", what));
       }
       switch (model::evaluate_revert(posterior, fails, passes, threshold)) {
         case model::RevertVerdict::kFixed:
@@ -901,7 +929,7 @@ class Session {
         case model::RevertVerdict::kContinue:
           break;
       }
-      if (fails + passes >= cap) {
+      if (made >= cap) {
         return done("inconclusive",
                     counts + fmt::format(": decision.revert_check_max_runs ({}) reached", cap));
       }
@@ -911,9 +939,9 @@ class Session {
         return Checked{json(), interrupted};
       }
       uint32_t batch =
-          model::revert_runs_to_decide(posterior, fails, passes, threshold, cap - fails - passes);
+          model::revert_runs_to_decide(posterior, fails, passes, threshold, cap - made);
       if (config_.test.runs_per_batch > 0) {
-        batch = config_.test.runs_per_batch;
+        batch = std::min(config_.test.runs_per_batch, cap - made);
       } else if (config_.qemu) {
         batch = std::min(batch, config_.xfstests ? std::min(config_.qemu->runs_per_boot,
                                                             run::kXfstestsRunsPerBoot)
@@ -940,7 +968,7 @@ class Session {
           case Observation::kNone:
             break;
         }
-        if (k >= batch || fails + passes >= cap ||
+        if (k >= batch || made + k >= cap ||
             model::evaluate_revert(posterior, fails, passes, threshold) !=
                 model::RevertVerdict::kContinue) {
           return false;

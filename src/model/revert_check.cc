@@ -64,8 +64,11 @@ RevertVerdict evaluate_revert(const Posterior& posterior, uint32_t fails, uint32
 uint32_t revert_runs_to_decide(const Posterior& posterior, uint32_t fails, uint32_t passes,
                                double threshold, uint32_t cap) {
   if (cap == 0) return 0;
-  // P(fixed) grows with every pass (a good commit passes at least as often as a bad one, since
-  // min_rate_ratio >= 1), so the least sufficient count is found by bisection.
+  // P(fixed) grows with every pass wherever theta * u stays above eps, which min_rate_ratio >= 1
+  // ensures for u = 1; the spread's lowest multipliers can fall below eps, and then P(fixed) may
+  // dip (by less than 0.01 in a scan of 2880 posteriors, only at min_rate_ratio 1 and spread 1).
+  // So the count found by bisection is the least sufficient one wherever it is monotone, and
+  // otherwise only a batch size: the engine checks the verdict after every run anyway.
   if (revert_fixed_probability(posterior, fails, passes + cap) < threshold) return cap;
   uint32_t low = 1;
   uint32_t high = cap;

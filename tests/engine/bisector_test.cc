@@ -877,22 +877,48 @@ TEST_F(BisectorTest, ACulpritWithNoParentMakesTheRevertCheckInconclusive) {
   EXPECT_THAT(revert["detail"].get<std::string>(), HasSubstr("root commit"));
 }
 
+// A build's product in the worktree (untracked, so the next checkout removes it), and a runner
+// that tests the product, not the sources: a run without a build of its commit in front of it
+// fails, as a missing binary would.
+void build_products(FakeBuilder& builder) {
+  builder.fn = [](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    const fs::path worktree(checkout.worktree);
+    write_text(worktree / "product", fs::exists(worktree / "bug" / "marker") ? "bad" : "good");
+    return build::BuildOutcome{};
+  };
+}
+
+FakeRunner::Fn product_runner(uint32_t percent) {
+  return [percent](const build::CommitCheckout& checkout,
+                   uint32_t index) -> base::Result<run::RunResult> {
+    run::RunResult outcome;
+    outcome.duration = std::chrono::milliseconds(5);
+    const fs::path product = fs::path(checkout.worktree) / "product";
+    const bool fails = !fs::exists(product) ||
+                       (read_text(product) == "bad" && draw(checkout.sha, index) % 100 < percent);
+    outcome.outcome = fails ? store::RunOutcome::kFail : store::RunOutcome::kPass;
+    return outcome;
+  };
+}
+
 TEST_F(BisectorTest, AStopDuringTheRevertCheckResumesItWithTheSameCommitAndRuns) {
   make(sized(60, 3));
+  build_products(builder_);
   store::Store reference = memory_store();
-  runner_.fn = marker_runner(30);
+  runner_.fn = product_runner(30);
   const int64_t reference_id = create_running(reference, history_, revert_check_config());
   ASSERT_EQ(run(reference_id, &reference).value_or(BisectionState::kFailed),
             BisectionState::kFound);
   const std::vector<Row> expected = rows_of(reference, reference_id);
   const auto reference_result = result_of(reference, reference_id);
+  ASSERT_EQ(reference_result["checks"]["revert"]["status"], "pass");
   const std::string commit = reference_result["checks"]["revert"]["commit"];
 
   const int64_t id = create_running(store_, history_, revert_check_config());
   runner_.calls.clear();
   int revert_calls = 0;
-  runner_.fn = [&, inner = marker_runner(30)](const build::CommitCheckout& checkout,
-                                              uint32_t index) {
+  runner_.fn = [&, inner = product_runner(30)](const build::CommitCheckout& checkout,
+                                               uint32_t index) {
     if (checkout.sha == commit && ++revert_calls == 3) stop_ = true;  // mid-run
     return inner(checkout, index);
   };
@@ -902,16 +928,62 @@ TEST_F(BisectorTest, AStopDuringTheRevertCheckResumesItWithTheSameCommitAndRuns)
   EXPECT_EQ(at_commit, 2u);  // the third was abandoned
 
   stop_ = false;
-  runner_.fn = marker_runner(30);
+  runner_.fn = product_runner(30);
   const size_t builds_before = builder_.built.size();
   ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
   EXPECT_EQ(rows_of(store_, id), expected);
   EXPECT_EQ(result_of(store_, id)["checks"], reference_result["checks"]);
-  // The revert's build was stored before the stop: the resumed session does not build it again.
+  // The resumed session builds the revert again before running it, as it would a candidate:
+  // the first session's product is gone with the checkout.
   EXPECT_EQ(std::count(builder_.built.begin() + static_cast<ptrdiff_t>(builds_before),
                        builder_.built.end(), commit),
-            0);
+            1);
+}
+
+// The culprit is the bad commit itself: its revert has the tree of a commit the search built, and
+// is still built before its runs (the worktree holds another commit's products by then).
+TEST_F(BisectorTest, TheRevertOfTheBadCommitItselfIsBuiltBeforeItRuns) {
+  HistoryOptions options = sized(40, 5);
+  options.planted_at = 1.0;
+  make(options);
+  ASSERT_EQ(history_.planted_sha(), history_.tip);
+  build_products(builder_);
+  runner_.fn = product_runner(40);
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], history_.tip);
+  EXPECT_EQ(result["checks"]["revert"]["status"], "pass") << result["checks"].dump();
+}
+
+// Runs that neither pass nor fail (here hangs, which test.failure_outcomes leaves out) count
+// toward decision.revert_check_max_runs, so a revert that always hangs ends the check.
+TEST_F(BisectorTest, TheRevertCheckCapCountsRunsThatNeitherPassNorFail) {
+  make(sized(60, 3));
+  runner_.fn = [this, inner = marker_runner(30)](const build::CommitCheckout& checkout,
+                                                 uint32_t index) -> base::Result<run::RunResult> {
+    if (std::count(history_.shas.begin(), history_.shas.end(), checkout.sha) == 0) {
+      run::RunResult hang;
+      hang.outcome = store::RunOutcome::kHang;
+      hang.detail = "timed out after 1 s";
+      return hang;
+    }
+    return inner(checkout, index);
+  };
+  config::Config config = revert_check_config();
+  config.decision.revert_check_max_runs = 7;
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto revert = result_of(store_, id)["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "inconclusive") << revert.dump();
+  EXPECT_EQ(revert["runs"], 0);
+  EXPECT_THAT(revert["detail"].get<std::string>(), HasSubstr("7 more neither passed nor failed"));
+  size_t at_revert = 0;
+  for (const RunCall& call : runner_.calls) {
+    at_revert += std::count(history_.shas.begin(), history_.shas.end(), call.sha) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(at_revert, 7u);
 }
 
 // The costs of the plan events and the batch events, in order.

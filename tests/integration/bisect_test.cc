@@ -247,8 +247,13 @@ TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKil
                           "cat-file -t \"$FLAKEBISECT_COMMIT\" 2>/dev/null)\" >> '" +
                               seen.native() + "'"),
              /*executable=*/true);
+  // Planned with the configured costs, not measured ones, so that the killed run below takes the
+  // same steps as this one and the kill lands in the check.
+  const fs::path config = dir.path() / "bisect.toml";
+  write_text(config, "[decision]\nlearn_costs = false\n");
   std::vector<std::string> args = run_args(s);
-  args.insert(args.end(), {"--revert-check", "--json", "--", s.script.native()});
+  args.insert(args.end(),
+              {"--config", config.native(), "--revert-check", "--json", "--", s.script.native()});
   const CliResult reference = flakebisect(args);
   ASSERT_EQ(reference.exit_code, 0) << describe(reference);
   const auto result = parse_json(reference.out);
@@ -283,6 +288,7 @@ TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKil
   const CliResult resumed = flakebisect({"--db", db2.native(), "resume", "1", "--json"});
   ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
   const auto after = parse_json(resumed.out);
+  EXPECT_EQ(after["culprit"], result["culprit"]);
   EXPECT_EQ(after["checks"], result["checks"]);
   EXPECT_EQ(after["runs"], result["runs"]);
 }
