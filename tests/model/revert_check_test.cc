@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <random>
 
 namespace flakebisect::model {
 namespace {
@@ -96,6 +98,75 @@ TEST(RevertCheck, RunsToDecideFollowTheLearntRate) {
   }
   // Two failures in a few runs are a bad commit's, not a good one's occasional false failure.
   EXPECT_EQ(evaluate_revert(frequent, 2, 3, 0.995), RevertVerdict::kStillBad);
+}
+
+// Calibration, on a fixed seed (deterministic, so it cannot flake): a check that says PASS at
+// 0.995 is wrong about as rarely as it claims. The bisection's evidence says theta is near 0.3;
+// a revert that still fails at that rate (or at the spread's lower end) must rarely pass, and one
+// that fixes the bug, even with good commits failing now and then, must rarely fail.
+struct CheckOutcomes {
+  int pass = 0, fail = 0, capped = 0;
+  double runs = 0;
+};
+
+// Each trial's revert fails at true_rate times a multiplier drawn from the rate spread
+// (log u ~ Normal(0, spread^2)), as the model assumes of any bad commit.
+CheckOutcomes simulate_checks(const Posterior& post, double true_rate, double spread, int trials,
+                              uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::normal_distribution<double> normal(0, 1);
+  CheckOutcomes out;
+  for (int t = 0; t < trials; ++t) {
+    const double rate = std::min(1.0, true_rate * std::exp(spread * normal(rng)));
+    uint32_t fails = 0, passes = 0;
+    RevertVerdict verdict = RevertVerdict::kContinue;
+    while (verdict == RevertVerdict::kContinue && fails + passes < 300) {
+      (uniform(rng) < rate ? fails : passes) += 1;
+      verdict = evaluate_revert(post, fails, passes, 0.995);
+    }
+    out.runs += fails + passes;
+    if (verdict == RevertVerdict::kFixed) ++out.pass;
+    if (verdict == RevertVerdict::kStillBad) ++out.fail;
+    if (verdict == RevertVerdict::kContinue) ++out.capped;
+  }
+  out.runs /= trials;
+  return out;
+}
+
+TEST(RevertCheck, IsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
+  const auto dag = CandidateDag::linear(20);
+  ModelOptions o;
+  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
+  o.rate_spread = 0.25;
+  o.min_rate_ratio = 2;
+  Posterior post(dag, o);
+  post.record(19, 9, 21);
+  post.record(10, 6, 14);
+  post.record(4, 0, 40);
+  constexpr int kTrials = 2000;
+  // Still bad: at the rate the bisection saw, each revert with its own multiplier. Claimed: a
+  // wrong PASS in at most 0.5% of checks.
+  const CheckOutcomes still = simulate_checks(post, 0.3, 0.25, kTrials, 7);
+  EXPECT_LE(still.pass, kTrials / 100);
+  EXPECT_EQ(still.capped, 0);
+  // Outside the model: a revert that only makes the bug 40% rarer passes more often than that
+  // (docs/model.md says so).
+  const CheckOutcomes rarer = simulate_checks(post, 0.18, 0, kTrials, 7);
+  EXPECT_GT(rarer.pass, still.pass);
+  EXPECT_LE(rarer.pass, kTrials / 40);
+  // Fixed: a good commit that never fails, and one that fails in 0.5% of runs.
+  for (const double eps : {0.0, 0.005}) {
+    const CheckOutcomes fixed = simulate_checks(post, eps, 0, kTrials, 11);
+    EXPECT_LE(fixed.fail, kTrials / 100) << "eps " << eps;
+    EXPECT_EQ(fixed.capped, 0) << "eps " << eps;
+    EXPECT_LT(fixed.runs, 40) << "eps " << eps;
+  }
+  std::printf(
+      "still bad: %d wrong PASS of %d (%.1f runs); 40%% rarer: %d; fixed at eps 0.005: %d "
+      "wrong FAIL\n",
+      still.pass, kTrials, still.runs, rarer.pass,
+      simulate_checks(post, 0.005, 0, kTrials, 11).fail);
 }
 
 }  // namespace
