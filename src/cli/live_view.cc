@@ -170,6 +170,9 @@ std::string labelled(std::string_view label, const std::string& text) {
 }
 
 std::string step_text(const LiveSnapshot& s) {
+  if (s.state == BisectionState::kRunning && !s.checking.empty()) {
+    return s.checking;  // also when the search reused every run and made no plan of its own
+  }
   if (!s.step) {
     if (s.state == BisectionState::kQueued) {
       return "queued, waiting for a daemon";
@@ -178,9 +181,6 @@ std::string step_text(const LiveSnapshot& s) {
   }
   const LiveStep& step = *s.step;
   const bool running = s.state == BisectionState::kRunning;
-  if (running && !s.checking.empty()) {
-    return s.checking;
-  }
   const std::string doing = step.reproducing ? (running ? "reproducing on" : "reproduced on")
                                              : (running ? "testing" : "tested");
   std::string progress;
@@ -312,6 +312,8 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
     }
     if (event.kind == engine::kEventCheck) {
       s.checking = event.message;
+    } else if (event.kind == engine::kEventPlan || event.kind == engine::kEventSession) {
+      s.checking.clear();  // searching again (another bisection's runs changed the verdict)
     }
     if (event.kind != engine::kEventPlan) {
       continue;

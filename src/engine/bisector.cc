@@ -852,35 +852,12 @@ class Session {
     build::CommitCheckout checkout{revert.sha, bisection_.spec.repo, worktree_->path().native(),
                                    std::string()};
     checkout.tree_id = revert.tree_id;
-    std::optional<int64_t> build_id;
-    if (builder_->needs_build()) {
-      // Built in every session, as prepare() builds a candidate: the products of a stored build
-      // need not be there any more (the checkout removes untracked files, and a kill can come
-      // between the build and the runs); the kernel builder's artifact cache makes a repeat
-      // cheap. A stored failed build is final, as it is for a candidate.
-      FB_ASSIGN_OR_RETURN(auto stored, store_.find_build(revert.tree_id, build_key_));
-      if (!stored || stored->status == store::BuildStatus::kOk) {
-        report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0, "");
-        FB_ASSIGN_OR_RETURN(std::optional<Built> built,
-                            build_and_record(checkout, "no revert check", "the revert "));
-        if (!built) {
-          FB_ASSIGN_OR_RETURN(auto ended, check_interrupted());
-          return Checked{json(), ended.value_or(BisectionState::kPaused)};
-        }
-        stored = built->record;
-      }
-      if (stored->status != store::BuildStatus::kOk) {
-        return done("build_failed",
-                    fmt::format("{} does not build: {}", what, last_line(stored->log_tail)));
-      }
-      build_id = stored->id;
-      if (stored->artifact_path && *stored->artifact_path != worktree_->path().native()) {
-        checkout.artifact = *stored->artifact_path;
-      }
-    }
-
     const double threshold = model::stop_threshold(stop_options_);
     const uint32_t cap = config_.decision.revert_check_max_runs;
+    std::optional<int64_t> build_id;
+    bool built = false;  // in this session
+    // The stored runs first: a session that finds the check decided (killed after its last run,
+    // or another bisection's runs at the same revert) neither builds nor runs anything.
     while (true) {
       FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
                           store_.runs_for(bisection_.spec.test_identity, revert.sha));
@@ -938,6 +915,37 @@ class Session {
       if (interrupted) {
         return Checked{json(), interrupted};
       }
+      if (!built && builder_->needs_build()) {
+        // Built once in every session that needs more runs, as prepare() builds a candidate: the
+        // products of an earlier session's build need not be there any more (the checkout removes
+        // untracked files); the kernel builder's artifact cache makes a repeat cheap. A stored
+        // failed build is final, as it is for a candidate. Runs already made stay in the result.
+        FB_ASSIGN_OR_RETURN(auto stored_build, store_.find_build(revert.tree_id, build_key_));
+        if (!stored_build || stored_build->status == store::BuildStatus::kOk) {
+          report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0, "");
+          FB_ASSIGN_OR_RETURN(std::optional<Built> fresh,
+                              build_and_record(checkout, "no revert check", "the revert "));
+          if (!fresh) {
+            FB_ASSIGN_OR_RETURN(auto ended, check_interrupted());
+            return Checked{json(), ended.value_or(BisectionState::kPaused)};
+          }
+          stored_build = fresh->record;
+        }
+        if (stored_build->status != store::BuildStatus::kOk) {
+          std::string detail =
+              fmt::format("{} does not build: {}", what, last_line(stored_build->log_tail));
+          if (made > 0) {
+            detail += fmt::format(" (after {} runs with an earlier build: {})", made, counts);
+          }
+          return done("build_failed", detail);
+        }
+        build_id = stored_build->id;
+        if (stored_build->artifact_path &&
+            *stored_build->artifact_path != worktree_->path().native()) {
+          checkout.artifact = *stored_build->artifact_path;
+        }
+        built = true;
+      }
       uint32_t batch =
           model::revert_runs_to_decide(posterior, fails, passes, threshold, cap - made);
       if (config_.test.runs_per_batch > 0) {
@@ -987,8 +995,8 @@ class Session {
         return Checked{json(), ended};
       }
       FB_TRY(log_event(kEventCheck,
-                       fmt::format("revert check: {} runs of {}; {} of {} failed so far", k, what,
-                                   fails, fails + passes),
+                       fmt::format("revert check: {} more runs of {}; {} of {} failed so far", k,
+                                   what, fails, fails + passes),
                        json{{"sha", revert.sha}, {"runs", k}}));
     }
   }

@@ -117,6 +117,9 @@ TEST(RenderFrame, DuringTheRevertCheckNowSaysWhatTheCheckIsDoing) {
   EXPECT_THAT(render_frame(s, {120, true}),
               HasSubstr("\nnow:        revert check: 12 runs of 1a2b3c4d5e6f with 5e6f7a8b9c0d "
                         "reverted; 0 of 12 failed so far\n"));
+  s.step.reset();  // the search reused every run: no plan of its own
+  EXPECT_THAT(render_frame(s, {120, true}), HasSubstr("\nnow:        revert check: 12 runs"));
+  s.step = running_snapshot().step;
   s.state = BisectionState::kFound;  // once finished, the last search step as before
   s.owner_pid.reset();
   EXPECT_THAT(render_frame(s, {120, true}), HasSubstr("\nlast:       step 7: tested"));

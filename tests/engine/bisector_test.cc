@@ -941,6 +941,61 @@ TEST_F(BisectorTest, AStopDuringTheRevertCheckResumesItWithTheSameCommitAndRuns)
             1);
 }
 
+// A second bisection of the same test finds the check decided by the first one's runs at the same
+// revert commit: it neither builds nor runs anything, and says the same.
+TEST_F(BisectorTest, ARevertCheckDecidedByStoredRunsNeitherBuildsNorRuns) {
+  make(sized(60, 3));
+  build_products(builder_);
+  runner_.fn = product_runner(30);
+  const int64_t first = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto checks = result_of(store_, first)["checks"];
+  ASSERT_EQ(checks["revert"]["status"], "pass");
+  builder_.built.clear();
+  runner_.calls.clear();
+  const int64_t second = create_running(store_, history_, revert_check_config());
+  ASSERT_EQ(run(second).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, second)["checks"], checks);
+  EXPECT_TRUE(builder_.built.empty());
+  EXPECT_TRUE(runner_.calls.empty());
+}
+
+// A resumed check whose rebuild fails keeps the runs the earlier build made in its result.
+TEST_F(BisectorTest, ARevertRebuildThatFailsAfterRunsKeepsThemInTheResult) {
+  make(sized(60, 3));
+  build_products(builder_);
+  store::Store reference = memory_store();
+  runner_.fn = product_runner(30);
+  const int64_t reference_id = create_running(reference, history_, revert_check_config());
+  ASSERT_EQ(run(reference_id, &reference).value_or(BisectionState::kFailed),
+            BisectionState::kFound);
+  const std::string commit = result_of(reference, reference_id)["checks"]["revert"]["commit"];
+
+  const int64_t id = create_running(store_, history_, revert_check_config());
+  int revert_calls = 0;
+  runner_.fn = [&, inner = product_runner(30)](const build::CommitCheckout& checkout,
+                                               uint32_t index) {
+    if (checkout.sha == commit && ++revert_calls == 3) stop_ = true;
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  stop_ = false;
+  builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    build::BuildOutcome outcome;
+    outcome.ok = checkout.sha != commit;
+    outcome.log_tail = "cc1: out of memory allocating 65536 bytes\n";
+    return outcome;
+  };
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto revert = result_of(store_, id)["checks"]["revert"];
+  EXPECT_EQ(revert["status"], "build_failed") << revert.dump();
+  EXPECT_EQ(revert["runs"], 2);
+  EXPECT_THAT(revert["detail"].get<std::string>(),
+              HasSubstr("out of memory allocating 65536 bytes (after 2 runs with an earlier "
+                        "build: 0 of 2 runs of"));
+}
+
 // The culprit is the bad commit itself: its revert has the tree of a commit the search built, and
 // is still built before its runs (the worktree holds another commit's products by then).
 TEST_F(BisectorTest, TheRevertOfTheBadCommitItselfIsBuiltBeforeItRuns) {

@@ -285,6 +285,14 @@ TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKil
   const CliResult killed = flakebisect(
       again, {{"FLAKEBISECT_FAILPOINT", "after-run-commit:" + std::to_string(kill_at)}});
   ASSERT_EQ(killed.term_signal, SIGKILL) << describe(killed);
+  // It died in the check: two more runs at the revert commit than the first bisection made.
+  const std::string after_kill = read_text(seen);
+  size_t now_at_commit = 0;
+  for (size_t at = after_kill.find(commit + " "); at != std::string::npos;
+       at = after_kill.find(commit + " ", at + 1)) {
+    ++now_at_commit;
+  }
+  EXPECT_EQ(now_at_commit, check_runs + 2);
   const CliResult resumed = flakebisect({"--db", db2.native(), "resume", "1", "--json"});
   ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
   const auto after = parse_json(resumed.out);
