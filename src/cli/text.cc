@@ -148,8 +148,19 @@ std::string result_summary(const nlohmann::json& result) {
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
     out += fmt::format("found: {} {}\n", string_field(result["culprit"], "sha"),
                        printable(string_field(result["culprit"], "subject"), 200));
-    out += fmt::format("confidence {:.4f} after {} runs and {} builds\n",
-                       number_field(result, "confidence"), runs, builds);
+    // The revert check's runs are the bisection's too; say how many, so that "after N runs"
+    // does not read as the search's alone.
+    std::string checked;
+    if (result.contains("checks") && result["checks"].is_object() &&
+        result["checks"].contains("revert") && result["checks"]["revert"].is_object()) {
+      const auto check_runs =
+          static_cast<uint64_t>(number_field(result["checks"]["revert"], "runs"));
+      if (check_runs > 0) {
+        checked = fmt::format(" ({} of them the revert check's)", check_runs);
+      }
+    }
+    out += fmt::format("confidence {:.4f} after {} runs{} and {} builds\n",
+                       number_field(result, "confidence"), runs, checked, builds);
   } else {
     out += fmt::format("{}: {}\n", status.empty() ? "unknown" : status,
                        printable(string_field(result, "reason"), 500));
@@ -180,6 +191,9 @@ std::string result_summary(const nlohmann::json& result) {
     // KernelCI's spelling: "revert: PASS".
     const auto& revert = result["checks"]["revert"];
     std::string verdict = string_field(revert, "status");
+    if (verdict.empty()) {
+      return out;  // not a check this version wrote
+    }
     std::replace(verdict.begin(), verdict.end(), '_', ' ');
     std::transform(verdict.begin(), verdict.end(), verdict.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });

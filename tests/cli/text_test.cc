@@ -104,6 +104,23 @@ TEST(ResultSummary, NamesTheCulpritWhenFound) {
   EXPECT_THAT(text, Not(HasSubstr("\x1b")));
 }
 
+TEST(ResultSummary, EndsWithTheRevertCheckAndCountsItsRuns) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "found", "culprit": {"sha": "abc123", "subject": "ext4: oops"},
+    "confidence": 0.995, "runs": 105, "builds": 10,
+    "checks": {"revert": {"status": "build_failed", "runs": 18,
+                          "detail": "1a2b with abc1 reverted does not build: \u001b[1m error"}}})json");
+  const std::string text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("confidence 0.9950 after 105 runs (18 of them the revert check's) "
+                              "and 10 builds\n"));
+  EXPECT_THAT(text, HasSubstr("\nrevert check: BUILD FAILED (1a2b with abc1 reverted does not "
+                              "build: ?[1m error)\n"));
+  // Garbage in the check's members is left out, never a crash.
+  const auto odd = nlohmann::json::parse(R"json({"status": "found", "culprit": {"sha": "a"},
+    "checks": {"revert": {"status": 7, "runs": "x"}}})json");
+  EXPECT_THAT(result_summary(odd), Not(HasSubstr("revert check")));
+}
+
 TEST(ResultSummary, ListsTheCredibleSetWhenInconclusive) {
   const auto result = nlohmann::json::parse(R"json({
     "status": "inconclusive", "reason": "run budget spent (10 runs)", "culprit": null,
