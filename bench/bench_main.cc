@@ -64,6 +64,14 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
                        fails less than R times as often as a good one (default: the engine's,
                        decision.min_rate_ratio; ours-known keeps 1)
   --max-cost C         additional budget cap on cost per trial (default: none)
+  --revert-check       after a single found culprit, ours, ours-known and ours-theta run
+                       KernelCI's revert check (the engine's decision.revert_check): the bad tip
+                       with the culprit reverted, until the posterior says PASS or FAIL; its runs
+                       are counted apart, not in runs or cost (one more line per algorithm in
+                       the table, "revert_check" in --json)
+  --revert-check-max-runs N
+                       the check's cap of runs, then inconclusive (default: the engine's
+                       decision.revert_check_max_runs, 300)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
   --json               one JSON object per (cell, algorithm) per line instead of the table
@@ -263,6 +271,14 @@ Options parse_args(int argc, char** argv) {
         usage_error("--max-cost must be positive");
       }
       options.harness.max_cost = cost;
+    } else if (flag == "--revert-check") {
+      options.harness.revert_check = true;
+    } else if (flag == "--revert-check-max-runs") {
+      const uint64_t runs = parse_uint(flag, value());
+      if (runs == 0 || runs > 1'000'000) {
+        usage_error("--revert-check-max-runs must be in 1..1000000");
+      }
+      options.harness.revert_check_max_runs = static_cast<uint32_t>(runs);
     } else if (flag == "--threads") {
       const uint64_t threads = parse_uint(flag, value());
       if (threads == 0 || threads > 1024) {
@@ -390,6 +406,72 @@ int selftest() {
     check(ok, fmt::format("runs by class: culprit {} parent {} tip {} bad {} good {} (expected "
                           "2 3 1 5 5)",
                           where.culprit, where.parent, where.tip, where.bad, where.good));
+  }
+
+  // The revert check's runs: the tip without the true culprit fails at eps, without any other
+  // commit at the tip's rate; they are not the search's runs or cost.
+  {
+    auto dag = CandidateDag::create({{}, {0}, {0}, {2}, {1, 3}, {4}, {5}});
+    bool ok = dag.has_value();
+    if (dag) {
+      TrialTruth truth;
+      truth.culprit = 3;
+      truth.theta = 1;
+      Lab lab(*dag, truth, model::CostModel{}, Budget{});
+      for (int i = 0; i < 20; ++i) {
+        ok = ok && lab.run_revert(3) == RunOutcome::kPass &&
+             lab.run_revert(2) == RunOutcome::kFail && lab.run_revert(4) == RunOutcome::kFail;
+      }
+      ok = ok && lab.runs() == 0 && lab.cost() == 0 && lab.revert_runs() == 60;
+    }
+    check(ok,
+          "revert runs: the true culprit's revert passes at eps 0, any other's fails at theta 1, "
+          "and none is in the Lab's runs or cost");
+  }
+  // --revert-check adds the check and changes nothing else: the same answers, runs, builds and
+  // costs; a verdict exactly where ours or ours-known named one culprit, none for the baselines.
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kDag;
+    cell.n = 40;
+    cell.theta = 0.3;
+    cell.eps = 0.005;
+    cell.faults.unbuildable = 0.05;
+    cell.trials = 12;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kOursKnown, AlgorithmId::kFixed10};
+    harness.threads = 1;
+    const CellResult without = run_cell(cell, harness);
+    harness.revert_check = true;
+    harness.revert_check_max_runs = 40;
+    const CellResult with = run_cell(cell, harness);
+    bool same = true;
+    bool verdicts = true;
+    uint64_t checks = 0;
+    for (size_t a = 0; a < with.records.size(); ++a) {
+      for (size_t t = 0; t < cell.trials; ++t) {
+        const TrialRecord& x = without.records[a][t];
+        const TrialRecord& y = with.records[a][t];
+        same = same && x.answer.culprit == y.answer.culprit && x.answer.set == y.answer.set &&
+               x.runs == y.runs && x.builds == y.builds && x.cost == y.cost &&
+               x.answer.revert_check == RevertCheckVerdict::kNone;
+        const Answer& answer = y.answer;
+        const bool single = answer.culprit && answer.set.empty() && !answer.cap_hit &&
+                            !answer.stuck && !answer.not_reproduced;
+        const bool checked = answer.revert_check != RevertCheckVerdict::kNone;
+        verdicts = verdicts && checked == (single && a < 2) &&
+                   answer.revert_check_runs <= harness.revert_check_max_runs &&
+                   (answer.revert_check != RevertCheckVerdict::kInconclusive ||
+                    answer.revert_check_runs == harness.revert_check_max_runs);
+        checks += checked ? 1 : 0;
+      }
+    }
+    check(same, "--revert-check leaves answers, runs, builds and costs as they were");
+    check(verdicts && checks > 0,
+          fmt::format("--revert-check: a verdict for each single found culprit of ours and "
+                      "ours-known ({} checks), none for fixed10, within the cap",
+                      checks));
   }
 
   // The bound counts the commits the culprit is drawn from (a merge never is), and the

@@ -65,6 +65,8 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   model.planner.noise_build_weight = options.noise_build_weight;
   model.planner.rare_build_weight = options.rare_build_weight;
   model.batch_runs = cell.boot_variant;
+  model.revert_check = options.revert_check && makes_revert_check(id);
+  model.revert_check_max_runs = options.revert_check_max_runs;
   if (trace) {
     model.trace = stderr;
     model.trace_name = algorithm_name(id);
@@ -105,6 +107,10 @@ std::string_view algorithm_name(AlgorithmId id) {
   return "?";
 }
 
+bool makes_revert_check(AlgorithmId id) {
+  return id == AlgorithmId::kOurs || id == AlgorithmId::kOursKnown || id == AlgorithmId::kOursTheta;
+}
+
 std::optional<AlgorithmId> parse_algorithm(std::string_view name) {
   for (const AlgorithmInfo& info : kAlgorithms) {
     if (info.name == name) {
@@ -130,6 +136,7 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
   CellResult result;
   result.cell = cell;
   result.algorithms = options.algorithms;
+  result.revert_check = options.revert_check;
   result.records.assign(options.algorithms.size(), std::vector<TrialRecord>(cell.trials));
 
   // A linear history does not depend on the trial: build its DAG (and non-merge list) once.

@@ -34,6 +34,9 @@ enum class AlgorithmId {
 };
 
 std::string_view algorithm_name(AlgorithmId id);
+// The algorithms that make the revert check under --revert-check: ours, ours-known, ours-theta
+// (the engine's loop; greedy and the classic rules are not).
+bool makes_revert_check(AlgorithmId id);
 std::optional<AlgorithmId> parse_algorithm(std::string_view name);
 const std::vector<AlgorithmId>& all_algorithms();
 
@@ -56,6 +59,10 @@ struct HarnessOptions {
   double max_cost = 0;  // 0: no cost cap
   double cap_factor = 20;
   double cap_offset = 200;
+  // KernelCI's revert check after a single found culprit (`--revert-check`,
+  // `--revert-check-max-runs`): the engine's decision.revert_check, off by default as there.
+  bool revert_check = false;
+  uint32_t revert_check_max_runs = config::DecisionConfig{}.revert_check_max_runs;
   std::vector<AlgorithmId> algorithms;
   // Model algorithms print every decision of this trial to stderr (none: no trace).
   std::optional<uint64_t> trace_trial;
@@ -83,6 +90,7 @@ struct CellResult {
   CellSpec cell;
   std::vector<AlgorithmId> algorithms;
   std::vector<std::vector<TrialRecord>> records;  // [algorithm][trial]
+  bool revert_check = false;                      // HarnessOptions::revert_check
   double wall_seconds = 0;
 };
 

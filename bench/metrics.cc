@@ -38,6 +38,35 @@ std::string number(double value, int width, int precision) {
   return fmt::format("{:>{}.{}f}", value, width, precision);
 }
 
+RevertCheckMetrics revert_check_metrics(const std::vector<TrialRecord>& records) {
+  RevertCheckMetrics m;
+  std::vector<double> runs;
+  for (const TrialRecord& r : records) {
+    const RevertCheckVerdict verdict = r.answer.revert_check;
+    if (verdict == RevertCheckVerdict::kNone) {
+      continue;
+    }
+    ++m.checks;
+    runs.push_back(static_cast<double>(r.answer.revert_check_runs));
+    switch (verdict) {
+      case RevertCheckVerdict::kPass:
+        ++(r.correct ? m.right_pass : m.wrong_pass);
+        break;
+      case RevertCheckVerdict::kFail:
+        ++(r.correct ? m.right_fail : m.wrong_fail);
+        break;
+      case RevertCheckVerdict::kInconclusive:
+        ++(r.correct ? m.right_inconclusive : m.wrong_inconclusive);
+        break;
+      case RevertCheckVerdict::kNone:
+        break;
+    }
+  }
+  m.runs_mean = mean(runs);
+  m.runs_p90 = percentile(runs, 0.9);
+  return m;
+}
+
 }  // namespace
 
 std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
@@ -96,6 +125,9 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     m.cost_mean = mean(costs);
     m.same_as_git = git ? static_cast<double>(same_as_git) / trials : kNaN;
     m.ms_per_step = decisions > 0 ? decision_ms / static_cast<double>(decisions) : 0;
+    if (result.revert_check && makes_revert_check(m.algorithm)) {
+      m.revert_check = revert_check_metrics(records);
+    }
     out.push_back(m);
   }
   const std::optional<size_t> fixed20 = index_of(result, AlgorithmId::kFixed20);
@@ -136,6 +168,15 @@ void print_table(std::FILE* out, const CellResult& result,
                number(m.same_as_git, 5, 2), m.cap_hits + m.stuck, m.not_reproduced, m.set_answers,
                number(model ? m.ms_per_step : kNaN, 7, 2),
                number(model ? m.ms_per_step_max : kNaN, 7, 1));
+    if (m.revert_check) {
+      const RevertCheckMetrics& r = *m.revert_check;
+      fmt::print(
+          out,
+          "  revert check: {} checks, mean {:.1f} runs (p90 {:.0f}); right answers: {} PASS, "
+          "{} FAIL, {} inconclusive; wrong answers: {} PASS, {} FAIL, {} inconclusive\n",
+          r.checks, r.runs_mean, r.runs_p90, r.right_pass, r.right_fail, r.right_inconclusive,
+          r.wrong_pass, r.wrong_fail, r.wrong_inconclusive);
+    }
   }
 }
 
@@ -194,6 +235,21 @@ void print_json(std::FILE* out, const CellResult& result,
     j["set_answers"] = m.set_answers;
     j["ms_per_step"] = m.ms_per_step;
     j["ms_per_step_max"] = m.ms_per_step_max;
+    if (m.revert_check) {
+      const RevertCheckMetrics& r = *m.revert_check;
+      j["revert_check"] = {{"max_runs", options.revert_check_max_runs},
+                           {"checks", r.checks},
+                           {"runs_mean", r.runs_mean},
+                           {"runs_p90", r.runs_p90},
+                           {"right",
+                            {{"pass", r.right_pass},
+                             {"fail", r.right_fail},
+                             {"inconclusive", r.right_inconclusive}}},
+                           {"wrong",
+                            {{"pass", r.wrong_pass},
+                             {"fail", r.wrong_fail},
+                             {"inconclusive", r.wrong_inconclusive}}}};
+    }
     j["cell_wall_s"] = result.wall_seconds;
     fmt::print(out, "{}\n", j.dump());
   }
@@ -229,6 +285,10 @@ void print_trials(std::FILE* out, const CellResult& result) {
       j["stuck"] = r.answer.stuck;
       j["not_reproduced"] = r.answer.not_reproduced;
       j["decisions"] = r.answer.decisions;
+      if (r.answer.revert_check != RevertCheckVerdict::kNone) {
+        j["revert_check"] = revert_verdict_name(r.answer.revert_check);
+        j["revert_check_runs"] = r.answer.revert_check_runs;
+      }
       fmt::print(out, "{}\n", j.dump());
     }
   }

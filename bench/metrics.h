@@ -25,18 +25,40 @@
 //   set_answers         trials answered with a set no test could split (scored by membership)
 //   ms_per_step         model algorithms: mean thread CPU ms per decision (record + stop + plan);
 //                       ms_per_step_max the largest single decision; 0 for the baselines
+//   revert_check        only with --revert-check, for ours, ours-known and ours-theta: checks =
+//                       trials that ended with one found culprit, and so ran KernelCI's revert
+//                       check; their verdicts (PASS: the revert fixes it, FAIL: it still fails,
+//                       inconclusive: the cap of runs) among right and among wrong answers; the
+//                       check's runs per check, mean and p90 (nearest rank). These runs are in
+//                       none of the columns above (runs, cost, runs_at): the search is measured
+//                       as without the check
 //
 // Thread rules: pure functions; printing writes to the given FILE*.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "harness.h"
 
 namespace flakebisect::bench {
+
+// KernelCI's revert check over a cell's trials (the `revert_check` definition above).
+struct RevertCheckMetrics {
+  uint32_t checks = 0;
+  // Verdicts where the named culprit is the true one, and where it is not.
+  uint32_t right_pass = 0;
+  uint32_t right_fail = 0;
+  uint32_t right_inconclusive = 0;
+  uint32_t wrong_pass = 0;
+  uint32_t wrong_fail = 0;
+  uint32_t wrong_inconclusive = 0;
+  double runs_mean = 0;  // the check's runs, over the checks (0 when none)
+  double runs_p90 = 0;
+};
 
 struct AlgorithmMetrics {
   AlgorithmId algorithm;
@@ -69,6 +91,7 @@ struct AlgorithmMetrics {
   uint32_t set_answers = 0;  // trials answered with a set of commits (scored by membership)
   double ms_per_step = 0;
   double ms_per_step_max = 0;
+  std::optional<RevertCheckMetrics> revert_check;  // with --revert-check, where it is made
 };
 
 // One entry per algorithm of the cell, in the cell's order.

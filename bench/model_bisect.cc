@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "model/revert_check.h"
+
 namespace flakebisect::bench {
 
 namespace {
@@ -26,6 +28,35 @@ struct Pending {
   uint32_t passes = 0;
 };
 
+void revert_check(const model::Posterior& posterior, Lab& lab, const ModelBisectOptions& options,
+                  CommitIndex culprit, Answer& answer) {
+  const double threshold = model::stop_threshold(options.stop);
+  uint32_t fails = 0;
+  uint32_t passes = 0;
+  while (true) {
+    switch (model::evaluate_revert(posterior, fails, passes, threshold)) {
+      case model::RevertVerdict::kFixed:
+        answer.revert_check = RevertCheckVerdict::kPass;
+        return;
+      case model::RevertVerdict::kStillBad:
+        answer.revert_check = RevertCheckVerdict::kFail;
+        return;
+      case model::RevertVerdict::kContinue:
+        break;
+    }
+    if (answer.revert_check_runs >= options.revert_check_max_runs) {
+      answer.revert_check = RevertCheckVerdict::kInconclusive;
+      return;
+    }
+    ++answer.revert_check_runs;
+    if (lab.run_revert(culprit) == RunOutcome::kFail) {
+      ++fails;
+    } else {
+      ++passes;
+    }
+  }
+}
+
 }  // namespace
 
 Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions& options) {
@@ -34,6 +65,7 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
   std::vector<bool> built(dag.size(), false);
   Answer answer;
   Pending pending;
+  bool found = false;
   while (true) {
     const double start_ms = thread_cpu_ms();
     if (pending.skipped) {
@@ -61,6 +93,7 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
       return answer_set();
     }
     if (verdict == model::Verdict::kFound) {
+      found = true;
       break;
     }
     if (lab.exhausted()) {
@@ -128,6 +161,9 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
   }
   answer.culprit = posterior.most_likely();
   answer.confidence = posterior.max_probability();
+  if (found && options.revert_check) {
+    revert_check(posterior, lab, options, *answer.culprit, answer);
+  }
   return answer;
 }
 

@@ -13,6 +13,14 @@
 // the mass (Step::exhausted, where the engine stops as inconclusive), the answer is the credible
 // set, claiming its mass, and is scored by membership.
 //
+// With revert_check set, a search that ends with one found culprit (not a set, the cap, stuck or
+// "not reproduced") then runs KernelCI's revert check as the engine does (model/revert_check.h):
+// Lab::run_revert one run at a time, re-evaluated after each by model::evaluate_revert on the same
+// posterior at the search's threshold, until PASS (fixed), FAIL (still bad) or
+// revert_check_max_runs runs (inconclusive). The engine batches these runs
+// (revert_runs_to_decide); here, without costs per batch, one at a time gives the same verdict and
+// the fewest runs.
+//
 // Decision time is the thread CPU time of record + evaluate_stop + plan per decision (the posterior
 // updates lazily inside the first query after a record), so it is not inflated when the benchmark
 // runs more threads than cores.
@@ -35,6 +43,8 @@ struct ModelBisectOptions {
   model::PlannerOptions planner;
   model::StopOptions stop;
   bool batch_runs = false;
+  bool revert_check = false;
+  uint32_t revert_check_max_runs = 300;  // every run at the revert counts
   // When set, one line per decision is written here (for debugging the model; slow at large n).
   std::FILE* trace = nullptr;
   std::string_view trace_name;  // prefixes each trace line

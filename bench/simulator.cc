@@ -22,6 +22,7 @@ enum Tag : uint64_t {
   kTagUnbuildable,
   kTagRun,
   kTagInfra,
+  kTagRevert,
 };
 
 uint64_t trial_key(const CellSpec& cell, uint64_t seed, uint64_t trial) {
@@ -140,6 +141,33 @@ RunOutcome Lab::run(CommitIndex x) {
     rate = truth_->bad_rate.empty() ? truth_->theta : truth_->bad_rate[x];
   }
   return keyed_uniform({truth_->key, kTagRun, x, k}) < rate ? RunOutcome::kFail : RunOutcome::kPass;
+}
+
+RunOutcome Lab::run_revert(CommitIndex reverted) {
+  const uint64_t k = revert_runs_++;
+  // Reverting the true culprit undoes the bug: the tip without it is a good commit and fails at
+  // eps. Reverting any other commit (an ancestor, a descendant or an unrelated one) leaves the
+  // true culprit's change in the tip, so the revert fails as the bad tip itself does.
+  const CommitIndex tip = dag_->bad();
+  double rate = truth_->eps;
+  if (reverted != truth_->culprit) {
+    rate = truth_->bad_rate.empty() ? truth_->theta : truth_->bad_rate[tip];
+  }
+  return keyed_uniform({truth_->key, kTagRevert, k}) < rate ? RunOutcome::kFail : RunOutcome::kPass;
+}
+
+std::string_view revert_verdict_name(RevertCheckVerdict verdict) {
+  switch (verdict) {
+    case RevertCheckVerdict::kNone:
+      return "none";
+    case RevertCheckVerdict::kPass:
+      return "pass";
+    case RevertCheckVerdict::kFail:
+      return "fail";
+    case RevertCheckVerdict::kInconclusive:
+      return "inconclusive";
+  }
+  return "?";
 }
 
 RunsWhere Lab::runs_where() const {

@@ -12,6 +12,10 @@
 // same stream. Algorithms see only outcomes; theta and eps are never given to them (except
 // "ours-known", the labelled oracle reference).
 //
+// KernelCI's revert check (Lab::run_revert) runs the bad tip with the named culprit reverted. Its
+// run k fails iff U_revert(t, k) < its rate, a stream keyed by the trial and k only, so every
+// algorithm that checks sees the same uniforms whichever commit it names; there are no infra runs.
+//
 // Thread rules: CellSpec and TrialTruth are values; a Lab belongs to one algorithm in one trial.
 #pragma once
 
@@ -19,6 +23,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "history.h"
@@ -122,6 +127,11 @@ class Lab {
   void boot();
   // One reproducer run at x, which must have built (charges cost.run).
   RunOutcome run(CommitIndex x);
+  // One run of the bad tip with `reverted` reverted (KernelCI's revert check): k is the number of
+  // revert runs before it. Free and outside the budget: not in runs(), cost() or runs_where(),
+  // so the search's own metrics stay as they are with or without the check.
+  RunOutcome run_revert(CommitIndex reverted);
+  uint64_t revert_runs() const { return revert_runs_; }
   // The budget is spent: the caller must not run again.
   bool exhausted() const { return runs_ >= budget_.max_runs || cost_ >= budget_.max_cost; }
 
@@ -142,7 +152,18 @@ class Lab {
   uint64_t builds_ = 0;
   uint64_t boots_ = 0;
   double cost_ = 0;
+  uint64_t revert_runs_ = 0;
 };
+
+// How KernelCI's revert check ended (model/revert_check.h); kNone: no check was made.
+enum class RevertCheckVerdict {
+  kNone,
+  kPass,          // model::RevertVerdict::kFixed: the revert fixes the bug
+  kFail,          // model::RevertVerdict::kStillBad: the revert still fails
+  kInconclusive,  // neither held within the cap of runs
+};
+
+std::string_view revert_verdict_name(RevertCheckVerdict verdict);  // "pass", "fail", ...
 
 // What an algorithm concluded in one trial.
 struct Answer {
@@ -158,6 +179,10 @@ struct Answer {
   uint64_t decisions = 0;        // planner decisions (model algorithms)
   double decision_ms_total = 0;  // thread CPU time of those decisions
   double decision_ms_max = 0;
+  // The revert check made after a single found culprit (--revert-check; model algorithms but
+  // greedy), and its runs, which are not in the Lab's runs or cost.
+  RevertCheckVerdict revert_check = RevertCheckVerdict::kNone;
+  uint64_t revert_check_runs = 0;
 };
 
 }  // namespace flakebisect::bench
