@@ -71,7 +71,7 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
                        the table, "revert_check" in --json)
   --revert-check-max-runs N
                        the check's cap of runs, then inconclusive (default: the engine's
-                       decision.revert_check_max_runs, 300)
+                       decision.revert_check_max_runs, 1000)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
   --json               one JSON object per (cell, algorithm) per line instead of the table

@@ -44,7 +44,7 @@ struct ModelBisectOptions {
   model::StopOptions stop;
   bool batch_runs = false;
   bool revert_check = false;
-  uint32_t revert_check_max_runs = 300;  // every run at the revert counts
+  uint32_t revert_check_max_runs = 1000;  // every run at the revert counts
   // When set, one line per decision is written here (for debugging the model; slow at large n).
   std::FILE* trace = nullptr;
   std::string_view trace_name;  // prefixes each trace line

@@ -80,7 +80,7 @@ struct DecisionConfig {
   // revert_check_max_runs runs (>= 1). Off by default: it costs one more build and, for a bug that
   // fails in 5% of runs, a couple of hundred runs.
   bool revert_check = false;
-  uint32_t revert_check_max_runs = 300;
+  uint32_t revert_check_max_runs = 1000;
 
   bool operator==(const DecisionConfig&) const = default;
 };

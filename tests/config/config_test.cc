@@ -362,7 +362,7 @@ build_cost = 10
 boot_cost = 0
 run_cost = 1
 revert_check = false
-revert_check_max_runs = 300
+revert_check_max_runs = 1000
 [range]
 first_parent = false
 [build]
