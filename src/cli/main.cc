@@ -72,7 +72,10 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
                    "be right this often: stop when one commit holds 1 - (1 - P) / 2 of the "
                    "probability (0.995 at 0.99)")
       ->check(kNumber);
-  command->add_option("--max-runs", max_runs, "at most this many test runs")->check(kNumber);
+  command
+      ->add_option("--max-runs", max_runs,
+                   "at most this many test runs in the search (decision.max_runs)")
+      ->check(kNumber);
   command->add_option("command", options.command,
                       "the test command, after '--' (overrides test.command)");
 }

@@ -153,8 +153,10 @@ std::string result_summary(const nlohmann::json& result) {
     std::string checked;
     if (result.contains("checks") && result["checks"].is_object() &&
         result["checks"].contains("revert") && result["checks"]["revert"].is_object()) {
+      // own_runs: the runs this bisection made at the revert, whatever their outcome (the
+      // check's runs and fails also count runs another bisection stored there).
       const auto check_runs =
-          static_cast<uint64_t>(number_field(result["checks"]["revert"], "runs"));
+          static_cast<uint64_t>(number_field(result["checks"]["revert"], "own_runs"));
       if (check_runs > 0) {
         checked = fmt::format(" ({} of them the revert check's)", check_runs);
       }

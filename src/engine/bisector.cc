@@ -806,6 +806,9 @@ class Session {
       out["status"] = std::move(status);
       out["detail"] = detail;
       FB_TRY(log_event(kEventCheck, "revert check: " + detail, out));
+      report_check(Progress::Phase::kRunning,
+                   out["commit"].is_string() ? out["commit"].get<std::string>() : std::string(),
+                   culprit.subject, 0, 0, "revert check: " + detail);
       return Checked{out, std::nullopt};
     };
 
@@ -814,7 +817,11 @@ class Session {
     if (!reverted && reverted.error().code() == ErrorCode::kInvalidInput) {
       // A culprit with no parent (the root of a history merged into the range) has nothing to
       // revert to; pausing would only hit the same wall at every resume.
-      return done("inconclusive", "no revert: " + reverted.error().message());
+      // The error names the worktree, which is gone once the bisection ends: say it plainly.
+      return done("inconclusive",
+                  fmt::format("no revert: {} has no parent, and flakebisect does not revert a "
+                              "root commit (git would, deleting its files)",
+                              short_sha(culprit.sha)));
     }
     FB_ASSIGN_OR_RETURN(git::RevertCommit revert, std::move(reverted));
     if (!revert.conflicts.empty()) {
@@ -822,6 +829,7 @@ class Session {
       // first kMaxConflictPaths, the detail the first few.
       const std::vector<std::string>& paths = revert.conflicts;
       const size_t shown = std::min<size_t>(paths.size(), 5);
+      out["conflict_count"] = paths.size();
       out["conflicts"] = std::vector<std::string>(
           paths.begin(),
           paths.begin() + static_cast<ptrdiff_t>(std::min(paths.size(), kMaxConflictPaths)));
@@ -836,12 +844,11 @@ class Session {
     out["commit"] = revert.sha;
     const std::string what =
         fmt::format("{} with {} reverted", short_sha(onto), short_sha(culprit.sha));
-    FB_TRY(
-        log_event(kEventCheck,
-                  fmt::format("revert check: testing {} (commit {})", what, short_sha(revert.sha)),
-                  json{{"sha", revert.sha}, {"runs", 0}}));
+    const std::string testing =
+        fmt::format("revert check: testing {} (commit {})", what, short_sha(revert.sha));
+    FB_TRY(log_event(kEventCheck, testing, json{{"sha", revert.sha}, {"runs", 0}}));
 
-    report_check(Progress::Phase::kCheckout, revert.sha, culprit.subject, 0, 0, "");
+    report_check(Progress::Phase::kCheckout, revert.sha, culprit.subject, 0, 0, testing);
     auto checked_out = worktree_->checkout(revert.sha);
     if (!checked_out) {
       return std::move(checked_out)
@@ -867,7 +874,9 @@ class Session {
       // otherwise a revert that always hangs would be run for ever.
       const auto made = static_cast<uint32_t>(std::min<size_t>(stored.size(), UINT32_MAX));
       bool skipped = false;
+      uint64_t own = 0;  // made by this bisection, whatever their outcome
       for (const store::RunRecord& run : stored) {
+        own += run.bisection_id == id_ ? 1 : 0;
         next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
         switch (policy_.classify(run.outcome, run.signature)) {
           case Observation::kPass:
@@ -886,6 +895,7 @@ class Session {
       const double fixed = model::revert_fixed_probability(posterior, fails, passes);
       out["runs"] = fails + passes;
       out["fails"] = fails;
+      out["own_runs"] = own;
       out["probability_fixed"] = fixed;
       // Rounded down, as the reports do: 0.99996 is not "1.0000".
       std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) = {:.4f})", fails,
@@ -930,6 +940,8 @@ class Session {
             return Checked{json(), ended.value_or(BisectionState::kPaused)};
           }
           stored_build = fresh->record;
+          report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0,
+                       fresh->message);
         }
         if (stored_build->status != store::BuildStatus::kOk) {
           std::string detail =
@@ -994,10 +1006,11 @@ class Session {
       if (ended) {
         return Checked{json(), ended};
       }
-      FB_TRY(log_event(kEventCheck,
-                       fmt::format("revert check: {} more runs of {}; {} of {} failed so far", k,
-                                   what, fails, fails + passes),
-                       json{{"sha", revert.sha}, {"runs", k}}));
+      const std::string progress =
+          fmt::format("revert check: {} more runs of {}; {} of {} failed so far", k, what, fails,
+                      fails + passes);
+      FB_TRY(log_event(kEventCheck, progress, json{{"sha", revert.sha}, {"runs", k}}));
+      report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, 0, 0, progress);
     }
   }
 

@@ -7,7 +7,7 @@
 //
 // Both are integrated over the bisection's own posterior of (theta, eps) (Posterior::
 // rate_posterior), so what the bisection learnt about the bug's rate is what a pass at the revert
-// is weighed against: at theta 0.3 a dozen passes say "fixed", at theta 0.05 it takes about a
+// is weighed against: at theta 0.3 about two dozen passes say "fixed", at theta 0.05 one to three
 // hundred. The prior is 1/2 each: the check is evidence about the revert, not a second vote for
 // the culprit. A revert that still fails is the signal KernelCI's check exists for: the culprit
 // is wrong, or the bug needs it and something after it.

@@ -101,6 +101,11 @@ std::optional<RevertCheckWords> describe_revert_check(const json& report) {
     return words;
   }
   words.verdict = status == "pass" ? "PASS" : status == "fail" ? "FAIL" : "INCONCLUSIVE";
+  if (status == "inconclusive" && !member(check, "commit").is_string()) {
+    // No revert commit was made (a culprit without a parent): there are no runs to count.
+    words.explanation = fmt::format("{} could not be reverted on {}", reverted, onto);
+    return words;
+  }
   const auto runs = count_of(check, "runs");
   const auto fails = count_of(check, "fails");
   words.explanation = runs && fails && *fails <= *runs
@@ -110,6 +115,16 @@ std::optional<RevertCheckWords> describe_revert_check(const json& report) {
   const json& p = member(check, "probability_fixed");
   if (p.is_number() && std::isfinite(p.get<double>())) {
     words.explanation += "; " + fixed_probability(std::clamp(p.get<double>(), 0.0, 1.0));
+  }
+  if (status == "inconclusive") {
+    // Why it ended undecided, from the stored runs at the revert (all outcomes).
+    const json& outcomes = member(check, "outcomes");
+    const auto made = count_of(outcomes, "runs");
+    if (count_of(outcomes, "skips").value_or(0) > 0) {
+      words.explanation += "; a run there was a skip";
+    } else if (made) {
+      words.explanation += fmt::format("; undecided after {} runs there", *made);
+    }
   }
   return words;
 }

@@ -743,6 +743,15 @@ class Collector {
         }
       }
       if (!all_paths) invalid.emplace_back("conflicts");
+      // The engine keeps the first 50 paths and counts all of them.
+      if (present("conflict_count")) {
+        const json& total = stored["conflict_count"];
+        if (total.is_number_unsigned() && total.get<uint64_t>() >= conflict_count) {
+          conflict_count = total.get<uint64_t>();
+        } else {
+          invalid.emplace_back("conflict_count");
+        }
+      }
     }
     out["conflicts"] = std::move(conflicts);
     out["conflict_count"] = conflict_count;

@@ -108,7 +108,7 @@ TEST(ResultSummary, EndsWithTheRevertCheckAndCountsItsRuns) {
   const auto result = nlohmann::json::parse(R"json({
     "status": "found", "culprit": {"sha": "abc123", "subject": "ext4: oops"},
     "confidence": 0.995, "runs": 105, "builds": 10,
-    "checks": {"revert": {"status": "build_failed", "runs": 18,
+    "checks": {"revert": {"status": "build_failed", "runs": 25, "own_runs": 18,
                           "detail": "1a2b with abc1 reverted does not build: \u001b[1m error"}}})json");
   const std::string text = result_summary(result);
   EXPECT_THAT(text, HasSubstr("confidence 0.9950 after 105 runs (18 of them the revert check's) "

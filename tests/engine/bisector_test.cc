@@ -777,6 +777,7 @@ TEST_F(BisectorTest, TheRevertCheckPassesWhenTheBadCommitWithTheCulpritRevertedS
   EXPECT_NE(std::get<0>(rows[rows.size() - check_runs - 1]), commit);
   EXPECT_EQ(builder_.built.back(), commit);
   EXPECT_EQ(result["runs"].get<size_t>(), rows.size());
+  EXPECT_EQ(revert["own_runs"].get<size_t>(), check_runs);
   // The search's answer and runs are those of the same bisection without the check.
   config::Config plain = revert_check_config();
   plain.decision.revert_check = false;
@@ -842,6 +843,7 @@ TEST_F(BisectorTest, ARevertThatConflictsNamesThePaths) {
   const auto revert = result_of(store_, id)["checks"]["revert"];
   EXPECT_EQ(revert["status"], "conflict") << revert.dump();
   EXPECT_EQ(revert["conflicts"], nlohmann::json::array({"bug/marker"}));
+  EXPECT_EQ(revert["conflict_count"], 1);
   EXPECT_TRUE(revert["commit"].is_null());
 }
 
@@ -955,7 +957,10 @@ TEST_F(BisectorTest, ARevertCheckDecidedByStoredRunsNeitherBuildsNorRuns) {
   runner_.calls.clear();
   const int64_t second = create_running(store_, history_, revert_check_config());
   ASSERT_EQ(run(second).value_or(BisectionState::kFailed), BisectionState::kFound);
-  EXPECT_EQ(result_of(store_, second)["checks"], checks);
+  nlohmann::json second_checks = result_of(store_, second)["checks"];
+  EXPECT_EQ(second_checks["revert"]["own_runs"], 0);  // its runs were all the first one's
+  second_checks["revert"]["own_runs"] = checks["revert"]["own_runs"];
+  EXPECT_EQ(second_checks, checks);
   EXPECT_TRUE(builder_.built.empty());
   EXPECT_TRUE(runner_.calls.empty());
 }
@@ -1010,6 +1015,7 @@ TEST_F(BisectorTest, TheRevertOfTheBadCommitItselfIsBuiltBeforeItRuns) {
   const auto result = result_of(store_, id);
   EXPECT_EQ(result["culprit"]["sha"], history_.tip);
   EXPECT_EQ(result["checks"]["revert"]["status"], "pass") << result["checks"].dump();
+  EXPECT_EQ(builder_.built.back(), result["checks"]["revert"]["commit"]);
 }
 
 // Runs that neither pass nor fail (here hangs, which test.failure_outcomes leaves out) count

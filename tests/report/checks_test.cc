@@ -47,6 +47,32 @@ TEST(DescribeRevertCheck, PassFailAndInconclusiveCountTheRunsAndGiveTheProbabili
             "3 of 200 runs failed with 4576a2190ffa reverted on 1a2b3c4d5e6f; P(fixed) = 0.7400");
 }
 
+TEST(DescribeRevertCheck, AnInconclusiveCheckSaysWhyFromItsFields) {
+  json skipped = ran("inconclusive", 4, 0, 0.8);
+  skipped["outcomes"] = json{{"runs", 5}, {"skips", 1}};
+  EXPECT_THAT(describe_revert_check(with_revert(skipped))->explanation,
+              HasSubstr("; a run there was a skip"));
+  json capped = ran("inconclusive", 0, 0, 0.5);
+  capped["outcomes"] = json{{"runs", 1000}, {"skips", 0}, {"hangs", 1000}};
+  EXPECT_THAT(describe_revert_check(with_revert(capped))->explanation,
+              HasSubstr("; undecided after 1000 runs there"));
+  // No revert commit (a culprit without a parent): no runs to count.
+  json root = ran("inconclusive", 0, 0, 0.5);
+  root["commit"] = nullptr;
+  EXPECT_EQ(describe_revert_check(with_revert(root))->explanation,
+            "4576a2190ffa could not be reverted on 1a2b3c4d5e6f");
+}
+
+TEST(DescribeRevertCheck, AConflictCountsThePathsTheEngineCountedNotOnlyTheOnesKept) {
+  json conflict{{"status", "conflict"},
+                {"reverted", kCulprit},
+                {"onto", kBad},
+                {"commit", nullptr},
+                {"conflicts", {"a.c", "b.c", "c.c", "d.c"}},
+                {"conflict_count", 60}};
+  EXPECT_THAT(describe_revert_check(with_revert(conflict))->explanation, HasSubstr(" and 57 more"));
+}
+
 TEST(DescribeRevertCheck, TheProbabilityIsRoundedDownSoItNeverReadsCertain) {
   const auto p_of = [](double p) {
     return describe_revert_check(with_revert(ran("pass", 24, 0, p)))->explanation;
