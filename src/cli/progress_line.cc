@@ -43,6 +43,9 @@ std::string live_text(const engine::Progress& p) {
       doing = "paused";
       break;
   }
+  if (p.revert_check) {
+    doing = "revert check: " + doing;  // before the SHA, which the user's repository lacks
+  }
   std::string line = fmt::format("[{}] {}/{} runs, {} builds | {}", p.bisection_id, p.runs,
                                  p.max_runs, p.builds, doing);
   if (!p.best_sha.empty()) {

@@ -897,9 +897,12 @@ class Session {
       out["fails"] = fails;
       out["own_runs"] = own;
       out["probability_fixed"] = fixed;
-      // Rounded down, as the reports do: 0.99996 is not "1.0000".
-      std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) = {:.4f})", fails,
-                                       fails + passes, what, std::floor(fixed * 1e4) / 1e4);
+      // Rounded down, as the reports do: 0.99996 is not "1.0000", and a tiny P is not "0".
+      const std::string p_fixed =
+          fixed > 0 && fixed < 1e-4 ? std::string("< 0.0001")
+                                    : fmt::format("= {:.4f}", std::floor(fixed * 1e4 + 1e-9) / 1e4);
+      std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) {})", fails,
+                                       fails + passes, what, p_fixed);
       if (made > fails + passes) {
         counts += fmt::format("; {} more neither passed nor failed", made - fails - passes);
       }
@@ -1150,7 +1153,8 @@ class Session {
     progress.bisection_id = id_;
     progress.phase = phase;
     progress.sha = sha;
-    progress.subject = "revert check: Revert \"" + subject + "\"";
+    progress.revert_check = true;
+    progress.subject = "Revert \"" + subject + "\"";
     progress.batch_run = batch_run;
     progress.batch_runs = batch_runs;
     progress.runs = bisection_runs_;

@@ -234,7 +234,7 @@ TEST(Bisect, StoresSideBySideKeepTheirCheckoutsApart) {
 
 // `--revert-check` end to end: the real binary, git and a shell test script. The check's runs see
 // the revert commit as FLAKEBISECT_COMMIT, in the worktree's own objects and not the user's; a
-// kill -9 in the middle of the check resumes to the same check; every report shows it.
+// kill -9 in the middle of the check resumes to the same check; the text report shows it.
 TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKill) {
   TempDir dir;
   const fs::path seen = dir.path() / "seen";
