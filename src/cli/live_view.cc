@@ -218,6 +218,12 @@ std::string eta_unknown_reason(const LiveSnapshot& s) {
 }
 
 std::string eta_text(const LiveSnapshot& s) {
+  if (s.state == BisectionState::kRunning && !s.checking.empty()) {
+    // The search is over; the check ends when its runs decide, which the search's steps do not
+    // predict.
+    return "unknown (the revert check ends when its runs decide, at most "
+           "decision.revert_check_max_runs)";
+  }
   const std::optional<Estimate> estimate = estimate_remaining(s);
   if (!estimate) {
     return fmt::format("unknown ({})", eta_unknown_reason(s));
