@@ -387,6 +387,28 @@ TEST_F(LiveViewOfARealBisection, AFirstParentBisectionShowsTheMergeOfItsStoredCa
   EXPECT_THAT(render_frame(*full, {100, true}), Not(HasSubstr("first-parent")));
 }
 
+// The snapshot takes the revert check's line from its last "check" event, and drops it once a plan
+// event says the search goes on (another bisection's runs changed the verdict on a resume).
+TEST_F(LiveViewOfARealBisection, TheRevertChecksLastEventIsWhatItIsDoingUntilTheSearchPlansAgain) {
+  config::Config config = testing::test_config();
+  config.decision.revert_check = true;
+  const int64_t id = bisect(config);
+  auto snapshot = gather_snapshot(*store_, id);
+  ASSERT_TRUE(snapshot.has_value()) << snapshot.error().message();
+  EXPECT_EQ(testing::result_of(*store_, id)["checks"]["revert"]["status"], "pass");
+  EXPECT_THAT(snapshot->checking, StartsWith("revert check: 0 of "));
+  store::Event plan;
+  plan.bisection_id = id;
+  plan.at_ms = 99999;
+  plan.kind = std::string(engine::kEventPlan);
+  plan.message = "test 0123456789ab x4";
+  plan.data_json = "{}";
+  ASSERT_TRUE(store_->append_event(plan).has_value());
+  snapshot = gather_snapshot(*store_, id);
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->checking, "");
+}
+
 TEST_F(LiveViewOfARealBisection, AnUnknownBisectionIsAStoreError) {
   EXPECT_FALSE(gather_snapshot(*store_, 42).has_value());
 }
