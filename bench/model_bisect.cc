@@ -34,7 +34,8 @@ void revert_check(const model::Posterior& posterior, Lab& lab, const ModelBisect
   uint32_t fails = 0;
   uint32_t passes = 0;
   while (true) {
-    switch (model::evaluate_revert(posterior, fails, passes, threshold)) {
+    switch (
+        model::evaluate_revert(posterior, fails, passes, threshold, posterior.max_probability())) {
       case model::RevertVerdict::kFixed:
         answer.revert_check = RevertCheckVerdict::kPass;
         return;

@@ -911,7 +911,8 @@ class Session {
             "inconclusive",
             fmt::format("a run of {} was a skip (the test cannot test it, e.g. exit 125)", what));
       }
-      switch (model::evaluate_revert(posterior, fails, passes, threshold)) {
+      switch (model::evaluate_revert(posterior, fails, passes, threshold,
+                                     posterior.max_probability())) {
         case model::RevertVerdict::kFixed:
           return done("pass", counts);
         case model::RevertVerdict::kStillBad:
@@ -992,7 +993,8 @@ class Session {
             break;
         }
         if (k >= batch || made + k >= cap ||
-            model::evaluate_revert(posterior, fails, passes, threshold) !=
+            model::evaluate_revert(posterior, fails, passes, threshold,
+                                   posterior.max_probability()) !=
                 model::RevertVerdict::kContinue) {
           return false;
         }

@@ -28,7 +28,8 @@ double log_sum_exp(const std::vector<double>& values) {
 
 }  // namespace
 
-double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint32_t passes) {
+double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint32_t passes,
+                                double prior_fixed) {
   const ModelOptions& options = posterior.options();
   const std::vector<double>& joint = posterior.rate_posterior();
   const size_t ne = options.eps.values.size();
@@ -46,18 +47,23 @@ double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint
   }
   const double log_fixed = log_sum_exp(fixed);
   const double log_still = log_sum_exp(still);
-  if (log_fixed == kNegInf && log_still == kNegInf) return 0.5;  // no grid point explains it
-  if (log_fixed == kNegInf) return 0;
-  if (log_still == kNegInf) return 1;
-  // 1 / (1 + L_still / L_fixed), without overflow either way.
-  return 1 / (1 + std::exp(log_still - log_fixed));
+  if (log_fixed == kNegInf && log_still == kNegInf) return prior_fixed;  // nothing explains it
+  if (log_fixed == kNegInf || prior_fixed <= 0) return 0;
+  if (log_still == kNegInf || prior_fixed >= 1) return 1;
+  // 1 / (1 + prior odds of still * L_still / L_fixed), without overflow either way.
+  return 1 /
+         (1 + std::exp(std::log1p(-prior_fixed) - std::log(prior_fixed) + log_still - log_fixed));
 }
 
 RevertVerdict evaluate_revert(const Posterior& posterior, uint32_t fails, uint32_t passes,
-                              double threshold) {
-  const double fixed = revert_fixed_probability(posterior, fails, passes);
-  if (fixed >= threshold) return RevertVerdict::kFixed;
-  if (1 - fixed >= threshold) return RevertVerdict::kStillBad;
+                              double threshold, double culprit_confidence) {
+  if (revert_fixed_probability(posterior, fails, passes) >= threshold) {
+    return RevertVerdict::kFixed;
+  }
+  const double prior = std::clamp(culprit_confidence, 0.5, 1.0);
+  if (1 - revert_fixed_probability(posterior, fails, passes, prior) >= threshold) {
+    return RevertVerdict::kStillBad;
+  }
   return RevertVerdict::kContinue;
 }
 

@@ -8,9 +8,16 @@
 // Both are integrated over the bisection's own posterior of (theta, eps) (Posterior::
 // rate_posterior), so what the bisection learnt about the bug's rate is what a pass at the revert
 // is weighed against: at theta 0.3 about two dozen passes say "fixed", at theta 0.05 one to three
-// hundred. The prior is 1/2 each: the check is evidence about the revert, not a second vote for
-// the culprit. A revert that still fails is the signal KernelCI's check exists for: the culprit
-// is wrong, or the bug needs it and something after it.
+// hundred. A revert that still fails is the signal KernelCI's check exists for: the culprit is
+// wrong, or the bug needs it and something after it.
+//
+// Each verdict must overcome the prior least favourable to it. PASS uses a prior of 1/2: the
+// revert's own runs must show that it fixes the bug, whatever the search concluded. FAIL uses the
+// search's confidence in its culprit as the prior of "fixed" (a right culprit's revert fixes the
+// bug): a FAIL contradicts a search that is right 99.5% of the time, so the revert's runs must
+// outweigh that too. With a symmetric prior, one false failure of a good commit at the revert was
+// enough for FAIL where the search had seen none, and such false alarms outnumbered the wrong
+// answers caught (docs/benchmark.md, "The revert check").
 //
 // Thread rules: pure functions; the posterior must have been updated (any const call does that)
 // before concurrent use.
@@ -28,12 +35,16 @@ enum class RevertVerdict {
   kStillBad,  // P(still) >= threshold
 };
 
-// P(fixed | fails, passes at the revert), given the bisection's posterior.
-double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint32_t passes);
+// P(fixed | fails, passes at the revert), given the bisection's posterior, from a prior
+// P(fixed) of `prior_fixed` (1/2 unless given).
+double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint32_t passes,
+                                double prior_fixed = 0.5);
 
-// kFixed or kStillBad when that side holds at least `threshold` (in (0.5, 1)).
+// kFixed when P(fixed) from a prior of 1/2 holds at least `threshold` (in (0.5, 1)); kStillBad
+// when P(still bad) from a prior P(fixed) = `culprit_confidence` (the search's posterior of its
+// culprit; 1/2 makes the rule symmetric) does.
 RevertVerdict evaluate_revert(const Posterior& posterior, uint32_t fails, uint32_t passes,
-                              double threshold);
+                              double threshold, double culprit_confidence);
 
 // The fewest further runs that could end the check: passes in a row until P(fixed) reaches
 // `threshold`, at most `cap` (cap when even that many would not). At least 1 when cap > 0.

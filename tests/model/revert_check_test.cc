@@ -22,8 +22,8 @@ TEST(RevertCheck, PassesAgainstAKnownRateMatchHandComputation) {
   const Posterior post(dag, rates(RateGrid::point(0.5), RateGrid::point(0)));
   EXPECT_NEAR(revert_fixed_probability(post, 0, 0), 0.5, 1e-12);
   EXPECT_NEAR(revert_fixed_probability(post, 0, 7), 1 / (1 + 1.0 / 128), 1e-12);
-  EXPECT_EQ(evaluate_revert(post, 0, 7, 0.99), RevertVerdict::kFixed);
-  EXPECT_EQ(evaluate_revert(post, 0, 6, 0.99), RevertVerdict::kContinue);  // 64/65 = 0.9846
+  EXPECT_EQ(evaluate_revert(post, 0, 7, 0.99, 0.995), RevertVerdict::kFixed);
+  EXPECT_EQ(evaluate_revert(post, 0, 6, 0.99, 0.995), RevertVerdict::kContinue);  // 64/65
   EXPECT_EQ(revert_runs_to_decide(post, 0, 0, 0.99, 100), 7u);
   EXPECT_EQ(revert_runs_to_decide(post, 0, 3, 0.99, 100), 4u);
   EXPECT_EQ(revert_runs_to_decide(post, 0, 0, 0.99, 5), 5u);  // the cap, even though 5 cannot
@@ -33,7 +33,24 @@ TEST(RevertCheck, OneFailureWhereGoodCommitsNeverFailMeansStillBad) {
   const auto dag = CandidateDag::linear(3);
   const Posterior post(dag, rates(RateGrid::point(0.5), RateGrid::point(0)));
   EXPECT_EQ(revert_fixed_probability(post, 1, 30), 0.0);
-  EXPECT_EQ(evaluate_revert(post, 1, 30, 0.99), RevertVerdict::kStillBad);
+  EXPECT_EQ(evaluate_revert(post, 1, 30, 0.99, 0.995), RevertVerdict::kStillBad);
+}
+
+// FAIL must also outweigh the search's confidence in its culprit; PASS needs the revert's runs
+// alone. theta 0.5 against eps 0.01: each failure is worth a factor of 50.
+TEST(RevertCheck, AFailMustOutweighTheSearchesConfidenceAsWell) {
+  const auto dag = CandidateDag::linear(3);
+  const Posterior post(dag, rates(RateGrid::point(0.5), RateGrid::point(0.01)));
+  EXPECT_NEAR(revert_fixed_probability(post, 2, 0), 1 / 2501.0, 1e-12);
+  EXPECT_NEAR(revert_fixed_probability(post, 2, 0, 0.995), 0.995 / (0.995 + 0.005 * 2500), 1e-12);
+  // Two failures: P(still) 0.9996 from 1/2, but 0.926 against a search 99.5% sure.
+  EXPECT_EQ(evaluate_revert(post, 2, 0, 0.99, 0.5), RevertVerdict::kStillBad);
+  EXPECT_EQ(evaluate_revert(post, 2, 0, 0.99, 0.995), RevertVerdict::kContinue);
+  // Three: 125000 / 199 = 628 to 1 for still bad.
+  EXPECT_EQ(evaluate_revert(post, 3, 0, 0.99, 0.995), RevertVerdict::kStillBad);
+  // A PASS is judged from 1/2 whatever the search's confidence: 7 passes (2^7 = 128 x 0.99^-7).
+  EXPECT_EQ(evaluate_revert(post, 0, 7, 0.99, 0.999), RevertVerdict::kFixed);
+  EXPECT_EQ(evaluate_revert(post, 0, 6, 0.99, 0.999), RevertVerdict::kContinue);
 }
 
 TEST(RevertCheck, RatesAreMarginalisedOverTheBisectionsPosterior) {
@@ -93,11 +110,12 @@ TEST(RevertCheck, RunsToDecideFollowTheLearntRate) {
   EXPECT_LT(need_rare, 1000u);
   for (const Posterior* post : {&frequent, &rare}) {
     const uint32_t need = revert_runs_to_decide(*post, 0, 0, 0.995, 1000);
-    EXPECT_EQ(evaluate_revert(*post, 0, need, 0.995), RevertVerdict::kFixed);
-    EXPECT_EQ(evaluate_revert(*post, 0, need - 1, 0.995), RevertVerdict::kContinue);
+    EXPECT_EQ(evaluate_revert(*post, 0, need, 0.995, 0.995), RevertVerdict::kFixed);
+    EXPECT_EQ(evaluate_revert(*post, 0, need - 1, 0.995, 0.995), RevertVerdict::kContinue);
   }
-  // Two failures in a few runs are a bad commit's, not a good one's occasional false failure.
-  EXPECT_EQ(evaluate_revert(frequent, 2, 3, 0.995), RevertVerdict::kStillBad);
+  // Four failures in a few runs are a bad commit's, against a search 99.5% sure; two are not yet.
+  EXPECT_EQ(evaluate_revert(frequent, 4, 3, 0.995, 0.995), RevertVerdict::kStillBad);
+  EXPECT_EQ(evaluate_revert(frequent, 2, 3, 0.995, 0.995), RevertVerdict::kContinue);
 }
 
 // Calibration, on a fixed seed (deterministic, so it cannot flake): a check that says PASS at
@@ -123,7 +141,7 @@ CheckOutcomes simulate_checks(const Posterior& post, double true_rate, double sp
     RevertVerdict verdict = RevertVerdict::kContinue;
     while (verdict == RevertVerdict::kContinue && fails + passes < 300) {
       (uniform(rng) < rate ? fails : passes) += 1;
-      verdict = evaluate_revert(post, fails, passes, 0.995);
+      verdict = evaluate_revert(post, fails, passes, 0.995, 0.995);
     }
     out.runs += fails + passes;
     if (verdict == RevertVerdict::kFixed) ++out.pass;
