@@ -1127,21 +1127,11 @@ class Session {
     if (!options_.progress) {
       return;
     }
-    Progress progress;
-    progress.bisection_id = id_;
-    progress.phase = phase;
+    Progress progress = progress_of(phase, batch_run, batch_runs, milestone);
     if (x) {
       progress.sha = candidates_[*x].sha;
       progress.subject = candidates_[*x].subject;
     }
-    progress.batch_run = batch_run;
-    progress.batch_runs = batch_runs;
-    progress.runs = bisection_runs_;
-    progress.max_runs = config_.decision.max_runs;
-    progress.builds = builds_;
-    progress.max_probability = max_probability_;
-    progress.best_sha = best_sha_;
-    progress.milestone = milestone;
     options_.progress(progress);
   }
 
@@ -1151,12 +1141,19 @@ class Session {
     if (!options_.progress) {
       return;
     }
-    Progress progress;
-    progress.bisection_id = id_;
-    progress.phase = phase;
+    Progress progress = progress_of(phase, batch_run, batch_runs, milestone);
     progress.sha = sha;
     progress.revert_check = true;
     progress.subject = "Revert \"" + subject + "\"";
+    options_.progress(progress);
+  }
+
+  // What every progress report says of the bisection as a whole.
+  Progress progress_of(Progress::Phase phase, uint32_t batch_run, uint32_t batch_runs,
+                       const std::string& milestone) const {
+    Progress progress;
+    progress.bisection_id = id_;
+    progress.phase = phase;
     progress.batch_run = batch_run;
     progress.batch_runs = batch_runs;
     progress.runs = bisection_runs_;
@@ -1165,7 +1162,7 @@ class Session {
     progress.max_probability = max_probability_;
     progress.best_sha = best_sha_;
     progress.milestone = milestone;
-    options_.progress(progress);
+    return progress;
   }
 
   int64_t owner_pid() const { return options_.owner_pid != 0 ? options_.owner_pid : ::getpid(); }

@@ -6,27 +6,10 @@
 #include <limits>
 #include <numeric>
 
+#include "model/log_math.h"
+
 namespace flakebisect::model {
 namespace {
-
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-// log(p^k (1-p)^m) with 0 log 0 = 0, so a rate of 0 or 1 is an exact possibility, not an error.
-double log_binomial_kernel(double p, uint32_t k, uint32_t m) {
-  double result = 0;
-  if (k > 0) result += p > 0 ? k * std::log(p) : kNegInf;
-  if (m > 0) result += p < 1 ? m * std::log1p(-p) : kNegInf;
-  return result;
-}
-
-double log_sum_exp(const double* values, size_t count) {
-  double top = kNegInf;
-  for (size_t i = 0; i < count; ++i) top = std::max(top, values[i]);
-  if (top == kNegInf) return kNegInf;
-  double sum = 0;
-  for (size_t i = 0; i < count; ++i) sum += std::exp(values[i] - top);
-  return top + std::log(sum);
-}
 
 RateSummary summarise(const std::vector<double>& values, const std::vector<double>& mass) {
   RateSummary s;

@@ -2,28 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
+
+#include "model/log_math.h"
 
 namespace flakebisect::model {
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-double log_kernel(double p, uint32_t fails, uint32_t passes) {
-  double result = 0;
-  if (fails > 0) result += p > 0 ? fails * std::log(p) : kNegInf;
-  if (passes > 0) result += p < 1 ? passes * std::log1p(-p) : kNegInf;
-  return result;
-}
-
 double log_sum_exp(const std::vector<double>& values) {
-  double top = kNegInf;
-  for (double v : values) top = std::max(top, v);
-  if (top == kNegInf) return kNegInf;
-  double sum = 0;
-  for (double v : values) sum += std::exp(v - top);
-  return top + std::log(sum);
+  return model::log_sum_exp(values.data(), values.size());
 }
 
 }  // namespace
@@ -40,7 +27,7 @@ double revert_fixed_probability(const Posterior& posterior, uint32_t fails, uint
   for (size_t g = 0; g < joint.size(); ++g) {
     if (!(joint[g] > 0)) continue;
     const double log_w = std::log(joint[g]);
-    fixed.push_back(log_w + log_kernel(options.eps.values[g % ne], fails, passes));
+    fixed.push_back(log_w + log_binomial_kernel(options.eps.values[g % ne], fails, passes));
     const double theta = options.theta.values[g / ne];
     for (size_t j = 0; j < terms.size(); ++j) terms[j] = spread.log_term(theta, j, fails, passes);
     still.push_back(log_w + log_sum_exp(terms));
