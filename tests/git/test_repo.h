@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/paths.h"
 #include "base/process.h"
 #include "git/libgit2.h"
 
@@ -105,6 +106,29 @@ inline git_oid oid_of(const std::string& sha) {
 using Files = std::map<std::string, std::string>;
 // Changes to the first parent's files: a value sets the file, nullopt deletes it.
 using Changes = std::map<std::string, std::optional<std::string>>;
+
+// The contents of a file the test expects to exist.
+inline std::string read(const fs::path& path) {
+  auto text = base::read_file(path.native());
+  EXPECT_TRUE(text.has_value()) << path;
+  return text.value_or("");
+}
+
+// The regular files under `dir` (relative paths -> content), .git excluded.
+inline Files files_in(const fs::path& dir) {
+  Files out;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+       ++it) {
+    if (it->path().filename() == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) {
+      out[fs::relative(it->path(), dir).native()] = read(it->path());
+    }
+  }
+  return out;
+}
 
 struct CommitSpec {
   std::string message = "commit\n";

@@ -24,33 +24,13 @@ using base::ErrorCode;
 using testing::CommitSpec;
 using ::testing::ElementsAre;
 using testing::Files;
+using testing::files_in;
 using ::testing::HasSubstr;
+using testing::read;
 using testing::run_git;
 using testing::TempDir;
 using testing::TestRepo;
 using testing::trim;
-
-std::string read(const fs::path& path) {
-  auto text = base::read_file(path.native());
-  EXPECT_TRUE(text.has_value()) << path;
-  return text.value_or("");
-}
-
-// The regular files under `dir` (relative paths -> content), .git excluded.
-Files files_in(const fs::path& dir) {
-  Files out;
-  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
-       ++it) {
-    if (it->path().filename() == ".git") {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file()) {
-      out[fs::relative(it->path(), dir).native()] = read(it->path());
-    }
-  }
-  return out;
-}
 
 // Every file of an objects directory (loose objects, packs, info) with its mtime (clock ticks).
 std::map<std::string, int64_t> object_files(const fs::path& objects) {

@@ -23,37 +23,17 @@ namespace {
 namespace fs = std::filesystem;
 using base::ErrorCode;
 using testing::CommitSpec;
+using testing::files_in;
 using ::testing::HasSubstr;
+using testing::read;
 using testing::run_git;
 using testing::TempDir;
 using testing::TestRepo;
 using testing::trim;
 
-std::string read(const fs::path& path) {
-  auto text = base::read_file(path.native());
-  EXPECT_TRUE(text.has_value()) << path;
-  return text.value_or("");
-}
-
 void write(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   ASSERT_TRUE(base::write_file_atomic(path.native(), text, 0644).has_value());
-}
-
-// The regular files under `dir` (relative paths -> content), .git excluded.
-std::map<std::string, std::string> files_in(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
-       ++it) {
-    if (it->path().filename() == ".git") {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file()) {
-      out[fs::relative(it->path(), dir).native()] = read(it->path());
-    }
-  }
-  return out;
 }
 
 Worktree open_or_die(const fs::path& repo, const fs::path& dir) {
