@@ -75,6 +75,19 @@ class BisectorTest : public ::testing::Test {
     };
   }
 
+  // Runs bisection `id` with `inner` until the third run at `commit` is under way, which the stop
+  // abandons: the bisection is paused with two runs there. Clears stop_ afterwards.
+  void pause_at_third_run_of(int64_t id, const std::string& commit, FakeRunner::Fn inner) {
+    int calls = 0;
+    runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+      if (checkout.sha == commit && ++calls == 3) stop_ = true;  // mid-run
+      return inner(checkout, index);
+    };
+    ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+    stop_ = false;
+    runner_.fn = inner;
+  }
+
   TempDir dir_;
   History history_;
   std::set<std::string> bad_;
@@ -918,19 +931,11 @@ TEST_F(BisectorTest, AStopDuringTheRevertCheckResumesItWithTheSameCommitAndRuns)
 
   const int64_t id = create_running(store_, history_, revert_check_config());
   runner_.calls.clear();
-  int revert_calls = 0;
-  runner_.fn = [&, inner = product_runner(30)](const build::CommitCheckout& checkout,
-                                               uint32_t index) {
-    if (checkout.sha == commit && ++revert_calls == 3) stop_ = true;  // mid-run
-    return inner(checkout, index);
-  };
-  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  pause_at_third_run_of(id, commit, product_runner(30));
   size_t at_commit = 0;
   for (const Row& row : rows_of(store_, id)) at_commit += std::get<0>(row) == commit ? 1 : 0;
   EXPECT_EQ(at_commit, 2u);  // the third was abandoned
 
-  stop_ = false;
-  runner_.fn = product_runner(30);
   const size_t builds_before = builder_.built.size();
   ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
@@ -977,14 +982,7 @@ TEST_F(BisectorTest, ARevertRebuildThatFailsAfterRunsKeepsThemInTheResult) {
   const std::string commit = result_of(reference, reference_id)["checks"]["revert"]["commit"];
 
   const int64_t id = create_running(store_, history_, revert_check_config());
-  int revert_calls = 0;
-  runner_.fn = [&, inner = product_runner(30)](const build::CommitCheckout& checkout,
-                                               uint32_t index) {
-    if (checkout.sha == commit && ++revert_calls == 3) stop_ = true;
-    return inner(checkout, index);
-  };
-  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
-  stop_ = false;
+  pause_at_third_run_of(id, commit, product_runner(30));
   builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
     build::BuildOutcome outcome;
     outcome.ok = checkout.sha != commit;
