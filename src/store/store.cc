@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -57,31 +58,35 @@ Error not_a_database(const std::string& path) {
 
 // Checks that a non-empty file starts with a whole SQLite header. SQLite itself treats a file too
 // short to hold a page as an empty database and would write a new one over it; we refuse instead.
-Status check_sqlite_header(const std::string& path, off_t size) {
+//
+// The header is read through the connection's own file handle, just opened and not used yet, never
+// through a descriptor of our own: closing any descriptor of the store file drops every POSIX lock
+// this process holds on it (fcntl locks belong to the process, not the descriptor), including the
+// shared lock another connection of this process keeps in WAL mode. A reader in another process
+// then closes believing it was the last connection, checkpoints, and deletes the -wal and -shm
+// files under that connection, whose later commits go into the deleted -wal and are lost. A daemon
+// with several workers has a connection per worker, so a worker's open would do exactly that.
+Status check_sqlite_header(const Database& db, const std::string& path, off_t size) {
   static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
   static constexpr off_t kHeaderSize = 100;
   if (size < kHeaderSize) {
     return not_a_database(path);
   }
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == EACCES) {
-      struct stat st {};
-      if (stat(path.c_str(), &st) == 0) {
-        return base::make_error(ErrorCode::kIo, "{}: this user cannot read it (mode {:04o})", path,
-                                st.st_mode & 07777);
-      }
-    }
-    return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr) {
+    return base::make_error(ErrorCode::kIo, "{}: cannot read its header", path);
   }
   char magic[sizeof(kMagic)] = {};
-  ssize_t n = pread(fd, magic, sizeof(magic), 0);
-  int read_errno = errno;
-  close(fd);
-  if (n < 0) {
-    return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(read_errno));
+  const int rc = file->pMethods->xRead(file, magic, sizeof(magic), 0);
+  if (rc == SQLITE_IOERR_SHORT_READ) {
+    return not_a_database(path);
   }
-  if (n != static_cast<ssize_t>(sizeof(magic)) || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+  if (rc != SQLITE_OK) {
+    return base::make_error(ErrorCode::kIo, "{}: cannot read its header (SQLite error {})", path,
+                            rc);
+  }
+  if (std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
     return not_a_database(path);
   }
   return {};
@@ -116,10 +121,13 @@ Status prepare_store_file(const std::string& path, bool create_if_missing) {
                               "{}: not a flakebisect store (not a regular file)", path);
     }
     FB_TRY(check_owned_by_us(path, st));
-    if (st.st_size == 0) {
-      return {};  // empty: check_identity decides whether it may be created
+    if (st.st_size > 0 && ::access(path.c_str(), R_OK) != 0 && errno == EACCES) {
+      return base::make_error(ErrorCode::kIo, "{}: this user cannot read it (mode {:04o})", path,
+                              st.st_mode & 07777);
     }
-    return check_sqlite_header(path, st.st_size);
+    // An empty file: check_identity decides whether it may be created. Otherwise Store::open
+    // checks the header once SQLite has the file open (check_sqlite_header).
+    return {};
   }
   if (errno != ENOENT) {
     return base::make_error(ErrorCode::kIo, "{}: {}", path, std::strerror(errno));
@@ -467,9 +475,15 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
   // A libsqlite3 built with SQLITE_USE_URI (Debian's is) reads a name that starts with "file:" as
   // a URI even without SQLITE_OPEN_URI; "./" keeps a relative store of that name a file name.
   const std::string name = path.rfind("file:", 0) == 0 ? "./" + path : path;
+  // prepare_store_file may create the file and close its descriptor: no other thread of this
+  // process may have a connection to it by then (see check_sqlite_header), so creating a file and
+  // opening one take turns. Released once SQLite holds the file.
+  static std::mutex opening;
+  std::unique_lock<std::mutex> opening_lock(opening, std::defer_lock);
   if (memory) {
     flags |= SQLITE_OPEN_CREATE;
   } else {
+    opening_lock.lock();
     FB_TRY(prepare_store_file(path, mode.create_if_missing));
     // Side files an earlier read of a read-only store left without owner write would make every
     // later write fail.
@@ -481,6 +495,14 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
   }
   const bool read_only = plan.read_only_because.has_value();
   FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags, memory ? std::string() : name));
+  if (!memory) {
+    // Before SQLite reads or writes anything: the size as it is now, with the file open.
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && st.st_size > 0) {
+      FB_TRY(check_sqlite_header(db, path, st.st_size));
+    }
+    opening_lock.unlock();
+  }
   db.set_busy_timeout(mode.busy_timeout_ms);
   FB_TRY(check_identity(db, mode.create_if_missing || memory));
   if (read_only) {

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
+#include "base/process.h"
 #include "store/schema.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -151,6 +153,32 @@ TEST(StoreOpen, ShortGarbageFileIsRefusedAndLeftUntouched) {
     EXPECT_EQ(store.error().code(), ErrorCode::kCorrupt);
     EXPECT_EQ(read_bytes(path), bytes);
   }
+}
+
+// Opening a second connection in a process that has one already (the daemon's workers) must not
+// drop the first one's locks: POSIX locks belong to the process, so closing any descriptor of the
+// store file would. Another process's reader then believes, as it closes, that it was the last
+// connection, and deletes the -wal under the first one, whose later commits are lost.
+TEST(StoreOpen, ASecondConnectionInTheProcessKeepsTheFirstOnesCommitsSafe) {
+  TempDir dir;
+  const std::string path = dir.file("s.db");
+  ASSERT_OK_AND_ASSIGN(Store first, Store::open(path, create_mode()));
+  ASSERT_OK_AND_ASSIGN(int64_t id, first.create_bisection(sample_spec(), 1));
+  { ASSERT_OK_AND_ASSIGN(Store second, Store::open(path)); }
+  ASSERT_TRUE(std::filesystem::exists(path + "-wal"));
+
+  // Another process (the sqlite3 shell, as a user's `status` would) reads the store and closes.
+  base::ProcessOptions other;
+  other.argv = {"sqlite3", path, "SELECT count(*) FROM bisections;"};
+  ASSERT_OK_AND_ASSIGN(base::ProcessResult read, base::run_process(other));
+  ASSERT_TRUE(read.succeeded()) << read.err;
+
+  EXPECT_TRUE(std::filesystem::exists(path + "-wal"))
+      << "the other process took itself for the last connection and deleted the -wal";
+  ASSERT_OK(first.record_run(sample_run(id, "identity-1", std::string(40, 'f'))));
+  ASSERT_OK_AND_ASSIGN(Store reader, Store::open(path));
+  ASSERT_OK_AND_ASSIGN(auto runs, reader.runs_for_bisection(id));
+  EXPECT_EQ(runs.size(), 1U) << "a run committed after that was lost";
 }
 
 TEST(StoreOpen, DamagedStoreFailsTheIntegrityCheck) {
