@@ -868,7 +868,7 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
   return kExitOk;
 }
 
-int daemon_command(const GlobalOptions& global, bool exit_when_idle) {
+int daemon_command(const GlobalOptions& global, bool exit_when_idle, int jobs) {
   auto path = store_path(global);
   if (!path) {
     return fail(path.error(), "store");
@@ -879,6 +879,7 @@ int daemon_command(const GlobalOptions& global, bool exit_when_idle) {
   options.store_path = *path;
   options.worktree_root = worktree_root(*path);
   options.exit_when_idle = exit_when_idle;
+  options.workers = jobs;
   if (global.signals != nullptr) {
     options.stop = &global.signals->stop_requested();
   }

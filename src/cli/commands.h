@@ -70,6 +70,7 @@ inline constexpr double kMaxWatchIntervalS = 3600;
 int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bool plain,
                   bool json_output);
 int cancel_command(const GlobalOptions& global, int64_t id);
-int daemon_command(const GlobalOptions& global, bool exit_when_idle);
+// jobs: bisections served at once (daemon::DaemonOptions::workers, 1 to 64).
+int daemon_command(const GlobalOptions& global, bool exit_when_idle, int jobs);
 
 }  // namespace flakebisect::cli

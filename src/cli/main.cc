@@ -154,6 +154,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(20, 5000));
   CLI::App* daemon = app.add_subcommand("daemon", "serve the queue of bisections");
   daemon->add_flag("--exit-when-idle", exit_when_idle, "exit once nothing is left to do");
+  int jobs = 1;
+  daemon->add_option("-j,--jobs", jobs, "bisections to serve at once (default 1)")
+      ->check(CLI::Range(1, 64));
 
   try {
     app.parse(argc, argv);
@@ -229,7 +232,7 @@ int main(int argc, char** argv) {
     return cli::cancel_command(global, id);
   }
   if (daemon->parsed()) {
-    return cli::daemon_command(global, exit_when_idle);
+    return cli::daemon_command(global, exit_when_idle, jobs);
   }
   if (demo->parsed()) {
     return cli::demo_command(global, demo_options);

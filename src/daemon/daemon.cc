@@ -6,8 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "store/daemon_lock.h"
 #include "store/store.h"
@@ -115,39 +121,41 @@ bool resumable_by_daemon(const std::vector<store::Event>& events) {
   return verdict == "yes";
 }
 
-base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
-                         const engine::ExecutorFactory& executors) {
-  // The store first: opening it creates its directory (a first `daemon` on a new machine), where
-  // the lock file goes. Nothing is changed in it before the lock is held.
+namespace {
+
+// What the workers of one serve_queue() share.
+struct Pool {
+  std::mutex mutex;
+  std::condition_variable changed;   // a worker ended
+  std::deque<int64_t> resumable;     // the daemon's own paused bisections, oldest first
+  std::optional<base::Error> error;  // the first error that ends the daemon
+  int live = 0;                      // workers still serving
+  std::atomic<bool> stop{false};     // every worker's engine pauses and its loop ends
+};
+
+// One worker: its own store connection and engine, serving until the queue is empty (with
+// exit_when_idle), a stop, or an error that ends the daemon.
+base::Status serve_as_worker(const DaemonOptions& options, base::Clock& clock,
+                             const engine::ExecutorFactory& executors, int worker, Pool& pool) {
   store::OpenMode mode;
-  mode.create_if_missing = true;
   mode.busy_timeout_ms = options.store_busy_timeout_ms;
-  // Opening may migrate the schema, which needs the write lock.
   FB_ASSIGN_OR_RETURN(store::Store store, while_busy(options, clock, "opening the store", [&] {
                         return store::Store::open(options.store_path, mode);
                       }));
-  FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
   const int64_t pid = ::getpid();
-
-  FB_ASSIGN_OR_RETURN(auto recovered, while_busy(options, clock, "recovering", [&] {
-                        return store.recover_running(process_alive, now_ms(clock));
-                      }));
-  for (int64_t id : recovered) {
-    spdlog::warn("bisection {}: its process died while running it; paused", id);
-  }
-
   engine::BisectorOptions bisector_options;
   bisector_options.worktree_root = options.worktree_root;
   bisector_options.owner_pid = pid;
   bisector_options.session_mode = std::string(kDaemonMode);
-  bisector_options.stop = options.stop;
+  bisector_options.stop = &pool.stop;
   bisector_options.stop_reason =
       "the daemon was stopped; it resumes this bisection when it restarts";
   bisector_options.progress = options.progress;
   engine::Bisector bisector(store, clock, executors, bisector_options);
+  const std::string who = options.workers > 1 ? fmt::format(" (worker {})", worker) : "";
 
   const auto work_on = [&](int64_t id) {
-    spdlog::info("bisection {}: started", id);
+    spdlog::info("bisection {}: started{}", id, who);
     auto state = bisector.run(id);
     if (!state) {
       spdlog::error("bisection {}: {}", id, state.error().message());
@@ -157,29 +165,22 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
     }
   };
 
-  // First the daemon's own paused bisections, oldest first.
-  FB_ASSIGN_OR_RETURN(auto all, while_busy(options, clock, "listing bisections",
-                                           [&] { return store.list_bisections(); }));
-  for (const store::Bisection& bisection : all) {
-    if (stopping(options)) {
-      return {};
-    }
-    if (bisection.state != BisectionState::kPaused) {
-      continue;
-    }
-    FB_ASSIGN_OR_RETURN(auto events,
-                        while_busy(options, clock, fmt::format("bisection {}", bisection.id),
-                                   [&] { return store.events(bisection.id); }));
-    if (!resumable_by_daemon(events)) {
-      continue;
+  // First the daemon's own paused bisections, oldest first, shared out among the workers.
+  while (!stopping(options)) {
+    int64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(pool.mutex);
+      if (pool.resumable.empty()) break;
+      id = pool.resumable.front();
+      pool.resumable.pop_front();
     }
     // Not retried while busy: kBusy here may also mean that another process runs it now.
-    auto claimed = store.claim_bisection(bisection.id, pid, now_ms(clock));
+    auto claimed = store.claim_bisection(id, pid, now_ms(clock));
     if (!claimed) {
-      spdlog::warn("bisection {}: not resumed: {}", bisection.id, claimed.error().message());
+      spdlog::warn("bisection {}: not resumed: {}", id, claimed.error().message());
       continue;
     }
-    work_on(bisection.id);
+    work_on(id);
   }
 
   while (!stopping(options)) {
@@ -194,6 +195,82 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
       break;
     }
     pause_for(options, clock, options.poll_interval);
+  }
+  return {};
+}
+
+}  // namespace
+
+base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
+                         const engine::ExecutorFactory& executors) {
+  if (options.workers < 1) {
+    return base::make_error(base::ErrorCode::kInvalidInput,
+                            "the daemon needs at least one worker, got {}", options.workers);
+  }
+  // The store first: opening it creates its directory (a first `daemon` on a new machine), where
+  // the lock file goes. Nothing is changed in it before the lock is held.
+  store::OpenMode mode;
+  mode.create_if_missing = true;
+  mode.busy_timeout_ms = options.store_busy_timeout_ms;
+  // Opening may migrate the schema, which needs the write lock.
+  FB_ASSIGN_OR_RETURN(store::Store store, while_busy(options, clock, "opening the store", [&] {
+                        return store::Store::open(options.store_path, mode);
+                      }));
+  FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
+
+  FB_ASSIGN_OR_RETURN(auto recovered, while_busy(options, clock, "recovering", [&] {
+                        return store.recover_running(process_alive, now_ms(clock));
+                      }));
+  for (int64_t id : recovered) {
+    spdlog::warn("bisection {}: its process died while running it; paused", id);
+  }
+
+  Pool pool;
+  FB_ASSIGN_OR_RETURN(auto all, while_busy(options, clock, "listing bisections",
+                                           [&] { return store.list_bisections(); }));
+  for (const store::Bisection& bisection : all) {
+    if (stopping(options)) {
+      return {};
+    }
+    if (bisection.state != BisectionState::kPaused) {
+      continue;
+    }
+    FB_ASSIGN_OR_RETURN(auto events,
+                        while_busy(options, clock, fmt::format("bisection {}", bisection.id),
+                                   [&] { return store.events(bisection.id); }));
+    if (resumable_by_daemon(events)) {
+      pool.resumable.push_back(bisection.id);
+    }
+  }
+
+  // The workers see one stop flag: set by the caller's (SIGTERM), or by a worker whose error ends
+  // the daemon, so that the others pause their bisections too and the next daemon resumes them.
+  DaemonOptions worker_options = options;
+  worker_options.stop = &pool.stop;
+  std::vector<std::thread> threads;
+  pool.live = options.workers;
+  for (int worker = 1; worker <= options.workers; ++worker) {
+    threads.emplace_back([&, worker] {
+      base::Status served = serve_as_worker(worker_options, clock, executors, worker, pool);
+      std::lock_guard<std::mutex> guard(pool.mutex);
+      if (!served && !pool.error) {
+        pool.error = std::move(served).error();
+        pool.stop = true;
+      }
+      --pool.live;
+      pool.changed.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> guard(pool.mutex);
+    while (pool.live > 0) {
+      if (stopping(options)) pool.stop = true;
+      pool.changed.wait_for(guard, std::chrono::milliseconds(50));
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+  if (pool.error) {
+    return std::move(*pool.error);
   }
   return {};
 }

@@ -1,5 +1,6 @@
-// The daemon: serves the queue of a store, one bisection at a time, with the same engine as a
-// foreground `flakebisect run`.
+// The daemon: serves the queue of a store with a pool of workers (`daemon --jobs N`, one by
+// default), each serving one bisection at a time with the same engine as a foreground
+// `flakebisect run`.
 //
 // Start-up: takes the store's daemon lock (a second daemon is refused with kBusy, naming the
 // holder's pid), pauses bisections whose owner process is gone (Store::recover_running), then
@@ -8,20 +9,27 @@
 // event after a daemon session). Bisections paused by a foreground run, by an error or by the user
 // stay paused until `flakebisect resume`.
 //
-// Then it claims queued bisections in order (Store::claim_next_queued), polling when the queue is
-// empty. When *stop is set (SIGTERM), the engine pauses the current bisection at once (see
-// engine/bisector.h) and serve_queue() returns: the next daemon resumes it. A bisection that ends
-// in an error has been paused (or failed) by the engine with the message; the daemon logs it and
-// goes on with the next one. When the engine could not record that either (the store was locked
-// or failing at the time), the daemon pauses the bisection itself once the store lets it, so that
-// it never stays "running" under a live daemon. A store locked by another process past the busy
-// timeout (kBusy) makes the daemon wait and try again every poll interval, never exit.
+// Then each worker claims queued bisections in order (Store::claim_next_queued, atomic, so two
+// workers never take the same one), polling when the queue is empty. The workers share nothing
+// but the store (each has its own connection and engine) and what is safe across processes
+// already: worktrees are per bisection, kernel builds of one configuration take turns on their
+// build directory's flock, QEMU boots each have their own directory, and the caches are written
+// by atomic renames. When *stop is set (SIGTERM), every worker's engine pauses its bisection at
+// once (see engine/bisector.h) and serve_queue() returns once all have: the next daemon resumes
+// them. A bisection that ends in an error has been paused (or failed) by the engine with the
+// message; the daemon logs it and the worker goes on with the next one. When the engine could not
+// record that either (the store was locked or failing at the time), the worker pauses the
+// bisection itself once the store lets it, so that it never stays "running" under a live daemon.
+// A store locked by another process past the busy timeout (kBusy) makes a worker wait and try
+// again every poll interval, never exit. Any other store error ends the daemon: the other workers
+// pause their bisections first, and serve_queue() returns the first such error.
 //
 // Start-up order: the store is opened (and created, with its directory) before the daemon lock
 // is taken, since the lock file lives beside it. Opening only creates or migrates it, each step a
 // transaction that two processes may attempt at once; nothing else is written before the lock.
 //
-// Thread rules: serve_queue() blocks the calling thread, which owns the store connection.
+// Thread rules: serve_queue() blocks the calling thread until every worker has ended. The
+// executor factory and the progress function are called from the workers, possibly at once.
 #pragma once
 
 #include <atomic>
@@ -46,7 +54,11 @@ struct DaemonOptions {
   std::chrono::milliseconds poll_interval{1000};
   int store_busy_timeout_ms = 5000;         // store::OpenMode::busy_timeout_ms
   const std::atomic<bool>* stop = nullptr;  // may be null
-  engine::ProgressFn progress;              // may be empty
+  // Called from the worker threads, possibly at once; may be empty.
+  engine::ProgressFn progress;
+  // Bisections served at once, each by its own worker thread with its own store connection and
+  // engine (`daemon --jobs`). At least 1.
+  int workers = 1;
 };
 
 base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,

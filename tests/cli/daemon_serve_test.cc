@@ -7,7 +7,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "base/clock.h"
@@ -158,6 +162,132 @@ TEST_F(DaemonServeTest, ABisectionWhoseEndTheEngineCouldNotRecordIsPausedNotLeft
   EXPECT_EQ(after.state, BisectionState::kPaused);
   EXPECT_EQ(after.owner_pid, std::nullopt);
   EXPECT_NE(after.error.value_or("").find("locked"), std::string::npos) << after.error.value_or("");
+}
+
+// ---- the worker pool (`daemon --jobs`) -------------------------------------------------------
+
+// Executors of their own for every bisection (the workers run at once, and the shared fakes above
+// are not thread-safe), whose runs first wait, up to `wait`, until `together` bisections have
+// started a run: with fewer workers than that, the wait runs out. `on_together` is called once,
+// by the run that completes the set.
+struct Gathering {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::set<std::string> worktrees;  // one per bisection
+  size_t together = 2;
+  std::chrono::milliseconds wait{10000};
+  bool met = false;
+  std::function<void()> on_together;
+
+  void arrive(const std::string& worktree) {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (!worktrees.insert(worktree).second) return;
+    if (worktrees.size() >= together && !met) {
+      met = true;
+      if (on_together) on_together();
+      arrived.notify_all();
+      return;
+    }
+    arrived.wait_for(lock, wait, [this] { return met; });
+  }
+};
+
+// Options for a pool: the workers write to the store at once, so its busy timeout is the
+// daemon's own (5 s), not the 50 ms the tests above use to make another process's lock bite.
+DaemonOptions pool_options(DaemonOptions options, int workers) {
+  options.workers = workers;
+  options.store_busy_timeout_ms = 5000;
+  return options;
+}
+
+engine::ExecutorFactory gathering_executors(Gathering& gathering, std::set<std::string> bad) {
+  return [&gathering, bad](const config::Config&) -> base::Result<engine::Executors> {
+    engine::Executors executors;
+    auto builder = std::make_unique<FakeBuilder>();
+    builder->needs = false;
+    executors.builder = std::move(builder);
+    auto runner = std::make_unique<FakeRunner>();
+    runner->fn = [&gathering, inner = FakeRunner::flaky(bad, 40)](
+                     const build::CommitCheckout& checkout, uint32_t index) {
+      gathering.arrive(checkout.worktree);
+      return inner(checkout, index);
+    };
+    executors.runner = std::move(runner);
+    return executors;
+  };
+}
+
+TEST_F(DaemonServeTest, TwoWorkersServeTwoBisectionsAtOnce) {
+  DaemonOptions opts = pool_options(options(), 2);
+  const int64_t first = queue(opts.store_path);
+  const int64_t second = queue(opts.store_path);
+  Gathering gathering;
+  auto served = serve_queue(opts, clock_, gathering_executors(gathering, bad_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_TRUE(gathering.met) << "the second bisection started only after the first had waited "
+                                "10 s for it: the workers did not serve them at once";
+  EXPECT_EQ(stored(opts.store_path, first).state, BisectionState::kFound);
+  EXPECT_EQ(stored(opts.store_path, second).state, BisectionState::kFound);
+}
+
+TEST_F(DaemonServeTest, OneWorkerServesTheQueueOneBisectionAtATime) {
+  // The counterpart of the test above, which shows that its gathering can fail.
+  DaemonOptions opts = options();
+  const int64_t first = queue(opts.store_path);
+  const int64_t second = queue(opts.store_path);
+  Gathering gathering;
+  gathering.wait = 300ms;
+  auto served = serve_queue(opts, clock_, gathering_executors(gathering, bad_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_FALSE(gathering.met);
+  EXPECT_EQ(stored(opts.store_path, first).state, BisectionState::kFound);
+  EXPECT_EQ(stored(opts.store_path, second).state, BisectionState::kFound);
+}
+
+TEST_F(DaemonServeTest, MoreWorkersThanBisectionsEndWhenTheQueueIsEmpty) {
+  DaemonOptions opts = pool_options(options(), 3);
+  const int64_t id = queue(opts.store_path);
+  Gathering gathering;
+  gathering.together = 1;
+  auto served = serve_queue(opts, clock_, gathering_executors(gathering, bad_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_EQ(stored(opts.store_path, id).state, BisectionState::kFound);
+}
+
+TEST_F(DaemonServeTest, AStopPausesEveryWorkersBisectionAndTheNextDaemonResumesThemAll) {
+  DaemonOptions opts = pool_options(options(), 2);
+  opts.exit_when_idle = false;  // only the stop ends it
+  std::atomic<bool> stop{false};
+  opts.stop = &stop;
+  const int64_t first = queue(opts.store_path);
+  const int64_t second = queue(opts.store_path);
+  Gathering gathering;
+  gathering.on_together = [&stop] { stop = true; };  // SIGTERM while both are running
+  auto served = serve_queue(opts, clock_, gathering_executors(gathering, bad_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  ASSERT_TRUE(gathering.met);
+  for (int64_t id : {first, second}) {
+    const store::Bisection paused = stored(opts.store_path, id);
+    EXPECT_EQ(paused.state, BisectionState::kPaused) << id;
+    EXPECT_EQ(paused.owner_pid, std::nullopt) << id;
+  }
+
+  DaemonOptions next = pool_options(options(), 2);
+  Gathering again;
+  again.together = 1;
+  served = serve_queue(next, clock_, gathering_executors(again, bad_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_EQ(stored(next.store_path, first).state, BisectionState::kFound);
+  EXPECT_EQ(stored(next.store_path, second).state, BisectionState::kFound);
+}
+
+TEST_F(DaemonServeTest, ADaemonWithoutWorkersIsRefused) {
+  DaemonOptions opts = options();
+  opts.workers = 0;
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  ASSERT_FALSE(served.has_value());
+  EXPECT_NE(served.error().message().find("at least one worker"), std::string::npos)
+      << served.error().message();
 }
 
 }  // namespace

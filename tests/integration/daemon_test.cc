@@ -52,6 +52,51 @@ TEST(Daemon, ServesTheQueueRefusesASecondDaemonAndResumesAfterSigterm) {
   EXPECT_EQ(parse_json(report.out)["result"]["culprit"]["sha"], s.history.planted_sha());
 }
 
+TEST(Daemon, WithTwoJobsServesTwoBisectionsAtOnceAndResumesBothAfterSigterm) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 12), 30);
+  write_text(s.slow, "");
+  ASSERT_EQ(flakebisect(start_args(s)).exit_code, 0);
+  ASSERT_EQ(flakebisect(start_args(s)).exit_code, 0);
+
+  auto daemon =
+      start_cli({"--db", s.db.native(), "-v", "daemon", "--jobs", "2"}, dir.path() / "d.log");
+  ASSERT_TRUE(daemon.has_value()) << daemon.error().message();
+  // Both running, each with runs of its own, under the one daemon.
+  ASSERT_TRUE(wait_for([&] {
+    return stored_state(s.db, 1) == "running" && stored_state(s.db, 2) == "running" &&
+           stored_rows(s.db, 1).size() >= 2 && stored_rows(s.db, 2).size() >= 2;
+  })) << read_text(dir.path() / "d.log");
+
+  ASSERT_EQ(::kill(daemon->pid(), SIGTERM), 0);
+  auto status = daemon->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value() && status->has_value()) << "daemon did not stop on SIGTERM";
+  EXPECT_EQ((*status)->exit_code, 0) << read_text(dir.path() / "d.log");
+  EXPECT_EQ(stored_state(s.db, 1), "paused");
+  EXPECT_EQ(stored_state(s.db, 2), "paused");
+
+  fs::remove(s.slow);
+  const CliResult restarted =
+      flakebisect({"--db", s.db.native(), "daemon", "--jobs", "2", "--exit-when-idle"});
+  ASSERT_EQ(restarted.exit_code, 0) << describe(restarted);
+  for (int id : {1, 2}) {
+    EXPECT_EQ(stored_state(s.db, id), "found") << id;
+    const CliResult report =
+        flakebisect({"--db", s.db.native(), "report", std::to_string(id), "--format", "json"});
+    EXPECT_EQ(parse_json(report.out)["result"]["culprit"]["sha"], s.history.planted_sha()) << id;
+  }
+}
+
+TEST(Daemon, RefusesJobsOutsideOneToSixtyFour) {
+  TempDir dir;
+  for (const char* jobs : {"0", "65", "two"}) {
+    const CliResult result = flakebisect(
+        {"--db", (dir.path() / "s.db").native(), "daemon", "--jobs", jobs, "--exit-when-idle"});
+    EXPECT_EQ(result.exit_code, 2) << describe(result);
+    EXPECT_THAT(result.err, HasSubstr("--jobs")) << jobs;
+  }
+}
+
 TEST(Daemon, ResumesABisectionWhoseDaemonWasKilled) {
   TempDir dir;
   Scenario s = make_scenario(dir.path(), sized(50, 13), 30);
