@@ -665,15 +665,15 @@ base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
     accel_ = options_.qemu.accel;
     return accel_;
   }
-  // One probe per QEMU binary per process: a daemon's bisections share it.
+  // One probe per QEMU binary per process: a daemon's bisections share it. The lock is held
+  // through the probe, so that the workers of a daemon starting together wait for one probe
+  // instead of each booting its own (a broken KVM keeps a core busy for the whole timeout).
   static std::mutex probed_mutex;
   static std::map<std::string, std::string> probed;
-  {
-    std::lock_guard lock(probed_mutex);
-    if (auto it = probed.find(options_.qemu.binary); it != probed.end()) {
-      accel_ = it->second;
-      return accel_;
-    }
+  std::lock_guard probing(probed_mutex);
+  if (auto it = probed.find(options_.qemu.binary); it != probed.end()) {
+    accel_ = it->second;
+    return accel_;
   }
   if (::access(options_.kvm_device.c_str(), R_OK | W_OK) != 0) {
     spdlog::info("qemu: {} is not usable ({}); using TCG", options_.kvm_device,
@@ -707,10 +707,7 @@ base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
   (void)qemu.kill_group(SIGKILL);
   (void)qemu.wait_for(milliseconds(2000));
   accel_ = printed ? "kvm" : "tcg";
-  {
-    std::lock_guard lock(probed_mutex);
-    probed[options_.qemu.binary] = accel_;
-  }
+  probed[options_.qemu.binary] = accel_;
   if (!printed) {
     spdlog::warn("qemu: a KVM probe guest printed nothing in {} ms; using TCG (slower)",
                  options_.kvm_probe_timeout.count());

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/fake_process_runner.h"
@@ -214,6 +215,38 @@ echo "FB1 ready" >>"$R"; echo "FB1 done" >>"$R")SH");
   batch(qemu, 1);
   EXPECT_TRUE(std::filesystem::exists(started));
   EXPECT_EQ(qemu.accel(), std::optional<std::string>("kvm"));
+}
+
+TEST_F(QemuRunnerTest, RunnersStartingTogetherShareOneKvmProbe) {
+  // A daemon's workers starting at once: the second waits for the first's probe (here a KVM that
+  // hangs silently) instead of booting its own.
+  const std::string probes = dir_.file("probes");
+  QemuRunnerOptions options = this->options(R"SH(case "$*" in
+  *rdinit=/nonexistent*) echo probe >>')SH" +
+                                            probes + R"SH('; sleep 30 ;;
+esac
+echo "FB1 ready" >>"$R"; echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 0 5 0 -" >>"$R"
+echo "FB1 done" >>"$R")SH");
+  options.qemu.accel = "auto";
+  options.kvm_device = dir_.file("kvm");
+  options.kvm_probe_timeout = std::chrono::milliseconds(500);
+  std::ofstream(options.kvm_device).close();
+  FakeProcessRunner first_processes;
+  FakeProcessRunner second_processes;
+  for (FakeProcessRunner* processes : {&first_processes, &second_processes}) {
+    processes->on({"/sbin/mkfs.ext4"}, FakeProcessRunner::exited(0));
+  }
+  QemuRunner first(first_processes, options);
+  QemuRunner second(second_processes, options);
+  std::vector<RunResult> first_results;
+  std::thread other([&] { first_results = batch(first, 1); });
+  const std::vector<RunResult> second_results = batch(second, 1);
+  other.join();
+  ASSERT_EQ(first_results.size(), 1U);
+  ASSERT_EQ(second_results.size(), 1U);
+  EXPECT_EQ(first.accel(), std::optional<std::string>("tcg"));
+  EXPECT_EQ(second.accel(), std::optional<std::string>("tcg"));
+  EXPECT_EQ(base::read_file(probes).value_or(""), "probe\n");
 }
 
 TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
