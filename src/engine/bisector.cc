@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -49,6 +51,58 @@ constexpr size_t kMaxCredibleSetEntries = 50;
 constexpr size_t kMaxConflictPaths = 50;
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
+
+// FLAKEBISECT_RUN indexes taken by the batches in progress in this process. The workers of a
+// daemon (`daemon --jobs`) that run one commit of one test at once take distinct indexes; a batch
+// that started after every run stored at the commit would otherwise repeat the index of a run
+// another worker has not stored yet. Another process can still repeat one (docs/usage.md). A
+// batch holds its range until it ends, so a batch alone at its commit starts, as before, right
+// after the runs stored there, and a resumed bisection takes the same indexes it would have.
+class RunIndexReservation {
+ public:
+  // `count` indexes at `sha` for the test `identity`: from `from` on, after every range in flight.
+  RunIndexReservation(const std::string& identity, const std::string& sha, uint32_t from,
+                      uint32_t count)
+      : key_(identity + " " + sha) {
+    std::lock_guard<std::mutex> lock(mutex());
+    Ranges& ranges = in_flight()[key_];
+    first_ = from;
+    for (const auto& [token, range] : ranges) {
+      first_ = std::max(first_, range.second);
+    }
+    token_ = ++next_token();
+    ranges[token_] = {first_, first_ + count};
+  }
+  ~RunIndexReservation() {
+    std::lock_guard<std::mutex> lock(mutex());
+    auto it = in_flight().find(key_);
+    it->second.erase(token_);
+    if (it->second.empty()) in_flight().erase(it);
+  }
+  RunIndexReservation(const RunIndexReservation&) = delete;
+  RunIndexReservation& operator=(const RunIndexReservation&) = delete;
+
+  uint32_t first() const { return first_; }
+
+ private:
+  using Ranges = std::map<uint64_t, std::pair<uint32_t, uint32_t>>;  // token -> [first, end)
+  static std::mutex& mutex() {
+    static std::mutex mutex;
+    return mutex;
+  }
+  static std::map<std::string, Ranges>& in_flight() {
+    static std::map<std::string, Ranges> in_flight;
+    return in_flight;
+  }
+  static uint64_t& next_token() {
+    static uint64_t token = 0;
+    return token;
+  }
+
+  std::string key_;
+  uint32_t first_ = 0;
+  uint64_t token_ = 0;
+};
 
 // JSON text that is valid whatever bytes the strings hold (commit subjects need not be UTF-8).
 std::string dump(const json& value) {
@@ -410,7 +464,11 @@ class Session {
         report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
         return true;
       };
-      FB_ASSIGN_OR_RETURN(next_index_, next_run_index(batch.commit));
+      FB_ASSIGN_OR_RETURN(const uint32_t after_stored, next_run_index(batch.commit));
+      const RunIndexReservation indexes(bisection_.spec.test_identity,
+                                        candidates_[batch.commit].sha, after_stored,
+                                        batch.runs - batch.done);
+      next_index_ = indexes.first();
       FB_TRY(runner_->run_batch(checkout_of(batch.commit), next_index_, batch.runs - batch.done,
                                 sink));
       if (batch_runs > 0 && !stopped()) {
@@ -704,8 +762,9 @@ class Session {
 
   // The FLAKEBISECT_RUN index of the next run at x: after every run stored at x for this test,
   // this bisection's and any other's, even those recorded since this one read its evidence (a
-  // second bisection of the same test on the store). Two that start runs at one commit at the
-  // same moment can still repeat an index (docs/usage.md).
+  // second bisection of the same test on the store). RunIndexReservation then moves it past the
+  // batches in flight in this process; two processes that start runs at one commit at the same
+  // moment can still repeat an index (docs/usage.md).
   base::Result<uint32_t> next_run_index(CommitIndex x) {
     uint32_t next = evidence_.recorded_runs[x];
     FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
@@ -1006,7 +1065,8 @@ class Session {
         report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, k + 1, batch, "");
         return true;
       };
-      next_index_ = next;
+      const RunIndexReservation indexes(bisection_.spec.test_identity, revert.sha, next, batch);
+      next_index_ = indexes.first();
       FB_TRY(runner_->run_batch(checkout, next_index_, batch, sink));
       if (ended) {
         return Checked{json(), ended};

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -228,6 +229,21 @@ TEST_F(DaemonServeTest, TwoWorkersServeTwoBisectionsAtOnce) {
                                 "10 s for it: the workers did not serve them at once";
   EXPECT_EQ(stored(opts.store_path, first).state, BisectionState::kFound);
   EXPECT_EQ(stored(opts.store_path, second).state, BisectionState::kFound);
+  // Both test the same commits with the same test, and both began at the bad commit at once:
+  // each run still has its own FLAKEBISECT_RUN index there.
+  auto store = store::Store::open(opts.store_path);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  std::map<std::pair<std::string, int64_t>, int64_t> taken;  // (sha, index) -> bisection
+  for (const int64_t id : {first, second}) {
+    auto runs = store->runs_for_bisection(id);
+    ASSERT_TRUE(runs.has_value()) << runs.error().message();
+    ASSERT_FALSE(runs->empty());
+    for (const store::RunRecord& run : *runs) {
+      const auto [it, fresh] = taken.emplace(std::make_pair(run.sha, run.run_index), id);
+      EXPECT_TRUE(fresh) << "run " << run.run_index << " at " << run.sha << " by bisection " << id
+                         << " and by bisection " << it->second;
+    }
+  }
 }
 
 TEST_F(DaemonServeTest, OneWorkerServesTheQueueOneBisectionAtATime) {
