@@ -1012,6 +1012,9 @@ class Session {
           if (made > 0) {
             detail += fmt::format(" (after {} runs with an earlier build: {})", made, counts);
           }
+          // No verdict: the runs made are in `detail`, and the reports null the probability of
+          // a revert that does not build (docs/reports.md); so does the result, and `run --json`.
+          out["probability_fixed"] = nullptr;
           return done("build_failed", detail);
         }
         build_id = stored_build->id;

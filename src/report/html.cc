@@ -684,7 +684,7 @@ void append_estimate(std::string& out, const char* name, const char* meaning,
 }
 
 // KernelCI's revert check as a row of the result: the verdict, the same words as the text
-// report, the revert commit and the engine's own sentence (`detail`) when it says more.
+// report, the revert commit and, when there is no verdict, the engine's own sentence (`detail`).
 void append_revert_check(std::string& out, const json& report) {
   const auto revert = describe_revert_check(report);
   if (!revert) {
@@ -699,9 +699,14 @@ void append_revert_check(std::string& out, const json& report) {
     fmt::format_to(std::back_inserter(out), " &middot; revert commit <code title=\"{}\">{}</code>",
                    commit, short_sha(commit));
   }
-  // The engine's sentence, unless the words above already say it.
+  // The engine's sentence, unless the words above already say it: a pass or a fail is its counts
+  // and P(fixed), which the words give (unless the stored counts were damaged); the other
+  // statuses' sentence says why (the cap, a skip, the build log's last line).
   const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
-  if (!detail.empty() && revert->explanation.find(detail) == std::string::npos) {
+  const json* runs = member(check, "runs");
+  const bool counted = (revert->status == "pass" || revert->status == "fail") && runs != nullptr &&
+                       runs->is_number_integer() && runs->get<int64_t>() >= 0;
+  if (!counted && !detail.empty() && revert->explanation.find(detail) == std::string::npos) {
     fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
   }
   out += "</dd>\n";

@@ -996,6 +996,7 @@ TEST_F(BisectorTest, ARevertRebuildThatFailsAfterRunsKeepsThemInTheResult) {
   const auto revert = result_of(store_, id)["checks"]["revert"];
   EXPECT_EQ(revert["status"], "build_failed") << revert.dump();
   EXPECT_EQ(revert["runs"], 2);
+  EXPECT_TRUE(revert["probability_fixed"].is_null()) << "no verdict, as the reports say";
   EXPECT_THAT(revert["detail"].get<std::string>(),
               HasSubstr("out of memory allocating 65536 bytes (after 2 runs with an earlier "
                         "build: 0 of 2 runs of"));
