@@ -370,10 +370,24 @@ bool is_complete_entry(const std::string& entry, const std::string& image_name) 
 Result<void> store_artifact(const std::string& cache_root, const std::string& entry,
                             const std::string& image, const std::string& image_name,
                             const std::string& config, const std::string& log) {
-  const std::string temp = fmt::format("{}.tmp-{}", entry, ::getpid());
+  // A name of its own (mkdtemp), not one per process: the workers of one daemon (`--jobs`) can
+  // store the same key at once from build directories of their own. Temporary directories that
+  // builds which died left behind are removed once they are an hour old (a copy takes seconds).
+  FB_TRY(base::make_private_dir(cache_root));
   std::error_code ignored;
-  fs::remove_all(temp, ignored);  // left by a build of ours that died
-  FB_TRY(base::make_private_dir(temp));
+  const std::string prefix = fs::path(entry).filename().native() + ".tmp-";
+  for (const auto& sibling : fs::directory_iterator(cache_root, ignored)) {
+    const std::string name = sibling.path().filename().native();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const auto age =
+        fs::file_time_type::clock::now() - fs::last_write_time(sibling.path(), ignored);
+    if (!ignored && age > std::chrono::hours(1)) fs::remove_all(sibling.path(), ignored);
+  }
+  std::string temp = entry + ".tmp-XXXXXX";
+  if (::mkdtemp(temp.data()) == nullptr) {
+    return base::os_error(temp, errno);
+  }
+  FB_TRY(base::make_private_dir(temp));  // exactly 0700, whatever the umask
   const std::string image_copy = temp + "/" + image_name;
   const std::string config_copy = temp + "/" + std::string(kArtifactConfigName);
   const std::string log_copy = temp + "/" + std::string(kArtifactLogName);
@@ -501,8 +515,8 @@ base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return base::make_error(ErrorCode::kBusy,
-                              "{}: another process has been building in {} for longer than the "
-                              "build timeout",
+                              "{}: another build (another process, or another worker of this "
+                              "daemon) has been building in {} for longer than the build timeout",
                               path, options_.build_root);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -135,8 +135,9 @@ struct Pool {
 
 // One worker: its own store connection and engine, serving until the queue is empty (with
 // exit_when_idle), a stop, or an error that ends the daemon.
-base::Status serve_as_worker(const DaemonOptions& options, base::Clock& clock,
-                             const engine::ExecutorFactory& executors, int worker, Pool& pool) {
+base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<bool>* caller_stop,
+                             base::Clock& clock, const engine::ExecutorFactory& executors,
+                             int worker, Pool& pool) {
   store::OpenMode mode;
   mode.busy_timeout_ms = options.store_busy_timeout_ms;
   FB_ASSIGN_OR_RETURN(store::Store store, while_busy(options, clock, "opening the store", [&] {
@@ -147,7 +148,10 @@ base::Status serve_as_worker(const DaemonOptions& options, base::Clock& clock,
   bisector_options.worktree_root = options.worktree_root;
   bisector_options.owner_pid = pid;
   bisector_options.session_mode = std::string(kDaemonMode);
-  bisector_options.stop = &pool.stop;
+  // The caller's flag itself (a signal watcher's, which kills the build or run in progress right
+  // after setting it: the engine must see it at once to not record that), and the pool's.
+  bisector_options.stop = caller_stop;
+  bisector_options.also_stop = &pool.stop;
   bisector_options.stop_reason =
       "the daemon was stopped; it resumes this bisection when it restarts";
   bisector_options.progress = options.progress;
@@ -251,10 +255,15 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
   pool.live = options.workers;
   for (int worker = 1; worker <= options.workers; ++worker) {
     threads.emplace_back([&, worker] {
-      base::Status served = serve_as_worker(worker_options, clock, executors, worker, pool);
+      base::Status served =
+          serve_as_worker(worker_options, options.stop, clock, executors, worker, pool);
       std::lock_guard<std::mutex> guard(pool.mutex);
-      if (!served && !pool.error) {
-        pool.error = std::move(served).error();
+      if (!served) {
+        if (!pool.error) {
+          pool.error = std::move(served).error();
+        } else {
+          spdlog::error("worker {}: {}", worker, served.error().message());
+        }
         pool.stop = true;
       }
       --pool.live;

@@ -65,7 +65,8 @@ void SignalWatcher::watch() {
         ::_exit(128 + sig);
       }
       if (stop_.load()) {
-        // Second signal: leave now. Safe as kill -9; children die with us (PR_SET_PDEATHSIG).
+        // Second signal: leave now. Safe as kill -9; children die with us (each child's guard
+        // sees our life pipe close and kills its group; base/process.h).
         ::_exit(128 + sig);
       }
       signal_ = sig;

@@ -543,7 +543,10 @@ class Session {
     return std::optional<BisectionState>();
   }
 
-  bool stopped() const { return options_.stop != nullptr && options_.stop->load(); }
+  bool stopped() const {
+    return (options_.stop != nullptr && options_.stop->load()) ||
+           (options_.also_stop != nullptr && options_.also_stop->load());
+  }
 
   // Pauses the bisection if it is still ours; false, with nothing written, if it is not.
   base::Result<bool> pause(const std::string& reason) {

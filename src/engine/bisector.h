@@ -20,7 +20,8 @@
 // commit gets the same FLAKEBISECT_RUN index. Costs come from the configuration, not from measured
 // durations, so that timing noise cannot change a decision.
 //
-// Stopping: `*stop` (set by a signal watcher or another thread) is checked between runs and after
+// Stopping: `*stop` (set by a signal watcher or another thread; likewise `*also_stop`) is checked
+// between runs and after
 // every build and run; when it is set, the build or run that was in progress is abandoned (not
 // recorded), the bisection is paused with `stop_reason` and run() returns kPaused. A bisection
 // whose state is changed in the store by someone else (`flakebisect cancel`) stops at the next
@@ -99,6 +100,11 @@ struct BisectorOptions {
   // knows which paused bisections were its own.
   std::string session_mode = "foreground";
   const std::atomic<bool>* stop = nullptr;  // may be null
+  // A second flag with the same meaning, checked beside *stop (may be null): a daemon's own, set
+  // when another worker's error ends the daemon. A signal watcher's flag must be `stop` itself,
+  // never relayed into this one: the watcher kills the build or run in progress right after
+  // setting its flag, and only a flag the engine reads directly tells it not to record that.
+  const std::atomic<bool>* also_stop = nullptr;
   std::string stop_reason = "interrupted";  // the pause message when *stop ends a session
   ProgressFn progress;                      // may be empty
   bool keep_worktree = false;  // keep the private worktree after the bisection finishes

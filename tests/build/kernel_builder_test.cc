@@ -196,7 +196,10 @@ TEST_F(KernelBuilderTest, ABuildWaitsForAnotherProcessBuildingInTheSameBuildRoot
   const auto refused = waiting.build(checkout());
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), base::ErrorCode::kBusy);
-  EXPECT_THAT(refused.error().message(), HasSubstr("another process has been building"));
+  EXPECT_THAT(
+      refused.error().message(),
+      HasSubstr(
+          "another build (another process, or another worker of this daemon) has been building"));
   EXPECT_EQ(builds_, 0);
   // Released: the same build goes ahead.
   other.reset();
@@ -462,6 +465,33 @@ TEST_F(KernelBuilderTest, TheSameTreeAndConfigIsBuiltOnce) {
   // The config was still made and checked, and the second build has its own log.
   EXPECT_THAT(processes_.argvs().back(), ElementsAre("make", "O=" + obj(), "olddefconfig"));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_.file("logs")), fs::directory_iterator()), 2);
+}
+
+// Each store of a cache entry copies into a temporary directory of its own (two workers of one
+// daemon can store one key at once), and removes only those that builds which died left behind
+// over an hour ago.
+TEST_F(KernelBuilderTest, AStoreUsesItsOwnTemporaryDirectoryAndRemovesOnlyStaleOnes) {
+  auto first = builder().build(checkout());
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  ASSERT_TRUE(first->ok);
+  const std::string entry = first->artifact;
+  fs::remove_all(entry);
+  const std::string stale = entry + ".tmp-stale1";
+  const std::string busy = entry + ".tmp-busy01";  // another worker copying right now
+  fs::create_directories(stale);
+  fs::create_directories(busy);
+  fs::last_write_time(stale, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  auto second = builder().build(checkout());
+  ASSERT_TRUE(second.has_value()) << second.error().message();
+  ASSERT_TRUE(second->ok);
+  EXPECT_EQ(second->artifact, entry);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(busy));
+  size_t temporaries = 0;
+  for (const auto& sibling : fs::directory_iterator(fs::path(entry).parent_path())) {
+    temporaries += sibling.path().filename().native().find(".tmp-") != std::string::npos;
+  }
+  EXPECT_EQ(temporaries, 1U) << "only the other worker's";
 }
 
 TEST_F(KernelBuilderTest, AChangedConfigTreeOrCompilerMissesTheCache) {

@@ -297,6 +297,69 @@ TEST_F(DaemonServeTest, AStopPausesEveryWorkersBisectionAndTheNextDaemonResumesT
   EXPECT_EQ(stored(next.store_path, second).state, BisectionState::kFound);
 }
 
+// SIGTERM: the signal watcher sets the daemon's stop flag and at once kills the build or run in
+// progress, which returns within a millisecond. The engine must see that flag itself, not a copy
+// the daemon makes later, or it records the killed run as infra and the killed build as failed
+// (which would skip the commit for every bisection sharing the build).
+TEST_F(DaemonServeTest, TheRunASigtermKillsIsNotRecorded) {
+  for (const int workers : {1, 2}) {
+    TempDir dir;
+    DaemonOptions opts = pool_options(options(), workers);
+    opts.store_path = (dir.path() / "s.db").native();
+    opts.exit_when_idle = false;
+    std::atomic<bool> stop{false};
+    opts.stop = &stop;
+    const int64_t id = queue(opts.store_path);
+    runner_.calls.clear();
+    runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
+                                                          uint32_t index) {
+      if (runner_.calls.size() < 3) return inner(checkout, index);
+      stop = true;  // as the watcher does, then it kills the run
+      run::RunResult killed;
+      killed.outcome = store::RunOutcome::kInfra;
+      killed.detail = "killed by signal 9 (SIGKILL)";
+      return base::Result<run::RunResult>(killed);
+    };
+    auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+    ASSERT_TRUE(served.has_value()) << served.error().message();
+    const store::Bisection after = stored(opts.store_path, id);
+    EXPECT_EQ(after.state, BisectionState::kPaused) << workers;
+    auto runs = store::Store::open(opts.store_path).value().runs_for_bisection(id);
+    ASSERT_TRUE(runs.has_value());
+    EXPECT_EQ(runs->size(), 2U) << "workers " << workers << ": the killed run was recorded";
+  }
+}
+
+TEST_F(DaemonServeTest, TheBuildASigtermKillsIsNotRecorded) {
+  for (const int workers : {1, 2}) {
+    TempDir dir;
+    DaemonOptions opts = pool_options(options(), workers);
+    opts.store_path = (dir.path() / "s.db").native();
+    opts.exit_when_idle = false;
+    std::atomic<bool> stop{false};
+    opts.stop = &stop;
+    const int64_t id = queue(opts.store_path);
+    builder_.needs = true;
+    builder_.fn = [&](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
+      stop = true;  // as the watcher does, then it kills the build
+      build::BuildOutcome killed;
+      killed.ok = false;
+      killed.log_tail = "make: *** killed by SIGKILL";
+      return killed;
+    };
+    auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+    ASSERT_TRUE(served.has_value()) << served.error().message();
+    EXPECT_EQ(stored(opts.store_path, id).state, BisectionState::kPaused) << workers;
+    auto store = store::Store::open(opts.store_path).value();
+    auto events = store.events(id);
+    ASSERT_TRUE(events.has_value());
+    for (const store::Event& event : *events) {
+      EXPECT_EQ(event.message.find("failed"), std::string::npos)
+          << "workers " << workers << ": " << event.message;
+    }
+  }
+}
+
 TEST_F(DaemonServeTest, ADaemonWithoutWorkersIsRefused) {
   DaemonOptions opts = options();
   opts.workers = 0;
