@@ -497,7 +497,8 @@ KernelBuilder::KernelBuilder(base::ProcessRunner& processes, config::KernelConfi
 // Two processes may build with the same build root: it is keyed by the build settings, so a
 // foreground `run` beside the daemon on one store shares it. Two builds in one O= directory at
 // once would mix their objects, and the image cached for one commit could hold the other's. So a
-// build holds an flock on <build_root>/lock, waiting for the other build up to the build timeout.
+// build holds an flock on <build_root>/lock, waiting for the other build up to the build timeout,
+// or until options_.stop is set.
 base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
   FB_TRY(base::make_private_dir(options_.build_root));
   const std::string path = options_.build_root + "/lock";
@@ -512,6 +513,11 @@ base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
     }
     if (errno != EWOULDBLOCK) {
       return base::os_error(path, errno);
+    }
+    if (options_.stop != nullptr && options_.stop->load()) {
+      return base::make_error(ErrorCode::kFailed,
+                              "{}: stopped while waiting for another build in {}", path,
+                              options_.build_root);
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return base::make_error(ErrorCode::kBusy,

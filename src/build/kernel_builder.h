@@ -46,6 +46,7 @@
 // Thread rules: one thread at a time (the O= directory is shared between builds).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -100,6 +101,9 @@ struct KernelBuilderOptions {
   // Whether ccache is installed. Unset: whether base::find_executable("ccache") finds it (checked
   // when the builder is constructed).
   std::optional<bool> ccache_available;
+  // When set (a signal watcher's flag; may be null), a build stops waiting for another build's
+  // directory lock and returns an error: the engine, which reads the same flag, abandons it.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class KernelBuilder final : public Builder {

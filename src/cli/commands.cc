@@ -250,7 +250,9 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
   }
   options.stop_reason = "interrupted by a signal";
   options.progress = [&line](const engine::Progress& progress) { line.update(progress); };
-  engine::Bisector bisector(opened.store, clock, engine::standard_executors(processes, state_dir(opened.path)), options);
+  engine::Bisector bisector(
+      opened.store, clock,
+      engine::standard_executors(processes, state_dir(opened.path), options.stop), options);
   auto state = bisector.run(id);
   line.finish();
   if (!state) {
@@ -888,7 +890,8 @@ int daemon_command(const GlobalOptions& global, bool exit_when_idle, int jobs) {
       spdlog::info("bisection {}: {}", progress.bisection_id, printable(progress.milestone, 400));
     }
   };
-  auto served = daemon::serve_queue(options, clock, engine::standard_executors(processes, state_dir(*path)));
+  auto served = daemon::serve_queue(
+      options, clock, engine::standard_executors(processes, state_dir(*path), options.stop));
   if (!served) {
     return fail(served.error(), "store " + *path);
   }

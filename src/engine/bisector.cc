@@ -713,10 +713,13 @@ class Session {
   base::Result<std::optional<Built>> build_and_record(
       const build::CommitCheckout& checkout, std::string_view consequence = "commit skipped",
       std::string_view what = "") {
-    FB_ASSIGN_OR_RETURN(build::BuildOutcome outcome, builder_->build(checkout));
+    auto built_or_error = builder_->build(checkout);
     if (stopped()) {
-      return std::optional<Built>();  // the watcher may have killed it
+      // The watcher may have killed it, or it gave up waiting for another build: either way
+      // nothing of it is recorded, and the caller pauses.
+      return std::optional<Built>();
     }
+    FB_ASSIGN_OR_RETURN(build::BuildOutcome outcome, std::move(built_or_error));
     const std::string& sha = checkout.sha;
     Built built;
     store::BuildRecord& record = built.record;
@@ -1334,8 +1337,9 @@ std::string worktree_path(const std::string& worktree_root, int64_t id) {
   return (std::filesystem::path(worktree_root) / fmt::format("bisection-{}", id)).native();
 }
 
-ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir) {
-  return [&processes, state_dir](const config::Config& config) -> base::Result<Executors> {
+ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir,
+                                   const std::atomic<bool>* stop) {
+  return [&processes, state_dir, stop](const config::Config& config) -> base::Result<Executors> {
     namespace fs = std::filesystem;
     const fs::path state(state_dir.empty() ? std::string(".") : state_dir);
     Executors executors;
@@ -1346,6 +1350,7 @@ ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string s
       kernel.build_root = (state / "kernel" / ("obj-" + build_key(config).substr(0, 16))).native();
       kernel.cache_root = (state / "kernel" / "artifacts").native();
       kernel.log_dir = (state / "logs" / "build").native();
+      kernel.stop = stop;
       executors.builder = std::make_unique<build::KernelBuilder>(processes, *config.kernel,
                                                                  build_timeout, kernel);
     } else {

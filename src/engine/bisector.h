@@ -89,7 +89,10 @@ using ExecutorFactory = std::function<base::Result<Executors>(const config::Conf
 // initramfs cache, scratch images and kept logs go under `state_dir` (next to the store):
 //   kernel/obj-<build key>/   kernel/artifacts/   qemu/   cache/initramfs/
 //   logs/build/   logs/console/
-ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir);
+// `stop` (may be null) is the flag the engine stops on: a kernel build waiting for another build's
+// directory gives up when it is set (build::KernelBuilderOptions::stop).
+ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir,
+                                   const std::atomic<bool>* stop = nullptr);
 
 struct BisectorOptions {
   // Private worktrees go to <worktree_root>/bisection-<id> (created 0700). Required.

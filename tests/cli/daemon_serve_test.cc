@@ -360,6 +360,28 @@ TEST_F(DaemonServeTest, TheBuildASigtermKillsIsNotRecorded) {
   }
 }
 
+// A build that gives up waiting for another worker's build directory because of the stop (see
+// KernelBuilderOptions::stop) is an error, not a result: the bisection is paused by the stop,
+// so the next daemon resumes it, not paused by an error that waits for the user.
+TEST_F(DaemonServeTest, ABuildThatGivesUpOnTheStopLeavesTheBisectionToTheNextDaemon) {
+  DaemonOptions opts = options();
+  opts.exit_when_idle = false;
+  std::atomic<bool> stop{false};
+  opts.stop = &stop;
+  const int64_t id = queue(opts.store_path);
+  builder_.needs = true;
+  builder_.fn = [&](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
+    stop = true;
+    return base::make_error(base::ErrorCode::kFailed, "stopped while waiting for another build");
+  };
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_EQ(stored(opts.store_path, id).state, BisectionState::kPaused);
+  auto events = store::Store::open(opts.store_path).value().events(id);
+  ASSERT_TRUE(events.has_value());
+  EXPECT_TRUE(resumable_by_daemon(*events));
+}
+
 TEST_F(DaemonServeTest, ADaemonWithoutWorkersIsRefused) {
   DaemonOptions opts = options();
   opts.workers = 0;
