@@ -772,9 +772,14 @@ class Session {
   // batches in flight in this process; two processes that start runs at one commit at the same
   // moment can still repeat an index (docs/usage.md).
   base::Result<uint32_t> next_run_index(CommitIndex x) {
-    uint32_t next = evidence_.recorded_runs[x];
+    return next_run_index_at(candidates_[x].sha, evidence_.recorded_runs[x]);
+  }
+  // The same at any commit (the revert check's), at least `floor`. Read right before the batch:
+  // a value read before a build is stale by the runs another bisection stored meanwhile.
+  base::Result<uint32_t> next_run_index_at(const std::string& sha, uint32_t floor) {
+    uint32_t next = floor;
     FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
-                        store_.runs_for(bisection_.spec.test_identity, candidates_[x].sha));
+                        store_.runs_for(bisection_.spec.test_identity, sha));
     for (const store::RunRecord& run : stored) {
       next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
     }
@@ -1074,7 +1079,11 @@ class Session {
         report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, k + 1, batch, "");
         return true;
       };
-      const RunIndexReservation indexes(bisection_.spec.test_identity, revert.sha, next, batch);
+      // Read again: the build above can have taken minutes, while another bisection of this
+      // test stored runs here (two daemon workers checking the same revert).
+      FB_ASSIGN_OR_RETURN(const uint32_t after_stored, next_run_index_at(revert.sha, next));
+      const RunIndexReservation indexes(bisection_.spec.test_identity, revert.sha, after_stored,
+                                        batch);
       next_index_ = indexes.first();
       FB_TRY(runner_->run_batch(checkout, next_index_, batch, sink));
       if (ended) {

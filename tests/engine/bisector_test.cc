@@ -805,6 +805,46 @@ TEST_F(BisectorTest, TheRevertCheckPassesWhenTheBadCommitWithTheCulpritRevertedS
   EXPECT_FALSE(result_of(reference, reference_id).contains("checks"));
 }
 
+TEST_F(BisectorTest, TheRevertChecksRunIndicesFollowRunsStoredWhileItsRevertWasBuilt) {
+  // Two daemon workers checking the same revert: while this one builds it, the other stores
+  // three runs there. Its first run must not repeat their FLAKEBISECT_RUN indices (it did when
+  // the index was read before the build, seen under `daemon --jobs 2` on a real kernel).
+  make(sized(60, 3));
+  runner_.fn = marker_runner(30);
+  const config::Config config = revert_check_config();
+  const int64_t id = create_running(store_, history_, config);
+  const std::string identity = store_.get_bisection(id)->spec.test_identity;
+  std::string revert_sha;
+  builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
+    const bool candidate = std::count(history_.shas.begin(), history_.shas.end(), checkout.sha) > 0;
+    if (!candidate && revert_sha.empty()) {
+      revert_sha = checkout.sha;
+      const int64_t other = create_running(store_, history_, config);
+      for (int64_t index = 0; index < 3; ++index) {
+        store::RunRecord run;
+        run.test_identity = identity;
+        run.sha = checkout.sha;
+        run.bisection_id = other;
+        run.run_index = index;
+        run.outcome = store::RunOutcome::kPass;
+        EXPECT_TRUE(store_.record_run(run).has_value());
+      }
+    }
+    return build::BuildOutcome{};
+  };
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  ASSERT_FALSE(revert_sha.empty()) << "the revert was never built";
+  std::set<std::pair<std::string, int64_t>> seen;
+  auto all = store_.runs_for(identity);
+  ASSERT_TRUE(all.has_value());
+  size_t at_revert = 0;
+  for (const store::RunRecord& r : *all) {
+    EXPECT_TRUE(seen.emplace(r.sha, r.run_index).second) << r.sha << " index " << r.run_index;
+    at_revert += r.sha == revert_sha;
+  }
+  EXPECT_GT(at_revert, 3U) << "the check made no runs of its own";
+}
+
 TEST_F(BisectorTest, TheRevertCheckFailsWhenTheRevertStillFailsLikeABadCommit) {
   make(sized(60, 3));
   // The bug needs the culprit and something else: with the culprit reverted it still fails.
