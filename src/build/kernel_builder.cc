@@ -11,6 +11,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -498,7 +501,8 @@ KernelBuilder::KernelBuilder(base::ProcessRunner& processes, config::KernelConfi
 // foreground `run` beside the daemon on one store shares it. Two builds in one O= directory at
 // once would mix their objects, and the image cached for one commit could hold the other's. So a
 // build holds an flock on <build_root>/lock, waiting for the other build up to the build timeout,
-// or until options_.stop is set.
+// or until options_.stop is set. Builders of this process take turns before that (build()), so
+// the deadline only counts another process's build.
 base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
   FB_TRY(base::make_private_dir(options_.build_root));
   const std::string path = options_.build_root + "/lock";
@@ -521,8 +525,8 @@ base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return base::make_error(ErrorCode::kBusy,
-                              "{}: another build (another process, or another worker of this "
-                              "daemon) has been building in {} for longer than the build timeout",
+                              "{}: another process has been building in {} for longer than the "
+                              "build timeout",
                               path, options_.build_root);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -530,7 +534,31 @@ base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
   return lock;
 }
 
+namespace {
+
+// One turn per build directory among the builders of this process (a daemon's workers): they
+// wait for each other here, without the build timeout's deadline, since every holder is bounded
+// by its own; the flock after it is then contended only by other processes.
+std::timed_mutex& in_process_turn(const std::string& build_root) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<std::timed_mutex>> turns;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<std::timed_mutex>& turn = turns[build_root];
+  if (!turn) turn = std::make_unique<std::timed_mutex>();
+  return *turn;
+}
+
+}  // namespace
+
 base::Result<BuildOutcome> KernelBuilder::build(const CommitCheckout& checkout) {
+  std::unique_lock<std::timed_mutex> turn(in_process_turn(options_.build_root), std::defer_lock);
+  while (!turn.try_lock_for(std::chrono::milliseconds(100))) {
+    if (options_.stop != nullptr && options_.stop->load()) {
+      return base::make_error(ErrorCode::kFailed,
+                              "build {}: stopped while waiting for another build in {}",
+                              checkout.sha.substr(0, 12), options_.build_root);
+    }
+  }
   auto lock = lock_build_root();
   if (!lock) {
     return std::move(lock).error().context(fmt::format("build {}", checkout.sha.substr(0, 12)));

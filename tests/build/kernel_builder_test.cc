@@ -197,16 +197,34 @@ TEST_F(KernelBuilderTest, ABuildWaitsForAnotherProcessBuildingInTheSameBuildRoot
   const auto refused = waiting.build(checkout());
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), base::ErrorCode::kBusy);
-  EXPECT_THAT(
-      refused.error().message(),
-      HasSubstr(
-          "another build (another process, or another worker of this daemon) has been building"));
+  EXPECT_THAT(refused.error().message(), HasSubstr("another process has been building"));
   EXPECT_EQ(builds_, 0);
   // Released: the same build goes ahead.
   other.reset();
   const auto built = waiting.build(checkout());
   ASSERT_TRUE(built.has_value()) << built.error().message();
   EXPECT_EQ(builds_, 1);
+}
+
+TEST_F(KernelBuilderTest, BuildersOfOneProcessTakeTurnsWithoutTheTimeoutsDeadline) {
+  // Two workers of one daemon, one configuration: the second waits for the whole of the first's
+  // build, longer than its own build timeout (which bounds another process's build), and then
+  // goes ahead, instead of giving up and pausing its bisection.
+  make_ = [this](const ProcessOptions& options) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    return fake_make(options);
+  };
+  KernelBuilder first(processes_, kernel_, std::chrono::milliseconds(300), options());
+  KernelBuilder second(processes_, kernel_, std::chrono::milliseconds(300), options());
+  base::Result<BuildOutcome> first_built = base::make_error(base::ErrorCode::kFailed, "not run");
+  std::thread other([&] { first_built = first.build(checkout()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto second_built = second.build(checkout());
+  other.join();
+  ASSERT_TRUE(first_built.has_value()) << first_built.error().message();
+  ASSERT_TRUE(second_built.has_value()) << second_built.error().message();
+  EXPECT_TRUE(first_built->ok);
+  EXPECT_TRUE(second_built->ok);
 }
 
 TEST_F(KernelBuilderTest, AStopEndsTheWaitForAnotherBuildsDirectory) {
