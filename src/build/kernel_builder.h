@@ -31,8 +31,10 @@
 // <obj>/<target> (for example vmlinux).
 //
 // Artifact cache entry <cache_root>/<key>/: <target> (the image, e.g. bzImage), `config` (the final
-// .config) and `build.log`. An entry is written as <key>.tmp-<pid> and renamed into place, so one
-// that exists is complete; two builders racing for the same key both end up using the winner's.
+// .config) and `build.log`. An entry is written into a directory of its own, <key>.tmp-XXXXXX
+// (mkdtemp), and renamed into place, so one that exists is complete; two builders racing for the
+// same key (two processes, or two workers of one daemon) both end up using the winner's.
+// Temporary directories left by builds that died are removed once they are an hour old.
 //
 // Logs: every build writes <log_dir>/<sha12>-<unix ms>.log with the output of each make call
 // (while the kernel builds, it is the live make output, so it can be followed). A failing build

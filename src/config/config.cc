@@ -659,6 +659,12 @@ constexpr KeySpec kKeys[] = {
      [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.decision.learn_costs); }},
     {"decision", "revert_check",
      [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.decision.revert_check); }},
+    {"decision", "verify_check",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.decision.verify_check); }},
+    {"decision", "verify_check_max_runs",
+     [](const Field& f, Problems& p, Config& c) {
+       read_count_into(f, p, c.decision.verify_check_max_runs, 1);
+     }},
     {"decision", "revert_check_max_runs",
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.revert_check_max_runs, 1);
@@ -810,9 +816,8 @@ constexpr KeySpec kKeys[] = {
        read_string_into(f, p, c.xfstests->mount_options, one_line_value);
      }},
     {"xfstests", "environment",
-     [](const Field& f, Problems& p, Config& c) {
-       read_strings_into(f, p, c.xfstests->environment, environment_entry);
-     }},
+     [](const Field& f, Problems& p,
+        Config& c) { read_strings_into(f, p, c.xfstests->environment, environment_entry); }},
 };
 
 bool is_section(std::string_view name) {
@@ -1111,6 +1116,14 @@ std::string Config::hash() const {
   }
   if (decision.revert_check_max_runs != DecisionConfig{}.revert_check_max_runs) {
     integer("decision.revert_check_max_runs", decision.revert_check_max_runs);
+  }
+  // The verify check (later still) is on by default: serialised only when off, and its cap only
+  // when not the default.
+  if (!decision.verify_check) {
+    out += "decision.verify_check=0\n";
+  }
+  if (decision.verify_check_max_runs != DecisionConfig{}.verify_check_max_runs) {
+    integer("decision.verify_check_max_runs", decision.verify_check_max_runs);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

@@ -81,6 +81,14 @@ struct DecisionConfig {
   // fails in 5% of runs, a couple of hundred runs.
   bool revert_check = false;
   uint32_t revert_check_max_runs = 1000;
+  // The verify check: when the culprit found is the first commit after a good one (its first
+  // parent is outside the candidates, so the search never ran it and the verdict rests on the
+  // user's word that it is good), run that parent until the posterior says it behaves like a
+  // good commit (pass) or a bad one (fail: the regression is older than the range, and the
+  // bisection ends inconclusive), at most verify_check_max_runs runs (>= 1). On by default: it
+  // costs nothing unless the culprit is such a commit.
+  bool verify_check = true;
+  uint32_t verify_check_max_runs = 1000;
 
   bool operator==(const DecisionConfig&) const = default;
 };

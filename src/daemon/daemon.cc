@@ -169,8 +169,14 @@ base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<boo
     }
   };
 
+  // The caller's flag is read directly here too: after SIGTERM the engine has paused at once, and
+  // the pool's copy of the flag (up to 50 ms late) must not let this worker claim another.
+  const auto halted = [&] {
+    return stopping(options) || (caller_stop != nullptr && caller_stop->load());
+  };
+
   // First the daemon's own paused bisections, oldest first, shared out among the workers.
-  while (!stopping(options)) {
+  while (!halted()) {
     int64_t id = 0;
     {
       std::lock_guard<std::mutex> lock(pool.mutex);
@@ -187,7 +193,7 @@ base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<boo
     work_on(id);
   }
 
-  while (!stopping(options)) {
+  while (!halted()) {
     FB_ASSIGN_OR_RETURN(auto next, while_busy(options, clock, "claiming the next bisection", [&] {
                           return store.claim_next_queued(pid, now_ms(clock));
                         }));

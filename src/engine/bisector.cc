@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -60,18 +62,23 @@ std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
 // after the runs stored there, and a resumed bisection takes the same indexes it would have.
 class RunIndexReservation {
  public:
-  // `count` indexes at `sha` for the test `identity`: from `from` on, after every range in flight.
-  RunIndexReservation(const std::string& identity, const std::string& sha, uint32_t from,
-                      uint32_t count)
-      : key_(identity + " " + sha) {
+  // `count` indexes at `sha` for the test `identity`: from what `after_stored` reads from the
+  // store on, after every range in flight. The store is read under the same lock as the ranges:
+  // read before it, a batch that ended in between (its range released, its runs stored since the
+  // read) would be missed.
+  static base::Result<std::unique_ptr<RunIndexReservation>> take(
+      const std::string& identity, const std::string& sha, uint32_t count,
+      const std::function<base::Result<uint32_t>()>& after_stored) {
     std::lock_guard<std::mutex> lock(mutex());
-    Ranges& ranges = in_flight()[key_];
-    first_ = from;
+    FB_ASSIGN_OR_RETURN(uint32_t first, after_stored());
+    const std::string key = identity + " " + sha;
+    Ranges& ranges = in_flight()[key];
     for (const auto& [token, range] : ranges) {
-      first_ = std::max(first_, range.second);
+      first = std::max(first, range.second);
     }
-    token_ = ++next_token();
-    ranges[token_] = {first_, first_ + count};
+    const uint64_t token = ++next_token();
+    ranges[token] = {first, first + count};
+    return std::unique_ptr<RunIndexReservation>(new RunIndexReservation(key, first, token));
   }
   ~RunIndexReservation() {
     std::lock_guard<std::mutex> lock(mutex());
@@ -85,6 +92,9 @@ class RunIndexReservation {
   uint32_t first() const { return first_; }
 
  private:
+  RunIndexReservation(std::string key, uint32_t first, uint64_t token)
+      : key_(std::move(key)), first_(first), token_(token) {}
+
   using Ranges = std::map<uint64_t, std::pair<uint32_t, uint32_t>>;  // token -> [first, end)
   static std::mutex& mutex() {
     static std::mutex mutex;
@@ -464,11 +474,12 @@ class Session {
         report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
         return true;
       };
-      FB_ASSIGN_OR_RETURN(const uint32_t after_stored, next_run_index(batch.commit));
-      const RunIndexReservation indexes(bisection_.spec.test_identity,
-                                        candidates_[batch.commit].sha, after_stored,
-                                        batch.runs - batch.done);
-      next_index_ = indexes.first();
+      FB_ASSIGN_OR_RETURN(
+          const auto indexes,
+          RunIndexReservation::take(bisection_.spec.test_identity, candidates_[batch.commit].sha,
+                                    batch.runs - batch.done,
+                                    [&] { return next_run_index(batch.commit); }));
+      next_index_ = indexes->first();
       FB_TRY(runner_->run_batch(checkout_of(batch.commit), next_index_, batch.runs - batch.done,
                                 sink));
       if (batch_runs > 0 && !stopped()) {
@@ -1081,10 +1092,11 @@ class Session {
       };
       // Read again: the build above can have taken minutes, while another bisection of this
       // test stored runs here (two daemon workers checking the same revert).
-      FB_ASSIGN_OR_RETURN(const uint32_t after_stored, next_run_index_at(revert.sha, next));
-      const RunIndexReservation indexes(bisection_.spec.test_identity, revert.sha, after_stored,
-                                        batch);
-      next_index_ = indexes.first();
+      FB_ASSIGN_OR_RETURN(
+          const auto indexes,
+          RunIndexReservation::take(bisection_.spec.test_identity, revert.sha, batch,
+                                    [&] { return next_run_index_at(revert.sha, next); }));
+      next_index_ = indexes->first();
       FB_TRY(runner_->run_batch(checkout, next_index_, batch, sink));
       if (ended) {
         return Checked{json(), ended};

@@ -34,6 +34,8 @@ std::string render(const config::Config& config) {
       {"learn_costs", d.learn_costs},
       {"revert_check", d.revert_check},
       {"revert_check_max_runs", int64_t{d.revert_check_max_runs}},
+      {"verify_check", d.verify_check},
+      {"verify_check_max_runs", int64_t{d.verify_check_max_runs}},
   };
   toml::table build{{"timeout", int64_t{config.build.timeout.count()}}};
   if (!config.build.command.empty()) {

@@ -330,6 +330,27 @@ TEST_F(DaemonServeTest, TheRunASigtermKillsIsNotRecorded) {
   }
 }
 
+TEST_F(DaemonServeTest, AfterASigtermTheWorkerClaimsNoOtherBisection) {
+  // The engine pauses at once on the caller's flag; the worker must not then claim the next
+  // queued bisection through the pool's copy of the flag, which can lag by 50 ms.
+  DaemonOptions opts = pool_options(options(), 1);
+  opts.exit_when_idle = false;
+  std::atomic<bool> stop{false};
+  opts.stop = &stop;
+  const int64_t first = queue(opts.store_path);
+  const int64_t second = queue(opts.store_path);
+  runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
+                                                        uint32_t index) {
+    if (runner_.calls.size() == 3) stop = true;
+    return inner(checkout, index);
+  };
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_EQ(stored(opts.store_path, first).state, BisectionState::kPaused);
+  EXPECT_EQ(stored(opts.store_path, second).state, BisectionState::kQueued)
+      << "claimed (and paused) after the SIGTERM";
+}
+
 TEST_F(DaemonServeTest, TheBuildASigtermKillsIsNotRecorded) {
   for (const int workers : {1, 2}) {
     TempDir dir;
