@@ -88,6 +88,8 @@ run_cost = 0.5
 learn_costs = false
 revert_check = true
 revert_check_max_runs = 120
+verify_check = false
+verify_check_max_runs = 80
 
 [build]
 command = ["make", "-j16", "bzImage"]
@@ -167,6 +169,8 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_FALSE(config.decision.learn_costs);
   EXPECT_TRUE(config.decision.revert_check);
   EXPECT_EQ(config.decision.revert_check_max_runs, 120u);
+  EXPECT_FALSE(config.decision.verify_check);
+  EXPECT_EQ(config.decision.verify_check_max_runs, 80u);
   EXPECT_THAT(config.build.command, ElementsAre("make", "-j16", "bzImage"));
   EXPECT_EQ(config.build.timeout, seconds(7200));
   EXPECT_THAT(config.test.command, ElementsAre("./repro", "--iterations", "1"));
@@ -322,6 +326,8 @@ command = ["make", "-j16", "bzImage"]
 
 [decision]
 revert_check_max_runs = 1_20
+verify_check_max_runs = 8_0
+verify_check = false
 run_cost = 0.50
 learn_costs = false
 revert_check = true
@@ -363,6 +369,8 @@ boot_cost = 0
 run_cost = 1
 revert_check = false
 revert_check_max_runs = 1000
+verify_check = true
+verify_check_max_runs = 1000
 [range]
 first_parent = false
 [build]
@@ -565,6 +573,9 @@ TEST(ConfigTest, CountsMustBePositive) {
   EXPECT_EQ(error_of("[decision]\nrevert_check_max_runs = 0\n"),
             "config.toml:2:1: decision.revert_check_max_runs: must be at least 1, got 0");
   EXPECT_THAT(error_of("[decision]\nrevert_check = \"yes\"\n"), HasSubstr("decision.revert_check"));
+  EXPECT_EQ(error_of("[decision]\nverify_check_max_runs = 0\n"),
+            "config.toml:2:1: decision.verify_check_max_runs: must be at least 1, got 0");
+  EXPECT_THAT(error_of("[decision]\nverify_check = 1\n"), HasSubstr("decision.verify_check"));
   EXPECT_EQ(error_of("[test]\nruns_per_batch = -1\n"),
             "config.toml:2:1: test.runs_per_batch: must be at least 0, got -1");
   EXPECT_EQ(error_of("[decision]\nmax_runs = 4294967296\n"),
@@ -708,7 +719,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 54u);
+  EXPECT_EQ(keys.size(), 56u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {
