@@ -94,6 +94,14 @@ bool contains(const std::vector<uint64_t>& set, CommitIndex x) {
   return (set[x / 64] >> (x % 64)) & 1U;
 }
 
+// The verify check, after the revert check as KernelCI prints them: a comment like the marks'.
+void verify_comment(LogWriter& log, const json& report) {
+  if (const auto verify = describe_verify_check(report)) {
+    log.comment(
+        fmt::format("flakebisect: verify check: {} ({})", verify->verdict, verify->explanation));
+  }
+}
+
 }  // namespace
 
 std::string render_bisect_log(const json& report) {
@@ -216,6 +224,8 @@ std::string render_bisect_log(const json& report) {
   for (CommitIndex x : bads) log.mark(Mark::kBad, commits[x], evidence_text(commits[x]));
 
   if (!culprit) {
+    // A verify check that failed is why there is no culprit: it comes first.
+    verify_comment(log, report);
     log.comment(fmt::format("flakebisect: the bisection is {}; no first bad commit yet",
                             one_line(str(result, "status"), 40)));
     return log.text();
@@ -264,6 +274,7 @@ std::string render_bisect_log(const json& report) {
     log.comment(
         fmt::format("flakebisect: revert check: {} ({})", revert->verdict, revert->explanation));
   }
+  verify_comment(log, report);
   const std::vector<uint64_t> left = remaining(*dag, current_bad, goods);
   if (current_bad == *culprit && popcount(left) == 1) {
     log.raw(fmt::format("# first bad commit: [{}] {}", first.sha, first.subject));

@@ -35,16 +35,33 @@ std::optional<uint64_t> count_of(const json& object, const char* key) {
   return static_cast<uint64_t>(number);
 }
 
-// "P(fixed) = 0.9961", rounded down to four decimals with the tolerance email.cc's percent()
-// uses (0.9961 stays 0.9961 although p * 10000 may be 9960.999... in binary, but never reads
-// above p itself).
-std::string fixed_probability(double p) {
-  if (!(p > 0)) return "P(fixed) = 0.0000";
-  if (p >= 1) return "P(fixed) = 1.0000";
+// "P(fixed) = 0.9961" (or "P(good) = ..."), rounded down to four decimals with the tolerance
+// email.cc's percent() uses (0.9961 stays 0.9961 although p * 10000 may be 9960.999... in binary,
+// but never reads above p itself).
+std::string probability_words(std::string_view name, double p) {
+  if (!(p > 0)) return fmt::format("{} = 0.0000", name);
+  if (p >= 1) return fmt::format("{} = 1.0000", name);
   double units = std::floor(p * 10000 + 1e-9);
   if (units / 10000 > p) units -= 1;
-  if (units < 1) return "P(fixed) < 0.0001";
-  return fmt::format("P(fixed) = {:.4f}", units / 10000);
+  if (units < 1) return fmt::format("{} < 0.0001", name);
+  return fmt::format("{} = {:.4f}", name, units / 10000);
+}
+
+// "; P(fixed) = 0.9961" from the check's `key`; "" when it is no number.
+std::string probability_of(const json& check, const char* key, std::string_view name) {
+  const json& p = member(check, key);
+  if (!p.is_number() || !std::isfinite(p.get<double>())) return "";
+  return "; " + probability_words(name, std::clamp(p.get<double>(), 0.0, 1.0));
+}
+
+// Why an inconclusive check ended undecided, from the stored runs at its commit (all outcomes):
+// "; a run there was a skip", "; undecided after 1000 runs there", or "".
+std::string undecided_why(const json& check) {
+  const json& outcomes = member(check, "outcomes");
+  const auto made = count_of(outcomes, "runs");
+  if (count_of(outcomes, "skips").value_or(0) > 0) return "; a run there was a skip";
+  if (made) return fmt::format("; undecided after {} runs there", *made);
+  return "";
 }
 
 }  // namespace
@@ -54,13 +71,18 @@ bool known_revert_status(std::string_view status) {
          std::end(kRevertStatuses);
 }
 
+bool known_verify_status(std::string_view status) {
+  return std::find(std::begin(kVerifyStatuses), std::end(kVerifyStatuses), status) !=
+         std::end(kVerifyStatuses);
+}
+
 bool is_object_name(std::string_view sha) {
   return (sha.size() == 40 || sha.size() == 64) && std::all_of(sha.begin(), sha.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
 
-std::optional<RevertCheckWords> describe_revert_check(const json& report) {
+std::optional<CheckWords> describe_revert_check(const json& report) {
   const json& check = member(member(member(report, "result"), "checks"), "revert");
   const std::string status = str(check, "status");
   if (!check.is_object() || !known_revert_status(status)) return std::nullopt;
@@ -69,7 +91,7 @@ std::optional<RevertCheckWords> describe_revert_check(const json& report) {
   if (reverted.empty()) reverted = "the first bad commit";
   if (onto.empty()) onto = "the bad commit";
 
-  RevertCheckWords words;
+  CheckWords words;
   words.status = status;
   if (status == "conflict") {
     words.verdict = "CONFLICT";
@@ -112,20 +134,36 @@ std::optional<RevertCheckWords> describe_revert_check(const json& report) {
                           ? fmt::format("{} of {} runs failed with {} reverted on {}", *fails,
                                         *runs, reverted, onto)
                           : fmt::format("{} reverted on {}, run counts not known", reverted, onto);
-  const json& p = member(check, "probability_fixed");
-  if (p.is_number() && std::isfinite(p.get<double>())) {
-    words.explanation += "; " + fixed_probability(std::clamp(p.get<double>(), 0.0, 1.0));
+  words.explanation += probability_of(check, "probability_fixed", "P(fixed)");
+  if (status == "inconclusive") words.explanation += undecided_why(check);
+  return words;
+}
+
+std::optional<CheckWords> describe_verify_check(const json& report) {
+  const json& check = member(member(member(report, "result"), "checks"), "verify");
+  const std::string status = str(check, "status");
+  if (!check.is_object() || !known_verify_status(status)) return std::nullopt;
+  const std::string parent = short_name(check, "commit");
+  const std::string where =
+      parent.empty() ? "the culprit's parent" : parent + ", the culprit's parent";
+
+  CheckWords words;
+  words.status = status;
+  if (status == "build_failed") {
+    words.verdict = "BUILD FAILED";
+    words.explanation = where + (parent.empty() ? " does not build" : ", does not build");
+    return words;
   }
-  if (status == "inconclusive") {
-    // Why it ended undecided, from the stored runs at the revert (all outcomes).
-    const json& outcomes = member(check, "outcomes");
-    const auto made = count_of(outcomes, "runs");
-    if (count_of(outcomes, "skips").value_or(0) > 0) {
-      words.explanation += "; a run there was a skip";
-    } else if (made) {
-      words.explanation += fmt::format("; undecided after {} runs there", *made);
-    }
-  }
+  words.verdict = status == "pass" ? "PASS" : status == "fail" ? "FAIL" : "INCONCLUSIVE";
+  const auto runs = count_of(check, "runs");
+  const auto fails = count_of(check, "fails");
+  words.explanation =
+      runs && fails && *fails <= *runs
+          ? fmt::format("{} of {} runs failed at {}, outside the range", *fails, *runs, where)
+          : fmt::format("{}, outside the range, run counts not known", where);
+  if (status == "fail") words.explanation += ": the regression is at or before it";
+  words.explanation += probability_of(check, "probability_good", "P(good)");
+  if (status == "inconclusive") words.explanation += undecided_why(check);
   return words;
 }
 

@@ -449,14 +449,20 @@ void headline(Body& body, const json& report) {
   }
 }
 
-// KernelCI's "Checks:" block, after the verdict: "  revert:  PASS  (0 of 24 runs failed ...)".
+// KernelCI's "Checks:" block, after the verdict: "  revert:  PASS  (0 of 24 runs failed ...)",
+// then "  verify:  PASS  (0 of 21 runs failed at ...)". A verify check that failed leaves the
+// result inconclusive, so the block does not wait for a culprit.
 void checks(Body& body, const json& report) {
   const auto revert = describe_revert_check(report);
-  if (!revert) return;
+  const auto verify = describe_verify_check(report);
+  if (!revert && !verify) return;
   body.blank();
   body.line("Checks:");
-  const std::string label = "  revert:  ";
-  body.hanging(label + revert->verdict + "  ", columns(label), "(" + revert->explanation + ")");
+  const auto check = [&](const std::string& label, const CheckWords& words) {
+    body.hanging(label + words.verdict + "  ", columns(label), "(" + words.explanation + ")");
+  };
+  if (revert) check("  revert:  ", *revert);
+  if (verify) check("  verify:  ", *verify);
 }
 
 void parameters(Body& body, const json& report) {

@@ -11,10 +11,10 @@
 //       renders to the same message, a different one to a different id
 //
 // and a body with the verdict, the confidence in words and numbers, the checks made on it
-// (KernelCI's "Checks:" block: the revert check, when it ran; checks.h words it), the
-// parameters, a per-commit table, the decision log, the failures seen with a console excerpt, and
-// the tags to add to a fix (`Reported-by:` and `Fixes: <sha12> ("<subject>")`, with the whole
-// subject).
+// (KernelCI's "Checks:" block: the revert and verify checks, when they ran; checks.h words
+// them), the parameters, a per-commit table, the decision log, the failures seen with a console
+// excerpt, and the tags to add to a fix (`Reported-by:` and `Fixes: <sha12> ("<subject>")`, with
+// the whole subject).
 //
 // Safety: header values never carry a line break from commit text (names and subjects go through
 // one_line, addresses must be plain addr-spec), names with specials become quoted strings, and

@@ -712,6 +712,34 @@ void append_revert_check(std::string& out, const json& report) {
   out += "</dd>\n";
 }
 
+// The verify check as the next row: the verdict, the same words as the text report, the
+// culprit's parent it ran at and, when there is no verdict, the engine's own sentence (`detail`).
+void append_verify_check(std::string& out, const json& report) {
+  const auto verify = describe_verify_check(report);
+  if (!verify) {
+    return;
+  }
+  const json* check = member(member(member(&report, "result"), "checks"), "verify");
+  fmt::format_to(std::back_inserter(out),
+                 "<dt>Verify check</dt><dd id=\"verify-check\"><strong>{}</strong> {}",
+                 escape(verify->verdict), escape(verify->explanation));
+  const std::string_view commit = string_of(member(check, "commit"));
+  if (is_object_name(commit)) {
+    fmt::format_to(std::back_inserter(out), " &middot; parent <code title=\"{}\">{}</code>", commit,
+                   short_sha(commit));
+  }
+  // As for the revert check: a pass or a fail is its counts and P(good), which the words give
+  // (unless the stored counts were damaged); the other statuses' sentence says why.
+  const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
+  const json* runs = member(check, "runs");
+  const bool counted = (verify->status == "pass" || verify->status == "fail") && runs != nullptr &&
+                       runs->is_number_integer() && runs->get<int64_t>() >= 0;
+  if (!counted && !detail.empty() && verify->explanation.find(detail) == std::string::npos) {
+    fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
+  }
+  out += "</dd>\n";
+}
+
 void append_summary(std::string& out, const json& report, const json* result) {
   const json* culprit = member(result, "culprit");
   out += "<section id=\"result\"><h2>Result</h2><dl class=\"kv\">\n";
@@ -748,6 +776,7 @@ void append_summary(std::string& out, const json& report, const json* result) {
   fmt::format_to(std::back_inserter(out), "<dt>Confidence</dt><dd>{}</dd>\n",
                  percent(probability_of(member(result, "confidence"))));
   append_revert_check(out, report);
+  append_verify_check(out, report);
   append_estimate(out, "theta", "failure rate of a run on a bad commit", member(result, "theta"));
   append_estimate(out, "eps", "failure rate of a run on a good commit", member(result, "eps"));
   out += "</dl>\n";

@@ -269,6 +269,78 @@ json counts_json(const Counts& n) {
       {"hangs", n.hangs}, {"infra", n.infra},   {"skips", n.skips}, {"interrupted", n.interrupted}};
 }
 
+// A stored check's members as the report copies them (result.checks): one of the wrong type or
+// value becomes null, and `invalid` names it for the warning.
+struct StoredCheck {
+  const json& stored;
+  std::vector<std::string> invalid;
+
+  // A member that is there and not null but not what this version writes.
+  bool present(const char* key) const { return stored.contains(key) && !stored[key].is_null(); }
+
+  json commit_name(const char* key) {
+    if (!present(key)) return nullptr;
+    if (stored[key].is_string() && is_object_name(stored[key].get<std::string>())) {
+      return stored[key];
+    }
+    invalid.emplace_back(key);
+    return nullptr;
+  }
+
+  // A count as a JSON integer, or null. (Not std::optional: g++ 12 sees it as maybe
+  // uninitialised when it becomes JSON.)
+  json count(const char* key) {
+    if (!present(key)) return nullptr;
+    const json& value = stored[key];
+    if (value.is_number_unsigned()) return value;
+    if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+      return static_cast<uint64_t>(value.get<int64_t>());
+    }
+    // 24.0 is 24; 24.5, -1 and 1e300 are not counts.
+    if (value.is_number_float()) {
+      const double number = value.get<double>();
+      if (number >= 0 && number <= 9007199254740992.0 && number == std::floor(number)) {
+        return static_cast<uint64_t>(number);
+      }
+    }
+    invalid.emplace_back(key);
+    return nullptr;
+  }
+
+  // `runs` and `fails`, with fails above runs made null.
+  void counts(json& out) {
+    out["runs"] = count("runs");
+    out["fails"] = count("fails");
+    if (out["runs"].is_number() && out["fails"].is_number() &&
+        out["fails"].get<uint64_t>() > out["runs"].get<uint64_t>()) {
+      invalid.emplace_back("fails");
+      out["fails"] = nullptr;
+    }
+  }
+
+  // A probability in [0, 1], or null; always null when the check made no runs (`ran` false).
+  json probability(const char* key, bool ran) {
+    if (!ran || !present(key)) return nullptr;
+    const json& p = stored[key];
+    if (p.is_number() && p.get<double>() >= 0 && p.get<double>() <= 1) return p.get<double>();
+    invalid.emplace_back(key);
+    return nullptr;
+  }
+
+  json detail() {
+    if (!present("detail")) return nullptr;
+    if (stored["detail"].is_string()) return text(stored["detail"].get<std::string>());
+    invalid.emplace_back("detail");
+    return nullptr;
+  }
+
+  std::string invalid_names() const {
+    std::string names;
+    for (const std::string& name : invalid) names += (names.empty() ? "" : ", ") + name;
+    return names;
+  }
+};
+
 // Everything read from the store and git for one report.
 class Collector {
  public:
@@ -657,7 +729,22 @@ class Collector {
     if (revert != it->end() && !revert->is_null()) {
       out["revert"] = revert_json(*revert, result);
     }
+    // Only when stored, so that a result without it reads as before the verify check existed.
+    const auto verify = it->find("verify");
+    if (verify != it->end() && !verify->is_null()) {
+      out["verify"] = verify_json(*verify, result);
+    }
     return out;
+  }
+
+  // The raw outcome counts of the stored runs at `commit` (a check's commit: no candidate, so the
+  // commit table leaves its runs out).
+  json outcomes_at(const std::string& commit) const {
+    Counts n;
+    for (const store::RunRecord& run : identity_runs_) {
+      if (run.sha == commit) n.add(run.outcome);
+    }
+    return counts_json(n);
   }
 
   json revert_json(const json& stored, const json& result) {
@@ -672,64 +759,19 @@ class Collector {
           "build_failed; it is left out");
       return nullptr;
     }
-    std::vector<std::string> invalid;
-    // A member that is there and not null but not what this version writes.
-    const auto present = [&](const char* key) {
-      return stored.contains(key) && !stored[key].is_null();
-    };
-    const auto commit_name = [&](const char* key) -> json {
-      if (!present(key)) return nullptr;
-      if (stored[key].is_string() && is_object_name(stored[key].get<std::string>())) {
-        return stored[key];
-      }
-      invalid.emplace_back(key);
-      return nullptr;
-    };
-    // A count as a JSON integer, or null. (Not std::optional: g++ 12 sees it as maybe
-    // uninitialised when it becomes JSON.)
-    const auto count = [&](const char* key) -> json {
-      if (!present(key)) return nullptr;
-      const json& value = stored[key];
-      if (value.is_number_unsigned()) return value;
-      if (value.is_number_integer() && value.get<int64_t>() >= 0) {
-        return static_cast<uint64_t>(value.get<int64_t>());
-      }
-      // 24.0 is 24; 24.5, -1 and 1e300 are not counts.
-      if (value.is_number_float()) {
-        const double number = value.get<double>();
-        if (number >= 0 && number <= 9007199254740992.0 && number == std::floor(number)) {
-          return static_cast<uint64_t>(number);
-        }
-      }
-      invalid.emplace_back(key);
-      return nullptr;
-    };
+    StoredCheck read{stored, {}};
     const bool ran = status != "conflict" && status != "build_failed";
 
     json out{{"status", status}};
-    out["reverted"] = commit_name("reverted");
-    out["onto"] = commit_name("onto");
+    out["reverted"] = read.commit_name("reverted");
+    out["onto"] = read.commit_name("onto");
     // A revert that does not apply has no commit.
-    out["commit"] = status == "conflict" ? json(nullptr) : commit_name("commit");
-    out["runs"] = count("runs");
-    out["fails"] = count("fails");
-    if (out["runs"].is_number() && out["fails"].is_number() &&
-        out["fails"].get<uint64_t>() > out["runs"].get<uint64_t>()) {
-      invalid.emplace_back("fails");
-      out["fails"] = nullptr;
-    }
-    out["probability_fixed"] = nullptr;
-    if (ran && present("probability_fixed")) {
-      const json& p = stored["probability_fixed"];
-      if (p.is_number() && p.get<double>() >= 0 && p.get<double>() <= 1) {
-        out["probability_fixed"] = p.get<double>();
-      } else {
-        invalid.emplace_back("probability_fixed");
-      }
-    }
+    out["commit"] = status == "conflict" ? json(nullptr) : read.commit_name("commit");
+    read.counts(out);
+    out["probability_fixed"] = read.probability("probability_fixed", ran);
     json conflicts = json::array();
     uint64_t conflict_count = 0;
-    if (status == "conflict" && present("conflicts")) {
+    if (status == "conflict" && read.present("conflicts")) {
       const json& paths = stored["conflicts"];
       bool all_paths = paths.is_array();
       for (const json& path : paths.is_array() ? paths : json::array()) {
@@ -742,44 +784,28 @@ class Collector {
           conflicts.push_back(text(path.get<std::string>(), kMaxPathBytes));
         }
       }
-      if (!all_paths) invalid.emplace_back("conflicts");
+      if (!all_paths) read.invalid.emplace_back("conflicts");
       // The engine keeps the first 50 paths and counts all of them.
-      if (present("conflict_count")) {
+      if (read.present("conflict_count")) {
         const json& total = stored["conflict_count"];
         if (total.is_number_unsigned() && total.get<uint64_t>() >= conflict_count) {
           conflict_count = total.get<uint64_t>();
         } else {
-          invalid.emplace_back("conflict_count");
+          read.invalid.emplace_back("conflict_count");
         }
       }
     }
     out["conflicts"] = std::move(conflicts);
     out["conflict_count"] = conflict_count;
-    out["detail"] = nullptr;
-    if (present("detail")) {
-      if (stored["detail"].is_string()) {
-        out["detail"] = text(stored["detail"].get<std::string>());
-      } else {
-        invalid.emplace_back("detail");
-      }
-    }
-    // The runs the store holds at the revert commit (they are not candidates, so the commit table
-    // leaves them out).
-    out["outcomes"] = nullptr;
-    if (ran && out["commit"].is_string()) {
-      const std::string commit = out["commit"].get<std::string>();
-      Counts n;
-      for (const store::RunRecord& run : identity_runs_) {
-        if (run.sha == commit) n.add(run.outcome);
-      }
-      out["outcomes"] = counts_json(n);
-    }
+    out["detail"] = read.detail();
+    // The runs the store holds at the revert commit.
+    out["outcomes"] = ran && out["commit"].is_string()
+                          ? outcomes_at(out["commit"].get<std::string>())
+                          : json(nullptr);
 
-    if (!invalid.empty()) {
-      std::string names;
-      for (const std::string& name : invalid) names += (names.empty() ? "" : ", ") + name;
+    if (!read.invalid.empty()) {
       warn("the stored revert check has members of the wrong type or value, left null or empty: " +
-           names);
+           read.invalid_names());
     }
     const std::string culprit = string_or(member(result, "culprit"), "sha");
     if (out["reverted"].is_string() && !culprit.empty() && out["reverted"] != culprit) {
@@ -791,6 +817,48 @@ class Collector {
       warn(fmt::format("the revert check was made on {}, which is not the bad commit {}",
                        out["onto"].get<std::string>().substr(0, 12),
                        is_object_name(bad) ? bad.substr(0, 12) : one_line(bad, 40)));
+    }
+    return out;
+  }
+
+  // The verify check, read as the revert check is. Its runs are at the culprit's first parent,
+  // outside the range: no candidate either.
+  json verify_json(const json& stored, const json& result) {
+    if (!stored.is_object()) {
+      warn("the stored verify check is not an object; it is left out");
+      return nullptr;
+    }
+    const std::string status = string_or(stored, "status");
+    if (!known_verify_status(status)) {
+      warn(
+          "the stored verify check's status is not one of pass, fail, inconclusive, "
+          "build_failed; it is left out");
+      return nullptr;
+    }
+    StoredCheck read{stored, {}};
+    const bool ran = status != "build_failed";
+
+    json out{{"status", status}};
+    out["culprit"] = read.commit_name("culprit");
+    out["commit"] = read.commit_name("commit");
+    read.counts(out);
+    out["own_runs"] = read.count("own_runs");
+    out["probability_good"] = read.probability("probability_good", ran);
+    out["detail"] = read.detail();
+    // The runs the store holds at the parent.
+    out["outcomes"] = ran && out["commit"].is_string()
+                          ? outcomes_at(out["commit"].get<std::string>())
+                          : json(nullptr);
+
+    if (!read.invalid.empty()) {
+      warn("the stored verify check has members of the wrong type or value, left null: " +
+           read.invalid_names());
+    }
+    // A fail leaves the result without a culprit: `culprit` is the one it would have named.
+    const std::string culprit = string_or(member(result, "culprit"), "sha");
+    if (out["culprit"].is_string() && !culprit.empty() && out["culprit"] != culprit) {
+      warn(fmt::format("the verify check ran for {}, which is not the first bad commit {}",
+                       out["culprit"].get<std::string>().substr(0, 12), culprit.substr(0, 12)));
     }
     return out;
   }

@@ -239,12 +239,84 @@ TEST(BisectLog, TheRevertCheckIsACommentBeforeTheFirstBadCommit) {
   }
 }
 
+TEST(BisectLog, TheVerifyCheckIsACommentAfterTheRevertCheck) {
+  // The culprit is the first candidate: its parent is the good commit, outside the range.
+  const auto parents = linear(8);
+  json report = report_for(parents, {{7, {0, 8}}, {3, {5, 3}}, {0, {4, 4}}}, 0);
+  const std::string plain = render_bisect_log(report);
+  const std::string first = "# first bad commit: [" + sha_of(0) + "] commit 0\n";
+  ASSERT_THAT(plain, ::testing::EndsWith(first));
+  const std::string good = std::string(40, 'f');
+  report["result"]["checks"] = {{"revert", nullptr},
+                                {"verify",
+                                 {{"status", "pass"},
+                                  {"culprit", sha_of(0)},
+                                  {"commit", good},
+                                  {"runs", 21},
+                                  {"fails", 0},
+                                  {"probability_good", 0.9961},
+                                  {"detail", "git bisect bad " + sha_of(0)}}}};
+  const std::string verify_line =
+      "# flakebisect: verify check: PASS (0 of 21 runs failed at ffffffffffff, the culprit's "
+      "parent, outside the range; P(good) = 0.9961)\n";
+  std::string log = render_bisect_log(report);
+  EXPECT_EQ(log, plain.substr(0, plain.size() - first.size()) + verify_line + first);
+  EXPECT_THAT(replay(log, parents), ElementsAre(0));
+
+  // After the revert check's line, as KernelCI prints them.
+  report["result"]["checks"]["revert"] = {{"status", "pass"},
+                                          {"reverted", sha_of(0)},
+                                          {"onto", sha_of(7)},
+                                          {"commit", std::string(40, 'e')},
+                                          {"runs", 24},
+                                          {"fails", 0},
+                                          {"probability_fixed", 0.9961}};
+  log = render_bisect_log(report);
+  EXPECT_EQ(log, plain.substr(0, plain.size() - first.size()) +
+                     "# flakebisect: revert check: PASS (0 of 24 runs failed with " +
+                     sha_of(0).substr(0, 12) + " reverted on " + sha_of(7).substr(0, 12) +
+                     "; P(fixed) = 0.9961)\n" + verify_line + first);
+
+  // No check, an unknown one or a revert status: nothing more.
+  for (const json& verify : {json(nullptr), json{{"status", "conflict"}}, json(3)}) {
+    report["result"]["checks"] = {{"revert", nullptr}, {"verify", verify}};
+    EXPECT_EQ(render_bisect_log(report), plain) << verify;
+  }
+}
+
+TEST(BisectLog, AVerifyCheckThatFailedSaysWhyThereIsNoFirstBadCommit) {
+  // The engine ends the bisection inconclusive: no culprit, the check stored.
+  const auto parents = linear(8);
+  json report = report_for(parents, {{7, {0, 8}}, {3, {0, 8}}, {0, {3, 9}}}, std::nullopt,
+                           {0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999});
+  const std::string plain = render_bisect_log(report);
+  const std::string last =
+      "# flakebisect: the bisection is inconclusive; no first bad commit yet\n";
+  ASSERT_THAT(plain, ::testing::EndsWith(last));
+  report["result"]["checks"] = {{"revert", nullptr},
+                                {"verify",
+                                 {{"status", "fail"},
+                                  {"culprit", sha_of(0)},
+                                  {"commit", std::string(40, 'f')},
+                                  {"runs", 12},
+                                  {"fails", 3},
+                                  {"probability_good", 0.00002}}}};
+  EXPECT_EQ(render_bisect_log(report),
+            plain.substr(0, plain.size() - last.size()) +
+                "# flakebisect: verify check: FAIL (3 of 12 runs failed at ffffffffffff, the "
+                "culprit's parent, outside the range: the regression is at or before it; P(good) "
+                "< 0.0001)\n" +
+                last);
+}
+
 TEST(BisectLog, DocumentsOfTheWrongShapeGiveACommentNotACrash) {
   for (const json& garbage :
        {json(nullptr), json::array(), json{{"bisection", {{"bad", {{"sha", 5}}}}}},
         json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}}, {"commits", {{{"parents", {7}}}}}},
         json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}},
-             {"result", {{"checks", {{"revert", {{"status", "pass"}, {"runs", {1}}}}}}}}}}) {
+             {"result", {{"checks", {{"revert", {{"status", "pass"}, {"runs", {1}}}}}}}}},
+        json{{"bisection", {{"bad", {{"sha", sha_of(1)}}}}},
+             {"result", {{"checks", {{"verify", {{"status", "fail"}, {"commit", {1}}}}}}}}}}) {
     std::string log;
     EXPECT_NO_THROW(log = render_bisect_log(garbage)) << garbage.dump();
     EXPECT_THAT(log, HasSubstr("# flakebisect: ")) << garbage.dump();

@@ -182,5 +182,121 @@ TEST(DescribeRevertCheck, FieldsOfTheWrongShapeAreWordedGenericallyNotShown) {
   EXPECT_THAT(words->explanation, Not(HasSubstr("\n")));
 }
 
+// The verify check: runs at the culprit's first parent, outside the range.
+const std::string kParent = "ddd417a89b93" + std::string(28, '4');
+
+json with_verify(const json& verify) {
+  return json{
+      {"result", {{"status", "found"}, {"checks", {{"revert", nullptr}, {"verify", verify}}}}}};
+}
+
+json verified(const std::string& status, int runs, int fails, const json& p) {
+  return json{{"status", status},      {"culprit", kCulprit},
+              {"commit", kParent},     {"runs", runs},
+              {"fails", fails},        {"own_runs", runs},
+              {"probability_good", p}, {"detail", "the engine's own sentence"}};
+}
+
+TEST(DescribeVerifyCheck, PassAndFailCountTheRunsAtTheParentAndGiveTheProbability) {
+  auto words = describe_verify_check(with_verify(verified("pass", 21, 0, 0.9961)));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->status, "pass");
+  EXPECT_EQ(words->verdict, "PASS");
+  EXPECT_EQ(words->explanation,
+            "0 of 21 runs failed at ddd417a89b93, the culprit's parent, outside the range; "
+            "P(good) = 0.9961");
+
+  words = describe_verify_check(with_verify(verified("fail", 12, 3, 0.00004)));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->status, "fail");
+  EXPECT_EQ(words->verdict, "FAIL");
+  EXPECT_EQ(words->explanation,
+            "3 of 12 runs failed at ddd417a89b93, the culprit's parent, outside the range: the "
+            "regression is at or before it; P(good) < 0.0001");
+
+  // Rounded down, as P(fixed) is: never certain.
+  words = describe_verify_check(with_verify(verified("pass", 40, 0, 0.99999)));
+  EXPECT_THAT(words->explanation, ::testing::EndsWith("; P(good) = 0.9999"));
+  words = describe_verify_check(with_verify(verified("pass", 40, 0, 1.0)));
+  EXPECT_THAT(words->explanation, ::testing::EndsWith("; P(good) = 1.0000"));
+}
+
+TEST(DescribeVerifyCheck, AnInconclusiveCheckSaysWhyFromItsFields) {
+  json skipped = verified("inconclusive", 4, 1, 0.62);
+  skipped["outcomes"] = json{{"runs", 5}, {"skips", 1}};
+  auto words = describe_verify_check(with_verify(skipped));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->verdict, "INCONCLUSIVE");
+  EXPECT_EQ(words->explanation,
+            "1 of 4 runs failed at ddd417a89b93, the culprit's parent, outside the range; "
+            "P(good) = 0.6200; a run there was a skip");
+  json capped = verified("inconclusive", 40, 6, 0.5);
+  capped["outcomes"] = json{{"runs", 40}, {"skips", 0}};
+  EXPECT_EQ(describe_verify_check(with_verify(capped))->explanation,
+            "6 of 40 runs failed at ddd417a89b93, the culprit's parent, outside the range; "
+            "P(good) = 0.5000; undecided after 40 runs there");
+  // Without the runs at the parent it cannot say why; the engine's detail is never shown.
+  const json bare = verified("inconclusive", 40, 6, 0.5);
+  EXPECT_EQ(describe_verify_check(with_verify(bare))->explanation,
+            "6 of 40 runs failed at ddd417a89b93, the culprit's parent, outside the range; "
+            "P(good) = 0.5000");
+}
+
+TEST(DescribeVerifyCheck, ABuildFailureSaysThatTheParentDoesNotBuild) {
+  auto words = describe_verify_check(with_verify(verified("build_failed", 0, 0, nullptr)));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->status, "build_failed");
+  EXPECT_EQ(words->verdict, "BUILD FAILED");
+  EXPECT_EQ(words->explanation, "ddd417a89b93, the culprit's parent, does not build");
+  json unnamed = verified("build_failed", 0, 0, nullptr);
+  unnamed.erase("commit");
+  EXPECT_EQ(describe_verify_check(with_verify(unnamed))->explanation,
+            "the culprit's parent does not build");
+}
+
+TEST(DescribeVerifyCheck, NoCheckOrAnUnknownStatusDescribesNothing) {
+  EXPECT_EQ(describe_verify_check(json{{"result", {{"status", "found"}}}}), std::nullopt);
+  EXPECT_EQ(describe_verify_check(json{{"result", {{"checks", nullptr}}}}), std::nullopt);
+  EXPECT_EQ(describe_verify_check(with_verify(nullptr)), std::nullopt);
+  // A revert check alone is no verify check, and the other way round.
+  EXPECT_EQ(describe_verify_check(with_revert(ran("pass", 24, 0, 0.99))), std::nullopt);
+  EXPECT_EQ(describe_revert_check(with_verify(verified("pass", 21, 0, 0.99))), std::nullopt);
+  // "conflict" is a revert status only.
+  for (const json& status :
+       {json("PASS"), json("conflict"), json("passed"), json(1), json(nullptr), json("")}) {
+    json check = verified("pass", 21, 0, 0.99);
+    check["status"] = status;
+    EXPECT_EQ(describe_verify_check(with_verify(check)), std::nullopt) << status;
+  }
+  for (const json& garbage : {json(nullptr), json::array(), json("text"), json(3),
+                              json{{"result", 3}}, json{{"result", {{"checks", "verify"}}}},
+                              json{{"result", {{"checks", {{"verify", {1, 2}}}}}}}}) {
+    EXPECT_EQ(describe_verify_check(garbage), std::nullopt) << garbage.dump();
+  }
+}
+
+TEST(DescribeVerifyCheck, FieldsOfTheWrongShapeAreWordedGenericallyNotShown) {
+  json check = {{"status", "pass"},
+                {"culprit", "HEAD"},
+                {"commit", "not a sha\nBcc: evil@example.com"},
+                {"runs", "21"},
+                {"fails", 0},
+                {"probability_good", "high"},
+                {"detail", "21 runs passed at the parent"}};
+  auto words = describe_verify_check(with_verify(check));
+  ASSERT_TRUE(words.has_value());
+  EXPECT_EQ(words->explanation, "the culprit's parent, outside the range, run counts not known");
+
+  // More failures than runs is no count either; a fail still says what it means.
+  check = verified("fail", 3, 5, 0.01);
+  EXPECT_EQ(describe_verify_check(with_verify(check))->explanation,
+            "ddd417a89b93, the culprit's parent, outside the range, run counts not known: the "
+            "regression is at or before it; P(good) = 0.0100");
+  check["commit"] = std::string(40, 'D');  // upper case: not how git writes a name
+  EXPECT_THAT(describe_verify_check(with_verify(check))->explanation,
+              ::testing::StartsWith("the culprit's parent, outside the range"));
+  EXPECT_THAT(describe_verify_check(with_verify(check))->explanation, Not(HasSubstr("DDDD")));
+}
+
 }  // namespace
 }  // namespace flakebisect::report

@@ -594,6 +594,151 @@ TEST(RenderEmail, ACheckWithHostileOrHugeFieldsKeepsTheBodyWithinSeventyTwoColum
   EXPECT_THAT(body, Not(HasSubstr("Bcc")));
 }
 
+// result.checks.verify as build_report writes it: culprit c, run at its parent 9, outside the
+// range (the good commit).
+json verify_check(const std::string& status) {
+  json check{{"status", status},
+             {"culprit", sha_of('c')},
+             {"commit", sha_of('9')},
+             {"runs", 21},
+             {"fails", 0},
+             {"own_runs", 21},
+             {"probability_good", 0.9961},
+             {"detail", "the engine's own sentence"},
+             {"outcomes", {{"runs", 21}, {"passes", 21}, {"skips", 0}}}};
+  if (status == "fail") {
+    check["runs"] = 12;
+    check["fails"] = 3;
+    check["own_runs"] = 12;
+    check["probability_good"] = 0.00002;
+    check["outcomes"] = {{"runs", 12}, {"passes", 9}, {"fails", 3}, {"skips", 0}};
+  } else if (status == "inconclusive") {
+    check["runs"] = 4;
+    check["fails"] = 1;
+    check["probability_good"] = 0.62;
+    check["outcomes"] = {{"runs", 5}, {"passes", 3}, {"fails", 1}, {"skips", 1}};
+  } else if (status == "build_failed") {
+    check["runs"] = 0;
+    check["own_runs"] = 0;
+    check["probability_good"] = nullptr;
+    check["outcomes"] = nullptr;
+  }
+  return check;
+}
+
+// The sample report as the engine leaves it when the verify check fails: inconclusive, no
+// culprit, the check stored.
+json verify_failed_report() {
+  json report = sample_report();
+  report["bisection"]["state"] = "inconclusive";
+  report["result"]["status"] = "inconclusive";
+  report["result"]["culprit"] = nullptr;
+  report["result"]["reason"] =
+      "the culprit's parent 999999999999, outside the range, fails like a bad commit";
+  report["result"]["checks"] = {{"revert", nullptr}, {"verify", verify_check("fail")}};
+  return report;
+}
+
+TEST(RenderEmail, TheVerifyCheckFollowsTheRevertCheckInTheChecksBlock) {
+  json report = sample_report();
+  report["result"]["checks"] = {{"revert", revert_check("pass")}, {"verify", verify_check("pass")}};
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_THAT(body,
+              HasSubstr("(false\npositives).\n"
+                        "\n"
+                        "Checks:\n"
+                        "  revert:  PASS  (0 of 24 runs failed with cccccccccccc reverted on\n"
+                        "           dddddddddddd; P(fixed) = 0.9961)\n"
+                        "  verify:  PASS  (0 of 21 runs failed at 999999999999, the culprit's\n"
+                        "           parent, outside the range; P(good) = 0.9961)\n"
+                        "\n"
+                        "bad commit:   dddddddddddd net: four\n"));
+  EXPECT_EQ(render_text(report), body);
+  EXPECT_THAT(body, Not(HasSubstr("the engine's own sentence")));
+
+  // Alone (the revert check did not run, or could not be read).
+  for (const json& revert : {json(nullptr), json{{"status", "unknown"}}}) {
+    report["result"]["checks"] = {{"revert", revert}, {"verify", verify_check("inconclusive")}};
+    EXPECT_THAT(
+        render_text(report),
+        HasSubstr("positives).\n\nChecks:\n"
+                  "  verify:  INCONCLUSIVE  (1 of 4 runs failed at 999999999999, the\n"
+                  "           culprit's parent, outside the range; P(good) = 0.6200; a run\n"
+                  "           there was a skip)\n\nbad commit:"))
+        << revert;
+  }
+  report["result"]["checks"] = {{"verify", verify_check("build_failed")}};
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  verify:  BUILD FAILED  (999999999999, the culprit's parent, does not\n"
+                        "           build)\n\nbad commit:"));
+}
+
+TEST(RenderEmail, AVerifyCheckThatFailedIsShownUnderTheInconclusiveVerdict) {
+  const json report = verify_failed_report();
+  const std::string body = render_text(report);
+  EXPECT_THAT(body,
+              StartsWith("flakebisect could not bisect this flaky failure to one commit: "
+                         "the\nculprit's parent 999999999999, outside the range, fails like"));
+  EXPECT_THAT(body,
+              HasSubstr("\n\nChecks:\n"
+                        "  verify:  FAIL  (3 of 12 runs failed at 999999999999, the culprit's\n"
+                        "           parent, outside the range: the regression is at or before it;\n"
+                        "           P(good) < 0.0001)\n"
+                        "\n"
+                        "bad commit:   dddddddddddd net: four\n"));
+  EXPECT_THAT(body, Not(HasSubstr("Fixes:")));
+  EXPECT_THAT(render_email(report), HasSubstr("Subject: [flakebisect] bisection: repro.sh "
+                                              "inconclusive\n"));
+  // Without the check, the same inconclusive report has no block.
+  json plain = report;
+  plain["result"]["checks"].erase("verify");
+  EXPECT_THAT(render_text(plain), Not(HasSubstr("Checks:")));
+}
+
+TEST(RenderEmail, WithoutAVerifyCheckTheMessageIsAsBefore) {
+  json report = sample_report();
+  report["result"]["checks"] = {{"revert", revert_check("pass")}};
+  const std::string with_revert = render_email(report);
+  for (const json& verify : {json(nullptr), json{{"status", "conflict"}}, json{{"status", "PASS"}},
+                             json("pass"), json::array()}) {
+    report["result"]["checks"]["verify"] = verify;
+    EXPECT_EQ(render_email(report), with_revert) << verify;
+  }
+  const std::string plain = render_email(sample_report());
+  report = sample_report();
+  report["result"]["checks"] = {{"revert", nullptr}, {"verify", nullptr}};
+  EXPECT_EQ(render_email(report), plain);
+}
+
+TEST(RenderEmail, AVerifyCheckWithHostileFieldsKeepsTheBodyClean) {
+  json report = verify_failed_report();
+  json& check = report["result"]["checks"]["verify"];
+  check["commit"] = "999999999999\nBcc: evil@example.com";
+  check["runs"] = -3;
+  check["probability_good"] = "low";
+  check["detail"] = "From evil@example.com\n.\n\x1b[31m";
+  const std::string body = render_text(report);
+  for (const std::string& line : lines_of(body)) {
+    if (line.starts_with("Console output")) break;
+    EXPECT_LE(columns(line), kEmailBodyColumns) << line;
+    EXPECT_THAT(line, Not(StartsWith("From ")));
+    EXPECT_THAT(line, Not(StartsWith("Bcc")));
+  }
+  EXPECT_THAT(body,
+              HasSubstr("  verify:  FAIL  (the culprit's parent, outside the range, run counts\n"
+                        "           not known: the regression is at or before it)\n"));
+  EXPECT_THAT(body, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(body, Not(HasSubstr("evil")));
+  for (const json& garbage :
+       {json{{"result", {{"checks", {{"verify", {{"status", "pass"}, {"runs", "x"}}}}}}}},
+        json{{"result", {{"checks", {{"verify", {{"status", "fail"}, {"outcomes", 3}}}}}}}},
+        json{{"result", {{"checks", {{"verify", {1, 2}}}}}}}}) {
+    EXPECT_NO_THROW((void)render_email(garbage)) << garbage.dump();
+    EXPECT_NO_THROW((void)render_text(garbage)) << garbage.dump();
+  }
+}
+
 TEST(RenderEmail, NeverThrowsOnDocumentsOfTheWrongShape) {
   for (const json& garbage :
        {json(nullptr), json::array(), json("text"), json{{"result", 3}, {"commits", "x"}},

@@ -498,6 +498,113 @@ TEST(RenderHtml, ARevertCheckIsEscapedAndBounded) {
   }
 }
 
+// result.checks.verify as build_report writes it: the culprit's parent (sha_of(41)), outside the
+// range.
+json verify_check(const std::string& status) {
+  return {{"status", status},
+          {"culprit", sha_of(12)},
+          {"commit", sha_of(41)},
+          {"runs", status == "build_failed" ? 0 : 21},
+          {"fails", status == "fail" ? 3 : 0},
+          {"own_runs", status == "build_failed" ? 0 : 21},
+          {"probability_good", status == "pass"           ? json(0.9961)
+                               : status == "fail"         ? json(0.00002)
+                               : status == "inconclusive" ? json(0.5)
+                                                          : json(nullptr)},
+          {"detail", "the engine's own sentence"},
+          {"outcomes", nullptr}};
+}
+
+TEST(RenderHtml, TheVerifyCheckIsARowAfterTheRevertCheck) {
+  json report = sample_report();
+  report["result"]["checks"] = {{"revert", revert_check("pass")}, {"verify", verify_check("pass")}};
+  std::string html = render_html(report);
+  const std::string parent12 = sha_of(41).substr(0, 12);
+  const std::string_view result = between(html, "<section id=\"result\">", "</section>");
+  EXPECT_THAT(std::string(result),
+              HasSubstr("</code></dd>\n"
+                        "<dt>Verify check</dt><dd id=\"verify-check\"><strong>PASS</strong> 0 of "
+                        "21 runs failed at " +
+                        parent12 +
+                        ", the culprit&#39;s parent, outside the range; P(good) = 0.9961 &middot; "
+                        "parent <code title=\"" +
+                        sha_of(41) + "\">" + parent12 + "</code></dd>\n<dt>theta</dt>"));
+  EXPECT_LT(html.find("id=\"revert-check\""), html.find("id=\"verify-check\""));
+  EXPECT_THAT(html, Not(HasSubstr("the engine&#39;s own sentence")));
+
+  // A fail: the words say what it means; the detail is not repeated.
+  report["result"]["checks"] = {{"revert", nullptr}, {"verify", verify_check("fail")}};
+  html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("<dt>Confidence</dt><dd>97.00%</dd>\n<dt>Verify check</dt>"
+                              "<dd id=\"verify-check\"><strong>FAIL</strong> 3 of 21 runs failed "
+                              "at " +
+                              parent12 +
+                              ", the culprit&#39;s parent, outside the range: the regression is "
+                              "at or before it; P(good) &lt; 0.0001 &middot; parent <code"));
+  EXPECT_THAT(html, Not(HasSubstr("the engine&#39;s own sentence")));
+  EXPECT_THAT(html, Not(HasSubstr("Revert check")));
+
+  // Inconclusive and a failed build: the engine's sentence says why.
+  report["result"]["checks"] = {{"revert", nullptr}, {"verify", verify_check("inconclusive")}};
+  html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("<strong>INCONCLUSIVE</strong> 0 of 21 runs failed at " + parent12 +
+                              ", the culprit&#39;s parent, outside the range; P(good) = 0.5000 "
+                              "&middot; parent <code title=\"" +
+                              sha_of(41) + "\">" + parent12 +
+                              "</code><br><span class=\"muted\">the engine&#39;s own "
+                              "sentence</span></dd>\n"));
+  report["result"]["checks"] = {{"revert", nullptr}, {"verify", verify_check("build_failed")}};
+  html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("<strong>BUILD FAILED</strong> " + parent12 +
+                              ", the culprit&#39;s parent, does not build &middot; parent <code "
+                              "title=\"" +
+                              sha_of(41) + "\">" + parent12 +
+                              "</code><br><span class=\"muted\">the engine&#39;s own "
+                              "sentence</span></dd>\n"));
+}
+
+TEST(RenderHtml, WithoutAVerifyCheckThePageIsAsBefore) {
+  json report = sample_report();
+  report["result"]["checks"] = {{"revert", revert_check("pass")}};
+  const std::string with_revert = render_html(report);
+  EXPECT_THAT(with_revert, Not(HasSubstr("Verify check")));
+  for (const json& verify :
+       {json(nullptr), json{{"status", "conflict"}}, json{{"status", "unknown"}}, json("x")}) {
+    report["result"]["checks"]["verify"] = verify;
+    EXPECT_EQ(render_html(report), with_revert) << verify;
+  }
+}
+
+TEST(RenderHtml, AVerifyCheckIsEscapedAndBounded) {
+  json report = sample_report();
+  json check = verify_check("inconclusive");
+  check["detail"] = "<img src=x onerror=alert(1)> \x1b[2J" + std::string(100000, 'd');
+  check["commit"] = "\"><script>";
+  report["result"]["checks"] = {{"verify", check}};
+  std::string html;
+  ASSERT_NO_THROW(html = render_html(report));
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("<img")));
+  EXPECT_THAT(html, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(html, HasSubstr("<strong>INCONCLUSIVE</strong> 0 of 21 runs failed at the "
+                              "culprit&#39;s parent, outside the range"));
+  EXPECT_THAT(html, HasSubstr("&lt;img src=x onerror=alert(1)&gt;"));
+  const std::string_view row = between(html, "<dt>Verify check</dt>", "</dd>");
+  EXPECT_LT(row.size(), 2000U);
+  // Damaged counts: the engine's sentence is shown even for a pass.
+  check = verify_check("pass");
+  check["runs"] = "21";
+  report["result"]["checks"] = {{"verify", check}};
+  html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("run counts not known; P(good) = 0.9961 &middot; parent <code"));
+  EXPECT_THAT(html, HasSubstr("<br><span class=\"muted\">the engine&#39;s own sentence</span>"));
+  for (const json& garbage : {json{{"verify", {{"status", "pass"}, {"commit", 5}, {"detail", 3}}}},
+                              json{{"verify", {1}}}, json(7)}) {
+    report["result"]["checks"] = garbage;
+    EXPECT_NO_THROW((void)render_html(report)) << garbage;
+  }
+}
+
 TEST(RenderHtml, ProbabilitiesNeverRoundToCertainty) {
   json report = sample_report();
   report["result"]["confidence"] = 0.999999;

@@ -296,13 +296,15 @@ class ReportTest : public ::testing::Test {
 
   // The found bisection's stored result with `checks` added, as engine/bisector.cc finish()
   // writes it when the revert check ran.
-  void store_checks(const json& checks) {
-    auto bisection = store_->get_bisection(found_);
+  void store_checks(const json& checks) { store_checks_of(found_, checks); }
+
+  void store_checks_of(int64_t id, const json& checks) {
+    auto bisection = store_->get_bisection(id);
     ASSERT_TRUE(bisection.has_value());
     ASSERT_TRUE(bisection->result_json.has_value());
     json result = json::parse(*bisection->result_json);
     result["checks"] = checks;
-    ASSERT_TRUE(store_->set_result(found_, result.dump(), kStartMs + 7200000));
+    ASSERT_TRUE(store_->set_result(id, result.dump(), kStartMs + 7200000));
   }
 
   // A revert check of the planted commit on the tip.
@@ -322,6 +324,39 @@ class ReportTest : public ::testing::Test {
       check["probability_fixed"] = nullptr;
       check["conflicts"] = {"fs/iomap/direct-io.c", "fs/ext4/file.c"};
       check["detail"] = "the revert conflicts in 2 files";
+    }
+    return check;
+  }
+
+  // A verify check of the planted commit, as the engine writes it. It runs at the culprit's first
+  // parent outside the range; the root (the good commit) stands in for it.
+  json verify_check(const std::string& status) const {
+    json check{{"status", status},
+               {"culprit", history_.planted_sha()},
+               {"commit", history_.root},
+               {"runs", 21},
+               {"fails", 0},
+               {"own_runs", 21},
+               {"probability_good", 0.9961},
+               {"detail", "0 of 21 runs failed at " + history_.root.substr(0, 12) +
+                              ", the culprit's parent"}};
+    if (status == "fail") {
+      check["runs"] = 12;
+      check["fails"] = 3;
+      check["own_runs"] = 12;
+      check["probability_good"] = 0.00002;
+      check["detail"] = "3 of 12 runs failed at the culprit's parent";
+    } else if (status == "inconclusive") {
+      check["runs"] = 40;
+      check["fails"] = 6;
+      check["own_runs"] = 40;
+      check["probability_good"] = 0.5;
+      check["detail"] = "the run cap (decision.verify_check_max_runs = 40) was reached";
+    } else if (status == "build_failed") {
+      check["runs"] = 0;
+      check["own_runs"] = 0;
+      check["probability_good"] = nullptr;
+      check["detail"] = "the culprit's parent does not build: make: *** [vmlinux] Error 2";
     }
     return check;
   }
@@ -692,6 +727,264 @@ TEST_F(ReportTest, ACheckOfAnotherCommitIsShownWithAWarning) {
                         ", which is not the first bad commit"));
   EXPECT_THAT(doc["warnings"][1].get<std::string>(),
               HasSubstr("which is not the bad commit " + history_.tip.substr(0, 12)));
+}
+
+TEST_F(ReportTest, AStoredVerifyCheckIsInTheResultWithTheRunsAtTheParent) {
+  // The runs at the parent are ordinary runs of the bisection's test, outside the range.
+  Recorder parent(*store_, found_, engine::test_identity(parse(kConfig)));
+  parent.runs(history_.root, {20, 1, 0, 2}, std::nullopt);
+  store_checks({{"revert", revert_check("pass")}, {"verify", verify_check("pass")}});
+  const json doc = report(found_);
+  EXPECT_EQ(doc["result"]["checks"]["verify"],
+            (json{{"status", "pass"},
+                  {"culprit", history_.planted_sha()},
+                  {"commit", history_.root},
+                  {"runs", 21},
+                  {"fails", 0},
+                  {"own_runs", 21},
+                  {"probability_good", 0.9961},
+                  {"detail", "0 of 21 runs failed at " + history_.root.substr(0, 12) +
+                                 ", the culprit's parent"},
+                  {"outcomes",
+                   {{"runs", 23},
+                    {"passes", 20},
+                    {"fails", 1},
+                    {"crashes", 0},
+                    {"hangs", 0},
+                    {"infra", 2},
+                    {"skips", 0},
+                    {"interrupted", 0}}}}));
+  EXPECT_EQ(doc["result"]["checks"]["revert"]["status"], "pass");  // unchanged beside it
+  EXPECT_EQ(doc["warnings"], json::array());
+  // Not a candidate: no row, no evidence; the totals count its runs as the bisection's.
+  EXPECT_EQ(doc["commits"].size(), candidates_.size());
+  for (const json& commit : doc["commits"]) EXPECT_NE(commit["sha"], history_.root);
+  EXPECT_EQ(doc["totals"]["runs"], 97 + 23);
+  EXPECT_EQ(doc["totals"]["evidence_runs"], 96);
+
+  // A failed build made no runs that count: no probability, no outcomes.
+  store_checks({{"verify", verify_check("build_failed")}});
+  const json failed = report(found_)["result"]["checks"];
+  EXPECT_EQ(failed["revert"], nullptr);
+  EXPECT_EQ(failed["verify"]["status"], "build_failed");
+  EXPECT_EQ(failed["verify"]["commit"], history_.root);
+  EXPECT_EQ(failed["verify"]["probability_good"], nullptr);
+  EXPECT_EQ(failed["verify"]["outcomes"], nullptr);
+}
+
+TEST_F(ReportTest, WithoutAVerifyCheckTheDocumentAndEveryFormatAreAsBefore) {
+  store_checks({{"revert", revert_check("pass")}});
+  const json before = report(found_, golden_options());
+  EXPECT_FALSE(before["result"]["checks"].contains("verify"));
+  EXPECT_EQ(before["result"]["checks"].size(), 1U);
+  // A null verify check is no check.
+  store_checks({{"revert", revert_check("pass")}, {"verify", nullptr}});
+  const json with_null = report(found_, golden_options());
+  EXPECT_EQ(json_text(with_null, 2), json_text(before, 2));
+  EXPECT_EQ(render_email(with_null), render_email(before));
+  EXPECT_EQ(render_bisect_log(with_null), render_bisect_log(before));
+  EXPECT_EQ(render_html(with_null), render_html(before));
+  // Only {"verify": null}: the same as no check at all.
+  store_checks_of(inconclusive_, {{"verify", nullptr}});
+  const json inconclusive = report(inconclusive_, golden_options());
+  EXPECT_EQ(inconclusive["result"]["checks"], (json{{"revert", nullptr}}));
+  expect_golden("inconclusive.email", render_email(inconclusive));
+  expect_golden("inconclusive.bisect-log", render_bisect_log(inconclusive));
+}
+
+// The golden files with the check added where each format puts it: a report with a verify
+// check differs from one without only by the check.
+TEST_F(ReportTest, EveryFormatShowsTheVerifyCheckAndOnlyThat) {
+  const std::string root12 = history_.root.substr(0, 12);
+  const fs::path golden = fs::path(FLAKEBISECT_SOURCE_DIR) / "tests" / "report" / "golden";
+  const auto body_of = [](const std::string& email) {
+    return email.substr(email.find("\n\n") + 2);
+  };
+  const auto insert_before = [](std::string text, const std::string& before,
+                                const std::string& block) {
+    const size_t at = text.find(before);
+    EXPECT_NE(at, std::string::npos) << before;
+    return at == std::string::npos ? text : text.insert(at, block);
+  };
+
+  // A pass: the found bisection's verdict stands.
+  store_checks({{"verify", verify_check("pass")}});
+  json doc = report(found_, golden_options());
+  const std::string pass_words = "0 of 21 runs failed at " + root12 +
+                                 ", the culprit's parent, outside the range; P(good) = 0.9961";
+  EXPECT_EQ(render_text(doc),
+            insert_before(body_of(read_text(golden / "found.email")), "bad commit:   ",
+                          "Checks:\n  verify:  PASS  (0 of 21 runs failed at " + root12 +
+                              ", the culprit's\n           parent, outside the range; P(good) = "
+                              "0.9961)\n\n"));
+  EXPECT_EQ(render_bisect_log(doc),
+            insert_before(read_text(golden / "found.bisect-log"), "# first bad commit:",
+                          "# flakebisect: verify check: PASS (" + pass_words + ")\n"));
+  std::string html = render_html(doc);
+  EXPECT_THAT(html,
+              HasSubstr("<dt>Verify check</dt><dd id=\"verify-check\"><strong>PASS</strong> " +
+                        std::string("0 of 21 runs failed at ") + root12 +
+                        ", the culprit&#39;s parent, outside the range; P(good) = 0.9961 "
+                        "&middot; parent <code title=\"" +
+                        history_.root + "\">" + root12 + "</code></dd>\n"));
+  EXPECT_THAT(html, Not(HasSubstr("Revert check")));
+  EXPECT_EQ(doc["warnings"], json::array());
+
+  // A fail: the engine ended the bisection inconclusive and stored the check.
+  store_checks_of(inconclusive_, {{"verify", verify_check("fail")}});
+  doc = report(inconclusive_, golden_options());
+  EXPECT_EQ(doc["result"]["status"], "inconclusive");
+  EXPECT_EQ(doc["result"]["culprit"], nullptr);
+  EXPECT_EQ(doc["result"]["checks"]["revert"], nullptr);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["status"], "fail");
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["culprit"], history_.planted_sha());
+  EXPECT_EQ(doc["warnings"], json::array());  // no culprit to disagree with
+  const std::string fail_words = "3 of 12 runs failed at " + root12 +
+                                 ", the culprit's parent, outside the range: the regression is "
+                                 "at or before it; P(good) < 0.0001";
+  EXPECT_EQ(render_text(doc),
+            insert_before(body_of(read_text(golden / "inconclusive.email")), "bad commit:   ",
+                          "Checks:\n  verify:  FAIL  (3 of 12 runs failed at " + root12 +
+                              ", the culprit's\n           parent, outside the range: the "
+                              "regression is at or before it;\n           P(good) < 0.0001)\n\n"));
+  EXPECT_EQ(render_bisect_log(doc),
+            insert_before(read_text(golden / "inconclusive.bisect-log"),
+                          "# flakebisect: the bisection is inconclusive",
+                          "# flakebisect: verify check: FAIL (" + fail_words + ")\n"));
+  html = render_html(doc);
+  EXPECT_THAT(html, HasSubstr("<dd id=\"verify-check\"><strong>FAIL</strong> 3 of 12 runs failed "
+                              "at " +
+                              root12 +
+                              ", the culprit&#39;s parent, outside the range: the "
+                              "regression is at or before it; P(good) &lt; 0.0001 &middot; "
+                              "parent <code title=\"" +
+                              history_.root + "\">" + root12 + "</code></dd>\n"));
+
+  // Inconclusive and a failed build: the words in text, the engine's sentence in HTML too. The
+  // store holds the 40 runs the check made at the parent.
+  Recorder(*store_, found_, engine::test_identity(parse(kConfig)))
+      .runs(history_.root, {34, 6, 0, 0}, std::nullopt);
+  store_checks({{"revert", revert_check("pass")}, {"verify", verify_check("inconclusive")}});
+  doc = report(found_, golden_options());
+  EXPECT_THAT(
+      render_text(doc),
+      HasSubstr("\nChecks:\n  revert:  PASS  (0 of 24 runs failed with " +
+                history_.planted_sha().substr(0, 12) + " reverted on\n           " +
+                history_.tip.substr(0, 12) +
+                "; P(fixed) = 0.9961)\n  verify:  INCONCLUSIVE  (6 of 40 runs failed at " + root12 +
+                ", the\n           culprit's parent, outside the range; P(good) "
+                "= 0.5000;\n           undecided after 40 runs there)\n\n"));
+  EXPECT_THAT(render_bisect_log(doc), HasSubstr("; P(fixed) = 0.9961)\n# flakebisect: verify "
+                                                "check: INCONCLUSIVE (6 of 40 runs failed at " +
+                                                root12 +
+                                                ", the culprit's parent, outside the "
+                                                "range; P(good) = 0.5000; undecided after 40 runs "
+                                                "there)\n# first bad commit:"));
+  EXPECT_THAT(render_html(doc), HasSubstr("</code><br><span class=\"muted\">the run cap "
+                                          "(decision.verify_check_max_runs = 40) was "
+                                          "reached</span></dd>\n"));
+  store_checks({{"verify", verify_check("build_failed")}});
+  doc = report(found_, golden_options());
+  EXPECT_THAT(render_text(doc), HasSubstr("\nChecks:\n  verify:  BUILD FAILED  (" + root12 +
+                                          ", the culprit's parent, does not\n           "
+                                          "build)\n\n"));
+  EXPECT_THAT(render_bisect_log(doc),
+              HasSubstr("\n# flakebisect: verify check: BUILD FAILED (" + root12 +
+                        ", the culprit's parent, does not build)\n# first bad commit:"));
+  EXPECT_THAT(render_html(doc), HasSubstr("<span class=\"muted\">the culprit&#39;s parent does "
+                                          "not build: make: *** [vmlinux] Error 2</span>"));
+}
+
+TEST_F(ReportTest, ACorruptStoredVerifyCheckNeitherThrowsNorPassesGarbageThrough) {
+  // Not an object, or an unknown status ("conflict" is a revert status only): the verify check
+  // is null, a warning says why, and the revert check beside it is untouched.
+  for (const json& verify :
+       {json("verify: PASS"), json{1, 2}, json(5), json{{"status", "PASS"}},
+        json{{"status", "conflict"}, {"commit", history_.root}}, json{{"status", 1}}}) {
+    store_checks({{"revert", revert_check("pass")}, {"verify", verify}});
+    const json doc = report(found_);
+    EXPECT_EQ(doc["result"]["checks"]["verify"], nullptr) << verify;
+    EXPECT_EQ(doc["result"]["checks"]["revert"]["status"], "pass") << verify;
+    ASSERT_EQ(doc["warnings"].size(), 1U) << verify;
+    EXPECT_THAT(doc["warnings"][0].get<std::string>(), StartsWith("the stored verify check"));
+    EXPECT_THAT(doc["warnings"][0].get<std::string>(), HasSubstr("left out"));
+    EXPECT_THAT(render_text(doc), Not(HasSubstr("verify:")));
+    EXPECT_THAT(render_bisect_log(doc), Not(HasSubstr("verify check")));
+    EXPECT_THAT(render_html(doc), Not(HasSubstr("Verify check")));
+  }
+
+  // Members of the wrong type or value become null, with one warning naming them.
+  const std::string huge = "\x1b[31m\u202e" + std::string(1 << 20, 'z') + "\n";
+  store_checks({{"verify",
+                 {{"status", "pass"},
+                  {"culprit", "HEAD~1"},
+                  {"commit", history_.root.substr(0, 39)},
+                  {"runs", 21.5},
+                  {"fails", -1},
+                  {"own_runs", "21"},
+                  {"probability_good", -0.1},
+                  {"detail", huge},
+                  {"unknown", huge}}}});
+  json doc = report(found_);
+  std::string text;
+  ASSERT_NO_THROW(text = doc.dump()) << "a string in the report is not valid UTF-8";
+  EXPECT_LT(text.size(), size_t{64} << 10) << "the huge string leaked into the report";
+  const json& verify = doc["result"]["checks"]["verify"];
+  EXPECT_EQ(verify["status"], "pass");
+  for (const char* key :
+       {"culprit", "commit", "runs", "fails", "own_runs", "probability_good", "outcomes"}) {
+    EXPECT_EQ(verify[key], nullptr) << key;
+  }
+  EXPECT_LE(verify["detail"].get<std::string>().size(), 4096U);
+  EXPECT_THAT(verify["detail"].get<std::string>(), StartsWith("\x1b[31m\u202ezzz"));
+  EXPECT_FALSE(verify.contains("unknown"));
+  ASSERT_EQ(doc["warnings"].size(), 1U);
+  EXPECT_EQ(doc["warnings"][0],
+            "the stored verify check has members of the wrong type or value, left null: "
+            "culprit, commit, runs, fails, own_runs, probability_good");
+  EXPECT_THAT(render_text(doc),
+              HasSubstr("\nChecks:\n  verify:  PASS  (the culprit's parent, outside the range, "
+                        "run counts\n           not known)\n\n"));
+  const std::string html = render_html(doc);
+  EXPECT_THAT(html, HasSubstr("<strong>PASS</strong> the culprit&#39;s parent, outside the range, "
+                              "run counts not known<br><span class=\"muted\">zzz"));
+  EXPECT_THAT(html, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(html, Not(HasSubstr("\u202e")));
+  EXPECT_NO_THROW((void)render_email(doc));
+  EXPECT_NO_THROW((void)render_bisect_log(doc));
+
+  // Failures above runs; a probability for a failed build is dropped without a warning, as the
+  // revert check's is; a detail of the wrong type.
+  json check = verify_check("fail");
+  check["fails"] = 13;
+  check["detail"] = json{{"text", "x"}};
+  store_checks({{"verify", check}});
+  doc = report(found_);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["runs"], 12);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["fails"], nullptr);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["detail"], nullptr);
+  EXPECT_THAT(doc["warnings"][0].get<std::string>(), ::testing::EndsWith(": fails, detail"));
+  check = verify_check("build_failed");
+  check["probability_good"] = 0.5;
+  check["runs"] = 24.0;  // a whole number is a count
+  store_checks({{"verify", check}});
+  doc = report(found_);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["probability_good"], nullptr);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["runs"], 24);
+  EXPECT_EQ(doc["warnings"], json::array());
+}
+
+TEST_F(ReportTest, AVerifyCheckForAnotherCulpritIsShownWithAWarning) {
+  json check = verify_check("pass");
+  check["culprit"] = history_.tip;
+  store_checks({{"verify", check}});
+  const json doc = report(found_);
+  EXPECT_EQ(doc["result"]["checks"]["verify"]["culprit"], history_.tip);
+  ASSERT_EQ(doc["warnings"].size(), 1U);
+  EXPECT_EQ(doc["warnings"][0], "the verify check ran for " + history_.tip.substr(0, 12) +
+                                    ", which is not the first bad commit " +
+                                    history_.planted_sha().substr(0, 12));
+  EXPECT_THAT(render_text(doc), HasSubstr("  verify:  PASS  ("));
 }
 
 // range.first_parent, from the stored configuration: in the document, in the text and email
