@@ -221,8 +221,11 @@ std::string eta_text(const LiveSnapshot& s) {
   if (s.state == BisectionState::kRunning && !s.checking.empty()) {
     // The search is over; the check ends when its runs decide, which the search's steps do not
     // predict.
-    return "unknown (the revert check ends when its runs decide, at most "
-           "decision.revert_check_max_runs)";
+    return s.checking.rfind("verify check", 0) == 0
+               ? "unknown (the verify check ends when its runs decide, at most "
+                 "decision.verify_check_max_runs)"
+               : "unknown (the revert check ends when its runs decide, at most "
+                 "decision.revert_check_max_runs)";
   }
   const std::optional<Estimate> estimate = estimate_remaining(s);
   if (!estimate) {

@@ -43,8 +43,8 @@ std::string live_text(const engine::Progress& p) {
       doing = "paused";
       break;
   }
-  if (p.revert_check) {
-    doing = "revert check: " + doing;  // before the SHA, which the user's repository lacks
+  if (!p.check.empty()) {
+    doing = p.check + ": " + doing;  // before the SHA, which the user's repository may lack
   }
   std::string line = fmt::format("[{}] {}/{} runs, {} builds | {}", p.bisection_id, p.runs,
                                  p.max_runs, p.builds, doing);

@@ -148,18 +148,28 @@ std::string result_summary(const nlohmann::json& result) {
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
     out += fmt::format("found: {} {}\n", string_field(result["culprit"], "sha"),
                        printable(string_field(result["culprit"], "subject"), 200));
-    // The revert check's runs are the bisection's too; say how many, so that "after N runs"
-    // does not read as the search's alone.
+    // The checks' runs are the bisection's too; say how many, so that "after N runs" does not
+    // read as the search's alone. own_runs: the runs this bisection made at the check's commit,
+    // whatever their outcome (the check's runs and fails also count another bisection's there).
     std::string checked;
-    if (result.contains("checks") && result["checks"].is_object() &&
-        result["checks"].contains("revert") && result["checks"]["revert"].is_object()) {
-      // own_runs: the runs this bisection made at the revert, whatever their outcome (the
-      // check's runs and fails also count runs another bisection stored there).
-      const auto check_runs =
-          static_cast<uint64_t>(number_field(result["checks"]["revert"], "own_runs"));
-      if (check_runs > 0) {
-        checked = fmt::format(" ({} of them the revert check's)", check_runs);
+    uint64_t check_runs = 0;
+    int checks_with_runs = 0;
+    std::string only;
+    for (const char* name : {"verify", "revert"}) {
+      if (result.contains("checks") && result["checks"].is_object() &&
+          result["checks"].contains(name) && result["checks"][name].is_object()) {
+        const auto own = static_cast<uint64_t>(number_field(result["checks"][name], "own_runs"));
+        if (own > 0) {
+          check_runs += own;
+          ++checks_with_runs;
+          only = name;
+        }
       }
+    }
+    if (check_runs > 0) {
+      checked = checks_with_runs == 1
+                    ? fmt::format(" ({} of them the {} check's)", check_runs, only)
+                    : fmt::format(" ({} of them the checks')", check_runs);
     }
     out += fmt::format("confidence {:.4f} after {} runs{} and {} builds\n",
                        number_field(result, "confidence"), runs, checked, builds);
@@ -188,19 +198,22 @@ std::string result_summary(const nlohmann::json& result) {
                        number_field(theta, "mean"), number_field(theta, "low"),
                        number_field(theta, "high"));
   }
-  if (result.contains("checks") && result["checks"].is_object() &&
-      result["checks"].contains("revert") && result["checks"]["revert"].is_object()) {
+  for (const char* name : {"verify", "revert"}) {
+    if (!result.contains("checks") || !result["checks"].is_object() ||
+        !result["checks"].contains(name) || !result["checks"][name].is_object()) {
+      continue;
+    }
     // KernelCI's spelling: "revert: PASS".
-    const auto& revert = result["checks"]["revert"];
-    std::string verdict = string_field(revert, "status");
+    const auto& check = result["checks"][name];
+    std::string verdict = string_field(check, "status");
     if (verdict.empty()) {
-      return out;  // not a check this version wrote
+      continue;  // not a check this version wrote
     }
     std::replace(verdict.begin(), verdict.end(), '_', ' ');
     std::transform(verdict.begin(), verdict.end(), verdict.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    out += fmt::format("revert check: {} ({})\n", printable(verdict, 20),
-                       printable(string_field(revert, "detail"), 300));
+    out += fmt::format("{} check: {} ({})\n", name, printable(verdict, 20),
+                       printable(string_field(check, "detail"), 300));
   }
   return out;
 }

@@ -378,6 +378,21 @@ class Session {
       const model::Verdict verdict = model::evaluate_stop(posterior, stop_options_);
       if (verdict == model::Verdict::kFound) {
         json checks;
+        if (config_.decision.verify_check) {
+          FB_ASSIGN_OR_RETURN(std::optional<Checked> verified, verify_check(posterior));
+          if (verified && verified->ended) {
+            return *verified->ended;
+          }
+          if (verified) {
+            const bool failed = verified->result.value("status", "") == "fail";
+            const std::string reason = verified->result.value("detail", "");
+            checks["verify"] = std::move(verified->result);
+            if (failed) {
+              // The good side of the range is not good: no commit inside it is the first bad one.
+              return finish(BisectionState::kInconclusive, posterior, reason, std::move(checks));
+            }
+          }
+        }
         if (config_.decision.revert_check) {
           FB_ASSIGN_OR_RETURN(Checked checked, revert_check(posterior));
           if (checked.ended) {
@@ -887,9 +902,9 @@ class Session {
       out["status"] = std::move(status);
       out["detail"] = detail;
       FB_TRY(log_event(kEventCheck, "revert check: " + detail, out));
-      report_check(Progress::Phase::kRunning,
+      report_check("revert check", Progress::Phase::kRunning,
                    out["commit"].is_string() ? out["commit"].get<std::string>() : std::string(),
-                   culprit.subject, 0, 0, "revert check: " + detail);
+                   "Revert \"" + culprit.subject + "\"", 0, 0, "revert check: " + detail);
       return Checked{out, std::nullopt};
     };
 
@@ -923,36 +938,124 @@ class Session {
       return done("conflict", detail);
     }
     out["commit"] = revert.sha;
-    const std::string what =
-        fmt::format("{} with {} reverted", short_sha(onto), short_sha(culprit.sha));
-    const std::string testing =
-        fmt::format("revert check: testing {} (commit {})", what, short_sha(revert.sha));
-    FB_TRY(log_event(kEventCheck, testing, json{{"sha", revert.sha}, {"runs", 0}}));
+    CheckTarget target;
+    target.label = "revert check";
+    target.sha = revert.sha;
+    target.tree_id = revert.tree_id;
+    target.what = fmt::format("{} with {} reverted", short_sha(onto), short_sha(culprit.sha));
+    target.testing = fmt::format("testing {} (commit {})", target.what, short_sha(revert.sha));
+    target.subject = "Revert \"" + culprit.subject + "\"";
+    target.probability_key = "probability_fixed";
+    target.probability_name = "P(fixed)";
+    target.cap = config_.decision.revert_check_max_runs;
+    target.cap_key = "decision.revert_check_max_runs";
+    target.build_what = "the revert ";
+    return run_check(posterior, target, out, done);
+  }
 
-    report_check(Progress::Phase::kCheckout, revert.sha, culprit.subject, 0, 0, testing);
-    auto checked_out = worktree_->checkout(revert.sha);
+  // The verify check (decision.verify_check): when the culprit's first parent is outside the
+  // candidates, the search never ran it and the verdict rests on the user's word that it is good.
+  // Runs it like the revert check runs the revert. nullopt when the culprit's first parent is a
+  // candidate (the search weighed it) or the culprit has none.
+  base::Result<std::optional<Checked>> verify_check(const model::Posterior& posterior) {
+    const store::Candidate& culprit = candidates_[posterior.most_likely()];
+    FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(bisection_.spec.repo));
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo info, repo.commit_info(culprit.sha));
+    if (info.parents.empty() || index_of_.count(info.parents.front()) > 0) {
+      return std::optional<Checked>();
+    }
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo parent, repo.commit_info(info.parents.front()));
+    json out{{"status", "inconclusive"},
+             {"culprit", culprit.sha},
+             {"commit", parent.sha},
+             {"runs", 0},
+             {"fails", 0},
+             {"probability_good", nullptr}};
+    const std::string what =
+        fmt::format("{} (the culprit's parent, outside the range)", short_sha(parent.sha));
+    const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
+      if (status == "fail") {
+        detail = fmt::format(
+            "the culprit's parent {} is not good: {}; the regression is at or before it, older "
+            "than the range: bisect again with an older good commit",
+            short_sha(parent.sha), detail);
+      }
+      out["status"] = std::move(status);
+      out["detail"] = detail;
+      FB_TRY(log_event(kEventCheck, "verify check: " + detail, out));
+      report_check("verify check", Progress::Phase::kRunning, parent.sha, parent.subject, 0, 0,
+                   "verify check: " + detail);
+      return Checked{out, std::nullopt};
+    };
+    FB_TRY(ensure_worktree());
+    CheckTarget target;
+    target.label = "verify check";
+    target.sha = parent.sha;
+    target.tree_id = parent.tree;
+    target.what = what;
+    target.testing = fmt::format("testing {}, which the verdict assumes good", what);
+    target.subject = parent.subject;
+    target.probability_key = "probability_good";
+    target.probability_name = "P(good)";
+    target.cap = config_.decision.verify_check_max_runs;
+    target.cap_key = "decision.verify_check_max_runs";
+    target.build_what = "the culprit's parent ";
+    FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
+    return std::optional<Checked>(std::move(checked));
+  }
+
+  // What a check runs: one commit outside the candidates, its runs weighed by the revert check's
+  // model (model::evaluate_revert: like a good commit, "fixed", or like a bad one, "still bad").
+  struct CheckTarget {
+    std::string label;             // "revert check": the prefix of its events and lines
+    std::string sha;               // the commit run
+    std::string tree_id;           // its tree, the build cache's key
+    std::string what;              // how its runs are named in sentences
+    std::string testing;           // the first event's sentence
+    std::string subject;           // what progress shows as the commit's subject
+    std::string probability_key;   // the result's member for P(like a good commit)
+    std::string probability_name;  // its name in sentences: "P(fixed)"
+    uint32_t cap = 0;              // the most runs, every outcome counted
+    std::string cap_key;           // the configuration key of the cap
+    std::string build_what;        // "the revert ": in the build's event
+  };
+  using CheckDone = std::function<base::Result<Checked>(std::string status, std::string detail)>;
+
+  // Runs `target` until the posterior decides (done("pass") or done("fail")), the cap is reached
+  // or a run is a skip (done("inconclusive")), or it does not build (done("build_failed")). Like
+  // the search, a function of the stored rows: runs stored at the commit for this test, whichever
+  // bisection made them, count first, and a check they decide builds and runs nothing.
+  base::Result<Checked> run_check(const model::Posterior& posterior, const CheckTarget& target,
+                                  json& out, const CheckDone& done) {
+    const std::string& what = target.what;
+    const std::string testing = target.label + ": " + target.testing;
+    FB_TRY(log_event(kEventCheck, testing, json{{"sha", target.sha}, {"runs", 0}}));
+
+    report_check(target.label, Progress::Phase::kCheckout, target.sha, target.subject, 0, 0,
+                 testing);
+    auto checked_out = worktree_->checkout(target.sha);
     if (!checked_out) {
       return std::move(checked_out)
           .error()
-          .context(fmt::format("checkout of the revert {}", short_sha(revert.sha)));
+          .context(fmt::format("checkout of {} {}", target.build_what, short_sha(target.sha)));
     }
     prepared_.reset();  // the worktree no longer holds a candidate
-    build::CommitCheckout checkout{revert.sha, bisection_.spec.repo, worktree_->path().native(),
+    build::CommitCheckout checkout{target.sha, bisection_.spec.repo, worktree_->path().native(),
                                    std::string()};
-    checkout.tree_id = revert.tree_id;
+    checkout.tree_id = target.tree_id;
     const double threshold = model::stop_threshold(stop_options_);
-    const uint32_t cap = config_.decision.revert_check_max_runs;
+    const uint32_t cap = target.cap;
     std::optional<int64_t> build_id;
     bool built = false;  // in this session
     // The stored runs first: a session that finds the check decided (killed after its last run,
-    // or another bisection's runs at the same revert) neither builds nor runs anything.
+    // or another bisection's runs at the same commit) neither builds nor runs anything.
     while (true) {
       FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
-                          store_.runs_for(bisection_.spec.test_identity, revert.sha));
+                          store_.runs_for(bisection_.spec.test_identity, target.sha));
       uint32_t fails = 0, passes = 0, next = 0;
-      // Every run at the revert counts toward the cap, also those that are neither a pass nor a
+      // Every run at the commit counts toward the cap, also those that are neither a pass nor a
       // failure (a hang that test.failure_outcomes leaves out, a crash of another signature):
-      // otherwise a revert that always hangs would be run for ever.
+      // otherwise a commit that always hangs would be run for ever.
       const auto made = static_cast<uint32_t>(std::min<size_t>(stored.size(), UINT32_MAX));
       bool skipped = false;
       uint64_t own = 0;  // made by this bisection, whatever their outcome
@@ -977,13 +1080,13 @@ class Session {
       out["runs"] = fails + passes;
       out["fails"] = fails;
       out["own_runs"] = own;
-      out["probability_fixed"] = fixed;
+      out[target.probability_key] = fixed;
       // Rounded down, as the reports do: 0.99996 is not "1.0000", and a tiny P is not "0".
       const std::string p_fixed =
           fixed > 0 && fixed < 1e-4 ? std::string("< 0.0001")
                                     : fmt::format("= {:.4f}", std::floor(fixed * 1e4 + 1e-9) / 1e4);
-      std::string counts = fmt::format("{} of {} runs of {} failed (P(fixed) {})", fails,
-                                       fails + passes, what, p_fixed);
+      std::string counts = fmt::format("{} of {} runs of {} failed ({} {})", fails, fails + passes,
+                                       what, target.probability_name, p_fixed);
       if (made > fails + passes) {
         counts += fmt::format("; {} more neither passed nor failed", made - fails - passes);
       }
@@ -1002,8 +1105,7 @@ class Session {
           break;
       }
       if (made >= cap) {
-        return done("inconclusive",
-                    counts + fmt::format(": decision.revert_check_max_runs ({}) reached", cap));
+        return done("inconclusive", counts + fmt::format(": {} ({}) reached", target.cap_key, cap));
       }
 
       FB_ASSIGN_OR_RETURN(auto interrupted, check_interrupted());
@@ -1015,17 +1117,18 @@ class Session {
         // products of an earlier session's build need not be there any more (the checkout removes
         // untracked files); the kernel builder's artifact cache makes a repeat cheap. A stored
         // failed build is final, as it is for a candidate. Runs already made stay in the result.
-        FB_ASSIGN_OR_RETURN(auto stored_build, store_.find_build(revert.tree_id, build_key_));
+        FB_ASSIGN_OR_RETURN(auto stored_build, store_.find_build(target.tree_id, build_key_));
         if (!stored_build || stored_build->status == store::BuildStatus::kOk) {
-          report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0, "");
+          report_check(target.label, Progress::Phase::kBuilding, target.sha, target.subject, 0, 0,
+                       "");
           FB_ASSIGN_OR_RETURN(std::optional<Built> fresh,
-                              build_and_record(checkout, "no revert check", "the revert "));
+                              build_and_record(checkout, "no " + target.label, target.build_what));
           if (!fresh) {
             FB_ASSIGN_OR_RETURN(auto ended, check_interrupted());
             return Checked{json(), ended.value_or(BisectionState::kPaused)};
           }
           stored_build = fresh->record;
-          report_check(Progress::Phase::kBuilding, revert.sha, culprit.subject, 0, 0,
+          report_check(target.label, Progress::Phase::kBuilding, target.sha, target.subject, 0, 0,
                        fresh->message);
         }
         if (stored_build->status != store::BuildStatus::kOk) {
@@ -1036,7 +1139,7 @@ class Session {
           }
           // No verdict: the runs made are in `detail`, and the reports null the probability of
           // a revert that does not build (docs/reports.md); so does the result, and `run --json`.
-          out["probability_fixed"] = nullptr;
+          out[target.probability_key] = nullptr;
           return done("build_failed", detail);
         }
         build_id = stored_build->id;
@@ -1057,12 +1160,13 @@ class Session {
       }
       std::optional<BisectionState> ended;
       uint32_t k = 0;
-      report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, 1, batch, "");
+      report_check(target.label, Progress::Phase::kRunning, target.sha, target.subject, 1, batch,
+                   "");
       const run::RunSink sink = [&](const run::RunResult& result) -> base::Result<bool> {
         if (stopped()) {
           return false;  // the watcher may have killed it: never record
         }
-        FB_TRY(store_run(revert.sha, build_id, result));
+        FB_TRY(store_run(target.sha, build_id, result));
         ++k;
         switch (policy_.classify(result.outcome, result.signature)) {
           case Observation::kPass:
@@ -1087,25 +1191,26 @@ class Session {
           ended = *changed;
           return false;
         }
-        report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, k + 1, batch, "");
+        report_check(target.label, Progress::Phase::kRunning, target.sha, target.subject, k + 1,
+                     batch, "");
         return true;
       };
       // Read again: the build above can have taken minutes, while another bisection of this
-      // test stored runs here (two daemon workers checking the same revert).
+      // test stored runs here (two daemon workers checking the same commit).
       FB_ASSIGN_OR_RETURN(
           const auto indexes,
-          RunIndexReservation::take(bisection_.spec.test_identity, revert.sha, batch,
-                                    [&] { return next_run_index_at(revert.sha, next); }));
+          RunIndexReservation::take(bisection_.spec.test_identity, target.sha, batch,
+                                    [&] { return next_run_index_at(target.sha, next); }));
       next_index_ = indexes->first();
       FB_TRY(runner_->run_batch(checkout, next_index_, batch, sink));
       if (ended) {
         return Checked{json(), ended};
       }
-      const std::string progress =
-          fmt::format("revert check: {} more runs of {}; {} of {} failed so far", k, what, fails,
-                      fails + passes);
-      FB_TRY(log_event(kEventCheck, progress, json{{"sha", revert.sha}, {"runs", k}}));
-      report_check(Progress::Phase::kRunning, revert.sha, culprit.subject, 0, 0, progress);
+      const std::string progress = fmt::format("{}: {} more runs of {}; {} of {} failed so far",
+                                               target.label, k, what, fails, fails + passes);
+      FB_TRY(log_event(kEventCheck, progress, json{{"sha", target.sha}, {"runs", k}}));
+      report_check(target.label, Progress::Phase::kRunning, target.sha, target.subject, 0, 0,
+                   progress);
     }
   }
 
@@ -1167,8 +1272,12 @@ class Session {
                           candidates_[best].subject, posterior.max_probability())
             : fmt::format("{}: {}", status, reason);
     if (result.contains("checks")) {
-      message += fmt::format("; revert check: {}",
-                             result["checks"]["revert"]["status"].get<std::string>());
+      for (const char* name : {"verify", "revert"}) {
+        const json& check = result["checks"].value(name, json());
+        if (check.is_object() && check.value("status", json()).is_string()) {
+          message += fmt::format("; {} check: {}", name, check["status"].get<std::string>());
+        }
+      }
     }
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
     FB_TRY(store_.set_result(id_, dump(result), now_ms()));
@@ -1226,15 +1335,16 @@ class Session {
   }
 
   // report() for the revert check's commit, which is not a candidate.
-  void report_check(Progress::Phase phase, const std::string& sha, const std::string& subject,
-                    uint32_t batch_run, uint32_t batch_runs, const std::string& milestone) const {
+  void report_check(const std::string& check, Progress::Phase phase, const std::string& sha,
+                    const std::string& subject, uint32_t batch_run, uint32_t batch_runs,
+                    const std::string& milestone) const {
     if (!options_.progress) {
       return;
     }
     Progress progress = progress_of(phase, batch_run, batch_runs, milestone);
     progress.sha = sha;
-    progress.revert_check = true;
-    progress.subject = "Revert \"" + subject + "\"";
+    progress.check = check;
+    progress.subject = subject;
     options_.progress(progress);
   }
 

@@ -59,9 +59,10 @@ struct Progress {
   int64_t bisection_id = 0;
   Phase phase = Phase::kPlanning;
   std::string sha;             // the commit being worked on (empty while planning)
-  // sha is the revert check's commit (bad with the culprit reverted), not a candidate; subject
-  // is then the reverted culprit's.
-  bool revert_check = false;
+  // Set during a check ("revert check", "verify check"): sha is then the check's commit, not a
+  // candidate (bad with the culprit reverted, or the culprit's parent outside the range), and
+  // subject what describes it ("Revert \"<culprit's subject>\"", or the parent's subject).
+  std::string check;
   std::string subject;         // its subject
   uint32_t batch_run = 0;      // while running: 1-based position within the batch
   uint32_t batch_runs = 0;     // runs planned for this commit in this step

@@ -845,6 +845,79 @@ TEST_F(BisectorTest, TheRevertChecksRunIndicesFollowRunsStoredWhileItsRevertWasB
   EXPECT_GT(at_revert, 3U) << "the check made no runs of its own";
 }
 
+// ---- the verify check ---------------------------------------------------------------------
+
+// A bisection like create_running's, with `good` as its good end.
+int64_t create_with_good(store::Store& store, const History& history, const std::string& good,
+                         const config::Config& config) {
+  engine::BisectRequest request{history.repo.native(), {good}, history.tip, config};
+  auto spec = engine::prepare_bisection(request);
+  EXPECT_TRUE(spec.has_value()) << (spec ? "" : spec.error().message());
+  return store.create_bisection(*spec, 1000, ::getpid()).value_or(0);
+}
+
+TEST_F(BisectorTest, TheVerifyCheckRunsTheUntestedParentOfAFirstCommitCulprit) {
+  // The culprit is the first commit after the good one: the search never runs its parent, so
+  // the verdict rests on the good end being good. The verify check runs it, and it passes.
+  make(sized(60, 3));
+  runner_.fn = marker_runner(30);
+  const std::string parent = history_.shas[history_.parents[history_.planted].front()];
+  const int64_t id = create_with_good(store_, history_, parent, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], history_.planted_sha());
+  const auto& verify = result["checks"]["verify"];
+  EXPECT_EQ(verify["status"], "pass") << verify.dump();
+  EXPECT_EQ(verify["culprit"], history_.planted_sha());
+  EXPECT_EQ(verify["commit"], parent);
+  EXPECT_EQ(verify["fails"], 0);
+  EXPECT_GE(verify["runs"].get<int>(), 3);
+  EXPECT_GE(verify["probability_good"].get<double>(), 0.995);
+  EXPECT_EQ(verify["own_runs"], verify["runs"]);
+  size_t at_parent = 0;
+  for (const auto& call : runner_.calls) at_parent += call.sha == parent;
+  EXPECT_EQ(at_parent, verify["runs"].get<size_t>());
+  EXPECT_FALSE(result["checks"].contains("revert"));
+}
+
+TEST_F(BisectorTest, AGoodEndThatFailsLikeABadCommitMakesTheBisectionInconclusive) {
+  // The "good" commit the user gave already has the bug (it passed a few times by hand): every
+  // candidate is bad, and without the check the first one would be named with full confidence.
+  make(sized(60, 3));
+  runner_.fn = marker_runner(30);
+  const int64_t id =
+      create_with_good(store_, history_, history_.planted_sha(), revert_check_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kInconclusive);
+  const auto result = result_of(store_, id);
+  EXPECT_TRUE(result["culprit"].is_null()) << result.dump();
+  const auto& verify = result["checks"]["verify"];
+  EXPECT_EQ(verify["status"], "fail") << verify.dump();
+  EXPECT_EQ(verify["commit"], history_.planted_sha());
+  EXPECT_GE(verify["fails"].get<int>(), 1);
+  EXPECT_LE(verify["probability_good"].get<double>(), 0.005);
+  EXPECT_THAT(result["reason"].get<std::string>(), HasSubstr("older than the range"));
+  EXPECT_THAT(result["reason"].get<std::string>(),
+              HasSubstr("the culprit's parent " + history_.planted_sha().substr(0, 12)));
+  EXPECT_FALSE(result["checks"].contains("revert")) << "no revert check of a wrong range";
+}
+
+TEST_F(BisectorTest, TheVerifyCheckRunsOnlyWhereTheSearchDidNotWeighTheParent) {
+  make(sized(60, 3));
+  runner_.fn = marker_runner(30);
+  // The planted commit sits inside the range: its parent is a candidate.
+  const int64_t inside = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(inside).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_FALSE(result_of(store_, inside).contains("checks"));
+  // Switched off, a first-commit culprit is named as before, on the user's word.
+  config::Config off = test_config();
+  off.decision.verify_check = false;
+  const std::string parent = history_.shas[history_.parents[history_.planted].front()];
+  store::Store other = memory_store();
+  const int64_t id = create_with_good(other, history_, parent, off);
+  ASSERT_EQ(run(id, &other).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_FALSE(result_of(other, id).contains("checks"));
+}
+
 TEST_F(BisectorTest, TheRevertCheckFailsWhenTheRevertStillFailsLikeABadCommit) {
   make(sized(60, 3));
   // The bug needs the culprit and something else: with the culprit reverted it still fails.

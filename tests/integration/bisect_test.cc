@@ -235,6 +235,31 @@ TEST(Bisect, StoresSideBySideKeepTheirCheckoutsApart) {
 // `--revert-check` end to end: the real binary, git and a shell test script. The check's runs see
 // the revert commit as FLAKEBISECT_COMMIT, in the worktree's own objects and not the user's; a
 // kill -9 in the middle of the check resumes to the same check; the text report shows it.
+TEST(Bisect, AGoodCommitThatFailsTooIsCaughtByTheVerifyCheck) {
+  // A user's "good" commit that already has the bug (it passed a few times by hand): every
+  // candidate is bad, so without the check the first one would be named. The verify check runs
+  // its parent, the good commit, and ends the bisection inconclusive instead.
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 8), 40);
+  std::vector<std::string> args = run_args(s);
+  args[6] = s.history.planted_sha();  // the value of --good
+  args.insert(args.end(), {"--", s.script.native()});
+  const CliResult result = flakebisect(args);
+  ASSERT_EQ(result.exit_code, 0) << describe(result);
+  EXPECT_THAT(result.out, HasSubstr("inconclusive: the culprit's parent " +
+                                    s.history.planted_sha().substr(0, 12) + " is not good"));
+  EXPECT_THAT(result.out, HasSubstr("older than the range"));
+  EXPECT_THAT(result.out, HasSubstr("verify check: FAIL ("));
+  const CliResult report = flakebisect({"--db", s.db.native(), "report", "1", "--format", "text"});
+  ASSERT_EQ(report.exit_code, 0) << describe(report);
+  EXPECT_THAT(report.out, HasSubstr("verify:  FAIL"));
+  const auto json =
+      parse_json(flakebisect({"--db", s.db.native(), "report", "1", "--format", "json"}).out);
+  EXPECT_EQ(json["result"]["status"], "inconclusive");
+  EXPECT_EQ(json["result"]["checks"]["verify"]["status"], "fail");
+  EXPECT_EQ(json["result"]["checks"]["verify"]["commit"], s.history.planted_sha());
+}
+
 TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKill) {
   TempDir dir;
   const fs::path seen = dir.path() / "seen";
