@@ -1248,8 +1248,12 @@ class Session {
                               {"subject", candidates_[set[i]].subject},
                               {"probability", probability[set[i]]}});
     }
-    result["credible_set"] = std::move(credible);
-    result["credible_set_size"] = set.size();
+    // A verify check that failed refuted the assumption every probability here rests on (the
+    // good end is good): no commit of the range is offered as the first bad one.
+    const bool refuted = checks.is_object() && checks.contains("verify") &&
+                         checks["verify"].value("status", json()) == "fail";
+    result["credible_set"] = refuted ? json::array() : std::move(credible);
+    result["credible_set_size"] = refuted ? 0 : set.size();
     result["credible_mass"] = config_.decision.confidence;
     result["theta"] = rate_json(posterior.theta_summary());
     result["eps"] = rate_json(posterior.eps_summary());

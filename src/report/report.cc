@@ -697,11 +697,21 @@ class Collector {
       out["culprit"] = culprit_json(culprit);
       out["confidence"] = probability(probability_[culprit]);
     }
-    const std::vector<model::CommitIndex> set = posterior_->credible_set(confidence_level());
-    for (size_t k = 0; k < set.size() && k < kMaxCredibleSetEntries; ++k) {
-      out["credible_set"].push_back(commit_ref(set[k]));
+    // A verify check that failed refuted the assumption the posterior rests on (the good end is
+    // good): the engine offers no commit of the range as the first bad one, and neither does the
+    // report.
+    const json* checks =
+        stored.is_object() && stored.contains("checks") ? &stored["checks"] : nullptr;
+    const bool refuted = checks != nullptr && checks->is_object() && checks->contains("verify") &&
+                         (*checks)["verify"].is_object() &&
+                         (*checks)["verify"].value("status", json()) == "fail";
+    if (!refuted) {
+      const std::vector<model::CommitIndex> set = posterior_->credible_set(confidence_level());
+      for (size_t k = 0; k < set.size() && k < kMaxCredibleSetEntries; ++k) {
+        out["credible_set"].push_back(commit_ref(set[k]));
+      }
+      out["credible_set_size"] = set.size();
     }
-    out["credible_set_size"] = set.size();
     out["theta"] = rate_json(posterior_->theta_summary());
     out["eps"] = rate_json(posterior_->eps_summary());
     if (posterior_->options().no_regression_prior > 0) {

@@ -899,6 +899,8 @@ TEST_F(BisectorTest, AGoodEndThatFailsLikeABadCommitMakesTheBisectionInconclusiv
   EXPECT_THAT(result["reason"].get<std::string>(),
               HasSubstr("the culprit's parent " + history_.planted_sha().substr(0, 12)));
   EXPECT_FALSE(result["checks"].contains("revert")) << "no revert check of a wrong range";
+  EXPECT_TRUE(result["credible_set"].empty()) << "no commit of a refuted range is offered";
+  EXPECT_EQ(result["credible_set_size"], 0);
 }
 
 TEST_F(BisectorTest, TheVerifyCheckRunsOnlyWhereTheSearchDidNotWeighTheParent) {
