@@ -167,6 +167,9 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   if (options.revert_check) {
     config.decision.revert_check = true;
   }
+  if (options.no_verify_check) {
+    config.decision.verify_check = false;
+  }
   if (!options.command.empty() && (config.reproducer || config.xfstests)) {
     usage = true;
     return base::Error(

@@ -41,6 +41,7 @@ struct StartOptions {
   std::vector<std::string> command;  // after "--": the test command
   bool first_parent = false;         // --first-parent: sets range.first_parent
   bool revert_check = false;         // --revert-check: sets decision.revert_check
+  bool no_verify_check = false;      // --no-verify-check: clears decision.verify_check
   bool json = false;
 };
 

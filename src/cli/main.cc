@@ -67,6 +67,9 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
   command->add_flag("--revert-check", options.revert_check,
                     "once found, test bad with the culprit reverted, as KernelCI's revert check "
                     "(decision.revert_check)");
+  command->add_flag("--no-verify-check", options.no_verify_check,
+                    "name a culprit that is the first commit after a good one without running "
+                    "that good commit (decision.verify_check = false)");
   command
       ->add_option("--confidence", confidence,
                    "be right this often: stop when one commit holds 1 - (1 - P) / 2 of the "

@@ -258,6 +258,15 @@ TEST(Bisect, AGoodCommitThatFailsTooIsCaughtByTheVerifyCheck) {
   EXPECT_EQ(json["result"]["status"], "inconclusive");
   EXPECT_EQ(json["result"]["checks"]["verify"]["status"], "fail");
   EXPECT_EQ(json["result"]["checks"]["verify"]["commit"], s.history.planted_sha());
+
+  // Without the check the same range names its first commit, on the user's word.
+  std::vector<std::string> unchecked = args;
+  unchecked[1] = (dir.path() / "unchecked.db").native();
+  unchecked.insert(unchecked.end() - 2, "--no-verify-check");
+  const CliResult named = flakebisect(unchecked);
+  ASSERT_EQ(named.exit_code, 0) << describe(named);
+  EXPECT_THAT(named.out, HasSubstr("found: "));
+  EXPECT_THAT(named.out, Not(HasSubstr("verify check")));
 }
 
 TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKill) {
