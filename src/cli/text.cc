@@ -145,32 +145,31 @@ std::string result_summary(const nlohmann::json& result) {
   std::string out;
   const auto runs = static_cast<uint64_t>(number_field(result, "runs"));
   const auto builds = static_cast<uint64_t>(number_field(result, "builds"));
+  // The checks' runs are the bisection's too; say how many, so that "after N runs" does not
+  // read as the search's alone. own_runs: the runs this bisection made at the check's commit,
+  // whatever their outcome (the check's runs and fails also count another bisection's there).
+  std::string checked;
+  uint64_t check_runs = 0;
+  int checks_with_runs = 0;
+  std::string only;
+  for (const char* name : {"verify", "revert"}) {
+    if (result.contains("checks") && result["checks"].is_object() &&
+        result["checks"].contains(name) && result["checks"][name].is_object()) {
+      const auto own = static_cast<uint64_t>(number_field(result["checks"][name], "own_runs"));
+      if (own > 0) {
+        check_runs += own;
+        ++checks_with_runs;
+        only = name;
+      }
+    }
+  }
+  if (check_runs > 0) {
+    checked = checks_with_runs == 1 ? fmt::format(" ({} of them the {} check's)", check_runs, only)
+                                    : fmt::format(" ({} of them the checks')", check_runs);
+  }
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
     out += fmt::format("found: {} {}\n", string_field(result["culprit"], "sha"),
                        printable(string_field(result["culprit"], "subject"), 200));
-    // The checks' runs are the bisection's too; say how many, so that "after N runs" does not
-    // read as the search's alone. own_runs: the runs this bisection made at the check's commit,
-    // whatever their outcome (the check's runs and fails also count another bisection's there).
-    std::string checked;
-    uint64_t check_runs = 0;
-    int checks_with_runs = 0;
-    std::string only;
-    for (const char* name : {"verify", "revert"}) {
-      if (result.contains("checks") && result["checks"].is_object() &&
-          result["checks"].contains(name) && result["checks"][name].is_object()) {
-        const auto own = static_cast<uint64_t>(number_field(result["checks"][name], "own_runs"));
-        if (own > 0) {
-          check_runs += own;
-          ++checks_with_runs;
-          only = name;
-        }
-      }
-    }
-    if (check_runs > 0) {
-      checked = checks_with_runs == 1
-                    ? fmt::format(" ({} of them the {} check's)", check_runs, only)
-                    : fmt::format(" ({} of them the checks')", check_runs);
-    }
     out += fmt::format("confidence {:.4f} after {} runs{} and {} builds\n",
                        number_field(result, "confidence"), runs, checked, builds);
   } else {
@@ -190,7 +189,7 @@ std::string result_summary(const nlohmann::json& result) {
         out += fmt::format("  ... and {} more\n", size - result["credible_set"].size());
       }
     }
-    out += fmt::format("{} runs and {} builds\n", runs, builds);
+    out += fmt::format("{} runs{} and {} builds\n", runs, checked, builds);
   }
   if (result.contains("theta") && result["theta"].is_object()) {
     const auto& theta = result["theta"];

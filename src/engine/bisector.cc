@@ -49,6 +49,9 @@ using store::BisectionState;
 constexpr uint32_t kMaxInfraStreak = 5;
 // Entries of the credible set written into a result (the full set can be the whole range).
 constexpr size_t kMaxCredibleSetEntries = 50;
+// The verify check's prior that a good commit the user gave is good, which its FAIL must
+// overcome: a user's "good" is right about nine times in ten, a guess (docs/model.md).
+constexpr double kGoodEndPrior = 0.9;
 // Conflicting paths of the revert check written into a result (the report shows as many).
 constexpr size_t kMaxConflictPaths = 50;
 
@@ -950,6 +953,9 @@ class Session {
     target.cap = config_.decision.revert_check_max_runs;
     target.cap_key = "decision.revert_check_max_runs";
     target.build_what = "the revert ";
+    // A right culprit's revert fixes the bug: a FAIL contradicts the search, and must outweigh
+    // its confidence too (docs/model.md, "Revert check").
+    target.fail_prior = posterior.max_probability();
     return run_check(posterior, target, out, done);
   }
 
@@ -964,13 +970,22 @@ class Session {
     if (info.parents.empty() || index_of_.count(info.parents.front()) > 0) {
       return std::optional<Checked>();
     }
-    FB_ASSIGN_OR_RETURN(const git::CommitInfo parent, repo.commit_info(info.parents.front()));
+    auto read_parent = repo.commit_info(info.parents.front());
     json out{{"status", "inconclusive"},
              {"culprit", culprit.sha},
-             {"commit", parent.sha},
+             {"commit", info.parents.front()},
              {"runs", 0},
              {"fails", 0},
              {"probability_good", nullptr}};
+    if (!read_parent) {
+      // Its object is missing (a clone cut short): pausing would hit the same wall at every
+      // resume, so the check ends, undecided, saying why.
+      out["detail"] = fmt::format("the culprit's parent {} cannot be read: {}",
+                                  short_sha(info.parents.front()), read_parent.error().message());
+      FB_TRY(log_event(kEventCheck, "verify check: " + out["detail"].get<std::string>(), out));
+      return std::optional<Checked>(Checked{out, std::nullopt});
+    }
+    const git::CommitInfo parent = std::move(read_parent).value();
     const std::string what =
         fmt::format("{} (the culprit's parent, outside the range)", short_sha(parent.sha));
     const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
@@ -1000,6 +1015,10 @@ class Session {
     target.cap = config_.decision.verify_check_max_runs;
     target.cap_key = "decision.verify_check_max_runs";
     target.build_what = "the culprit's parent ";
+    // Not the search's confidence: runs inside the range cannot tell the first candidate from
+    // "older than the range", so that confidence says nothing of the parent. The user's word
+    // that it is good counts for nine in ten (docs/model.md, "Verify check").
+    target.fail_prior = kGoodEndPrior;
     FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
     return std::optional<Checked>(std::move(checked));
   }
@@ -1018,6 +1037,9 @@ class Session {
     uint32_t cap = 0;              // the most runs, every outcome counted
     std::string cap_key;           // the configuration key of the cap
     std::string build_what;        // "the revert ": in the build's event
+    // The prior P(like a good commit) a FAIL must overcome (model::evaluate_revert); a PASS
+    // starts from 1/2 whatever it is.
+    double fail_prior = 0.5;
   };
   using CheckDone = std::function<base::Result<Checked>(std::string status, std::string detail)>;
 
@@ -1037,7 +1059,7 @@ class Session {
     if (!checked_out) {
       return std::move(checked_out)
           .error()
-          .context(fmt::format("checkout of {} {}", target.build_what, short_sha(target.sha)));
+          .context(fmt::format("checkout of {}{}", target.build_what, short_sha(target.sha)));
     }
     prepared_.reset();  // the worktree no longer holds a candidate
     build::CommitCheckout checkout{target.sha, bisection_.spec.repo, worktree_->path().native(),
@@ -1095,8 +1117,7 @@ class Session {
             "inconclusive",
             fmt::format("a run of {} was a skip (the test cannot test it, e.g. exit 125)", what));
       }
-      switch (model::evaluate_revert(posterior, fails, passes, threshold,
-                                     posterior.max_probability())) {
+      switch (model::evaluate_revert(posterior, fails, passes, threshold, target.fail_prior)) {
         case model::RevertVerdict::kFixed:
           return done("pass", counts);
         case model::RevertVerdict::kStillBad:
@@ -1181,8 +1202,7 @@ class Session {
             break;
         }
         if (k >= batch || made + k >= cap ||
-            model::evaluate_revert(posterior, fails, passes, threshold,
-                                   posterior.max_probability()) !=
+            model::evaluate_revert(posterior, fails, passes, threshold, target.fail_prior) !=
                 model::RevertVerdict::kContinue) {
           return false;
         }

@@ -5,12 +5,12 @@
 //    cap ends it (inconclusive); the revert may also not apply (conflict) or not build
 //    (build_failed). The report carries it as result.checks.revert.
 //  - the verify check: when the culprit's first parent lies outside the candidate range (the
-//    culprit is the first commit after a --good commit, so the verdict rests on the user's word
-//    that the parent is good), the test runs at that parent until the posterior says it behaves
-//    like a good commit (pass) or like a bad one (fail: the regression is at or before it, older
-//    than the range, and the bisection ends inconclusive), or a run cap or a skip ends it
-//    (inconclusive); the parent may also not build (build_failed). The report carries it as
-//    result.checks.verify.
+//    culprit is the first commit after a --good commit, or on a branch forked before one, so the
+//    verdict rests on the user's word that the parent is good), the test runs at that parent until
+//    the posterior says it behaves like a good commit (pass) or like a bad one (fail: the
+//    regression is at or before it, older than the range, and the bisection ends inconclusive), or
+//    a run cap or a skip ends it (inconclusive); the parent may also not build (build_failed). The
+//    report carries it as result.checks.verify.
 // docs/reports.md ("Checks") has both; text, email, bisect-log and HTML word them with
 // describe_revert_check and describe_verify_check, so that they never disagree.
 //

@@ -232,9 +232,6 @@ TEST(Bisect, StoresSideBySideKeepTheirCheckoutsApart) {
   EXPECT_TRUE(fs::exists(dir.path() / "state" / "worktrees" / "bisection-1" / ".git"));
 }
 
-// `--revert-check` end to end: the real binary, git and a shell test script. The check's runs see
-// the revert commit as FLAKEBISECT_COMMIT, in the worktree's own objects and not the user's; a
-// kill -9 in the middle of the check resumes to the same check; the text report shows it.
 TEST(Bisect, AGoodCommitThatFailsTooIsCaughtByTheVerifyCheck) {
   // A user's "good" commit that already has the bug (it passed a few times by hand): every
   // candidate is bad, so without the check the first one would be named. The verify check runs
@@ -269,6 +266,9 @@ TEST(Bisect, AGoodCommitThatFailsTooIsCaughtByTheVerifyCheck) {
   EXPECT_THAT(named.out, Not(HasSubstr("verify check")));
 }
 
+// `--revert-check` end to end: the real binary, git and a shell test script. The check's runs see
+// the revert commit as FLAKEBISECT_COMMIT, in the worktree's own objects and not the user's; a
+// kill -9 in the middle of the check resumes to the same check; the text report shows it.
 TEST(Bisect, TheRevertCheckRunsTheBadCommitWithTheCulpritRevertedAndSurvivesAKill) {
   TempDir dir;
   const fs::path seen = dir.path() / "seen";
