@@ -130,7 +130,7 @@ struct CheckOutcomes {
 // Each trial's revert fails at true_rate times a multiplier drawn from the rate spread
 // (log u ~ Normal(0, spread^2)), as the model assumes of any bad commit.
 CheckOutcomes simulate_checks(const Posterior& post, double true_rate, double spread, int trials,
-                              uint32_t seed) {
+                              uint32_t seed, double fail_prior = 0.995) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(0, 1);
   std::normal_distribution<double> normal(0, 1);
@@ -141,7 +141,7 @@ CheckOutcomes simulate_checks(const Posterior& post, double true_rate, double sp
     RevertVerdict verdict = RevertVerdict::kContinue;
     while (verdict == RevertVerdict::kContinue && fails + passes < 300) {
       (uniform(rng) < rate ? fails : passes) += 1;
-      verdict = evaluate_revert(post, fails, passes, 0.995, 0.995);
+      verdict = evaluate_revert(post, fails, passes, 0.995, fail_prior);
     }
     out.runs += fails + passes;
     if (verdict == RevertVerdict::kFixed) ++out.pass;
@@ -185,6 +185,41 @@ TEST(RevertCheck, IsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
       "wrong FAIL\n",
       still.pass, kTrials, still.runs, rarer.pass,
       simulate_checks(post, 0.005, 0, kTrials, 11).fail);
+}
+
+// The verify check (engine/bisector.cc) runs the culprit's parent outside the range with the same
+// rule, a FAIL weighed against a prior of 0.9 that the user's good commit is good. Its posterior
+// is the one a first-commit culprit leaves: every candidate tested failed now and then, and no
+// good commit was run, so eps is only its prior.
+TEST(RevertCheck, AsTheVerifyCheckIsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
+  const auto dag = CandidateDag::linear(20);
+  ModelOptions o;
+  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
+  o.rate_spread = 0.25;
+  o.min_rate_ratio = 2;
+  Posterior post(dag, o);
+  post.record(19, 9, 21);
+  post.record(10, 6, 14);
+  post.record(0, 5, 15);
+  constexpr int kTrials = 2000;
+  constexpr double kGoodEndPrior = 0.9;
+  // A good end that is bad, at the rate the search saw: caught, and a wrong PASS (which would
+  // name a wrong culprit) in at most 0.5% of checks, as the PASS rule is the revert check's.
+  const CheckOutcomes bad = simulate_checks(post, 0.3, 0.25, kTrials, 7, kGoodEndPrior);
+  EXPECT_LE(bad.pass, kTrials / 200);
+  EXPECT_GE(bad.fail, kTrials * 99 / 100);
+  // A good end that is good, failing never or in 0.5% of runs: a false FAIL (which withdraws a
+  // right answer) in at most 1% of checks.
+  for (const double eps : {0.0, 0.005}) {
+    const CheckOutcomes good = simulate_checks(post, eps, 0, kTrials, 11, kGoodEndPrior);
+    EXPECT_LE(good.fail, kTrials / 100) << "eps " << eps;
+    EXPECT_EQ(good.capped, 0) << "eps " << eps;
+  }
+  const CheckOutcomes good = simulate_checks(post, 0.005, 0, kTrials, 11, kGoodEndPrior);
+  std::printf(
+      "verify: bad good end: %d FAIL, %d wrong PASS of %d (%.1f runs); good end at eps 0.005: %d "
+      "wrong FAIL (%.1f runs)\n",
+      bad.fail, bad.pass, kTrials, bad.runs, good.fail, good.runs);
 }
 
 }  // namespace
