@@ -705,7 +705,10 @@ void append_revert_check(std::string& out, const json& report) {
   const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
   const json* runs = member(check, "runs");
   const bool counted = (revert->status == "pass" || revert->status == "fail") && runs != nullptr &&
-                       runs->is_number_integer() && runs->get<int64_t>() >= 0;
+                       runs->is_number_integer() && runs->get<int64_t>() >= 0 &&
+                       // The engine's sentence adds runs that neither passed nor failed, which
+                       // the words do not count.
+                       detail.find("neither passed nor failed") == std::string::npos;
   if (!counted && !detail.empty() && revert->explanation.find(detail) == std::string::npos) {
     fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
   }
@@ -733,7 +736,10 @@ void append_verify_check(std::string& out, const json& report) {
   const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
   const json* runs = member(check, "runs");
   const bool counted = (verify->status == "pass" || verify->status == "fail") && runs != nullptr &&
-                       runs->is_number_integer() && runs->get<int64_t>() >= 0;
+                       runs->is_number_integer() && runs->get<int64_t>() >= 0 &&
+                       // The engine's sentence adds runs that neither passed nor failed, which
+                       // the words do not count.
+                       detail.find("neither passed nor failed") == std::string::npos;
   if (!counted && !detail.empty() && verify->explanation.find(detail) == std::string::npos) {
     fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
   }

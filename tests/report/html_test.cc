@@ -450,6 +450,13 @@ TEST(RenderHtml, TheRevertCheckIsARowOfTheResult) {
                         "\">" + sha_of(40).substr(0, 12) + "</code></dd>\n"));
   // The words above are the engine's sentence for a verdict: it is not repeated.
   EXPECT_THAT(html, Not(HasSubstr("the engine&#39;s own sentence")));
+  // Unless it notes runs that neither passed nor failed, which the words do not count.
+  json noted = revert_check("pass");
+  noted["detail"] = "0 of 24 runs failed; 3 more neither passed nor failed";
+  report["result"]["checks"] = {{"revert", noted}};
+  EXPECT_THAT(render_html(report),
+              HasSubstr("<span class=\"muted\">0 of 24 runs failed; 3 more neither passed nor "
+                        "failed</span>"));
 
   report["result"]["checks"] = {{"revert", revert_check("conflict")}};
   html = render_html(report);
