@@ -201,6 +201,16 @@ DaemonOptions pool_options(DaemonOptions options, int workers) {
   return options;
 }
 
+// Options for a daemon that only `stop` ends (a SIGTERM), on a store under `dir`.
+DaemonOptions stoppable(DaemonOptions options, const std::filesystem::path& dir, int workers,
+                        std::atomic<bool>& stop) {
+  options = pool_options(std::move(options), workers);
+  options.store_path = (dir / "s.db").native();
+  options.exit_when_idle = false;
+  options.stop = &stop;
+  return options;
+}
+
 engine::ExecutorFactory gathering_executors(Gathering& gathering, std::set<std::string> bad) {
   return [&gathering, bad](const config::Config&) -> base::Result<engine::Executors> {
     engine::Executors executors;
@@ -304,11 +314,8 @@ TEST_F(DaemonServeTest, AStopPausesEveryWorkersBisectionAndTheNextDaemonResumesT
 TEST_F(DaemonServeTest, TheRunASigtermKillsIsNotRecorded) {
   for (const int workers : {1, 2}) {
     TempDir dir;
-    DaemonOptions opts = pool_options(options(), workers);
-    opts.store_path = (dir.path() / "s.db").native();
-    opts.exit_when_idle = false;
     std::atomic<bool> stop{false};
-    opts.stop = &stop;
+    const DaemonOptions opts = stoppable(options(), dir.path(), workers, stop);
     const int64_t id = queue(opts.store_path);
     runner_.calls.clear();
     runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
@@ -333,10 +340,8 @@ TEST_F(DaemonServeTest, TheRunASigtermKillsIsNotRecorded) {
 TEST_F(DaemonServeTest, AfterASigtermTheWorkerClaimsNoOtherBisection) {
   // The engine pauses at once on the caller's flag; the worker must not then claim the next
   // queued bisection through the pool's copy of the flag, which can lag by 50 ms.
-  DaemonOptions opts = pool_options(options(), 1);
-  opts.exit_when_idle = false;
   std::atomic<bool> stop{false};
-  opts.stop = &stop;
+  const DaemonOptions opts = stoppable(options(), dir_.path(), 1, stop);
   const int64_t first = queue(opts.store_path);
   const int64_t second = queue(opts.store_path);
   runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
@@ -354,11 +359,8 @@ TEST_F(DaemonServeTest, AfterASigtermTheWorkerClaimsNoOtherBisection) {
 TEST_F(DaemonServeTest, TheBuildASigtermKillsIsNotRecorded) {
   for (const int workers : {1, 2}) {
     TempDir dir;
-    DaemonOptions opts = pool_options(options(), workers);
-    opts.store_path = (dir.path() / "s.db").native();
-    opts.exit_when_idle = false;
     std::atomic<bool> stop{false};
-    opts.stop = &stop;
+    const DaemonOptions opts = stoppable(options(), dir.path(), workers, stop);
     const int64_t id = queue(opts.store_path);
     builder_.needs = true;
     builder_.fn = [&](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
@@ -385,10 +387,8 @@ TEST_F(DaemonServeTest, TheBuildASigtermKillsIsNotRecorded) {
 // KernelBuilderOptions::stop) is an error, not a result: the bisection is paused by the stop,
 // so the next daemon resumes it, not paused by an error that waits for the user.
 TEST_F(DaemonServeTest, ABuildThatGivesUpOnTheStopLeavesTheBisectionToTheNextDaemon) {
-  DaemonOptions opts = options();
-  opts.exit_when_idle = false;
   std::atomic<bool> stop{false};
-  opts.stop = &stop;
+  const DaemonOptions opts = stoppable(options(), dir_.path(), 1, stop);
   const int64_t id = queue(opts.store_path);
   builder_.needs = true;
   builder_.fn = [&](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {

@@ -40,6 +40,22 @@ std::vector<Row> rows_of(store::Store& store, int64_t id) {
 
 class BisectorTest : public ::testing::Test {
  protected:
+  // Another bisection of the same test on the store records runs 0, 1 and 2 at `sha`, as one
+  // running beside this one (a second daemon worker, a foreground run) would.
+  void store_runs_of_another_bisection(const config::Config& config, const std::string& identity,
+                                       const std::string& sha, store::RunOutcome outcome) {
+    const int64_t other = create_running(store_, history_, config);
+    for (int64_t index = 0; index < 3; ++index) {
+      store::RunRecord run;
+      run.test_identity = identity;
+      run.sha = sha;
+      run.bisection_id = other;
+      run.run_index = index;
+      run.outcome = outcome;
+      EXPECT_TRUE(store_.record_run(run).has_value());
+    }
+  }
+
   BisectorTest() : store_(memory_store()) {}
 
   void make(HistoryOptions options = {}) {
@@ -483,16 +499,7 @@ TEST_F(BisectorTest, RunIndicesFollowRunsAnotherBisectionStoredSinceThisOneStart
   const std::string identity = store_.get_bisection(id)->spec.test_identity;
   builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
     if (builder_.built.size() == 1) {
-      const int64_t other = create_running(store_, history_, config);
-      for (int64_t index = 0; index < 3; ++index) {
-        store::RunRecord run;
-        run.test_identity = identity;
-        run.sha = checkout.sha;
-        run.bisection_id = other;
-        run.run_index = index;
-        run.outcome = store::RunOutcome::kFail;
-        EXPECT_TRUE(store_.record_run(run).has_value());
-      }
+      store_runs_of_another_bisection(config, identity, checkout.sha, store::RunOutcome::kFail);
     }
     return build::BuildOutcome{};
   };
@@ -819,16 +826,7 @@ TEST_F(BisectorTest, TheRevertChecksRunIndicesFollowRunsStoredWhileItsRevertWasB
     const bool candidate = std::count(history_.shas.begin(), history_.shas.end(), checkout.sha) > 0;
     if (!candidate && revert_sha.empty()) {
       revert_sha = checkout.sha;
-      const int64_t other = create_running(store_, history_, config);
-      for (int64_t index = 0; index < 3; ++index) {
-        store::RunRecord run;
-        run.test_identity = identity;
-        run.sha = checkout.sha;
-        run.bisection_id = other;
-        run.run_index = index;
-        run.outcome = store::RunOutcome::kPass;
-        EXPECT_TRUE(store_.record_run(run).has_value());
-      }
+      store_runs_of_another_bisection(config, identity, checkout.sha, store::RunOutcome::kPass);
     }
     return build::BuildOutcome{};
   };

@@ -16,6 +16,15 @@ ModelOptions rates(RateGrid theta, RateGrid eps) {
   return o;
 }
 
+// The engine's default model (rate spread 0.25, theta's grid past 1, min_rate_ratio 2).
+ModelOptions default_model() {
+  ModelOptions o;
+  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
+  o.rate_spread = 0.25;
+  o.min_rate_ratio = 2;
+  return o;
+}
+
 TEST(RevertCheck, PassesAgainstAKnownRateMatchHandComputation) {
   // fixed: eps = 0 passes always; still: each pass has probability 1/2.
   const auto dag = CandidateDag::linear(3);
@@ -90,10 +99,7 @@ TEST(RevertCheck, AStillBadRevertGetsAFreshMultiplierOfTheRateSpread) {
 // the rate the bisection learnt, and the count returned is the least that decides.
 TEST(RevertCheck, RunsToDecideFollowTheLearntRate) {
   const auto dag = CandidateDag::linear(20);
-  ModelOptions o;
-  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
-  o.rate_spread = 0.25;
-  o.min_rate_ratio = 2;
+  const ModelOptions o = default_model();
   Posterior frequent(dag, o);
   frequent.record(19, 9, 21);  // theta near 0.3
   frequent.record(10, 6, 14);
@@ -154,11 +160,7 @@ CheckOutcomes simulate_checks(const Posterior& post, double true_rate, double sp
 
 TEST(RevertCheck, IsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
   const auto dag = CandidateDag::linear(20);
-  ModelOptions o;
-  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
-  o.rate_spread = 0.25;
-  o.min_rate_ratio = 2;
-  Posterior post(dag, o);
+  Posterior post(dag, default_model());
   post.record(19, 9, 21);
   post.record(10, 6, 14);
   post.record(4, 0, 40);
@@ -193,11 +195,7 @@ TEST(RevertCheck, IsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
 // good commit was run, so eps is only its prior.
 TEST(RevertCheck, AsTheVerifyCheckIsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
   const auto dag = CandidateDag::linear(20);
-  ModelOptions o;
-  o.theta = theta_grid(0.005, kThetaGridPoints, 0.25);
-  o.rate_spread = 0.25;
-  o.min_rate_ratio = 2;
-  Posterior post(dag, o);
+  Posterior post(dag, default_model());
   post.record(19, 9, 21);
   post.record(10, 6, 14);
   post.record(0, 5, 15);
