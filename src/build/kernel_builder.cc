@@ -518,7 +518,7 @@ base::Result<base::UniqueFd> KernelBuilder::lock_build_root() const {
     if (errno != EWOULDBLOCK) {
       return base::os_error(path, errno);
     }
-    if (options_.stop != nullptr && options_.stop->load()) {
+    if (stopped()) {
       return base::make_error(ErrorCode::kFailed,
                               "{}: stopped while waiting for another build in {}", path,
                               options_.build_root);
@@ -553,7 +553,7 @@ std::timed_mutex& in_process_turn(const std::string& build_root) {
 base::Result<BuildOutcome> KernelBuilder::build(const CommitCheckout& checkout) {
   std::unique_lock<std::timed_mutex> turn(in_process_turn(options_.build_root), std::defer_lock);
   while (!turn.try_lock_for(std::chrono::milliseconds(100))) {
-    if (options_.stop != nullptr && options_.stop->load()) {
+    if (stopped()) {
       return base::make_error(ErrorCode::kFailed,
                               "build {}: stopped while waiting for another build in {}",
                               checkout.sha.substr(0, 12), options_.build_root);

@@ -106,6 +106,9 @@ struct KernelBuilderOptions {
   // When set (a signal watcher's flag; may be null), a build stops waiting for another build's
   // directory lock and returns an error: the engine, which reads the same flag, abandons it.
   const std::atomic<bool>* stop = nullptr;
+  // A second flag with the same effect (may be null): a daemon's own, set when another worker's
+  // error ends it.
+  const std::atomic<bool>* also_stop = nullptr;
 };
 
 class KernelBuilder final : public Builder {
@@ -126,6 +129,11 @@ class KernelBuilder final : public Builder {
   // An flock on <build_root>/lock, held for one build (see the .cc); kBusy after the build
   // timeout.
   base::Result<base::UniqueFd> lock_build_root() const;
+  // Whether options_.stop or options_.also_stop is set.
+  bool stopped() const {
+    return (options_.stop != nullptr && options_.stop->load()) ||
+           (options_.also_stop != nullptr && options_.also_stop->load());
+  }
   base::Result<std::string> compiler_version();
   // kernel_.make (less a CC= that ccache wraps), O=<obj>, `args` but the last, CC=ccache <cc> when
   // ccache is used, and the last of `args` (the make target).

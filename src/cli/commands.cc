@@ -893,8 +893,11 @@ int daemon_command(const GlobalOptions& global, bool exit_when_idle, int jobs) {
       spdlog::info("bisection {}: {}", progress.bisection_id, printable(progress.milestone, 400));
     }
   };
+  std::atomic<bool> failing{false};
+  options.failing = &failing;
   auto served = daemon::serve_queue(
-      options, clock, engine::standard_executors(processes, state_dir(*path), options.stop));
+      options, clock,
+      engine::standard_executors(processes, state_dir(*path), options.stop, &failing));
   if (!served) {
     return fail(served.error(), "store " + *path);
   }

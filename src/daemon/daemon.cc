@@ -265,6 +265,7 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
           serve_as_worker(worker_options, options.stop, clock, executors, worker, pool);
       std::lock_guard<std::mutex> guard(pool.mutex);
       if (!served) {
+        if (options.failing != nullptr) *options.failing = true;
         if (!pool.error) {
           pool.error = std::move(served).error();
         } else {

@@ -59,6 +59,10 @@ struct DaemonOptions {
   // Bisections served at once, each by its own worker thread with its own store connection and
   // engine (`daemon --jobs`). At least 1.
   int workers = 1;
+  // Set by serve_queue() when a worker's error ends the daemon (may be null). Give the same flag
+  // to the executor factory (engine::standard_executors' also_stop), so that a build waiting for
+  // another's directory gives up too instead of building only to be thrown away.
+  std::atomic<bool>* failing = nullptr;
 };
 
 base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,

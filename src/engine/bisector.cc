@@ -1493,8 +1493,10 @@ std::string worktree_path(const std::string& worktree_root, int64_t id) {
 }
 
 ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir,
-                                   const std::atomic<bool>* stop) {
-  return [&processes, state_dir, stop](const config::Config& config) -> base::Result<Executors> {
+                                   const std::atomic<bool>* stop,
+                                   const std::atomic<bool>* also_stop) {
+  return [&processes, state_dir, stop,
+          also_stop](const config::Config& config) -> base::Result<Executors> {
     namespace fs = std::filesystem;
     const fs::path state(state_dir.empty() ? std::string(".") : state_dir);
     Executors executors;
@@ -1506,6 +1508,7 @@ ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string s
       kernel.cache_root = (state / "kernel" / "artifacts").native();
       kernel.log_dir = (state / "logs" / "build").native();
       kernel.stop = stop;
+      kernel.also_stop = also_stop;
       executors.builder = std::make_unique<build::KernelBuilder>(processes, *config.kernel,
                                                                  build_timeout, kernel);
     } else {

@@ -92,8 +92,10 @@ using ExecutorFactory = std::function<base::Result<Executors>(const config::Conf
 //   logs/build/   logs/console/
 // `stop` (may be null) is the flag the engine stops on: a kernel build waiting for another build's
 // directory gives up when it is set (build::KernelBuilderOptions::stop).
+// `also_stop` (may be null) likewise: a daemon's own flag (daemon::DaemonOptions::failing).
 ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string state_dir,
-                                   const std::atomic<bool>* stop = nullptr);
+                                   const std::atomic<bool>* stop = nullptr,
+                                   const std::atomic<bool>* also_stop = nullptr);
 
 struct BisectorOptions {
   // Private worktrees go to <worktree_root>/bisection-<id> (created 0700). Required.

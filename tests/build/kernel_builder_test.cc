@@ -228,25 +228,28 @@ TEST_F(KernelBuilderTest, BuildersOfOneProcessTakeTurnsWithoutTheTimeoutsDeadlin
 }
 
 TEST_F(KernelBuilderTest, AStopEndsTheWaitForAnotherBuildsDirectory) {
-  // SIGTERM while a daemon's worker waits for another worker's build: it must not wait for that
-  // build (an hour) and then build itself; the engine reads the same flag and pauses.
+  // SIGTERM while a daemon's worker waits for another worker's build (stop), or another worker's
+  // error ending the daemon (also_stop): it must not wait for that build (an hour) and then build
+  // itself; the engine reads the same flags and pauses.
   ASSERT_TRUE(base::make_private_dir(dir_.file("build")).has_value());
   base::UniqueFd other(::open(dir_.file("build/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   ASSERT_TRUE(other.valid());
   ASSERT_EQ(::flock(other.get(), LOCK_EX | LOCK_NB), 0);
-  std::atomic<bool> stop{false};
-  KernelBuilderOptions opts = options();
-  opts.stop = &stop;
-  std::thread signal([&stop] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    stop = true;
-  });
-  const auto started = std::chrono::steady_clock::now();
-  const auto stopped = builder(opts).build(checkout());
-  signal.join();
-  ASSERT_FALSE(stopped.has_value());
-  EXPECT_THAT(stopped.error().message(), HasSubstr("stopped while waiting for another build"));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  for (const bool also : {false, true}) {
+    std::atomic<bool> stop{false};
+    KernelBuilderOptions opts = options();
+    (also ? opts.also_stop : opts.stop) = &stop;
+    std::thread signal([&stop] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      stop = true;
+    });
+    const auto started = std::chrono::steady_clock::now();
+    const auto stopped = builder(opts).build(checkout());
+    signal.join();
+    ASSERT_FALSE(stopped.has_value()) << also;
+    EXPECT_THAT(stopped.error().message(), HasSubstr("stopped while waiting for another build"));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << also;
+  }
   EXPECT_EQ(builds_, 0);
 }
 

@@ -403,6 +403,31 @@ TEST_F(DaemonServeTest, ABuildThatGivesUpOnTheStopLeavesTheBisectionToTheNextDae
   EXPECT_TRUE(resumable_by_daemon(*events));
 }
 
+TEST_F(DaemonServeTest, AWorkersFatalErrorSetsTheFailingFlagTheBuildersWatch) {
+  // The store loses its bisections table under the daemon (a store another version broke): the
+  // worker's claim fails, which ends the daemon. DaemonOptions::failing tells the executor
+  // factory's builders, which do not see the pool's own flag, to stop waiting too.
+  DaemonOptions opts = pool_options(options(), 2);
+  opts.exit_when_idle = false;
+  std::atomic<bool> failing{false};
+  opts.failing = &failing;
+  const int64_t id = queue(opts.store_path);
+  runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
+                                                        uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      auto db = store::Database::open(opts.store_path, SQLITE_OPEN_READWRITE);
+      EXPECT_TRUE(db.has_value());
+      if (db) {
+        EXPECT_TRUE(db->exec("ALTER TABLE bisections RENAME TO lost").has_value());
+      }
+    }
+    return inner(checkout, index);
+  };
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  EXPECT_FALSE(served.has_value());
+  EXPECT_TRUE(failing.load()) << "bisection " << id;
+}
+
 TEST_F(DaemonServeTest, ADaemonWithoutWorkersIsRefused) {
   DaemonOptions opts = options();
   opts.workers = 0;
