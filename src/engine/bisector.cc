@@ -61,8 +61,9 @@ std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
 // daemon (`daemon --jobs`) that run one commit of one test at once take distinct indexes; a batch
 // that started after every run stored at the commit would otherwise repeat the index of a run
 // another worker has not stored yet. Another process can still repeat one (docs/usage.md). A
-// batch holds its range until it ends, so a batch alone at its commit starts, as before, right
-// after the runs stored there, and a resumed bisection takes the same indexes it would have.
+// batch holds its range until it ends. A batch alone at its commit starts, as before, right after
+// the runs stored there, so a bisection alone at its commits takes the same indexes after a
+// resume; beside another worker at one commit, a batch that ends early leaves a gap.
 class RunIndexReservation {
  public:
   // `count` indexes at `sha` for the test `identity`: from what `after_stored` reads from the
@@ -902,13 +903,8 @@ class Session {
              {"fails", 0},
              {"probability_fixed", nullptr}};
     const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
-      out["status"] = std::move(status);
-      out["detail"] = detail;
-      FB_TRY(log_event(kEventCheck, "revert check: " + detail, out));
-      report_check("revert check", Progress::Phase::kRunning,
-                   out["commit"].is_string() ? out["commit"].get<std::string>() : std::string(),
-                   "Revert \"" + culprit.subject + "\"", 0, 0, "revert check: " + detail);
-      return Checked{out, std::nullopt};
+      return end_check("revert check", "Revert \"" + culprit.subject + "\"", out, std::move(status),
+                       std::move(detail));
     };
 
     FB_TRY(ensure_worktree());
@@ -980,10 +976,12 @@ class Session {
     if (!read_parent) {
       // Its object is missing (a clone cut short): pausing would hit the same wall at every
       // resume, so the check ends, undecided, saying why.
-      out["detail"] = fmt::format("the culprit's parent {} cannot be read: {}",
-                                  short_sha(info.parents.front()), read_parent.error().message());
-      FB_TRY(log_event(kEventCheck, "verify check: " + out["detail"].get<std::string>(), out));
-      return std::optional<Checked>(Checked{out, std::nullopt});
+      FB_ASSIGN_OR_RETURN(
+          Checked ended,
+          end_check("verify check", std::string(), out, "inconclusive",
+                    fmt::format("the culprit's parent {} cannot be read: {}",
+                                short_sha(info.parents.front()), read_parent.error().message())));
+      return std::optional<Checked>(std::move(ended));
     }
     const git::CommitInfo parent = std::move(read_parent).value();
     const std::string what =
@@ -995,12 +993,7 @@ class Session {
             "than the range: bisect again with an older good commit",
             short_sha(parent.sha), detail);
       }
-      out["status"] = std::move(status);
-      out["detail"] = detail;
-      FB_TRY(log_event(kEventCheck, "verify check: " + detail, out));
-      report_check("verify check", Progress::Phase::kRunning, parent.sha, parent.subject, 0, 0,
-                   "verify check: " + detail);
-      return Checked{out, std::nullopt};
+      return end_check("verify check", parent.subject, out, status, detail);
     };
     FB_TRY(ensure_worktree());
     CheckTarget target;
@@ -1021,6 +1014,19 @@ class Session {
     target.fail_prior = kGoodEndPrior;
     FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
     return std::optional<Checked>(std::move(checked));
+  }
+
+  // Ends a check with `status`: the result's status and detail, its "check" event, and the line
+  // progress shows ("<label>: <detail>").
+  base::Result<Checked> end_check(const std::string& label, const std::string& subject, json& out,
+                                  const std::string& status, const std::string& detail) {
+    out["status"] = status;
+    out["detail"] = detail;
+    FB_TRY(log_event(kEventCheck, label + ": " + detail, out));
+    report_check(label, Progress::Phase::kRunning,
+                 out["commit"].is_string() ? out["commit"].get<std::string>() : std::string(),
+                 subject, 0, 0, label + ": " + detail);
+    return Checked{out, std::nullopt};
   }
 
   // What a check runs: one commit outside the candidates, its runs weighed by the revert check's
