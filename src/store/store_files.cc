@@ -12,6 +12,21 @@ namespace {
 
 std::string octal_mode(mode_t mode) { return fmt::format("{:04o}", mode & 07777); }
 
+// Whether this user is refused writing `path`, which a stat just found. A file removed since
+// (another process's last connection closing deletes the -wal and -shm) is no refusal: whoever
+// opens the store next creates it again, and that needs only the directory.
+bool refuses_write(const std::string& path, bool* vanished) {
+  *vanished = false;
+  if (::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0) {
+    return false;
+  }
+  if (errno == ENOENT) {
+    *vanished = true;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::array<std::string, 2> side_file_paths(const std::string& db_path) {
@@ -60,7 +75,8 @@ std::optional<std::string> why_not_writable(const std::string& db_path) {
     return fmt::format("{} is on a read-only file system", db_path);
   }
   struct stat st {};
-  if (::stat(db_path.c_str(), &st) == 0 && !may_write(db_path)) {
+  bool vanished = false;
+  if (::stat(db_path.c_str(), &st) == 0 && refuses_write(db_path, &vanished)) {
     if (st.st_uid == ::geteuid() && (st.st_mode & S_IWUSR) == 0) {
       return fmt::format("this user cannot write {} (mode {}; chmod u+w {} to change the store)",
                          db_path, octal_mode(st.st_mode), db_path);
@@ -72,11 +88,14 @@ std::optional<std::string> why_not_writable(const std::string& db_path) {
   for (const std::string& side : side_file_paths(db_path)) {
     struct stat side_st {};
     if (::stat(side.c_str(), &side_st) == 0) {
-      if (!may_write(side)) {
+      if (refuses_write(side, &vanished)) {
         return fmt::format("this user cannot write {} (mode {}, owner uid {})", side,
                            octal_mode(side_st.st_mode), side_st.st_uid);
       }
-    } else if (errno == ENOENT && !may_write(dir)) {
+    } else {
+      vanished = errno == ENOENT;
+    }
+    if (vanished && !may_write(dir)) {
       struct stat dir_st {};
       const std::string dir_mode =
           ::stat(dir.c_str(), &dir_st) == 0 ? octal_mode(dir_st.st_mode) : "unknown";

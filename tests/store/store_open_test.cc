@@ -5,13 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "base/process.h"
 #include "store/schema.h"
 #include "store/sqlite.h"
 #include "store/store.h"
+#include "store/store_files.h"
 #include "store/store_test_support.h"
 
 namespace flakebisect::store {
@@ -179,6 +182,36 @@ TEST(StoreOpen, ASecondConnectionInTheProcessKeepsTheFirstOnesCommitsSafe) {
   ASSERT_OK_AND_ASSIGN(Store reader, Store::open(path));
   ASSERT_OK_AND_ASSIGN(auto runs, reader.runs_for_bisection(id));
   EXPECT_EQ(runs.size(), 1U) << "a run committed after that was lost";
+}
+
+// Another process's last connection deletes the -wal and -shm as it closes. A store opened while
+// that happens is still opened for writing: a side file that vanished between looking at it and
+// asking whether it may be written is made again by SQLite, and is no reason to read only. (A
+// daemon in CI took such a moment for "cannot write" and opened its store read-only.)
+TEST(StoreOpen, SideFilesDeletedWhileItLooksAreNoReasonToOpenTheStoreReadOnly) {
+  TempDir dir;
+  const std::string path = dir.file("s.db");
+  { ASSERT_OK_AND_ASSIGN(Store created, Store::open(path, create_mode())); }
+  std::atomic<bool> done{false};
+  std::thread closer([&] {
+    // What a closing last connection does to the side files, as fast as it can.
+    while (!done.load()) {
+      for (const char* suffix : {"-wal", "-shm"}) {
+        write_bytes(path + suffix, "");
+        std::filesystem::remove(path + suffix);
+      }
+    }
+  });
+  int read_only = 0;
+  std::string first_reason;
+  for (int i = 0; i < 20000; ++i) {
+    if (auto why = why_not_writable(path)) {
+      if (read_only++ == 0) first_reason = *why;
+    }
+  }
+  done = true;
+  closer.join();
+  EXPECT_EQ(read_only, 0) << "first: " << first_reason;
 }
 
 TEST(StoreOpen, DamagedStoreFailsTheIntegrityCheck) {
