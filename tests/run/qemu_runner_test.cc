@@ -229,7 +229,9 @@ echo "FB1 ready" >>"$R"; echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 0 5 0 -" >>"
 echo "FB1 done" >>"$R")SH");
   options.qemu.accel = "auto";
   options.kvm_device = dir_.file("kvm");
-  options.kvm_probe_timeout = std::chrono::milliseconds(500);
+  // Long enough for the fake QEMU, a shell script, to record its start on a loaded machine: at
+  // 500 ms a probe under `ctest -j3` was killed before it wrote a line, and none was counted.
+  options.kvm_probe_timeout = std::chrono::milliseconds(2000);
   std::ofstream(options.kvm_device).close();
   FakeProcessRunner first_processes;
   FakeProcessRunner second_processes;
