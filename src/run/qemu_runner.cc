@@ -765,10 +765,16 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   boot.dir = (fs::path(options_.work_dir) / ("boot-" + boot.id)).native();
   FB_TRY(base::make_private_dir(boot.dir));
   // Held for the whole boot: a boot directory whose lock nobody holds belongs to a flakebisect
-  // that was killed (kill -9, power loss) and is removed by the next boot.
-  base::UniqueFd boot_lock(::open((fs::path(boot.dir) / ".lock").c_str(),
-                                  O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!boot_lock.valid() || ::flock(boot_lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  // that was killed (kill -9, power loss) and is removed by the next boot. The lock is taken
+  // under another name and renamed into place, so that ".lock" is never there unlocked: another
+  // runner starting at the same moment (a daemon's other worker) would take this boot for an
+  // abandoned one and remove it.
+  const fs::path lock_path = fs::path(boot.dir) / ".lock";
+  const fs::path new_lock_path = fs::path(boot.dir) / ".lock.new";
+  base::UniqueFd boot_lock(
+      ::open(new_lock_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!boot_lock.valid() || ::flock(boot_lock.get(), LOCK_EX | LOCK_NB) != 0 ||
+      ::rename(new_lock_path.c_str(), lock_path.c_str()) != 0) {
     return base::make_error(ErrorCode::kIo, "{}: lock {}: {}", what, boot.dir,
                             std::strerror(errno));
   }

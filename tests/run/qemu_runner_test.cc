@@ -11,10 +11,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -249,6 +251,37 @@ echo "FB1 done" >>"$R")SH");
   EXPECT_EQ(first.accel(), std::optional<std::string>("tcg"));
   EXPECT_EQ(second.accel(), std::optional<std::string>("tcg"));
   EXPECT_EQ(base::read_file(probes).value_or(""), "probe\n");
+}
+
+TEST_F(QemuRunnerTest, RunnersBootingAtOnceNeverTakeEachOthersBootForAnAbandonedOne) {
+  // A daemon's workers boot side by side in one work directory, and each boot first removes the
+  // boot directories that no live process holds. A boot whose lock file was there but not yet
+  // locked was taken for an abandoned one and removed under its runner (seen in a -j3 test run).
+  QemuRunnerOptions options = this->options(
+      R"SH(echo "FB1 ready" >>"$R"; echo "FB1 begin 0" >>"$R"; echo "FB1 end 0 0 5 0 -" >>"$R"
+echo "FB1 done" >>"$R")SH");
+  constexpr int kBoots = 200;
+  std::atomic<int> failed{0};
+  std::string first_error;
+  std::mutex error_mutex;
+  const auto boot_repeatedly = [&] {
+    FakeProcessRunner processes;
+    processes.on({"/sbin/mkfs.ext4"}, FakeProcessRunner::exited(0));
+    QemuRunner qemu(processes, options);
+    for (int i = 0; i < kBoots; ++i) {
+      auto status = qemu.run_batch(checkout_, 0, 1, [](const RunResult&) {
+        return base::Result<bool>(true);
+      });
+      if (!status) {
+        std::lock_guard lock(error_mutex);
+        if (failed++ == 0) first_error = status.error().message();
+      }
+    }
+  };
+  std::thread other(boot_repeatedly);
+  boot_repeatedly();
+  other.join();
+  EXPECT_EQ(failed.load(), 0) << first_error;
 }
 
 TEST_F(QemuRunnerTest, EveryRunGetsItsOwnFreshOneKilobyteBlockFilesystem) {
