@@ -2,6 +2,7 @@
 // scripts/install-deps.sh) under QEMU with TCG or KVM, the real initramfs with busybox-static and
 // the guest init, real mkfs.ext4 -b 1024 scratch disks, and real reproducers. Each test is one
 // boot of about 5-10 s under TCG. A missing kernel or QEMU fails loudly: CI installs them.
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -142,7 +143,11 @@ TEST_F(QemuBootTest, AReproducerSilentForNoOutputTimeoutIsAHangStoppedInTheGuest
   o.no_output_timeout = std::chrono::milliseconds(3000);
   const auto start = std::chrono::steady_clock::now();
   const auto results = boot(o, 2);
-  ASSERT_EQ(results.size(), 1u) << "a run stopped for silence ends the boot";
+  std::string seen;  // what each run came back as, should this fail again (once under ctest -j3)
+  for (const RunResult& r : results) {
+    seen += fmt::format("\n{}: {}", store::to_string(r.outcome), r.detail);
+  }
+  ASSERT_EQ(results.size(), 1u) << "a run stopped for silence ends the boot; got:" << seen;
   EXPECT_EQ(results[0].outcome, RunOutcome::kHang) << results[0].detail;
   EXPECT_THAT(results[0].detail,
               HasSubstr("printed nothing for 3 s (test.no_output_timeout): stopped in the guest"));
