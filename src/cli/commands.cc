@@ -652,12 +652,24 @@ report::EmailOptions email_options() {
 
 }  // namespace
 
-int report_command(const GlobalOptions& global, int64_t id, const std::string& format) {
+int report_command(const GlobalOptions& global, int64_t id, const std::string& format,
+                   const std::string& tree) {
   if (format != "json" && format != "text" && format != "email" && format != "bisect-log" &&
       format != "html") {
     return usage_error(
         fmt::format("--format must be {}, got '{}'", kReportFormats, printable(format, 40)));
   }
+  // It goes into a header: one line of printable characters.
+  if (tree.size() > 40 || std::any_of(tree.begin(), tree.end(), [](unsigned char c) {
+        return c < 0x20 || c == 0x7f || c == ' ';
+      })) {
+    return usage_error(
+        fmt::format("--tree must be a name of at most 40 characters without blanks or control "
+                    "characters, got '{}'",
+                    printable(tree, 40)));
+  }
+  report::EmailOptions email = email_options();
+  email.tree = tree;
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
     return fail(opened.error(), "store");
@@ -671,13 +683,13 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
   if (format == "json") {
     fmt::print("{}\n", report::json_text(*document, 2));
   } else if (format == "email") {
-    fmt::print("{}", report::render_email(*document, email_options()));
+    fmt::print("{}", report::render_email(*document, email));
   } else if (format == "bisect-log") {
     fmt::print("{}", report::render_bisect_log(*document));
   } else if (format == "html") {
     fmt::print("{}", report::render_html(*document));
   } else {
-    fmt::print("{}", report::render_text(*document, email_options()));
+    fmt::print("{}", report::render_text(*document, email));
   }
   // The report is the stored state; "running" under a dead process would mislead (kill -9). Read
   // again: an owner that ended between the first read and the liveness check moved it on.

@@ -62,7 +62,8 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json);
 int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json, bool plain);
 int list_command(const GlobalOptions& global, bool json);
 int log_command(const GlobalOptions& global, int64_t id, bool json);
-int report_command(const GlobalOptions& global, int64_t id, const std::string& format);
+int report_command(const GlobalOptions& global, int64_t id, const std::string& format,
+                   const std::string& tree = "");
 // `watch --interval`: the seconds between polls, from kMinWatchIntervalS to kMaxWatchIntervalS
 // (else a usage error).
 inline constexpr double kMinWatchIntervalS = 0.05;

@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
                      "default: text");
   bool report_json = false;
   report->add_flag("--json", report_json, "print JSON: the same as --format json");
+  std::string tree;
+  report->add_option("--tree", tree,
+                     "the tree the email's subject names (\"mainline\", \"linux-next\"; "
+                     "default: the repository's directory name)");
 
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
@@ -226,7 +230,7 @@ int main(int argc, char** argv) {
       }
       format = "json";
     }
-    return cli::report_command(global, id, format);
+    return cli::report_command(global, id, format, tree);
   }
   if (watch->parsed()) {
     return cli::watch_command(global, id, interval, plain, json);

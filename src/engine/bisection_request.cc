@@ -63,13 +63,16 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
     return std::move(bad).error().context(fmt::format("--bad '{}'", request.bad_rev));
   }
   spec.bad_sha = *bad;
+  spec.bad_ref = request.bad_rev;
   for (const std::string& rev : request.good_revs) {
     auto good = repo.resolve(rev);
     if (!good) {
       return std::move(good).error().context(fmt::format("--good '{}'", rev));
     }
+    // Two revisions of one commit count once; the first one typed names it.
     if (std::find(spec.good_shas.begin(), spec.good_shas.end(), *good) == spec.good_shas.end()) {
       spec.good_shas.push_back(*good);
+      spec.good_refs.push_back(rev);
     }
   }
   FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));

@@ -3,9 +3,11 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "config/sha256.h"
@@ -284,9 +286,19 @@ std::string compact_utc(std::chrono::sys_seconds time) {
                      clock.hours().count(), clock.minutes().count(), clock.seconds().count());
 }
 
-// The name a subject line gives the test: the reproducer's program, else the test command's.
+// The name a subject line gives the test: xfstests' tests ("generic/418"), else the reproducer's
+// program, else the test command's, without their directories.
 std::string test_name(const json& report) {
   const json& parameters = member(report, "parameters");
+  const json& xfstests = member(parameters, "xfstests");
+  if (xfstests.is_object() && member(xfstests, "tests").is_array()) {
+    std::string tests;
+    for (const json& test : member(xfstests, "tests")) {
+      if (test.is_string()) tests += (tests.empty() ? "" : " ") + test.get<std::string>();
+    }
+    tests = one_line(tests, 60);
+    return tests.empty() ? "xfstests" : tests;
+  }
   std::string program = str(member(parameters, "reproducer"), "program");
   if (program.empty()) {
     const json& command = member(member(parameters, "test"), "command");
@@ -298,6 +310,96 @@ std::string test_name(const json& report) {
   if (slash != std::string::npos && slash + 1 < program.size()) program = program.substr(slash + 1);
   program = one_line(program, 60);
   return program.empty() ? "test" : program;
+}
+
+// The last component of a path, without a trailing "/" or ".git": "/src/linux.git" is "linux".
+std::string base_name(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash + 1 < path.size()) path = path.substr(slash + 1);
+  if (path.size() > 4 && path.ends_with(".git")) path.resize(path.size() - 4);
+  return path;
+}
+
+// KernelCI's "<tree>/<branch>": the tree the options name, else the repository's directory; the
+// branch is the bad revision as typed ("linux-6.1.y", "v6.2-rc1"), without "refs/heads/" and the
+// like, or the bad commit's SHA where the bisection did not keep it or it was typed as a SHA.
+std::string tree_and_branch(const json& report, const EmailOptions& options) {
+  const json& bisection = member(report, "bisection");
+  std::string tree =
+      one_line(options.tree.empty() ? base_name(str(bisection, "repo")) : options.tree, 40);
+  if (tree.empty() || tree == "/") tree = "tree";
+  const json& bad = member(bisection, "bad");
+  std::string branch = str(bad, "ref");
+  for (std::string_view prefix : {"refs/heads/", "refs/tags/", "refs/remotes/", "refs/"}) {
+    if (branch.starts_with(prefix) && branch.size() > prefix.size()) {
+      branch.erase(0, prefix.size());
+      break;
+    }
+  }
+  const std::string sha = str(bad, "sha");
+  const bool typed_as_sha = branch.size() >= 4 && sha.starts_with(branch);
+  if (branch.empty() || typed_as_sha) branch = sha.substr(0, 12);
+  return tree + "/" + one_line(branch, 60);
+}
+
+// The block size an mkfs command line asks for ("-b 1024", "-b1024", "-b size=1024"), in bytes;
+// 0 when it names none.
+uint64_t block_size(const std::vector<std::string>& words) {
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string value;
+    if (words[i] == "-b" && i + 1 < words.size()) {
+      value = words[i + 1];
+    } else if (words[i].starts_with("-b") && words[i].size() > 2) {
+      value = words[i].substr(2);
+    } else {
+      continue;
+    }
+    if (value.starts_with("size=")) value.erase(0, 5);
+    uint64_t bytes = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), bytes);
+    if (ec == std::errc() && end == value.data() + value.size()) return bytes;
+  }
+  return 0;
+}
+
+std::vector<std::string> string_items(const json& array) {
+  std::vector<std::string> out;
+  if (array.is_array()) {
+    for (const json& item : array) {
+      if (item.is_string()) out.push_back(item.get<std::string>());
+    }
+  }
+  return out;
+}
+
+// What the test ran on, in kvm-xfstests' words where it can: "qemu-x86_64 ext4/1k" (the QEMU
+// binary's architecture and the scratch filesystem with its block size), else "host".
+std::string target_name(const json& report) {
+  const json& parameters = member(report, "parameters");
+  const json& qemu = member(parameters, "qemu");
+  if (!qemu.is_object()) return "host";
+  std::string target = "qemu";
+  const std::string binary = base_name(str(qemu, "binary"));
+  if (binary.starts_with("qemu-system-") && binary.size() > 12) {
+    target += "-" + binary.substr(12);
+  }
+  const json& scratch = member(parameters, "scratch");
+  const std::string fstype = str(scratch, "fstype");
+  if (!fstype.empty()) {
+    std::vector<std::string> mkfs = string_items(member(scratch, "mkfs"));
+    const json& xfstests = member(parameters, "xfstests");
+    if (xfstests.is_object()) {
+      // MKFS_OPTIONS is one string that xfstests splits at blanks.
+      mkfs.clear();
+      std::istringstream words(str(xfstests, "mkfs_options"));
+      for (std::string word; words >> word;) mkfs.push_back(word);
+    }
+    const uint64_t bytes = block_size(mkfs);
+    target += " " + fstype;
+    if (bytes >= 1024 && bytes % 1024 == 0) target += fmt::format("/{}k", bytes / 1024);
+  }
+  return one_line(target, 60);
 }
 
 // ---- the body
@@ -470,13 +572,20 @@ void parameters(Body& body, const json& report) {
   const json& parameters = member(report, "parameters");
   const json& totals = member(report, "totals");
   body.blank();
-  const json& bad = member(bisection, "bad");
-  body.field("bad commit", sha12(bad) + " " + one_line(str(bad, "subject"), kMaxSubjectColumns));
+  // "44a2e5043026 (linux-6.1.y) subject": the revision as typed, where it was not the SHA.
+  const auto commit_line = [](const json& commit) {
+    std::string line = sha12(commit);
+    const std::string ref = str(commit, "ref");
+    if (!ref.empty() && !str(commit, "sha").starts_with(ref)) {
+      line += " (" + one_line(ref, 60) + ")";
+    }
+    return line + " " + one_line(str(commit, "subject"), kMaxSubjectColumns);
+  };
+  body.field("bad commit", commit_line(member(bisection, "bad")));
   const json& goods = member(bisection, "good");
   if (goods.is_array()) {
     for (const json& good : goods) {
-      body.field("good commit",
-                 sha12(good) + " " + one_line(str(good, "subject"), kMaxSubjectColumns));
+      body.field("good commit", commit_line(good));
     }
   }
   const json& first_parent = member(bisection, "first_parent");
@@ -487,7 +596,16 @@ void parameters(Body& body, const json& report) {
 
   const json& test = member(parameters, "test");
   const json& reproducer = member(parameters, "reproducer");
-  if (reproducer.is_object()) {
+  const json& xfstests = member(parameters, "xfstests");
+  if (xfstests.is_object()) {
+    std::string line = command_line(member(xfstests, "tests"));
+    for (const auto& [key, name] :
+         {std::pair{"mkfs_options", "MKFS_OPTIONS"}, std::pair{"mount_options", "MOUNT_OPTIONS"}}) {
+      const std::string value = one_line(str(xfstests, key), kMaxSubjectColumns);
+      if (!value.empty()) line += fmt::format("; {}={}", name, value);
+    }
+    body.field("xfstests", line);
+  } else if (reproducer.is_object()) {
     body.field("reproducer", one_line(str(reproducer, "program"), kMaxSubjectColumns) + " " +
                                  command_line(member(reproducer, "args")));
   } else if (test.is_object()) {
@@ -720,16 +838,18 @@ std::string body_of(const json& report, const EmailOptions& options) {
   return body.text();
 }
 
-std::string subject_of(const json& report) {
+// KernelCI's subject: "<tree>/<branch> bisection: <test> on <target>", with the outcome after it
+// when no culprit was found.
+std::string subject_of(const json& report, const EmailOptions& options) {
   const json& result = member(report, "result");
-  const json& culprit = member(result, "culprit");
-  if (culprit.is_object()) {
-    return "[flakebisect] " + one_line(str(culprit, "subject"), kMaxSubjectColumns);
+  std::string subject = "[flakebisect] " + tree_and_branch(report, options) +
+                        " bisection: " + test_name(report) + " on " + target_name(report);
+  if (member(result, "culprit").is_object()) {
+    return subject;
   }
   std::string status = one_line(str(result, "status"), 40);
   std::replace(status.begin(), status.end(), '_', ' ');
-  return "[flakebisect] bisection: " + test_name(report) + " " +
-         (status.empty() ? std::string("unknown") : status);
+  return subject + " (" + (status.empty() ? std::string("unknown") : status) + ")";
 }
 
 std::string address_header(std::string_view name, const std::vector<std::string>& mailboxes) {
@@ -833,7 +953,7 @@ std::string render_email(const json& report, const EmailOptions& options) {
   }
   if (!to.empty()) headers += address_header("To", to);
   if (!cc.empty()) headers += address_header("Cc", cc);
-  headers += unstructured_header("Subject", subject_of(report));
+  headers += unstructured_header("Subject", subject_of(report, options));
   const std::string body = body_of(report, options);
   // Date: and Message-ID: come from the report, never from the clock, so that one report always
   // renders to the same message. A document without generated_at has no Date: (the submitting

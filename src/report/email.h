@@ -4,7 +4,9 @@
 //   From: <reporter>            To: the culprit's author
 //   Cc: the people in the culprit's Signed-off-by, Co-developed-by, Reviewed-by, Acked-by,
 //       Tested-by and Cc trailers (valid addresses only, each once, the author left out)
-//   Subject: [flakebisect] <culprit subject>   or   [flakebisect] bisection: <test> inconclusive
+//   Subject: KernelCI's "[flakebisect] <tree>/<branch> bisection: <test> on <target>" (tree: the
+//       options' or the repository's directory name; branch: --bad as typed; target: "qemu-x86_64
+//       ext4/1k" or "host"), then " (inconclusive)" and the like when nothing was found
 //   Date: the report's generated_at (none when the document has none)
 //   Message-ID: <flakebisect-<bisection id>-<generated_at>-<hash>@<the reporter's domain>>, where
 //       <hash> is the start of a SHA-256 over the other headers and the body: one report always
@@ -47,6 +49,8 @@ struct EmailOptions {
   std::string reporter = "flakebisect <flakebisect@localhost>";
   // Decision log lines in the body; earlier ones are summarised in one line.
   size_t max_decisions = 60;
+  // The tree the subject names ("mainline", "linux-next"); empty: the repository's directory name.
+  std::string tree;
 };
 
 // Headers, a blank line, the body.

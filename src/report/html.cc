@@ -967,19 +967,24 @@ void append_bisection(std::string& out, const json& report) {
     fmt::format_to(std::back_inserter(out), "<dt>{}</dt><dd>{}</dd>\n", label,
                    display(member(bisection, key)));
   }
-  const json* bad = member(bisection, "bad");
-  fmt::format_to(std::back_inserter(out), "<dt>Bad</dt><dd><code>{}</code> {}</dd>\n",
-                 short_sha(string_of(member(bad, "sha"))),
-                 display(member(bad, "subject"), kSubjectChars));
+  // "<code>44a2e5043026</code> (linux-6.1.y) subject": the revision as typed, where it was kept.
+  const auto commit_html = [](const json* commit) {
+    std::string ref;
+    if (const json* typed = member(commit, "ref"); typed != nullptr && typed->is_string()) {
+      ref = "(" + display(typed, kSubjectChars) + ") ";
+    }
+    return fmt::format("<code>{}</code> {}{}", short_sha(string_of(member(commit, "sha"))), ref,
+                       display(member(commit, "subject"), kSubjectChars));
+  };
+  fmt::format_to(std::back_inserter(out), "<dt>Bad</dt><dd>{}</dd>\n",
+                 commit_html(member(bisection, "bad")));
   const auto good = elements(member(bisection, "good"));
   out += "<dt>Good</dt><dd>";
   if (good.empty()) {
     out += kNa;
   }
   for (size_t i = 0; i < good.size() && i < kMaxListItems; ++i) {
-    fmt::format_to(std::back_inserter(out), "<code>{}</code> {}<br>",
-                   short_sha(string_of(member(good[i], "sha"))),
-                   display(member(good[i], "subject"), kSubjectChars));
+    fmt::format_to(std::back_inserter(out), "{}<br>", commit_html(good[i]));
   }
   if (good.size() > kMaxListItems) {
     fmt::format_to(std::back_inserter(out), "{} more", good.size() - kMaxListItems);

@@ -38,6 +38,7 @@ using store::RunOutcome;
 // Caps on untrusted text (docs/reports.md, "Limits").
 constexpr size_t kMaxSubjectBytes = 1000;
 constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kMaxRefBytes = 256;  // a revision as typed
 constexpr size_t kMaxTrailers = 64;
 constexpr size_t kMaxTrailerBytes = 1000;
 constexpr size_t kMaxTextBytes = 4096;
@@ -505,14 +506,24 @@ class Collector {
 
   json bisection_json() const {
     const store::Bisection& b = bisection_;
+    // The revision as typed, null where the bisection did not keep it (made before schema 3).
+    const auto ref = [](const std::string& typed) {
+      return typed.empty() ? json(nullptr) : json(text(typed, kMaxRefBytes));
+    };
     json goods = json::array();
-    for (const std::string& good : b.spec.good_shas) {
-      goods.push_back(json{{"sha", text(good)}, {"subject", subject_of(good)}});
+    for (size_t i = 0; i < b.spec.good_shas.size(); ++i) {
+      const std::string& good = b.spec.good_shas[i];
+      goods.push_back(json{{"sha", text(good)},
+                           {"subject", subject_of(good)},
+                           {"ref", ref(i < b.spec.good_refs.size() ? b.spec.good_refs[i] : "")}});
     }
     json out{{"id", b.id},
              {"state", store::to_string(b.state)},
              {"repo", text(b.spec.repo)},
-             {"bad", {{"sha", text(b.spec.bad_sha)}, {"subject", subject_of(b.spec.bad_sha)}}},
+             {"bad",
+              {{"sha", text(b.spec.bad_sha)},
+               {"subject", subject_of(b.spec.bad_sha)},
+               {"ref", ref(b.spec.bad_ref)}}},
              {"good", std::move(goods)},
              {"created_at", iso_utc(b.created_at_ms)},
              {"updated_at", iso_utc(b.updated_at_ms)},
@@ -551,15 +562,11 @@ class Collector {
   }
 
   json parameters_json() const {
-    json out{{"test", nullptr},
-             {"build", nullptr},
-             {"kernel", nullptr},
-             {"qemu", nullptr},
-             {"scratch", nullptr},
-             {"reproducer", nullptr},
-             {"kernel_config_hash", nullptr},
-             {"compiler", nullptr},
-             {"decision", nullptr}};
+    json out{{"test", nullptr},     {"build", nullptr},
+             {"kernel", nullptr},   {"qemu", nullptr},
+             {"scratch", nullptr},  {"reproducer", nullptr},
+             {"xfstests", nullptr}, {"kernel_config_hash", nullptr},
+             {"compiler", nullptr}, {"decision", nullptr}};
     if (!config_) {
       return out;
     }
@@ -611,6 +618,14 @@ class Collector {
       out["reproducer"] = json{{"program", text(c.reproducer->program)},
                                {"args", strings(c.reproducer->args)},
                                {"files", strings(c.reproducer->files)}};
+    }
+    if (c.xfstests) {
+      out["xfstests"] = json{{"root", text(c.xfstests->root)},
+                             {"dir", text(c.xfstests->dir)},
+                             {"tests", strings(c.xfstests->tests)},
+                             {"mkfs_options", text(c.xfstests->mkfs_options)},
+                             {"mount_options", text(c.xfstests->mount_options)},
+                             {"environment", strings(c.xfstests->environment)}};
     }
     const config::DecisionConfig& d = c.decision;
     out["decision"] = json{{"confidence", d.confidence},

@@ -65,6 +65,10 @@ struct BisectionSpec {
   // The files outside the repository that test_identity covers, with their SHA-256 at the start,
   // as a JSON array (engine::inputs_to_json); "" (NULL) before schema 2.
   std::string inputs_json;
+  // The revisions as typed: `bad_ref` resolved to bad_sha, good_refs[i] to good_shas[i]. Empty
+  // (NULL) in a bisection created before schema 3, and where it was made without them.
+  std::string bad_ref;
+  std::vector<std::string> good_refs;
 };
 
 struct Bisection {

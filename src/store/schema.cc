@@ -113,9 +113,19 @@ ALTER TABLE bisections ADD COLUMN inputs_json TEXT
   CHECK (inputs_json IS NULL OR (json_valid(inputs_json) AND json_type(inputs_json) = 'array'));
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Version 3: the revisions as the user typed them (`--bad linux-6.1.y --good v6.1`), beside the
+// SHAs they resolved to, for reports that name the tree and branch (KernelCI's subject line).
+// good_refs is parallel to good_shas. NULL in bisections created before: reports name the SHAs.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE bisections ADD COLUMN bad_ref TEXT;
+ALTER TABLE bisections ADD COLUMN good_refs TEXT
+  CHECK (good_refs IS NULL OR (json_valid(good_refs) AND json_type(good_refs) = 'array'));
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 }};
 
 }  // namespace

@@ -341,7 +341,8 @@ Result<std::vector<T>> from_json_array(const std::string& text, const std::strin
 
 constexpr const char* kBisectionColumns =
     "id, created_at, updated_at, repo, bad_sha, good_shas, config_toml, config_hash, "
-    "test_identity, state, result_json, owner_pid, error, build_key, inputs_json";
+    "test_identity, state, result_json, owner_pid, error, build_key, inputs_json, "
+    "bad_ref, good_refs";
 
 template <typename Enum>
 Result<Enum> parse_column(Result<Enum> parsed, const std::string& path) {
@@ -370,6 +371,11 @@ Result<Bisection> read_bisection(const Statement& stmt, const std::string& path)
   b.error = stmt.column_optional_text(12);
   b.spec.build_key = stmt.column_optional_text(13).value_or(std::string());
   b.spec.inputs_json = stmt.column_optional_text(14).value_or(std::string());
+  b.spec.bad_ref = stmt.column_optional_text(15).value_or(std::string());
+  if (const auto good_refs = stmt.column_optional_text(16)) {
+    FB_ASSIGN_OR_RETURN(b.spec.good_refs,
+                        from_json_array<std::string>(*good_refs, path, "good_refs"));
+  }
   return b;
 }
 
@@ -537,18 +543,29 @@ Result<Transaction> Store::begin_read() {
 Result<int64_t> Store::create_bisection(const BisectionSpec& spec, int64_t now_ms,
                                         std::optional<int64_t> owner_pid) {
   FB_ASSIGN_OR_RETURN(std::string good_shas, to_json_array(spec.good_shas, "good SHAs"));
+  if (!spec.good_refs.empty() && spec.good_refs.size() != spec.good_shas.size()) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "store {}: {} good revisions as typed for {} good SHAs", path(),
+                            spec.good_refs.size(), spec.good_shas.size());
+  }
+  std::optional<std::string> good_refs;
+  if (!spec.good_refs.empty()) {
+    FB_ASSIGN_OR_RETURN(good_refs, to_json_array(spec.good_refs, "good revisions"));
+  }
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
       INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml,
-                              config_hash, test_identity, state, owner_pid, build_key, inputs_json)
-      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id)sql"));
+                              config_hash, test_identity, state, owner_pid, build_key, inputs_json,
+                              bad_ref, good_refs)
+      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id)sql"));
   BisectionState state = owner_pid ? BisectionState::kRunning : BisectionState::kQueued;
   const auto or_null = [](const std::string& text) {
     return text.empty() ? std::nullopt : std::optional<std::string>(text);
   };
   FB_TRY(stmt.bind_all(now_ms, spec.repo, spec.bad_sha, good_shas, spec.config_toml,
                        spec.config_hash, spec.test_identity, to_string(state), owner_pid,
-                       or_null(spec.build_key), or_null(spec.inputs_json)));
+                       or_null(spec.build_key), or_null(spec.inputs_json), or_null(spec.bad_ref),
+                       good_refs));
   FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
   FB_TRY(txn.commit());
   return id;

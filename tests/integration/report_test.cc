@@ -73,7 +73,12 @@ std::string first_bad_commit(const std::string& git_output) {
 TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
   TempDir dir;
   Scenario s = make_scenario(dir.path(), sized(80, 31), 30);
-  std::vector<std::string> args = run_args(s);
+  // The range as a kernel developer types it: a branch and a tag.
+  git(s.history.repo, {"branch", "linux-6.1.y", s.history.tip});
+  git(s.history.repo, {"tag", "v6.1", s.history.root});
+  std::vector<std::string> args = {
+      "--db",  s.db.native(),           "run", "--repo", s.history.repo.native(), "--good", "v6.1",
+      "--bad", "refs/heads/linux-6.1.y"};
   args.insert(args.end(), {"--", s.script.native()});
   ASSERT_EQ(flakebisect(args).exit_code, 0);
 
@@ -85,12 +90,28 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
   EXPECT_EQ(doc["result"]["culprit"]["author"]["email"], "author@example.com");
   EXPECT_GT(doc["decisions"].size(), 2U);
   EXPECT_EQ(doc["totals"]["runs"], stored_rows(s.db, 1).size());
+  EXPECT_EQ(doc["bisection"]["bad"]["ref"], "refs/heads/linux-6.1.y");
+  EXPECT_EQ(doc["bisection"]["bad"]["sha"], s.history.tip);
+  EXPECT_EQ(doc["bisection"]["good"][0]["ref"], "v6.1");
 
   const CliResult email = report(s, 1, "email");
   ASSERT_EQ(email.exit_code, 0) << describe(email);
+  // KernelCI's subject: <tree>/<branch> bisection: <test> on <target>.
   EXPECT_THAT(email.out, StartsWith("From: flakebisect <flakebisect@localhost>\nTo: A U Thor "
-                                    "<author@example.com>\nSubject: [flakebisect] fs: planted "
-                                    "regression\n"));
+                                    "<author@example.com>\nSubject: [flakebisect] "
+                                    "repo/linux-6.1.y bisection: flaky-test.sh on host\n"));
+  EXPECT_THAT(email.out, HasSubstr("\nbad commit:   " + s.history.tip.substr(0, 12) +
+                                   " (refs/heads/linux-6.1.y) "));
+  EXPECT_THAT(email.out, HasSubstr("\ngood commit:  " + s.history.root.substr(0, 12) + " (v6.1) "));
+  const CliResult mainline = flakebisect(
+      {"--db", s.db.native(), "report", "1", "--format", "email", "--tree", "mainline"});
+  ASSERT_EQ(mainline.exit_code, 0) << describe(mainline);
+  EXPECT_THAT(mainline.out, HasSubstr("\nSubject: [flakebisect] mainline/linux-6.1.y bisection: "
+                                      "flaky-test.sh on host\n"));
+  const CliResult bad_tree = flakebisect(
+      {"--db", s.db.native(), "report", "1", "--format", "email", "--tree", "main line"});
+  EXPECT_EQ(bad_tree.exit_code, 2) << describe(bad_tree);
+  EXPECT_THAT(bad_tree.err, HasSubstr("--tree must be a name"));
   EXPECT_THAT(email.out, HasSubstr("Fixes: " + s.history.planted_sha().substr(0, 12) +
                                    " (\"fs: planted regression\")\n"));
   const CliResult text = report(s, 1, "text");
@@ -173,8 +194,10 @@ TEST(Report, InconclusiveNotReproducedAndQueuedBisectionsHaveValidReports) {
     }
   }
   const CliResult inconclusive = report(s, 1, "email");
-  EXPECT_THAT(inconclusive.out, HasSubstr("Subject: [flakebisect] bisection: flaky-test.sh "
-                                          "inconclusive\n"));
+  // Typed as SHAs: the subject names the bad commit's.
+  EXPECT_THAT(inconclusive.out,
+              HasSubstr("Subject: [flakebisect] repo/" + s.history.tip.substr(0, 12) +
+                        " bisection: flaky-test.sh on host\n (inconclusive)\n"));
   EXPECT_THAT(inconclusive.out, HasSubstr("The first bad commit could be any of"));
   EXPECT_THAT(report(s, 2, "email").out, HasSubstr("could not reproduce the failure: could not "
                                                    "reproduce on bad"));
@@ -208,7 +231,7 @@ TEST(Report, HostileCommitTextGivesValidJsonSafeMailAndAReplayableLog) {
   ASSERT_EQ(email.exit_code, 0) << describe(email);
   const std::string headers = email.out.substr(0, email.out.find("\n\n") + 1);
   EXPECT_THAT(headers, Not(HasSubstr("\nBcc")));
-  EXPECT_THAT(headers, HasSubstr("Subject: =?UTF-8?B?"));
+  EXPECT_THAT(headers, HasSubstr("Subject: [flakebisect] repo/"));
   EXPECT_THAT(headers, HasSubstr("Cc: =?UTF-8?B?"));
   EXPECT_THAT(email.out, Not(HasSubstr("\x1b")));
   EXPECT_THAT(email.out, Not(HasSubstr("\r")));

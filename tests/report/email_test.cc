@@ -274,7 +274,9 @@ TEST(RenderEmail, AddressesTheAuthorAndCcsTheSignersOnce) {
   EXPECT_EQ(header_value(headers, "Cc"),
             "\"Re, Viewer\" <rv@example.org>, Jörg Ünïcödé <joerg@example.de>, "
             "stable@vger.kernel.org");
-  EXPECT_EQ(header_value(headers, "Subject"), "[flakebisect] ext4: planted regression");
+  // KernelCI's subject; the bad end has no revision as typed here, so its SHA stands in.
+  EXPECT_EQ(header_value(headers, "Subject"),
+            "[flakebisect] linux/dddddddddddd bisection: repro.sh on host");
   EXPECT_EQ(header_value(headers, "From"), "flakebisect <flakebisect@localhost>");
   EXPECT_THAT(headers, HasSubstr("Content-Type: text/plain; charset=utf-8\n"));
   EXPECT_THAT(body, HasSubstr("commit cccccccccccccccccccccccccccccccccccccccc\n"
@@ -285,6 +287,46 @@ TEST(RenderEmail, AddressesTheAuthorAndCcsTheSignersOnce) {
   EXPECT_THAT(body, HasSubstr("Fixes: cccccccccccc (\"ext4: planted regression\")\n"));
   EXPECT_THAT(body, HasSubstr("RIP: 0010:ext4_dio_write_iter+0x1a/0x30"));
   EXPECT_THAT(body, HasSubstr("   1:02:03  bbbbbbbbbbbb"));
+}
+
+TEST(RenderEmail, TheSubjectNamesTreeBranchTestAndTargetAsKernelCIDoes) {
+  json report = sample_report();
+  const auto subject = [](const json& r, const EmailOptions& options = {}) {
+    return header_value(split_message(render_email(r, options)).first, "Subject");
+  };
+  report["bisection"]["repo"] = "/src/linux.git/";
+  report["bisection"]["bad"]["ref"] = "refs/heads/linux-6.1.y";
+  EXPECT_EQ(subject(report), "[flakebisect] linux/linux-6.1.y bisection: repro.sh on host");
+  EmailOptions mainline;
+  mainline.tree = "mainline";
+  EXPECT_EQ(subject(report, mainline),
+            "[flakebisect] mainline/linux-6.1.y bisection: repro.sh on host");
+  // A revision typed as a SHA (or its start) is named by the bad commit's 12 digits.
+  report["bisection"]["bad"]["ref"] = "dddddddd";
+  EXPECT_EQ(subject(report), "[flakebisect] linux/dddddddddddd bisection: repro.sh on host");
+
+  // Under QEMU: the architecture and kvm-xfstests' name of the filesystem configuration.
+  report["bisection"]["bad"]["ref"] = "v6.2-rc1";
+  report["parameters"]["qemu"] = {{"binary", "/usr/bin/qemu-system-x86_64"}};
+  report["parameters"]["scratch"] = {{"mkfs", {"mkfs.ext4", "-q", "-b", "1024"}},
+                                     {"fstype", "ext4"}};
+  report["parameters"]["reproducer"] = {{"program", "/usr/lib/flakebisect/fb-dio-check"}};
+  EXPECT_EQ(subject(report),
+            "[flakebisect] linux/v6.2-rc1 bisection: fb-dio-check on qemu-x86_64 ext4/1k");
+  report["parameters"]["scratch"]["mkfs"] = {"mkfs.xfs", "-f", "-b", "size=4096"};
+  report["parameters"]["scratch"]["fstype"] = "xfs";
+  EXPECT_EQ(subject(report),
+            "[flakebisect] linux/v6.2-rc1 bisection: fb-dio-check on qemu-x86_64 xfs/4k");
+  report["parameters"]["scratch"]["mkfs"] = {"mkfs.ext4"};
+  report["parameters"]["scratch"]["fstype"] = "ext4";
+  EXPECT_EQ(subject(report),
+            "[flakebisect] linux/v6.2-rc1 bisection: fb-dio-check on qemu-x86_64 ext4");
+  // xfstests: its tests name the test, and MKFS_OPTIONS the block size.
+  report["parameters"]["xfstests"] = {{"tests", {"generic/418", "generic/419"}},
+                                      {"mkfs_options", "-b 1024 -O ^has_journal"}};
+  EXPECT_EQ(subject(report),
+            "[flakebisect] linux/v6.2-rc1 bisection: generic/418 generic/419 on qemu-x86_64 "
+            "ext4/1k");
 }
 
 TEST(RenderEmail, KeepsBodyLinesWithinSeventyTwoColumnsExceptConsoleTagsAndAuthor) {
@@ -355,9 +397,12 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   json report = sample_report();
   json& culprit = report["result"]["culprit"];
   culprit["author"] = {{"name", "X\nBcc: evil@example.com"}, {"email", "x@example.com"}};
-  culprit["subject"] =
-      "fs: subject\r\nBcc: evil@example.com\nDate: Thu, 01 Jan 1970 00:00:00 +0000\n"
+  // What the subject is made of: the revision as typed, the repository's name, the test.
+  report["bisection"]["bad"]["ref"] =
+      "next\r\nBcc: evil@example.com\nDate: Thu, 01 Jan 1970 00:00:00 +0000\n"
       "Message-ID: <evil@example.com>\n\nInjected body";
+  report["bisection"]["repo"] = "/src/li\nBcc: evil3@example.com\nnux";
+  report["parameters"]["test"]["command"] = {"./re\npro.sh"};
   culprit["trailers"] = {
       {{"key", "Signed-off-by"}, {"value", "Y <y@example.com>\r\nBcc: evil@example.com"}},
       {{"key", "Cc"}, {"value", "evil@example.com\nBcc: evil2@example.com"}},
@@ -388,8 +433,8 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   EXPECT_THAT(message, Not(HasSubstr("\r")));
   EXPECT_EQ(header_value(headers, "To"), "\"X Bcc: evil@example.com\" <x@example.com>");
   EXPECT_EQ(header_value(headers, "Subject"),
-            "[flakebisect] fs: subject Bcc: evil@example.com Date: Thu, 01 Jan 1970 00:00:00 "
-            "+0000 Message-ID: <evil@example.com> Injected body");
+            "[flakebisect] li Bcc: evil3@example.com nux/next Bcc: evil@example.com Date: Thu, "
+            "01 Jan 1970 00:00:0... bisection: re pro.sh on host");
   const std::string cc = header_value(headers, "Cc");
   EXPECT_THAT(cc, StartsWith("Y <y@example.com>, evil@example.com, Z <z@example.com>, p0@"));
   EXPECT_THAT(cc, Not(HasSubstr("evil2")));
@@ -456,7 +501,8 @@ TEST(RenderEmail, AnInconclusiveBisectionListsTheCommitsItCouldBe) {
       {{"sha", sha_of('b')}, {"subject", "fs: two"}, {"probability", 0.35}}};
   report["result"]["credible_set_size"] = 3;
   const auto [headers, body] = split_message(render_email(report));
-  EXPECT_EQ(header_value(headers, "Subject"), "[flakebisect] bisection: repro.sh inconclusive");
+  EXPECT_EQ(header_value(headers, "Subject"),
+            "[flakebisect] linux/dddddddddddd bisection: repro.sh on host (inconclusive)");
   EXPECT_EQ(header_value(headers, "To"), "<missing>");
   EXPECT_THAT(body, HasSubstr("flakebisect could not bisect this flaky failure to one commit: run\n"
                               "budget spent (5000 runs)"));
@@ -688,8 +734,8 @@ TEST(RenderEmail, AVerifyCheckThatFailedIsShownUnderTheInconclusiveVerdict) {
                         "\n"
                         "bad commit:   dddddddddddd net: four\n"));
   EXPECT_THAT(body, Not(HasSubstr("Fixes:")));
-  EXPECT_THAT(render_email(report), HasSubstr("Subject: [flakebisect] bisection: repro.sh "
-                                              "inconclusive\n"));
+  EXPECT_THAT(render_email(report), HasSubstr("Subject: [flakebisect] linux/dddddddddddd "
+                                              "bisection: repro.sh on host\n (inconclusive)\n"));
   // Without the check, the same inconclusive report has no block.
   json plain = report;
   plain["result"]["checks"].erase("verify");

@@ -66,12 +66,15 @@ config::Config parse(const std::string& text) {
 // A bisection row for `repo` with its candidates from git.
 int64_t create_bisection(store::Store& store, const fs::path& repo, const std::string& bad,
                          const std::string& good, const std::string& config_text,
-                         std::vector<store::Candidate>* candidates_out = nullptr) {
+                         std::vector<store::Candidate>* candidates_out = nullptr,
+                         const std::string& bad_ref = "", const std::string& good_ref = "") {
   const config::Config config = parse(config_text);
   store::BisectionSpec spec;
   spec.repo = repo.native();
   spec.bad_sha = bad;
   spec.good_shas = {good};
+  spec.bad_ref = bad_ref;  // the revisions as typed: none, as in a store from before schema 3
+  if (!good_ref.empty()) spec.good_refs = {good_ref};
   spec.config_toml = config_text;
   spec.config_hash = config.hash();
   spec.test_identity = engine::test_identity(config);
@@ -228,7 +231,7 @@ class ReportTest : public ::testing::Test {
     write_text(dir_ / "console-tip.log", kConsole);
 
     found_ = create_bisection(*store_, history_.repo, history_.tip, history_.root, kConfig,
-                              &candidates_);
+                              &candidates_, "linux-6.1.y", "v6.1");
     Recorder found(*store_, found_, engine::test_identity(parse(kConfig)));
     const std::string& tip = history_.tip;
     const size_t planted = history_.planted;
@@ -1017,6 +1020,35 @@ TEST_F(ReportTest, AFirstParentBisectionSaysSoInTheDocumentTheTextAndTheBisectLo
   EXPECT_THAT(render_email(doc), HasSubstr("\ncandidates:   first-parent chain of bad"));
   EXPECT_THAT(render_bisect_log(doc), HasSubstr("\ngit bisect start '--first-parent' '" +
                                                 history_.tip + "' '" + history_.root + "'\n"));
+}
+
+// An [xfstests] bisection: its tests and options are in the document's parameters, and they,
+// QEMU's architecture and the scratch filesystem's block size name it in KernelCI's subject.
+TEST_F(ReportTest, AnXfstestsBisectionHasItsParametersAndKernelCIsSubject) {
+  const std::string config_text =
+      "[qemu]\nbinary = \"qemu-system-x86_64\"\nkernel = \"/boot/vmlinuz\"\n\n"
+      "[scratch]\nmkfs = [\"mkfs.ext4\", \"-F\", \"-b\", \"1024\"]\n\n"
+      "[xfstests]\ndir = \"/opt/xfstests-dev\"\ntests = [\"generic/418\"]\n"
+      "mkfs_options = \"-b 1024\"\nenvironment = [\"DIFF_LENGTH=0\"]\n";
+  const int64_t id = create_bisection(*store_, history_.repo, history_.tip, history_.root,
+                                      config_text, nullptr, "master", "v6.1");
+  const json doc = report(id);
+  EXPECT_EQ(doc["parameters"]["xfstests"], (json{{"root", "/"},
+                                                 {"dir", "/opt/xfstests-dev"},
+                                                 {"tests", {"generic/418"}},
+                                                 {"mkfs_options", "-b 1024"},
+                                                 {"mount_options", ""},
+                                                 {"environment", {"DIFF_LENGTH=0"}}}));
+  EXPECT_EQ(doc["parameters"]["reproducer"], nullptr);
+  EXPECT_EQ(report(found_)["parameters"]["xfstests"], nullptr);
+  EXPECT_THAT(render_email(doc), HasSubstr("\nSubject: [flakebisect] linux/master bisection: "
+                                           "generic/418 on qemu-x86_64\n ext4/1k (queued)\n"));
+  EXPECT_THAT(render_text(doc), HasSubstr("\nxfstests:     generic/418; MKFS_OPTIONS=-b 1024\n"));
+  EXPECT_THAT(render_html(doc), HasSubstr("<dt>Bad</dt><dd><code>" + history_.tip.substr(0, 12) +
+                                          "</code> (master) commit 42</dd>"));
+  EXPECT_THAT(
+      render_html(report(inconclusive_)),
+      HasSubstr("<dt>Bad</dt><dd><code>" + history_.tip.substr(0, 12) + "</code> commit 42</dd>"));
 }
 
 TEST_F(ReportTest, AQueuedBisectionHasAnEmptyButCompleteReport) {

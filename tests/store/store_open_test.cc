@@ -309,6 +309,40 @@ TEST(StoreOpen, AVersionOneStoreIsMigratedAndKeepsItsBisections) {
   EXPECT_FALSE(store.create_bisection(spec, 6).has_value()) << "not an array";
 }
 
+TEST(StoreOpen, ABisectionKeepsItsRevisionsAsTypedAndOneFromBeforeHasNone) {
+  TempDir dir;
+  std::string path = dir.file("v2.db");
+  {
+    // A store at schema 2 with a bisection, as the flakebisect before schema 3 left it.
+    Database db = raw_open(path);
+    ASSERT_OK(db.exec(migrations()[0].sql));
+    ASSERT_OK(db.exec(migrations()[1].sql));
+    ASSERT_OK(db.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str()));
+    ASSERT_OK(db.exec("PRAGMA user_version = 2"));
+    ASSERT_OK(db.exec(
+        "INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml, "
+        "config_hash, test_identity, state) VALUES (1, 1, '/r', 'b', '[\"g\"]', '', 'h', 'i', "
+        "'paused')"));
+  }
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
+  ASSERT_OK_AND_ASSIGN(auto old, store.get_bisection(1));
+  EXPECT_EQ(old.spec.bad_ref, "");
+  EXPECT_TRUE(old.spec.good_refs.empty());
+
+  auto spec = sample_spec();
+  spec.bad_ref = "linux-6.1.y";
+  spec.good_refs.assign(spec.good_shas.size(), "v6.1");
+  ASSERT_OK_AND_ASSIGN(int64_t id, store.create_bisection(spec, 5));
+  ASSERT_OK_AND_ASSIGN(auto back, store.get_bisection(id));
+  EXPECT_EQ(back.spec.bad_ref, "linux-6.1.y");
+  EXPECT_EQ(back.spec.good_refs, spec.good_refs);
+
+  spec.good_refs.push_back("one too many");
+  auto refused = store.create_bisection(spec, 6);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("good revisions as typed"));
+}
+
 TEST(StoreOpen, EmptyFileBecomesAStoreOnlyWhenCreating) {
   TempDir dir;
   std::string path = dir.file("empty.db");
