@@ -146,6 +146,17 @@ class Session {
   // True when the error run() returned means the bisection can never continue.
   bool fatal() const { return fatal_; }
 
+  // After the session failed: when a stop was asked for, the failure may be the stop's own doing
+  // (the signal watcher kills every child, one just forked and not yet exec'd among them, which
+  // then "failed before exec"), so the bisection is paused as the stop asks, resumable like any
+  // other, and not failed with that error. True when it was paused here.
+  base::Result<bool> pause_for_stop() {
+    if (!stopped() || bisection_.id == 0) {
+      return false;
+    }
+    return pause(options_.stop_reason);
+  }
+
   base::Result<BisectionState> run(const ExecutorFactory& executors) {
     FB_TRY(setup(executors));
     return loop();
@@ -1559,6 +1570,11 @@ base::Result<BisectionState> Bisector::run(int64_t id) {
   auto result = session.run(executors_);
   if (result) {
     return result;
+  }
+  if (auto paused = session.pause_for_stop(); paused && *paused) {
+    spdlog::info("bisection {}: paused for the stop; it ended with: {}", id,
+                 result.error().message());
+    return BisectionState::kPaused;
   }
 
   // Leave the bisection resumable (or failed, when it can never continue) with the error, unless

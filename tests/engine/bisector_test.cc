@@ -38,6 +38,17 @@ std::vector<Row> rows_of(store::Store& store, int64_t id) {
   return rows;
 }
 
+// The costs of the plan events and the batch events, in order.
+std::vector<nlohmann::json> events_of(store::Store& store, int64_t id, std::string_view kind) {
+  std::vector<nlohmann::json> out;
+  for (const store::Event& event : store.events(id).value_or(std::vector<store::Event>{})) {
+    if (event.kind == kind && event.data_json) {
+      out.push_back(nlohmann::json::parse(*event.data_json));
+    }
+  }
+  return out;
+}
+
 class BisectorTest : public ::testing::Test {
  protected:
   // Another bisection of the same test on the store records runs 0, 1 and 2 at `sha`, as one
@@ -341,6 +352,52 @@ TEST_F(BisectorTest, WithFirstParentTheMergeThatBroughtTheRegressionInIsTheAnswe
   for (const RunCall& call : runner_.calls) {
     EXPECT_TRUE(on_chain.count(call.sha) > 0) << call.sha << " is not on the first-parent chain";
   }
+}
+
+// The signal watcher kills every child of the process once stopping, one just forked among them:
+// its spawn then fails ("child failed before exec"). That failure is the stop's doing, so the
+// bisection pauses as the stop asks, resumable by whoever paused it, and records no error (a
+// daemon's second worker did, and the next daemon did not resume it).
+TEST_F(BisectorTest, AFailureCausedByTheStopPausesTheBisectionInsteadOfRecordingAnError) {
+  make(sized(60, 7));
+  auto inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const build::CommitCheckout& checkout,
+                   uint32_t index) -> base::Result<run::RunResult> {
+    if (runner_.calls.size() == 6) {
+      stop_ = true;
+      return base::make_error(base::ErrorCode::kFailed, "flaky-test.sh: child failed before exec");
+    }
+    return inner(checkout, index);
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  auto state = run(id);
+  ASSERT_TRUE(state.has_value()) << state.error().message();
+  EXPECT_EQ(*state, BisectionState::kPaused);
+  EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kPaused);
+  const auto errors = [&] {
+    const std::vector<store::Event> events =
+        store_.events(id).value_or(std::vector<store::Event>{});
+    return static_cast<size_t>(std::count_if(events.begin(), events.end(),
+                                             [](const auto& e) { return e.kind == kEventError; }));
+  };
+  EXPECT_EQ(errors(), 0U);
+  const auto paused = events_of(store_, id, kEventPaused);
+  ASSERT_EQ(paused.size(), 1U);
+  EXPECT_EQ(paused[0]["by"], options().session_mode);
+  EXPECT_EQ(rows_of(store_, id).size(), 5U) << "the failed run is not recorded";
+
+  // Without a stop the same failure is an error, as before.
+  stop_ = false;
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
+    return base::make_error(base::ErrorCode::kFailed, "flaky-test.sh: child failed before exec");
+  };
+  EXPECT_FALSE(run(id).has_value());
+  EXPECT_EQ(errors(), 1U);
+
+  runner_.fn = inner;
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 4000).has_value());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
 }
 
 TEST_F(BisectorTest, AResumedFirstParentBisectionKeepsItsCandidatesAndEndsAtTheMerge) {
@@ -1163,17 +1220,6 @@ TEST_F(BisectorTest, TheRevertCheckCapCountsRunsThatNeitherPassNorFail) {
     at_revert += std::count(history_.shas.begin(), history_.shas.end(), call.sha) == 0 ? 1 : 0;
   }
   EXPECT_EQ(at_revert, 7u);
-}
-
-// The costs of the plan events and the batch events, in order.
-std::vector<nlohmann::json> events_of(store::Store& store, int64_t id, std::string_view kind) {
-  std::vector<nlohmann::json> out;
-  for (const store::Event& event : store.events(id).value_or(std::vector<store::Event>{})) {
-    if (event.kind == kind && event.data_json) {
-      out.push_back(nlohmann::json::parse(*event.data_json));
-    }
-  }
-  return out;
 }
 
 TEST_F(BisectorTest, ThePlannerLearnsItsCostsFromMeasuredBuildsAndRuns) {

@@ -80,7 +80,9 @@ TEST(Daemon, WithTwoJobsServesTwoBisectionsAtOnceAndResumesBothAfterSigterm) {
       flakebisect({"--db", s.db.native(), "daemon", "--jobs", "2", "--exit-when-idle"});
   ASSERT_EQ(restarted.exit_code, 0) << describe(restarted);
   for (int id : {1, 2}) {
-    EXPECT_EQ(stored_state(s.db, id), "found") << id;
+    EXPECT_EQ(stored_state(s.db, id), "found")
+        << id << "\n"
+        << restarted.err << flakebisect({"--db", s.db.native(), "log", std::to_string(id)}).out;
     const CliResult report =
         flakebisect({"--db", s.db.native(), "report", std::to_string(id), "--format", "json"});
     EXPECT_EQ(parse_json(report.out)["result"]["culprit"]["sha"], s.history.planted_sha()) << id;
