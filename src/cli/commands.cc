@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -659,14 +661,20 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
     return usage_error(
         fmt::format("--format must be {}, got '{}'", kReportFormats, printable(format, 40)));
   }
-  // It goes into a header: one line of printable characters.
+  // A name as KernelCI's trees have ("mainline", "linux-next", "stable-rc"), for a mail header.
   if (tree.size() > 40 || std::any_of(tree.begin(), tree.end(), [](unsigned char c) {
-        return c < 0x20 || c == 0x7f || c == ' ';
+        return !std::isalnum(c) && c != '.' && c != '_' && c != '+' && c != '-';
       })) {
     return usage_error(
-        fmt::format("--tree must be a name of at most 40 characters without blanks or control "
-                    "characters, got '{}'",
+        fmt::format("--tree must be a name of at most 40 letters, digits, '.', '_', '+' or '-' "
+                    "(\"mainline\", \"linux-next\"), got '{}'",
                     printable(tree, 40)));
+  }
+  if (!tree.empty() && format != "email") {
+    fmt::print(stderr,
+               "flakebisect: note: --tree names the tree in the email's subject; --format {} "
+               "has none\n",
+               format);
   }
   report::EmailOptions email = email_options();
   email.tree = tree;

@@ -146,15 +146,16 @@ class Session {
   // True when the error run() returned means the bisection can never continue.
   bool fatal() const { return fatal_; }
 
-  // After the session failed: when a stop was asked for, the failure may be the stop's own doing
-  // (the signal watcher kills every child, one just forked and not yet exec'd among them, which
-  // then "failed before exec"), so the bisection is paused as the stop asks, resumable like any
-  // other, and not failed with that error. True when it was paused here.
-  base::Result<bool> pause_for_stop() {
-    if (!stopped() || bisection_.id == 0) {
+  // After the session failed with `error`: when a stop was asked for, the failure may be the
+  // stop's own doing (the signal watcher kills every child, one just forked and not yet exec'd
+  // among them, which then "failed before exec"), so the bisection is paused as the stop asks,
+  // resumable like any other, with the error in the reason, and not failed. An error that can
+  // never go away (fatal(): the stored configuration no longer parses) stands. True when paused.
+  base::Result<bool> pause_for_stop(const base::Error& error) {
+    if (!stopped() || fatal_ || bisection_.id == 0) {
       return false;
     }
-    return pause(options_.stop_reason);
+    return pause(fmt::format("{} (it ended with: {})", options_.stop_reason, error.message()));
   }
 
   base::Result<BisectionState> run(const ExecutorFactory& executors) {
@@ -1571,9 +1572,7 @@ base::Result<BisectionState> Bisector::run(int64_t id) {
   if (result) {
     return result;
   }
-  if (auto paused = session.pause_for_stop(); paused && *paused) {
-    spdlog::info("bisection {}: paused for the stop; it ended with: {}", id,
-                 result.error().message());
+  if (auto paused = session.pause_for_stop(result.error()); paused && *paused) {
     return BisectionState::kPaused;
   }
 

@@ -330,16 +330,14 @@ std::string tree_and_branch(const json& report, const EmailOptions& options) {
       one_line(options.tree.empty() ? base_name(str(bisection, "repo")) : options.tree, 40);
   if (tree.empty() || tree == "/") tree = "tree";
   const json& bad = member(bisection, "bad");
-  std::string branch = str(bad, "ref");
+  std::string branch = revision_name(bad);
   for (std::string_view prefix : {"refs/heads/", "refs/tags/", "refs/remotes/", "refs/"}) {
     if (branch.starts_with(prefix) && branch.size() > prefix.size()) {
       branch.erase(0, prefix.size());
       break;
     }
   }
-  const std::string sha = str(bad, "sha");
-  const bool typed_as_sha = branch.size() >= 4 && sha.starts_with(branch);
-  if (branch.empty() || typed_as_sha) branch = sha.substr(0, 12);
+  if (branch.empty()) branch = str(bad, "sha").substr(0, 12);
   return tree + "/" + one_line(branch, 60);
 }
 
@@ -575,10 +573,8 @@ void parameters(Body& body, const json& report) {
   // "44a2e5043026 (linux-6.1.y) subject": the revision as typed, where it was not the SHA.
   const auto commit_line = [](const json& commit) {
     std::string line = sha12(commit);
-    const std::string ref = str(commit, "ref");
-    if (!ref.empty() && !str(commit, "sha").starts_with(ref)) {
-      line += " (" + one_line(ref, 60) + ")";
-    }
+    const std::string ref = revision_name(commit);
+    if (!ref.empty()) line += " (" + one_line(ref, 60) + ")";
     return line + " " + one_line(str(commit, "subject"), kMaxSubjectColumns);
   };
   body.field("bad commit", commit_line(member(bisection, "bad")));
@@ -842,14 +838,16 @@ std::string body_of(const json& report, const EmailOptions& options) {
 // when no culprit was found.
 std::string subject_of(const json& report, const EmailOptions& options) {
   const json& result = member(report, "result");
-  std::string subject = "[flakebisect] " + tree_and_branch(report, options) +
-                        " bisection: " + test_name(report) + " on " + target_name(report);
-  if (member(result, "culprit").is_object()) {
-    return subject;
+  std::string outcome;
+  if (!member(result, "culprit").is_object()) {
+    std::string status = one_line(str(result, "status"), 40);
+    std::replace(status.begin(), status.end(), '_', ' ');
+    outcome = " (" + (status.empty() ? std::string("unknown") : status) + ")";
   }
-  std::string status = one_line(str(result, "status"), 40);
-  std::replace(status.begin(), status.end(), '_', ' ');
-  return subject + " (" + (status.empty() ? std::string("unknown") : status) + ")";
+  // The parts are capped one by one; the whole is cut to fit before the outcome, which stays.
+  const std::string subject = "[flakebisect] " + tree_and_branch(report, options) +
+                              " bisection: " + test_name(report) + " on " + target_name(report);
+  return one_line(subject, kMaxSubjectColumns - columns(outcome)) + outcome;
 }
 
 std::string address_header(std::string_view name, const std::vector<std::string>& mailboxes) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "report/checks.h"
+#include "report/json_access.h"
 #include "report/text.h"
 
 namespace flakebisect::report {
@@ -970,8 +971,10 @@ void append_bisection(std::string& out, const json& report) {
   // "<code>44a2e5043026</code> (linux-6.1.y) subject": the revision as typed, where it was kept.
   const auto commit_html = [](const json* commit) {
     std::string ref;
-    if (const json* typed = member(commit, "ref"); typed != nullptr && typed->is_string()) {
-      ref = "(" + display(typed, kSubjectChars) + ") ";
+    if (commit != nullptr) {
+      if (const json name = revision_name(*commit); !name.get<std::string>().empty()) {
+        ref = "(" + display(&name, kSubjectChars) + ") ";
+      }
     }
     return fmt::format("<code>{}</code> {}{}", short_sha(string_of(member(commit, "sha"))), ref,
                        display(member(commit, "subject"), kSubjectChars));

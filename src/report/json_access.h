@@ -31,4 +31,22 @@ inline double num(const nlohmann::json& object, const char* key, double fallback
   return value.is_number() ? value.get<double>() : fallback;
 }
 
+// What a report calls a bisection's bad or good commit (`{"sha", "subject", "ref"}`) besides its
+// SHA: the revision as the user typed it when that was a name ("linux-6.1.y", "v6.1",
+// "refs/heads/master"); "" when none was kept or it was the SHA itself, a prefix of it, or an
+// expression relative to something else ("HEAD", "master~3", "v6.1^", "@{u}").
+inline std::string revision_name(const nlohmann::json& commit) {
+  const std::string ref = str(commit, "ref");
+  std::string lower = ref;
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  const bool expression = ref == "HEAD" || ref == "@" ||
+                          ref.find_first_of("~^:@") != std::string::npos || ref.starts_with("HEAD");
+  if (ref.empty() || expression || str(commit, "sha").starts_with(lower)) {
+    return "";
+  }
+  return ref;
+}
+
 }  // namespace flakebisect::report

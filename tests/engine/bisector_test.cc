@@ -384,6 +384,8 @@ TEST_F(BisectorTest, AFailureCausedByTheStopPausesTheBisectionInsteadOfRecording
   const auto paused = events_of(store_, id, kEventPaused);
   ASSERT_EQ(paused.size(), 1U);
   EXPECT_EQ(paused[0]["by"], options().session_mode);
+  EXPECT_THAT(paused[0]["reason"].get<std::string>(),
+              HasSubstr("(it ended with: flaky-test.sh: child failed before exec)"));
   EXPECT_EQ(rows_of(store_, id).size(), 5U) << "the failed run is not recorded";
 
   // Without a stop the same failure is an error, as before.
@@ -398,6 +400,21 @@ TEST_F(BisectorTest, AFailureCausedByTheStopPausesTheBisectionInsteadOfRecording
   runner_.fn = inner;
   ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 4000).has_value());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+}
+
+// An error that can never go away is not hidden by a stop: a bisection whose stored configuration
+// no longer parses fails with that error, stop or not.
+TEST_F(BisectorTest, AFatalErrorStandsEvenWhenAStopWasAskedFor) {
+  make(sized(20, 5));
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_TRUE(store_.database_for_testing()
+                  .exec("UPDATE bisections SET config_toml = '[decision' WHERE id = 1")
+                  .has_value());
+  stop_ = true;
+  auto state = run(id);
+  stop_ = false;
+  ASSERT_FALSE(state.has_value());
+  EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kFailed);
 }
 
 TEST_F(BisectorTest, AResumedFirstParentBisectionKeepsItsCandidatesAndEndsAtTheMerge) {

@@ -112,6 +112,17 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
       {"--db", s.db.native(), "report", "1", "--format", "email", "--tree", "main line"});
   EXPECT_EQ(bad_tree.exit_code, 2) << describe(bad_tree);
   EXPECT_THAT(bad_tree.err, HasSubstr("--tree must be a name"));
+  for (const char* odd : {"a/b", "\xff\xfe", "x\xc2\x85y"}) {
+    EXPECT_EQ(
+        flakebisect({"--db", s.db.native(), "report", "1", "--format", "email", "--tree", odd})
+            .exit_code,
+        2)
+        << odd;
+  }
+  const CliResult tree_for_json =
+      flakebisect({"--db", s.db.native(), "report", "1", "--format", "json", "--tree", "next"});
+  EXPECT_EQ(tree_for_json.exit_code, 0) << describe(tree_for_json);
+  EXPECT_THAT(tree_for_json.err, HasSubstr("--tree names the tree in the email's subject"));
   EXPECT_THAT(email.out, HasSubstr("Fixes: " + s.history.planted_sha().substr(0, 12) +
                                    " (\"fs: planted regression\")\n"));
   const CliResult text = report(s, 1, "text");

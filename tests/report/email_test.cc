@@ -304,6 +304,23 @@ TEST(RenderEmail, TheSubjectNamesTreeBranchTestAndTargetAsKernelCIDoes) {
   // A revision typed as a SHA (or its start) is named by the bad commit's 12 digits.
   report["bisection"]["bad"]["ref"] = "dddddddd";
   EXPECT_EQ(subject(report), "[flakebisect] linux/dddddddddddd bisection: repro.sh on host");
+  // So is one typed in capitals, or as an expression relative to something else.
+  for (const char* typed : {"DDDDDDDD", "HEAD", "HEAD~2", "master~3", "v6.1^", "@{u}"}) {
+    report["bisection"]["bad"]["ref"] = typed;
+    EXPECT_EQ(subject(report), "[flakebisect] linux/dddddddddddd bisection: repro.sh on host")
+        << typed;
+  }
+  // The longest parts still leave the outcome whole.
+  json long_one = report;
+  long_one["bisection"]["bad"]["ref"] = std::string(100, 'b');
+  long_one["parameters"]["test"]["command"] = {std::string(100, 't')};
+  long_one["result"]["culprit"] = nullptr;
+  long_one["result"]["status"] = "not_reproduced";
+  EmailOptions long_tree;
+  long_tree.tree = std::string(40, 'r');
+  const std::string cut = subject(long_one, long_tree);
+  EXPECT_THAT(cut, ::testing::EndsWith("... (not reproduced)"));
+  EXPECT_LE(cut.size(), 200U);
 
   // Under QEMU: the architecture and kvm-xfstests' name of the filesystem configuration.
   report["bisection"]["bad"]["ref"] = "v6.2-rc1";
@@ -398,9 +415,7 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   json& culprit = report["result"]["culprit"];
   culprit["author"] = {{"name", "X\nBcc: evil@example.com"}, {"email", "x@example.com"}};
   // What the subject is made of: the revision as typed, the repository's name, the test.
-  report["bisection"]["bad"]["ref"] =
-      "next\r\nBcc: evil@example.com\nDate: Thu, 01 Jan 1970 00:00:00 +0000\n"
-      "Message-ID: <evil@example.com>\n\nInjected body";
+  report["bisection"]["bad"]["ref"] = "next\r\nBcc evil\n\nInjected body";
   report["bisection"]["repo"] = "/src/li\nBcc: evil3@example.com\nnux";
   report["parameters"]["test"]["command"] = {"./re\npro.sh"};
   culprit["trailers"] = {
@@ -433,8 +448,8 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   EXPECT_THAT(message, Not(HasSubstr("\r")));
   EXPECT_EQ(header_value(headers, "To"), "\"X Bcc: evil@example.com\" <x@example.com>");
   EXPECT_EQ(header_value(headers, "Subject"),
-            "[flakebisect] li Bcc: evil3@example.com nux/next Bcc: evil@example.com Date: Thu, "
-            "01 Jan 1970 00:00:0... bisection: re pro.sh on host");
+            "[flakebisect] li Bcc: evil3@example.com nux/next Bcc evil Injected body bisection: re "
+            "pro.sh on host");
   const std::string cc = header_value(headers, "Cc");
   EXPECT_THAT(cc, StartsWith("Y <y@example.com>, evil@example.com, Z <z@example.com>, p0@"));
   EXPECT_THAT(cc, Not(HasSubstr("evil2")));

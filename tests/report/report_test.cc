@@ -1049,6 +1049,16 @@ TEST_F(ReportTest, AnXfstestsBisectionHasItsParametersAndKernelCIsSubject) {
   EXPECT_THAT(
       render_html(report(inconclusive_)),
       HasSubstr("<dt>Bad</dt><dd><code>" + history_.tip.substr(0, 12) + "</code> commit 42</dd>"));
+  // Typed as a SHA: nothing beside the SHA, in the page as in the mail.
+  const int64_t by_sha = create_bisection(*store_, history_.repo, history_.tip, history_.root,
+                                          kConfig, nullptr, history_.tip.substr(0, 8), "HEAD~3");
+  EXPECT_THAT(
+      render_html(report(by_sha)),
+      HasSubstr("<dt>Bad</dt><dd><code>" + history_.tip.substr(0, 12) + "</code> commit 42</dd>"));
+  EXPECT_THAT(
+      render_text(report(by_sha)),
+      HasSubstr("\nbad commit:   " + history_.tip.substr(0, 12) +
+                " commit 42\ngood commit:  " + history_.root.substr(0, 12) + " commit 0\n"));
 }
 
 TEST_F(ReportTest, AQueuedBisectionHasAnEmptyButCompleteReport) {
