@@ -49,6 +49,21 @@ Database raw_open(const std::string& path) {
   return std::move(db).value();
 }
 
+// A store at schema `version` (older than today's) with bisection 1 in it, paused, written by
+// that version's migrations as the flakebisect of the time left it.
+void write_old_store(const std::string& path, int version) {
+  Database db = raw_open(path);
+  for (int v = 0; v < version; ++v) {
+    ASSERT_OK(db.exec(migrations()[static_cast<size_t>(v)].sql));
+  }
+  ASSERT_OK(db.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str()));
+  ASSERT_OK(db.exec(("PRAGMA user_version = " + std::to_string(version)).c_str()));
+  ASSERT_OK(db.exec(
+      "INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml, "
+      "config_hash, test_identity, state) VALUES (1, 1, '/r', 'b', '[\"g\"]', '', 'h', 'i', "
+      "'paused')"));
+}
+
 // Restores the process umask when a test that changed it ends.
 class UmaskGuard {
  public:
@@ -280,16 +295,7 @@ TEST(StoreOpen, AVersionOneStoreIsMigratedAndKeepsItsBisections) {
   // A store written before schema 2, with a bisection in it, as that flakebisect left it.
   TempDir dir;
   std::string path = dir.file("v1.db");
-  {
-    Database db = raw_open(path);
-    ASSERT_OK(db.exec(migrations()[0].sql));
-    ASSERT_OK(db.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str()));
-    ASSERT_OK(db.exec("PRAGMA user_version = 1"));
-    ASSERT_OK(db.exec(
-        "INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml, "
-        "config_hash, test_identity, state) VALUES (1, 1, '/r', 'b', '[\"g\"]', '', 'h', 'i', "
-        "'paused')"));
-  }
+  write_old_store(path, 1);
   ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
   EXPECT_EQ(pragma(store.database_for_testing(), "PRAGMA user_version"), schema_version());
   ASSERT_OK_AND_ASSIGN(auto old, store.get_bisection(1));
@@ -312,18 +318,7 @@ TEST(StoreOpen, AVersionOneStoreIsMigratedAndKeepsItsBisections) {
 TEST(StoreOpen, ABisectionKeepsItsRevisionsAsTypedAndOneFromBeforeHasNone) {
   TempDir dir;
   std::string path = dir.file("v2.db");
-  {
-    // A store at schema 2 with a bisection, as the flakebisect before schema 3 left it.
-    Database db = raw_open(path);
-    ASSERT_OK(db.exec(migrations()[0].sql));
-    ASSERT_OK(db.exec(migrations()[1].sql));
-    ASSERT_OK(db.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str()));
-    ASSERT_OK(db.exec("PRAGMA user_version = 2"));
-    ASSERT_OK(db.exec(
-        "INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml, "
-        "config_hash, test_identity, state) VALUES (1, 1, '/r', 'b', '[\"g\"]', '', 'h', 'i', "
-        "'paused')"));
-  }
+  write_old_store(path, 2);  // as the flakebisect before schema 3 left it
   ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
   ASSERT_OK_AND_ASSIGN(auto old, store.get_bisection(1));
   EXPECT_EQ(old.spec.bad_ref, "");
