@@ -221,7 +221,21 @@ std::string render_bisect_log(const json& report) {
   std::stable_sort(bads.begin(), bads.end(), [&](CommitIndex a, CommitIndex b) {
     return dag->ancestor_count(a) > dag->ancestor_count(b);
   });
-  for (CommitIndex x : bads) log.mark(Mark::kBad, commits[x], evidence_text(commits[x]));
+  // A verify check that failed found the range's good end bad: marking the commit the search
+  // named would let git name it the first bad commit on replay. It stays unmarked, so the replay
+  // ends as the bisection did, with no first bad commit.
+  const json& verify = member(member(result, "checks"), "verify");
+  const std::string unpinned = str(verify, "status") == "fail" ? str(verify, "culprit") : "";
+  for (CommitIndex x : bads) {
+    if (!unpinned.empty() && commits[x].sha == unpinned) {
+      log.comment(fmt::format(
+          "flakebisect: {} ({}) fails like a bad commit, but so does its parent, the good end "
+          "(verify check); left unmarked",
+          commits[x].sha.substr(0, 12), evidence_text(commits[x])));
+      continue;
+    }
+    log.mark(Mark::kBad, commits[x], evidence_text(commits[x]));
+  }
 
   if (!culprit) {
     // A verify check that failed is why there is no culprit: it comes first.

@@ -255,6 +255,15 @@ TEST(Bisect, AGoodCommitThatFailsTooIsCaughtByTheVerifyCheck) {
   EXPECT_EQ(json["result"]["status"], "inconclusive");
   EXPECT_EQ(json["result"]["checks"]["verify"]["status"], "fail");
   EXPECT_EQ(json["result"]["checks"]["verify"]["commit"], s.history.planted_sha());
+  // git, replaying the log, names no first bad commit either: it is left mid-bisection.
+  const fs::path log = dir.path() / "verify.bisect-log";
+  write_text(log,
+             flakebisect({"--db", s.db.native(), "report", "1", "--format", "bisect-log"}).out);
+  const fs::path clone = dir.path() / "clone";
+  git(dir.path(), {"clone", "-q", s.history.repo.native(), clone.native()});
+  const std::string replayed = git(clone, {"bisect", "replay", log.native()});
+  EXPECT_THAT(replayed, Not(HasSubstr("is the first bad commit"))) << replayed;
+  EXPECT_THAT(replayed, HasSubstr("Bisecting:")) << replayed;
 
   // Without the check the same range names its first commit, on the user's word.
   std::vector<std::string> unchecked = args;

@@ -301,8 +301,19 @@ TEST(BisectLog, AVerifyCheckThatFailedSaysWhyThereIsNoFirstBadCommit) {
                                   {"runs", 12},
                                   {"fails", 3},
                                   {"probability_good", 0.00002}}}};
+  // Without the check the first commit is marked bad, and git would name it on replay; with it,
+  // that mark gives way to a comment, and the replay ends without a first bad commit as the
+  // bisection did.
+  const std::string pinning = "# flakebisect: 9 of 12 runs failed, P(bad) = 0.9999\n# bad: [" +
+                              sha_of(0) + "] commit 0\ngit bisect bad " + sha_of(0) + "\n";
+  ASSERT_THAT(plain, HasSubstr(pinning));
+  std::string expected = plain.substr(0, plain.size() - last.size());
+  expected.replace(expected.find(pinning), pinning.size(),
+                   "# flakebisect: " + sha_of(0).substr(0, 12) +
+                       " (9 of 12 runs failed, P(bad) = 0.9999) fails like a bad commit, but so "
+                       "does its parent, the good end (verify check); left unmarked\n");
   EXPECT_EQ(render_bisect_log(report),
-            plain.substr(0, plain.size() - last.size()) +
+            expected +
                 "# flakebisect: verify check: FAIL (3 of 12 runs failed at ffffffffffff, the "
                 "culprit's parent, outside the range: the regression is at or before it; P(good) "
                 "< 0.0001)\n" +
