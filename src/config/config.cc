@@ -1245,4 +1245,26 @@ base::Result<Config> load_config(const std::string& path) {
   return parse_config(*text, path);
 }
 
+std::string filesystem_config_name(std::string_view fstype,
+                                   const std::vector<std::string>& mkfs_args) {
+  std::string block;
+  for (size_t i = 0; i < mkfs_args.size(); ++i) {
+    const std::string& word = mkfs_args[i];
+    std::string size;
+    if (i > 0 && mkfs_args[i - 1] == "-b") {
+      size = word;
+    } else if (word.rfind("-b", 0) == 0 && word.size() > 2) {
+      size = word.substr(2);
+    }
+    if (size.rfind("size=", 0) == 0) size = size.substr(5);  // mkfs.xfs -b size=4096
+    if (size.empty()) continue;
+    const bool digits = size.size() <= 9 && std::all_of(size.begin(), size.end(), [](char c) {
+                          return c >= '0' && c <= '9';
+                        });
+    const unsigned long bytes = digits ? std::stoul(size) : 0;
+    block = bytes > 0 && bytes % 1024 == 0 ? std::to_string(bytes / 1024) + "k" : size;
+  }
+  return block.empty() ? std::string(fstype) : std::string(fstype) + "/" + block;
+}
+
 }  // namespace flakebisect::config

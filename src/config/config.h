@@ -237,4 +237,11 @@ base::Result<Config> parse_config(std::string_view text, std::string_view source
 // parse_config's errors with `path` as the source name.
 base::Result<Config> load_config(const std::string& path);
 
+// kvm-xfstests' name of a filesystem configuration ("ext4/1k", "xfs/4k"): `fstype` and the block
+// size that the mkfs arguments ask for ("-b 1024", "-b1024", mkfs.xfs' "-b size=4096") in KiB, or
+// in bytes when not a whole number of KiB; `fstype` alone when they name none. The engine's
+// [xfstests] batch events and the reports' mail subject both use it.
+std::string filesystem_config_name(std::string_view fstype,
+                                   const std::vector<std::string>& mkfs_args);
+
 }  // namespace flakebisect::config

@@ -1486,24 +1486,10 @@ config::Config runner_config(const config::Config& config, const store::Bisectio
 
 std::string xfstests_config_name(const config::XfstestsConfig& xfstests,
                                  const config::ScratchConfig& scratch) {
-  std::string block;
-  std::istringstream words(xfstests.mkfs_options);
-  for (std::string word, previous; words >> word; previous = word) {
-    std::string size;
-    if (previous == "-b") {
-      size = word;
-    } else if (word.rfind("-b", 0) == 0 && word.size() > 2) {
-      size = word.substr(2);
-    }
-    if (size.rfind("size=", 0) == 0) size = size.substr(5);  // mkfs.xfs -b size=4096
-    if (size.empty()) continue;
-    const bool digits = size.size() <= 9 && std::all_of(size.begin(), size.end(), [](char c) {
-                          return c >= '0' && c <= '9';
-                        });
-    const unsigned long bytes = digits ? std::stoul(size) : 0;
-    block = bytes > 0 && bytes % 1024 == 0 ? std::to_string(bytes / 1024) + "k" : size;
-  }
-  return block.empty() ? scratch.fstype : scratch.fstype + "/" + block;
+  std::vector<std::string> words;
+  std::istringstream split(xfstests.mkfs_options);
+  for (std::string word; split >> word;) words.push_back(word);
+  return config::filesystem_config_name(scratch.fstype, words);
 }
 
 std::string worktree_path(const std::string& worktree_root, int64_t id) {

@@ -3,13 +3,13 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <set>
 #include <sstream>
 #include <vector>
 
+#include "config/config.h"
 #include "config/sha256.h"
 #include "report/checks.h"
 #include "report/json_access.h"
@@ -341,26 +341,6 @@ std::string tree_and_branch(const json& report, const EmailOptions& options) {
   return tree + "/" + one_line(branch, 60);
 }
 
-// The block size an mkfs command line asks for ("-b 1024", "-b1024", "-b size=1024"), in bytes;
-// 0 when it names none.
-uint64_t block_size(const std::vector<std::string>& words) {
-  for (size_t i = 0; i < words.size(); ++i) {
-    std::string value;
-    if (words[i] == "-b" && i + 1 < words.size()) {
-      value = words[i + 1];
-    } else if (words[i].starts_with("-b") && words[i].size() > 2) {
-      value = words[i].substr(2);
-    } else {
-      continue;
-    }
-    if (value.starts_with("size=")) value.erase(0, 5);
-    uint64_t bytes = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), bytes);
-    if (ec == std::errc() && end == value.data() + value.size()) return bytes;
-  }
-  return 0;
-}
-
 std::vector<std::string> string_items(const json& array) {
   std::vector<std::string> out;
   if (array.is_array()) {
@@ -393,9 +373,7 @@ std::string target_name(const json& report) {
       std::istringstream words(str(xfstests, "mkfs_options"));
       for (std::string word; words >> word;) mkfs.push_back(word);
     }
-    const uint64_t bytes = block_size(mkfs);
-    target += " " + fstype;
-    if (bytes >= 1024 && bytes % 1024 == 0) target += fmt::format("/{}k", bytes / 1024);
+    target += " " + config::filesystem_config_name(fstype, mkfs);
   }
   return one_line(target, 60);
 }
