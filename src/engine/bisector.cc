@@ -819,13 +819,9 @@ class Session {
   // The same at any commit (the revert check's), at least `floor`. Read right before the batch:
   // a value read before a build is stale by the runs another bisection stored meanwhile.
   base::Result<uint32_t> next_run_index_at(const std::string& sha, uint32_t floor) {
-    uint32_t next = floor;
-    FB_ASSIGN_OR_RETURN(const std::vector<store::RunRecord> stored,
-                        store_.runs_for(bisection_.spec.test_identity, sha));
-    for (const store::RunRecord& run : stored) {
-      next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
-    }
-    return next;
+    FB_ASSIGN_OR_RETURN(const int64_t stored,
+                        store_.next_run_index(bisection_.spec.test_identity, sha));
+    return std::max(floor, static_cast<uint32_t>(stored));
   }
 
   // Records one finished run (its own committed transaction), then counts it.

@@ -826,6 +826,18 @@ Result<std::vector<RunRecord>> Store::runs_for(const std::string& test_identity,
   return read_all<RunRecord>(stmt, path(), read_run);
 }
 
+Result<int64_t> Store::next_run_index(const std::string& test_identity, const std::string& sha) {
+  FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare("SELECT coalesce(max(run_index) + 1, 0) FROM "
+                                                   "runs WHERE test_identity = ?1 AND sha = ?2"));
+  FB_TRY(stmt.bind_all(test_identity, sha));
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return base::make_error(ErrorCode::kFailed, "store {}: no result for the next run index",
+                            path());
+  }
+  return stmt.column_int64(0);
+}
+
 Result<std::vector<RunRecord>> Store::runs_for_bisection(int64_t bisection_id) {
   FB_ASSIGN_OR_RETURN(Statement stmt,
                       db_->prepare(fmt::format(

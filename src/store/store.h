@@ -133,6 +133,9 @@ class Store {
   // The same, restricted to one commit.
   base::Result<std::vector<RunRecord>> runs_for(const std::string& test_identity,
                                                 const std::string& sha);
+  // One past the highest run_index stored with this test identity at this commit (0 when none):
+  // the FLAKEBISECT_RUN a new run there takes. One indexed query, not a read of every run.
+  base::Result<int64_t> next_run_index(const std::string& test_identity, const std::string& sha);
   // The runs a bisection produced, in id order.
   base::Result<std::vector<RunRecord>> runs_for_bisection(int64_t bisection_id);
 

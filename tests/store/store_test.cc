@@ -325,6 +325,23 @@ TEST_F(StoreTest, RunsForIdentityAreSharedAcrossBisectionsInRecordingOrder) {
   EXPECT_THAT(ids_of(of_first), ElementsAre(r1, r4));
 }
 
+TEST_F(StoreTest, TheNextRunIndexIsOnePastTheHighestOfTheTestAtTheCommit) {
+  ASSERT_OK_AND_ASSIGN(int64_t first, store().create_bisection(sample_spec("same"), 1));
+  ASSERT_OK_AND_ASSIGN(int64_t other, store().create_bisection(sample_spec("other"), 2));
+  EXPECT_EQ(store().next_run_index("same", "aaa").value_or(-1), 0);
+  for (int64_t index : {0, 7, 3}) {  // out of order and with a gap, as two bisections leave them
+    RunRecord run = sample_run(first, "same", "aaa");
+    run.run_index = index;
+    ASSERT_OK(store().record_run(run));
+  }
+  RunRecord elsewhere = sample_run(other, "other", "aaa");
+  elsewhere.run_index = 40;
+  ASSERT_OK(store().record_run(elsewhere));
+  EXPECT_EQ(store().next_run_index("same", "aaa").value_or(-1), 8);
+  EXPECT_EQ(store().next_run_index("same", "bbb").value_or(-1), 0);
+  EXPECT_EQ(store().next_run_index("other", "aaa").value_or(-1), 41);
+}
+
 TEST_F(StoreTest, RunOfAnUnknownBisectionIsRejected) {
   auto id = store().record_run(sample_run(12345, "x", "y"));
   ASSERT_FALSE(id.has_value());
