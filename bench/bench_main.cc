@@ -72,6 +72,14 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --revert-check-max-runs N
                        the check's cap of runs, then inconclusive (default: the engine's
                        decision.revert_check_max_runs, 1000)
+  --verify-check       the same algorithms run the engine's verify check (decision.verify_check)
+                       after a single found culprit that is a root of the candidate DAG: the
+                       user's good end, its parent, until the posterior says PASS (it is good) or
+                       FAIL (it is bad: no culprit is named); its runs are counted apart (one more
+                       line per algorithm in the table, "verify_check" in --json)
+  --verify-check-max-runs N
+                       the verify check's cap of runs, then inconclusive (default: the engine's
+                       decision.verify_check_max_runs, 1000)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
   --json               one JSON object per (cell, algorithm) per line instead of the table
@@ -279,6 +287,14 @@ Options parse_args(int argc, char** argv) {
         usage_error("--revert-check-max-runs must be in 1..1000000");
       }
       options.harness.revert_check_max_runs = static_cast<uint32_t>(runs);
+    } else if (flag == "--verify-check") {
+      options.harness.verify_check = true;
+    } else if (flag == "--verify-check-max-runs") {
+      const uint64_t runs = parse_uint(flag, value());
+      if (runs == 0 || runs > 1'000'000) {
+        usage_error("--verify-check-max-runs must be in 1..1000000");
+      }
+      options.harness.verify_check_max_runs = static_cast<uint32_t>(runs);
     } else if (flag == "--threads") {
       const uint64_t threads = parse_uint(flag, value());
       if (threads == 0 || threads > 1024) {
@@ -474,6 +490,76 @@ int selftest() {
                       checks));
   }
 
+  // The good end's runs fail at eps; they are not the search's runs or cost.
+  {
+    auto dag = CandidateDag::create({{}, {0}, {1}});
+    bool ok = dag.has_value();
+    double rate = 0;
+    if (dag) {
+      TrialTruth truth;
+      truth.key = 7;
+      truth.culprit = 1;
+      truth.theta = 0.6;
+      truth.eps = 0.1;
+      truth.bad_rate.assign(3, 0.95);
+      Lab lab(*dag, truth, model::CostModel{}, Budget{});
+      const int runs = 4000;
+      int fails = 0;
+      for (int i = 0; i < runs; ++i) {
+        fails += lab.run_good_end() == RunOutcome::kFail ? 1 : 0;
+      }
+      rate = static_cast<double>(fails) / runs;
+      ok = ok && lab.runs() == 0 && lab.cost() == 0 && lab.good_end_runs() == runs;
+    }
+    ok = ok && std::abs(rate - 0.1) < 0.02;
+    check(ok, fmt::format("good-end runs fail at eps (0.1: {:.3f}), and none is in the Lab's runs "
+                          "or cost",
+                          rate));
+  }
+  // --verify-check changes nothing where the culprit found is not a root: the same answers, runs,
+  // claims and revert checks; where it is one, the check is made.
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kDag;
+    cell.n = 40;
+    cell.theta = 0.3;
+    cell.eps = 0.005;
+    cell.trials = 16;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kOurs, AlgorithmId::kFixed10};
+    harness.threads = 1;
+    harness.revert_check = true;
+    const CellResult without = run_cell(cell, harness);
+    harness.verify_check = true;
+    const CellResult with = run_cell(cell, harness);
+    bool same = true;
+    uint64_t roots = 0, others = 0;
+    for (size_t a = 0; a < with.records.size(); ++a) {
+      for (size_t t = 0; t < cell.trials; ++t) {
+        const TrialRecord& x = without.records[a][t];
+        const TrialRecord& y = with.records[a][t];
+        const Parents parents = trial_history(cell, harness.seed, t);
+        const bool root = x.answer.revert_check != RevertCheckVerdict::kNone &&
+                          parents[*x.answer.culprit].empty();
+        same = same && x.runs == y.runs && x.builds == y.builds && x.cost == y.cost &&
+               (y.answer.verify_check != RevertCheckVerdict::kNone) == (root && a == 0);
+        if (root) {
+          ++roots;
+          continue;
+        }
+        ++others;
+        same = same && x.answer.culprit == y.answer.culprit && x.answer.set == y.answer.set &&
+               x.answer.confidence == y.answer.confidence && x.correct == y.correct &&
+               x.answer.revert_check == y.answer.revert_check &&
+               x.answer.revert_check_runs == y.answer.revert_check_runs;
+      }
+    }
+    check(same && roots > 0 && others > 0,
+          fmt::format("--verify-check: checks the {} root culprits of ours, and leaves the {} "
+                      "other trials as they were",
+                      roots, others));
+  }
   // The bound counts the commits the culprit is drawn from (a merge never is), and the
   // confirmation term is there only where the culprit has a parent in the range.
   {

@@ -67,6 +67,8 @@ Answer run_algorithm(AlgorithmId id, const CellSpec& cell, const HarnessOptions&
   model.batch_runs = cell.boot_variant;
   model.revert_check = options.revert_check && makes_revert_check(id);
   model.revert_check_max_runs = options.revert_check_max_runs;
+  model.verify_check = options.verify_check && makes_revert_check(id);
+  model.verify_check_max_runs = options.verify_check_max_runs;
   if (trace) {
     model.trace = stderr;
     model.trace_name = algorithm_name(id);
@@ -137,6 +139,7 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
   result.cell = cell;
   result.algorithms = options.algorithms;
   result.revert_check = options.revert_check;
+  result.verify_check = options.verify_check;
   result.records.assign(options.algorithms.size(), std::vector<TrialRecord>(cell.trials));
 
   // A linear history does not depend on the trial: build its DAG (and non-merge list) once.

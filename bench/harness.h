@@ -34,8 +34,9 @@ enum class AlgorithmId {
 };
 
 std::string_view algorithm_name(AlgorithmId id);
-// The algorithms that make the revert check under --revert-check: ours, ours-known, ours-theta
-// (the engine's loop; greedy and the classic rules are not).
+// The algorithms that make the revert check under --revert-check, and the verify check under
+// --verify-check: ours, ours-known, ours-theta (the engine's loop; greedy and the classic rules
+// are not).
 bool makes_revert_check(AlgorithmId id);
 std::optional<AlgorithmId> parse_algorithm(std::string_view name);
 const std::vector<AlgorithmId>& all_algorithms();
@@ -63,6 +64,11 @@ struct HarnessOptions {
   // `--revert-check-max-runs`): the engine's decision.revert_check, off by default as there.
   bool revert_check = false;
   uint32_t revert_check_max_runs = config::DecisionConfig{}.revert_check_max_runs;
+  // The engine's verify check where the culprit found is a root of the candidate DAG
+  // (`--verify-check`, `--verify-check-max-runs`): on by default in the engine, off here so that
+  // the tables before it stay as they were.
+  bool verify_check = false;
+  uint32_t verify_check_max_runs = config::DecisionConfig{}.verify_check_max_runs;
   std::vector<AlgorithmId> algorithms;
   // Model algorithms print every decision of this trial to stderr (none: no trace).
   std::optional<uint64_t> trace_trial;
@@ -91,6 +97,7 @@ struct CellResult {
   std::vector<AlgorithmId> algorithms;
   std::vector<std::vector<TrialRecord>> records;  // [algorithm][trial]
   bool revert_check = false;                      // HarnessOptions::revert_check
+  bool verify_check = false;                      // HarnessOptions::verify_check
   double wall_seconds = 0;
 };
 

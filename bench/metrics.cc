@@ -67,6 +67,36 @@ RevertCheckMetrics revert_check_metrics(const std::vector<TrialRecord>& records)
   return m;
 }
 
+VerifyCheckMetrics verify_check_metrics(const std::vector<TrialRecord>& records) {
+  VerifyCheckMetrics m;
+  std::vector<double> runs;
+  for (const TrialRecord& r : records) {
+    const RevertCheckVerdict verdict = r.answer.verify_check;
+    if (verdict == RevertCheckVerdict::kNone) {
+      ++m.none;
+      continue;
+    }
+    ++m.checks;
+    runs.push_back(static_cast<double>(r.answer.verify_check_runs));
+    switch (verdict) {
+      case RevertCheckVerdict::kPass:
+        ++m.pass;
+        break;
+      case RevertCheckVerdict::kFail:
+        ++m.fail;
+        break;
+      case RevertCheckVerdict::kInconclusive:
+        ++m.inconclusive;
+        break;
+      case RevertCheckVerdict::kNone:
+        break;
+    }
+  }
+  m.runs_mean = mean(runs);
+  m.runs_p90 = percentile(runs, 0.9);
+  return m;
+}
+
 }  // namespace
 
 std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
@@ -128,6 +158,9 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     if (result.revert_check && makes_revert_check(m.algorithm)) {
       m.revert_check = revert_check_metrics(records);
     }
+    if (result.verify_check && makes_revert_check(m.algorithm)) {
+      m.verify_check = verify_check_metrics(records);
+    }
     out.push_back(m);
   }
   const std::optional<size_t> fixed20 = index_of(result, AlgorithmId::kFixed20);
@@ -176,6 +209,13 @@ void print_table(std::FILE* out, const CellResult& result,
           "{} FAIL, {} inconclusive; wrong answers: {} PASS, {} FAIL, {} inconclusive\n",
           r.checks, r.runs_mean, r.runs_p90, r.right_pass, r.right_fail, r.right_inconclusive,
           r.wrong_pass, r.wrong_fail, r.wrong_inconclusive);
+    }
+    if (m.verify_check) {
+      const VerifyCheckMetrics& v = *m.verify_check;
+      fmt::print(out,
+                 "  verify check: {} checks ({} trials without), mean {:.1f} runs (p90 {:.0f}); "
+                 "{} PASS, {} FAIL, {} inconclusive\n",
+                 v.checks, v.none, v.runs_mean, v.runs_p90, v.pass, v.fail, v.inconclusive);
     }
   }
 }
@@ -250,6 +290,17 @@ void print_json(std::FILE* out, const CellResult& result,
                              {"fail", r.wrong_fail},
                              {"inconclusive", r.wrong_inconclusive}}}};
     }
+    if (m.verify_check) {
+      const VerifyCheckMetrics& v = *m.verify_check;
+      j["verify_check"] = {{"max_runs", options.verify_check_max_runs},
+                           {"checks", v.checks},
+                           {"none", v.none},
+                           {"pass", v.pass},
+                           {"fail", v.fail},
+                           {"inconclusive", v.inconclusive},
+                           {"runs_mean", v.runs_mean},
+                           {"runs_p90", v.runs_p90}};
+    }
     j["cell_wall_s"] = result.wall_seconds;
     fmt::print(out, "{}\n", j.dump());
   }
@@ -288,6 +339,10 @@ void print_trials(std::FILE* out, const CellResult& result) {
       if (r.answer.revert_check != RevertCheckVerdict::kNone) {
         j["revert_check"] = revert_verdict_name(r.answer.revert_check);
         j["revert_check_runs"] = r.answer.revert_check_runs;
+      }
+      if (r.answer.verify_check != RevertCheckVerdict::kNone) {
+        j["verify_check"] = revert_verdict_name(r.answer.verify_check);
+        j["verify_check_runs"] = r.answer.verify_check_runs;
       }
       fmt::print(out, "{}\n", j.dump());
     }

@@ -32,6 +32,12 @@
 //                       check's runs per check, mean and p90 (nearest rank). These runs are in
 //                       none of the columns above (runs, cost, runs_at): the search is measured
 //                       as without the check
+//   verify_check        only with --verify-check, for the same algorithms: checks = trials that
+//                       ended with one found culprit that is a root of the candidate DAG, and so
+//                       ran the verify check (its parent is the user's good end); none = the
+//                       other trials; the verdicts (PASS: the good end behaves as good, FAIL: as
+//                       bad, which clears the answer, inconclusive: the cap); runs per check,
+//                       mean and p90. Counted apart like the revert check's
 //
 // Thread rules: pure functions; printing writes to the given FILE*.
 #pragma once
@@ -56,6 +62,17 @@ struct RevertCheckMetrics {
   uint32_t wrong_pass = 0;
   uint32_t wrong_fail = 0;
   uint32_t wrong_inconclusive = 0;
+  double runs_mean = 0;  // the check's runs, over the checks (0 when none)
+  double runs_p90 = 0;
+};
+
+// The verify check over a cell's trials (the `verify_check` definition above).
+struct VerifyCheckMetrics {
+  uint32_t checks = 0;
+  uint32_t none = 0;  // trials without a check
+  uint32_t pass = 0;
+  uint32_t fail = 0;
+  uint32_t inconclusive = 0;
   double runs_mean = 0;  // the check's runs, over the checks (0 when none)
   double runs_p90 = 0;
 };
@@ -92,6 +109,7 @@ struct AlgorithmMetrics {
   double ms_per_step = 0;
   double ms_per_step_max = 0;
   std::optional<RevertCheckMetrics> revert_check;  // with --revert-check, where it is made
+  std::optional<VerifyCheckMetrics> verify_check;  // with --verify-check, where it is made
 };
 
 // One entry per algorithm of the cell, in the cell's order.

@@ -13,6 +13,10 @@ namespace flakebisect::bench {
 
 namespace {
 
+// The prior that the user's good end is good, which the verify check's FAIL must overcome: the
+// engine's kGoodEndPrior (src/engine/bisector.cc, docs/model.md "Verify check").
+constexpr double kGoodEndPrior = 0.9;
+
 double thread_cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -51,6 +55,41 @@ void revert_check(const model::Posterior& posterior, Lab& lab, const ModelBisect
     }
     ++answer.revert_check_runs;
     if (lab.run_revert(culprit) == RunOutcome::kFail) {
+      ++fails;
+    } else {
+      ++passes;
+    }
+  }
+}
+
+// Runs the good end until the verify check decides; its verdict and runs go into `answer`.
+void verify_check(const model::Posterior& posterior, Lab& lab, const ModelBisectOptions& options,
+                  Answer& answer) {
+  const double threshold = model::stop_threshold(options.stop);
+  uint32_t fails = 0;
+  uint32_t passes = 0;
+  while (true) {
+    switch (model::evaluate_revert(posterior, fails, passes, threshold, kGoodEndPrior)) {
+      case model::RevertVerdict::kFixed:
+        answer.verify_check = RevertCheckVerdict::kPass;
+        return;
+      case model::RevertVerdict::kStillBad:
+        // The regression is at or before the good end: nobody in the range is named, and the
+        // claim is that the good end is bad.
+        answer.verify_check = RevertCheckVerdict::kFail;
+        answer.culprit.reset();
+        answer.confidence =
+            1 - model::revert_fixed_probability(posterior, fails, passes, kGoodEndPrior);
+        return;
+      case model::RevertVerdict::kContinue:
+        break;
+    }
+    if (answer.verify_check_runs >= options.verify_check_max_runs) {
+      answer.verify_check = RevertCheckVerdict::kInconclusive;
+      return;
+    }
+    ++answer.verify_check_runs;
+    if (lab.run_good_end() == RunOutcome::kFail) {
       ++fails;
     } else {
       ++passes;
@@ -162,6 +201,14 @@ Answer model_bisect(const CandidateDag& dag, Lab& lab, const ModelBisectOptions&
   }
   answer.culprit = posterior.most_likely();
   answer.confidence = posterior.max_probability();
+  // As the engine: the verify check first, where the culprit's parent is the good end; a FAIL
+  // names nobody, so there is nothing to revert.
+  if (found && options.verify_check && dag.parents(*answer.culprit).empty()) {
+    verify_check(posterior, lab, options, answer);
+    if (!answer.culprit) {
+      return answer;
+    }
+  }
   if (found && options.revert_check) {
     revert_check(posterior, lab, options, *answer.culprit, answer);
   }

@@ -21,6 +21,14 @@
 // (revert_runs_to_decide); here, without costs per batch, one at a time gives the same verdict and
 // the fewest runs.
 //
+// With verify_check set, the same search, where its culprit is a root of the candidate DAG (its
+// parent is the user's good end, which the search never ran), first runs the engine's verify
+// check: Lab::run_good_end one run at a time, re-evaluated after each by model::evaluate_revert
+// with "fixed" read as "the good end is good" and, for FAIL, a prior of 0.9 that it is (the
+// engine's kGoodEndPrior), until PASS, FAIL or verify_check_max_runs runs (inconclusive). A FAIL
+// ends the bisection as the engine does, inconclusive: no culprit, no revert check, and the claim
+// is P(the good end is bad). Otherwise the revert check follows as above.
+//
 // Decision time is the thread CPU time of record + evaluate_stop + plan per decision (the posterior
 // updates lazily inside the first query after a record), so it is not inflated when the benchmark
 // runs more threads than cores.
@@ -45,6 +53,8 @@ struct ModelBisectOptions {
   bool batch_runs = false;
   bool revert_check = false;
   uint32_t revert_check_max_runs = 1000;  // every run at the revert counts
+  bool verify_check = false;
+  uint32_t verify_check_max_runs = 1000;  // every run at the good end counts
   // When set, one line per decision is written here (for debugging the model; slow at large n).
   std::FILE* trace = nullptr;
   std::string_view trace_name;  // prefixes each trace line

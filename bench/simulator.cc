@@ -23,6 +23,7 @@ enum Tag : uint64_t {
   kTagRun,
   kTagInfra,
   kTagRevert,
+  kTagGoodEnd,
 };
 
 uint64_t trial_key(const CellSpec& cell, uint64_t seed, uint64_t trial) {
@@ -154,6 +155,12 @@ RunOutcome Lab::run_revert(CommitIndex reverted) {
     rate = truth_->bad_rate.empty() ? truth_->theta : truth_->bad_rate[tip];
   }
   return keyed_uniform({truth_->key, kTagRevert, k}) < rate ? RunOutcome::kFail : RunOutcome::kPass;
+}
+
+RunOutcome Lab::run_good_end() {
+  const uint64_t k = good_end_runs_++;
+  return keyed_uniform({truth_->key, kTagGoodEnd, k}) < truth_->eps ? RunOutcome::kFail
+                                                                    : RunOutcome::kPass;
 }
 
 std::string_view revert_verdict_name(RevertCheckVerdict verdict) {

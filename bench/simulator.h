@@ -15,6 +15,8 @@
 // KernelCI's revert check (Lab::run_revert) runs the bad tip with the named culprit reverted. Its
 // run k fails iff U_revert(t, k) < its rate, a stream keyed by the trial and k only, so every
 // algorithm that checks sees the same uniforms whichever commit it names; there are no infra runs.
+// The verify check (Lab::run_good_end) runs the user's good end, outside the range, the same way:
+// run k fails iff U_good_end(t, k) < eps.
 //
 // Thread rules: CellSpec and TrialTruth are values; a Lab belongs to one algorithm in one trial.
 #pragma once
@@ -132,6 +134,10 @@ class Lab {
   // so the search's own metrics stay as they are with or without the check.
   RunOutcome run_revert(CommitIndex reverted);
   uint64_t revert_runs() const { return revert_runs_; }
+  // One run of the user's good end, outside the range (the verify check): k is the number of
+  // good-end runs before it; it fails at eps. Free and outside the budget, as run_revert.
+  RunOutcome run_good_end();
+  uint64_t good_end_runs() const { return good_end_runs_; }
   // The budget is spent: the caller must not run again.
   bool exhausted() const { return runs_ >= budget_.max_runs || cost_ >= budget_.max_cost; }
 
@@ -153,9 +159,11 @@ class Lab {
   uint64_t boots_ = 0;
   double cost_ = 0;
   uint64_t revert_runs_ = 0;
+  uint64_t good_end_runs_ = 0;
 };
 
-// How KernelCI's revert check ended (model/revert_check.h); kNone: no check was made.
+// How KernelCI's revert check ended (model/revert_check.h); kNone: no check was made. The verify
+// check's verdicts too: there kPass says the good end behaves as a good commit, kFail as a bad one.
 enum class RevertCheckVerdict {
   kNone,
   kPass,          // model::RevertVerdict::kFixed: the revert fixes the bug
@@ -183,6 +191,11 @@ struct Answer {
   // greedy), and its runs, which are not in the Lab's runs or cost.
   RevertCheckVerdict revert_check = RevertCheckVerdict::kNone;
   uint64_t revert_check_runs = 0;
+  // The verify check made before it where that culprit is a root of the candidate DAG
+  // (--verify-check; the same algorithms), and its runs, which are not in the Lab's runs or cost.
+  // A FAIL clears culprit (the bisection names nobody) and no revert check follows.
+  RevertCheckVerdict verify_check = RevertCheckVerdict::kNone;
+  uint64_t verify_check_runs = 0;
 };
 
 }  // namespace flakebisect::bench
