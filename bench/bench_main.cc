@@ -80,6 +80,9 @@ Default: every scenario (the headline grid with 2000 trials per cell, then the e
   --verify-check-max-runs N
                        the verify check's cap of runs, then inconclusive (default: the engine's
                        decision.verify_check_max_runs, 1000)
+  --stale-good P       in each trial with probability P (the same trials for every algorithm), the
+                       user's good end is in fact bad: every candidate and the good end fail as
+                       bad commits, and only an answer naming no culprit is right (default 0)
   --threads N          worker threads (default: number of CPUs); results do not depend on it
   --seed S             master seed (default 1)
   --json               one JSON object per (cell, algorithm) per line instead of the table
@@ -295,6 +298,12 @@ Options parse_args(int argc, char** argv) {
         usage_error("--verify-check-max-runs must be in 1..1000000");
       }
       options.harness.verify_check_max_runs = static_cast<uint32_t>(runs);
+    } else if (flag == "--stale-good") {
+      const double p = parse_double(flag, value());
+      if (!(p >= 0 && p <= 1)) {
+        usage_error("--stale-good must be in [0, 1]");
+      }
+      options.overrides.stale_good = p + 0.0;  // -0 is 0
     } else if (flag == "--threads") {
       const uint64_t threads = parse_uint(flag, value());
       if (threads == 0 || threads > 1024) {
@@ -490,31 +499,35 @@ int selftest() {
                       checks));
   }
 
-  // The good end's runs fail at eps; they are not the search's runs or cost.
+  // The good end's runs: at eps, or at theta where it is bad (never a commit's jittered rate);
+  // they are not the search's runs or cost.
   {
     auto dag = CandidateDag::create({{}, {0}, {1}});
     bool ok = dag.has_value();
-    double rate = 0;
+    double rates[2] = {0, 0};
     if (dag) {
-      TrialTruth truth;
-      truth.key = 7;
-      truth.culprit = 1;
-      truth.theta = 0.6;
-      truth.eps = 0.1;
-      truth.bad_rate.assign(3, 0.95);
-      Lab lab(*dag, truth, model::CostModel{}, Budget{});
-      const int runs = 4000;
-      int fails = 0;
-      for (int i = 0; i < runs; ++i) {
-        fails += lab.run_good_end() == RunOutcome::kFail ? 1 : 0;
+      for (const bool bad : {false, true}) {
+        TrialTruth truth;
+        truth.key = 7;
+        truth.culprit = 1;
+        truth.theta = 0.6;
+        truth.eps = 0.1;
+        truth.bad_rate.assign(3, 0.95);
+        truth.good_end_bad = bad;
+        Lab lab(*dag, truth, model::CostModel{}, Budget{});
+        const int runs = 4000;
+        int fails = 0;
+        for (int i = 0; i < runs; ++i) {
+          fails += lab.run_good_end() == RunOutcome::kFail ? 1 : 0;
+        }
+        rates[bad ? 1 : 0] = static_cast<double>(fails) / runs;
+        ok = ok && lab.runs() == 0 && lab.cost() == 0 && lab.good_end_runs() == runs;
       }
-      rate = static_cast<double>(fails) / runs;
-      ok = ok && lab.runs() == 0 && lab.cost() == 0 && lab.good_end_runs() == runs;
     }
-    ok = ok && std::abs(rate - 0.1) < 0.02;
-    check(ok, fmt::format("good-end runs fail at eps (0.1: {:.3f}), and none is in the Lab's runs "
-                          "or cost",
-                          rate));
+    ok = ok && std::abs(rates[0] - 0.1) < 0.02 && std::abs(rates[1] - 0.6) < 0.03;
+    check(ok, fmt::format("good-end runs fail at eps (0.1: {:.3f}), at theta where it is bad (0.6: "
+                          "{:.3f}), and none is in the Lab's runs or cost",
+                          rates[0], rates[1]));
   }
   // --verify-check changes nothing where the culprit found is not a root: the same answers, runs,
   // claims and revert checks; where it is one, the check is made.
@@ -560,6 +573,37 @@ int selftest() {
                       "other trials as they were",
                       roots, others));
   }
+  // A good end that is bad: every candidate fails, so the search names the first one; the verify
+  // check finds the good end failing too and names nobody.
+  {
+    CellSpec cell;
+    cell.scenario = "selftest";
+    cell.history = HistoryKind::kLinear;
+    cell.n = 30;
+    cell.theta = 0.3;
+    cell.stale_good = 1;
+    cell.trials = 10;
+    HarnessOptions harness;
+    harness.algorithms = {AlgorithmId::kOurs};
+    harness.threads = 1;
+    const CellResult without = run_cell(cell, harness);
+    harness.verify_check = true;
+    const CellResult with = run_cell(cell, harness);
+    uint32_t named_without = 0, named_with = 0, right_with = 0;
+    for (size_t t = 0; t < cell.trials; ++t) {
+      const TrialRecord& x = without.records[0][t];
+      const TrialRecord& y = with.records[0][t];
+      named_without += x.answer.culprit && !x.correct && x.good_end_bad ? 1 : 0;
+      named_with += y.answer.culprit ? 1 : 0;
+      right_with += y.correct && y.answer.verify_check == RevertCheckVerdict::kFail ? 1 : 0;
+    }
+    check(named_without == cell.trials && right_with >= cell.trials * 8 / 10,
+          fmt::format("--stale-good 1 at theta 0.3: without the verify check {} of {} trials "
+                      "name a culprit (all expected), with it {} name none after a FAIL (8+ "
+                      "expected), {} still name one",
+                      named_without, cell.trials, right_with, named_with));
+  }
+
   // The bound counts the commits the culprit is drawn from (a merge never is), and the
   // confirmation term is there only where the culprit has a parent in the range.
   {

@@ -171,7 +171,8 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
       // The budget cap keeps its definition over all n commits, so that trials stop where they
       // always did; the reported bound counts the commits the culprit is drawn from (a merge is
       // never the culprit), and confirming the culprit's parent only where it has one in the range
-      // (a root's parent is the known-good commit).
+      // (a root's parent is the known-good commit). A trial whose good end is bad keeps the bounds
+      // of its drawn culprit: simple, and the same trials keep the same numbers at any P.
       const double cap_bound = runs_lower_bound(cell.n, truth.theta, truth.eps, options.confidence);
       const double bound = runs_lower_bound(static_cast<uint32_t>(non_merge.size()), truth.theta,
                                             truth.eps, options.confidence);
@@ -192,9 +193,15 @@ CellResult run_cell(const CellSpec& cell, const HarnessOptions& options) {
                                       options.trace_trial == t);
         record.culprit = truth.culprit;
         record.theta = truth.theta;
+        record.good_end_bad = truth.good_end_bad;
         const std::vector<CommitIndex>& set = record.answer.set;
-        record.correct = record.answer.culprit == truth.culprit ||
-                         std::find(set.begin(), set.end(), truth.culprit) != set.end();
+        if (truth.good_end_bad) {
+          // No commit in the range brought the bug: only an answer naming nobody is right.
+          record.correct = !record.answer.culprit && set.empty();
+        } else {
+          record.correct = record.answer.culprit == truth.culprit ||
+                           std::find(set.begin(), set.end(), truth.culprit) != set.end();
+        }
         record.runs = lab.runs();
         record.builds = lab.builds();
         record.cost = lab.cost();

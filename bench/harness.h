@@ -79,6 +79,8 @@ struct TrialRecord {
   Answer answer;
   CommitIndex culprit = 0;  // the truth
   double theta = 0;         // the truth's nominal theta (drawn per trial in the mixture)
+  // The good end is bad (TrialTruth::good_end_bad): correct then means that nobody was named.
+  bool good_end_bad = false;
   bool correct = false;
   uint64_t runs = 0;
   uint64_t builds = 0;

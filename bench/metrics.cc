@@ -81,12 +81,15 @@ VerifyCheckMetrics verify_check_metrics(const std::vector<TrialRecord>& records)
     switch (verdict) {
       case RevertCheckVerdict::kPass:
         ++m.pass;
+        m.stale_pass += r.good_end_bad ? 1 : 0;
         break;
       case RevertCheckVerdict::kFail:
         ++m.fail;
+        m.stale_fail += r.good_end_bad ? 1 : 0;
         break;
       case RevertCheckVerdict::kInconclusive:
         ++m.inconclusive;
+        m.stale_inconclusive += r.good_end_bad ? 1 : 0;
         break;
       case RevertCheckVerdict::kNone:
         break;
@@ -94,6 +97,17 @@ VerifyCheckMetrics verify_check_metrics(const std::vector<TrialRecord>& records)
   }
   m.runs_mean = mean(runs);
   m.runs_p90 = percentile(runs, 0.9);
+  return m;
+}
+
+StaleGoodMetrics stale_good_metrics(const std::vector<TrialRecord>& records) {
+  StaleGoodMetrics m;
+  for (const TrialRecord& r : records) {
+    if (r.good_end_bad) {
+      ++m.trials;
+      m.named += r.answer.culprit || !r.answer.set.empty() ? 1 : 0;
+    }
+  }
   return m;
 }
 
@@ -161,6 +175,9 @@ std::vector<AlgorithmMetrics> compute_metrics(const CellResult& result) {
     if (result.verify_check && makes_revert_check(m.algorithm)) {
       m.verify_check = verify_check_metrics(records);
     }
+    if (result.cell.stale_good > 0) {
+      m.stale_good = stale_good_metrics(records);
+    }
     out.push_back(m);
   }
   const std::optional<size_t> fixed20 = index_of(result, AlgorithmId::kFixed20);
@@ -214,8 +231,14 @@ void print_table(std::FILE* out, const CellResult& result,
       const VerifyCheckMetrics& v = *m.verify_check;
       fmt::print(out,
                  "  verify check: {} checks ({} trials without), mean {:.1f} runs (p90 {:.0f}); "
-                 "{} PASS, {} FAIL, {} inconclusive\n",
-                 v.checks, v.none, v.runs_mean, v.runs_p90, v.pass, v.fail, v.inconclusive);
+                 "{} PASS, {} FAIL, {} inconclusive; where the good end was bad: {} PASS, {} "
+                 "FAIL, {} inconclusive\n",
+                 v.checks, v.none, v.runs_mean, v.runs_p90, v.pass, v.fail, v.inconclusive,
+                 v.stale_pass, v.stale_fail, v.stale_inconclusive);
+    }
+    if (m.stale_good) {
+      fmt::print(out, "  stale good: {} trials with a bad good end, {} of them named a culprit\n",
+                 m.stale_good->trials, m.stale_good->named);
     }
   }
 }
@@ -299,7 +322,16 @@ void print_json(std::FILE* out, const CellResult& result,
                            {"fail", v.fail},
                            {"inconclusive", v.inconclusive},
                            {"runs_mean", v.runs_mean},
-                           {"runs_p90", v.runs_p90}};
+                           {"runs_p90", v.runs_p90},
+                           {"good_end_bad",
+                            {{"pass", v.stale_pass},
+                             {"fail", v.stale_fail},
+                             {"inconclusive", v.stale_inconclusive}}}};
+    }
+    if (m.stale_good) {
+      j["stale_good"] = {{"rate", cell.stale_good},
+                         {"trials", m.stale_good->trials},
+                         {"named", m.stale_good->named}};
     }
     j["cell_wall_s"] = result.wall_seconds;
     fmt::print(out, "{}\n", j.dump());
@@ -343,6 +375,9 @@ void print_trials(std::FILE* out, const CellResult& result) {
       if (r.answer.verify_check != RevertCheckVerdict::kNone) {
         j["verify_check"] = revert_verdict_name(r.answer.verify_check);
         j["verify_check_runs"] = r.answer.verify_check_runs;
+      }
+      if (r.good_end_bad) {
+        j["good_end_bad"] = true;
       }
       fmt::print(out, "{}\n", j.dump());
     }

@@ -36,8 +36,14 @@
 //                       ended with one found culprit that is a root of the candidate DAG, and so
 //                       ran the verify check (its parent is the user's good end); none = the
 //                       other trials; the verdicts (PASS: the good end behaves as good, FAIL: as
-//                       bad, which clears the answer, inconclusive: the cap); runs per check,
-//                       mean and p90. Counted apart like the revert check's
+//                       bad, which clears the answer, inconclusive: the cap), also among the
+//                       trials whose good end was in fact bad; runs per check, mean and p90.
+//                       Counted apart like the revert check's
+//   stale_good          only with --stale-good P > 0: the trials whose good end was bad, and how
+//                       many of them still named a culprit (a commit or a set). Those trials count
+//                       as right in accuracy only when nobody is named; their claimed confidence
+//                       is what the algorithm claimed for its answer; the bounds and runs_at are
+//                       as for any trial (runs_at: the tip, and every other commit as bad)
 //
 // Thread rules: pure functions; printing writes to the given FILE*.
 #pragma once
@@ -73,8 +79,18 @@ struct VerifyCheckMetrics {
   uint32_t pass = 0;
   uint32_t fail = 0;
   uint32_t inconclusive = 0;
+  // The verdicts of the checks whose good end was in fact bad (--stale-good).
+  uint32_t stale_pass = 0;
+  uint32_t stale_fail = 0;
+  uint32_t stale_inconclusive = 0;
   double runs_mean = 0;  // the check's runs, over the checks (0 when none)
   double runs_p90 = 0;
+};
+
+// The trials whose good end was bad (the `stale_good` definition above).
+struct StaleGoodMetrics {
+  uint32_t trials = 0;
+  uint32_t named = 0;  // of them, those that named a culprit or a set (wrong answers)
 };
 
 struct AlgorithmMetrics {
@@ -110,6 +126,7 @@ struct AlgorithmMetrics {
   double ms_per_step_max = 0;
   std::optional<RevertCheckMetrics> revert_check;  // with --revert-check, where it is made
   std::optional<VerifyCheckMetrics> verify_check;  // with --verify-check, where it is made
+  std::optional<StaleGoodMetrics> stale_good;      // with --stale-good P > 0
 };
 
 // One entry per algorithm of the cell, in the cell's order.

@@ -72,6 +72,7 @@ void expand(const ScenarioGrid& grid, const GridOverrides& overrides, std::vecto
           cell.trials = overrides.trials ? *overrides.trials : grid.trials;
           if (overrides.theta_jitter) cell.theta_jitter = *overrides.theta_jitter;
           if (overrides.build_cost) cell.build_cost = *overrides.build_cost;
+          if (overrides.stale_good) cell.stale_good = *overrides.stale_good;
           out.push_back(cell);
         }
       }

@@ -23,6 +23,7 @@ struct GridOverrides {
   std::optional<uint32_t> trials;
   std::optional<double> theta_jitter;  // per-commit jitter of theta (the misspecified scenario's)
   std::optional<double> build_cost;    // a build's cost in runs (10 in every scenario)
+  std::optional<double> stale_good;    // chance per trial that the good end is bad (0 in every one)
 };
 
 // Scenario names in the order "all" runs them; "all" and "quick" are not in this list.

@@ -24,6 +24,7 @@ enum Tag : uint64_t {
   kTagInfra,
   kTagRevert,
   kTagGoodEnd,
+  kTagStaleGood,
 };
 
 uint64_t trial_key(const CellSpec& cell, uint64_t seed, uint64_t trial) {
@@ -62,6 +63,9 @@ std::string CellSpec::label() const {
   if (build_cost != kSpecBuildCost) {
     label += fmt::format(" build={}", build_cost);
   }
+  if (stale_good > 0) {
+    label += fmt::format(" stale_good={}", stale_good);
+  }
   return label;
 }
 
@@ -80,6 +84,9 @@ TrialTruth draw_truth(const CellSpec& cell, const CandidateDag& dag,
   }
   truth.eps = cell.eps;
   truth.infra = cell.faults.infra;
+  // Keyed by the trial alone: every algorithm, and every cell with the same history and n, has
+  // the same stale trials at the same P.
+  truth.good_end_bad = cell.stale_good > 0 && keyed_uniform({key, kTagStaleGood}) < cell.stale_good;
   if (cell.theta_mixture) {
     RandomStream rng(hash_keys({key, kTagTheta}));
     truth.theta = std::exp(std::log(kMixtureThetaLow) * (1.0 - rng.uniform()));
@@ -138,7 +145,7 @@ RunOutcome Lab::run(CommitIndex x) {
     return RunOutcome::kInfra;
   }
   double rate = truth_->eps;
-  if (dag_->is_ancestor_or_self(truth_->culprit, x)) {
+  if (truth_->good_end_bad || dag_->is_ancestor_or_self(truth_->culprit, x)) {
     rate = truth_->bad_rate.empty() ? truth_->theta : truth_->bad_rate[x];
   }
   return keyed_uniform({truth_->key, kTagRun, x, k}) < rate ? RunOutcome::kFail : RunOutcome::kPass;
@@ -149,9 +156,10 @@ RunOutcome Lab::run_revert(CommitIndex reverted) {
   // Reverting the true culprit undoes the bug: the tip without it is a good commit and fails at
   // eps. Reverting any other commit (an ancestor, a descendant or an unrelated one) leaves the
   // true culprit's change in the tip, so the revert fails as the bad tip itself does.
+  // Where the good end is bad, no commit in the range brought the bug: every revert still fails.
   const CommitIndex tip = dag_->bad();
   double rate = truth_->eps;
-  if (reverted != truth_->culprit) {
+  if (truth_->good_end_bad || reverted != truth_->culprit) {
     rate = truth_->bad_rate.empty() ? truth_->theta : truth_->bad_rate[tip];
   }
   return keyed_uniform({truth_->key, kTagRevert, k}) < rate ? RunOutcome::kFail : RunOutcome::kPass;
@@ -159,8 +167,10 @@ RunOutcome Lab::run_revert(CommitIndex reverted) {
 
 RunOutcome Lab::run_good_end() {
   const uint64_t k = good_end_runs_++;
-  return keyed_uniform({truth_->key, kTagGoodEnd, k}) < truth_->eps ? RunOutcome::kFail
-                                                                    : RunOutcome::kPass;
+  // The good end is outside the range, and so has no per-commit rate: theta when it is bad.
+  const double rate = truth_->good_end_bad ? truth_->theta : truth_->eps;
+  return keyed_uniform({truth_->key, kTagGoodEnd, k}) < rate ? RunOutcome::kFail
+                                                             : RunOutcome::kPass;
 }
 
 std::string_view revert_verdict_name(RevertCheckVerdict verdict) {
@@ -179,6 +189,12 @@ std::string_view revert_verdict_name(RevertCheckVerdict verdict) {
 
 RunsWhere Lab::runs_where() const {
   RunsWhere where;
+  if (truth_->good_end_bad) {
+    for (CommitIndex x = 0; x < dag_->size(); ++x) {
+      (x == dag_->bad() ? where.tip : where.bad) += runs_at_[x];
+    }
+    return where;
+  }
   const CommitIndex culprit = truth_->culprit;
   const std::vector<CommitIndex>& parents = dag_->parents(culprit);
   for (CommitIndex x = 0; x < dag_->size(); ++x) {

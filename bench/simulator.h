@@ -16,7 +16,13 @@
 // run k fails iff U_revert(t, k) < its rate, a stream keyed by the trial and k only, so every
 // algorithm that checks sees the same uniforms whichever commit it names; there are no infra runs.
 // The verify check (Lab::run_good_end) runs the user's good end, outside the range, the same way:
-// run k fails iff U_good_end(t, k) < eps.
+// run k fails iff U_good_end(t, k) < eps, or theta when the trial's good end is in fact bad.
+//
+// A stale good end (CellSpec::stale_good): with that probability per trial, keyed by the trial
+// alone so that every algorithm sees the same trials, the user's good end is bad. The regression
+// is older than the range: every candidate fails at its bad rate and the good end at theta, and
+// the right answer is to name no culprit. The culprit is drawn all the same (so that no other
+// stream moves) and plays no part in the runs.
 //
 // Thread rules: CellSpec and TrialTruth are values; a Lab belongs to one algorithm in one trial.
 #pragma once
@@ -60,6 +66,8 @@ struct CellSpec {
   Faults faults;
   bool boot_variant = false;  // costs: boot 0.5 per batch + 0.5 per run, instead of 1 per run
   double build_cost = kSpecBuildCost;  // a commit's build, in the units where a run costs 1
+  // Chance per trial that the user's good end is in fact bad (`--stale-good`; TrialTruth).
+  double stale_good = 0;
   uint32_t trials = 2000;
 
   // Build build_cost (10 unless --build-cost); run 1, or boot 0.5 + run 0.5 in the boot variant.
@@ -78,6 +86,9 @@ struct TrialTruth {
   std::vector<double> bad_rate;   // per-commit failure rate when bad; empty: theta everywhere
   std::vector<bool> unbuildable;  // empty: everything builds
   double infra = 0;
+  // The good end is bad (CellSpec::stale_good): every commit fails at its bad rate, whatever
+  // `culprit` says, and the right answer names no culprit.
+  bool good_end_bad = false;
 };
 
 // The history of trial `trial` (linear histories do not depend on it).
@@ -91,6 +102,8 @@ enum class RunOutcome { kPass, kFail, kInfra };
 
 // Where one algorithm's runs went in one trial, by what each commit is to the truth. Each run is
 // counted once, in the first class that applies in this order; the five add up to Lab::runs().
+// Where the good end is bad there is no culprit in the range: runs at the tip are `tip`, all
+// others `bad`.
 struct RunsWhere {
   // At the culprit: shows that it is bad (and, with eps unknown, that its fails are not false).
   uint64_t culprit = 0;
@@ -135,7 +148,8 @@ class Lab {
   RunOutcome run_revert(CommitIndex reverted);
   uint64_t revert_runs() const { return revert_runs_; }
   // One run of the user's good end, outside the range (the verify check): k is the number of
-  // good-end runs before it; it fails at eps. Free and outside the budget, as run_revert.
+  // good-end runs before it; it fails at eps, or at theta where the good end is bad. Free and
+  // outside the budget, as run_revert.
   RunOutcome run_good_end();
   uint64_t good_end_runs() const { return good_end_runs_; }
   // The budget is spent: the caller must not run again.
