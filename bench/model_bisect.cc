@@ -13,10 +13,6 @@ namespace flakebisect::bench {
 
 namespace {
 
-// The prior that the user's good end is good, which the verify check's FAIL must overcome: the
-// engine's kGoodEndPrior (src/engine/bisector.cc, docs/model.md "Verify check").
-constexpr double kGoodEndPrior = 0.9;
-
 double thread_cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -69,7 +65,7 @@ void verify_check(const model::Posterior& posterior, Lab& lab, const ModelBisect
   uint32_t fails = 0;
   uint32_t passes = 0;
   while (true) {
-    switch (model::evaluate_revert(posterior, fails, passes, threshold, kGoodEndPrior)) {
+    switch (model::evaluate_revert(posterior, fails, passes, threshold, model::kGoodEndPrior)) {
       case model::RevertVerdict::kFixed:
         answer.verify_check = RevertCheckVerdict::kPass;
         return;
@@ -79,7 +75,7 @@ void verify_check(const model::Posterior& posterior, Lab& lab, const ModelBisect
         answer.verify_check = RevertCheckVerdict::kFail;
         answer.culprit.reset();
         answer.confidence =
-            1 - model::revert_fixed_probability(posterior, fails, passes, kGoodEndPrior);
+            1 - model::revert_fixed_probability(posterior, fails, passes, model::kGoodEndPrior);
         return;
       case model::RevertVerdict::kContinue:
         break;

@@ -24,10 +24,10 @@
 // With verify_check set, the same search, where its culprit is a root of the candidate DAG (its
 // parent is the user's good end, which the search never ran), first runs the engine's verify
 // check: Lab::run_good_end one run at a time, re-evaluated after each by model::evaluate_revert
-// with "fixed" read as "the good end is good" and, for FAIL, a prior of 0.9 that it is (the
-// engine's kGoodEndPrior), until PASS, FAIL or verify_check_max_runs runs (inconclusive). A FAIL
-// ends the bisection as the engine does, inconclusive: no culprit, no revert check, and the claim
-// is P(the good end is bad). Otherwise the revert check follows as above.
+// with "fixed" read as "the good end is good" and, for FAIL, a prior of 0.9 that it is
+// (model::kGoodEndPrior, the engine's too), until PASS, FAIL or verify_check_max_runs runs
+// (inconclusive). A FAIL ends the bisection as the engine does, inconclusive: no culprit, no revert
+// check, and the claim is P(the good end is bad). Otherwise the revert check follows as above.
 //
 // Decision time is the thread CPU time of record + evaluate_stop + plan per decision (the posterior
 // updates lazily inside the first query after a record), so it is not inflated when the benchmark

@@ -1247,24 +1247,35 @@ base::Result<Config> load_config(const std::string& path) {
 
 std::string filesystem_config_name(std::string_view fstype,
                                    const std::vector<std::string>& mkfs_args) {
-  std::string block;
+  // A block size is a number of bytes, or of KiB with a k (mkfs.xfs' "size=4k"). Anything else
+  // after -b is some other mkfs's -b (mkfs.btrfs' byte count "10G", mkfs.vfat's backup sector)
+  // or a mistake, and names no block size; the last valid one counts, as with mke2fs.
+  const auto bytes_of = [](std::string size) -> uint64_t {
+    if (size.rfind("size=", 0) == 0) size = size.substr(5);
+    uint64_t unit = 1;
+    if (!size.empty() && (size.back() == 'k' || size.back() == 'K')) {
+      unit = 1024;
+      size.pop_back();
+    }
+    const bool digits =
+        !size.empty() && size.size() <= 9 &&
+        std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return digits ? std::stoull(size) * unit : 0;
+  };
+  uint64_t block = 0;
   for (size_t i = 0; i < mkfs_args.size(); ++i) {
     const std::string& word = mkfs_args[i];
-    std::string size;
+    uint64_t bytes = 0;
     if (i > 0 && mkfs_args[i - 1] == "-b") {
-      size = word;
+      bytes = bytes_of(word);
     } else if (word.rfind("-b", 0) == 0 && word.size() > 2) {
-      size = word.substr(2);
+      bytes = bytes_of(word.substr(2));
     }
-    if (size.rfind("size=", 0) == 0) size = size.substr(5);  // mkfs.xfs -b size=4096
-    if (size.empty()) continue;
-    const bool digits = size.size() <= 9 && std::all_of(size.begin(), size.end(), [](char c) {
-                          return c >= '0' && c <= '9';
-                        });
-    const unsigned long bytes = digits ? std::stoul(size) : 0;
-    block = bytes > 0 && bytes % 1024 == 0 ? std::to_string(bytes / 1024) + "k" : size;
+    if (bytes > 0) block = bytes;
   }
-  return block.empty() ? std::string(fstype) : std::string(fstype) + "/" + block;
+  if (block == 0) return std::string(fstype);
+  return std::string(fstype) + "/" +
+         (block % 1024 == 0 ? std::to_string(block / 1024) + "k" : std::to_string(block));
 }
 
 }  // namespace flakebisect::config

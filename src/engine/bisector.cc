@@ -49,9 +49,6 @@ using store::BisectionState;
 constexpr uint32_t kMaxInfraStreak = 5;
 // Entries of the credible set written into a result (the full set can be the whole range).
 constexpr size_t kMaxCredibleSetEntries = 50;
-// The verify check's prior that a good commit the user gave is good, which its FAIL must
-// overcome: a user's "good" is right about nine times in ten, a guess (docs/model.md).
-constexpr double kGoodEndPrior = 0.9;
 // Conflicting paths of the revert check written into a result (the report shows as many).
 constexpr size_t kMaxConflictPaths = 50;
 
@@ -1019,7 +1016,7 @@ class Session {
     // Not the search's confidence: runs inside the range cannot tell the first candidate from
     // "older than the range", so that confidence says nothing of the parent. The user's word
     // that it is good counts for nine in ten (docs/model.md, "Verify check").
-    target.fail_prior = kGoodEndPrior;
+    target.fail_prior = model::kGoodEndPrior;
     FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
     return std::optional<Checked>(std::move(checked));
   }

@@ -29,6 +29,11 @@
 
 namespace flakebisect::model {
 
+// The verify check's prior that a good commit the user gave is good, which its FAIL must
+// overcome: a user's "good" is right about nine times in ten, a guess (docs/model.md, "Verify
+// check"). The engine and the benchmark's simulation of the check both use it.
+constexpr double kGoodEndPrior = 0.9;
+
 enum class RevertVerdict {
   kContinue,
   kFixed,     // P(fixed) >= threshold

@@ -160,9 +160,21 @@ std::string render_bisect_log(const json& report) {
   std::string start = first_parent.is_boolean() && first_parent.get<bool>()
                           ? fmt::format("git bisect start '--first-parent' '{}'", bad_sha)
                           : fmt::format("git bisect start '{}'", bad_sha);
+  // A verify check that failed found this good commit bad: it is no good mark for git. Left out,
+  // git waits for a good commit and names no first bad commit on replay, as the bisection named
+  // none, even where the bad commit is the one the search named.
+  const json& verify = member(member(result, "checks"), "verify");
+  const bool verify_failed =
+      str(verify, "status") == "fail" && !member(result, "culprit").is_object();
+  const std::string not_good = verify_failed ? str(verify, "commit") : "";
   for (const json& good : member(bisection, "good")) {
     const std::string sha = str(good, "sha");
     if (!object_name(sha)) continue;
+    if (!not_good.empty() && sha == not_good) {
+      log.comment(fmt::format("flakebisect: good {} left out: the verify check found it bad",
+                              sha.substr(0, 12)));
+      continue;
+    }
     log.raw(
         fmt::format("# good: [{}] {}", sha, one_line(str(good, "subject"), kMaxSubjectColumns)));
     start += fmt::format(" '{}'", sha);
@@ -221,11 +233,9 @@ std::string render_bisect_log(const json& report) {
   std::stable_sort(bads.begin(), bads.end(), [&](CommitIndex a, CommitIndex b) {
     return dag->ancestor_count(a) > dag->ancestor_count(b);
   });
-  // A verify check that failed found the range's good end bad: marking the commit the search
-  // named would let git name it the first bad commit on replay. It stays unmarked, so the replay
-  // ends as the bisection did, with no first bad commit.
-  const json& verify = member(member(result, "checks"), "verify");
-  const std::string unpinned = str(verify, "status") == "fail" ? str(verify, "culprit") : "";
+  // After a verify check that failed, the commit the search named stays unmarked too: its parent
+  // failed like it, so "bad" says nothing about where the bug came in.
+  const std::string unpinned = verify_failed ? str(verify, "culprit") : "";
   for (CommitIndex x : bads) {
     if (!unpinned.empty() && commits[x].sha == unpinned) {
       log.comment(fmt::format(

@@ -734,5 +734,23 @@ TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   }
 }
 
+TEST(FilesystemConfigName, NamesTheBlockSizeAsKvmXfstestsDoesAndIgnoresWhatIsNoBlockSize) {
+  using Args = std::vector<std::string>;
+  EXPECT_EQ(filesystem_config_name("ext4", Args{"mkfs.ext4", "-q", "-F", "-b", "1024"}), "ext4/1k");
+  EXPECT_EQ(filesystem_config_name("ext4", Args{"-b4096"}), "ext4/4k");
+  EXPECT_EQ(filesystem_config_name("xfs", Args{"-f", "-b", "size=4096"}), "xfs/4k");
+  EXPECT_EQ(filesystem_config_name("xfs", Args{"-b", "size=4k"}), "xfs/4k");
+  EXPECT_EQ(filesystem_config_name("xfs", Args{"-b", "1000"}), "xfs/1000");
+  EXPECT_EQ(filesystem_config_name("ext4", Args{"-b", "1024", "-b", "4096"}), "ext4/4k");
+  EXPECT_EQ(filesystem_config_name("ext4", Args{"mkfs.ext4"}), "ext4");
+  EXPECT_EQ(filesystem_config_name("ext4", Args{"-O", "^has_journal", "-b"}), "ext4");
+  // Some other mkfs's -b, or a mistake: no block size.
+  for (const Args& args : {Args{"-b", "10G"}, Args{"-b", "foo"}, Args{"-b", "0"},
+                           Args{"-b", "-O", "^has_journal"}, Args{"-b", "1024", "-b", "foo"}}) {
+    const std::string expected = args.size() == 4 ? "ext4/1k" : "ext4";
+    EXPECT_EQ(filesystem_config_name("ext4", args), expected) << ::testing::PrintToString(args);
+  }
+}
+
 }  // namespace
 }  // namespace flakebisect::config

@@ -200,7 +200,6 @@ TEST(RevertCheck, AsTheVerifyCheckIsRightAboutAsOftenAsItClaimsOnAFixedSeed) {
   post.record(10, 6, 14);
   post.record(0, 5, 15);
   constexpr int kTrials = 2000;
-  constexpr double kGoodEndPrior = 0.9;
   // A good end that is bad, at the rate the search saw: caught, and a wrong PASS (which would
   // name a wrong culprit) in at most 0.5% of checks, as the PASS rule is the revert check's.
   const CheckOutcomes bad = simulate_checks(post, 0.3, 0.25, kTrials, 7, kGoodEndPrior);

@@ -308,6 +308,13 @@ TEST(BisectLog, AVerifyCheckThatFailedSaysWhyThereIsNoFirstBadCommit) {
                               sha_of(0) + "] commit 0\ngit bisect bad " + sha_of(0) + "\n";
   ASSERT_THAT(plain, HasSubstr(pinning));
   std::string expected = plain.substr(0, plain.size() - last.size());
+  // The good end the check found bad is no good mark for git either.
+  const std::string good_end = "# good: [" + std::string(40, 'f') + "] Linux 6.1\n";
+  ASSERT_THAT(expected, HasSubstr(good_end));
+  expected.replace(expected.find(good_end), good_end.size(),
+                   "# flakebisect: good ffffffffffff left out: the verify check found it bad\n");
+  const std::string start_good = " '" + std::string(40, 'f') + "'\n";
+  expected.replace(expected.find(start_good), start_good.size(), "\n");
   expected.replace(expected.find(pinning), pinning.size(),
                    "# flakebisect: " + sha_of(0).substr(0, 12) +
                        " (9 of 12 runs failed, P(bad) = 0.9999) fails like a bad commit, but so "
@@ -318,6 +325,24 @@ TEST(BisectLog, AVerifyCheckThatFailedSaysWhyThereIsNoFirstBadCommit) {
                 "culprit's parent, outside the range: the regression is at or before it; P(good) "
                 "< 0.0001)\n" +
                 last);
+}
+
+TEST(BisectLog, AfterAVerifyFailGitHasNoGoodCommitEvenWhereTheBadOneWasNamed) {
+  // A one-commit range: the search can only name the bad commit, which `git bisect start` marks
+  // bad itself; with the good end there too, git would name it on replay.
+  json report = report_for(linear(1), {{0, {0, 8}}}, std::nullopt, {0.9999});
+  report["result"]["checks"] = {{"revert", nullptr},
+                                {"verify",
+                                 {{"status", "fail"},
+                                  {"culprit", sha_of(0)},
+                                  {"commit", std::string(40, 'f')},
+                                  {"runs", 12},
+                                  {"fails", 3},
+                                  {"probability_good", 0.00002}}}};
+  const std::string log = render_bisect_log(report);
+  EXPECT_THAT(log, HasSubstr("\ngit bisect start '" + sha_of(0) + "'\n")) << log;
+  EXPECT_THAT(log, Not(HasSubstr("git bisect good"))) << log;
+  EXPECT_THAT(log, Not(HasSubstr("# first bad commit"))) << log;
 }
 
 TEST(BisectLog, DocumentsOfTheWrongShapeGiveACommentNotACrash) {
