@@ -284,6 +284,19 @@ TEST(BisectLog, TheVerifyCheckIsACommentAfterTheRevertCheck) {
   }
 }
 
+// result.checks as the engine stores them after a verify check that found the good end (all 'f')
+// bad, run for the culprit `culprit`.
+json failed_verify_check_of(const std::string& culprit) {
+  return {{"revert", nullptr},
+          {"verify",
+           {{"status", "fail"},
+            {"culprit", culprit},
+            {"commit", std::string(40, 'f')},
+            {"runs", 12},
+            {"fails", 3},
+            {"probability_good", 0.00002}}}};
+}
+
 TEST(BisectLog, AVerifyCheckThatFailedSaysWhyThereIsNoFirstBadCommit) {
   // The engine ends the bisection inconclusive: no culprit, the check stored.
   const auto parents = linear(8);
@@ -293,14 +306,7 @@ TEST(BisectLog, AVerifyCheckThatFailedSaysWhyThereIsNoFirstBadCommit) {
   const std::string last =
       "# flakebisect: the bisection is inconclusive; no first bad commit yet\n";
   ASSERT_THAT(plain, ::testing::EndsWith(last));
-  report["result"]["checks"] = {{"revert", nullptr},
-                                {"verify",
-                                 {{"status", "fail"},
-                                  {"culprit", sha_of(0)},
-                                  {"commit", std::string(40, 'f')},
-                                  {"runs", 12},
-                                  {"fails", 3},
-                                  {"probability_good", 0.00002}}}};
+  report["result"]["checks"] = failed_verify_check_of(sha_of(0));
   // Without the check the first commit is marked bad, and git would name it on replay; with it,
   // that mark gives way to a comment, and the replay ends without a first bad commit as the
   // bisection did.
@@ -331,14 +337,7 @@ TEST(BisectLog, AfterAVerifyFailGitHasNoGoodCommitEvenWhereTheBadOneWasNamed) {
   // A one-commit range: the search can only name the bad commit, which `git bisect start` marks
   // bad itself; with the good end there too, git would name it on replay.
   json report = report_for(linear(1), {{0, {0, 8}}}, std::nullopt, {0.9999});
-  report["result"]["checks"] = {{"revert", nullptr},
-                                {"verify",
-                                 {{"status", "fail"},
-                                  {"culprit", sha_of(0)},
-                                  {"commit", std::string(40, 'f')},
-                                  {"runs", 12},
-                                  {"fails", 3},
-                                  {"probability_good", 0.00002}}}};
+  report["result"]["checks"] = failed_verify_check_of(sha_of(0));
   const std::string log = render_bisect_log(report);
   EXPECT_THAT(log, HasSubstr("\ngit bisect start '" + sha_of(0) + "'\n")) << log;
   EXPECT_THAT(log, Not(HasSubstr("git bisect good"))) << log;
