@@ -312,9 +312,12 @@ std::string test_name(const json& report) {
   return program.empty() ? "test" : program;
 }
 
-// The last component of a path, without a trailing "/" or ".git": "/src/linux.git" is "linux".
+// The last component of a path, without a trailing "/" or ".git": "/src/linux.git" and
+// "/src/linux/.git" are "linux".
 std::string base_name(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
+  // A repository named by its git directory ("/src/linux/.git") is the directory above it.
+  if (path.ends_with("/.git")) path.resize(path.size() - 5);
   const size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash + 1 < path.size()) path = path.substr(slash + 1);
   if (path.size() > 4 && path.ends_with(".git")) path.resize(path.size() - 4);

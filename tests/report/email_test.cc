@@ -297,6 +297,8 @@ TEST(RenderEmail, TheSubjectNamesTreeBranchTestAndTargetAsKernelCIDoes) {
   report["bisection"]["repo"] = "/src/linux.git/";
   report["bisection"]["bad"]["ref"] = "refs/heads/linux-6.1.y";
   EXPECT_EQ(subject(report), "[flakebisect] linux/linux-6.1.y bisection: repro.sh on host");
+  report["bisection"]["repo"] = "/src/linux/.git";
+  EXPECT_EQ(subject(report), "[flakebisect] linux/linux-6.1.y bisection: repro.sh on host");
   EmailOptions mainline;
   mainline.tree = "mainline";
   EXPECT_EQ(subject(report, mainline),
