@@ -286,15 +286,26 @@ std::string compact_utc(std::chrono::sys_seconds time) {
                      clock.hours().count(), clock.minutes().count(), clock.seconds().count());
 }
 
+// The strings of a JSON array; other items are skipped.
+std::vector<std::string> string_items(const json& array) {
+  std::vector<std::string> out;
+  if (array.is_array()) {
+    for (const json& item : array) {
+      if (item.is_string()) out.push_back(item.get<std::string>());
+    }
+  }
+  return out;
+}
+
 // The name a subject line gives the test: xfstests' tests ("generic/418"), else the reproducer's
 // program, else the test command's, without their directories.
 std::string test_name(const json& report) {
   const json& parameters = member(report, "parameters");
   const json& xfstests = member(parameters, "xfstests");
-  if (xfstests.is_object() && member(xfstests, "tests").is_array()) {
+  if (xfstests.is_object()) {
     std::string tests;
-    for (const json& test : member(xfstests, "tests")) {
-      if (test.is_string()) tests += (tests.empty() ? "" : " ") + test.get<std::string>();
+    for (const std::string& test : string_items(member(xfstests, "tests"))) {
+      tests += (tests.empty() ? "" : " ") + test;
     }
     tests = one_line(tests, 60);
     return tests.empty() ? "xfstests" : tests;
@@ -342,16 +353,6 @@ std::string tree_and_branch(const json& report, const EmailOptions& options) {
   }
   if (branch.empty()) branch = str(bad, "sha").substr(0, 12);
   return tree + "/" + one_line(branch, 60);
-}
-
-std::vector<std::string> string_items(const json& array) {
-  std::vector<std::string> out;
-  if (array.is_array()) {
-    for (const json& item : array) {
-      if (item.is_string()) out.push_back(item.get<std::string>());
-    }
-  }
-  return out;
 }
 
 // What the test ran on, in kvm-xfstests' words where it can: "qemu-x86_64 ext4/1k" (the QEMU

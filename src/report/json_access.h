@@ -41,8 +41,7 @@ inline std::string revision_name(const nlohmann::json& commit) {
   for (char& c : lower) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  const bool expression = ref == "HEAD" || ref == "@" ||
-                          ref.find_first_of("~^:@") != std::string::npos || ref.starts_with("HEAD");
+  const bool expression = ref.starts_with("HEAD") || ref.find_first_of("~^:@") != std::string::npos;
   if (ref.empty() || expression || str(commit, "sha").starts_with(lower)) {
     return "";
   }
