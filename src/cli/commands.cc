@@ -166,6 +166,9 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   if (options.first_parent) {
     config.range.first_parent = true;
   }
+  if (options.find_fix) {
+    config.range.find_fix = true;
+  }
   if (options.revert_check) {
     config.decision.revert_check = true;
   }

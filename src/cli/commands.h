@@ -40,6 +40,7 @@ struct StartOptions {
   std::optional<uint32_t> max_runs;
   std::vector<std::string> command;  // after "--": the test command
   bool first_parent = false;         // --first-parent: sets range.first_parent
+  bool find_fix = false;             // --find-fix: sets range.find_fix
   bool revert_check = false;         // --revert-check: sets decision.revert_check
   bool no_verify_check = false;      // --no-verify-check: clears decision.verify_check
   bool json = false;

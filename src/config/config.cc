@@ -588,6 +588,8 @@ constexpr auto kZero = std::chrono::seconds(0);
 constexpr KeySpec kKeys[] = {
     {"range", "first_parent",
      [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.range.first_parent); }},
+    {"range", "find_fix",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.range.find_fix); }},
     {"decision", "confidence",
      [](const Field& f, Problems& p, Config& c) {
        read_number_into(
@@ -812,9 +814,8 @@ constexpr KeySpec kKeys[] = {
        read_string_into(f, p, c.xfstests->mkfs_options, one_line_value);
      }},
     {"xfstests", "mount_options",
-     [](const Field& f, Problems& p, Config& c) {
-       read_string_into(f, p, c.xfstests->mount_options, one_line_value);
-     }},
+     [](const Field& f, Problems& p,
+        Config& c) { read_string_into(f, p, c.xfstests->mount_options, one_line_value); }},
     {"xfstests", "environment",
      [](const Field& f, Problems& p,
         Config& c) { read_strings_into(f, p, c.xfstests->environment, environment_entry); }},
@@ -1131,6 +1132,9 @@ std::string Config::hash() const {
   // hashes. It changes the candidates, so a bisection's answer: part of the hash.
   if (range.first_parent) {
     out += "range.first_parent=1\n";
+  }
+  if (range.find_fix) {
+    out += "range.find_fix=1\n";
   }
   append_strings(out, "test.command", test.command);
   integer("test.timeout", test.timeout.count());

@@ -37,6 +37,12 @@ struct RangeConfig {
   // --first-parent`): a merge on that chain is tested as one commit, the commits of the branch it
   // merged never are, and the answer may be the merge (git::CandidateOptions::first_parent_only).
   bool first_parent = false;
+  // Find the commit that fixed the failure instead of the one that caused it (git bisect's
+  // custom terms, `--term-old broken --term-new fixed`). bad is then the older commit, where the
+  // test fails, and the one good the newer, where it passes; the candidates are good's
+  // first-parent chain down to bad, and the answer is the first commit on it that passes
+  // (engine/bisector.cc, docs/usage.md "Finding the fix"). Implies first_parent.
+  bool find_fix = false;
 
   bool operator==(const RangeConfig&) const = default;
 };

@@ -32,6 +32,44 @@ base::Status check_program(std::string_view what, const std::vector<std::string>
   return {};
 }
 
+// range.find_fix turns the range around: bad is the older commit (the test fails there) and the
+// one good the newer (it passes there), so bad must be good's ancestor.
+base::Status check_fix_range(const git::Repository& repo, const BisectRequest& request,
+                             const store::BisectionSpec& spec) {
+  if (spec.good_shas.size() != 1) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "--find-fix takes one --good, the newer commit where the test passes "
+                            "(got {})",
+                            spec.good_shas.size());
+  }
+  if (request.config.decision.revert_check) {
+    return base::Error(
+        "--find-fix cannot run the revert check (decision.revert_check): it reverts a culprit, "
+        "and a fix bisection names no culprit",
+        ErrorCode::kInvalidInput);
+  }
+  const std::string& fixed = spec.good_shas.front();
+  const std::string where =
+      fmt::format("--find-fix --bad '{}' --good '{}'", request.bad_rev, spec.good_refs.front());
+  if (fixed == spec.bad_sha) {
+    return base::make_error(ErrorCode::kInvalidInput, "{}: both name {}", where, fixed);
+  }
+  FB_ASSIGN_OR_RETURN(const bool ordered, repo.is_ancestor(spec.bad_sha, fixed));
+  if (!ordered) {
+    FB_ASSIGN_OR_RETURN(const bool swapped, repo.is_ancestor(fixed, spec.bad_sha));
+    return base::make_error(
+        ErrorCode::kInvalidInput,
+        "{}: bad {} is not an ancestor of good {}{}; to find a fix, --bad is the older commit, "
+        "where the test fails, and --good the newer one, where it passes",
+        where, spec.bad_sha, fixed, swapped ? " (good is an ancestor of bad: swapped?)" : "");
+  }
+  // The same range the other way round: what a shallow or partial clone lacks, for example.
+  if (auto valid = repo.validate_range({spec.bad_sha}, fixed); !valid) {
+    return std::move(valid).error().context(where);
+  }
+  return {};
+}
+
 }  // namespace
 
 base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& request) {
@@ -75,7 +113,11 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
       spec.good_refs.push_back(rev);
     }
   }
-  FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
+  if (request.config.range.find_fix) {
+    FB_TRY(check_fix_range(repo, request, spec));
+  } else {
+    FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
+  }
 
   FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(request.config));
   spec.config_hash = request.config.hash();

@@ -295,8 +295,14 @@ class Session {
 
   base::Status load_candidates(const git::Repository& repo) {
     const store::BisectionSpec& spec = bisection_.spec;
+    if (config_.range.find_fix) {
+      FB_TRY(read_fixed_end(repo));
+    }
     FB_ASSIGN_OR_RETURN(candidates_, store_.get_candidates(id_));
-    if (candidates_.empty()) {
+    if (candidates_.empty() && config_.range.find_fix) {
+      FB_ASSIGN_OR_RETURN(candidates_, fix_candidates(repo));
+      FB_TRY(store_.put_candidates(id_, candidates_));
+    } else if (candidates_.empty()) {
       // Built once, with the stored configuration's [range], and stored: a resume, the daemon,
       // status and report all read these rows rather than walking git again.
       git::CandidateOptions options;
@@ -327,6 +333,72 @@ class Session {
     }
     dag_.emplace(std::move(dag).value());
     return {};
+  }
+
+  // ---- range.find_fix: the search for a fix as a search for a regression ------------------------
+  //
+  // Looking for the commit that fixed a failure, the range is the fixed (good) commit's
+  // first-parent chain down to the broken (bad) one. Read backwards, newest first, it is a
+  // regression range: the fixed end is its good end, the broken end its bad tip, and "the
+  // regression" is the last commit that still fails, whose child on the chain (its parent in the
+  // reversed range) is the fix. So the candidates are stored in that order, each one's only
+  // parent the next newer commit, and the model, the planner, the stop rule and the verify check
+  // run unchanged; what is named (named()) is the fix. A chain with merges is tested as
+  // `--first-parent` tests it: a merge is one commit.
+
+  base::Status read_fixed_end(const git::Repository& repo) {
+    const store::BisectionSpec& spec = bisection_.spec;
+    if (spec.good_shas.size() != 1 || config_.decision.revert_check) {
+      fatal_ = true;
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "bisection {}: range.find_fix needs one good commit and no "
+                              "decision.revert_check (it has {} and {})",
+                              id_, spec.good_shas.size(), config_.decision.revert_check);
+    }
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo fixed, repo.commit_info(spec.good_shas.front()));
+    fixed_end_.sha = fixed.sha;
+    fixed_end_.subject = fixed.subject;
+    return {};
+  }
+
+  base::Result<std::vector<store::Candidate>> fix_candidates(const git::Repository& repo) const {
+    const store::BisectionSpec& spec = bisection_.spec;
+    git::CandidateOptions options;
+    options.first_parent_only = true;
+    // The fixed commit's first-parent chain, oldest first, down to the first ancestor of broken.
+    FB_ASSIGN_OR_RETURN(git::CandidateGraph chain,
+                        git::build_candidates(repo, fixed_end_.sha, {spec.bad_sha}, options));
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo broken, repo.commit_info(spec.bad_sha));
+    std::vector<store::Candidate> reversed;
+    reversed.reserve(chain.size());
+    // The fixed commit itself is the good end, not a candidate: newest first from its parent.
+    for (uint32_t i = chain.size() - 1; i-- > 0;) {
+      store::Candidate candidate;
+      candidate.sha = std::move(chain.commits[i].sha);
+      candidate.subject = std::move(chain.commits[i].subject);
+      reversed.push_back(std::move(candidate));
+    }
+    store::Candidate tip;
+    tip.sha = broken.sha;
+    tip.subject = broken.subject;
+    reversed.push_back(std::move(tip));
+    for (uint32_t i = 0; i < reversed.size(); ++i) {
+      reversed[i].idx = i;
+      if (i > 0) {
+        reversed[i].parents = {i - 1};
+      }
+    }
+    return reversed;
+  }
+
+  // The commit a bisection names when x holds the posterior's "first bad" mass: x itself, or with
+  // range.find_fix the fix, x's newer neighbour on the chain (the fixed end for the newest).
+  const store::Candidate& named(CommitIndex x) const {
+    if (!config_.range.find_fix) {
+      return candidates_[x];
+    }
+    return candidates_[x].parents.empty() ? fixed_end_
+                                          : candidates_[candidates_[x].parents.front()];
   }
 
   // Counts builds, restores the time already spent, and finds an unfinished batch.
@@ -551,7 +623,7 @@ class Session {
   // Remembers the posterior's headline for progress reports.
   void note(const model::Posterior& posterior) {
     max_probability_ = posterior.max_probability();
-    best_sha_ = candidates_[posterior.most_likely()].sha;
+    best_sha_ = named(posterior.most_likely()).sha;
   }
 
   std::string not_reproduced_reason(const model::Posterior& posterior) const {
@@ -966,6 +1038,9 @@ class Session {
   // candidate (the search weighed it) or the culprit has none.
   base::Result<std::optional<Checked>> verify_check(const model::Posterior& posterior) {
     const store::Candidate& culprit = candidates_[posterior.most_likely()];
+    if (config_.range.find_fix) {
+      return fix_verify_check(posterior, culprit);
+    }
     FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(bisection_.spec.repo));
     FB_ASSIGN_OR_RETURN(const git::CommitInfo info, repo.commit_info(culprit.sha));
     if (info.parents.empty() || index_of_.count(info.parents.front()) > 0) {
@@ -1016,6 +1091,51 @@ class Session {
     // Not the search's confidence: runs inside the range cannot tell the first candidate from
     // "older than the range", so that confidence says nothing of the parent. The user's word
     // that it is good counts for nine in ten (docs/model.md, "Verify check").
+    target.fail_prior = model::kGoodEndPrior;
+    FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
+    return std::optional<Checked>(std::move(checked));
+  }
+
+  // range.find_fix's verify check: when the fix named is the good end itself (the newest candidate
+  // is the last failing one), the search never ran it and the verdict rests on the user's word
+  // that the test passes there. nullopt for any other fix, which the search ran.
+  base::Result<std::optional<Checked>> fix_verify_check(const model::Posterior& posterior,
+                                                        const store::Candidate& last_broken) {
+    if (!last_broken.parents.empty()) {
+      return std::optional<Checked>();
+    }
+    const store::Candidate& fixed = fixed_end_;
+    json out{{"status", "inconclusive"},
+             {"culprit", fixed.sha},
+             {"commit", fixed.sha},
+             {"runs", 0},
+             {"fails", 0},
+             {"probability_good", nullptr}};
+    FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(bisection_.spec.repo));
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo info, repo.commit_info(fixed.sha));
+    const std::string what = fmt::format("{} (the good end, named the fix)", short_sha(fixed.sha));
+    const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
+      if (status == "fail") {
+        detail = fmt::format(
+            "the good end {} fails too: {}; the fix, if there is one, is newer than the range: "
+            "bisect again with a newer good commit",
+            short_sha(fixed.sha), detail);
+      }
+      return end_check("verify check", fixed.subject, out, status, detail);
+    };
+    FB_TRY(ensure_worktree());
+    CheckTarget target;
+    target.label = "verify check";
+    target.sha = fixed.sha;
+    target.tree_id = info.tree;
+    target.what = what;
+    target.testing = fmt::format("testing {}, which the verdict assumes passes", what);
+    target.subject = fixed.subject;
+    target.probability_key = "probability_good";
+    target.probability_name = "P(good)";
+    target.cap = config_.decision.verify_check_max_runs;
+    target.cap_key = "decision.verify_check_max_runs";
+    target.build_what = "the good end ";
     target.fail_prior = model::kGoodEndPrior;
     FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
     return std::optional<Checked>(std::move(checked));
@@ -1259,13 +1379,22 @@ class Session {
     const std::string status(store::to_string(state));
     json result{{"version", 1}, {"status", status}};
     const CommitIndex best = posterior.most_likely();
-    const json best_json{{"sha", candidates_[best].sha},
-                         {"subject", candidates_[best].subject},
+    const store::Candidate& best_named = named(best);
+    const json best_json{{"sha", best_named.sha},
+                         {"subject", best_named.subject},
                          {"probability", posterior.max_probability()}};
-    result["culprit"] =
-        state == BisectionState::kFound
-            ? json{{"sha", candidates_[best].sha}, {"subject", candidates_[best].subject}}
-            : json(nullptr);
+    if (config_.range.find_fix) {
+      // culprit, most_likely and credible_set name fixes; last_broken is the newest commit the
+      // verdict has failing (the bisect-log's last "broken").
+      result["mode"] = "fix";
+      result["last_broken"] =
+          state == BisectionState::kFound
+              ? json{{"sha", candidates_[best].sha}, {"subject", candidates_[best].subject}}
+              : json(nullptr);
+    }
+    result["culprit"] = state == BisectionState::kFound
+                            ? json{{"sha", best_named.sha}, {"subject", best_named.subject}}
+                            : json(nullptr);
     result["confidence"] = posterior.max_probability();
     if (!reason.empty()) {
       result["reason"] = reason;
@@ -1275,9 +1404,9 @@ class Session {
     json credible = json::array();
     const auto& probability = posterior.culprit_probabilities();
     for (size_t i = 0; i < set.size() && i < kMaxCredibleSetEntries; ++i) {
-      credible.push_back(json{{"sha", candidates_[set[i]].sha},
-                              {"subject", candidates_[set[i]].subject},
-                              {"probability", probability[set[i]]}});
+      const store::Candidate& entry = named(set[i]);
+      credible.push_back(json{
+          {"sha", entry.sha}, {"subject", entry.subject}, {"probability", probability[set[i]]}});
     }
     // A verify check that failed refuted the assumption every probability here rests on (the
     // good end is good): no commit of the range is offered as the first bad one.
@@ -1303,8 +1432,9 @@ class Session {
 
     std::string message =
         state == BisectionState::kFound
-            ? fmt::format("found {} {} (p = {:.4f})", short_sha(candidates_[best].sha),
-                          candidates_[best].subject, posterior.max_probability())
+            ? fmt::format("found {}{} {} (p = {:.4f})", config_.range.find_fix ? "the fix " : "",
+                          short_sha(best_named.sha), best_named.subject,
+                          posterior.max_probability())
             : fmt::format("{}: {}", status, reason);
     if (result.contains("checks")) {
       for (const char* name : {"verify", "revert"}) {
@@ -1456,6 +1586,8 @@ class Session {
   bool accel_logged_ = false;
   double max_probability_ = 0;
   std::string best_sha_;
+  store::Candidate
+      fixed_end_;  // range.find_fix: the good commit, named when the newest is last bad
 };
 
 }  // namespace

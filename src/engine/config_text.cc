@@ -61,8 +61,11 @@ std::string render(const config::Config& config) {
       {"decision", std::move(decision)}, {"build", std::move(build)}, {"test", std::move(test)}};
   // Written only when set, so the text stored for an ordinary bisection is what it was before
   // [range] existed.
-  if (config.range.first_parent) {
-    root.insert("range", toml::table{{"first_parent", true}});
+  if (config.range.first_parent || config.range.find_fix) {
+    toml::table range;
+    if (config.range.first_parent) range.insert("first_parent", true);
+    if (config.range.find_fix) range.insert("find_fix", true);
+    root.insert("range", std::move(range));
   }
   if (config.kernel) {
     const config::KernelConfig& k = *config.kernel;

@@ -61,6 +61,48 @@ TEST_F(BisectRequestTest, RejectsAGoodThatIsNotAnAncestorOfBad) {
   EXPECT_THAT(spec.error().message(), HasSubstr("not an ancestor"));
 }
 
+TEST_F(BisectRequestTest, FindFixTakesTheOlderBrokenCommitAsBadAndTheNewerFixedOneAsGood) {
+  BisectRequest fix = request({history_.tip}, history_.root);
+  fix.config.range.find_fix = true;
+  auto spec = prepare_bisection(fix);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->bad_sha, history_.root);
+  EXPECT_EQ(spec->good_shas, std::vector<std::string>{history_.tip});
+  auto stored = config::parse_config(spec->config_toml, "stored");
+  ASSERT_TRUE(stored.has_value()) << stored.error().message();
+  EXPECT_TRUE(stored->range.find_fix);
+  EXPECT_NE(spec->config_hash, test_config().hash()) << "another answer, another hash";
+  EXPECT_EQ(spec->test_identity, test_identity(test_config())) << "the same test, the same runs";
+
+  // The regression's way round is refused, saying which end is which.
+  BisectRequest swapped = request({history_.root}, history_.tip);
+  swapped.config.range.find_fix = true;
+  auto refused = prepare_bisection(swapped);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), base::ErrorCode::kInvalidInput);
+  EXPECT_THAT(refused.error().message(), HasSubstr("--find-fix --bad '" + history_.tip + "'"));
+  EXPECT_THAT(refused.error().message(), HasSubstr("swapped?"));
+  EXPECT_THAT(refused.error().message(), HasSubstr("--bad is the older commit"));
+
+  BisectRequest two = request({history_.tip, "main~1"}, history_.root);
+  two.config.range.find_fix = true;
+  refused = prepare_bisection(two);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), HasSubstr("--find-fix takes one --good"));
+
+  BisectRequest revert = fix;
+  revert.config.decision.revert_check = true;
+  refused = prepare_bisection(revert);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), HasSubstr("cannot run the revert check"));
+
+  BisectRequest same = request({"main"}, history_.tip);
+  same.config.range.find_fix = true;
+  refused = prepare_bisection(same);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), HasSubstr("both name " + history_.tip));
+}
+
 TEST_F(BisectRequestTest, RejectsGoodEqualToBad) {
   auto spec = prepare_bisection(request({"main"}, history_.tip));
   ASSERT_FALSE(spec.has_value());

@@ -354,6 +354,113 @@ TEST_F(BisectorTest, WithFirstParentTheMergeThatBroughtTheRegressionInIsTheAnswe
   }
 }
 
+// ---- range.find_fix (git bisect --term-old broken --term-new fixed) ----------------------------
+
+config::Config find_fix_config() {
+  config::Config config = test_config();
+  config.range.find_fix = true;
+  return config;
+}
+
+// A fix bisection of `history` from its root (broken) to its tip (fixed).
+int64_t create_fix(store::Store& store, const History& history, const config::Config& config) {
+  engine::BisectRequest request{history.repo.native(), {history.tip}, history.root, config};
+  auto spec = engine::prepare_bisection(request);
+  EXPECT_TRUE(spec.has_value()) << (spec ? "" : spec.error().message());
+  return store.create_bisection(*spec, 1000, ::getpid()).value_or(0);
+}
+
+// The shas of the tip's first-parent chain before position `fix`: the commits that still fail.
+std::set<std::string> broken_before(const History& history, size_t fix) {
+  const std::vector<size_t> chain = first_parent_chain(history);
+  std::set<std::string> broken;
+  for (size_t i = 0; i < fix; ++i) broken.insert(history.shas[chain[i]]);
+  return broken;
+}
+
+TEST_F(BisectorTest, WithFindFixTheFirstCommitOnTheChainThatPassesIsNamed) {
+  make(sized(150));
+  const std::vector<size_t> chain = first_parent_chain(history_);
+  const size_t fix = chain.size() * 2 / 3;
+  runner_.fn = FakeRunner::flaky(broken_before(history_, fix), 30);
+  const int64_t id = create_fix(store_, history_, find_fix_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["mode"], "fix");
+  EXPECT_EQ(result["culprit"]["sha"], history_.shas[chain[fix]]) << result.dump();
+  EXPECT_EQ(result["most_likely"]["sha"], history_.shas[chain[fix]]);
+  EXPECT_EQ(result["last_broken"]["sha"], history_.shas[chain[fix - 1]]);
+  EXPECT_EQ(result["credible_set"][0]["sha"], history_.shas[chain[fix]]);
+  EXPECT_GE(result["confidence"].get<double>(), 0.99);
+  EXPECT_EQ(result["bad"], history_.root);
+  EXPECT_EQ(result["good"][0], history_.tip);
+  EXPECT_FALSE(result.contains("checks")) << "the fix was run by the search";
+  // The candidates are the chain read backwards, from the tip's parent down to the broken root,
+  // each one's parent the next newer commit.
+  std::vector<std::string> reversed;
+  for (size_t i = chain.size() - 1; i-- > 0;) reversed.push_back(history_.shas[chain[i]]);
+  EXPECT_THAT(stored_candidates(store_, id), ElementsAreArray(reversed));
+  const auto candidates = store_.get_candidates(id).value();
+  EXPECT_TRUE(candidates.front().parents.empty());
+  EXPECT_EQ(candidates.back().parents, std::vector<uint32_t>{candidates.back().idx - 1});
+  const std::set<std::string> on_chain(reversed.begin(), reversed.end());
+  for (const RunCall& call : runner_.calls) {
+    EXPECT_TRUE(on_chain.count(call.sha) > 0) << call.sha << " is not on the first-parent chain";
+  }
+}
+
+TEST_F(BisectorTest, AFixAtTheGoodEndItselfIsCheckedByRunningIt) {
+  // Everything up to the tip fails: the fix named is the tip, which the search never runs, so
+  // the verify check runs it (the user said it passes) before naming it.
+  make(sized(40, 3));
+  const std::vector<size_t> chain = first_parent_chain(history_);
+  runner_.fn = FakeRunner::flaky(broken_before(history_, chain.size() - 1), 30);
+  const int64_t id = create_fix(store_, history_, find_fix_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], history_.tip) << result.dump();
+  EXPECT_EQ(result["last_broken"]["sha"], history_.shas[chain[chain.size() - 2]]);
+  const auto& verify = result["checks"]["verify"];
+  EXPECT_EQ(verify["status"], "pass") << verify.dump();
+  EXPECT_EQ(verify["commit"], history_.tip);
+  EXPECT_EQ(verify["fails"], 0);
+  size_t at_tip = 0;
+  for (const auto& call : runner_.calls) at_tip += call.sha == history_.tip;
+  EXPECT_EQ(at_tip, verify["runs"].get<size_t>());
+  EXPECT_GE(at_tip, 3U);
+}
+
+TEST_F(BisectorTest, AGoodEndThatStillFailsNamesNoFix) {
+  // The "fixed" commit the user gave still has the bug: without the verify check it would be
+  // named the fix with full confidence.
+  make(sized(40, 3));
+  std::set<std::string> all(history_.shas.begin(), history_.shas.end());
+  runner_.fn = FakeRunner::flaky(all, 30);
+  const int64_t id = create_fix(store_, history_, find_fix_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kInconclusive);
+  const auto result = result_of(store_, id);
+  EXPECT_TRUE(result["culprit"].is_null()) << result.dump();
+  EXPECT_TRUE(result["last_broken"].is_null());
+  EXPECT_EQ(result["checks"]["verify"]["status"], "fail");
+  EXPECT_EQ(result["checks"]["verify"]["commit"], history_.tip);
+  EXPECT_THAT(result["reason"].get<std::string>(), HasSubstr("newer than the range"));
+  EXPECT_TRUE(result["credible_set"].empty());
+}
+
+TEST_F(BisectorTest, ASecondFixBisectionOfTheSameTestFindsTheFixInTheStoredRuns) {
+  // A run at a commit says whether the test failed there, whatever was being looked for.
+  make(sized(40, 3));
+  const std::vector<size_t> chain = first_parent_chain(history_);
+  runner_.fn = FakeRunner::flaky(broken_before(history_, chain.size() / 2), 30);
+  const int64_t first = create_fix(store_, history_, find_fix_config());
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const size_t calls = runner_.calls.size();
+  const int64_t again = create_fix(store_, history_, find_fix_config());
+  ASSERT_EQ(run(again).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(runner_.calls.size(), calls) << "the second found the fix in the stored runs";
+  EXPECT_EQ(result_of(store_, again)["culprit"], result_of(store_, first)["culprit"]);
+}
+
 // The signal watcher kills every child of the process once stopping, one just forked among them:
 // its spawn then fails ("child failed before exec"). That failure is the stop's doing, so the
 // bisection pauses as the stop asks, resumable by whoever paused it, and records no error (a
