@@ -301,6 +301,7 @@ struct Overview {
   std::string last_step;  // message of the last plan event
   bool owner_gone = false;  // running under a process that no longer exists (see owner_gone())
   bool first_parent = false;  // its stored configuration's range.first_parent
+  bool find_fix = false;      // its stored configuration's range.find_fix
 };
 
 base::Result<Overview> overview(store::Store& store, int64_t id) {
@@ -324,6 +325,7 @@ base::Result<Overview> overview(store::Store& store, int64_t id) {
   auto config = config::parse_config(view.bisection.spec.config_toml, "stored configuration",
                                      config::ConfigOrigin::kStored);
   view.first_parent = config && config->range.first_parent;
+  view.find_fix = config && config->range.find_fix;
   return view;
 }
 
@@ -363,6 +365,7 @@ json overview_json(const Overview& view) {
            {"bad", b.spec.bad_sha},
            {"good", b.spec.good_shas},
            {"first_parent", view.first_parent},
+           {"mode", view.find_fix ? "fix" : "regression"},
            {"created_at", iso_time(b.created_at_ms)},
            {"updated_at", iso_time(b.updated_at_ms)},
            {"runs", view.runs},
@@ -383,7 +386,7 @@ std::string result_headline(const store::Bisection& b) {
   }
   const json result = json::parse(*b.result_json, nullptr, false);
   if (result.contains("culprit") && result["culprit"].is_object()) {
-    return fmt::format("{} p={:.4f} {}",
+    return fmt::format("{}{} p={:.4f} {}", result.value("mode", "") == "fix" ? "fix " : "",
                        result["culprit"].value("sha", std::string()).substr(0, 12),
                        result.value("confidence", 0.0),
                        printable(result["culprit"].value("subject", std::string()), 50));
@@ -405,11 +408,13 @@ void print_overview(const Overview& view) {
   fmt::print("bisection {}: {}{}\n", b.id, store::to_string(b.state),
              owner_text(b.owner_pid, view.owner_gone));
   fmt::print("  repo:    {}\n", printable(b.spec.repo));
-  fmt::print("  bad:     {}\n", b.spec.bad_sha);
+  fmt::print("  bad:     {}{}\n", b.spec.bad_sha, view.find_fix ? " (broken: the test fails)" : "");
   for (const std::string& good : b.spec.good_shas) {
-    fmt::print("  good:    {}\n", good);
+    fmt::print("  good:    {}{}\n", good, view.find_fix ? " (fixed: the test passes)" : "");
   }
-  if (view.first_parent) {
+  if (view.find_fix) {
+    fmt::print("  range:   good's first-parent chain, looking for the fix (--find-fix)\n");
+  } else if (view.first_parent) {
     fmt::print("  range:   first-parent chain of bad only (--first-parent)\n");
   }
   fmt::print("  created: {}\n", iso_time(b.created_at_ms));

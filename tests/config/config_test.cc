@@ -70,6 +70,7 @@ environment = ["DIFF_LENGTH=0"]
 // A config that sets every key to something other than its default.
 constexpr std::string_view kEveryKey = R"([range]
 first_parent = true
+find_fix = true
 
 [decision]
 confidence = 0.95
@@ -153,6 +154,7 @@ TEST(ConfigTest, CommentsAndEmptyTablesAloneGiveTheDefaults) {
 TEST(ConfigTest, EveryKeyIsRead) {
   const Config config = parsed(kEveryKey);
   EXPECT_TRUE(config.range.first_parent);
+  EXPECT_TRUE(config.range.find_fix);
   EXPECT_EQ(config.decision.confidence, 0.95);
   EXPECT_EQ(config.decision.max_runs, 800u);
   EXPECT_EQ(config.decision.max_wall_time, seconds(2 * 86400));
@@ -345,6 +347,7 @@ max_runs = 8_00
 confidence = 0.95
 
 [range]
+find_fix = true
 first_parent = true
 )");
   EXPECT_EQ(reordered.hash(), reference);
@@ -411,6 +414,23 @@ TEST(ConfigTest, RangeFirstParentChangesTheHashOnlyWhenTrue) {
   Config built;
   built.range.first_parent = true;
   EXPECT_EQ(built.hash(), parsed("[range]\nfirst_parent = true\n").hash());
+}
+
+TEST(ConfigTest, RangeFindFixIsReadAndChangesTheHashOnlyWhenTrue) {
+  const std::string before = parsed("").hash();
+  EXPECT_FALSE(parsed("").range.find_fix);
+  EXPECT_TRUE(parsed("[range]\nfind_fix = true\n").range.find_fix);
+  EXPECT_EQ(parsed("[range]\nfind_fix = false\n").hash(), before);
+  const std::string fix = parsed("[range]\nfind_fix = true\n").hash();
+  EXPECT_NE(fix, before);
+  EXPECT_NE(fix, parsed("[range]\nfirst_parent = true\n").hash());
+  Config built;
+  built.range.find_fix = true;
+  EXPECT_EQ(built.hash(), fix);
+  auto wrong = parse_config("[range]\nfind_fix = \"yes\"\n", "c.toml");
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_THAT(wrong.error().message(), HasSubstr("c.toml:2:"));
+  EXPECT_THAT(wrong.error().message(), HasSubstr("range.find_fix"));
 }
 
 TEST(ConfigTest, HashOfAConfigBuiltInCodeTreatsOutcomesAsASetAndNegativeZeroAsZero) {
@@ -719,7 +739,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 56u);
+  EXPECT_EQ(keys.size(), 57u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

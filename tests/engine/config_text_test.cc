@@ -88,6 +88,17 @@ TEST(ConfigTextForStorage, RendersRangeFirstParentOnlyWhenSet) {
   ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
   EXPECT_TRUE(reparsed->range.first_parent);
   EXPECT_EQ(reparsed->hash(), config->hash());
+
+  config->range.first_parent = false;
+  config->range.find_fix = true;
+  stored = config_text_for_storage(*config);
+  ASSERT_TRUE(stored.has_value()) << stored.error().message();
+  EXPECT_THAT(*stored, HasSubstr("[range]\nfind_fix = true\n"));
+  reparsed = config::parse_config(*stored, "stored");
+  ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
+  EXPECT_TRUE(reparsed->range.find_fix);
+  EXPECT_FALSE(reparsed->range.first_parent);
+  EXPECT_EQ(reparsed->hash(), config->hash());
 }
 
 TEST(ConfigTextForStorage, RefusesAnArgumentTomlCannotHold) {

@@ -74,6 +74,75 @@ TEST(Bisect, TheDeterministicCaseMatchesGitBisectRun) {
   EXPECT_EQ(ours, s.history.planted_sha());
 }
 
+// --find-fix: the test fails until the marker arrives (the fix) and passes from then on. On the
+// tip's first-parent chain that is the merge that brought the marker in.
+std::string fixed_by_marker_script(int failure_percent) {
+  std::string script = "#!/bin/sh\n[ -f bug/marker ] && exit 0\n";
+  if (failure_percent >= 100) return script + "exit 1\n";
+  script +=
+      "h=$(printf '%s-%s' \"$FLAKEBISECT_COMMIT\" \"$FLAKEBISECT_RUN\" | sha256sum | cut -c1-8)\n";
+  script += "[ $((0x$h % 100)) -lt " + std::to_string(failure_percent) + " ] && exit 1\n";
+  return script + "exit 0\n";
+}
+
+TEST(Bisect, FindFixNamesTheCommitThatFixedAFlakyFailure) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(150, 42), 30);
+  write_text(s.script, fixed_by_marker_script(30), /*executable=*/true);
+  const std::string fix = s.history.shas[first_parent_culprit(s.history)];
+  const CliResult run =
+      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+                   "--bad", s.history.root, "--good", "main", "--", s.script.native()});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_THAT(run.out, HasSubstr(fix)) << describe(run);
+
+  const CliResult status = flakebisect({"--db", s.db.native(), "status", "1", "--json"});
+  ASSERT_EQ(status.exit_code, 0) << describe(status);
+  const auto json = parse_json(status.out);
+  EXPECT_EQ(json["mode"], "fix");
+  EXPECT_EQ(json["bad"], s.history.root);
+  EXPECT_EQ(json["result"]["mode"], "fix");
+  EXPECT_EQ(json["result"]["culprit"]["sha"], fix) << json.dump();
+  EXPECT_GE(json["result"]["confidence"].get<double>(), 0.99);
+  const CliResult plain = flakebisect({"--db", s.db.native(), "status", "1", "--plain"});
+  EXPECT_THAT(plain.out, HasSubstr("looking for the fix (--find-fix)")) << describe(plain);
+
+  // Given the other way round, as for a regression, it says which end is which.
+  const CliResult swapped =
+      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+                   "--bad", "main", "--good", s.history.root, "--", s.script.native()});
+  EXPECT_EQ(swapped.exit_code, 1) << describe(swapped);
+  EXPECT_THAT(swapped.err, HasSubstr("--bad is the older commit")) << describe(swapped);
+}
+
+TEST(Bisect, FindFixOfADeterministicFailureMatchesGitBisectWithTerms) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(150, 9), 100);
+  write_text(s.script, fixed_by_marker_script(100), /*executable=*/true);
+  const CliResult run = flakebisect({"--db", s.db.native(), "run", "--repo",
+                                     s.history.repo.native(), "--find-fix", "--bad", s.history.root,
+                                     "--good", s.history.tip, "--json", "--", s.script.native()});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  const auto result = parse_json(run.out);
+  ASSERT_EQ(result["status"], "found") << result.dump();
+  const std::string ours = result["culprit"]["sha"];
+
+  // git with the terms a fix hunt uses; `git bisect run` marks exit 0 with the old term, so
+  // the script for git exits 0 where the test fails (broken) and 1 where it passes (fixed).
+  const fs::path clone = dir.path() / "clone";
+  git(dir.path(), {"clone", "-q", s.history.repo.native(), clone.native()});
+  const fs::path inverted = dir.path() / "broken-is-old.sh";
+  write_text(inverted, "#!/bin/sh\n[ -f bug/marker ] && exit 1\nexit 0\n", true);
+  git(clone, {"bisect", "start", "--term-old", "broken", "--term-new", "fixed", "--first-parent",
+              s.history.tip, s.history.root});
+  const std::string out = git(clone, {"bisect", "run", inverted.native()});
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(out, match, std::regex("([0-9a-f]{40}) is the first fixed commit")))
+      << out;
+  EXPECT_EQ(ours, match[1].str());
+  EXPECT_EQ(ours, s.history.shas[first_parent_culprit(s.history)]);
+}
+
 TEST(Bisect, SurvivesUnicodeControlCharactersAndAMegabyteCommitMessage) {
   TempDir dir;
   HistoryOptions options = sized(60, 4);
