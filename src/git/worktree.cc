@@ -279,17 +279,22 @@ base::Result<std::vector<std::string>> conflict_paths(git_index* index) {
   return paths;
 }
 
-// Worktree::make_revert() without the context its errors get there.
-base::Result<RevertCommit> revert_commit(git_repository* repo, std::string_view culprit_sha,
-                                         std::string_view onto_sha) {
+enum class Apply { kRevert, kCherryPick };
+
+// Worktree::make_revert() and make_cherry_pick() without the context their errors get there.
+base::Result<RevertCommit> apply_commit(git_repository* repo, Apply kind,
+                                        std::string_view culprit_sha, std::string_view onto_sha) {
+  const bool revert = kind == Apply::kRevert;
   FB_ASSIGN_OR_RETURN(const git_oid culprit_oid, parse_sha(culprit_sha));
   FB_ASSIGN_OR_RETURN(const git_oid onto_oid, parse_sha(onto_sha));
   FB_ASSIGN_OR_RETURN(const CommitHandle culprit, lookup_commit(repo, culprit_oid));
   FB_ASSIGN_OR_RETURN(const CommitHandle onto, lookup_commit(repo, onto_oid));
   const unsigned int parents = git_commit_parentcount(culprit.get());
   if (parents == 0) {
-    return make_error(ErrorCode::kInvalidInput,
-                      "{} is a root commit: it has no parent to revert to", to_hex(culprit_oid));
+    return make_error(
+        ErrorCode::kInvalidInput, "{} is a root commit: it has no parent to {}",
+        to_hex(culprit_oid),
+        revert ? "revert to" : "take its change from (git cherry-pick would add every file)");
   }
   FB_TRY(write_without_freshening(repo));
 
@@ -298,14 +303,17 @@ base::Result<RevertCommit> revert_commit(git_repository* repo, std::string_view 
   merge_options.flags = GIT_MERGE_FIND_RENAMES;
   merge_options.rename_threshold = kRenameThreshold;
   merge_options.target_limit = kRenameLimit;
-  // Mainline 1 (`git revert -m 1`): a merge is undone against its first parent, the branch it was
-  // merged into. libgit2 refuses a mainline for a commit that is not a merge.
+  // Mainline 1 (`git revert -m 1`, `git cherry-pick -m 1`): a merge is undone or applied against
+  // its first parent, the branch it was merged into. libgit2 refuses a mainline for a commit that
+  // is not a merge.
   const unsigned int mainline = parents > 1 ? 1 : 0;
   git_index* index_raw = nullptr;
   // In memory: the worktree's own index (what checkout() wrote) stays as it is.
-  FB_TRY(check(
-      git_revert_commit(&index_raw, repo, culprit.get(), onto.get(), mainline, &merge_options),
-      "merge"));
+  FB_TRY(check(revert ? git_revert_commit(&index_raw, repo, culprit.get(), onto.get(), mainline,
+                                          &merge_options)
+                      : git_cherrypick_commit(&index_raw, repo, culprit.get(), onto.get(), mainline,
+                                              &merge_options),
+               "merge"));
   const IndexHandle index(index_raw);
   if (git_index_has_conflicts(index.get()) != 0) {
     RevertCommit conflicted;
@@ -328,20 +336,30 @@ base::Result<RevertCommit> revert_commit(git_repository* repo, std::string_view 
   const SignatureHandle signature(signature_raw);
 
   const char* culprit_message = git_commit_message(culprit.get());
-  std::string message = fmt::format(
-      "Revert \"{}\"\n\nThis reverts commit {}",
-      revert_subject(culprit_message != nullptr ? culprit_message : ""), to_hex(culprit_oid));
-  if (parents > 1) {
-    message += fmt::format(", reversing\nchanges made to {}",
-                           to_hex(*git_commit_parent_id(culprit.get(), 0)));
+  const std::string_view original = culprit_message != nullptr ? culprit_message : "";
+  std::string message;
+  if (revert) {
+    message = fmt::format("Revert \"{}\"\n\nThis reverts commit {}", revert_subject(original),
+                          to_hex(culprit_oid));
+    if (parents > 1) {
+      message += fmt::format(", reversing\nchanges made to {}",
+                             to_hex(*git_commit_parent_id(culprit.get(), 0)));
+    }
+    message += ".\n";
+  } else {
+    // `git cherry-pick -x`: the message as it was, then where it came from.
+    std::string_view body = original;
+    while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.remove_suffix(1);
+    message = fmt::format("{}\n\n(cherry picked from commit {})\n", body, to_hex(culprit_oid));
   }
-  message += ".\n";
 
   git_oid commit_oid;
   const git_commit* commit_parents[] = {onto.get()};
+  // A cherry-pick keeps its author, as git's does; the committer is fixed either way.
+  const git_signature* author = revert ? signature.get() : git_commit_author(culprit.get());
   // update_ref nullptr: no ref moves, HEAD included; the commit is reachable only by its SHA.
-  FB_TRY(check(git_commit_create(&commit_oid, repo, nullptr, signature.get(), signature.get(),
-                                 nullptr, message.c_str(), tree.get(), 1, commit_parents),
+  FB_TRY(check(git_commit_create(&commit_oid, repo, nullptr, author, signature.get(), nullptr,
+                                 message.c_str(), tree.get(), 1, commit_parents),
                "write commit"));
   RevertCommit made;
   made.sha = to_hex(commit_oid);
@@ -565,10 +583,20 @@ base::Result<std::string> Worktree::head() const {
 }
 
 base::Result<RevertCommit> Worktree::make_revert(std::string_view culprit, std::string_view onto) {
-  auto made = revert_commit(repo_.raw(), culprit, onto);
+  auto made = apply_commit(repo_.raw(), Apply::kRevert, culprit, onto);
   if (!made) {
     return std::move(made).error().context(fmt::format(
         "revert {} onto {} in {}", culprit.substr(0, 12), onto.substr(0, 12), path_.native()));
+  }
+  return made;
+}
+
+base::Result<RevertCommit> Worktree::make_cherry_pick(std::string_view commit,
+                                                      std::string_view onto) {
+  auto made = apply_commit(repo_.raw(), Apply::kCherryPick, commit, onto);
+  if (!made) {
+    return std::move(made).error().context(fmt::format(
+        "cherry-pick {} onto {} in {}", commit.substr(0, 12), onto.substr(0, 12), path_.native()));
   }
   return made;
 }

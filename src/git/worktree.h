@@ -5,7 +5,7 @@
 // no refs; HEAD is detached at the commit last checked out. Creating it copies no objects and
 // writes nothing into the user's repository, and `git -C dir status/describe/diff` still work for
 // build scripts (the kernel's setlocalversion runs git). Its own object store holds only what
-// make_revert() writes: revert commits and the trees and blobs they add.
+// make_revert() and make_cherry_pick() write: their commits and the trees and blobs they add.
 //
 // Why not a linked worktree (git_worktree_add): in libgit2 1.5 it writes into the user's .git
 // (worktrees/<name>), cannot add a detached worktree (it needs or creates a branch, which would
@@ -119,6 +119,15 @@ class Worktree {
   // remain in the worktree's own store, unreferenced. Errors: a root culprit (no parent to revert
   // to) is kInvalidInput; unknown commits kNotFound; each names both commits.
   base::Result<RevertCommit> make_revert(std::string_view culprit, std::string_view onto);
+
+  // The commit `git cherry-pick -x` (with `-m 1` when `commit` is a merge) makes of applying
+  // commit `commit` on top of commit `onto`, written and made deterministic as make_revert()'s
+  // (the committer is kRevertAuthorName <kRevertAuthorEmail> at onto's committer time; the author
+  // is commit's, as git keeps it). The message is commit's, trailing blank lines dropped, then
+  //   \n\n(cherry picked from commit <commit sha>)\n
+  // (git puts that line right after a trailer block; the SHA then differs from git's). Conflicts
+  // are a result, as for make_revert(); a root commit is kInvalidInput.
+  base::Result<RevertCommit> make_cherry_pick(std::string_view commit, std::string_view onto);
 
   // The worktree's own repository (reads objects from the user's repository).
   const Repository& repository() const { return repo_; }

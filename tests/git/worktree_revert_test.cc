@@ -311,6 +311,72 @@ TEST_F(RevertTest, ARootCulpritIsAnErrorNamingIt) {
   EXPECT_EQ(loose_objects(wt_path() / ".git" / "objects"), std::set<std::string>{});
 }
 
+// ---- make_cherry_pick(): the fix applied to an older commit (a fix bisection's backport check) --
+
+// What `git cherry-pick -x <commit>` makes on top of `onto`, committed as kRevertAuthorName at
+// onto's committer time (the author stays the commit's): the new commit's SHA.
+std::string git_cherry_pick(const fs::path& user, const fs::path& clone, const std::string& commit,
+                            const std::string& onto) {
+  testing::clone(user, clone, {"--shared", "--no-checkout"});
+  run_git(clone, {"checkout", "-q", "--detach", onto});
+  const std::string date =
+      "@" + trim(run_git(user, {"log", "-1", "--format=%ct", onto})) + " +0000";
+  base::ProcessOptions process;
+  process.argv = {"git", "-C", clone.native(), "cherry-pick", "-x", commit};
+  process.timeout = std::chrono::seconds(120);
+  process.env_set = {{"GIT_CONFIG_NOSYSTEM", "1"},
+                     {"GIT_CONFIG_GLOBAL", "/dev/null"},
+                     {"GIT_COMMITTER_NAME", std::string(kRevertAuthorName)},
+                     {"GIT_COMMITTER_EMAIL", std::string(kRevertAuthorEmail)},
+                     {"GIT_COMMITTER_DATE", date}};
+  auto result = base::run_process(process);
+  EXPECT_TRUE(result.has_value() && result->succeeded())
+      << (result ? result->err : result.error().message());
+  return trim(run_git(clone, {"rev-parse", "HEAD"}));
+}
+
+TEST_F(RevertTest, ACherryPickAppliesTheFixToAnOlderCommitAsGitCherryPickXDoes) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  ASSERT_TRUE(worktree.checkout(later_).has_value());
+  auto picked = worktree.make_cherry_pick(fix_, culprit_);
+  ASSERT_TRUE(picked.has_value()) << picked.error().message();
+  ASSERT_THAT(picked->conflicts, ::testing::IsEmpty());
+  EXPECT_EQ(*worktree.head(), later_) << "HEAD does not move";
+  ASSERT_TRUE(worktree.checkout(picked->sha).has_value());
+  // The fix's two changes on the culprit, without later's.
+  EXPECT_EQ(files_in(wt_path()),
+            (Files{{"file.txt", "one\nTWO fixed\nthree\nfour\nfive\nsix\nseven\n"},
+                   {"both.txt", "a\nB\nc\nd\ne\nf\ng\nh\n"},
+                   {"culprit.txt", "culprit fixed\n"},
+                   {"other.txt", "other\n"},
+                   {"dir/keep.txt", "keep\n"}}));
+  EXPECT_EQ(trim(run_git(wt_path(), {"log", "-1", "--format=%B", picked->sha})),
+            "Fix two\n\n(cherry picked from commit " + fix_ + ")");
+  EXPECT_EQ(run_git(wt_path(), {"log", "-1", "--format=%an <%ae> %at", picked->sha}),
+            run_git(user_, {"log", "-1", "--format=%an <%ae> %at", fix_}))
+      << "the author is the fix's";
+  EXPECT_EQ(trim(run_git(wt_path(), {"log", "-1", "--format=%P", picked->sha})), culprit_);
+  // The same commit in another worktree, and the one real git makes.
+  Worktree other = open_or_die(user_, wt_path("other"));
+  EXPECT_EQ(other.make_cherry_pick(fix_, culprit_)->sha, picked->sha);
+  EXPECT_EQ(git_cherry_pick(user_, root_ / "clone-pick", fix_, culprit_), picked->sha);
+}
+
+TEST_F(RevertTest, ACherryPickThatConflictsListsItsPathsAndARootCommitIsRefused) {
+  Worktree worktree = open_or_die(user_, wt_path());
+  // On base, line 2 is still "two" and culprit.txt does not exist.
+  auto conflicted = worktree.make_cherry_pick(fix_, base_);
+  ASSERT_TRUE(conflicted.has_value()) << conflicted.error().message();
+  EXPECT_THAT(conflicted->conflicts, ElementsAre("culprit.txt", "file.txt"));
+  EXPECT_EQ(conflicted->sha, "");
+  auto root = worktree.make_cherry_pick(base_, later_);
+  ASSERT_FALSE(root.has_value());
+  EXPECT_EQ(root.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(root.error().message(),
+              HasSubstr("cherry-pick " + base_.substr(0, 12) + " onto " + later_.substr(0, 12)));
+  EXPECT_THAT(root.error().message(), HasSubstr("is a root commit"));
+}
+
 TEST_F(RevertTest, UnknownCommitsAndTreesAreErrorsNamingBothCommits) {
   Worktree worktree = open_or_die(user_, wt_path());
   const std::string missing(40, 'f');
