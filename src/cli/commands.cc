@@ -169,6 +169,9 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   if (options.find_fix) {
     config.range.find_fix = true;
   }
+  if (options.backport_check) {
+    config.decision.backport_check = true;
+  }
   if (options.revert_check) {
     config.decision.revert_check = true;
   }

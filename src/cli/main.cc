@@ -67,6 +67,9 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
   command->add_flag("--find-fix", options.find_fix,
                     "find the commit that fixed the failure: --bad is the older commit, where the "
                     "test fails, --good the newer one, where it passes (range.find_fix)");
+  command->add_flag("--backport-check", options.backport_check,
+                    "with --find-fix: once found, test bad with the fix cherry-picked onto it "
+                    "(decision.backport_check)");
   command->add_flag("--revert-check", options.revert_check,
                     "once found, test bad with the culprit reverted, as KernelCI's revert check "
                     "(decision.revert_check)");

@@ -671,6 +671,14 @@ constexpr KeySpec kKeys[] = {
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.revert_check_max_runs, 1);
      }},
+    {"decision", "backport_check",
+     [](const Field& f, Problems& p, Config& c) {
+       read_bool_into(f, p, c.decision.backport_check);
+     }},
+    {"decision", "backport_check_max_runs",
+     [](const Field& f, Problems& p, Config& c) {
+       read_count_into(f, p, c.decision.backport_check_max_runs, 1);
+     }},
     {"build", "command",
      [](const Field& f, Problems& p, Config& c) { read_argv_into(f, p, c.build.command); }},
     {"build", "timeout",
@@ -1125,6 +1133,13 @@ std::string Config::hash() const {
   }
   if (decision.verify_check_max_runs != DecisionConfig{}.verify_check_max_runs) {
     integer("decision.verify_check_max_runs", decision.verify_check_max_runs);
+  }
+  // The backport check (later still), as the revert check: only when not the default.
+  if (decision.backport_check) {
+    out += "decision.backport_check=1\n";
+  }
+  if (decision.backport_check_max_runs != DecisionConfig{}.backport_check_max_runs) {
+    integer("decision.backport_check_max_runs", decision.backport_check_max_runs);
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

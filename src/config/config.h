@@ -95,6 +95,12 @@ struct DecisionConfig {
   // costs nothing unless the culprit is such a commit.
   bool verify_check = true;
   uint32_t verify_check_max_runs = 1000;
+  // The backport check, for range.find_fix only: once the fix is found, test the broken (bad)
+  // commit with the fix cherry-picked onto it (`git cherry-pick -x`) until the posterior says
+  // the pick fixes it or not, as the revert check weighs a revert, at most
+  // backport_check_max_runs runs (>= 1). Off by default, as the revert check.
+  bool backport_check = false;
+  uint32_t backport_check_max_runs = 1000;
 
   bool operator==(const DecisionConfig&) const = default;
 };

@@ -115,6 +115,11 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   }
   if (request.config.range.find_fix) {
     FB_TRY(check_fix_range(repo, request, spec));
+  } else if (request.config.decision.backport_check) {
+    return base::Error(
+        "--backport-check (decision.backport_check) needs --find-fix: it cherry-picks the fix "
+        "found onto the broken commit",
+        ErrorCode::kInvalidInput);
   } else {
     FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
   }

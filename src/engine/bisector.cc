@@ -297,6 +297,10 @@ class Session {
     const store::BisectionSpec& spec = bisection_.spec;
     if (config_.range.find_fix) {
       FB_TRY(read_fixed_end(repo));
+    } else if (config_.decision.backport_check) {
+      fatal_ = true;
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "bisection {}: decision.backport_check needs range.find_fix", id_);
     }
     FB_ASSIGN_OR_RETURN(candidates_, store_.get_candidates(id_));
     if (candidates_.empty() && config_.range.find_fix) {
@@ -484,6 +488,13 @@ class Session {
             return *checked.ended;
           }
           checks["revert"] = std::move(checked.result);
+        }
+        if (config_.decision.backport_check) {
+          FB_ASSIGN_OR_RETURN(Checked checked, backport_check(posterior));
+          if (checked.ended) {
+            return *checked.ended;
+          }
+          checks["backport"] = std::move(checked.result);
         }
         return finish(BisectionState::kFound, posterior, "", std::move(checks));
       }
@@ -997,21 +1008,9 @@ class Session {
     }
     FB_ASSIGN_OR_RETURN(git::RevertCommit revert, std::move(reverted));
     if (!revert.conflicts.empty()) {
-      // A revert of a tree-wide change can conflict in thousands of files: the result keeps the
-      // first kMaxConflictPaths, the detail the first few.
-      const std::vector<std::string>& paths = revert.conflicts;
-      const size_t shown = std::min<size_t>(paths.size(), 5);
-      out["conflict_count"] = paths.size();
-      out["conflicts"] = std::vector<std::string>(
-          paths.begin(),
-          paths.begin() + static_cast<ptrdiff_t>(std::min(paths.size(), kMaxConflictPaths)));
-      std::string detail = fmt::format(
-          "reverting {} on {} conflicts in {}", short_sha(culprit.sha), short_sha(onto),
-          fmt::join(paths.begin(), paths.begin() + static_cast<ptrdiff_t>(shown), ", "));
-      if (paths.size() > shown) {
-        detail += fmt::format(" and {} more", paths.size() - shown);
-      }
-      return done("conflict", detail);
+      return done("conflict", conflict_detail(fmt::format("reverting {} on {}",
+                                                          short_sha(culprit.sha), short_sha(onto)),
+                                              revert.conflicts, out));
     }
     out["commit"] = revert.sha;
     CheckTarget target;
@@ -1028,6 +1027,72 @@ class Session {
     target.build_what = "the revert ";
     // A right culprit's revert fixes the bug: a FAIL contradicts the search, and must outweigh
     // its confidence too (docs/model.md, "Revert check").
+    target.fail_prior = posterior.max_probability();
+    return run_check(posterior, target, out, done);
+  }
+
+  // The paths a revert or cherry-pick stopped at, into `out`, and the sentence that names them. A
+  // tree-wide change can conflict in thousands of files: the result keeps the first
+  // kMaxConflictPaths, the sentence the first few.
+  static std::string conflict_detail(const std::string& doing,
+                                     const std::vector<std::string>& paths, json& out) {
+    const size_t shown = std::min<size_t>(paths.size(), 5);
+    out["conflict_count"] = paths.size();
+    out["conflicts"] = std::vector<std::string>(
+        paths.begin(),
+        paths.begin() + static_cast<ptrdiff_t>(std::min(paths.size(), kMaxConflictPaths)));
+    std::string detail =
+        fmt::format("{} conflicts in {}", doing,
+                    fmt::join(paths.begin(), paths.begin() + static_cast<ptrdiff_t>(shown), ", "));
+    if (paths.size() > shown) {
+      detail += fmt::format(" and {} more", paths.size() - shown);
+    }
+    return detail;
+  }
+
+  // The backport check (decision.backport_check, range.find_fix only): the broken (bad) commit
+  // with the fix cherry-picked onto it (`git cherry-pick -x`, a commit written into the private
+  // worktree's own objects), run until model::evaluate_revert decides whether the pick fixes it,
+  // as the revert check runs a revert. What a stable maintainer asks next: does the fix alone,
+  // applied to the old kernel, make the failure go away?
+  base::Result<Checked> backport_check(const model::Posterior& posterior) {
+    const store::Candidate& fix = named(posterior.most_likely());
+    const std::string& onto = bisection_.spec.bad_sha;
+    json out{{"status", "inconclusive"},    {"picked", fix.sha}, {"onto", onto},
+             {"commit", nullptr},           {"runs", 0},         {"fails", 0},
+             {"probability_fixed", nullptr}};
+    const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
+      return end_check("backport check", fix.subject, out, std::move(status), std::move(detail));
+    };
+    FB_TRY(ensure_worktree());
+    auto picked = worktree_->make_cherry_pick(fix.sha, onto);
+    if (!picked && picked.error().code() == ErrorCode::kInvalidInput) {
+      return done("inconclusive",
+                  fmt::format("no backport: {} is a root commit, and flakebisect does not "
+                              "cherry-pick one (git would add every file)",
+                              short_sha(fix.sha)));
+    }
+    FB_ASSIGN_OR_RETURN(git::RevertCommit pick, std::move(picked));
+    if (!pick.conflicts.empty()) {
+      return done("conflict", conflict_detail(fmt::format("cherry-picking {} onto {}",
+                                                          short_sha(fix.sha), short_sha(onto)),
+                                              pick.conflicts, out));
+    }
+    out["commit"] = pick.sha;
+    CheckTarget target;
+    target.label = "backport check";
+    target.sha = pick.sha;
+    target.tree_id = pick.tree_id;
+    target.what = fmt::format("{} with {} cherry-picked", short_sha(onto), short_sha(fix.sha));
+    target.testing = fmt::format("testing {} (commit {})", target.what, short_sha(pick.sha));
+    target.subject = fix.subject;
+    target.probability_key = "probability_fixed";
+    target.probability_name = "P(fixed)";
+    target.cap = config_.decision.backport_check_max_runs;
+    target.cap_key = "decision.backport_check_max_runs";
+    target.build_what = "the backport ";
+    // A right fix, picked onto the broken commit, fixes it unless it needs earlier commits of the
+    // range too: a FAIL must outweigh the search's confidence, as for the revert check.
     target.fail_prior = posterior.max_probability();
     return run_check(posterior, target, out, done);
   }
@@ -1437,7 +1502,7 @@ class Session {
                           posterior.max_probability())
             : fmt::format("{}: {}", status, reason);
     if (result.contains("checks")) {
-      for (const char* name : {"verify", "revert"}) {
+      for (const char* name : {"verify", "revert", "backport"}) {
         const json& check = result["checks"].value(name, json());
         if (check.is_object() && check.value("status", json()).is_string()) {
           message += fmt::format("; {} check: {}", name, check["status"].get<std::string>());

@@ -37,6 +37,12 @@ std::string render(const config::Config& config) {
       {"verify_check", d.verify_check},
       {"verify_check_max_runs", int64_t{d.verify_check_max_runs}},
   };
+  // Written only when not the default, so the text stored for other bisections is what it was
+  // before the backport check existed.
+  if (d.backport_check) decision.insert("backport_check", true);
+  if (d.backport_check_max_runs != config::DecisionConfig{}.backport_check_max_runs) {
+    decision.insert("backport_check_max_runs", int64_t{d.backport_check_max_runs});
+  }
   toml::table build{{"timeout", int64_t{config.build.timeout.count()}}};
   if (!config.build.command.empty()) {
     build.insert("command", argv_array(config.build.command));

@@ -91,6 +91,8 @@ revert_check = true
 revert_check_max_runs = 120
 verify_check = false
 verify_check_max_runs = 80
+backport_check = true
+backport_check_max_runs = 90
 
 [build]
 command = ["make", "-j16", "bzImage"]
@@ -173,6 +175,8 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.revert_check_max_runs, 120u);
   EXPECT_FALSE(config.decision.verify_check);
   EXPECT_EQ(config.decision.verify_check_max_runs, 80u);
+  EXPECT_TRUE(config.decision.backport_check);
+  EXPECT_EQ(config.decision.backport_check_max_runs, 90u);
   EXPECT_THAT(config.build.command, ElementsAre("make", "-j16", "bzImage"));
   EXPECT_EQ(config.build.timeout, seconds(7200));
   EXPECT_THAT(config.test.command, ElementsAre("./repro", "--iterations", "1"));
@@ -330,6 +334,8 @@ command = ["make", "-j16", "bzImage"]
 revert_check_max_runs = 1_20
 verify_check_max_runs = 8_0
 verify_check = false
+backport_check_max_runs = 9_0
+backport_check = true
 run_cost = 0.50
 learn_costs = false
 revert_check = true
@@ -374,6 +380,8 @@ revert_check = false
 revert_check_max_runs = 1000
 verify_check = true
 verify_check_max_runs = 1000
+backport_check = false
+backport_check_max_runs = 1000
 [range]
 first_parent = false
 [build]
@@ -596,6 +604,8 @@ TEST(ConfigTest, CountsMustBePositive) {
   EXPECT_EQ(error_of("[decision]\nverify_check_max_runs = 0\n"),
             "config.toml:2:1: decision.verify_check_max_runs: must be at least 1, got 0");
   EXPECT_THAT(error_of("[decision]\nverify_check = 1\n"), HasSubstr("decision.verify_check"));
+  EXPECT_EQ(error_of("[decision]\nbackport_check_max_runs = 0\n"),
+            "config.toml:2:1: decision.backport_check_max_runs: must be at least 1, got 0");
   EXPECT_EQ(error_of("[test]\nruns_per_batch = -1\n"),
             "config.toml:2:1: test.runs_per_batch: must be at least 0, got -1");
   EXPECT_EQ(error_of("[decision]\nmax_runs = 4294967296\n"),
@@ -739,7 +749,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 57u);
+  EXPECT_EQ(keys.size(), 59u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

@@ -461,6 +461,82 @@ TEST_F(BisectorTest, ASecondFixBisectionOfTheSameTestFindsTheFixInTheStoredRuns)
   EXPECT_EQ(result_of(store_, again)["culprit"], result_of(store_, first)["culprit"]);
 }
 
+// Fails in `percent` of runs wherever `passes(checkout)` is false.
+FakeRunner::Fn fails_unless(std::function<bool(const build::CommitCheckout&)> passes,
+                            uint32_t percent) {
+  return [passes = std::move(passes), percent](const build::CommitCheckout& checkout,
+                                               uint32_t index) -> base::Result<run::RunResult> {
+    run::RunResult outcome;
+    const bool fails = !passes(checkout) && draw(checkout.sha, index) % 100 < percent;
+    outcome.outcome = fails ? store::RunOutcome::kFail : store::RunOutcome::kPass;
+    outcome.duration = std::chrono::milliseconds(5);
+    return outcome;
+  };
+}
+
+TEST_F(BisectorTest, TheBackportCheckRunsTheBrokenCommitWithTheFixCherryPicked) {
+  // The test passes once bug/marker exists: the fix is the merge that brought it in, and
+  // cherry-picked onto the root (`-m 1`), it brings the marker there too.
+  make(sized(60, 3));
+  runner_.fn = fails_unless(
+      [](const build::CommitCheckout& checkout) {
+        return std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
+      },
+      30);
+  config::Config config = find_fix_config();
+  config.decision.backport_check = true;
+  const int64_t id = create_fix(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  const std::string fix = history_.shas[first_parent_culprit(history_)];
+  EXPECT_EQ(result["culprit"]["sha"], fix) << result.dump();
+  const auto& backport = result["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "pass") << backport.dump();
+  EXPECT_EQ(backport["picked"], fix);
+  EXPECT_EQ(backport["onto"], history_.root);
+  EXPECT_GE(backport["probability_fixed"].get<double>(), 0.995);
+  const std::string commit = backport["commit"];
+  EXPECT_EQ(std::count(history_.shas.begin(), history_.shas.end(), commit), 0);
+  size_t at_pick = 0;
+  for (const auto& call : runner_.calls) at_pick += call.sha == commit;
+  EXPECT_EQ(at_pick, backport["runs"].get<size_t>());
+  EXPECT_GE(at_pick, 3U);
+  EXPECT_THAT(builder_.built, Contains(commit)) << "the pick is built before it runs";
+}
+
+TEST_F(BisectorTest, ABackportThatDoesNotFixTheBrokenCommitFails) {
+  // Only commits of the history that have the marker pass: the fix needs something else of the
+  // chain, and the pick onto the root keeps failing.
+  make(sized(60, 3));
+  const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
+  runner_.fn = fails_unless(
+      [real](const build::CommitCheckout& checkout) {
+        return real.count(checkout.sha) > 0 &&
+               std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
+      },
+      30);
+  config::Config config = find_fix_config();
+  config.decision.backport_check = true;
+  const int64_t id = create_fix(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  ASSERT_TRUE(result.contains("checks")) << result.dump();
+  const auto& backport = result["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "fail") << backport.dump();
+  EXPECT_GE(backport["fails"].get<int>(), 2);
+  EXPECT_LE(backport["probability_fixed"].get<double>(), 0.005);
+}
+
+TEST_F(BisectorTest, TheBackportCheckIsOnlyForAFixBisection) {
+  make(sized(30, 3));
+  config::Config config = test_config();
+  config.decision.backport_check = true;
+  engine::BisectRequest request{history_.repo.native(), {history_.root}, history_.tip, config};
+  auto refused = engine::prepare_bisection(request);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), HasSubstr("needs --find-fix"));
+}
+
 // The signal watcher kills every child of the process once stopping, one just forked among them:
 // its spawn then fails ("child failed before exec"). That failure is the stop's doing, so the
 // bisection pauses as the stop asks, resumable by whoever paused it, and records no error (a

@@ -38,6 +38,17 @@ TEST(ConfigTextForStorage, RendersOverridesSoTheTextParsesToTheSameConfiguration
   ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
   EXPECT_EQ(reparsed->hash(), config->hash());
   EXPECT_EQ(reparsed->test.command, config->test.command);
+  EXPECT_THAT(*stored, Not(HasSubstr("backport_check"))) << "written only when set";
+
+  config->decision.backport_check = true;
+  config->decision.backport_check_max_runs = 77;
+  stored = config_text_for_storage(*config);
+  ASSERT_TRUE(stored.has_value()) << stored.error().message();
+  reparsed = config::parse_config(*stored, "stored");
+  ASSERT_TRUE(reparsed.has_value()) << reparsed.error().message() << "\n" << *stored;
+  EXPECT_EQ(reparsed->hash(), config->hash());
+  EXPECT_TRUE(reparsed->decision.backport_check);
+  EXPECT_EQ(reparsed->decision.backport_check_max_runs, 77u);
 }
 
 TEST(ConfigTextForStorage, RendersTheGuestTablesOfAnOverriddenGuestConfig) {

@@ -90,9 +90,9 @@ TEST(Bisect, FindFixNamesTheCommitThatFixedAFlakyFailure) {
   Scenario s = make_scenario(dir.path(), sized(150, 42), 30);
   write_text(s.script, fixed_by_marker_script(30), /*executable=*/true);
   const std::string fix = s.history.shas[first_parent_culprit(s.history)];
-  const CliResult run =
-      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
-                   "--bad", s.history.root, "--good", "main", "--", s.script.native()});
+  const CliResult run = flakebisect(
+      {"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+       "--backport-check", "--bad", s.history.root, "--good", "main", "--", s.script.native()});
   ASSERT_EQ(run.exit_code, 0) << describe(run);
   EXPECT_THAT(run.out, HasSubstr(fix)) << describe(run);
 
@@ -104,6 +104,11 @@ TEST(Bisect, FindFixNamesTheCommitThatFixedAFlakyFailure) {
   EXPECT_EQ(json["result"]["mode"], "fix");
   EXPECT_EQ(json["result"]["culprit"]["sha"], fix) << json.dump();
   EXPECT_GE(json["result"]["confidence"].get<double>(), 0.99);
+  // The fix (a merge) cherry-picked onto the broken root brings the marker: the failure goes.
+  const auto& backport = json["result"]["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "pass") << backport.dump();
+  EXPECT_EQ(backport["picked"], fix);
+  EXPECT_EQ(backport["onto"], s.history.root);
   const CliResult plain = flakebisect({"--db", s.db.native(), "status", "1", "--plain"});
   EXPECT_THAT(plain.out, HasSubstr("looking for the fix (--find-fix)")) << describe(plain);
 
