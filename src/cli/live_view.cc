@@ -74,9 +74,11 @@ std::string result_line(const std::optional<std::string>& result_json) {
     return "";
   }
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
-    return fmt::format("found {} {} (p = {:.4f})", short_sha(string_at(result["culprit"], "sha")),
-                       string_at(result["culprit"], "subject"),
-                       number_at(result, "confidence").value_or(0));
+    // A fix bisection's culprit is the fix (engine/bisector.cc finish() says "found the fix").
+    return fmt::format(
+        "found {}{} {} (p = {:.4f})", string_at(result, "mode") == "fix" ? "the fix " : "",
+        short_sha(string_at(result["culprit"], "sha")), string_at(result["culprit"], "subject"),
+        number_at(result, "confidence").value_or(0));
   }
   return fmt::format("{}: {}", status, string_at(result, "reason"));
 }
@@ -125,7 +127,19 @@ bool rebuild_posterior(const config::Config& config,
   snapshot.top.clear();
   for (size_t i = 0; i < shown; ++i) {
     const store::Candidate& candidate = candidates[order[i]];
-    snapshot.top.push_back({candidate.sha, candidate.subject, probability[order[i]]});
+    if (!config.range.find_fix) {
+      snapshot.top.push_back({candidate.sha, candidate.subject, probability[order[i]]});
+      continue;
+    }
+    // range.find_fix: the mass at x says x is the last failing commit, so the fix is its newer
+    // neighbour (its parent in the stored, reversed chain), or the good end for the newest.
+    if (!candidate.parents.empty() && candidate.parents.front() < candidates.size()) {
+      const store::Candidate& fix = candidates[candidate.parents.front()];
+      snapshot.top.push_back({fix.sha, fix.subject, probability[order[i]]});
+    } else {
+      snapshot.top.push_back({snapshot.good_shas.empty() ? "?" : snapshot.good_shas.front(),
+                              "(the fixed end)", probability[order[i]]});
+    }
   }
   if (options.no_regression_prior > 0) {
     const double none = posterior.no_regression_probability();
@@ -197,8 +211,9 @@ std::string candidates_text(const LiveSnapshot& s) {
   if (s.candidates == 0) {
     return "not listed yet";
   }
-  const std::string count =
-      s.first_parent ? fmt::format("{} first-parent", s.candidates) : std::to_string(s.candidates);
+  const std::string count = s.find_fix       ? fmt::format("{} first-parent, fix", s.candidates)
+                            : s.first_parent ? fmt::format("{} first-parent", s.candidates)
+                                             : std::to_string(s.candidates);
   if (!s.posterior_rebuilt) {
     return fmt::format("{}; the most likely as of the last decision:", count);
   }
@@ -353,6 +368,7 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
     s.target = config->decision.confidence;
     s.stop_at = model::stop_threshold(model::StopOptions{.confidence = s.target});
     s.first_parent = config->range.first_parent;
+    s.find_fix = config->range.find_fix;
   }
   if (config && rebuild_posterior(*config, candidates, shared_runs, failed_builds, s)) {
     // Decisions are logged before their runs; the posterior now also counts the runs since.
@@ -409,9 +425,11 @@ std::string render_frame(const LiveSnapshot& s, const FrameOptions& options) {
     header += s.owner_gone ? fmt::format(" (pid {}, not alive: resume it)", *s.owner_pid)
                            : fmt::format(" (pid {})", *s.owner_pid);
   }
-  header += fmt::format(", repo {}, bad {}", repo_name(s.repo), short_sha(s.bad_sha));
+  // A fix bisection's bad end is the older, broken one; its good end the newer, fixed one.
+  header += fmt::format(", repo {}, {} {}", repo_name(s.repo), s.find_fix ? "broken" : "bad",
+                        short_sha(s.bad_sha));
   if (!s.good_shas.empty()) {
-    header += ", good " + short_sha(s.good_shas.front());
+    header += (s.find_fix ? ", fixed " : ", good ") + short_sha(s.good_shas.front());
     if (s.good_shas.size() > 1) {
       header += fmt::format(" +{}", s.good_shas.size() - 1);
     }
@@ -432,11 +450,11 @@ std::string render_frame(const LiveSnapshot& s, const FrameOptions& options) {
 
   lines.push_back(labelled("candidates:", candidates_text(s)));
   for (const LiveCandidate& candidate : s.top) {
-    lines.push_back(
-        candidate.sha.empty()
-            ? fmt::format("  {:.4f}  (no regression in this range)", candidate.probability)
-            : fmt::format("  {:.4f}  {}  {}", candidate.probability, short_sha(candidate.sha),
-                          candidate.subject));
+    lines.push_back(candidate.sha.empty()
+                        ? fmt::format("  {:.4f}  (no {} in this range)", candidate.probability,
+                                      s.find_fix ? "fix" : "regression")
+                        : fmt::format("  {:.4f}  {}  {}", candidate.probability,
+                                      short_sha(candidate.sha), candidate.subject));
   }
 
   if (s.confidence_history.empty()) {

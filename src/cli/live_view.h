@@ -89,6 +89,10 @@ struct LiveSnapshot {
   size_t candidates = 0;           // size of the candidate set; 0 = not listed yet
   // range.first_parent: the candidates are bad's first-parent chain ("146 first-parent; ...").
   bool first_parent = false;
+  // range.find_fix: the candidates are good's first-parent chain read backwards ("146 first-parent,
+  // fix; ..."), `top` lists fixes (each candidate's newer neighbour, the good end for the newest),
+  // and the header says "broken" and "fixed" for bad and good.
+  bool find_fix = false;
   bool posterior_rebuilt = false;  // `top` and `credible_set_size` come from the model
   std::vector<LiveCandidate> top;  // most likely first, at most kTopCandidates
   double confidence = 0;           // probability of the most likely culprit now

@@ -167,9 +167,16 @@ std::string result_summary(const nlohmann::json& result) {
     checked = checks_with_runs == 1 ? fmt::format(" ({} of them the {} check's)", check_runs, only)
                                     : fmt::format(" ({} of them the checks')", check_runs);
   }
+  // A fix bisection (range.find_fix) names the fix: the first commit on the chain that passes.
+  const bool fix = string_field(result, "mode") == "fix";
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
-    out += fmt::format("found: {} {}\n", string_field(result["culprit"], "sha"),
+    out += fmt::format("found{}: {} {}\n", fix ? " the fix" : "",
+                       string_field(result["culprit"], "sha"),
                        printable(string_field(result["culprit"], "subject"), 200));
+    if (fix && result.contains("last_broken") && result["last_broken"].is_object()) {
+      out += fmt::format("last broken: {} {}\n", string_field(result["last_broken"], "sha"),
+                         printable(string_field(result["last_broken"], "subject"), 200));
+    }
     out += fmt::format("confidence {:.4f} after {} runs{} and {} builds\n",
                        number_field(result, "confidence"), runs, checked, builds);
   } else {
@@ -177,7 +184,8 @@ std::string result_summary(const nlohmann::json& result) {
                        printable(string_field(result, "reason"), 500));
     if (result.contains("credible_set") && result["credible_set"].is_array() &&
         !result["credible_set"].empty()) {
-      out += fmt::format("the first bad commit is one of (holding {:.2f} of the probability):\n",
+      out += fmt::format("the {} is one of (holding {:.2f} of the probability):\n",
+                         fix ? "first fixed commit" : "first bad commit",
                          number_field(result, "credible_mass"));
       for (const auto& entry : result["credible_set"]) {
         out += fmt::format("  {} {:.4f} {}\n", string_field(entry, "sha"),
@@ -193,9 +201,9 @@ std::string result_summary(const nlohmann::json& result) {
   }
   if (result.contains("theta") && result["theta"].is_object()) {
     const auto& theta = result["theta"];
-    out += fmt::format("failure rate on bad commits: {:.3f} (90% interval {:.3f} to {:.3f})\n",
-                       number_field(theta, "mean"), number_field(theta, "low"),
-                       number_field(theta, "high"));
+    out += fmt::format("failure rate on {} commits: {:.3f} (90% interval {:.3f} to {:.3f})\n",
+                       fix ? "broken" : "bad", number_field(theta, "mean"),
+                       number_field(theta, "low"), number_field(theta, "high"));
   }
   for (const char* name : {"verify", "revert"}) {
     if (!result.contains("checks") || !result["checks"].is_object() ||

@@ -27,6 +27,18 @@
 // commit"; a verify check of a bisection without a culprit (one that failed ends it
 // inconclusive) comes just before the line that says there is none.
 //
+// A fix bisection (json_access.h fix_mode) is logged as git logs one with custom terms:
+//   # fixed: [<good sha>] <subject>
+//   # broken: [<bad sha>] <subject>
+//   git bisect start '--term-old' 'broken' '--term-new' 'fixed' '--first-parent' '<good>' '<bad>'
+//   # broken: [<sha>] <subject>  /  git bisect broken <sha>    (tested and failing)
+//   # fixed: [<sha>] <subject>   /  git bisect fixed <sha>     (tested and passing)
+//   # first fixed commit: [<sha>] <subject>
+// over the real chain (the report's commits, oldest first): the fixed end is git's new end, the
+// broken end its old one, and replaying ends with "<fix> is the first fixed commit". A verify
+// check that found the fixed end failing leaves it out of the start (git then waits for a fixed
+// commit and names none).
+//
 // Thread rules: pure functions.
 #pragma once
 

@@ -144,8 +144,10 @@ std::optional<CheckWords> describe_verify_check(const json& report) {
   const std::string status = str(check, "status");
   if (!check.is_object() || !known_verify_status(status)) return std::nullopt;
   const std::string parent = short_name(check, "commit");
-  const std::string where =
-      parent.empty() ? "the culprit's parent" : parent + ", the culprit's parent";
+  // A fix bisection's verify check runs the good end itself, when that is the fix named.
+  const bool fix = fix_mode(report);
+  const std::string what = fix ? "the fixed (good) end" : "the culprit's parent";
+  const std::string where = parent.empty() ? what : parent + ", " + what;
 
   CheckWords words;
   words.status = status;
@@ -157,11 +159,15 @@ std::optional<CheckWords> describe_verify_check(const json& report) {
   words.verdict = status == "pass" ? "PASS" : status == "fail" ? "FAIL" : "INCONCLUSIVE";
   const auto runs = count_of(check, "runs");
   const auto fails = count_of(check, "fails");
+  const std::string_view outside = fix ? "" : ", outside the range";
   words.explanation =
       runs && fails && *fails <= *runs
-          ? fmt::format("{} of {} runs failed at {}, outside the range", *fails, *runs, where)
-          : fmt::format("{}, outside the range, run counts not known", where);
-  if (status == "fail") words.explanation += ": the regression is at or before it";
+          ? fmt::format("{} of {} runs failed at {}{}", *fails, *runs, where, outside)
+          : fmt::format("{}{}, run counts not known", where, outside);
+  if (status == "fail") {
+    words.explanation += fix ? ": it fails too, the fix is newer than the range"
+                             : ": the regression is at or before it";
+  }
   words.explanation += probability_of(check, "probability_good", "P(good)");
   if (status == "inconclusive") words.explanation += undecided_why(check);
   return words;

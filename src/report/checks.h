@@ -52,7 +52,9 @@ struct CheckWords {
   // A verify check's reads "0 of 21 runs failed at ddd417a89b93, the culprit's parent, outside
   // the range; P(good) = 0.9961" (a fail adds ": the regression is at or before it" before P),
   // or "ddd417a89b93, the culprit's parent, does not build"; a missing parent reads "the
-  // culprit's parent".
+  // culprit's parent". In a fix bisection (json_access.h fix_mode) the check ran the good end,
+  // named the fix: "0 of 21 runs failed at ddd417a89b93, the fixed (good) end; P(good) = 0.9961",
+  // a fail adding ": it fails too, the fix is newer than the range".
   std::string explanation;
 };
 using RevertCheckWords = CheckWords;

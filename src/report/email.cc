@@ -337,13 +337,17 @@ std::string base_name(std::string path) {
 
 // KernelCI's "<tree>/<branch>": the tree the options name, else the repository's directory; the
 // branch is the bad revision as typed ("linux-6.1.y", "v6.2-rc1"), without "refs/heads/" and the
-// like, or the bad commit's SHA where the bisection did not keep it or it was typed as a SHA.
+// like, or the bad commit's SHA where the bisection did not keep it or it was typed as a SHA. A
+// fix bisection names its good (fixed) commit instead: the newer one, on the branch with the fix.
 std::string tree_and_branch(const json& report, const EmailOptions& options) {
   const json& bisection = member(report, "bisection");
   std::string tree =
       one_line(options.tree.empty() ? base_name(str(bisection, "repo")) : options.tree, 40);
   if (tree.empty() || tree == "/") tree = "tree";
-  const json& bad = member(bisection, "bad");
+  const json& goods = member(bisection, "good");
+  const json& bad = fix_mode(report) && goods.is_array() && !goods.empty()
+                        ? goods.front()
+                        : member(bisection, "bad");
   std::string branch = revision_name(bad);
   for (std::string_view prefix : {"refs/heads/", "refs/tags/", "refs/remotes/", "refs/"}) {
     if (branch.starts_with(prefix) && branch.size() > prefix.size()) {
@@ -462,8 +466,13 @@ void headline(Body& body, const json& report) {
   const std::string status = str(result, "status");
   const json& culprit = member(result, "culprit");
   const std::string reason = one_line(str(result, "reason"), 1000);
+  // A fix bisection names the first commit that passes: "first fixed commit", as git bisect
+  // says with the terms broken and fixed.
+  const bool fix = fix_mode(report);
+  const std::string first = fix ? "first fixed commit" : "first bad commit";
   if (culprit.is_object()) {
-    body.line("flakebisect has bisected a flaky failure to:");
+    body.line(fix ? "flakebisect has bisected the fix of a flaky failure to:"
+                  : "flakebisect has bisected a flaky failure to:");
     body.blank();
     body.line("commit " + one_line(str(culprit, "sha"), 64));
     const json& author = member(culprit, "author");
@@ -477,14 +486,15 @@ void headline(Body& body, const json& report) {
     body.paragraph(one_line(str(culprit, "subject"), kMaxSubjectColumns), "    ");
     body.blank();
     body.paragraph("Confidence: " + confidence_in_words(num(result, "confidence")) +
-                   " that this is the first bad commit.");
+                   " that this is the " + first + ".");
   } else if (status == "inconclusive") {
-    body.paragraph("flakebisect could not bisect this flaky failure to one commit" +
+    body.paragraph((fix ? "flakebisect could not bisect the fix of this flaky failure to one commit"
+                        : "flakebisect could not bisect this flaky failure to one commit") +
                    (reason.empty() ? std::string(".") : ": " + reason));
     const json& set = member(result, "credible_set");
     if (set.is_array() && !set.empty()) {
       body.blank();
-      body.paragraph(fmt::format("The first bad commit could be any of ({} of the probability):",
+      body.paragraph(fmt::format("The {} could be any of ({} of the probability):", first,
                                  percent(num(result, "credible_mass"))));
       size_t shown = 0;
       for (const json& entry : set) {
@@ -507,8 +517,8 @@ void headline(Body& body, const json& report) {
     text += reason.empty() ? "." : ": " + reason;
     const json& best = member(result, "most_likely");
     if (best.is_object() && count(member(report, "totals"), "evidence_runs") > 0) {
-      text += fmt::format(" The most likely first bad commit so far is {} (\"{}\") at {}.",
-                          sha12(best), one_line(str(best, "subject"), kMaxSubjectColumns),
+      text += fmt::format(" The most likely {} so far is {} (\"{}\") at {}.", first, sha12(best),
+                          one_line(str(best, "subject"), kMaxSubjectColumns),
                           percent(num(best, "probability")));
     }
     body.paragraph(text);
@@ -520,12 +530,13 @@ void headline(Body& body, const json& report) {
   if (theta.is_object() && status != "not_reproduced" && status != "queued" &&
       count(member(report, "totals"), "evidence_runs") > 0) {
     body.blank();
-    std::string rates = fmt::format(
-        "The failure shows in about {} of runs on bad commits (90% interval {} to {})",
-        percent(num(theta, "mean")), percent(num(theta, "low")), percent(num(theta, "high")));
+    std::string rates =
+        fmt::format("The failure shows in about {} of runs on {} commits (90% interval {} to {})",
+                    percent(num(theta, "mean")), fix ? "broken" : "bad", percent(num(theta, "low")),
+                    percent(num(theta, "high")));
     if (eps.is_object()) {
-      rates += fmt::format(" and in about {} of runs on good commits (false positives)",
-                           percent(num(eps, "mean")));
+      rates += fmt::format(" and in about {} of runs on {} commits (false positives)",
+                           percent(num(eps, "mean")), fix ? "fixed" : "good");
     }
     body.paragraph(rates + ".");
   }
@@ -559,15 +570,21 @@ void parameters(Body& body, const json& report) {
     if (!ref.empty()) line += " (" + one_line(ref, 60) + ")";
     return line + " " + one_line(str(commit, "subject"), kMaxSubjectColumns);
   };
-  body.field("bad commit", commit_line(member(bisection, "bad")));
+  // A fix bisection's bad commit is the older one, where the test fails; its good the newer.
+  const bool fix = fix_mode(report);
+  body.field(fix ? "broken commit" : "bad commit", commit_line(member(bisection, "bad")));
   const json& goods = member(bisection, "good");
   if (goods.is_array()) {
     for (const json& good : goods) {
-      body.field("good commit", commit_line(good));
+      body.field(fix ? "fixed commit" : "good commit", commit_line(good));
     }
   }
   const json& first_parent = member(bisection, "first_parent");
-  if (first_parent.is_boolean() && first_parent.get<bool>()) {
+  if (fix) {
+    body.field("candidates",
+               "first-parent chain of the fixed commit down to the broken one (merges tested as "
+               "one commit)");
+  } else if (first_parent.is_boolean() && first_parent.get<bool>()) {
     body.field("candidates", "first-parent chain of bad (merges tested as one commit)");
   }
   body.field("repository", one_line(str(bisection, "repo"), 1000));
@@ -674,9 +691,11 @@ void commit_table(Body& body, const json& report) {
   }
   if (rows.empty()) return;
   body.blank();
-  body.paragraph(culprit.empty() ? "Results per commit (commits with runs or builds, oldest first):"
-                                 : "Results per commit (commits with runs or builds, oldest first; "
-                                   "* marks the first bad commit):");
+  body.paragraph(culprit.empty()
+                     ? "Results per commit (commits with runs or builds, oldest first):"
+                     : fmt::format("Results per commit (commits with runs or builds, oldest first; "
+                                   "* marks the {}):",
+                                   fix_mode(report) ? "first fixed commit" : "first bad commit"));
   body.blank();
   body.line(fmt::format("  {:<12} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:<6} {:>8}", "commit",
                         "runs", "pass", "fail", "crash", "hang", "infra", "skip", "build",
@@ -701,9 +720,10 @@ void decision_log(Body& body, const json& report, size_t max_decisions) {
   const json& decisions = member(report, "decisions");
   if (!decisions.is_array() || decisions.empty()) return;
   body.blank();
-  body.paragraph(
+  body.paragraph(fmt::format(
       "Decision log (each step: the commit tested, the runs planned, the information expected "
-      "in bits and its cost, and the most likely first bad commit before the step):");
+      "in bits and its cost, and the most likely {} before the step):",
+      fix_mode(report) ? "first fixed commit" : "first bad commit"));
   body.blank();
   body.line(fmt::format("  {:>8}  {:<12} {:>5} {:>6} {:>7}  {:<12} {:>8}", "elapsed", "commit",
                         "runs", "bits", "cost", "best", "P(best)"));
@@ -783,6 +803,14 @@ void tags(Body& body, const json& report, const EmailOptions& options) {
   const json& culprit = member(member(report, "result"), "culprit");
   if (!culprit.is_object()) return;
   body.blank();
+  if (fix_mode(report)) {
+    // The fix exists: no tags to add, but what a stable maintainer needs to take it. The line is
+    // pasted as it is, like the tags.
+    body.paragraph("To backport the fix to a tree that still fails:");
+    body.verbatim(fmt::format("commit {} (\"{}\") fixes this; to backport: git cherry-pick -x {}",
+                              sha12(culprit), one_line(str(culprit, "subject")), sha12(culprit)));
+    return;
+  }
   body.paragraph("If you fix the issue, please add the following tags to the commit:");
   // Tags are pasted into commits as they are: never cut, whatever their length.
   body.verbatim("Reported-by: " + one_line(reporter_of(options)));
@@ -828,7 +856,8 @@ std::string subject_of(const json& report, const EmailOptions& options) {
   }
   // The parts are capped one by one; the whole is cut to fit before the outcome, which stays.
   const std::string subject = "[flakebisect] " + tree_and_branch(report, options) +
-                              " bisection: " + test_name(report) + " on " + target_name(report);
+                              (fix_mode(report) ? " fix bisection: " : " bisection: ") +
+                              test_name(report) + " on " + target_name(report);
   return one_line(subject, kMaxSubjectColumns - columns(outcome)) + outcome;
 }
 

@@ -6,7 +6,8 @@
 //       Tested-by and Cc trailers (valid addresses only, each once, the author left out)
 //   Subject: KernelCI's "[flakebisect] <tree>/<branch> bisection: <test> on <target>" (tree: the
 //       options' or the repository's directory name; branch: --bad as typed; target: "qemu-x86_64
-//       ext4/1k" or "host"), then " (inconclusive)" and the like when nothing was found
+//       ext4/1k" or "host"), then " (inconclusive)" and the like when nothing was found; a fix
+//       bisection's reads "... fix bisection: ..." and its branch is --good as typed
 //   Date: the report's generated_at (none when the document has none)
 //   Message-ID: <flakebisect-<bisection id>-<generated_at>-<hash>@<the reporter's domain>>, where
 //       <hash> is the start of a SHA-256 over the other headers and the body: one report always
@@ -17,6 +18,11 @@
 // them), the parameters, a per-commit table, the decision log, the failures seen with a console
 // excerpt, and the tags to add to a fix (`Reported-by:` and `Fixes: <sha12> ("<subject>")`, with
 // the whole subject).
+//
+// A fix bisection's (json_access.h fix_mode) says "first fixed commit" for the culprit, names its
+// ends "broken commit" (bad, the older) and "fixed commit" (good, the newer), and ends with the
+// fix for a backport instead of the tags: `commit <sha12> ("<subject>") fixes this; to backport:
+// git cherry-pick -x <sha12>` (verbatim, like the tags).
 //
 // Safety: header values never carry a line break from commit text (names and subjects go through
 // one_line, addresses must be plain addr-spec), names with specials become quoted strings, and

@@ -302,9 +302,9 @@ const char* status_class(std::string_view status) {
   return "other";
 }
 
-std::string status_headline(std::string_view status) {
+std::string status_headline(std::string_view status, bool fix = false) {
   if (status == "found") {
-    return "regression found";
+    return fix ? "fix found" : "regression found";
   }
   if (status == "inconclusive") {
     return "inconclusive";
@@ -373,7 +373,9 @@ double nice_ceiling(double value) {
   }
 }
 
-std::string bucket_tooltip(const Bucket& bucket, const std::vector<Commit>& commits) {
+// `culprit`: what the named commit is called, "culprit" or a fix bisection's "fix".
+std::string bucket_tooltip(const Bucket& bucket, const std::vector<Commit>& commits,
+                           std::string_view culprit) {
   const Commit& first = commits[bucket.first];
   const Commit& last = commits[bucket.last];
   std::string text;
@@ -393,7 +395,8 @@ std::string bucket_tooltip(const Bucket& bucket, const std::vector<Commit>& comm
     text += fmt::format("\nbuild failed for {}", bucket.build_failed);
   }
   if (bucket.culprit) {
-    text += "\nculprit";
+    text += "\n";
+    text += culprit;
   }
   return text;
 }
@@ -431,7 +434,8 @@ void append_rect(std::string& out, const char* css_class, double x, double y, do
       css_class, x, y, width, height);
 }
 
-void append_commit_plot(std::string& out, const std::vector<Commit>& commits) {
+void append_commit_plot(std::string& out, const std::vector<Commit>& commits,
+                        std::string_view culprit_word) {
   if (commits.empty()) {
     out += "<p class=\"muted\">No candidate commits in the report: plot n/a.</p>\n";
     return;
@@ -513,9 +517,10 @@ void append_commit_plot(std::string& out, const std::vector<Commit>& commits) {
     fmt::format_to(std::back_inserter(out),
                    "<line class=\"mark\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" "
                    "y2=\"{2:.1f}\"/><text class=\"mark-label\" x=\"{3:.1f}\" y=\"{4:.1f}\" "
-                   "text-anchor=\"{5}\">culprit {6}</text>\n",
+                   "text-anchor=\"{5}\">{7} {6}</text>\n",
                    *culprit_x, kPostTop, kRunsBottom, *culprit_x + (right_half ? -5 : 5),
-                   kPostTop + 14, right_half ? "end" : "start", short_sha(culprit->sha));
+                   kPostTop + 14, right_half ? "end" : "start", short_sha(culprit->sha),
+                   culprit_word);
   }
   // x axis: first and last commit, a few positions between, and what the axis means.
   const double label_y = kRunsBottom + 22;
@@ -545,15 +550,17 @@ void append_commit_plot(std::string& out, const std::vector<Commit>& commits) {
                    "<rect class=\"hit\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
                    "height=\"{:.1f}\"><title>{}</title></rect>\n",
                    kPlotLeft + step * static_cast<double>(b), kPostTop, step,
-                   kRunsBottom + 8 - kPostTop, bucket_tooltip(buckets[b], commits));
+                   kRunsBottom + 8 - kPostTop, bucket_tooltip(buckets[b], commits, culprit_word));
   }
   out += "</svg>\n";
-  out +=
+  fmt::format_to(
+      std::back_inserter(out),
       "<p class=\"legend\"><span><i class=\"p\"></i>posterior</span><span><i class=\"pc\"></i>"
-      "credible set</span><span><i class=\"pk\"></i>culprit</span><span><i class=\"rp\"></i>pass"
+      "credible set</span><span><i class=\"pk\"></i>{}</span><span><i class=\"rp\"></i>pass"
       "</span><span><i class=\"rf\"></i>fail</span><span><i class=\"rc\"></i>crash</span><span>"
       "<i class=\"rh\"></i>hang</span><span><i class=\"ro\"></i>other (infra, skip)</span><span>"
-      "<i class=\"bf\"></i>build failed</span></p>\n";
+      "<i class=\"bf\"></i>build failed</span></p>\n",
+      culprit_word);
 }
 
 // ---- SVG: decision log ----------------------------------------------------------------------
@@ -729,8 +736,9 @@ void append_verify_check(std::string& out, const json& report) {
                  escape(verify->verdict), escape(verify->explanation));
   const std::string_view commit = string_of(member(check, "commit"));
   if (is_object_name(commit)) {
-    fmt::format_to(std::back_inserter(out), " &middot; parent <code title=\"{}\">{}</code>", commit,
-                   short_sha(commit));
+    // A fix bisection's check ran its good end.
+    fmt::format_to(std::back_inserter(out), " &middot; {} <code title=\"{}\">{}</code>",
+                   fix_mode(report) ? "fixed end" : "parent", commit, short_sha(commit));
   }
   // As for the revert check: a pass or a fail is its counts and P(good), which the words give
   // (unless the stored counts were damaged); the other statuses' sentence says why.
@@ -749,20 +757,23 @@ void append_verify_check(std::string& out, const json& report) {
 
 void append_summary(std::string& out, const json& report, const json* result) {
   const json* culprit = member(result, "culprit");
+  // A fix bisection names the first commit that passes, and the last that fails before it.
+  const bool fix = fix_mode(report);
+  const char* culprit_label = fix ? "Fix" : "Culprit";
   out += "<section id=\"result\"><h2>Result</h2><dl class=\"kv\">\n";
   fmt::format_to(std::back_inserter(out), "<dt>Status</dt><dd>{}</dd>\n",
                  display(member(result, "status")));
   fmt::format_to(std::back_inserter(out), "<dt>Reason</dt><dd>{}</dd>\n",
                  display(member(result, "reason"), 2000));
   if (culprit == nullptr) {
-    out += "<dt>Culprit</dt><dd>n/a</dd>\n";
+    fmt::format_to(std::back_inserter(out), "<dt>{}</dt><dd>n/a</dd>\n", culprit_label);
   } else {
     const json* author = member(culprit, "author");
     const std::string_view email = string_of(member(author, "email"));
     fmt::format_to(std::back_inserter(out),
-                   "<dt>Culprit</dt><dd><code id=\"culprit-sha\">{}</code> {}</dd>\n"
+                   "<dt>{}</dt><dd><code id=\"culprit-sha\">{}</code> {}</dd>\n"
                    "<dt>Author</dt><dd>{}{}</dd>\n<dt>Date</dt><dd>{}</dd>\n",
-                   display(member(culprit, "sha")),
+                   culprit_label, display(member(culprit, "sha")),
                    display(member(culprit, "subject"), kSubjectChars),
                    display(member(author, "name")),
                    email.empty() ? std::string() : " &lt;" + line_html(email) + "&gt;",
@@ -780,12 +791,24 @@ void append_summary(std::string& out, const json& report, const json* result) {
       out += "</dd>\n";
     }
   }
+  if (const json* broken = member(result, "last_broken"); fix && broken != nullptr) {
+    fmt::format_to(std::back_inserter(out),
+                   "<dt>Last broken</dt><dd><code id=\"last-broken-sha\">{}</code> {}</dd>\n",
+                   display(member(broken, "sha")),
+                   display(member(broken, "subject"), kSubjectChars));
+  }
   fmt::format_to(std::back_inserter(out), "<dt>Confidence</dt><dd>{}</dd>\n",
                  percent(probability_of(member(result, "confidence"))));
   append_revert_check(out, report);
   append_verify_check(out, report);
-  append_estimate(out, "theta", "failure rate of a run on a bad commit", member(result, "theta"));
-  append_estimate(out, "eps", "failure rate of a run on a good commit", member(result, "eps"));
+  append_estimate(
+      out, "theta",
+      fix ? "failure rate of a run on a broken commit" : "failure rate of a run on a bad commit",
+      member(result, "theta"));
+  append_estimate(
+      out, "eps",
+      fix ? "failure rate of a run on a fixed commit" : "failure rate of a run on a good commit",
+      member(result, "eps"));
   out += "</dl>\n";
 
   const auto credible = elements(member(result, "credible_set"));
@@ -979,10 +1002,12 @@ void append_bisection(std::string& out, const json& report) {
     return fmt::format("<code>{}</code> {}{}", short_sha(string_of(member(commit, "sha"))), ref,
                        display(member(commit, "subject"), kSubjectChars));
   };
-  fmt::format_to(std::back_inserter(out), "<dt>Bad</dt><dd>{}</dd>\n",
+  // A fix bisection's bad end is the older, broken one; its good end the newer, fixed one.
+  const bool fix = fix_mode(report);
+  fmt::format_to(std::back_inserter(out), "<dt>{}</dt><dd>{}</dd>\n", fix ? "Broken" : "Bad",
                  commit_html(member(bisection, "bad")));
   const auto good = elements(member(bisection, "good"));
-  out += "<dt>Good</dt><dd>";
+  out += fix ? "<dt>Fixed</dt><dd>" : "<dt>Good</dt><dd>";
   if (good.empty()) {
     out += kNa;
   }
@@ -1035,7 +1060,8 @@ std::string render_html(const nlohmann::json& report) {
                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                  "<link rel=\"icon\" href=\"data:,\">\n"
                  "<title>flakebisect: {} ({})</title>\n<style>{}</style>\n</head>\n<body>\n",
-                 status_headline(status), display(member(bisection, "repo"), 100), kStyle);
+                 status_headline(status, fix_mode(report)), display(member(bisection, "repo"), 100),
+                 kStyle);
 
   const json* schema = member(&report, "schema");
   const auto version = number_of(member(&report, "version"));
@@ -1047,20 +1073,22 @@ std::string render_html(const nlohmann::json& report) {
   }
 
   const json* culprit = member(result, "culprit");
-  fmt::format_to(
-      std::back_inserter(out),
-      "<header class=\"{}\"><h1>flakebisect: {}</h1>\n<p>Culprit <code>{}</code> {}"
-      " &middot; confidence {}</p>\n<p class=\"muted\">{} &middot; bad <code>{}</code>"
-      " &middot; bisection {}</p></header>\n",
-      status_class(status), status_headline(status), short_sha(string_of(member(culprit, "sha"))),
-      display(member(culprit, "subject"), kSubjectChars),
-      percent(probability_of(member(result, "confidence"))), display(member(bisection, "repo")),
-      short_sha(string_of(member(member(bisection, "bad"), "sha"))),
-      display(member(bisection, "id")));
+  const bool fix = fix_mode(report);
+  fmt::format_to(std::back_inserter(out),
+                 "<header class=\"{}\"><h1>flakebisect: {}</h1>\n<p>{} <code>{}</code> {}"
+                 " &middot; confidence {}</p>\n<p class=\"muted\">{} &middot; {} <code>{}</code>"
+                 " &middot; bisection {}</p></header>\n",
+                 status_class(status), status_headline(status, fix), fix ? "Fix" : "Culprit",
+                 short_sha(string_of(member(culprit, "sha"))),
+                 display(member(culprit, "subject"), kSubjectChars),
+                 percent(probability_of(member(result, "confidence"))),
+                 display(member(bisection, "repo")), fix ? "broken" : "bad",
+                 short_sha(string_of(member(member(bisection, "bad"), "sha"))),
+                 display(member(bisection, "id")));
 
   append_summary(out, report, result);
   out += "<section id=\"plot\"><h2>Posterior and runs</h2>\n";
-  append_commit_plot(out, commits);
+  append_commit_plot(out, commits, fix_mode(report) ? "fix" : "culprit");
   out += "</section>\n";
   append_totals(out, member(&report, "totals"));
   append_commit_table(out, commits);

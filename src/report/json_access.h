@@ -31,6 +31,14 @@ inline double num(const nlohmann::json& object, const char* key, double fallback
   return value.is_number() ? value.get<double>() : fallback;
 }
 
+// Whether the report is of a fix bisection (range.find_fix; bisection.mode "fix"): its bad commit
+// is then the older one, where the test fails ("broken"), its one good commit the newer one, where
+// it passes ("fixed"), and result.culprit, most_likely and the credible set name fixes. A document
+// without the member (one from before fix bisections) is a regression's.
+inline bool fix_mode(const nlohmann::json& report) {
+  return str(member(report, "bisection"), "mode") == "fix";
+}
+
 // What a report calls a bisection's bad or good commit (`{"sha", "subject", "ref"}`) besides its
 // SHA: the revision as the user typed it when that was a name ("linux-6.1.y", "v6.1",
 // "refs/heads/master"); "" when none was kept or it was the SHA itself, a prefix of it, or an

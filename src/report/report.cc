@@ -361,6 +361,8 @@ class Collector {
       warn("the stored result is not valid JSON");
     }
     read_config();
+    fix_ = (config_ && config_->range.find_fix) || string_or(stored_result_, "mode") == "fix";
+    if (fix_ && !bisection_.spec.good_shas.empty()) fixed_sha_ = bisection_.spec.good_shas.front();
     open_repository();
     FB_TRY(read_builds());
     FB_TRY(snapshot.commit());
@@ -492,6 +494,48 @@ class Collector {
     return it == sha_index_.end() ? std::nullopt : std::optional<size_t>(it->second);
   }
 
+  // ---- fix bisections (range.find_fix)
+  // -----------------------------------------------------------
+  //
+  // A fix bisection stores its candidates as the fixed (good) end's first-parent chain read
+  // backwards, each one's parent its newer neighbour (engine/bisector.cc), and the model's "first
+  // bad commit" x is the last one that still fails: the fix it names is x's newer neighbour, or
+  // the good end for the newest. The document shows the real history instead: `commits` oldest
+  // first with their real parents, and culprit, most_likely and the credible set name fixes.
+
+  // The stored candidate at position k of `commits`, and the other way round.
+  size_t stored_at(size_t k) const { return fix_ ? candidates_.size() - 1 - k : k; }
+
+  struct Named {
+    std::string sha;
+    json subject;
+    json idx;  // its position in `commits`; null for a fix bisection's good end
+  };
+
+  // The commit named when model index x holds the posterior's first-bad mass.
+  Named named(size_t x) const {
+    if (!fix_) {
+      return {candidates_[x].sha, text(candidates_[x].subject, kMaxSubjectBytes), x};
+    }
+    const std::vector<uint32_t>& newer = candidates_[x].parents;
+    if (newer.empty() || newer.front() >= candidates_.size()) {
+      json subject = subject_of(fixed_sha_);
+      return {fixed_sha_, subject.is_null() ? json("") : std::move(subject), nullptr};
+    }
+    const size_t y = newer.front();
+    return {candidates_[y].sha, text(candidates_[y].subject, kMaxSubjectBytes),
+            candidates_.size() - 1 - y};
+  }
+
+  // The model index whose named commit is `sha`.
+  std::optional<size_t> model_index_naming(const std::string& sha) const {
+    if (!fix_) return index_of(sha);
+    for (size_t x = 0; x < candidates_.size(); ++x) {
+      if (!sha.empty() && named(x).sha == sha) return x;
+    }
+    return std::nullopt;
+  }
+
   json subject_of(const std::string& sha) const {
     if (const auto x = index_of(sha)) {
       return text(candidates_[*x].subject, kMaxSubjectBytes);
@@ -531,7 +575,9 @@ class Collector {
              {"test_identity", text(b.spec.test_identity)},
              {"config_text", text(b.spec.config_toml, kMaxConfigTextBytes)},
              {"candidates", candidates_.size()},
-             {"first_parent", config_ && config_->range.first_parent}};
+             // A fix bisection always walks the first-parent chain.
+             {"first_parent", fix_ || (config_ && config_->range.first_parent)},
+             {"mode", fix_ ? "fix" : "regression"}};
     out["error"] = optional_text(b.error);
     out["owner_pid"] = b.owner_pid ? json(*b.owner_pid) : json(nullptr);
     return out;
@@ -648,25 +694,25 @@ class Collector {
     return config_ ? config_->decision.confidence : config::DecisionConfig{}.confidence;
   }
 
+  // The commit named at model index x (named()) with x's probability.
   json commit_ref(size_t x) const {
-    return json{{"sha", candidates_[x].sha},
-                {"subject", text(candidates_[x].subject, kMaxSubjectBytes)},
+    const Named commit = named(x);
+    return json{{"sha", commit.sha},
+                {"subject", commit.subject},
                 {"probability", posterior_ ? probability(probability_[x]) : 0.0}};
   }
 
   json culprit_json(size_t x) const {
-    json culprit{{"sha", candidates_[x].sha},
-                 {"subject", text(candidates_[x].subject, kMaxSubjectBytes)},
-                 {"author", nullptr},
-                 {"committer", nullptr},
-                 {"date", nullptr},
-                 {"trailers", json::array()},
-                 {"idx", x},
-                 {"probability", posterior_ ? probability(probability_[x]) : 0.0}};
+    const Named commit = named(x);
+    json culprit{
+        {"sha", commit.sha}, {"subject", commit.subject},
+        {"author", nullptr}, {"committer", nullptr},
+        {"date", nullptr},   {"trailers", json::array()},
+        {"idx", commit.idx}, {"probability", posterior_ ? probability(probability_[x]) : 0.0}};
     if (!repo_) {
       return culprit;
     }
-    auto info = repo_->commit_info(candidates_[x].sha);
+    auto info = repo_->commit_info(commit.sha);
     if (!info) {
       return culprit;
     }
@@ -690,6 +736,10 @@ class Collector {
     if (reason.empty() && bisection_.error) reason = *bisection_.error;
     out["reason"] = reason.empty() ? json(nullptr) : text(reason);
     out["culprit"] = nullptr;
+    if (fix_) {
+      // The newest commit the verdict has failing: the fix's parent on the chain.
+      out["last_broken"] = nullptr;
+    }
     out["confidence"] = 0.0;
     out["credible_set"] = json::array();
     out["credible_set_size"] = 0;
@@ -707,9 +757,14 @@ class Collector {
     if (bisection_.state == store::BisectionState::kFound) {
       size_t culprit = best;
       if (stored.is_object() && stored.contains("culprit")) {
-        if (const auto x = index_of(string_or(stored["culprit"], "sha"))) culprit = *x;
+        if (const auto x = model_index_naming(string_or(stored["culprit"], "sha"))) culprit = *x;
       }
       out["culprit"] = culprit_json(culprit);
+      if (fix_) {
+        out["last_broken"] = json{{"sha", candidates_[culprit].sha},
+                                  {"subject", text(candidates_[culprit].subject, kMaxSubjectBytes)},
+                                  {"probability", probability(probability_[culprit])}};
+      }
       out["confidence"] = probability(probability_[culprit]);
     }
     // A verify check that failed refuted the assumption the posterior rests on (the good end is
@@ -882,21 +937,38 @@ class Collector {
     // A fail leaves the result without a culprit: `culprit` is the one it would have named.
     const std::string culprit = string_or(member(result, "culprit"), "sha");
     if (out["culprit"].is_string() && !culprit.empty() && out["culprit"] != culprit) {
-      warn(fmt::format("the verify check ran for {}, which is not the first bad commit {}",
-                       out["culprit"].get<std::string>().substr(0, 12), culprit.substr(0, 12)));
+      warn(fmt::format("the verify check ran for {}, which is not the {} {}",
+                       out["culprit"].get<std::string>().substr(0, 12),
+                       fix_ ? "fix" : "first bad commit", culprit.substr(0, 12)));
     }
     return out;
   }
 
+  // P(x is the first bad commit), or in a fix bisection P(x is the fix): that of the model index
+  // whose newer neighbour x is (the next older stored candidate).
+  double first_probability(size_t x) const {
+    if (!posterior_) return 0.0;
+    if (!fix_) return probability(probability_[x]);
+    const size_t older = x + 1;
+    const bool chained = older < candidates_.size() && !candidates_[older].parents.empty() &&
+                         candidates_[older].parents.front() == x;
+    return chained ? probability(probability_[older]) : 0.0;
+  }
+
   json commits_json() const {
     json out = json::array();
-    for (size_t x = 0; x < candidates_.size(); ++x) {
+    for (size_t k = 0; k < candidates_.size(); ++k) {
+      const size_t x = stored_at(k);
       const Counts& n = counts_[x];
-      json entry{{"idx", x},
+      // A fix bisection's chain, oldest first: each commit's parent is the one before it.
+      const std::vector<uint32_t> parents =
+          !fix_ ? candidates_[x].parents
+                : (k == 0 ? std::vector<uint32_t>{} : std::vector<uint32_t>{uint32_t(k - 1)});
+      json entry{{"idx", k},
                  {"sha", candidates_[x].sha},
                  {"subject", text(candidates_[x].subject, kMaxSubjectBytes)},
-                 {"parents", candidates_[x].parents},
-                 {"probability", posterior_ ? probability(probability_[x]) : 0.0},
+                 {"parents", parents},
+                 {"probability", first_probability(x)},
                  {"bad_probability", posterior_ ? probability(bad_probability_[x]) : 0.0},
                  {"runs", n.runs},
                  {"passes", n.passes},
@@ -1038,6 +1110,8 @@ class Collector {
   std::unordered_map<std::string, size_t> sha_index_;
   json stored_result_;
   std::optional<config::Config> config_;
+  bool fix_ = false;       // range.find_fix: the document names fixes (named())
+  std::string fixed_sha_;  // a fix bisection's good end
   engine::OutcomePolicy policy_;
   std::optional<git::Repository> repo_;
   std::vector<std::optional<store::BuildRecord>> builds_;

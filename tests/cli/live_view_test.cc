@@ -110,6 +110,19 @@ TEST(RenderFrame, AFirstParentBisectionSaysItsCandidatesAreTheFirstParentChain) 
       HasSubstr("\ncandidates: 146 first-parent; the most likely as of the last decision:"));
 }
 
+TEST(RenderFrame, AFixBisectionSaysBrokenAndFixedAndThatItLooksForTheFix) {
+  LiveSnapshot s = running_snapshot();
+  s.first_parent = true;
+  s.find_fix = true;
+  s.good_shas.resize(1);
+  const std::string frame = render_frame(s, {100, true});
+  EXPECT_THAT(frame, StartsWith("bisection 3: running (pid 4242), repo linux, broken 1a2b3c4d5e6f, "
+                                "fixed 0f9e8d7c6b5a\n"));
+  EXPECT_THAT(frame, HasSubstr("\ncandidates: 146 first-parent, fix; 9 commits hold 0.99 of the "
+                               "probability\n"));
+  EXPECT_THAT(frame, HasSubstr("\n  0.0125  (no fix in this range)\n"));
+}
+
 TEST(RenderFrame, DuringTheRevertCheckNowSaysWhatTheCheckIsDoing) {
   LiveSnapshot s = running_snapshot();
   s.checking =
@@ -385,6 +398,43 @@ TEST_F(LiveViewOfARealBisection, AFirstParentBisectionShowsTheMergeOfItsStoredCa
   ASSERT_TRUE(full.has_value());
   EXPECT_FALSE(full->first_parent);
   EXPECT_THAT(render_frame(*full, {100, true}), Not(HasSubstr("first-parent")));
+}
+
+TEST_F(LiveViewOfARealBisection, AFixBisectionListsFixesAndSaysFoundTheFix) {
+  // The chain's commits before the planted one's merge fail: it is the fix.
+  const std::vector<size_t> chain = testing::first_parent_chain(history_);
+  const size_t fix = testing::first_parent_culprit(history_);
+  std::set<std::string> broken;
+  for (size_t i : chain) {
+    if (i == fix) break;
+    broken.insert(history_.shas[i]);
+  }
+  config::Config config = testing::test_config();
+  config.range.find_fix = true;
+  engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
+  auto spec = engine::prepare_bisection(request);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
+  runner_.fn = testing::FakeRunner::flaky(broken, 30);
+  engine::BisectorOptions options;
+  options.worktree_root = (dir_ / "worktrees").native();
+  engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
+  ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+
+  auto snapshot = gather_snapshot(*store_, id);
+  ASSERT_TRUE(snapshot.has_value()) << snapshot.error().message();
+  EXPECT_TRUE(snapshot->find_fix);
+  const auto result = testing::result_of(*store_, id);
+  ASSERT_EQ(result["culprit"]["sha"], history_.shas[fix]);
+  // The top candidate is the fix, with the engine's probability.
+  ASSERT_FALSE(snapshot->top.empty());
+  EXPECT_EQ(snapshot->top.front().sha, history_.shas[fix]);
+  EXPECT_DOUBLE_EQ(snapshot->top.front().probability, result["confidence"].get<double>());
+  const std::string frame = render_frame(*snapshot, {100, true});
+  EXPECT_THAT(frame,
+              StartsWith("bisection 1: found, repo repo, broken " + history_.root.substr(0, 12) +
+                         ", fixed " + history_.tip.substr(0, 12) + "\n"));
+  EXPECT_THAT(frame, HasSubstr("result:     found the fix " + history_.shas[fix].substr(0, 12)));
 }
 
 // The snapshot takes the revert check's line from its last "check" event, and drops it once a plan

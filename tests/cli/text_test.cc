@@ -133,5 +133,26 @@ TEST(ResultSummary, ListsTheCredibleSetWhenInconclusive) {
   EXPECT_THAT(text, HasSubstr("... and 3 more"));
 }
 
+TEST(ResultSummary, AFixBisectionNamesTheFixAndTheLastBrokenCommit) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "found", "mode": "fix", "culprit": {"sha": "abc123", "subject": "ext4: fix it"},
+    "last_broken": {"sha": "fff000", "subject": "ext4: still broken"},
+    "confidence": 0.995, "runs": 87, "builds": 9,
+    "theta": {"mean": 0.3, "low": 0.2, "high": 0.41}})json");
+  const std::string text = result_summary(result);
+  EXPECT_THAT(text, ::testing::StartsWith("found the fix: abc123 ext4: fix it\n"
+                                          "last broken: fff000 ext4: still broken\n"
+                                          "confidence 0.9950 after 87 runs and 9 builds\n"));
+  EXPECT_THAT(text, HasSubstr("failure rate on broken commits: 0.300"));
+  EXPECT_THAT(text, Not(HasSubstr("bad commit")));
+
+  const auto inconclusive = nlohmann::json::parse(R"json({
+    "status": "inconclusive", "mode": "fix", "reason": "run budget spent", "culprit": null,
+    "last_broken": null, "credible_set": [{"sha": "aaa", "subject": "a", "probability": 0.6}],
+    "credible_set_size": 1, "credible_mass": 0.99, "runs": 10, "builds": 2})json");
+  EXPECT_THAT(result_summary(inconclusive),
+              HasSubstr("the first fixed commit is one of (holding 0.99 of the probability):\n"));
+}
+
 }  // namespace
 }  // namespace flakebisect::cli

@@ -150,6 +150,60 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
   EXPECT_EQ(first_bad_commit(replayed), s.history.planted_sha()) << log.out << replayed;
 }
 
+TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGit) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(80, 31), 30);
+  // The other way round: the test fails (30% of runs) until the planted commit, which fixes it.
+  const fs::path script = dir.path() / "fix-test.sh";
+  std::string text = flaky_script(30);
+  text.replace(text.find("[ -f bug/marker ] || exit 0"), 26, "[ -f bug/marker ] && exit 0");
+  write_text(script, text, true);
+  const std::string fix = s.history.shas[first_parent_culprit(s.history)];
+  git(s.history.repo, {"branch", "linux-6.8.y", s.history.tip});
+  git(s.history.repo, {"tag", "v6.1", s.history.root});
+  const CliResult run =
+      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+                   "--bad", "v6.1", "--good", "linux-6.8.y", "--", script.native()});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_THAT(run.out, HasSubstr("found the fix: " + fix + " "));
+
+  const CliResult json = report(s, 1, "json");
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  expect_valid_report(json.out, dir.path(), "fix report");
+  const auto doc = parse_json(json.out);
+  EXPECT_EQ(doc["bisection"]["mode"], "fix");
+  EXPECT_EQ(doc["result"]["culprit"]["sha"], fix);
+  EXPECT_EQ(doc["result"]["last_broken"]["sha"],
+            s.history.shas[s.history.parents[first_parent_culprit(s.history)][0]]);
+
+  const CliResult email = report(s, 1, "email");
+  ASSERT_EQ(email.exit_code, 0) << describe(email);
+  EXPECT_THAT(email.out, HasSubstr("\nSubject: [flakebisect] repo/linux-6.8.y fix bisection: "
+                                   "fix-test.sh on host\n"));
+  EXPECT_THAT(email.out,
+              HasSubstr("\nbroken commit: " + s.history.root.substr(0, 12) + " (v6.1) "));
+  EXPECT_THAT(email.out,
+              HasSubstr("\nfixed commit: " + s.history.tip.substr(0, 12) + " (linux-6.8.y) "));
+  EXPECT_THAT(email.out, HasSubstr(" fixes this; to backport: git cherry-pick -x " +
+                                   fix.substr(0, 12) + "\n"));
+  EXPECT_THAT(email.out, Not(HasSubstr("\nFixes: ")));
+  const CliResult html = report(s, 1, "html");
+  ASSERT_EQ(html.exit_code, 0) << describe(html);
+  EXPECT_THAT(html.out, HasSubstr("<h1>flakebisect: fix found</h1>"));
+
+  const CliResult log = report(s, 1, "bisect-log");
+  ASSERT_EQ(log.exit_code, 0) << describe(log);
+  EXPECT_THAT(log.out, HasSubstr("\ngit bisect start '--term-old' 'broken' '--term-new' 'fixed' "
+                                 "'--first-parent' '" +
+                                 s.history.tip + "' '" + s.history.root + "'\n"));
+  const std::string replayed = replay(s, dir.path(), log.out, "fix");
+  std::smatch match;
+  ASSERT_TRUE(
+      std::regex_search(replayed, match, std::regex("([0-9a-f]{40}) is the first fixed commit")))
+      << log.out << replayed;
+  EXPECT_EQ(match[1].str(), fix) << log.out << replayed;
+}
+
 TEST(Report, TheDeterministicLogReplaysToWhatGitBisectRunFinds) {
   TempDir dir;
   Scenario s = make_scenario(dir.path(), sized(120, 17), 100);
