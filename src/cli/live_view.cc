@@ -236,11 +236,16 @@ std::string eta_text(const LiveSnapshot& s) {
   if (s.state == BisectionState::kRunning && !s.checking.empty()) {
     // The search is over; the check ends when its runs decide, which the search's steps do not
     // predict.
-    return s.checking.rfind("verify check", 0) == 0
-               ? "unknown (the verify check ends when its runs decide, at most "
-                 "decision.verify_check_max_runs)"
-               : "unknown (the revert check ends when its runs decide, at most "
-                 "decision.revert_check_max_runs)";
+    for (const char* check : {"verify", "backport"}) {
+      if (s.checking.rfind(std::string(check) + " check", 0) == 0) {
+        return fmt::format(
+            "unknown (the {0} check ends when its runs decide, at most "
+            "decision.{0}_check_max_runs)",
+            check);
+      }
+    }
+    return "unknown (the revert check ends when its runs decide, at most "
+           "decision.revert_check_max_runs)";
   }
   const std::optional<Estimate> estimate = estimate_remaining(s);
   if (!estimate) {

@@ -6,6 +6,7 @@
 #include "base/paths.h"
 #include "engine/config_text.h"
 #include "engine/identity.h"
+#include "git/candidates.h"
 #include "git/repository.h"
 
 namespace flakebisect::engine {
@@ -66,6 +67,27 @@ base::Status check_fix_range(const git::Repository& repo, const BisectRequest& r
   // The same range the other way round: what a shallow or partial clone lacks, for example.
   if (auto valid = repo.validate_range({spec.bad_sha}, fixed); !valid) {
     return std::move(valid).error().context(where);
+  }
+  // The candidates are good's first-parent chain down to bad, so bad must be on it: reached only
+  // through a merge's other parent, the chain's oldest commit is no descendant of bad, and the
+  // search would name it the fix whenever bad is the last commit that fails.
+  git::CandidateOptions options;
+  options.first_parent_only = true;
+  FB_ASSIGN_OR_RETURN(const git::CandidateGraph chain,
+                      git::build_candidates(repo, fixed, {spec.bad_sha}, options));
+  FB_ASSIGN_OR_RETURN(const git::CommitInfo oldest, repo.commit_info(chain.commits[0].sha));
+  if (oldest.parents.empty() || oldest.parents.front() != spec.bad_sha) {
+    const std::string below =
+        oldest.parents.empty() ? std::string() : oldest.parents.front().substr(0, 12);
+    return base::make_error(
+        ErrorCode::kInvalidInput,
+        "{}: bad {} is not on good's first-parent chain (a merge brought it in); the candidates "
+        "are that chain, so give as --bad a commit on it where the test fails{}",
+        where, spec.bad_sha,
+        below.empty() ? std::string()
+                      : fmt::format(", such as {}, where the chain meets bad's history (check "
+                                    "that the test fails there)",
+                                    below));
   }
   return {};
 }

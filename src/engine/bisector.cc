@@ -373,6 +373,13 @@ class Session {
     FB_ASSIGN_OR_RETURN(git::CandidateGraph chain,
                         git::build_candidates(repo, fixed_end_.sha, {spec.bad_sha}, options));
     FB_ASSIGN_OR_RETURN(const git::CommitInfo broken, repo.commit_info(spec.bad_sha));
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo oldest, repo.commit_info(chain.commits[0].sha));
+    if (oldest.parents.empty() || oldest.parents.front() != broken.sha) {
+      // prepare_bisection refuses this; a bisection stored otherwise would name a wrong fix.
+      return base::make_error(ErrorCode::kInvalidInput,
+                              "bisection {}: bad {} is not on good {}'s first-parent chain", id_,
+                              short_sha(broken.sha), short_sha(fixed_end_.sha));
+    }
     std::vector<store::Candidate> reversed;
     reversed.reserve(chain.size());
     // The fixed commit itself is the good end, not a candidate: newest first from its parent.
@@ -505,8 +512,9 @@ class Session {
         // git bisect's "the first bad commit could be any of": the set holds the confidence, and
         // all of it but at most one commit cannot be built or tested.
         return finish(BisectionState::kInconclusive, posterior,
-                      "the first bad commit could be any of the credible set; the others in it "
-                      "cannot be tested");
+                      fmt::format("the first {} commit could be any of the credible set; the "
+                                  "others in it cannot be tested",
+                                  config_.range.find_fix ? "fixed" : "bad"));
       }
       if (bisection_runs_ >= config_.decision.max_runs) {
         return finish(BisectionState::kInconclusive, posterior,
@@ -642,7 +650,8 @@ class Session {
       return fmt::format("could not reproduce on bad: {} runs at {} without a failure",
                          evidence_.commits[dag_->bad()].passes, short_sha(bisection_.spec.bad_sha));
     }
-    return fmt::format("no regression in this range is the most likely explanation (p = {:.4f})",
+    return fmt::format("no {} in this range is the most likely explanation (p = {:.4f})",
+                       config_.range.find_fix ? "fix" : "regression",
                        posterior.no_regression_probability());
   }
 
@@ -1078,12 +1087,20 @@ class Session {
                                                           short_sha(fix.sha), short_sha(onto)),
                                               pick.conflicts, out));
     }
-    out["commit"] = pick.sha;
+    FB_ASSIGN_OR_RETURN(const std::string fix_tree, worktree_->tree_id(fix.sha));
+    // The fix's parent is the broken commit (a one-commit chain): the pick is the fix's own tree,
+    // and the runs the search made at the fix are its runs. The check runs the fix itself, so
+    // they count, rather than repeat them on a commit that differs only in its message.
+    const bool same = pick.tree_id == fix_tree;
+    out["commit"] = same ? fix.sha : pick.sha;
     CheckTarget target;
     target.label = "backport check";
-    target.sha = pick.sha;
+    target.sha = same ? fix.sha : pick.sha;
     target.tree_id = pick.tree_id;
-    target.what = fmt::format("{} with {} cherry-picked", short_sha(onto), short_sha(fix.sha));
+    target.what =
+        same ? fmt::format("{} (cherry-picked onto {} it is the same tree)", short_sha(fix.sha),
+                           short_sha(onto))
+             : fmt::format("{} with {} cherry-picked", short_sha(onto), short_sha(fix.sha));
     target.testing = fmt::format("testing {} (commit {})", target.what, short_sha(pick.sha));
     target.subject = fix.subject;
     target.probability_key = "probability_fixed";
@@ -1558,8 +1575,12 @@ class Session {
     }
     Progress progress = progress_of(phase, batch_run, batch_runs, milestone);
     if (x) {
-      progress.sha = candidates_[*x].sha;
-      progress.subject = candidates_[*x].subject;
+      // The end names what the result names (the fix, with range.find_fix); every other phase
+      // the commit being worked on.
+      const store::Candidate& commit =
+          phase == Progress::Phase::kFinished ? named(*x) : candidates_[*x];
+      progress.sha = commit.sha;
+      progress.subject = commit.subject;
     }
     options_.progress(progress);
   }

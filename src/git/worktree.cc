@@ -347,10 +347,19 @@ base::Result<RevertCommit> apply_commit(git_repository* repo, Apply kind,
     }
     message += ".\n";
   } else {
-    // `git cherry-pick -x`: the message as it was, then where it came from.
+    // `git cherry-pick -x`: the message as it was, then where it came from; right below a
+    // closing trailer block (Signed-off-by: and the like, as nearly every kernel commit has),
+    // after a blank line otherwise.
     std::string_view body = original;
-    while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.remove_suffix(1);
-    message = fmt::format("{}\n\n(cherry picked from commit {})\n", body, to_hex(culprit_oid));
+    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back())) != 0) {
+      body.remove_suffix(1);
+    }
+    git_message_trailer_array trailers{};
+    const std::string text(body);
+    const bool footer = git_message_trailers(&trailers, text.c_str()) == 0 && trailers.count > 0;
+    git_message_trailer_array_free(&trailers);
+    message = fmt::format("{}\n{}(cherry picked from commit {})\n", body, footer ? "" : "\n",
+                          to_hex(culprit_oid));
   }
 
   git_oid commit_oid;

@@ -123,10 +123,11 @@ class Worktree {
   // The commit `git cherry-pick -x` (with `-m 1` when `commit` is a merge) makes of applying
   // commit `commit` on top of commit `onto`, written and made deterministic as make_revert()'s
   // (the committer is kRevertAuthorName <kRevertAuthorEmail> at onto's committer time; the author
-  // is commit's, as git keeps it). The message is commit's, trailing blank lines dropped, then
+  // is commit's, as git keeps it). The message is commit's, trailing white space dropped, then
   //   \n\n(cherry picked from commit <commit sha>)\n
-  // (git puts that line right after a trailer block; the SHA then differs from git's). Conflicts
-  // are a result, as for make_revert(); a root commit is kInvalidInput.
+  // or, when it ends in a trailer block (Signed-off-by: ..., found by libgit2's
+  // git_message_trailers), that line right below the block, as git writes it. Conflicts are a
+  // result, as for make_revert(); a root commit is kInvalidInput.
   base::Result<RevertCommit> make_cherry_pick(std::string_view commit, std::string_view onto);
 
   // The worktree's own repository (reads objects from the user's repository).

@@ -134,6 +134,16 @@ TEST(RenderFrame, DuringTheRevertCheckNowSaysWhatTheCheckIsDoing) {
                 "reverted; 0 of 12 failed so far\n"));
   EXPECT_THAT(render_frame(s, {120, true}),
               HasSubstr("\neta:        unknown (the revert check ends when its runs decide"));
+  // A fix bisection's backport check names its own cap, and so does the verify check.
+  s.checking = "backport check: 12 more runs of 1a2b3c4d5e6f with 5e6f7a8b9c0d cherry-picked";
+  EXPECT_THAT(render_frame(s, {120, true}),
+              HasSubstr("\neta:        unknown (the backport check ends when its runs decide, at "
+                        "most decision.backport_check_max_runs)"));
+  s.checking = "verify check: testing 1a2b3c4d5e6f";
+  EXPECT_THAT(render_frame(s, {120, true}), HasSubstr("decision.verify_check_max_runs)"));
+  s.checking =
+      "revert check: 12 more runs of 1a2b3c4d5e6f with 5e6f7a8b9c0d reverted; 0 of 12 failed so "
+      "far";
   s.step.reset();  // the search reused every run: no plan of its own
   EXPECT_THAT(render_frame(s, {120, true}), HasSubstr("\nnow:        revert check: 12 more runs"));
   s.step = running_snapshot().step;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
+#include <set>
 
 #include "engine/fakes.h"
 #include "engine/identity.h"
@@ -101,6 +103,38 @@ TEST_F(BisectRequestTest, FindFixTakesTheOlderBrokenCommitAsBadAndTheNewerFixedO
   refused = prepare_bisection(same);
   ASSERT_FALSE(refused.has_value());
   EXPECT_THAT(refused.error().message(), HasSubstr("both name " + history_.tip));
+}
+
+TEST_F(BisectRequestTest, FindFixRefusesABadThatOnlyAMergeBringsIntoGoodsFirstParentChain) {
+  // A commit of a merged topic branch is an ancestor of the tip but not on its first-parent
+  // chain: with it as the broken end, the chain's oldest commit would be named the fix whenever
+  // the broken end is the last to fail, though it does not descend from it.
+  const std::vector<size_t> chain = first_parent_chain(history_);
+  const std::set<size_t> on_chain(chain.begin(), chain.end());
+  std::optional<size_t> topic;
+  for (size_t i = 0; i < history_.shas.size() && !topic; ++i) {
+    if (on_chain.count(i) == 0) topic = i;
+  }
+  ASSERT_TRUE(topic.has_value()) << "the history has no merged topic commit";
+  BisectRequest fix = request({history_.tip}, history_.shas[*topic]);
+  fix.config.range.find_fix = true;
+  auto refused = prepare_bisection(fix);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), base::ErrorCode::kInvalidInput);
+  EXPECT_THAT(refused.error().message(), HasSubstr("is not on good's first-parent chain"));
+  EXPECT_THAT(refused.error().message(), HasSubstr("where the chain meets bad's history"));
+  // The commit it suggests is on the chain, and accepted.
+  const std::string message = refused.error().message();
+  const size_t at = message.find("such as ") + 8;
+  const std::string suggested = message.substr(at, 12);
+  BisectRequest on = request({history_.tip}, suggested);
+  on.config.range.find_fix = true;
+  auto accepted = prepare_bisection(on);
+  ASSERT_TRUE(accepted.has_value()) << accepted.error().message();
+  EXPECT_EQ(on_chain.count(static_cast<size_t>(
+                std::find(history_.shas.begin(), history_.shas.end(), accepted->bad_sha) -
+                history_.shas.begin())),
+            1U);
 }
 
 TEST_F(BisectRequestTest, RejectsGoodEqualToBad) {

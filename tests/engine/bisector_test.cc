@@ -527,6 +527,35 @@ TEST_F(BisectorTest, ABackportThatDoesNotFixTheBrokenCommitFails) {
   EXPECT_LE(backport["probability_fixed"].get<double>(), 0.005);
 }
 
+TEST_F(BisectorTest, ABackportOfAFixWhoseParentIsTheBrokenCommitCountsTheFixesOwnRuns) {
+  // A one-commit chain: the fix is the good end, its parent the broken end, and the pick onto
+  // that parent is the fix's own tree. The check counts the verify check's runs at the fix
+  // instead of running a commit that differs only in its message.
+  make(sized(30, 3));
+  const std::vector<size_t> chain = first_parent_chain(history_);
+  const std::string broken = history_.shas[chain[chain.size() - 2]];
+  const std::string tip = history_.tip;
+  runner_.fn = fails_unless([tip](const build::CommitCheckout& c) { return c.sha == tip; }, 30);
+  config::Config config = find_fix_config();
+  config.decision.backport_check = true;
+  engine::BisectRequest request{history_.repo.native(), {tip}, broken, config};
+  auto spec = engine::prepare_bisection(request);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const int64_t id = store_.create_bisection(*spec, 1000, ::getpid()).value();
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  EXPECT_EQ(result["culprit"]["sha"], tip) << result.dump();
+  EXPECT_EQ(result["checks"]["verify"]["status"], "pass");
+  const auto& backport = result["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "pass") << backport.dump();
+  EXPECT_EQ(backport["commit"], tip);
+  EXPECT_EQ(backport["runs"], result["checks"]["verify"]["runs"]) << "no run of its own";
+  const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
+  for (const RunCall& call : runner_.calls) {
+    EXPECT_TRUE(real.count(call.sha) > 0) << call.sha << " is not a commit of the history";
+  }
+}
+
 TEST_F(BisectorTest, TheBackportCheckIsOnlyForAFixBisection) {
   make(sized(30, 3));
   config::Config config = test_config();

@@ -362,6 +362,25 @@ TEST_F(RevertTest, ACherryPickAppliesTheFixToAnOlderCommitAsGitCherryPickXDoes) 
   EXPECT_EQ(git_cherry_pick(user_, root_ / "clone-pick", fix_, culprit_), picked->sha);
 }
 
+TEST_F(RevertTest, ACherryPickOfAKernelStyleCommitPutsTheLineUnderItsTrailersAsGitDoes) {
+  CommitSpec signed_off;
+  signed_off.message =
+      "ext4: fix the thing\n\nThe body says why.\n\nReported-by: R <r@example.org>\n"
+      "Signed-off-by: A U Thor <a@example.org>\n";
+  signed_off.parents = {later_};
+  signed_off.changes = {{"fixed.txt", "fixed\n"}};
+  signed_off.ref = "refs/heads/signed";
+  const std::string commit = git_.commit(signed_off);
+  Worktree worktree = open_or_die(user_, wt_path());
+  auto picked = worktree.make_cherry_pick(commit, culprit_);
+  ASSERT_TRUE(picked.has_value()) << picked.error().message();
+  EXPECT_EQ(run_git(wt_path(), {"log", "-1", "--format=%B", picked->sha}),
+            "ext4: fix the thing\n\nThe body says why.\n\nReported-by: R <r@example.org>\n"
+            "Signed-off-by: A U Thor <a@example.org>\n(cherry picked from commit " +
+                commit + ")\n\n");
+  EXPECT_EQ(git_cherry_pick(user_, root_ / "clone-signed", commit, culprit_), picked->sha);
+}
+
 TEST_F(RevertTest, ACherryPickThatConflictsListsItsPathsAndARootCommitIsRefused) {
   Worktree worktree = open_or_die(user_, wt_path());
   // On base, line 2 is still "two" and culprit.txt does not exist.
