@@ -95,6 +95,10 @@ size_t column_width(char32_t c) {
   return in(kWide) ? 2 : 1;
 }
 
+// The checks a stored result can have, in the order the engine runs them (a fix bisection's
+// backport check last).
+constexpr const char* kCheckNames[] = {"verify", "revert", "backport"};
+
 }  // namespace
 
 std::string printable(std::string_view text, size_t max_chars) {
@@ -152,7 +156,7 @@ std::string result_summary(const nlohmann::json& result) {
   uint64_t check_runs = 0;
   int checks_with_runs = 0;
   std::string only;
-  for (const char* name : {"verify", "revert"}) {
+  for (const char* name : kCheckNames) {
     if (result.contains("checks") && result["checks"].is_object() &&
         result["checks"].contains(name) && result["checks"][name].is_object()) {
       const auto own = static_cast<uint64_t>(number_field(result["checks"][name], "own_runs"));
@@ -205,7 +209,7 @@ std::string result_summary(const nlohmann::json& result) {
                        fix ? "broken" : "bad", number_field(theta, "mean"),
                        number_field(theta, "low"), number_field(theta, "high"));
   }
-  for (const char* name : {"verify", "revert"}) {
+  for (const char* name : kCheckNames) {
     if (!result.contains("checks") || !result["checks"].is_object() ||
         !result["checks"].contains(name) || !result["checks"][name].is_object()) {
       continue;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "model/candidate_dag.h"
@@ -112,12 +113,17 @@ bool contains(const std::vector<uint64_t>& set, CommitIndex x) {
   return (set[x / 64] >> (x % 64)) & 1U;
 }
 
-// The verify check, after the revert check as KernelCI prints them: a comment like the marks'.
-void verify_comment(LogWriter& log, const json& report) {
-  if (const auto verify = describe_verify_check(report)) {
+// A check as a comment like the marks': "flakebisect: <name> check: <VERDICT> (<words>)".
+void check_comment(LogWriter& log, std::string_view name, const std::optional<CheckWords>& words) {
+  if (words) {
     log.comment(
-        fmt::format("flakebisect: verify check: {} ({})", verify->verdict, verify->explanation));
+        fmt::format("flakebisect: {} check: {} ({})", name, words->verdict, words->explanation));
   }
+}
+
+// The verify check, after the revert check as KernelCI prints them.
+void verify_comment(LogWriter& log, const json& report) {
+  check_comment(log, "verify", describe_verify_check(report));
 }
 
 }  // namespace
@@ -367,12 +373,11 @@ std::string render_bisect_log(const json& report) {
     }
   }
 
-  // The revert check is evidence for the verdict: a comment like the marks' own.
-  if (const auto revert = describe_revert_check(report)) {
-    log.comment(
-        fmt::format("flakebisect: revert check: {} ({})", revert->verdict, revert->explanation));
-  }
+  // The checks are evidence for the verdict: comments like the marks' own; a fix bisection's
+  // backport check last.
+  check_comment(log, "revert", describe_revert_check(report));
   verify_comment(log, report);
+  check_comment(log, "backport", describe_backport_check(report));
   const std::vector<uint64_t> left = remaining(*dag, current_bad, goods_marked);
   if (current_bad == *culprit && popcount(left) == 1) {
     log.raw(fmt::format("# {}: [{}] {}", terms.first, first.sha, first.subject));

@@ -23,9 +23,10 @@
 // Commits whose build failed or whose test said "skip" get `git bisect skip`. Every comment is one
 // line of sanitised text (report/text.h one_line), so a commit subject can never become a command;
 // lines starting with "# flakebisect:" carry the evidence behind each verdict, and a found
-// bisection's revert and verify checks (checks.h) are such lines just before "# first bad
-// commit"; a verify check of a bisection without a culprit (one that failed ends it
-// inconclusive) comes just before the line that says there is none.
+// bisection's revert and verify checks (checks.h), and a fix bisection's backport check, are such
+// lines just before "# first bad commit" (or "# first fixed commit"); a verify check of a bisection
+// without a culprit (one that failed ends it inconclusive) comes just before the line that says
+// there is none.
 //
 // A fix bisection (json_access.h fix_mode) is logged as git logs one with custom terms:
 //   # fixed: [<good sha>] <subject>

@@ -82,20 +82,51 @@ bool is_object_name(std::string_view sha) {
          });
 }
 
-std::optional<CheckWords> describe_revert_check(const json& report) {
-  const json& check = member(member(member(report, "result"), "checks"), "revert");
+namespace {
+
+// How a check that applies one commit onto the bad one (the revert and the backport check) words
+// it: "<applied> <participle> <preposition> <onto>".
+struct AppliedCheck {
+  const char* key;              // in result.checks
+  const char* applied_key;      // the commit applied: "reverted" or "picked"
+  const char* applied_unknown;  // what stands in for it when it is missing
+  const char* onto_unknown;     // what stands in for `onto` when it is missing
+  const char* infinitive;       // "revert"
+  const char* participle;       // "reverted"
+  const char* preposition;      // "on"
+  const char* fail_note;        // added to a fail before P(fixed); "" for none
+};
+
+constexpr AppliedCheck kRevertCheck{
+    "revert", "reverted", "the first bad commit", "the bad commit", "revert", "reverted", "on", ""};
+constexpr AppliedCheck kBackportCheck{
+    "backport",
+    "picked",
+    "the fix",
+    "the broken commit",
+    "cherry-pick",
+    "cherry-picked",
+    "onto",
+    ": the fix alone does not fix it there (it needs earlier commits of the range too)"};
+
+std::optional<CheckWords> describe_applied_check(const json& report, const AppliedCheck& kind) {
+  const json& check = member(member(member(report, "result"), "checks"), kind.key);
   const std::string status = str(check, "status");
   if (!check.is_object() || !known_revert_status(status)) return std::nullopt;
-  std::string reverted = short_name(check, "reverted");
+  std::string applied = short_name(check, kind.applied_key);
   std::string onto = short_name(check, "onto");
-  if (reverted.empty()) reverted = "the first bad commit";
-  if (onto.empty()) onto = "the bad commit";
+  if (applied.empty()) applied = kind.applied_unknown;
+  if (onto.empty()) onto = kind.onto_unknown;
+  // "4576a2190ffa reverted on 1a2b3c4d5e6f"
+  const std::string with =
+      fmt::format("{} {} {} {}", applied, kind.participle, kind.preposition, onto);
 
   CheckWords words;
   words.status = status;
   if (status == "conflict") {
     words.verdict = "CONFLICT";
-    words.explanation = fmt::format("{} does not revert cleanly on {}", reverted, onto);
+    words.explanation = fmt::format("{} does not {} cleanly {} {}", applied, kind.infinitive,
+                                    kind.preposition, onto);
     std::vector<std::string> paths;
     const json& conflicts = member(check, "conflicts");
     if (conflicts.is_array()) {
@@ -119,24 +150,35 @@ std::optional<CheckWords> describe_revert_check(const json& report) {
   }
   if (status == "build_failed") {
     words.verdict = "BUILD FAILED";
-    words.explanation = fmt::format("{} with {} reverted does not build", onto, reverted);
+    words.explanation = fmt::format("{} with {} {} does not build", onto, applied, kind.participle);
     return words;
   }
   words.verdict = status == "pass" ? "PASS" : status == "fail" ? "FAIL" : "INCONCLUSIVE";
   if (status == "inconclusive" && !member(check, "commit").is_string()) {
-    // No revert commit was made (a culprit without a parent): there are no runs to count.
-    words.explanation = fmt::format("{} could not be reverted on {}", reverted, onto);
+    // No commit was made (a commit without a parent): there are no runs to count.
+    words.explanation =
+        fmt::format("{} could not be {} {} {}", applied, kind.participle, kind.preposition, onto);
     return words;
   }
   const auto runs = count_of(check, "runs");
   const auto fails = count_of(check, "fails");
   words.explanation = runs && fails && *fails <= *runs
-                          ? fmt::format("{} of {} runs failed with {} reverted on {}", *fails,
-                                        *runs, reverted, onto)
-                          : fmt::format("{} reverted on {}, run counts not known", reverted, onto);
+                          ? fmt::format("{} of {} runs failed with {}", *fails, *runs, with)
+                          : with + ", run counts not known";
+  if (status == "fail") words.explanation += kind.fail_note;
   words.explanation += probability_of(check, "probability_fixed", "P(fixed)");
   if (status == "inconclusive") words.explanation += undecided_why(check);
   return words;
+}
+
+}  // namespace
+
+std::optional<CheckWords> describe_revert_check(const json& report) {
+  return describe_applied_check(report, kRevertCheck);
+}
+
+std::optional<CheckWords> describe_backport_check(const json& report) {
+  return describe_applied_check(report, kBackportCheck);
 }
 
 std::optional<CheckWords> describe_verify_check(const json& report) {

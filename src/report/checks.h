@@ -1,5 +1,5 @@
 // Checks: what a bisection did to confirm its verdict, in the words every report format uses.
-// There are two, in the order KernelCI prints them:
+// There are three, the first two in the order KernelCI prints them:
 //  - the revert check: the bad commit is built with the culprit reverted and the reproducer runs
 //    on it until the posterior says the revert fixes the failure (pass) or not (fail), or a run
 //    cap ends it (inconclusive); the revert may also not apply (conflict) or not build
@@ -11,8 +11,14 @@
 //    regression is at or before it, older than the range, and the bisection ends inconclusive), or
 //    a run cap or a skip ends it (inconclusive); the parent may also not build (build_failed). The
 //    report carries it as result.checks.verify.
-// docs/reports.md ("Checks") has both; text, email, bisect-log and HTML word them with
-// describe_revert_check and describe_verify_check, so that they never disagree.
+//  - the backport check (a fix bisection's only): the broken (bad) commit is built with the fix
+//    cherry-picked onto it and run as the revert check runs a revert, with the same statuses (a
+//    fail: the fix alone does not fix it there, it needs earlier commits of the range too). The
+//    report carries it as result.checks.backport, shaped like the revert check's with `picked`
+//    (the fix) for `reverted`.
+// docs/reports.md ("Checks") has them; text, email, bisect-log and HTML word them with
+// describe_revert_check, describe_verify_check and describe_backport_check, so that they never
+// disagree.
 //
 // Thread rules: pure functions.
 #pragma once
@@ -24,7 +30,7 @@
 
 namespace flakebisect::report {
 
-// The statuses a revert check can have, as the JSON writes them.
+// The statuses a revert (or backport) check can have, as the JSON writes them.
 inline constexpr std::string_view kRevertStatuses[] = {"pass", "fail", "inconclusive", "conflict",
                                                        "build_failed"};
 
@@ -54,7 +60,13 @@ struct CheckWords {
   // or "ddd417a89b93, the culprit's parent, does not build"; a missing parent reads "the
   // culprit's parent". In a fix bisection (json_access.h fix_mode) the check ran the good end,
   // named the fix: "0 of 21 runs failed at ddd417a89b93, the fixed (good) end; P(good) = 0.9961",
-  // a fail adding ": it fails too, the fix is newer than the range".
+  // a fail adding ": it fails too, the fix is newer than the range". A backport check's reads as
+  // a revert check's with "cherry-picked onto" for "reverted on" ("0 of 24 runs failed with
+  // 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f; P(fixed) = 0.9961", "4576a2190ffa does not
+  // cherry-pick cleanly onto 1a2b3c4d5e6f: conflicts in ...", "1a2b3c4d5e6f with 4576a2190ffa
+  // cherry-picked does not build"), a fail adding ": the fix alone does not fix it there (it
+  // needs earlier commits of the range too)" before P; missing names read "the fix" and "the
+  // broken commit".
   std::string explanation;
 };
 using RevertCheckWords = CheckWords;
@@ -65,5 +77,8 @@ std::optional<CheckWords> describe_revert_check(const nlohmann::json& report);
 
 // The report's result.checks.verify in words, by the same rules.
 std::optional<CheckWords> describe_verify_check(const nlohmann::json& report);
+
+// The report's result.checks.backport in words, by the same rules (statuses: kRevertStatuses).
+std::optional<CheckWords> describe_backport_check(const nlohmann::json& report);
 
 }  // namespace flakebisect::report

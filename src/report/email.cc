@@ -543,12 +543,14 @@ void headline(Body& body, const json& report) {
 }
 
 // KernelCI's "Checks:" block, after the verdict: "  revert:  PASS  (0 of 24 runs failed ...)",
-// then "  verify:  PASS  (0 of 21 runs failed at ...)". A verify check that failed leaves the
+// then "  verify:  PASS  (0 of 21 runs failed at ...)", then a fix bisection's "  backport: PASS
+// (0 of 24 runs failed with ... cherry-picked onto ...)". A verify check that failed leaves the
 // result inconclusive, so the block does not wait for a culprit.
 void checks(Body& body, const json& report) {
   const auto revert = describe_revert_check(report);
   const auto verify = describe_verify_check(report);
-  if (!revert && !verify) return;
+  const auto backport = describe_backport_check(report);
+  if (!revert && !verify && !backport) return;
   body.blank();
   body.line("Checks:");
   const auto check = [&](const std::string& label, const CheckWords& words) {
@@ -556,6 +558,7 @@ void checks(Body& body, const json& report) {
   };
   if (revert) check("  revert:  ", *revert);
   if (verify) check("  verify:  ", *verify);
+  if (backport) check("  backport: ", *backport);
 }
 
 void parameters(Body& body, const json& report) {

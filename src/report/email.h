@@ -14,10 +14,10 @@
 //       renders to the same message, a different one to a different id
 //
 // and a body with the verdict, the confidence in words and numbers, the checks made on it
-// (KernelCI's "Checks:" block: the revert and verify checks, when they ran; checks.h words
-// them), the parameters, a per-commit table, the decision log, the failures seen with a console
-// excerpt, and the tags to add to a fix (`Reported-by:` and `Fixes: <sha12> ("<subject>")`, with
-// the whole subject).
+// (KernelCI's "Checks:" block: the revert and verify checks and a fix bisection's backport
+// check, when they ran; checks.h words them), the parameters, a per-commit table, the decision log,
+// the failures seen with a console excerpt, and the tags to add to a fix (`Reported-by:` and
+// `Fixes: <sha12> ("<subject>")`, with the whole subject).
 //
 // A fix bisection's (json_access.h fix_mode) says "first fixed commit" for the culprit, names its
 // ends "broken commit" (bad, the older) and "fixed commit" (good, the newer), and ends with the

@@ -691,68 +691,49 @@ void append_estimate(std::string& out, const char* name, const char* meaning,
                  name, show(mean), show(low), show(high), meaning);
 }
 
-// KernelCI's revert check as a row of the result: the verdict, the same words as the text
-// report, the revert commit and, when there is no verdict, the engine's own sentence (`detail`).
-void append_revert_check(std::string& out, const json& report) {
-  const auto revert = describe_revert_check(report);
-  if (!revert) {
+// A check as a row of the result: the verdict, the same words as the text report, the commit it
+// ran at (labelled `commit_label`) and, when there is no verdict, the engine's own sentence
+// (`detail`). `key` is the check's name in result.checks, `title` the row's, `id` the row's id.
+void append_check(std::string& out, const json& report, const std::optional<CheckWords>& words,
+                  const char* key, std::string_view title, std::string_view id,
+                  std::string_view commit_label) {
+  if (!words) {
     return;
   }
-  const json* check = member(member(member(&report, "result"), "checks"), "revert");
-  fmt::format_to(std::back_inserter(out),
-                 "<dt>Revert check</dt><dd id=\"revert-check\"><strong>{}</strong> {}",
-                 escape(revert->verdict), escape(revert->explanation));
+  const json* check = member(member(member(&report, "result"), "checks"), key);
+  fmt::format_to(std::back_inserter(out), "<dt>{}</dt><dd id=\"{}\"><strong>{}</strong> {}", title,
+                 id, escape(words->verdict), escape(words->explanation));
   const std::string_view commit = string_of(member(check, "commit"));
   if (is_object_name(commit)) {
-    fmt::format_to(std::back_inserter(out), " &middot; revert commit <code title=\"{}\">{}</code>",
-                   commit, short_sha(commit));
+    fmt::format_to(std::back_inserter(out), " &middot; {} <code title=\"{}\">{}</code>",
+                   commit_label, commit, short_sha(commit));
   }
   // The engine's sentence, unless the words above already say it: a pass or a fail is its counts
-  // and P(fixed), which the words give (unless the stored counts were damaged); the other
+  // and probability, which the words give (unless the stored counts were damaged); the other
   // statuses' sentence says why (the cap, a skip, the build log's last line).
   const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
   const json* runs = member(check, "runs");
-  const bool counted = (revert->status == "pass" || revert->status == "fail") && runs != nullptr &&
+  const bool counted = (words->status == "pass" || words->status == "fail") && runs != nullptr &&
                        runs->is_number_integer() && runs->get<int64_t>() >= 0 &&
                        // The engine's sentence adds runs that neither passed nor failed, which
                        // the words do not count.
                        detail.find("neither passed nor failed") == std::string::npos;
-  if (!counted && !detail.empty() && revert->explanation.find(detail) == std::string::npos) {
+  if (!counted && !detail.empty() && words->explanation.find(detail) == std::string::npos) {
     fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
   }
   out += "</dd>\n";
 }
 
-// The verify check as the next row: the verdict, the same words as the text report, the
-// culprit's parent it ran at and, when there is no verdict, the engine's own sentence (`detail`).
-void append_verify_check(std::string& out, const json& report) {
-  const auto verify = describe_verify_check(report);
-  if (!verify) {
-    return;
-  }
-  const json* check = member(member(member(&report, "result"), "checks"), "verify");
-  fmt::format_to(std::back_inserter(out),
-                 "<dt>Verify check</dt><dd id=\"verify-check\"><strong>{}</strong> {}",
-                 escape(verify->verdict), escape(verify->explanation));
-  const std::string_view commit = string_of(member(check, "commit"));
-  if (is_object_name(commit)) {
-    // A fix bisection's check ran its good end.
-    fmt::format_to(std::back_inserter(out), " &middot; {} <code title=\"{}\">{}</code>",
-                   fix_mode(report) ? "fixed end" : "parent", commit, short_sha(commit));
-  }
-  // As for the revert check: a pass or a fail is its counts and P(good), which the words give
-  // (unless the stored counts were damaged); the other statuses' sentence says why.
-  const std::string detail = one_line(string_of(member(check, "detail")), kFieldChars);
-  const json* runs = member(check, "runs");
-  const bool counted = (verify->status == "pass" || verify->status == "fail") && runs != nullptr &&
-                       runs->is_number_integer() && runs->get<int64_t>() >= 0 &&
-                       // The engine's sentence adds runs that neither passed nor failed, which
-                       // the words do not count.
-                       detail.find("neither passed nor failed") == std::string::npos;
-  if (!counted && !detail.empty() && verify->explanation.find(detail) == std::string::npos) {
-    fmt::format_to(std::back_inserter(out), "<br><span class=\"muted\">{}</span>", escape(detail));
-  }
-  out += "</dd>\n";
+// KernelCI's revert check, then the verify check (a fix bisection's ran its good end, not the
+// culprit's parent), then a fix bisection's backport check (the fix cherry-picked onto the broken
+// end), each as a row of the result.
+void append_checks(std::string& out, const json& report) {
+  append_check(out, report, describe_revert_check(report), "revert", "Revert check", "revert-check",
+               "revert commit");
+  append_check(out, report, describe_verify_check(report), "verify", "Verify check", "verify-check",
+               fix_mode(report) ? "fixed end" : "parent");
+  append_check(out, report, describe_backport_check(report), "backport", "Backport check",
+               "backport-check", "backport commit");
 }
 
 void append_summary(std::string& out, const json& report, const json* result) {
@@ -799,8 +780,7 @@ void append_summary(std::string& out, const json& report, const json* result) {
   }
   fmt::format_to(std::back_inserter(out), "<dt>Confidence</dt><dd>{}</dd>\n",
                  percent(probability_of(member(result, "confidence"))));
-  append_revert_check(out, report);
-  append_verify_check(out, report);
+  append_checks(out, report);
   append_estimate(
       out, "theta",
       fix ? "failure rate of a run on a broken commit" : "failure rate of a run on a bad commit",

@@ -3,11 +3,11 @@
 //
 // The page needs nothing outside itself: inline CSS, inline SVG, no scripts, no fonts, no images
 // (a Content-Security-Policy meta tag forbids them, so even an escaping bug could not run code). It
-// shows the result (status, culprit, confidence, the revert and verify checks when they ran,
-// theta and eps), an SVG plot of the posterior over the candidate commits with the runs per commit
-// split by outcome underneath, the culprit highlighted and SVG <title> tooltips, a per-commit
-// table, the decision log with the most probable commit's probability over time, and the crashes
-// with their console excerpts.
+// shows the result (status, culprit, confidence, the revert, verify and backport checks when they
+// ran, theta and eps), an SVG plot of the posterior over the candidate commits with the runs per
+// commit split by outcome underneath, the culprit highlighted and SVG <title> tooltips, a
+// per-commit table, the decision log with the most probable commit's probability over time, and the
+// crashes with their console excerpts.
 //
 // Input is treated as untrusted: commit subjects and console text come from the repository and the
 // kernel. Every string is cleaned with text.h (one_line for fields, clean_block for <pre> blocks:

@@ -342,6 +342,21 @@ struct StoredCheck {
   }
 };
 
+// How the reader names a check that applies one commit onto the bad one (the revert and the
+// backport check), in the report and its warnings.
+struct AppliedCheck {
+  const char* name;         // "revert": "the stored revert check ..."
+  const char* applied_key;  // the commit applied: "reverted" or "picked"
+  const char* verb;         // "reverted": "the revert check reverted X, which is not ..."
+  const char* applied_is;   // what it should be: "first bad commit" or "fix"
+  const char* onto_is;      // what `onto` should be: "bad commit" or "broken (bad) commit"
+  bool own_runs;            // whether the report has own_runs (the backport check's only)
+};
+constexpr AppliedCheck kRevertCheck{"revert",           "reverted",   "reverted",
+                                    "first bad commit", "bad commit", false};
+constexpr AppliedCheck kBackportCheck{
+    "backport", "picked", "cherry-picked", "fix", "broken (bad) commit", true};
+
 // Everything read from the store and git for one report.
 class Collector {
  public:
@@ -807,12 +822,17 @@ class Collector {
     json out{{"revert", nullptr}};
     const auto revert = it->find("revert");
     if (revert != it->end() && !revert->is_null()) {
-      out["revert"] = revert_json(*revert, result);
+      out["revert"] = applied_check_json(*revert, result, kRevertCheck);
     }
     // Only when stored, so that a result without it reads as before the verify check existed.
     const auto verify = it->find("verify");
     if (verify != it->end() && !verify->is_null()) {
       out["verify"] = verify_json(*verify, result);
+    }
+    // A fix bisection's, when it ran: absent otherwise, as the verify check.
+    const auto backport = it->find("backport");
+    if (backport != it->end() && !backport->is_null()) {
+      out["backport"] = applied_check_json(*backport, result, kBackportCheck);
     }
     return out;
   }
@@ -827,27 +847,32 @@ class Collector {
     return counts_json(n);
   }
 
-  json revert_json(const json& stored, const json& result) {
+  // The revert check, or a fix bisection's backport check (its fix cherry-picked onto the broken
+  // end), which is read as the revert check is, with the runs this bisection made there
+  // (own_runs) as the verify check has.
+  json applied_check_json(const json& stored, const json& result, const AppliedCheck& kind) {
     if (!stored.is_object()) {
-      warn("the stored revert check is not an object; it is left out");
+      warn(fmt::format("the stored {} check is not an object; it is left out", kind.name));
       return nullptr;
     }
     const std::string status = string_or(stored, "status");
     if (!known_revert_status(status)) {
-      warn(
-          "the stored revert check's status is not one of pass, fail, inconclusive, conflict, "
-          "build_failed; it is left out");
+      warn(fmt::format(
+          "the stored {} check's status is not one of pass, fail, inconclusive, conflict, "
+          "build_failed; it is left out",
+          kind.name));
       return nullptr;
     }
     StoredCheck read{stored, {}};
     const bool ran = status != "conflict" && status != "build_failed";
 
     json out{{"status", status}};
-    out["reverted"] = read.commit_name("reverted");
+    out[kind.applied_key] = read.commit_name(kind.applied_key);
     out["onto"] = read.commit_name("onto");
-    // A revert that does not apply has no commit.
+    // A revert (or pick) that does not apply has no commit.
     out["commit"] = status == "conflict" ? json(nullptr) : read.commit_name("commit");
     read.counts(out);
+    if (kind.own_runs) out["own_runs"] = read.count("own_runs");
     out["probability_fixed"] = read.probability("probability_fixed", ran);
     json conflicts = json::array();
     uint64_t conflict_count = 0;
@@ -878,24 +903,28 @@ class Collector {
     out["conflicts"] = std::move(conflicts);
     out["conflict_count"] = conflict_count;
     out["detail"] = read.detail();
-    // The runs the store holds at the revert commit.
+    // The runs the store holds at the revert (or pick) commit.
     out["outcomes"] = ran && out["commit"].is_string()
                           ? outcomes_at(out["commit"].get<std::string>())
                           : json(nullptr);
 
     if (!read.invalid.empty()) {
-      warn("the stored revert check has members of the wrong type or value, left null or empty: " +
-           read.invalid_names());
+      warn(
+          fmt::format("the stored {} check has members of the wrong type or value, left null or "
+                      "empty: {}",
+                      kind.name, read.invalid_names()));
     }
     const std::string culprit = string_or(member(result, "culprit"), "sha");
-    if (out["reverted"].is_string() && !culprit.empty() && out["reverted"] != culprit) {
-      warn(fmt::format("the revert check reverted {}, which is not the first bad commit {}",
-                       out["reverted"].get<std::string>().substr(0, 12), culprit.substr(0, 12)));
+    const json& applied = out[kind.applied_key];
+    if (applied.is_string() && !culprit.empty() && applied != culprit) {
+      warn(fmt::format("the {} check {} {}, which is not the {} {}", kind.name, kind.verb,
+                       applied.get<std::string>().substr(0, 12), kind.applied_is,
+                       culprit.substr(0, 12)));
     }
     const std::string& bad = bisection_.spec.bad_sha;
     if (out["onto"].is_string() && out["onto"] != bad) {
-      warn(fmt::format("the revert check was made on {}, which is not the bad commit {}",
-                       out["onto"].get<std::string>().substr(0, 12),
+      warn(fmt::format("the {} check was made on {}, which is not the {} {}", kind.name,
+                       out["onto"].get<std::string>().substr(0, 12), kind.onto_is,
                        is_object_name(bad) ? bad.substr(0, 12) : one_line(bad, 40)));
     }
     return out;

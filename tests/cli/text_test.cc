@@ -154,5 +154,25 @@ TEST(ResultSummary, AFixBisectionNamesTheFixAndTheLastBrokenCommit) {
               HasSubstr("the first fixed commit is one of (holding 0.99 of the probability):\n"));
 }
 
+TEST(ResultSummary, AFixBisectionEndsWithTheBackportCheckAndCountsItsRuns) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "found", "mode": "fix", "culprit": {"sha": "abc123", "subject": "ext4: fix it"},
+    "confidence": 0.995, "runs": 111, "builds": 10,
+    "checks": {"backport": {"status": "pass", "picked": "abc123", "runs": 24, "own_runs": 24,
+                            "detail": "0 of 24 runs of 1a2b with abc1 cherry-picked failed"}}})json");
+  const std::string text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("confidence 0.9950 after 111 runs (24 of them the backport "
+                              "check's) and 10 builds\n"));
+  EXPECT_THAT(text, ::testing::EndsWith("\nbackport check: PASS (0 of 24 runs of 1a2b with abc1 "
+                                        "cherry-picked failed)\n"));
+
+  // With the verify check too: the checks' runs together, each check on its line.
+  auto both = result;
+  both["checks"]["verify"] = {{"status", "pass"}, {"own_runs", 21}, {"detail", "at the good end"}};
+  const std::string two = result_summary(both);
+  EXPECT_THAT(two, HasSubstr("after 111 runs (45 of them the checks') and 10 builds\n"));
+  EXPECT_THAT(two, HasSubstr("\nverify check: PASS (at the good end)\nbackport check: PASS ("));
+}
+
 }  // namespace
 }  // namespace flakebisect::cli

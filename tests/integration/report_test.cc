@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <regex>
 
@@ -50,6 +51,65 @@ sys.exit(1 if errors else 0)
 
 CliResult report(const Scenario& s, int id, const std::string& format) {
   return flakebisect({"--db", s.db.native(), "report", std::to_string(id), "--format", format});
+}
+
+// The stored result of bisection 1, as the engine wrote it.
+nlohmann::json stored_result(const Scenario& s) {
+  auto store = store::Store::open(s.db.native());
+  EXPECT_TRUE(store.has_value()) << store.error().message();
+  auto bisection = store->get_bisection(1);
+  EXPECT_TRUE(bisection.has_value() && bisection->result_json.has_value());
+  return bisection && bisection->result_json ? parse_json(*bisection->result_json) : nullptr;
+}
+
+// `stored` with result.checks.<name> replaced, stored as bisection 1's result.
+void store_check(const Scenario& s, nlohmann::json stored, const char* name,
+                 const nlohmann::json& check) {
+  stored["checks"][name] = check;
+  auto store = store::Store::open(s.db.native());
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  ASSERT_TRUE(store->set_result(1, stored.dump(), 1704067200000));
+}
+
+// Stores bisection 1's result with a `name` check ("revert" or "backport") of every status, as
+// `check_of(status, ran)` makes it, and expects the JSON report to validate against the schema
+// without warnings and every format to show it (the text and email's "Checks:" line starting
+// `label`); then `damaged`, whose report must still validate, with a warning.
+void expect_every_status_validates_and_shows(
+    const Scenario& s, const fs::path& dir, const char* name, const std::string& label,
+    const std::function<nlohmann::json(const std::string& status, bool ran)>& check_of,
+    const nlohmann::json& damaged) {
+  const nlohmann::json stored = stored_result(s);
+  const std::map<std::string, std::string> verdicts = {{"pass", "PASS"},
+                                                       {"fail", "FAIL"},
+                                                       {"inconclusive", "INCONCLUSIVE"},
+                                                       {"conflict", "CONFLICT"},
+                                                       {"build_failed", "BUILD FAILED"}};
+  const std::string check = std::string(name) + " check";
+  for (const auto& [status, verdict] : verdicts) {
+    store_check(s, stored, name,
+                check_of(status, status != "conflict" && status != "build_failed"));
+    const CliResult json = report(s, 1, "json");
+    ASSERT_EQ(json.exit_code, 0) << describe(json);
+    expect_valid_report(json.out, dir, status + " " + check);
+    const auto doc = parse_json(json.out);
+    EXPECT_EQ(doc["result"]["checks"][name]["status"], status);
+    EXPECT_EQ(doc["warnings"], nlohmann::json::array()) << status;
+    const std::string line = "\nChecks:\n" + label + verdict + "  (";
+    EXPECT_THAT(report(s, 1, "text").out, HasSubstr(line)) << status;
+    EXPECT_THAT(report(s, 1, "email").out, HasSubstr(line)) << status;
+    EXPECT_THAT(report(s, 1, "html").out, HasSubstr("<dd id=\"" + std::string(name) +
+                                                    "-check\"><strong>" + verdict + "</strong>"));
+    EXPECT_THAT(report(s, 1, "bisect-log").out,
+                HasSubstr("\n# flakebisect: " + check + ": " + verdict + " ("));
+  }
+  // What is left of a damaged check still matches the schema.
+  store_check(s, stored, name, damaged);
+  const CliResult json = report(s, 1, "json");
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  expect_valid_report(json.out, dir, "damaged " + check);
+  EXPECT_THAT(parse_json(json.out)["warnings"].dump(), HasSubstr(check));
+  EXPECT_EQ(report(s, 1, "text").exit_code, 0);
 }
 
 // Replays `log` in a fresh clone of the scenario's repository; returns git's output.
@@ -161,11 +221,13 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
   const std::string fix = s.history.shas[first_parent_culprit(s.history)];
   git(s.history.repo, {"branch", "linux-6.8.y", s.history.tip});
   git(s.history.repo, {"tag", "v6.1", s.history.root});
-  const CliResult run =
-      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
-                   "--bad", "v6.1", "--good", "linux-6.8.y", "--", script.native()});
+  // With the backport check: the fix cherry-picked onto the broken end (v6.1) brings the marker.
+  const CliResult run = flakebisect(
+      {"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+       "--backport-check", "--bad", "v6.1", "--good", "linux-6.8.y", "--", script.native()});
   ASSERT_EQ(run.exit_code, 0) << describe(run);
   EXPECT_THAT(run.out, HasSubstr("found the fix: " + fix + " "));
+  EXPECT_THAT(run.out, HasSubstr("\nbackport check: PASS (")) << describe(run);
 
   const CliResult json = report(s, 1, "json");
   ASSERT_EQ(json.exit_code, 0) << describe(json);
@@ -175,6 +237,26 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
   EXPECT_EQ(doc["result"]["culprit"]["sha"], fix);
   EXPECT_EQ(doc["result"]["last_broken"]["sha"],
             s.history.shas[s.history.parents[first_parent_culprit(s.history)][0]]);
+  ASSERT_TRUE(doc["result"]["checks"].is_object() && doc["result"]["checks"].contains("backport"))
+      << doc["result"].dump();
+  const auto& backport = doc["result"]["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "pass") << backport.dump();
+  EXPECT_EQ(backport["picked"], fix);
+  EXPECT_EQ(backport["onto"], s.history.root);
+  EXPECT_TRUE(backport["commit"].is_string());
+  EXPECT_EQ(doc["warnings"], nlohmann::json::array());
+  // "  backport: PASS  (0 of 24 runs failed with <fix> cherry-picked onto <root>; ...)", wrapped.
+  const std::string backport_line = "\nChecks:\n  backport: PASS  (0 of ";
+  const std::string backport_words = " runs failed with " + fix.substr(0, 12) +
+                                     " cherry-picked onto " + s.history.root.substr(0, 12) +
+                                     "; P(fixed) = ";
+  const auto unwrapped = [](const std::string& message) {
+    return std::regex_replace(message, std::regex("\n {12}([^ ])"), " $1");
+  };
+  const CliResult plain = report(s, 1, "text");
+  ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+  EXPECT_THAT(plain.out, HasSubstr(backport_line));
+  EXPECT_THAT(unwrapped(plain.out), HasSubstr(backport_words));
 
   const CliResult email = report(s, 1, "email");
   ASSERT_EQ(email.exit_code, 0) << describe(email);
@@ -187,12 +269,19 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
   EXPECT_THAT(email.out, HasSubstr(" fixes this; to backport: git cherry-pick -x " +
                                    fix.substr(0, 12) + "\n"));
   EXPECT_THAT(email.out, Not(HasSubstr("\nFixes: ")));
+  EXPECT_THAT(email.out, HasSubstr(backport_line));
+  EXPECT_THAT(unwrapped(email.out), HasSubstr(backport_words));
   const CliResult html = report(s, 1, "html");
   ASSERT_EQ(html.exit_code, 0) << describe(html);
   EXPECT_THAT(html.out, HasSubstr("<h1>flakebisect: fix found</h1>"));
+  EXPECT_THAT(html.out, HasSubstr("<dt>Backport check</dt><dd id=\"backport-check\"><strong>PASS"
+                                  "</strong> 0 of "));
+  EXPECT_THAT(html.out, HasSubstr(backport_words));
 
   const CliResult log = report(s, 1, "bisect-log");
   ASSERT_EQ(log.exit_code, 0) << describe(log);
+  EXPECT_THAT(log.out, HasSubstr("\n# flakebisect: backport check: PASS (0 of "));
+  EXPECT_THAT(log.out, HasSubstr(backport_words));
   EXPECT_THAT(log.out, HasSubstr("\ngit bisect start '--term-old' 'broken' '--term-new' 'fixed' "
                                  "'--first-parent' '" +
                                  s.history.tip + "' '" + s.history.root + "'\n"));
@@ -202,6 +291,34 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
       std::regex_search(replayed, match, std::regex("([0-9a-f]{40}) is the first fixed commit")))
       << log.out << replayed;
   EXPECT_EQ(match[1].str(), fix) << log.out << replayed;
+
+  // Every status of the backport check, and a damaged one, still matches the schema and shows.
+  const std::string pick_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4";
+  expect_every_status_validates_and_shows(
+      s, dir.path(), "backport", "  backport: ",
+      [&](const std::string& status, bool ran) -> nlohmann::json {
+        return {{"status", status},
+                {"picked", fix},
+                {"onto", s.history.root},
+                {"commit", status == "conflict" ? nlohmann::json() : nlohmann::json(pick_sha)},
+                {"runs", ran ? 24 : 0},
+                {"fails", status == "fail" ? 20 : 0},
+                {"own_runs", ran ? 24 : 0},
+                {"probability_fixed", ran ? nlohmann::json(0.5) : nlohmann::json()},
+                {"conflicts",
+                 status == "conflict" ? nlohmann::json{"fs/a.c"} : nlohmann::json::array()},
+                {"conflict_count", status == "conflict" ? 1 : 0},
+                {"detail", "a sentence"}};
+      },
+      {{"status", "pass"},
+       {"picked", "HEAD"},
+       {"onto", 5},
+       {"commit", pick_sha},
+       {"runs", -3},
+       {"fails", "none"},
+       {"own_runs", 1.5},
+       {"probability_fixed", 2},
+       {"detail", {{"a", 1}}}});
 }
 
 TEST(Report, TheDeterministicLogReplaysToWhatGitBisectRunFinds) {
@@ -319,70 +436,42 @@ TEST(Report, ARevertCheckOfEveryStatusValidatesAndShowsInEveryFormat) {
   ASSERT_EQ(stored_state(s.db, 1), "found");
   const std::string culprit = s.history.planted_sha();
   const std::string revert_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4";
-  nlohmann::json stored;
-  {
-    auto store = store::Store::open(s.db.native());
-    ASSERT_TRUE(store.has_value()) << store.error().message();
-    auto bisection = store->get_bisection(1);
-    ASSERT_TRUE(bisection.has_value() && bisection->result_json.has_value());
-    stored = parse_json(*bisection->result_json);
-  }
-  const auto store_check = [&](const nlohmann::json& revert) {
-    nlohmann::json result = stored;
-    result["checks"] = {{"revert", revert}};
-    auto store = store::Store::open(s.db.native());
-    ASSERT_TRUE(store.has_value()) << store.error().message();
-    ASSERT_TRUE(store->set_result(1, result.dump(), 1704067200000));
-  };
-  const std::map<std::string, std::string> verdicts = {{"pass", "PASS"},
-                                                       {"fail", "FAIL"},
-                                                       {"inconclusive", "INCONCLUSIVE"},
-                                                       {"conflict", "CONFLICT"},
-                                                       {"build_failed", "BUILD FAILED"}};
-  for (const auto& [status, verdict] : verdicts) {
-    const bool ran = status != "conflict" && status != "build_failed";
-    store_check({{"status", status},
-                 {"reverted", culprit},
-                 {"onto", s.history.tip},
-                 {"commit", status == "conflict" ? nlohmann::json() : nlohmann::json(revert_sha)},
-                 {"runs", ran ? 24 : 0},
-                 {"fails", status == "fail" ? 20 : 0},
-                 {"probability_fixed", ran ? nlohmann::json(0.5) : nlohmann::json()},
-                 {"conflicts", status == "conflict" ? nlohmann::json{"fs/a.c", "fs/b.c"}
-                                                    : nlohmann::json::array()},
-                 {"detail", "a sentence"}});
-    const CliResult json = report(s, 1, "json");
-    ASSERT_EQ(json.exit_code, 0) << describe(json);
-    expect_valid_report(json.out, dir.path(), status + " revert check");
-    const auto doc = parse_json(json.out);
-    EXPECT_EQ(doc["result"]["checks"]["revert"]["status"], status);
-    EXPECT_EQ(doc["warnings"], nlohmann::json::array()) << status;
-    const std::string line = "\nChecks:\n  revert:  " + verdict + "  (";
-    EXPECT_THAT(report(s, 1, "text").out, HasSubstr(line)) << status;
-    EXPECT_THAT(report(s, 1, "email").out, HasSubstr(line)) << status;
-    EXPECT_THAT(report(s, 1, "html").out, HasSubstr("<strong>" + verdict + "</strong>"));
-    const CliResult log = report(s, 1, "bisect-log");
-    EXPECT_THAT(log.out, HasSubstr("\n# flakebisect: revert check: " + verdict + " ("));
-    if (status == "pass") {
-      EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "revert")), culprit) << log.out;
-    }
-  }
+  expect_every_status_validates_and_shows(
+      s, dir.path(), "revert", "  revert:  ",
+      [&](const std::string& status, bool ran) -> nlohmann::json {
+        return {{"status", status},
+                {"reverted", culprit},
+                {"onto", s.history.tip},
+                {"commit", status == "conflict" ? nlohmann::json() : nlohmann::json(revert_sha)},
+                {"runs", ran ? 24 : 0},
+                {"fails", status == "fail" ? 20 : 0},
+                {"probability_fixed", ran ? nlohmann::json(0.5) : nlohmann::json()},
+                {"conflicts", status == "conflict" ? nlohmann::json{"fs/a.c", "fs/b.c"}
+                                                   : nlohmann::json::array()},
+                {"detail", "a sentence"}};
+      },
+      {{"status", "conflict"},
+       {"reverted", "HEAD"},
+       {"onto", 5},
+       {"commit", revert_sha},
+       {"runs", -3},
+       {"fails", "none"},
+       {"probability_fixed", 2},
+       {"conflicts", {1, std::string(10000, 'x')}},
+       {"detail", {{"a", 1}}}});
 
-  // A damaged check: what is left of it still matches the schema.
-  store_check({{"status", "conflict"},
-               {"reverted", "HEAD"},
-               {"onto", 5},
+  // A bisect-log with a passing revert check still replays to the culprit.
+  store_check(s, stored_result(s), "revert",
+              {{"status", "pass"},
+               {"reverted", culprit},
+               {"onto", s.history.tip},
                {"commit", revert_sha},
-               {"runs", -3},
-               {"fails", "none"},
-               {"probability_fixed", 2},
-               {"conflicts", {1, std::string(10000, 'x')}},
-               {"detail", {{"a", 1}}}});
-  const CliResult damaged = report(s, 1, "json");
-  ASSERT_EQ(damaged.exit_code, 0) << describe(damaged);
-  expect_valid_report(damaged.out, dir.path(), "damaged revert check");
-  EXPECT_THAT(parse_json(damaged.out)["warnings"].dump(), HasSubstr("revert check"));
-  EXPECT_EQ(report(s, 1, "text").exit_code, 0);
+               {"runs", 24},
+               {"fails", 0},
+               {"probability_fixed", 0.9961}});
+  const CliResult log = report(s, 1, "bisect-log");
+  EXPECT_THAT(log.out, HasSubstr("\n# flakebisect: revert check: PASS ("));
+  EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "revert")), culprit) << log.out;
 }
 
 TEST(Report, AnUnknownFormatIsAUsageError) {

@@ -298,5 +298,98 @@ TEST(DescribeVerifyCheck, FieldsOfTheWrongShapeAreWordedGenericallyNotShown) {
   EXPECT_THAT(describe_verify_check(with_verify(check))->explanation, Not(HasSubstr("DDDD")));
 }
 
+// The backport check (a fix bisection's): the fix cherry-picked onto the broken (bad) commit.
+const std::string kFix = kCulprit;
+const std::string kBroken = kBad;
+const std::string kPick = "7c6b5a493827" + std::string(28, '5');
+
+json with_backport(const json& backport) {
+  return json{
+      {"bisection", {{"mode", "fix"}}},
+      {"result", {{"status", "found"}, {"checks", {{"revert", nullptr}, {"backport", backport}}}}}};
+}
+
+json picked(const std::string& status, int runs, int fails, const json& p) {
+  return json{{"status", status},
+              {"picked", kFix},
+              {"onto", kBroken},
+              {"commit", kPick},
+              {"runs", runs},
+              {"fails", fails},
+              {"own_runs", runs},
+              {"probability_fixed", p},
+              {"conflicts", json::array()},
+              {"detail", "the engine's own sentence"}};
+}
+
+TEST(DescribeBackportCheck, EveryStatusIsWordedWithTheFixCherryPickedOntoTheBrokenCommit) {
+  json capped = picked("inconclusive", 200, 3, 0.74);
+  capped["outcomes"] = json{{"runs", 200}, {"skips", 0}};
+  json root = picked("inconclusive", 0, 0, nullptr);  // a root fix: no pick was made
+  root["commit"] = nullptr;
+  json conflict = picked("conflict", 0, 0, nullptr);
+  conflict["commit"] = nullptr;
+  conflict["conflicts"] = {"fs/iomap/direct-io.c", "fs/ext4/file.c", "a.c", "b.c"};
+  conflict["conflict_count"] = 9;
+  const struct {
+    json check;
+    const char* verdict;
+    std::string explanation;
+  } cases[] = {
+      {picked("pass", 24, 0, 0.9961), "PASS",
+       "0 of 24 runs failed with 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f; P(fixed) = 0.9961"},
+      // A fail: the fix alone does not fix the broken commit.
+      {picked("fail", 16, 5, 0.0012), "FAIL",
+       "5 of 16 runs failed with 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f: the fix alone does "
+       "not fix it there (it needs earlier commits of the range too); P(fixed) = 0.0012"},
+      {capped, "INCONCLUSIVE",
+       "3 of 200 runs failed with 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f; P(fixed) = "
+       "0.7400; undecided after 200 runs there"},
+      {root, "INCONCLUSIVE", "4576a2190ffa could not be cherry-picked onto 1a2b3c4d5e6f"},
+      {conflict, "CONFLICT",
+       "4576a2190ffa does not cherry-pick cleanly onto 1a2b3c4d5e6f: conflicts in "
+       "fs/iomap/direct-io.c, fs/ext4/file.c, a.c and 6 more"},
+      {picked("build_failed", 0, 0, nullptr), "BUILD FAILED",
+       "1a2b3c4d5e6f with 4576a2190ffa cherry-picked does not build"},
+  };
+  for (const auto& [check, verdict, explanation] : cases) {
+    const auto words = describe_backport_check(with_backport(check));
+    ASSERT_TRUE(words.has_value()) << check;
+    EXPECT_EQ(words->status, check["status"]);
+    EXPECT_EQ(words->verdict, verdict);
+    EXPECT_EQ(words->explanation, explanation);
+  }
+}
+
+TEST(DescribeBackportCheck, OnlyTheBackportCheckIsDescribedAndDamagedFieldsAreWordedGenerically) {
+  EXPECT_EQ(describe_backport_check(json{{"result", {{"status", "found"}}}}), std::nullopt);
+  EXPECT_EQ(describe_backport_check(with_backport(nullptr)), std::nullopt);
+  // A revert check is no backport check, and the other way round.
+  EXPECT_EQ(describe_backport_check(with_revert(ran("pass", 24, 0, 0.99))), std::nullopt);
+  EXPECT_EQ(describe_revert_check(with_backport(picked("pass", 24, 0, 0.99))), std::nullopt);
+  EXPECT_EQ(describe_verify_check(with_backport(picked("pass", 24, 0, 0.99))), std::nullopt);
+  for (const json& status : {json("PASS"), json("picked"), json(1), json(nullptr), json("")}) {
+    json check = picked("pass", 24, 0, 0.99);
+    check["status"] = status;
+    EXPECT_EQ(describe_backport_check(with_backport(check)), std::nullopt) << status;
+  }
+
+  // Never the stored text: a name that is no object name reads "the fix", "the broken commit".
+  json check = {{"status", "pass"},
+                {"picked", "not a sha\nBcc: evil@example.com"},
+                {"onto", std::string(40, 'A')},
+                {"runs", "24"},
+                {"fails", 0},
+                {"probability_fixed", "high"}};
+  EXPECT_EQ(describe_backport_check(with_backport(check))->explanation,
+            "the fix cherry-picked onto the broken commit, run counts not known");
+  // The picked commit is named by its own key only: `reverted` is not read.
+  check = picked("pass", 24, 0, 0.99);
+  check.erase("picked");
+  check["reverted"] = kFix;
+  EXPECT_THAT(describe_backport_check(with_backport(check))->explanation,
+              HasSubstr("with the fix cherry-picked onto 1a2b3c4d5e6f;"));
+}
+
 }  // namespace
 }  // namespace flakebisect::report

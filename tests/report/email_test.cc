@@ -774,6 +774,67 @@ TEST(RenderEmail, WithoutAVerifyCheckTheMessageIsAsBefore) {
   EXPECT_EQ(render_email(report), plain);
 }
 
+// result.checks.backport as build_report writes it for a fix bisection: fix c cherry-picked onto
+// the broken (bad) commit d.
+json backport_check(const std::string& status) {
+  json check = revert_check(status);
+  check.erase("reverted");
+  check["picked"] = sha_of('c');
+  check["own_runs"] = check["runs"];
+  check["detail"] = "the engine's own sentence";
+  return check;
+}
+
+TEST(RenderEmail, AFixBisectionsBackportCheckIsInTheChecksBlockAfterTheVerifyCheck) {
+  json report = sample_report();
+  report["bisection"]["mode"] = "fix";
+  report["result"]["checks"] = {{"revert", nullptr}, {"backport", backport_check("pass")}};
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_THAT(body,
+              HasSubstr("\n\nChecks:\n"
+                        "  backport: PASS  (0 of 24 runs failed with cccccccccccc cherry-picked\n"
+                        "            onto dddddddddddd; P(fixed) = 0.9961)\n"
+                        "\nbroken commit:"));
+  EXPECT_EQ(render_text(report), body);
+  EXPECT_THAT(body, Not(HasSubstr("the engine's own sentence")));
+
+  report["result"]["checks"]["verify"] = verify_check("pass");
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  verify:  PASS  (0 of 21 runs failed at 999999999999, the fixed (good)\n"
+                        "           end; P(good) = 0.9961)\n"
+                        "  backport: PASS  (0 of 24 runs failed with cccccccccccc cherry-picked\n"
+                        "            onto dddddddddddd; P(fixed) = 0.9961)\n\n"));
+  report["result"]["checks"].erase("verify");
+
+  report["result"]["checks"]["backport"] = backport_check("fail");
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  backport: FAIL  (9 of 24 runs failed with cccccccccccc cherry-picked\n"
+                        "            onto dddddddddddd: the fix alone does not fix it there (it\n"
+                        "            needs earlier commits of the range too); P(fixed) = 0.0003)\n"
+                        "\n"));
+
+  report["result"]["checks"]["backport"] = backport_check("conflict");
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  backport: CONFLICT  (cccccccccccc does not cherry-pick cleanly onto\n"
+                        "            dddddddddddd: conflicts in fs/iomap/direct-io.c,\n"
+                        "            fs/ext4/file.c, fs/ext4/inode.c and 1 more)\n\n"));
+
+  report["result"]["checks"]["backport"] = backport_check("build_failed");
+  EXPECT_THAT(render_text(report),
+              HasSubstr("\nChecks:\n"
+                        "  backport: BUILD FAILED  (dddddddddddd with cccccccccccc cherry-picked\n"
+                        "            does not build)\n\n"));
+
+  // An unknown status, or none stored: no block.
+  for (const json& backport : {json(nullptr), json{{"status", "picked"}}, json("pass")}) {
+    report["result"]["checks"]["backport"] = backport;
+    EXPECT_THAT(render_text(report), Not(HasSubstr("Checks:"))) << backport;
+  }
+}
+
 TEST(RenderEmail, AVerifyCheckWithHostileFieldsKeepsTheBodyClean) {
   json report = verify_failed_report();
   json& check = report["result"]["checks"]["verify"];

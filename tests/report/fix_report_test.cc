@@ -1,9 +1,11 @@
 // Reports of fix bisections (range.find_fix, `--find-fix`): bisections run by the real engine with
 // fake runners over a generated history, then every format of their report, and the bisect-log
 // replayed by real `git bisect replay`.
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "engine/bisection_request.h"
@@ -20,6 +22,7 @@ namespace {
 
 using namespace flakebisect::testing;
 using nlohmann::json;
+using ::testing::AllOf;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -44,8 +47,31 @@ class FixReportTest : public ::testing::Test {
 
   int64_t bisect_fix(const std::set<std::string>& broken) {
     runner_.fn = FakeRunner::flaky(broken, 30);
+    return run_fix(false);
+  }
+
+  // With the backport check: the fix cherry-picked onto the broken end (the root) passes, or with
+  // `pick_fails` fails like the broken commits (the fix alone does not fix it there).
+  int64_t bisect_fix_with_backport(size_t fix, bool pick_fails) {
+    std::set<std::string> broken;
+    for (size_t i = 0; i < fix && i < chain_.size(); ++i) broken.insert(history_.shas[chain_[i]]);
+    const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
+    runner_.fn = [broken, real, pick_fails](const build::CommitCheckout& checkout,
+                                            uint32_t index) -> base::Result<run::RunResult> {
+      const bool bad = broken.count(checkout.sha) > 0 || (pick_fails && !real.count(checkout.sha));
+      run::RunResult outcome;
+      outcome.outcome = bad && draw(checkout.sha, index) % 100 < 30 ? store::RunOutcome::kFail
+                                                                    : store::RunOutcome::kPass;
+      outcome.duration = std::chrono::milliseconds(5);
+      return outcome;
+    };
+    return run_fix(true);
+  }
+
+  int64_t run_fix(bool backport_check) {
     config::Config config = test_config();
     config.range.find_fix = true;
+    config.decision.backport_check = backport_check;
     engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
     auto spec = engine::prepare_bisection(request);
     EXPECT_TRUE(spec.has_value()) << (spec ? "" : spec.error().message());
@@ -74,6 +100,16 @@ class FixReportTest : public ::testing::Test {
   }
 
   std::string sha_at(size_t position) const { return history_.shas[chain_[position]]; }
+
+  // The stored result's checks.backport replaced, as a store written by hand or by another version
+  // could have it.
+  void store_backport(int64_t id, const json& backport) {
+    auto bisection = store_.get_bisection(id);
+    ASSERT_TRUE(bisection.has_value() && bisection->result_json.has_value());
+    json result = json::parse(*bisection->result_json);
+    result["checks"]["backport"] = backport;
+    ASSERT_TRUE(store_.set_result(id, result.dump(), 2000));
+  }
 
   TempDir dir_;
   History history_;
@@ -255,6 +291,158 @@ TEST_F(FixReportTest, TheHtmlPageSaysFixFoundFixAndBrokenAndFixedEnds) {
   EXPECT_THAT(html, HasSubstr(">fix " + sha_at(fix).substr(0, 12) + "</text>"));
   EXPECT_THAT(html, Not(HasSubstr("regression found")));
   EXPECT_THAT(html, Not(HasSubstr("<dt>Culprit</dt>")));
+}
+
+// The "Checks:" block wraps a check's words under them ("  backport: " is 12 columns); this joins
+// the lines again for a match across a break.
+std::string unwrapped(const std::string& text) {
+  return std::regex_replace(text, std::regex("\n {12}([^ ])"), " $1");
+}
+
+TEST_F(FixReportTest, EveryFormatShowsTheBackportCheckOfTheFixPickedOntoTheBrokenEnd) {
+  make(sized(60, 5));
+  const size_t fix = chain_.size() / 2;
+  const json doc = report(bisect_fix_with_backport(fix, false));
+  ASSERT_EQ(doc["result"]["culprit"]["sha"], sha_at(fix)) << doc["result"].dump();
+  EXPECT_EQ(doc["warnings"], json::array());
+  ASSERT_TRUE(doc["result"]["checks"].contains("backport")) << doc["result"].dump();
+  const json& backport = doc["result"]["checks"]["backport"];
+  ASSERT_TRUE(backport.is_object()) << doc["result"]["checks"].dump();
+  EXPECT_EQ(backport["status"], "pass") << backport.dump();
+  EXPECT_EQ(backport["picked"], sha_at(fix));
+  EXPECT_EQ(backport["onto"], history_.root);
+  ASSERT_TRUE(backport["commit"].is_string());
+  const std::string pick = backport["commit"];
+  EXPECT_EQ(std::count(history_.shas.begin(), history_.shas.end(), pick), 0);
+  const auto runs = backport["runs"].get<uint64_t>();
+  EXPECT_GE(runs, 3U);
+  EXPECT_EQ(backport["fails"], 0);
+  EXPECT_EQ(backport["own_runs"], runs);
+  EXPECT_EQ(backport["outcomes"]["runs"], runs) << "the runs stored at the pick commit";
+  EXPECT_GE(backport["probability_fixed"].get<double>(), 0.99);
+  EXPECT_EQ(backport["conflicts"], json::array());
+  EXPECT_EQ(backport["conflict_count"], 0);
+  EXPECT_TRUE(backport["detail"].is_string());
+  EXPECT_FALSE(backport.contains("reverted"));
+  EXPECT_TRUE(doc["result"]["checks"]["revert"].is_null()) << "no revert check in a fix bisection";
+  // The pick is no candidate: no row in the commit table.
+  for (const json& commit : doc["commits"]) EXPECT_NE(commit["sha"], pick);
+
+  const auto words = describe_backport_check(doc);
+  ASSERT_TRUE(words.has_value());
+  const std::string said =
+      fmt::format("0 of {} runs failed with {} cherry-picked onto {}; P(fixed) = ", runs,
+                  sha_at(fix).substr(0, 12), history_.root.substr(0, 12));
+  EXPECT_THAT(words->explanation, StartsWith(said));
+
+  const std::string text = render_text(doc);
+  EXPECT_THAT(unwrapped(text), HasSubstr("\nChecks:\n  backport: PASS  (" + said));
+  EXPECT_THAT(text, Not(HasSubstr("revert:")));
+  EXPECT_THAT(unwrapped(render_email(doc)), HasSubstr("\nChecks:\n  backport: PASS  (" + said));
+
+  const std::string log = render_bisect_log(doc);
+  EXPECT_THAT(log, HasSubstr("\n# flakebisect: backport check: PASS (" + words->explanation +
+                             ")\n# first fixed commit: [" + sha_at(fix) + "] "));
+  EXPECT_EQ(first_fixed_commit(replay(log, "backport")), sha_at(fix)) << log;
+
+  const std::string html = render_html(doc);
+  EXPECT_THAT(
+      html,
+      HasSubstr("<dt>Backport check</dt><dd id=\"backport-check\"><strong>PASS</strong> " + said));
+  EXPECT_THAT(html, HasSubstr(" &middot; backport commit <code title=\"" + pick + "\">" +
+                              pick.substr(0, 12) + "</code></dd>\n"));
+  EXPECT_THAT(html, Not(HasSubstr("Revert check")));
+}
+
+TEST_F(FixReportTest, ABackportThatDoesNotFixTheBrokenEndFailsInEveryFormat) {
+  make(sized(60, 5));
+  const size_t fix = chain_.size() / 2;
+  const json doc = report(bisect_fix_with_backport(fix, true));
+  ASSERT_EQ(doc["result"]["culprit"]["sha"], sha_at(fix)) << doc["result"].dump();
+  ASSERT_TRUE(doc["result"]["checks"].contains("backport")) << doc["result"].dump();
+  const json& backport = doc["result"]["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "fail") << backport.dump();
+  EXPECT_GE(backport["fails"].get<uint64_t>(), 1U);
+  const std::string note =
+      ": the fix alone does not fix it there (it needs earlier commits of the range too); "
+      "P(fixed) ";
+  EXPECT_THAT(unwrapped(render_text(doc)), HasSubstr("\n  backport: FAIL  ("));
+  EXPECT_THAT(unwrapped(render_text(doc)), HasSubstr(note));
+  EXPECT_THAT(render_bisect_log(doc), HasSubstr("\n# flakebisect: backport check: FAIL ("));
+  EXPECT_THAT(render_bisect_log(doc), HasSubstr(note));
+  EXPECT_THAT(render_html(doc), HasSubstr("<dd id=\"backport-check\"><strong>FAIL</strong> "));
+}
+
+TEST_F(FixReportTest, AStoredBackportCheckIsValidatedWithWarnings) {
+  make(sized(40, 3));
+  const size_t fix = chain_.size() / 2;
+  const int64_t id = bisect_fix_with_backport(fix, false);
+  const std::string other = sha_at(fix - 1);  // neither the fix nor the broken end
+
+  // Another fix, onto another commit: shown as stored, with a warning for each.
+  store_backport(id, {{"status", "conflict"},
+                      {"picked", other},
+                      {"onto", other},
+                      {"commit", nullptr},
+                      {"runs", 0},
+                      {"fails", 0},
+                      {"own_runs", 0},
+                      {"probability_fixed", nullptr},
+                      {"conflicts", {"fs/ext4/inode.c"}},
+                      {"conflict_count", 1},
+                      {"detail", "cherry-picking conflicts"}});
+  json doc = report(id);
+  EXPECT_EQ(doc["result"]["checks"]["backport"]["picked"], other);
+  EXPECT_EQ(doc["result"]["checks"]["backport"]["conflicts"], json::array({"fs/ext4/inode.c"}));
+  EXPECT_EQ(
+      doc["warnings"],
+      json::array({"the backport check cherry-picked " + other.substr(0, 12) +
+                       ", which is not the fix " + sha_at(fix).substr(0, 12),
+                   "the backport check was made on " + other.substr(0, 12) +
+                       ", which is not the broken (bad) commit " + history_.root.substr(0, 12)}));
+  EXPECT_THAT(unwrapped(render_text(doc)),
+              HasSubstr("\n  backport: CONFLICT  (" + other.substr(0, 12) +
+                        " does not cherry-pick cleanly onto " + other.substr(0, 12) +
+                        ": conflicts in fs/ext4/inode.c)\n"));
+
+  // Members of the wrong type or value become null, with one warning naming them.
+  store_backport(id, {{"status", "pass"},
+                      {"picked", "HEAD"},
+                      {"onto", 5},
+                      {"commit", "abc"},
+                      {"runs", -1},
+                      {"fails", "0"},
+                      {"own_runs", 2.5},
+                      {"probability_fixed", 7},
+                      {"reverted", sha_at(fix)}});
+  doc = report(id);
+  const json& damaged = doc["result"]["checks"]["backport"];
+  EXPECT_EQ(damaged["status"], "pass");
+  for (const char* key :
+       {"picked", "onto", "commit", "runs", "fails", "own_runs", "probability_fixed", "outcomes"}) {
+    EXPECT_EQ(damaged[key], nullptr) << key;
+  }
+  EXPECT_FALSE(damaged.contains("reverted"));
+  EXPECT_EQ(doc["warnings"],
+            json::array({"the stored backport check has members of the wrong type or value, left "
+                         "null or empty: picked, onto, commit, runs, fails, own_runs, "
+                         "probability_fixed"}));
+  EXPECT_THAT(unwrapped(render_text(doc)),
+              HasSubstr("\n  backport: PASS  (the fix cherry-picked onto the broken commit, run "
+                        "counts not known)\n"));
+
+  // Not an object, or an unknown status: left out, with a warning; no format shows it.
+  for (const json& garbage : {json("PASS"), json{{"status", "picked"}}}) {
+    store_backport(id, garbage);
+    doc = report(id);
+    EXPECT_TRUE(doc["result"]["checks"]["backport"].is_null()) << garbage;
+    ASSERT_EQ(doc["warnings"].size(), 1U) << garbage;
+    EXPECT_THAT(doc["warnings"][0].get<std::string>(),
+                AllOf(StartsWith("the stored backport check"), EndsWith("it is left out")));
+    EXPECT_THAT(render_text(doc), Not(HasSubstr("Checks:")));
+    EXPECT_THAT(render_bisect_log(doc), Not(HasSubstr("backport check")));
+    EXPECT_THAT(render_html(doc), Not(HasSubstr("Backport check")));
+  }
 }
 
 }  // namespace
