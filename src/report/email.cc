@@ -553,12 +553,16 @@ void checks(Body& body, const json& report) {
   if (!revert && !verify && !backport) return;
   body.blank();
   body.line("Checks:");
-  const auto check = [&](const std::string& label, const CheckWords& words) {
+  // The verdicts line up: "  revert:  ", "  verify:  ", and with a backport check "  verify:   ".
+  const size_t width = backport ? 12 : 11;
+  const auto check = [&](const std::string& name, const CheckWords& words) {
+    std::string label = "  " + name + ":";
+    label.resize(std::max(label.size() + 1, width), ' ');
     body.hanging(label + words.verdict + "  ", columns(label), "(" + words.explanation + ")");
   };
-  if (revert) check("  revert:  ", *revert);
-  if (verify) check("  verify:  ", *verify);
-  if (backport) check("  backport: ", *backport);
+  if (revert) check("revert", *revert);
+  if (verify) check("verify", *verify);
+  if (backport) check("backport", *backport);
 }
 
 void parameters(Body& body, const json& report) {
@@ -575,11 +579,12 @@ void parameters(Body& body, const json& report) {
   };
   // A fix bisection's bad commit is the older one, where the test fails; its good the newer.
   const bool fix = fix_mode(report);
-  body.field(fix ? "broken commit" : "bad commit", commit_line(member(bisection, "bad")));
+  // "broken" and "fixed" fit the column the other fields' values start at.
+  body.field(fix ? "broken" : "bad commit", commit_line(member(bisection, "bad")));
   const json& goods = member(bisection, "good");
   if (goods.is_array()) {
     for (const json& good : goods) {
-      body.field(fix ? "fixed commit" : "good commit", commit_line(good));
+      body.field(fix ? "fixed" : "good commit", commit_line(good));
     }
   }
   const json& first_parent = member(bisection, "first_parent");

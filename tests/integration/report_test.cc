@@ -262,10 +262,9 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
   ASSERT_EQ(email.exit_code, 0) << describe(email);
   EXPECT_THAT(email.out, HasSubstr("\nSubject: [flakebisect] repo/linux-6.8.y fix bisection: "
                                    "fix-test.sh on host\n"));
+  EXPECT_THAT(email.out, HasSubstr("\nbroken:       " + s.history.root.substr(0, 12) + " (v6.1) "));
   EXPECT_THAT(email.out,
-              HasSubstr("\nbroken commit: " + s.history.root.substr(0, 12) + " (v6.1) "));
-  EXPECT_THAT(email.out,
-              HasSubstr("\nfixed commit: " + s.history.tip.substr(0, 12) + " (linux-6.8.y) "));
+              HasSubstr("\nfixed:        " + s.history.tip.substr(0, 12) + " (linux-6.8.y) "));
   EXPECT_THAT(email.out, HasSubstr(" fixes this; to backport: git cherry-pick -x " +
                                    fix.substr(0, 12) + "\n"));
   EXPECT_THAT(email.out, Not(HasSubstr("\nFixes: ")));

@@ -794,15 +794,16 @@ TEST(RenderEmail, AFixBisectionsBackportCheckIsInTheChecksBlockAfterTheVerifyChe
               HasSubstr("\n\nChecks:\n"
                         "  backport: PASS  (0 of 24 runs failed with cccccccccccc cherry-picked\n"
                         "            onto dddddddddddd; P(fixed) = 0.9961)\n"
-                        "\nbroken commit:"));
+                        "\nbroken:"));
   EXPECT_EQ(render_text(report), body);
   EXPECT_THAT(body, Not(HasSubstr("the engine's own sentence")));
 
+  // Beside a backport check the verify check's verdict lines up with it.
   report["result"]["checks"]["verify"] = verify_check("pass");
   EXPECT_THAT(render_text(report),
               HasSubstr("\nChecks:\n"
-                        "  verify:  PASS  (0 of 21 runs failed at 999999999999, the fixed (good)\n"
-                        "           end; P(good) = 0.9961)\n"
+                        "  verify:   PASS  (0 of 21 runs failed at 999999999999, the fixed (good)\n"
+                        "            end; P(good) = 0.9961)\n"
                         "  backport: PASS  (0 of 24 runs failed with cccccccccccc cherry-picked\n"
                         "            onto dddddddddddd; P(fixed) = 0.9961)\n\n"));
   report["result"]["checks"].erase("verify");

@@ -177,8 +177,8 @@ TEST_F(FixReportTest, TextAndEmailSayFixedByAndOfferTheFixForBackportInsteadOfFi
               StartsWith("flakebisect has bisected the fix of a flaky failure to:\n\ncommit " +
                          sha_at(fix) + "\n"));
   EXPECT_THAT(text, HasSubstr("that this is the first fixed commit."));
-  EXPECT_THAT(text, HasSubstr("\nbroken commit: " + history_.root.substr(0, 12) + " "));
-  EXPECT_THAT(text, HasSubstr("\nfixed commit: " + history_.tip.substr(0, 12) + " "));
+  EXPECT_THAT(text, HasSubstr("\nbroken:       " + history_.root.substr(0, 12) + " "));
+  EXPECT_THAT(text, HasSubstr("\nfixed:        " + history_.tip.substr(0, 12) + " "));
   EXPECT_THAT(text, HasSubstr("first fixed commit):"));
   EXPECT_THAT(text, HasSubstr("of runs on broken commits"));
   const std::string subject = doc["result"]["culprit"]["subject"].get<std::string>();
