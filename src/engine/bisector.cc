@@ -1129,15 +1129,10 @@ class Session {
       return std::optional<Checked>();
     }
     auto read_parent = repo.commit_info(info.parents.front());
-    json out{{"status", "inconclusive"},
-             {"culprit", culprit.sha},
-             {"commit", info.parents.front()},
-             {"runs", 0},
-             {"fails", 0},
-             {"probability_good", nullptr}};
     if (!read_parent) {
       // Its object is missing (a clone cut short): pausing would hit the same wall at every
       // resume, so the check ends, undecided, saying why.
+      json out = verify_out(culprit.sha, info.parents.front());
       FB_ASSIGN_OR_RETURN(
           Checked ended,
           end_check("verify check", std::string(), out, "inconclusive",
@@ -1146,36 +1141,16 @@ class Session {
       return std::optional<Checked>(std::move(ended));
     }
     const git::CommitInfo parent = std::move(read_parent).value();
-    const std::string what =
+    VerifyTarget target;
+    target.what =
         fmt::format("{} (the culprit's parent, outside the range)", short_sha(parent.sha));
-    const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
-      if (status == "fail") {
-        detail = fmt::format(
-            "the culprit's parent {} is not good: {}; the regression is at or before it, older "
-            "than the range: bisect again with an older good commit",
-            short_sha(parent.sha), detail);
-      }
-      return end_check("verify check", parent.subject, out, status, detail);
-    };
-    FB_TRY(ensure_worktree());
-    CheckTarget target;
-    target.label = "verify check";
-    target.sha = parent.sha;
-    target.tree_id = parent.tree;
-    target.what = what;
-    target.testing = fmt::format("testing {}, which the verdict assumes good", what);
-    target.subject = parent.subject;
-    target.probability_key = "probability_good";
-    target.probability_name = "P(good)";
-    target.cap = config_.decision.verify_check_max_runs;
-    target.cap_key = "decision.verify_check_max_runs";
+    target.assumes = "good";
     target.build_what = "the culprit's parent ";
-    // Not the search's confidence: runs inside the range cannot tell the first candidate from
-    // "older than the range", so that confidence says nothing of the parent. The user's word
-    // that it is good counts for nine in ten (docs/model.md, "Verify check").
-    target.fail_prior = model::kGoodEndPrior;
-    FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
-    return std::optional<Checked>(std::move(checked));
+    target.refuted = fmt::format(
+        "the culprit's parent {} is not good: {{}}; the regression is at or before it, older than "
+        "the range: bisect again with an older good commit",
+        short_sha(parent.sha));
+    return run_verify(posterior, culprit.sha, parent, target);
   }
 
   // range.find_fix's verify check: when the fix named is the good end itself (the newest candidate
@@ -1186,38 +1161,66 @@ class Session {
     if (!last_broken.parents.empty()) {
       return std::optional<Checked>();
     }
-    const store::Candidate& fixed = fixed_end_;
-    json out{{"status", "inconclusive"},
-             {"culprit", fixed.sha},
-             {"commit", fixed.sha},
-             {"runs", 0},
-             {"fails", 0},
-             {"probability_good", nullptr}};
     FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(bisection_.spec.repo));
-    FB_ASSIGN_OR_RETURN(const git::CommitInfo info, repo.commit_info(fixed.sha));
-    const std::string what = fmt::format("{} (the good end, named the fix)", short_sha(fixed.sha));
+    FB_ASSIGN_OR_RETURN(const git::CommitInfo fixed, repo.commit_info(fixed_end_.sha));
+    VerifyTarget target;
+    target.what = fmt::format("{} (the good end, named the fix)", short_sha(fixed.sha));
+    target.assumes = "passes";
+    target.build_what = "the good end ";
+    target.refuted = fmt::format(
+        "the good end {} fails too: {{}}; the fix, if there is one, is newer than the range: "
+        "bisect again with a newer good commit",
+        short_sha(fixed.sha));
+    return run_verify(posterior, fixed.sha, fixed, target);
+  }
+
+  static json verify_out(const std::string& culprit, const std::string& commit) {
+    return json{{"status", "inconclusive"},
+                {"culprit", culprit},
+                {"commit", commit},
+                {"runs", 0},
+                {"fails", 0},
+                {"probability_good", nullptr}};
+  }
+
+  // How a verify check names what it runs.
+  struct VerifyTarget {
+    std::string what;        // the commit in sentences
+    std::string assumes;     // what the verdict takes for granted there: "good"
+    std::string build_what;  // "the culprit's parent ": in the build's event
+    std::string refuted;     // a FAIL's detail, "{}" standing for the counts
+  };
+
+  // Runs `commit`, which the verdict assumes good, as run_check() runs a revert, and names it
+  // in the result as checked for `culprit`.
+  base::Result<std::optional<Checked>> run_verify(const model::Posterior& posterior,
+                                                  const std::string& culprit,
+                                                  const git::CommitInfo& commit,
+                                                  const VerifyTarget& verify) {
+    json out = verify_out(culprit, commit.sha);
     const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
       if (status == "fail") {
-        detail = fmt::format(
-            "the good end {} fails too: {}; the fix, if there is one, is newer than the range: "
-            "bisect again with a newer good commit",
-            short_sha(fixed.sha), detail);
+        detail = fmt::format(fmt::runtime(verify.refuted), detail);
       }
-      return end_check("verify check", fixed.subject, out, status, detail);
+      return end_check("verify check", commit.subject, out, status, detail);
     };
     FB_TRY(ensure_worktree());
     CheckTarget target;
     target.label = "verify check";
-    target.sha = fixed.sha;
-    target.tree_id = info.tree;
-    target.what = what;
-    target.testing = fmt::format("testing {}, which the verdict assumes passes", what);
-    target.subject = fixed.subject;
+    target.sha = commit.sha;
+    target.tree_id = commit.tree;
+    target.what = verify.what;
+    target.testing =
+        fmt::format("testing {}, which the verdict assumes {}", verify.what, verify.assumes);
+    target.subject = commit.subject;
     target.probability_key = "probability_good";
     target.probability_name = "P(good)";
     target.cap = config_.decision.verify_check_max_runs;
     target.cap_key = "decision.verify_check_max_runs";
-    target.build_what = "the good end ";
+    target.build_what = verify.build_what;
+    // Not the search's confidence: runs inside the range cannot tell the first candidate from
+    // "older than the range", so that confidence says nothing of the commit. The user's word
+    // that it is good counts for nine in ten (docs/model.md, "Verify check").
     target.fail_prior = model::kGoodEndPrior;
     FB_ASSIGN_OR_RETURN(Checked checked, run_check(posterior, target, out, done));
     return std::optional<Checked>(std::move(checked));

@@ -362,6 +362,12 @@ config::Config find_fix_config() {
   return config;
 }
 
+config::Config backport_config() {
+  config::Config config = find_fix_config();
+  config.decision.backport_check = true;
+  return config;
+}
+
 // A fix bisection of `history` from its root (broken) to its tip (fixed).
 int64_t create_fix(store::Store& store, const History& history, const config::Config& config) {
   engine::BisectRequest request{history.repo.native(), {history.tip}, history.root, config};
@@ -483,9 +489,7 @@ TEST_F(BisectorTest, TheBackportCheckRunsTheBrokenCommitWithTheFixCherryPicked) 
         return std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
       },
       30);
-  config::Config config = find_fix_config();
-  config.decision.backport_check = true;
-  const int64_t id = create_fix(store_, history_, config);
+  const int64_t id = create_fix(store_, history_, backport_config());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
   const auto result = result_of(store_, id);
   const std::string fix = history_.shas[first_parent_culprit(history_)];
@@ -515,9 +519,7 @@ TEST_F(BisectorTest, ABackportThatDoesNotFixTheBrokenCommitFails) {
                std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
       },
       30);
-  config::Config config = find_fix_config();
-  config.decision.backport_check = true;
-  const int64_t id = create_fix(store_, history_, config);
+  const int64_t id = create_fix(store_, history_, backport_config());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
   const auto result = result_of(store_, id);
   ASSERT_TRUE(result.contains("checks")) << result.dump();
@@ -536,9 +538,7 @@ TEST_F(BisectorTest, ABackportOfAFixWhoseParentIsTheBrokenCommitCountsTheFixesOw
   const std::string broken = history_.shas[chain[chain.size() - 2]];
   const std::string tip = history_.tip;
   runner_.fn = fails_unless([tip](const build::CommitCheckout& c) { return c.sha == tip; }, 30);
-  config::Config config = find_fix_config();
-  config.decision.backport_check = true;
-  engine::BisectRequest request{history_.repo.native(), {tip}, broken, config};
+  engine::BisectRequest request{history_.repo.native(), {tip}, broken, backport_config()};
   auto spec = engine::prepare_bisection(request);
   ASSERT_TRUE(spec.has_value()) << spec.error().message();
   const int64_t id = store_.create_bisection(*spec, 1000, ::getpid()).value();

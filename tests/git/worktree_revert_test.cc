@@ -86,6 +86,37 @@ RevertCommit revert_or_die(Worktree& worktree, const std::string& culprit,
   return std::move(revert).value();
 }
 
+// What `git <args...>` (a revert or a cherry-pick) commits on top of `onto` in a `git clone
+// --shared` of `user` at `clone`, as kRevertAuthorName at onto's committer time; with
+// `same_author` false the author is kept (a cherry-pick's). The new HEAD's SHA.
+std::string commit_with_git(const fs::path& user, const fs::path& clone, const std::string& onto,
+                            const std::vector<std::string>& args, bool same_author) {
+  testing::clone(user, clone, {"--shared", "--no-checkout"});
+  run_git(clone, {"checkout", "-q", "--detach", onto});
+  // TestRepo's committers are all at +0000.
+  const std::string date =
+      "@" + trim(run_git(user, {"log", "-1", "--format=%ct", onto})) + " +0000";
+  base::ProcessOptions process;
+  process.argv = {"git", "-C", clone.native()};
+  process.argv.insert(process.argv.end(), args.begin(), args.end());
+  process.timeout = std::chrono::seconds(120);
+  process.env_set = {{"GIT_CONFIG_NOSYSTEM", "1"},
+                     {"GIT_CONFIG_GLOBAL", "/dev/null"},
+                     {"GIT_COMMITTER_NAME", std::string(kRevertAuthorName)},
+                     {"GIT_COMMITTER_EMAIL", std::string(kRevertAuthorEmail)},
+                     {"GIT_COMMITTER_DATE", date}};
+  if (same_author) {
+    process.env_set.insert(process.env_set.end(),
+                           {{"GIT_AUTHOR_NAME", std::string(kRevertAuthorName)},
+                            {"GIT_AUTHOR_EMAIL", std::string(kRevertAuthorEmail)},
+                            {"GIT_AUTHOR_DATE", date}});
+  }
+  auto result = base::run_process(process);
+  EXPECT_TRUE(result.has_value() && result->succeeded())
+      << (result ? result->err : result.error().message());
+  return trim(run_git(clone, {"rev-parse", "HEAD"}));
+}
+
 // A user repository "src dir":
 //   base      file.txt (seven lines), both.txt (eight lines), other.txt, dir/keep.txt
 //   culprit   file.txt line 2 and both.txt line 2 changed, culprit.txt added; its message's first
@@ -123,28 +154,12 @@ class RevertTest : public ::testing::Test {
   // user's repository, as kRevertAuthorName at onto's committer time: the revert commit's SHA.
   std::string git_revert(const std::string& culprit, const std::string& onto,
                          const std::vector<std::string>& options = {}) {
-    const fs::path clone = root_ / ("clone-" + culprit.substr(0, 8) + "-" + onto.substr(0, 8));
-    testing::clone(user_, clone, {"--shared", "--no-checkout"});
-    run_git(clone, {"checkout", "-q", "--detach", onto});
-    const std::string date = "@" + trim(run_git(user_, {"log", "-1", "--format=%ct", onto})) +
-                             " +0000";  // TestRepo's committers are all at +0000
-    base::ProcessOptions process;
-    process.argv = {"git", "-C", clone.native(), "revert", "--no-edit"};
-    process.argv.insert(process.argv.end(), options.begin(), options.end());
-    process.argv.push_back(culprit);
-    process.timeout = std::chrono::seconds(120);
-    process.env_set = {{"GIT_CONFIG_NOSYSTEM", "1"},
-                       {"GIT_CONFIG_GLOBAL", "/dev/null"},
-                       {"GIT_AUTHOR_NAME", std::string(kRevertAuthorName)},
-                       {"GIT_AUTHOR_EMAIL", std::string(kRevertAuthorEmail)},
-                       {"GIT_AUTHOR_DATE", date},
-                       {"GIT_COMMITTER_NAME", std::string(kRevertAuthorName)},
-                       {"GIT_COMMITTER_EMAIL", std::string(kRevertAuthorEmail)},
-                       {"GIT_COMMITTER_DATE", date}};
-    auto result = base::run_process(process);
-    EXPECT_TRUE(result.has_value() && result->succeeded())
-        << (result ? result->err : result.error().message());
-    return trim(run_git(clone, {"rev-parse", "HEAD"}));
+    std::vector<std::string> args = {"revert", "--no-edit"};
+    args.insert(args.end(), options.begin(), options.end());
+    args.push_back(culprit);
+    return commit_with_git(user_,
+                           root_ / ("clone-" + culprit.substr(0, 8) + "-" + onto.substr(0, 8)),
+                           onto, args, /*same_author=*/true);
   }
 
   TempDir root_{"root"};
@@ -313,26 +328,10 @@ TEST_F(RevertTest, ARootCulpritIsAnErrorNamingIt) {
 
 // ---- make_cherry_pick(): the fix applied to an older commit (a fix bisection's backport check) --
 
-// What `git cherry-pick -x <commit>` makes on top of `onto`, committed as kRevertAuthorName at
-// onto's committer time (the author stays the commit's): the new commit's SHA.
+// What `git cherry-pick -x <commit>` makes on top of `onto` (the author stays the commit's).
 std::string git_cherry_pick(const fs::path& user, const fs::path& clone, const std::string& commit,
                             const std::string& onto) {
-  testing::clone(user, clone, {"--shared", "--no-checkout"});
-  run_git(clone, {"checkout", "-q", "--detach", onto});
-  const std::string date =
-      "@" + trim(run_git(user, {"log", "-1", "--format=%ct", onto})) + " +0000";
-  base::ProcessOptions process;
-  process.argv = {"git", "-C", clone.native(), "cherry-pick", "-x", commit};
-  process.timeout = std::chrono::seconds(120);
-  process.env_set = {{"GIT_CONFIG_NOSYSTEM", "1"},
-                     {"GIT_CONFIG_GLOBAL", "/dev/null"},
-                     {"GIT_COMMITTER_NAME", std::string(kRevertAuthorName)},
-                     {"GIT_COMMITTER_EMAIL", std::string(kRevertAuthorEmail)},
-                     {"GIT_COMMITTER_DATE", date}};
-  auto result = base::run_process(process);
-  EXPECT_TRUE(result.has_value() && result->succeeded())
-      << (result ? result->err : result.error().message());
-  return trim(run_git(clone, {"rev-parse", "HEAD"}));
+  return commit_with_git(user, clone, onto, {"cherry-pick", "-x", commit}, /*same_author=*/false);
 }
 
 TEST_F(RevertTest, ACherryPickAppliesTheFixToAnOlderCommitAsGitCherryPickXDoes) {
