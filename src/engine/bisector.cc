@@ -647,7 +647,8 @@ class Session {
 
   std::string not_reproduced_reason(const model::Posterior& posterior) const {
     if (posterior.total_fails() == 0) {
-      return fmt::format("could not reproduce on bad: {} runs at {} without a failure",
+      return fmt::format("could not reproduce on {}: {} runs at {} without a failure",
+                         config_.range.find_fix ? "the broken commit" : "bad",
                          evidence_.commits[dag_->bad()].passes, short_sha(bisection_.spec.bad_sha));
     }
     return fmt::format("no {} in this range is the most likely explanation (p = {:.4f})",
@@ -1070,7 +1071,13 @@ class Session {
     json out{{"status", "inconclusive"},    {"picked", fix.sha}, {"onto", onto},
              {"commit", nullptr},           {"runs", 0},         {"fails", 0},
              {"probability_fixed", nullptr}};
+    bool same = false;  // the pick is the fix's own tree: the check runs the fix
     const auto done = [&](std::string status, std::string detail) -> base::Result<Checked> {
+      if (same) {
+        // This bisection's runs at the fix are the search's (and a verify check's at the good
+        // end) as much as the check's: none is claimed as the check's alone.
+        out["own_runs"] = nullptr;
+      }
       return end_check("backport check", fix.subject, out, std::move(status), std::move(detail));
     };
     FB_TRY(ensure_worktree());
@@ -1091,7 +1098,7 @@ class Session {
     // The fix's parent is the broken commit (a one-commit chain): the pick is the fix's own tree,
     // and the runs the search made at the fix are its runs. The check runs the fix itself, so
     // they count, rather than repeat them on a commit that differs only in its message.
-    const bool same = pick.tree_id == fix_tree;
+    same = pick.tree_id == fix_tree;
     out["commit"] = same ? fix.sha : pick.sha;
     CheckTarget target;
     target.label = "backport check";

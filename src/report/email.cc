@@ -814,9 +814,25 @@ void tags(Body& body, const json& report, const EmailOptions& options) {
   if (fix_mode(report)) {
     // The fix exists: no tags to add, but what a stable maintainer needs to take it. The line is
     // pasted as it is, like the tags.
+    // Unless the backport check found that the pick alone does not do it: then the commit is
+    // still named, with what the check found, and no instruction the check contradicts.
+    const auto backport = describe_backport_check(report);
+    const std::string named =
+        fmt::format("commit {} (\"{}\")", sha12(culprit), one_line(str(culprit, "subject")));
+    if (backport && (backport->status == "fail" || backport->status == "conflict" ||
+                     backport->status == "build_failed")) {
+      body.paragraph(fmt::format(
+          "{} fixes this on the fixed branch, but cherry-picked alone onto the broken commit it {} "
+          "(Checks above): a backport needs more than this commit.",
+          named,
+          backport->status == "fail"       ? "does not make the failure go away"
+          : backport->status == "conflict" ? "does not apply cleanly"
+                                           : "does not build"));
+      return;
+    }
     body.paragraph("To backport the fix to a tree that still fails:");
-    body.verbatim(fmt::format("commit {} (\"{}\") fixes this; to backport: git cherry-pick -x {}",
-                              sha12(culprit), one_line(str(culprit, "subject")), sha12(culprit)));
+    body.verbatim(
+        fmt::format("{} fixes this; to backport: git cherry-pick -x {}", named, sha12(culprit)));
     return;
   }
   body.paragraph("If you fix the issue, please add the following tags to the commit:");

@@ -310,7 +310,7 @@ std::string status_headline(std::string_view status, bool fix = false) {
     return "inconclusive";
   }
   if (status == "not_reproduced") {
-    return "regression not reproduced";
+    return fix ? "failure not reproduced" : "regression not reproduced";
   }
   if (status == "running") {
     return "running";

@@ -550,6 +550,8 @@ TEST_F(BisectorTest, ABackportOfAFixWhoseParentIsTheBrokenCommitCountsTheFixesOw
   EXPECT_EQ(backport["status"], "pass") << backport.dump();
   EXPECT_EQ(backport["commit"], tip);
   EXPECT_EQ(backport["runs"], result["checks"]["verify"]["runs"]) << "no run of its own";
+  EXPECT_TRUE(backport["own_runs"].is_null()) << "the verify check's runs are not claimed twice";
+  EXPECT_EQ(result["checks"]["verify"]["own_runs"], result["checks"]["verify"]["runs"]);
   const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
   for (const RunCall& call : runner_.calls) {
     EXPECT_TRUE(real.count(call.sha) > 0) << call.sha << " is not a commit of the history";

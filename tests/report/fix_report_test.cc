@@ -371,6 +371,12 @@ TEST_F(FixReportTest, ABackportThatDoesNotFixTheBrokenEndFailsInEveryFormat) {
   EXPECT_THAT(render_bisect_log(doc), HasSubstr("\n# flakebisect: backport check: FAIL ("));
   EXPECT_THAT(render_bisect_log(doc), HasSubstr(note));
   EXPECT_THAT(render_html(doc), HasSubstr("<dd id=\"backport-check\"><strong>FAIL</strong> "));
+  // The footer names the fix without telling the reader to cherry-pick it alone.
+  std::string text = render_text(doc);
+  std::replace(text.begin(), text.end(), '\n', ' ');  // the paragraph is wrapped
+  EXPECT_THAT(text, Not(HasSubstr("to backport: git cherry-pick")));
+  EXPECT_THAT(text, HasSubstr("fixes this on the fixed branch, but cherry-picked alone onto the "
+                              "broken commit it does not make the failure go away"));
 }
 
 TEST_F(FixReportTest, AStoredBackportCheckIsValidatedWithWarnings) {

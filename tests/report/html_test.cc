@@ -175,6 +175,9 @@ TEST(RenderHtml, StatusesOtherThanFoundGetTheirOwnHeadline) {
                               "reproduced</h1>"));
   EXPECT_THAT(html, HasSubstr("<dt>Reason</dt><dd>the bad commit passed 200 runs</dd>"));
   EXPECT_THAT(html, HasSubstr("<dt>Culprit</dt><dd>n/a</dd>"));
+  report["bisection"]["mode"] = "fix";  // no regression was looked for
+  EXPECT_THAT(render_html(report), HasSubstr("<h1>flakebisect: failure not reproduced</h1>"));
+  report["bisection"]["mode"] = "regression";
   // An unknown status is shown as text, but never reaches the class attribute.
   report["result"]["status"] = "\"><b>odd";
   html = render_html(report);
