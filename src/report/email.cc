@@ -722,6 +722,15 @@ void commit_table(Body& body, const json& report) {
                           count(c, "crashes"), count(c, "hangs"), count(c, "infra"),
                           count(c, "skips"), build, num(c, "probability")));
   }
+  // A fix named at the fixed end is no candidate, so no row holds it: say where the mark went.
+  const bool marked = std::any_of(rows.begin(), rows.end(),
+                                  [&](const json* c) { return str(*c, "sha") == culprit; });
+  if (fix_mode(report) && !culprit.empty() && !marked) {
+    body.line(
+        fmt::format("* {:<12} the fixed end itself, which the search does not run (the "
+                    "verify check did)",
+                    culprit.substr(0, 12)));
+  }
 }
 
 void decision_log(Body& body, const json& report, size_t max_decisions) {

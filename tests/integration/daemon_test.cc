@@ -201,6 +201,23 @@ TEST(Queue, ABranchThatMovesBeforeTheDaemonTakesItUpChangesNothing) {
   EXPECT_EQ(status["bad"], s.history.tip) << status.dump();
 }
 
+// A fix bisection queued with `start --find-fix` is the daemon's like any other: it names the
+// fix, the first commit on the tip's first-parent chain that has the marker.
+TEST(Queue, TheDaemonServesAFixBisection) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 18), 100);
+  write_text(s.script, "#!/bin/sh\n[ -f bug/marker ] && exit 0\nexit 1\n", /*executable=*/true);
+  const CliResult start =
+      flakebisect({"--db", s.db.native(), "start", "--repo", s.history.repo.native(), "--find-fix",
+                   "--bad", s.history.root, "--good", s.history.tip, "--", s.script.native()});
+  ASSERT_EQ(start.exit_code, 0) << describe(start);
+  ASSERT_EQ(flakebisect({"--db", s.db.native(), "daemon", "--exit-when-idle"}).exit_code, 0);
+  const auto status = parse_json(flakebisect({"--db", s.db.native(), "status", "1", "--json"}).out);
+  EXPECT_EQ(status["mode"], "fix");
+  EXPECT_EQ(status["result"]["status"], "found") << status.dump();
+  EXPECT_EQ(status["result"]["culprit"]["sha"], s.history.shas[first_parent_culprit(s.history)]);
+}
+
 // `--good` is repeatable, as in `git bisect start BAD GOOD...`: the candidates are the ancestors of
 // bad that are ancestors of no good.
 TEST(Queue, SeveralGoodRevisionsNarrowTheRange) {

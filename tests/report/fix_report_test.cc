@@ -236,6 +236,8 @@ TEST_F(FixReportTest, AFixAtTheGoodEndHasNoIndexAndReplaysToTheGoodEnd) {
               HasSubstr(" runs failed at " + history_.tip.substr(0, 12) +
                         ", the fixed (good) end; P(good) = "));
   EXPECT_THAT(text, Not(HasSubstr("the culprit's parent")));
+  EXPECT_THAT(text, HasSubstr("\n* " + history_.tip.substr(0, 12) +
+                              " the fixed end itself, which the search does not run"));
   EXPECT_THAT(render_html(doc), HasSubstr("&middot; fixed end <code"));
 
   const std::string log = render_bisect_log(doc);
