@@ -1108,7 +1108,8 @@ class Session {
         same ? fmt::format("{} (cherry-picked onto {} it is the same tree)", short_sha(fix.sha),
                            short_sha(onto))
              : fmt::format("{} with {} cherry-picked", short_sha(onto), short_sha(fix.sha));
-    target.testing = fmt::format("testing {} (commit {})", target.what, short_sha(pick.sha));
+    target.testing = same ? "testing " + target.what
+                          : fmt::format("testing {} (commit {})", target.what, short_sha(pick.sha));
     target.subject = fix.subject;
     target.probability_key = "probability_fixed";
     target.probability_name = "P(fixed)";
