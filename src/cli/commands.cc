@@ -172,6 +172,9 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   if (options.backport_check) {
     config.decision.backport_check = true;
   }
+  if (!options.backport_onto.empty()) {
+    config.decision.backport_onto = options.backport_onto;
+  }
   if (options.revert_check) {
     config.decision.revert_check = true;
   }

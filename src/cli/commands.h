@@ -42,6 +42,7 @@ struct StartOptions {
   bool first_parent = false;         // --first-parent: sets range.first_parent
   bool find_fix = false;             // --find-fix: sets range.find_fix
   bool backport_check = false;       // --backport-check: sets decision.backport_check
+  std::string backport_onto;         // --backport-onto: sets decision.backport_onto
   bool revert_check = false;         // --revert-check: sets decision.revert_check
   bool no_verify_check = false;      // --no-verify-check: clears decision.verify_check
   bool json = false;

@@ -679,6 +679,12 @@ constexpr KeySpec kKeys[] = {
      [](const Field& f, Problems& p, Config& c) {
        read_count_into(f, p, c.decision.backport_check_max_runs, 1);
      }},
+    {"decision", "backport_onto",
+     [](const Field& f, Problems& p, Config& c) {
+       read_string_into(f, p, c.decision.backport_onto, [](const std::string& v) {
+         return v.empty() ? std::string("must name a revision") : std::string();
+       });
+     }},
     {"build", "command",
      [](const Field& f, Problems& p, Config& c) { read_argv_into(f, p, c.build.command); }},
     {"build", "timeout",
@@ -1140,6 +1146,9 @@ std::string Config::hash() const {
   }
   if (decision.backport_check_max_runs != DecisionConfig{}.backport_check_max_runs) {
     integer("decision.backport_check_max_runs", decision.backport_check_max_runs);
+  }
+  if (!decision.backport_onto.empty()) {
+    append_strings(out, "decision.backport_onto", {decision.backport_onto});
   }
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());

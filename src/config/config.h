@@ -101,6 +101,10 @@ struct DecisionConfig {
   // backport_check_max_runs runs (>= 1). Off by default, as the revert check.
   bool backport_check = false;
   uint32_t backport_check_max_runs = 1000;
+  // Where the backport check cherry-picks the fix: "" for the broken (bad) commit, or a revision
+  // (a stable branch that still fails, say), which a new bisection resolves to its full SHA and
+  // stores so. Implies backport_check.
+  std::string backport_onto;
 
   bool operator==(const DecisionConfig&) const = default;
 };

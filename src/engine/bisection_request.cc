@@ -146,8 +146,25 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
     FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
   }
 
-  FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(request.config));
-  spec.config_hash = request.config.hash();
+  // backport_onto is stored as the commit it names now, as the ends are.
+  config::Config config = request.config;
+  if (!config.decision.backport_onto.empty()) {
+    if (!config.range.find_fix) {
+      return base::Error(
+          "--backport-onto (decision.backport_onto) needs --find-fix: it cherry-picks the fix "
+          "found",
+          ErrorCode::kInvalidInput);
+    }
+    auto onto = repo.resolve(config.decision.backport_onto);
+    if (!onto) {
+      return std::move(onto).error().context(
+          fmt::format("--backport-onto '{}'", config.decision.backport_onto));
+    }
+    config.decision.backport_onto = *onto;
+    config.decision.backport_check = true;
+  }
+  FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(config));
+  spec.config_hash = config.hash();
   FB_ASSIGN_OR_RETURN(const std::vector<InputFile> inputs, input_files(request.config));
   spec.test_identity = test_identity(request.config, reproducer_digest(request.config, inputs));
   spec.build_key = build_key(request.config, inputs);

@@ -1067,7 +1067,10 @@ class Session {
   // applied to the old kernel, make the failure go away?
   base::Result<Checked> backport_check(const model::Posterior& posterior) {
     const store::Candidate& fix = named(posterior.most_likely());
-    const std::string& onto = bisection_.spec.bad_sha;
+    // The broken commit, or the commit decision.backport_onto named (a stable branch's tip).
+    const std::string& onto = config_.decision.backport_onto.empty()
+                                  ? bisection_.spec.bad_sha
+                                  : config_.decision.backport_onto;
     json out{{"status", "inconclusive"},    {"picked", fix.sha}, {"onto", onto},
              {"commit", nullptr},           {"runs", 0},         {"fails", 0},
              {"probability_fixed", nullptr}};

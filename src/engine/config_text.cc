@@ -43,6 +43,7 @@ std::string render(const config::Config& config) {
   if (d.backport_check_max_runs != config::DecisionConfig{}.backport_check_max_runs) {
     decision.insert("backport_check_max_runs", int64_t{d.backport_check_max_runs});
   }
+  if (!d.backport_onto.empty()) decision.insert("backport_onto", d.backport_onto);
   toml::table build{{"timeout", int64_t{config.build.timeout.count()}}};
   if (!config.build.command.empty()) {
     build.insert("command", argv_array(config.build.command));

@@ -921,7 +921,10 @@ class Collector {
                        applied.get<std::string>().substr(0, 12), kind.applied_is,
                        culprit.substr(0, 12)));
     }
-    const std::string& bad = bisection_.spec.bad_sha;
+    // A backport check goes onto decision.backport_onto when that is set.
+    const bool elsewhere =
+        &kind == &kBackportCheck && config_ && !config_->decision.backport_onto.empty();
+    const std::string& bad = elsewhere ? config_->decision.backport_onto : bisection_.spec.bad_sha;
     if (out["onto"].is_string() && out["onto"] != bad) {
       warn(fmt::format("the {} check was made on {}, which is not the {} {}", kind.name,
                        out["onto"].get<std::string>().substr(0, 12), kind.onto_is,

@@ -93,6 +93,7 @@ verify_check = false
 verify_check_max_runs = 80
 backport_check = true
 backport_check_max_runs = 90
+backport_onto = "linux-6.1.y"
 
 [build]
 command = ["make", "-j16", "bzImage"]
@@ -177,6 +178,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(config.decision.verify_check_max_runs, 80u);
   EXPECT_TRUE(config.decision.backport_check);
   EXPECT_EQ(config.decision.backport_check_max_runs, 90u);
+  EXPECT_EQ(config.decision.backport_onto, "linux-6.1.y");
   EXPECT_THAT(config.build.command, ElementsAre("make", "-j16", "bzImage"));
   EXPECT_EQ(config.build.timeout, seconds(7200));
   EXPECT_THAT(config.test.command, ElementsAre("./repro", "--iterations", "1"));
@@ -335,6 +337,7 @@ revert_check_max_runs = 1_20
 verify_check_max_runs = 8_0
 verify_check = false
 backport_check_max_runs = 9_0
+backport_onto = 'linux-6.1.y'
 backport_check = true
 run_cost = 0.50
 learn_costs = false
@@ -604,6 +607,7 @@ TEST(ConfigTest, CountsMustBePositive) {
   EXPECT_EQ(error_of("[decision]\nverify_check_max_runs = 0\n"),
             "config.toml:2:1: decision.verify_check_max_runs: must be at least 1, got 0");
   EXPECT_THAT(error_of("[decision]\nverify_check = 1\n"), HasSubstr("decision.verify_check"));
+  EXPECT_THAT(error_of("[decision]\nbackport_onto = \"\"\n"), HasSubstr("must name a revision"));
   EXPECT_EQ(error_of("[decision]\nbackport_check_max_runs = 0\n"),
             "config.toml:2:1: decision.backport_check_max_runs: must be at least 1, got 0");
   EXPECT_EQ(error_of("[test]\nruns_per_batch = -1\n"),
@@ -749,7 +753,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 59u);
+  EXPECT_EQ(keys.size(), 60u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {

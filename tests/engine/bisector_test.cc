@@ -558,6 +558,44 @@ TEST_F(BisectorTest, ABackportOfAFixWhoseParentIsTheBrokenCommitCountsTheFixesOw
   }
 }
 
+TEST_F(BisectorTest, BackportOntoCherryPicksTheFixOntoAnotherBranch) {
+  // A "stable" branch off the root, one commit of its own: the fix (a merge) picked onto it brings
+  // the marker there, and the failure goes.
+  make(sized(60, 3));
+  const std::string stable =
+      trim(git(history_.repo, {"commit-tree", history_.root + "^{tree}", "-p", history_.root, "-m",
+                               "stable: a commit of its own"}));
+  git(history_.repo, {"branch", "linux-stable", stable});
+  const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
+  std::string pick_parent;  // read while the worktree exists: it goes with the bisection
+  runner_.fn = [&, inner = fails_unless(
+                       [](const build::CommitCheckout& checkout) {
+                         return std::filesystem::exists(std::filesystem::path(checkout.worktree) /
+                                                        "bug" / "marker");
+                       },
+                       30)](const build::CommitCheckout& checkout, uint32_t index) {
+    if (real.count(checkout.sha) == 0) {
+      pick_parent = trim(git(checkout.worktree, {"log", "-1", "--format=%P", checkout.sha}));
+    }
+    return inner(checkout, index);
+  };
+  config::Config config = find_fix_config();
+  config.decision.backport_onto = "linux-stable";
+  const int64_t id = create_fix(store_, history_, config);
+  const auto stored = config::parse_config(store_.get_bisection(id)->spec.config_toml, "stored");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->decision.backport_onto, stable) << "resolved when the bisection was made";
+  EXPECT_TRUE(stored->decision.backport_check);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const auto result = result_of(store_, id);
+  const auto& backport = result["checks"]["backport"];
+  EXPECT_EQ(backport["status"], "pass") << backport.dump();
+  EXPECT_EQ(backport["onto"], stable);
+  EXPECT_EQ(backport["picked"], history_.shas[first_parent_culprit(history_)]);
+  EXPECT_EQ(real.count(backport["commit"].get<std::string>()), 0U);
+  EXPECT_EQ(pick_parent, stable) << "the pick's parent is the stable branch";
+}
+
 TEST_F(BisectorTest, TheBackportCheckIsOnlyForAFixBisection) {
   make(sized(30, 3));
   config::Config config = test_config();
@@ -566,6 +604,12 @@ TEST_F(BisectorTest, TheBackportCheckIsOnlyForAFixBisection) {
   auto refused = engine::prepare_bisection(request);
   ASSERT_FALSE(refused.has_value());
   EXPECT_THAT(refused.error().message(), HasSubstr("needs --find-fix"));
+  request.config.decision.backport_check = false;
+  request.config.decision.backport_onto = "main";
+  refused = engine::prepare_bisection(request);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("--backport-onto (decision.backport_onto) needs"));
 }
 
 // The signal watcher kills every child of the process once stopping, one just forked among them:

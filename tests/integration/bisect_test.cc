@@ -120,6 +120,34 @@ TEST(Bisect, FindFixNamesTheCommitThatFixedAFlakyFailure) {
   EXPECT_THAT(swapped.err, HasSubstr("--bad is the older commit")) << describe(swapped);
 }
 
+TEST(Bisect, BackportOntoChecksTheFixOnAStableBranchAndTheReportAgrees) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(60, 7), 100);
+  write_text(s.script, fixed_by_marker_script(100), /*executable=*/true);
+  const std::string stable =
+      trim(git(s.history.repo, {"commit-tree", s.history.root + "^{tree}", "-p", s.history.root,
+                                "-m", "stable fix-up"}));
+  git(s.history.repo, {"branch", "linux-1.0.y", stable});
+  const CliResult run =
+      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+                   "--backport-onto", "linux-1.0.y", "--bad", s.history.root, "--good",
+                   s.history.tip, "--", s.script.native()});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  const CliResult report = flakebisect({"--db", s.db.native(), "report", "1", "--format", "json"});
+  ASSERT_EQ(report.exit_code, 0) << describe(report);
+  const auto json = parse_json(report.out);
+  EXPECT_EQ(json["result"]["checks"]["backport"]["onto"], stable) << json["result"].dump();
+  EXPECT_EQ(json["result"]["checks"]["backport"]["status"], "pass");
+  EXPECT_TRUE(json["warnings"].empty()) << json["warnings"].dump();
+
+  const CliResult unknown =
+      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+                   "--backport-onto", "linux-9.9.y", "--bad", s.history.root, "--good",
+                   s.history.tip, "--", s.script.native()});
+  EXPECT_EQ(unknown.exit_code, 1) << describe(unknown);
+  EXPECT_THAT(unknown.err, HasSubstr("--backport-onto 'linux-9.9.y'")) << describe(unknown);
+}
+
 TEST(Bisect, FindFixOfADeterministicFailureMatchesGitBisectWithTerms) {
   TempDir dir;
   Scenario s = make_scenario(dir.path(), sized(150, 9), 100);
