@@ -70,10 +70,12 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
   command->add_flag("--backport-check", options.backport_check,
                     "with --find-fix: once found, test bad with the fix cherry-picked onto it "
                     "(decision.backport_check)");
-  command->add_option("--backport-onto", options.backport_onto,
-                      "with --find-fix: cherry-pick the fix onto this revision (a stable branch "
-                      "that still fails) instead of bad; implies --backport-check "
-                      "(decision.backport_onto)");
+  command
+      ->add_option("--backport-onto", options.backport_onto,
+                   "with --find-fix: cherry-pick the fix onto this revision (a stable branch "
+                   "that still fails) instead of bad; implies --backport-check "
+                   "(decision.backport_onto)")
+      ->check(kNonEmpty);
   command->add_flag("--revert-check", options.revert_check,
                     "once found, test bad with the culprit reverted, as KernelCI's revert check "
                     "(decision.revert_check)");

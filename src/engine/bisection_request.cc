@@ -137,11 +137,13 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   }
   if (request.config.range.find_fix) {
     FB_TRY(check_fix_range(repo, request, spec));
-  } else if (request.config.decision.backport_check) {
-    return base::Error(
-        "--backport-check (decision.backport_check) needs --find-fix: it cherry-picks the fix "
-        "found onto the broken commit",
-        ErrorCode::kInvalidInput);
+  } else if (request.config.decision.backport_check ||
+             !request.config.decision.backport_onto.empty()) {
+    return base::make_error(
+        ErrorCode::kInvalidInput, "{} needs --find-fix: it cherry-picks the fix found onto {}",
+        request.config.decision.backport_onto.empty() ? "--backport-check (decision.backport_check)"
+                                                      : "--backport-onto (decision.backport_onto)",
+        request.config.decision.backport_onto.empty() ? "the broken commit" : "another commit");
   } else {
     FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
   }
@@ -149,12 +151,6 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   // backport_onto is stored as the commit it names now, as the ends are.
   config::Config config = request.config;
   if (!config.decision.backport_onto.empty()) {
-    if (!config.range.find_fix) {
-      return base::Error(
-          "--backport-onto (decision.backport_onto) needs --find-fix: it cherry-picks the fix "
-          "found",
-          ErrorCode::kInvalidInput);
-    }
     auto onto = repo.resolve(config.decision.backport_onto);
     if (!onto) {
       return std::move(onto).error().context(

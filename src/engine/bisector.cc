@@ -1084,12 +1084,23 @@ class Session {
       return end_check("backport check", fix.subject, out, std::move(status), std::move(detail));
     };
     FB_TRY(ensure_worktree());
+    // What cannot change at a resume ends the check, undecided, saying why; pausing would hit
+    // the same wall every time: a decision.backport_onto commit that is gone (its branch deleted
+    // and pruned while the bisection waited), or one that has the fix already, where the pick
+    // is empty and a PASS would say nothing about a backport.
+    FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(bisection_.spec.repo));
+    if (auto read = repo.commit_info(onto); !read) {
+      return done("inconclusive", fmt::format("no backport: {} cannot be read: {}", short_sha(onto),
+                                              read.error().message()));
+    }
+    FB_ASSIGN_OR_RETURN(const bool below, repo.is_ancestor(fix.sha, onto));
+    if (below || fix.sha == onto) {
+      return done("inconclusive", fmt::format("no backport: {} already has the fix {}",
+                                              short_sha(onto), short_sha(fix.sha)));
+    }
     auto picked = worktree_->make_cherry_pick(fix.sha, onto);
     if (!picked && picked.error().code() == ErrorCode::kInvalidInput) {
-      return done("inconclusive",
-                  fmt::format("no backport: {} is a root commit, and flakebisect does not "
-                              "cherry-pick one (git would add every file)",
-                              short_sha(fix.sha)));
+      return done("inconclusive", "no backport: " + picked.error().message());
     }
     FB_ASSIGN_OR_RETURN(git::RevertCommit pick, std::move(picked));
     if (!pick.conflicts.empty()) {

@@ -726,10 +726,10 @@ void commit_table(Body& body, const json& report) {
   const bool marked = std::any_of(rows.begin(), rows.end(),
                                   [&](const json* c) { return str(*c, "sha") == culprit; });
   if (fix_mode(report) && !culprit.empty() && !marked) {
-    body.line(
-        fmt::format("* {:<12} the fixed end itself, which the search does not run (the "
-                    "verify check did)",
-                    culprit.substr(0, 12)));
+    const json& verify = member(member(member(report, "result"), "checks"), "verify");
+    const bool ran = str(verify, "commit") == culprit && count(verify, "runs") > 0;
+    body.paragraph(fmt::format("* {} is the fixed end itself, which the search does not run{}.",
+                               culprit.substr(0, 12), ran ? "; the verify check ran it" : ""));
   }
 }
 
@@ -830,10 +830,15 @@ void tags(Body& body, const json& report, const EmailOptions& options) {
         fmt::format("commit {} (\"{}\")", sha12(culprit), one_line(str(culprit, "subject")));
     if (backport && (backport->status == "fail" || backport->status == "conflict" ||
                      backport->status == "build_failed")) {
+      // Onto the broken commit, or onto the one --backport-onto named (a stable branch).
+      const std::string onto =
+          str(member(member(member(report, "result"), "checks"), "backport"), "onto");
+      const std::string bad = str(member(member(report, "bisection"), "bad"), "sha");
       body.paragraph(fmt::format(
-          "{} fixes this on the fixed branch, but cherry-picked alone onto the broken commit it {} "
-          "(Checks above): a backport needs more than this commit.",
+          "{} fixes this on the fixed branch, but cherry-picked alone onto {} it {} (Checks "
+          "above): a backport needs more than this commit.",
           named,
+          onto.empty() || onto == bad ? std::string("the broken commit") : onto.substr(0, 12),
           backport->status == "fail"       ? "does not make the failure go away"
           : backport->status == "conflict" ? "does not apply cleanly"
                                            : "does not build"));

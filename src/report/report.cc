@@ -927,7 +927,8 @@ class Collector {
     const std::string& bad = elsewhere ? config_->decision.backport_onto : bisection_.spec.bad_sha;
     if (out["onto"].is_string() && out["onto"] != bad) {
       warn(fmt::format("the {} check was made on {}, which is not the {} {}", kind.name,
-                       out["onto"].get<std::string>().substr(0, 12), kind.onto_is,
+                       out["onto"].get<std::string>().substr(0, 12),
+                       elsewhere ? "commit decision.backport_onto names," : kind.onto_is,
                        is_object_name(bad) ? bad.substr(0, 12) : one_line(bad, 40)));
     }
     return out;

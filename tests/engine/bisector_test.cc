@@ -596,6 +596,41 @@ TEST_F(BisectorTest, BackportOntoCherryPicksTheFixOntoAnotherBranch) {
   EXPECT_EQ(pick_parent, stable) << "the pick's parent is the stable branch";
 }
 
+TEST_F(BisectorTest, ABackportOntoACommitThatHasTheFixOrIsGoneIsInconclusiveNotAPass) {
+  make(sized(40, 3));
+  runner_.fn = fails_unless(
+      [](const build::CommitCheckout& checkout) {
+        return std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
+      },
+      30);
+  // Onto the good end: the pick would be empty, and its PASS would say nothing of a backport.
+  config::Config config = find_fix_config();
+  config.decision.backport_onto = "main";
+  const int64_t id = create_fix(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  auto result = result_of(store_, id);
+  EXPECT_EQ(result["checks"]["backport"]["status"], "inconclusive") << result.dump();
+  EXPECT_THAT(result["checks"]["backport"]["detail"].get<std::string>(),
+              HasSubstr("no backport: " + history_.tip.substr(0, 12) + " already has the fix"));
+
+  // Onto a commit that is gone by the time the check runs (its branch deleted and pruned): the
+  // check ends, saying so, rather than pause the bisection at every resume.
+  config.decision.backport_onto = history_.root;
+  engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
+  auto spec = engine::prepare_bisection(request);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const std::string gone(40, 'f');
+  const size_t at = spec->config_toml.find(history_.root);
+  ASSERT_NE(at, std::string::npos) << spec->config_toml;
+  spec->config_toml.replace(at, gone.size(), gone);
+  const int64_t other = store_.create_bisection(*spec, 1000, ::getpid()).value();
+  ASSERT_EQ(run(other).value_or(BisectionState::kFailed), BisectionState::kFound);
+  result = result_of(store_, other);
+  EXPECT_EQ(result["checks"]["backport"]["status"], "inconclusive") << result.dump();
+  EXPECT_THAT(result["checks"]["backport"]["detail"].get<std::string>(),
+              HasSubstr("no backport: ffffffffffff cannot be read"));
+}
+
 TEST_F(BisectorTest, TheBackportCheckIsOnlyForAFixBisection) {
   make(sized(30, 3));
   config::Config config = test_config();

@@ -785,6 +785,20 @@ json backport_check(const std::string& status) {
   return check;
 }
 
+TEST(RenderEmail, AFailedBackportOntoAnotherBranchNamesThatCommitInTheFooter) {
+  json report = sample_report();
+  report["bisection"]["mode"] = "fix";
+  report["result"]["checks"] = {{"revert", nullptr}, {"backport", backport_check("fail")}};
+  std::string body = render_text(report);
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  EXPECT_THAT(body, HasSubstr("cherry-picked alone onto the broken commit it does not make"));
+  EXPECT_THAT(body, Not(HasSubstr("to backport: git cherry-pick")));
+  report["result"]["checks"]["backport"]["onto"] = sha_of('e');  // --backport-onto a stable tip
+  body = render_text(report);
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  EXPECT_THAT(body, HasSubstr("cherry-picked alone onto eeeeeeeeeeee it does not make"));
+}
+
 TEST(RenderEmail, AFixBisectionsBackportCheckIsInTheChecksBlockAfterTheVerifyCheck) {
   json report = sample_report();
   report["bisection"]["mode"] = "fix";

@@ -237,7 +237,13 @@ TEST_F(FixReportTest, AFixAtTheGoodEndHasNoIndexAndReplaysToTheGoodEnd) {
                         ", the fixed (good) end; P(good) = "));
   EXPECT_THAT(text, Not(HasSubstr("the culprit's parent")));
   EXPECT_THAT(text, HasSubstr("\n* " + history_.tip.substr(0, 12) +
-                              " the fixed end itself, which the search does not run"));
+                              " is the fixed end itself, which the search does not run;\n"
+                              "the verify check ran it.\n"));
+  json unchecked = doc;  // as with --no-verify-check: nobody ran it, and the line says no more
+  unchecked["result"].erase("checks");
+  EXPECT_THAT(render_text(unchecked),
+              HasSubstr("\n* " + history_.tip.substr(0, 12) +
+                        " is the fixed end itself, which the search does not run.\n"));
   EXPECT_THAT(render_html(doc), HasSubstr("&middot; fixed end <code"));
 
   const std::string log = render_bisect_log(doc);
