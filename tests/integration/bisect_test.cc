@@ -146,6 +146,12 @@ TEST(Bisect, BackportOntoChecksTheFixOnAStableBranchAndTheReportAgrees) {
                    s.history.tip, "--", s.script.native()});
   EXPECT_EQ(unknown.exit_code, 1) << describe(unknown);
   EXPECT_THAT(unknown.err, HasSubstr("--backport-onto 'linux-9.9.y'")) << describe(unknown);
+  const CliResult empty =
+      flakebisect({"--db", s.db.native(), "run", "--repo", s.history.repo.native(), "--find-fix",
+                   "--backport-onto", "", "--bad", s.history.root, "--good", s.history.tip, "--",
+                   s.script.native()});
+  EXPECT_EQ(empty.exit_code, 2) << describe(empty);
+  EXPECT_THAT(empty.err, HasSubstr("--backport-onto")) << describe(empty);
 }
 
 TEST(Bisect, FindFixOfADeterministicFailureMatchesGitBisectWithTerms) {
