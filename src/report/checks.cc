@@ -107,7 +107,7 @@ constexpr AppliedCheck kBackportCheck{
     "cherry-pick",
     "cherry-picked",
     "onto",
-    ": the fix alone does not fix it there (it needs earlier commits of the range too)"};
+    ": the fix alone does not fix it there (it needs other commits too)"};
 
 std::optional<CheckWords> describe_applied_check(const json& report, const AppliedCheck& kind) {
   const json& check = member(member(member(report, "result"), "checks"), kind.key);

@@ -13,7 +13,7 @@
 //    report carries it as result.checks.verify.
 //  - the backport check (a fix bisection's only): the broken (bad) commit is built with the fix
 //    cherry-picked onto it and run as the revert check runs a revert, with the same statuses (a
-//    fail: the fix alone does not fix it there, it needs earlier commits of the range too). The
+//    fail: the fix alone does not fix it there, it needs other commits too). The
 //    report carries it as result.checks.backport, shaped like the revert check's with `picked`
 //    (the fix) for `reverted`.
 // docs/reports.md ("Checks") has them; text, email, bisect-log and HTML word them with
@@ -65,7 +65,7 @@ struct CheckWords {
   // 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f; P(fixed) = 0.9961", "4576a2190ffa does not
   // cherry-pick cleanly onto 1a2b3c4d5e6f: conflicts in ...", "1a2b3c4d5e6f with 4576a2190ffa
   // cherry-picked does not build"), a fail adding ": the fix alone does not fix it there (it
-  // needs earlier commits of the range too)" before P; missing names read "the fix" and "the
+  // needs other commits too)" before P; missing names read "the fix" and "the
   // broken commit".
   std::string explanation;
 };

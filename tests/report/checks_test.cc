@@ -341,7 +341,7 @@ TEST(DescribeBackportCheck, EveryStatusIsWordedWithTheFixCherryPickedOntoTheBrok
       // A fail: the fix alone does not fix the broken commit.
       {picked("fail", 16, 5, 0.0012), "FAIL",
        "5 of 16 runs failed with 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f: the fix alone does "
-       "not fix it there (it needs earlier commits of the range too); P(fixed) = 0.0012"},
+       "not fix it there (it needs other commits too); P(fixed) = 0.0012"},
       {capped, "INCONCLUSIVE",
        "3 of 200 runs failed with 4576a2190ffa cherry-picked onto 1a2b3c4d5e6f; P(fixed) = "
        "0.7400; undecided after 200 runs there"},

@@ -827,7 +827,7 @@ TEST(RenderEmail, AFixBisectionsBackportCheckIsInTheChecksBlockAfterTheVerifyChe
               HasSubstr("\nChecks:\n"
                         "  backport: FAIL  (9 of 24 runs failed with cccccccccccc cherry-picked\n"
                         "            onto dddddddddddd: the fix alone does not fix it there (it\n"
-                        "            needs earlier commits of the range too); P(fixed) = 0.0003)\n"
+                        "            needs other commits too); P(fixed) = 0.0003)\n"
                         "\n"));
 
   report["result"]["checks"]["backport"] = backport_check("conflict");

@@ -372,7 +372,7 @@ TEST_F(FixReportTest, ABackportThatDoesNotFixTheBrokenEndFailsInEveryFormat) {
   EXPECT_EQ(backport["status"], "fail") << backport.dump();
   EXPECT_GE(backport["fails"].get<uint64_t>(), 1U);
   const std::string note =
-      ": the fix alone does not fix it there (it needs earlier commits of the range too); "
+      ": the fix alone does not fix it there (it needs other commits too); "
       "P(fixed) ";
   EXPECT_THAT(unwrapped(render_text(doc)), HasSubstr("\n  backport: FAIL  ("));
   EXPECT_THAT(unwrapped(render_text(doc)), HasSubstr(note));
