@@ -467,6 +467,11 @@ TEST_F(BisectorTest, ASecondFixBisectionOfTheSameTestFindsTheFixInTheStoredRuns)
   EXPECT_EQ(result_of(store_, again)["culprit"], result_of(store_, first)["culprit"]);
 }
 
+// Whether the checkout has bug/marker, which the planted commit adds.
+bool has_marker(const build::CommitCheckout& checkout) {
+  return std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
+}
+
 // Fails in `percent` of runs wherever `passes(checkout)` is false.
 FakeRunner::Fn fails_unless(std::function<bool(const build::CommitCheckout&)> passes,
                             uint32_t percent) {
@@ -484,11 +489,7 @@ TEST_F(BisectorTest, TheBackportCheckRunsTheBrokenCommitWithTheFixCherryPicked) 
   // The test passes once bug/marker exists: the fix is the merge that brought it in, and
   // cherry-picked onto the root (`-m 1`), it brings the marker there too.
   make(sized(60, 3));
-  runner_.fn = fails_unless(
-      [](const build::CommitCheckout& checkout) {
-        return std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
-      },
-      30);
+  runner_.fn = fails_unless(has_marker, 30);
   const int64_t id = create_fix(store_, history_, backport_config());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
   const auto result = result_of(store_, id);
@@ -515,8 +516,7 @@ TEST_F(BisectorTest, ABackportThatDoesNotFixTheBrokenCommitFails) {
   const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
   runner_.fn = fails_unless(
       [real](const build::CommitCheckout& checkout) {
-        return real.count(checkout.sha) > 0 &&
-               std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
+        return real.count(checkout.sha) > 0 && has_marker(checkout);
       },
       30);
   const int64_t id = create_fix(store_, history_, backport_config());
@@ -568,12 +568,8 @@ TEST_F(BisectorTest, BackportOntoCherryPicksTheFixOntoAnotherBranch) {
   git(history_.repo, {"branch", "linux-stable", stable});
   const std::set<std::string> real(history_.shas.begin(), history_.shas.end());
   std::string pick_parent;  // read while the worktree exists: it goes with the bisection
-  runner_.fn = [&, inner = fails_unless(
-                       [](const build::CommitCheckout& checkout) {
-                         return std::filesystem::exists(std::filesystem::path(checkout.worktree) /
-                                                        "bug" / "marker");
-                       },
-                       30)](const build::CommitCheckout& checkout, uint32_t index) {
+  runner_.fn = [&, inner = fails_unless(has_marker, 30)](const build::CommitCheckout& checkout,
+                                                         uint32_t index) {
     if (real.count(checkout.sha) == 0) {
       pick_parent = trim(git(checkout.worktree, {"log", "-1", "--format=%P", checkout.sha}));
     }
@@ -598,11 +594,7 @@ TEST_F(BisectorTest, BackportOntoCherryPicksTheFixOntoAnotherBranch) {
 
 TEST_F(BisectorTest, ABackportOntoACommitThatHasTheFixOrIsGoneIsInconclusiveNotAPass) {
   make(sized(40, 3));
-  runner_.fn = fails_unless(
-      [](const build::CommitCheckout& checkout) {
-        return std::filesystem::exists(std::filesystem::path(checkout.worktree) / "bug" / "marker");
-      },
-      30);
+  runner_.fn = fails_unless(has_marker, 30);
   // Onto the good end: the pick would be empty, and its PASS would say nothing of a backport.
   config::Config config = find_fix_config();
   config.decision.backport_onto = "main";
