@@ -20,9 +20,11 @@ using ::testing::StartsWith;
 const fs::path kSchema =
     fs::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / "report-schema.json";
 
-// Validates with Debian's python3-jsonschema (a pyenv python3 on PATH would not see it).
-void expect_valid_report(const std::string& text, const fs::path& dir, const std::string& what) {
-  ASSERT_TRUE(fs::exists(kSchema)) << kSchema;
+// What Debian's python3-jsonschema (a pyenv python3 on PATH would not see it) says of `text`
+// against the schema: its exit code 0 and no output when it is valid.
+base::ProcessResult schema_errors(const std::string& text, const fs::path& dir,
+                                  const std::string& what) {
+  EXPECT_TRUE(fs::exists(kSchema)) << kSchema;
   const fs::path instance =
       dir / ("report-" + std::to_string(std::hash<std::string>{}(what)) + ".json");
   write_text(instance, text);
@@ -45,8 +47,24 @@ sys.exit(1 if errors else 0)
   options.timeout = std::chrono::seconds(60);
   options.merge_stderr = true;
   auto result = base::run_process(options);
-  ASSERT_TRUE(result.has_value()) << result.error().message();
-  EXPECT_EQ(result->exit_code, 0) << what << " does not match the schema:\n" << result->out;
+  EXPECT_TRUE(result.has_value()) << result.error().message();
+  if (result.has_value()) return *result;
+  base::ProcessResult failed;
+  failed.exit_code = -2;
+  return failed;
+}
+
+void expect_valid_report(const std::string& text, const fs::path& dir, const std::string& what) {
+  const base::ProcessResult result = schema_errors(text, dir, what);
+  EXPECT_EQ(result.exit_code, 0) << what << " does not match the schema:\n" << result.out;
+}
+
+// The schema refuses `doc`, a report changed into one the tool never writes.
+void expect_invalid_report(const nlohmann::json& doc, const fs::path& dir,
+                           const std::string& what) {
+  const base::ProcessResult result = schema_errors(doc.dump(2), dir, what);
+  EXPECT_EQ(result.exit_code, 1) << what << " matches the schema:\n" << result.out;
+  EXPECT_THAT(result.out, HasSubstr("result")) << what;
 }
 
 CliResult report(const Scenario& s, int id, const std::string& format) {
@@ -153,6 +171,12 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
   EXPECT_EQ(doc["bisection"]["bad"]["ref"], "refs/heads/linux-6.1.y");
   EXPECT_EQ(doc["bisection"]["bad"]["sha"], s.history.tip);
   EXPECT_EQ(doc["bisection"]["good"][0]["ref"], "v6.1");
+  EXPECT_FALSE(doc["result"].contains("last_broken"));
+  nlohmann::json with_last = doc;
+  with_last["result"]["last_broken"] = {{"sha", doc["result"]["culprit"]["sha"]},
+                                        {"subject", doc["result"]["culprit"]["subject"]},
+                                        {"probability", 0.5}};
+  expect_invalid_report(with_last, dir.path(), "a regression report with last_broken");
 
   const CliResult email = report(s, 1, "email");
   ASSERT_EQ(email.exit_code, 0) << describe(email);
@@ -245,6 +269,24 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
   EXPECT_EQ(backport["onto"], s.history.root);
   EXPECT_TRUE(backport["commit"].is_string());
   EXPECT_EQ(doc["warnings"], nlohmann::json::array());
+  // The same document said to be a regression's, and a fix's with a revert check, are refused.
+  nlohmann::json regression = doc;
+  regression["bisection"]["mode"] = "regression";
+  expect_invalid_report(regression, dir.path(), "a regression report with last_broken");
+  regression["result"].erase("last_broken");
+  expect_invalid_report(regression, dir.path(), "a regression report with a backport check");
+  regression["result"]["checks"].erase("backport");
+  expect_valid_report(regression.dump(), dir.path(), "the regression report made of it");
+  nlohmann::json no_last = doc;
+  no_last["result"].erase("last_broken");
+  expect_invalid_report(no_last, dir.path(), "a fix report without last_broken");
+  nlohmann::json reverted = doc;
+  nlohmann::json revert = doc["result"]["checks"]["backport"];
+  revert["reverted"] = revert["picked"];
+  revert.erase("picked");
+  revert.erase("own_runs");
+  reverted["result"]["checks"]["revert"] = revert;
+  expect_invalid_report(reverted, dir.path(), "a fix report with a revert check");
   // "  backport: PASS  (0 of 24 runs failed with <fix> cherry-picked onto <root>; ...)", wrapped.
   const std::string backport_line = "\nChecks:\n  backport: PASS  (0 of ";
   const std::string backport_words = " runs failed with " + fix.substr(0, 12) +
