@@ -1153,8 +1153,9 @@ std::string Config::hash() const {
   append_strings(out, "build.command", build.command);
   integer("build.timeout", build.timeout.count());
   // [range] came after v1: serialised only when not the default, so existing configs keep their
-  // hashes. It changes the candidates, so a bisection's answer: part of the hash.
-  if (range.first_parent) {
+  // hashes. It changes the candidates, so a bisection's answer: part of the hash. find_fix walks
+  // the first-parent chain whatever first_parent says, so with it first_parent changes nothing.
+  if (range.first_parent && !range.find_fix) {
     out += "range.first_parent=1\n";
   }
   if (range.find_fix) {

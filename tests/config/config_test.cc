@@ -438,6 +438,8 @@ TEST(ConfigTest, RangeFindFixIsReadAndChangesTheHashOnlyWhenTrue) {
   Config built;
   built.range.find_fix = true;
   EXPECT_EQ(built.hash(), fix);
+  // A fix search walks the first-parent chain anyway: first_parent says nothing more.
+  EXPECT_EQ(parsed("[range]\nfind_fix = true\nfirst_parent = true\n").hash(), fix);
   auto wrong = parse_config("[range]\nfind_fix = \"yes\"\n", "c.toml");
   ASSERT_FALSE(wrong.has_value());
   EXPECT_THAT(wrong.error().message(), HasSubstr("c.toml:2:"));
