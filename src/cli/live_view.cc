@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "engine/bisector.h"
 #include "engine/evidence.h"
+#include "git/repository.h"
 #include "model/candidate_dag.h"
 #include "model/posterior.h"
 #include "model/stop_rule.h"
@@ -137,8 +138,10 @@ bool rebuild_posterior(const config::Config& config,
       const store::Candidate& fix = candidates[candidate.parents.front()];
       snapshot.top.push_back({fix.sha, fix.subject, probability[order[i]]});
     } else {
-      snapshot.top.push_back({snapshot.good_shas.empty() ? "?" : snapshot.good_shas.front(),
-                              "(the fixed end)", probability[order[i]]});
+      snapshot.top.push_back(
+          {snapshot.good_shas.empty() ? "?" : snapshot.good_shas.front(),
+           snapshot.fixed_subject.empty() ? "(the fixed end)" : snapshot.fixed_subject,
+           probability[order[i]]});
     }
   }
   if (options.no_regression_prior > 0) {
@@ -374,6 +377,12 @@ base::Result<LiveSnapshot> gather_snapshot(store::Store& store, int64_t id) {
     s.stop_at = model::stop_threshold(model::StopOptions{.confidence = s.target});
     s.first_parent = config->range.first_parent;
     s.find_fix = config->range.find_fix;
+  }
+  if (s.find_fix && !s.good_shas.empty()) {
+    // The fixed end is no candidate, so the store has no subject for it: the repository has.
+    if (auto repo = git::Repository::open(s.repo)) {
+      if (auto info = repo->commit_info(s.good_shas.front())) s.fixed_subject = info->subject;
+    }
   }
   if (config && rebuild_posterior(*config, candidates, shared_runs, failed_builds, s)) {
     // Decisions are logged before their runs; the posterior now also counts the runs since.

@@ -93,6 +93,9 @@ struct LiveSnapshot {
   // fix; ..."), `top` lists fixes (each candidate's newer neighbour, the good end for the newest),
   // and the header says "broken" and "fixed" for bad and good.
   bool find_fix = false;
+  // range.find_fix: the good end's subject, read from the repository (it is no candidate); empty
+  // when the repository cannot be read, and `top` then says "(the fixed end)".
+  std::string fixed_subject;
   bool posterior_rebuilt = false;  // `top` and `credible_set_size` come from the model
   std::vector<LiveCandidate> top;  // most likely first, at most kTopCandidates
   double confidence = 0;           // probability of the most likely culprit now

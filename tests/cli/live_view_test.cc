@@ -425,6 +425,7 @@ TEST_F(LiveViewOfARealBisection, AFixBisectionListsFixesAndSaysFoundTheFix) {
   auto spec = engine::prepare_bisection(request);
   ASSERT_TRUE(spec.has_value()) << spec.error().message();
   const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
+
   runner_.fn = testing::FakeRunner::flaky(broken, 30);
   engine::BisectorOptions options;
   options.worktree_root = (dir_ / "worktrees").native();
@@ -445,6 +446,39 @@ TEST_F(LiveViewOfARealBisection, AFixBisectionListsFixesAndSaysFoundTheFix) {
               StartsWith("bisection 1: found, repo repo, broken " + history_.root.substr(0, 12) +
                          ", fixed " + history_.tip.substr(0, 12) + "\n"));
   EXPECT_THAT(frame, HasSubstr("result:     found the fix " + history_.shas[fix].substr(0, 12)));
+}
+
+// When every commit of the chain fails, the last broken is the newest candidate and the fix it
+// implies is the fixed end: no candidate, so the listing takes its subject from the repository.
+TEST_F(LiveViewOfARealBisection, AFixAtTheFixedEndIsListedWithItsSubjectFromTheRepository) {
+  std::set<std::string> broken(history_.shas.begin(), history_.shas.end());
+  config::Config config = testing::test_config();
+  config.range.find_fix = true;
+  engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
+  auto spec = engine::prepare_bisection(request);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
+  runner_.fn = testing::FakeRunner::flaky(broken, 100);
+  engine::BisectorOptions options;
+  options.worktree_root = (dir_ / "worktrees").native();
+  engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
+  ASSERT_TRUE(bisector.run(id).has_value());
+
+  auto snapshot = gather_snapshot(*store_, id);
+  ASSERT_TRUE(snapshot.has_value()) << snapshot.error().message();
+  ASSERT_FALSE(snapshot->top.empty());
+  const std::string subject =
+      testing::git(history_.repo, {"log", "-1", "--format=%s", history_.tip});
+  EXPECT_EQ(snapshot->top.front().sha, history_.tip);
+  EXPECT_EQ(snapshot->top.front().subject + "\n", subject);
+  EXPECT_THAT(render_frame(*snapshot, {100, true}), HasSubstr(subject.substr(0, 20)));
+
+  // Without the repository it says what the commit is instead.
+  std::filesystem::remove_all(history_.repo);
+  auto unreadable = gather_snapshot(*store_, id);
+  ASSERT_TRUE(unreadable.has_value()) << unreadable.error().message();
+  ASSERT_FALSE(unreadable->top.empty());
+  EXPECT_EQ(unreadable->top.front().subject, "(the fixed end)");
 }
 
 // The snapshot takes the revert check's line from its last "check" event, and drops it once a plan
