@@ -584,6 +584,10 @@ std::string ProcessResult::status_text(const ProcessOptions& options) const {
   return fmt::format("exit {}", exit_code);
 }
 
+bool process_alive(int64_t pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
 Result<ProcessResult> run_process(const ProcessOptions& options) {
   FB_ASSIGN_OR_RETURN(ExecPlan plan, plan_exec(options));
   const std::string& program = options.argv[0];

@@ -95,6 +95,10 @@ struct ProcessResult {
 // Runs options.argv to completion and returns what happened. Blocks the calling thread.
 Result<ProcessResult> run_process(const ProcessOptions& options);
 
+// Whether a process with this pid exists on this machine (kill(pid, 0); one that is not ours
+// counts). False for pid <= 0.
+bool process_alive(int64_t pid);
+
 // The seam for running programs: modules take a ProcessRunner& so that tests can substitute a fake.
 class ProcessRunner {
  public:

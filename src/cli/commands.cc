@@ -57,17 +57,13 @@ int64_t now_ms() {
       .count();
 }
 
-bool process_alive(int64_t pid) {
-  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-}
-
 // Whether `bisection`, as just read, is running under a process that no longer exists (kill -9,
 // a crash, a reboot): nothing will move it on until `resume` takes it over. Its owner would have
 // moved it on before exiting, so a caller that sees this outside a write transaction must read the
 // bisection again to rule out an owner that finished between the read and the check.
 bool owner_gone(const store::Bisection& bisection) {
   return bisection.state == BisectionState::kRunning && bisection.owner_pid &&
-         !process_alive(*bisection.owner_pid);
+         !base::process_alive(*bisection.owner_pid);
 }
 
 bool finished(BisectionState state) {
@@ -352,7 +348,7 @@ base::Result<Overview> checked_overview(store::Store& store, int64_t id) {
 base::Result<LiveSnapshot> checked_snapshot(store::Store& store, int64_t id) {
   FB_ASSIGN_OR_RETURN(LiveSnapshot snapshot, gather_snapshot(store, id));
   const auto gone = [](const LiveSnapshot& s) {
-    return s.state == BisectionState::kRunning && s.owner_pid && !process_alive(*s.owner_pid);
+    return s.state == BisectionState::kRunning && s.owner_pid && !base::process_alive(*s.owner_pid);
   };
   if (gone(snapshot)) {
     const int64_t dead = *snapshot.owner_pid;
@@ -514,7 +510,7 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
     return fail(opened.error(), "store");
   }
   // A bisection whose process died still says running: pause it first so it can be claimed.
-  auto recovered = opened->store.recover_running(process_alive, now_ms());
+  auto recovered = opened->store.recover_running(base::process_alive, now_ms());
   if (!recovered) {
     return fail(recovered.error(), "store " + opened->path);
   }

@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/process.h"
 #include "store/daemon_lock.h"
 #include "store/store.h"
 
@@ -28,13 +29,6 @@ constexpr std::string_view kDaemonMode = "daemon";
 int64_t now_ms(const base::Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch())
       .count();
-}
-
-bool process_alive(int64_t pid) {
-  if (pid <= 0) {
-    return false;
-  }
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
 std::string data_string(const store::Event& event, const char* key) {
@@ -229,7 +223,7 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
   FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
 
   FB_ASSIGN_OR_RETURN(auto recovered, while_busy(options, clock, "recovering", [&] {
-                        return store.recover_running(process_alive, now_ms(clock));
+                        return store.recover_running(base::process_alive, now_ms(clock));
                       }));
   for (int64_t id : recovered) {
     spdlog::warn("bisection {}: its process died while running it; paused", id);

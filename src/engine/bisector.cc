@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -22,6 +22,7 @@
 
 #include "base/failpoint.h"
 #include "base/paths.h"
+#include "base/process.h"
 #include "build/kernel_builder.h"
 #include "engine/cost_learner.h"
 #include "engine/evidence.h"
@@ -54,38 +55,41 @@ constexpr size_t kMaxConflictPaths = 50;
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
 
-// FLAKEBISECT_RUN indexes taken by the batches in progress in this process. The workers of a
-// daemon (`daemon --jobs`) that run one commit of one test at once take distinct indexes; a batch
-// that started after every run stored at the commit would otherwise repeat the index of a run
-// another worker has not stored yet. Another process can still repeat one (docs/usage.md). A
-// batch holds its range until it ends. A batch alone at its commit starts, as before, right after
-// the runs stored there, so a bisection alone at its commits takes the same indexes after a
-// resume; beside another worker at one commit, a batch that ends early leaves a gap.
+// FLAKEBISECT_RUN indexes taken by a batch in progress, held in the store
+// (Store::reserve_run_indexes) until the batch ends. Batches that run one commit of one test at
+// once, in the workers of one daemon (`daemon --jobs`) or in different processes (a foreground
+// `run` beside the daemon), take distinct indexes; a batch that started after every run stored at
+// the commit would otherwise repeat the index of a run another batch has not stored yet. A batch
+// alone at its commit starts, as before, right after the runs stored there, so a bisection alone
+// at its commits takes the same indexes after a resume (the range a killed process held is
+// dropped, since it is no longer alive); beside another batch at one commit, a batch that ends
+// early leaves a gap.
 class RunIndexReservation {
  public:
-  // `count` indexes at `sha` for the test `identity`: from what `after_stored` reads from the
-  // store on, after every range in flight. The store is read under the same lock as the ranges:
-  // read before it, a batch that ended in between (its range released, its runs stored since the
-  // read) would be missed.
-  static base::Result<std::unique_ptr<RunIndexReservation>> take(
-      const std::string& identity, const std::string& sha, uint32_t count,
-      const std::function<base::Result<uint32_t>()>& after_stored) {
-    std::lock_guard<std::mutex> lock(mutex());
-    FB_ASSIGN_OR_RETURN(uint32_t first, after_stored());
-    const std::string key = identity + " " + sha;
-    Ranges& ranges = in_flight()[key];
-    for (const auto& [token, range] : ranges) {
-      first = std::max(first, range.second);
+  // `count` indexes at `sha` for the test `identity`, from `floor` on, after every run stored
+  // there and every range another live batch holds.
+  static base::Result<std::unique_ptr<RunIndexReservation>> take(store::Store& store,
+                                                                 const std::string& identity,
+                                                                 const std::string& sha,
+                                                                 uint32_t floor, uint32_t count,
+                                                                 int64_t now_ms) {
+    FB_ASSIGN_OR_RETURN(const auto taken,
+                        store.reserve_run_indexes(identity, sha, floor, count, ::getpid(), now_ms,
+                                                  base::process_alive));
+    if (taken.second > std::numeric_limits<uint32_t>::max() - count) {
+      return base::make_error(base::ErrorCode::kFailed,
+                              "store {}: FLAKEBISECT_RUN at {} would pass {}", store.path(), sha,
+                              std::numeric_limits<uint32_t>::max());
     }
-    const uint64_t token = ++next_token();
-    ranges[token] = {first, first + count};
-    return std::unique_ptr<RunIndexReservation>(new RunIndexReservation(key, first, token));
+    return std::unique_ptr<RunIndexReservation>(
+        new RunIndexReservation(store, taken.first, static_cast<uint32_t>(taken.second)));
   }
+  // Gives the range back. A failure leaves the row until the next batch at the commit after this
+  // process has ended: indexes are skipped, none repeated.
   ~RunIndexReservation() {
-    std::lock_guard<std::mutex> lock(mutex());
-    auto it = in_flight().find(key_);
-    it->second.erase(token_);
-    if (it->second.empty()) in_flight().erase(it);
+    if (auto released = store_.release_run_indexes(id_); !released) {
+      spdlog::debug("{}", released.error().message());
+    }
   }
   RunIndexReservation(const RunIndexReservation&) = delete;
   RunIndexReservation& operator=(const RunIndexReservation&) = delete;
@@ -93,26 +97,12 @@ class RunIndexReservation {
   uint32_t first() const { return first_; }
 
  private:
-  RunIndexReservation(std::string key, uint32_t first, uint64_t token)
-      : key_(std::move(key)), first_(first), token_(token) {}
+  RunIndexReservation(store::Store& store, int64_t id, uint32_t first)
+      : store_(store), id_(id), first_(first) {}
 
-  using Ranges = std::map<uint64_t, std::pair<uint32_t, uint32_t>>;  // token -> [first, end)
-  static std::mutex& mutex() {
-    static std::mutex mutex;
-    return mutex;
-  }
-  static std::map<std::string, Ranges>& in_flight() {
-    static std::map<std::string, Ranges> in_flight;
-    return in_flight;
-  }
-  static uint64_t& next_token() {
-    static uint64_t token = 0;
-    return token;
-  }
-
-  std::string key_;
+  store::Store& store_;
+  int64_t id_ = 0;
   uint32_t first_ = 0;
-  uint64_t token_ = 0;
 };
 
 // JSON text that is valid whatever bytes the strings hold (commit subjects need not be UTF-8).
@@ -593,11 +583,11 @@ class Session {
         report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
         return true;
       };
-      FB_ASSIGN_OR_RETURN(
-          const auto indexes,
-          RunIndexReservation::take(bisection_.spec.test_identity, candidates_[batch.commit].sha,
-                                    batch.runs - batch.done,
-                                    [&] { return next_run_index(batch.commit); }));
+      FB_ASSIGN_OR_RETURN(const auto indexes,
+                          RunIndexReservation::take(store_, bisection_.spec.test_identity,
+                                                    candidates_[batch.commit].sha,
+                                                    evidence_.recorded_runs[batch.commit],
+                                                    batch.runs - batch.done, now_ms()));
       next_index_ = indexes->first();
       FB_TRY(runner_->run_batch(checkout_of(batch.commit), next_index_, batch.runs - batch.done,
                                 sink));
@@ -896,22 +886,6 @@ class Session {
           id_);
     }
     return config;
-  }
-
-  // The FLAKEBISECT_RUN index of the next run at x: after every run stored at x for this test,
-  // this bisection's and any other's, even those recorded since this one read its evidence (a
-  // second bisection of the same test on the store). RunIndexReservation then moves it past the
-  // batches in flight in this process; two processes that start runs at one commit at the same
-  // moment can still repeat an index (docs/usage.md).
-  base::Result<uint32_t> next_run_index(CommitIndex x) {
-    return next_run_index_at(candidates_[x].sha, evidence_.recorded_runs[x]);
-  }
-  // The same at any commit (the revert check's), at least `floor`. Read right before the batch:
-  // a value read before a build is stale by the runs another bisection stored meanwhile.
-  base::Result<uint32_t> next_run_index_at(const std::string& sha, uint32_t floor) {
-    FB_ASSIGN_OR_RETURN(const int64_t stored,
-                        store_.next_run_index(bisection_.spec.test_identity, sha));
-    return std::max(floor, static_cast<uint32_t>(stored));
   }
 
   // Records one finished run (its own committed transaction), then counts it.
@@ -1455,10 +1429,9 @@ class Session {
       };
       // Read again: the build above can have taken minutes, while another bisection of this
       // test stored runs here (two daemon workers checking the same commit).
-      FB_ASSIGN_OR_RETURN(
-          const auto indexes,
-          RunIndexReservation::take(bisection_.spec.test_identity, target.sha, batch,
-                                    [&] { return next_run_index_at(target.sha, next); }));
+      FB_ASSIGN_OR_RETURN(const auto indexes,
+                          RunIndexReservation::take(store_, bisection_.spec.test_identity,
+                                                    target.sha, next, batch, now_ms()));
       next_index_ = indexes->first();
       FB_TRY(runner_->run_batch(checkout, next_index_, batch, sink));
       if (ended) {
@@ -1684,7 +1657,7 @@ class Session {
   std::vector<std::string> artifacts_;             // the ok build's artifact directory
   std::unordered_map<std::string, std::vector<CommitIndex>> commits_of_tree_;
   Evidence evidence_;
-  uint32_t next_index_ = 0;      // FLAKEBISECT_RUN of the batch's next run (next_run_index)
+  uint32_t next_index_ = 0;      // FLAKEBISECT_RUN of the batch's next run (RunIndexReservation)
   uint64_t bisection_runs_ = 0;  // runs this bisection recorded, all outcomes
   uint64_t builds_ = 0;          // builds this bisection recorded
   int64_t elapsed_before_ms_ = 0;

@@ -122,10 +122,28 @@ ALTER TABLE bisections ADD COLUMN good_refs TEXT
   CHECK (good_refs IS NULL OR (json_valid(good_refs) AND json_type(good_refs) = 'array'));
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// Version 4: the FLAKEBISECT_RUN indexes that batches in progress have taken at a commit, so that
+// two processes running one test at one commit at once (a foreground `run` beside the daemon) take
+// distinct indexes. A row lives while its batch runs; one whose process died is dropped by the
+// next batch at that commit. Nothing else reads it.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE run_index_reservations (
+  id            INTEGER PRIMARY KEY,
+  test_identity TEXT NOT NULL,
+  sha           TEXT NOT NULL,
+  first_index   INTEGER NOT NULL CHECK (first_index >= 0),
+  end_index     INTEGER NOT NULL CHECK (end_index >= first_index),
+  owner_pid     INTEGER NOT NULL,
+  taken_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX run_index_reservations_by_commit ON run_index_reservations (test_identity, sha);
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 }};
 
 }  // namespace

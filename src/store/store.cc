@@ -838,6 +838,54 @@ Result<int64_t> Store::next_run_index(const std::string& test_identity, const st
   return stmt.column_int64(0);
 }
 
+Result<std::pair<int64_t, int64_t>> Store::reserve_run_indexes(
+    const std::string& test_identity, const std::string& sha, int64_t floor, int64_t count,
+    int64_t owner_pid, int64_t now_ms, const std::function<bool(int64_t)>& alive) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(int64_t first, next_run_index(test_identity, sha));
+  first = std::max(first, floor);
+  std::vector<int64_t> dead;
+  {
+    FB_ASSIGN_OR_RETURN(Statement taken,
+                        db_->prepare("SELECT id, end_index, owner_pid FROM run_index_reservations "
+                                     "WHERE test_identity = ?1 AND sha = ?2"));
+    FB_TRY(taken.bind_all(test_identity, sha));
+    while (true) {
+      FB_ASSIGN_OR_RETURN(bool row, taken.step());
+      if (!row) break;
+      if (!alive(taken.column_int64(2))) {
+        dead.push_back(taken.column_int64(0));
+        continue;
+      }
+      first = std::max(first, taken.column_int64(1));
+    }
+  }
+  for (int64_t id : dead) {
+    FB_ASSIGN_OR_RETURN(Statement drop,
+                        db_->prepare("DELETE FROM run_index_reservations WHERE id = ?1"));
+    FB_TRY(drop.bind_all(id));
+    FB_TRY(drop.run());
+  }
+  FB_ASSIGN_OR_RETURN(Statement insert, db_->prepare(R"sql(
+      INSERT INTO run_index_reservations (test_identity, sha, first_index, end_index, owner_pid,
+                                          taken_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id)sql"));
+  FB_TRY(insert.bind_all(test_identity, sha, first, first + std::max<int64_t>(count, 0), owner_pid,
+                         now_ms));
+  FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(insert, path()));
+  FB_TRY(txn.commit());
+  return std::make_pair(id, first);
+}
+
+Status Store::release_run_indexes(int64_t reservation_id) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare("DELETE FROM run_index_reservations WHERE id = ?1"));
+  FB_TRY(stmt.bind_all(reservation_id));
+  FB_TRY(stmt.run());
+  return txn.commit();
+}
+
 Result<std::vector<RunRecord>> Store::runs_for_bisection(int64_t bisection_id) {
   FB_ASSIGN_OR_RETURN(Statement stmt,
                       db_->prepare(fmt::format(

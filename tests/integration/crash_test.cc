@@ -173,5 +173,50 @@ TEST(Interrupt, SigintBeforeTheBisectionIsStoredQuitsAtOnce) {
   EXPECT_FALSE(fs::exists(s.db));
 }
 
+// Two foreground bisections of one test (two ranges ending at one bad commit) in two processes
+// start by reproducing at that commit at the same moment. Each run still gets its own
+// FLAKEBISECT_RUN there: the store holds the indexes a batch in progress has taken, so a seeded
+// reproducer never makes the same run twice.
+TEST(Interrupt, TwoProcessesRunningOneTestAtOneCommitTakeDistinctRunIndexes) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 20), 30);
+  write_text(s.slow, "");
+  std::vector<std::string> wide = run_args(s);
+  wide.insert(wide.end(), {"--", s.script.native()});
+  std::vector<std::string> narrow = {
+      "--db",           s.db.native(),     "run",   "--repo",      s.history.repo.native(),
+      "--good",         s.history.shas[5], "--bad", s.history.tip, "--",
+      s.script.native()};
+  auto first = start_cli(wide, dir.path() / "wide.log");
+  auto second = start_cli(narrow, dir.path() / "narrow.log");
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  // Both reproduce at the tip, 0.3 s a run, before the runs go fast.
+  ASSERT_TRUE(wait_for([&] {
+    std::istringstream pids(read_text(s.pids));
+    int lines = 0;
+    for (std::string line; std::getline(pids, line);) ++lines;
+    return lines >= 8;
+  }));
+  fs::remove(s.slow);
+  for (auto* child : {&*first, &*second}) {
+    auto status = child->wait_for(std::chrono::seconds(120));
+    ASSERT_TRUE(status.has_value() && status->has_value()) << "did not end";
+    EXPECT_EQ((*status)->exit_code, 0)
+        << read_text(dir.path() / "wide.log") << read_text(dir.path() / "narrow.log");
+  }
+  std::vector<Row> rows = stored_rows(s.db, 1);
+  const std::vector<Row> others = stored_rows(s.db, 2);
+  rows.insert(rows.end(), others.begin(), others.end());
+  std::map<std::pair<std::string, int64_t>, int> taken;
+  size_t at_tip = 0;
+  for (const auto& [sha, index, outcome] : rows) {
+    EXPECT_EQ(++taken[std::make_pair(sha, index)], 1)
+        << "FLAKEBISECT_RUN " << index << " at " << sha << " ran twice";
+    if (sha == s.history.tip) ++at_tip;
+  }
+  EXPECT_GE(at_tip, 2U);
+  EXPECT_FALSE(others.empty());
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
