@@ -41,13 +41,13 @@ using nlohmann::json;
 using store::BisectionState;
 
 int fail(const base::Error& error, const std::string& where) {
-  fmt::print(stderr, "flakebisect: error: {}{}\n", printable(error.message()),
+  cli::write(stderr, "flakebisect: error: {}{}\n", printable(error.message()),
              where.empty() ? "" : fmt::format(" ({})", printable(where)));
   return kExitError;
 }
 
 int usage_error(const std::string& message) {
-  fmt::print(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n", message);
+  cli::write(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n", message);
   return kExitUsage;
 }
 
@@ -236,9 +236,9 @@ void print_result(const store::Bisection& bisection, bool as_json) {
   }
   const json result = json::parse(*bisection.result_json, nullptr, false);
   if (as_json) {
-    fmt::print("{}\n", to_json_text(result, 2));
+    cli::write(stdout, "{}\n", to_json_text(result, 2));
   } else {
-    fmt::print("{}", result_summary(result));
+    cli::write(stdout, "{}", result_summary(result));
   }
 }
 
@@ -273,11 +273,11 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
   }
   switch (*state) {
     case BisectionState::kPaused:
-      fmt::print(stderr, "flakebisect: bisection {} paused; continue with: flakebisect resume {}\n",
+      cli::write(stderr, "flakebisect: bisection {} paused; continue with: flakebisect resume {}\n",
                  id, id);
       return kExitOk;
     case BisectionState::kCancelled:
-      fmt::print(stderr, "flakebisect: bisection {} was cancelled\n", id);
+      cli::write(stderr, "flakebisect: bisection {} was cancelled\n", id);
       return kExitOk;
     case BisectionState::kFound:
     case BisectionState::kInconclusive:
@@ -290,7 +290,7 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
       return kExitOk;
     }
     default:
-      fmt::print(stderr, "flakebisect: bisection {} is {}\n", id, store::to_string(*state));
+      cli::write(stderr, "flakebisect: bisection {} is {}\n", id, store::to_string(*state));
       return kExitError;
   }
 }
@@ -407,25 +407,26 @@ std::string owner_text(std::optional<int64_t> owner_pid, bool gone) {
 
 void print_overview(const Overview& view) {
   const store::Bisection& b = view.bisection;
-  fmt::print("bisection {}: {}{}\n", b.id, store::to_string(b.state),
+  cli::write(stdout, "bisection {}: {}{}\n", b.id, store::to_string(b.state),
              owner_text(b.owner_pid, view.owner_gone));
-  fmt::print("  repo:    {}\n", printable(b.spec.repo));
-  fmt::print("  bad:     {}{}\n", b.spec.bad_sha, view.find_fix ? " (broken: the test fails)" : "");
+  cli::write(stdout, "  repo:    {}\n", printable(b.spec.repo));
+  cli::write(stdout, "  bad:     {}{}\n", b.spec.bad_sha,
+             view.find_fix ? " (broken: the test fails)" : "");
   for (const std::string& good : b.spec.good_shas) {
-    fmt::print("  good:    {}{}\n", good, view.find_fix ? " (fixed: the test passes)" : "");
+    cli::write(stdout, "  good:    {}{}\n", good, view.find_fix ? " (fixed: the test passes)" : "");
   }
   if (view.find_fix) {
-    fmt::print("  range:   good's first-parent chain, looking for the fix (--find-fix)\n");
+    cli::write(stdout, "  range:   good's first-parent chain, looking for the fix (--find-fix)\n");
   } else if (view.first_parent) {
-    fmt::print("  range:   first-parent chain of bad only (--first-parent)\n");
+    cli::write(stdout, "  range:   first-parent chain of bad only (--first-parent)\n");
   }
-  fmt::print("  created: {}\n", iso_time(b.created_at_ms));
-  fmt::print("  runs:    {}, builds: {}\n", view.runs, view.builds);
+  cli::write(stdout, "  created: {}\n", iso_time(b.created_at_ms));
+  cli::write(stdout, "  runs:    {}, builds: {}\n", view.runs, view.builds);
   if (!view.last_step.empty()) {
-    fmt::print("  last:    {}\n", printable(view.last_step));
+    cli::write(stdout, "  last:    {}\n", printable(view.last_step));
   }
   if (b.error) {
-    fmt::print("  note:    {}\n", printable(*b.error));
+    cli::write(stdout, "  note:    {}\n", printable(*b.error));
   }
   if (b.result_json) {
     const json result = json::parse(*b.result_json, nullptr, false);
@@ -433,7 +434,7 @@ void print_overview(const Overview& view) {
     size_t start = 0;
     while (start < summary.size()) {
       const size_t end = summary.find('\n', start);
-      fmt::print("  {}\n", summary.substr(start, end - start));
+      cli::write(stdout, "  {}\n", summary.substr(start, end - start));
       start = end == std::string::npos ? summary.size() : end + 1;
     }
   }
@@ -470,7 +471,7 @@ std::optional<int64_t> create_bisection(const GlobalOptions& global, const Start
     return std::nullopt;
   }
   if (owner_pid) {
-    fmt::print(stderr, "flakebisect: bisection {}: bad {}, {} good\n", *id,
+    cli::write(stderr, "flakebisect: bisection {}: bad {}, {} good\n", *id,
                spec->bad_sha.substr(0, 12), spec->good_shas.size());
   }
   return *id;
@@ -499,8 +500,8 @@ int start_command(const GlobalOptions& global, const StartOptions& options) {
   if (!id) {
     return exit_code;
   }
-  fmt::print(stderr, "flakebisect: bisection {} queued; `flakebisect daemon` runs it\n", *id);
-  fmt::print("{}\n", *id);
+  cli::write(stderr, "flakebisect: bisection {} queued; `flakebisect daemon` runs it\n", *id);
+  cli::write(stdout, "{}\n", *id);
   return kExitOk;
 }
 
@@ -518,7 +519,7 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
   if (!claimed) {
     return fail(claimed.error(), fmt::format("bisection {}, store {}", id, opened->path));
   }
-  fmt::print(stderr, "flakebisect: resuming bisection {}\n", id);
+  cli::write(stderr, "flakebisect: resuming bisection {}\n", id);
   return run_claimed(global, *opened, id, json_output);
 }
 
@@ -535,9 +536,9 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
     }
     if (all->empty()) {
       if (json_output) {
-        fmt::print("null\n");
+        cli::write(stdout, "null\n");
       } else {
-        fmt::print(stderr, "flakebisect: no bisections in {}\n", opened->path);
+        cli::write(stderr, "flakebisect: no bisections in {}\n", opened->path);
       }
       return kExitOk;
     }
@@ -551,7 +552,7 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
     if (!snapshot) {
       return fail(snapshot.error(), "store " + opened->path);
     }
-    fmt::print("{}", render_frame(*snapshot, *terminal));
+    cli::write(stdout, "{}", render_frame(*snapshot, *terminal));
     return kExitOk;
   }
   auto view = checked_overview(opened->store, *id);
@@ -559,7 +560,7 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
     return fail(view.error(), "store " + opened->path);
   }
   if (json_output) {
-    fmt::print("{}\n", to_json_text(overview_json(*view), 2));
+    cli::write(stdout, "{}\n", to_json_text(overview_json(*view), 2));
   } else {
     print_overview(*view);
   }
@@ -577,7 +578,8 @@ int list_command(const GlobalOptions& global, bool json_output) {
   }
   json rows = json::array();
   if (!json_output) {
-    fmt::print("{:>5}  {:<14}  {:>6}  {:<12}  {}\n", "ID", "STATE", "RUNS", "BAD", "RESULT");
+    cli::write(stdout, "{:>5}  {:<14}  {:>6}  {:<12}  {}\n", "ID", "STATE", "RUNS", "BAD",
+               "RESULT");
   }
   for (const store::Bisection& b : *all) {
     auto view = checked_overview(opened->store, b.id);
@@ -587,12 +589,12 @@ int list_command(const GlobalOptions& global, bool json_output) {
     if (json_output) {
       rows.push_back(overview_json(*view));
     } else {
-      fmt::print("{:>5}  {:<14}  {:>6}  {:<12}  {}\n", b.id, store::to_string(b.state), view->runs,
-                 b.spec.bad_sha.substr(0, 12), result_headline(view->bisection));
+      cli::write(stdout, "{:>5}  {:<14}  {:>6}  {:<12}  {}\n", b.id, store::to_string(b.state),
+                 view->runs, b.spec.bad_sha.substr(0, 12), result_headline(view->bisection));
     }
   }
   if (json_output) {
-    fmt::print("{}\n", to_json_text(rows, 2));
+    cli::write(stdout, "{}\n", to_json_text(rows, 2));
   }
   return kExitOk;
 }
@@ -629,11 +631,12 @@ int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
     if (json_output) {
       rows.push_back(event_json(event));
     } else {
-      fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
+      cli::write(stdout, "{} {:<9} {}\n", iso_time(event.at_ms), event.kind,
+                 printable(event.message));
     }
   }
   if (json_output) {
-    fmt::print("{}\n", to_json_text(rows, 2));
+    cli::write(stdout, "{}\n", to_json_text(rows, 2));
   }
   return kExitOk;
 }
@@ -681,7 +684,7 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
                     printable(tree, 40)));
   }
   if (!tree.empty() && format != "email") {
-    fmt::print(stderr,
+    cli::write(stderr,
                "flakebisect: note: --tree names the tree in the email's subject; --format {} "
                "has none\n",
                format);
@@ -699,22 +702,22 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
     return fail(document.error(), "store " + opened->path);
   }
   if (format == "json") {
-    fmt::print("{}\n", report::json_text(*document, 2));
+    cli::write(stdout, "{}\n", report::json_text(*document, 2));
   } else if (format == "email") {
-    fmt::print("{}", report::render_email(*document, email));
+    cli::write(stdout, "{}", report::render_email(*document, email));
   } else if (format == "bisect-log") {
-    fmt::print("{}", report::render_bisect_log(*document));
+    cli::write(stdout, "{}", report::render_bisect_log(*document));
   } else if (format == "html") {
-    fmt::print("{}", report::render_html(*document));
+    cli::write(stdout, "{}", report::render_html(*document));
   } else {
-    fmt::print("{}", report::render_text(*document, email));
+    cli::write(stdout, "{}", report::render_text(*document, email));
   }
   // The report is the stored state; "running" under a dead process would mislead (kill -9). Read
   // again: an owner that ended between the first read and the liveness check moved it on.
   auto bisection = opened->store.get_bisection(id);
   if (bisection && owner_gone(*bisection)) bisection = opened->store.get_bisection(id);
   if (bisection && owner_gone(*bisection)) {
-    fmt::print(stderr,
+    cli::write(stderr,
                "flakebisect: note: bisection {} is stored as running, but its process (pid {}) "
                "is gone; continue it with: flakebisect resume {}\n",
                id, *bisection->owner_pid, id);
@@ -726,8 +729,8 @@ namespace {
 
 // What `watch` prints when the bisection's process is gone; the exit status.
 int report_owner_gone(int64_t id, int64_t pid) {
-  fmt::print("bisection {}: running, but its process (pid {}) is gone\n", id, pid);
-  fmt::print(stderr,
+  cli::write(stdout, "bisection {}: running, but its process (pid {}) is gone\n", id, pid);
+  cli::write(stderr,
              "flakebisect: error: bisection {} is not being worked on: its process (pid {}) is "
              "gone; continue with: flakebisect resume {}\n",
              id, pid, id);
@@ -746,7 +749,8 @@ int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interv
     const FrameOptions options = terminal_frame_options(STDOUT_FILENO).value_or(FrameOptions{});
     const size_t rows = terminal_rows(STDOUT_FILENO);
     // One row stays free so the last line's newline cannot scroll the frame's top away.
-    fmt::print("{}", redraw_in_place(render_frame(*snapshot, options), rows > 1 ? rows - 1 : 0));
+    cli::write(stdout, "{}",
+               redraw_in_place(render_frame(*snapshot, options), rows > 1 ? rows - 1 : 0));
     std::fflush(stdout);
     if (snapshot->owner_gone) {
       return report_owner_gone(id, *snapshot->owner_pid);
@@ -756,7 +760,7 @@ int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interv
       if (!bisection) {
         return fail(bisection.error(), "store " + opened.path);
       }
-      fmt::print("bisection {}: {}\n", id, store::to_string(snapshot->state));
+      cli::write(stdout, "bisection {}: {}\n", id, store::to_string(snapshot->state));
       print_result(*bisection, false);
       return kExitOk;
     }
@@ -809,9 +813,10 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
     }
     for (const store::Event& event : read->events) {
       if (json_output) {
-        fmt::print("{}\n", to_json_text(event_json(event)));
+        cli::write(stdout, "{}\n", to_json_text(event_json(event)));
       } else {
-        fmt::print("{} {:<9} {}\n", iso_time(event.at_ms), event.kind, printable(event.message));
+        cli::write(stdout, "{} {:<9} {}\n", iso_time(event.at_ms), event.kind,
+                   printable(event.message));
       }
       last_event = event.id;
     }
@@ -822,10 +827,10 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
         json end{{"id", id}, {"state", store::to_string(bisection.state)}};
         end["result"] = bisection.result_json ? json::parse(*bisection.result_json, nullptr, false)
                                               : json(nullptr);
-        fmt::print("{}\n", to_json_text(end));
+        cli::write(stdout, "{}\n", to_json_text(end));
         return kExitOk;
       }
-      fmt::print("bisection {}: {}\n", id, store::to_string(bisection.state));
+      cli::write(stdout, "bisection {}: {}\n", id, store::to_string(bisection.state));
       print_result(bisection, false);
       return kExitOk;
     }
@@ -833,11 +838,12 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
       // Gone at two reads in a row: not an owner that finished between a read and the check.
       if (dead_owner == *bisection.owner_pid) {
         if (json_output) {
-          fmt::print("{}\n", to_json_text(json{{"id", id},
-                                               {"state", "running"},
-                                               {"owner_pid", dead_owner},
-                                               {"owner_alive", false}}));
-          fmt::print(stderr,
+          cli::write(stdout, "{}\n",
+                     to_json_text(json{{"id", id},
+                                       {"state", "running"},
+                                       {"owner_pid", dead_owner},
+                                       {"owner_alive", false}}));
+          cli::write(stderr,
                      "flakebisect: error: bisection {} is not being worked on: its process (pid "
                      "{}) is gone; continue with: flakebisect resume {}\n",
                      id, dead_owner, id);
@@ -891,14 +897,14 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
     return fail(cancelled.error(), "store " + opened->path);
   }
   if (owner_working) {
-    fmt::print(stderr,
+    cli::write(stderr,
                "flakebisect: bisection {} cancelled; its process stops after the current run\n",
                id);
     return kExitOk;
   }
   // Nobody holds its worktree (a running owner removes it when it notices the cancel).
   (void)git::Worktree::remove(engine::worktree_path(worktree_root(opened->path), id));
-  fmt::print(stderr, "flakebisect: bisection {} cancelled{}\n", id,
+  cli::write(stderr, "flakebisect: bisection {} cancelled{}\n", id,
              dead_owner != 0 ? fmt::format("; its process (pid {}) was gone", dead_owner) : "");
   return kExitOk;
 }

@@ -10,6 +10,7 @@
 
 #include "base/paths.h"
 #include "base/process.h"
+#include "cli/text.h"
 #include "run/qemu_runner.h"
 
 namespace flakebisect::cli {
@@ -180,7 +181,7 @@ int demo_command(const GlobalOptions& global, const DemoOptions& options) {
     missing.push_back("/bin/busybox (busybox-static)");
   }
   if (!missing.empty()) {
-    fmt::print(stderr, "flakebisect: error: demo: missing {}; run scripts/install-deps.sh\n",
+    cli::write(stderr, "flakebisect: error: demo: missing {}; run scripts/install-deps.sh\n",
                fmt::join(missing, ", "));
     return kExitError;
   }
@@ -189,18 +190,18 @@ int demo_command(const GlobalOptions& global, const DemoOptions& options) {
   if (dir.empty()) {
     auto home = base::data_home();
     if (!home) {
-      fmt::print(stderr, "flakebisect: error: demo: {}\n", home.error().message());
+      cli::write(stderr, "flakebisect: error: demo: {}\n", home.error().message());
       return kExitError;
     }
     dir = (fs::path(*home) / ("demo-" + utc_stamp())).native();
   }
   if (fs::exists(fs::path(dir) / "repo", error)) {
-    fmt::print(stderr, "flakebisect: error: demo: {} already holds a demo; pick another --dir\n",
+    cli::write(stderr, "flakebisect: error: demo: {} already holds a demo; pick another --dir\n",
                dir);
     return kExitError;
   }
   if (auto made = base::make_private_dir(dir); !made) {
-    fmt::print(stderr, "flakebisect: error: demo: {}\n", made.error().message());
+    cli::write(stderr, "flakebisect: error: demo: {}\n", made.error().message());
     return kExitError;
   }
   const std::string repo = (fs::path(dir) / "repo").native();
@@ -221,7 +222,7 @@ int demo_command(const GlobalOptions& global, const DemoOptions& options) {
                     std::vector<std::string>{"checkout", "-q", "main"}}) {
     auto done = git(step, step[0] == "fast-import" ? std::optional(history.stream) : std::nullopt);
     if (!done || !done->succeeded()) {
-      fmt::print(stderr, "flakebisect: error: demo: git {}: {}\n", step[0],
+      cli::write(stderr, "flakebisect: error: demo: git {}: {}\n", step[0],
                  done ? done->err : done.error().message());
       return kExitError;
     }
@@ -229,7 +230,7 @@ int demo_command(const GlobalOptions& global, const DemoOptions& options) {
   auto first = git({"rev-list", "--max-parents=0", "main"}, std::nullopt);
   auto planted = git({"rev-parse", fmt::format("main~0^{{/^applog: reserve slots}}")}, std::nullopt);
   if (!first || !first->succeeded()) {
-    fmt::print(stderr, "flakebisect: error: demo: git rev-list failed\n");
+    cli::write(stderr, "flakebisect: error: demo: git rev-list failed\n");
     return kExitError;
   }
   const std::string good = first->out.substr(0, 40);
@@ -272,11 +273,12 @@ timeout = "60s"
 )",
       kernel);
   if (auto written = base::write_file_atomic(config_path, config); !written) {
-    fmt::print(stderr, "flakebisect: error: demo: {}\n", written.error().message());
+    cli::write(stderr, "flakebisect: error: demo: {}\n", written.error().message());
     return kExitError;
   }
 
-  fmt::print(
+  cli::write(
+      stdout,
       "flakebisect demo: {} commits ({} merges of topic branches) in {}\n"
       "  a race was planted in one of them; each candidate is built (cc -static), booted under\n"
       "  QEMU with {} and run on a fresh 1k-block ext4 filesystem per run.\n"
@@ -302,31 +304,31 @@ timeout = "60s"
   if (!ended) {
     // Paused (Ctrl-C), cancelled or failed: there is no result to report or compare with yet.
     if (run.state == store::BisectionState::kPaused) {
-      fmt::print(
-          "\nThe demo was interrupted: bisection {} is paused, with everything in {}.\n"
-          "Continue it with:\n  flakebisect --db {} resume {}\n",
-          id, dir, demo_global.db, id);
+      cli::write(stdout,
+                 "\nThe demo was interrupted: bisection {} is paused, with everything in {}.\n"
+                 "Continue it with:\n  flakebisect --db {} resume {}\n",
+                 id, dir, demo_global.db, id);
     } else {
-      fmt::print(
-          "\nThe demo's bisection {} did not end with a result; everything is in {}.\n"
-          "What happened:\n  flakebisect --db {} log {}\n",
-          id, dir, demo_global.db, id);
+      cli::write(stdout,
+                 "\nThe demo's bisection {} did not end with a result; everything is in {}.\n"
+                 "What happened:\n  flakebisect --db {} log {}\n",
+                 id, dir, demo_global.db, id);
     }
     return run.exit_code;
   }
   if (run.exit_code != kExitOk) {
     return run.exit_code;
   }
-  fmt::print("\n");
+  cli::write(stdout, "\n");
   const int reported = report_command(demo_global, id, "text");
   if (planted && planted->succeeded()) {
-    fmt::print("\nThe planted commit was {}.\n", planted->out.substr(0, 40));
+    cli::write(stdout, "\nThe planted commit was {}.\n", planted->out.substr(0, 40));
   }
-  fmt::print(
-      "Everything is in {}; for example:\n"
-      "  flakebisect --db {} report {} --format json\n"
-      "  flakebisect --db {} log {}\n",
-      dir, demo_global.db, id, demo_global.db, id);
+  cli::write(stdout,
+             "Everything is in {}; for example:\n"
+             "  flakebisect --db {} report {} --format json\n"
+             "  flakebisect --db {} log {}\n",
+             dir, demo_global.db, id, demo_global.db, id);
   return reported;
 }
 

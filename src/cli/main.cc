@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -98,6 +99,11 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A reader that goes away (`run ... | head`, a dropped ssh session's tee) must not kill a
+  // bisection half way through a write: with SIGPIPE ignored the write fails with EPIPE and the
+  // bisection goes on (SIGHUP still pauses it). Programs it starts get the default back
+  // (base/process.cc).
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app("flakebisect: find the commit that introduced a flaky regression", "flakebisect");
   app.require_subcommand(1);
   app.fallthrough();
@@ -183,7 +189,7 @@ int main(int argc, char** argv) {
     if (error.get_exit_code() == 0) {
       return app.exit(error);  // --help
     }
-    fmt::print(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n",
+    cli::write(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n",
                error.what());
     return cli::kExitUsage;
   }
@@ -205,7 +211,7 @@ int main(int argc, char** argv) {
   if (run->parsed() || resume->parsed() || daemon->parsed() || demo->parsed()) {
     auto started = daemon::SignalWatcher::start();
     if (!started) {
-      fmt::print(stderr, "flakebisect: error: {}\n", started.error().message());
+      cli::write(stderr, "flakebisect: error: {}\n", started.error().message());
       return cli::kExitError;
     }
     signals = std::move(started).value();
@@ -234,7 +240,7 @@ int main(int argc, char** argv) {
     if (report_json) {
       // --json, as on the other read commands; with --format it must agree.
       if (report->count("--format") > 0 && format != "json") {
-        fmt::print(stderr,
+        cli::write(stderr,
                    "flakebisect: error: --json prints the JSON report; it cannot go with "
                    "--format {}\nRun 'flakebisect --help' for usage.\n",
                    cli::printable(format, 40));

@@ -70,7 +70,7 @@ void ProgressLine::update(const engine::Progress& progress) {
                         printable(progress.milestone, 400));
   if (!terminal_) {
     if (!milestone.empty()) {
-      fmt::print(stderr, "{}\n", milestone);
+      cli::write(stderr, "{}\n", milestone);
     }
     return;
   }
@@ -79,14 +79,14 @@ void ProgressLine::update(const engine::Progress& progress) {
     out += milestone + "\n";
   }
   out += printable(live_text(progress), terminal_width() - 1);
-  fmt::print(stderr, "{}", out);
+  cli::write(stderr, "{}", out);
   std::fflush(stderr);
   drawn_ = true;
 }
 
 void ProgressLine::finish() {
   if (drawn_) {
-    fmt::print(stderr, "\n");
+    cli::write(stderr, "\n");
     drawn_ = false;
   }
 }

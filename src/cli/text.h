@@ -4,12 +4,24 @@
 // Thread rules: pure functions.
 #pragma once
 
+#include <fmt/core.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace flakebisect::cli {
+
+// fmt::print without its exception: what a reader that went away (`run ... | head`, with SIGPIPE
+// ignored: main.cc) does not read is dropped, and the command goes on.
+template <typename... T>
+void write(std::FILE* out, fmt::format_string<T...> format, T&&... args) {
+  const std::string text = fmt::format(format, std::forward<T>(args)...);
+  std::fwrite(text.data(), 1, text.size(), out);
+}
 
 // `text` with control characters (C0 such as ESC, CR and NUL, DEL, and C1 such as U+009B) replaced
 // by '?', so a hostile commit subject cannot move the cursor or rewrite the line, each byte that is

@@ -218,5 +218,26 @@ TEST(Interrupt, TwoProcessesRunningOneTestAtOneCommitTakeDistinctRunIndexes) {
   EXPECT_FALSE(others.empty());
 }
 
+// `run ... 2>&1 | head`: the reader goes away after a line, and the bisection goes on to its
+// answer instead of dying of SIGPIPE half way through a write (left "running" for a resume).
+TEST(Interrupt, AReaderThatGoesAwayDoesNotStopTheBisection) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 20), 30);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  const fs::path rc = dir.path() / "rc";
+  base::ProcessOptions options = cli_options({}, {}, std::nullopt);
+  std::vector<std::string> argv = {
+      "/bin/sh", "-c", "( \"$0\" \"$@\" 2>&1; echo $? > '" + rc.native() + "' ) | head -c 20",
+      FLAKEBISECT_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  options.argv = argv;
+  auto result = base::run_process(options);
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->out.size(), 20U) << result->out;
+  EXPECT_EQ(read_text(rc), "0\n");
+  EXPECT_EQ(stored_state(s.db, 1), "found");
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
