@@ -77,8 +77,13 @@ base::Result<std::string> disambiguate_commitish(git_repository* repo, std::stri
   while (hex < rev.size() && std::isxdigit(static_cast<unsigned char>(rev[hex])) != 0) {
     ++hex;
   }
-  const bool short_sha = hex >= GIT_OID_MINPREFIXLEN && hex < GIT_OID_HEXSZ &&
-                         (hex == rev.size() || rev[hex] == '^' || rev[hex] == '~');
+  const bool hex_name = hex == rev.size() || rev[hex] == '^' || rev[hex] == '~';
+  if (hex_name && hex < GIT_OID_MINPREFIXLEN) {
+    // libgit2 reads a missing name of 1-3 hex digits ("bad", "c1" a shallow clone lacks) as an
+    // abbreviation too short to look up; it names nothing here, as "deadbeef" does not.
+    return make_error(ErrorCode::kNotFound, "unknown revision '{}'", rev);
+  }
+  const bool short_sha = hex >= GIT_OID_MINPREFIXLEN && hex < GIT_OID_HEXSZ && hex_name;
   if (!short_sha) {
     return make_error(ErrorCode::kInvalidInput, "ambiguous revision '{}' ({})", rev,
                       detail.message());

@@ -78,7 +78,9 @@ TEST_F(ResolveTest, ResolvesLikeTheGitCli) {
 TEST_F(ResolveTest, MissingRevisionIsNotFound) {
   Repository repo = open_or_die(dir_.path());
   for (const std::string& rev :
-       std::vector<std::string>{"no-such-branch", std::string(40, '0'), "HEAD~10", "v2"}) {
+       std::vector<std::string>{"no-such-branch", std::string(40, '0'), "HEAD~10", "v2",
+                                // 1-3 hex digits: libgit2 says "prefix too short" of them
+                                "bad", "ab", "c1", "fed~2"}) {
     auto sha = repo.resolve(rev);
     ASSERT_FALSE(sha.has_value()) << rev;
     EXPECT_EQ(sha.error().code(), ErrorCode::kNotFound) << rev << ": " << sha.error().message();
