@@ -144,6 +144,10 @@ std::string to_json_text(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string counted(uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
 std::string result_summary(const nlohmann::json& result) {
   const std::string status = string_field(result, "status");
   std::string out;
@@ -181,13 +185,15 @@ std::string result_summary(const nlohmann::json& result) {
       out += fmt::format("last broken: {} {}\n", string_field(result["last_broken"], "sha"),
                          printable(string_field(result["last_broken"], "subject"), 200));
     }
-    out += fmt::format("confidence {:.4f} after {} runs{} and {} builds\n",
-                       number_field(result, "confidence"), runs, checked, builds);
+    out += fmt::format("confidence {:.4f} after {}{} and {}\n", number_field(result, "confidence"),
+                       counted(runs, "run"), checked, counted(builds, "build"));
   } else {
     out += fmt::format("{}: {}\n", status.empty() ? "unknown" : status,
                        printable(string_field(result, "reason"), 500));
-    if (result.contains("credible_set") && result["credible_set"].is_array() &&
-        !result["credible_set"].empty()) {
+    // Not reproduced: no failure was seen, so the posterior over the culprit and the rate only
+    // restate the prior (the report leaves them out too).
+    if (status != "not_reproduced" && result.contains("credible_set") &&
+        result["credible_set"].is_array() && !result["credible_set"].empty()) {
       out += fmt::format("the {} is one of (holding {:.2f} of the probability):\n",
                          fix ? "first fixed commit" : "first bad commit",
                          number_field(result, "credible_mass"));
@@ -201,9 +207,9 @@ std::string result_summary(const nlohmann::json& result) {
         out += fmt::format("  ... and {} more\n", size - result["credible_set"].size());
       }
     }
-    out += fmt::format("{} runs{} and {} builds\n", runs, checked, builds);
+    out += fmt::format("{}{} and {}\n", counted(runs, "run"), checked, counted(builds, "build"));
   }
-  if (result.contains("theta") && result["theta"].is_object()) {
+  if (status != "not_reproduced" && result.contains("theta") && result["theta"].is_object()) {
     const auto& theta = result["theta"];
     out += fmt::format("failure rate on {} commits: {:.3f} (90% interval {:.3f} to {:.3f})\n",
                        fix ? "broken" : "bad", number_field(theta, "mean"),

@@ -36,6 +36,9 @@ std::string iso_time(int64_t unix_ms);
 // JSON text that is valid whatever bytes its strings hold (invalid UTF-8 becomes U+FFFD).
 std::string to_json_text(const nlohmann::json& value, int indent = -1);
 
+// "1 run", "2 runs".
+std::string counted(uint64_t n, std::string_view noun);
+
 // The human summary of a stored result (engine/bisector.cc writes it), several lines, each ending
 // in '\n':
 //   found: <sha> <subject>

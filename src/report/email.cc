@@ -509,12 +509,15 @@ void headline(Body& body, const json& report) {
       if (size > shown) body.line(fmt::format("  ... and {} more", size - shown));
     }
   } else if (status == "not_reproduced") {
-    body.paragraph("flakebisect could not reproduce the failure" +
-                   (reason.empty() ? std::string(".") : ": " + reason));
+    std::string text = "flakebisect could not reproduce the failure" +
+                       (reason.empty() ? std::string(".") : ": " + reason);
+    if (text.back() != '.') text += '.';
+    body.paragraph(text);
   } else {
     std::string text = fmt::format("Bisection {} is {}", count(bisection, "id"),
                                    one_line(status.empty() ? "unknown" : status, 40));
     text += reason.empty() ? "." : ": " + reason;
+    if (text.back() != '.' && text.back() != '!' && text.back() != '?') text += '.';
     const json& best = member(result, "most_likely");
     if (best.is_object() && count(member(report, "totals"), "evidence_runs") > 0) {
       text += fmt::format(" The most likely {} so far is {} (\"{}\") at {}.", first, sha12(best),

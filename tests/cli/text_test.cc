@@ -133,6 +133,22 @@ TEST(ResultSummary, ListsTheCredibleSetWhenInconclusive) {
   EXPECT_THAT(text, HasSubstr("... and 3 more"));
 }
 
+// No failure was seen: the set and the rate would only restate the prior (the bad commit at
+// p = 1, a rate estimated from no failure), so the summary says what happened and stops.
+TEST(ResultSummary, NotReproducedListsNoCredibleSetAndNoFailureRate) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "not_reproduced",
+    "reason": "could not reproduce on bad: 200 runs at 7cdf3571a3a1 without a failure",
+    "culprit": null, "credible_set": [{"sha": "7cdf", "subject": "c6", "probability": 1.0}],
+    "credible_set_size": 1, "credible_mass": 0.99, "runs": 200, "builds": 1,
+    "theta": {"mean": 0.008, "low": 0.005, "high": 0.017}})json");
+  const std::string text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("not_reproduced: could not reproduce on bad: 200 runs"));
+  EXPECT_THAT(text, HasSubstr("200 runs and 1 build\n"));
+  EXPECT_THAT(text, Not(HasSubstr("is one of")));
+  EXPECT_THAT(text, Not(HasSubstr("failure rate")));
+}
+
 TEST(ResultSummary, AFixBisectionNamesTheFixAndTheLastBrokenCommit) {
   const auto result = nlohmann::json::parse(R"json({
     "status": "found", "mode": "fix", "culprit": {"sha": "abc123", "subject": "ext4: fix it"},

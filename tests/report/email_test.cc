@@ -530,6 +530,24 @@ TEST(RenderEmail, AnInconclusiveBisectionListsTheCommitsItCouldBe) {
   EXPECT_THAT(body, Not(HasSubstr("Fixes:")));
 }
 
+// A stored reason is a phrase ("cancelled by the user"): the sentence it ends gets its full stop
+// before the next one begins.
+TEST(RenderEmail, ACancelledOrUnreproducedBisectionsReasonEndsItsSentence) {
+  json report = sample_report();
+  report["bisection"]["state"] = "cancelled";
+  report["result"]["status"] = "cancelled";
+  report["result"]["reason"] = "cancelled by the user";
+  report["result"]["culprit"] = nullptr;
+  std::string body = split_message(render_email(report)).second;
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  EXPECT_THAT(body, HasSubstr("is cancelled: cancelled by the user. "));
+  report["result"]["status"] = "not_reproduced";
+  report["result"]["reason"] = "200 runs at cccccccccccc without a failure";
+  body = split_message(render_email(report)).second;
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  EXPECT_THAT(body, HasSubstr("without a failure. "));
+}
+
 TEST(RenderEmail, ALongCredibleSetShowsTwentyMembersAndCountsTheRest) {
   json report = sample_report();
   report["result"]["status"] = "inconclusive";
