@@ -265,7 +265,22 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
       engine::standard_executors(processes, state_dir(opened.path), options.stop), options);
   auto state = bisector.run(id);
   line.finish();
+  // With --json, stdout always holds one document: the result, or without one what stopped it.
+  const auto print_unfinished = [&](std::string_view status, std::optional<std::string> reason) {
+    if (!as_json) return;
+    if (!reason) {
+      if (auto bisection = opened.store.get_bisection(id)) reason = bisection->error;
+    }
+    cli::write(stdout, "{}\n",
+               to_json_text(json{{"id", id},
+                                 {"status", status},
+                                 {"reason", reason ? json(*reason) : json(nullptr)}},
+                            2));
+  };
   if (!state) {
+    // Stopped by an error, usually paused with it (`resume` continues it): say the stored state.
+    auto stored = opened.store.get_bisection(id);
+    print_unfinished(stored ? store::to_string(stored->state) : "error", state.error().message());
     return fail(state.error(), fmt::format("bisection {}, store {}", id, opened.path));
   }
   if (state_out != nullptr) {
@@ -273,10 +288,12 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
   }
   switch (*state) {
     case BisectionState::kPaused:
+      print_unfinished("paused", std::nullopt);
       cli::write(stderr, "flakebisect: bisection {} paused; continue with: flakebisect resume {}\n",
                  id, id);
       return kExitOk;
     case BisectionState::kCancelled:
+      print_unfinished("cancelled", std::nullopt);
       cli::write(stderr, "flakebisect: bisection {} was cancelled\n", id);
       return kExitOk;
     case BisectionState::kFound:
@@ -290,6 +307,7 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
       return kExitOk;
     }
     default:
+      print_unfinished(store::to_string(*state), std::nullopt);
       cli::write(stderr, "flakebisect: bisection {} is {}\n", id, store::to_string(*state));
       return kExitError;
   }

@@ -173,6 +173,23 @@ TEST_F(ErrorsTest, ATestProgramThatCannotBeRunIsRefusedSayingWhy) {
   // is an error naming the key.
 }
 
+// `run --json` always prints one JSON document on stdout: here the test program disappears after
+// its first run, the bisection pauses with that error, and the document says so.
+TEST_F(ErrorsTest, RunJsonPrintsADocumentWhenTheBisectionPausesWithoutAResult) {
+  const fs::path vanishing = dir_.path() / "vanishing.sh";
+  write_text(vanishing, "#!/bin/sh\nrm -f -- \"$0\"\nexit 0\n", /*executable=*/true);
+  const CliResult r =
+      flakebisect({"--db", s_.db.native(), "run", "--json", "--repo", s_.history.repo.native(),
+                   "--good", s_.history.root, "--bad", s_.history.tip, "--", vanishing.native()});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  const auto doc = parse_json(r.out);
+  ASSERT_TRUE(doc.is_object()) << describe(r);
+  EXPECT_EQ(doc["id"], 1);
+  EXPECT_EQ(stored_state(s_.db, 1), "paused");
+  EXPECT_EQ(doc["status"], "paused") << doc.dump();
+  EXPECT_THAT(doc["reason"].get<std::string>(), HasSubstr("vanishing.sh")) << doc.dump();
+}
+
 TEST_F(ErrorsTest, UnknownBisectionsAreErrors) {
   ASSERT_EQ(flakebisect({"--db", s_.db.native(), "start", "--repo", s_.history.repo.native(),
                          "--good", s_.history.root, "--bad", s_.history.tip, "--", "true"})
