@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/log.h"
@@ -189,8 +191,22 @@ int main(int argc, char** argv) {
     if (error.get_exit_code() == 0) {
       return app.exit(error);  // --help
     }
-    cli::write(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n",
-               error.what());
+    // `--good A B -- CMD`: B took the command's place, and CMD is the extra.
+    const bool extra = dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr &&
+                       (run->parsed() || start->parsed());
+    cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect --help' for usage.\n",
+               error.what(),
+               extra ? " (each good commit needs its own --good: --good A --good B)" : "");
+    return cli::kExitUsage;
+  }
+  // The test command only after "--": otherwise `--good A B` would make B the test command.
+  if ((run->parsed() || start->parsed()) && !start_options.command.empty() &&
+      std::find(argv + 1, argv + argc, std::string_view("--")) == argv + argc) {
+    cli::write(stderr,
+               "flakebisect: error: '{}' is not an option: the test command goes after '--' "
+               "(flakebisect {} --good G --bad B -- CMD ARGS...); give more good commits as "
+               "--good A --good B\nRun 'flakebisect --help' for usage.\n",
+               cli::printable(start_options.command.front(), 60), run->parsed() ? "run" : "start");
     return cli::kExitUsage;
   }
   base::setup_logging(global.verbosity);

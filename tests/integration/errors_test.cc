@@ -138,6 +138,21 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   EXPECT_FALSE(fs::exists(s_.db));
   EXPECT_EQ(flakebisect({"--help"}).exit_code, 0);
 
+  // Two values after --good: the second is no test command (it would have queued `true` as one).
+  const std::vector<std::string> two_goods = {
+      "--db",          db,     "start", "--repo",      s_.history.repo.native(), "--good",
+      s_.history.root, "true", "--bad", s_.history.tip};
+  const CliResult no_dashes = flakebisect(two_goods);
+  EXPECT_EQ(no_dashes.exit_code, 2) << describe(no_dashes);
+  EXPECT_THAT(no_dashes.err,
+              HasSubstr("'true' is not an option: the test command goes after '--'"));
+  std::vector<std::string> with_command = two_goods;
+  with_command.insert(with_command.end(), {"--", s_.script.native()});
+  const CliResult extra = flakebisect(with_command);
+  EXPECT_EQ(extra.exit_code, 2) << describe(extra);
+  EXPECT_THAT(extra.err, HasSubstr("each good commit needs its own --good"));
+  EXPECT_FALSE(fs::exists(s_.db));
+
   // A flag that contradicts the file names both, not a line of a text the user never sees.
   const fs::path config = s_.db.parent_path().parent_path() / "batch.toml";
   write_text(config, "[test]\nruns_per_batch = 10\n");
