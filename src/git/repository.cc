@@ -157,6 +157,19 @@ base::Result<Repository> Repository::open(const std::filesystem::path& path) {
   }
   git_repository* raw = nullptr;
   int rc = git_repository_open_ext(&raw, path.c_str(), 0, nullptr);
+  const git_error* refused = rc < 0 ? git_error_last() : nullptr;
+  if (rc == GIT_EOWNER ||
+      (refused != nullptr && refused->message != nullptr &&
+       std::string_view(refused->message).find("safe.directory") != std::string_view::npos)) {
+    // Git's own check (CVE-2022-24765): a repository another user owns is not trusted. libgit2
+    // 1.5 reports it as a missing safe.directory value rather than as GIT_EOWNER.
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    return make_error(ErrorCode::kFailed,
+                      "{}: dubious ownership: another user owns this repository, and git trusts "
+                      "it only once told to: git config --global --add safe.directory {}",
+                      path.native(), ec ? path.native() : absolute.lexically_normal().native());
+  }
   if (rc < 0) {
     const git_error* last = git_error_last();
     return make_error(rc == GIT_ENOTFOUND ? ErrorCode::kNotFound : ErrorCode::kFailed,

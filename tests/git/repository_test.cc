@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <map>
 #include <string>
@@ -245,6 +246,25 @@ TEST(RepositoryOpen, NonRepositoryIsAClearError) {
   auto missing = Repository::open(dir.path() / "missing");
   ASSERT_FALSE(missing.has_value());
   EXPECT_THAT(missing.error().message(), HasSubstr("missing: not a git repository"));
+}
+
+// Git refuses a repository another user owns until safe.directory says to trust it; the error
+// says that and how, not libgit2's "config value 'safe.directory' was not found".
+TEST(RepositoryOpen, ARepositoryAnotherUserOwnsIsRefusedSayingHowToTrustIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the repository to another user";
+  TempDir dir;
+  TestRepo git(dir.path());
+  git.commit_on("main", "one", {{"file", "x"}});
+  ASSERT_EQ(::lchown(dir.path().c_str(), 65534, 65534), 0);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    ASSERT_EQ(::lchown(entry.path().c_str(), 65534, 65534), 0) << entry.path();
+  }
+  auto repo = Repository::open(dir.path());
+  ASSERT_FALSE(repo.has_value());
+  EXPECT_THAT(repo.error().message(),
+              HasSubstr(": dubious ownership: another user owns this repository"));
+  EXPECT_THAT(repo.error().message(),
+              HasSubstr("git config --global --add safe.directory " + dir.path().native()));
 }
 
 TEST(RepositoryOpen, SubdirectoryOpensTheEnclosingRepository) {
