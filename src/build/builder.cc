@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/failpoint.h"
 
@@ -56,6 +57,24 @@ std::optional<std::string> disk_full_in(std::string_view output) {
   return std::nullopt;
 }
 
+std::optional<std::string> killed_in(const base::ProcessResult& result, std::string_view output) {
+  constexpr std::string_view kCompilerKilled = "Killed signal terminated program";
+  if (result.term_signal != 0 && !result.timed_out && !result.no_output_timeout) {
+    return fmt::format(
+        "it was killed by signal {} ({}), not failed by itself: out of memory? "
+        "(dmesg says what the OOM killer did); resume builds it again",
+        result.term_signal, ::strsignal(result.term_signal));
+  }
+  if (const size_t at = output.find(kCompilerKilled); at != std::string_view::npos) {
+    const size_t end = output.find('\n', at);
+    return fmt::format(
+        "a compiler was killed (\"{}\"): out of memory? (dmesg says what the OOM "
+        "killer did); resume builds it again",
+        output.substr(at, std::min<size_t>(end - at, 80)));
+  }
+  return std::nullopt;
+}
+
 CommandBuilder::CommandBuilder(base::ProcessRunner& processes, std::vector<std::string> argv,
                                std::chrono::milliseconds timeout)
     : processes_(processes), argv_(std::move(argv)), timeout_(timeout) {}
@@ -88,6 +107,11 @@ base::Result<BuildOutcome> CommandBuilder::build(const CommitCheckout& checkout)
       return base::make_error(base::ErrorCode::kFailed,
                               "build {} in {}: {}: {}; free some space, then resume",
                               checkout.sha.substr(0, 12), checkout.worktree, outcome.detail, *full);
+    }
+    if (auto killed = killed_in(*result, result->out)) {
+      return base::make_error(base::ErrorCode::kFailed, "build {} in {}: {}: {}",
+                              checkout.sha.substr(0, 12), checkout.worktree, outcome.detail,
+                              *killed);
     }
   }
   outcome.duration = result->duration;

@@ -762,6 +762,11 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
     return std::move(built).error();
   }
   if (!built->succeeded()) {
+    if (auto killed = killed_in(*built, built->out)) {
+      FB_TRY(base::write_file_atomic(log_path, log));
+      return base::make_error(ErrorCode::kFailed, "make {}: {}: {}; log: {}", kernel_.target,
+                              built->status_text(options), *killed, log_path);
+    }
     return skip(
         fmt::format("make {}: {}; log: {}", kernel_.target, built->status_text(options), log_path),
         built->out);

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "base/fake_process_runner.h"
 
 namespace flakebisect::build {
@@ -13,6 +15,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
+using ::testing::StartsWith;
 
 const CommitCheckout kCheckout{"89abcdef0123456789abcdef0123456789abcdef", "/src", "/wt", ""};
 
@@ -81,6 +84,39 @@ TEST(CommandBuilder, AFullDiskPausesInsteadOfSkippingTheCommit) {
   auto ok = builder.build(kCheckout);
   ASSERT_TRUE(ok.has_value());
   EXPECT_TRUE(ok->ok);
+}
+
+// The OOM killer's work says nothing about the commit: a build command killed by a signal, or a
+// compiler under it (gcc's message), pauses the bisection so that `resume` builds it again; a
+// build that failed by itself, or ran out of its time, is the commit's skip as before.
+TEST(CommandBuilder, ABuildTheOomKillerKilledPausesInsteadOfSkippingTheCommit) {
+  FakeProcessRunner processes;
+  processes.on({}, FakeProcessRunner::signalled(SIGKILL), 1);
+  CommandBuilder builder(processes, {"make"}, std::chrono::seconds(10));
+  auto killed = builder.build(kCheckout);
+  ASSERT_FALSE(killed.has_value()) << "a killed build is not the commit's fault";
+  EXPECT_THAT(killed.error().message(), StartsWith("build 89abcdef0123 in /wt: "));
+  EXPECT_THAT(
+      killed.error().message(),
+      HasSubstr("it was killed by signal 9 (Killed), not failed by itself: out of memory?"));
+  EXPECT_THAT(killed.error().message(), HasSubstr("resume builds it again"));
+
+  processes.on(
+      {},
+      FakeProcessRunner::exited(2,
+                                "gcc: fatal error: Killed signal terminated program cc1\n"
+                                "compilation terminated.\nmake: *** [Makefile:9: big.o] Error 1\n"),
+      1);
+  auto compiler = builder.build(kCheckout);
+  ASSERT_FALSE(compiler.has_value());
+  EXPECT_THAT(compiler.error().message(),
+              HasSubstr("exit 2: a compiler was killed (\"Killed signal terminated program "
+                        "cc1\"): out of memory?"));
+
+  processes.on({}, FakeProcessRunner::timed_out(), 1);
+  auto slow = builder.build(kCheckout);
+  ASSERT_TRUE(slow.has_value()) << slow.error().message();
+  EXPECT_FALSE(slow->ok);
 }
 
 TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {

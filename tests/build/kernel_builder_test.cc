@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -441,6 +443,23 @@ TEST_F(KernelBuilderTest, AFailedBuildIsASkipWithTheLogTailAndTheLogKept) {
   EXPECT_THAT(outcome->log_tail, HasSubstr("fs/ext4/inode.c:12:1: error: expected ';'"));
   EXPECT_TRUE(outcome->artifact.empty());
   EXPECT_TRUE(fs::is_empty(dir_.file("cache")));
+}
+
+TEST_F(KernelBuilderTest, AMakeOrCompilerTheOomKillerKilledPausesInsteadOfSkipping) {
+  build_result_ = FakeProcessRunner::signalled(SIGKILL);
+  auto make = builder().build(checkout());
+  ASSERT_FALSE(make.has_value()) << "a killed build is not the commit's fault";
+  EXPECT_THAT(make.error().message(), HasSubstr("make bzImage: killed by signal 9"));
+  EXPECT_THAT(make.error().message(), HasSubstr("out of memory?"));
+  EXPECT_THAT(make.error().message(), HasSubstr("log: " + dir_.file("logs") + "/89abcdef0123-"));
+
+  build_result_ = FakeProcessRunner::exited(
+      2,
+      "  CC      fs/ext4/inode.o\ngcc: fatal error: Killed signal terminated program cc1\n"
+      "compilation terminated.\nmake[3]: *** [fs/ext4/inode.o] Error 1\n");
+  auto compiler = builder().build(checkout());
+  ASSERT_FALSE(compiler.has_value());
+  EXPECT_THAT(compiler.error().message(), HasSubstr("a compiler was killed"));
 }
 
 TEST_F(KernelBuilderTest, AFullDiskOrAMissingToolPausesInsteadOfSkipping) {
