@@ -20,6 +20,7 @@
 #include "cli/demo.h"
 #include "cli/text.h"
 #include "daemon/signal_watcher.h"
+#include "report/report.h"
 
 namespace {
 
@@ -47,6 +48,20 @@ const CLI::Validator kNumber(
       const auto [stop, error] = std::from_chars(text.data(), end, value);
       if (text.empty() || error != std::errc() || stop != end) {
         return fmt::format("must be a number, got '{}'", cli::printable(text, 40));
+      }
+      return std::string();
+    },
+    "");
+
+// For a count of at least 1 (uint32_t): CLI11 would say only "Could not convert" of -1, 1.5 or 1e3.
+const CLI::Validator kCount(
+    [](std::string& text) -> std::string {
+      uint32_t value = 0;
+      const char* end = text.data() + text.size();
+      const auto [stop, error] = std::from_chars(text.data(), end, value);
+      if (text.empty() || error != std::errc() || stop != end || value < 1) {
+        return fmt::format("must be a whole number from 1 to {}, got '{}'",
+                           std::numeric_limits<uint32_t>::max(), cli::printable(text, 40));
       }
       return std::string();
     },
@@ -93,7 +108,7 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
   command
       ->add_option("--max-runs", max_runs,
                    "at most this many test runs in the search (decision.max_runs)")
-      ->check(kNumber);
+      ->check(kCount);
   command->add_option("command", options.command,
                       "the test command, after '--' (overrides test.command)");
 }
@@ -109,6 +124,8 @@ int main(int argc, char** argv) {
   CLI::App app("flakebisect: find the commit that introduced a flaky regression", "flakebisect");
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", "flakebisect " + std::string(report::tool_version()),
+                       "print the version and exit");
   cli::GlobalOptions global;
   app.add_option("--db", global.db,
                  "the store (default: $FLAKEBISECT_DB, else <data home>/flakebisect.db)")

@@ -137,6 +137,19 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   }
   EXPECT_FALSE(fs::exists(s_.db));
   EXPECT_EQ(flakebisect({"--help"}).exit_code, 0);
+  const CliResult version = flakebisect({"--version"});
+  EXPECT_EQ(version.exit_code, 0) << describe(version);
+  EXPECT_THAT(version.out, StartsWith("flakebisect 0."));
+
+  // A count that is no whole number says so, not CLI11's "Could not convert".
+  for (const char* runs : {"-1", "1.5", "1e3", "99999999999", "0"}) {
+    const CliResult r = flakebisect(
+        {"--db", db, "run", "--good", "a", "--bad", "b", "--max-runs", runs, "--", "true"});
+    EXPECT_EQ(r.exit_code, 2) << describe(r);
+    EXPECT_THAT(r.err, HasSubstr(std::string("--max-runs: must be a whole number from 1 to "
+                                             "4294967295, got '") +
+                                 runs + "'"));
+  }
 
   // Two values after --good: the second is no test command (it would have queued `true` as one).
   const std::vector<std::string> two_goods = {
