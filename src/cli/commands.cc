@@ -607,8 +607,13 @@ int list_command(const GlobalOptions& global, bool json_output) {
     if (json_output) {
       rows.push_back(overview_json(*view));
     } else {
+      // As status says it: a bisection whose process died is running in name only.
+      const std::string headline =
+          view->owner_gone ? fmt::format("its process (pid {}) is gone: flakebisect resume {}",
+                                         b.owner_pid.value_or(0), b.id)
+                           : result_headline(view->bisection);
       cli::write(stdout, "{:>5}  {:<14}  {:>6}  {:<12}  {}\n", b.id, store::to_string(b.state),
-                 view->runs, b.spec.bad_sha.substr(0, 12), result_headline(view->bisection));
+                 view->runs, b.spec.bad_sha.substr(0, 12), headline);
     }
   }
   if (json_output) {

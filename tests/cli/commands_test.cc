@@ -106,6 +106,13 @@ TEST_F(CommandsTest, StatusSaysARunningBisectionsProcessIsGone) {
   EXPECT_THAT(running.out,
               HasSubstr(fmt::format("bisection {}: running (pid {})\n", alive, ::getpid())));
   EXPECT_EQ(flakebisect({"report", std::to_string(alive)}).err, "");
+
+  // `list` says it as status does, on the dead one's row only.
+  const base::ProcessResult list = flakebisect({"list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr(fmt::format(
+                            "its process (pid {}) is gone: flakebisect resume {}\n", pid, id)));
+  EXPECT_THAT(list.out, Not(HasSubstr(fmt::format("(pid {}) is gone", ::getpid()))));
 }
 
 TEST_F(CommandsTest, WatchEndsWhenTheBisectionsProcessIsGone) {
