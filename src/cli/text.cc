@@ -175,6 +175,13 @@ std::string result_summary(const nlohmann::json& result) {
     checked = checks_with_runs == 1 ? fmt::format(" ({} of them the {} check's)", check_runs, only)
                                     : fmt::format(" ({} of them the checks')", check_runs);
   }
+  // Runs of earlier bisections of the same test count too ("after 0 runs" alone would puzzle).
+  const auto evidence = static_cast<uint64_t>(number_field(result, "evidence_runs"));
+  const std::string reused =
+      evidence > runs
+          ? fmt::format("counting {} in all, with those of earlier bisections of this test\n",
+                        counted(evidence, "run"))
+          : "";
   // A fix bisection (range.find_fix) names the fix: the first commit on the chain that passes.
   const bool fix = string_field(result, "mode") == "fix";
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
@@ -187,6 +194,7 @@ std::string result_summary(const nlohmann::json& result) {
     }
     out += fmt::format("confidence {:.4f} after {}{} and {}\n", number_field(result, "confidence"),
                        counted(runs, "run"), checked, counted(builds, "build"));
+    out += reused;
   } else {
     out += fmt::format("{}: {}\n", status.empty() ? "unknown" : status,
                        printable(string_field(result, "reason"), 500));
@@ -208,6 +216,7 @@ std::string result_summary(const nlohmann::json& result) {
       }
     }
     out += fmt::format("{}{} and {}\n", counted(runs, "run"), checked, counted(builds, "build"));
+    out += reused;
   }
   if (status != "not_reproduced" && result.contains("theta") && result["theta"].is_object()) {
     const auto& theta = result["theta"];

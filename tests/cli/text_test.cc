@@ -102,6 +102,18 @@ TEST(ResultSummary, NamesTheCulpritWhenFound) {
   EXPECT_THAT(text, HasSubstr("confidence 0.9950 after 87 runs and 9 builds"));
   EXPECT_THAT(text, HasSubstr("0.300 (90% interval 0.200 to 0.410)"));
   EXPECT_THAT(text, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(text, Not(HasSubstr("in all")));
+}
+
+// Every run it counted was an earlier bisection's: "after 0 runs" says where the others came from.
+TEST(ResultSummary, CountsTheRunsOfEarlierBisectionsItUsed) {
+  const auto result = nlohmann::json::parse(R"json({
+    "status": "found", "culprit": {"sha": "abc123", "subject": "ext4: x"},
+    "confidence": 0.996, "runs": 0, "evidence_runs": 19, "builds": 0})json");
+  EXPECT_THAT(
+      result_summary(result),
+      HasSubstr("confidence 0.9960 after 0 runs and 0 builds\n"
+                "counting 19 runs in all, with those of earlier bisections of this test\n"));
 }
 
 TEST(ResultSummary, EndsWithTheRevertCheckAndCountsItsRuns) {
