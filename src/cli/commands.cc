@@ -41,8 +41,15 @@ using nlohmann::json;
 using store::BisectionState;
 
 int fail(const base::Error& error, const std::string& where) {
-  cli::write(stderr, "flakebisect: error: {}{}\n", printable(error.message()),
-             where.empty() ? "" : fmt::format(" ({})", printable(where)));
+  // `where` is "<what> <path>" ("store s.db", "config c.toml"): left out when the message names
+  // the path already ("c.toml:2:1: ..."), or names no path at all.
+  const std::string message = error.message();
+  const size_t space = where.find(' ');
+  const std::string path = space == std::string::npos ? "" : where.substr(space + 1);
+  const bool said = space != std::string::npos &&
+                    (path.empty() || (path.size() >= 3 && message.find(path) != std::string::npos));
+  cli::write(stderr, "flakebisect: error: {}{}\n", printable(message),
+             where.empty() || said ? "" : fmt::format(" ({})", printable(where)));
   return kExitError;
 }
 
