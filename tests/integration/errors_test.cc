@@ -11,6 +11,7 @@ namespace flakebisect::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 class ErrorsTest : public ::testing::Test {
@@ -85,8 +86,10 @@ TEST_F(ErrorsTest, BadConfigsNameTheFileLineAndKey) {
   };
   for (const auto& [text, message] : cases) {
     write_text(config, text);
-    expect_refused(run_with(s_.history.root, s_.history.tip, {"--config", config.native()}),
-                   message);
+    const CliResult r = run_with(s_.history.root, s_.history.tip, {"--config", config.native()});
+    expect_refused(r, message);
+    // The message names the file; no "(config <file>)" after it says it again.
+    EXPECT_THAT(r.err, Not(HasSubstr("(config "))) << describe(r);
   }
   expect_refused(run_with(s_.history.root, s_.history.tip,
                           {"--config", (dir_.path() / "missing.toml").native()}),
