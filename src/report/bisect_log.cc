@@ -330,8 +330,9 @@ std::string render_bisect_log(const json& report) {
   if (!culprit) {
     // A verify check that failed is why there is no culprit: it comes first.
     verify_comment(log, report);
-    log.comment(fmt::format("flakebisect: the bisection is {}; no {} yet",
-                            one_line(str(result, "status"), 40), terms.first));
+    std::string status = one_line(str(result, "status"), 40);
+    std::replace(status.begin(), status.end(), '_', ' ');  // "not reproduced", as people write it
+    log.comment(fmt::format("flakebisect: the bisection is {}; no {} yet", status, terms.first));
     return log.text();
   }
 

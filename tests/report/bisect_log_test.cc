@@ -183,6 +183,12 @@ TEST(BisectLog, WithoutACulpritOnlyConfidentVerdictsAreMarked) {
   EXPECT_THAT(log, Not(HasSubstr("git bisect bad " + sha_of(3))));
   EXPECT_THAT(log, HasSubstr("# flakebisect: the bisection is inconclusive; no first bad commit"));
   EXPECT_THAT(replay(log, parents), ElementsAre(2, 3, 4, 5));
+
+  // The status as people write it, not the JSON's name.
+  json unreproduced = report_for(parents, {{5, {0, 200}}}, std::nullopt);
+  unreproduced["result"]["status"] = "not_reproduced";
+  EXPECT_THAT(render_bisect_log(unreproduced),
+              HasSubstr("# flakebisect: the bisection is not reproduced; no first bad commit"));
 }
 
 TEST(BisectLog, CommitTextNeverBecomesACommand) {
