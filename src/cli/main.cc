@@ -78,7 +78,8 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
       ->required()
       ->allow_extra_args(false);
   command->add_option("--bad", options.bad, "the known bad revision")->required();
-  command->add_option("--config", options.config_path, "configuration file (TOML)");
+  command->add_option("--config", options.config_path, "configuration file (TOML)")
+      ->check(kNonEmpty);
   command->add_flag("--first-parent", options.first_parent,
                     "only bad's first-parent chain is bisected: a merge is tested as one commit "
                     "(range.first_parent)");

@@ -130,6 +130,8 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
          s_.history.tip, "--", ""},
         {"--db", "", "list"},
+        {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+         s_.history.tip, "--config", "", "--", "true"},
         {"--db", db, "resume", "99999999999999999999"},
         {"--db", db, "report", "18446744073709551617"},
         {"--db", db, "status", "0"},
