@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -341,8 +342,21 @@ std::string base_name(std::string path) {
 // fix bisection names its good (fixed) commit instead: the newer one, on the branch with the fix.
 std::string tree_and_branch(const json& report, const EmailOptions& options) {
   const json& bisection = member(report, "bisection");
-  std::string tree =
-      one_line(options.tree.empty() ? base_name(str(bisection, "repo")) : options.tree, 40);
+  std::string tree = options.tree;
+  if (tree.empty()) {
+    // The directory's name, in the characters --tree allows ("r'e$po" is "r-e-po").
+    for (const char c : base_name(str(bisection, "repo"))) {
+      const bool allowed = std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' ||
+                           c == '_' || c == '+' || c == '-';
+      if (allowed) {
+        tree += c;
+      } else if (!tree.empty() && tree.back() != '-') {
+        tree += '-';
+      }
+    }
+    while (!tree.empty() && tree.back() == '-') tree.pop_back();
+  }
+  tree = one_line(tree, 40);
   if (tree.empty() || tree == "/") tree = "tree";
   const json& goods = member(bisection, "good");
   const json& bad = fix_mode(report) && goods.is_array() && !goods.empty()

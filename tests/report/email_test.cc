@@ -299,6 +299,10 @@ TEST(RenderEmail, TheSubjectNamesTreeBranchTestAndTargetAsKernelCIDoes) {
   EXPECT_EQ(subject(report), "[flakebisect] linux/linux-6.1.y bisection: repro.sh on host");
   report["bisection"]["repo"] = "/src/linux/.git";
   EXPECT_EQ(subject(report), "[flakebisect] linux/linux-6.1.y bisection: repro.sh on host");
+  // A directory name with characters --tree would refuse is made of the ones it allows.
+  report["bisection"]["repo"] = "/src/r'e$po \"x\"";
+  EXPECT_EQ(subject(report), "[flakebisect] r-e-po-x/linux-6.1.y bisection: repro.sh on host");
+  report["bisection"]["repo"] = "/src/linux/.git";
   EmailOptions mainline;
   mainline.tree = "mainline";
   EXPECT_EQ(subject(report, mainline),
@@ -450,8 +454,8 @@ TEST(RenderEmail, CommitTextCannotInjectHeaders) {
   EXPECT_THAT(message, Not(HasSubstr("\r")));
   EXPECT_EQ(header_value(headers, "To"), "\"X Bcc: evil@example.com\" <x@example.com>");
   EXPECT_EQ(header_value(headers, "Subject"),
-            "[flakebisect] li Bcc: evil3@example.com nux/next Bcc evil Injected body bisection: re "
-            "pro.sh on host");
+            "[flakebisect] li-Bcc-evil3-example.com-nux/next Bcc evil Injected body bisection: "
+            "re pro.sh on host");
   const std::string cc = header_value(headers, "Cc");
   EXPECT_THAT(cc, StartsWith("Y <y@example.com>, evil@example.com, Z <z@example.com>, p0@"));
   EXPECT_THAT(cc, Not(HasSubstr("evil2")));
