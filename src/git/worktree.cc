@@ -448,7 +448,9 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
     }
   } else if (fs::exists(path, ec) && !is_empty_directory(path)) {
     return refuse(make_error(ErrorCode::kInvalidInput,
-                             "{}: exists and is not a flakebisect worktree; refusing to use it",
+                             "{}: exists and is not a flakebisect worktree (no .git: did the "
+                             "build or test delete it?); refusing to use it: remove the "
+                             "directory, and flakebisect checks the commit out there again",
                              path.native()));
   } else {
     // Build the repository beside `path` and rename it into place, so `path` never holds half a
