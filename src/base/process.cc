@@ -588,6 +588,83 @@ bool process_alive(int64_t pid) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
+namespace {
+
+// This boot's id, without the newline; empty if unreadable.
+std::string boot_id() {
+  auto text = read_file("/proc/sys/kernel/random/boot_id", 64);
+  if (!text) {
+    return "";
+  }
+  std::string id = *text;
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) {
+    id.pop_back();
+  }
+  return id;
+}
+
+// Field 22 of /proc/PID/stat (starttime, clock ticks after boot); empty if unreadable. The command
+// name (field 2) is in parentheses and may hold spaces and ')', so fields are counted from the
+// last ')'.
+std::string start_ticks(int64_t pid) {
+  if (pid <= 0) {
+    return "";
+  }
+  auto stat = read_file(fmt::format("/proc/{}/stat", pid), 4096);
+  if (!stat) {
+    return "";
+  }
+  const size_t paren = stat->rfind(')');
+  if (paren == std::string::npos) {
+    return "";
+  }
+  size_t at = paren + 1;
+  for (int field = 3; field <= 22; ++field) {
+    at = stat->find_first_not_of(' ', at);
+    if (at == std::string::npos) {
+      return "";
+    }
+    const size_t end = std::min(stat->find(' ', at), stat->size());
+    if (field == 22) {
+      std::string ticks = stat->substr(at, end - at);
+      const bool digits =
+          !ticks.empty() && ticks.find_first_not_of("0123456789") == std::string::npos;
+      return digits ? ticks : "";
+    }
+    at = end;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string process_start_stamp(int64_t pid) {
+  std::string boot = boot_id();
+  std::string ticks = start_ticks(pid);
+  if (boot.empty() || ticks.empty()) {
+    return "";
+  }
+  return boot + " " + ticks;
+}
+
+bool process_still_alive(int64_t pid, std::string_view start_stamp) {
+  if (!process_alive(pid)) {
+    return false;
+  }
+  const size_t space = start_stamp.find(' ');
+  if (space == std::string_view::npos) {
+    return true;  // no stamp (or one this version cannot read): the pid is all there is
+  }
+  // Either part read now and different proves that the process with this pid is a later one. A
+  // part that cannot be read now (/proc hidden from this user) proves nothing.
+  const std::string boot = boot_id();
+  if (!boot.empty() && boot != start_stamp.substr(0, space)) {
+    return false;
+  }
+  const std::string ticks = start_ticks(pid);
+  return ticks.empty() || ticks == start_stamp.substr(space + 1);
+}
+
 Result<ProcessResult> run_process(const ProcessOptions& options) {
   FB_ASSIGN_OR_RETURN(ExecPlan plan, plan_exec(options));
   const std::string& program = options.argv[0];

@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -96,8 +97,28 @@ struct ProcessResult {
 Result<ProcessResult> run_process(const ProcessOptions& options);
 
 // Whether a process with this pid exists on this machine (kill(pid, 0); one that is not ours
-// counts). False for pid <= 0.
+// counts). False for pid <= 0. A pid alone does not name a process for long: the kernel gives a
+// dead process's pid to a later one (after a reboot, or in a container whose entry point is pid 1
+// each time). Record process_start_stamp() beside it and ask process_still_alive() instead.
 bool process_alive(int64_t pid);
+
+// What tells the process `pid` apart from any later process with the same pid: the boot it runs
+// in (/proc/sys/kernel/random/boot_id) and its start time in clock ticks since that boot (field 22
+// of /proc/PID/stat), as "BOOT_ID START". Empty when /proc cannot tell (no such process, no /proc).
+// Pids and /proc are those of the caller's pid namespace.
+//
+// Why a stamp recorded with the pid, and not a lock the owner holds on a file beside the store
+// (which also survives pid reuse): the check stays what it was, a question asked inside the
+// store's transaction; there is no lock file to create beside a read-only store, to clean up, or
+// to leak into the build and test commands that the owner starts (a lock they inherited would
+// keep a killed owner "alive" while they run); and old rows without a stamp keep working.
+std::string process_start_stamp(int64_t pid);
+
+// Whether the process that had `pid` and `start_stamp` (process_start_stamp() when recorded) still
+// runs: process_alive(pid), and the process with that pid now is not, as far as /proc can tell, a
+// later one (another boot, or another start time). An empty `start_stamp` (recorded where /proc
+// could not tell, or by a flakebisect before stamps) leaves the pid alone to decide.
+bool process_still_alive(int64_t pid, std::string_view start_stamp);
 
 // The seam for running programs: modules take a ProcessRunner& so that tests can substitute a fake.
 class ProcessRunner {

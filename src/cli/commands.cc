@@ -64,13 +64,26 @@ int64_t now_ms() {
       .count();
 }
 
-// Whether `bisection`, as just read, is running under a process that no longer exists (kill -9,
-// a crash, a reboot): nothing will move it on until `resume` takes it over. Its owner would have
-// moved it on before exiting, so a caller that sees this outside a write transaction must read the
-// bisection again to rule out an owner that finished between the read and the check.
-bool owner_gone(const store::Bisection& bisection) {
-  return bisection.state == BisectionState::kRunning && bisection.owner_pid &&
-         !base::process_alive(*bisection.owner_pid);
+// Whether bisection `id`, read as running under `owner_pid`, is running under a process that no
+// longer exists (kill -9, a crash, a reboot), although its pid may have been given to another
+// since: nothing will move it on until `resume` takes it over. Its owner would have moved it on
+// before exiting, so a caller that sees this outside a write transaction must read the bisection
+// again to rule out an owner that finished between the read and the check. A store that cannot
+// tell counts as a live owner.
+bool owner_gone(store::Store& store, int64_t id, BisectionState state,
+                std::optional<int64_t> owner_pid) {
+  if (state != BisectionState::kRunning || !owner_pid) {
+    return false;
+  }
+  auto owner = store.owner(id);
+  if (!owner || !*owner || (*owner)->pid != *owner_pid) {
+    return false;  // unreadable, or moved on since the caller's read: not this owner's end
+  }
+  return !base::process_still_alive((*owner)->pid, (*owner)->start_stamp);
+}
+
+bool owner_gone(store::Store& store, const store::Bisection& bisection) {
+  return owner_gone(store, bisection.id, bisection.state, bisection.owner_pid);
 }
 
 bool finished(BisectionState state) {
@@ -360,7 +373,7 @@ base::Result<Overview> overview(store::Store& store, int64_t id) {
 // as abandoned only if it is still running under that process.
 base::Result<Overview> checked_overview(store::Store& store, int64_t id) {
   FB_ASSIGN_OR_RETURN(Overview view, overview(store, id));
-  if (owner_gone(view.bisection)) {
+  if (owner_gone(store, view.bisection)) {
     const int64_t dead = *view.bisection.owner_pid;
     FB_ASSIGN_OR_RETURN(view, overview(store, id));
     view.owner_gone = view.bisection.state == BisectionState::kRunning &&
@@ -372,8 +385,8 @@ base::Result<Overview> checked_overview(store::Store& store, int64_t id) {
 // gather_snapshot() with owner_gone set, as checked_overview() does.
 base::Result<LiveSnapshot> checked_snapshot(store::Store& store, int64_t id) {
   FB_ASSIGN_OR_RETURN(LiveSnapshot snapshot, gather_snapshot(store, id));
-  const auto gone = [](const LiveSnapshot& s) {
-    return s.state == BisectionState::kRunning && s.owner_pid && !base::process_alive(*s.owner_pid);
+  const auto gone = [&store, id](const LiveSnapshot& s) {
+    return owner_gone(store, id, s.state, s.owner_pid);
   };
   if (gone(snapshot)) {
     const int64_t dead = *snapshot.owner_pid;
@@ -535,8 +548,15 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
   if (!opened) {
     return fail(opened.error(), "store");
   }
-  // A bisection whose process died still says running: pause it first so it can be claimed.
-  auto recovered = opened->store.recover_running(base::process_alive, now_ms());
+  // A bisection whose process died still says running: pause it first so it can be claimed. This
+  // process owns nothing yet, so a bisection under its own pid is an earlier process's that had
+  // the same pid (pid 1 in a container), even in a row without a start stamp.
+  const int64_t self = ::getpid();
+  auto recovered = opened->store.recover_running(
+      [self](int64_t pid, const std::string& start_stamp) {
+        return pid != self && base::process_still_alive(pid, start_stamp);
+      },
+      now_ms());
   if (!recovered) {
     return fail(recovered.error(), "store " + opened->path);
   }
@@ -745,8 +765,9 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& f
   // The report is the stored state; "running" under a dead process would mislead (kill -9). Read
   // again: an owner that ended between the first read and the liveness check moved it on.
   auto bisection = opened->store.get_bisection(id);
-  if (bisection && owner_gone(*bisection)) bisection = opened->store.get_bisection(id);
-  if (bisection && owner_gone(*bisection)) {
+  if (bisection && owner_gone(opened->store, *bisection))
+    bisection = opened->store.get_bisection(id);
+  if (bisection && owner_gone(opened->store, *bisection)) {
     cli::write(stderr,
                "flakebisect: note: bisection {} is stored as running, but its process (pid {}) "
                "is gone; continue it with: flakebisect resume {}\n",
@@ -864,7 +885,7 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
       print_result(bisection, false);
       return kExitOk;
     }
-    if (owner_gone(bisection)) {
+    if (owner_gone(opened->store, bisection)) {
       // Gone at two reads in a row: not an owner that finished between a read and the check.
       if (dead_owner == *bisection.owner_pid) {
         if (json_output) {
@@ -906,7 +927,7 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
       return base::make_error(base::ErrorCode::kInvalidInput, "bisection {} has already ended ({})",
                               id, store::to_string(bisection.state));
     }
-    if (owner_gone(bisection)) {
+    if (owner_gone(store, bisection)) {
       dead_owner = *bisection.owner_pid;
     } else {
       owner_working = bisection.state == BisectionState::kRunning;

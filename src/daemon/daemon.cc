@@ -222,8 +222,15 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
                       }));
   FB_ASSIGN_OR_RETURN(store::DaemonLock lock, store::acquire_daemon_lock(options.store_path));
 
+  // Nothing is ours yet: a bisection under this daemon's own pid is an earlier process's, one
+  // given the same pid (a container's daemon is pid 1 each time), even in a row without a start
+  // stamp, where the pid is all process_still_alive() has to go on.
+  const int64_t self = ::getpid();
+  const auto owner_alive = [self](int64_t pid, const std::string& start_stamp) {
+    return pid != self && base::process_still_alive(pid, start_stamp);
+  };
   FB_ASSIGN_OR_RETURN(auto recovered, while_busy(options, clock, "recovering", [&] {
-                        return store.recover_running(base::process_alive, now_ms(clock));
+                        return store.recover_running(owner_alive, now_ms(clock));
                       }));
   for (int64_t id : recovered) {
     spdlog::warn("bisection {}: its process died while running it; paused", id);

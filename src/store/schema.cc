@@ -139,11 +139,22 @@ CREATE TABLE run_index_reservations (
 CREATE INDEX run_index_reservations_by_commit ON run_index_reservations (test_identity, sha);
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Version 5: with a running bisection's owner_pid, what tells that process apart from a later one
+// given the same pid (base::process_start_stamp: boot id and start time), so that an owner that
+// died is not taken for alive when its pid is reused: in a container whose entry point is pid 1
+// each time, or after a reboot. NULL where /proc could not tell, and in rows written before: there
+// the pid alone decides, as it did.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE bisections ADD COLUMN owner_start TEXT
+  CHECK (owner_start IS NULL OR owner_pid IS NOT NULL);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
+    {5, kSchemaV5},
 }};
 
 }  // namespace

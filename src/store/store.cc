@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "base/process.h"
 #include "store/schema.h"
 #include "store/store_files.h"
 
@@ -457,6 +458,12 @@ Result<int64_t> insert_returning_id(Statement& stmt, const std::string& path) {
   return id;
 }
 
+// What the store keeps beside an owner pid (see OwnerProcess); NULL when /proc cannot tell.
+std::optional<std::string> start_stamp_of(int64_t pid) {
+  std::string stamp = base::process_start_stamp(pid);
+  return stamp.empty() ? std::nullopt : std::optional<std::string>(std::move(stamp));
+}
+
 Error no_bisection(const std::string& path, int64_t id) {
   return base::make_error(ErrorCode::kNotFound, "store {}: no bisection {}", path, id);
 }
@@ -556,8 +563,8 @@ Result<int64_t> Store::create_bisection(const BisectionSpec& spec, int64_t now_m
   FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
       INSERT INTO bisections (created_at, updated_at, repo, bad_sha, good_shas, config_toml,
                               config_hash, test_identity, state, owner_pid, build_key, inputs_json,
-                              bad_ref, good_refs)
-      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id)sql"));
+                              bad_ref, good_refs, owner_start)
+      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
   BisectionState state = owner_pid ? BisectionState::kRunning : BisectionState::kQueued;
   const auto or_null = [](const std::string& text) {
     return text.empty() ? std::nullopt : std::optional<std::string>(text);
@@ -565,7 +572,7 @@ Result<int64_t> Store::create_bisection(const BisectionSpec& spec, int64_t now_m
   FB_TRY(stmt.bind_all(now_ms, spec.repo, spec.bad_sha, good_shas, spec.config_toml,
                        spec.config_hash, spec.test_identity, to_string(state), owner_pid,
                        or_null(spec.build_key), or_null(spec.inputs_json), or_null(spec.bad_ref),
-                       good_refs));
+                       good_refs, owner_pid ? start_stamp_of(*owner_pid) : std::nullopt));
   FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
   FB_TRY(txn.commit());
   return id;
@@ -600,8 +607,8 @@ Status Store::set_state(int64_t id, BisectionState state, int64_t now_ms,
   }
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_TRY(db_->execute(
-      "UPDATE bisections SET state = ?2, updated_at = ?3, error = ?4, owner_pid = NULL "
-      "WHERE id = ?1",
+      "UPDATE bisections SET state = ?2, updated_at = ?3, error = ?4, owner_pid = NULL, "
+      "owner_start = NULL WHERE id = ?1",
       id, to_string(state), now_ms, error));
   if (sqlite3_changes64(db_->handle()) == 0) {
     return no_bisection(path(), id);
@@ -618,8 +625,8 @@ Result<bool> Store::set_state_if_owner(int64_t id, int64_t owner_pid, BisectionS
   }
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_TRY(db_->execute(
-      "UPDATE bisections SET state = ?2, updated_at = ?3, error = ?4, owner_pid = NULL "
-      "WHERE id = ?1 AND state = 'running' AND owner_pid = ?5",
+      "UPDATE bisections SET state = ?2, updated_at = ?3, error = ?4, owner_pid = NULL, "
+      "owner_start = NULL WHERE id = ?1 AND state = 'running' AND owner_pid = ?5",
       id, to_string(state), now_ms, error, owner_pid));
   if (sqlite3_changes64(db_->handle()) == 0) {
     FB_TRY(get_bisection(id));  // no such bisection is an error; someone else's state is not
@@ -657,9 +664,9 @@ Result<std::optional<Bisection>> Store::claim_next_queued(int64_t owner_pid, int
     return std::optional<Bisection>();
   }
   FB_TRY(db_->execute(
-      "UPDATE bisections SET state = 'running', owner_pid = ?2, updated_at = ?3, error = NULL "
-      "WHERE id = ?1",
-      *id, owner_pid, now_ms));
+      "UPDATE bisections SET state = 'running', owner_pid = ?2, updated_at = ?3, error = NULL, "
+      "owner_start = ?4 WHERE id = ?1",
+      *id, owner_pid, now_ms, start_stamp_of(owner_pid)));
   FB_ASSIGN_OR_RETURN(Bisection claimed, get_bisection(*id));
   FB_TRY(txn.commit());
   return std::optional<Bisection>(std::move(claimed));
@@ -678,38 +685,43 @@ Result<Bisection> Store::claim_bisection(int64_t id, int64_t owner_pid, int64_t 
                             to_string(current.state));
   }
   FB_TRY(db_->execute(
-      "UPDATE bisections SET state = 'running', owner_pid = ?2, updated_at = ?3, error = NULL "
-      "WHERE id = ?1",
-      id, owner_pid, now_ms));
+      "UPDATE bisections SET state = 'running', owner_pid = ?2, updated_at = ?3, error = NULL, "
+      "owner_start = ?4 WHERE id = ?1",
+      id, owner_pid, now_ms, start_stamp_of(owner_pid)));
   FB_ASSIGN_OR_RETURN(Bisection claimed, get_bisection(id));
   FB_TRY(txn.commit());
   return claimed;
 }
 
 Result<std::vector<int64_t>> Store::recover_running(
-    const std::function<bool(int64_t pid)>& owner_alive, int64_t now_ms) {
+    const std::function<bool(int64_t pid, const std::string& start_stamp)>& owner_alive,
+    int64_t now_ms) {
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
-  std::vector<std::pair<int64_t, int64_t>> running;  // (id, owner pid)
+  std::vector<std::pair<int64_t, OwnerProcess>> running;  // (id, owner)
   {
-    FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare("SELECT id, owner_pid FROM bisections "
-                                                     "WHERE state = 'running' ORDER BY id"));
+    FB_ASSIGN_OR_RETURN(Statement stmt,
+                        db_->prepare("SELECT id, owner_pid, owner_start FROM bisections "
+                                     "WHERE state = 'running' ORDER BY id"));
     while (true) {
       FB_ASSIGN_OR_RETURN(bool row, stmt.step());
       if (!row) {
         break;
       }
-      running.emplace_back(stmt.column_int64(0), stmt.column_int64(1));
+      running.emplace_back(
+          stmt.column_int64(0),
+          OwnerProcess{stmt.column_int64(1), stmt.column_optional_text(2).value_or("")});
     }
   }
   std::vector<int64_t> recovered;
-  for (const auto& [id, pid] : running) {
-    if (owner_alive(pid)) {
+  for (const auto& [id, owner] : running) {
+    if (owner_alive(owner.pid, owner.start_stamp)) {
       continue;
     }
+    const int64_t pid = owner.pid;
     std::string why = fmt::format("owner process {} exited while the bisection was running", pid);
     FB_TRY(db_->execute(
-        "UPDATE bisections SET state = 'paused', owner_pid = NULL, updated_at = ?2, error = ?3 "
-        "WHERE id = ?1",
+        "UPDATE bisections SET state = 'paused', owner_pid = NULL, owner_start = NULL, "
+        "updated_at = ?2, error = ?3 WHERE id = ?1",
         id, now_ms, why));
     FB_TRY(
         db_->execute("INSERT INTO events (bisection_id, at, kind, message, data_json) "
@@ -719,6 +731,22 @@ Result<std::vector<int64_t>> Store::recover_running(
   }
   FB_TRY(txn.commit());
   return recovered;
+}
+
+Result<std::optional<OwnerProcess>> Store::owner(int64_t id) {
+  FB_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->prepare("SELECT state = 'running', owner_pid, owner_start "
+                                   "FROM bisections WHERE id = ?1"));
+  FB_TRY(stmt.bind_all(id));
+  FB_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) {
+    return no_bisection(path(), id);
+  }
+  if (stmt.column_int64(0) == 0) {
+    return std::optional<OwnerProcess>();
+  }
+  return std::optional<OwnerProcess>(
+      OwnerProcess{stmt.column_int64(1), stmt.column_optional_text(2).value_or("")});
 }
 
 // --- candidates ---

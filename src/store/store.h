@@ -52,6 +52,16 @@ struct OpenMode {
   int busy_timeout_ms = 5000;
 };
 
+// The process a running bisection belongs to. The methods that take an owner_pid (create_bisection,
+// the claim_ methods) record with it the start stamp of the process that has that pid then (the
+// caller, in every real use), so that a later process given the same pid is not taken for it.
+struct OwnerProcess {
+  int64_t pid = 0;
+  // base::process_start_stamp(pid) at the claim; empty where /proc could not tell, and in a
+  // bisection claimed before schema 5.
+  std::string start_stamp;
+};
+
 class Store {
  public:
   // Opens (and with mode.create_if_missing creates) the store at `path`; ":memory:" gives a private
@@ -79,7 +89,7 @@ class Store {
 
   // --- bisections ---
   // Inserts a bisection. Without owner_pid it is queued for a daemon; with one it starts running,
-  // owned by that process (a foreground `run`), so no daemon can claim it first.
+  // owned by that process (a foreground `run`), so no daemon can claim it first (see OwnerProcess).
   base::Result<int64_t> create_bisection(const BisectionSpec& spec, int64_t now_ms,
                                          std::optional<int64_t> owner_pid = std::nullopt);
   base::Result<Bisection> get_bisection(int64_t id);
@@ -106,10 +116,15 @@ class Store {
   // absent.
   base::Result<Bisection> claim_bisection(int64_t id, int64_t owner_pid, int64_t now_ms);
   // Pauses every running bisection whose owner is no longer alive, so it can be resumed; logs a
-  // "recovered" event for each. owner_alive is called inside the write transaction, so it must be
-  // quick (kill(pid, 0)). Returns the ids paused, in id order.
+  // "recovered" event for each. owner_alive gets the owner's pid and start stamp (see OwnerProcess;
+  // base::process_still_alive fits) and is called inside the write transaction, so it must be
+  // quick. Returns the ids paused, in id order.
   base::Result<std::vector<int64_t>> recover_running(
-      const std::function<bool(int64_t pid)>& owner_alive, int64_t now_ms);
+      const std::function<bool(int64_t pid, const std::string& start_stamp)>& owner_alive,
+      int64_t now_ms);
+  // The process that bisection `id` is running under; nullopt when it is not running. kNotFound
+  // if absent.
+  base::Result<std::optional<OwnerProcess>> owner(int64_t id);
 
   // --- candidates ---
   // Replaces the bisection's candidate set.

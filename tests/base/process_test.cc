@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -483,6 +485,37 @@ TEST(ProcessTest, ConcurrentRunsNeitherMixUpOutputsNorHoldEachOthersPipesOpen) {
   }
   sleeper.join();
   EXPECT_EQ(finished_before_sleeper, 4);
+}
+
+// A pid is given again once its process is gone (pid 1 in each new container, any pid after a
+// reboot): the start stamp tells the process that had it from the one that has it now.
+TEST(ProcessTest, AStartStampTellsAProcessFromALaterOneWithTheSamePid) {
+  const int64_t self = ::getpid();
+  const std::string stamp = process_start_stamp(self);
+  const size_t space = stamp.find(' ');
+  ASSERT_NE(space, std::string::npos) << stamp;
+  const std::string boot = stamp.substr(0, space);
+  EXPECT_EQ(boot + "\n", read_whole_file("/proc/sys/kernel/random/boot_id"));
+  EXPECT_EQ(process_start_stamp(self), stamp) << "a process's stamp does not change";
+
+  EXPECT_TRUE(process_still_alive(self, stamp));
+  EXPECT_TRUE(process_still_alive(self, "")) << "no stamp: the pid decides, as before stamps";
+  EXPECT_FALSE(process_still_alive(self, boot + " 1")) << "another start time: a later process";
+  EXPECT_FALSE(
+      process_still_alive(self, "00000000-0000-0000-0000-000000000000" + stamp.substr(space)))
+      << "another boot";
+
+  // A process that is gone: no stamp to read, and dead whatever was recorded.
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(process_start_stamp(child), "");
+  EXPECT_FALSE(process_still_alive(child, ""));
+  EXPECT_EQ(process_start_stamp(0), "");
 }
 
 TEST(ProcessTest, SubprocessRunnerRunsTheRealProcess) {

@@ -115,6 +115,28 @@ TEST_F(CommandsTest, StatusSaysARunningBisectionsProcessIsGone) {
   EXPECT_THAT(list.out, Not(HasSubstr(fmt::format("(pid {}) is gone", ::getpid()))));
 }
 
+// Its process gone, and its pid given to another since (pid 1 in each new container, any pid after
+// a reboot): that pid's process is alive, but it is not the owner, whose start stamp it lacks.
+TEST_F(CommandsTest, StatusSaysARunningBisectionsProcessIsGoneWhenItsPidWasGivenToAnother) {
+  const int64_t id = create(::getpid());
+  const std::string stamp = base::process_start_stamp(::getpid());
+  ASSERT_FALSE(stamp.empty());
+  ASSERT_TRUE(store_->database_for_testing()
+                  .execute("UPDATE bisections SET owner_start = ?1 WHERE id = ?2",
+                           stamp.substr(0, stamp.find(' ')) + " 1", id)
+                  .has_value());
+  const base::ProcessResult plain = flakebisect({"status", std::to_string(id), "--plain"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr(fmt::format("bisection {}: running (pid {}, not alive: resume "
+                                               "it)\n",
+                                               id, ::getpid())));
+  const base::ProcessResult json = flakebisect({"status", std::to_string(id), "--json"});
+  EXPECT_THAT(json.out, HasSubstr("\"owner_alive\": false"));
+  const base::ProcessResult cancel = flakebisect({"cancel", std::to_string(id)});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(cancel.err, HasSubstr(fmt::format("its process (pid {}) was gone", ::getpid())));
+}
+
 TEST_F(CommandsTest, WatchEndsWhenTheBisectionsProcessIsGone) {
   const int64_t pid = test_support::dead_pid();
   const int64_t id = create(pid);

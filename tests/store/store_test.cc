@@ -3,12 +3,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <set>
 #include <string>
 #include <vector>
 
+#include "base/process.h"
 #include "store/store_test_support.h"
+#include "support/dead_pid.h"
 
 namespace flakebisect::store {
 namespace {
@@ -182,13 +185,90 @@ TEST_F(StoreTest, ClaimBisectionResumesPausedButNotRunningOrFinished) {
   EXPECT_EQ(store().claim_bisection(999, 12, 6).error().code(), ErrorCode::kNotFound);
 }
 
+// The owner's start stamp as stored, or "NULL".
+std::string stored_start(Store& store, int64_t id) {
+  auto stmt =
+      store.database_for_testing().prepare("SELECT owner_start FROM bisections WHERE id = ?1");
+  EXPECT_TRUE(stmt.has_value());
+  if (!stmt || !stmt->bind_all(id) || !stmt->step().value_or(false)) return "no row";
+  return stmt->column_optional_text(0).value_or("NULL");
+}
+
+TEST_F(StoreTest, AnOwnerIsRecordedWithItsStartStampWhileTheBisectionRuns) {
+  const int64_t self = ::getpid();
+  const std::string stamp = base::process_start_stamp(self);
+  ASSERT_FALSE(stamp.empty());
+  ASSERT_OK_AND_ASSIGN(int64_t id, store().create_bisection(sample_spec(), 1, self));
+  ASSERT_OK_AND_ASSIGN(auto owner, store().owner(id));
+  ASSERT_TRUE(owner.has_value());
+  EXPECT_EQ(owner->pid, self);
+  EXPECT_EQ(owner->start_stamp, stamp);
+
+  ASSERT_OK(store().set_state(id, BisectionState::kPaused, 2));
+  ASSERT_OK_AND_ASSIGN(owner, store().owner(id));
+  EXPECT_FALSE(owner.has_value());
+  EXPECT_EQ(stored_start(store(), id), "NULL");
+
+  ASSERT_OK(store().claim_bisection(id, self, 3));
+  ASSERT_OK_AND_ASSIGN(owner, store().owner(id));
+  ASSERT_TRUE(owner.has_value());
+  EXPECT_EQ(owner->start_stamp, stamp);
+  ASSERT_OK_AND_ASSIGN(bool ours, store().set_state_if_owner(id, self, BisectionState::kPaused, 4));
+  EXPECT_TRUE(ours);
+  EXPECT_EQ(stored_start(store(), id), "NULL");
+
+  ASSERT_OK_AND_ASSIGN(int64_t queued, store().create_bisection(sample_spec(), 5));
+  ASSERT_OK_AND_ASSIGN(auto claimed, store().claim_next_queued(self, 6));
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->id, queued);
+  EXPECT_EQ(stored_start(store(), queued), stamp);
+
+  // A pid without a process has no stamp: the pid alone, as in a row from before stamps.
+  const int64_t gone = test_support::dead_pid();
+  ASSERT_OK_AND_ASSIGN(int64_t unstamped, store().create_bisection(sample_spec(), 7, gone));
+  ASSERT_OK_AND_ASSIGN(owner, store().owner(unstamped));
+  ASSERT_TRUE(owner.has_value());
+  EXPECT_EQ(owner->pid, gone);
+  EXPECT_EQ(owner->start_stamp, "");
+  EXPECT_EQ(store().owner(999).error().code(), ErrorCode::kNotFound);
+}
+
+// A container whose flakebisect is pid 1 each time: the owner that died had pid 1, and so has the
+// process asking. Its liveness check gets the stamp recorded with the pid, which tells them apart.
+TEST_F(StoreTest, RecoverRunningPausesABisectionWhoseOwnersPidWasGivenToAnotherProcess) {
+  const int64_t self = ::getpid();
+  ASSERT_OK_AND_ASSIGN(int64_t reused, store().create_bisection(sample_spec(), 1, self));
+  ASSERT_OK_AND_ASSIGN(int64_t legacy, store().create_bisection(sample_spec(), 1, self));
+  ASSERT_OK(store().database_for_testing().execute(
+      "UPDATE bisections SET owner_start = NULL WHERE id = ?1", legacy));
+  const std::string recorded = base::process_start_stamp(self);
+  // The process that has the pid now started later than the one that claimed `reused`.
+  const std::string now = recorded + "0";
+  std::vector<std::pair<int64_t, std::string>> asked;
+  ASSERT_OK_AND_ASSIGN(auto recovered, store().recover_running(
+                                           [&](int64_t pid, const std::string& start_stamp) {
+                                             asked.emplace_back(pid, start_stamp);
+                                             return start_stamp.empty() || start_stamp == now;
+                                           },
+                                           9));
+  EXPECT_THAT(recovered, ElementsAre(reused));
+  EXPECT_THAT(asked, ElementsAre(std::make_pair(self, recorded), std::make_pair(self, "")));
+  ASSERT_OK_AND_ASSIGN(Bisection r, store().get_bisection(reused));
+  EXPECT_EQ(r.state, BisectionState::kPaused);
+  EXPECT_EQ(stored_start(store(), reused), "NULL");
+  ASSERT_OK_AND_ASSIGN(Bisection l, store().get_bisection(legacy));
+  EXPECT_EQ(l.state, BisectionState::kRunning) << "without a stamp, a live pid is a live owner";
+  // Recovered, it is claimed by the process that has the pid now.
+  ASSERT_OK(store().claim_bisection(reused, self, 10));
+}
+
 TEST_F(StoreTest, RecoverRunningPausesBisectionsWhoseOwnerIsGone) {
   ASSERT_OK_AND_ASSIGN(int64_t dead, store().create_bisection(sample_spec(), 1, 100));
   ASSERT_OK_AND_ASSIGN(int64_t alive, store().create_bisection(sample_spec(), 1, 200));
   ASSERT_OK_AND_ASSIGN(int64_t queued, store().create_bisection(sample_spec(), 1));
   std::vector<int64_t> asked;
   ASSERT_OK_AND_ASSIGN(auto recovered, store().recover_running(
-                                           [&](int64_t pid) {
+                                           [&](int64_t pid, const std::string&) {
                                              asked.push_back(pid);
                                              return pid == 200;
                                            },
