@@ -299,9 +299,19 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
   };
   if (!state) {
     // Stopped by an error, usually paused with it (`resume` continues it): say the stored state.
-    auto stored = opened.store.get_bisection(id);
-    print_unfinished(stored ? store::to_string(stored->state) : "error", state.error().message());
-    return fail(state.error(), fmt::format("bisection {}, store {}", id, opened.path));
+    auto now = opened.store.get_bisection(id);
+    print_unfinished(now ? store::to_string(now->state) : "error", state.error().message());
+    const int code = fail(state.error(), fmt::format("bisection {}, store {}", id, opened.path));
+    // The engine pauses the bisection with its error; when the store could not take that either
+    // (a full disk), it still says running under this process, which is about to exit.
+    if (!now || (now->state == BisectionState::kRunning && now->owner_pid == options.owner_pid)) {
+      cli::write(stderr,
+                 "flakebisect: bisection {} could not be stored as paused; it shows as running "
+                 "(not alive) once this process has exited: once the store can be written again "
+                 "(a full disk: free some space), continue it with: flakebisect resume {}\n",
+                 id, id);
+    }
+    return code;
   }
   if (state_out != nullptr) {
     *state_out = *state;

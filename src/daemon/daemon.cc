@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -76,24 +77,45 @@ auto while_busy(const DaemonOptions& options, base::Clock& clock, std::string_vi
   }
 }
 
-// After a session that ended in an error: when the engine could not record its end either (the
-// store was busy or failing then), the bisection would stay "running" under this live process,
-// where neither `resume` nor a daemon takes it up. Pause it once the store lets us.
-void release_if_still_ours(const DaemonOptions& options, base::Clock& clock, store::Store& store,
-                           int64_t id, int64_t pid, const std::string& message) {
-  const std::string what = fmt::format("bisection {}: pausing after an error", id);
-  auto bisection = while_busy(options, clock, what, [&] { return store.get_bisection(id); });
-  if (!bisection || bisection->state != BisectionState::kRunning || bisection->owner_pid != pid) {
-    return;
+// Pauses bisection `id` with the error that ended its session, and logs that error, as the engine
+// does, if it is still running under this daemon (`pid`). False, with nothing written, when it is
+// not (a user's cancel: their state stands).
+base::Result<bool> pause_with_error(store::Store& store, base::Clock& clock, int64_t id,
+                                    int64_t pid, const std::string& message) {
+  FB_ASSIGN_OR_RETURN(store::Transaction txn, store.begin_write());
+  const int64_t now = now_ms(clock);
+  FB_ASSIGN_OR_RETURN(const bool ours,
+                      store.set_state_if_owner(id, pid, BisectionState::kPaused, now, message));
+  if (!ours) {
+    return false;
   }
-  auto paused = while_busy(options, clock, what, [&] {
-    return store.set_state_if_owner(id, pid, BisectionState::kPaused, now_ms(clock), message);
-  });
+  store::Event event;
+  event.bisection_id = id;
+  event.at_ms = now;
+  event.kind = std::string(engine::kEventError);
+  event.message = message;
+  FB_TRY(store.append_event(event));
+  FB_TRY(txn.commit());
+  return true;
+}
+
+// After a session that ended in an error: when the engine could not record its end either (the
+// store was busy or failing then: a full disk), the bisection would stay "running" under this
+// live process, where neither `resume` nor a daemon takes it up. Pauses it, waiting while the
+// store is busy. False when it is still ours and running: the caller must try again later.
+bool release_if_still_ours(const DaemonOptions& options, base::Clock& clock, store::Store& store,
+                           int64_t id, int64_t pid, const std::string& message) {
+  auto paused = while_busy(options, clock, fmt::format("bisection {}: pausing after an error", id),
+                           [&] { return pause_with_error(store, clock, id, pid, message); });
   if (!paused) {
-    spdlog::error("{}: {}", what, paused.error().message());
-  } else if (*paused) {
+    spdlog::error("bisection {}: cannot pause it after the error: {}; trying again every {} ms", id,
+                  paused.error().message(), options.poll_interval.count());
+    return false;
+  }
+  if (*paused) {
     spdlog::warn("bisection {}: paused: {}", id, message);
   }
+  return true;
 }
 
 }  // namespace
@@ -125,7 +147,41 @@ struct Pool {
   std::optional<base::Error> error;  // the first error that ends the daemon
   int live = 0;                      // workers still serving
   std::atomic<bool> stop{false};     // every worker's engine pauses and its loop ends
+  // Bisections that still say running under this daemon, though no worker serves them any more:
+  // their session ended in an error that could not be recorded, nor could the pause after it (a
+  // full disk). id -> that error. serve_queue() pauses them once the store lets it.
+  std::map<int64_t, std::string> unreleased;
 };
+
+// One try at pausing each of `pool.unreleased` (see there); those paused, or no longer ours, are
+// taken off. `last_try` says what to log about one that still cannot be.
+void release_unserved(base::Clock& clock, store::Store& store, Pool& pool, bool last_try) {
+  std::map<int64_t, std::string> pending;
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pending = pool.unreleased;
+  }
+  const int64_t pid = ::getpid();
+  for (const auto& [id, message] : pending) {
+    auto paused = pause_with_error(store, clock, id, pid, message);
+    if (!paused) {
+      if (last_try) {
+        spdlog::error(
+            "bisection {}: cannot pause it after the error: {}; it shows as running (not alive) "
+            "until `flakebisect resume {}` takes it over",
+            id, paused.error().message(), id);
+      } else {
+        spdlog::debug("bisection {}: cannot pause it yet: {}", id, paused.error().message());
+      }
+      continue;
+    }
+    if (*paused) {
+      spdlog::warn("bisection {}: paused: {}", id, message);
+    }
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pool.unreleased.erase(id);
+  }
+}
 
 // One worker: its own store connection and engine, serving until the queue is empty (with
 // exit_when_idle), a stop, or an error that ends the daemon.
@@ -157,7 +213,10 @@ base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<boo
     auto state = bisector.run(id);
     if (!state) {
       spdlog::error("bisection {}: {}", id, state.error().message());
-      release_if_still_ours(options, clock, store, id, pid, state.error().message());
+      if (!release_if_still_ours(options, clock, store, id, pid, state.error().message())) {
+        std::lock_guard<std::mutex> lock(pool.mutex);
+        pool.unreleased.emplace(id, state.error().message());
+      }
     } else {
       spdlog::info("bisection {}: {}", id, store::to_string(*state));
     }
@@ -280,12 +339,22 @@ base::Status serve_queue(const DaemonOptions& options, base::Clock& clock,
   }
   {
     std::unique_lock<std::mutex> guard(pool.mutex);
+    auto next_try = clock.now() + options.poll_interval;
     while (pool.live > 0) {
       if (stopping(options)) pool.stop = true;
       pool.changed.wait_for(guard, std::chrono::milliseconds(50));
+      // A full disk that a session's error and its pause could not be written to: try again every
+      // poll interval, so that once there is space the bisection is paused with its error.
+      if (!pool.unreleased.empty() && clock.now() >= next_try) {
+        guard.unlock();
+        release_unserved(clock, store, pool, /*last_try=*/false);
+        guard.lock();
+        next_try = clock.now() + options.poll_interval;
+      }
     }
   }
   for (std::thread& thread : threads) thread.join();
+  release_unserved(clock, store, pool, /*last_try=*/true);
   if (pool.error) {
     return std::move(*pool.error);
   }

@@ -19,7 +19,11 @@
 // them. A bisection that ends in an error has been paused (or failed) by the engine with the
 // message; the daemon logs it and the worker goes on with the next one. When the engine could not
 // record that either (the store was locked or failing at the time), the worker pauses the
-// bisection itself once the store lets it, so that it never stays "running" under a live daemon.
+// bisection itself once the store lets it, so that it never stays "running" under a live daemon:
+// while the store is locked it waits; when writes fail (a full disk) it hands the bisection to
+// serve_queue(), which tries again every poll interval, and once more before it returns, until
+// the bisection is paused with its error (it then waits for `flakebisect resume`, as every
+// bisection paused by an error does).
 // A store locked by another process past the busy timeout (kBusy) makes a worker wait and try
 // again every poll interval, never exit. Any other store error ends the daemon: the other workers
 // pause their bisections first, and serve_queue() returns the first such error.

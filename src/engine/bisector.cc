@@ -1781,6 +1781,13 @@ base::Result<BisectionState> Bisector::run(int64_t id) {
     const std::string& message = result.error().message();
     const auto changed = store_.set_state_if_owner(
         id, pid, session.fatal() ? BisectionState::kFailed : BisectionState::kPaused, now, message);
+    if (!changed) {
+      // A full disk fails this write too: the bisection stays running under this process, until
+      // `resume` takes it over (once this process has ended) or the daemon pauses it. The caller
+      // gets the error that ended the session; this one only says why its end is not stored.
+      spdlog::warn("bisection {}: cannot store its pause after the error: {}", id,
+                   changed.error().message());
+    }
     if (changed && *changed) {
       store::Event event;
       event.bisection_id = id;

@@ -2,7 +2,9 @@
 // a store that does not exist yet: the daemon waits instead of exiting, and never leaves a
 // bisection "running" under itself.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -435,6 +437,109 @@ TEST_F(DaemonServeTest, ADaemonWithoutWorkersIsRefused) {
   ASSERT_FALSE(served.has_value());
   EXPECT_NE(served.error().message().find("at least one worker"), std::string::npos)
       << served.error().message();
+}
+
+// ---- a full disk -----------------------------------------------------------------------------
+
+// A full disk for this process: from fill() until free(), every write to a regular file fails
+// (EFBIG past RLIMIT_FSIZE 0, which SQLite reports as an I/O error like ENOSPC), so the store
+// takes no commit, on any connection. SIGXFSZ is ignored, as a full disk sends none.
+class FullDisk {
+ public:
+  FullDisk() {
+    ::signal(SIGXFSZ, SIG_IGN);
+    EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &saved_), 0);
+  }
+  ~FullDisk() { free(); }
+  void fill() {
+    rlimit full = saved_;
+    full.rlim_cur = 0;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &full), 0);
+  }
+  void free() { EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &saved_), 0); }
+
+ private:
+  rlimit saved_{};
+};
+
+// reliability.md: on a full disk the bisection is paused with a clear error once there is space.
+// At the third run the disk fills: the run cannot be recorded, nor the engine's pause after that
+// error, nor the worker's; the bisection says running under the daemon. Space comes back while
+// the daemon is still serving: it must pause the bisection then, not at its next start.
+TEST_F(DaemonServeTest, ABisectionThatHitAFullDiskIsPausedWithItsErrorOnceThereIsSpace) {
+  std::atomic<bool> stop{false};
+  const DaemonOptions opts = stoppable(options(), dir_.path(), 1, stop);
+  const int64_t id = queue(opts.store_path);
+  FullDisk disk;
+  std::atomic<bool> paused_while_serving{false};
+  std::thread space;
+  runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
+                                                        uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      disk.fill();
+      space = std::thread([&] {
+        std::this_thread::sleep_for(500ms);
+        disk.free();
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline && !paused_while_serving) {
+          paused_while_serving = stored(opts.store_path, id).state == BisectionState::kPaused;
+          std::this_thread::sleep_for(20ms);
+        }
+        stop = true;
+      });
+    }
+    return inner(checkout, index);
+  };
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  if (space.joinable()) {
+    space.join();
+  }
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_TRUE(paused_while_serving) << "still running under the daemon 10 s after space came back";
+  const store::Bisection after = stored(opts.store_path, id);
+  EXPECT_EQ(after.state, BisectionState::kPaused);
+  EXPECT_EQ(after.owner_pid, std::nullopt);
+  EXPECT_NE(after.error.value_or("").find("I/O error"), std::string::npos)
+      << after.error.value_or("");
+  auto events = store::Store::open(opts.store_path).value().events(id);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().kind, "error");
+  EXPECT_EQ(events->back().message, after.error.value_or(""));
+  EXPECT_FALSE(resumable_by_daemon(*events)) << "paused by an error: it waits for `resume`";
+}
+
+// The same, with the space back only just before the daemon stops: it tries once more then.
+TEST_F(DaemonServeTest, ADaemonThatStopsPausesTheBisectionThatHitAFullDisk) {
+  std::atomic<bool> stop{false};
+  DaemonOptions opts = stoppable(options(), dir_.path(), 1, stop);
+  opts.poll_interval = std::chrono::hours(1);  // no try while it serves
+  const int64_t id = queue(opts.store_path);
+  FullDisk disk;
+  std::thread space;
+  runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
+                                                        uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      disk.fill();
+      space = std::thread([&] {
+        std::this_thread::sleep_for(500ms);
+        disk.free();
+        EXPECT_EQ(stored(opts.store_path, id).state, BisectionState::kRunning);
+        stop = true;
+      });
+    }
+    return inner(checkout, index);
+  };
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  if (space.joinable()) {
+    space.join();
+  }
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  const store::Bisection after = stored(opts.store_path, id);
+  EXPECT_EQ(after.state, BisectionState::kPaused);
+  EXPECT_EQ(after.owner_pid, std::nullopt);
+  EXPECT_NE(after.error.value_or("").find("I/O error"), std::string::npos)
+      << after.error.value_or("");
 }
 
 }  // namespace

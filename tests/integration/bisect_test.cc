@@ -307,6 +307,49 @@ TEST(Bisect, ABuildThatFindsTheDiskFullPausesAndResumesOnceThereIsSpace) {
   EXPECT_THAT(read_text(built), HasSubstr(failed + "\n"));
 }
 
+// The same full disk, now also under the store: the run cannot be recorded, and neither can the
+// pause after that error. The bisection stays running under a process that exits; the user must
+// be told that, and how it continues. At the third run the test command fills the disk for
+// flakebisect alone (RLIMIT_FSIZE 0: each write to a file fails, as with ENOSPC; SIGXFSZ, which a
+// full disk does not send, ignored).
+TEST(Bisect, ARunWhosePauseTheFullDiskRefusesSaysThatResumeContinuesIt) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 18), 100);
+  const fs::path test = dir.path() / "fill-the-disk.sh";
+  const fs::path count = dir.path() / "count";
+  write_text(test,
+             "#!/bin/sh\nn=$(($(cat '" + count.native() +
+                 "' 2>/dev/null || echo 0) + 1))\n"
+                 "echo $n > '" +
+                 count.native() +
+                 "'\nif [ $n -eq 3 ]; then\n"
+                 "  tool=$(cut -d' ' -f4 /proc/$PPID/stat)\n"
+                 "  prlimit --pid \"$tool\" --fsize=0: || exit 99\nfi\nexec '" +
+                 s.script.native() + "'\n",
+             true);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", test.native()});
+  base::ProcessOptions options = cli_options(args, {}, std::nullopt);
+  options.argv.insert(options.argv.begin(), {"sh", "-c", "trap '' XFSZ; exec \"$@\"", "sh"});
+  auto run = base::run_process(options);
+  ASSERT_TRUE(run.has_value()) << run.error().message();
+  EXPECT_EQ(run->exit_code, 1) << run->err;
+  EXPECT_THAT(run->err, HasSubstr("I/O error")) << run->err;
+  EXPECT_THAT(run->err, HasSubstr("bisection 1 could not be stored as paused; it shows as running "
+                                  "(not alive) once this process has exited: once the store can "
+                                  "be written again (a full disk: free some space), continue it "
+                                  "with: flakebisect resume 1"))
+      << run->err;
+  const CliResult status = flakebisect({"--db", s.db.native(), "status", "1", "--json"});
+  ASSERT_EQ(status.exit_code, 0) << describe(status);
+  EXPECT_EQ(parse_json(status.out)["state"], "running");
+  EXPECT_EQ(parse_json(status.out)["owner_alive"], false);
+
+  const CliResult resumed = flakebisect({"--db", s.db.native(), "resume", "1", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  EXPECT_EQ(parse_json(resumed.out)["culprit"]["sha"], s.history.planted_sha());
+}
+
 // Every store numbers its bisections from 1: two stores in one directory must not share the
 // checkout of their bisection 1 (one would test its commits in the other's tree, and its end would
 // remove the checkout the other's paused bisection keeps).
