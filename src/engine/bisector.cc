@@ -73,9 +73,12 @@ class RunIndexReservation {
                                                                  const std::string& sha,
                                                                  uint32_t floor, uint32_t count,
                                                                  int64_t now_ms) {
-    FB_ASSIGN_OR_RETURN(const auto taken,
-                        store.reserve_run_indexes(identity, sha, floor, count, ::getpid(), now_ms,
-                                                  base::process_alive));
+    FB_ASSIGN_OR_RETURN(
+        const auto taken,
+        store.reserve_run_indexes(identity, sha, floor, count, ::getpid(), own_start_stamp(),
+                                  now_ms, [](int64_t pid, const std::string& stamp) {
+                                    return base::process_still_alive(pid, stamp);
+                                  }));
     if (taken.second > std::numeric_limits<uint32_t>::max() - count) {
       return base::make_error(base::ErrorCode::kFailed,
                               "store {}: FLAKEBISECT_RUN at {} would pass {}", store.path(), sha,
@@ -97,6 +100,11 @@ class RunIndexReservation {
   uint32_t first() const { return first_; }
 
  private:
+  static const std::string& own_start_stamp() {
+    static const std::string stamp = base::process_start_stamp(::getpid());
+    return stamp;
+  }
+
   RunIndexReservation(store::Store& store, int64_t id, uint32_t first)
       : store_(store), id_(id), first_(first) {}
 

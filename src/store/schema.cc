@@ -124,8 +124,9 @@ ALTER TABLE bisections ADD COLUMN good_refs TEXT
 
 // Version 4: the FLAKEBISECT_RUN indexes that batches in progress have taken at a commit, so that
 // two processes running one test at one commit at once (a foreground `run` beside the daemon) take
-// distinct indexes. A row lives while its batch runs; one whose process died is dropped by the
-// next batch at that commit. Nothing else reads it.
+// distinct indexes. A row lives while its batch runs; one whose process died (its pid and start
+// stamp, as a bisection's owner in v5) is dropped by the next batch at that commit. Nothing else
+// reads it.
 constexpr const char* kSchemaV4 = R"sql(
 CREATE TABLE run_index_reservations (
   id            INTEGER PRIMARY KEY,
@@ -134,6 +135,7 @@ CREATE TABLE run_index_reservations (
   first_index   INTEGER NOT NULL CHECK (first_index >= 0),
   end_index     INTEGER NOT NULL CHECK (end_index >= first_index),
   owner_pid     INTEGER NOT NULL,
+  owner_start   TEXT,
   taken_at      INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX run_index_reservations_by_commit ON run_index_reservations (test_identity, sha);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "base/process.h"
@@ -468,6 +470,33 @@ Error no_bisection(const std::string& path, int64_t id) {
   return base::make_error(ErrorCode::kNotFound, "store {}: no bisection {}", path, id);
 }
 
+// Serialises opening one store between processes; the mutex in Store::open covers the threads of
+// one. Two commands starting at once on a store that does not exist yet would otherwise each see
+// the other's half-made store (its switch to WAL, its migrations), as a foreign database or as a
+// lock held past the busy timeout. An flock on the store's directory, not on the store file:
+// closing any descriptor of the file would drop this process's SQLite (POSIX) locks on it.
+// Shared for a read-only open, exclusive otherwise; held until the open is done. A directory this
+// user cannot open goes without (only the race is then left, as before).
+class OpeningLock {
+ public:
+  OpeningLock(const std::string& path, bool exclusive) {
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) return;
+    while (::flock(fd_, exclusive ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR) {
+    }
+  }
+  ~OpeningLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OpeningLock(const OpeningLock&) = delete;
+  OpeningLock& operator=(const OpeningLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 // --- Store ---
@@ -493,6 +522,7 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
   // opening one take turns. Released once SQLite holds the file.
   static std::mutex opening;
   std::unique_lock<std::mutex> opening_lock(opening, std::defer_lock);
+  std::optional<OpeningLock> between_processes;
   if (memory) {
     flags |= SQLITE_OPEN_CREATE;
   } else {
@@ -505,6 +535,7 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
     if (plan.read_only_because) {
       flags = SQLITE_OPEN_READONLY;
     }
+    between_processes.emplace(path, !plan.read_only_because.has_value());
   }
   const bool read_only = plan.read_only_because.has_value();
   FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags, memory ? std::string() : name));
@@ -868,20 +899,22 @@ Result<int64_t> Store::next_run_index(const std::string& test_identity, const st
 
 Result<std::pair<int64_t, int64_t>> Store::reserve_run_indexes(
     const std::string& test_identity, const std::string& sha, int64_t floor, int64_t count,
-    int64_t owner_pid, int64_t now_ms, const std::function<bool(int64_t)>& alive) {
+    int64_t owner_pid, const std::string& owner_start, int64_t now_ms,
+    const std::function<bool(int64_t pid, const std::string& start_stamp)>& alive) {
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_ASSIGN_OR_RETURN(int64_t first, next_run_index(test_identity, sha));
   first = std::max(first, floor);
   std::vector<int64_t> dead;
   {
     FB_ASSIGN_OR_RETURN(Statement taken,
-                        db_->prepare("SELECT id, end_index, owner_pid FROM run_index_reservations "
+                        db_->prepare("SELECT id, end_index, owner_pid, coalesce(owner_start, '') "
+                                     "FROM run_index_reservations "
                                      "WHERE test_identity = ?1 AND sha = ?2"));
     FB_TRY(taken.bind_all(test_identity, sha));
     while (true) {
       FB_ASSIGN_OR_RETURN(bool row, taken.step());
       if (!row) break;
-      if (!alive(taken.column_int64(2))) {
+      if (!alive(taken.column_int64(2), taken.column_text(3))) {
         dead.push_back(taken.column_int64(0));
         continue;
       }
@@ -896,10 +929,11 @@ Result<std::pair<int64_t, int64_t>> Store::reserve_run_indexes(
   }
   FB_ASSIGN_OR_RETURN(Statement insert, db_->prepare(R"sql(
       INSERT INTO run_index_reservations (test_identity, sha, first_index, end_index, owner_pid,
-                                          taken_at)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id)sql"));
-  FB_TRY(insert.bind_all(test_identity, sha, first, first + std::max<int64_t>(count, 0), owner_pid,
-                         now_ms));
+                                          owner_start, taken_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id)sql"));
+  FB_TRY(insert.bind_all(
+      test_identity, sha, first, first + std::max<int64_t>(count, 0), owner_pid,
+      owner_start.empty() ? std::nullopt : std::optional<std::string>(owner_start), now_ms));
   FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(insert, path()));
   FB_TRY(txn.commit());
   return std::make_pair(id, first);

@@ -151,13 +151,15 @@ class Store {
   // One past the highest run_index stored with this test identity at this commit (0 when none):
   // the FLAKEBISECT_RUN a new run there takes. One indexed query, not a read of every run.
   base::Result<int64_t> next_run_index(const std::string& test_identity, const std::string& sha);
-  // Takes `count` FLAKEBISECT_RUN indexes at this commit for a batch of process `owner_pid`, in one
-  // write transaction: from `floor` on, after every run stored there (next_run_index) and every
-  // range still taken by a live process (`alive(pid)`, as recover_running's); ranges of dead
-  // processes are dropped. Returns the range's id, for release_run_indexes, and its first index.
+  // Takes `count` FLAKEBISECT_RUN indexes at this commit for a batch of process `owner_pid` (with
+  // its base::process_start_stamp), in one write transaction: from `floor` on, after every run
+  // stored there (next_run_index) and every range still taken by a live process
+  // (`alive(pid, start_stamp)`, as recover_running's); ranges of dead processes are dropped.
+  // Returns the range's id, for release_run_indexes, and its first index.
   base::Result<std::pair<int64_t, int64_t>> reserve_run_indexes(
       const std::string& test_identity, const std::string& sha, int64_t floor, int64_t count,
-      int64_t owner_pid, int64_t now_ms, const std::function<bool(int64_t)>& alive);
+      int64_t owner_pid, const std::string& owner_start, int64_t now_ms,
+      const std::function<bool(int64_t pid, const std::string& start_stamp)>& alive);
   // Gives back a range reserve_run_indexes took, once its batch has ended.
   base::Status release_run_indexes(int64_t reservation_id);
   // The runs a bisection produced, in id order.

@@ -239,5 +239,36 @@ TEST(Interrupt, AReaderThatGoesAwayDoesNotStopTheBisection) {
   EXPECT_EQ(stored_state(s.db, 1), "found");
 }
 
+// Four `start`s at once on a store that does not exist yet: each waits for the one making it,
+// instead of reading its half-made store as a foreign database or as locked.
+TEST(Interrupt, CommandsStartingAtOnceOnAStoreNotYetMadeAllSucceed) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(20, 10), 30);
+  for (int round = 0; round < 5; ++round) {
+    const fs::path db = dir.path() / ("fresh-" + std::to_string(round)) / "flakebisect.db";
+    std::vector<base::ChildProcess> children;
+    for (int i = 0; i < 4; ++i) {
+      auto child = start_cli(
+          {"--db", db.native(), "start", "--repo", s.history.repo.native(), "--good",
+           s.history.shas[static_cast<size_t>(i)], "--bad", s.history.tip, "--", s.script.native()},
+          dir.path() / ("start-" + std::to_string(i) + ".log"));
+      ASSERT_TRUE(child.has_value()) << child.error().message();
+      children.push_back(std::move(*child));
+    }
+    for (size_t i = 0; i < children.size(); ++i) {
+      auto status = children[i].wait_for(std::chrono::seconds(60));
+      ASSERT_TRUE(status.has_value() && status->has_value());
+      EXPECT_EQ((*status)->exit_code, 0)
+          << "round " << round << ": "
+          << read_text(dir.path() / ("start-" + std::to_string(i) + ".log"));
+    }
+    auto store = store::Store::open(db.native());
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    auto all = store->list_bisections();
+    ASSERT_TRUE(all.has_value());
+    EXPECT_EQ(all->size(), 4U);
+  }
+}
+
 }  // namespace
 }  // namespace flakebisect::testing

@@ -431,36 +431,52 @@ TEST_F(StoreTest, ReservedRunIndexesAreDistinctAcrossLiveOwnersAndADeadOnesAreDr
     ASSERT_OK(store().record_run(run));
   }
   std::set<int64_t> alive = {100, 200};
-  const auto is_alive = [&](int64_t pid) { return alive.count(pid) > 0; };
+  // Pid 300 is alive again, but as a later process than the one that took a range (its stamp).
+  const auto is_alive = [&](int64_t pid, const std::string& stamp) {
+    return alive.count(pid) > 0 && stamp != "old";
+  };
   // After the stored runs, then after each range still held, whoever holds it.
-  ASSERT_OK_AND_ASSIGN(auto a, store().reserve_run_indexes("same", "aaa", 0, 5, 100, 10, is_alive));
+  ASSERT_OK_AND_ASSIGN(auto a,
+                       store().reserve_run_indexes("same", "aaa", 0, 5, 100, "", 10, is_alive));
   EXPECT_EQ(a.second, 3);
-  ASSERT_OK_AND_ASSIGN(auto b, store().reserve_run_indexes("same", "aaa", 0, 4, 200, 11, is_alive));
+  ASSERT_OK_AND_ASSIGN(auto b,
+                       store().reserve_run_indexes("same", "aaa", 0, 4, 200, "", 11, is_alive));
   EXPECT_EQ(b.second, 8);
-  ASSERT_OK_AND_ASSIGN(auto c, store().reserve_run_indexes("same", "aaa", 0, 1, 100, 12, is_alive));
+  ASSERT_OK_AND_ASSIGN(auto c,
+                       store().reserve_run_indexes("same", "aaa", 0, 1, 100, "", 12, is_alive));
   EXPECT_EQ(c.second, 12);
   // Another commit, or another test, is not held back; a floor is.
-  ASSERT_OK_AND_ASSIGN(auto d, store().reserve_run_indexes("same", "bbb", 0, 2, 100, 13, is_alive));
+  ASSERT_OK_AND_ASSIGN(auto d,
+                       store().reserve_run_indexes("same", "bbb", 0, 2, 100, "", 13, is_alive));
   EXPECT_EQ(d.second, 0);
   ASSERT_OK_AND_ASSIGN(auto e,
-                       store().reserve_run_indexes("other", "aaa", 6, 2, 100, 14, is_alive));
+                       store().reserve_run_indexes("other", "aaa", 6, 2, 100, "", 14, is_alive));
   EXPECT_EQ(e.second, 6);
   // Given back, a range holds nothing back.
   ASSERT_OK(store().release_run_indexes(c.first));
   ASSERT_OK(store().release_run_indexes(b.first));
-  ASSERT_OK_AND_ASSIGN(auto f, store().reserve_run_indexes("same", "aaa", 0, 1, 200, 15, is_alive));
+  ASSERT_OK_AND_ASSIGN(auto f,
+                       store().reserve_run_indexes("same", "aaa", 0, 1, 200, "", 15, is_alive));
   EXPECT_EQ(f.second, 8);
   // The range of a process that died (kill -9 mid-batch) is dropped: a resume starts right after
   // the stored runs again.
   alive = {200};
   ASSERT_OK(store().release_run_indexes(f.first));
-  ASSERT_OK_AND_ASSIGN(auto g, store().reserve_run_indexes("same", "aaa", 0, 3, 200, 16, is_alive));
+  ASSERT_OK_AND_ASSIGN(auto g,
+                       store().reserve_run_indexes("same", "aaa", 0, 3, 200, "", 16, is_alive));
   EXPECT_EQ(g.second, 3);
+  // A range whose pid went to a later process is dropped too.
+  ASSERT_OK_AND_ASSIGN(auto h,
+                       store().reserve_run_indexes("same", "ccc", 0, 4, 200, "old", 17, is_alive));
+  EXPECT_EQ(h.second, 0);
+  ASSERT_OK_AND_ASSIGN(auto i,
+                       store().reserve_run_indexes("same", "ccc", 0, 1, 200, "new", 18, is_alive));
+  EXPECT_EQ(i.second, 0);
   ASSERT_OK_AND_ASSIGN(auto rows, store().database_for_testing().prepare(
                                       "SELECT count(*) FROM run_index_reservations"));
   ASSERT_OK_AND_ASSIGN(bool row, rows.step());
   ASSERT_TRUE(row);
-  EXPECT_EQ(rows.column_int64(0), 3);  // d, e (their owner is dead but at other commits) and g
+  EXPECT_EQ(rows.column_int64(0), 4);  // d, e (their owner is dead but at other commits), g, i
 }
 
 TEST_F(StoreTest, RunOfAnUnknownBisectionIsRejected) {
