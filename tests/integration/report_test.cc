@@ -277,6 +277,13 @@ TEST(Report, AFixBisectionsReportsValidateSayFixedByAndItsLogReplaysToTheFixInGi
   expect_invalid_report(regression, dir.path(), "a regression report with a backport check");
   regression["result"]["checks"].erase("backport");
   expect_valid_report(regression.dump(), dir.path(), "the regression report made of it");
+  // Without any check (none ran, or it is still queued): still valid, both ways.
+  nlohmann::json unchecked = doc;
+  unchecked["result"]["checks"] = nullptr;
+  expect_valid_report(unchecked.dump(), dir.path(), "a fix report without checks");
+  unchecked["bisection"]["mode"] = "regression";
+  unchecked["result"].erase("last_broken");
+  expect_valid_report(unchecked.dump(), dir.path(), "a regression report without checks");
   nlohmann::json no_last = doc;
   no_last["result"].erase("last_broken");
   expect_invalid_report(no_last, dir.path(), "a fix report without last_broken");
