@@ -812,7 +812,7 @@ int watch_live(OpenedStore& opened, int64_t id, std::chrono::milliseconds interv
     // One row stays free so the last line's newline cannot scroll the frame's top away.
     cli::write(stdout, "{}",
                redraw_in_place(render_frame(*snapshot, options), rows > 1 ? rows - 1 : 0));
-    std::fflush(stdout);
+    if (!flush_to_reader(stdout)) return kExitOk;
     if (snapshot->owner_gone) {
       return report_owner_gone(id, *snapshot->owner_pid);
     }
@@ -881,7 +881,7 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
       }
       last_event = event.id;
     }
-    std::fflush(stdout);
+    if (!flush_to_reader(stdout)) return kExitOk;
     const store::Bisection& bisection = read->bisection;
     if (finished(bisection.state) || bisection.state == BisectionState::kPaused) {
       if (json_output) {

@@ -116,7 +116,11 @@ void add_start_options(CLI::App* command, cli::StartOptions& options, double& co
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv);
+
+int main(int argc, char** argv) { return cli::checked_stdout(run_main(argc, argv)); }
+
+int run_main(int argc, char** argv) {
   // A reader that goes away (`run ... | head`, a dropped ssh session's tee) must not kill a
   // bisection half way through a write: with SIGPIPE ignored the write fails with EPIPE and the
   // bisection goes on (SIGHUP still pauses it). Programs it starts get the default back

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace flakebisect::cli {
@@ -142,6 +145,40 @@ std::string iso_time(int64_t unix_ms) {
 
 std::string to_json_text(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+
+// The errno of the first write to stdout that failed (0: none did).
+int stdout_error = 0;
+
+void note_failure(std::FILE* out) {
+  if (out == stdout && stdout_error == 0) stdout_error = errno != 0 ? errno : EIO;
+}
+
+}  // namespace
+
+void write_text(std::FILE* out, std::string_view text) {
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), out) != text.size()) note_failure(out);
+}
+
+bool flush_to_reader(std::FILE* out) {
+  errno = 0;
+  if (std::fflush(out) != 0) note_failure(out);
+  if (std::ferror(out) == 0) return true;
+  return (out == stdout ? stdout_error : errno) != EPIPE;
+}
+
+int checked_stdout(int code) {
+  errno = 0;
+  if (std::fflush(stdout) != 0) note_failure(stdout);
+  if (std::ferror(stdout) == 0 && stdout_error == 0) return code;
+  if (stdout_error == EPIPE) return code;
+  const int error = stdout_error;
+  std::fprintf(stderr, "flakebisect: error: writing standard output: %s\n",
+               error != 0 ? std::strerror(error) : "write error");
+  return code == 0 ? 1 : code;
 }
 
 std::string counted(uint64_t n, std::string_view noun) {

@@ -17,11 +17,19 @@ namespace flakebisect::cli {
 
 // fmt::print without its exception: what a reader that went away (`run ... | head`, with SIGPIPE
 // ignored: main.cc) does not read is dropped, and the command goes on.
+void write_text(std::FILE* out, std::string_view text);
 template <typename... T>
 void write(std::FILE* out, fmt::format_string<T...> format, T&&... args) {
-  const std::string text = fmt::format(format, std::forward<T>(args)...);
-  std::fwrite(text.data(), 1, text.size(), out);
+  write_text(out, fmt::format(format, std::forward<T>(args)...));
 }
+
+// Flushes `out`; false once its reader has gone (EPIPE), so that a loop that only prints (`watch`)
+// ends instead of polling on for nobody.
+bool flush_to_reader(std::FILE* out);
+
+// What main returns: `code`, unless stdout could not take what was written to it (a full disk
+// under `report > file`): then an error on stderr, and 1. A reader that went away is no error.
+int checked_stdout(int code);
 
 // `text` with control characters (C0 such as ESC, CR and NUL, DEL, and C1 such as U+009B) replaced
 // by '?', so a hostile commit subject cannot move the cursor or rewrite the line, each byte that is

@@ -270,5 +270,49 @@ TEST(Interrupt, CommandsStartingAtOnceOnAStoreNotYetMadeAllSucceed) {
   }
 }
 
+// `watch ... | head`: once its reader is gone it ends, instead of polling for nobody until the
+// bisection ends (SIGPIPE no longer ends it). And output that cannot be written is an error.
+TEST(Interrupt, WatchEndsWhenItsReaderGoesAwayAndAFullStdoutIsAnError) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(40, 20), 30);
+  write_text(s.slow, "");
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  auto bisecting = start_cli(args, dir.path() / "run.log");
+  ASSERT_TRUE(bisecting.has_value()) << bisecting.error().message();
+  ASSERT_TRUE(wait_for([&] {
+    std::istringstream pids(read_text(s.pids));
+    int lines = 0;
+    for (std::string line; std::getline(pids, line);) ++lines;
+    return lines >= 2;
+  }));
+  base::ProcessOptions options = cli_options({}, {}, std::nullopt);
+  options.argv = {"/bin/sh",       "-c",   "\"$0\" \"$@\" | head -c 10",
+                  FLAKEBISECT_BIN, "--db", s.db.native(),
+                  "watch",         "1",    "--plain",
+                  "--interval",    "0.2"};
+  options.timeout = std::chrono::seconds(30);
+  auto watched = base::run_process(options);
+  ASSERT_TRUE(watched.has_value()) << watched.error().message();
+  EXPECT_FALSE(watched->timed_out) << "watch went on without a reader";
+  EXPECT_EQ(watched->out.size(), 10U);
+  EXPECT_EQ(stored_state(s.db, 1), "running");
+
+  base::ProcessOptions full = cli_options({}, {}, std::nullopt);
+  full.argv = {"/bin/sh",       "-c",   "\"$0\" \"$@\" > /dev/full",
+               FLAKEBISECT_BIN, "--db", s.db.native(),
+               "report",        "1",    "--format",
+               "json"};
+  auto refused = base::run_process(full);
+  ASSERT_TRUE(refused.has_value()) << refused.error().message();
+  EXPECT_EQ(refused->exit_code, 1);
+  EXPECT_THAT(refused->err,
+              HasSubstr("flakebisect: error: writing standard output: No space left on device"));
+
+  ::kill(bisecting->pid(), SIGTERM);
+  auto status = bisecting->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value() && status->has_value());
+}
+
 }  // namespace
 }  // namespace flakebisect::testing
