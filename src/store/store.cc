@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "base/process.h"
@@ -470,21 +472,32 @@ Error no_bisection(const std::string& path, int64_t id) {
   return base::make_error(ErrorCode::kNotFound, "store {}: no bisection {}", path, id);
 }
 
-// Serialises opening one store between processes; the mutex in Store::open covers the threads of
-// one. Two commands starting at once on a store that does not exist yet would otherwise each see
-// the other's half-made store (its switch to WAL, its migrations), as a foreign database or as a
-// lock held past the busy timeout. An flock on the store's directory, not on the store file:
-// closing any descriptor of the file would drop this process's SQLite (POSIX) locks on it.
-// Shared for a read-only open, exclusive otherwise; held until the open is done. A directory this
-// user cannot open goes without (only the race is then left, as before).
+// Serialises opening a store that may still be being made, between processes; the mutex in
+// Store::open covers the threads of one. Two commands starting at once on a store that does not
+// exist yet would otherwise each see the other's half-made store (its switch to WAL, its
+// migrations), as a foreign database or as a lock held past the busy timeout. Only for a file that
+// is empty or small (a made store holds its schema's pages, or its -wal does): a store in use is
+// opened as before. An flock on the store's directory, not on the store file: closing any
+// descriptor of the file would drop this process's SQLite (POSIX) locks on it. Shared for a
+// read-only open, exclusive otherwise, held until the open is done; tried without blocking until
+// `wait` has passed (as SQLite's busy timeout), then the open goes on without it, so that a
+// process stopped while it opens, or an `flock DIR` around the command, cannot hang it.
 class OpeningLock {
  public:
-  OpeningLock(const std::string& path, bool exclusive) {
+  OpeningLock(const std::string& path, bool exclusive, std::chrono::milliseconds wait) {
     std::filesystem::path dir = std::filesystem::path(path).parent_path();
     if (dir.empty()) dir = ".";
     fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0) return;
-    while (::flock(fd_, exclusive ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (::flock(fd_, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+      if ((errno != EWOULDBLOCK && errno != EINTR) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   ~OpeningLock() {
@@ -492,6 +505,15 @@ class OpeningLock {
   }
   OpeningLock(const OpeningLock&) = delete;
   OpeningLock& operator=(const OpeningLock&) = delete;
+
+  // Whether a store file of this path may still be being made by another process.
+  static bool maybe_unmade(const std::string& path) {
+    constexpr off_t kMadeStoreBytes = 64 * 1024;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || st.st_size >= kMadeStoreBytes) return st.st_size == 0;
+    struct stat wal {};
+    return ::stat((path + "-wal").c_str(), &wal) != 0 || wal.st_size < kMadeStoreBytes;
+  }
 
  private:
   int fd_ = -1;
@@ -535,7 +557,10 @@ Result<Store> Store::open(const std::string& path, const OpenMode& mode) {
     if (plan.read_only_because) {
       flags = SQLITE_OPEN_READONLY;
     }
-    between_processes.emplace(path, !plan.read_only_because.has_value());
+    if (OpeningLock::maybe_unmade(path)) {
+      between_processes.emplace(path, !plan.read_only_because.has_value(),
+                                std::chrono::milliseconds(mode.busy_timeout_ms));
+    }
   }
   const bool read_only = plan.read_only_because.has_value();
   FB_ASSIGN_OR_RETURN(Database db, Database::open(path, flags, memory ? std::string() : name));

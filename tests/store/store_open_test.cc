@@ -1,11 +1,14 @@
 // Opening a store: creation, schema and migrations, file modes, and refusing files that are not
 // ours.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -124,6 +127,26 @@ TEST(StoreOpen, MissingStoreIsNotFoundUnlessCreating) {
   EXPECT_EQ(store.error().code(), ErrorCode::kNotFound);
   EXPECT_NE(store.error().message().find(dir.file("absent.db")), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir.file("absent.db")));
+}
+
+// Opening a new store holds an flock on its directory so that processes take turns making it;
+// one held elsewhere (a process stopped while it opened, `flock DIR flakebisect ...`) delays the
+// open by the busy timeout at most, and a store in use is opened without it.
+TEST(StoreOpen, AnOpeningLockHeldElsewhereDelaysANewStoreByTheBusyTimeoutAtMost) {
+  TempDir dir;
+  const int held = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  const auto start = std::chrono::steady_clock::now();
+  {
+    auto store = Store::open(dir.file("new.db"), create_mode(300));
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    ASSERT_TRUE(store->create_bisection(sample_spec(), 1).has_value());
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(300));
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  ::close(held);
 }
 
 TEST(StoreOpen, CreatedFilesAreOwnerOnlyWhateverTheUmask) {
