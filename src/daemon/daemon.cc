@@ -247,11 +247,20 @@ base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<boo
   }
 
   while (!halted()) {
-    FB_ASSIGN_OR_RETURN(auto next, while_busy(options, clock, "claiming the next bisection", [&] {
-                          return store.claim_next_queued(pid, now_ms(clock));
-                        }));
-    if (next) {
-      work_on(next->id);
+    auto next = while_busy(options, clock, "claiming the next bisection",
+                           [&] { return store.claim_next_queued(pid, now_ms(clock)); });
+    if (!next && next.error().code() == base::ErrorCode::kIo && !options.exit_when_idle) {
+      // A full disk (or another I/O error) refuses the claim as it refused a pause: the worker
+      // waits for space as serve_queue's retries of those pauses do, instead of ending the daemon.
+      spdlog::warn("cannot claim the next bisection: {}; trying again in {} s",
+                   next.error().message(),
+                   std::chrono::duration_cast<std::chrono::seconds>(options.poll_interval).count());
+      pause_for(options, clock, options.poll_interval);
+      continue;
+    }
+    if (!next) return std::move(next).error();
+    if (*next) {
+      work_on((*next)->id);
       continue;
     }
     if (options.exit_when_idle) {

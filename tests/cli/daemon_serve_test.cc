@@ -509,6 +509,41 @@ TEST_F(DaemonServeTest, ABisectionThatHitAFullDiskIsPausedWithItsErrorOnceThereI
   EXPECT_FALSE(resumable_by_daemon(*events)) << "paused by an error: it waits for `resume`";
 }
 
+// The same with another bisection queued: the worker's claim of it finds the disk full too, and
+// waits for space instead of ending the daemon; then it serves it.
+TEST_F(DaemonServeTest, AClaimThatFindsTheDiskFullWaitsForSpaceInsteadOfEndingTheDaemon) {
+  std::atomic<bool> stop{false};
+  const DaemonOptions opts = stoppable(options(), dir_.path(), 1, stop);
+  const int64_t id = queue(opts.store_path);
+  const int64_t next = queue(opts.store_path);
+  FullDisk disk;
+  std::thread space;
+  runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
+                                                        uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      disk.fill();
+      space = std::thread([&] {
+        std::this_thread::sleep_for(500ms);
+        disk.free();
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (std::chrono::steady_clock::now() < deadline &&
+               stored(opts.store_path, next).state != BisectionState::kFound) {
+          std::this_thread::sleep_for(20ms);
+        }
+        stop = true;
+      });
+    }
+    return inner(checkout, index);
+  };
+  auto served = serve_queue(opts, clock_, fake_executors(builder_, runner_));
+  if (space.joinable()) {
+    space.join();
+  }
+  ASSERT_TRUE(served.has_value()) << served.error().message();
+  EXPECT_EQ(stored(opts.store_path, id).state, BisectionState::kPaused);
+  EXPECT_EQ(stored(opts.store_path, next).state, BisectionState::kFound);
+}
+
 // The same, with the space back only just before the daemon stops: it tries once more then.
 TEST_F(DaemonServeTest, ADaemonThatStopsPausesTheBisectionThatHitAFullDisk) {
   std::atomic<bool> stop{false};
