@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 
 #include "base/failpoint.h"
@@ -59,7 +60,10 @@ std::optional<std::string> disk_full_in(std::string_view output) {
 
 std::optional<std::string> killed_in(const base::ProcessResult& result, std::string_view output) {
   constexpr std::string_view kCompilerKilled = "Killed signal terminated program";
-  if (result.term_signal != 0 && !result.timed_out && !result.no_output_timeout) {
+  // Its own timeout killed it: the commit's skip, as before. A build that dies of another signal
+  // every time (SIGSEGV, SIGABRT) is the commit's too: only SIGKILL is the OOM killer's.
+  if (result.timed_out || result.no_output_timeout) return std::nullopt;
+  if (result.term_signal == SIGKILL) {
     return fmt::format(
         "it was killed by signal {} ({}), not failed by itself: out of memory? "
         "(dmesg says what the OOM killer did); resume builds it again",

@@ -41,7 +41,7 @@ inline constexpr size_t kBuildLogTailBytes = 8192;
 std::optional<std::string> disk_full_in(std::string_view output);
 
 // Why a failed build was killed rather than failing by itself, as the OOM killer does it: the
-// build command died of a signal (not of its timeout), or a compiler under it did (gcc's "Killed
+// build command died of SIGKILL (not of its timeout), or a compiler under it did (gcc's "Killed
 // signal terminated program cc1"). The machine's trouble, not the commit's: the bisection pauses
 // and `resume` builds the commit again, instead of skipping it for good. Nothing otherwise.
 std::optional<std::string> killed_in(const base::ProcessResult& result, std::string_view output);

@@ -651,10 +651,13 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
         std::chrono::steady_clock::now() - start);
     return outcome;
   };
-  auto skip = [&](std::string detail, std::string_view tail) -> Result<BuildOutcome> {
-    // A full disk or a missing build tool says nothing about the commit: pause the bisection
-    // (a Result error) instead of skipping every commit from here on.
-    if (auto problem = environment_problem(tail)) {
+  auto skip = [&](std::string detail, std::string_view tail,
+                  const base::ProcessResult* result = nullptr) -> Result<BuildOutcome> {
+    // A full disk, a missing build tool or the OOM killer says nothing about the commit: pause
+    // the bisection (a Result error) instead of skipping the commit for good.
+    std::optional<std::string> problem = environment_problem(tail);
+    if (!problem && result != nullptr) problem = killed_in(*result, tail);
+    if (problem) {
       FB_TRY(base::write_file_atomic(log_path, log));
       return base::make_error(base::ErrorCode::kFailed, "{}: {}; log: {}", detail, *problem,
                               log_path);
@@ -688,7 +691,7 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
     if (!result.succeeded()) {
       return skip(
           fmt::format("make {}: {}; log: {}", kernel_.base, result.status_text(options), log_path),
-          result.out);
+          result.out, &result);
     }
   } else {
     auto base_config = base::read_file(kernel_.base);
@@ -713,7 +716,7 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
     if (!result.succeeded()) {
       return skip(
           fmt::format("make olddefconfig: {}; log: {}", result.status_text(options), log_path),
-          result.out);
+          result.out, &result);
     }
   }
 
@@ -762,14 +765,9 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
     return std::move(built).error();
   }
   if (!built->succeeded()) {
-    if (auto killed = killed_in(*built, built->out)) {
-      FB_TRY(base::write_file_atomic(log_path, log));
-      return base::make_error(ErrorCode::kFailed, "make {}: {}: {}; log: {}", kernel_.target,
-                              built->status_text(options), *killed, log_path);
-    }
     return skip(
         fmt::format("make {}: {}; log: {}", kernel_.target, built->status_text(options), log_path),
-        built->out);
+        built->out, &*built);
   }
 
   // 7. Into the cache.

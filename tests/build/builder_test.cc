@@ -117,6 +117,12 @@ TEST(CommandBuilder, ABuildTheOomKillerKilledPausesInsteadOfSkippingTheCommit) {
   auto slow = builder.build(kCheckout);
   ASSERT_TRUE(slow.has_value()) << slow.error().message();
   EXPECT_FALSE(slow->ok);
+
+  // A build that crashes (SIGSEGV, SIGABRT) does so every time: the commit's skip.
+  processes.on({}, FakeProcessRunner::signalled(SIGSEGV), 1);
+  auto crashed = builder.build(kCheckout);
+  ASSERT_TRUE(crashed.has_value()) << crashed.error().message();
+  EXPECT_FALSE(crashed->ok);
 }
 
 TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {
