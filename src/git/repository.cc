@@ -165,10 +165,16 @@ base::Result<Repository> Repository::open(const std::filesystem::path& path) {
     // 1.5 reports it as a missing safe.directory value rather than as GIT_EOWNER.
     std::error_code ec;
     const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    std::string dir = ec ? path.native() : absolute.lexically_normal().native();
+    if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    std::string quoted = "'";  // for a shell: 'it'\''s'
+    for (const char c : dir) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
     return make_error(ErrorCode::kFailed,
                       "{}: dubious ownership: another user owns this repository, and git trusts "
-                      "it only once told to: git config --global --add safe.directory {}",
-                      path.native(), ec ? path.native() : absolute.lexically_normal().native());
+                      "it only once told to: git config --global --add safe.directory {} (its "
+                      "top-level directory, if this is below it)",
+                      path.native(), quoted);
   }
   if (rc < 0) {
     const git_error* last = git_error_last();

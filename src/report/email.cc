@@ -525,7 +525,7 @@ void headline(Body& body, const json& report) {
   } else if (status == "not_reproduced") {
     std::string text = "flakebisect could not reproduce the failure" +
                        (reason.empty() ? std::string(".") : ": " + reason);
-    if (text.back() != '.') text += '.';
+    if (text.back() != '.' && text.back() != '!' && text.back() != '?') text += '.';
     body.paragraph(text);
   } else {
     std::string text = fmt::format("Bisection {} is {}", count(bisection, "id"),

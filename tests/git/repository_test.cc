@@ -264,7 +264,7 @@ TEST(RepositoryOpen, ARepositoryAnotherUserOwnsIsRefusedSayingHowToTrustIt) {
   EXPECT_THAT(repo.error().message(),
               HasSubstr(": dubious ownership: another user owns this repository"));
   EXPECT_THAT(repo.error().message(),
-              HasSubstr("git config --global --add safe.directory " + dir.path().native()));
+              HasSubstr("git config --global --add safe.directory '" + dir.path().native() + "'"));
 }
 
 TEST(RepositoryOpen, SubdirectoryOpensTheEnclosingRepository) {
