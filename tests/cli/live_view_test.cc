@@ -338,6 +338,25 @@ class LiveViewOfARealBisection : public ::testing::Test {
     return id;
   }
 
+  // A fix bisection (range.find_fix) from the root, broken, to the tip, fixed, where the commits
+  // in `broken` fail `percent` of their runs; run to its end. Returns its id.
+  int64_t bisect_fix(const std::set<std::string>& broken, int percent) {
+    config::Config config = testing::test_config();
+    config.range.find_fix = true;
+    engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
+    auto spec = engine::prepare_bisection(request);
+    EXPECT_TRUE(spec.has_value()) << spec.error().message();
+    if (!spec) return 0;
+    const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
+    runner_.fn = testing::FakeRunner::flaky(broken, percent);
+    engine::BisectorOptions options;
+    options.worktree_root = (dir_ / "worktrees").native();
+    engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
+    auto state = bisector.run(id);
+    EXPECT_TRUE(state.has_value()) << state.error().message();
+    return id;
+  }
+
   testing::TempDir dir_;
   testing::History history_;
   std::filesystem::path db_;
@@ -419,18 +438,8 @@ TEST_F(LiveViewOfARealBisection, AFixBisectionListsFixesAndSaysFoundTheFix) {
     if (i == fix) break;
     broken.insert(history_.shas[i]);
   }
-  config::Config config = testing::test_config();
-  config.range.find_fix = true;
-  engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
-  auto spec = engine::prepare_bisection(request);
-  ASSERT_TRUE(spec.has_value()) << spec.error().message();
-  const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
-
-  runner_.fn = testing::FakeRunner::flaky(broken, 30);
-  engine::BisectorOptions options;
-  options.worktree_root = (dir_ / "worktrees").native();
-  engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
-  ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const int64_t id = bisect_fix(broken, 30);
+  ASSERT_EQ(testing::result_of(*store_, id)["status"], "found");
 
   auto snapshot = gather_snapshot(*store_, id);
   ASSERT_TRUE(snapshot.has_value()) << snapshot.error().message();
@@ -451,18 +460,7 @@ TEST_F(LiveViewOfARealBisection, AFixBisectionListsFixesAndSaysFoundTheFix) {
 // When every commit of the chain fails, the last broken is the newest candidate and the fix it
 // implies is the fixed end: no candidate, so the listing takes its subject from the repository.
 TEST_F(LiveViewOfARealBisection, AFixAtTheFixedEndIsListedWithItsSubjectFromTheRepository) {
-  std::set<std::string> broken(history_.shas.begin(), history_.shas.end());
-  config::Config config = testing::test_config();
-  config.range.find_fix = true;
-  engine::BisectRequest request{history_.repo.native(), {history_.tip}, history_.root, config};
-  auto spec = engine::prepare_bisection(request);
-  ASSERT_TRUE(spec.has_value()) << spec.error().message();
-  const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
-  runner_.fn = testing::FakeRunner::flaky(broken, 100);
-  engine::BisectorOptions options;
-  options.worktree_root = (dir_ / "worktrees").native();
-  engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
-  ASSERT_TRUE(bisector.run(id).has_value());
+  const int64_t id = bisect_fix({history_.shas.begin(), history_.shas.end()}, 100);
 
   auto snapshot = gather_snapshot(*store_, id);
   ASSERT_TRUE(snapshot.has_value()) << snapshot.error().message();

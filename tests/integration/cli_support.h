@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -45,10 +46,8 @@ inline base::ProcessOptions cli_options(const std::vector<std::string>& args, co
   return options;
 }
 
-// Runs `flakebisect args...` to completion.
-inline CliResult flakebisect(const std::vector<std::string>& args, const Env& env = {},
-                             const std::optional<fs::path>& cwd = std::nullopt) {
-  auto result = base::run_process(cli_options(args, env, cwd));
+// What a finished `flakebisect` process did.
+inline CliResult cli_result(const base::Result<base::ProcessResult>& result) {
   EXPECT_TRUE(result.has_value()) << (result ? "" : result.error().message());
   CliResult cli;
   if (!result) return cli;
@@ -57,6 +56,12 @@ inline CliResult flakebisect(const std::vector<std::string>& args, const Env& en
   cli.out = result->out;
   cli.err = result->err;
   return cli;
+}
+
+// Runs `flakebisect args...` to completion.
+inline CliResult flakebisect(const std::vector<std::string>& args, const Env& env = {},
+                             const std::optional<fs::path>& cwd = std::nullopt) {
+  return cli_result(base::run_process(cli_options(args, env, cwd)));
 }
 
 // Starts `flakebisect args...` in the background, its stdout and stderr going to `log`.
@@ -121,6 +126,14 @@ inline bool process_gone(pid_t pid) {
   const auto paren = stat.rfind(')');
   if (stat.empty() || paren == std::string::npos || paren + 2 >= stat.size()) return true;
   return stat[paren + 2] == 'Z' || stat[paren + 2] == 'X';
+}
+
+// The lines in `file` (0 when it does not exist yet): the runs a Scenario's script has started.
+inline size_t line_count(const fs::path& file) {
+  std::istringstream lines(read_text(file));
+  size_t count = 0;
+  for (std::string line; std::getline(lines, line);) ++count;
+  return count;
 }
 
 // Every regular file under `root` whose name is `name`.

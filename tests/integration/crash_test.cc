@@ -127,12 +127,7 @@ TEST(Interrupt, SigintPausesAForegroundRunWhichResumesToTheSameAnswer) {
   auto child = start_cli(args, dir.path() / "run.log");
   ASSERT_TRUE(child.has_value()) << child.error().message();
   // Interrupt once a few runs are stored and the next one is running.
-  ASSERT_TRUE(wait_for([&] {
-    std::istringstream pids(read_text(s.pids));
-    int lines = 0;
-    for (std::string line; std::getline(pids, line);) ++lines;
-    return lines >= 4;
-  }));
+  ASSERT_TRUE(wait_for([&] { return line_count(s.pids) >= 4; }));
   ASSERT_TRUE(::kill(child->pid(), SIGINT) == 0);
   auto status = child->wait_for(std::chrono::seconds(20));
   ASSERT_TRUE(status.has_value() && status->has_value()) << "did not stop after SIGINT";
@@ -191,12 +186,7 @@ TEST(Interrupt, TwoProcessesRunningOneTestAtOneCommitTakeDistinctRunIndexes) {
   auto second = start_cli(narrow, dir.path() / "narrow.log");
   ASSERT_TRUE(first.has_value() && second.has_value());
   // Both reproduce at the tip, 0.3 s a run, before the runs go fast.
-  ASSERT_TRUE(wait_for([&] {
-    std::istringstream pids(read_text(s.pids));
-    int lines = 0;
-    for (std::string line; std::getline(pids, line);) ++lines;
-    return lines >= 8;
-  }));
+  ASSERT_TRUE(wait_for([&] { return line_count(s.pids) >= 8; }));
   fs::remove(s.slow);
   for (auto* child : {&*first, &*second}) {
     auto status = child->wait_for(std::chrono::seconds(120));
@@ -280,12 +270,7 @@ TEST(Interrupt, WatchEndsWhenItsReaderGoesAwayAndAFullStdoutIsAnError) {
   args.insert(args.end(), {"--", s.script.native()});
   auto bisecting = start_cli(args, dir.path() / "run.log");
   ASSERT_TRUE(bisecting.has_value()) << bisecting.error().message();
-  ASSERT_TRUE(wait_for([&] {
-    std::istringstream pids(read_text(s.pids));
-    int lines = 0;
-    for (std::string line; std::getline(pids, line);) ++lines;
-    return lines >= 2;
-  }));
+  ASSERT_TRUE(wait_for([&] { return line_count(s.pids) >= 2; }));
   base::ProcessOptions options = cli_options({}, {}, std::nullopt);
   options.argv = {"/bin/sh",       "-c",   "\"$0\" \"$@\" | head -c 10",
                   FLAKEBISECT_BIN, "--db", s.db.native(),

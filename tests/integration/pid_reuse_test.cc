@@ -37,15 +37,7 @@ base::ProcessOptions as_pid_one(const std::vector<std::string>& args) {
 }
 
 CliResult flakebisect_as_pid_one(const std::vector<std::string>& args) {
-  auto result = base::run_process(as_pid_one(args));
-  EXPECT_TRUE(result.has_value()) << (result ? "" : result.error().message());
-  CliResult cli;
-  if (!result) return cli;
-  cli.exit_code = result->exit_code;
-  cli.term_signal = result->term_signal;
-  cli.out = result->out;
-  cli.err = result->err;
-  return cli;
+  return cli_result(base::run_process(as_pid_one(args)));
 }
 
 // Starts `flakebisect args...` as pid 1 of a new pid namespace, waits until bisection 1 has
