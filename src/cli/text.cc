@@ -2,6 +2,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/core.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
@@ -165,9 +166,17 @@ void write_text(std::FILE* out, std::string_view text) {
 
 bool flush_to_reader(std::FILE* out) {
   errno = 0;
-  if (std::fflush(out) != 0) note_failure(out);
-  if (std::ferror(out) == 0) return true;
-  return (out == stdout ? stdout_error : errno) != EPIPE;
+  if (std::fflush(out) != 0) {
+    const int error = errno;
+    note_failure(out);
+    if (error == EPIPE) return false;
+    if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) std::clearerr(out);
+    return true;
+  }
+  // Nothing was left to write, so nothing found the reader gone: ask the pipe (its write end
+  // reports POLLERR once no reader is left; a terminal or a file never does).
+  pollfd fd{::fileno(out), 0, 0};
+  return !(::poll(&fd, 1, 0) == 1 && (fd.revents & POLLERR) != 0);
 }
 
 int checked_stdout(int code) {

@@ -183,6 +183,15 @@ void release_unserved(base::Clock& clock, store::Store& store, Pool& pool, bool 
   }
 }
 
+// Whether `error` is the store's full disk or failing write (store/sqlite.cc: SQLITE_FULL,
+// SQLITE_IOERR), which space coming back can end, rather than a store it cannot write at all.
+bool waits_for_space(const base::Error& error) {
+  if (error.code() != base::ErrorCode::kIo) return false;
+  const std::string message = error.message();
+  return message.find(": disk full (") != std::string::npos ||
+         message.find(": I/O error (") != std::string::npos;
+}
+
 // One worker: its own store connection and engine, serving until the queue is empty (with
 // exit_when_idle), a stop, or an error that ends the daemon.
 base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<bool>* caller_stop,
@@ -246,18 +255,22 @@ base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<boo
     work_on(id);
   }
 
+  uint64_t claim_waits = 0;
   while (!halted()) {
     auto next = while_busy(options, clock, "claiming the next bisection",
                            [&] { return store.claim_next_queued(pid, now_ms(clock)); });
-    if (!next && next.error().code() == base::ErrorCode::kIo && !options.exit_when_idle) {
-      // A full disk (or another I/O error) refuses the claim as it refused a pause: the worker
-      // waits for space as serve_queue's retries of those pauses do, instead of ending the daemon.
-      spdlog::warn("cannot claim the next bisection: {}; trying again in {} s",
-                   next.error().message(),
-                   std::chrono::duration_cast<std::chrono::seconds>(options.poll_interval).count());
+    if (!next && waits_for_space(next.error()) && !options.exit_when_idle) {
+      // A full disk (or a failing write) refuses the claim as it refused a pause: the worker waits
+      // for space as serve_queue's retries of those pauses do, instead of ending the daemon. A
+      // store it cannot write at all (read-only) is no such wait: that error ends it, as before.
+      spdlog::log(
+          claim_waits++ == 0 ? spdlog::level::warn : spdlog::level::debug,
+          "cannot claim the next bisection: {}; trying again every {} ms", next.error().message(),
+          std::chrono::duration_cast<std::chrono::milliseconds>(options.poll_interval).count());
       pause_for(options, clock, options.poll_interval);
       continue;
     }
+    claim_waits = 0;
     if (!next) return std::move(next).error();
     if (*next) {
       work_on((*next)->id);

@@ -2,6 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <csignal>
 
 namespace flakebisect::cli {
 namespace {
@@ -203,4 +206,26 @@ TEST(ResultSummary, AFixBisectionEndsWithTheBackportCheckAndCountsItsRuns) {
 }
 
 }  // namespace
+// `watch` asks this after each poll: a pipe whose reader went away says so even when nothing was
+// left to write (a quiet stretch between events), and a live one does not.
+TEST(FlushToReader, SaysWhenAPipesReaderIsGoneEvenWithNothingToWrite) {
+  struct sigaction ignore {};
+  struct sigaction before {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGPIPE, &ignore, &before), 0);  // as main() does
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::FILE* out = ::fdopen(fds[1], "w");
+  ASSERT_NE(out, nullptr);
+  std::fputs("line\n", out);
+  EXPECT_TRUE(flush_to_reader(out));
+  EXPECT_TRUE(flush_to_reader(out));  // nothing to write, reader there
+  ::close(fds[0]);
+  EXPECT_FALSE(flush_to_reader(out));  // nothing to write, reader gone
+  std::fputs("more\n", out);
+  EXPECT_FALSE(flush_to_reader(out));  // EPIPE
+  std::fclose(out);
+  ::sigaction(SIGPIPE, &before, nullptr);
+}
+
 }  // namespace flakebisect::cli
