@@ -121,6 +121,7 @@ class KernelBuilderTest : public ::testing::Test {
                                        "*** Default configuration is based on '" + target + "'\n");
     }
     if (target == "olddefconfig") {
+      if (olddefconfig_result_) return *olddefconfig_result_;
       seen_by_olddefconfig_ = read(config);
       write(config, olddefconfig_(seen_by_olddefconfig_));
       return FakeProcessRunner::exited(0, "#\n# configuration written to .config\n#\n");
@@ -142,6 +143,7 @@ class KernelBuilderTest : public ::testing::Test {
     return c;
   };
   std::optional<ProcessResult> build_result_;
+  std::optional<ProcessResult> olddefconfig_result_;  // what make olddefconfig returns, when set
   // Replaces fake_make() when set.
   FakeProcessRunner::Handler make_;
   std::string seen_by_olddefconfig_;
@@ -460,6 +462,17 @@ TEST_F(KernelBuilderTest, AMakeOrCompilerTheOomKillerKilledPausesInsteadOfSkippi
   auto compiler = builder().build(checkout());
   ASSERT_FALSE(compiler.has_value());
   EXPECT_THAT(compiler.error().message(), HasSubstr("a compiler was killed"));
+
+  // Any make step: olddefconfig killed pauses too, and one that crashes is the commit's skip.
+  build_result_.reset();
+  olddefconfig_result_ = FakeProcessRunner::signalled(SIGKILL);
+  auto config = builder().build(checkout());
+  ASSERT_FALSE(config.has_value());
+  EXPECT_THAT(config.error().message(), HasSubstr("make olddefconfig: killed by signal 9"));
+  olddefconfig_result_ = FakeProcessRunner::signalled(SIGSEGV);
+  auto crashed = builder().build(checkout());
+  ASSERT_TRUE(crashed.has_value()) << crashed.error().message();
+  EXPECT_FALSE(crashed->ok);
 }
 
 TEST_F(KernelBuilderTest, AFullDiskOrAMissingToolPausesInsteadOfSkipping) {
