@@ -41,6 +41,14 @@ uint64_t count(const json& object, const char* key) {
   return value > 0 ? static_cast<uint64_t>(value) : 0;
 }
 
+// "<sentence>: <reason>." (a stored reason is a phrase: "cancelled by the user"), or "<sentence>."
+// without one; a reason that ends its own sentence keeps its mark.
+std::string with_reason(std::string sentence, const std::string& reason) {
+  if (!reason.empty()) sentence += ": " + reason;
+  if (sentence.back() != '.' && sentence.back() != '!' && sentence.back() != '?') sentence += '.';
+  return sentence;
+}
+
 std::string sha12(const json& object, const char* key = "sha") {
   return one_line(str(object, key)).substr(0, 12);
 }
@@ -523,15 +531,11 @@ void headline(Body& body, const json& report) {
       if (size > shown) body.line(fmt::format("  ... and {} more", size - shown));
     }
   } else if (status == "not_reproduced") {
-    std::string text = "flakebisect could not reproduce the failure" +
-                       (reason.empty() ? std::string(".") : ": " + reason);
-    if (text.back() != '.' && text.back() != '!' && text.back() != '?') text += '.';
-    body.paragraph(text);
+    body.paragraph(with_reason("flakebisect could not reproduce the failure", reason));
   } else {
-    std::string text = fmt::format("Bisection {} is {}", count(bisection, "id"),
-                                   one_line(status.empty() ? "unknown" : status, 40));
-    text += reason.empty() ? "." : ": " + reason;
-    if (text.back() != '.' && text.back() != '!' && text.back() != '?') text += '.';
+    std::string text = with_reason(fmt::format("Bisection {} is {}", count(bisection, "id"),
+                                               one_line(status.empty() ? "unknown" : status, 40)),
+                                   reason);
     const json& best = member(result, "most_likely");
     if (best.is_object() && count(member(report, "totals"), "evidence_runs") > 0) {
       text += fmt::format(" The most likely {} so far is {} (\"{}\") at {}.", first, sha12(best),

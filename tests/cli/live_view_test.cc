@@ -322,6 +322,15 @@ class LiveViewOfARealBisection : public ::testing::Test {
   }
 
   // Runs a bisection of the history to its end: a 30% bug, builds of 2 s and runs of 5 ms.
+  // Runs bisection `id` with the fakes until it ends or pauses.
+  void run_to_end(int64_t id) {
+    engine::BisectorOptions options;
+    options.worktree_root = (dir_ / "worktrees").native();
+    engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
+    auto state = bisector.run(id);
+    EXPECT_TRUE(state.has_value()) << state.error().message();
+  }
+
   int64_t bisect(const config::Config& config = testing::test_config()) {
     const int64_t id = testing::create_running(*store_, history_, config);
     runner_.fn = testing::FakeRunner::flaky(testing::bad_commits(history_), 30);
@@ -330,11 +339,7 @@ class LiveViewOfARealBisection : public ::testing::Test {
       outcome.duration = std::chrono::seconds(2);
       return outcome;
     };
-    engine::BisectorOptions options;
-    options.worktree_root = (dir_ / "worktrees").native();
-    engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
-    auto state = bisector.run(id);
-    EXPECT_TRUE(state.has_value()) << state.error().message();
+    run_to_end(id);
     return id;
   }
 
@@ -349,11 +354,7 @@ class LiveViewOfARealBisection : public ::testing::Test {
     if (!spec) return 0;
     const int64_t id = store_->create_bisection(*spec, 1000, ::getpid()).value_or(0);
     runner_.fn = testing::FakeRunner::flaky(broken, percent);
-    engine::BisectorOptions options;
-    options.worktree_root = (dir_ / "worktrees").native();
-    engine::Bisector bisector(*store_, clock_, testing::fake_executors(builder_, runner_), options);
-    auto state = bisector.run(id);
-    EXPECT_TRUE(state.has_value()) << state.error().message();
+    run_to_end(id);
     return id;
   }
 
