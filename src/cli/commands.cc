@@ -162,6 +162,7 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
                               "--confidence must be in (0.5, 1), got {}", *options.confidence);
     }
     config.decision.confidence = *options.confidence;
+    config.key_lines.erase("decision.confidence");
   }
   if (options.max_runs) {
     if (*options.max_runs < 1) {
@@ -169,33 +170,40 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
       return base::Error("--max-runs must be at least 1", base::ErrorCode::kInvalidInput);
     }
     config.decision.max_runs = *options.max_runs;
+    config.key_lines.erase("decision.max_runs");
     // The file's own keys were checked against its max_runs; this one comes from here.
     if (config.test.runs_per_batch > config.decision.max_runs) {
       usage = true;
       return base::make_error(base::ErrorCode::kInvalidInput,
-                              "--max-runs {} is below test.runs_per_batch ({}, set in {}); allow "
-                              "at least one batch",
+                              "--max-runs {} is below the {} runs of one batch, {}; allow at "
+                              "least one batch",
                               config.decision.max_runs, config.test.runs_per_batch,
-                              options.config_path);
+                              config.origin_of("test.runs_per_batch", "test.runs_per_batch"));
     }
   }
   if (options.first_parent) {
     config.range.first_parent = true;
+    config.key_lines.erase("range.first_parent");
   }
   if (options.find_fix) {
     config.range.find_fix = true;
+    config.key_lines.erase("range.find_fix");
   }
   if (options.backport_check) {
     config.decision.backport_check = true;
+    config.key_lines.erase("decision.backport_check");
   }
   if (!options.backport_onto.empty()) {
     config.decision.backport_onto = options.backport_onto;
+    config.key_lines.erase("decision.backport_onto");
   }
   if (options.revert_check) {
     config.decision.revert_check = true;
+    config.key_lines.erase("decision.revert_check");
   }
   if (options.no_verify_check) {
     config.decision.verify_check = false;
+    config.key_lines.erase("decision.verify_check");
   }
   if (!options.command.empty() && (config.reproducer || config.xfstests)) {
     usage = true;
@@ -212,6 +220,7 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   }
   if (!options.command.empty()) {
     config.test.command = options.command;
+    config.key_lines.erase("test.command");
     // A relative program path that exists from here means the file the user is looking at, not
     // one in the commit's worktree (where commands run).
     std::string& program = config.test.command.front();

@@ -213,12 +213,29 @@ int run_main(int argc, char** argv) {
     if (error.get_exit_code() == 0) {
       return app.exit(error);  // --help
     }
-    // `--good A B -- CMD`: B took the command's place, and CMD is the extra.
-    const bool extra = dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr &&
-                       (run->parsed() || start->parsed());
+    // `--good A B -- CMD`: B took the command's place, and CMD is the extra. An extra that looks
+    // like an option is one this command does not have (`--store` for `--db`).
+    std::string hint;
+    if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+      const std::vector<CLI::App*> parsed = app.get_subcommands();
+      const CLI::App* command = parsed.empty() ? nullptr : parsed.front();
+      std::string unknown;
+      for (const std::string& arg : app.remaining()) {
+        if (arg.size() > 1 && arg.front() == '-' && arg != "--") {
+          unknown = arg;
+          break;
+        }
+      }
+      if (!unknown.empty()) {
+        hint = fmt::format(
+            " ('{}' is not an option{})", cli::printable(unknown, 60),
+            command == nullptr ? std::string() : fmt::format(" of {}", command->get_name()));
+      } else if (run->parsed() || start->parsed()) {
+        hint = " (each good commit needs its own --good: --good A --good B)";
+      }
+    }
     cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect --help' for usage.\n",
-               error.what(),
-               extra ? " (each good commit needs its own --good: --good A --good B)" : "");
+               error.what(), hint);
     return cli::kExitUsage;
   }
   // The test command only after "--": otherwise `--good A B` would make B the test command.

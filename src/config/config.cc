@@ -960,8 +960,9 @@ void read_document(const toml::table& root, Config& config, Problems& problems,
         path.pop_back();
         continue;
       }
-      spec->read(Field{fmt::format("{}.{}", section, spec->name), key.source().begin, node},
-                 problems, config);
+      Field field{fmt::format("{}.{}", section, spec->name), key.source().begin, node};
+      spec->read(field, problems, config);
+      config.key_lines[field.key] = field.where.line;
       if (spec->name == "runs_per_batch") {
         runs_per_batch_at = key.source().begin;
       } else if (spec->name == "no_output_timeout") {
@@ -1076,6 +1077,14 @@ void append_strings(std::string& out, std::string_view key, const std::vector<st
 }
 
 }  // namespace
+
+std::string Config::origin_of(std::string_view key, std::string_view flag) const {
+  const auto it = key_lines.find(std::string(key));
+  if (it == key_lines.end()) {
+    return std::string(flag);
+  }
+  return fmt::format("{} ({}:{})", key, source_name.empty() ? "config" : source_name, it->second);
+}
 
 std::string Config::hash() const {
   // The serialisation is versioned: a change to it changes every hash, so change it only together

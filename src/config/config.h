@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -226,6 +227,13 @@ struct Config {
   std::optional<XfstestsConfig> xfstests;      // [xfstests] present (instead of [reproducer])
   std::string source_text;  // the text parsed, kept so a bisection can store what the user wrote
   std::string source_name;  // the file name used in error messages
+  // The line of each key the text set ("decision.revert_check" -> 3). A command-line option that
+  // overrides a key drops it, so that an error names whichever of the two set the value.
+  std::map<std::string, uint32_t> key_lines;
+
+  // How an error names a setting: "decision.revert_check (a.toml:3)" when the text set it, else
+  // `flag` ("--revert-check").
+  std::string origin_of(std::string_view key, std::string_view flag) const;
 
   // SHA-256 (64 hex digits) of a canonical serialisation of every table: the effective values,
   // not the text, so comments, whitespace, key order and spelling out a default do not change it,

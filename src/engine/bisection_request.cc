@@ -43,11 +43,14 @@ base::Status check_fix_range(const git::Repository& repo, const BisectRequest& r
                             "(got {})",
                             spec.good_shas.size());
   }
-  if (request.config.decision.revert_check) {
-    return base::Error(
-        "--find-fix cannot run the revert check (decision.revert_check): it reverts a culprit, "
-        "and a fix bisection names no culprit",
-        ErrorCode::kInvalidInput);
+  const config::Config& config = request.config;
+  if (config.decision.revert_check) {
+    return base::make_error(
+        ErrorCode::kInvalidInput,
+        "{} cannot run the revert check, {}: it reverts a culprit, and a fix bisection names no "
+        "culprit",
+        config.origin_of("range.find_fix", "--find-fix"),
+        config.origin_of("decision.revert_check", "--revert-check"));
   }
   const std::string& fixed = spec.good_shas.front();
   const std::string where =
@@ -139,11 +142,14 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
     FB_TRY(check_fix_range(repo, request, spec));
   } else if (request.config.decision.backport_check ||
              !request.config.decision.backport_onto.empty()) {
+    const config::Config& config = request.config;
+    const bool onto = !config.decision.backport_onto.empty();
     return base::make_error(
-        ErrorCode::kInvalidInput, "{} needs --find-fix: it cherry-picks the fix found onto {}",
-        request.config.decision.backport_onto.empty() ? "--backport-check (decision.backport_check)"
-                                                      : "--backport-onto (decision.backport_onto)",
-        request.config.decision.backport_onto.empty() ? "the broken commit" : "another commit");
+        ErrorCode::kInvalidInput,
+        "{} needs --find-fix (range.find_fix): it cherry-picks the fix found onto {}",
+        onto ? config.origin_of("decision.backport_onto", "--backport-onto")
+             : config.origin_of("decision.backport_check", "--backport-check"),
+        onto ? "another commit" : "the broken commit");
   } else {
     FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
   }
@@ -154,7 +160,8 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
     auto onto = repo.resolve(config.decision.backport_onto);
     if (!onto) {
       return std::move(onto).error().context(
-          fmt::format("--backport-onto '{}'", config.decision.backport_onto));
+          fmt::format("{} '{}'", config.origin_of("decision.backport_onto", "--backport-onto"),
+                      config.decision.backport_onto));
     }
     config.decision.backport_onto = *onto;
     config.decision.backport_check = true;

@@ -154,6 +154,20 @@ TEST(ConfigTest, CommentsAndEmptyTablesAloneGiveTheDefaults) {
   EXPECT_EQ(config.test, TestConfig{});
 }
 
+// An error about two settings names each by where it was set (engine/bisection_request.cc).
+TEST(ConfigTest, EachKeySetRemembersItsLine) {
+  auto config =
+      parse_config("[range]\nfind_fix = true\n\n[decision]\n  revert_check = true\n", "fix.toml");
+  ASSERT_TRUE(config.has_value()) << config.error().message();
+  EXPECT_THAT(config->key_lines,
+              ElementsAre(std::pair<const std::string, uint32_t>("decision.revert_check", 5),
+                          std::pair<const std::string, uint32_t>("range.find_fix", 2)));
+  EXPECT_EQ(config->origin_of("decision.revert_check", "--revert-check"),
+            "decision.revert_check (fix.toml:5)");
+  EXPECT_EQ(config->origin_of("decision.backport_check", "--backport-check"), "--backport-check");
+  EXPECT_TRUE(parsed("").key_lines.empty());
+}
+
 TEST(ConfigTest, EveryKeyIsRead) {
   const Config config = parsed(kEveryKey);
   EXPECT_TRUE(config.range.first_parent);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "config/config.h"
 #include "engine/fakes.h"
 #include "engine/identity.h"
 
@@ -96,7 +97,19 @@ TEST_F(BisectRequestTest, FindFixTakesTheOlderBrokenCommitAsBadAndTheNewerFixedO
   revert.config.decision.revert_check = true;
   refused = prepare_bisection(revert);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_THAT(refused.error().message(), HasSubstr("cannot run the revert check"));
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("--find-fix cannot run the revert check, --revert-check"));
+  // Both set in a file: each is named with its line.
+  auto parsed = config::parse_config(
+      "[range]\nfind_fix = true\n\n[decision]\nrevert_check = true\n", "fix.toml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
+  revert.config = *parsed;
+  revert.config.test = fix.config.test;
+  refused = prepare_bisection(revert);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("range.find_fix (fix.toml:2) cannot run the revert check, "
+                        "decision.revert_check (fix.toml:5)"));
 
   BisectRequest same = request({"main"}, history_.tip);
   same.config.range.find_fix = true;

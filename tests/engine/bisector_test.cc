@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/fake_process_runner.h"
 #include "base/paths.h"
+#include "config/config.h"
 #include "config/sha256.h"
 #include "engine/fakes.h"
 #include "engine/identity.h"
@@ -635,8 +636,17 @@ TEST_F(BisectorTest, TheBackportCheckIsOnlyForAFixBisection) {
   request.config.decision.backport_onto = "main";
   refused = engine::prepare_bisection(request);
   ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(), HasSubstr("--backport-onto needs --find-fix"));
+
+  // Set in a file, the key is named with the file and line.
+  auto parsed = config::parse_config("[decision]\nbackport_check = true\n", "fix.toml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
+  request.config = *parsed;
+  request.config.test = config.test;
+  refused = engine::prepare_bisection(request);
+  ASSERT_FALSE(refused.has_value());
   EXPECT_THAT(refused.error().message(),
-              HasSubstr("--backport-onto (decision.backport_onto) needs"));
+              HasSubstr("decision.backport_check (fix.toml:2) needs --find-fix (range.find_fix)"));
 }
 
 // The signal watcher kills every child of the process once stopping, one just forked among them:

@@ -169,6 +169,13 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   const CliResult extra = flakebisect(with_command);
   EXPECT_EQ(extra.exit_code, 2) << describe(extra);
   EXPECT_THAT(extra.err, HasSubstr("each good commit needs its own --good"));
+  // An option the command does not have is named as such, not taken for a second good commit.
+  std::vector<std::string> unknown = with_command;
+  unknown.insert(unknown.begin() + 3, {"--store", "x.db"});
+  const CliResult wrong_option = flakebisect(unknown);
+  EXPECT_EQ(wrong_option.exit_code, 2) << describe(wrong_option);
+  EXPECT_THAT(wrong_option.err, HasSubstr("('--store' is not an option of start)"));
+  EXPECT_THAT(wrong_option.err, Not(HasSubstr("each good commit")));
   EXPECT_FALSE(fs::exists(s_.db));
 
   // A flag that contradicts the file names both, not a line of a text the user never sees.
@@ -178,8 +185,9 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
       {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
        s_.history.tip, "--max-runs", "3", "--config", config.native(), "--", "true"});
   EXPECT_EQ(conflict.exit_code, 2) << describe(conflict);
-  EXPECT_THAT(conflict.err, HasSubstr("--max-runs 3 is below test.runs_per_batch (10, set in " +
-                                      config.native() + ")"));
+  EXPECT_THAT(conflict.err,
+              HasSubstr("--max-runs 3 is below the 10 runs of one batch, test.runs_per_batch (" +
+                        config.native() + ":2)"));
   EXPECT_FALSE(fs::exists(s_.db));
 }
 
