@@ -90,6 +90,7 @@ base::Result<BuildOutcome> CommandBuilder::build(const CommitCheckout& checkout)
   base::ProcessOptions options;
   options.argv = argv_;
   options.cwd = checkout.worktree;
+  options.env_unset = repository_environment();
   options.env_set = command_environment(checkout, std::nullopt);
   options.timeout = timeout_;
   options.merge_stderr = true;

@@ -15,6 +15,27 @@ std::vector<std::pair<std::string, std::string>> command_environment(
   return env;
 }
 
+const std::vector<std::string>& repository_environment() {
+  static const std::vector<std::string> names = {
+      "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+      "GIT_COMMON_DIR",
+      "GIT_CONFIG",
+      "GIT_CONFIG_COUNT",
+      "GIT_CONFIG_PARAMETERS",
+      "GIT_DIR",
+      "GIT_GRAFT_FILE",
+      "GIT_IMPLICIT_WORK_TREE",
+      "GIT_INDEX_FILE",
+      "GIT_NO_REPLACE_OBJECTS",
+      "GIT_OBJECT_DIRECTORY",
+      "GIT_PREFIX",
+      "GIT_REPLACE_REF_BASE",
+      "GIT_SHALLOW_FILE",
+      "GIT_WORK_TREE",
+  };
+  return names;
+}
+
 std::string tail_of(const std::string& text, size_t max_bytes) {
   if (text.size() <= max_bytes) {
     return text;

@@ -37,6 +37,12 @@ struct CommitCheckout {
 std::vector<std::pair<std::string, std::string>> command_environment(
     const CommitCheckout& checkout, std::optional<uint32_t> run_index);
 
+// The variables that point git at one repository (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, ...;
+// git's own local_repo_env list), unset for the commands run in a worktree: inherited from a git
+// hook, `git rebase -x` or an alias, they would make `git` in the test read the user's repository
+// instead of the commit checked out.
+const std::vector<std::string>& repository_environment();
+
 // The last `max_bytes` of `text`, starting at a line boundary when one is near, for log tails
 // kept in the store and shown to people.
 std::string tail_of(const std::string& text, size_t max_bytes);

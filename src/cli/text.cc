@@ -11,6 +11,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "report/text.h"
+
 namespace flakebisect::cli {
 namespace {
 
@@ -118,8 +120,11 @@ std::string printable(std::string_view text, size_t max_chars) {
     size_t width = 1;
     if (length == 0) {
       piece = kReplacementCharacter;
-    } else if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F)) {
-      piece = "?";  // C0, DEL and C1 (0x9B is a one-character CSI on some terminals)
+    } else if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F) ||
+               report::is_layout_control(code_point)) {
+      // C0, DEL and C1 (0x9B is a one-character CSI on some terminals), and what would reorder
+      // the rest of the terminal's line (a right-to-left override in a commit subject).
+      piece = "?";
     } else {
       piece = text.substr(at, length);
       width = column_width(code_point);

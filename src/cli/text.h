@@ -32,7 +32,8 @@ bool flush_to_reader(std::FILE* out);
 int checked_stdout(int code);
 
 // `text` with control characters (C0 such as ESC, CR and NUL, DEL, and C1 such as U+009B) replaced
-// by '?', so a hostile commit subject cannot move the cursor or rewrite the line, each byte that is
+// by '?', so a hostile commit subject cannot move the cursor or rewrite the line (bidirectional
+// overrides and line separators too: they could reorder it), each byte that is
 // not part of valid UTF-8 (Latin-1 text, a cut sequence) replaced by U+FFFD, and cut to at most
 // `max_chars` terminal columns (a character takes one, a CJK or other wide character two, a
 // combining mark none; a cut ends in "...").

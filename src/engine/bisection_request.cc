@@ -120,6 +120,17 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   while (spec.repo.size() > 1 && spec.repo.back() == '/') {
     spec.repo.pop_back();
   }
+  // The private worktree borrows the repository's objects through git's alternates file, one path
+  // per line: found here, before anything is stored, rather than when the first commit is checked
+  // out.
+  const std::filesystem::path objects = std::filesystem::weakly_canonical(repo.objects_dir(), ec);
+  if ((ec ? repo.objects_dir() : objects).native().find('\n') != std::string::npos) {
+    return base::make_error(
+        ErrorCode::kInvalidInput,
+        "{}: the repository's path contains a newline, which git's alternates file cannot hold; "
+        "move or link it to a path without one",
+        spec.repo);
+  }
 
   auto bad = repo.resolve(request.bad_rev);
   if (!bad) {

@@ -106,14 +106,12 @@ std::string strip_escapes(std::string_view text) {
 
 bool is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
-// Line and paragraph separators and the bidirectional embeddings, overrides and isolates ("Trojan
-// Source"): they can make text read differently from what it is.
+}  // namespace
+
 bool is_layout_control(uint32_t cp) {
   return cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
          (cp >= 0x2066 && cp <= 0x2069);
 }
-
-}  // namespace
 
 std::string valid_utf8(std::string_view text, size_t max_bytes) {
   std::string out;

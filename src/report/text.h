@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ std::string one_line(std::string_view text, size_t max_columns = std::string_vie
 // characters and bidirectional overrides replaced by '?', trailing spaces trimmed, each line cut
 // to max_columns (ending in "..."). Lines are joined by '\n'; no trailing newline.
 std::string clean_block(std::string_view text, size_t max_columns = std::string_view::npos);
+
+// Line and paragraph separators and the bidirectional embeddings, overrides and isolates ("Trojan
+// Source"): they can make text read differently from what it is. The functions above replace them.
+bool is_layout_control(uint32_t code_point);
 
 // Code points in valid UTF-8 `text`.
 size_t columns(std::string_view text);

@@ -400,6 +400,9 @@ constexpr string_view kMightSleepFrames[] = {
     "kmalloc",     "mutex_lock", "down_",         "rwsem_down",
 };
 
+// The machinery that reports undefined behaviour, not where it happened.
+constexpr string_view kUbsanFrames[] = {"dump_stack", "show_stack", "ubsan_"};
+
 constexpr SkipList kNothing;
 
 // The messages of a report's lines, the marker first.
@@ -626,6 +629,11 @@ std::optional<Marker> match_marker(string_view message, bool after_separator,
     if (warning && rest.starts_with("at ") && is_source_location(first_word(rest.substr(3)))) {
       return Marker{Detector::kWarning, "warning", ""};
     }
+    // Newer kernels: "WARNING: fs/ext4/inode.c:1234 at ext4_foo+0x12/0x40, CPU#1: comm/42".
+    if (warning && is_source_location(first_word(rest)) &&
+        trim_left(rest.substr(first_word(rest).size())).starts_with("at ")) {
+      return Marker{Detector::kWarning, "warning", ""};
+    }
     for (const LockdepHeadline& known : kLockdepHeadlines) {
       if (rest.starts_with(known.headline)) {
         return Marker{Detector::kLockdep, "lockdep", std::string(known.title)};
@@ -671,7 +679,10 @@ std::string warning_title(const Messages& messages) {
   } else if (const size_t at = rest.find(" at "); at != string_view::npos) {
     tail = rest.substr(at + 4);
   }
-  const string_view first = first_word(tail);
+  string_view first = first_word(tail);
+  if (first.ends_with(',')) {  // "at ext4_foo+0x12/0x40, CPU#1: ..."
+    first.remove_suffix(1);
+  }
   std::string function = symbol_name(first);
   string_view location;
   if (function.empty()) {
@@ -754,14 +765,18 @@ std::string sanitizer_title(const Messages& messages) {
   return title + in_function(functions);
 }
 
+// "UBSAN: <check> in <file:line:col>" named by the function the trace shows, as syzkaller does: a
+// line number moves between the commits of a range, the function seldom does.
 std::string ubsan_title(const Messages& messages) {
   const string_view rest = trim(messages[0].substr(7));  // after "UBSAN: "
   const size_t in = rest.find(" in ");
   if (in == string_view::npos) {
     return "UBSAN: " + std::string(rest);
   }
+  const std::string function = trace_function(messages, kUbsanFrames, false);
   return "UBSAN: " + std::string(rest.substr(0, in)) + " in " +
-         std::string(without_column(first_word(rest.substr(in + 4))));
+         (function.empty() ? std::string(without_column(first_word(rest.substr(in + 4))))
+                           : function);
 }
 
 std::string hung_task_title(const Messages& messages) {
@@ -769,7 +784,9 @@ std::string hung_task_title(const Messages& messages) {
   if (!function.empty()) {
     return "INFO: task hung in " + function;
   }
-  // "INFO: task fb-dio-check:42 blocked for more than 120 seconds." without the pid.
+  // "INFO: task fb-dio-check:42 blocked for more than 120 seconds." without the pid and the
+  // seconds: the kernel prints the trace at KERN_INFO, below the guest's console level, so this
+  // is the usual title, and the seconds vary from one report to the next (120 to about 240).
   const string_view rest = messages[0].substr(11);
   const size_t blocked = rest.find(" blocked for more than ");
   string_view task = rest.substr(0, blocked);
@@ -777,11 +794,7 @@ std::string hung_task_title(const Messages& messages) {
       colon != string_view::npos && all_digits(task.substr(colon + 1))) {
     task = task.substr(0, colon);
   }
-  string_view how = trim(rest.substr(blocked + 1));
-  if (how.ends_with('.')) {
-    how.remove_suffix(1);
-  }
-  return "INFO: task " + std::string(task) + " " + std::string(how);
+  return "INFO: task " + std::string(task) + " blocked";
 }
 
 // "BUG: Bad page state in process fb  pfn:12345" -> "BUG: Bad page state": the words before any
@@ -919,6 +932,48 @@ std::string make_excerpt(string_view text) {
   return out;
 }
 
+// A title that stays the same for the same bug from one run, boot and commit to the next, so that
+// test.signature and the reports can match it: a symbol's offset ("ext4_foo+0x1a3/0x1b0"), a source
+// line ("fs/ext4/inode.c:2719", which moves as commits change the file) and an address
+// ("ffff888003a1b2c0") are dropped or replaced by "ADDR".
+std::string stable_title(string_view title) {
+  std::string out;
+  for (size_t pos = 0; pos <= title.size();) {
+    const size_t space = std::min(title.find(' ', pos), title.size());
+    string_view word = title.substr(pos, space - pos);
+    const size_t lead = std::min(word.find_first_not_of("(["), word.size());
+    out += word.substr(0, lead);
+    word.remove_prefix(lead);
+    size_t core = word.size();
+    while (core > 0 && std::string_view(",;:!)]").find(word[core - 1]) != string_view::npos) {
+      --core;
+    }
+    const string_view trail = word.substr(core);
+    word = word.substr(0, core);
+    string_view digits = word;
+    consume(digits, "0x");
+    const size_t hex = std::min(
+        digits.size(), static_cast<size_t>(std::find_if_not(digits.begin(), digits.end(), is_hex) -
+                                           digits.begin()));
+    if (const std::string symbol = symbol_name(word); !symbol.empty()) {
+      out += symbol;
+    } else if (is_source_location(word)) {
+      out += word.substr(0, word.find(':'));
+    } else if (hex >= 8) {
+      out += "ADDR";
+      out += digits.substr(hex);
+    } else {
+      out += word;
+    }
+    out += trail;
+    if (space < title.size()) {
+      out += ' ';
+    }
+    pos = space + 1;
+  }
+  return out;
+}
+
 CrashReport finish(string_view console, const Pending& pending) {
   Messages messages;
   const string_view text = console.substr(pending.marker_begin, pending.end - pending.marker_begin);
@@ -929,7 +984,7 @@ CrashReport finish(string_view console, const Pending& pending) {
     pos = end + 1;
   }
   CrashReport report;
-  report.title = clean(make_title(pending.marker, messages));
+  report.title = clean(stable_title(make_title(pending.marker, messages)));
   cut_utf8(report.title, kMaxTitleBytes);
   report.kind = pending.marker.kind;
   report.begin = pending.begin;

@@ -49,6 +49,7 @@ base::Result<RunResult> CommandRunner::run(const build::CommitCheckout& checkout
   base::ProcessOptions options;
   options.argv = options_.argv;
   options.cwd = checkout.worktree;
+  options.env_unset = build::repository_environment();
   options.env_set = build::command_environment(checkout, run_index);
   options.timeout = options_.timeout;
   options.no_output_timeout = options_.no_output_timeout;

@@ -71,6 +71,14 @@ TEST(Printable, ReplacesInvalidUtf8WithTheReplacementCharacter) {
   EXPECT_EQ(printable("\xF0\x9F\x90\xA7"), "\xF0\x9F\x90\xA7");         // U+1F427 is fine
 }
 
+// A right-to-left override in a subject would make the rest of the terminal's line read backwards
+// ("Trojan Source"); the report formats drop them too (report::one_line).
+TEST(Printable, ReplacesBidirectionalOverridesAndLineSeparators) {
+  EXPECT_EQ(printable("fix \u202Egnp.exe\u202C, \u2066x\u2069 a\u2028b\u2029"),
+            "fix ?gnp.exe?, ?x? a?b?");
+  EXPECT_EQ(printable("\u200F\u05D0"), "\u200F\u05D0");  // a right-to-left mark alone is kept
+}
+
 TEST(Printable, ReplacesC1ControlsLikeC0Ones) {
   // U+009B is CSI on terminals that take C1 controls: "\x9B" "2J" would clear the screen.
   EXPECT_EQ(printable("a\xC2\x9B"

@@ -48,6 +48,18 @@ TEST_F(BisectRequestTest, ResolvesRevisionsToFullShas) {
   EXPECT_EQ(short_sha->bad_sha, history_.tip);
 }
 
+// The worktree could not borrow its objects (git's alternates file holds one path per line), so the
+// bisection is refused before it is stored, not paused at its first checkout.
+TEST_F(BisectRequestTest, RefusesARepositoryWhosePathHasANewline) {
+  const std::filesystem::path moved = dir_ / "two\nlines";
+  std::filesystem::rename(history_.repo, moved);
+  BisectRequest odd = request({history_.root}, history_.tip);
+  odd.repo = moved.native();
+  auto spec = prepare_bisection(odd);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("path contains a newline"));
+}
+
 TEST_F(BisectRequestTest, RejectsAnUnknownRevisionNamingTheFlag) {
   auto spec = prepare_bisection(request({"no-such-tag"}, history_.tip));
   ASSERT_FALSE(spec.has_value());

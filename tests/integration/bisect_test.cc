@@ -241,6 +241,34 @@ TEST(Bisect, ARelativeTestCommandMeansTheFileInTheCurrentDirectory) {
   EXPECT_THAT(run.out, HasSubstr("found: " + s.history.planted_sha()));
 }
 
+// Started from a git hook or `git rebase -x`, flakebisect inherits GIT_DIR and friends; `git` in
+// the build and test commands must still see the commit checked out, not the user's repository.
+TEST(Bisect, GitVariablesOfTheCallerDoNotReachTheCommands) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(20, 6), 100);
+  const fs::path check = dir.path() / "check-head.sh";
+  write_text(check,
+             "#!/bin/sh\n[ \"$(git rev-parse HEAD)\" = \"$FLAKEBISECT_COMMIT\" ] || exit 3\n"
+             "[ -z \"$GIT_DIR$GIT_WORK_TREE$GIT_INDEX_FILE\" ] || exit 4\n"
+             "[ \"$1\" = --build ] && exit 0\nexec '" +
+                 s.script.native() + "' \"$@\"\n",
+             true);
+  const fs::path config = dir.path() / "bisect.toml";
+  // As the build command it only checks: the script's exit status would be the build's.
+  write_text(config, "[build]\ncommand = [\"" + check.native() +
+                         "\", \"--build\"]\n\n[test]\ncommand = [\"" + check.native() + "\"]\n");
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--config", config.native(), "--json"});
+  const fs::path git_dir = s.history.repo / ".git";
+  const CliResult run = flakebisect(args, {{"GIT_DIR", git_dir.native()},
+                                           {"GIT_WORK_TREE", s.history.repo.native()},
+                                           {"GIT_INDEX_FILE", (git_dir / "index").native()}});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  const auto result = parse_json(run.out);
+  ASSERT_TRUE(result["culprit"].is_object()) << describe(run);
+  EXPECT_EQ(result["culprit"]["sha"], s.history.planted_sha()) << describe(run);
+}
+
 TEST(Bisect, AConfigFileSetsTheBuildAndTestCommands) {
   TempDir dir;
   Scenario s = make_scenario(dir.path(), sized(40, 6), 100);

@@ -312,7 +312,7 @@ TEST(CrashReportTest, TitlesAWarningByTheFunctionItNames) {
   EXPECT_EQ(title("WARNING: at fs/ext4/inode.c:3620 ext4_iomap_begin()\n"),
             "WARNING in ext4_iomap_begin");
   EXPECT_EQ(title("WARNING: CPU: 1 PID: 42 at fs/ext4/inode.c:3620 0xffffffffc0123456\n"),
-            "WARNING at fs/ext4/inode.c:3620");
+            "WARNING at fs/ext4/inode.c");
 }
 
 TEST(CrashReportTest, APanicOnWarnIsPartOfTheWarning) {
@@ -363,7 +363,7 @@ Call Trace:
   ASSERT_TRUE(report);
   EXPECT_EQ(report->title, "kernel BUG in ext4_writepages");
   EXPECT_EQ(report->kind, "bug");
-  EXPECT_EQ(title(head), "kernel BUG at fs/ext4/inode.c:2719!");
+  EXPECT_EQ(title(head), "kernel BUG at fs/ext4/inode.c!");
 }
 
 TEST(CrashReportTest, TitlesABareOopsByTheRipFunction) {
@@ -466,7 +466,7 @@ fs/ext4/super.c:1234 suspicious rcu_dereference_check() usage!
 
 other info that might help us debug this:
 )")),
-            "suspicious RCU usage at fs/ext4/super.c:1234");
+            "suspicious RCU usage at fs/ext4/super.c");
   EXPECT_EQ(title(text(R"(
 =====================================
 WARNING: bad unlock balance detected!
@@ -515,7 +515,7 @@ Call Trace:
   EXPECT_EQ(report->title, "BUG: sleeping function called from invalid context in ext4_orphan_add");
   EXPECT_EQ(report->kind, "bug");
   EXPECT_EQ(title(head),
-            "BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580");
+            "BUG: sleeping function called from invalid context at kernel/locking/mutex.c");
 }
 
 TEST(CrashReportTest, TitlesASoftLockupByTheRipFunction) {
@@ -620,7 +620,7 @@ Call Trace:
   ASSERT_TRUE(report);
   EXPECT_EQ(report->title, "INFO: task hung in ext4_buffered_write_iter");
   EXPECT_EQ(report->kind, "hung_task");
-  EXPECT_EQ(title(head), "INFO: task fb-dio-check blocked for more than 122 seconds");
+  EXPECT_EQ(title(head), "INFO: task fb-dio-check blocked");
 
   // One report per blocked task.
   EXPECT_THAT(titles(head + trace + head + trace),
@@ -677,7 +677,7 @@ Memory state around the buggy address:
             "KFENCE: use-after-free read in ext4_fill_super");
 }
 
-TEST(CrashReportTest, TitlesUbsanReportsByTheSourceLineWithoutTheColumn) {
+TEST(CrashReportTest, TitlesUbsanReportsByTheFunctionInTheTrace) {
   const std::optional<CrashReport> report = first_crash(text(R"(
 ================================================================================
 UBSAN: array-index-out-of-bounds in fs/ext4/xattr.c:1825:27
@@ -692,8 +692,45 @@ Call Trace:
 ================================================================================
 )"));
   ASSERT_TRUE(report);
-  EXPECT_EQ(report->title, "UBSAN: array-index-out-of-bounds in fs/ext4/xattr.c:1825");
+  EXPECT_EQ(report->title, "UBSAN: array-index-out-of-bounds in ext4_xattr_set_entry");
   EXPECT_EQ(report->kind, "ubsan");
+}
+
+TEST(CrashReportTest, AUbsanReportWithoutATraceIsTitledByItsFile) {
+  EXPECT_EQ(title("UBSAN: shift-out-of-bounds in fs/ext4/super.c:4105:24\n"
+                  "shift exponent 4294967295 is too large\n"),
+            "UBSAN: shift-out-of-bounds in fs/ext4/super.c");
+}
+
+// The same bug must get the same title at every commit of the range and in every run, so that
+// test.signature matches it: no offsets, source lines, addresses or timings in a title.
+TEST(CrashReportTest, TitlesKeepNoOffsetLineNumberOrAddress) {
+  EXPECT_EQ(title("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
+                  "ext4_foo+0x1a3/0x1b0\n"),
+            "Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: ext4_foo");
+  EXPECT_EQ(title(text(R"(
+BUG: Dentry ffff888003a1b2c0{i=c,n=file}  still in use (1) [unmount of ext4 vdb]
+CPU: 0 PID: 42 Comm: umount Not tainted 6.1.0 #1
+)")),
+            "BUG: Dentry ADDR{i=c,n=file}  still in use");
+  EXPECT_EQ(title("kernel BUG at fs/ext4/inode.c:2719!\n"), "kernel BUG at fs/ext4/inode.c!");
+  for (const char* seconds : {"122", "241"}) {
+    EXPECT_EQ(title(std::string("INFO: task fb-dio-check:42 blocked for more than ") + seconds +
+                    " seconds.\n"),
+              "INFO: task fb-dio-check blocked");
+  }
+}
+
+// The first line of a warning as kernels since 2025 print it.
+TEST(CrashReportTest, ReadsTheNewerWarningLine) {
+  const std::string line =
+      "WARNING: fs/ext4/inode.c:1234 at ext4_foo+0x12/0x40, CPU#1: fb-dio-check/42\n";
+  EXPECT_EQ(title(line), "WARNING in ext4_foo");
+  const std::optional<CrashReport> report =
+      first_crash("------------[ cut here ]------------\n" + line);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->kind, "warning");
+  EXPECT_EQ(report->title, "WARNING in ext4_foo");
 }
 
 TEST(CrashReportTest, LooseBugLinesNeedTheKernelsContextAfterThem) {

@@ -15,6 +15,7 @@ using base::FakeProcessRunner;
 using store::RunOutcome;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
@@ -72,6 +73,7 @@ TEST_F(CommandRunnerTest, RunsTheArgvInTheWorktreeWithTheCommitInItsEnvironment)
                                                  Pair("FLAKEBISECT_REPO", "/src/linux"),
                                                  Pair("FLAKEBISECT_WORKTREE", "/wt/b-1"),
                                                  Pair("FLAKEBISECT_RUN", "7")));
+  EXPECT_THAT(call.env_unset, IsSupersetOf({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"}));
 }
 
 TEST_F(CommandRunnerTest, ATimeoutIsAHangNotAPass) {
