@@ -961,7 +961,36 @@ std::optional<std::string> mailbox(std::string_view name, std::string_view addre
   return phrase + " <" + std::string(address) + ">";
 }
 
+// The mailboxes of a trailer such as "Cc: A <a@example.com>, b@example.com": split at the commas
+// outside quotes and angle brackets.
+std::vector<std::string_view> split_mailboxes(std::string_view text) {
+  std::vector<std::string_view> parts;
+  bool quoted = false;
+  int angle = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && quoted) {
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (!quoted && c == '<') {
+      ++angle;
+    } else if (!quoted && c == '>' && angle > 0) {
+      --angle;
+    } else if (!quoted && angle == 0 && c == ',') {
+      parts.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
 std::optional<Person> parse_person(std::string_view text) {
+  // Two mailboxes are not one person: rfind('<') below would join the first's name and address
+  // to the second's name.
+  if (split_mailboxes(text).size() > 1) return std::nullopt;
   std::string line = one_line(text, 1000);
   const size_t comment = line.find(" #");
   if (comment != std::string::npos) line.resize(comment);
@@ -1014,9 +1043,14 @@ std::string render_email(const json& report, const EmailOptions& options) {
     for (const json& trailer : trailers) {
       if (cc.size() == kMaxCc) break;
       if (kCcKeys.count(lowercase(one_line(str(trailer, "key"), 40))) == 0) continue;
-      const auto person = parse_person(str(trailer, "value"));
-      if (!person || !seen.insert(lowercase(person->address)).second) continue;
-      if (auto box = mailbox(person->name, person->address)) cc.push_back(*box);
+      const std::string value = str(trailer, "value");
+      for (const std::string_view part : split_mailboxes(value)) {
+        const auto person = parse_person(part);
+        if (!person || cc.size() == kMaxCc || !seen.insert(lowercase(person->address)).second) {
+          continue;
+        }
+        if (auto box = mailbox(person->name, person->address)) cc.push_back(*box);
+      }
     }
   }
   if (!to.empty()) headers += address_header("To", to);

@@ -251,6 +251,18 @@ TEST(ParsePerson, ReadsTrailerValuesWithNamesQuotesAndComments) {
   EXPECT_EQ(person->name, "Re, Viewer");
   EXPECT_EQ(parse_person("no address here"), std::nullopt);
   EXPECT_EQ(parse_person("Evil <a@example.com\nBcc: evil@example.com>"), std::nullopt);
+  // Two mailboxes are no one person (the first's address was dropped, its name kept).
+  EXPECT_EQ(parse_person("Foo <foo@example.com>, Bar <bar@example.com>"), std::nullopt);
+}
+
+TEST(RenderEmail, ACcTrailerWithSeveralAddressesCcsEach) {
+  json report = sample_report();
+  report["result"]["culprit"]["trailers"] = json::array(
+      {{{"key", "Cc"}, {"value", "Foo <foo@example.com>, \"Bar, B.\" <bar@example.com>"}},
+       {{"key", "Cc"}, {"value", "a@example.com,b@example.com"}}});
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_EQ(header_value(headers, "Cc"),
+            "Foo <foo@example.com>, \"Bar, B.\" <bar@example.com>, a@example.com, b@example.com");
 }
 
 TEST(UnstructuredHeader, EncodesNonAsciiAndFoldsLongValuesWithinSeventyEightColumns) {
