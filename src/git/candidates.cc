@@ -64,8 +64,7 @@ base::Result<Node> read_node(git_repository* repo, const git_oid& oid, const Oid
       node.parents.push_back(it->second);
     }
   }
-  const char* summary = git_commit_summary(commit.get());
-  node.subject = summary != nullptr ? summary : "";
+  node.subject = commit_subject(commit.get());
   return node;
 }
 

@@ -33,7 +33,8 @@ struct CommitInfo {
   std::string tree;                  // full 40-hex id of the commit's tree
   std::vector<std::string> parents;  // full SHAs, first parent first; empty for a root commit
   // git's subject (`git log --format=%s`): the first paragraph of the message with its lines joined
-  // by single spaces, so it never contains a newline even when the author's first line was wrapped.
+  // by single spaces, so it never contains a newline even when the author's first line was wrapped;
+  // cut to kMaxSubjectBytes (git/libgit2.h) when longer.
   std::string subject;
   std::string message;   // the raw message exactly as stored, leading blank lines included
   std::string encoding;  // the "encoding" header, empty when absent (meaning UTF-8)

@@ -99,4 +99,19 @@ base::Result<CommitHandle> lookup_commit(git_repository* repo, const git_oid& oi
   return base::make_error(base::ErrorCode::kNotFound, "commit {} not found", to_hex(oid));
 }
 
+std::string commit_subject(git_commit* commit) {
+  const char* summary = git_commit_summary(commit);
+  std::string subject = summary != nullptr ? summary : "";
+  if (subject.size() > kMaxSubjectBytes) {
+    size_t cut = kMaxSubjectBytes - 3;
+    // Back to the first byte of a UTF-8 sequence (any other encoding is cut where it falls).
+    for (size_t back = 0; back < 3 && cut > 0 && (subject[cut] & 0xC0) == 0x80; ++back) {
+      --cut;
+    }
+    subject.resize(cut);
+    subject += "...";
+  }
+  return subject;
+}
+
 }  // namespace flakebisect::git

@@ -80,4 +80,12 @@ base::Result<git_oid> parse_sha(std::string_view sha);
 // commit" (kInvalidInput, also for blobs and tags).
 base::Result<CommitHandle> lookup_commit(git_repository* repo, const git_oid& oid);
 
+// The most of a subject kept: the reports show 1000 bytes (docs/reports.md), and a 1 MB first
+// paragraph would otherwise be stored again in every candidate row, event and result.
+inline constexpr size_t kMaxSubjectBytes = 1000;
+
+// git's subject of `commit` (git_commit_summary), cut to kMaxSubjectBytes at a character boundary
+// when longer, ending in "...".
+std::string commit_subject(git_commit* commit);
+
 }  // namespace flakebisect::git

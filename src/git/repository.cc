@@ -397,8 +397,7 @@ base::Result<CommitInfo> Repository::commit_info(std::string_view sha) const {
   for (unsigned i = 0; i < parent_count; ++i) {
     info.parents.push_back(to_hex(*git_commit_parent_id(c, i)));
   }
-  const char* summary = git_commit_summary(c);
-  info.subject = summary != nullptr ? summary : "";
+  info.subject = commit_subject(c);
   const char* raw_message = git_commit_message_raw(c);
   info.message = raw_message != nullptr ? raw_message : "";
   const char* encoding = git_commit_message_encoding(c);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "git/candidates.h"
+#include "git/libgit2.h"
 #include "git/test_repo.h"
 
 namespace flakebisect::git {
@@ -510,6 +512,40 @@ TEST(CommitInfo, OneMegabyteMessageIsKeptWhole) {
   EXPECT_EQ(info->subject, "huge");
   ASSERT_EQ(info->trailers.size(), 1U);
   EXPECT_EQ(info->trailers[0].value, "Big <big@example.com>");
+}
+
+// A subject is stored with every candidate and event and shown in every report: a megabyte-long
+// first paragraph is cut to kMaxSubjectBytes, at a character boundary, for commit_info and the
+// candidates alike.
+TEST(CommitInfo, AHugeSubjectIsCutAtACharacterBoundary) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  const std::string base = git.commit_on("main", "base", {{"f", "0"}});
+  CommitSpec spec;
+  spec.message = "a";
+  while (spec.message.size() < (size_t{1} << 20)) {
+    spec.message += " ü";  // two bytes each: some cut falls inside one
+  }
+  spec.message += "\n\nbody\n";
+  spec.changes = {{"f", "1"}};
+  spec.parents = {base};
+  spec.ref = "refs/heads/main";
+  const std::string sha = git.commit(spec);
+  Repository repo = open_or_die(dir.path());
+  auto info = repo.commit_info(sha);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_LE(info->subject.size(), kMaxSubjectBytes);
+  EXPECT_GE(info->subject.size(), kMaxSubjectBytes - 4);
+  EXPECT_TRUE(info->subject.ends_with("...")) << info->subject.substr(info->subject.size() - 8);
+  EXPECT_TRUE(info->subject.starts_with("a ü ü"));
+  const std::string kept = info->subject.substr(0, info->subject.size() - 3);
+  EXPECT_TRUE(kept.ends_with("ü") || kept.ends_with(" ")) << kept.substr(kept.size() - 4);
+  EXPECT_EQ(info->message.size(), spec.message.size());  // the message itself is whole
+
+  auto graph = build_candidates(repo, sha, {base});
+  ASSERT_TRUE(graph.has_value()) << graph.error().message();
+  ASSERT_EQ(graph->commits.size(), 1U);
+  EXPECT_EQ(graph->commits[0].subject, info->subject);
 }
 
 TEST(CommitInfo, NonCommitAndShortShaAreErrors) {
