@@ -916,6 +916,17 @@ class Session {
         evidence.skipped = true;
         break;
       case Observation::kNone:
+        if (counts_as_unjudged(outcome.outcome) &&
+            unjudged_make_a_skip(++evidence_.unjudged_runs[x], evidence.passes + evidence.fails)) {
+          // Always hanging (a kernel that never reaches the test), or always another crash: the
+          // planner learns nothing there and would run it for ever. gather_evidence() makes the
+          // same call from the store.
+          evidence.skipped = true;
+          spdlog::info("bisection {}: {} skipped: {} runs there neither passed nor failed the test",
+                       id_, short_sha(candidates_[x].sha), evidence_.unjudged_runs[x]);
+          report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
+          return RunStep::kEndBatch;
+        }
         break;
     }
     report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");

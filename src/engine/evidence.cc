@@ -51,6 +51,11 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
   return Observation::kNone;
 }
 
+bool counts_as_unjudged(store::RunOutcome outcome) {
+  return outcome == store::RunOutcome::kFail || outcome == store::RunOutcome::kCrash ||
+         outcome == store::RunOutcome::kHang;
+}
+
 model::ModelOptions model_options(const config::DecisionConfig& decision) {
   model::ModelOptions options;
   options.theta =
@@ -75,6 +80,7 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
   Evidence evidence;
   evidence.commits.resize(build_failed.size());
   evidence.recorded_runs.assign(build_failed.size(), 0);
+  evidence.unjudged_runs.assign(build_failed.size(), 0);
   for (size_t x = 0; x < build_failed.size(); ++x) {
     evidence.commits[x].skipped = build_failed[x];
   }
@@ -98,7 +104,14 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
         evidence.commits[x].skipped = true;
         break;
       case Observation::kNone:
+        evidence.unjudged_runs[x] += counts_as_unjudged(run.outcome) ? 1 : 0;
         break;
+    }
+  }
+  for (size_t x = 0; x < evidence.commits.size(); ++x) {
+    model::CommitEvidence& e = evidence.commits[x];
+    if (unjudged_make_a_skip(evidence.unjudged_runs[x], e.passes + e.fails)) {
+      e.skipped = true;
     }
   }
   return evidence;

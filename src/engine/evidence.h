@@ -9,6 +9,11 @@
 //   skip (exit 125)               the commit is a skip
 //   infra, interrupted            not evidence
 //   a failed or skipped build     the commit is a skip
+//   unjudged runs piling up       the commit is a skip: kUnjudgedPerJudged runs that are not
+//                                 evidence (a hang or a crash that does not count, not infra) for
+//                                 each pass or failure plus one, as a commit whose kernel never
+//                                 reaches the test hangs every time; without this rule the
+//                                 planner, learning nothing there, would run it for ever
 // Runs count whatever bisection recorded them, as long as their test identity is this bisection's
 // (identity.h) and their commit is one of its candidates.
 //
@@ -35,6 +40,16 @@ namespace flakebisect::engine {
 
 enum class Observation { kPass, kFail, kSkip, kNone };
 
+// Unjudged runs (Observation::kNone from a hang, a crash or a failure the policy leaves out) per
+// judged one, plus one, after which a commit is a skip (see the rules above): five in a row at a
+// commit with no pass or failure yet.
+inline constexpr uint32_t kUnjudgedPerJudged = 5;
+
+// Whether a commit with these runs is a skip by that rule.
+inline bool unjudged_make_a_skip(uint32_t unjudged, uint32_t judged) {
+  return uint64_t{unjudged} >= uint64_t{kUnjudgedPerJudged} * (uint64_t{judged} + 1);
+}
+
 class OutcomePolicy {
  public:
   static base::Result<OutcomePolicy> from(const config::TestConfig& test);
@@ -54,8 +69,15 @@ struct Evidence {
   // Per candidate: every stored run at it with this identity, whatever its outcome. This is also
   // the index the next run there gets (FLAKEBISECT_RUN).
   std::vector<uint32_t> recorded_runs;
+  // Per candidate: runs that were neither evidence nor infra, interrupted or a skip (a hang or a
+  // crash that does not count).
+  std::vector<uint32_t> unjudged_runs;
   uint64_t used_runs = 0;  // runs that became a pass or a failure
 };
+
+// Whether a run with this outcome that is not evidence counts toward unjudged_make_a_skip: a hang,
+// a crash or a failure the policy leaves out, not infra or an interrupted run.
+bool counts_as_unjudged(store::RunOutcome outcome);
 
 // Sums `runs` (rows of one test identity) per candidate; rows at other commits are ignored.
 // build_failed[x]: the commit's tree has a failed or skipped build under the bisection's build key.

@@ -14,6 +14,7 @@
 #include "base/paths.h"
 #include "config/config.h"
 #include "config/sha256.h"
+#include "engine/evidence.h"
 #include "engine/fakes.h"
 #include "engine/identity.h"
 #include "run/qemu_runner.h"
@@ -221,6 +222,40 @@ TEST_F(BisectorTest, ABuildFailureIsASkipNotAnError) {
     EXPECT_EQ((*build)->status, store::BuildStatus::kFailed);
     EXPECT_EQ((*build)->log_tail, "error: it does not compile\n");
     EXPECT_EQ(std::count(builder_.built.begin(), builder_.built.end(), sha), 1);
+  }
+}
+
+// A commit whose kernel never reaches the test hangs at every run; hang is not a failure by
+// default, so each run teaches nothing. The commit becomes a skip after five (evidence.h), and the
+// bisection goes on; it used to run that commit until the run budget.
+TEST_F(BisectorTest, ACommitThatAlwaysHangsBecomesASkip) {
+  make(sized(60, 3));
+  std::set<std::string> hanging;
+  const FakeRunner::Fn flaky = FakeRunner::flaky(bad_, 50);
+  runner_.fn = [&](const build::CommitCheckout& checkout,
+                   uint32_t index) -> base::Result<run::RunResult> {
+    // The first two commits tested after the bad one hang, whatever they are.
+    if (hanging.size() < 2 && checkout.sha != history_.tip &&
+        checkout.sha != history_.planted_sha()) {
+      hanging.insert(checkout.sha);
+    }
+    if (hanging.count(checkout.sha) > 0) {
+      run::RunResult outcome;
+      outcome.outcome = store::RunOutcome::kHang;
+      outcome.detail = "no output for 3m";
+      return outcome;
+    }
+    return flaky(checkout, index);
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+  ASSERT_EQ(hanging.size(), 2U);
+  for (const std::string& sha : hanging) {
+    EXPECT_EQ(std::count_if(runner_.calls.begin(), runner_.calls.end(),
+                            [&](const RunCall& call) { return call.sha == sha; }),
+              static_cast<long>(engine::kUnjudgedPerJudged))
+        << sha;
   }
 }
 

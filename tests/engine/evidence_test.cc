@@ -85,6 +85,44 @@ TEST(GatherEvidence, AFailedBuildMakesTheCommitASkip) {
   EXPECT_TRUE(e.commits[1].skipped);
 }
 
+// A commit whose kernel never reaches the test hangs every time: with hang not counted it teaches
+// nothing, and without the rule the planner would run it for ever.
+TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
+  const std::unordered_map<std::string, model::CommitIndex> index_of = {
+      {"hangs", 0}, {"four", 1}, {"mostly", 2}, {"more", 3}, {"infra", 4}, {"other", 5}};
+  std::vector<store::RunRecord> runs;
+  auto add = [&](std::string sha, RunOutcome outcome, int times,
+                 std::optional<std::string> signature = std::nullopt) {
+    for (int i = 0; i < times; ++i) {
+      store::RunRecord run;
+      run.sha = sha;
+      run.outcome = outcome;
+      run.signature = signature;
+      runs.push_back(run);
+    }
+  };
+  add("hangs", RunOutcome::kHang, 5);
+  add("four", RunOutcome::kHang, 4);
+  add("mostly", RunOutcome::kHang, 9);  // 9 unjudged, 1 judged: below 5 x (1 + 1)
+  add("mostly", RunOutcome::kPass, 1);
+  add("more", RunOutcome::kHang, 10);
+  add("more", RunOutcome::kFail, 1);
+  add("infra", RunOutcome::kInfra, 20);                           // the environment, not the commit
+  add("infra", RunOutcome::kInterrupted, 20);                     // nor a run cut short
+  add("other", RunOutcome::kCrash, 5, "WARNING in xfs_reclaim");  // somebody else's crash
+  const Evidence e = gather_evidence(runs, index_of, std::vector<bool>(6, false),
+                                     policy({"fail", "crash"}, "ext4_"));
+  EXPECT_TRUE(e.commits[0].skipped);
+  EXPECT_FALSE(e.commits[1].skipped);
+  EXPECT_FALSE(e.commits[2].skipped);
+  EXPECT_EQ(e.commits[2].passes, 1U);
+  EXPECT_TRUE(e.commits[3].skipped);
+  EXPECT_EQ(e.commits[3].fails, 1U);  // the evidence stays
+  EXPECT_FALSE(e.commits[4].skipped);
+  EXPECT_TRUE(e.commits[5].skipped);
+  EXPECT_EQ(e.unjudged_runs, (std::vector<uint32_t>{5, 4, 9, 10, 0, 5}));
+}
+
 TEST(ApplyEvidence, GivesTheSamePosteriorAsRecordingRunByRun) {
   const model::CandidateDag dag = model::CandidateDag::linear(6);
   Evidence evidence;
