@@ -18,6 +18,9 @@
 // working files with the index (stat data, then content) and rewrites only files whose content or
 // mode differs from the target, so unchanged files keep their mtimes and make/ccache see only real
 // changes. Files the target lacks are deleted; see CheckoutOptions for untracked and ignored files.
+// A symbolic or hard link that a build or test left where the target or the old tree has a file
+// or directory is replaced, never written or deleted through (libgit2 would, out of the worktree);
+// links the trees have and untracked files elsewhere are left alone.
 //
 // Crash safety: a Worktree holds an exclusive flock on dir/.git/flakebisect.lock for its lifetime.
 // The kernel drops it when the holder dies, so whoever takes it next knows lock files left in

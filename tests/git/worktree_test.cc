@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using base::ErrorCode;
 using testing::CommitSpec;
+using testing::Files;
 using testing::files_in;
 using ::testing::HasSubstr;
 using testing::read;
@@ -247,6 +249,195 @@ TEST(WorktreeLinks, ClearingIgnoredFilesNeverFollowsALinkOutOfTheWorktree) {
   ASSERT_TRUE(fs::is_symlink(wt / "lnk"));
   (void)worktree.checkout(two);
   EXPECT_EQ(read(outside / "sub" / "precious.o"), "user data outside the worktree");
+}
+
+// A test or build that leaves a link where a tracked file or directory was must not lead the next
+// checkout out of the worktree: `git checkout -f` replaces the link and leaves its target alone.
+TEST_F(WorktreeTest, ALinkLeftInPlaceOfAFileIsReplacedNotWrittenThrough) {
+  // As a test did: ln -sf "$FLAKEBISECT_REPO/change.txt" change.txt. keep.txt is the same in A
+  // and B, so only its link differs from the tree.
+  write(user_ / "change.txt", "the user's own\n");
+  write(root_ / "outside.txt", "user data\n");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  fs::remove(wt_path() / "change.txt");
+  fs::create_symlink(user_ / "change.txt", wt_path() / "change.txt");
+  fs::remove(wt_path() / "keep.txt");
+  fs::create_symlink(root_ / "outside.txt", wt_path() / "keep.txt");
+
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(read(user_ / "change.txt"), "the user's own\n");
+  EXPECT_EQ(read(root_ / "outside.txt"), "user data\n");
+  EXPECT_FALSE(fs::is_symlink(wt_path() / "change.txt"));
+  EXPECT_FALSE(fs::is_symlink(wt_path() / "keep.txt"));
+  EXPECT_EQ(files_in(wt_path()), git_.files(b_));
+}
+
+TEST_F(WorktreeTest, ALinkLeftInPlaceOfADirectoryIsReplacedNotWrittenThrough) {
+  write(root_ / "outside" / "nested.txt", "user data\n");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  fs::remove_all(wt_path() / "dir");
+  fs::create_directory_symlink(root_ / "outside", wt_path() / "dir");
+
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(files_in(root_ / "outside"), (Files{{"nested.txt", "user data\n"}}));
+  EXPECT_FALSE(fs::is_symlink(wt_path() / "dir"));
+  EXPECT_EQ(files_in(wt_path()), git_.files(b_));
+}
+
+TEST_F(WorktreeTest, ALinkInPlaceOfWhatTheTargetDeletesLeadsNoDeletionOutside) {
+  // "gone/only.txt" and "remove.txt" are in A, not in B: the checkout deletes them, but not
+  // through the links.
+  write(root_ / "outside" / "only.txt", "user data\n");
+  write(root_ / "outside" / "remove.txt", "user data\n");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  fs::remove_all(wt_path() / "gone");
+  fs::create_directory_symlink(root_ / "outside", wt_path() / "gone");
+  fs::remove(wt_path() / "remove.txt");
+  fs::create_directory_symlink(root_ / "outside", wt_path() / "remove.txt");
+
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(files_in(root_ / "outside"),
+            (Files{{"only.txt", "user data\n"}, {"remove.txt", "user data\n"}}));
+  EXPECT_EQ(files_in(wt_path()), git_.files(b_));
+}
+
+TEST_F(WorktreeTest, ALinkInPlaceOfADirectoryThatBecomesAFileOrTheReverseIsReplaced) {
+  // A: "gone" is a directory holding "only.txt"; D: "gone" is a file. Links in place of "gone":
+  // to a directory, checking out D; to a directory, then to a file, checking out A.
+  const std::string d = commit_where_a_directory_becomes_a_file(git_, a_);
+  write(root_ / "outside" / "only.txt", "user data\n");
+  write(root_ / "outside.txt", "user data\n");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  fs::remove_all(wt_path() / "gone");
+  fs::create_directory_symlink(root_ / "outside", wt_path() / "gone");
+  checkout_or_die(worktree, d);
+  EXPECT_EQ(read(wt_path() / "gone"), "a file\n");
+  EXPECT_EQ(files_in(root_ / "outside"), (Files{{"only.txt", "user data\n"}}));
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+  fs::remove(wt_path() / "gone");
+  fs::create_directory_symlink(root_ / "outside", wt_path() / "gone");
+  checkout_or_die(worktree, a_);
+  EXPECT_EQ(read(wt_path() / "gone" / "only.txt"), "only\n");
+  EXPECT_EQ(files_in(root_ / "outside"), (Files{{"only.txt", "user data\n"}}));
+  EXPECT_EQ(files_in(wt_path()), git_.files(a_));
+  checkout_or_die(worktree, d);
+  fs::remove(wt_path() / "gone");
+  fs::create_symlink(root_ / "outside.txt", wt_path() / "gone");
+  checkout_or_die(worktree, a_);
+  EXPECT_EQ(read(root_ / "outside.txt"), "user data\n");
+  EXPECT_EQ(files_in(wt_path()), git_.files(a_));
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
+}
+
+TEST_F(WorktreeTest, AHardLinkLeftInPlaceOfAFileIsReplacedNotRewrittenInPlace) {
+  // As a test did: ln -f /tmp/victim change.txt. The write would truncate the shared inode.
+  write(root_ / "victim", "user data\n");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  fs::remove(wt_path() / "change.txt");
+  fs::create_hard_link(root_ / "victim", wt_path() / "change.txt");
+
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(read(root_ / "victim"), "user data\n");
+  EXPECT_EQ(fs::hard_link_count(root_ / "victim"), 1U);
+  EXPECT_EQ(fs::hard_link_count(wt_path() / "change.txt"), 1U);
+  EXPECT_EQ(files_in(wt_path()), git_.files(b_));
+}
+
+TEST_F(WorktreeTest, BuildOutputAndItsLinksSurviveTheCheckForLinks) {
+  // ccache's hard_link mode links object files into the build; a build may link its outputs. They
+  // are at paths no tree has, so nothing writes through them.
+  write(root_ / "cache" / "built.o", "object code");
+  write(root_ / "cache" / "linked.o", "object code");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  fs::create_hard_link(root_ / "cache" / "built.o", wt_path() / "dir" / "built.o");
+  fs::create_symlink(root_ / "cache" / "linked.o", wt_path() / "linked.o");
+  write(wt_path() / "dir" / "plain.o", "object code");
+  write(wt_path() / "stray.c", "int stray;\n");
+
+  checkout_or_die(worktree, b_, {.remove_untracked = false});
+  EXPECT_EQ(fs::hard_link_count(wt_path() / "dir" / "built.o"), 2U);
+  EXPECT_TRUE(fs::is_symlink(wt_path() / "linked.o"));
+  EXPECT_EQ(read(wt_path() / "dir" / "plain.o"), "object code");
+  EXPECT_EQ(read(wt_path() / "stray.c"), "int stray;\n");
+  checkout_or_die(worktree, a_);  // removes untracked files, keeps ignored ones
+  EXPECT_EQ(fs::hard_link_count(wt_path() / "dir" / "built.o"), 2U);
+  EXPECT_TRUE(fs::is_symlink(wt_path() / "linked.o"));
+  EXPECT_EQ(read(wt_path() / "dir" / "plain.o"), "object code");
+  EXPECT_EQ(read(root_ / "cache" / "built.o"), "object code");
+}
+
+TEST(WorktreeLinks, TrackedLinksCheckOutAsLinks) {
+  // one: "f" a file, "ln" a link to it, "dirln" a link to "dir". two: "f" a link to "dir/x", "ln"
+  // a link to "dir/x", "dirln" unchanged.
+  TempDir root("root");
+  const fs::path user = root.path() / "user";
+  fs::create_directories(user);
+  run_git(user, {"init", "-q", "-b", "main"});
+  run_git(user, {"config", "user.email", "a@b"});
+  run_git(user, {"config", "user.name", "a"});
+  write(user / "f", "one\n");
+  write(user / "dir" / "x", "x\n");
+  fs::create_symlink("f", user / "ln");
+  fs::create_directory_symlink("dir", user / "dirln");
+  run_git(user, {"add", "-A"});
+  run_git(user, {"commit", "-q", "-m", "one"});
+  const std::string one = trim(run_git(user, {"rev-parse", "HEAD"}));
+  fs::remove(user / "f");
+  fs::remove(user / "ln");
+  fs::create_symlink("dir/x", user / "f");
+  fs::create_symlink("dir/x", user / "ln");
+  run_git(user, {"add", "-A"});
+  run_git(user, {"commit", "-q", "-m", "two"});
+  const std::string two = trim(run_git(user, {"rev-parse", "HEAD"}));
+  const fs::path wt = root.path() / "wt";
+  Worktree worktree = open_or_die(user, wt);
+  const auto inode = [](const fs::path& path) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+    return st.st_ino;
+  };
+
+  checkout_or_die(worktree, one);
+  EXPECT_FALSE(fs::is_symlink(wt / "f"));
+  EXPECT_EQ(fs::read_symlink(wt / "ln"), "f");
+  EXPECT_EQ(fs::read_symlink(wt / "dirln"), "dir");
+  const ino_t dirln = inode(wt / "dirln");
+  checkout_or_die(worktree, two);
+  EXPECT_EQ(fs::read_symlink(wt / "f"), "dir/x");
+  EXPECT_EQ(fs::read_symlink(wt / "ln"), "dir/x");
+  EXPECT_EQ(inode(wt / "dirln"), dirln);  // unchanged in the tree: left alone
+  EXPECT_EQ(read(wt / "dir" / "x"), "x\n");
+  const ino_t f = inode(wt / "f");
+  checkout_or_die(worktree, two);
+  EXPECT_EQ(inode(wt / "f"), f);
+  checkout_or_die(worktree, one);
+  EXPECT_FALSE(fs::is_symlink(wt / "f"));
+  EXPECT_EQ(read(wt / "f"), "one\n");
+  EXPECT_EQ(read(wt / "dir" / "x"), "x\n");
+  EXPECT_EQ(run_git(wt, {"status", "--porcelain"}), "");
+
+  // A link or hard link a test left in place of a tracked link that becomes a file: libgit2
+  // replaces it (a type change), through neither.
+  write(root.path() / "outside", "user data\n");
+  checkout_or_die(worktree, two);
+  fs::remove(wt / "f");
+  fs::create_symlink(root.path() / "outside", wt / "f");
+  checkout_or_die(worktree, one);
+  EXPECT_EQ(read(wt / "f"), "one\n");
+  checkout_or_die(worktree, two);
+  fs::remove(wt / "f");
+  fs::create_hard_link(root.path() / "outside", wt / "f");
+  checkout_or_die(worktree, one);
+  EXPECT_EQ(read(wt / "f"), "one\n");
+  EXPECT_EQ(read(root.path() / "outside"), "user data\n");
+  EXPECT_EQ(fs::hard_link_count(root.path() / "outside"), 1U);
+  EXPECT_EQ(run_git(wt, {"status", "--porcelain"}), "");
 }
 
 TEST(WorktreeLinks, ARefusedDirectoryKeepsNoLockFileBesideIt) {
