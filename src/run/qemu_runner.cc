@@ -939,9 +939,11 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     }
   };
   // The boot ended abnormally: `console` is the part that matters (the run's, or what came after
-  // the last run). During a run, a kernel report there makes the run a crash, else `otherwise`.
-  // Outside a run (before the guest was ready, between runs) no reproducer ran, so a report is not
-  // a crash the reproducer found: the boot ends as infra, with the report's title in the detail.
+  // the last run). During a run (from its "begin" to its "end", scratch mount and unmount
+  // included), a kernel report there makes the run a crash, else `otherwise`. Outside a run
+  // (before the guest was ready, between runs) no reproducer ran and no scratch filesystem was
+  // mounted, so a report is not a crash the reproducer found: the boot ends as infra, with the
+  // report's title in the detail (callers pass infra as `otherwise` there too).
   const auto end_abnormally = [&](const std::string& console, store::RunOutcome otherwise,
                                   const std::string& why) {
     const bool in_run = boot.ready && boot.current.has_value();
@@ -1076,10 +1078,20 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         }
         break;
       }
-      case ResultsLine::Kind::kInfra:
-        end_abnormally(boot.console.since(boot.after_last_run), store::RunOutcome::kInfra,
+      case ResultsLine::Kind::kInfra: {
+        // "mount" comes after the run's "begin" (the mount is part of the run): a kernel report
+        // while mounting makes it that run's crash, so read its window as for an "end".
+        const bool begun = boot.current == line.run;
+        if (begun) {
+          read_console();
+          await_end_marker(line.run);
+        }
+        end_abnormally(begun ? boot.run_console(line.run, boot.current_console_from)
+                             : boot.console.since(boot.after_last_run),
+                       store::RunOutcome::kInfra,
                        fmt::format("the guest could not start run {}: {}", line.run, line.what));
         break;
+      }
       case ResultsLine::Kind::kError:
         end_abnormally(boot.console.text(), store::RunOutcome::kInfra,
                        fmt::format("the guest could not get ready: {}", line.what));
@@ -1160,11 +1172,14 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
                      fmt::format("the guest was not ready after {} s (qemu.boot_timeout)",
                                  options_.qemu.boot_timeout.count()));
     } else if (boot.ready && now - boot.last_event > run_deadline) {
+      // In a run this is the run's hang (an unmount that never returns included). Between runs
+      // the guest only reads its own files: whatever stopped it is no run's doing.
       end_abnormally(boot.current ? boot.run_console(*boot.current, boot.current_console_from)
                                   : boot.console.since(boot.after_last_run),
-                     store::RunOutcome::kHang,
-                     fmt::format("no result from the guest for {} ms (test.timeout + {} ms)",
-                                 ms_between(boot.last_event, now), options_.host_grace.count()));
+                     boot.current ? store::RunOutcome::kHang : store::RunOutcome::kInfra,
+                     fmt::format("no result from the guest for {} ms (test.timeout + {} ms){}",
+                                 ms_between(boot.last_event, now), options_.host_grace.count(),
+                                 boot.current ? "" : " between runs"));
     }
   }
   (void)qemu.kill_group(SIGKILL);

@@ -14,10 +14,12 @@
 //      ttyS0, read through a pipe into a size-capped log, and the results channel on ttyS1, a
 //      file only the guest init writes (protocol in qemu/guest/init);
 //   4. follow both: each "end" line becomes a RunResult handed to the sink at once. The console
-//      between a run's "begin" and "end" is searched for kernel crash reports (crash_report.h):
-//      a report makes the run a crash with its title whatever the reproducer said. The verdict
-//      never comes from the console alone, so a reproducer printing "Kernel panic" (its output
-//      goes to a file in the guest, not to the console) or a kernel message cannot fake one.
+//      between a run's "begin" and "end" markers is searched for kernel crash reports
+//      (crash_report.h): a report makes the run a crash with its title whatever the reproducer
+//      said. The guest mounts the run's scratch disk after "begin" and unmounts it before "end",
+//      so what the kernel reports while mounting or unmounting (writeback) is the run's too. The
+//      verdict never comes from the console alone, so a reproducer printing "Kernel panic" (its
+//      output goes to a file in the guest, not to the console) or a kernel message cannot fake one.
 //      The console a run's outcome was read from is written to a file of its own
 //      (console-<boot>-run-<N>.log in log_dir, next to the boot's console-<boot>.log) before
 //      the run is handed on; the RunResult names it and its SHA-256. A log that cannot be
@@ -26,9 +28,11 @@
 // Outcomes:
 //   exit 0 pass, 125 skip, 1..124/126/127 fail, other statuses infra, guest-side timeout hang;
 //   a crash report on the console during the run (or a panic that ended QEMU) crash;
-//   no "end" within test.timeout + grace, or no "ready" within qemu.boot_timeout hang (infra if
-//   the kernel printed nothing at all); QEMU failing to start, exiting without a crash report, a
-//   scratch disk the guest cannot mount, modules that do not load infra.
+//   no "end" within test.timeout + grace of a run's "begin" (an unmount that never returns
+//   included), or no "ready" within qemu.boot_timeout hang (infra if the kernel printed nothing
+//   at all); QEMU failing to start, exiting without a crash report, a scratch disk the guest
+//   cannot mount (with no report while mounting), modules that do not load, anything between two
+//   runs (a report, QEMU ending, no next "begin" within test.timeout + grace) infra.
 // A crash, hang or infra ends the boot; the batch then ends early (the engine plans again).
 //
 // Accel: "auto" tries KVM once per runner with a probe boot that must print within a few seconds

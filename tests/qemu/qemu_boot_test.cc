@@ -109,6 +109,23 @@ echo "run $1 ok")SH");
   EXPECT_THAT(results[2].detail, HasSubstr("run 2 ok"));
 }
 
+TEST_F(QemuBootTest, TheScratchMountAndUnmountAreInsideTheRunsConsoleWindow) {
+  // ext4 bugs show at unmount and writeback too: a WARNING there must be the run's, not fall
+  // between two runs' windows. With every kernel message on the console, each run's own console
+  // holds its filesystem's mount and unmount messages (ext4's, at KERN_INFO).
+  auto o = options(script("ok", "echo data > /scratch/file\nexit 0"));
+  o.qemu.append = {"ignore_loglevel"};
+  const auto results = boot(o, 2);
+  ASSERT_EQ(results.size(), 2u);
+  for (const RunResult& result : results) {
+    EXPECT_EQ(result.outcome, RunOutcome::kPass) << result.detail;
+    const std::string console = console_of(result);
+    EXPECT_THAT(console, HasSubstr("EXT4-fs (vd")) << console;
+    EXPECT_THAT(console, HasSubstr("mounted filesystem")) << console;
+    EXPECT_THAT(console, HasSubstr("unmounting filesystem")) << console;
+  }
+}
+
 TEST_F(QemuBootTest, AFailingReproducerIsAFailWithItsOutput) {
   const auto results = boot(
       options(script("fail", "echo 'cmpbuf: offset 1024: Expected 0x01, got 0x00'; exit 1")), 2);

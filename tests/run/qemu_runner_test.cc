@@ -376,6 +376,55 @@ exit 0)SH");
   EXPECT_THAT(results[1].detail, HasSubstr("Kernel panic"));
 }
 
+TEST_F(QemuRunnerTest, AGuestStuckBetweenRunsIsInfraNotAHangOfARunThatNeverBegan) {
+  // The bundled init unmounts inside the run's window, so between runs it only reads its own
+  // files: no reproducer ran and no scratch filesystem is mounted. A hang there used to be
+  // charged to the next run as a hang.
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "flakebisect: end run 0"; echo "FB1 end 0 0 200 0 -" >>"$R"
+sleep 30)SH");
+  const auto results = batch(qemu, 3);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass);
+  EXPECT_EQ(results[1].outcome, RunOutcome::kInfra) << results[1].detail;
+  EXPECT_THAT(results[1].detail, HasSubstr("no result from the guest"));
+  EXPECT_THAT(results[1].detail, HasSubstr("between runs"));
+}
+
+TEST_F(QemuRunnerTest, AScratchDiskThatDoesNotMountIsInfraUnlessTheKernelReportedWhileMounting) {
+  // "infra K mount" comes after "begin K": the mount is part of run K's window. A report there
+  // is run K's crash; one printed before the run (while modules loaded) is not, and the run
+  // whose disk did not mount is infra.
+  auto crashed = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "BUG: kernel NULL pointer dereference, address: 0000000000000008"
+echo "RIP: 0010:ext4_fill_super+0x2c/0x330"
+echo "flakebisect: end run 0"; echo "FB1 infra 0 mount" >>"$R"
+sleep 30)SH");
+  auto results = batch(crashed, 2);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash) << results[0].detail;
+  EXPECT_THAT(results[0].signature,
+              Optional(std::string("BUG: kernel NULL pointer dereference in ext4_fill_super")));
+
+  auto before = runner(R"SH(
+echo "------------[ cut here ]------------"
+echo "WARNING: CPU: 0 PID: 1 at drivers/char/hw_random/core.c:100 hwrng_init+0x1a/0x40"
+echo "RIP: 0010:hwrng_init+0x1a/0x40"
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "flakebisect: end run 0"; echo "FB1 infra 0 mount" >>"$R"
+sleep 30)SH");
+  results = batch(before, 2);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kInfra) << results[0].detail;
+  EXPECT_FALSE(results[0].signature);
+  EXPECT_THAT(results[0].detail, HasSubstr("the guest could not start run 0: mount"));
+}
+
 TEST_F(QemuRunnerTest, AKernelThatPanicsBeforeTheGuestIsReadyIsInfraNotACrash) {
   auto qemu = runner(R"SH(
 echo "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"
