@@ -40,7 +40,7 @@ constexpr size_t kConsoleHeadBytes = size_t{256} << 10;
 constexpr size_t kConsoleTailBytes = size_t{3} << 20;
 // A results line longer than this is not ours (4 KiB of output is 5.5 KiB of base64).
 constexpr size_t kMaxResultsLine = 16 << 10;
-// How long a run's "end" waits for its console marker (see await_end_marker).
+// How long a run's "end" waits for its console markers (see await_console_markers).
 constexpr std::chrono::milliseconds kConsoleMarkerWait{2000};
 constexpr std::string_view kGuestScratch = "/scratch";
 
@@ -370,6 +370,10 @@ struct QemuRunner::Boot {
   std::optional<uint32_t> current;  // run (within the boot) that has begun and not ended
   uint64_t current_console_from = 0;
   uint64_t after_last_run = 0;  // console offset when the last run ended (0 before any)
+  // Whether this boot's console has shown a run's marker, and whether a wait for the markers of
+  // a run ended without the console ever showing one (see await_console_markers).
+  bool console_has_markers = false;
+  bool console_lacks_markers = false;
   Clock::time_point started, last_event;
   uint32_t finished_runs = 0;
   std::string qemu_stderr;
@@ -984,30 +988,41 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   };
 
   // The console (ttyS0, a pipe) and the results (ttyS1, a file) are two channels: the guest prints
-  // "end run k" on the console before it writes "end" to the results, but the console's bytes can
-  // reach this process later (the kernel's console output is asynchronous since 6.x printk, and
-  // QEMU flushes each chardev on its own). Without the marker, a report the kernel printed just
-  // before it would be missed, and found in the next run's console instead. So wait for the
-  // marker, up to kConsoleMarkerWait; a custom init that prints no "begin" marker is not waited
-  // for, and a marker that never comes leaves the console as it is.
-  const auto await_end_marker = [&](uint32_t k) {
-    if (!boot.has_marker("begin", k)) {
-      return;
+  // "begin run k" and "end run k" on the console before it writes "begin" and "end" to the
+  // results, but the console's bytes can reach this process much later (the kernel's console
+  // output is asynchronous since 6.x printk, and QEMU flushes each chardev on its own): a whole
+  // run can be reported on the results before its first console byte. Read then, the run's
+  // window would be empty and a report the kernel printed during the run missed (or found in the
+  // next run's window). So wait for both markers of run k, up to kConsoleMarkerWait, whenever
+  // they are to be expected: the bundled init always prints them, and a custom one does once
+  // this boot's console has shown one. A console that never shows them (a custom init that
+  // prints none, or a kernel command line that hides the init's messages) costs one wait per
+  // boot, not one per run; a marker that never comes leaves the console as it is.
+  const auto await_console_markers = [&](uint32_t k) {
+    const auto both = [&] { return boot.has_marker("begin", k) && boot.has_marker("end", k); };
+    const bool expected =
+        boot.console_has_markers || (options_.init_script.empty() && !boot.console_lacks_markers);
+    if (expected) {
+      const auto deadline = Clock::now() + kConsoleMarkerWait;
+      while (!both()) {
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        pollfd pfd{qemu.stdout_fd(), POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+          spdlog::debug("{}: run {}: its console markers did not come within {} ms", what, k,
+                        kConsoleMarkerWait.count());
+          break;
+        }
+        const uint64_t before = boot.console.total();
+        read_console();
+        if (boot.console.total() == before) {
+          break;  // end of file: QEMU is gone
+        }
+      }
     }
-    const auto deadline = Clock::now() + kConsoleMarkerWait;
-    while (!boot.has_marker("end", k)) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      pollfd pfd{qemu.stdout_fd(), POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
-        spdlog::debug("{}: run {}: no end marker on the console within {} ms", what, k,
-                      kConsoleMarkerWait.count());
-        return;
-      }
-      const uint64_t before = boot.console.total();
-      read_console();
-      if (boot.console.total() == before) {
-        return;  // end of file: QEMU is gone
-      }
+    if (boot.has_marker("begin", k)) {
+      boot.console_has_markers = true;
+    } else if (expected && !boot.console_has_markers) {
+      boot.console_lacks_markers = true;
     }
   };
 
@@ -1027,9 +1042,9 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         break;
       case ResultsLine::Kind::kEnd: {
         // The guest printed this run's console markers before writing "end": drain the console
-        // pipe so they (and any report before them) are in hand.
+        // pipe so they (and any report between them) are in hand.
         read_console();
-        await_end_marker(line.run);
+        await_console_markers(line.run);
         RunResult result;
         result.outcome = outcome_of_status(line.status);
         const std::string ended =
@@ -1084,7 +1099,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         const bool begun = boot.current == line.run;
         if (begun) {
           read_console();
-          await_end_marker(line.run);
+          await_console_markers(line.run);
         }
         end_abnormally(begun ? boot.run_console(line.run, boot.current_console_from)
                              : boot.console.since(boot.after_last_run),
