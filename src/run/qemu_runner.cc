@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <poll.h>
-#include <sys/file.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +25,7 @@
 #include "build/commit_checkout.h"
 #include "config/sha256.h"
 #include "run/crash_report.h"
+#include "run/guest_program.h"
 #include "run/initramfs.h"
 
 namespace flakebisect::run {
@@ -464,12 +465,33 @@ base::Result<std::optional<std::string>> QemuRunner::reproducer_path(
     if (::access(program.c_str(), R_OK) != 0) {
       return base::make_error(ErrorCode::kNotFound, "reproducer {}: not found", program);
     }
-    return std::optional<std::string>(program);
+    path = program;
+  } else {
+    // In the commit's checkout: a commit without it cannot be tested (a skip), not a tool error.
+    path = (fs::path(checkout.worktree) / program).native();
+    if (::access(path.c_str(), R_OK) != 0) {
+      return std::optional<std::string>();
+    }
   }
-  // In the commit's checkout: a commit without it cannot be tested (a skip), not a tool error.
-  path = (fs::path(checkout.worktree) / program).native();
-  if (::access(path.c_str(), R_OK) != 0) {
-    return std::optional<std::string>();
+  // Before any boot: one that cannot start would exit 127 in every run, a failure at every commit.
+  const auto list_applets = [this] {
+    std::set<std::string> applets;
+    base::ProcessOptions list;
+    list.argv = {options_.busybox, "--list"};
+    list.timeout = std::chrono::seconds(30);
+    list.output_cap = size_t{1} << 20;
+    if (auto listed = processes_.run(list); listed && listed->exit_code == 0) {
+      for (size_t pos = 0; pos < listed->out.size();) {
+        const size_t end = std::min(listed->out.find('\n', pos), listed->out.size());
+        applets.insert(listed->out.substr(pos, end - pos));
+        pos = end + 1;
+      }
+    }
+    return applets;
+  };
+  if (const auto why = guest_cannot_run(path, list_applets)) {
+    return base::make_error(ErrorCode::kInvalidInput, "reproducer {} cannot run in the guest: {}",
+                            path, *why);
   }
   return std::optional<std::string>(path);
 }

@@ -610,6 +610,24 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   EXPECT_EQ(seen, 2);
 }
 
+// busybox's timeout would exit 127 at every run of every commit: a failure everywhere, good commits
+// included. Refused before QEMU starts, saying why.
+TEST_F(QemuRunnerTest, AReproducerTheGuestCannotStartIsAnErrorBeforeAnyBoot) {
+  processes_.on({dir_.file("busybox"), "--list"}, FakeProcessRunner::exited(0, "sh\nash\nawk\n"));
+  auto qemu = runner("echo started > " + dir_.file("booted"));
+  std::ofstream(dir_.file("repro")) << "#!/bin/bash\nexit 0\n";
+  int runs = 0;
+  auto status = qemu.run_batch(checkout_, 0, 1, [&](const RunResult&) {
+    ++runs;
+    return base::Result<bool>(true);
+  });
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("cannot run in the guest"));
+  EXPECT_THAT(status.error().message(), HasSubstr("'/bin/bash'"));
+  EXPECT_EQ(runs, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("booted")));
+}
+
 TEST_F(QemuRunnerTest, AReproducerMissingFromTheCheckoutIsASkip) {
   runner("exit 0");
   std::vector<RunResult> results;
