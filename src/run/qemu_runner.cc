@@ -610,6 +610,13 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
                                                bool probe, const std::string& share) const {
   std::string append = "console=ttyS0,115200 panic=-1 oops=panic nokaslr";
   append += probe ? " loglevel=7 rdinit=/nonexistent" : " loglevel=5";
+  if (accel == "tcg") {
+    // Emulated CPUs stall whenever the host is busy (a build beside it): at the kernel's default
+    // thresholds (soft lockup after 20 s, RCU stall after 21 s) a good commit then "crashes",
+    // a false failure. Longer thresholds still catch a real lockup, which never ends; the words
+    // come before qemu.append's, so the user's own values win.
+    append += " watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120";
+  }
   for (const std::string& word : options_.qemu.append) {
     append += " " + word;
   }

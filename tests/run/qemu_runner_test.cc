@@ -36,6 +36,7 @@ using flakebisect::test_support::TempDir;
 using store::RunOutcome;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Optional;
@@ -626,6 +627,22 @@ TEST_F(QemuRunnerTest, AReproducerTheGuestCannotStartIsAnErrorBeforeAnyBoot) {
   EXPECT_THAT(status.error().message(), HasSubstr("'/bin/bash'"));
   EXPECT_EQ(runs, 0);
   EXPECT_FALSE(std::filesystem::exists(dir_.file("booted")));
+}
+
+// Under TCG the guest's CPUs stall while the host is busy: longer soft-lockup and RCU-stall
+// thresholds, so a good commit does not "crash"; qemu.append comes after them and wins.
+TEST_F(QemuRunnerTest, TcgGuestsGetLongerLockupThresholdsThatQemuAppendOverrides) {
+  QemuRunnerOptions with_append = options("printf '%s\\n' \"$@\" > " + dir_.file("argv"));
+  with_append.qemu.append = {"watchdog_thresh=30"};
+  QemuRunner qemu(processes_, with_append);
+  (void)qemu.run_batch(checkout_, 0, 1, [](const RunResult&) { return base::Result<bool>(true); });
+  std::ifstream in(dir_.file("argv"));
+  std::string line, cmdline;
+  while (std::getline(in, line)) {
+    if (line.starts_with("console=")) cmdline = line;
+  }
+  EXPECT_THAT(cmdline, HasSubstr(" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 "));
+  EXPECT_THAT(cmdline, EndsWith(" watchdog_thresh=30"));
 }
 
 TEST_F(QemuRunnerTest, AReproducerMissingFromTheCheckoutIsASkip) {
