@@ -545,7 +545,8 @@ class Session {
         if (batch.commit == dag_->bad()) {
           return finish(
               BisectionState::kNotReproduced, posterior,
-              "the bad commit cannot be tested (its build failed or the test skipped it)");
+              "the bad commit cannot be tested (its build failed, the test skipped it, or its runs "
+              "neither passed nor failed: it hangs, or crashes otherwise)");
         }
         return base::make_error(ErrorCode::kFailed, "the planner chose skipped commit {}",
                                 candidates_[batch.commit].sha);

@@ -259,6 +259,20 @@ TEST_F(BisectorTest, ACommitThatAlwaysHangsBecomesASkip) {
   }
 }
 
+TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
+  make(sized(30, 3));
+  runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
+    run::RunResult outcome;
+    outcome.outcome = store::RunOutcome::kHang;
+    return outcome;
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kNotReproduced);
+  EXPECT_EQ(runner_.calls.size(), engine::kUnjudgedPerJudged);
+  EXPECT_THAT(result_of(store_, id)["reason"].get<std::string>(),
+              HasSubstr("its runs neither passed nor failed"));
+}
+
 TEST_F(BisectorTest, AnUntestableCulpritMakesTheAnswerASet) {
   make(sized(60, 3));
   runner_.fn = FakeRunner::flaky(bad_, 100);
