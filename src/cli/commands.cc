@@ -241,7 +241,8 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
   return config;
 }
 
-base::Result<store::BisectionSpec> checked_spec(const StartOptions& options, int& exit_code) {
+base::Result<store::BisectionSpec> checked_spec(const GlobalOptions& global,
+                                                const StartOptions& options, int& exit_code) {
   bool usage = false;
   auto config = effective_config(options, usage);
   if (!config) {
@@ -250,6 +251,24 @@ base::Result<store::BisectionSpec> checked_spec(const StartOptions& options, int
               : fail(config.error(), options.config_path.empty() ? "command line"
                                                                  : "config " + options.config_path);
     return std::move(config).error();
+  }
+  // Kernel builds run `make O=<dir next to the store>` in a worktree next to it too, and kbuild
+  // takes no space or colon in either ("source directory cannot contain spaces or colons"; an O=
+  // with a space builds in the part before it): refused now rather than at every commit's build.
+  if (config->kernel) {
+    if (auto db = store_path(global); db) {
+      const std::string dir = state_dir(*db);
+      if (dir.find_first_of(" :") != std::string::npos) {
+        auto error = base::make_error(
+            base::ErrorCode::kInvalidInput,
+            "[kernel] builds run in '{}', next to the store, and the kernel's make takes no space "
+            "or colon in its paths: put the store (--db or FLAKEBISECT_DB) in a directory without "
+            "them",
+            dir);
+        exit_code = fail(error, "");
+        return error;
+      }
+    }
   }
   engine::BisectRequest request{options.repo, options.good, options.bad, std::move(*config)};
   auto spec = engine::prepare_bisection(request);
@@ -510,7 +529,7 @@ std::optional<int64_t> create_bisection(const GlobalOptions& global, const Start
   // Reading the configuration and the repository may block (a FIFO, a slow disk) or take long (a
   // large history); until the bisection is stored a signal has nothing to pause.
   if (global.signals != nullptr) global.signals->begin_nothing_to_pause();
-  auto spec = checked_spec(options, exit_code);
+  auto spec = checked_spec(global, options, exit_code);
   if (global.signals != nullptr) global.signals->end_nothing_to_pause();
   if (!spec) {
     return std::nullopt;

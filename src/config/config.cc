@@ -1027,6 +1027,14 @@ void read_document(const toml::table& root, Config& config, Problems& problems,
     problems.at(at("qemu"),
                 "qemu.kernel: must be empty with [kernel] (the kernel is built at each commit)");
   }
+  if (origin == ConfigOrigin::kNew && config.qemu && config.kernel &&
+      !config.qemu->modules.empty()) {
+    // Those modules were built for another kernel: the guest would refuse them (vermagic), or
+    // load them into a kernel they were not built for. The kernels built are booted whole.
+    problems.at(at("qemu"),
+                "qemu.modules: must be empty with [kernel] (the kernel is built at each commit, "
+                "with what it needs built in: set those options =y in a fragment)");
+  }
   if (origin == ConfigOrigin::kNew && config.xfstests && no_output_timeout_at &&
       config.test.no_output_timeout.count() > 0) {
     // The guest init watches a reproducer's output, not ./check's.

@@ -35,7 +35,7 @@ target = "vmlinux"
 [qemu]
 binary = "/opt/qemu/bin/qemu-system-x86_64"
 kernel = ""
-modules = "/opt/modules"
+modules = ""
 load_modules = ["virtio_blk"]
 accel = "tcg"
 memory_mb = 1024
@@ -215,8 +215,14 @@ TEST(ConfigTest, EveryGuestKeyIsRead) {
   ASSERT_TRUE(config.qemu);
   EXPECT_EQ(config.qemu->binary, "/opt/qemu/bin/qemu-system-x86_64");
   EXPECT_EQ(config.qemu->kernel, "");
-  EXPECT_EQ(config.qemu->modules, "/opt/modules");
+  EXPECT_EQ(config.qemu->modules, "");  // must be empty with [kernel]
   EXPECT_THAT(config.qemu->load_modules, ElementsAre("virtio_blk"));
+  // With a prebuilt kernel it names that kernel's module tree.
+  const Config prebuilt = parsed(
+      "[qemu]\nkernel = \"/boot/vmlinuz-6.1.0-13-amd64\"\nmodules = \"/opt/modules\"\n"
+      "[reproducer]\n");
+  ASSERT_TRUE(prebuilt.qemu);
+  EXPECT_EQ(prebuilt.qemu->modules, "/opt/modules");
   EXPECT_EQ(config.qemu->accel, "tcg");
   EXPECT_EQ(config.qemu->memory_mb, 1024u);
   EXPECT_EQ(config.qemu->cpus, 4u);

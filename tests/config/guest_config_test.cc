@@ -70,6 +70,10 @@ TEST(GuestConfigTest, WithoutAKernelTableQemuNeedsAPrebuiltKernel) {
               HasSubstr("qemu.kernel: a prebuilt kernel image is needed"));
   EXPECT_THAT(error_of("[kernel]\n[qemu]\nkernel = \"/boot/vmlinuz\"\n[reproducer]\n"),
               HasSubstr("qemu.kernel: must be empty with [kernel]"));
+  // Modules built for another kernel cannot go with the kernels built at each commit.
+  EXPECT_THAT(
+      error_of("[kernel]\n[qemu]\nmodules = \"/lib/modules/6.1.0-13-amd64\"\n[reproducer]\n"),
+      HasSubstr("qemu.modules: must be empty with [kernel]"));
   const Config built = parsed("[kernel]\n[qemu]\n[reproducer]\n");
   ASSERT_TRUE(built.kernel);
   EXPECT_THAT(built.kernel->fragments, ElementsAre("qemu-guest"));

@@ -96,6 +96,23 @@ TEST_F(ErrorsTest, BadConfigsNameTheFileLineAndKey) {
                  "missing.toml: not found");
 }
 
+// kbuild cannot build in a path with a space or a colon (an O= with a space builds in the part
+// before it); kernel builds go next to the store, so such a store is refused before anything is
+// stored.
+TEST_F(ErrorsTest, AKernelBisectionRefusesAStoreWhosePathMakeCannotTake) {
+  const fs::path config = dir_.path() / "kernel.toml";
+  write_text(config, "[kernel]\n\n[qemu]\n\n[reproducer]\n");
+  for (const char* name : {"with space", "with:colon"}) {
+    const fs::path db = dir_.path() / name / "s.db";
+    const CliResult r =
+        flakebisect({"--db", db.native(), "start", "--repo", s_.history.repo.native(), "--good",
+                     s_.history.root, "--bad", s_.history.tip, "--config", config.native()});
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_THAT(r.err, HasSubstr("the kernel's make takes no space or colon"));
+    EXPECT_FALSE(fs::exists(db)) << name;
+  }
+}
+
 TEST_F(ErrorsTest, ACorruptStoreIsRefusedAndLeftAlone) {
   fs::create_directories(s_.db.parent_path());
   const std::string garbage(8192, '\x42');
