@@ -1,11 +1,40 @@
 #include "engine/config_text.h"
 
+#include <fmt/core.h>
 #include <toml++/toml.h>
 
+#include <charconv>
 #include <sstream>
 
 namespace flakebisect::engine {
 namespace {
+
+// toml++ prints a float with all 17 digits ("confidence = 0.98999999999999999"); a float value on a
+// line of its own is rewritten in the shortest form that reads back as the same double (0.99).
+std::string shortest_floats(const std::string& text) {
+  std::string out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t eq = line.find(" = ");
+    if (eq != std::string::npos && line.find_first_of(".eE", eq) != std::string::npos) {
+      const std::string_view number = std::string_view(line).substr(eq + 3);
+      double value = 0;
+      const auto [end, error] =
+          std::from_chars(number.data(), number.data() + number.size(), value);
+      if (error == std::errc() && end == number.data() + number.size() && !number.empty() &&
+          number.find_first_not_of("0123456789.eE+-") == std::string_view::npos) {
+        std::string shortest = fmt::format("{}", value);
+        if (shortest.find_first_of(".eEni") == std::string::npos) {
+          shortest += ".0";  // still a float in TOML
+        }
+        line = line.substr(0, eq + 3) + shortest;
+      }
+    }
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
 
 toml::array argv_array(const std::vector<std::string>& argv) {
   toml::array array;
@@ -122,7 +151,7 @@ std::string render(const config::Config& config) {
     out << "# Based on " << config.source_name << ", with command-line overrides.\n";
   }
   out << root << "\n";
-  return out.str();
+  return shortest_floats(out.str());
 }
 
 }  // namespace

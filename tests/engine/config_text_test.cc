@@ -74,11 +74,16 @@ TEST(ConfigTextForStorage, RendersTheGuestTablesOfAnOverriddenGuestConfig) {
 TEST(ConfigTextForStorage, RendersTheDefaultsWhenThereIsNoFile) {
   config::Config config;
   config.test.command = {"./repro"};
+  config.decision.build_cost = 1.0 / 3;  // all 17 digits are needed here
   auto stored = config_text_for_storage(config);
   ASSERT_TRUE(stored.has_value());
   auto reparsed = config::parse_config(*stored, "stored");
   ASSERT_TRUE(reparsed.has_value());
   EXPECT_EQ(reparsed->hash(), config.hash());
+  // Floats in their shortest form, as a person would write them (not 0.98999999999999999).
+  EXPECT_THAT(*stored, HasSubstr("\nconfidence = 0.99\n"));
+  EXPECT_THAT(*stored, HasSubstr("\ntheta_min = 0.005\n"));
+  EXPECT_THAT(*stored, HasSubstr("\nbuild_cost = 0.3333333333333333\n"));
 }
 
 // --first-parent on the command line over a file without [range]: the stored text must say so, or
