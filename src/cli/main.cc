@@ -231,7 +231,18 @@ int run_main(int argc, char** argv) {
             " ('{}' is not an option{})", cli::printable(unknown, 60),
             command == nullptr ? std::string() : fmt::format(" of {}", command->get_name()));
       } else if (run->parsed() || start->parsed()) {
-        hint = " (each good commit needs its own --good: --good A --good B)";
+        // The word that took the command's place is the one to name: `--good A B --bad C --
+        // CMD` reports CMD as the extra, but B is the mistake.
+        const auto dashes = std::find(argv + 1, argv + argc, std::string_view("--"));
+        const std::vector<std::string>& taken = start_options.command;
+        if (!taken.empty() && dashes + 1 < argv + argc && taken.front() != *(dashes + 1)) {
+          hint = fmt::format(
+              " ('{}' is not an option: each good commit needs its own --good: "
+              "--good A --good B)",
+              cli::printable(taken.front(), 60));
+        } else {
+          hint = " (each good commit needs its own --good: --good A --good B)";
+        }
       }
     }
     cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect --help' for usage.\n",

@@ -186,6 +186,7 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   const CliResult extra = flakebisect(with_command);
   EXPECT_EQ(extra.exit_code, 2) << describe(extra);
   EXPECT_THAT(extra.err, HasSubstr("each good commit needs its own --good"));
+  EXPECT_THAT(extra.err, HasSubstr("('true' is not an option"));  // not the command after --
   // An option the command does not have is named as such, not taken for a second good commit.
   std::vector<std::string> unknown = with_command;
   unknown.insert(unknown.begin() + 3, {"--store", "x.db"});
