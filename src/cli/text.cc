@@ -226,11 +226,11 @@ std::string result_summary(const nlohmann::json& result) {
     checked = checks_with_runs == 1 ? fmt::format(" ({} of them the {} check's)", check_runs, only)
                                     : fmt::format(" ({} of them the checks')", check_runs);
   }
-  // Runs of earlier bisections of the same test count too ("after 0 runs" alone would puzzle).
+  // Runs of other bisections of the same test count too ("after 0 runs" alone would puzzle).
   const auto evidence = static_cast<uint64_t>(number_field(result, "evidence_runs"));
   const std::string reused =
       evidence > runs
-          ? fmt::format("counting {} in all, with those of earlier bisections of this test\n",
+          ? fmt::format("counting {} in all, with those of other bisections of this test\n",
                         counted(evidence, "run"))
           : "";
   // A fix bisection (range.find_fix) names the fix: the first commit on the chain that passes.

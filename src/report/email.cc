@@ -681,7 +681,7 @@ void parameters(Body& body, const json& report) {
     std::string spent = fmt::format("{} runs", count(totals, "runs"));
     if (count(totals, "reused_runs") > 0) {
       spent +=
-          fmt::format(" (and {} reused from earlier bisections)", count(totals, "reused_runs"));
+          fmt::format(" (and {} reused from other bisections of this test)", count(totals, "reused_runs"));
     }
     if (count(totals, "boots") > 0) spent += fmt::format(" in {} boots", count(totals, "boots"));
     if (count(totals, "builds") > 0) {

@@ -124,7 +124,7 @@ TEST(ResultSummary, CountsTheRunsOfEarlierBisectionsItUsed) {
   EXPECT_THAT(
       result_summary(result),
       HasSubstr("confidence 0.9960 after 0 runs and 0 builds\n"
-                "counting 19 runs in all, with those of earlier bisections of this test\n"));
+                "counting 19 runs in all, with those of other bisections of this test\n"));
 }
 
 TEST(ResultSummary, EndsWithTheRevertCheckAndCountsItsRuns) {
