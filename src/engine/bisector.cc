@@ -574,7 +574,8 @@ class Session {
         FB_ASSIGN_OR_RETURN(RunStep step, record_run(batch.commit, k, batch.runs, result));
         ++k;
         ++batch_runs;
-        if (policy_.classify(result.outcome, result.signature) == Observation::kFail) {
+        if (policy_.classify(result.outcome, result.signature, result.crash_titles) ==
+            Observation::kFail) {
           ++batch_fails;
         }
         batch_run_ms += result.duration.count();
@@ -902,7 +903,8 @@ class Session {
                                    const run::RunResult& outcome) {
     FB_TRY(store_run(candidates_[x].sha, build_ids_[x], outcome));
     ++evidence_.recorded_runs[x];
-    const Observation observation = policy_.classify(outcome.outcome, outcome.signature);
+    const Observation observation =
+        policy_.classify(outcome.outcome, outcome.signature, outcome.crash_titles);
     model::CommitEvidence& evidence = evidence_.commits[x];
     switch (observation) {
       case Observation::kPass:
@@ -947,6 +949,7 @@ class Session {
     record.run_index = index;
     record.outcome = outcome.outcome;
     record.signature = outcome.signature;
+    record.crash_titles = outcome.crash_titles;
     record.duration_ms = outcome.duration.count();
     record.detail = outcome.detail;
     record.boot_id = outcome.boot_id;
@@ -1316,7 +1319,7 @@ class Session {
       for (const store::RunRecord& run : stored) {
         own += run.bisection_id == id_ ? 1 : 0;
         next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
-        switch (policy_.classify(run.outcome, run.signature)) {
+        switch (policy_.classify(run.outcome, run.signature, run.crash_titles)) {
           case Observation::kPass:
             ++passes;
             break;
@@ -1421,7 +1424,7 @@ class Session {
         }
         FB_TRY(store_run(target.sha, build_id, result));
         ++k;
-        switch (policy_.classify(result.outcome, result.signature)) {
+        switch (policy_.classify(result.outcome, result.signature, result.crash_titles)) {
           case Observation::kPass:
             ++passes;
             break;

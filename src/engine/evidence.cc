@@ -24,8 +24,27 @@ base::Result<OutcomePolicy> OutcomePolicy::from(const config::TestConfig& test) 
   return policy;
 }
 
+std::optional<std::string> OutcomePolicy::matching_title(
+    const std::optional<std::string>& signature,
+    const std::vector<std::string>& crash_titles) const {
+  if (!signature_) {
+    return std::nullopt;
+  }
+  if (signature && std::regex_search(*signature, *signature_)) {
+    return signature;
+  }
+  for (const std::string& title : crash_titles) {
+    // The signature is normally the first title too: no need to search it twice.
+    if (title != signature && std::regex_search(title, *signature_)) {
+      return title;
+    }
+  }
+  return std::nullopt;
+}
+
 Observation OutcomePolicy::classify(store::RunOutcome outcome,
-                                    const std::optional<std::string>& signature) const {
+                                    const std::optional<std::string>& signature,
+                                    const std::vector<std::string>& crash_titles) const {
   using store::RunOutcome;
   switch (outcome) {
     case RunOutcome::kPass:
@@ -36,7 +55,8 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
       if (!crash_counts_) {
         return Observation::kNone;
       }
-      if (signature_ && !(signature && std::regex_search(*signature, *signature_))) {
+      // Any report of the run may be ours: an unrelated WARNING often comes first.
+      if (signature_ && !matching_title(signature, crash_titles)) {
         return Observation::kNone;  // somebody else's crash
       }
       return Observation::kFail;
@@ -91,7 +111,7 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
     }
     const model::CommitIndex x = it->second;
     ++evidence.recorded_runs[x];
-    switch (policy.classify(run.outcome, run.signature)) {
+    switch (policy.classify(run.outcome, run.signature, run.crash_titles)) {
       case Observation::kPass:
         ++evidence.commits[x].passes;
         ++evidence.used_runs;

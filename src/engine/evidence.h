@@ -4,8 +4,9 @@
 // Rules (design.md, "Outcomes of one run"):
 //   pass                          a pass
 //   fail, crash, hang             a failure if test.failure_outcomes lists the outcome (a crash
-//                                 also needs its signature to match test.signature when one is
-//                                 set); otherwise not evidence: the run did not test our bug
+//                                 also needs one of its titles, the signature or any of its
+//                                 crash_titles, to match test.signature when one is set);
+//                                 otherwise not evidence: the run did not test our bug
 //   skip (exit 125)               the commit is a skip
 //   infra, interrupted            not evidence
 //   a failed or skipped build     the commit is a skip
@@ -54,8 +55,15 @@ class OutcomePolicy {
  public:
   static base::Result<OutcomePolicy> from(const config::TestConfig& test);
 
-  Observation classify(store::RunOutcome outcome,
-                       const std::optional<std::string>& signature) const;
+  // `signature` and `crash_titles` as in store::RunRecord: the first crash title and every one of
+  // the run's (empty for runs stored before schema 6, which thus match by signature alone).
+  Observation classify(store::RunOutcome outcome, const std::optional<std::string>& signature,
+                       const std::vector<std::string>& crash_titles) const;
+
+  // The first of `signature`, then `crash_titles`, that test.signature matches: the report a run
+  // counted for, to show as its title. nullopt when test.signature is unset or none matches.
+  std::optional<std::string> matching_title(const std::optional<std::string>& signature,
+                                            const std::vector<std::string>& crash_titles) const;
 
  private:
   bool fail_counts_ = true;

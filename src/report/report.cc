@@ -139,10 +139,23 @@ std::string first_line(std::string_view value) {
   return std::string(value.substr(0, end));
 }
 
-// What a failing run found, for grouping: its signature, else the outcome and how it ended.
-std::string failure_title(const store::RunRecord& run) {
-  if (run.signature && !one_line(*run.signature).empty()) {
-    return one_line(*run.signature, kMaxTitleColumns);
+// The crash title to show for a run: the one test.signature matches, where it is set and one
+// does (the report the run counted for, which need not be its first), else its first title.
+std::optional<std::string> shown_signature(const store::RunRecord& run,
+                                           const engine::OutcomePolicy& policy) {
+  if (std::optional<std::string> matching =
+          policy.matching_title(run.signature, run.crash_titles)) {
+    return matching;
+  }
+  return run.signature;
+}
+
+// What a failing run found, for grouping: `signature` (shown_signature()), else the outcome and
+// how it ended.
+std::string failure_title(const store::RunRecord& run,
+                          const std::optional<std::string>& signature) {
+  if (signature && !one_line(*signature).empty()) {
+    return one_line(*signature, kMaxTitleColumns);
   }
   std::string how = one_line(first_line(run.detail.value_or("")), kMaxTitleColumns);
   // The QEMU runner's "exit 1 (385 bytes of output)": the size differs from run to run and
@@ -159,7 +172,8 @@ std::string failure_title(const store::RunRecord& run) {
 // Console lines around what a run found: for a crash or a hang the console log (from a few lines
 // before the crash title, or its tail), for a plain failure the run's own output (its detail),
 // each falling back to the other. Empty when there is neither.
-std::string console_excerpt(const store::RunRecord& run, size_t max_lines) {
+std::string console_excerpt(const store::RunRecord& run,
+                            const std::optional<std::string>& signature, size_t max_lines) {
   std::string console;
   if (run.console_path && !run.console_path->empty()) {
     console = read_tail(*run.console_path, kConsoleReadBytes);
@@ -168,8 +182,8 @@ std::string console_excerpt(const store::RunRecord& run, size_t max_lines) {
     if (console.empty()) {
       return "";
     }
-    if (run.signature && !run.signature->empty()) {
-      const size_t at = console.find(*run.signature);
+    if (signature && !signature->empty()) {
+      const size_t at = console.find(*signature);
       if (at != std::string::npos) {
         size_t start = console.rfind('\n', at);
         start = start == std::string::npos ? 0 : start + 1;
@@ -1101,7 +1115,7 @@ class Collector {
         continue;
       }
       if (candidate_shas.count(run.sha) == 0) continue;
-      const std::string title = failure_title(run);
+      const std::string title = failure_title(run, shown_signature(run, policy_));
       auto [it, inserted] = groups.try_emplace(title);
       if (inserted) {
         if (order.size() >= kMaxCrashTitles) {
@@ -1121,12 +1135,14 @@ class Collector {
       out.push_back(json{
           {"title", title},
           {"outcome", store::to_string(run.outcome)},
-          {"counted", policy_.classify(run.outcome, run.signature) == engine::Observation::kFail},
+          {"counted", policy_.classify(run.outcome, run.signature, run.crash_titles) ==
+                          engine::Observation::kFail},
           {"count", group.count},
           {"commits", group.commits.size()},
           {"first_sha", run.sha},
           {"first_run_id", run.id},
-          {"console_excerpt", console_excerpt(run, options_.console_excerpt_lines)}});
+          {"console_excerpt",
+           console_excerpt(run, shown_signature(run, policy_), options_.console_excerpt_lines)}});
     }
     return out;
   }

@@ -159,6 +159,15 @@ std::string status_text(std::optional<int> status) {
   return status ? fmt::format("exit {}", *status) : std::string("timed out in the guest");
 }
 
+// The titles of a run's reports, in console order, at most kMaxCrashTitlesPerRun of them.
+std::vector<std::string> titles_of(const std::vector<CrashReport>& reports) {
+  std::vector<std::string> titles;
+  for (size_t k = 0; k < reports.size() && k < kMaxCrashTitlesPerRun; ++k) {
+    titles.push_back(reports[k].title);
+  }
+  return titles;
+}
+
 }  // namespace
 
 std::string installed_kernel() {
@@ -981,12 +990,14 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
                                   const std::string& why) {
     const bool in_run = boot.ready && boot.current.has_value();
     RunResult result;
-    if (auto crash = first_crash(console)) {
+    if (const std::vector<CrashReport> reports = find_crash_reports(console); !reports.empty()) {
+      const CrashReport& crash = reports.front();
       result.outcome = in_run ? store::RunOutcome::kCrash : store::RunOutcome::kInfra;
       if (in_run) {
-        result.signature = crash->title;
+        result.signature = crash.title;
+        result.crash_titles = titles_of(reports);
       }
-      result.detail = why + (in_run ? "\n" : "; kernel: " + crash->title + "\n") + crash->excerpt;
+      result.detail = why + (in_run ? "\n" : "; kernel: " + crash.title + "\n") + crash.excerpt;
     } else {
       result.outcome = otherwise;
       result.detail = why + "\n" + console_tail(console, 40, 4096);
@@ -1101,14 +1112,19 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         }
         const std::string console =
             boot.run_console(line.run, boot.current_console_from);
-        if (auto crash = first_crash(console)) {
+        // Every report, not only the first: an unrelated WARNING may come before the one that
+        // test.signature looks for, and the runs are shared by bisections with other signatures.
+        if (const std::vector<CrashReport> reports = find_crash_reports(console);
+            !reports.empty()) {
           // The kernel reported a problem during the run: that is what this run found.
+          const CrashReport& crash = reports.front();
           result.outcome = store::RunOutcome::kCrash;
-          result.signature = crash->title;
+          result.signature = crash.title;
+          result.crash_titles = titles_of(reports);
           const std::string ran = options_.xfstests
                                       ? result.detail.substr(0, result.detail.find('\n'))
                                       : "reproducer " + ended;
-          result.detail = fmt::format("{}; kernel: {}\n{}", ran, crash->title, crash->excerpt);
+          result.detail = fmt::format("{}; kernel: {}\n{}", ran, crash.title, crash.excerpt);
         }
         result.duration = milliseconds(line.ms);
         const bool crashed = result.outcome == store::RunOutcome::kCrash;

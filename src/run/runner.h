@@ -35,6 +35,11 @@ namespace flakebisect::run {
 struct RunResult {
   store::RunOutcome outcome = store::RunOutcome::kPass;
   std::optional<std::string> signature;  // crash title, when the runner can tell one
+  // For a crash: the titles of every kernel report in the run's window, in console order, the
+  // first being `signature`; at most kMaxCrashTitlesPerRun. test.signature is matched against all
+  // of them (evidence.h): an unrelated WARNING printed before our BUG must not hide it. Empty
+  // where the runner tells no titles (host commands).
+  std::vector<std::string> crash_titles;
   std::string detail;  // how it ended ("exit 1", "timed out after 600000 ms") and an output tail
   std::chrono::milliseconds duration{0};
   // Runs in one test environment (a QEMU boot) share a boot id. console_path is the file that
@@ -47,6 +52,9 @@ struct RunResult {
 };
 
 inline constexpr size_t kRunDetailTailBytes = 2048;
+// A kernel that keeps reporting (a WARNING in a loop) would otherwise store up to
+// run::kMaxReports titles in every row; the first few are the ones that tell what the run hit.
+inline constexpr size_t kMaxCrashTitlesPerRun = 16;
 
 // Receives each finished run of a batch, in order, as soon as it is known (the engine commits it
 // to the store before returning). Returns true to go on, false to end the batch early (the runner

@@ -114,6 +114,11 @@ struct RunRecord {
   int64_t run_index = 0;               // position within its boot or batch
   RunOutcome outcome = RunOutcome::kPass;
   std::optional<std::string> signature;  // crash title or failure signature
+  // Every crash title of the run, in console order (signature is the first), as the runner told
+  // them (run::RunResult). Empty (NULL) when it told none, and in every run recorded before
+  // schema 6: such a run is matched against test.signature by its signature alone, as it was.
+  // Stored as JSON, so each must be valid UTF-8 (crash titles are); record_run refuses others.
+  std::vector<std::string> crash_titles;
   int64_t duration_ms = 0;
   std::optional<std::string> console_path;
   std::optional<std::string> console_sha256;

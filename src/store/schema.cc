@@ -151,12 +151,24 @@ constexpr const char* kSchemaV5 = R"sql(
 ALTER TABLE bisections ADD COLUMN owner_start TEXT;
 )sql";
 
-constexpr std::array<Migration, 5> kMigrations = {{
+// Version 6: the titles of every kernel report of a run, as a JSON array of strings in console
+// order, beside `signature` (the first one). test.signature is not part of the test identity, so a
+// run is shared by bisections that look for different crashes, and each must be able to match its
+// own against every report of the run, not only the first. NULL where the runner told no titles,
+// and in rows written before: those are matched by their signature alone, as they were, so a
+// resumed bisection computes the same posterior.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE runs ADD COLUMN crash_titles TEXT
+  CHECK (crash_titles IS NULL OR (json_valid(crash_titles) AND json_type(crash_titles) = 'array'));
+)sql";
+
+constexpr std::array<Migration, 6> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
+    {6, kSchemaV6},
 }};
 
 }  // namespace

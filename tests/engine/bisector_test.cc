@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -271,6 +272,38 @@ TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
   EXPECT_EQ(runner_.calls.size(), engine::kUnjudgedPerJudged);
   EXPECT_THAT(result_of(store_, id)["reason"].get<std::string>(),
               HasSubstr("its runs neither passed nor failed"));
+}
+
+// A kernel that warns in the allocator before the bug's own report: test.signature finds the bug
+// in each run's second report, and the rows keep both titles for bisections looking for others.
+TEST_F(BisectorTest, ACrashWhoseSecondReportMatchesTheSignatureIsAFailure) {
+  make(sized(60, 7));
+  const FakeRunner::Fn always = FakeRunner::flaky(bad_, 100);
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    base::Result<run::RunResult> outcome = always(checkout, index);
+    if (outcome && outcome->outcome == store::RunOutcome::kFail) {
+      outcome->outcome = store::RunOutcome::kCrash;
+      outcome->crash_titles = {"WARNING in __alloc_pages",
+                               "BUG: unable to handle page fault in ext4_dio_write_iter"};
+      outcome->signature = outcome->crash_titles.front();
+    }
+    return outcome;
+  };
+  config::Config config = test_config();
+  config.test.failure_outcomes = {"crash"};
+  config.test.signature = "^BUG: .* in ext4_";
+  const int64_t id = create_running(store_, history_, config);
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+  auto runs = store_.runs_for_bisection(id);
+  ASSERT_TRUE(runs.has_value());
+  const auto crash = std::find_if(runs->begin(), runs->end(), [](const store::RunRecord& run) {
+    return run.outcome == store::RunOutcome::kCrash;
+  });
+  ASSERT_NE(crash, runs->end());
+  EXPECT_THAT(crash->crash_titles,
+              ElementsAreArray({"WARNING in __alloc_pages",
+                                "BUG: unable to handle page fault in ext4_dio_write_iter"}));
 }
 
 TEST_F(BisectorTest, AnUntestableCulpritMakesTheAnswerASet) {

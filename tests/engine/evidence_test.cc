@@ -24,26 +24,68 @@ OutcomePolicy policy(std::vector<std::string> failures,
 
 TEST(OutcomePolicy, DefaultsCountFailAndCrashButNotHang) {
   const OutcomePolicy p = policy({"fail", "crash"});
-  EXPECT_EQ(p.classify(RunOutcome::kPass, std::nullopt), Observation::kPass);
-  EXPECT_EQ(p.classify(RunOutcome::kFail, std::nullopt), Observation::kFail);
-  EXPECT_EQ(p.classify(RunOutcome::kCrash, "BUG: oops"), Observation::kFail);
-  EXPECT_EQ(p.classify(RunOutcome::kHang, std::nullopt), Observation::kNone);
-  EXPECT_EQ(p.classify(RunOutcome::kSkip, std::nullopt), Observation::kSkip);
-  EXPECT_EQ(p.classify(RunOutcome::kInfra, std::nullopt), Observation::kNone);
-  EXPECT_EQ(p.classify(RunOutcome::kInterrupted, std::nullopt), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kPass, std::nullopt, {}), Observation::kPass);
+  EXPECT_EQ(p.classify(RunOutcome::kFail, std::nullopt, {}), Observation::kFail);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, "BUG: oops", {}), Observation::kFail);
+  EXPECT_EQ(p.classify(RunOutcome::kHang, std::nullopt, {}), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kSkip, std::nullopt, {}), Observation::kSkip);
+  EXPECT_EQ(p.classify(RunOutcome::kInfra, std::nullopt, {}), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kInterrupted, std::nullopt, {}), Observation::kNone);
 }
 
 TEST(OutcomePolicy, AHangCountsOnlyWhenConfigured) {
-  EXPECT_EQ(policy({"hang"}).classify(RunOutcome::kHang, std::nullopt), Observation::kFail);
-  EXPECT_EQ(policy({"hang"}).classify(RunOutcome::kFail, std::nullopt), Observation::kNone);
+  EXPECT_EQ(policy({"hang"}).classify(RunOutcome::kHang, std::nullopt, {}), Observation::kFail);
+  EXPECT_EQ(policy({"hang"}).classify(RunOutcome::kFail, std::nullopt, {}), Observation::kNone);
 }
 
 TEST(OutcomePolicy, ASignatureSeparatesOurCrashFromOthers) {
   const OutcomePolicy p = policy({"crash"}, "ext4_.*_write");
-  EXPECT_EQ(p.classify(RunOutcome::kCrash, "BUG: unable to handle page fault in ext4_dio_write"),
-            Observation::kFail);
-  EXPECT_EQ(p.classify(RunOutcome::kCrash, "WARNING in xfs_reclaim"), Observation::kNone);
-  EXPECT_EQ(p.classify(RunOutcome::kCrash, std::nullopt), Observation::kNone);
+  EXPECT_EQ(
+      p.classify(RunOutcome::kCrash, "BUG: unable to handle page fault in ext4_dio_write", {}),
+      Observation::kFail);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, "WARNING in xfs_reclaim", {}), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, std::nullopt, {}), Observation::kNone);
+}
+
+// A kernel often prints an unrelated report first (a WARNING in the allocator under memory
+// pressure) and then ours: the run reproduced the bug, whatever came before it.
+TEST(OutcomePolicy, ASignatureMatchingAnyReportOfTheRunCountsTheCrash) {
+  const OutcomePolicy p = policy({"crash"}, "^BUG: .* in ext4_");
+  const std::vector<std::string> titles = {
+      "WARNING in __alloc_pages", "BUG: unable to handle page fault in ext4_dio_write_iter"};
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, titles[0], titles), Observation::kFail);
+  EXPECT_EQ(p.matching_title(titles[0], titles), titles[1]);
+  // Neither report is ours.
+  const std::vector<std::string> others = {"WARNING in __alloc_pages", "WARNING in xfs_reclaim"};
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, others[0], others), Observation::kNone);
+  EXPECT_EQ(p.matching_title(others[0], others), std::nullopt);
+  // A run stored before schema 6 has its first title only, and is judged by it as it was.
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, titles[0], {}), Observation::kNone);
+  EXPECT_EQ(p.classify(RunOutcome::kCrash, titles[1], {}), Observation::kFail);
+  // Without test.signature every crash counts, and none is singled out.
+  const OutcomePolicy any = policy({"crash"});
+  EXPECT_EQ(any.classify(RunOutcome::kCrash, titles[0], titles), Observation::kFail);
+  EXPECT_EQ(any.matching_title(titles[0], titles), std::nullopt);
+}
+
+TEST(GatherEvidence, ACrashWhoseSecondReportIsOursIsAFailure) {
+  const std::unordered_map<std::string, model::CommitIndex> index_of = {{"a", 0}, {"b", 1}};
+  std::vector<store::RunRecord> runs(2);
+  runs[0].sha = "a";
+  runs[0].outcome = RunOutcome::kCrash;
+  runs[0].signature = "WARNING in __alloc_pages";
+  runs[0].crash_titles = {"WARNING in __alloc_pages",
+                          "BUG: unable to handle page fault in ext4_dio_write_iter"};
+  runs[1] = runs[0];
+  runs[1].sha = "b";
+  runs[1].crash_titles.clear();  // as stored before schema 6
+  const Evidence e = gather_evidence(runs, index_of, {false, false},
+                                     policy({"fail", "crash"}, "^BUG: .* in ext4_"));
+  EXPECT_EQ(e.commits[0].fails, 1U);
+  EXPECT_EQ(e.unjudged_runs[0], 0U);
+  EXPECT_EQ(e.commits[1].fails, 0U);
+  EXPECT_EQ(e.unjudged_runs[1], 1U);
+  EXPECT_EQ(e.used_runs, 1U);
 }
 
 TEST(GatherEvidence, SumsPerCommitWhateverTheRowOrder) {

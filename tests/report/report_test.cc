@@ -465,6 +465,45 @@ TEST_F(ReportTest, KeepsTheDecisionLogTotalsAndCrashTitlesWithAConsoleExcerpt) {
   EXPECT_THAT(excerpt, Not(HasSubstr("\x1b")));
 }
 
+// With test.signature set, a crash is shown under the title that matched it, which need not be
+// its first: an unrelated WARNING often comes before the bug's own report.
+TEST_F(ReportTest, ACrashIsShownUnderTheTitleThatTestSignatureMatched) {
+  // Another test command than the fixture's bisections, whose runs would otherwise be shared.
+  const std::string config_text =
+      "[test]\n"
+      "command = [\"./repro.sh\", \"-n\", \"9\"]\n"
+      "failure_outcomes = [\"crash\"]\n"
+      "signature = \"^BUG: .* in ext4_\"\n";
+  const int64_t id =
+      create_bisection(*store_, history_.repo, history_.tip, history_.root, config_text);
+  const auto record = [&](int64_t index, std::vector<std::string> titles) {
+    store::RunRecord run;
+    run.test_identity = engine::test_identity(parse(config_text));
+    run.sha = history_.tip;
+    run.bisection_id = id;
+    run.run_index = index;
+    run.outcome = store::RunOutcome::kCrash;
+    run.signature = titles.front();
+    run.crash_titles = std::move(titles);
+    run.created_at_ms = kStartMs + index;
+    ASSERT_TRUE(store_->record_run(run));
+  };
+  record(0,
+         {"WARNING in __alloc_pages", "BUG: unable to handle page fault in ext4_dio_write_iter"});
+  record(1, {"BUG: unable to handle page fault in ext4_dio_write_iter"});
+  record(2, {"WARNING in __alloc_pages"});
+  const json doc = report(id);
+  const json& crashes = doc["crashes"];
+  ASSERT_EQ(crashes.size(), 2U) << crashes.dump(2);
+  EXPECT_EQ(crashes[0]["title"], "BUG: unable to handle page fault in ext4_dio_write_iter");
+  EXPECT_EQ(crashes[0]["counted"], true);
+  EXPECT_EQ(crashes[0]["count"], 2);
+  EXPECT_EQ(crashes[1]["title"], "WARNING in __alloc_pages");
+  EXPECT_EQ(crashes[1]["counted"], false);
+  EXPECT_EQ(crashes[1]["count"], 1);
+  EXPECT_EQ(doc["totals"]["evidence_runs"], 2);
+}
+
 TEST_F(ReportTest, DescribesTheParametersFromTheStoredConfiguration) {
   const json doc = report(found_);
   const json& parameters = doc["parameters"];

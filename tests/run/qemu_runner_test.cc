@@ -317,6 +317,52 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
   EXPECT_THAT(results[0].signature, Optional(std::string("WARNING in ext4_dio_write_end")));
+  EXPECT_THAT(results[0].crash_titles, ElementsAre("WARNING in ext4_dio_write_end"));
+}
+
+// test.signature may be looking for the second report, and bisections with other signatures
+// share the run: the run keeps every title of its window, in order, the first as its signature.
+TEST_F(QemuRunnerTest, ACrashKeepsTheTitlesOfEveryReportInItsRunInOrder) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "------------[ cut here ]------------"
+echo "WARNING: CPU: 0 PID: 77 at mm/page_alloc.c:5525 __alloc_pages+0x2c4/0x340"
+echo "RIP: 0010:__alloc_pages+0x2c4/0x340"
+echo "---[ end trace 0000000000000000 ]---"
+echo "BUG: unable to handle page fault for address: ffff888007a3f000"
+echo "Oops: 0002 [#1] PREEMPT SMP NOPTI"
+echo "RIP: 0010:ext4_dio_write_iter+0x3c5/0x5a0"
+echo "flakebisect: end run 0"; echo "FB1 end 0 0 200 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  EXPECT_THAT(results[0].signature, Optional(std::string("WARNING in __alloc_pages")));
+  EXPECT_THAT(results[0].crash_titles,
+              ElementsAre("WARNING in __alloc_pages",
+                          "BUG: unable to handle page fault in ext4_dio_write_iter"));
+}
+
+// A kernel that warns in a loop: the first reports tell what the run hit, the row stays small.
+TEST_F(QemuRunnerTest, ARunKeepsTheTitlesOfItsFirstSixteenReportsOnly) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+for i in $(seq 1 20); do
+  echo "------------[ cut here ]------------"
+  echo "WARNING: CPU: 0 PID: 77 at fs/ext4/inode.c:$i ext4_f$i+0x1a/0x40"
+  echo "RIP: 0010:ext4_f$i+0x1a/0x40"
+  echo "---[ end trace 0000000000000000 ]---"
+done
+echo "flakebisect: end run 0"; echo "FB1 end 0 0 200 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  ASSERT_EQ(results[0].crash_titles.size(), kMaxCrashTitlesPerRun);
+  EXPECT_EQ(results[0].crash_titles.front(), "WARNING in ext4_f1");
+  EXPECT_EQ(results[0].crash_titles.back(), "WARNING in ext4_f16");
 }
 
 TEST_F(QemuRunnerTest, AReportBelongsToTheRunItWasPrintedIn) {
@@ -493,6 +539,7 @@ exit 0)SH");
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kInfra);
   EXPECT_FALSE(results[0].signature);
+  EXPECT_THAT(results[0].crash_titles, ::testing::IsEmpty()) << "not a crash of a run";
   EXPECT_THAT(results[0].detail, HasSubstr("before the guest was ready"));
   EXPECT_THAT(results[0].detail, HasSubstr("kernel: Kernel panic"));
 }
@@ -527,6 +574,8 @@ exit 0)SH");
   EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
   EXPECT_THAT(results[0].signature,
               Optional(std::string("Kernel panic - not syncing: sysrq triggered crash")));
+  EXPECT_THAT(results[0].crash_titles,
+              ElementsAre("Kernel panic - not syncing: sysrq triggered crash"));
 }
 
 TEST_F(QemuRunnerTest, ARunWithoutAnEndBeforeTheHostDeadlineIsAHang) {

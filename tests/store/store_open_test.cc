@@ -361,6 +361,40 @@ TEST(StoreOpen, ABisectionKeepsItsRevisionsAsTypedAndOneFromBeforeHasNone) {
   EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("good revisions as typed"));
 }
 
+// Runs recorded before schema 6 kept only their first crash title: they read back without
+// titles, and are then judged by their signature alone, as before (engine/evidence.h).
+TEST(StoreOpen, RunsOfAVersionFiveStoreAreKeptWithoutCrashTitles) {
+  TempDir dir;
+  std::string path = dir.file("v5.db");
+  write_old_store(path, 5);
+  {
+    Database db = raw_open(path);
+    ASSERT_OK(db.exec(
+        "INSERT INTO runs (test_identity, sha, bisection_id, run_index, outcome, signature, "
+        "duration_ms, created_at) VALUES ('i', 's', 1, 0, 'crash', 'WARNING in __alloc_pages', "
+        "10, 1), ('i', 's', 1, 1, 'pass', NULL, 10, 2)"));
+  }
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(path));
+  EXPECT_EQ(pragma(store.database_for_testing(), "PRAGMA user_version"), schema_version());
+  ASSERT_OK_AND_ASSIGN(auto old, store.runs_for("i", "s"));
+  ASSERT_EQ(old.size(), 2U);
+  EXPECT_EQ(old[0].outcome, RunOutcome::kCrash);
+  EXPECT_EQ(old[0].signature, "WARNING in __alloc_pages");
+  EXPECT_TRUE(old[0].crash_titles.empty());
+  EXPECT_EQ(old[1].outcome, RunOutcome::kPass);
+  EXPECT_TRUE(old[1].crash_titles.empty());
+
+  // A run recorded now keeps all of them.
+  RunRecord run = sample_run(1, "i", "s", RunOutcome::kCrash);
+  run.signature = "WARNING in __alloc_pages";
+  run.crash_titles = {"WARNING in __alloc_pages",
+                      "BUG: unable to handle page fault in ext4_dio_write_iter"};
+  ASSERT_OK(store.record_run(run));
+  ASSERT_OK_AND_ASSIGN(auto all, store.runs_for("i", "s"));
+  ASSERT_EQ(all.size(), 3U);
+  EXPECT_EQ(all[2].crash_titles, run.crash_titles);
+}
+
 TEST(StoreOpen, EmptyFileBecomesAStoreOnlyWhenCreating) {
   TempDir dir;
   std::string path = dir.file("empty.db");

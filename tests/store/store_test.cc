@@ -366,6 +366,7 @@ TEST_F(StoreTest, RunRoundTripsEveryField) {
   run.console_path = "/logs/1.console";
   run.console_sha256 = std::string(64, 'e');
   run.detail = "exit 1";
+  run.crash_titles = {"WARNING in __alloc_pages", *run.signature, "quotes \" and \\ and \t"};
   ASSERT_OK_AND_ASSIGN(int64_t id, store().record_run(run));
   ASSERT_OK_AND_ASSIGN(auto runs, store().runs_for_bisection(bisection));
   ASSERT_EQ(runs.size(), 1U);
@@ -379,11 +380,65 @@ TEST_F(StoreTest, RunRoundTripsEveryField) {
   EXPECT_EQ(got.run_index, 3);
   EXPECT_EQ(got.outcome, RunOutcome::kCrash);
   EXPECT_EQ(got.signature, run.signature);
+  EXPECT_EQ(got.crash_titles, run.crash_titles);
   EXPECT_EQ(got.duration_ms, run.duration_ms);
   EXPECT_EQ(got.console_path, run.console_path);
   EXPECT_EQ(got.console_sha256, run.console_sha256);
   EXPECT_EQ(got.detail, run.detail);
   EXPECT_EQ(got.created_at_ms, run.created_at_ms);
+}
+
+// The crash titles column, as stored: NULL or the JSON text.
+std::string stored_titles(Store& store, int64_t run_id) {
+  auto stmt = store.database_for_testing().prepare("SELECT crash_titles FROM runs WHERE id = ?1");
+  EXPECT_TRUE(stmt.has_value());
+  if (!stmt || !stmt->bind_all(run_id) || !stmt->step().value_or(false)) return "no row";
+  return stmt->column_optional_text(0).value_or("NULL");
+}
+
+TEST_F(StoreTest, CrashTitlesAreAJsonArrayInConsoleOrderOrNullWhenThereAreNone) {
+  ASSERT_OK_AND_ASSIGN(int64_t bisection, store().create_bisection(sample_spec(), 1));
+  RunRecord crash = sample_run(bisection, "identity-1", "abc", RunOutcome::kCrash);
+  crash.signature = "WARNING in __alloc_pages";
+  crash.crash_titles = {"WARNING in __alloc_pages",
+                        "BUG: unable to handle page fault in ext4_dio_write_iter"};
+  ASSERT_OK_AND_ASSIGN(int64_t crashed, store().record_run(crash));
+  ASSERT_OK_AND_ASSIGN(int64_t passed,
+                       store().record_run(sample_run(bisection, "identity-1", "abc")));
+  EXPECT_EQ(
+      stored_titles(store(), crashed),
+      R"(["WARNING in __alloc_pages","BUG: unable to handle page fault in ext4_dio_write_iter"])");
+  EXPECT_EQ(stored_titles(store(), passed), "NULL");
+  ASSERT_OK_AND_ASSIGN(auto runs, store().runs_for("identity-1", "abc"));
+  ASSERT_EQ(runs.size(), 2U);
+  EXPECT_EQ(runs[0].crash_titles, crash.crash_titles);
+  EXPECT_TRUE(runs[1].crash_titles.empty());
+}
+
+// A row written by hand (or by a broken build) cannot hold titles that the readers cannot parse.
+TEST_F(StoreTest, TheSchemaRefusesCrashTitlesThatAreNotAJsonArray) {
+  ASSERT_OK_AND_ASSIGN(int64_t bisection, store().create_bisection(sample_spec(), 1));
+  const auto insert = [&](const char* titles) {
+    return store().database_for_testing().execute(
+        "INSERT INTO runs (test_identity, sha, bisection_id, run_index, outcome, duration_ms, "
+        "created_at, crash_titles) VALUES ('i', 's', ?1, 0, 'crash', 0, 0, ?2)",
+        bisection, titles);
+  };
+  for (const char* refused : {"\"WARNING in foo\"", "{\"title\": \"x\"}", "[\"unclosed\"", "42"}) {
+    EXPECT_FALSE(insert(refused).has_value()) << refused;
+  }
+  ASSERT_OK(insert("[\"WARNING in foo\"]"));
+}
+
+TEST_F(StoreTest, CrashTitlesThatAreNotValidUtf8AreRejectedNotMangled) {
+  ASSERT_OK_AND_ASSIGN(int64_t bisection, store().create_bisection(sample_spec(), 1));
+  RunRecord run = sample_run(bisection, "identity-1", "abc", RunOutcome::kCrash);
+  run.crash_titles = {"WARNING in \xff"};
+  auto id = store().record_run(run);
+  ASSERT_FALSE(id.has_value());
+  EXPECT_EQ(id.error().code(), ErrorCode::kInvalidInput);
+  ASSERT_OK_AND_ASSIGN(auto runs, store().runs_for_bisection(bisection));
+  EXPECT_TRUE(runs.empty());
 }
 
 TEST_F(StoreTest, RunsForIdentityAreSharedAcrossBisectionsInRecordingOrder) {
