@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -421,6 +423,60 @@ Result<void> store_artifact(const std::string& cache_root, const std::string& en
   return sync_path(cache_root);
 }
 
+// Whether a make step ended in a way that leaves no half-written file in O=: by itself, and not for
+// want of space or because something under it was killed (kbuild deletes the target of a recipe
+// that fails, but not what a killed linker script or a full disk left beside it).
+bool ended_by_itself(const base::ProcessResult& result) {
+  if (result.term_signal != 0 || result.timed_out || result.no_output_timeout) return false;
+  return result.succeeded() || (!disk_full_in(result.out) && !killed_in(result, result.out));
+}
+
+// Files a build cut short may have written are those modified at or after its marker's mtime less
+// this much: room for file systems with coarse timestamps and for the marker's own write.
+constexpr std::chrono::seconds kCutShortSlack{2};
+
+// Whether `a` is at or after `b`.
+bool at_or_after(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec >= b.tv_nsec;
+}
+
+// Removes every regular file under `obj_dir` modified at or after `since`, but what is under
+// include/config/ and the file `marker` at the top, and returns how many it removed. Why, and why
+// include/config/ stays: see KernelBuilder::build_unwrapped().
+Result<size_t> remove_files_written_since(const std::string& obj_dir, const struct timespec& since,
+                                          std::string_view marker) {
+  const fs::path keep = fs::path(obj_dir) / "include" / "config";
+  const fs::path marker_path = fs::path(obj_dir) / marker;
+  size_t removed = 0;
+  std::error_code error;
+  fs::recursive_directory_iterator it(obj_dir, error);
+  for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    const fs::directory_entry& entry = *it;
+    // Symbolic links are not followed (O=/source points at the worktree) nor removed.
+    const fs::file_type type = entry.symlink_status(error).type();
+    if (error) break;
+    if (type == fs::file_type::directory) {
+      if (entry.path() == keep) it.disable_recursion_pending();
+      continue;
+    }
+    if (type != fs::file_type::regular || entry.path() == marker_path) continue;
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      return base::os_error(entry.path().native(), errno);
+    }
+    if (!at_or_after(st.st_mtim, since)) continue;
+    if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT) {
+      return base::os_error(entry.path().native(), errno);
+    }
+    ++removed;
+  }
+  if (error) {
+    return Error(fmt::format("{}: {}", obj_dir, error.message()), ErrorCode::kIo);
+  }
+  return removed;
+}
+
 }  // namespace
 
 Result<std::vector<ConfigSetting>> parse_config_fragment(std::string_view text,
@@ -644,6 +700,39 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
   const std::string config_path = obj_dir_ + "/.config";
   std::string log;  // everything so far, written to log_path whenever the build ends
 
+  // A build that did not end by itself (its timeout, a stop, kill -9 of flakebisect, a power cut)
+  // leaves half-written files in O=: `as` and `ld` create their output when they start, so a
+  // killed one leaves an empty object with a fresh mtime, which kbuild's if_changed never rebuilds
+  // (same command, no newer prerequisite), and every later build fails to link. So a marker,
+  // written (and synced) before each make step, is removed only when the step ended by itself (a
+  // make that fails by itself deletes its half-made target: kbuild sets .DELETE_ON_ERROR). A build
+  // that finds it removes every file modified since it was written, and kbuild remakes what is
+  // missing: objects, .cmd files, generated headers; .config is written again by steps 1-3.
+  // include/config/ stays: there syncconfig touches an empty file per changed symbol, newer than
+  // the objects that use it, and writes auto.conf (atomically), which the next syncconfig compares
+  // the config with. Without them the objects the cut-short build did not reach would not be
+  // rebuilt for the symbols it changed (or, without auto.conf, every object would be).
+  const std::string marker = obj_dir_ + "/" + std::string(kBuildInProgressMarker);
+  if (struct stat st{}; ::stat(marker.c_str(), &st) == 0) {
+    struct timespec since = st.st_mtim;
+    since.tv_sec -= kCutShortSlack.count();
+    FB_ASSIGN_OR_RETURN(const size_t removed,
+                        remove_files_written_since(obj_dir_, since, kBuildInProgressMarker));
+    // Only now: a removal that fails half-way is tried again by the next build.
+    if (::unlink(marker.c_str()) != 0 && errno != ENOENT) {
+      return base::os_error(marker, errno);
+    }
+    const std::string files = fmt::format("{} file{}", removed, removed == 1 ? "" : "s");
+    log += fmt::format(
+        "# the previous build in {} was cut short: removed the {} it wrote, which kbuild "
+        "remakes\n",
+        obj_dir_, files);
+    spdlog::info("build {}: the previous build in {} was cut short; removed the {} it wrote", sha12,
+                 obj_dir_, files);
+  } else if (errno != ENOENT) {
+    return base::os_error(marker, errno);
+  }
+
   auto finish = [&](BuildOutcome outcome, std::string_view tail) -> Result<BuildOutcome> {
     FB_TRY(base::write_file_atomic(log_path, log));
     outcome.log_tail = tail_of(std::string(tail), kBuildLogTailBytes);
@@ -670,7 +759,11 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
   // Runs one make call, logging it. A non-zero exit is the caller's to judge.
   auto run_make = [&](const base::ProcessOptions& options) -> Result<base::ProcessResult> {
     log += "$ " + display_argv(options.argv) + "\n";
+    FB_TRY(base::write_file_atomic(marker, ""));
     FB_ASSIGN_OR_RETURN(base::ProcessResult result, processes_.run(options));
+    if (ended_by_itself(result) && ::unlink(marker.c_str()) != 0 && errno != ENOENT) {
+      return base::os_error(marker, errno);
+    }
     if (result.out_dropped > 0) {
       log += fmt::format("[... {} bytes of output not kept ...]\n", result.out_dropped);
     }

@@ -36,6 +36,14 @@
 // same key (two processes, or two workers of one daemon) both end up using the winner's.
 // Temporary directories left by builds that died are removed once they are an hour old.
 //
+// Interrupted builds: a make killed mid-build (the build timeout, a stop, kill -9 of flakebisect,
+// a power cut) can leave half-written objects in O= that kbuild would never rebuild. The file
+// <obj>/.flakebisect-build-in-progress is written before each make step and removed when the step
+// ends by itself (success or an ordinary failure, not a full disk or a killed compiler or linker,
+// which may leave half-written files too). A build that finds it first removes
+// every regular file under O= modified since it was written (less 2 s), but those under
+// include/config/, so that kbuild remakes them; the build log says how many.
+//
 // Logs: every build writes <log_dir>/<sha12>-<unix ms>.log with the output of each make call
 // (while the kernel builds, it is the live make output, so it can be followed). A failing build
 // names it in BuildOutcome::detail: "make bzImage: exit 2; log: <path>".
@@ -67,6 +75,10 @@ namespace flakebisect::build {
 // Names of the files in an artifact cache entry besides the image (named like the target).
 inline constexpr std::string_view kArtifactConfigName = "config";
 inline constexpr std::string_view kArtifactLogName = "build.log";
+
+// A file in the O= directory while a build's make steps run: found at the start of a build, it
+// says that the previous one was cut short (see "Interrupted builds" above).
+inline constexpr std::string_view kBuildInProgressMarker = ".flakebisect-build-in-progress";
 
 // One setting from a config fragment.
 struct ConfigSetting {

@@ -505,6 +505,94 @@ TEST_F(KernelBuilderTest, ATimedOutBuildIsASkip) {
   EXPECT_THAT(outcome->log_tail, HasSubstr("kernel/fork.o"));
 }
 
+// Writes `path` with an mtime an hour ago: what a build that ended long before wrote.
+void write_old(const std::string& path, const std::string& text) {
+  write(path, text);
+  fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(1));
+}
+
+// A make killed mid-build (its timeout, a stop, kill -9 of flakebisect) leaves the empty object
+// `as` had created, with a fresh mtime: kbuild would never rebuild it and every later link would
+// fail. The next build removes what the cut-short one wrote and nothing else.
+TEST_F(KernelBuilderTest, ABuildCutShortHasWhatItWroteRemovedByTheNextBuild) {
+  const std::string marker = obj() + "/.flakebisect-build-in-progress";
+  for (const bool timed_out : {true, false}) {
+    SCOPED_TRACE(timed_out ? "timed out" : "stopped");
+    fs::remove_all(obj());
+    fs::remove_all(dir_.file("cache"));  // not the first iteration's image
+    write_old(obj() + "/fs/ext4/super.o", "an object of an earlier build");
+    write_old(obj() + "/include/config/auto.conf", "CONFIG_EXT4_FS=y\n");
+    bool marker_seen = false;
+    make_ = [&](const ProcessOptions& options) -> base::Result<ProcessResult> {
+      // While make runs the marker is on disk, so that kill -9 or a power cut leaves it too.
+      marker_seen = fs::exists(marker);
+      if (options.argv.back() != "bzImage") return fake_make(options);
+      write(obj() + "/fs/ext4/inode.o", "");
+      write(obj() + "/.tmp_vmlinux.kallsyms1", "");
+      write(obj() + "/include/config/EXT4_FS_SECURITY", "");  // syncconfig's touch
+      write(obj() + "/include/generated/autoconf.h", "#define CONFIG_EXT4_FS 1\n");
+      if (timed_out) return FakeProcessRunner::timed_out("  AS      fs/ext4/inode.o\n");
+      return FakeProcessRunner::signalled(SIGKILL);
+    };
+    auto cut = builder().build(checkout());
+    EXPECT_TRUE(marker_seen);
+    if (timed_out) {
+      ASSERT_TRUE(cut.has_value()) << cut.error().message();
+      EXPECT_FALSE(cut->ok);
+    } else {
+      EXPECT_FALSE(cut.has_value());
+    }
+    EXPECT_TRUE(fs::exists(marker)) << "a make that was killed keeps the marker";
+
+    std::vector<std::string> at_build;  // what the next build's make finds in O=
+    make_ = [&](const ProcessOptions& options) -> base::Result<ProcessResult> {
+      marker_seen = fs::exists(marker);
+      if (options.argv.back() == "defconfig") {
+        for (const auto& entry : fs::recursive_directory_iterator(obj())) {
+          if (entry.is_regular_file()) at_build.push_back(entry.path().lexically_relative(obj()));
+        }
+        std::sort(at_build.begin(), at_build.end());
+      }
+      return fake_make(options);
+    };
+    auto next = builder().build(checkout());
+    ASSERT_TRUE(next.has_value()) << next.error().message();
+    EXPECT_TRUE(next->ok) << next->detail;
+    EXPECT_TRUE(marker_seen);
+    // Removed: the object, the linker's file, the generated header and .config (rewritten by
+    // the build anyway). Kept: an earlier build's object, and include/config/, where the touched
+    // symbol file makes the objects the cut-short build did not reach rebuild. The marker is
+    // written again for the step.
+    EXPECT_THAT(at_build,
+                ElementsAre(".flakebisect-build-in-progress", "fs/ext4/super.o",
+                            "include/config/EXT4_FS_SECURITY", "include/config/auto.conf"));
+    EXPECT_THAT(read(processes_.calls().back().stdout_path.value()),
+                HasSubstr("# the previous build in " + obj() +
+                          " was cut short: removed the 4 files it wrote"));
+    EXPECT_FALSE(fs::exists(marker)) << "a build that ended by itself leaves no marker";
+  }
+}
+
+TEST_F(KernelBuilderTest, ABuildThatFailsByItselfLeavesNothingForTheNextBuildToRemove) {
+  const std::string marker = obj() + "/.flakebisect-build-in-progress";
+  make_ = [&](const ProcessOptions& options) -> base::Result<ProcessResult> {
+    if (options.argv.back() != "bzImage") return fake_make(options);
+    write(obj() + "/fs/ext4/super.o", "an object that compiled");
+    return FakeProcessRunner::exited(2, "fs/ext4/inode.c:12:1: error: expected ';'\n");
+  };
+  auto failed = builder().build(checkout());
+  ASSERT_TRUE(failed.has_value()) << failed.error().message();
+  EXPECT_FALSE(failed->ok);
+  EXPECT_FALSE(fs::exists(marker));
+
+  make_ = nullptr;
+  auto next = builder().build(checkout());
+  ASSERT_TRUE(next.has_value()) << next.error().message();
+  EXPECT_TRUE(next->ok) << next->detail;
+  EXPECT_TRUE(fs::exists(obj() + "/fs/ext4/super.o"));
+  EXPECT_THAT(read(processes_.calls().back().stdout_path.value()), Not(HasSubstr("cut short")));
+}
+
 TEST_F(KernelBuilderTest, AFailingBaseConfigIsASkip) {
   make_ = [](const ProcessOptions&) -> base::Result<ProcessResult> {
     return FakeProcessRunner::exited(2, "*** Can't find default configuration\n");
