@@ -21,6 +21,41 @@ bool is_source_echo(std::string_view line) {
   return at != std::string_view::npos && line[at] == '|';
 }
 
+// Calls `visit` with each line of `output` (without trailing blanks) but gcc's echoes of source
+// lines, until it returns a value; returns that value.
+template <typename Visit>
+std::optional<std::string> first_line_of(std::string_view output, Visit visit) {
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) end = output.size();
+    std::string_view line = output.substr(start, end - start);
+    start = end + 1;
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    if (is_source_echo(line)) continue;
+    if (std::optional<std::string> found = visit(line)) return found;
+  }
+  return std::nullopt;
+}
+
+// Whether `line` is make's report of a failed recipe: "make: *** [...] ..." or
+// "make[2]: *** [...] ...".
+bool is_make_failure(std::string_view line) {
+  if (!line.starts_with("make")) return false;
+  line.remove_prefix(4);
+  if (line.starts_with('[')) {
+    const size_t close = line.find(']');
+    if (close == std::string_view::npos) return false;
+    line.remove_prefix(close + 1);
+  }
+  return line.starts_with(": *** [");
+}
+
+// `line`, shortened for a message.
+std::string_view quoted(std::string_view line) { return line.substr(0, 160); }
+
 }  // namespace
 
 std::optional<std::string> disk_full_in(std::string_view output) {
@@ -76,7 +111,39 @@ std::optional<std::string> killed_in(const base::ProcessResult& result, std::str
         "killer did); resume builds it again",
         output.substr(at, std::min<size_t>(end - at, 80)));
   }
-  return std::nullopt;
+  // What a SIGKILL further down says: gcc's driver for the linker ("collect2: fatal error: ld
+  // terminated with signal 9 [Killed]"), and make for a recipe whose command was killed (its
+  // shell killed: "... Killed"; the shell's command killed, as ld or pahole under
+  // link-vmlinux.sh: exit 137, 128 + SIGKILL, "... Error 137"). A commit's own error exits 1 or 2.
+  return first_line_of(output, [](std::string_view line) -> std::optional<std::string> {
+    const bool linker = line.ends_with("terminated with signal 9 [Killed]");
+    const bool recipe =
+        is_make_failure(line) && (line.ends_with("] Killed") || line.ends_with("] Error 137"));
+    if (!linker && !recipe) return std::nullopt;
+    return fmt::format(
+        "{} was killed (\"{}\"): out of memory? (dmesg says what the OOM killer did); resume "
+        "builds it again",
+        linker ? "a linker" : "a command under make", quoted(line));
+  });
+}
+
+std::optional<std::string> fork_failed_in(std::string_view output) {
+  // As make, bash, gcc and friends say it ("make: vfork: Resource temporarily unavailable",
+  // "bash: fork: retry: Resource temporarily unavailable", "gcc: fatal error: cannot execute
+  // 'cc1': posix_spawn: Cannot allocate memory"), and as dash does ("/bin/sh: 1: Cannot fork").
+  return first_line_of(output, [](std::string_view line) -> std::optional<std::string> {
+    bool failed = line.ends_with(": Cannot fork");
+    for (std::string_view call : {"fork: ", "fork: retry: ", "posix_spawn: ", "clone: "}) {
+      for (std::string_view why : {"Resource temporarily unavailable", "Cannot allocate memory"}) {
+        failed = failed || line.ends_with(std::string(call) + std::string(why));
+      }
+    }
+    if (!failed) return std::nullopt;
+    return fmt::format(
+        "the machine could not start a process (\"{}\"): too many processes (ulimit -u) or out "
+        "of memory? resume builds it again",
+        quoted(line));
+  });
 }
 
 CommandBuilder::CommandBuilder(base::ProcessRunner& processes, std::vector<std::string> argv,
@@ -113,10 +180,12 @@ base::Result<BuildOutcome> CommandBuilder::build(const CommitCheckout& checkout)
                               "build {} in {}: {}: {}; free some space, then resume",
                               checkout.sha.substr(0, 12), checkout.worktree, outcome.detail, *full);
     }
-    if (auto killed = killed_in(*result, result->out)) {
+    std::optional<std::string> problem = killed_in(*result, result->out);
+    if (!problem) problem = fork_failed_in(result->out);
+    if (problem) {
       return base::make_error(base::ErrorCode::kFailed, "build {} in {}: {}: {}",
                               checkout.sha.substr(0, 12), checkout.worktree, outcome.detail,
-                              *killed);
+                              *problem);
     }
   }
   outcome.duration = result->duration;

@@ -42,9 +42,17 @@ std::optional<std::string> disk_full_in(std::string_view output);
 
 // Why a failed build was killed rather than failing by itself, as the OOM killer does it: the
 // build command died of SIGKILL (not of its timeout), or a compiler under it did (gcc's "Killed
-// signal terminated program cc1"). The machine's trouble, not the commit's: the bisection pauses
-// and `resume` builds the commit again, instead of skipping it for good. Nothing otherwise.
+// signal terminated program cc1"), or the linker did ("collect2: fatal error: ld terminated with
+// signal 9 [Killed]"), or a recipe's command did, as make reports it ("make[2]: *** [...] Killed",
+// or "Error 137": 128 + SIGKILL from the recipe's shell). The machine's trouble, not the commit's:
+// the bisection pauses and `resume` builds the commit again, instead of skipping it for good.
+// Nothing otherwise.
 std::optional<std::string> killed_in(const base::ProcessResult& result, std::string_view output);
+
+// Why a failed build could not start a process, when its output says so ("vfork: Resource
+// temporarily unavailable", "fork: Cannot allocate memory", dash's "Cannot fork"): the machine
+// is out of processes or memory, so the bisection pauses as for killed_in(). Nothing otherwise.
+std::optional<std::string> fork_failed_in(std::string_view output);
 
 class Builder {
  public:

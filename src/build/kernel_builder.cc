@@ -30,10 +30,61 @@
 namespace flakebisect::build {
 namespace {
 
+// Host development headers kbuild's host programs include (objtool, resolve_btfids, sign-file,
+// extract-cert, ...) and the Debian package of each; a name ending in '/' is a directory. A
+// compiler that cannot find one of these misses a package of the machine: the kernel's own
+// headers are found as <linux/...>, <asm/...> and so on, never by these names.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kHostHeaders = {{
+    {"gelf.h", "libelf-dev"},
+    {"libelf.h", "libelf-dev"},
+    {"openssl/", "libssl-dev"},
+    {"zlib.h", "zlib1g-dev"},
+    {"elfutils/", "libdw-dev"},
+    {"dwarf.h", "libdw-dev"},
+}};
+
+// "<header> (from <package>)" when `line` is gcc's or clang's report of a missing host header
+// ("fatal error: gelf.h: No such file or directory", "fatal error: 'gelf.h' file not found").
+std::optional<std::string> missing_host_header(std::string_view line) {
+  constexpr std::string_view kFatal = "fatal error: ";
+  const size_t at = line.find(kFatal);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view header = line.substr(at + kFatal.size());
+  constexpr std::string_view kGccMissing = ": No such file or directory";
+  constexpr std::string_view kClangMissing = "' file not found";
+  if (header.ends_with(kGccMissing)) {
+    header.remove_suffix(kGccMissing.size());
+  } else if (header.starts_with('\'') && header.ends_with(kClangMissing)) {
+    header = header.substr(1, header.size() - 1 - kClangMissing.size());
+  } else {
+    return std::nullopt;
+  }
+  for (const auto& [name, package] : kHostHeaders) {
+    if (name.ends_with('/') ? header.starts_with(name) : header == name) {
+      return fmt::format("{} (from {})", header, package);
+    }
+  }
+  return std::nullopt;
+}
+
 // Build failures that come from the machine rather than the commit.
 std::optional<std::string> environment_problem(std::string_view output) {
   if (auto full = disk_full_in(output)) {
     return full;
+  }
+  if (auto fork = fork_failed_in(output)) {
+    return fork;
+  }
+  for (size_t start = 0; start < output.size();) {
+    const size_t end = std::min(output.find('\n', start), output.size());
+    const std::string_view line = output.substr(start, end - start);
+    start = end + 1;
+    if (auto header = missing_host_header(line)) {
+      return fmt::format(
+          "a host development header is missing: {} (\"{}\"); install that package (Debian's "
+          "name), then resume",
+          *header, line.substr(0, 160));
+    }
   }
   for (std::string_view tool : {"bison", "flex", "bc", "perl", "gcc", "cc", "ld", "openssl"}) {
     for (std::string_view form : {": not found", ": command not found", ": No such file or directory"}) {

@@ -51,7 +51,9 @@
 // Outcomes: anything the commit does wrong is a skip (BuildOutcome::ok false): a make step that
 // fails or times out, a dropped symbol. A Result error means the tool cannot build at all: make or
 // the compiler cannot be run, a fragment or base config is missing or malformed, a directory cannot
-// be written. Errors read "build <sha12>: ...".
+// be written, or the machine failed the build (a full disk, a missing build tool or host
+// development header, named with its Debian package, a SIGKILL under make as builder.h's
+// killed_in() sees it, a process that could not be started). Errors read "build <sha12>: ...".
 //
 // Thread rules: one thread at a time (the O= directory is shared between builds).
 #pragma once

@@ -1,5 +1,6 @@
 #include "build/builder.h"
 
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -123,6 +124,68 @@ TEST(CommandBuilder, ABuildTheOomKillerKilledPausesInsteadOfSkippingTheCommit) {
   auto crashed = builder.build(kCheckout);
   ASSERT_TRUE(crashed.has_value()) << crashed.error().message();
   EXPECT_FALSE(crashed->ok);
+}
+
+// What a SIGKILL below make looks like in its output: the linker under gcc's driver, a recipe's
+// command killed (make says "Killed"), or a command under the recipe's shell killed (the shell
+// exits 128 + 9, make says "Error 137"), as for ld or pahole under link-vmlinux.sh.
+TEST(KilledIn, SeesTheLinkerOrARecipesCommandKilledButNotAnOrdinaryFailure) {
+  const base::ProcessResult exit2 = FakeProcessRunner::exited(2);
+  for (const char* output : {
+           "  LD      vmlinux.o\ncollect2: fatal error: ld terminated with signal 9 [Killed]\n"
+           "compilation terminated.\nmake[2]: *** [scripts/Makefile.vmlinux_o:61: vmlinux.o] "
+           "Error 1\n",
+           "  LD      .tmp_vmlinux.kallsyms1\nmake[2]: *** [scripts/Makefile.vmlinux:34: vmlinux] "
+           "Killed\nmake[1]: *** [Makefile:1250: vmlinux] Error 2\n",
+           "  BTF     .btf.vmlinux.bin.o\nscripts/link-vmlinux.sh: line 113: 4242 Killed  "
+           "   ${PAHOLE} -J ${PAHOLE_FLAGS} ${1}\nmake[2]: *** [scripts/Makefile.vmlinux:34: "
+           "vmlinux] Error 137\nmake: *** [Makefile:250: __sub-make] Error 2\n",
+           "make: *** [Makefile:2: all] Killed\n",
+       }) {
+    SCOPED_TRACE(output);
+    auto killed = killed_in(exit2, output);
+    ASSERT_TRUE(killed.has_value());
+    EXPECT_THAT(*killed, HasSubstr("was killed (\""));
+    EXPECT_THAT(*killed, HasSubstr("out of memory?"));
+  }
+  for (const char* output : {
+           "fs/ext4/inode.c:12:1: error: expected ';'\nmake[3]: *** [fs/ext4/inode.o] Error 1\n",
+           "make[1]: *** [Makefile:9: x] Error 2\nmake: *** [Makefile:2: all] Error 137 "
+           "(ignored)\n",
+           "fs/ext4/inode.c:3:5: error: 'x' undeclared\n    3 | make: *** [x] Killed\n",
+           "echo: the test was Killed\n",
+       }) {
+    SCOPED_TRACE(output);
+    EXPECT_EQ(killed_in(exit2, output), std::nullopt);
+  }
+}
+
+TEST(ForkFailedIn, SeesMakeBashGccAndDashUnableToStartAProcess) {
+  for (const char* line : {"make[2]: vfork: Resource temporarily unavailable",
+                           "/bin/bash: fork: retry: Resource temporarily unavailable",
+                           "make: fork: Cannot allocate memory",
+                           "gcc: fatal error: cannot execute 'cc1': posix_spawn: Resource "
+                           "temporarily unavailable",
+                           "/bin/sh: 1: Cannot fork"}) {
+    SCOPED_TRACE(line);
+    auto failed = fork_failed_in(std::string("  CC      kernel/fork.o\n") + line + "\n");
+    ASSERT_TRUE(failed.has_value());
+    EXPECT_EQ(*failed, fmt::format("the machine could not start a process (\"{}\"): too many "
+                                   "processes (ulimit -u) or out of memory? resume builds it again",
+                                   line));
+  }
+  EXPECT_EQ(fork_failed_in("kernel/fork.c:9:1: error: expected ';'\n"), std::nullopt);
+  EXPECT_EQ(fork_failed_in("   12 |  pr_err(\"fork: Cannot allocate memory\"\n"), std::nullopt);
+}
+
+TEST(CommandBuilder, ABuildThatCouldNotForkPausesInsteadOfSkippingTheCommit) {
+  FakeProcessRunner processes;
+  processes.on({}, FakeProcessRunner::exited(2, "make: vfork: Resource temporarily unavailable\n"));
+  CommandBuilder builder(processes, {"make"}, std::chrono::seconds(10));
+  auto outcome = builder.build(kCheckout);
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_THAT(outcome.error().message(),
+              HasSubstr("exit 2: the machine could not start a process"));
 }
 
 TEST(DiskFullIn, QuotesTheLineThatSaysSoAndOnlyItsWordsWhenTheLineIsHuge) {

@@ -496,6 +496,58 @@ TEST_F(KernelBuilderTest, AFullDiskOrAMissingToolPausesInsteadOfSkipping) {
   EXPECT_FALSE(header->ok);
 }
 
+// Machine failures that kbuild's output shows: they pause the bisection (nothing recorded, resume
+// builds the commit again) rather than skipping the commit for good.
+TEST_F(KernelBuilderTest, AKilledLinkerAForkFailureOrAMissingHostHeaderPausesInsteadOfSkipping) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"  LD      vmlinux.o\ncollect2: fatal error: ld terminated with signal 9 [Killed]\n"
+       "compilation terminated.\nmake[2]: *** [scripts/Makefile.vmlinux_o:61: vmlinux.o] Error 1\n",
+       "a linker was killed"},
+      {"  LD      .tmp_vmlinux.kallsyms1\nscripts/link-vmlinux.sh: line 71: 4242 Killed    "
+       "ld -m elf_x86_64 -o .tmp_vmlinux.kallsyms1\nmake[2]: *** "
+       "[scripts/Makefile.vmlinux:34: vmlinux] Error 137\nmake[1]: *** [Makefile:1250: vmlinux] "
+       "Error 2\n",
+       "a command under make was killed"},
+      {"  CC      kernel/fork.o\nmake[3]: vfork: Resource temporarily unavailable\n",
+       "could not start a process"},
+      {"/bin/sh: fork: Cannot allocate memory\nmake[2]: *** [x] Error 2\n",
+       "could not start a process"},
+      {"  HOSTCC  tools/objtool/elf.o\nelf.c:17:10: fatal error: gelf.h: No such file or "
+       "directory\n   17 | #include <gelf.h>\n",
+       "missing: gelf.h (from libelf-dev)"},
+      {"elf.h:10:10: fatal error: libelf.h: No such file or directory\n",
+       "missing: libelf.h (from libelf-dev)"},
+      {"scripts/sign-file.c:25:10: fatal error: openssl/opensslv.h: No such file or directory\n",
+       "missing: openssl/opensslv.h (from libssl-dev)"},
+      {"certs/extract-cert.c:21:10: fatal error: 'openssl/bio.h' file not found\n",
+       "missing: openssl/bio.h (from libssl-dev)"},
+      {"scripts/foo.c:3:10: fatal error: zlib.h: No such file or directory\n",
+       "missing: zlib.h (from zlib1g-dev)"},
+  };
+  for (const auto& [output, says] : cases) {
+    SCOPED_TRACE(output);
+    build_result_ = FakeProcessRunner::exited(2, output);
+    auto outcome = builder().build(checkout());
+    ASSERT_FALSE(outcome.has_value()) << "the machine's fault, not the commit's";
+    EXPECT_THAT(outcome.error().message(), HasSubstr(says));
+    EXPECT_THAT(outcome.error().message(), HasSubstr("log: " + dir_.file("logs") + "/"));
+  }
+
+  // The commit's own errors stay its skip: a kernel header it lacks, a header of its own, an
+  // error in its source that mentions the same words.
+  for (const char* output : {
+           "fs/ext4/inode.c:3:10: fatal error: linux/gelf.h: No such file or directory\n",
+           "fs/ext4/inode.c:3:10: fatal error: ext4_extents.h: No such file or directory\n",
+           "kernel/fork.c:9:1: error: 'Killed' undeclared\nmake[3]: *** [kernel/fork.o] Error 1\n",
+       }) {
+    SCOPED_TRACE(output);
+    build_result_ = FakeProcessRunner::exited(2, output);
+    auto outcome = builder().build(checkout());
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+    EXPECT_FALSE(outcome->ok);
+  }
+}
+
 TEST_F(KernelBuilderTest, ATimedOutBuildIsASkip) {
   build_result_ = FakeProcessRunner::timed_out("  CC      kernel/fork.o\n");
   auto outcome = builder().build(checkout());
