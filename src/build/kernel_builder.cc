@@ -247,39 +247,7 @@ std::string setting_line(const ConfigSetting& setting) {
                        : "# " + setting.symbol + " is not set";
 }
 
-// The settings of every fragment in `names`, in order.
-Result<std::vector<ConfigSetting>> load_fragments(const std::vector<std::string>& names) {
-  std::vector<ConfigSetting> settings;
-  for (const std::string& name : names) {
-    std::string text;
-    std::string source;
-    if (!name.empty() && name.front() == '/') {
-      auto read = base::read_file(name);
-      if (!read) {
-        return std::move(read).error().context("fragment");
-      }
-      text = std::move(read).value();
-      source = name;
-    } else if (auto bundled = bundled_fragment(name)) {
-      text = std::string(*bundled);
-      source = name + ".config";
-    } else {
-      std::string known;
-      for (const std::string& bundled_name : bundled_fragment_names()) {
-        known += known.empty() ? "" : ", ";
-        known += bundled_name;
-      }
-      return base::make_error(ErrorCode::kNotFound,
-                              "fragment '{}': no bundled fragment has that name (bundled: {})",
-                              name, known);
-    }
-    FB_ASSIGN_OR_RETURN(std::vector<ConfigSetting> parsed, parse_config_fragment(text, source));
-    std::move(parsed.begin(), parsed.end(), std::back_inserter(settings));
-  }
-  return settings;
-}
-
-// "CONFIG_X (wanted y), CONFIG_Y (wanted m, got n)" for the settings `config` does not honour
+// "CONFIG_X (wanted y), CONFIG_Y (wanted 4, got 8)" for the settings `config` does not honour
 // (the last setting of a symbol is the one wanted); empty when it honours them all.
 std::string unmet_settings(const std::vector<ConfigSetting>& settings, std::string_view config) {
   std::unordered_map<std::string, std::optional<std::string>> final_values;
@@ -306,8 +274,6 @@ std::string unmet_settings(const std::vector<ConfigSetting>& settings, std::stri
     bool met = false;
     if (!want) {
       met = !got;
-    } else if (*want == "m") {
-      met = got == "m" || got == "y";
     } else {
       met = got == want;
     }
@@ -560,6 +526,47 @@ Result<std::vector<ConfigSetting>> parse_config_fragment(std::string_view text,
   return settings;
 }
 
+Result<std::vector<ConfigSetting>> load_kernel_fragments(const std::vector<std::string>& names) {
+  std::vector<ConfigSetting> settings;
+  for (const std::string& name : names) {
+    std::string text;
+    std::string source;
+    if (!name.empty() && name.front() == '/') {
+      auto read = base::read_file(name);
+      if (!read) {
+        return std::move(read).error().context("fragment");
+      }
+      text = std::move(read).value();
+      source = name;
+    } else if (auto bundled = bundled_fragment(name)) {
+      text = std::string(*bundled);
+      source = name + ".config";
+    } else {
+      std::string known;
+      for (const std::string& bundled_name : bundled_fragment_names()) {
+        known += known.empty() ? "" : ", ";
+        known += bundled_name;
+      }
+      return base::make_error(ErrorCode::kNotFound,
+                              "fragment '{}': no bundled fragment has that name (bundled: {})",
+                              name, known);
+    }
+    FB_ASSIGN_OR_RETURN(std::vector<ConfigSetting> parsed, parse_config_fragment(text, source));
+    // The image boots without modules (the guest gets none built at the commit), so a driver or
+    // file system asked for as a module would be missing at every run: every run an infra failure.
+    for (const ConfigSetting& setting : parsed) {
+      if (setting.value == "m") {
+        return base::make_error(ErrorCode::kInvalidInput,
+                                "{}: {}=m: flakebisect boots the built image without modules, so "
+                                "use {}=y to build it in",
+                                setting.where, setting.symbol, setting.symbol);
+      }
+    }
+    std::move(parsed.begin(), parsed.end(), std::back_inserter(settings));
+  }
+  return settings;
+}
+
 std::string merge_config(std::string_view config, const std::vector<ConfigSetting>& settings) {
   std::vector<std::optional<std::string>> lines;  // nullopt = removed
   std::unordered_map<std::string, std::vector<size_t>> lines_of;
@@ -743,7 +750,8 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
   const auto start = std::chrono::steady_clock::now();
   const std::string sha12 = checkout.sha.substr(0, 12);
   // Fragment problems are the user's to fix, before anything runs.
-  FB_ASSIGN_OR_RETURN(const std::vector<ConfigSetting> settings, load_fragments(kernel_.fragments));
+  FB_ASSIGN_OR_RETURN(const std::vector<ConfigSetting> settings,
+                      load_kernel_fragments(kernel_.fragments));
   FB_TRY(base::make_private_dir(obj_dir_));
   FB_TRY(base::make_private_dir(options_.log_dir));
   FB_TRY(base::make_private_dir(options_.cache_root));

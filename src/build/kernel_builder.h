@@ -10,7 +10,7 @@
 //      the syntax;
 //   3. `make O=<obj> olddefconfig`;
 //   4. the required-symbol check: every symbol the fragments set must still have the value asked
-//      for (`=m` is satisfied by `=y`, "is not set" by absence). olddefconfig silently drops what
+//      for ("is not set" is satisfied by absence). olddefconfig silently drops what
 //      an older tree lacks or cannot satisfy, so a commit that loses a symbol is a skip naming it:
 //      "olddefconfig dropped CONFIG_VIRTIO_MENU (wanted y)";
 //   5. the artifact cache: key = sha256 over the tree id (the sha when the engine gave none), the
@@ -96,6 +96,15 @@ struct ConfigSetting {
 // error (kInvalidInput) naming "<source_name>:<line>".
 base::Result<std::vector<ConfigSetting>> parse_config_fragment(std::string_view text,
                                                                std::string_view source_name);
+
+// The settings of the fragments `names` in order: each a bundled fragment's name
+// (kernel_fragments.h) or an absolute path. Errors: a fragment that does not exist or cannot be
+// read (kNotFound for an unknown bundled name), a malformed line (parse_config_fragment()), and
+// any `=m` (kInvalidInput, "<file>:<line>: CONFIG_FOO=m: ... use CONFIG_FOO=y ..."): the image is
+// booted without modules, so a module would never be loaded. For checking a configuration before
+// a bisection is stored, as well as for the build.
+base::Result<std::vector<ConfigSetting>> load_kernel_fragments(
+    const std::vector<std::string>& names);
 
 // `config` (a .config's text) with `settings` applied in order, as scripts/kconfig/merge_config.sh
 // does: every line of a symbol being set is removed and the setting appended at the end, so the

@@ -2,8 +2,9 @@
 // binary at build time (src/build/CMakeLists.txt generates the table), so that KernelConfig can
 // name them ("qemu-guest") without any data file installed next to the tool.
 //
-// A fragment is text in .config syntax: `CONFIG_FOO=y|m|"string"|123|0x1f`, `# CONFIG_FOO is not
-// set`, other `#` comments and blank lines. KernelBuilder merges them over the base config.
+// A fragment is text in .config syntax: `CONFIG_FOO=y|"string"|123|0x1f`, `# CONFIG_FOO is not
+// set`, other `#` comments and blank lines. KernelBuilder merges them over the base config. `=m`
+// is refused (load_kernel_fragments() in kernel_builder.h): the image boots without modules.
 //
 // Thread rules: pure functions over constant data.
 #pragma once

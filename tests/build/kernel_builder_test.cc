@@ -316,15 +316,15 @@ TEST_F(KernelBuilderTest, FragmentsMergeInOrderAndTheLaterLineWins) {
       "#\n# Linux/x86 6.1.0 Kernel Configuration\n#\nCONFIG_A=y\n# CONFIG_B is not set\n"
       "CONFIG_C=m\n";
   kernel_.fragments = {
-      dir_.write("one.config", "# first\nCONFIG_B=y\nCONFIG_D=y\nCONFIG_S=\"console=ttyS0\"\n"),
-      dir_.write("two.config", "\n# CONFIG_A is not set\nCONFIG_D=m\nCONFIG_E=n\n")};
+      dir_.write("one.config", "# first\nCONFIG_B=y\nCONFIG_D=0x10\nCONFIG_S=\"console=ttyS0\"\n"),
+      dir_.write("two.config", "\n# CONFIG_A is not set\nCONFIG_D=0x20\nCONFIG_E=n\n")};
   auto outcome = builder().build(checkout());
   ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
   EXPECT_TRUE(outcome->ok) << outcome->detail;
   EXPECT_EQ(
       seen_by_olddefconfig_,
       "#\n# Linux/x86 6.1.0 Kernel Configuration\n#\nCONFIG_C=m\nCONFIG_B=y\n"
-      "CONFIG_S=\"console=ttyS0\"\n# CONFIG_A is not set\nCONFIG_D=m\n# CONFIG_E is not set\n");
+      "CONFIG_S=\"console=ttyS0\"\n# CONFIG_A is not set\nCONFIG_D=0x20\n# CONFIG_E is not set\n");
 }
 
 TEST(MergeConfig, MovesEverySetSymbolToTheEndSoTheLastSettingWins) {
@@ -402,7 +402,7 @@ TEST_F(KernelBuilderTest, AMissingFragmentIsAnErrorNotASkip) {
 
 TEST_F(KernelBuilderTest, ADroppedSymbolIsASkipNamingIt) {
   kernel_.fragments = {"qemu-guest",
-                       dir_.write("extra.config", "CONFIG_NR_CPUS=4\nCONFIG_MINE=m\n")};
+                       dir_.write("extra.config", "CONFIG_NR_CPUS=4\nCONFIG_MINE=y\n")};
   olddefconfig_ = [](const std::string& config) {
     std::string c = without(without(config, "CONFIG_VIRTIO_MENU"), "CONFIG_MINE");
     return without(c, "CONFIG_NR_CPUS") + "CONFIG_NR_CPUS=8\n";
@@ -412,19 +412,41 @@ TEST_F(KernelBuilderTest, ADroppedSymbolIsASkipNamingIt) {
   EXPECT_FALSE(outcome->ok);
   EXPECT_EQ(outcome->detail,
             "olddefconfig dropped CONFIG_VIRTIO_MENU (wanted y), CONFIG_NR_CPUS (wanted 4, got 8), "
-            "CONFIG_MINE (wanted m)");
+            "CONFIG_MINE (wanted y)");
   EXPECT_THAT(outcome->log_tail, HasSubstr("configuration written to .config"));
   EXPECT_EQ(builds_, 0);
 }
 
-TEST_F(KernelBuilderTest, AModuleRequestIsMetByBuiltInAndNotSetByAbsence) {
-  kernel_.fragments = {dir_.write("f.config", "CONFIG_EXT4_FS=m\n# CONFIG_GONE is not set\n")};
-  olddefconfig_ = [](const std::string& config) {
-    return without(without(config, "CONFIG_EXT4_FS"), "CONFIG_GONE") + "CONFIG_EXT4_FS=y\n";
-  };
+TEST_F(KernelBuilderTest, NotSetIsMetByAbsence) {
+  kernel_.fragments = {dir_.write("f.config", "CONFIG_EXT4_FS=y\n# CONFIG_GONE is not set\n")};
+  olddefconfig_ = [](const std::string& config) { return without(config, "CONFIG_GONE"); };
   auto outcome = builder().build(checkout());
   ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
   EXPECT_TRUE(outcome->ok) << outcome->detail;
+}
+
+// The guest gets no modules built at the commit: a file system asked for as a module would be
+// missing at every run (every run an infra failure), so =m is refused before anything runs.
+TEST_F(KernelBuilderTest, AModuleRequestIsAnErrorNamingFileLineAndSymbolBeforeAnyMake) {
+  const std::string fragment =
+      dir_.write("mine.config", "# my file systems\nCONFIG_EXT4_FS=m\nCONFIG_XFS_FS=y\n");
+  kernel_.fragments = {"qemu-guest", fragment};
+  auto outcome = builder().build(checkout());
+  ASSERT_FALSE(outcome.has_value()) << "the user's to fix, not the commit's skip";
+  EXPECT_EQ(outcome.error().code(), base::ErrorCode::kInvalidInput);
+  EXPECT_EQ(outcome.error().message(),
+            "build 89abcdef0123: " + fragment +
+                ":2: CONFIG_EXT4_FS=m: flakebisect boots the built image without modules, so use "
+                "CONFIG_EXT4_FS=y to build it in");
+  EXPECT_EQ(processes_.call_count(), 0U);
+
+  // The same check, for a configuration before a bisection is stored.
+  auto loaded = load_kernel_fragments({"qemu-guest", fragment});
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_THAT(loaded.error().message(), StartsWith(fragment + ":2: CONFIG_EXT4_FS=m: "));
+  auto fine = load_kernel_fragments({"qemu-guest", dir_.write("y.config", "CONFIG_EXT4_FS=y\n")});
+  ASSERT_TRUE(fine.has_value()) << fine.error().message();
+  EXPECT_EQ(fine->back().symbol, "CONFIG_EXT4_FS");
 }
 
 TEST_F(KernelBuilderTest, AFailedBuildIsASkipWithTheLogTailAndTheLogKept) {
@@ -924,6 +946,8 @@ TEST(BundledFragments, EveryOneParsesAndMatchesItsFile) {
     auto settings = parse_config_fragment(text, name);
     ASSERT_TRUE(settings.has_value()) << settings.error().message();
     EXPECT_FALSE(settings->empty());
+    auto loaded = load_kernel_fragments({name});  // no =m either
+    EXPECT_TRUE(loaded.has_value()) << loaded.error().message();
     EXPECT_EQ(text,
               read(std::string(FLAKEBISECT_SOURCE_DIR) + "/configs/kernel/" + name + ".config"));
   }
