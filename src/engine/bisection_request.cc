@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "base/paths.h"
+#include "build/kernel_builder.h"
 #include "engine/config_text.h"
 #include "engine/identity.h"
 #include "git/candidates.h"
@@ -179,6 +180,10 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   }
   FB_ASSIGN_OR_RETURN(spec.config_toml, config_text_for_storage(config));
   spec.config_hash = config.hash();
+  if (request.config.kernel) {
+    // A fragment that cannot be read or asks for a module is refused now, not at the first build.
+    FB_TRY(build::load_kernel_fragments(request.config.kernel->fragments));
+  }
   FB_ASSIGN_OR_RETURN(const std::vector<InputFile> inputs, input_files(request.config));
   spec.test_identity = test_identity(request.config, reproducer_digest(request.config, inputs));
   spec.build_key = build_key(request.config, inputs);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -58,6 +59,22 @@ TEST_F(BisectRequestTest, RefusesARepositoryWhosePathHasANewline) {
   auto spec = prepare_bisection(odd);
   ASSERT_FALSE(spec.has_value());
   EXPECT_THAT(spec.error().message(), HasSubstr("path contains a newline"));
+}
+
+// The kernels built are booted without modules: a fragment asking for one is refused before the
+// bisection is stored, naming the fragment's file and line, not at its first build.
+TEST_F(BisectRequestTest, RefusesAKernelFragmentThatAsksForAModule) {
+  const std::filesystem::path fragment = dir_ / "ext4.config";
+  std::ofstream(fragment) << "# ext4 as a module\nCONFIG_EXT4_FS=m\n";
+  auto parsed = config::parse_config("[kernel]\nfragments = [\"qemu-guest\", \"" +
+                                         fragment.native() + "\"]\n[qemu]\n[reproducer]\n",
+                                     "k.toml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
+  BisectRequest kernel = request({history_.root}, history_.tip);
+  kernel.config = *parsed;
+  auto spec = prepare_bisection(kernel);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr(fragment.native() + ":2: CONFIG_EXT4_FS=m"));
 }
 
 TEST_F(BisectRequestTest, RejectsAnUnknownRevisionNamingTheFlag) {
