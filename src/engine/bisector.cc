@@ -241,6 +241,9 @@ class Session {
       counts.push_back(per_boot);
       planner.reproduce_runs = per_boot;
     }
+    // build.command builds in the worktree, so going back to a commit rebuilds it; the kernel
+    // builder finds it in its artifact cache.
+    planner.builds_kept = !builder_->needs_build() || config_.kernel.has_value();
     planner_.emplace(std::move(planner));
     stop_options_.confidence = config_.decision.confidence;
     stop_options_.max_reproduce_runs = config_.decision.max_reproduce_runs;
@@ -530,7 +533,7 @@ class Session {
       if (pending_ && !evidence_.commits[pending_->commit].skipped) {
         batch = *pending_;
       } else {
-        const model::Step step = planner_->plan(posterior, built_);
+        const model::Step step = planner_->plan(posterior, built_, prepared_);
         if (step.exhausted) {
           return finish(BisectionState::kInconclusive, posterior,
                         "nothing testable is left: the remaining candidates are skipped");

@@ -418,13 +418,20 @@ CostModel Planner::costs_now(const Posterior& posterior, const std::vector<bool>
   return cost;
 }
 
-Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built) const {
+Step Planner::plan(const Posterior& posterior, const std::vector<bool>& built,
+                   std::optional<CommitIndex> checked_out) const {
   const CandidateDag& dag = posterior.dag();
   const CostModel cost = costs_now(posterior, built);
   const CommitIndex bad = dag.bad();
   const CommitIndex n = dag.size();
+  // A build made before costs its build again when it is not kept and another commit is checked
+  // out: the cost model's, not raised by the weights, which are about the commits never built.
+  auto build_cost = [&](CommitIndex x) {
+    if (!built[x]) return cost.build;
+    return options_.builds_kept || checked_out == x ? 0.0 : options_.cost.build;
+  };
   auto step_cost = [&](CommitIndex x, uint32_t r) {
-    return (built[x] ? 0 : cost.build) + cost.boot + r * cost.run;
+    return build_cost(x) + cost.boot + r * cost.run;
   };
 
   if (posterior.total_fails() == 0) {

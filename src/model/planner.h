@@ -44,6 +44,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "model/posterior.h"
@@ -76,6 +77,10 @@ struct PlannerOptions {
   // takes on average to fail once (0: off). See the comment at the top of this file. 0 here and
   // in the engine (config::DecisionConfig::rare_build_weight).
   double rare_build_weight = 0;
+  // Whether a build, once made, stays usable (the kernel builder's artifact cache; or nothing to
+  // build). False when it lives in the one worktree (build.command): going back to a commit built
+  // before, other than the one checked out, builds it again, so it costs cost.build again.
+  bool builds_kept = true;
 };
 
 struct Step {
@@ -97,9 +102,11 @@ class Planner {
   Planner(Planner&&) noexcept;
   Planner& operator=(Planner&&) noexcept;
 
-  // built[x]: x is already built (no build cost). Skipped commits are never chosen; a commit whose
-  // P(bad) is 0 or 1 cannot split the mass and is chosen only to reproduce on the bad commit.
-  Step plan(const Posterior& posterior, const std::vector<bool>& built) const;
+  // built[x]: x is already built (no build cost; with builds_kept false, only for the commit
+  // `checked_out`). Skipped commits are never chosen; a commit whose P(bad) is 0 or 1 cannot split
+  // the mass and is chosen only to reproduce on the bad commit.
+  Step plan(const Posterior& posterior, const std::vector<bool>& built,
+            std::optional<CommitIndex> checked_out = std::nullopt) const;
 
   const PlannerOptions& options() const { return options_; }
   // The costs plan() uses for this evidence: the cost model's, with the build cost raised by

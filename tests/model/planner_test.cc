@@ -94,6 +94,33 @@ TEST(Planner, BuildCostMakesItRunMoreOnBuiltCommits) {
   EXPECT_TRUE(built[dear_step.commit]);    // dear builds: reuse what is built
 }
 
+// A build that lives in the worktree (build.command) is made again when the search goes back to
+// its commit: with dear builds the planner then stays where it is checked out.
+TEST(Planner, ABuildNotKeptCostsItsBuildAgainAwayFromTheCheckout) {
+  auto dag = CandidateDag::linear(200);
+  Posterior post(dag, ModelOptions{});
+  post.record(199, 2, 8);
+  post.record(100, 0, 1);
+  post.record(150, 0, 1);
+  std::vector<bool> built(200, false);
+  built[199] = built[100] = built[150] = true;
+  PlannerOptions dear;
+  dear.cost = {1000, 0, 1};
+  dear.rate_information_weight = 0;
+  const Step kept = Planner(dear).plan(post, built, CommitIndex{100});
+  ASSERT_TRUE(built[kept.commit]);
+  EXPECT_LT(kept.cost, 1000);  // going back to any built commit is free
+  dear.builds_kept = false;
+  for (const CommitIndex at : {CommitIndex{100}, CommitIndex{150}}) {
+    const Step step = Planner(dear).plan(post, built, at);
+    EXPECT_EQ(step.commit, at) << "checked out " << at;
+    EXPECT_LT(step.cost, 1000);
+  }
+  // Nothing checked out (a new session): every commit costs a build, and the best split wins.
+  const Step fresh = Planner(dear).plan(post, built);
+  EXPECT_GE(fresh.cost, 1000);
+}
+
 // A rare bug (5 fails in 200 runs at the bad commit), four commits built, and the culprit in
 // (100, 199]. The good commits have passed 230 times; with a false failure at 20, whose
 // descendant 100 has passed 200 times, eps > 0 is all but certain.
