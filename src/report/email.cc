@@ -668,6 +668,10 @@ void parameters(Body& body, const json& report) {
   }
   const json& qemu = member(parameters, "qemu");
   if (qemu.is_object()) {
+    // A prebuilt kernel (a user-space bisection): which one was booted is part of the setup.
+    if (!kernel.is_object() && !str(qemu, "kernel").empty()) {
+      body.field("kernel", one_line(str(qemu, "kernel"), 200) + " (prebuilt, at every commit)");
+    }
     body.field("qemu", fmt::format("accel {}, {} CPUs, {} MB", one_line(str(qemu, "accel"), 20),
                                    count(qemu, "cpus"), count(qemu, "memory_mb")));
   }

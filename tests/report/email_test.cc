@@ -255,6 +255,20 @@ TEST(ParsePerson, ReadsTrailerValuesWithNamesQuotesAndComments) {
   EXPECT_EQ(parse_person("Foo <foo@example.com>, Bar <bar@example.com>"), std::nullopt);
 }
 
+// A user-space bisection boots one prebuilt kernel at every commit: the mail names it.
+TEST(RenderEmail, APrebuiltKernelIsNamed) {
+  json report = sample_report();
+  report["parameters"]["kernel"] = nullptr;
+  report["parameters"]["qemu"] = {{"kernel", "/boot/vmlinuz-6.1.0-13-amd64"},
+                                  {"accel", "tcg"},
+                                  {"cpus", 2},
+                                  {"memory_mb", 256}};
+  const std::string email = render_email(report);
+  EXPECT_THAT(email,
+              HasSubstr("kernel:       /boot/vmlinuz-6.1.0-13-amd64 (prebuilt, at every commit)\n"
+                        "qemu:         accel tcg, 2 CPUs, 256 MB\n"));
+}
+
 TEST(RenderEmail, ACcTrailerWithSeveralAddressesCcsEach) {
   json report = sample_report();
   report["result"]["culprit"]["trailers"] = json::array(
