@@ -338,6 +338,11 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
                  "(not alive) once this process has exited: once the store can be written again "
                  "(a full disk: free some space), continue it with: flakebisect resume {}\n",
                  id, id);
+    } else if (now->state == BisectionState::kPaused) {
+      cli::write(stderr,
+                 "flakebisect: bisection {} paused; once the cause is fixed, continue with: "
+                 "flakebisect resume {}\n",
+                 id, id);
     }
     return code;
   }

@@ -243,6 +243,21 @@ TEST(Bisect, ARelativeTestCommandMeansTheFileInTheCurrentDirectory) {
 
 // Started from a git hook or `git rebase -x`, flakebisect inherits GIT_DIR and friends; `git` in
 // the build and test commands must still see the commit checked out, not the user's repository.
+// An error pause (five infra outcomes in a row) exits 1 with the error and says how to go on.
+TEST(Bisect, AnErrorPauseSaysHowToContinue) {
+  TempDir dir;
+  Scenario s = make_scenario(dir.path(), sized(20, 6), 100);
+  const fs::path harness = dir.path() / "broken-harness.sh";
+  write_text(harness, "#!/bin/sh\nexit 200\n", true);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", harness.native()});
+  const CliResult run = flakebisect(args);
+  EXPECT_EQ(run.exit_code, 1) << describe(run);
+  EXPECT_THAT(run.err, HasSubstr("5 runs in a row failed for reasons outside the test (infra)"));
+  EXPECT_THAT(run.err, HasSubstr("bisection 1 paused; once the cause is fixed, continue with: "
+                                 "flakebisect resume 1"));
+}
+
 TEST(Bisect, GitVariablesOfTheCallerDoNotReachTheCommands) {
   TempDir dir;
   Scenario s = make_scenario(dir.path(), sized(20, 6), 100);
