@@ -19,7 +19,9 @@ size_t terminal_width() {
   return 80;
 }
 
-std::string live_text(const engine::Progress& p) {
+}  // namespace
+
+std::string progress_text(const engine::Progress& p) {
   using Phase = engine::Progress::Phase;
   std::string doing;
   const std::string sha = p.sha.substr(0, 12);
@@ -46,18 +48,18 @@ std::string live_text(const engine::Progress& p) {
   if (!p.check.empty()) {
     doing = p.check + ": " + doing;  // before the SHA, which the user's repository may lack
   }
+  // The subject is the commit being worked on's, so it goes next to that commit, not after the
+  // best one (where it read as the best commit's).
+  if (!p.subject.empty() && p.phase != Phase::kPlanning) {
+    doing += " " + printable(p.subject, 60);
+  }
   std::string line = fmt::format("[{}] {}/{} runs, {} builds | {}", p.bisection_id, p.runs,
                                  p.max_runs, p.builds, doing);
   if (!p.best_sha.empty()) {
     line += fmt::format(" | best {} p={:.3f}", p.best_sha.substr(0, 12), p.max_probability);
   }
-  if (!p.subject.empty() && p.phase != Phase::kPlanning) {
-    line += " " + printable(p.subject);
-  }
   return line;
 }
-
-}  // namespace
 
 ProgressLine::ProgressLine(bool terminal, int verbosity)
     : terminal_(terminal), verbosity_(verbosity) {}
@@ -78,7 +80,7 @@ void ProgressLine::update(const engine::Progress& progress) {
   if (!milestone.empty() && verbosity_ > 0) {
     out += milestone + "\n";
   }
-  out += printable(live_text(progress), terminal_width() - 1);
+  out += printable(progress_text(progress), terminal_width() - 1);
   cli::write(stderr, "{}", out);
   std::fflush(stderr);
   drawn_ = true;

@@ -9,9 +9,15 @@
 // Thread rules: used by the thread running the engine.
 #pragma once
 
+#include <string>
+
 #include "engine/bisector.h"
 
 namespace flakebisect::cli {
+
+// The live line's text, before it is cut to the terminal's width: "[ID] R/MAX runs, B builds |
+// testing SHA (k/n) SUBJECT | best SHA p=P".
+std::string progress_text(const engine::Progress& progress);
 
 class ProgressLine {
  public:
