@@ -760,8 +760,9 @@ report::EmailOptions email_options() {
 
 }  // namespace
 
-int report_command(const GlobalOptions& global, int64_t id, const std::string& format,
+int report_command(const GlobalOptions& global, int64_t id, const std::string& asked,
                    const std::string& tree) {
+  const std::string format = asked == "mail" ? "email" : asked;  // what people call it too
   if (format != "json" && format != "text" && format != "email" && format != "bisect-log" &&
       format != "html") {
     return usage_error(

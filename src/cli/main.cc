@@ -172,7 +172,7 @@ int run_main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand("report", "print a bisection's result");
   report->add_option("id", id, "bisection id")->required()->check(kBisectionId);
   report->add_option("--format", format,
-                     "text, json (docs/report-schema.json), email (for a mailing list), "
+                     "text, json (docs/report-schema.json), email or mail (for a mailing list), "
                      "bisect-log (for git bisect replay) or html (one page with plots); "
                      "default: text");
   bool report_json = false;

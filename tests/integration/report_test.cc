@@ -192,6 +192,11 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
   ASSERT_EQ(mainline.exit_code, 0) << describe(mainline);
   EXPECT_THAT(mainline.out, HasSubstr("\nSubject: [flakebisect] mainline/linux-6.1.y bisection: "
                                       "flaky-test.sh on host\n"));
+  // "mail" is the same format.
+  const CliResult mail = flakebisect(
+      {"--db", s.db.native(), "report", "1", "--format", "mail", "--tree", "mainline"});
+  EXPECT_EQ(mail.exit_code, 0) << describe(mail);
+  EXPECT_EQ(mail.out, mainline.out);
   const CliResult bad_tree = flakebisect(
       {"--db", s.db.native(), "report", "1", "--format", "email", "--tree", "main line"});
   EXPECT_EQ(bad_tree.exit_code, 2) << describe(bad_tree);
