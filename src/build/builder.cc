@@ -64,16 +64,7 @@ std::optional<std::string> disk_full_in(std::string_view output) {
   // ("[Errno 28] <text>: '<path>'") and as Perl's die does ("<what>: <text> at <file> line N.").
   // The words elsewhere in a line (a message that mentions them, gcc echoing a source line that
   // holds them) are not.
-  size_t start = 0;
-  while (start < output.size()) {
-    size_t end = output.find('\n', start);
-    if (end == std::string_view::npos) end = output.size();
-    std::string_view line = output.substr(start, end - start);
-    start = end + 1;
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) {
-      line.remove_suffix(1);
-    }
-    if (is_source_echo(line)) continue;
+  return first_line_of(output, [](std::string_view line) -> std::optional<std::string> {
     for (std::string_view text : {"No space left on device", "Disk quota exceeded"}) {
       const size_t at = line.find(text);
       if (at == std::string_view::npos || at < 2) continue;
@@ -89,8 +80,8 @@ std::optional<std::string> disk_full_in(std::string_view output) {
       if (line.size() > 200) line = text;
       return fmt::format("the disk is full (\"{}\")", line);
     }
-  }
-  return std::nullopt;
+    return std::nullopt;
+  });
 }
 
 std::optional<std::string> killed_in(const base::ProcessResult& result, std::string_view output) {
