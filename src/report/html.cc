@@ -937,9 +937,11 @@ void append_decisions(std::string& out, const json& report, const std::vector<Co
 
 void append_crashes(std::string& out, const json& report) {
   const auto crashes = elements(member(&report, "crashes"));
-  out += "<section id=\"crashes\"><h2>Crashes</h2>\n";
+  // The report's "crashes" are every failure seen, a test's plain failure included, as the text
+  // report's "Failures seen" are.
+  out += "<section id=\"crashes\"><h2>Failures seen</h2>\n";
   if (crashes.empty()) {
-    out += "<p class=\"muted\">No crashes recorded.</p>\n";
+    out += "<p class=\"muted\">No failures recorded.</p>\n";
   }
   for (size_t i = 0; i < crashes.size() && i < kMaxCrashes; ++i) {
     const json* crash = crashes[i];
@@ -952,7 +954,7 @@ void append_crashes(std::string& out, const json& report) {
                    excerpt.empty() ? std::string(kNa) : block_html(excerpt, kExcerptBytes));
   }
   if (crashes.size() > kMaxCrashes) {
-    fmt::format_to(std::back_inserter(out), "<p class=\"muted\">{} more crashes not shown.</p>\n",
+    fmt::format_to(std::back_inserter(out), "<p class=\"muted\">{} more failures not shown.</p>\n",
                    crashes.size() - kMaxCrashes);
   }
   out += "</section>\n";

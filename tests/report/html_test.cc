@@ -151,6 +151,17 @@ TEST(RenderHtml, IsOneSelfContainedDocument) {
   EXPECT_THAT(html, HasSubstr("content=\"default-src 'none'; style-src 'unsafe-inline'"));
 }
 
+// The report's crashes are every failure seen, a test's "fail: exit 1" too, as in the text report.
+TEST(RenderHtml, FailuresSeenAreHeadedAsFailuresNotCrashes) {
+  json report = sample_report();
+  report["crashes"][0]["title"] = "fail: exit 1";
+  const std::string html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("<h2>Failures seen</h2>"));
+  EXPECT_THAT(html, Not(HasSubstr("<h2>Crashes</h2>")));
+  report["crashes"] = json::array();
+  EXPECT_THAT(render_html(report), HasSubstr("No failures recorded."));
+}
+
 TEST(RenderHtml, HeaderShowsStatusCulpritConfidenceAndEstimates) {
   const std::string html = render_html(sample_report());
   EXPECT_THAT(html, HasSubstr("<header class=\"found\"><h1>flakebisect: regression found</h1>"));
