@@ -72,8 +72,9 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
 }
 
 bool counts_as_unjudged(store::RunOutcome outcome) {
-  return outcome == store::RunOutcome::kFail || outcome == store::RunOutcome::kCrash ||
-         outcome == store::RunOutcome::kHang;
+  // Not a plain failure that test.failure_outcomes leaves out: the test ran to its end there, and
+  // a bug that shows as a counted crash in a few of such runs must keep its commits testable.
+  return outcome == store::RunOutcome::kCrash || outcome == store::RunOutcome::kHang;
 }
 
 model::ModelOptions model_options(const config::DecisionConfig& decision) {

@@ -11,7 +11,8 @@
 //   infra, interrupted            not evidence
 //   a failed or skipped build     the commit is a skip
 //   unjudged runs piling up       the commit is a skip: kUnjudgedPerJudged runs that are not
-//                                 evidence (a hang or a crash that does not count, not infra) for
+//                                 evidence (a hang or a crash that does not count; not a plain
+//                                 failure left out, infra or an interrupted run) for
 //                                 each pass or failure plus one, as a commit whose kernel never
 //                                 reaches the test hangs every time; without this rule the
 //                                 planner, learning nothing there, would run it for ever
@@ -41,7 +42,7 @@ namespace flakebisect::engine {
 
 enum class Observation { kPass, kFail, kSkip, kNone };
 
-// Unjudged runs (Observation::kNone from a hang, a crash or a failure the policy leaves out) per
+// Unjudged runs (Observation::kNone from a hang or a crash the policy leaves out) per
 // judged one, plus one, after which a commit is a skip (see the rules above): five in a row at a
 // commit with no pass or failure yet.
 inline constexpr uint32_t kUnjudgedPerJudged = 5;
@@ -83,8 +84,9 @@ struct Evidence {
   uint64_t used_runs = 0;  // runs that became a pass or a failure
 };
 
-// Whether a run with this outcome that is not evidence counts toward unjudged_make_a_skip: a hang,
-// a crash or a failure the policy leaves out, not infra or an interrupted run.
+// Whether a run with this outcome that is not evidence counts toward unjudged_make_a_skip: a hang
+// or a crash the policy leaves out (another signature), not a plain failure it leaves out (the
+// test ran to its end), infra or an interrupted run.
 bool counts_as_unjudged(store::RunOutcome outcome);
 
 // Sums `runs` (rows of one test identity) per candidate; rows at other commits are ignored.

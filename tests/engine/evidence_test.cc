@@ -154,6 +154,19 @@ TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
   add("other", RunOutcome::kCrash, 5, "WARNING in xfs_reclaim");  // somebody else's crash
   const Evidence e = gather_evidence(runs, index_of, std::vector<bool>(6, false),
                                      policy({"fail", "crash"}, "ext4_"));
+  // With only crashes counted, a test's own failures are left out but not unjudged: the test ran
+  // to its end, and the bug's crash may come in a few of such runs.
+  std::vector<store::RunRecord> fails;
+  for (int i = 0; i < 20; ++i) {
+    store::RunRecord run;
+    run.sha = "hangs";
+    run.outcome = RunOutcome::kFail;
+    fails.push_back(run);
+  }
+  const Evidence crash_only =
+      gather_evidence(fails, index_of, std::vector<bool>(6, false), policy({"crash"}));
+  EXPECT_FALSE(crash_only.commits[0].skipped);
+  EXPECT_EQ(crash_only.unjudged_runs[0], 0U);
   EXPECT_TRUE(e.commits[0].skipped);
   EXPECT_FALSE(e.commits[1].skipped);
   EXPECT_FALSE(e.commits[2].skipped);
