@@ -111,7 +111,8 @@ bool rebuild_posterior(const config::Config& config,
   for (size_t x = 0; x < candidates.size(); ++x) {
     build_failed[x] = failed_builds.count(candidates[x].sha) > 0;
   }
-  const engine::Evidence evidence = engine::gather_evidence(runs, index_of, build_failed, *policy);
+  const engine::Evidence evidence =
+      engine::gather_evidence(runs, index_of, build_failed, *policy, dag->bad());
   const model::ModelOptions options = engine::model_options(config.decision);
   model::Posterior posterior(*dag, options);
   engine::apply_evidence(evidence, posterior);

@@ -218,7 +218,7 @@ class Session {
     }
 
     FB_ASSIGN_OR_RETURN(auto runs, store_.runs_for(spec.test_identity));
-    evidence_ = gather_evidence(runs, index_of_, build_failed_, policy_);
+    evidence_ = gather_evidence(runs, index_of_, build_failed_, policy_, dag_->bad());
     FB_ASSIGN_OR_RETURN(auto own_runs, store_.runs_for_bisection(id_));
     bisection_runs_ = own_runs.size();
 
@@ -923,10 +923,12 @@ class Session {
         break;
       case Observation::kNone:
         if (counts_as_unjudged(outcome.outcome) &&
-            unjudged_make_a_skip(++evidence_.unjudged_runs[x], evidence.passes + evidence.fails)) {
+            unjudged_make_a_skip(++evidence_.unjudged_runs[x], evidence.passes + evidence.fails,
+                                 x == dag_->bad())) {
           // Always hanging (a kernel that never reaches the test), or always another crash: the
           // planner learns nothing there and would run it for ever. gather_evidence() makes the
-          // same call from the store.
+          // same call from the same rows (a resume agrees; runs another bisection of the test adds
+          // later count there too).
           evidence.skipped = true;
           spdlog::info("bisection {}: {} skipped: {} runs there neither passed nor failed the test",
                        id_, short_sha(candidates_[x].sha), evidence_.unjudged_runs[x]);

@@ -97,7 +97,8 @@ model::PlannerOptions planner_options(const config::DecisionConfig& decision) {
 
 Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
                          const std::unordered_map<std::string, model::CommitIndex>& index_of,
-                         const std::vector<bool>& build_failed, const OutcomePolicy& policy) {
+                         const std::vector<bool>& build_failed, const OutcomePolicy& policy,
+                         model::CommitIndex bad) {
   Evidence evidence;
   evidence.commits.resize(build_failed.size());
   evidence.recorded_runs.assign(build_failed.size(), 0);
@@ -131,7 +132,7 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
   }
   for (size_t x = 0; x < evidence.commits.size(); ++x) {
     model::CommitEvidence& e = evidence.commits[x];
-    if (unjudged_make_a_skip(evidence.unjudged_runs[x], e.passes + e.fails)) {
+    if (unjudged_make_a_skip(evidence.unjudged_runs[x], e.passes + e.fails, x == bad)) {
       e.skipped = true;
     }
   }

@@ -13,8 +13,9 @@
 //   unjudged runs piling up       the commit is a skip: kUnjudgedPerJudged runs that are not
 //                                 evidence (a hang or a crash that does not count; not a plain
 //                                 failure left out, infra or an interrupted run) for
-//                                 each pass or failure plus one, as a commit whose kernel never
-//                                 reaches the test hangs every time; without this rule the
+//                                 each pass or failure plus one (at least kMinUnjudged), as a
+//                                 commit whose kernel never reaches the test hangs every time;
+//                                 without this rule the
 //                                 planner, learning nothing there, would run it for ever
 // Runs count whatever bisection recorded them, as long as their test identity is this bisection's
 // (identity.h) and their commit is one of its candidates.
@@ -43,13 +44,18 @@ namespace flakebisect::engine {
 enum class Observation { kPass, kFail, kSkip, kNone };
 
 // Unjudged runs (Observation::kNone from a hang or a crash the policy leaves out) per
-// judged one, plus one, after which a commit is a skip (see the rules above): five in a row at a
-// commit with no pass or failure yet.
+// judged one, plus one, after which a commit is a skip (see the rules above), and never before
+// kMinUnjudged of them (kMinUnjudgedAtBad at the bad commit, where a skip ends the bisection as not
+// reproduced): a bug that shows in a third of the runs among hangs must not lose its commits to a
+// run of bad luck (0.7^8 = 6%, 0.7^20 = 0.08%).
 inline constexpr uint32_t kUnjudgedPerJudged = 5;
+inline constexpr uint32_t kMinUnjudged = 8;
+inline constexpr uint32_t kMinUnjudgedAtBad = 20;
 
 // Whether a commit with these runs is a skip by that rule.
-inline bool unjudged_make_a_skip(uint32_t unjudged, uint32_t judged) {
-  return uint64_t{unjudged} >= uint64_t{kUnjudgedPerJudged} * (uint64_t{judged} + 1);
+inline bool unjudged_make_a_skip(uint32_t unjudged, uint32_t judged, bool bad_commit) {
+  return unjudged >= (bad_commit ? kMinUnjudgedAtBad : kMinUnjudged) &&
+         uint64_t{unjudged} >= uint64_t{kUnjudgedPerJudged} * (uint64_t{judged} + 1);
 }
 
 class OutcomePolicy {
@@ -91,9 +97,11 @@ bool counts_as_unjudged(store::RunOutcome outcome);
 
 // Sums `runs` (rows of one test identity) per candidate; rows at other commits are ignored.
 // build_failed[x]: the commit's tree has a failed or skipped build under the bisection's build key.
+// `bad`: the bad commit's index, for unjudged_make_a_skip().
 Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
                          const std::unordered_map<std::string, model::CommitIndex>& index_of,
-                         const std::vector<bool>& build_failed, const OutcomePolicy& policy);
+                         const std::vector<bool>& build_failed, const OutcomePolicy& policy,
+                         model::CommitIndex bad);
 
 // The model a bisection with these decision settings uses (every view of a bisection must compute
 // the same posterior from the same store).

@@ -507,7 +507,8 @@ class Collector {
     for (size_t x = 0; x < candidates_.size(); ++x) {
       build_failed[x] = builds_[x] && builds_[x]->status != store::BuildStatus::kOk;
     }
-    evidence_ = engine::gather_evidence(identity_runs_, model_index, build_failed, policy_);
+    evidence_ =
+        engine::gather_evidence(identity_runs_, model_index, build_failed, policy_, dag_->bad());
     for (const store::RunRecord& run : identity_runs_) {
       if (const auto x = index_of(run.sha)) counts_[*x].add(run.outcome);
     }

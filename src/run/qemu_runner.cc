@@ -161,9 +161,13 @@ std::string status_text(std::optional<int> status) {
 
 // The titles of a run's reports, in console order, at most kMaxCrashTitlesPerRun of them.
 std::vector<std::string> titles_of(const std::vector<CrashReport>& reports) {
+  // Distinct titles, in console order: a WARN_ON in a loop must not push the report that
+  // test.signature looks for out of the kept ones.
   std::vector<std::string> titles;
-  for (size_t k = 0; k < reports.size() && k < kMaxCrashTitlesPerRun; ++k) {
-    titles.push_back(reports[k].title);
+  for (size_t k = 0; k < reports.size() && titles.size() < kMaxCrashTitlesPerRun; ++k) {
+    if (std::find(titles.begin(), titles.end(), reports[k].title) == titles.end()) {
+      titles.push_back(reports[k].title);
+    }
   }
   return titles;
 }

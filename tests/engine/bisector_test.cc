@@ -255,7 +255,7 @@ TEST_F(BisectorTest, ACommitThatAlwaysHangsBecomesASkip) {
   for (const std::string& sha : hanging) {
     EXPECT_EQ(std::count_if(runner_.calls.begin(), runner_.calls.end(),
                             [&](const RunCall& call) { return call.sha == sha; }),
-              static_cast<long>(engine::kUnjudgedPerJudged))
+              static_cast<long>(engine::kMinUnjudged))
         << sha;
   }
 }
@@ -269,7 +269,7 @@ TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
   };
   const int64_t id = create_running(store_, history_, test_config());
   ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kNotReproduced);
-  EXPECT_EQ(runner_.calls.size(), engine::kUnjudgedPerJudged);
+  EXPECT_EQ(runner_.calls.size(), engine::kMinUnjudgedAtBad);
   EXPECT_THAT(result_of(store_, id)["reason"].get<std::string>(),
               HasSubstr("its runs neither passed nor failed"));
 }

@@ -80,7 +80,7 @@ TEST(GatherEvidence, ACrashWhoseSecondReportIsOursIsAFailure) {
   runs[1].sha = "b";
   runs[1].crash_titles.clear();  // as stored before schema 6
   const Evidence e = gather_evidence(runs, index_of, {false, false},
-                                     policy({"fail", "crash"}, "^BUG: .* in ext4_"));
+                                     policy({"fail", "crash"}, "^BUG: .* in ext4_"), 1);
   EXPECT_EQ(e.commits[0].fails, 1U);
   EXPECT_EQ(e.unjudged_runs[0], 0U);
   EXPECT_EQ(e.commits[1].fails, 0U);
@@ -106,10 +106,10 @@ TEST(GatherEvidence, SumsPerCommitWhateverTheRowOrder) {
   add("elsewhere", RunOutcome::kFail);
   add("c", RunOutcome::kFail);
   const OutcomePolicy p = policy({"fail", "crash"});
-  const Evidence first = gather_evidence(runs, index_of, {false, false, false}, p);
+  const Evidence first = gather_evidence(runs, index_of, {false, false, false}, p, 2);
   std::mt19937 rng(5);
   std::shuffle(runs.begin(), runs.end(), rng);
-  const Evidence second = gather_evidence(runs, index_of, {false, false, false}, p);
+  const Evidence second = gather_evidence(runs, index_of, {false, false, false}, p, 2);
   for (const Evidence* e : {&first, &second}) {
     EXPECT_EQ(e->commits[0].passes, 1U);
     EXPECT_EQ(e->commits[2].fails, 2U);
@@ -122,7 +122,7 @@ TEST(GatherEvidence, SumsPerCommitWhateverTheRowOrder) {
 
 TEST(GatherEvidence, AFailedBuildMakesTheCommitASkip) {
   const std::unordered_map<std::string, model::CommitIndex> index_of = {{"a", 0}, {"b", 1}};
-  const Evidence e = gather_evidence({}, index_of, {false, true}, policy({"fail"}));
+  const Evidence e = gather_evidence({}, index_of, {false, true}, policy({"fail"}), 1);
   EXPECT_FALSE(e.commits[0].skipped);
   EXPECT_TRUE(e.commits[1].skipped);
 }
@@ -131,7 +131,8 @@ TEST(GatherEvidence, AFailedBuildMakesTheCommitASkip) {
 // nothing, and without the rule the planner would run it for ever.
 TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
   const std::unordered_map<std::string, model::CommitIndex> index_of = {
-      {"hangs", 0}, {"four", 1}, {"mostly", 2}, {"more", 3}, {"infra", 4}, {"other", 5}};
+      {"hangs", 0}, {"four", 1},  {"mostly", 2}, {"more", 3},
+      {"infra", 4}, {"other", 5}, {"bad", 6}};
   std::vector<store::RunRecord> runs;
   auto add = [&](std::string sha, RunOutcome outcome, int times,
                  std::optional<std::string> signature = std::nullopt) {
@@ -143,17 +144,18 @@ TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
       runs.push_back(run);
     }
   };
-  add("hangs", RunOutcome::kHang, 5);
-  add("four", RunOutcome::kHang, 4);
+  add("hangs", RunOutcome::kHang, 8);
+  add("four", RunOutcome::kHang, 7);    // fewer than kMinUnjudged
   add("mostly", RunOutcome::kHang, 9);  // 9 unjudged, 1 judged: below 5 x (1 + 1)
   add("mostly", RunOutcome::kPass, 1);
   add("more", RunOutcome::kHang, 10);
   add("more", RunOutcome::kFail, 1);
   add("infra", RunOutcome::kInfra, 20);                           // the environment, not the commit
   add("infra", RunOutcome::kInterrupted, 20);                     // nor a run cut short
-  add("other", RunOutcome::kCrash, 5, "WARNING in xfs_reclaim");  // somebody else's crash
-  const Evidence e = gather_evidence(runs, index_of, std::vector<bool>(6, false),
-                                     policy({"fail", "crash"}, "ext4_"));
+  add("other", RunOutcome::kCrash, 8, "WARNING in xfs_reclaim");  // somebody else's crash
+  add("bad", RunOutcome::kHang, 19);  // the bad commit needs kMinUnjudgedAtBad
+  const Evidence e = gather_evidence(runs, index_of, std::vector<bool>(7, false),
+                                     policy({"fail", "crash"}, "ext4_"), 6);
   // With only crashes counted, a test's own failures are left out but not unjudged: the test ran
   // to its end, and the bug's crash may come in a few of such runs.
   std::vector<store::RunRecord> fails;
@@ -164,7 +166,7 @@ TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
     fails.push_back(run);
   }
   const Evidence crash_only =
-      gather_evidence(fails, index_of, std::vector<bool>(6, false), policy({"crash"}));
+      gather_evidence(fails, index_of, std::vector<bool>(7, false), policy({"crash"}), 6);
   EXPECT_FALSE(crash_only.commits[0].skipped);
   EXPECT_EQ(crash_only.unjudged_runs[0], 0U);
   EXPECT_TRUE(e.commits[0].skipped);
@@ -175,7 +177,12 @@ TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
   EXPECT_EQ(e.commits[3].fails, 1U);  // the evidence stays
   EXPECT_FALSE(e.commits[4].skipped);
   EXPECT_TRUE(e.commits[5].skipped);
-  EXPECT_EQ(e.unjudged_runs, (std::vector<uint32_t>{5, 4, 9, 10, 0, 5}));
+  EXPECT_FALSE(e.commits[6].skipped);
+  EXPECT_EQ(e.unjudged_runs, (std::vector<uint32_t>{8, 7, 9, 10, 0, 8, 19}));
+  EXPECT_TRUE(unjudged_make_a_skip(kMinUnjudgedAtBad, 0, /*bad_commit=*/true));
+  EXPECT_FALSE(unjudged_make_a_skip(kMinUnjudged, 0, /*bad_commit=*/true));
+  // A bug in a third of the runs among hangs: five hangs in a row are bad luck, not a skip.
+  EXPECT_FALSE(unjudged_make_a_skip(5, 0, /*bad_commit=*/false));
 }
 
 TEST(ApplyEvidence, GivesTheSamePosteriorAsRecordingRunByRun) {

@@ -365,6 +365,29 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   EXPECT_EQ(results[0].crash_titles.back(), "WARNING in ext4_f16");
 }
 
+// A WARN_ON in a loop repeats one title: the kept titles are distinct, so the report that
+// test.signature looks for, after twenty of them, is still kept.
+TEST_F(QemuRunnerTest, RepeatedReportsKeepOneTitleSoALaterOneIsNotCutOff) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+for i in $(seq 1 20); do
+  echo "------------[ cut here ]------------"
+  echo "WARNING: CPU: 0 PID: 77 at mm/page_alloc.c:4410 __alloc_pages+0x1a/0x40"
+  echo "RIP: 0010:__alloc_pages+0x1a/0x40"
+  echo "---[ end trace 0000000000000000 ]---"
+done
+echo "BUG: unable to handle page fault for address: ffff888000000000"
+echo "RIP: 0010:ext4_dio_write_iter+0x1a/0x30"
+echo "flakebisect: end run 0"; echo "FB1 end 0 1 200 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_THAT(results[0].crash_titles,
+              ElementsAre("WARNING in __alloc_pages",
+                          "BUG: unable to handle page fault in ext4_dio_write_iter"));
+}
+
 TEST_F(QemuRunnerTest, AReportBelongsToTheRunItWasPrintedIn) {
   auto qemu = runner(R"SH(
 echo "FB1 ready" >>"$R"
