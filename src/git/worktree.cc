@@ -303,8 +303,12 @@ int unlink_link_in_the_way(const char* dir, const git_tree_entry* entry, void* p
     // that stays; except a link where the old tree has a directory and the target a file, which
     // it deletes without writing the file: that becomes an empty directory, which libgit2
     // replaces by the file. The old tree's walk deals only with the paths it alone has.
-    const bool replace = !scan.old_walk && kind == Kind::kFile && other == Kind::kDirectory;
-    if (scan.old_walk ? other == Kind::kNone : (other == Kind::kNone || other == kind || replace)) {
+    // The same holds the other way: a link where the old tree has a directory and the target a
+    // link is deleted and the target's link never written; as an empty directory it is replaced.
+    const bool replace = scan.old_walk ? kind == Kind::kDirectory && other == Kind::kLink
+                                       : kind == Kind::kFile && other == Kind::kDirectory;
+    if (scan.old_walk ? other == Kind::kNone || replace
+                      : (other == Kind::kNone || other == kind || replace)) {
       if (::unlink(scan.path.c_str()) != 0 && errno != ENOENT) {
         scan.error = make_error(ErrorCode::kIo, "{}: unlink: {}", scan.path, std::strerror(errno));
         return -1;

@@ -372,6 +372,40 @@ TEST_F(WorktreeTest, BuildOutputAndItsLinksSurviveTheCheckForLinks) {
   EXPECT_EQ(read(root_ / "cache" / "built.o"), "object code");
 }
 
+// A directory that becomes a tracked link, with a test's link to somewhere else in its place: the
+// checkout makes the tracked link (libgit2 1.5 deleted the foreign one and wrote nothing).
+TEST(WorktreeLinks, ADirectoryThatBecomesATrackedLinkIsWrittenWhenALinkIsInItsPlace) {
+  TempDir root("root");
+  const fs::path user = root.path() / "user";
+  fs::create_directories(user);
+  run_git(user, {"init", "-q", "-b", "main"});
+  run_git(user, {"config", "user.email", "a@b"});
+  run_git(user, {"config", "user.name", "a"});
+  write(user / "d" / "x", "x\n");
+  write(user / "d" / "y", "y\n");
+  write(user / "k" / "z", "z\n");
+  run_git(user, {"add", "-A"});
+  run_git(user, {"commit", "-q", "-m", "one"});
+  const std::string one = trim(run_git(user, {"rev-parse", "HEAD"}));
+  fs::remove_all(user / "d");
+  fs::create_directory_symlink("k", user / "d");
+  run_git(user, {"add", "-A"});
+  run_git(user, {"commit", "-q", "-m", "two"});
+  const std::string two = trim(run_git(user, {"rev-parse", "HEAD"}));
+  write(root.path() / "outside" / "x", "user data\n");
+
+  const fs::path wt = root.path() / "wt";
+  Worktree worktree = open_or_die(user, wt);
+  checkout_or_die(worktree, one);
+  fs::remove_all(wt / "d");
+  fs::create_directory_symlink(root.path() / "outside", wt / "d");
+  checkout_or_die(worktree, two);
+  ASSERT_TRUE(fs::is_symlink(wt / "d"));
+  EXPECT_EQ(fs::read_symlink(wt / "d"), "k");
+  EXPECT_EQ(read(root.path() / "outside" / "x"), "user data\n");
+  EXPECT_EQ(run_git(wt, {"status", "--porcelain"}), "");
+}
+
 TEST(WorktreeLinks, TrackedLinksCheckOutAsLinks) {
   // one: "f" a file, "ln" a link to it, "dirln" a link to "dir". two: "f" a link to "dir/x", "ln"
   // a link to "dir/x", "dirln" unchanged.
