@@ -126,6 +126,15 @@ TEST_F(QemuBootTest, TheScratchMountAndUnmountAreInsideTheRunsConsoleWindow) {
   }
 }
 
+// A child the reproducer left behind keeps /scratch busy: detached, its writeback (and what the
+// kernel says about it) would fall in the next run's window, so the boot ends after this run.
+TEST_F(QemuBootTest, AScratchThatStaysBusyEndsTheBootAfterItsRun) {
+  auto o = options(script("leaves-a-child", "cd /scratch && (sleep 100000 &) && exit 0"));
+  const auto results = boot(o, 2);
+  ASSERT_EQ(results.size(), 1u);  // the batch ends with the boot; the engine plans the next one
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail << console_of(results[0]);
+}
+
 TEST_F(QemuBootTest, AFailingReproducerIsAFailWithItsOutput) {
   const auto results = boot(
       options(script("fail", "echo 'cmpbuf: offset 1024: Expected 0x01, got 0x00'; exit 1")), 2);
