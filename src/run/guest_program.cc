@@ -97,4 +97,15 @@ std::optional<std::string> why_guest_cannot_run(const ProgramFacts& facts,
   return std::nullopt;
 }
 
+std::optional<std::string> guest_cannot_run(
+    const std::string& path, const std::function<std::set<std::string>()>& list_applets) {
+  const ProgramFacts facts = read_program_facts(path);
+  std::set<std::string> applets;
+  if (facts.interpreter && *facts.interpreter != "/bin/sh" &&
+      *facts.interpreter != "/bin/busybox") {
+    applets = list_applets();
+  }
+  return why_guest_cannot_run(facts, applets);
+}
+
 }  // namespace flakebisect::run

@@ -9,6 +9,7 @@
 // Thread rules: pure functions.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,16 +22,8 @@ namespace flakebisect::run {
 // script.
 std::optional<std::string> script_interpreter(std::string_view head);
 
-// Why the program at `path` cannot run in the guest, or nullopt when it can (or cannot be told):
-//   - a script whose interpreter is not /bin/<a name in `applets`> ("/bin/sh" always is);
-//   - an ELF executable for another machine than x86-64 or i386, or one that is dynamically
-//     linked (it has a PT_INTERP program header).
-// `applets` are busybox's applet names (`busybox --list`); only asked for when needed, through
-// `list_applets`, which may fail (then only /bin/sh and /bin/busybox are known).
-template <typename ListApplets>
-std::optional<std::string> guest_cannot_run(const std::string& path, ListApplets list_applets);
-
-// Reads the program's interpreter and ELF facts; kept separate so the template above stays small.
+// What the guest needs to know of a program: its interpreter if it is a script, and if it is ELF,
+// whether it is for this machine and dynamically linked.
 struct ProgramFacts {
   std::optional<std::string> interpreter;  // a script's
   bool elf = false;
@@ -39,19 +32,17 @@ struct ProgramFacts {
 };
 ProgramFacts read_program_facts(const std::string& path);
 
-// Why a program with these facts cannot run in a guest with these applets.
+// Why a program with these facts cannot run in a guest with these applets, or nullopt when it can:
+//   - a script whose interpreter is not /bin/<a name in `applets`> ("/bin/sh" always is);
+//   - an ELF executable for another machine than x86-64 or i386, or one that is dynamically
+//     linked (it has a PT_INTERP program header).
 std::optional<std::string> why_guest_cannot_run(const ProgramFacts& facts,
                                                 const std::set<std::string>& applets);
 
-template <typename ListApplets>
-std::optional<std::string> guest_cannot_run(const std::string& path, ListApplets list_applets) {
-  const ProgramFacts facts = read_program_facts(path);
-  std::set<std::string> applets;
-  if (facts.interpreter && *facts.interpreter != "/bin/sh" &&
-      *facts.interpreter != "/bin/busybox") {
-    applets = list_applets();
-  }
-  return why_guest_cannot_run(facts, applets);
-}
+// The same for the program at `path` (nullopt also when it cannot be told). `list_applets` gives
+// busybox's applet names (`busybox --list`), and is called only for a script whose interpreter is
+// neither /bin/sh nor /bin/busybox; it may return none (then only those two are known).
+std::optional<std::string> guest_cannot_run(
+    const std::string& path, const std::function<std::set<std::string>()>& list_applets);
 
 }  // namespace flakebisect::run
