@@ -59,6 +59,9 @@ class Builder {
   virtual ~Builder() = default;
   // False when there is nothing to build (build() is then never called).
   virtual bool needs_build() const = 0;
+  // Whether a build stays usable once made (an artifact cache). False when it lives in the
+  // worktree, so that going back to a commit built before builds it again: the planner charges it.
+  virtual bool keeps_builds() const { return true; }
   virtual base::Result<BuildOutcome> build(const CommitCheckout& checkout) = 0;
 };
 
@@ -69,6 +72,7 @@ class CommandBuilder final : public Builder {
                  std::chrono::milliseconds timeout);
 
   bool needs_build() const override { return !argv_.empty(); }
+  bool keeps_builds() const override { return false; }  // it builds in the worktree
   base::Result<BuildOutcome> build(const CommitCheckout& checkout) override;
 
  private:

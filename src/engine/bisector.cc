@@ -241,9 +241,7 @@ class Session {
       counts.push_back(per_boot);
       planner.reproduce_runs = per_boot;
     }
-    // build.command builds in the worktree, so going back to a commit rebuilds it; the kernel
-    // builder finds it in its artifact cache.
-    planner.builds_kept = !builder_->needs_build() || config_.kernel.has_value();
+    planner.builds_kept = !builder_->needs_build() || builder_->keeps_builds();
     planner_.emplace(std::move(planner));
     stop_options_.confidence = config_.decision.confidence;
     stop_options_.max_reproduce_runs = config_.decision.max_reproduce_runs;

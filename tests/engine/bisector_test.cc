@@ -864,6 +864,7 @@ TEST_F(BisectorTest, AFixedKernelFragmentRetriesTheCommitsWhoseBuildFailedWithTh
   // its symbols there), so the answer is a set; fixed, the fragment builds it.
   const std::string fragment = (dir_ / "debug.config").native();
   std::ofstream(fragment) << "CONFIG_EXT4_FS=y\n";
+  builder_.keeps = true;  // as the kernel builder, with its artifact cache
   builder_.fn = [&](const build::CommitCheckout& checkout) -> base::Result<build::BuildOutcome> {
     build::BuildOutcome outcome;
     outcome.ok = checkout.sha != history_.planted_sha() ||

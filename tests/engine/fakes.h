@@ -48,12 +48,14 @@ class FakeBuilder final : public build::Builder {
  public:
   using Fn = std::function<base::Result<build::BuildOutcome>(const build::CommitCheckout&)>;
   bool needs = true;
+  bool keeps = false;  // as build.command's builder: a build lives in the worktree
   Fn fn = [](const build::CommitCheckout&) -> base::Result<build::BuildOutcome> {
     return build::BuildOutcome{};
   };
   std::vector<std::string> built;  // SHAs, in order
 
   bool needs_build() const override { return needs; }
+  bool keeps_builds() const override { return keeps; }
   base::Result<build::BuildOutcome> build(const build::CommitCheckout& checkout) override {
     built.push_back(checkout.sha);
     return fn(checkout);
@@ -98,6 +100,7 @@ class ForwardingBuilder final : public build::Builder {
  public:
   explicit ForwardingBuilder(FakeBuilder* target) : target_(target) {}
   bool needs_build() const override { return target_->needs_build(); }
+  bool keeps_builds() const override { return target_->keeps_builds(); }
   base::Result<build::BuildOutcome> build(const build::CommitCheckout& c) override {
     return target_->build(c);
   }
