@@ -1230,11 +1230,19 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
     }
     const auto now = Clock::now();
     if (!boot.ready && now - boot.started > options_.qemu.boot_timeout) {
-      end_abnormally(boot.console.text(),
-                     boot.console.total() == 0 ? store::RunOutcome::kInfra
-                                               : store::RunOutcome::kHang,
-                     fmt::format("the guest was not ready after {} s (qemu.boot_timeout)",
-                                 options_.qemu.boot_timeout.count()));
+      // A kernel built from the commit that never gets to run anything hangs at boot: that is
+      // the commit's. qemu.kernel is the same prebuilt kernel at every commit, and nothing of the
+      // commit runs before "ready" (the reproducer comes after it): not booting then is the
+      // host's doing (a TCG guest starved on a busy host), not a result.
+      const bool prebuilt = !options_.qemu.kernel.empty();
+      end_abnormally(
+          boot.console.text(),
+          boot.console.total() == 0 || prebuilt ? store::RunOutcome::kInfra
+                                                : store::RunOutcome::kHang,
+          fmt::format("the guest was not ready after {} s (qemu.boot_timeout){}",
+                      options_.qemu.boot_timeout.count(),
+                      prebuilt ? fmt::format(" with the prebuilt kernel {}", options_.qemu.kernel)
+                               : std::string()));
     } else if (boot.ready && now - boot.last_event > run_deadline) {
       // In a run this is the run's hang (an unmount that never returns included). Between runs
       // the guest only reads its own files: whatever stopped it is no run's doing.

@@ -30,9 +30,10 @@
 //   a crash report on the console during the run (or a panic that ended QEMU) crash;
 //   no "end" within test.timeout + grace of a run's "begin" (an unmount that never returns
 //   included), or no "ready" within qemu.boot_timeout hang (infra if the kernel printed nothing
-//   at all); QEMU failing to start, exiting without a crash report, a scratch disk the guest
-//   cannot mount (with no report while mounting), modules that do not load, anything between two
-//   runs (a report, QEMU ending, no next "begin" within test.timeout + grace) infra.
+//   at all, or is qemu.kernel: a prebuilt kernel is the same at every commit); QEMU failing to
+//   start, exiting without a crash report, a scratch disk the guest cannot mount (with no report
+//   while mounting), modules that do not load, anything between two runs (a report, QEMU ending, no
+//   next "begin" within test.timeout + grace) infra.
 // A crash, hang or infra ends the boot; the batch then ends early (the engine plans again).
 //
 // Accel: "auto" tries KVM once per runner with a probe boot that must print within a few seconds

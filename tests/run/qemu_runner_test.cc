@@ -627,11 +627,29 @@ TEST_F(QemuRunnerTest, ASilentGuestThatNeverGetsReadyIsInfraAndATalkingOneAHang)
   auto results = batch(silent, 1);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kInfra);
-  auto talking = runner("echo 'Linux version 6.1'; echo 'Run /init as init process'; sleep 30");
+  // A kernel built from the commit that prints but never gets ready hangs at boot.
+  const std::string talking_guest = "echo 'Linux version 6.1'; echo 'Run /init'; sleep 30";
+  QemuRunnerOptions built = options(talking_guest);
+  built.qemu.kernel.clear();
+  const std::string artifact = dir_.file("artifact");
+  std::filesystem::create_directories(artifact);
+  std::ofstream(artifact + "/bzImage") << "not really a kernel";
+  checkout_.artifact = artifact;
+  QemuRunner talking(processes_, built);
   results = batch(talking, 1);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kHang);
   EXPECT_THAT(results[0].detail, HasSubstr("qemu.boot_timeout"));
+}
+
+TEST_F(QemuRunnerTest, APrebuiltKernelThatNeverGetsReadyIsInfraNotTheCommitsHang) {
+  // qemu.kernel boots at every commit and nothing of the commit runs before "ready": a boot that
+  // stalls (a TCG guest on a busy host) says nothing about the commit.
+  auto talking = runner("echo 'Linux version 6.1'; echo 'Run /init as init process'; sleep 30");
+  const auto results = batch(talking, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kInfra);
+  EXPECT_THAT(results[0].detail, HasSubstr("qemu.boot_timeout) with the prebuilt kernel"));
 }
 
 TEST_F(QemuRunnerTest, QemuFailingToStartIsInfraWithItsMessage) {
