@@ -154,6 +154,27 @@ TEST_F(QemuBootTest, AGuestPanicIsACrashWithTheKernelsTitle) {
   EXPECT_THAT(console_of(results[0]), HasSubstr("sysrq"));
 }
 
+TEST_F(QemuBootTest, AHungTaskIsACrashNamedByTheFunctionItHangsIn) {
+  // A writer blocked on a frozen scratch filesystem is a task in D state; with a 2 s threshold
+  // khungtaskd reports it. The report's trace is printed at KERN_INFO: the guest's console
+  // loglevel must show it, or the title can only be the task's name.
+  const auto results = boot(options(script("hung", R"SH(
+echo 2 > /proc/sys/kernel/hung_task_timeout_secs
+fsfreeze --freeze "$SCRATCH_MNT" || exit 2
+echo data > "$SCRATCH_MNT/file" &
+sleep 8
+fsfreeze --unfreeze "$SCRATCH_MNT"
+wait
+exit 0)SH")),
+                            2);
+  ASSERT_EQ(results.size(), 1u) << "a kernel report ends the boot: " << results[0].detail
+                                << console_of(results[0]);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash) << results[0].detail;
+  EXPECT_THAT(results[0].signature, Optional(StartsWith("INFO: task hung in ")))
+      << results[0].detail;
+  EXPECT_THAT(results[0].detail, HasSubstr("Call Trace:"));
+}
+
 TEST_F(QemuBootTest, AReproducerThatNeverEndsIsAHang) {
   auto o = options(script("hang", "sleep 100000"));
   o.run_timeout = std::chrono::milliseconds(3000);
