@@ -2,16 +2,23 @@
 # kernel-build-bench.sh: how long flakebisect's kernel builds take on this machine.
 #
 # Builds `make tinyconfig` + configs/kernel/qemu-guest.config (what KernelBuilder does with
-# base = "tinyconfig") with make O=<dir> and CC="ccache gcc", and prints the wall time of:
+# base = "tinyconfig") with make O=<source>/.flakebisect-obj, where KernelBuilder puts it, and
+# CC="ccache gcc", and prints the wall time of:
 #   cold          first build, empty O= directory, empty ccache
 #   no change     the same build again
 #   one file      after a one-line change to fs/ext4/inode.c
 #   clean, warm   empty O= directory again, ccache warm (a bisection's first build after a restart)
+#   other tree    the same sources at another path (a hard-linked copy), its own O= inside it,
+#                 ccache warm: the first build of another bisection, in its own worktree
+# With -x also:
+#   other, O= out the same in a third copy with O= outside the tree, as before 2026-11-28: kbuild
+#                 then names the sources by their absolute path, which differs per worktree
 #
-# usage: scripts/kernel-build-bench.sh [-j JOBS] [-w WORKDIR] [KERNEL_SOURCE_DIR]
+# usage: scripts/kernel-build-bench.sh [-j JOBS] [-w WORKDIR] [-x] [KERNEL_SOURCE_DIR]
 #
 # Without KERNEL_SOURCE_DIR it unpacks Debian's linux-source-6.1 (/usr/src/linux-source-6.1.tar.xz)
-# into WORKDIR once. A given source tree is modified only for the "one file" row and restored.
+# into WORKDIR once. A given source tree is modified only for the "one file" row and restored, and
+# gets the O= directory .flakebisect-obj, which is removed at the end.
 # ccache uses a private directory under WORKDIR, so your own cache is neither used nor disturbed.
 # Takes 10+ minutes on two cores.
 set -euo pipefail
@@ -23,13 +30,15 @@ jobs=$(($(nproc) + 1))
 workdir=${TMPDIR:-/tmp}/flakebisect-kernel-bench
 
 usage() {
-  echo "usage: $0 [-j JOBS] [-w WORKDIR] [KERNEL_SOURCE_DIR]" >&2
+  echo "usage: $0 [-j JOBS] [-w WORKDIR] [-x] [KERNEL_SOURCE_DIR]" >&2
   exit 2
 }
-while getopts "j:w:h" opt; do
+outside=no
+while getopts "j:w:xh" opt; do
   case $opt in
   j) jobs=$OPTARG ;;
   w) workdir=$OPTARG ;;
+  x) outside=yes ;;
   *) usage ;;
   esac
 done
@@ -66,7 +75,7 @@ fi
   exit 2
 }
 
-obj=$workdir/obj
+obj=$src/.flakebisect-obj
 log=$workdir/build.log
 export CCACHE_DIR=$workdir/ccache
 # What KernelBuilder sets, so that rebuilds are reproducible and hit in ccache.
@@ -138,8 +147,28 @@ trap - EXIT
 
 configure
 timed_build "clean, warm"
+rm -rf "$obj"
+
+# Another bisection's worktree: the same files at another path.
+other=$workdir/other-tree
+rm -rf "$other"
+cp -al "$src" "$other"
+rm -rf "$other/.flakebisect-obj"
+src=$other obj=$other/.flakebisect-obj
+configure
+timed_build "other tree"
+if [[ $outside == yes ]]; then
+  third=$workdir/third-tree
+  rm -rf "$third" "$workdir/obj-outside"
+  cp -al "$other" "$third"
+  rm -rf "$third/.flakebisect-obj"
+  src=$third obj=$workdir/obj-outside
+  configure
+  timed_build "other, O= out"
+fi
 
 printf '\n%-14s %11s %8s %8s\n' "build" "seconds" "hits" "misses"
 printf '%s\n' "${rows[@]}"
 printf '\n(%s, gcc %s, %d CPUs, make -j%d, bzImage %d KiB)\n' "$(basename "$src")" \
   "$(gcc -dumpfullversion)" "$(nproc)" "$jobs" $(($(stat -c %s "$obj/arch/x86/boot/bzImage") / 1024))
+rm -rf "$other" "${third:-}" "$workdir/obj-outside"

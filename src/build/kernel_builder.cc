@@ -597,13 +597,16 @@ std::string merge_config(std::string_view config, const std::vector<ConfigSettin
   return merged;
 }
 
+std::string obj_dir_in(const std::string& worktree, std::string_view name) {
+  return (fs::path(worktree) / name).native();
+}
+
 KernelBuilder::KernelBuilder(base::ProcessRunner& processes, config::KernelConfig kernel,
                              std::chrono::milliseconds timeout, KernelBuilderOptions options)
     : processes_(processes),
       kernel_(std::move(kernel)),
       timeout_(timeout),
       options_(std::move(options)),
-      obj_dir_(options_.build_root + "/obj"),
       compiler_(kbuild_compiler(kernel_.make)) {
   const bool ccache_available =
       options_.ccache_available.value_or(base::find_executable("ccache").has_value());
@@ -677,6 +680,14 @@ base::Result<BuildOutcome> KernelBuilder::build(const CommitCheckout& checkout) 
   if (!lock) {
     return std::move(lock).error().context(fmt::format("build {}", checkout.sha.substr(0, 12)));
   }
+  // The O= directory that builds with these settings shared before it moved into the worktrees:
+  // several GB nothing uses any more.
+  if (const std::string old_obj = options_.build_root + "/obj"; fs::is_directory(old_obj)) {
+    std::error_code error;
+    const auto removed = fs::remove_all(old_obj, error);
+    spdlog::info("build: removed the old shared build directory {} ({} files){}", old_obj, removed,
+                 error ? ": " + error.message() : std::string());
+  }
   auto outcome = build_unwrapped(checkout);
   if (!outcome) {
     return std::move(outcome).error().context(fmt::format("build {}", checkout.sha.substr(0, 12)));
@@ -684,7 +695,8 @@ base::Result<BuildOutcome> KernelBuilder::build(const CommitCheckout& checkout) 
   return outcome;
 }
 
-std::vector<std::string> KernelBuilder::make_argv(std::vector<std::string> args) const {
+std::vector<std::string> KernelBuilder::make_argv(const std::string& obj_dir,
+                                                  std::vector<std::string> args) const {
   std::vector<std::string> argv;
   for (size_t i = 0; i < kernel_.make.size(); ++i) {
     if (use_ccache_ && i > 0 && kernel_.make[i].starts_with("CC=")) {
@@ -692,7 +704,7 @@ std::vector<std::string> KernelBuilder::make_argv(std::vector<std::string> args)
     }
     argv.push_back(kernel_.make[i]);
   }
-  argv.push_back("O=" + obj_dir_);
+  argv.push_back("O=" + obj_dir);
   // The make target is the last argument; CC goes just before it.
   std::string target = std::move(args.back());
   args.pop_back();
@@ -707,7 +719,7 @@ std::vector<std::string> KernelBuilder::make_argv(std::vector<std::string> args)
 base::ProcessOptions KernelBuilder::make_options(const CommitCheckout& checkout,
                                                  std::vector<std::string> args) const {
   base::ProcessOptions options;
-  options.argv = make_argv(std::move(args));
+  options.argv = make_argv(obj_dir_in(checkout.worktree, options_.obj_dir_name), std::move(args));
   options.cwd = checkout.worktree;
   options.inherit_env = false;
   options.env_set = kept_environment();
@@ -752,11 +764,12 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
   // Fragment problems are the user's to fix, before anything runs.
   FB_ASSIGN_OR_RETURN(const std::vector<ConfigSetting> settings,
                       load_kernel_fragments(kernel_.fragments));
-  FB_TRY(base::make_private_dir(obj_dir_));
+  const std::string obj_dir = obj_dir_in(checkout.worktree, options_.obj_dir_name);
+  FB_TRY(base::make_private_dir(obj_dir));
   FB_TRY(base::make_private_dir(options_.log_dir));
   FB_TRY(base::make_private_dir(options_.cache_root));
   const std::string log_path = new_log_path(options_.log_dir, sha12);
-  const std::string config_path = obj_dir_ + "/.config";
+  const std::string config_path = obj_dir + "/.config";
   std::string log;  // everything so far, written to log_path whenever the build ends
 
   // A build that did not end by itself (its timeout, a stop, kill -9 of flakebisect, a power cut)
@@ -771,12 +784,12 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
   // the objects that use it, and writes auto.conf (atomically), which the next syncconfig compares
   // the config with. Without them the objects the cut-short build did not reach would not be
   // rebuilt for the symbols it changed (or, without auto.conf, every object would be).
-  const std::string marker = obj_dir_ + "/" + std::string(kBuildInProgressMarker);
+  const std::string marker = obj_dir + "/" + std::string(kBuildInProgressMarker);
   if (struct stat st{}; ::stat(marker.c_str(), &st) == 0) {
     struct timespec since = st.st_mtim;
     since.tv_sec -= kCutShortSlack.count();
     FB_ASSIGN_OR_RETURN(const size_t removed,
-                        remove_files_written_since(obj_dir_, since, kBuildInProgressMarker));
+                        remove_files_written_since(obj_dir, since, kBuildInProgressMarker));
     // Only now: a removal that fails half-way is tried again by the next build.
     if (::unlink(marker.c_str()) != 0 && errno != ENOENT) {
       return base::os_error(marker, errno);
@@ -785,9 +798,9 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
     log += fmt::format(
         "# the previous build in {} was cut short: removed the {} it wrote, which kbuild "
         "remakes\n",
-        obj_dir_, files);
+        obj_dir, files);
     spdlog::info("build {}: the previous build in {} was cut short; removed the {} it wrote", sha12,
-                 obj_dir_, files);
+                 obj_dir, files);
   } else if (errno != ENOENT) {
     return base::os_error(marker, errno);
   }
@@ -924,8 +937,8 @@ base::Result<BuildOutcome> KernelBuilder::build_unwrapped(const CommitCheckout& 
 
   // 7. Into the cache.
   const std::string arch_image =
-      fmt::format("{}/arch/{}/boot/{}", obj_dir_, kbuild_arch_dir(kernel_.make), kernel_.target);
-  const std::string top_image = obj_dir_ + "/" + kernel_.target;
+      fmt::format("{}/arch/{}/boot/{}", obj_dir, kbuild_arch_dir(kernel_.make), kernel_.target);
+  const std::string top_image = obj_dir + "/" + kernel_.target;
   std::error_code ignored;
   const std::string image = fs::is_regular_file(arch_image, ignored) ? arch_image : top_image;
   if (!fs::is_regular_file(image, ignored)) {

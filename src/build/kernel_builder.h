@@ -2,7 +2,8 @@
 // fragments, `make olddefconfig`, `make -jN O=dir`), checks that the config it asked for is the
 // config it got, and keeps every image in an artifact cache keyed by what went into it.
 //
-// build(checkout), in checkout.worktree (a kernel tree at the commit), with O=<build_root>/obj:
+// build(checkout), in checkout.worktree (a kernel tree at the commit), with O=<worktree>/
+// .flakebisect-obj (kObjDirName: why there, below):
 //   1. base config: `make O=<obj> defconfig|tinyconfig|allnoconfig`, or a copy of the .config file
 //      the base names;
 //   2. the fragments merged over <obj>/.config in order, later lines winning (what
@@ -55,7 +56,7 @@
 // development header, named with its Debian package, a SIGKILL under make as builder.h's
 // killed_in() sees it, a process that could not be started). Errors read "build <sha12>: ...".
 //
-// Thread rules: one thread at a time (the O= directory is shared between builds).
+// Thread rules: one thread at a time (builds with the same settings take turns, see build()).
 #pragma once
 
 #include <atomic>
@@ -77,6 +78,19 @@ namespace flakebisect::build {
 // Names of the files in an artifact cache entry besides the image (named like the target).
 inline constexpr std::string_view kArtifactConfigName = "config";
 inline constexpr std::string_view kArtifactLogName = "build.log";
+
+// The O= directory's name in the worktree. A direct subdirectory of the source tree makes kbuild
+// take the source tree as ".." (srctree), so every compiler command line is the same in every
+// worktree and ccache hits across bisections; with O= anywhere else srctree is the worktree's
+// absolute path, which differs per bisection, and a second bisection of the same config rebuilt
+// everything cold. Each bisection's worktree has its own, so two bisections never rebuild each
+// other's objects either; it goes when the worktree does. git ignores it in flakebisect's
+// worktrees (git/worktree.h: top-level names starting with ".flakebisect-").
+inline constexpr std::string_view kObjDirName = ".flakebisect-obj";
+
+// The O= directory of builds in the worktree `worktree`: <worktree>/<name>, by default
+// kObjDirName (KernelBuilderOptions::obj_dir_name).
+std::string obj_dir_in(const std::string& worktree, std::string_view name = kObjDirName);
 
 // A file in the O= directory while a build's make steps run: found at the start of a build, it
 // says that the previous one was cut short (see "Interrupted builds" above).
@@ -113,9 +127,15 @@ base::Result<std::vector<ConfigSetting>> load_kernel_fragments(
 std::string merge_config(std::string_view config, const std::vector<ConfigSetting>& settings);
 
 struct KernelBuilderOptions {
-  // Parent of the O= directory (<build_root>/obj), one per set of build settings; created with
-  // mode 0700. A build holds an flock on <build_root>/lock.
+  // One directory per set of build settings; created with mode 0700. A build holds an flock on
+  // <build_root>/lock: builds with the same settings take turns, in and across processes (they
+  // would each get half the CPUs, and the second then finds the first one's objects in ccache).
+  // Before 2026-11-28 it held the shared O= directory, <build_root>/obj, which the first build
+  // removes.
   std::string build_root;
+  // The name of the O= directory in the worktree (kObjDirName): builds of other settings in one
+  // tree (tests) each need their own. It must start with ".flakebisect-" for git to ignore it.
+  std::string obj_dir_name = std::string(kObjDirName);
   // The artifact cache (one directory per key); created with mode 0700.
   std::string cache_root;
   // Where build logs are kept, one per build; created with mode 0700.
@@ -143,9 +163,6 @@ class KernelBuilder final : public Builder {
   bool needs_build() const override { return true; }
   base::Result<BuildOutcome> build(const CommitCheckout& checkout) override;
 
-  // The O= directory.
-  const std::string& obj_dir() const { return obj_dir_; }
-
  private:
   // build() without the "build <sha12>" context on errors.
   base::Result<BuildOutcome> build_unwrapped(const CommitCheckout& checkout);
@@ -158,9 +175,10 @@ class KernelBuilder final : public Builder {
            (options_.also_stop != nullptr && options_.also_stop->load());
   }
   base::Result<std::string> compiler_version();
-  // kernel_.make (less a CC= that ccache wraps), O=<obj>, `args` but the last, CC=ccache <cc> when
-  // ccache is used, and the last of `args` (the make target).
-  std::vector<std::string> make_argv(std::vector<std::string> args) const;
+  // kernel_.make (less a CC= that ccache wraps), O=<obj_dir>, `args` but the last, CC=ccache <cc>
+  // when ccache is used, and the last of `args` (the make target).
+  std::vector<std::string> make_argv(const std::string& obj_dir,
+                                     std::vector<std::string> args) const;
   base::ProcessOptions make_options(const CommitCheckout& checkout,
                                     std::vector<std::string> args) const;
 
@@ -168,7 +186,6 @@ class KernelBuilder final : public Builder {
   config::KernelConfig kernel_;
   std::chrono::milliseconds timeout_;
   KernelBuilderOptions options_;
-  std::string obj_dir_;
   std::string compiler_;  // what kbuild runs as the C compiler (see above), without ccache
   bool use_ccache_ = false;
 };

@@ -252,9 +252,10 @@ base::Result<store::BisectionSpec> checked_spec(const GlobalOptions& global,
                                                                  : "config " + options.config_path);
     return std::move(config).error();
   }
-  // Kernel builds run `make O=<dir next to the store>` in a worktree next to it too, and kbuild
-  // takes no space or colon in either ("source directory cannot contain spaces or colons"; an O=
-  // with a space builds in the part before it): refused now rather than at every commit's build.
+  // Kernel builds run `make O=<worktree>/.flakebisect-obj` in a worktree next to the store, and
+  // kbuild takes no space or colon in either ("source directory cannot contain spaces or colons";
+  // an O= with a space builds in the part before it): refused now rather than at every commit's
+  // build.
   if (config->kernel) {
     if (auto db = store_path(global); db) {
       const std::string dir = state_dir(*db);

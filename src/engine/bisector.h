@@ -88,7 +88,8 @@ using ExecutorFactory = std::function<base::Result<Executors>(const config::Conf
 // factory's products): build::KernelBuilder with [kernel], else build::CommandBuilder; with
 // [qemu] a run::QemuRunner, else run::CommandRunner. Kernel build directories, the artifact cache,
 // initramfs cache, scratch images and kept logs go under `state_dir` (next to the store):
-//   kernel/obj-<build key>/   kernel/artifacts/   qemu/   cache/initramfs/
+//   kernel/obj-<build key>/ (the build lock; O= is in the worktree)   kernel/artifacts/   qemu/
+//   cache/initramfs/
 //   logs/build/   logs/console/
 // `stop` (may be null) is the flag the engine stops on: a kernel build waiting for another build's
 // directory gives up when it is set (build::KernelBuilderOptions::stop).

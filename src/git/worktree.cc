@@ -28,6 +28,10 @@ using base::make_error;
 
 constexpr const char* kMarkerFile = "flakebisect-worktree";  // in .git: the borrowed objects dir
 constexpr const char* kLockFile = "flakebisect.lock";        // in .git: the flock
+// .git/info/exclude: flakebisect's own directories at the top of the worktree (kPrivatePrefix).
+constexpr std::string_view kPrivateExclude =
+    "# flakebisect: its own build directories (a kernel's O=), kept by every checkout\n"
+    "/.flakebisect-*/\n";
 constexpr const char* kStagingSuffix = ".flakebisect-new";
 constexpr const char* kCreationLockSuffix = ".flakebisect-lock";  // beside dir: the creation flock
 // Lock files libgit2 or git leave behind when killed mid-write. Stale once we hold the flock.
@@ -646,6 +650,12 @@ base::Result<Worktree> Worktree::open_or_create(const fs::path& repo_path, const
   // clone's history ends, or it fails reading the parents it lacks; libgit2 here never walks.
   if (auto synced = copy_shallow_file(source, git_dir); !synced) {
     return std::move(synced).error().context(fmt::format("worktree {}", path.native()));
+  }
+  // Every open, not only a creation: a worktree made before the rule keeps its own builds too.
+  if (auto excluded = base::read_file(git_dir / "info" / "exclude", 64 << 10);
+      !excluded || *excluded != kPrivateExclude) {
+    FB_TRY(
+        base::write_file_atomic(git_dir / "info" / "exclude", std::string(kPrivateExclude), 0644));
   }
   for (const char* name : kStaleLocks) {
     fs::remove(git_dir / name, ec);

@@ -22,6 +22,11 @@
 // or directory is replaced, never written or deleted through (libgit2 would, out of the worktree);
 // links the trees have and untracked files elsewhere are left alone.
 //
+// flakebisect's own directories: a directory at the top of the worktree whose name starts with
+// kPrivatePrefix (the kernel builder's O=, build/kernel_builder.h) is ignored by git there
+// (.git/info/exclude, written at every open), so checkouts keep it as they keep ignored build
+// output, and `git status` in the worktree does not list it.
+//
 // Crash safety: a Worktree holds an exclusive flock on dir/.git/flakebisect.lock for its lifetime.
 // The kernel drops it when the holder dies, so whoever takes it next knows lock files left in
 // dir/.git (index.lock, HEAD.lock) are stale and removes them; the next forced checkout then
@@ -47,6 +52,9 @@
 #include "git/repository.h"
 
 namespace flakebisect::git {
+
+// See "flakebisect's own directories" above.
+inline constexpr std::string_view kPrivatePrefix = ".flakebisect-";
 
 struct CheckoutOptions {
   // Also delete files the target tree lacks that git neither tracks nor ignores (strays from an

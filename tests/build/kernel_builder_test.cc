@@ -110,7 +110,7 @@ class KernelBuilderTest : public ::testing::Test {
   CommitCheckout checkout() const {
     return CommitCheckout{kSha, "/src/linux", worktree_, "", kTree};
   }
-  std::string obj() const { return dir_.file("build") + "/obj"; }
+  std::string obj() const { return worktree_ + "/.flakebisect-obj"; }
 
   base::Result<ProcessResult> fake_make(const ProcessOptions& options) {
     const std::string& target = options.argv.back();
@@ -150,10 +150,23 @@ class KernelBuilderTest : public ::testing::Test {
   int builds_ = 0;
 };
 
+TEST_F(KernelBuilderTest, TheOldSharedBuildDirectoryGoesAtTheFirstBuild) {
+  // Before O= moved into the worktrees, builds with the same settings shared <build_root>/obj.
+  write(dir_.file("build") + "/obj/fs/ext4/inode.o", "an object nothing uses any more");
+  write(dir_.file("build") + "/keep", "not the old O=");
+  KernelBuilder kb = builder();
+  auto outcome = kb.build(checkout());
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
+  EXPECT_TRUE(outcome->ok) << outcome->detail;
+  EXPECT_FALSE(fs::exists(dir_.file("build") + "/obj"));
+  EXPECT_TRUE(fs::exists(dir_.file("build") + "/keep"));
+  EXPECT_TRUE(fs::exists(obj() + "/.config"));
+}
+
 TEST_F(KernelBuilderTest, RunsBaseConfigOlddefconfigAndTheBuildInTheWorktree) {
   KernelBuilder kb = builder();
   EXPECT_TRUE(kb.needs_build());
-  EXPECT_EQ(kb.obj_dir(), obj());
+  EXPECT_EQ(obj_dir_in(worktree_), obj()) << "O= is a direct subdirectory of the worktree";
   auto outcome = kb.build(checkout());
   ASSERT_TRUE(outcome.has_value()) << outcome.error().message();
   EXPECT_TRUE(outcome->ok) << outcome->detail;

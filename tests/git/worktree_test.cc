@@ -165,6 +165,39 @@ TEST_F(WorktreeTest, CheckoutRepairsLocalChangesAndRemovesStraysButKeepsIgnoredF
   EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain"}), "");
 }
 
+TEST_F(WorktreeTest, FlakebisectsOwnBuildDirectoryIsKeptAndNotListedByGit) {
+  // The kernel builder's O= (kObjDirName): untracked, not ignored by the tree's .gitignore, and
+  // with kbuild's "source" link back to the worktree in it.
+  const fs::path obj = wt_path() / (std::string(kPrivatePrefix) + "obj");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, a_);
+  write(obj / "fs" / "ext4" / "inode.c.cmd", "cmd_fs/ext4/inode.o := gcc ...");
+  write(obj / ".config", "CONFIG_EXT4_FS=y\n");
+  fs::create_directory_symlink("..", obj / "source");
+  write(wt_path() / "stray.c", "int stray;\n");
+
+  checkout_or_die(worktree, b_);  // removes untracked files
+  checkout_or_die(worktree, a_);
+  EXPECT_FALSE(fs::exists(wt_path() / "stray.c"));
+  EXPECT_EQ(read(obj / ".config"), "CONFIG_EXT4_FS=y\n");
+  EXPECT_EQ(read(obj / "fs" / "ext4" / "inode.c.cmd"), "cmd_fs/ext4/inode.o := gcc ...");
+  EXPECT_TRUE(fs::is_symlink(obj / "source"));
+  EXPECT_EQ(read(wt_path() / "keep.txt"), "keep\n") << "nothing went through the link";
+  EXPECT_EQ(run_git(wt_path(), {"status", "--porcelain", "--untracked-files=all"}), "");
+}
+
+TEST_F(WorktreeTest, AWorktreeFromBeforeTheRuleGetsItOnOpen) {
+  {
+    Worktree worktree = open_or_die(user_, wt_path());
+    checkout_or_die(worktree, a_);
+  }
+  fs::remove(wt_path() / ".git" / "info" / "exclude");
+  write(wt_path() / ".flakebisect-obj" / "vmlinux", "built");
+  Worktree worktree = open_or_die(user_, wt_path());
+  checkout_or_die(worktree, b_);
+  EXPECT_EQ(read(wt_path() / ".flakebisect-obj" / "vmlinux"), "built");
+}
+
 TEST_F(WorktreeTest, ADirectoryOfIgnoredFilesGivesWayToAFileOfTheSameName) {
   // C has a file where the worktree has a directory that holds only build output ("*.o" is
   // ignored), the way `make` leaves one behind; `git checkout -f C` replaces it. libgit2 already

@@ -2,11 +2,11 @@
 // linux-source-6.1 with tinyconfig + configs/kernel/qemu-guest.config through build::KernelBuilder,
 // boots it under QEMU with run::QemuRunner on fresh 1k-block ext4 scratch filesystems, and runs
 // the bundled reproducer, which must pass. A cold build takes about 10 minutes on 2 cores; the
-// unpacked tree, the O= directory and the artifact cache persist under
+// unpacked tree (with the O= directories in it) and the artifact cache persist under
 // $FLAKEBISECT_KERNEL_TEST_DIR (default <build>/kernel-test), so a second run is a cache hit.
 //
-// A second test builds tinyconfig + qemu-guest + xfstests (its own O= directory) and runs the
-// stand-in xfstests tree (tests/qemu/fake-xfstests) in [xfstests] mode over virtio-9p.
+// A second test builds tinyconfig + qemu-guest + xfstests (its own O= directory in the tree) and
+// runs the stand-in xfstests tree (tests/qemu/fake-xfstests) in [xfstests] mode over virtio-9p.
 //
 // Needs: scripts/install-deps.sh --kernel (linux-source-6.1, bc, bison, flex, libelf-dev).
 #include <gmock/gmock.h>
@@ -67,6 +67,7 @@ build::BuildOutcome build_kernel(base::ProcessRunner& processes,
   kernel.fragments = std::move(fragments);
   build::KernelBuilderOptions options;
   options.build_root = (test_dir() / build_dir).native();
+  options.obj_dir_name = ".flakebisect-" + build_dir;  // one O= per config in the one tree
   options.cache_root = (test_dir() / "artifacts").native();
   options.log_dir = (test_dir() / "logs").native();
   build::KernelBuilder builder(processes, kernel, std::chrono::minutes(60), options);
