@@ -1,7 +1,9 @@
 // CommitInfo: what reports and the store need to know about one commit, read through libgit2.
 //
-// Text fields are the commit's raw bytes: git does not require UTF-8 (see `encoding`), so nothing
-// here is re-encoded or validated; escaping for JSON or mail headers is the report module's job.
+// Text fields are in UTF-8 as `git log` shows them when the commit's `encoding` header names
+// another charset that iconv knows (commit_text_utf8() in git/libgit2.h: ISO-8859-1 in old kernel
+// history), else the commit's raw bytes: git does not require UTF-8, so nothing is validated;
+// escaping for JSON or mail headers is the report module's job.
 //
 // Thread rules: plain values.
 #pragma once
@@ -36,7 +38,7 @@ struct CommitInfo {
   // by single spaces, so it never contains a newline even when the author's first line was wrapped;
   // cut to kMaxSubjectBytes (git/libgit2.h) when longer.
   std::string subject;
-  std::string message;   // the raw message exactly as stored, leading blank lines included
+  std::string message;  // the message as stored (in UTF-8, see above), leading blank lines included
   std::string encoding;  // the "encoding" header, empty when absent (meaning UTF-8)
   Signature author;
   Signature committer;

@@ -1,5 +1,8 @@
 #include "git/libgit2.h"
 
+#include <iconv.h>
+#include <strings.h>
+
 #include <iterator>
 
 namespace flakebisect::git {
@@ -99,9 +102,33 @@ base::Result<CommitHandle> lookup_commit(git_repository* repo, const git_oid& oi
   return base::make_error(base::ErrorCode::kNotFound, "commit {} not found", to_hex(oid));
 }
 
+std::string commit_text_utf8(std::string text, const char* encoding) {
+  if (encoding == nullptr || *encoding == '\0' || ::strcasecmp(encoding, "UTF-8") == 0 ||
+      ::strcasecmp(encoding, "UTF8") == 0 || text.empty()) {
+    return text;
+  }
+  iconv_t cd = ::iconv_open("UTF-8", encoding);
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    return text;  // a charset iconv does not know: the bytes as they are
+  }
+  std::string out(text.size() * 4 + 16, '\0');
+  char* in = text.data();
+  size_t in_left = text.size();
+  char* to = out.data();
+  size_t to_left = out.size();
+  const size_t done = ::iconv(cd, &in, &in_left, &to, &to_left);
+  ::iconv_close(cd);
+  if (done == static_cast<size_t>(-1) || in_left != 0) {
+    return text;  // not valid in the charset it names either
+  }
+  out.resize(out.size() - to_left);
+  return out;
+}
+
 std::string commit_subject(git_commit* commit) {
   const char* summary = git_commit_summary(commit);
-  std::string subject = summary != nullptr ? summary : "";
+  std::string subject =
+      commit_text_utf8(summary != nullptr ? summary : "", git_commit_message_encoding(commit));
   if (subject.size() > kMaxSubjectBytes) {
     size_t cut = kMaxSubjectBytes - 3;
     // Back to the first byte of a UTF-8 sequence (any other encoding is cut where it falls).

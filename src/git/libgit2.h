@@ -84,8 +84,14 @@ base::Result<CommitHandle> lookup_commit(git_repository* repo, const git_oid& oi
 // paragraph would otherwise be stored again in every candidate row, event and result.
 inline constexpr size_t kMaxSubjectBytes = 1000;
 
-// git's subject of `commit` (git_commit_summary), cut to kMaxSubjectBytes at a character boundary
-// when longer, ending in "...".
+// `text` of a commit whose "encoding" header is `encoding` (may be null or empty: UTF-8), in
+// UTF-8, as `git log` shows it: converted with iconv when the header names another charset that
+// iconv knows (ISO-8859-1 in old kernel history), else as it is (bytes that are not UTF-8 are then
+// the reports' to escape).
+std::string commit_text_utf8(std::string text, const char* encoding);
+
+// git's subject of `commit` (git_commit_summary) in UTF-8 (commit_text_utf8), cut to
+// kMaxSubjectBytes at a character boundary when longer, ending in "...".
 std::string commit_subject(git_commit* commit);
 
 }  // namespace flakebisect::git

@@ -398,12 +398,15 @@ base::Result<CommitInfo> Repository::commit_info(std::string_view sha) const {
     info.parents.push_back(to_hex(*git_commit_parent_id(c, i)));
   }
   info.subject = commit_subject(c);
-  const char* raw_message = git_commit_message_raw(c);
-  info.message = raw_message != nullptr ? raw_message : "";
   const char* encoding = git_commit_message_encoding(c);
   info.encoding = encoding != nullptr ? encoding : "";
+  const char* raw_message = git_commit_message_raw(c);
+  info.message = commit_text_utf8(raw_message != nullptr ? raw_message : "", encoding);
   info.author = to_signature(git_commit_author(c));
   info.committer = to_signature(git_commit_committer(c));
+  // The header covers the whole commit object, names included (git log converts them too).
+  info.author.name = commit_text_utf8(std::move(info.author.name), encoding);
+  info.committer.name = commit_text_utf8(std::move(info.committer.name), encoding);
 
   git_message_trailer_array trailers{};
   if (int rc = git_message_trailers(&trailers, info.message.c_str()); rc < 0) {

@@ -548,6 +548,43 @@ TEST(CommitInfo, AHugeSubjectIsCutAtACharacterBoundary) {
   EXPECT_EQ(graph->commits[0].subject, info->subject);
 }
 
+// Old kernel history has commits whose "encoding" header says ISO-8859-1: git log shows them in
+// UTF-8, and so must the reports (raw Latin-1 bytes would be escaped as invalid UTF-8).
+TEST(CommitInfo, ALatin1CommitIsReadInUtf8LikeGitLog) {
+  TempDir dir;
+  TestRepo git(dir.path());
+  git.commit_on("main", "one", {{"f", "x"}});
+  const std::string tree =
+      trim(run_git(dir.path(), {"hash-object", "-t", "tree", "-w", "--stdin"}, std::string()));
+  const std::string object = "tree " + tree +
+                             "\n"
+                             "author J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0100\n"
+                             "committer J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0100\n"
+                             "encoding ISO-8859-1\n"
+                             "\n"
+                             "ext4: fix the caf\xe9 case\n"
+                             "\n"
+                             "Signed-off-by: J\xf6rg Gr\xfcn <jg@example.org>\n";
+  const std::string sha =
+      trim(run_git(dir.path(), {"hash-object", "-t", "commit", "-w", "--stdin"}, object));
+  Repository repo = open_or_die(dir.path());
+  auto info = repo.commit_info(sha);
+  ASSERT_TRUE(info.has_value()) << info.error().message();
+  EXPECT_EQ(info->encoding, "ISO-8859-1");
+  EXPECT_EQ(info->subject, "ext4: fix the caf\u00e9 case");
+  EXPECT_EQ(info->subject, trim(run_git(dir.path(), {"log", "-1", "--format=%s", sha})));
+  EXPECT_EQ(info->author.name, "J\u00f6rg Gr\u00fcn");
+  EXPECT_EQ(info->author.name, trim(run_git(dir.path(), {"log", "-1", "--format=%an", sha})));
+  EXPECT_EQ(info->committer.name, "J\u00f6rg Gr\u00fcn");
+  ASSERT_EQ(info->trailers.size(), 1u);
+  EXPECT_EQ(info->trailers[0].value, "J\u00f6rg Gr\u00fcn <jg@example.org>");
+  // A header naming a charset iconv does not know, or bytes not valid in it, keeps the bytes.
+  EXPECT_EQ(commit_text_utf8("caf\xe9", "NO-SUCH-CHARSET"), "caf\xe9");
+  EXPECT_EQ(commit_text_utf8("caf\xe9", "UTF-8"), "caf\xe9");
+  EXPECT_EQ(commit_text_utf8("caf\xe9", nullptr), "caf\xe9");
+  EXPECT_EQ(commit_text_utf8("\x82", "SHIFT_JIS"), "\x82");  // half a character
+}
+
 TEST(CommitInfo, NonCommitAndShortShaAreErrors) {
   TempDir dir;
   TestRepo git(dir.path());
