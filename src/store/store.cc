@@ -110,9 +110,23 @@ Status check_owned_by_us(const std::string& path, const struct stat& st) {
   return {};
 }
 
+// SQLite's unix VFS: MAX_PATHNAME (512), the longest full path of a database file it opens.
+constexpr size_t kMaxSqlitePath = 512;
+
 // Makes sure the store file exists before SQLite opens it, so that we, not SQLite and the umask,
 // choose its mode. SQLite gives the -wal and -shm files the database file's mode.
 Status prepare_store_file(const std::string& path, bool create_if_missing) {
+  // SQLite's unix VFS opens a database by its absolute path, which with a "-journal" after it
+  // (the longest name of a side file) must fit kMaxSqlitePath bytes; a longer one fails as "unable
+  // to open database file" after the file below was made, leaving an empty store behind.
+  std::error_code error;
+  const size_t full = std::filesystem::absolute(path, error).native().size();
+  if (!error && full + std::string_view("-journal").size() > kMaxSqlitePath) {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "{}: the store's path is {} bytes from /, and SQLite opens at most {}: "
+                            "use a shorter --db",
+                            path, full, kMaxSqlitePath - std::string_view("-journal").size());
+  }
   for (const char* suffix : {"-wal", "-shm"}) {
     struct stat side {};
     if (lstat((path + suffix).c_str(), &side) == 0) {

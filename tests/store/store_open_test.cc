@@ -129,6 +129,31 @@ TEST(StoreOpen, MissingStoreIsNotFoundUnlessCreating) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }
 
+// SQLite opens a database by its absolute path, at most 504 bytes (512 with "-journal"): a longer
+// one is refused before any file is made (it used to leave an empty store behind, then fail as
+// "unable to open database file"); the longest that fits opens.
+TEST(StoreOpen, AStorePathSqliteCannotOpenIsRefusedBeforeAnyFileIsMade) {
+  TempDir dir;
+  std::filesystem::path deep = dir.path();
+  while (deep.native().size() < 400) deep /= std::string(60, 'd');
+  std::filesystem::create_directories(deep);
+  const auto path_of = [&](size_t length) {
+    const size_t name = length - deep.native().size() - 1;
+    return (deep / (std::string(name - 3, 's') + ".db")).native();
+  };
+  const std::string too_long = path_of(505);
+  auto refused = Store::open(too_long, create_mode());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(refused.error().message(),
+              ::testing::HasSubstr("505 bytes from /, and SQLite opens at most 504"));
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("shorter --db"));
+  EXPECT_FALSE(std::filesystem::exists(too_long));
+  const std::string longest = path_of(504);
+  ASSERT_OK_AND_ASSIGN(Store store, Store::open(longest, create_mode()));
+  EXPECT_TRUE(store.create_bisection(sample_spec(), 100).has_value());
+}
+
 // Opening a new store holds an flock on its directory so that processes take turns making it;
 // one held elsewhere (a process stopped while it opened, `flock DIR flakebisect ...`) delays the
 // open by the busy timeout at most, and a store in use is opened without it.
