@@ -11,7 +11,7 @@
 #   other tree    the same sources at another path (a hard-linked copy), its own O= inside it,
 #                 ccache warm: the first build of another bisection, in its own worktree
 # With -x also:
-#   other, O= out the same in a third copy with O= outside the tree, as before 2026-11-28: kbuild
+#   other, O= out the same in a third copy with O= outside the tree, as until 2026-11-27: kbuild
 #                 then names the sources by their absolute path, which differs per worktree
 #
 # usage: scripts/kernel-build-bench.sh [-j JOBS] [-w WORKDIR] [-x] [KERNEL_SOURCE_DIR]

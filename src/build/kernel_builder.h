@@ -130,7 +130,7 @@ struct KernelBuilderOptions {
   // One directory per set of build settings; created with mode 0700. A build holds an flock on
   // <build_root>/lock: builds with the same settings take turns, in and across processes (they
   // would each get half the CPUs, and the second then finds the first one's objects in ccache).
-  // Before 2026-11-28 it held the shared O= directory, <build_root>/obj, which the first build
+  // Until 2026-11-27 it held the shared O= directory, <build_root>/obj, which the first build
   // removes.
   std::string build_root;
   // The name of the O= directory in the worktree (kObjDirName): builds of other settings in one
