@@ -1704,16 +1704,27 @@ class Session {
 
 config::Config runner_config(const config::Config& config, const store::BisectionSpec& spec) {
   config::Config out = config;
-  if (!guest_watches_output(config)) {
+  if (!config.qemu) {
     return out;
   }
-  bool watched = false;
+  // Which guest the stored identity describes: this one's, the one before the console showed
+  // KERN_INFO, or an earlier one still (before the watch of silence too, or before schema 2).
+  bool current = false;
+  bool before_loglevel7 = false;
   if (!spec.inputs_json.empty()) {
-    auto inputs = inputs_from_json(spec.inputs_json, "bisection");
-    watched =
-        inputs && spec.test_identity == test_identity(config, reproducer_digest(config, *inputs));
+    if (auto inputs = inputs_from_json(spec.inputs_json, "bisection")) {
+      const std::string digest = reproducer_digest(config, *inputs);
+      current = spec.test_identity == test_identity(config, digest);
+      before_loglevel7 =
+          !current &&
+          spec.test_identity == test_identity(config, digest, GuestEra::kBeforeConsoleLoglevel7);
+    }
   }
-  if (!watched) {
+  if (!current) {
+    // Before qemu.append's words, so that a loglevel of the user's own still wins.
+    out.qemu->append.insert(out.qemu->append.begin(), "loglevel=5");
+  }
+  if (!current && !before_loglevel7 && guest_watches_output(config)) {
     out.test.no_output_timeout = std::chrono::seconds(0);
   }
   return out;

@@ -69,7 +69,8 @@ bool guest_watches_output(const config::Config& config) {
   return config.qemu && !config.xfstests && config.test.no_output_timeout.count() > 0;
 }
 
-std::string test_identity(const config::Config& config, std::string_view reproducer_digest) {
+std::string test_identity(const config::Config& config, std::string_view reproducer_digest,
+                          GuestEra era) {
   std::string out = "flakebisect test identity v1\n";
   append_argv(out, "build.command", config.build.command);
   append_argv(out, "test.command", config.test.command);
@@ -95,6 +96,11 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
       // runner_config (bisector.h) tells a bisection stored before by this line: a change to
       // the identity's text must keep that rule right.
       out += "qemu.no_output_timeout=enforced\n";
+    }
+    if (era == GuestEra::kCurrent) {
+      // Since 2026-11-27 (run/qemu_runner.cc); runner_config gives a bisection stored before it
+      // the console it had.
+      out += "qemu.console_loglevel=7\n";
     }
   }
   if (config.reproducer) {

@@ -50,9 +50,18 @@
 
 namespace flakebisect::engine {
 
+// Which flakebisect's guest a test identity describes: a guest's kernel console has shown
+// KERN_INFO lines (loglevel 7) since 2026-11-27, which changes crash titles (a hung task's names
+// the function it hangs in), so those identities carry a line saying so.
+enum class GuestEra {
+  kCurrent,
+  kBeforeConsoleLoglevel7,  // loglevel 5: a hung task's title names the task
+};
+
 // Changing what goes in also changes runner_config's answer (bisector.h) for bisections stored
-// before: keep them apart there.
-std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {});
+// before: keep them apart there (GuestEra).
+std::string test_identity(const config::Config& config, std::string_view reproducer_digest = {},
+                          GuestEra era = GuestEra::kCurrent);
 
 // Whether a guest run stops a reproducer that prints nothing for test.no_output_timeout ([qemu]
 // with a reproducer). Such identities carry a line saying so: versions before 2026-11-27 ignored

@@ -785,8 +785,9 @@ std::string hung_task_title(const Messages& messages) {
     return "INFO: task hung in " + function;
   }
   // "INFO: task fb-dio-check:42 blocked for more than 120 seconds." without the pid and the
-  // seconds: the kernel prints the trace at KERN_INFO, below the guest's console level, so this
-  // is the usual title, and the seconds vary from one report to the next (120 to about 240).
+  // seconds: the kernel prints the trace at KERN_INFO, which a console at loglevel 5 or below
+  // (a guest before 2026-11-27, or qemu.append's own loglevel) does not show; the seconds vary
+  // from one report to the next (120 to about 240).
   const string_view rest = messages[0].substr(11);
   const size_t blocked = rest.find(" blocked for more than ");
   string_view task = rest.substr(0, blocked);

@@ -1700,6 +1700,26 @@ TEST(XfstestsConfigName, IsTheFilesystemAndTheBlockSizeAsKvmXfstestsNamesThem) {
   EXPECT_EQ(xfstests_config_name(xfstests, scratch), "xfs/1k");
 }
 
+TEST(RunnerConfig, AGuestBisectionFromBeforeTheConsoleShowedKernInfoGoesOnAtLoglevel5) {
+  config::Config config;
+  config.qemu.emplace();
+  config.qemu->kernel = "/boot/vmlinuz";
+  config.qemu->append = {"loglevel=3"};  // the user's own still wins: it comes after
+  config.reproducer.emplace();
+  const std::vector<InputFile> inputs = {{"reproducer", "/r", "aaaa"}};
+  store::BisectionSpec spec;
+  spec.inputs_json = inputs_to_json(inputs);
+  spec.test_identity = test_identity(config, reproducer_digest(config, inputs));
+  EXPECT_THAT(runner_config(config, spec).qemu->append, ::testing::ElementsAre("loglevel=3"));
+  spec.test_identity =
+      test_identity(config, reproducer_digest(config, inputs), GuestEra::kBeforeConsoleLoglevel7);
+  EXPECT_THAT(runner_config(config, spec).qemu->append,
+              ::testing::ElementsAre("loglevel=5", "loglevel=3"));
+  spec.inputs_json.clear();
+  EXPECT_THAT(runner_config(config, spec).qemu->append,
+              ::testing::ElementsAre("loglevel=5", "loglevel=3"));
+}
+
 TEST(RunnerConfig, ABisectionFromBeforeTheGuestWatchedSilenceGoesOnUnwatched) {
   config::Config config;
   config.qemu.emplace();
@@ -1715,6 +1735,11 @@ TEST(RunnerConfig, ABisectionFromBeforeTheGuestWatchedSilenceGoesOnUnwatched) {
   EXPECT_EQ(runner_config(config, spec).test.no_output_timeout, std::chrono::seconds(0));
   spec.inputs_json.clear();  // stored before schema 2: certainly earlier
   EXPECT_EQ(runner_config(config, spec).test.no_output_timeout, std::chrono::seconds(0));
+  // Stored after the watch but before the console showed KERN_INFO: watched, at loglevel 5.
+  spec.inputs_json = inputs_to_json(inputs);
+  spec.test_identity =
+      test_identity(config, reproducer_digest(config, inputs), GuestEra::kBeforeConsoleLoglevel7);
+  EXPECT_EQ(runner_config(config, spec).test.no_output_timeout, std::chrono::seconds(60));
   // Nothing to decide for a host test.
   config::Config host;
   host.test.no_output_timeout = std::chrono::seconds(60);

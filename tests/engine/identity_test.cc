@@ -96,6 +96,16 @@ TEST(TestIdentity, AGuestThatStopsASilentReproducerSaysSo) {
   EXPECT_FALSE(guest_watches_output(host));
 }
 
+TEST(TestIdentity, AGuestWhoseConsoleShowsKernInfoSaysSo) {
+  // A hung task's title names the function it hangs in only when the console shows KERN_INFO:
+  // runs from a guest at loglevel 5 are not runs of this one.
+  const config::Config c = guest_config();
+  EXPECT_NE(test_identity(c), test_identity(c, {}, GuestEra::kBeforeConsoleLoglevel7));
+  EXPECT_EQ(test_identity(base_config()),
+            test_identity(base_config(), {}, GuestEra::kBeforeConsoleLoglevel7))
+      << "a host test has no guest console";
+}
+
 TEST(TestIdentity, AGuestTestChangesWithWhatTheGuestSeesNotWithHowFast) {
   const std::string id = test_identity(guest_config());
   EXPECT_NE(id, test_identity(base_config()));
