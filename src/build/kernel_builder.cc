@@ -668,6 +668,11 @@ std::timed_mutex& in_process_turn(const std::string& build_root) {
 }  // namespace
 
 base::Result<BuildOutcome> KernelBuilder::build(const CommitCheckout& checkout) {
+  if (checkout.worktree.empty() || checkout.worktree.front() != '/') {
+    return base::make_error(ErrorCode::kInvalidInput,
+                            "build {}: the worktree '{}' is not an absolute path",
+                            checkout.sha.substr(0, 12), checkout.worktree);
+  }
   std::unique_lock<std::timed_mutex> turn(in_process_turn(options_.build_root), std::defer_lock);
   while (!turn.try_lock_for(std::chrono::milliseconds(100))) {
     if (stopped()) {
@@ -728,6 +733,15 @@ base::ProcessOptions KernelBuilder::make_options(const CommitCheckout& checkout,
   }
   for (const auto& [name, value] : kReproducibleEnv) {
     options.env_set.emplace_back(name, value);
+  }
+  // With -g (CONFIG_DEBUG_INFO) ccache hashes the working directory, O= in the worktree, which
+  // differs per bisection: no hits across bisections. Left out of the hash, a hit's debug info
+  // names the other worktree's directory, which no bisection reads. A setting of the user's wins.
+  if (use_ccache_ &&
+      std::none_of(options.env_set.begin(), options.env_set.end(), [](const auto& e) {
+        return e.first == "CCACHE_HASHDIR" || e.first == "CCACHE_NOHASHDIR";
+      })) {
+    options.env_set.emplace_back("CCACHE_NOHASHDIR", "1");
   }
   options.timeout = timeout_;
   options.merge_stderr = true;

@@ -258,13 +258,16 @@ base::Result<store::BisectionSpec> checked_spec(const GlobalOptions& global,
   // build.
   if (config->kernel) {
     if (auto db = store_path(global); db) {
-      const std::string dir = state_dir(*db);
+      // The worktrees' directory adds the store's file name (worktree_root): --db /x/a:b.db.
+      const std::string worktrees = worktree_root(*db);
+      const std::string dir =
+          state_dir(*db).find_first_of(" :") != std::string::npos ? state_dir(*db) : worktrees;
       if (dir.find_first_of(" :") != std::string::npos) {
         auto error = base::make_error(
             base::ErrorCode::kInvalidInput,
             "[kernel] builds run in '{}', next to the store, and the kernel's make takes no space "
             "or colon in its paths: put the store (--db or FLAKEBISECT_DB) in a directory without "
-            "them",
+            "them, under a name without them",
             dir);
         exit_code = fail(error, "");
         return error;

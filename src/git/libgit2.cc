@@ -1,5 +1,6 @@
 #include "git/libgit2.h"
 
+#include <errno.h>
 #include <iconv.h>
 #include <strings.h>
 
@@ -107,21 +108,34 @@ std::string commit_text_utf8(std::string text, const char* encoding) {
       ::strcasecmp(encoding, "UTF8") == 0 || text.empty()) {
     return text;
   }
-  iconv_t cd = ::iconv_open("UTF-8", encoding);
+  // git reads "latin-1" (the spelling some old tools wrote) as ISO-8859-1; iconv does not.
+  const char* charset = ::strcasecmp(encoding, "latin-1") == 0 ? "ISO-8859-1" : encoding;
+  iconv_t cd = ::iconv_open("UTF-8", charset);
   if (cd == reinterpret_cast<iconv_t>(-1)) {
     return text;  // a charset iconv does not know: the bytes as they are
   }
-  std::string out(text.size() * 4 + 16, '\0');
+  std::string out(text.size() * 2 + 16, '\0');
   char* in = text.data();
   size_t in_left = text.size();
-  char* to = out.data();
-  size_t to_left = out.size();
-  const size_t done = ::iconv(cd, &in, &in_left, &to, &to_left);
-  ::iconv_close(cd);
-  if (done == static_cast<size_t>(-1) || in_left != 0) {
-    return text;  // not valid in the charset it names either
+  size_t written = 0;
+  bool valid = true;
+  while (in_left > 0) {
+    char* to = out.data() + written;
+    size_t to_left = out.size() - written;
+    const size_t done = ::iconv(cd, &in, &in_left, &to, &to_left);
+    written = out.size() - to_left;
+    if (done != static_cast<size_t>(-1)) break;
+    if (errno != E2BIG) {
+      valid = false;  // not valid in the charset it names either
+      break;
+    }
+    out.resize(out.size() * 2);  // some charsets make up to 9 bytes of one
   }
-  out.resize(out.size() - to_left);
+  ::iconv_close(cd);
+  if (!valid || in_left != 0) {
+    return text;
+  }
+  out.resize(written);
   return out;
 }
 

@@ -496,8 +496,13 @@ base::Result<RevertCommit> apply_commit(git_repository* repo, Apply kind,
                "signature"));
   const SignatureHandle signature(signature_raw);
 
+  // git writes its commit in UTF-8 (i18n.commitEncoding's default, no encoding header): a culprit
+  // in another charset is read in UTF-8 first, its message and for a cherry-pick its author too.
+  const char* encoding = git_commit_message_encoding(culprit.get());
   const char* culprit_message = git_commit_message(culprit.get());
-  const std::string_view original = culprit_message != nullptr ? culprit_message : "";
+  const std::string original_text =
+      commit_text_utf8(culprit_message != nullptr ? culprit_message : "", encoding);
+  const std::string_view original = original_text;
   std::string message;
   if (revert) {
     message = fmt::format("Revert \"{}\"\n\nThis reverts commit {}", revert_subject(original),
@@ -527,6 +532,18 @@ base::Result<RevertCommit> apply_commit(git_repository* repo, Apply kind,
   const git_commit* commit_parents[] = {onto.get()};
   // A cherry-pick keeps its author, as git's does; the committer is fixed either way.
   const git_signature* author = revert ? signature.get() : git_commit_author(culprit.get());
+  SignatureHandle author_utf8;
+  if (!revert && author != nullptr && author->name != nullptr) {
+    const std::string name = commit_text_utf8(author->name, encoding);
+    if (name != author->name) {
+      git_signature* raw = nullptr;
+      FB_TRY(check(git_signature_new(&raw, name.c_str(), author->email, author->when.time,
+                                     author->when.offset),
+                   "signature"));
+      author_utf8.reset(raw);
+      author = author_utf8.get();
+    }
+  }
   // update_ref nullptr: no ref moves, HEAD included; the commit is reachable only by its SHA.
   FB_TRY(check(git_commit_create(&commit_oid, repo, nullptr, author, signature.get(), nullptr,
                                  message.c_str(), tree.get(), 1, commit_parents),

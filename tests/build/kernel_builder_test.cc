@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 using base::FakeProcessRunner;
 using base::ProcessOptions;
 using base::ProcessResult;
+using ::testing::_;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -294,7 +295,14 @@ TEST_F(KernelBuilderTest, BuildsThroughCcacheOnlyWhenAskedAndInstalled) {
                   ElementsAre(ElementsAre("make", o, "CC=ccache gcc", "defconfig"),
                               ElementsAre("make", o, "CC=ccache gcc", "olddefconfig"),
                               ElementsAre("make", o, "-j3", "CC=ccache gcc", "bzImage")));
+      // With -g ccache would hash the working directory (O= in each worktree) without it.
+      for (const ProcessOptions& call : processes.calls()) {
+        EXPECT_THAT(call.env_set, Contains(Pair("CCACHE_NOHASHDIR", "1")));
+      }
     } else {
+      for (const ProcessOptions& call : processes.calls()) {
+        EXPECT_THAT(call.env_set, Not(Contains(Pair("CCACHE_NOHASHDIR", _))));
+      }
       EXPECT_THAT(processes.argvs(), ElementsAre(ElementsAre("make", o, "defconfig"),
                                                  ElementsAre("make", o, "olddefconfig"),
                                                  ElementsAre("make", o, "-j3", "bzImage")));

@@ -583,6 +583,11 @@ TEST(CommitInfo, ALatin1CommitIsReadInUtf8LikeGitLog) {
   EXPECT_EQ(commit_text_utf8("caf\xe9", "UTF-8"), "caf\xe9");
   EXPECT_EQ(commit_text_utf8("caf\xe9", nullptr), "caf\xe9");
   EXPECT_EQ(commit_text_utf8("\x82", "SHIFT_JIS"), "\x82");  // half a character
+  EXPECT_EQ(commit_text_utf8("caf\xe9", "latin-1"), "caf\u00e9") << "git's spelling too";
+  // CP1252's 0x80 is the euro sign, three bytes in UTF-8: more than the first buffer holds.
+  std::string euros;
+  for (int i = 0; i < 1000; ++i) euros += "\u20ac";
+  EXPECT_EQ(commit_text_utf8(std::string(1000, '\x80'), "CP1252"), euros);
 }
 
 TEST(CommitInfo, NonCommitAndShortShaAreErrors) {

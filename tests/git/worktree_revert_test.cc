@@ -380,6 +380,34 @@ TEST_F(RevertTest, ACherryPickOfAKernelStyleCommitPutsTheLineUnderItsTrailersAsG
   EXPECT_EQ(git_cherry_pick(user_, root_ / "clone-signed", commit, culprit_), picked->sha);
 }
 
+// A culprit or fix whose encoding header says ISO-8859-1 (old kernel history): git writes its
+// revert and its cherry-pick in UTF-8, so must we, or the commits differ from git's.
+TEST_F(RevertTest, ALatin1CommitIsRevertedAndCherryPickedInUtf8AsGitDoes) {
+  const std::string tree = trim(run_git(user_, {"rev-parse", fix_ + "^{tree}"}));
+  const std::string object = "tree " + tree + "\nparent " + later_ +
+                             "\n"
+                             "author J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0000\n"
+                             "committer J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0000\n"
+                             "encoding ISO-8859-1\n"
+                             "\n"
+                             "Fix the caf\xe9 case\n"
+                             "\n"
+                             "Signed-off-by: J\xf6rg Gr\xfcn <jg@example.org>\n";
+  const std::string latin1 =
+      trim(run_git(user_, {"hash-object", "-t", "commit", "-w", "--stdin"}, object));
+  run_git(user_, {"update-ref", "refs/heads/latin1", latin1});
+  Worktree worktree = open_or_die(user_, wt_path());
+  const RevertCommit revert = revert_or_die(worktree, latin1, latin1);
+  EXPECT_EQ(trim(run_git(wt_path(), {"log", "-1", "--format=%s", revert.sha})),
+            "Revert \"Fix the caf\u00e9 case\"");
+  EXPECT_EQ(revert.sha, git_revert(latin1, latin1));
+  auto picked = worktree.make_cherry_pick(latin1, culprit_);
+  ASSERT_TRUE(picked.has_value()) << picked.error().message();
+  EXPECT_EQ(trim(run_git(wt_path(), {"log", "-1", "--format=%an", picked->sha})),
+            "J\u00f6rg Gr\u00fcn");
+  EXPECT_EQ(git_cherry_pick(user_, root_ / "clone-latin1", latin1, culprit_), picked->sha);
+}
+
 TEST_F(RevertTest, ACherryPickThatConflictsListsItsPathsAndARootCommitIsRefused) {
   Worktree worktree = open_or_die(user_, wt_path());
   // On base, line 2 is still "two" and culprit.txt does not exist.

@@ -102,8 +102,9 @@ TEST_F(ErrorsTest, BadConfigsNameTheFileLineAndKey) {
 TEST_F(ErrorsTest, AKernelBisectionRefusesAStoreWhosePathMakeCannotTake) {
   const fs::path config = dir_.path() / "kernel.toml";
   write_text(config, "[kernel]\n\n[qemu]\n\n[reproducer]\n");
-  for (const char* name : {"with space", "with:colon"}) {
-    const fs::path db = dir_.path() / name / "s.db";
+  // The worktrees' directory is named after the store's file (worktrees/<file>.d/).
+  for (const char* name : {"with space/s.db", "with:colon/s.db", "plain/s:1.db", "plain/s 1.db"}) {
+    const fs::path db = dir_.path() / name;
     const CliResult r =
         flakebisect({"--db", db.native(), "start", "--repo", s_.history.repo.native(), "--good",
                      s_.history.root, "--bad", s_.history.tip, "--config", config.native()});
