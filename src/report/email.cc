@@ -586,7 +586,7 @@ void checks(Body& body, const json& report) {
   if (backport) check("backport", *backport);
 }
 
-void parameters(Body& body, const json& report) {
+void parameters(Body& body, const json& report, bool config_attached) {
   const json& bisection = member(report, "bisection");
   const json& parameters = member(report, "parameters");
   const json& totals = member(report, "totals");
@@ -661,7 +661,10 @@ void parameters(Body& body, const json& report) {
     }
     text += " (" + one_line(str(kernel, "target"), 40) + ")";
     const std::string hash = str(parameters, "kernel_config_hash");
-    if (!hash.empty()) text += ", .config " + one_line(hash, 64).substr(0, 12);
+    if (!hash.empty()) {
+      text += ", .config " + one_line(hash, 64).substr(0, 12);
+      if (config_attached) text += " (attached as \"config\")";
+    }
     body.field("kernel", text);
     const std::string compiler = str(parameters, "compiler");
     if (!compiler.empty()) body.field("compiler", one_line(compiler, 200));
@@ -894,11 +897,47 @@ void footer(Body& body, const json& report) {
                   one_line(str(tool, "version"), 40), id, id));
 }
 
-std::string body_of(const json& report, const EmailOptions& options) {
+// An attachment's Content-Transfer-Encoding header, a blank line and its text: as it is (8bit) when
+// every line fits SMTP's 998 bytes and none could end the message (a lone ".") or be taken for an
+// mbox separator ("From "), which a .config's CONFIG_ and # lines never are; else base64 in
+// 76-column lines.
+std::string attachment_text(const std::string& text) {
+  bool plain = text.find('\r') == std::string::npos && text.find('\0') == std::string::npos;
+  for (size_t start = 0; plain && start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    plain = end - start <= 998 && text.compare(start, 5, "From ") != 0 &&
+            text.compare(start, end - start, ".") != 0;
+    start = end + 1;
+  }
+  if (plain) {
+    std::string out = "Content-Transfer-Encoding: 8bit\n\n" + text;
+    if (out.back() != '\n') out += '\n';
+    return out;
+  }
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string encoded;
+  for (size_t i = 0; i < text.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, text.size() - i);
+    uint32_t chunk = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      chunk = (chunk << 8) | (k < n ? static_cast<unsigned char>(text[i + k]) : 0U);
+    }
+    for (size_t k = 0; k < 4; ++k) {
+      encoded += k <= n ? kAlphabet[(chunk >> (18 - 6 * k)) & 0x3F] : '=';
+    }
+  }
+  std::string out = "Content-Transfer-Encoding: base64\n\n";
+  for (size_t at = 0; at < encoded.size(); at += 76) out += encoded.substr(at, 76) + "\n";
+  return out;
+}
+
+std::string body_of(const json& report, const EmailOptions& options, bool config_attached = false) {
   Body body;
   headline(body, report);
   checks(body, report);
-  parameters(body, report);
+  parameters(body, report, config_attached);
   commit_table(body, report);
   decision_log(body, report, options.max_decisions);
   failures(body, report);
@@ -1060,7 +1099,10 @@ std::string render_email(const json& report, const EmailOptions& options) {
   if (!to.empty()) headers += address_header("To", to);
   if (!cc.empty()) headers += address_header("Cc", cc);
   headers += unstructured_header("Subject", subject_of(report, options));
-  const std::string body = body_of(report, options);
+  // A kernel bisection's .config goes along as an attachment, as kernel test robots and syzbot
+  // give theirs: the message becomes multipart/mixed.
+  const std::string kernel_config = str(member(report, "parameters"), "kernel_config");
+  const std::string body = body_of(report, options, !kernel_config.empty());
   // Date: and Message-ID: come from the report, never from the clock, so that one report always
   // renders to the same message. A document without generated_at has no Date: (the submitting
   // MTA adds one).
@@ -1071,11 +1113,34 @@ std::string render_email(const json& report, const EmailOptions& options) {
   headers += fmt::format(
       "Message-ID: <flakebisect-{}-{}{}@{}>\n", count(member(report, "bisection"), "id"),
       generated_at ? compact_utc(*generated_at) + "-" : std::string(), digest, domain);
-  headers +=
-      "MIME-Version: 1.0\n"
+  headers += "MIME-Version: 1.0\n";
+  if (kernel_config.empty()) {
+    headers +=
+        "Content-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: 8bit\n";
+    return headers + "\n" + body;
+  }
+  // A boundary that neither part holds (RFC 2046: a line starting with "--" and it).
+  std::string boundary = "flakebisect-" + digest;
+  while (body.find(boundary) != std::string::npos ||
+         kernel_config.find(boundary) != std::string::npos) {
+    boundary += "-" + config::sha256_hex(boundary).substr(0, 8);
+  }
+  headers += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\n";
+  std::string out = headers + "\nThis is a multi-part message in MIME format.\n";
+  out += "\n--" + boundary + "\n";
+  out +=
       "Content-Type: text/plain; charset=utf-8\n"
-      "Content-Transfer-Encoding: 8bit\n";
-  return headers + "\n" + body;
+      "Content-Transfer-Encoding: 8bit\n\n";
+  out += body;
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  out += "\n--" + boundary + "\n";
+  out +=
+      "Content-Type: text/plain; charset=utf-8; name=\"config\"\n"
+      "Content-Disposition: attachment; filename=\"config\"\n";
+  out += attachment_text(kernel_config);
+  out += "\n--" + boundary + "--\n";
+  return out;
 }
 
 }  // namespace flakebisect::report

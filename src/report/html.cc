@@ -28,6 +28,8 @@ constexpr size_t kFieldChars = 400;
 constexpr size_t kBlockLineChars = 500;
 constexpr size_t kExcerptBytes = 20000;
 constexpr size_t kConfigBytes = 50000;
+// A kernel .config block: a distribution's is about 250 KB (the mail attaches all of it).
+constexpr size_t kMaxKernelConfigBytes = 300000;
 // Row caps, so that the page stays a few hundred KB whatever the report holds.
 constexpr size_t kMaxTableCommits = 1000;
 constexpr size_t kMaxDecisionRows = 500;
@@ -1006,12 +1008,23 @@ void append_bisection(std::string& out, const json& report) {
                  "</details>\n",
                  config.empty() ? std::string(kNa) : block_html(config, kConfigBytes));
   const json* parameters = member(&report, "parameters");
-  fmt::format_to(std::back_inserter(out),
-                 "<details><summary>Parameters</summary><pre>{}</pre></details>\n",
-                 parameters == nullptr
-                     ? std::string(kNa)
-                     : block_html(parameters->dump(2, ' ', false, json::error_handler_t::replace),
-                                  kConfigBytes));
+  // The kernel's .config is its own block, not one long JSON string among the parameters.
+  json shown = parameters == nullptr ? json() : *parameters;
+  std::string kernel_config;
+  if (shown.is_object() && shown.contains("kernel_config")) {
+    if (shown["kernel_config"].is_string()) kernel_config = shown["kernel_config"];
+    shown.erase("kernel_config");
+  }
+  fmt::format_to(
+      std::back_inserter(out), "<details><summary>Parameters</summary><pre>{}</pre></details>\n",
+      parameters == nullptr
+          ? std::string(kNa)
+          : block_html(shown.dump(2, ' ', false, json::error_handler_t::replace), kConfigBytes));
+  if (!kernel_config.empty()) {
+    fmt::format_to(std::back_inserter(out),
+                   "<details><summary>Kernel .config</summary><pre>{}</pre></details>\n",
+                   block_html(kernel_config, kMaxKernelConfigBytes));
+  }
   out += "</section>\n";
 }
 

@@ -54,6 +54,8 @@ constexpr size_t kExcerptColumns = 200;
 // Lines of context kept before a crash title found in a console.
 constexpr size_t kLinesBeforeTitle = 5;
 constexpr size_t kMaxArtifactConfigBytes = size_t{16} << 20;
+// The largest .config the report carries (a distribution's is about 250 KB, tinyconfig's 30 KB).
+constexpr size_t kMaxMailedConfigBytes = size_t{1} << 20;
 // A revert check's conflicting paths: at most this many, each cut at kMaxPathBytes.
 constexpr size_t kMaxConflictPaths = 50;
 constexpr size_t kMaxPathBytes = 4096;
@@ -638,11 +640,12 @@ class Collector {
   }
 
   json parameters_json() const {
-    json out{{"test", nullptr},     {"build", nullptr},
-             {"kernel", nullptr},   {"qemu", nullptr},
-             {"scratch", nullptr},  {"reproducer", nullptr},
-             {"xfstests", nullptr}, {"kernel_config_hash", nullptr},
-             {"compiler", nullptr}, {"decision", nullptr}};
+    json out{{"test", nullptr},          {"build", nullptr},
+             {"kernel", nullptr},        {"qemu", nullptr},
+             {"scratch", nullptr},       {"reproducer", nullptr},
+             {"xfstests", nullptr},      {"kernel_config_hash", nullptr},
+             {"kernel_config", nullptr}, {"compiler", nullptr},
+             {"decision", nullptr}};
     if (!config_) {
       return out;
     }
@@ -665,6 +668,11 @@ class Collector {
         const std::string dir = *artifact;
         if (auto config_file = read_small_file(dir + "/config", kMaxArtifactConfigBytes)) {
           out["kernel_config_hash"] = config::sha256_hex(*config_file);
+          // The mail attaches it, as kernel test robots and syzbot give theirs. A .config is
+          // ASCII; a larger one than a mail should carry is left out.
+          if (config_file->size() <= kMaxMailedConfigBytes) {
+            out["kernel_config"] = valid_utf8(*config_file, kMaxMailedConfigBytes);
+          }
         }
         // The kernel builder writes "# compiler: <first line of cc --version>" into build.log.
         const std::string log = read_tail(dir + "/build.log", kConsoleReadBytes);

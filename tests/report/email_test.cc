@@ -269,6 +269,50 @@ TEST(RenderEmail, APrebuiltKernelIsNamed) {
                         "qemu:         accel tcg, 2 CPUs, 256 MB\n"));
 }
 
+// A kernel bisection's .config goes along as an attachment, as kernel test robots and syzbot give
+// theirs; without one the message stays a single text/plain part.
+TEST(RenderEmail, AKernelBisectionAttachesItsConfig) {
+  json report = sample_report();
+  report["parameters"]["kernel"] = {
+      {"base", "tinyconfig"}, {"fragments", {"qemu-guest"}}, {"target", "bzImage"}};
+  const std::string config = "#\n# Linux/x86 6.1.0 Kernel Configuration\n#\nCONFIG_EXT4_FS=y\n";
+  report["parameters"]["kernel_config_hash"] = std::string(64, 'a');
+  report["parameters"]["kernel_config"] = config;
+  const std::string email = render_email(report);
+  const auto [headers, rest] = split_message(email);
+  const std::string type = header_value(headers, "Content-Type");
+  ASSERT_THAT(type, ::testing::StartsWith("multipart/mixed; boundary=\""));
+  const std::string boundary =
+      type.substr(type.find('"') + 1, type.rfind('"') - type.find('"') - 1);
+  EXPECT_EQ(header_value(headers, "MIME-Version"), "1.0");
+  const std::string text_part = "\n--" + boundary +
+                                "\nContent-Type: text/plain; charset=utf-8\n"
+                                "Content-Transfer-Encoding: 8bit\n\n";
+  const std::string config_part = "\n--" + boundary +
+                                  "\nContent-Type: text/plain; charset=utf-8; name=\"config\"\n"
+                                  "Content-Disposition: attachment; filename=\"config\"\n"
+                                  "Content-Transfer-Encoding: 8bit\n\n" +
+                                  config + "\n--" + boundary + "--\n";
+  ASSERT_THAT(rest, HasSubstr(text_part));
+  EXPECT_TRUE(rest.ends_with(config_part)) << rest;
+  EXPECT_THAT(rest, HasSubstr(".config aaaaaaaaaaaa\n              (attached as \"config\")"));
+  // The text report says nothing of an attachment; a report without a config attaches nothing.
+  EXPECT_THAT(render_text(report), Not(HasSubstr("attached")));
+  report["parameters"]["kernel_config"] = nullptr;
+  const auto [plain_headers, plain_body] = split_message(render_email(report));
+  EXPECT_EQ(header_value(plain_headers, "Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_THAT(plain_body, Not(HasSubstr("attached")));
+  // A line SMTP cannot carry (or one an mbox would split at) makes the attachment base64.
+  report["parameters"]["kernel_config"] = "CONFIG_CMDLINE=\"" + std::string(1000, 'x') + "\"\n";
+  EXPECT_THAT(render_email(report),
+              HasSubstr("Content-Transfer-Encoding: base64\n\nQ09ORklHX0NNRExJTkU9Inh4eHh4eH"));
+  report["parameters"]["kernel_config"] = "#\n.\n";
+  EXPECT_THAT(render_email(report), HasSubstr("Content-Transfer-Encoding: base64\n\nIwouCg==\n"));
+  report["parameters"]["kernel_config"] = "From me\n";
+  EXPECT_THAT(render_email(report),
+              HasSubstr("Content-Transfer-Encoding: base64\n\nRnJvbSBtZQo=\n"));
+}
+
 TEST(RenderEmail, ACcTrailerWithSeveralAddressesCcsEach) {
   json report = sample_report();
   report["result"]["culprit"]["trailers"] = json::array(

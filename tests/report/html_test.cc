@@ -162,6 +162,14 @@ TEST(RenderHtml, FailuresSeenAreHeadedAsFailuresNotCrashes) {
   EXPECT_THAT(render_html(report), HasSubstr("No failures recorded."));
 }
 
+TEST(RenderHtml, TheKernelConfigIsABlockOfItsOwnNotAParameterString) {
+  json report = sample_report();
+  report["parameters"]["kernel_config"] = "CONFIG_EXT4_FS=y\nCONFIG_EXT4_DEBUG=y\n";
+  const std::string html = render_html(report);
+  EXPECT_THAT(html, HasSubstr("<summary>Kernel .config</summary><pre>CONFIG_EXT4_FS=y\n"));
+  EXPECT_THAT(html, Not(HasSubstr("kernel_config\"")));
+}
+
 TEST(RenderHtml, HeaderShowsStatusCulpritConfidenceAndEstimates) {
   const std::string html = render_html(sample_report());
   EXPECT_THAT(html, HasSubstr("<header class=\"found\"><h1>flakebisect: regression found</h1>"));

@@ -520,6 +520,7 @@ TEST_F(ReportTest, DescribesTheParametersFromTheStoredConfiguration) {
   EXPECT_EQ(parameters["kernel"], nullptr);
   EXPECT_EQ(parameters["qemu"], nullptr);
   EXPECT_EQ(parameters["kernel_config_hash"], nullptr);
+  EXPECT_EQ(parameters["kernel_config"], nullptr);
   EXPECT_EQ(doc["bisection"]["config_text"], kConfig);
   EXPECT_EQ(doc["bisection"]["good"][0]["sha"], history_.root);
   EXPECT_EQ(doc["bisection"]["good"][0]["subject"], "commit 0");
@@ -1243,6 +1244,7 @@ TEST_F(ReportTest, KernelBisectionsShowBuildsConfigHashCompilerAndTheAccelTheRun
   const json& parameters = doc["parameters"];
   EXPECT_EQ(parameters["kernel"]["base"], "tinyconfig");
   EXPECT_EQ(parameters["kernel_config_hash"], config::sha256_hex("CONFIG_EXT4_FS=y\n"));
+  EXPECT_EQ(parameters["kernel_config"], "CONFIG_EXT4_FS=y\n") << "the mail attaches it";
   EXPECT_EQ(parameters["compiler"], "gcc (Debian 12.2.0-14) 12.2.0");
   EXPECT_EQ(parameters["qemu"]["accel"], "kvm");
   EXPECT_EQ(parameters["qemu"]["accel_configured"], "auto");
