@@ -896,6 +896,13 @@ class Session {
           "go on without it",
           id_);
     }
+    if (config.qemu && config_.qemu &&
+        config.qemu->console_loglevel != config_.qemu->console_loglevel) {
+      spdlog::info(
+          "bisection {}: started before the guest's console showed KERN_INFO; its runs go on "
+          "at loglevel={}",
+          id_, config.qemu->console_loglevel);
+    }
     return config;
   }
 
@@ -1721,8 +1728,10 @@ config::Config runner_config(const config::Config& config, const store::Bisectio
     }
   }
   if (!current) {
-    // Before qemu.append's words, so that a loglevel of the user's own still wins.
-    out.qemu->append.insert(out.qemu->append.begin(), "loglevel=5");
+    // Before qemu.append's words (the runner's own come first), so a loglevel of the user's own
+    // still wins; not in qemu.append itself, which the KVM probe shares, and whose banner a
+    // console at loglevel 5 does not show.
+    out.qemu->console_loglevel = 5;
   }
   if (!current && !before_loglevel7 && guest_watches_output(config)) {
     out.test.no_output_timeout = std::chrono::seconds(0);

@@ -137,7 +137,8 @@ inline constexpr std::string_view kEventCheck = "check";
 // The configuration a bisection's runner gets: `config`, except that a guest bisection whose stored
 // test identity predates a change to the guest goes on with the guest it had, so that its runs stay
 // what its identity says they are: before the console showed KERN_INFO (GuestEra in identity.h),
-// "loglevel=5" before qemu.append's words; before the guest's watch of test.no_output_timeout
+// qemu.console_loglevel 5 (its boots, not the KVM probe, get "loglevel=5" before qemu.append's
+// words); before the guest's watch of test.no_output_timeout
 // (guest_watches_output in identity.h; its identity lacks the line that says so), no watch.
 config::Config runner_config(const config::Config& config, const store::BisectionSpec& spec);
 

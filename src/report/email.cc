@@ -1126,7 +1126,10 @@ std::string render_email(const json& report, const EmailOptions& options) {
          kernel_config.find(boundary) != std::string::npos) {
     boundary += "-" + config::sha256_hex(boundary).substr(0, 8);
   }
-  headers += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\n";
+  // Its parts are 8bit, so the whole is too (RFC 2045 6.4): an MTA without 8BITMIME must convert.
+  headers += "Content-Type: multipart/mixed; boundary=\"" + boundary +
+             "\"\n"
+             "Content-Transfer-Encoding: 8bit\n";
   std::string out = headers + "\nThis is a multi-part message in MIME format.\n";
   out += "\n--" + boundary + "\n";
   out +=

@@ -625,8 +625,8 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
   // loglevel=7: a report's trace is not always printed at its headline's level (a hung task's
   // "Call Trace:" comes at KERN_INFO), and without it the title names the task, not the function
   // it hangs in; a boot that never gets ready is diagnosed from KERN_INFO lines too.
-  append += " loglevel=7";
-  if (probe) append += " rdinit=/nonexistent";
+  append += probe ? " loglevel=7 rdinit=/nonexistent"
+                  : fmt::format(" loglevel={}", options_.qemu.console_loglevel);
   if (accel == "tcg") {
     // Emulated CPUs stall whenever the host is busy (a build beside it): at the kernel's default
     // thresholds (soft lockup after 20 s, RCU stall after 21 s) a good commit then "crashes",

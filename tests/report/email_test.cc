@@ -285,6 +285,7 @@ TEST(RenderEmail, AKernelBisectionAttachesItsConfig) {
   const std::string boundary =
       type.substr(type.find('"') + 1, type.rfind('"') - type.find('"') - 1);
   EXPECT_EQ(header_value(headers, "MIME-Version"), "1.0");
+  EXPECT_EQ(header_value(headers, "Content-Transfer-Encoding"), "8bit");
   const std::string text_part = "\n--" + boundary +
                                 "\nContent-Type: text/plain; charset=utf-8\n"
                                 "Content-Transfer-Encoding: 8bit\n\n";

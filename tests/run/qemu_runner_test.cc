@@ -735,6 +735,26 @@ TEST_F(QemuRunnerTest, TcgGuestsGetLongerLockupThresholdsThatQemuAppendOverrides
   EXPECT_THAT(cmdline, EndsWith(" watchdog_thresh=30"));
 }
 
+// The console shows KERN_INFO (a hung task's trace) at qemu.console_loglevel 7; a bisection stored
+// before goes on at 5. The KVM probe waits for the kernel's banner, a KERN_NOTICE line: it is at 7
+// whatever the boots get.
+TEST_F(QemuRunnerTest, BootsGetTheConsoleLoglevelAndTheKvmProbeAlwaysSevenAsItNeeds) {
+  const std::string lines = dir_.file("cmdlines");
+  QemuRunnerOptions o = options("for a in \"$@\"; do case \"$a\" in console=*) echo \"$a\" >>" +
+                                lines + ";; esac; done");
+  o.qemu.console_loglevel = 5;
+  o.qemu.accel = "auto";
+  o.kvm_probe_timeout = std::chrono::milliseconds(500);
+  QemuRunner qemu(processes_, o);
+  (void)qemu.run_batch(checkout_, 0, 1, [](const RunResult&) { return base::Result<bool>(true); });
+  const std::string text = base::read_file(lines).value_or("");
+  if (::access("/dev/kvm", R_OK | W_OK) == 0) {
+    EXPECT_THAT(text, HasSubstr(" loglevel=7 rdinit=/nonexistent")) << "the probe";
+  }
+  EXPECT_THAT(text, HasSubstr(" loglevel=5")) << "the boot";
+  EXPECT_THAT(text, Not(HasSubstr(" loglevel=5 rdinit")));
+}
+
 TEST_F(QemuRunnerTest, AReproducerMissingFromTheCheckoutIsASkip) {
   runner("exit 0");
   std::vector<RunResult> results;
