@@ -259,9 +259,9 @@ base::Result<store::BisectionSpec> checked_spec(const GlobalOptions& global,
   if (config->kernel) {
     if (auto db = store_path(global); db) {
       // The worktrees' directory adds the store's file name (worktree_root): --db /x/a:b.db.
-      const std::string worktrees = worktree_root(*db);
+      const std::string state = state_dir(*db);
       const std::string dir =
-          state_dir(*db).find_first_of(" :") != std::string::npos ? state_dir(*db) : worktrees;
+          state.find_first_of(" :") != std::string::npos ? state : worktree_root(*db);
       if (dir.find_first_of(" :") != std::string::npos) {
         auto error = base::make_error(
             base::ErrorCode::kInvalidInput,

@@ -38,6 +38,16 @@ void write(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(base::write_file_atomic(path.native(), text, 0644).has_value());
 }
 
+// An empty git repository "user" under `root`, with an identity to commit as.
+fs::path new_user_repository(const TempDir& root) {
+  const fs::path user = root.path() / "user";
+  fs::create_directories(user);
+  run_git(user, {"init", "-q", "-b", "main"});
+  run_git(user, {"config", "user.email", "a@b"});
+  run_git(user, {"config", "user.name", "a"});
+  return user;
+}
+
 Worktree open_or_die(const fs::path& repo, const fs::path& dir) {
   auto worktree = Worktree::open_or_create(repo, dir);
   EXPECT_TRUE(worktree.has_value()) << worktree.error().message();
@@ -409,11 +419,7 @@ TEST_F(WorktreeTest, BuildOutputAndItsLinksSurviveTheCheckForLinks) {
 // checkout makes the tracked link (libgit2 1.5 deleted the foreign one and wrote nothing).
 TEST(WorktreeLinks, ADirectoryThatBecomesATrackedLinkIsWrittenWhenALinkIsInItsPlace) {
   TempDir root("root");
-  const fs::path user = root.path() / "user";
-  fs::create_directories(user);
-  run_git(user, {"init", "-q", "-b", "main"});
-  run_git(user, {"config", "user.email", "a@b"});
-  run_git(user, {"config", "user.name", "a"});
+  const fs::path user = new_user_repository(root);
   write(user / "d" / "x", "x\n");
   write(user / "d" / "y", "y\n");
   write(user / "k" / "z", "z\n");
@@ -443,11 +449,7 @@ TEST(WorktreeLinks, TrackedLinksCheckOutAsLinks) {
   // one: "f" a file, "ln" a link to it, "dirln" a link to "dir". two: "f" a link to "dir/x", "ln"
   // a link to "dir/x", "dirln" unchanged.
   TempDir root("root");
-  const fs::path user = root.path() / "user";
-  fs::create_directories(user);
-  run_git(user, {"init", "-q", "-b", "main"});
-  run_git(user, {"config", "user.email", "a@b"});
-  run_git(user, {"config", "user.name", "a"});
+  const fs::path user = new_user_repository(root);
   write(user / "f", "one\n");
   write(user / "dir" / "x", "x\n");
   fs::create_symlink("f", user / "ln");
