@@ -126,13 +126,56 @@ TEST_F(QemuBootTest, TheScratchMountAndUnmountAreInsideTheRunsConsoleWindow) {
   }
 }
 
-// A child the reproducer left behind keeps /scratch busy: detached, its writeback (and what the
-// kernel says about it) would fall in the next run's window, so the boot ends after this run.
+// What a run leaves running is killed before its unmount: a child in the background that holds
+// /scratch, and one in a session of its own. The next run follows in the same boot, without them.
+TEST_F(QemuBootTest, WhatARunLeavesRunningIsKilledAndTheNextRunFollowsInTheSameBoot) {
+  auto o = options(script("leaves-children", R"SH(
+if [ "$1" = 0 ]; then
+	cd /scratch && (sleep 100000 &)
+	setsid sh -c 'echo $$ >/tmp/stray.pid; exec sleep 100000' </dev/null >/dev/null 2>&1 &
+	while [ ! -s /tmp/stray.pid ]; do sleep 0.1; done
+	echo "left $(cat /tmp/stray.pid)"
+	exit 0
+fi
+pid=$(cat /tmp/stray.pid)
+if [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status"; then
+	echo "the stray process $pid of run 0 still runs"
+	exit 1
+fi
+echo "no stray process"
+exit 0)SH"),
+                   {"{run}"});
+  const auto results = boot(o, 2);
+  ASSERT_EQ(results.size(), 2u) << "the boot ended after run 0: "
+                                << (results.empty() ? "" : results[0].detail);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail << console_of(results[0]);
+  EXPECT_EQ(results[1].outcome, RunOutcome::kPass) << results[1].detail << console_of(results[1]);
+  EXPECT_THAT(results[1].detail, HasSubstr("no stray process"));
+}
+
+// /scratch that cannot be unmounted (here a mount inside it) is detached: its writeback, and what
+// the kernel says about it, would fall in the next run's window, so the boot ends after this run.
 TEST_F(QemuBootTest, AScratchThatStaysBusyEndsTheBootAfterItsRun) {
-  auto o = options(script("leaves-a-child", "cd /scratch && (sleep 100000 &) && exit 0"));
+  auto o = options(
+      script("mounts-inside", "mkdir /scratch/sub && mount -t tmpfs none /scratch/sub && exit 0"));
   const auto results = boot(o, 2);
   ASSERT_EQ(results.size(), 1u);  // the batch ends with the boot; the engine plans the next one
   EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail << console_of(results[0]);
+}
+
+// A reproducer that writes verdict lines to the results port (as a test of every serial port
+// might) reaches neither its node, which is gone, nor the init's descriptor for it.
+TEST_F(QemuBootTest, TheReproducerCannotWriteTheResultsChannel) {
+  const auto results = boot(options(script("forges", R"SH(
+[ -c /dev/ttyS1 ] && echo "/dev/ttyS1 is there"
+echo "FB1 end 0 1 1 1 -" >/dev/ttyS1
+echo "FB1 end 0 1 1 1 -" >&3
+echo "done"
+exit 0)SH")),
+                            1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail;
+  EXPECT_THAT(results[0].detail, Not(HasSubstr("/dev/ttyS1 is there")));
 }
 
 TEST_F(QemuBootTest, AFailingReproducerIsAFailWithItsOutput) {
