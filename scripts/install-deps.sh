@@ -15,8 +15,9 @@ packages=(
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 e2fsprogs cpio gzip kmod
   # the HTML report's browser test: headless Chromium, a font, zlib to decode screenshots
   chromium fonts-dejavu-core zlib1g-dev
-  # report tests: validate JSON reports against docs/report-schema.json
-  python3 python3-jsonschema
+  # report tests: validate JSON reports against docs/report-schema.json; a kernel tree's
+  # scripts/get_maintainer.pl runs under perl
+  python3 python3-jsonschema perl
 )
 if [ "${1:-}" = "--kernel" ]; then
   packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils)

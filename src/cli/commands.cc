@@ -765,7 +765,7 @@ report::EmailOptions email_options() {
 }  // namespace
 
 int report_command(const GlobalOptions& global, int64_t id, const std::string& asked,
-                   const std::string& tree) {
+                   const std::string& tree, bool maintainers) {
   const std::string format = asked == "mail" ? "email" : asked;  // what people call it too
   if (format != "json" && format != "text" && format != "email" && format != "bisect-log" &&
       format != "html") {
@@ -795,6 +795,9 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& a
   }
   report::ReportOptions options;
   options.generated_at_ms = now_ms();
+  base::SubprocessRunner processes;
+  // The bisect-log has no use for them, and a script that is slow should not hold it up.
+  if (maintainers && format != "bisect-log") options.process_runner = &processes;
   auto document = report::build_report(opened->store, id, options);
   if (!document) {
     return fail(document.error(), "store " + opened->path);

@@ -65,8 +65,10 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json);
 int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json, bool plain);
 int list_command(const GlobalOptions& global, bool json);
 int log_command(const GlobalOptions& global, int64_t id, bool json);
+// `maintainers`: run the culprit's scripts/get_maintainer.pl for its maintainers (report/
+// maintainers.h); `report --no-maintainers` turns it off.
 int report_command(const GlobalOptions& global, int64_t id, const std::string& format,
-                   const std::string& tree = "");
+                   const std::string& tree = "", bool maintainers = true);
 // `watch --interval`: the seconds between polls, from kMinWatchIntervalS to kMaxWatchIntervalS
 // (else a usage error).
 inline constexpr double kMinWatchIntervalS = 0.05;

@@ -181,6 +181,10 @@ int run_main(int argc, char** argv) {
   report->add_option("--tree", tree,
                      "the tree the email's subject names (\"mainline\", \"linux-next\"; "
                      "default: the repository's directory name)");
+  bool no_maintainers = false;
+  report->add_flag("--no-maintainers", no_maintainers,
+                   "do not run the culprit's scripts/get_maintainer.pl (a kernel tree's) for the "
+                   "maintainers and lists it names");
 
   double interval = 1.0;
   CLI::App* watch = app.add_subcommand("watch", "follow a bisection until it ends or pauses");
@@ -314,7 +318,7 @@ int run_main(int argc, char** argv) {
       }
       format = "json";
     }
-    return cli::report_command(global, id, format, tree);
+    return cli::report_command(global, id, format, tree, !no_maintainers);
   }
   if (watch->parsed()) {
     return cli::watch_command(global, id, interval, plain, json);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -424,6 +426,88 @@ base::Result<std::string> Repository::tree_id(std::string_view sha) const {
   FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
   FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
   return to_hex(*git_commit_tree_id(commit.get()));
+}
+
+base::Result<std::optional<std::string>> Repository::file_at(std::string_view sha,
+                                                             const std::string& path,
+                                                             size_t max_bytes) const {
+  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
+  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
+  git_tree* tree_raw = nullptr;
+  FB_TRY(check(git_commit_tree(&tree_raw, commit.get()), fmt::format("commit {}: tree", sha)));
+  TreeHandle tree(tree_raw);
+  git_tree_entry* entry_raw = nullptr;
+  const int rc = git_tree_entry_bypath(&entry_raw, tree.get(), path.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    return std::optional<std::string>();
+  }
+  FB_TRY(check(rc, fmt::format("commit {}: {}", sha, path)));
+  std::unique_ptr<git_tree_entry, decltype(&git_tree_entry_free)> entry(entry_raw,
+                                                                        git_tree_entry_free);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+    return std::optional<std::string>();
+  }
+  git_blob* blob_raw = nullptr;
+  FB_TRY(check(git_blob_lookup(&blob_raw, repo_.get(), git_tree_entry_id(entry.get())),
+               fmt::format("commit {}: {}", sha, path)));
+  std::unique_ptr<git_blob, decltype(&git_blob_free)> blob(blob_raw, git_blob_free);
+  const auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+  if (size > max_bytes) {
+    return base::make_error(base::ErrorCode::kInvalidInput,
+                            "commit {}: {} is {} bytes, more than the {} read", sha, path, size,
+                            max_bytes);
+  }
+  return std::optional<std::string>(
+      std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size));
+}
+
+base::Result<Repository::Patch> Repository::patch_of(std::string_view sha, size_t max_bytes) const {
+  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
+  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
+  const std::string what = fmt::format("commit {}: diff", sha);
+  git_tree* tree_raw = nullptr;
+  FB_TRY(check(git_commit_tree(&tree_raw, commit.get()), what));
+  TreeHandle tree(tree_raw);
+  TreeHandle parent_tree;
+  if (git_commit_parentcount(commit.get()) > 0) {
+    git_commit* parent_raw = nullptr;
+    FB_TRY(check(git_commit_parent(&parent_raw, commit.get(), 0), what));
+    CommitHandle parent(parent_raw);
+    git_tree* parent_tree_raw = nullptr;
+    FB_TRY(check(git_commit_tree(&parent_tree_raw, parent.get()), what));
+    parent_tree.reset(parent_tree_raw);
+  }
+  git_diff* diff_raw = nullptr;
+  FB_TRY(check(
+      git_diff_tree_to_tree(&diff_raw, repo_.get(), parent_tree.get(), tree.get(), nullptr), what));
+  DiffHandle diff(diff_raw);
+  Patch patch;
+  struct Sink {
+    Patch* patch;
+    size_t max_bytes;
+  } sink{&patch, max_bytes};
+  const int rc = git_diff_print(
+      diff.get(), GIT_DIFF_FORMAT_PATCH,
+      [](const git_diff_delta*, const git_diff_hunk*, const git_diff_line* line, void* payload) {
+        auto* s = static_cast<Sink*>(payload);
+        std::string piece;
+        if (line->origin == GIT_DIFF_LINE_CONTEXT || line->origin == GIT_DIFF_LINE_ADDITION ||
+            line->origin == GIT_DIFF_LINE_DELETION) {
+          piece += line->origin;
+        }
+        piece.append(line->content, line->content_len);
+        if (s->patch->text.size() + piece.size() > s->max_bytes) {
+          s->patch->truncated = true;
+          return 1;  // stop: what was printed so far ends at a line end
+        }
+        s->patch->text += piece;
+        return 0;
+      },
+      &sink);
+  if (rc < 0 || (rc > 0 && !patch.truncated)) {
+    FB_TRY(check(rc < 0 ? rc : -1, what));
+  }
+  return patch;
 }
 
 }  // namespace flakebisect::git

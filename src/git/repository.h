@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,20 @@ class Repository {
 
   // The full SHA of the tree of commit `sha`: the identity of the sources a build sees.
   base::Result<std::string> tree_id(std::string_view sha) const;
+
+  // The content of the file `path` (e.g. "MAINTAINERS") in commit `sha`; nullopt when the commit
+  // has no such file (or a directory there). A file over `max_bytes` is an error naming it.
+  base::Result<std::optional<std::string>> file_at(std::string_view sha, const std::string& path,
+                                                   size_t max_bytes) const;
+
+  // What commit `sha` changed against its first parent (against nothing for a root commit), as
+  // `git show --format= --patch` prints it: "diff --git a/x b/x", "--- a/x", "+++ b/x", hunks.
+  // A patch over `max_bytes` is cut there at a line end; `truncated` then says so.
+  struct Patch {
+    std::string text;
+    bool truncated = false;
+  };
+  base::Result<Patch> patch_of(std::string_view sha, size_t max_bytes) const;
 
   // The libgit2 handle, for the rest of this module. Owned by this object.
   git_repository* raw() const { return repo_.get(); }

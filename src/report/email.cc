@@ -586,6 +586,23 @@ void checks(Body& body, const json& report) {
   if (backport) check("backport", *backport);
 }
 
+// Who the tree says looks after what the culprit changes (its scripts/get_maintainer.pl), as the
+// script prints them: "  Name <address> (role)". The mail's Cc: holds them too.
+void maintainers(Body& body, const json& report) {
+  const json& list = member(member(member(report, "result"), "culprit"), "maintainers");
+  if (!list.is_array() || list.empty()) return;
+  body.blank();
+  body.line("Maintainers (scripts/get_maintainer.pl):");
+  for (const json& person : list) {
+    const std::string name = one_line(str(person, "name"), 80);
+    const std::string role = one_line(str(person, "role"), 80);
+    std::string line = "  " + (name.empty() ? std::string() : name + " <") +
+                       one_line(str(person, "email"), 120) + (name.empty() ? "" : ">");
+    if (!role.empty()) line += " (" + role + ")";
+    body.verbatim(line);
+  }
+}
+
 void parameters(Body& body, const json& report, bool config_attached) {
   const json& bisection = member(report, "bisection");
   const json& parameters = member(report, "parameters");
@@ -937,6 +954,7 @@ std::string body_of(const json& report, const EmailOptions& options, bool config
   Body body;
   headline(body, report);
   checks(body, report);
+  maintainers(body, report);
   parameters(body, report, config_attached);
   commit_table(body, report);
   decision_log(body, report, options.max_decisions);
@@ -1094,6 +1112,17 @@ std::string render_email(const json& report, const EmailOptions& options) {
         }
         if (auto box = mailbox(person->name, person->address)) cc.push_back(*box);
       }
+    }
+  }
+  // Then the maintainers and lists of what it changes, as the tree's get_maintainer.pl names them.
+  const json& maintainers = member(culprit, "maintainers");
+  if (maintainers.is_array()) {
+    // Room of their own: a long list of signers does not push out the subsystem's list.
+    for (const json& person : maintainers) {
+      if (cc.size() == 2 * kMaxCc) break;
+      const std::string address = str(person, "email");
+      if (!seen.insert(lowercase(address)).second) continue;
+      if (auto box = mailbox(str(person, "name"), address)) cc.push_back(*box);
     }
   }
   if (!to.empty()) headers += address_header("To", to);

@@ -773,6 +773,24 @@ void append_summary(std::string& out, const json& report, const json* result) {
       }
       out += "</dd>\n";
     }
+    // What the tree's scripts/get_maintainer.pl names for it (kernel trees).
+    const auto maintainers = elements(member(culprit, "maintainers"));
+    if (!maintainers.empty()) {
+      out += "<dt>Maintainers</dt><dd id=\"maintainers\">";
+      for (size_t i = 0; i < maintainers.size() && i < kMaxListItems; ++i) {
+        const json* person = maintainers[i];
+        const std::string_view name = string_of(member(person, "name"));
+        const std::string_view role = string_of(member(person, "role"));
+        fmt::format_to(std::back_inserter(out), "{}{}{}{}<br>",
+                       name.empty() ? std::string() : line_html(name) + " &lt;",
+                       display(member(person, "email")), name.empty() ? "" : "&gt;",
+                       role.empty() ? std::string() : " (" + line_html(role) + ")");
+      }
+      if (maintainers.size() > kMaxListItems) {
+        fmt::format_to(std::back_inserter(out), "{} more", maintainers.size() - kMaxListItems);
+      }
+      out += "</dd>\n";
+    }
   }
   if (const json* broken = member(result, "last_broken"); fix && broken != nullptr) {
     fmt::format_to(std::back_inserter(out),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -23,6 +24,7 @@
 #include "model/posterior.h"
 #include "report/checks.h"
 #include "report/json_access.h"
+#include "report/maintainers.h"
 #include "report/text.h"
 
 #ifndef FLAKEBISECT_VERSION
@@ -417,7 +419,7 @@ class Collector {
   }
 
  private:
-  void warn(std::string message) { warnings_.push_back(valid_utf8(message, kMaxTextBytes)); }
+  void warn(std::string message) const { warnings_.push_back(valid_utf8(message, kMaxTextBytes)); }
 
   void read_config() {
     auto parsed = config::parse_config(bisection_.spec.config_toml,
@@ -764,7 +766,37 @@ class Collector {
           json{{"key", text(info->trailers[k].key, kMaxNameBytes)},
                {"value", text(info->trailers[k].value, kMaxTrailerBytes)}});
     }
+    culprit["maintainers"] = maintainers_json(commit.sha);
     return culprit;
+  }
+
+  // What the commit's own scripts/get_maintainer.pl says of it; null without a runner, outside a
+  // kernel tree, or when the script fails (a warning says why).
+  json maintainers_json(const std::string& sha) const {
+    if (!options_.process_runner || !repo_) {
+      return nullptr;
+    }
+    MaintainersOptions how;
+    how.temp_parent = options_.temp_dir;
+    if (how.temp_parent.empty()) {
+      const char* tmpdir = std::getenv("TMPDIR");
+      how.temp_parent = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+    }
+    auto found = kernel_maintainers(*repo_, sha, *options_.process_runner, how);
+    if (!found) {
+      warn("no maintainers: " + found.error().message());
+      return nullptr;
+    }
+    if (!*found) {
+      return nullptr;
+    }
+    json out = json::array();
+    for (const Maintainer& m : **found) {
+      out.push_back(json{{"name", text(m.name, kMaxNameBytes)},
+                         {"email", text(m.address, kMaxNameBytes)},
+                         {"role", text(m.role, kMaxNameBytes)}});
+    }
+    return out;
   }
 
   json result_json() const {
@@ -1180,7 +1212,7 @@ class Collector {
   std::vector<Counts> counts_;
   std::vector<double> probability_;
   std::vector<double> bad_probability_;
-  std::vector<std::string> warnings_;
+  mutable std::vector<std::string> warnings_;  // const members warn too
 };
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/process.h"
 #include "base/result.h"
 #include "store/store.h"
 
@@ -43,6 +44,11 @@ struct ReportOptions {
   int64_t generated_at_ms = 0;
   // Most lines of console output in one excerpt.
   size_t console_excerpt_lines = 40;
+  // When set, the culprit's own scripts/get_maintainer.pl is run on it (maintainers.h) for
+  // result.culprit.maintainers; unset leaves that null (golden tests, `report --no-maintainers`).
+  base::ProcessRunner* process_runner = nullptr;
+  // Where get_maintainer.pl's temporary files go; empty: TMPDIR, else /tmp.
+  std::string temp_dir;
 };
 
 base::Result<nlohmann::json> build_report(store::Store& store, int64_t id,

@@ -119,6 +119,8 @@ struct HistoryOptions {
   size_t body_bytes = 0;
   // Blobs added in the root commit, to make short-SHA collisions (ambiguous revisions) certain.
   int extra_blobs = 0;
+  // Files (path, content) that every commit has, unchanged: a tree's own scripts, say.
+  std::vector<std::pair<std::string, std::string>> files_in_every_commit;
 };
 
 inline HistoryOptions sized(int commits, uint32_t seed = 1) {
@@ -242,6 +244,10 @@ inline History make_history(const fs::path& repo, const HistoryOptions& options 
     for (const std::string& file : files[i]) {
       stream += "M 100644 inline " + file + "\n";
       detail::append_data(stream, file == "bug/marker" ? "planted\n" : "/* " + file + " */\n");
+    }
+    for (const auto& [path, content] : options.files_in_every_commit) {
+      stream += "M 100644 inline " + path + "\n";
+      detail::append_data(stream, content);
     }
     if (i == 0) {
       for (int b = 0; b < options.extra_blobs; ++b) {

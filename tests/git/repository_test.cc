@@ -606,3 +606,61 @@ TEST(CommitInfo, NonCommitAndShortShaAreErrors) {
 
 }  // namespace
 }  // namespace flakebisect::git
+
+namespace flakebisect::git {
+namespace {
+
+class FileAndPatchTest : public ::testing::Test {
+ protected:
+  FileAndPatchTest() : git_(dir_.path()) {
+    root_ = git_.commit_on(
+        "main", "root",
+        {{"MAINTAINERS", "M: a@example.org\n"}, {"fs/ext4/inode.c", "one\ntwo\nthree\n"}});
+    change_ = git_.commit_on("main", "change",
+                             {{"fs/ext4/inode.c", "one\n2\nthree\n"},
+                              {"fs/new.c", "new\n"},
+                              {"MAINTAINERS", std::nullopt}});
+  }
+
+  TempDir dir_;
+  TestRepo git_;
+  std::string root_, change_;
+};
+
+TEST_F(FileAndPatchTest, FileAtReadsAFileAsTheCommitHasIt) {
+  Repository repo = open_or_die(dir_.path());
+  EXPECT_EQ(*repo.file_at(root_, "fs/ext4/inode.c", 1000), "one\ntwo\nthree\n");
+  EXPECT_EQ(*repo.file_at(change_, "fs/ext4/inode.c", 1000), "one\n2\nthree\n");
+  EXPECT_EQ(*repo.file_at(root_, "MAINTAINERS", 1000), "M: a@example.org\n");
+  EXPECT_EQ(*repo.file_at(change_, "MAINTAINERS", 1000), std::nullopt);  // deleted
+  EXPECT_EQ(*repo.file_at(root_, "fs/ext4", 1000), std::nullopt);        // a directory
+  EXPECT_EQ(*repo.file_at(root_, "no/such/file", 1000), std::nullopt);
+  auto big = repo.file_at(root_, "fs/ext4/inode.c", 4);
+  ASSERT_FALSE(big);
+  EXPECT_THAT(big.error().message(), HasSubstr("fs/ext4/inode.c is 14 bytes"));
+}
+
+TEST_F(FileAndPatchTest, PatchOfIsWhatGitShowPrints) {
+  Repository repo = open_or_die(dir_.path());
+  for (const std::string& sha : {root_, change_}) {
+    auto patch = repo.patch_of(sha, size_t{1} << 20);
+    ASSERT_TRUE(patch) << patch.error().message();
+    EXPECT_FALSE(patch->truncated);
+    EXPECT_EQ(patch->text, run_git(dir_.path(), {"show", "--format=", "--patch", "--no-renames",
+                                                 "--abbrev=7", sha}))
+        << sha;
+  }
+}
+
+TEST_F(FileAndPatchTest, APatchOverTheCapIsCutAtALineEnd) {
+  Repository repo = open_or_die(dir_.path());
+  auto patch = repo.patch_of(change_, 120);
+  ASSERT_TRUE(patch) << patch.error().message();
+  EXPECT_TRUE(patch->truncated);
+  EXPECT_LE(patch->text.size(), 120u);
+  ASSERT_FALSE(patch->text.empty());
+  EXPECT_EQ(patch->text.back(), '\n');
+}
+
+}  // namespace
+}  // namespace flakebisect::git

@@ -527,6 +527,69 @@ TEST(Report, ARevertCheckOfEveryStatusValidatesAndShowsInEveryFormat) {
   EXPECT_EQ(first_bad_commit(replay(s, dir.path(), log.out, "revert")), culprit) << log.out;
 }
 
+// In a tree with scripts/get_maintainer.pl and MAINTAINERS (a kernel tree), the report runs the
+// culprit's own script on the culprit's patch: the mail Cc's whom it names and lists them in the
+// body, and the JSON carries them. The script here stands in for the kernel's (it maps the path
+// prefixes in MAINTAINERS to addresses); tests/kernel/get_maintainer_test.cc runs the real one.
+TEST(Report, AKernelTreesReportCcsWhomTheCulpritsGetMaintainerNames) {
+  TempDir dir;
+  HistoryOptions options = sized(40, 7);
+  options.files_in_every_commit = {
+      {"MAINTAINERS", "bug/ Bug Keeper <keeper@example.org>\nbug/ bugs@example.org\n"},
+      {"scripts/get_maintainer.pl", R"PL(use strict;
+my ($mpath, @files);
+while (@ARGV) { my $a = shift @ARGV; if ($a eq '--mpath') { $mpath = shift @ARGV } elsif ($a !~ /^--/) { push @files, $a } }
+exit 2 if -e $ENV{FLAKEBISECT_TEST_BREAK_GET_MAINTAINER} // '';
+open(my $m, '<', $mpath) or die "$mpath: $!\n";
+my @sections = map { chomp; [split / /, $_, 2] } <$m>;
+open(my $p, '<', $files[0]) or die "$files[0]: $!\n";
+while (<$p>) {
+  next unless m{^\+\+\+ b/(\S+)};
+  my $file = $1;
+  for my $s (@sections) { print "$s->[1] (maintainer:BUGS)\n" if index($file, $s->[0]) == 0 }
+}
+)PL"}};
+  Scenario s = make_scenario(dir.path(), options, 30);
+  std::vector<std::string> args = run_args(s);
+  args.insert(args.end(), {"--", s.script.native()});
+  ASSERT_EQ(flakebisect(args).exit_code, 0);
+
+  const CliResult email = report(s, 1, "email");
+  ASSERT_EQ(email.exit_code, 0) << describe(email);
+  EXPECT_THAT(email.out, HasSubstr("\nCc: Bug Keeper <keeper@example.org>, bugs@example.org\n"));
+  EXPECT_THAT(email.out, HasSubstr("\nMaintainers (scripts/get_maintainer.pl):\n"
+                                   "  Bug Keeper <keeper@example.org> (maintainer:BUGS)\n"
+                                   "  bugs@example.org (maintainer:BUGS)\n"));
+  const CliResult json = report(s, 1, "json");
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  expect_valid_report(json.out, dir.path(), "report with maintainers");
+  const auto doc = parse_json(json.out);
+  EXPECT_EQ(
+      doc["result"]["culprit"]["maintainers"],
+      (nlohmann::json::array(
+          {{{"name", "Bug Keeper"}, {"email", "keeper@example.org"}, {"role", "maintainer:BUGS"}},
+           {{"name", ""}, {"email", "bugs@example.org"}, {"role", "maintainer:BUGS"}}})));
+
+  // --no-maintainers: not run, not in the mail.
+  const CliResult without =
+      flakebisect({"--db", s.db.native(), "report", "1", "--format", "email", "--no-maintainers"});
+  ASSERT_EQ(without.exit_code, 0) << describe(without);
+  EXPECT_THAT(without.out, Not(HasSubstr("keeper@example.org")));
+  EXPECT_THAT(without.out, Not(HasSubstr("Maintainers (")));
+
+  // A script that fails leaves them out with a warning; the report is still made.
+  const fs::path flag = dir.path() / "break";
+  write_text(flag, "");
+  const CliResult broken = flakebisect({"--db", s.db.native(), "report", "1", "--format", "json"},
+                                       {{"FLAKEBISECT_TEST_BREAK_GET_MAINTAINER", flag.native()}});
+  ASSERT_EQ(broken.exit_code, 0) << describe(broken);
+  expect_valid_report(broken.out, dir.path(), "report whose get_maintainer.pl failed");
+  const auto broken_doc = parse_json(broken.out);
+  EXPECT_EQ(broken_doc["result"]["culprit"]["maintainers"], nullptr);
+  EXPECT_THAT(broken_doc["warnings"].dump(), HasSubstr("get_maintainer.pl at "));
+  EXPECT_THAT(broken_doc["warnings"].dump(), HasSubstr("exit 2"));
+}
+
 TEST(Report, AnUnknownFormatIsAUsageError) {
   TempDir dir;
   const CliResult r =

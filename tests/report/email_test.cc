@@ -324,6 +324,30 @@ TEST(RenderEmail, ACcTrailerWithSeveralAddressesCcsEach) {
             "Foo <foo@example.com>, \"Bar, B.\" <bar@example.com>, a@example.com, b@example.com");
 }
 
+TEST(RenderEmail, TheMaintainersGetGetMaintainerPlNamesAreCcdAndListedInTheBody) {
+  json report = sample_report();
+  report["result"]["culprit"]["maintainers"] =
+      json::array({{{"name", "Theodore Ts'o"},
+                    {"email", "tytso@mit.edu"},
+                    {"role", "maintainer:EXT4 FILE SYSTEM"}},
+                   {{"name", ""},
+                    {"email", "linux-ext4@vger.kernel.org"},
+                    {"role", "open list:EXT4 FILE SYSTEM"}},
+                   // Already Cc'd from a trailer: once.
+                   {{"name", "Re Viewer"}, {"email", "RV@example.org"}, {"role", "reviewer:X"}},
+                   {{"name", "Bad"}, {"email", "not an address"}, {"role", ""}}});
+  const auto [headers, body] = split_message(render_email(report));
+  EXPECT_EQ(header_value(headers, "Cc"),
+            "\"Re, Viewer\" <rv@example.org>, Jörg Ünïcödé <joerg@example.de>, "
+            "stable@vger.kernel.org, Theodore Ts'o <tytso@mit.edu>, linux-ext4@vger.kernel.org");
+  EXPECT_THAT(body, HasSubstr("Maintainers (scripts/get_maintainer.pl):\n"
+                              "  Theodore Ts'o <tytso@mit.edu> (maintainer:EXT4 FILE SYSTEM)\n"
+                              "  linux-ext4@vger.kernel.org (open list:EXT4 FILE SYSTEM)\n"));
+  // Without them (another tree, --no-maintainers) the body has no such section.
+  report["result"]["culprit"]["maintainers"] = nullptr;
+  EXPECT_THAT(render_email(report), Not(HasSubstr("Maintainers (")));
+}
+
 TEST(UnstructuredHeader, EncodesNonAsciiAndFoldsLongValuesWithinSeventyEightColumns) {
   const std::string subject =
       "[flakebisect] ext4: ✓ ünïcödé 修正 of the direct I/O write path for 1k blocks on 4k "

@@ -170,6 +170,18 @@ TEST(RenderHtml, TheKernelConfigIsABlockOfItsOwnNotAParameterString) {
   EXPECT_THAT(html, Not(HasSubstr("kernel_config\"")));
 }
 
+TEST(RenderHtml, TheMaintainersGetMaintainerPlNamesAreListedEscaped) {
+  json report = sample_report();
+  EXPECT_THAT(render_html(report), Not(HasSubstr("<dt>Maintainers</dt>")));
+  report["result"]["culprit"]["maintainers"] = json::array(
+      {{{"name", "A <b>Maintainer"}, {"email", "m@example.org"}, {"role", "maintainer:X & Y"}},
+       {{"name", ""}, {"email", "list@example.org"}, {"role", "open list:X & Y"}}});
+  EXPECT_THAT(render_html(report),
+              HasSubstr("<dt>Maintainers</dt><dd id=\"maintainers\">A &lt;b&gt;Maintainer "
+                        "&lt;m@example.org&gt; (maintainer:X &amp; Y)<br>list@example.org (open "
+                        "list:X &amp; Y)<br></dd>"));
+}
+
 TEST(RenderHtml, HeaderShowsStatusCulpritConfidenceAndEstimates) {
   const std::string html = render_html(sample_report());
   EXPECT_THAT(html, HasSubstr("<header class=\"found\"><h1>flakebisect: regression found</h1>"));
