@@ -444,21 +444,60 @@ base::Result<std::optional<std::string>> Repository::file_at(std::string_view sh
   FB_TRY(check(rc, fmt::format("commit {}: {}", sha, path)));
   std::unique_ptr<git_tree_entry, decltype(&git_tree_entry_free)> entry(entry_raw,
                                                                         git_tree_entry_free);
-  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+  // A directory, a submodule or a symbolic link (whose blob is the link's target) is no file.
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB ||
+      git_tree_entry_filemode(entry.get()) == GIT_FILEMODE_LINK) {
     return std::optional<std::string>();
   }
-  git_blob* blob_raw = nullptr;
-  FB_TRY(check(git_blob_lookup(&blob_raw, repo_.get(), git_tree_entry_id(entry.get())),
+  // The size from the object's header first: a huge blob is refused without being read.
+  git_odb* odb_raw = nullptr;
+  FB_TRY(check(git_repository_odb(&odb_raw, repo_.get()), fmt::format("commit {}: {}", sha, path)));
+  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(odb_raw, git_odb_free);
+  size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  FB_TRY(check(git_odb_read_header(&size, &type, odb.get(), git_tree_entry_id(entry.get())),
                fmt::format("commit {}: {}", sha, path)));
-  std::unique_ptr<git_blob, decltype(&git_blob_free)> blob(blob_raw, git_blob_free);
-  const auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
   if (size > max_bytes) {
     return base::make_error(base::ErrorCode::kInvalidInput,
                             "commit {}: {} is {} bytes, more than the {} read", sha, path, size,
                             max_bytes);
   }
+  git_blob* blob_raw = nullptr;
+  FB_TRY(check(git_blob_lookup(&blob_raw, repo_.get(), git_tree_entry_id(entry.get())),
+               fmt::format("commit {}: {}", sha, path)));
+  std::unique_ptr<git_blob, decltype(&git_blob_free)> blob(blob_raw, git_blob_free);
+  size = std::min(static_cast<size_t>(git_blob_rawsize(blob.get())), max_bytes);
   return std::optional<std::string>(
       std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size));
+}
+
+base::Result<std::vector<std::string>> Repository::directories_at(std::string_view sha,
+                                                                  size_t max_count) const {
+  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
+  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
+  git_tree* tree_raw = nullptr;
+  FB_TRY(check(git_commit_tree(&tree_raw, commit.get()), fmt::format("commit {}: tree", sha)));
+  TreeHandle tree(tree_raw);
+  struct Walk {
+    std::vector<std::string> dirs;
+    size_t max_count;
+  } walk{{}, max_count};
+  const int rc = git_tree_walk(
+      tree.get(), GIT_TREEWALK_PRE,
+      [](const char* root, const git_tree_entry* entry, void* payload) {
+        auto* w = static_cast<Walk*>(payload);
+        if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) return 0;
+        if (w->dirs.size() == w->max_count) return -1;
+        w->dirs.push_back(std::string(root) + git_tree_entry_name(entry));
+        return 0;
+      },
+      &walk);
+  if (rc < 0 && walk.dirs.size() == max_count) {
+    return base::make_error(base::ErrorCode::kInvalidInput, "commit {}: more than {} directories",
+                            sha, max_count);
+  }
+  FB_TRY(check(rc, fmt::format("commit {}: tree walk", sha)));
+  return std::move(walk.dirs);
 }
 
 base::Result<Repository::Patch> Repository::patch_of(std::string_view sha, size_t max_bytes) const {
@@ -477,9 +516,17 @@ base::Result<Repository::Patch> Repository::patch_of(std::string_view sha, size_
     FB_TRY(check(git_commit_tree(&parent_tree_raw, parent.get()), what));
     parent_tree.reset(parent_tree_raw);
   }
+  // Fixed prefixes and context, whatever diff.noprefix, diff.mnemonicPrefix or diff.context the
+  // user's git configuration says: readers of the patch (get_maintainer.pl) expect a/ and b/.
+  git_diff_options diff_options = GIT_DIFF_OPTIONS_INIT;
+  diff_options.old_prefix = "a/";
+  diff_options.new_prefix = "b/";
+  diff_options.context_lines = 3;
+  diff_options.interhunk_lines = 0;
   git_diff* diff_raw = nullptr;
   FB_TRY(check(
-      git_diff_tree_to_tree(&diff_raw, repo_.get(), parent_tree.get(), tree.get(), nullptr), what));
+      git_diff_tree_to_tree(&diff_raw, repo_.get(), parent_tree.get(), tree.get(), &diff_options),
+      what));
   DiffHandle diff(diff_raw);
   Patch patch;
   struct Sink {
@@ -506,6 +553,11 @@ base::Result<Repository::Patch> Repository::patch_of(std::string_view sha, size_
       &sink);
   if (rc < 0 || (rc > 0 && !patch.truncated)) {
     FB_TRY(check(rc < 0 ? rc : -1, what));
+  }
+  if (patch.truncated) {
+    // A piece can end without a line end (the line before "No newline at end of file").
+    const size_t last = patch.text.rfind('\n');
+    patch.text.resize(last == std::string::npos ? 0 : last + 1);
   }
   return patch;
 }

@@ -80,9 +80,15 @@ class Repository {
   base::Result<std::string> tree_id(std::string_view sha) const;
 
   // The content of the file `path` (e.g. "MAINTAINERS") in commit `sha`; nullopt when the commit
-  // has no such file (or a directory there). A file over `max_bytes` is an error naming it.
+  // has no such file (a directory, a submodule or a symbolic link there is none). A file over
+  // `max_bytes` is an error naming it, and is not read.
   base::Result<std::optional<std::string>> file_at(std::string_view sha, const std::string& path,
                                                    size_t max_bytes) const;
+
+  // Every directory in commit `sha`'s tree ("fs", "fs/ext4", ...), parents before children; more
+  // than `max_count` is an error.
+  base::Result<std::vector<std::string>> directories_at(std::string_view sha,
+                                                        size_t max_count) const;
 
   // What commit `sha` changed against its first parent (against nothing for a root commit), as
   // `git show --format= --patch` prints it: "diff --git a/x b/x", "--- a/x", "+++ b/x", hunks.

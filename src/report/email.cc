@@ -1117,12 +1117,19 @@ std::string render_email(const json& report, const EmailOptions& options) {
   // Then the maintainers and lists of what it changes, as the tree's get_maintainer.pl names them.
   const json& maintainers = member(culprit, "maintainers");
   if (maintainers.is_array()) {
-    // Room of their own: a long list of signers does not push out the subsystem's list.
-    for (const json& person : maintainers) {
-      if (cc.size() == 2 * kMaxCc) break;
-      const std::string address = str(person, "email");
-      if (!seen.insert(lowercase(address)).second) continue;
-      if (auto box = mailbox(str(person, "name"), address)) cc.push_back(*box);
+    // Room of their own (up to 2 * kMaxCc in all), lists first: the script names them last, and
+    // a long list of people must not push out the subsystem's list.
+    const auto is_list = [](const json& person) {
+      return str(person, "role").find("list") != std::string::npos;
+    };
+    for (const bool lists : {true, false}) {
+      for (const json& person : maintainers) {
+        if (cc.size() == 2 * kMaxCc) break;
+        if (is_list(person) != lists) continue;
+        const std::string address = str(person, "email");
+        if (!seen.insert(lowercase(address)).second) continue;
+        if (auto box = mailbox(str(person, "name"), address)) cc.push_back(*box);
+      }
     }
   }
   if (!to.empty()) headers += address_header("To", to);

@@ -22,6 +22,7 @@ constexpr size_t kMaxScriptBytes = size_t{4} << 20;        // get_maintainer.pl 
 constexpr size_t kMaxMaintainersBytes = size_t{16} << 20;  // MAINTAINERS is about 700 KB in 6.x
 constexpr size_t kMaxPatchBytes = size_t{32} << 20;        // a tree-wide change can be large
 constexpr size_t kMaxLineBytes = 1000;
+constexpr size_t kMaxDirectories = 200000;  // linux 6.1 has about 5000
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -69,14 +70,19 @@ std::vector<Maintainer> parse_get_maintainer_output(std::string_view output) {
     if (line.empty() || line.size() > kMaxLineBytes) {
       continue;
     }
-    // The role: the last parenthesised group, at the end of the line.
+    // The mailbox ends at its '>' ("Name <address>") or, for a bare address, at the first space;
+    // the role is what follows in parentheses. A section name can hold parentheses of its own
+    // ("maintainer:X86 ARCHITECTURE (32-BIT AND 64-BIT)").
+    size_t end = line.find(" <") != std::string_view::npos ? line.find('>') : line.find(' ');
+    if (end != std::string_view::npos && line[end] == '>') ++end;
     std::string role;
-    if (line.back() == ')') {
-      const size_t open = line.rfind(" (");
-      if (open != std::string_view::npos) {
-        role = std::string(line.substr(open + 2, line.size() - open - 3));
-        line = trim(line.substr(0, open));
+    if (end != std::string_view::npos && end < line.size()) {
+      std::string_view rest = trim(line.substr(end));
+      line = line.substr(0, end);
+      if (rest.size() >= 2 && rest.front() == '(' && rest.back() == ')') {
+        rest = rest.substr(1, rest.size() - 2);
       }
+      role = std::string(rest);
     }
     const auto person = parse_person(line);
     if (!person) {
@@ -106,29 +112,59 @@ base::Result<std::optional<std::vector<Maintainer>>> kernel_maintainers(
   if (!maintainers) {
     return Found();
   }
+  // A merge's first-parent diff is a whole branch: its maintainers would be everyone's.
+  FB_ASSIGN_OR_RETURN(git::CommitInfo info, repo.commit_info(sha));
+  if (info.parents.size() > 1) {
+    return Found();
+  }
+  FB_ASSIGN_OR_RETURN(auto mailmap, repo.file_at(sha, ".mailmap", kMaxMaintainersBytes));
+  FB_ASSIGN_OR_RETURN(std::vector<std::string> dirs, repo.directories_at(sha, kMaxDirectories));
   FB_ASSIGN_OR_RETURN(git::Repository::Patch patch, repo.patch_of(sha, kMaxPatchBytes));
   auto dir = ScratchDir::make(options.temp_parent);
   if (!dir) {
     return std::move(dir).error().context(what);
   }
-  const std::string script_path = (fs::path(dir->path()) / "get_maintainer.pl").native();
-  const std::string maintainers_path = (fs::path(dir->path()) / "MAINTAINERS").native();
+  // The script runs in a copy of the commit's directories (empty) with its MAINTAINERS, .mailmap
+  // and itself in place: it tells a directory pattern ("F: drivers/foo", no slash) from a file by
+  // looking (-d) from its working directory, and reads ./MAINTAINERS and ./.mailmap.
+  const fs::path tree = fs::path(dir->path()) / "tree";
+  std::error_code error;
+  fs::create_directory(tree, error);
+  for (const std::string& sub : dirs) {
+    if (error) break;
+    fs::create_directory(tree / sub, error);
+  }
+  if (error) {
+    return base::make_error(base::ErrorCode::kIo, "{}: cannot make {}: {}", what, tree.native(),
+                            error.message());
+  }
   const std::string patch_path = (fs::path(dir->path()) / "commit.patch").native();
-  for (const auto& [path, contents] :
-       {std::pair<const std::string&, const std::string&>{script_path, *script},
-        {maintainers_path, *maintainers},
-        {patch_path, patch.text}}) {
-    if (auto written = base::write_file_atomic(path, contents); !written) {
+  std::vector<std::pair<std::string, const std::string*>> files = {
+      {(tree / "scripts" / "get_maintainer.pl").native(), &*script},
+      {(tree / "MAINTAINERS").native(), &*maintainers},
+      {patch_path, &patch.text}};
+  if (mailmap) files.emplace_back((tree / ".mailmap").native(), &*mailmap);
+  for (const auto& [path, contents] : files) {
+    if (auto written = base::write_file_atomic(path, *contents); !written) {
       return std::move(written).error().context(what);
     }
   }
   base::ProcessOptions run;
-  // --no-tree: the directory is not a kernel tree; --mpath: the commit's MAINTAINERS; no git
-  // history (commit signers), which would depend on the clone and take minutes on a full one.
-  run.argv = {"perl",     script_path,         "--no-tree",   "--mpath",     maintainers_path,
-              "--no-git", "--no-git-fallback", "--rolestats", "--multiline", patch_path};
-  // Its working directory: nothing of the user's (a .get_maintainer.conf, a .mailmap) in it.
-  run.cwd = dir->path();
+  // --no-tree: the copy is no whole kernel tree (which the script checks for, file by file); no
+  // git history (commit signers), which would depend on the clone and take minutes on a full
+  // one. No --mpath, which older scripts do not know: ./MAINTAINERS is the default.
+  run.argv = {"perl",
+              "scripts/get_maintainer.pl",
+              "--no-tree",
+              "--no-git",
+              "--no-git-fallback",
+              "--rolestats",
+              "--multiline",
+              patch_path};
+  run.cwd = tree.native();
+  // The script reads ~/.get_maintainer.conf and ~/.get_maintainer.ignore: not the user's, so
+  // that the answer is the tree's own.
+  run.env_set = {{"HOME", dir->path()}};
   run.timeout = options.timeout;
   run.output_cap = size_t{1} << 20;
   FB_ASSIGN_OR_RETURN(base::ProcessResult result, runner.run(run));

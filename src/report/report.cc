@@ -745,10 +745,11 @@ class Collector {
   json culprit_json(size_t x) const {
     const Named commit = named(x);
     json culprit{
-        {"sha", commit.sha}, {"subject", commit.subject},
-        {"author", nullptr}, {"committer", nullptr},
-        {"date", nullptr},   {"trailers", json::array()},
-        {"idx", commit.idx}, {"probability", posterior_ ? probability(probability_[x]) : 0.0}};
+        {"sha", commit.sha},     {"subject", commit.subject},
+        {"author", nullptr},     {"committer", nullptr},
+        {"date", nullptr},       {"trailers", json::array()},
+        {"idx", commit.idx},     {"probability", posterior_ ? probability(probability_[x]) : 0.0},
+        {"maintainers", nullptr}};
     if (!repo_) {
       return culprit;
     }

@@ -652,6 +652,26 @@ TEST_F(FileAndPatchTest, PatchOfIsWhatGitShowPrints) {
   }
 }
 
+TEST_F(FileAndPatchTest, PatchOfKeepsTheAAndBPrefixesWhateverTheUsersGitConfigSays) {
+  run_git(dir_.path(), {"config", "diff.noprefix", "true"});
+  run_git(dir_.path(), {"config", "diff.mnemonicPrefix", "true"});
+  run_git(dir_.path(), {"config", "diff.context", "0"});
+  Repository repo = open_or_die(dir_.path());
+  auto patch = repo.patch_of(change_, size_t{1} << 20);
+  ASSERT_TRUE(patch) << patch.error().message();
+  EXPECT_THAT(patch->text, HasSubstr("diff --git a/fs/ext4/inode.c b/fs/ext4/inode.c\n"));
+  EXPECT_THAT(patch->text, HasSubstr("--- a/fs/ext4/inode.c\n+++ b/fs/ext4/inode.c\n"));
+  EXPECT_THAT(patch->text, HasSubstr(" one\n-two\n+2\n three\n"));  // three lines of context
+}
+
+TEST_F(FileAndPatchTest, DirectoriesAtListsEveryDirectoryOfTheCommit) {
+  Repository repo = open_or_die(dir_.path());
+  EXPECT_THAT(*repo.directories_at(root_, 100), ElementsAre("fs", "fs/ext4"));
+  auto too_many = repo.directories_at(root_, 1);
+  ASSERT_FALSE(too_many);
+  EXPECT_THAT(too_many.error().message(), HasSubstr("more than 1 directories"));
+}
+
 TEST_F(FileAndPatchTest, APatchOverTheCapIsCutAtALineEnd) {
   Repository repo = open_or_die(dir_.path());
   auto patch = repo.patch_of(change_, 120);

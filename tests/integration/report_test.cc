@@ -537,10 +537,9 @@ TEST(Report, AKernelTreesReportCcsWhomTheCulpritsGetMaintainerNames) {
   options.files_in_every_commit = {
       {"MAINTAINERS", "bug/ Bug Keeper <keeper@example.org>\nbug/ bugs@example.org\n"},
       {"scripts/get_maintainer.pl", R"PL(use strict;
-my ($mpath, @files);
-while (@ARGV) { my $a = shift @ARGV; if ($a eq '--mpath') { $mpath = shift @ARGV } elsif ($a !~ /^--/) { push @files, $a } }
+my @files = grep { !/^--/ } @ARGV;
 exit 2 if -e $ENV{FLAKEBISECT_TEST_BREAK_GET_MAINTAINER} // '';
-open(my $m, '<', $mpath) or die "$mpath: $!\n";
+open(my $m, '<', 'MAINTAINERS') or die "MAINTAINERS: $!\n";
 my @sections = map { chomp; [split / /, $_, 2] } <$m>;
 open(my $p, '<', $files[0]) or die "$files[0]: $!\n";
 while (<$p>) {

@@ -1,7 +1,8 @@
 // The real scripts/get_maintainer.pl and MAINTAINERS of Debian's linux-source-6.1 (label kernel,
 // opt-in; needs scripts/install-deps.sh --kernel), run by report::kernel_maintainers() on a
-// commit that changes an ext4 file and on one that changes iomap: the people and lists the
-// kernel's own script names for them, as `git show | scripts/get_maintainer.pl --no-git` does.
+// commit that changes an ext4 file, one that changes iomap and one in a driver whose MAINTAINERS
+// entry names its directory without a trailing slash: the people and lists the kernel's own
+// script names for them, as `git show | scripts/get_maintainer.pl --no-git` does in the tree.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -57,11 +58,17 @@ TEST(GetMaintainer, TheKernelsOwnScriptNamesTheMaintainersAndListsOfWhatACommitC
       {{"MAINTAINERS", git::testing::read(tree / "MAINTAINERS")},
        {"scripts/get_maintainer.pl", git::testing::read(tree / "scripts" / "get_maintainer.pl")},
        {"fs/ext4/inode.c", "/* ext4 */\n"},
-       {"fs/iomap/direct-io.c", "/* iomap */\n"}});
+       {"fs/iomap/direct-io.c", "/* iomap */\n"},
+       {"drivers/infiniband/hw/erdma/erdma_main.c", "/* erdma */\n"}});
   const std::string ext4 =
       git.commit_on("main", "ext4: a change", {{"fs/ext4/inode.c", "/* ext4, changed */\n"}});
   const std::string iomap = git.commit_on("main", "iomap: a change",
                                           {{"fs/iomap/direct-io.c", "/* iomap, changed */\n"}});
+  // MAINTAINERS names this driver's directory without a trailing slash: the script must see that
+  // it is a directory.
+  const std::string erdma =
+      git.commit_on("main", "RDMA/erdma: a change",
+                    {{"drivers/infiniband/hw/erdma/erdma_main.c", "/* erdma, changed */\n"}});
   auto repo = git::Repository::open(dir.path());
   ASSERT_TRUE(repo) << repo.error().message();
   base::SubprocessRunner processes;
@@ -87,6 +94,14 @@ TEST(GetMaintainer, TheKernelsOwnScriptNamesTheMaintainersAndListsOfWhatACommitC
   EXPECT_THAT(iomap_addresses, Contains("djwong@kernel.org (supporter:IOMAP FILESYSTEM LIBRARY)"));
   EXPECT_THAT(iomap_addresses,
               Not(Contains("linux-ext4@vger.kernel.org (open list:EXT4 FILE SYSTEM)")));
+
+  found = report::kernel_maintainers(*repo, erdma, processes, options);
+  ASSERT_TRUE(found) << found.error().message();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_THAT(addresses(**found),
+              Contains("chengyou@linux.alibaba.com (supporter:ALIBABA ELASTIC RDMA DRIVER)"));
+  EXPECT_THAT(addresses(**found),
+              Contains("linux-rdma@vger.kernel.org (open list:ALIBABA ELASTIC RDMA DRIVER)"));
   EXPECT_TRUE(fs::is_empty(tmp.path()));
 }
 

@@ -175,6 +175,7 @@ exit 0)SH")),
                             1);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kPass) << results[0].detail;
+  EXPECT_THAT(results[0].detail, HasSubstr("done"));
   EXPECT_THAT(results[0].detail, Not(HasSubstr("/dev/ttyS1 is there")));
 }
 

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "base/process.h"
@@ -34,6 +35,9 @@ TEST(ParseGetMaintainerOutput, ReadsNamesAddressesAndRolesAsTheScriptPrintsThem)
       "\n"
       "not an address (open list)\n"
       "Someone <no-domain> (reviewer:X)\n"
+      "x86@kernel.org (maintainer:X86 ARCHITECTURE (32-BIT AND 64-BIT))\n"
+      "Ulf Hansson <ulf.hansson@linaro.org> (maintainer:MULTIMEDIA CARD (MMC), SECURE DIGITAL "
+      "(SD) AND SDIO SUBSYSTEM)\n"
       "linux-kernel@vger.kernel.org\r\n");
   EXPECT_THAT(
       people,
@@ -41,6 +45,9 @@ TEST(ParseGetMaintainerOutput, ReadsNamesAddressesAndRolesAsTheScriptPrintsThem)
           IsMaintainer("Theodore Ts'o", "tytso@mit.edu", "maintainer:EXT4 FILE SYSTEM"),
           IsMaintainer("Andreas Dilger", "adilger.kernel@dilger.ca", "maintainer:EXT4 FILE SYSTEM"),
           IsMaintainer("", "linux-ext4@vger.kernel.org", "open list:EXT4 FILE SYSTEM"),
+          IsMaintainer("", "x86@kernel.org", "maintainer:X86 ARCHITECTURE (32-BIT AND 64-BIT)"),
+          IsMaintainer("Ulf Hansson", "ulf.hansson@linaro.org",
+                       "maintainer:MULTIMEDIA CARD (MMC), SECURE DIGITAL (SD) AND SDIO SUBSYSTEM"),
           IsMaintainer("", "linux-kernel@vger.kernel.org", "")));
 }
 
@@ -52,21 +59,23 @@ TEST(ParseGetMaintainerOutput, KeepsAtMostTheCap) {
   EXPECT_EQ(parse_get_maintainer_output(output).size(), kMaxMaintainers);
 }
 
-// A stand-in for get_maintainer.pl: checks the options flakebisect must pass, then prints, for
-// each file the patch changes, the MAINTAINERS line ("<path prefix> <address>") whose prefix it
-// starts with, and the script's own version.
+// A stand-in for get_maintainer.pl: checks the options flakebisect must pass and that it runs in
+// a copy of the commit's directories with a HOME of its own, then prints, for each file the patch
+// changes, the ./MAINTAINERS line ("<path prefix> <address>") whose prefix it starts with, and
+// the script's own version.
 constexpr const char* kFakeScript = R"PL(use strict;
-my ($mpath, @files, %flags);
+my (@files, %flags);
 while (@ARGV) {
   my $a = shift @ARGV;
-  if ($a eq '--mpath') { $mpath = shift @ARGV; }
-  elsif ($a =~ /^--/) { $flags{$a} = 1; }
+  if ($a =~ /^--/) { $flags{$a} = 1; }
   else { push @files, $a; }
 }
 for my $f ('--no-tree', '--no-git', '--no-git-fallback', '--rolestats') {
   die "missing $f\n" unless $flags{$f};
 }
-open(my $m, '<', $mpath) or die "mpath $mpath: $!\n";
+die "not in a copy of the tree\n" unless -d 'fs/ext4' && -f 'scripts/get_maintainer.pl';
+die "the user's HOME\n" if $ENV{HOME} eq $ENV{FLAKEBISECT_TEST_USER_HOME};
+open(my $m, '<', 'MAINTAINERS') or die "MAINTAINERS: $!\n";
 my @sections;
 while (<$m>) { chomp; push @sections, [split / /, $_, 2]; }
 open(my $p, '<', $files[0]) or die "patch: $!\n";
@@ -87,7 +96,10 @@ std::string fake_script(const std::string& version) {
 
 class KernelMaintainersTest : public ::testing::Test {
  protected:
-  KernelMaintainersTest() : git_(dir_.path()) {}
+  KernelMaintainersTest() : git_(dir_.path()) {
+    const char* home = std::getenv("HOME");
+    ::setenv("FLAKEBISECT_TEST_USER_HOME", home != nullptr ? home : "", 1);
+  }
 
   base::Result<std::optional<std::vector<Maintainer>>> maintainers(const std::string& sha) {
     auto repo = git::Repository::open(dir_.path());
@@ -153,6 +165,28 @@ TEST_F(KernelMaintainersTest, AScriptThatFailsIsAnErrorWithWhatItSaid) {
   EXPECT_THAT(found.error().message(), HasSubstr("exit 2"));
   EXPECT_THAT(found.error().message(), HasSubstr("Unknown option: mpath"));
   EXPECT_TRUE(std::filesystem::is_empty(tmp_.path()));
+}
+
+TEST_F(KernelMaintainersTest, AMergeHasNoneItsFirstParentDiffIsAWholeBranch) {
+  const std::string base = git_.commit_on("main", "base",
+                                          {{"scripts/get_maintainer.pl", fake_script("v1")},
+                                           {"MAINTAINERS", "fs/ext4/ linux-ext4@example.org\n"},
+                                           {"fs/ext4/inode.c", "a\n"}});
+  git::testing::CommitSpec topic;
+  topic.message = "ext4: on a branch\n";
+  topic.parents = {base};
+  topic.changes = {{"fs/ext4/super.c", "s\n"}};
+  const std::string on_topic = git_.commit(topic);
+  git_.commit_on("main", "main moves on", {{"README", "r\n"}});
+  const std::string merge = git_.merge_on("main", {on_topic}, "Merge branch 'topic'");
+  auto found = maintainers(merge);
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_FALSE(found->has_value());
+  // The branch's own commit has them.
+  found = maintainers(on_topic);
+  ASSERT_TRUE(found) << found.error().message();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->size(), 1u);
 }
 
 TEST_F(KernelMaintainersTest, AnUnknownCommitIsAnError) {
