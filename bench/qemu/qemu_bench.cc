@@ -3,14 +3,16 @@
 // reproducer (so the numbers are the harness's overhead, not the reproducer's work).
 //
 //   flakebisect-qemu-bench [--kernel /boot/vmlinuz-X] [--runs N] [--accel tcg|kvm|auto]
-//                          [--repeat R] [--size-mb M] [--xfstests DIR [--test NAME]]
+//                          [--repeat R] [--size-mb M] [--direct-boot on|off]
+//                          [--xfstests DIR [--test NAME]]
 //
 // Prints one table: a boot with 1 run, a boot with N runs, N boots of 1 run, the per-run
 // overhead inside one boot, and mkfs.ext4 -b 1024 alone. Each row is the median of R repeats.
 // With --xfstests, each run is ./check NAME (default generic/418) of that built xfstests tree in
 // [xfstests] mode (the host root over virtio-9p, two disks per run, at most 12 runs per boot);
 // a run counts when ./check gave a verdict (pass, fail or not run), and the per-run row then
-// includes the test's own time.
+// includes the test's own time. --direct-boot on boots the kernel from its unpacked vmlinux
+// through its PVH entry (qemu.direct_boot, run/kernel_image.h) instead of its bzImage.
 #include <fmt/core.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   uint32_t size_mb = 256;
   std::string xfstests;
   std::string test = "generic/418";
+  bool direct_boot = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -63,6 +66,8 @@ int main(int argc, char** argv) {
       xfstests = value;
     } else if (flag == "--test") {
       test = value;
+    } else if (flag == "--direct-boot" && (value == "on" || value == "off")) {
+      direct_boot = value == "on";
     } else {
       fmt::print(stderr, "flakebisect-qemu-bench: unknown option {}\n", flag);
       return 2;
@@ -96,6 +101,8 @@ int main(int argc, char** argv) {
   options.reproducer.args = {};
   options.work_dir = (dir / "work").native();
   options.cache_dir = (dir / "cache").native();
+  options.kernel_cache_dir = (dir / "kernels").native();
+  options.qemu.direct_boot = direct_boot;
   options.log_dir = (dir / "logs").native();
   options.helper_dir = exe.native();
   if (!xfstests.empty()) {
@@ -150,10 +157,11 @@ int main(int argc, char** argv) {
     mkfs.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }
   const double m1 = median(one), mn = median(many), ms = median(separate);
-  fmt::print("flakebisect-qemu-bench: kernel {}, accel {}, {} MiB scratch, median of {}{}\n\n",
-             kernel, runner.accel().value_or("none"), size_mb, repeat,
-             xfstests.empty() ? std::string()
-                              : fmt::format(", xfstests {} ./check {}", xfstests, test));
+  fmt::print(
+      "flakebisect-qemu-bench: kernel {}, accel {}, direct boot {}, {} MiB scratch, median of "
+      "{}{}\n\n",
+      kernel, runner.accel().value_or("none"), direct_boot ? "on" : "off", size_mb, repeat,
+      xfstests.empty() ? std::string() : fmt::format(", xfstests {} ./check {}", xfstests, test));
   fmt::print("| what | seconds |\n|---|---|\n");
   fmt::print("| one boot, 1 run (boot + guest init + 1 run) | {:.2f} |\n", m1);
   fmt::print("| one boot, {} runs | {:.2f} |\n", runs, mn);

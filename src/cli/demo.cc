@@ -259,6 +259,7 @@ memory_mb = 256
 cpus = 2
 boot_timeout = "3m"
 runs_per_boot = 12
+direct_boot = true
 
 [scratch]
 size_mb = 32

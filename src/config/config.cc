@@ -771,6 +771,8 @@ constexpr KeySpec kKeys[] = {
      [](const Field& f, Problems& p, Config& c) {
        read_duration_into(f, p, c.qemu->boot_timeout, kSecond);
      }},
+    {"qemu", "direct_boot",
+     [](const Field& f, Problems& p, Config& c) { read_bool_into(f, p, c.qemu->direct_boot); }},
     {"qemu", "runs_per_boot",
      [](const Field& f, Problems& p, Config& c) {
        read_bounded_count_into(f, p, c.qemu->runs_per_boot, 1, 24);
@@ -1219,6 +1221,8 @@ std::string Config::hash() const {
     append_strings(out, "qemu.append", qemu->append);
     integer("qemu.boot_timeout", qemu->boot_timeout.count());
     integer("qemu.runs_per_boot", qemu->runs_per_boot);
+    // Added later, only when set, so that the hashes of configurations without it stay.
+    if (qemu->direct_boot) integer("qemu.direct_boot", 1);
     integer("scratch.size_mb", scratch.size_mb);
     append_strings(out, "scratch.mkfs", scratch.mkfs);
     append_strings(out, "scratch.fstype", {scratch.fstype});

@@ -1784,6 +1784,7 @@ ExecutorFactory standard_executors(base::ProcessRunner& processes, std::string s
       qemu.no_output_timeout = config.test.no_output_timeout;
       qemu.work_dir = (state / "qemu").native();
       qemu.cache_dir = (state / "cache" / "initramfs").native();
+      qemu.kernel_cache_dir = (state / "cache" / "kernels").native();
       qemu.log_dir = (state / "logs" / "console").native();
       if (config.kernel) {
         qemu.artifact_image = config.kernel->target;

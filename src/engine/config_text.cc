@@ -124,6 +124,7 @@ std::string render(const config::Config& config) {
                                     {"append", argv_array(q.append)},
                                     {"boot_timeout", int64_t{q.boot_timeout.count()}},
                                     {"runs_per_boot", int64_t{q.runs_per_boot}}});
+    if (q.direct_boot) root["qemu"].as_table()->insert("direct_boot", true);
     const config::ScratchConfig& sc = config.scratch;
     root.insert("scratch", toml::table{{"size_mb", int64_t{sc.size_mb}},
                                        {"mkfs", argv_array(sc.mkfs)},

@@ -102,6 +102,11 @@ std::string test_identity(const config::Config& config, std::string_view reprodu
       // the console it had.
       out += "qemu.console_loglevel=7\n";
     }
+    if (config.qemu->direct_boot && !config.qemu->kernel.empty()) {
+      // Only when set: the guest of a direct (PVH) boot differs in small ways (no VGA text
+      // console, the firmware's memory map), so its runs are not a bzImage boot's.
+      out += "qemu.direct_boot=pvh\n";
+    }
   }
   if (config.reproducer) {
     append_argv(out, "reproducer.program", {config.reproducer->program});

@@ -428,14 +428,23 @@ base::Result<std::string> Repository::tree_id(std::string_view sha) const {
   return to_hex(*git_commit_tree_id(commit.get()));
 }
 
+namespace {
+
+// The tree of commit `sha` (a full SHA).
+base::Result<TreeHandle> commit_tree(git_repository* repo, std::string_view sha) {
+  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
+  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo, oid));
+  git_tree* tree = nullptr;
+  FB_TRY(check(git_commit_tree(&tree, commit.get()), fmt::format("commit {}: tree", sha)));
+  return TreeHandle(tree);
+}
+
+}  // namespace
+
 base::Result<std::optional<std::string>> Repository::file_at(std::string_view sha,
                                                              const std::string& path,
                                                              size_t max_bytes) const {
-  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
-  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
-  git_tree* tree_raw = nullptr;
-  FB_TRY(check(git_commit_tree(&tree_raw, commit.get()), fmt::format("commit {}: tree", sha)));
-  TreeHandle tree(tree_raw);
+  FB_ASSIGN_OR_RETURN(TreeHandle tree, commit_tree(repo_.get(), sha));
   git_tree_entry* entry_raw = nullptr;
   const int rc = git_tree_entry_bypath(&entry_raw, tree.get(), path.c_str());
   if (rc == GIT_ENOTFOUND) {
@@ -473,11 +482,7 @@ base::Result<std::optional<std::string>> Repository::file_at(std::string_view sh
 
 base::Result<std::vector<std::string>> Repository::directories_at(std::string_view sha,
                                                                   size_t max_count) const {
-  FB_ASSIGN_OR_RETURN(git_oid oid, parse_sha(sha));
-  FB_ASSIGN_OR_RETURN(CommitHandle commit, lookup_commit(repo_.get(), oid));
-  git_tree* tree_raw = nullptr;
-  FB_TRY(check(git_commit_tree(&tree_raw, commit.get()), fmt::format("commit {}: tree", sha)));
-  TreeHandle tree(tree_raw);
+  FB_ASSIGN_OR_RETURN(TreeHandle tree, commit_tree(repo_.get(), sha));
   struct Walk {
     std::vector<std::string> dirs;
     size_t max_count;

@@ -694,7 +694,8 @@ class Collector {
                          {"cpus", c.qemu->cpus},
                          {"append", strings(c.qemu->append)},
                          {"boot_timeout_s", c.qemu->boot_timeout.count()},
-                         {"runs_per_boot", c.qemu->runs_per_boot}};
+                         {"runs_per_boot", c.qemu->runs_per_boot},
+                         {"direct_boot", c.qemu->direct_boot}};
       out["scratch"] = json{{"mkfs", strings(c.scratch.mkfs)},
                             {"fstype", text(c.scratch.fstype)},
                             {"size_mb", c.scratch.size_mb},

@@ -27,6 +27,7 @@
 #include "run/crash_report.h"
 #include "run/guest_program.h"
 #include "run/initramfs.h"
+#include "run/kernel_image.h"
 
 namespace flakebisect::run {
 namespace {
@@ -391,6 +392,17 @@ struct QemuRunner::Boot {
   Clock::time_point started, last_event;
   uint32_t finished_runs = 0;
   std::string qemu_stderr;
+  std::string direct_image;  // the unpacked vmlinux QEMU boots (qemu.direct_boot), else empty
+
+  // For a boot that did not get ready: how it was booted, when directly.
+  std::string how_booted() const {
+    return direct_image.empty()
+               ? std::string()
+               : fmt::format(
+                     " (booted directly from {}; qemu.direct_boot = false boots the "
+                     "bzImage)",
+                     direct_image);
+  }
 
   // The console of boot-relative run k: between the guest's "flakebisect: begin run k" and
   // "flakebisect: end run k" console markers, which the kernel prints in order with its own
@@ -695,6 +707,43 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
   return argv;
 }
 
+std::string QemuRunner::boot_image(const std::string& kernel) {
+  // Only the prebuilt kernel, the same at every commit: a kernel built from a commit boots the
+  // way it was built to (its PVH entry is code of the commit too).
+  if (!options_.qemu.direct_boot || options_.qemu.kernel.empty() ||
+      options_.kernel_cache_dir.empty() || kernel != options_.qemu.kernel) {
+    return kernel;
+  }
+  // QEMU's PVH loader (pvh.bin) copies the command line into a 4 KiB buffer.
+  size_t command_line = 0;
+  for (const std::string& word : options_.qemu.append) command_line += word.size() + 1;
+  if (command_line > 2048) {
+    spdlog::warn("qemu: booting {} as it is: qemu.append is too long for a direct boot", kernel);
+    return kernel;
+  }
+  if (const auto known = boot_images_.find(kernel); known != boot_images_.end()) {
+    std::error_code error;
+    if (known->second == kernel || fs::is_regular_file(known->second, error)) {
+      return known->second;
+    }
+    boot_images_.erase(known);  // the cached file was removed: unpack it again
+  }
+  std::string image = kernel;
+  if (auto direct = pvh_vmlinux(kernel, options_.kernel_cache_dir); !direct) {
+    spdlog::warn("qemu: booting {} as it is: {}", kernel, direct.error().message());
+  } else if (*direct) {
+    spdlog::debug("qemu: booting {} directly (PVH) from {}", kernel, **direct);
+    image = **direct;
+  } else {
+    spdlog::info(
+        "qemu: {} has no PVH entry (or a compression flakebisect cannot unpack): "
+        "booted as it is despite qemu.direct_boot",
+        kernel);
+  }
+  boot_images_.emplace(kernel, image);
+  return image;
+}
+
 base::Result<std::string> QemuRunner::choose_accel(const std::string& kernel) {
   if (!accel_.empty()) {
     return accel_;
@@ -941,7 +990,10 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   initrd_bytes.clear();
 
   base::ProcessOptions qemu_options;
-  qemu_options.argv = qemu_argv(*accel, *kernel, initrd, boot.results_path, disks, false, share);
+  boot.direct_image = boot_image(*kernel);
+  if (boot.direct_image == *kernel) boot.direct_image.clear();
+  qemu_options.argv = qemu_argv(*accel, boot.direct_image.empty() ? *kernel : boot.direct_image,
+                                initrd, boot.results_path, disks, false, share);
   auto started_qemu = base::ChildProcess::start(qemu_options);
   if (!started_qemu) {
     return std::move(started_qemu).error().context(what);
@@ -1218,7 +1270,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
                                    : fmt::format("exit {}", exited->exit_code);
       std::string why = fmt::format("QEMU ended ({}) ", how);
       if (!boot.ready) {
-        why += "before the guest was ready";
+        why += "before the guest was ready" + boot.how_booted();
         if (!boot.qemu_stderr.empty()) {
           why += ": " + build::tail_of(boot.qemu_stderr, 1000);
         }
@@ -1239,14 +1291,14 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
       // commit runs before "ready" (the reproducer comes after it): not booting then is the
       // host's doing (a TCG guest starved on a busy host), not a result.
       const bool prebuilt = !options_.qemu.kernel.empty();
-      end_abnormally(
-          boot.console.text(),
-          boot.console.total() == 0 || prebuilt ? store::RunOutcome::kInfra
-                                                : store::RunOutcome::kHang,
-          fmt::format("the guest was not ready after {} s (qemu.boot_timeout){}",
-                      options_.qemu.boot_timeout.count(),
-                      prebuilt ? fmt::format(" with the prebuilt kernel {}", options_.qemu.kernel)
-                               : std::string()));
+      end_abnormally(boot.console.text(),
+                     boot.console.total() == 0 || prebuilt ? store::RunOutcome::kInfra
+                                                           : store::RunOutcome::kHang,
+                     fmt::format("the guest was not ready after {} s (qemu.boot_timeout){}",
+                                 options_.qemu.boot_timeout.count(),
+                                 prebuilt ? fmt::format(" with the prebuilt kernel {}{}",
+                                                        options_.qemu.kernel, boot.how_booted())
+                                          : std::string()));
     } else if (boot.ready && now - boot.last_event > run_deadline) {
       // In a run this is the run's hang (an unmount that never returns included). Between runs
       // the guest only reads its own files: whatever stopped it is no run's doing.

@@ -47,6 +47,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,9 @@ struct QemuRunnerOptions {
   std::chrono::milliseconds no_output_timeout{0};
   std::string work_dir;   // per-boot private directories (scratch images) go here; required
   std::string cache_dir;  // cached base initramfs archives; required
+  // Where a prebuilt qemu.kernel is kept unpacked for a direct (PVH) boot (qemu.direct_boot,
+  // run/kernel_image.h); required with qemu.direct_boot.
+  std::string kernel_cache_dir;
   std::string log_dir;    // console logs (one per boot) are kept here; required
   // Where the bundled guest programs (fb-dio-check) are; empty = next to the running executable.
   std::string helper_dir;
@@ -110,6 +114,9 @@ class QemuRunner final : public Runner {
   base::Result<std::vector<std::string>> module_paths();
   base::Result<std::string> base_initramfs();
   base::Result<std::string> kernel_image(const build::CommitCheckout& checkout) const;
+  // What QEMU's -kernel gets for `kernel`: with qemu.direct_boot, the unpacked vmlinux of the
+  // prebuilt qemu.kernel when it can boot directly, else `kernel` itself.
+  std::string boot_image(const std::string& kernel);
   base::Result<std::optional<std::string>> reproducer_path(
       const build::CommitCheckout& checkout) const;
   // `share` (xfstests): the host directory the guest writes xfstests' results into.
@@ -123,6 +130,7 @@ class QemuRunner final : public Runner {
   std::string accel_;
   std::optional<std::vector<std::string>> modules_;
   std::optional<std::string> base_initramfs_;
+  std::map<std::string, std::string> boot_images_;  // boot_image()'s answers
 };
 
 // The newest /boot/vmlinuz-<version> whose modules are in /lib/modules/<version> (Debian's

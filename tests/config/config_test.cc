@@ -43,6 +43,7 @@ cpus = 4
 append = ["nokaslr", "slub_debug=FZ"]
 boot_timeout = "5m"
 runs_per_boot = 8
+direct_boot = true
 
 [scratch]
 size_mb = 512
@@ -775,7 +776,7 @@ TEST(ConfigTest, EveryKeyIsDocumented) {
 
 TEST(ConfigTest, TheEveryKeyTextsOfTheseTestsSetEveryKey) {
   const std::vector<std::string> keys = config_keys();
-  EXPECT_EQ(keys.size(), 60u);
+  EXPECT_EQ(keys.size(), 61u);
   const std::string both =
       std::string(kEveryKey) + std::string(kEveryGuestKey) + std::string(kEveryXfstestsKey);
   for (const std::string& key : keys) {
@@ -806,6 +807,31 @@ TEST(FilesystemConfigName, NamesTheBlockSizeAsKvmXfstestsDoesAndIgnoresWhatIsNoB
     const std::string expected = args.size() == 4 ? "ext4/1k" : "ext4";
     EXPECT_EQ(filesystem_config_name("ext4", args), expected) << ::testing::PrintToString(args);
   }
+}
+
+}  // namespace
+}  // namespace flakebisect::config
+
+namespace flakebisect::config {
+namespace {
+
+TEST(ConfigTest, QemuDirectBootIsABooleanOffByDefaultAndHashedOnlyWhenOn) {
+  const std::string guest =
+      "[reproducer]\nprogram = \"bundled:dio-check\"\n[qemu]\nkernel = "
+      "\"/boot/vmlinuz-6.1.0-56-amd64\"\n";
+  const auto off = parse_config(guest, "c.toml");
+  ASSERT_TRUE(off) << off.error().message();
+  EXPECT_FALSE(off->qemu->direct_boot);
+  const auto spelled = parse_config(guest + "direct_boot = false\n", "c.toml");
+  ASSERT_TRUE(spelled) << spelled.error().message();
+  EXPECT_EQ(spelled->hash(), off->hash()) << "configurations from before the key hash as they did";
+  const auto on = parse_config(guest + "direct_boot = true\n", "c.toml");
+  ASSERT_TRUE(on) << on.error().message();
+  EXPECT_TRUE(on->qemu->direct_boot);
+  EXPECT_NE(on->hash(), off->hash());
+  const auto wrong = parse_config(guest + "direct_boot = \"yes\"\n", "c.toml");
+  ASSERT_FALSE(wrong);
+  EXPECT_THAT(wrong.error().message(), ::testing::HasSubstr("qemu.direct_boot"));
 }
 
 }  // namespace

@@ -127,6 +127,21 @@ TEST(TestIdentity, AGuestTestChangesWithWhatTheGuestSeesNotWithHowFast) {
   EXPECT_EQ(build_key(c), build_key(guest_config()));
 }
 
+TEST(TestIdentity, ADirectBootOfThePrebuiltKernelSaysSo) {
+  // Its guest differs in small ways (no VGA text console, the memory map): not a bzImage boot's.
+  config::Config c = guest_config();
+  c.kernel.reset();
+  c.qemu->kernel = "/boot/vmlinuz-6.1.0-56-amd64";
+  const std::string bzimage = test_identity(c);
+  c.qemu->direct_boot = true;
+  EXPECT_NE(test_identity(c), bzimage);
+  // A kernel built from the commits is always booted as its bzImage.
+  config::Config built = guest_config();
+  const std::string built_id = test_identity(built);
+  built.qemu->direct_boot = true;
+  EXPECT_EQ(test_identity(built), built_id);
+}
+
 TEST(TestIdentity, HostCommandIdentitiesAreUnchangedByTheGuestTables) {
   // Identities stored before the guest tables existed must still match: the v1 text is unchanged
   // when the tables are absent.

@@ -1,0 +1,207 @@
+#include "run/kernel_image.h"
+
+#include <elf.h>
+#include <fmt/core.h>
+#include <lzma.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "base/paths.h"
+#include "config/sha256.h"
+
+namespace flakebisect::run {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxImageBytes = size_t{256} << 20;   // a bzImage
+constexpr size_t kMaxUnpackedBytes = size_t{1} << 30;  // a vmlinux with debug info can be large
+constexpr uint32_t kXenElfnotePhys32Entry = 18;        // xen/interface/elfnote.h
+
+template <typename T>
+T read_le(std::string_view data, size_t at) {
+  T value{};
+  std::memcpy(&value, data.data() + at, sizeof value);
+  return value;  // x86: little-endian, like the image
+}
+
+// kbuild appends the unpacked size (4 bytes, little-endian) to the compressed kernel, inside
+// payload_length: room for it up front, within the cap.
+size_t size_hint(std::string_view payload) {
+  if (payload.size() < 4) return 0;
+  return std::min<size_t>(read_le<uint32_t>(payload, payload.size() - 4), kMaxUnpackedBytes);
+}
+
+base::Result<std::string> unxz(std::string_view payload) {
+  lzma_stream stream = LZMA_STREAM_INIT;
+  if (lzma_stream_decoder(&stream, UINT64_MAX, 0) != LZMA_OK) {
+    return base::Error("xz: cannot start the decoder");
+  }
+  std::string out;
+  out.reserve(size_hint(payload) + 1);
+  stream.next_in = reinterpret_cast<const uint8_t*>(payload.data());
+  stream.avail_in = payload.size();
+  lzma_ret ret = LZMA_OK;
+  while (ret == LZMA_OK) {
+    if (out.size() >= kMaxUnpackedBytes) {
+      lzma_end(&stream);
+      return base::Error(fmt::format("xz: more than {} bytes unpacked", kMaxUnpackedBytes));
+    }
+    const size_t before = out.size();
+    out.resize(before + (size_t{8} << 20));
+    stream.next_out = reinterpret_cast<uint8_t*>(out.data() + before);
+    stream.avail_out = out.size() - before;
+    // LZMA_FINISH: all input is there; the kernel's 4 size bytes after the stream are left unread.
+    ret = lzma_code(&stream, LZMA_FINISH);
+    out.resize(out.size() - stream.avail_out);
+  }
+  lzma_end(&stream);
+  if (ret != LZMA_STREAM_END) {
+    return base::Error(
+        fmt::format("xz: corrupt payload (liblzma error {})", static_cast<int>(ret)));
+  }
+  return out;
+}
+
+base::Result<std::string> gunzip(std::string_view payload) {
+  z_stream stream{};
+  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {  // 16: a gzip header
+    return base::Error("gzip: cannot start the decoder");
+  }
+  std::string out;
+  out.reserve(size_hint(payload) + 1);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
+  stream.avail_in = static_cast<uInt>(payload.size());
+  int ret = Z_OK;
+  while (ret == Z_OK) {
+    if (out.size() >= kMaxUnpackedBytes) {
+      inflateEnd(&stream);
+      return base::Error(fmt::format("gzip: more than {} bytes unpacked", kMaxUnpackedBytes));
+    }
+    const size_t before = out.size();
+    out.resize(before + (size_t{8} << 20));
+    stream.next_out = reinterpret_cast<Bytef*>(out.data() + before);
+    stream.avail_out = static_cast<uInt>(out.size() - before);
+    ret = inflate(&stream, Z_NO_FLUSH);
+    out.resize(out.size() - stream.avail_out);
+  }
+  inflateEnd(&stream);
+  if (ret != Z_STREAM_END) {
+    return base::Error(fmt::format("gzip: corrupt payload (zlib error {})", ret));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<BzImagePayload> bzimage_payload(std::string_view image) {
+  // The real-mode setup header (Documentation/x86/boot.rst): "HdrS" at 0x202, the protocol
+  // version at 0x206, setup_sects at 0x1f1 (0 means 4), payload_offset and payload_length at
+  // 0x248 and 0x24c (2.08+), the offset counted from the protected-mode code, which follows the
+  // (setup_sects + 1) sectors of setup.
+  if (image.size() < 0x250 || image.substr(0x202, 4) != "HdrS" ||
+      read_le<uint16_t>(image, 0x206) < 0x208) {
+    return std::nullopt;
+  }
+  size_t setup_sects = static_cast<uint8_t>(image[0x1f1]);
+  if (setup_sects == 0) setup_sects = 4;
+  const size_t offset = (setup_sects + 1) * 512 + read_le<uint32_t>(image, 0x248);
+  const size_t length = read_le<uint32_t>(image, 0x24c);
+  if (length < 8 || offset > image.size() || length > image.size() - offset) {
+    return std::nullopt;
+  }
+  return BzImagePayload{offset, length};
+}
+
+base::Result<std::optional<std::string>> unpack_payload(std::string_view payload) {
+  using Unpacked = std::optional<std::string>;
+  if (payload.starts_with(std::string_view("\xfd"
+                                           "7zXZ\0",
+                                           6))) {
+    FB_ASSIGN_OR_RETURN(std::string out, unxz(payload));
+    return Unpacked(std::move(out));
+  }
+  if (payload.starts_with("\x1f\x8b")) {
+    FB_ASSIGN_OR_RETURN(std::string out, gunzip(payload));
+    return Unpacked(std::move(out));
+  }
+  return Unpacked();  // zstd, lz4, lzo, bzip2, lzma: booted as a bzImage
+}
+
+bool has_pvh_entry(std::string_view elf) {
+  if (elf.size() < sizeof(Elf64_Ehdr) || elf.substr(0, 4) != ELFMAG ||
+      elf[EI_CLASS] != ELFCLASS64) {
+    return false;
+  }
+  const auto header = read_le<Elf64_Ehdr>(elf, 0);
+  if (elf[EI_DATA] != ELFDATA2LSB || header.e_machine != EM_X86_64 ||
+      header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > elf.size() ||
+      uint64_t{header.e_phnum} * sizeof(Elf64_Phdr) > elf.size() - header.e_phoff) {
+    return false;
+  }
+  for (size_t i = 0; i < header.e_phnum; ++i) {
+    const size_t at = header.e_phoff + i * sizeof(Elf64_Phdr);
+    const auto program = read_le<Elf64_Phdr>(elf, at);
+    if (program.p_type != PT_NOTE || program.p_offset > elf.size() ||
+        program.p_filesz > elf.size() - program.p_offset) {
+      continue;
+    }
+    std::string_view notes = elf.substr(program.p_offset, program.p_filesz);
+    while (notes.size() >= sizeof(Elf64_Nhdr)) {
+      const auto note = read_le<Elf64_Nhdr>(notes, 0);
+      const size_t name_size = (size_t{note.n_namesz} + 3) & ~size_t{3};
+      const size_t desc_size = (size_t{note.n_descsz} + 3) & ~size_t{3};
+      if (name_size > notes.size() - sizeof(Elf64_Nhdr) ||
+          desc_size > notes.size() - sizeof(Elf64_Nhdr) - name_size) {
+        break;
+      }
+      const std::string_view name = notes.substr(sizeof(Elf64_Nhdr), note.n_namesz);
+      if (note.n_type == kXenElfnotePhys32Entry && name == std::string_view("Xen\0", 4)) {
+        return true;
+      }
+      notes.remove_prefix(sizeof(Elf64_Nhdr) + name_size + desc_size);
+    }
+  }
+  return false;
+}
+
+base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
+                                                     const std::string& cache_dir) {
+  using Found = std::optional<std::string>;
+  auto image = base::read_file(path, kMaxImageBytes);
+  if (!image) {
+    return std::move(image).error().context("kernel " + path);
+  }
+  const auto payload = bzimage_payload(*image);
+  if (!payload) {
+    return Found();
+  }
+  const std::string cached =
+      (fs::path(cache_dir) / ("vmlinux-" + config::sha256_hex(*image).substr(0, 24))).native();
+  const std::string_view compressed =
+      std::string_view(*image).substr(payload->offset, payload->length);
+  // A file there is used when it is what unpacking gives: as long as the size kbuild recorded,
+  // and bootable (a file cut short by a full disk, or tampered with, is made again).
+  std::error_code error;
+  if (fs::is_regular_file(cached, error) &&
+      fs::file_size(cached, error) == read_le<uint32_t>(compressed, compressed.size() - 4)) {
+    if (auto held = base::read_file(cached, kMaxUnpackedBytes); held && has_pvh_entry(*held)) {
+      return Found(cached);
+    }
+  }
+  auto unpacked = unpack_payload(compressed);
+  if (!unpacked) {
+    return std::move(unpacked).error().context("kernel " + path);
+  }
+  if (!*unpacked || !has_pvh_entry(**unpacked)) {
+    return Found();
+  }
+  std::string().swap(*image);
+  FB_TRY(base::make_private_dir(cache_dir));
+  FB_TRY(base::write_file_atomic(cached, **unpacked));
+  return Found(cached);
+}
+
+}  // namespace flakebisect::run

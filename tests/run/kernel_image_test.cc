@@ -1,0 +1,206 @@
+// Unpacking a bzImage for a direct (PVH) boot (run/kernel_image.h), on images made here: a setup
+// header, an XZ or gzip payload (made with liblzma and zlib, as kbuild's xz and gzip make them)
+// and inside it an ELF kernel with or without the PVH note. tests/qemu/qemu_boot_test.cc boots
+// Debian's packaged kernel that way.
+#include "run/kernel_image.h"
+
+#include <elf.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <lzma.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "base/paths.h"
+#include "support/temp_dir.h"
+
+namespace flakebisect::run {
+namespace {
+
+namespace fs = std::filesystem;
+using test_support::TempDir;
+using ::testing::HasSubstr;
+
+template <typename T>
+void put(std::string& out, size_t at, const T& value) {
+  if (out.size() < at + sizeof value) out.resize(at + sizeof value);
+  std::memcpy(out.data() + at, &value, sizeof value);
+}
+
+// A 64-bit ELF with one PT_NOTE segment holding a note `name` of `type`, and some code bytes.
+std::string elf_with_note(const std::string& name, uint32_t type) {
+  std::string elf;
+  Elf64_Ehdr header{};
+  std::memcpy(header.e_ident, ELFMAG, SELFMAG);
+  header.e_ident[EI_CLASS] = ELFCLASS64;
+  header.e_ident[EI_DATA] = ELFDATA2LSB;
+  header.e_type = ET_EXEC;
+  header.e_machine = EM_X86_64;
+  header.e_phoff = sizeof header;
+  header.e_phentsize = sizeof(Elf64_Phdr);
+  header.e_phnum = 1;
+  put(elf, 0, header);
+  std::string notes;
+  // An unrelated note first, as vmlinux has ("Linux" notes, "GNU" build id).
+  for (const auto& [note_name, note_type] :
+       {std::pair<std::string, uint32_t>{"GNU", 3}, {name, type}}) {
+    Elf64_Nhdr note{};
+    note.n_namesz = static_cast<uint32_t>(note_name.size() + 1);
+    note.n_descsz = 4;
+    note.n_type = note_type;
+    std::string entry(sizeof note, '\0');
+    std::memcpy(entry.data(), &note, sizeof note);
+    std::string padded_name = note_name + '\0';
+    padded_name.resize((padded_name.size() + 3) & ~size_t{3}, '\0');
+    entry += padded_name + std::string("\x00\x00\x00\x01", 4);
+    notes += entry;
+  }
+  Elf64_Phdr program{};
+  program.p_type = PT_NOTE;
+  program.p_offset = sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr);
+  program.p_filesz = notes.size();
+  put(elf, sizeof header, program);
+  elf += notes;
+  elf += std::string(100000, '\x90');  // "code", compressible
+  return elf;
+}
+
+std::string xz(const std::string& data) {
+  std::string out(data.size() + 4096, '\0');
+  size_t written = 0;
+  EXPECT_EQ(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC32, nullptr,
+                                    reinterpret_cast<const uint8_t*>(data.data()), data.size(),
+                                    reinterpret_cast<uint8_t*>(out.data()), &written, out.size()),
+            LZMA_OK);
+  out.resize(written);
+  return out;
+}
+
+std::string gzip(const std::string& data) {
+  z_stream stream{};
+  EXPECT_EQ(deflateInit2(&stream, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&stream, data.size()) + 64, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+// A payload as kbuild makes it: the compressed kernel, then its unpacked size (4 bytes).
+std::string with_size(const std::string& compressed, size_t unpacked) {
+  std::string out = compressed;
+  put(out, out.size(), static_cast<uint32_t>(unpacked));
+  return out;
+}
+
+// A bzImage: setup_sects 3 (so 4 sectors of setup), then the protected-mode code: a stand-in
+// decompressor of 1000 bytes, the payload (payload_length covers its size bytes), and padding.
+std::string bzimage(const std::string& payload, uint16_t version = 0x20f) {
+  std::string image(4 * 512, '\0');
+  image[0x1f1] = 3;
+  std::memcpy(image.data() + 0x202, "HdrS", 4);
+  put(image, 0x206, version);
+  put(image, 0x248, uint32_t{1000});
+  put(image, 0x24c, static_cast<uint32_t>(payload.size()));
+  image += std::string(1000, '\xcc') + payload + std::string(300, '\0');
+  return image;
+}
+
+TEST(KernelImage, FindsThePayloadThroughTheSetupHeader) {
+  const std::string elf = elf_with_note("Xen", 18);
+  const std::string payload = with_size(xz(elf), elf.size());
+  const std::string image = bzimage(payload);
+  const auto found = bzimage_payload(image);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->offset, 4u * 512 + 1000);
+  EXPECT_EQ(image.substr(found->offset, found->length), payload);
+  EXPECT_FALSE(bzimage_payload(bzimage(payload, 0x207)).has_value());  // no payload fields
+  EXPECT_FALSE(bzimage_payload("\x7f"
+                               "ELF not a bzImage")
+                   .has_value());
+  std::string cut = image.substr(0, image.size() - 400);  // the payload runs past the end
+  EXPECT_FALSE(bzimage_payload(cut).has_value());
+}
+
+TEST(KernelImage, UnpacksXzAndGzipAndLeavesOtherCompressionsAlone) {
+  const std::string elf = elf_with_note("Xen", 18);
+  for (const std::string& payload : {xz(elf), gzip(elf)}) {
+    auto unpacked = unpack_payload(with_size(payload, elf.size()));
+    ASSERT_TRUE(unpacked) << unpacked.error().message();
+    ASSERT_TRUE(unpacked->has_value());
+    EXPECT_EQ(**unpacked, elf);
+  }
+  auto zstd = unpack_payload(std::string("\x28\xb5\x2f\xfd", 4) + "frame");
+  ASSERT_TRUE(zstd);
+  EXPECT_FALSE(zstd->has_value());
+  std::string corrupt = xz(elf);
+  corrupt[corrupt.size() / 2] ^= 0x55;
+  auto bad = unpack_payload(corrupt);
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), HasSubstr("xz: corrupt payload"));
+  // Cut short, as a truncated copy of a kernel would be.
+  const std::string whole = gzip(elf);
+  auto short_gzip = unpack_payload(whole.substr(0, whole.size() / 2));
+  ASSERT_FALSE(short_gzip);
+  EXPECT_THAT(short_gzip.error().message(), HasSubstr("gzip: corrupt payload"));
+  const std::string whole_xz = xz(elf);
+  EXPECT_FALSE(unpack_payload(whole_xz.substr(0, whole_xz.size() - 10)));
+}
+
+TEST(KernelImage, ThePvhEntryIsTheXenNoteOfType18) {
+  EXPECT_TRUE(has_pvh_entry(elf_with_note("Xen", 18)));
+  EXPECT_FALSE(has_pvh_entry(elf_with_note("Xen", 17)));
+  EXPECT_FALSE(has_pvh_entry(elf_with_note("Linux", 18)));
+  EXPECT_FALSE(
+      has_pvh_entry("\x7f"
+                    "ELF"));
+  std::string truncated = elf_with_note("Xen", 18).substr(0, sizeof(Elf64_Ehdr) + 20);
+  EXPECT_FALSE(has_pvh_entry(truncated));
+}
+
+TEST(KernelImage, PvhVmlinuxUnpacksOnceIntoTheCacheAndOnlyAKernelThatCanBootDirectly) {
+  TempDir dir;
+  const std::string cache = dir.file("kernels");
+  const std::string elf = elf_with_note("Xen", 18);
+  const std::string path = dir.file("vmlinuz-pvh");
+  ASSERT_TRUE(base::write_file_atomic(path, bzimage(with_size(xz(elf), elf.size()))));
+  auto direct = pvh_vmlinux(path, cache);
+  ASSERT_TRUE(direct) << direct.error().message();
+  ASSERT_TRUE(direct->has_value());
+  EXPECT_EQ(fs::path(**direct).parent_path(), fs::path(cache));
+  EXPECT_EQ(*base::read_file(**direct), elf);
+  // Cached: the same file, not unpacked again.
+  fs::last_write_time(**direct, fs::file_time_type{});
+  auto again = pvh_vmlinux(path, cache);
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_EQ(**again, **direct);
+  EXPECT_EQ(fs::last_write_time(**again), fs::file_time_type{});
+  // A cached file cut short (a full disk, an interrupted copy) is unpacked again.
+  fs::resize_file(**direct, 1000);
+  again = pvh_vmlinux(path, cache);
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_EQ(*base::read_file(**again), elf);
+
+  const std::string no_pvh = dir.file("vmlinuz-no-pvh");
+  const std::string no_pvh_elf = elf_with_note("Xen", 17);
+  ASSERT_TRUE(
+      base::write_file_atomic(no_pvh, bzimage(with_size(gzip(no_pvh_elf), no_pvh_elf.size()))));
+  auto plain = pvh_vmlinux(no_pvh, dir.file("other-cache"));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_FALSE(plain->has_value());
+  EXPECT_FALSE(fs::exists(dir.file("other-cache")));
+
+  auto missing = pvh_vmlinux(dir.file("nope"), cache);
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().message(), HasSubstr("nope"));
+}
+
+}  // namespace
+}  // namespace flakebisect::run
