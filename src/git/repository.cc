@@ -409,6 +409,8 @@ base::Result<CommitInfo> Repository::commit_info(std::string_view sha) const {
   // The header covers the whole commit object, names included (git log converts them too).
   info.author.name = commit_text_utf8(std::move(info.author.name), encoding);
   info.committer.name = commit_text_utf8(std::move(info.committer.name), encoding);
+  info.author.email = commit_text_utf8(std::move(info.author.email), encoding);
+  info.committer.email = commit_text_utf8(std::move(info.committer.email), encoding);
 
   git_message_trailer_array trailers{};
   if (int rc = git_message_trailers(&trailers, info.message.c_str()); rc < 0) {

@@ -533,11 +533,13 @@ base::Result<RevertCommit> apply_commit(git_repository* repo, Apply kind,
   // A cherry-pick keeps its author, as git's does; the committer is fixed either way.
   const git_signature* author = revert ? signature.get() : git_commit_author(culprit.get());
   SignatureHandle author_utf8;
-  if (!revert && author != nullptr && author->name != nullptr) {
+  if (!revert && author != nullptr && author->name != nullptr && author->email != nullptr) {
+    // git re-encodes the whole commit, the author's name and address included.
     const std::string name = commit_text_utf8(author->name, encoding);
-    if (name != author->name) {
+    const std::string email = commit_text_utf8(author->email, encoding);
+    if (name != author->name || email != author->email) {
       git_signature* raw = nullptr;
-      FB_TRY(check(git_signature_new(&raw, name.c_str(), author->email, author->when.time,
+      FB_TRY(check(git_signature_new(&raw, name.c_str(), email.c_str(), author->when.time,
                                      author->when.offset),
                    "signature"));
       author_utf8.reset(raw);

@@ -559,7 +559,7 @@ TEST(CommitInfo, ALatin1CommitIsReadInUtf8LikeGitLog) {
   const std::string object = "tree " + tree +
                              "\n"
                              "author J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0100\n"
-                             "committer J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0100\n"
+                             "committer J\xf6rg Gr\xfcn <j\xf6rg@example.org> 1000000000 +0100\n"
                              "encoding ISO-8859-1\n"
                              "\n"
                              "ext4: fix the caf\xe9 case\n"
@@ -576,6 +576,9 @@ TEST(CommitInfo, ALatin1CommitIsReadInUtf8LikeGitLog) {
   EXPECT_EQ(info->author.name, "J\u00f6rg Gr\u00fcn");
   EXPECT_EQ(info->author.name, trim(run_git(dir.path(), {"log", "-1", "--format=%an", sha})));
   EXPECT_EQ(info->committer.name, "J\u00f6rg Gr\u00fcn");
+  EXPECT_EQ(info->committer.email, "j\u00f6rg@example.org");
+  EXPECT_EQ(info->committer.email, trim(run_git(dir.path(), {"log", "-1", "--format=%ce", sha})));
+  EXPECT_EQ(info->author.email, "jg@example.org");
   ASSERT_EQ(info->trailers.size(), 1u);
   EXPECT_EQ(info->trailers[0].value, "J\u00f6rg Gr\u00fcn <jg@example.org>");
   // A header naming a charset iconv does not know, or bytes not valid in it, keeps the bytes.

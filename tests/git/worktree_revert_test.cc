@@ -386,7 +386,7 @@ TEST_F(RevertTest, ALatin1CommitIsRevertedAndCherryPickedInUtf8AsGitDoes) {
   const std::string tree = trim(run_git(user_, {"rev-parse", fix_ + "^{tree}"}));
   const std::string object = "tree " + tree + "\nparent " + later_ +
                              "\n"
-                             "author J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0000\n"
+                             "author J\xf6rg Gr\xfcn <j\xf6rg@example.org> 1000000000 +0000\n"
                              "committer J\xf6rg Gr\xfcn <jg@example.org> 1000000000 +0000\n"
                              "encoding ISO-8859-1\n"
                              "\n"

@@ -69,7 +69,7 @@ TEST(BisectInGuest, FindsThePlantedCommitWithEveryRunInAGuest) {
   const std::string config = dir.file("guest.toml");
   std::ofstream(config) << "[decision]\nconfidence = 0.95\nmax_runs = 300\nboot_cost = 4\n"
                         << "[qemu]\nkernel = \"" << kernel << "\"\naccel = \"tcg\"\n"
-                        << "runs_per_boot = 12\n"
+                        << "runs_per_boot = 12\ndirect_boot = true\n"
                         << "[scratch]\nsize_mb = 32\n"
                         << "[reproducer]\nprogram = \"repro.sh\"\nargs = []\n"
                         << "[test]\ntimeout = \"60s\"\n";
@@ -93,6 +93,13 @@ TEST(BisectInGuest, FindsThePlantedCommitWithEveryRunInAGuest) {
     boots.insert(*r.boot_id);
   }
   EXPECT_LT(boots.size(), runs->size()) << "several runs share a boot";
+  // qemu.direct_boot: the kernel was unpacked next to the store and booted from there.
+  size_t unpacked = 0;
+  for (const auto& entry : fs::directory_iterator(dir.file("cache/kernels"))) {
+    EXPECT_THAT(entry.path().filename().native(), ::testing::StartsWith("vmlinux-"));
+    ++unpacked;
+  }
+  EXPECT_EQ(unpacked, 1u);
   std::printf("%zu runs in %zu boots\n", runs->size(), boots.size());
 }
 
