@@ -5,6 +5,7 @@
 #include <lzma.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -182,9 +183,15 @@ base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
       (fs::path(cache_dir) / ("vmlinux-" + config::sha256_hex(*image).substr(0, 24))).native();
   const std::string_view compressed =
       std::string_view(*image).substr(payload->offset, payload->length);
+  // A kernel found not to boot directly (no PVH note, a compression not unpacked here) leaves a
+  // mark, so that the next runner does not unpack it again only to find the same.
+  const std::string none_mark = cached + ".none";
+  std::error_code error;
+  if (fs::exists(none_mark, error)) {
+    return Found();
+  }
   // A file there is used when it is what unpacking gives: as long as the size kbuild recorded,
   // and bootable (a file cut short by a full disk, or tampered with, is made again).
-  std::error_code error;
   if (fs::is_regular_file(cached, error) &&
       fs::file_size(cached, error) == read_le<uint32_t>(compressed, compressed.size() - 4)) {
     if (auto held = base::read_file(cached, kMaxUnpackedBytes); held && has_pvh_entry(*held)) {
@@ -196,10 +203,21 @@ base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
     return std::move(unpacked).error().context("kernel " + path);
   }
   if (!*unpacked || !has_pvh_entry(**unpacked)) {
+    if (base::make_private_dir(cache_dir)) (void)base::write_file_atomic(none_mark, "");
     return Found();
   }
   std::string().swap(*image);
   FB_TRY(base::make_private_dir(cache_dir));
+  // A write cut short by kill -9 leaves its temporary file (write_file_atomic's "<name>.tmp.X"),
+  // 65 MB for Debian's kernel: those an hour old belong to no live writer.
+  for (const auto& entry : fs::directory_iterator(cache_dir, error)) {
+    const std::string name = entry.path().filename().native();
+    if (name.starts_with("vmlinux-") && name.find(".tmp.") != std::string::npos &&
+        fs::file_time_type::clock::now() - fs::last_write_time(entry.path(), error) >
+            std::chrono::hours(1)) {
+      fs::remove(entry.path(), error);
+    }
+  }
   FB_TRY(base::write_file_atomic(cached, **unpacked));
   return Found(cached);
 }

@@ -10,6 +10,7 @@
 #include <lzma.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -182,11 +183,20 @@ TEST(KernelImage, PvhVmlinuxUnpacksOnceIntoTheCacheAndOnlyAKernelThatCanBootDire
   ASSERT_TRUE(again && again->has_value());
   EXPECT_EQ(**again, **direct);
   EXPECT_EQ(fs::last_write_time(**again), fs::file_time_type{});
+  // A temporary file a killed writer left an hour ago goes at the next unpack; a fresh one (a
+  // writer still at work) stays.
+  const std::string stale = cache + "/vmlinux-0123.tmp.AbCdEf";
+  const std::string fresh = cache + "/vmlinux-0123.tmp.GhIjKl";
+  ASSERT_TRUE(base::write_file_atomic(stale, "partial"));
+  ASSERT_TRUE(base::write_file_atomic(fresh, "partial"));
+  fs::last_write_time(stale, fs::file_time_type::clock::now() - std::chrono::hours(2));
   // A cached file cut short (a full disk, an interrupted copy) is unpacked again.
   fs::resize_file(**direct, 1000);
   again = pvh_vmlinux(path, cache);
   ASSERT_TRUE(again && again->has_value());
   EXPECT_EQ(*base::read_file(**again), elf);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(fresh));
 
   const std::string no_pvh = dir.file("vmlinuz-no-pvh");
   const std::string no_pvh_elf = elf_with_note("Xen", 17);
@@ -195,7 +205,17 @@ TEST(KernelImage, PvhVmlinuxUnpacksOnceIntoTheCacheAndOnlyAKernelThatCanBootDire
   auto plain = pvh_vmlinux(no_pvh, dir.file("other-cache"));
   ASSERT_TRUE(plain) << plain.error().message();
   EXPECT_FALSE(plain->has_value());
-  EXPECT_FALSE(fs::exists(dir.file("other-cache")));
+  // Only a mark that it cannot boot directly is kept, which the next call goes by.
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir.file("other-cache"))) {
+    EXPECT_THAT(entry.path().filename().native(), ::testing::EndsWith(".none"));
+    EXPECT_EQ(fs::file_size(entry.path()), 0u);
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  plain = pvh_vmlinux(no_pvh, dir.file("other-cache"));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_FALSE(plain->has_value());
 
   auto missing = pvh_vmlinux(dir.file("nope"), cache);
   ASSERT_FALSE(missing);
