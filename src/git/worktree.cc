@@ -537,7 +537,9 @@ base::Result<RevertCommit> apply_commit(git_repository* repo, Apply kind,
     // git re-encodes the whole commit, the author's name and address included.
     const std::string name = commit_text_utf8(author->name, encoding);
     const std::string email = commit_text_utf8(author->email, encoding);
-    if (name != author->name || email != author->email) {
+    // libgit2 refuses an empty name or address, which git writes as it is: such an author keeps
+    // its bytes.
+    if ((name != author->name || email != author->email) && !name.empty() && !email.empty()) {
       git_signature* raw = nullptr;
       FB_TRY(check(git_signature_new(&raw, name.c_str(), email.c_str(), author->when.time,
                                      author->when.offset),

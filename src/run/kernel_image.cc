@@ -183,8 +183,8 @@ base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
       (fs::path(cache_dir) / ("vmlinux-" + config::sha256_hex(*image).substr(0, 24))).native();
   const std::string_view compressed =
       std::string_view(*image).substr(payload->offset, payload->length);
-  // A kernel found not to boot directly (no PVH note, a compression not unpacked here) leaves a
-  // mark, so that the next runner does not unpack it again only to find the same.
+  // A kernel found to have no PVH note leaves a mark, so that the next runner does not unpack it
+  // again only to find the same.
   const std::string none_mark = cached + ".none";
   std::error_code error;
   if (fs::exists(none_mark, error)) {
@@ -202,7 +202,10 @@ base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
   if (!unpacked) {
     return std::move(unpacked).error().context("kernel " + path);
   }
-  if (!*unpacked || !has_pvh_entry(**unpacked)) {
+  if (!*unpacked) {
+    return Found();  // a compression not unpacked here (no mark: a later version may)
+  }
+  if (!has_pvh_entry(**unpacked)) {
     if (base::make_private_dir(cache_dir)) (void)base::write_file_atomic(none_mark, "");
     return Found();
   }

@@ -707,7 +707,7 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
   return argv;
 }
 
-std::string QemuRunner::boot_image(const std::string& kernel) {
+base::Result<std::string> QemuRunner::boot_image(const std::string& kernel) {
   // Only the prebuilt kernel, the same at every commit: a kernel built from a commit boots the
   // way it was built to (its PVH entry is code of the commit too).
   if (!options_.qemu.direct_boot || options_.qemu.kernel.empty() ||
@@ -729,9 +729,11 @@ std::string QemuRunner::boot_image(const std::string& kernel) {
     boot_images_.erase(known);  // the cached file was removed: unpack it again
   }
   std::string image = kernel;
-  if (auto direct = pvh_vmlinux(kernel, options_.kernel_cache_dir); !direct) {
-    spdlog::warn("qemu: booting {} as it is: {}", kernel, direct.error().message());
-  } else if (*direct) {
+  auto direct = pvh_vmlinux(kernel, options_.kernel_cache_dir);
+  if (!direct) {
+    return std::move(direct).error().context("qemu.direct_boot");
+  }
+  if (*direct) {
     spdlog::debug("qemu: booting {} directly (PVH) from {}", kernel, **direct);
     image = **direct;
   } else {
@@ -990,7 +992,7 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   initrd_bytes.clear();
 
   base::ProcessOptions qemu_options;
-  boot.direct_image = boot_image(*kernel);
+  FB_ASSIGN_OR_RETURN(boot.direct_image, boot_image(*kernel));
   if (boot.direct_image == *kernel) boot.direct_image.clear();
   qemu_options.argv = qemu_argv(*accel, boot.direct_image.empty() ? *kernel : boot.direct_image,
                                 initrd, boot.results_path, disks, false, share);

@@ -115,8 +115,10 @@ class QemuRunner final : public Runner {
   base::Result<std::string> base_initramfs();
   base::Result<std::string> kernel_image(const build::CommitCheckout& checkout) const;
   // What QEMU's -kernel gets for `kernel`: with qemu.direct_boot, the unpacked vmlinux of the
-  // prebuilt qemu.kernel when it can boot directly, else `kernel` itself.
-  std::string boot_image(const std::string& kernel);
+  // prebuilt qemu.kernel when it can boot directly, else `kernel` itself. An error (the cache
+  // cannot be written: a full disk) is the batch's, not a quiet bzImage boot under an identity
+  // that says direct.
+  base::Result<std::string> boot_image(const std::string& kernel);
   base::Result<std::optional<std::string>> reproducer_path(
       const build::CommitCheckout& checkout) const;
   // `share` (xfstests): the host directory the guest writes xfstests' results into.

@@ -97,6 +97,12 @@ TEST(BisectInGuest, FindsThePlantedCommitWithEveryRunInAGuest) {
   size_t unpacked = 0;
   for (const auto& entry : fs::directory_iterator(dir.file("cache/kernels"))) {
     EXPECT_THAT(entry.path().filename().native(), ::testing::StartsWith("vmlinux-"));
+    std::string head(4, '\0');
+    std::ifstream(entry.path()).read(head.data(), 4);
+    EXPECT_EQ(head,
+              "\x7f"
+              "ELF")
+        << entry.path();
     ++unpacked;
   }
   EXPECT_EQ(unpacked, 1u);

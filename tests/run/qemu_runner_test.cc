@@ -26,6 +26,7 @@
 #include "base/unique_fd.h"
 #include "config/sha256.h"
 #include "run/initramfs.h"
+#include "run/test_images.h"
 #include "support/temp_dir.h"
 
 namespace flakebisect::run {
@@ -650,6 +651,42 @@ TEST_F(QemuRunnerTest, APrebuiltKernelThatNeverGetsReadyIsInfraNotTheCommitsHang
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, RunOutcome::kInfra);
   EXPECT_THAT(results[0].detail, HasSubstr("qemu.boot_timeout) with the prebuilt kernel"));
+}
+
+// qemu.direct_boot: the prebuilt kernel's vmlinux, unpacked into the cache, is what QEMU gets;
+// a cache that cannot be written is the batch's error (a bzImage boot under an identity that says
+// direct would mix two guests' runs), and without the option the bzImage boots as ever.
+TEST_F(QemuRunnerTest, DirectBootGivesQemuTheUnpackedKernelAndACacheItCannotWriteIsAnError) {
+  const std::string elf = test_images::elf_with_note("Xen", 18);
+  ASSERT_TRUE(base::write_file_atomic(
+      dir_.file("bzImage"),
+      test_images::bzimage(test_images::with_size(test_images::xz(elf), elf.size()))));
+  const std::string script = R"SH(for a in "$@"; do echo "arg: $a"; done; exit 1)SH";
+  auto o = options(script);
+  o.qemu.direct_boot = true;
+  o.kernel_cache_dir = dir_.file("kernels");
+  {
+    QemuRunner direct(processes_, o);
+    const auto results = batch(direct, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_THAT(results[0].detail,
+                HasSubstr("booted directly from " + dir_.file("kernels") + "/vmlinux-"));
+  }
+  o.kernel_cache_dir = dir_.file("bzImage") + "/kernels";  // under a file: cannot be made
+  {
+    QemuRunner unwritable(processes_, o);
+    auto status = unwritable.run_batch(checkout_, 0, 1,
+                                       [](const RunResult&) { return base::Result<bool>(true); });
+    ASSERT_FALSE(status);
+    EXPECT_THAT(status.error().message(), HasSubstr("qemu.direct_boot"));
+  }
+  o.qemu.direct_boot = false;
+  {
+    QemuRunner plain(processes_, o);
+    const auto results = batch(plain, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_THAT(results[0].detail, Not(HasSubstr("booted directly")));
+  }
 }
 
 TEST_F(QemuRunnerTest, QemuFailingToStartIsInfraWithItsMessage) {
