@@ -2,7 +2,6 @@
 
 #include <fmt/core.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>

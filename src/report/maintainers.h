@@ -7,9 +7,12 @@
 // whatever the worktree holds) on the commit's own patch, with git history off (--no-git
 // --no-git-fallback, so the answer does not depend on the clone), and parses what it prints.
 //
-// The script is the tree's own code, run with perl from PATH under an argv (no shell), in a private
-// temporary directory, with a time limit. A commit without the script or MAINTAINERS (not a kernel
-// tree, or a very old one) has no maintainers: nullopt, not an error.
+// The script is the tree's own code, run with perl from PATH under an argv (no shell), with a time
+// limit, in a private temporary directory that holds an empty copy of the commit's directories
+// (the script tells "F: drivers/foo" a directory by looking) and HOME set to it (no user
+// ~/.get_maintainer.conf). A commit without the script or MAINTAINERS (not a kernel tree, or a
+// very old one) and a merge (its first-parent diff is a whole branch) have no maintainers:
+// nullopt, not an error.
 //
 // Thread rules: free functions; kernel_maintainers blocks on the child process.
 #pragma once
