@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -781,8 +781,9 @@ class Collector {
     MaintainersOptions how;
     how.temp_parent = options_.temp_dir;
     if (how.temp_parent.empty()) {
-      const char* tmpdir = std::getenv("TMPDIR");
-      how.temp_parent = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+      std::error_code error;
+      how.temp_parent = std::filesystem::temp_directory_path(error).native();  // TMPDIR, /tmp
+      if (error) how.temp_parent = "/tmp";
     }
     auto found = kernel_maintainers(*repo_, sha, *options_.process_runner, how);
     if (!found) {
