@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ccache
   # libraries
   libgit2-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  libtomlplusplus-dev libgtest-dev libgmock-dev googletest liblzma-dev zlib1g-dev
+  libtomlplusplus-dev libgtest-dev libgmock-dev googletest liblzma-dev zlib1g-dev libzstd-dev
   # guest side: QEMU, a kernel to boot, the scratch filesystem, the initramfs
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 e2fsprogs cpio gzip kmod
   # the HTML report's browser test: headless Chromium, a font, zlib to decode screenshots

@@ -1,15 +1,23 @@
 #include "run/kernel_image.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <lzma.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 
 #include "base/paths.h"
+#include "base/unique_fd.h"
 #include "config/sha256.h"
 
 namespace flakebisect::run {
@@ -20,6 +28,7 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxImageBytes = size_t{256} << 20;   // a bzImage
 constexpr size_t kMaxUnpackedBytes = size_t{1} << 30;  // a vmlinux with debug info can be large
 constexpr uint32_t kXenElfnotePhys32Entry = 18;        // xen/interface/elfnote.h
+constexpr size_t kMaxNotesBytes = size_t{1} << 20;     // a PT_NOTE segment read from a file
 
 template <typename T>
 T read_le(std::string_view data, size_t at) {
@@ -95,6 +104,107 @@ base::Result<std::string> gunzip(std::string_view payload) {
   return out;
 }
 
+base::Result<std::string> unzstd(std::string_view payload) {
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> context(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!context) {
+    return base::Error("zstd: cannot start the decoder");
+  }
+  // kbuild compresses with "zstd -22 --ultra", a window of up to 2^27 bytes: zstd's default
+  // limit. Allow a larger one rather than fail on a kernel made with other options.
+  ZSTD_DCtx_setParameter(context.get(), ZSTD_d_windowLogMax, 30);
+  std::string out;
+  out.reserve(size_hint(payload) + 1);
+  ZSTD_inBuffer input{payload.data(), payload.size(), 0};
+  size_t ret = 1;
+  while (ret != 0) {  // 0: the frame is whole and flushed; the kernel's 4 size bytes stay unread
+    if (out.size() >= kMaxUnpackedBytes) {
+      return base::Error(fmt::format("zstd: more than {} bytes unpacked", kMaxUnpackedBytes));
+    }
+    const size_t before = out.size();
+    out.resize(before + (size_t{8} << 20));
+    ZSTD_outBuffer output{out.data() + before, out.size() - before, 0};
+    ret = ZSTD_decompressStream(context.get(), &output, &input);
+    out.resize(before + output.pos);
+    if (ZSTD_isError(ret)) {
+      return base::Error(fmt::format("zstd: corrupt payload ({})", ZSTD_getErrorName(ret)));
+    }
+    if (ret != 0 && input.pos == input.size && output.pos < output.size) {
+      return base::Error("zstd: corrupt payload (it ends inside a frame)");
+    }
+  }
+  return out;
+}
+
+// Reads `length` bytes at `offset` of an ELF image, nullopt past its end.
+using ElfReader = std::function<std::optional<std::string>(uint64_t offset, uint64_t length)>;
+
+// has_pvh_entry() on an image read piece by piece: the header, the program headers, and the
+// PT_NOTE segments (at most kMaxNotesBytes each), so a cached 65 MB vmlinux is not read whole.
+bool pvh_entry_in(const ElfReader& read) {
+  const auto head = read(0, sizeof(Elf64_Ehdr));
+  if (!head || head->substr(0, 4) != ELFMAG || (*head)[EI_CLASS] != ELFCLASS64 ||
+      (*head)[EI_DATA] != ELFDATA2LSB) {
+    return false;
+  }
+  const auto header = read_le<Elf64_Ehdr>(*head, 0);
+  if (header.e_machine != EM_X86_64 || header.e_phentsize != sizeof(Elf64_Phdr)) {
+    return false;
+  }
+  const auto programs = read(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr));
+  if (!programs) {
+    return false;
+  }
+  for (size_t i = 0; i < header.e_phnum; ++i) {
+    const auto program = read_le<Elf64_Phdr>(*programs, i * sizeof(Elf64_Phdr));
+    if (program.p_type != PT_NOTE || program.p_filesz > kMaxNotesBytes) {
+      continue;
+    }
+    const auto segment = read(program.p_offset, program.p_filesz);
+    if (!segment) {
+      continue;
+    }
+    std::string_view notes = *segment;
+    while (notes.size() >= sizeof(Elf64_Nhdr)) {
+      const auto note = read_le<Elf64_Nhdr>(notes, 0);
+      const size_t name_size = (size_t{note.n_namesz} + 3) & ~size_t{3};
+      const size_t desc_size = (size_t{note.n_descsz} + 3) & ~size_t{3};
+      if (name_size > notes.size() - sizeof(Elf64_Nhdr) ||
+          desc_size > notes.size() - sizeof(Elf64_Nhdr) - name_size) {
+        break;
+      }
+      const std::string_view name = notes.substr(sizeof(Elf64_Nhdr), note.n_namesz);
+      if (note.n_type == kXenElfnotePhys32Entry && name == std::string_view("Xen\0", 4)) {
+        return true;
+      }
+      notes.remove_prefix(sizeof(Elf64_Nhdr) + name_size + desc_size);
+    }
+  }
+  return false;
+}
+
+// Whether the file at `path` is a vmlinux with the PVH note, reading only what pvh_entry_in needs.
+bool file_has_pvh_entry(const std::string& path) {
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat info {};
+  if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
+    return false;
+  }
+  const auto size = static_cast<uint64_t>(info.st_size);
+  return pvh_entry_in([&](uint64_t offset, uint64_t length) -> std::optional<std::string> {
+    if (offset > size || length > size - offset) return std::nullopt;
+    std::string out(length, '\0');
+    size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t got = ::pread(fd.get(), out.data() + done, out.size() - done,
+                                  static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return std::nullopt;
+      done += static_cast<size_t>(got);
+    }
+    return out;
+  });
+}
+
 }  // namespace
 
 std::optional<BzImagePayload> bzimage_payload(std::string_view image) {
@@ -128,44 +238,18 @@ base::Result<std::optional<std::string>> unpack_payload(std::string_view payload
     FB_ASSIGN_OR_RETURN(std::string out, gunzip(payload));
     return Unpacked(std::move(out));
   }
-  return Unpacked();  // zstd, lz4, lzo, bzip2, lzma: booted as a bzImage
+  if (payload.starts_with("\x28\xb5\x2f\xfd")) {
+    FB_ASSIGN_OR_RETURN(std::string out, unzstd(payload));
+    return Unpacked(std::move(out));
+  }
+  return Unpacked();  // lz4, lzo, bzip2, lzma: booted as a bzImage
 }
 
 bool has_pvh_entry(std::string_view elf) {
-  if (elf.size() < sizeof(Elf64_Ehdr) || elf.substr(0, 4) != ELFMAG ||
-      elf[EI_CLASS] != ELFCLASS64) {
-    return false;
-  }
-  const auto header = read_le<Elf64_Ehdr>(elf, 0);
-  if (elf[EI_DATA] != ELFDATA2LSB || header.e_machine != EM_X86_64 ||
-      header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > elf.size() ||
-      uint64_t{header.e_phnum} * sizeof(Elf64_Phdr) > elf.size() - header.e_phoff) {
-    return false;
-  }
-  for (size_t i = 0; i < header.e_phnum; ++i) {
-    const size_t at = header.e_phoff + i * sizeof(Elf64_Phdr);
-    const auto program = read_le<Elf64_Phdr>(elf, at);
-    if (program.p_type != PT_NOTE || program.p_offset > elf.size() ||
-        program.p_filesz > elf.size() - program.p_offset) {
-      continue;
-    }
-    std::string_view notes = elf.substr(program.p_offset, program.p_filesz);
-    while (notes.size() >= sizeof(Elf64_Nhdr)) {
-      const auto note = read_le<Elf64_Nhdr>(notes, 0);
-      const size_t name_size = (size_t{note.n_namesz} + 3) & ~size_t{3};
-      const size_t desc_size = (size_t{note.n_descsz} + 3) & ~size_t{3};
-      if (name_size > notes.size() - sizeof(Elf64_Nhdr) ||
-          desc_size > notes.size() - sizeof(Elf64_Nhdr) - name_size) {
-        break;
-      }
-      const std::string_view name = notes.substr(sizeof(Elf64_Nhdr), note.n_namesz);
-      if (note.n_type == kXenElfnotePhys32Entry && name == std::string_view("Xen\0", 4)) {
-        return true;
-      }
-      notes.remove_prefix(sizeof(Elf64_Nhdr) + name_size + desc_size);
-    }
-  }
-  return false;
+  return pvh_entry_in([elf](uint64_t offset, uint64_t length) -> std::optional<std::string> {
+    if (offset > elf.size() || length > elf.size() - offset) return std::nullopt;
+    return std::string(elf.substr(offset, length));
+  });
 }
 
 base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
@@ -194,7 +278,7 @@ base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,
   // and bootable (a file cut short by a full disk, or tampered with, is made again).
   if (fs::is_regular_file(cached, error) &&
       fs::file_size(cached, error) == read_le<uint32_t>(compressed, compressed.size() - 4)) {
-    if (auto held = base::read_file(cached, kMaxUnpackedBytes); held && has_pvh_entry(*held)) {
+    if (file_has_pvh_entry(cached)) {
       return Found(cached);
     }
   }

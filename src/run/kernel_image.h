@@ -7,11 +7,11 @@
 // its PVH entry point (the "Xen" ELF note XEN_ELFNOTE_PHYS32_ENTRY, built with CONFIG_PVH=y, as
 // Debian's and most distributions' kernels are). pvh_vmlinux() unpacks the bzImage once on the
 // host (its payload, found through the boot protocol's setup header: XZ through liblzma, gzip
-// through zlib) into a cache, checks for the PVH note, and returns that file; QEMU then boots the
-// same kernel code with the same command line in a third of the time (qemu/README.md). The
-// guest is not quite the same (no VGA text console, the firmware's memory map), so it is opt-in
-// and part of the test identity. A kernel it cannot unpack, or without the note, is booted as
-// before.
+// through zlib, zstd through libzstd) into a cache, checks for the PVH note, and returns that file;
+// QEMU then boots the same kernel code with the same command line in a third of the time
+// (qemu/README.md). The guest is not quite the same (no VGA text console, the firmware's memory
+// map), so it is opt-in and part of the test identity. A kernel it cannot unpack, or without the
+// note, is booted as before.
 //
 // Thread rules: free functions; the cache file is written atomically, so concurrent callers are
 // safe.
@@ -33,7 +33,7 @@ struct BzImagePayload {
 };
 std::optional<BzImagePayload> bzimage_payload(std::string_view image);
 
-// The payload unpacked, when it is XZ or gzip (the kernel's own trailing size bytes ignored);
+// The payload unpacked, when it is XZ, gzip or zstd (the kernel's own trailing size bytes ignored);
 // nullopt for another compression; an error for a payload that does not unpack.
 base::Result<std::optional<std::string>> unpack_payload(std::string_view payload);
 
@@ -42,7 +42,7 @@ bool has_pvh_entry(std::string_view elf);
 
 // The uncompressed, PVH-bootable vmlinux of the bzImage at `path`, unpacked into
 // `cache_dir`/vmlinux-<hash of the bzImage> unless a file of the recorded size with the PVH note
-// is already there. nullopt when the image is no
+// is already there (only its ELF header and notes are read to tell). nullopt when the image is no
 // bzImage, its compression is not one of those above, or the kernel has no PVH entry. Errors: the
 // image cannot be read, its payload is corrupt, or the cache cannot be written.
 base::Result<std::optional<std::string>> pvh_vmlinux(const std::string& path,

@@ -1,5 +1,5 @@
 // Unpacking a bzImage for a direct (PVH) boot (run/kernel_image.h), on images made here: a setup
-// header, an XZ or gzip payload (made with liblzma and zlib, as kbuild's xz and gzip make them)
+// header, an XZ, gzip or zstd payload (made with liblzma, zlib and libzstd, as kbuild makes them)
 // and inside it an ELF kernel with or without the PVH note. tests/qemu/qemu_boot_test.cc boots
 // Debian's packaged kernel that way.
 #include "run/kernel_image.h"
@@ -31,6 +31,7 @@ using test_images::elf_with_note;
 using test_images::gzip;
 using test_images::with_size;
 using test_images::xz;
+using test_images::zstd;
 
 TEST(KernelImage, FindsThePayloadThroughTheSetupHeader) {
   const std::string elf = elf_with_note("Xen", 18);
@@ -48,17 +49,18 @@ TEST(KernelImage, FindsThePayloadThroughTheSetupHeader) {
   EXPECT_FALSE(bzimage_payload(cut).has_value());
 }
 
-TEST(KernelImage, UnpacksXzAndGzipAndLeavesOtherCompressionsAlone) {
+TEST(KernelImage, UnpacksXzGzipAndZstdAndLeavesOtherCompressionsAlone) {
   const std::string elf = elf_with_note("Xen", 18);
-  for (const std::string& payload : {xz(elf), gzip(elf)}) {
+  for (const std::string& payload : {xz(elf), gzip(elf), zstd(elf)}) {
     auto unpacked = unpack_payload(with_size(payload, elf.size()));
     ASSERT_TRUE(unpacked) << unpacked.error().message();
     ASSERT_TRUE(unpacked->has_value());
     EXPECT_EQ(**unpacked, elf);
   }
-  auto zstd = unpack_payload(std::string("\x28\xb5\x2f\xfd", 4) + "frame");
-  ASSERT_TRUE(zstd);
-  EXPECT_FALSE(zstd->has_value());
+  // lz4's legacy frame, as kbuild's "lz4 -l" writes it.
+  auto lz4 = unpack_payload(with_size(std::string("\x02\x21\x4c\x18", 4) + "frame", 100));
+  ASSERT_TRUE(lz4);
+  EXPECT_FALSE(lz4->has_value());
   std::string corrupt = xz(elf);
   corrupt[corrupt.size() / 2] ^= 0x55;
   auto bad = unpack_payload(corrupt);
@@ -71,6 +73,15 @@ TEST(KernelImage, UnpacksXzAndGzipAndLeavesOtherCompressionsAlone) {
   EXPECT_THAT(short_gzip.error().message(), HasSubstr("gzip: corrupt payload"));
   const std::string whole_xz = xz(elf);
   EXPECT_FALSE(unpack_payload(whole_xz.substr(0, whole_xz.size() - 10)));
+  const std::string whole_zstd = zstd(elf);
+  auto short_zstd = unpack_payload(whole_zstd.substr(0, whole_zstd.size() - 10));
+  ASSERT_FALSE(short_zstd);
+  EXPECT_THAT(short_zstd.error().message(), HasSubstr("zstd: corrupt payload"));
+  std::string corrupt_zstd = whole_zstd;
+  corrupt_zstd[corrupt_zstd.size() / 2] ^= 0x55;
+  auto bad_zstd = unpack_payload(with_size(corrupt_zstd, elf.size()));
+  ASSERT_FALSE(bad_zstd);
+  EXPECT_THAT(bad_zstd.error().message(), HasSubstr("zstd: corrupt payload"));
 }
 
 TEST(KernelImage, ThePvhEntryIsTheXenNoteOfType18) {
@@ -115,6 +126,25 @@ TEST(KernelImage, PvhVmlinuxUnpacksOnceIntoTheCacheAndOnlyAKernelThatCanBootDire
   EXPECT_EQ(*base::read_file(**again), elf);
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(fresh));
+  // So is one of the right size without the note (tampered with): the check reads the file's
+  // notes, not only its size.
+  std::string tampered = elf;
+  const size_t note = tampered.find(std::string("Xen\0", 4));
+  ASSERT_NE(note, std::string::npos);
+  tampered[note] = 'Y';
+  ASSERT_TRUE(base::write_file_atomic(**again, tampered));
+  again = pvh_vmlinux(path, cache);
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_EQ(*base::read_file(**again), elf);
+
+  // A zstd kernel (Ubuntu's, Fedora's, Arch's) boots directly too.
+  const std::string zstd_path = dir.file("vmlinuz-zstd");
+  ASSERT_TRUE(base::write_file_atomic(zstd_path, bzimage(with_size(zstd(elf), elf.size()))));
+  auto from_zstd = pvh_vmlinux(zstd_path, cache);
+  ASSERT_TRUE(from_zstd) << from_zstd.error().message();
+  ASSERT_TRUE(from_zstd->has_value());
+  EXPECT_NE(**from_zstd, **direct);
+  EXPECT_EQ(*base::read_file(**from_zstd), elf);
 
   const std::string no_pvh = dir.file("vmlinuz-no-pvh");
   const std::string no_pvh_elf = elf_with_note("Xen", 17);

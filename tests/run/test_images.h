@@ -1,12 +1,13 @@
 // Synthetic kernel images for the tests of run/kernel_image.h and QemuRunner: a bzImage with a
-// setup header, an XZ or gzip payload (made with liblzma and zlib, as kbuild's xz and gzip make
-// them) and inside it an ELF kernel with or without the PVH note.
+// setup header, an XZ, gzip or zstd payload (made with liblzma, zlib and libzstd, as kbuild's xz,
+// gzip and zstd make them) and inside it an ELF kernel with or without the PVH note.
 #pragma once
 
 #include <elf.h>
 #include <gtest/gtest.h>
 #include <lzma.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <string>
@@ -79,6 +80,19 @@ inline std::string gzip(const std::string& data) {
   EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
   out.resize(stream.total_out);
   deflateEnd(&stream);
+  return out;
+}
+
+// With the frame's checksum, which the zstd program (kbuild's "zstd -22 --ultra") adds by default.
+inline std::string zstd(const std::string& data) {
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, 19);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1);
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  const size_t written = ZSTD_compress2(context, out.data(), out.size(), data.data(), data.size());
+  ZSTD_freeCCtx(context);
+  EXPECT_FALSE(ZSTD_isError(written));
+  out.resize(ZSTD_isError(written) ? 0 : written);
   return out;
 }
 
