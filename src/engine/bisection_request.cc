@@ -34,6 +34,46 @@ base::Status check_program(std::string_view what, const std::vector<std::string>
   return {};
 }
 
+// A relative test program with a slash is looked up in each commit's checkout. Without a build
+// command nothing can make it there, so one that neither end's tree has would leave every run
+// "not found" and the bisection paused for good (its command cannot change): refused now.
+base::Status check_checkout_program(const git::Repository& repo, const config::Config& config,
+                                    const store::BisectionSpec& spec) {
+  const std::vector<std::string>& argv = config.test.command;
+  if (argv.empty() || !config.build.command.empty() ||
+      argv.front().find('/') == std::string::npos || argv.front().front() == '/') {
+    return {};
+  }
+  const std::string path = std::filesystem::path(argv.front()).lexically_normal().generic_string();
+  if (path.empty() || path == "." || path.starts_with("../") || path == ".." ||
+      path.back() == '/') {
+    return {};  // outside the tree, or a directory: the first run says what it finds
+  }
+  std::vector<std::string> ends = spec.good_shas;
+  ends.push_back(spec.bad_sha);
+  for (const std::string& sha : ends) {
+    FB_ASSIGN_OR_RETURN(const bool there, repo.may_have_path(sha, path));
+    if (there) {
+      return {};
+    }
+  }
+  std::error_code error;
+  const std::filesystem::path here = std::filesystem::absolute(argv.front(), error);
+  const bool in_current_dir = !error && std::filesystem::exists(here, error);
+  return base::make_error(
+      ErrorCode::kNotFound,
+      "test command '{}': a relative path is looked up in each commit's checkout, and neither "
+      "--bad '{}' nor {} has {} (there is no build.command to make it); {}",
+      argv.front(), spec.bad_ref,
+      spec.good_refs.size() == 1 ? fmt::format("--good '{}'", spec.good_refs.front())
+                                 : std::string("any --good"),
+      path,
+      in_current_dir
+          ? fmt::format("for the one in the current directory, give its absolute path '{}'",
+                        here.lexically_normal().native())
+          : "it is not in the current directory either");
+}
+
 // range.find_fix turns the range around: bad is the older commit (the test fails there) and the
 // one good the newer (it passes there), so bad must be good's ancestor.
 base::Status check_fix_range(const git::Repository& repo, const BisectRequest& request,
@@ -150,6 +190,7 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
       spec.good_refs.push_back(rev);
     }
   }
+  FB_TRY(check_checkout_program(repo, request.config, spec));
   if (request.config.range.find_fix) {
     FB_TRY(check_fix_range(repo, request, spec));
   } else if (request.config.decision.backport_check ||

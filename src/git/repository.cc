@@ -482,6 +482,26 @@ base::Result<std::optional<std::string>> Repository::file_at(std::string_view sh
       std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size));
 }
 
+base::Result<bool> Repository::may_have_path(std::string_view sha,
+                                            const std::string& path) const {
+  FB_ASSIGN_OR_RETURN(TreeHandle tree, commit_tree(repo_.get(), sha));
+  // Each leading component in turn: a missing one ends it, a link or a submodule leaves it open.
+  for (size_t slash = path.find('/');; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    git_tree_entry* entry_raw = nullptr;
+    const int rc = git_tree_entry_bypath(&entry_raw, tree.get(), prefix.c_str());
+    if (rc == GIT_ENOTFOUND) {
+      return false;
+    }
+    FB_TRY(check(rc, fmt::format("commit {}: {}", sha, prefix)));
+    std::unique_ptr<git_tree_entry, decltype(&git_tree_entry_free)> entry(entry_raw,
+                                                                          git_tree_entry_free);
+    if (slash == std::string::npos || git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) {
+      return true;  // the path itself, or a link, submodule or file on the way to it
+    }
+  }
+}
+
 base::Result<std::vector<std::string>> Repository::directories_at(std::string_view sha,
                                                                   size_t max_count) const {
   FB_ASSIGN_OR_RETURN(TreeHandle tree, commit_tree(repo_.get(), sha));

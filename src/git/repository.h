@@ -85,6 +85,12 @@ class Repository {
   base::Result<std::optional<std::string>> file_at(std::string_view sha, const std::string& path,
                                                    size_t max_bytes) const;
 
+  // Whether commit `sha`'s tree may hold `path` (relative, "/"-separated, no "." or ".."
+  // components): true when it has an entry there of any kind, or when a leading component is a
+  // symbolic link or a submodule, whose content the tree does not show; false only when the path
+  // is certainly not there.
+  base::Result<bool> may_have_path(std::string_view sha, const std::string& path) const;
+
   // Every directory in commit `sha`'s tree ("fs", "fs/ext4", ...), parents before children; more
   // than `max_count` is an error.
   base::Result<std::vector<std::string>> directories_at(std::string_view sha,

@@ -61,7 +61,20 @@ base::Result<RunResult> CommandRunner::run(const build::CommitCheckout& checkout
     return processes_.run(options);
   }();
   if (!result) {
-    return std::move(result).error().context(
+    base::Error error = std::move(result).error();
+    const std::string& program = options.argv.front();
+    if (error.code() == base::ErrorCode::kNotFound && program.find('/') != std::string::npos &&
+        program.front() != '/') {
+      // A relative path is the checkout's: say where it was looked for, and that resuming
+      // cannot help unless the commit's build makes the file.
+      error = base::Error(
+          fmt::format("{} (looked up in the checkout {}); a bisection's test command cannot "
+                      "change: if no commit or build makes it, cancel the bisection and start "
+                      "again with a path that exists",
+                      error.message(), checkout.worktree),
+          error.code());
+    }
+    return std::move(error).context(
         fmt::format("test {} run {}", checkout.sha.substr(0, 12), run_index));
   }
   RunResult outcome;

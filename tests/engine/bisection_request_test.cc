@@ -228,10 +228,59 @@ TEST_F(BisectRequestTest, RejectsATestOrBuildProgramThatDoesNotExist) {
   spec = prepare_bisection(r);
   ASSERT_FALSE(spec.has_value());
   EXPECT_THAT(spec.error().message(), HasSubstr("build command"));
-  // A relative path is looked up in each commit's worktree, later.
+  // A relative path is looked up in each commit's worktree, later, when a build may make it.
   r = request({history_.root}, history_.tip);
   r.config.test.command = {"tools/testing/run.sh"};
+  r.config.build.command = {"/bin/true"};
   EXPECT_TRUE(prepare_bisection(r).has_value());
+}
+
+// Without a build command, a relative test program that neither end's tree has would fail every
+// run "not found" and leave the bisection paused for good: refused before it is stored, saying
+// where it was looked for.
+TEST_F(BisectRequestTest, RefusesARelativeTestProgramThatNoCommitOfTheRangeHas) {
+  BisectRequest r = request({history_.root}, history_.tip);
+  r.config.test.command = {"./tools/testing/run.sh", "--quick"};
+  auto spec = prepare_bisection(r);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().code(), base::ErrorCode::kNotFound);
+  EXPECT_THAT(spec.error().message(),
+              HasSubstr("test command './tools/testing/run.sh': a relative path is looked up in "
+                        "each commit's checkout"));
+  EXPECT_THAT(spec.error().message(), HasSubstr("tools/testing/run.sh (there is no build.command"));
+  EXPECT_THAT(spec.error().message(), HasSubstr("--good '" + history_.root + "'"));
+
+  // One in the current directory is named by its absolute path, which is what to give.
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(dir_ / "");
+  std::filesystem::create_directories("tools/testing");
+  std::ofstream("tools/testing/run.sh") << "#!/bin/sh\nexit 0\n";
+  spec = prepare_bisection(r);
+  std::filesystem::current_path(before);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(),
+              HasSubstr("give its absolute path '" +
+                        (dir_ / "tools/testing/run.sh").native() + "'"));
+
+  // A commit of the range that has it is enough: the tip, here (and the file may be a link).
+  std::filesystem::create_directories(history_.repo / "tools/testing");
+  std::ofstream(history_.repo / "tools/testing/run.sh") << "#!/bin/sh\nexit 0\n";
+  git(history_.repo, {"add", "tools"});
+  git(history_.repo, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "test"});
+  const std::string tip = git(history_.repo, {"rev-parse", "HEAD"});
+  r = request({history_.root}, tip.substr(0, 40));
+  r.config.test.command = {"./tools/testing/run.sh"};
+  EXPECT_TRUE(prepare_bisection(r).has_value());
+  // A path through a symbolic link in the tree is left to the runs, which follow it.
+  std::filesystem::create_symlink("tools", history_.repo / "bin");
+  git(history_.repo, {"add", "bin"});
+  git(history_.repo, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "link"});
+  const std::string linked = git(history_.repo, {"rev-parse", "HEAD"});
+  r = request({history_.root}, linked.substr(0, 40));
+  r.config.test.command = {"bin/testing/run.sh"};
+  EXPECT_TRUE(prepare_bisection(r).has_value());
+  r.config.test.command = {"missing/testing/run.sh"};
+  EXPECT_FALSE(prepare_bisection(r).has_value());
 }
 
 TEST_F(BisectRequestTest, ANoOutputTimeoutIsForAReproducerNotForXfstests) {

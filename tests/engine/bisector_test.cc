@@ -1123,6 +1123,7 @@ TEST_F(BisectorTest, CommandExecutorsRunTheConfiguredArgvInTheWorktreeWithItsEnv
                  return base::FakeProcessRunner::exited(fails ? 1 : 0);
                });
   config::Config config = test_config();
+  config.test.command = {"./reproduce", "--iterations", "1"};  // made by the build, as far as we know
   config.build.command = {"./build.sh", "-C", "a dir; rm -rf /"};
   const int64_t id = create_running(store_, history_, config);
   Bisector bisector(store_, clock_, standard_executors(processes, dir_.path().native()), options());

@@ -194,7 +194,7 @@ TEST_F(FixReportTest, TextAndEmailSayFixedByAndOfferTheFixForBackportInsteadOfFi
 
   const std::string email = render_email(doc);
   EXPECT_THAT(email, HasSubstr("\nSubject: [flakebisect] repo/" + history_.tip.substr(0, 12) +
-                               " fix bisection: reproduce on host\n"));
+                               " fix bisection: true on host\n"));
 }
 
 TEST_F(FixReportTest, TheBisectLogUsesGitsTermsAndReplaysToTheFixInRealGit) {
@@ -268,7 +268,7 @@ TEST_F(FixReportTest, AGoodEndThatStillFailsLeavesGitWithoutAFixedCommit) {
   EXPECT_THAT(text, HasSubstr(": it fails too, the fix is newer than the range"));
   std::string email = render_email(doc);
   email = std::regex_replace(email, std::regex("\n "), " ");  // unfolded
-  EXPECT_THAT(email, HasSubstr(" fix bisection: reproduce on host (inconclusive)\n"));
+  EXPECT_THAT(email, HasSubstr(" fix bisection: true on host (inconclusive)\n"));
 
   const std::string log = render_bisect_log(doc);
   EXPECT_THAT(log, StartsWith("# flakebisect: fixed " + history_.tip.substr(0, 12) +

@@ -100,6 +100,11 @@ TEST_F(CommandRunnerTest, AProgramThatCannotStartIsAnErrorNotAnOutcome) {
   ASSERT_FALSE(outcome.has_value());
   EXPECT_EQ(outcome.error().code(), base::ErrorCode::kNotFound);
   EXPECT_THAT(outcome.error().message(), HasSubstr("test 0123456789ab run 3"));
+  // A relative path is the checkout's: the error says where it looked, and that resuming the
+  // same command cannot find it.
+  EXPECT_THAT(outcome.error().message(),
+              HasSubstr("./repro.sh: not found (looked up in the checkout " + checkout.worktree +
+                        "); a bisection's test command cannot change"));
 }
 
 }  // namespace
