@@ -1,6 +1,7 @@
 // flakebisect: the command-line entry point. Parses the git-like subcommands (CLI11), sets up
 // logging and signal handling, and hands over to cli/commands.h. docs/usage.md is the reference.
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
 #include "cli/text.h"
@@ -211,6 +213,17 @@ int run_main(int argc, char** argv) {
   daemon->add_option("-j,--jobs", jobs, "bisections to serve at once (default 1)")
       ->check(CLI::Range(1, 64));
 
+  // `flakebisect help [COMMAND]`, as git answers it.
+  if (argc >= 2 && std::string_view(argv[1]) == "help") {
+    const CLI::App* about = &app;
+    if (argc >= 3) {
+      for (const CLI::App* command : app.get_subcommands({})) {
+        if (command->get_name() == argv[2]) about = command;
+      }
+    }
+    cli::write(stdout, "{}", about == &app ? app.help() : about->help("flakebisect"));
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -240,17 +253,51 @@ int run_main(int argc, char** argv) {
         const auto dashes = std::find(argv + 1, argv + argc, std::string_view("--"));
         const std::vector<std::string>& taken = start_options.command;
         if (!taken.empty() && dashes + 1 < argv + argc && taken.front() != *(dashes + 1)) {
-          hint = fmt::format(
-              " ('{}' is not an option: each good commit needs its own --good: "
-              "--good A --good B)",
-              cli::printable(taken.front(), 60));
+          // CLI11 names the command after "--" as the extra; the stray word is the one to name.
+          cli::write(stderr,
+                     "flakebisect: error: '{}' is neither an option nor an option's value: each "
+                     "option takes one value, so each good commit needs its own --good (--good A "
+                     "--good B)\nRun 'flakebisect {} --help' for usage.\n",
+                     cli::printable(taken.front(), 60), run->parsed() ? "run" : "start");
+          return cli::kExitUsage;
         } else {
           hint = " (each good commit needs its own --good: --good A --good B)";
         }
       }
     }
-    cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect --help' for usage.\n",
-               error.what(), hint);
+    const std::vector<CLI::App*> parsed = app.get_subcommands();
+    if (parsed.empty()) {
+      // No command was recognised: name the word that should have been one (`statuss`), or
+      // answer `help [COMMAND]` as git does.
+      std::vector<std::string> words;
+      for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--db") {
+          ++i;  // its value
+        } else if (arg == "--") {
+          break;
+        } else if (!arg.empty() && arg.front() != '-') {
+          words.emplace_back(arg);
+        }
+      }
+      std::vector<std::string> commands;
+      for (const CLI::App* command : app.get_subcommands({})) {
+        commands.push_back(command->get_name());
+      }
+      if (!words.empty()) {
+        const std::string near = base::nearest_word(words.front(), commands);
+        cli::write(stderr,
+                   "flakebisect: error: '{}' is not a flakebisect command{}; the commands are: "
+                   "{}\nRun 'flakebisect --help' for usage.\n",
+                   cli::printable(words.front(), 60),
+                   near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near),
+                   fmt::join(commands, ", "));
+        return cli::kExitUsage;
+      }
+    }
+    cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect {}--help' for usage.\n",
+               error.what(), hint,
+               parsed.empty() ? std::string() : parsed.front()->get_name() + " ");
     return cli::kExitUsage;
   }
   // The test command only after "--": otherwise `--good A B` would make B the test command.

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "base/paths.h"
+#include "base/text.h"
 #include "config/duration.h"
 #include "config/sha256.h"
 
@@ -853,23 +854,6 @@ const KeySpec* find_key(std::string_view section, std::string_view name) {
 
 // ---- Unknown keys ------------------------------------------------------------------------------
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // The known key the user most likely meant by `path` ("decison.confidence"), or "": the nearest
 // one within an edit distance of 2, else the only known key with the same last component (for
 // a key put in the wrong table, "test.max_runs" -> "decision.max_runs").
@@ -886,7 +870,7 @@ std::string suggest(std::span<const std::string> path) {
     if (length_gap >= best_distance) {
       continue;
     }
-    const size_t distance = edit_distance(wanted, known);
+    const size_t distance = base::edit_distance(wanted, known);
     if (distance < best_distance) {
       best = known;
       best_distance = distance;

@@ -160,6 +160,20 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   }
   EXPECT_FALSE(fs::exists(s_.db));
   EXPECT_EQ(flakebisect({"--help"}).exit_code, 0);
+  // A mistyped command is named, with the nearest one; `help [COMMAND]` answers as git does.
+  const CliResult typo = flakebisect({"--db", db, "statuss"});
+  EXPECT_EQ(typo.exit_code, 2) << describe(typo);
+  EXPECT_THAT(typo.err, HasSubstr("error: 'statuss' is not a flakebisect command (did you mean "
+                                  "'status'?); the commands are: run, start, resume, status"));
+  const CliResult other = flakebisect({"frobnicate"});
+  EXPECT_THAT(other.err, HasSubstr("'frobnicate' is not a flakebisect command; the commands"));
+  const CliResult help = flakebisect({"help", "report"});
+  EXPECT_EQ(help.exit_code, 0) << describe(help);
+  EXPECT_THAT(help.out, HasSubstr("Usage: flakebisect report [OPTIONS] id"));
+  EXPECT_THAT(flakebisect({"help"}).out, HasSubstr("Subcommands:"));
+  // A usage error in a command points at that command's help.
+  EXPECT_THAT(flakebisect({"--db", db, "run", "--good", "x"}).err,
+              HasSubstr("Run 'flakebisect run --help' for usage."));
   const CliResult version = flakebisect({"--version"});
   EXPECT_EQ(version.exit_code, 0) << describe(version);
   EXPECT_THAT(version.out, StartsWith("flakebisect 0."));
@@ -187,7 +201,9 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   const CliResult extra = flakebisect(with_command);
   EXPECT_EQ(extra.exit_code, 2) << describe(extra);
   EXPECT_THAT(extra.err, HasSubstr("each good commit needs its own --good"));
-  EXPECT_THAT(extra.err, HasSubstr("('true' is not an option"));  // not the command after --
+  // The stray word is named, not the command after --.
+  EXPECT_THAT(extra.err, HasSubstr("error: 'true' is neither an option nor an option's value"));
+  EXPECT_THAT(extra.err, Not(HasSubstr(s_.script.native())));
   // An option the command does not have is named as such, not taken for a second good commit.
   std::vector<std::string> unknown = with_command;
   unknown.insert(unknown.begin() + 3, {"--store", "x.db"});
