@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -41,15 +42,31 @@ using nlohmann::json;
 using store::BisectionState;
 
 int fail(const base::Error& error, const std::string& where) {
-  // `where` is "<what> <path>" ("store s.db", "config c.toml"): left out when the message names
-  // the path already ("c.toml:2:1: ..."), or names no path at all.
+  // `where` is "<what> <path>" ("store s.db", "config c.toml"), or several such joined by ", "
+  // ("bisection 4, store s.db"). Each part is left out when the message says it already
+  // ("store s.db: no bisection 4"), names its path ("c.toml:2:1: ..."), or is a bare word
+  // ("store") that adds nothing.
   const std::string message = error.message();
-  const size_t space = where.find(' ');
-  const std::string path = space == std::string::npos ? "" : where.substr(space + 1);
-  const bool said = space != std::string::npos &&
-                    (path.empty() || (path.size() >= 3 && message.find(path) != std::string::npos));
+  std::vector<std::string> unsaid;
+  for (size_t at = 0; at <= where.size();) {
+    size_t end = where.find(", ", at);
+    if (end == std::string::npos) end = where.size();
+    const std::string part = where.substr(at, end - at);
+    at = end + 2;
+    const size_t space = part.find(' ');
+    if (part.empty() || space == std::string::npos || message.find(part) != std::string::npos) {
+      continue;
+    }
+    const std::string path = part.substr(space + 1);
+    if (path.size() >= 3 && message.find(path) != std::string::npos) {
+      continue;
+    }
+    unsaid.push_back(part);
+  }
   cli::write(stderr, "flakebisect: error: {}{}\n", printable(message),
-             where.empty() || said ? "" : fmt::format(" ({})", printable(where)));
+             unsaid.empty()
+                 ? ""
+                 : fmt::format(" ({})", printable(fmt::format("{}", fmt::join(unsaid, ", ")))));
   return kExitError;
 }
 

@@ -482,6 +482,17 @@ class Body {
   std::vector<std::string> lines_;
 };
 
+// Whether a run has counted as a failure: until one has, the most likely culprit and the failure
+// rates are the prior's (every commit alike), not anything seen. A document without the count
+// (made before it was added) is read by its evidence runs, as it was then.
+bool failure_seen(const json& report) {
+  const json& totals = member(report, "totals");
+  if (totals.is_object() && totals.contains("evidence_failures")) {
+    return count(totals, "evidence_failures") > 0;
+  }
+  return count(totals, "evidence_runs") > 0;
+}
+
 void headline(Body& body, const json& report) {
   const json& result = member(report, "result");
   const json& bisection = member(report, "bisection");
@@ -537,7 +548,7 @@ void headline(Body& body, const json& report) {
                                                one_line(status.empty() ? "unknown" : status, 40)),
                                    reason);
     const json& best = member(result, "most_likely");
-    if (best.is_object() && count(member(report, "totals"), "evidence_runs") > 0) {
+    if (best.is_object() && failure_seen(report)) {
       text += fmt::format(" The most likely {} so far is {} (\"{}\") at {}.", first, sha12(best),
                           one_line(str(best, "subject"), kMaxSubjectColumns),
                           percent(num(best, "probability")));
@@ -545,11 +556,11 @@ void headline(Body& body, const json& report) {
     body.paragraph(text);
   }
 
-  // Without a run that counted, theta and eps are the prior's: no rate was seen yet.
+  // Without a failure that counted, theta and eps are the prior's: no rate was seen yet.
   const json& theta = member(result, "theta");
   const json& eps = member(result, "eps");
   if (theta.is_object() && status != "not_reproduced" && status != "queued" &&
-      count(member(report, "totals"), "evidence_runs") > 0) {
+      failure_seen(report)) {
     body.blank();
     std::string rates =
         fmt::format("The failure shows in about {} of runs on {} commits (90% interval {} to {})",

@@ -1150,6 +1150,22 @@ TEST_F(ReportTest, ABisectionWithoutEvidenceClaimsNoFailureRate) {
     EXPECT_THAT(text, Not(HasSubstr("The failure shows in about"))) << text;
     EXPECT_THAT(text, Not(HasSubstr("most likely first bad commit"))) << text;
   }
+  // Passes alone are evidence, but until a run fails every commit is alike and the rates are
+  // the prior's still: no "most likely so far" (the first commit of a tie) and no rate.
+  recorder.runs(history_.tip, {3, 0, 0, 0}, std::nullopt);
+  json doc = report(id);
+  EXPECT_EQ(doc["totals"]["evidence_runs"], 3);
+  EXPECT_EQ(doc["totals"]["evidence_failures"], 0);
+  std::string text = render_text(doc);
+  EXPECT_THAT(text, Not(HasSubstr("The failure shows in about"))) << text;
+  EXPECT_THAT(text, Not(HasSubstr("most likely first bad commit"))) << text;
+  // One failure, and both are there.
+  recorder.runs(history_.tip, {0, 1, 0, 0}, std::nullopt);
+  doc = report(id);
+  EXPECT_EQ(doc["totals"]["evidence_failures"], 1);
+  text = render_text(doc);
+  EXPECT_THAT(text, HasSubstr("The failure shows in about")) << text;
+  EXPECT_THAT(text, HasSubstr("most likely first bad commit so far")) << text;
 }
 
 TEST_F(ReportTest, AMissingRepositoryOrConfigurationIsAWarningNotAnError) {
