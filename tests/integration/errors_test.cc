@@ -125,7 +125,15 @@ TEST_F(ErrorsTest, ACorruptStoreIsRefusedAndLeftAlone) {
     const CliResult r = flakebisect(args);
     EXPECT_EQ(r.exit_code, 1) << describe(r);
     EXPECT_THAT(r.err, StartsWith("flakebisect: error: "));
+    // One line that names the file once, with no context after it that says nothing more.
+    EXPECT_EQ(r.err, "flakebisect: error: " + s_.db.native() +
+                         ": not a flakebisect store (file is not a database)\n");
   }
+  // So is a store that is not there.
+  fs::remove(s_.db);
+  const CliResult none = flakebisect({"--db", s_.db.native(), "resume", "7"});
+  EXPECT_EQ(none.err, "flakebisect: error: " + s_.db.native() + ": no flakebisect store here\n");
+  write_text(s_.db, garbage);
   const CliResult r = run_with(s_.history.root, s_.history.tip);
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_EQ(read_text(s_.db), garbage);
