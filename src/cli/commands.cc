@@ -255,6 +255,12 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
         "[reproducer] or [xfstests] in the configuration",
         base::ErrorCode::kInvalidInput);
   }
+  // Settings that contradict each other (--find-fix --revert-check) are usage errors, as
+  // --max-runs below a batch is, whether a flag or the file set them.
+  if (auto conflict = engine::check_setting_conflicts(config); !conflict) {
+    usage = true;
+    return std::move(conflict).error();
+  }
   return config;
 }
 

@@ -85,17 +85,10 @@ base::Status check_fix_range(const git::Repository& repo, const BisectRequest& r
                             spec.good_shas.size());
   }
   const config::Config& config = request.config;
-  if (config.decision.revert_check) {
-    return base::make_error(
-        ErrorCode::kInvalidInput,
-        "{} cannot run the revert check, {}: it reverts a culprit, and a fix bisection names no "
-        "culprit",
-        config.origin_of("range.find_fix", "--find-fix"),
-        config.origin_of("decision.revert_check", "--revert-check"));
-  }
   const std::string& fixed = spec.good_shas.front();
   const std::string where =
-      fmt::format("--find-fix --bad '{}' --good '{}'", request.bad_rev, spec.good_refs.front());
+      fmt::format("{}, --bad '{}' --good '{}'", config.origin_of("range.find_fix", "--find-fix"),
+                  request.bad_rev, spec.good_refs.front());
   if (fixed == spec.bad_sha) {
     return base::make_error(ErrorCode::kInvalidInput, "{}: both name {}", where, fixed);
   }
@@ -138,6 +131,28 @@ base::Status check_fix_range(const git::Repository& repo, const BisectRequest& r
 
 }  // namespace
 
+base::Status check_setting_conflicts(const config::Config& config) {
+  if (config.range.find_fix && config.decision.revert_check) {
+    return base::make_error(
+        ErrorCode::kInvalidInput,
+        "{} cannot run the revert check, {}: it reverts a culprit, and a fix bisection names no "
+        "culprit",
+        config.origin_of("range.find_fix", "--find-fix"),
+        config.origin_of("decision.revert_check", "--revert-check"));
+  }
+  if (!config.range.find_fix &&
+      (config.decision.backport_check || !config.decision.backport_onto.empty())) {
+    const bool onto = !config.decision.backport_onto.empty();
+    return base::make_error(
+        ErrorCode::kInvalidInput,
+        "{} needs --find-fix (range.find_fix): it cherry-picks the fix found onto {}",
+        onto ? config.origin_of("decision.backport_onto", "--backport-onto")
+             : config.origin_of("decision.backport_check", "--backport-check"),
+        onto ? "another commit" : "the broken commit");
+  }
+  return {};
+}
+
 base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& request) {
   if (request.config.test.command.empty() && !request.config.reproducer &&
       !request.config.xfstests) {
@@ -149,6 +164,7 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   if (request.good_revs.empty()) {
     return base::Error("at least one --good revision is needed", ErrorCode::kInvalidInput);
   }
+  FB_TRY(check_setting_conflicts(request.config));
   FB_TRY(check_program("test", request.config.test.command));
   FB_TRY(check_program("build", request.config.build.command));
   FB_ASSIGN_OR_RETURN(git::Repository repo, git::Repository::open(request.repo));
@@ -193,16 +209,6 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   FB_TRY(check_checkout_program(repo, request.config, spec));
   if (request.config.range.find_fix) {
     FB_TRY(check_fix_range(repo, request, spec));
-  } else if (request.config.decision.backport_check ||
-             !request.config.decision.backport_onto.empty()) {
-    const config::Config& config = request.config;
-    const bool onto = !config.decision.backport_onto.empty();
-    return base::make_error(
-        ErrorCode::kInvalidInput,
-        "{} needs --find-fix (range.find_fix): it cherry-picks the fix found onto {}",
-        onto ? config.origin_of("decision.backport_onto", "--backport-onto")
-             : config.origin_of("decision.backport_check", "--backport-check"),
-        onto ? "another commit" : "the broken commit");
   } else {
     FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
   }

@@ -32,4 +32,10 @@ struct BisectRequest {
 
 base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& request);
 
+// Settings that contradict each other whatever the range: the revert check in a fix bisection,
+// a backport check without one. Each is named where it was set (a flag or file:line).
+// prepare_bisection() checks them too; the command line calls this first to call them usage
+// errors.
+base::Status check_setting_conflicts(const config::Config& config);
+
 }  // namespace flakebisect::engine

@@ -16,6 +16,7 @@ namespace flakebisect::engine {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace flakebisect::testing;
 
 class BisectRequestTest : public ::testing::Test {
@@ -112,9 +113,19 @@ TEST_F(BisectRequestTest, FindFixTakesTheOlderBrokenCommitAsBadAndTheNewerFixedO
   auto refused = prepare_bisection(swapped);
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), base::ErrorCode::kInvalidInput);
-  EXPECT_THAT(refused.error().message(), HasSubstr("--find-fix --bad '" + history_.tip + "'"));
+  EXPECT_THAT(refused.error().message(), HasSubstr("--find-fix, --bad '" + history_.tip + "'"));
   EXPECT_THAT(refused.error().message(), HasSubstr("swapped?"));
   EXPECT_THAT(refused.error().message(), HasSubstr("--bad is the older commit"));
+  // Set in a file, it is named there, not as a flag the user never typed.
+  auto from_file = config::parse_config("[range]\nfind_fix = true\n", "fix.toml");
+  ASSERT_TRUE(from_file.has_value()) << from_file.error().message();
+  swapped.config = *from_file;
+  swapped.config.test = test_config().test;
+  refused = prepare_bisection(swapped);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("range.find_fix (fix.toml:2), --bad '" + history_.tip + "'"));
+  EXPECT_THAT(refused.error().message(), Not(HasSubstr("--find-fix,")));
 
   BisectRequest two = request({history_.tip, "main~1"}, history_.root);
   two.config.range.find_fix = true;

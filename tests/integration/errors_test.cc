@@ -158,6 +158,11 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
         {"--db", "", "list"},
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
          s_.history.tip, "--config", "", "--", "true"},
+        // Settings that contradict each other, whatever the range.
+        {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
+         s_.history.tip, "--find-fix", "--revert-check", "--", "true"},
+        {"--db", db, "start", "--repo", s_.history.repo.native(), "--good", s_.history.root,
+         "--bad", s_.history.tip, "--backport-check", "--", "true"},
         {"--db", db, "resume", "99999999999999999999"},
         {"--db", db, "report", "18446744073709551617"},
         {"--db", db, "status", "0"},
