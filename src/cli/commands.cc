@@ -70,8 +70,10 @@ int fail(const base::Error& error, const std::string& where) {
   return kExitError;
 }
 
-int usage_error(const std::string& message) {
-  cli::write(stderr, "flakebisect: error: {}\nRun 'flakebisect --help' for usage.\n", message);
+// `command` ("report"), when known, points the user at that command's own help.
+int usage_error(const std::string& message, std::string_view command = "") {
+  cli::write(stderr, "flakebisect: error: {}\nRun 'flakebisect {}{}--help' for usage.\n", message,
+             command, command.empty() ? "" : " ");
   return kExitUsage;
 }
 
@@ -764,7 +766,7 @@ int log_command(const GlobalOptions& global, int64_t id, bool json_output) {
 namespace {
 
 // The formats `report` prints (docs/reports.md): the JSON document and its renderings.
-constexpr std::string_view kReportFormats = "json, text, email, bisect-log or html";
+constexpr std::string_view kReportFormats = "json, text, email (or mail), bisect-log or html";
 
 // The email's reporter: $FLAKEBISECT_REPORTER ("Name <address>") when set and valid; one without
 // an address is not used (a message needs an originator), and the user is told.
@@ -793,7 +795,8 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& a
   if (format != "json" && format != "text" && format != "email" && format != "bisect-log" &&
       format != "html") {
     return usage_error(
-        fmt::format("--format must be {}, got '{}'", kReportFormats, printable(format, 40)));
+        fmt::format("--format must be {}, got '{}'", kReportFormats, printable(format, 40)),
+        "report");
   }
   // A name as KernelCI's trees have ("mainline", "linux-next", "stable-rc"), for a mail header.
   if (tree.size() > 40 || std::any_of(tree.begin(), tree.end(), [](unsigned char c) {
@@ -802,7 +805,8 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& a
     return usage_error(
         fmt::format("--tree must be a name of at most 40 letters, digits, '.', '_', '+' or '-' "
                     "(\"mainline\", \"linux-next\"), got '{}'",
-                    printable(tree, 40)));
+                    printable(tree, 40)),
+        "report");
   }
   if (!tree.empty() && format != "email") {
     cli::write(stderr,
@@ -917,7 +921,8 @@ int watch_command(const GlobalOptions& global, int64_t id, double interval_s, bo
   // the conversion to milliseconds stays far from overflow).
   if (!(interval_s >= kMinWatchIntervalS && interval_s <= kMaxWatchIntervalS)) {
     return usage_error(fmt::format("--interval must be between {} and {} seconds, got {}",
-                                   kMinWatchIntervalS, kMaxWatchIntervalS, interval_s));
+                                   kMinWatchIntervalS, kMaxWatchIntervalS, interval_s),
+                       "watch");
   }
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {

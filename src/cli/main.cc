@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -266,6 +267,23 @@ int run_main(int argc, char** argv) {
       }
     }
     const std::vector<CLI::App*> parsed = app.get_subcommands();
+    // CLI11's own words for a bad value ("--jobs: Value abc not in range 1 to 64", "Could not
+    // convert: --interval = abc", "--bad: At Most 1 required but received 2"), said plainly.
+    std::string said = error.what();
+    std::smatch match;
+    static const std::regex kRange(R"(^(-[-\w]+): Value (.*) not in range (\S+) to (\S+)$)");
+    static const std::regex kConvert(R"(^Could not convert: (-[-\w]+) = (.*)$)");
+    static const std::regex kTooMany(R"(^(-[-\w]+): At Most 1 required but received (\d+)$)");
+    if (std::regex_match(said, match, kRange)) {
+      said = fmt::format("{}: must be a whole number from {} to {}, got '{}'", match.str(1),
+                         match.str(3), match.str(4), cli::printable(match.str(2), 40));
+    } else if (std::regex_match(said, match, kConvert)) {
+      said =
+          fmt::format("{}: '{}' is not a number", match.str(1), cli::printable(match.str(2), 40));
+    } else if (std::regex_match(said, match, kTooMany)) {
+      said = fmt::format("{} takes one value, and was given {}{}", match.str(1), match.str(2),
+                         match.str(1) == "--bad" ? " (a bisection has one bad commit)" : "");
+    }
     if (parsed.empty()) {
       // No command was recognised: name the word that should have been one (`statuss`), or
       // answer `help [COMMAND]` as git does.
@@ -295,9 +313,8 @@ int run_main(int argc, char** argv) {
         return cli::kExitUsage;
       }
     }
-    cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect {}--help' for usage.\n",
-               error.what(), hint,
-               parsed.empty() ? std::string() : parsed.front()->get_name() + " ");
+    cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect {}--help' for usage.\n", said,
+               hint, parsed.empty() ? std::string() : parsed.front()->get_name() + " ");
     return cli::kExitUsage;
   }
   // The test command only after "--": otherwise `--good A B` would make B the test command.

@@ -184,6 +184,20 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   EXPECT_EQ(help.exit_code, 0) << describe(help);
   EXPECT_THAT(help.out, HasSubstr("Usage: flakebisect report [OPTIONS] id"));
   EXPECT_THAT(flakebisect({"help"}).out, HasSubstr("Subcommands:"));
+  // A bad value is said plainly, not in the parser's words.
+  const CliResult jobs = flakebisect({"--db", db, "daemon", "-j", "abc"});
+  EXPECT_EQ(jobs.exit_code, 2) << describe(jobs);
+  EXPECT_THAT(jobs.err, HasSubstr("error: --jobs: must be a whole number from 1 to 64, got 'abc'"));
+  EXPECT_THAT(
+      flakebisect({"--db", db, "watch", "1", "--interval", "abc"}).err,
+      HasSubstr("error: --interval: 'abc' is not a number\nRun 'flakebisect watch --help'"));
+  EXPECT_THAT(
+      flakebisect({"--db", db, "run", "--good", "a", "--bad", "b", "--bad", "c", "--", "true"}).err,
+      HasSubstr("error: --bad takes one value, and was given 2 (a bisection has one bad "
+                "commit)"));
+  EXPECT_THAT(flakebisect({"--db", db, "report", "1", "--format", "xml"}).err,
+              HasSubstr("email (or mail), bisect-log or html, got 'xml'\nRun 'flakebisect report "
+                        "--help' for usage."));
   // A usage error in a command points at that command's help.
   EXPECT_THAT(flakebisect({"--db", db, "run", "--good", "x"}).err,
               HasSubstr("Run 'flakebisect run --help' for usage."));
