@@ -517,7 +517,8 @@ class Session {
       }
       if (bisection_runs_ >= config_.decision.max_runs) {
         return finish(BisectionState::kInconclusive, posterior,
-                      fmt::format("run budget spent ({} runs)", bisection_runs_));
+                      fmt::format("run budget spent ({} run{})", bisection_runs_,
+                                  bisection_runs_ == 1 ? "" : "s"));
       }
       if (config_.decision.max_wall_time.count() > 0 &&
           elapsed_ms() >= std::chrono::milliseconds(config_.decision.max_wall_time).count()) {
@@ -544,6 +545,17 @@ class Session {
 
       if (evidence_.commits[batch.commit].skipped) {
         if (batch.commit == dag_->bad()) {
+          // Say which it was when the runs tell: a commit made a skip by its unjudged runs.
+          const model::CommitEvidence& bad = evidence_.commits[batch.commit];
+          const uint32_t unjudged = evidence_.unjudged_runs[batch.commit];
+          if (unjudged > 0 && unjudged_make_a_skip(unjudged, bad.passes + bad.fails, true)) {
+            return finish(
+                BisectionState::kNotReproduced, posterior,
+                fmt::format("the bad commit cannot be tested: {} of its {} run{} neither passed "
+                            "nor failed (hangs, or crashes that test.failure_outcomes leaves out)",
+                            unjudged, evidence_.recorded_runs[batch.commit],
+                            evidence_.recorded_runs[batch.commit] == 1 ? "" : "s"));
+          }
           return finish(
               BisectionState::kNotReproduced, posterior,
               "the bad commit cannot be tested (its build failed, the test skipped it, or its runs "
