@@ -72,8 +72,10 @@ void SignalWatcher::watch() {
       signal_ = sig;
       stop_ = true;
       const char* name = ::sigabbrev_np(sig);
-      spdlog::warn("received SIG{}: pausing (send it again to quit at once)",
-                   name != nullptr ? name : std::to_string(sig));
+      spdlog::warn(
+          "received SIG{}: stopping, and pausing whatever is in progress (send it again "
+          "to quit at once)",
+          name != nullptr ? name : std::to_string(sig));
     }
     if (stop_.load()) {
       base::signal_child_process_groups(SIGKILL);
