@@ -211,6 +211,15 @@ base::Result<std::string> Repository::resolve(std::string_view rev) const {
     switch (rc) {
       case GIT_ENOTFOUND:
       case GIT_EUNBORNBRANCH:
+        // "HEAD~10" in a shallow clone: the name is fine, the history stops short of it.
+        if (rev.find_first_of("~^") != std::string_view::npos &&
+            git_repository_is_shallow(repo_.get()) == 1) {
+          return make_error(ErrorCode::kNotFound,
+                            "unknown revision '{}': this is a shallow clone, whose history may "
+                            "stop before it; `git fetch --unshallow` (or `git fetch "
+                            "--deepen=<n>`) fetches the rest",
+                            rev);
+        }
         return make_error(ErrorCode::kNotFound, "unknown revision '{}'", rev);
       case GIT_EAMBIGUOUS:
         return make_error(ErrorCode::kInvalidInput, "ambiguous revision '{}' ({})", rev,

@@ -333,6 +333,14 @@ TEST_F(ShallowClone, ARangeWithinTheHistoryItHasIsBisectedLikeGit) {
                        {good}, true);
   }
   EXPECT_EQ(build_or_die(repo, m_, {c_[11]}).size(), 11U);  // c12..c19, s0, s1, m
+  // A name that walks past the boundary says why it is unknown here.
+  auto past = repo.resolve("HEAD~12");
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(past.error().message(),
+              HasSubstr("unknown revision 'HEAD~12': this is a shallow clone, whose history may "
+                        "stop before it; `git fetch --unshallow`"));
+  EXPECT_EQ(repo.resolve("no-such-branch").error().message(), "unknown revision 'no-such-branch'");
   auto swapped = repo.validate_range({m_}, c_[13]);
   ASSERT_FALSE(swapped.has_value());
   EXPECT_THAT(swapped.error().message(), HasSubstr("swapped"));
