@@ -210,7 +210,7 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
   if (request.config.range.find_fix) {
     FB_TRY(check_fix_range(repo, request, spec));
   } else {
-    FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha));
+    FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha, spec.good_refs, spec.bad_ref));
   }
 
   // backport_onto is stored as the commit it names now, as the ends are.

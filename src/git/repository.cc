@@ -336,8 +336,20 @@ base::Status Repository::check_not_partial() const {
 }
 
 base::Status Repository::validate_range(const std::vector<std::string>& good_shas,
-                                        std::string_view bad_sha) const {
+                                        std::string_view bad_sha,
+                                        const std::vector<std::string>& good_names,
+                                        std::string_view bad_name) const {
   FB_TRY(check_not_partial());
+  // "good <sha>", or with the name typed "--good 'v6.1' (<sha12>)".
+  const auto label = [](std::string_view end, std::string_view name, const std::string& sha) {
+    if (name.empty() || name == sha) {
+      return fmt::format("{} {}", end, sha);
+    }
+    return fmt::format("--{} '{}' ({})", end, name, sha.substr(0, 12));
+  };
+  const auto good_label = [&](size_t i, const git_oid& oid) {
+    return label("good", i < good_names.size() ? good_names[i] : "", to_hex(oid));
+  };
   if (good_shas.empty()) {
     return make_error(ErrorCode::kInvalidInput, "no good commit given (need at least one)");
   }
@@ -348,6 +360,7 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
   if (auto bad = lookup_commit(repo_.get(), *bad_oid); !bad) {
     return std::move(bad).error().context("bad");
   }
+  const std::string bad_label = label("bad", bad_name, std::string(bad_sha));
   std::vector<git_oid> good_oids;
   for (const std::string& good : good_shas) {
     auto good_oid = parse_sha(good);
@@ -358,8 +371,9 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
       return std::move(commit).error().context("good");
     }
     if (git_oid_equal(&*good_oid, &*bad_oid)) {
-      return make_error(ErrorCode::kInvalidInput, "good {} is the same commit as bad",
-                        to_hex(*good_oid));
+      return make_error(ErrorCode::kInvalidInput, "{} is the same commit as {}",
+                        good_label(good_oids.size(), *good_oid),
+                        bad_name.empty() ? std::string("bad") : bad_label);
     }
     good_oids.push_back(*good_oid);
   }
@@ -369,7 +383,8 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
   if (!shallow.empty()) {
     FB_TRY(shallow.candidates(repo_.get(), path_, *bad_oid, good_oids));
   }
-  for (const git_oid& good_oid : good_oids) {
+  for (size_t i = 0; i < good_oids.size(); ++i) {
+    const git_oid& good_oid = good_oids[i];
     FB_ASSIGN_OR_RETURN(bool ancestor, is_ancestor(to_hex(good_oid), to_hex(*bad_oid)));
     if (ancestor) {
       continue;
@@ -389,8 +404,8 @@ base::Status Repository::validate_range(const std::vector<std::string>& good_sha
           "it as --good)",
           to_hex(base).substr(0, 12), info ? " (\"" + info->subject + "\")" : std::string());
     }
-    return make_error(ErrorCode::kInvalidInput, "good {} is not an ancestor of bad {}{}",
-                      to_hex(good_oid), to_hex(*bad_oid), hint);
+    return make_error(ErrorCode::kInvalidInput, "{} is not an ancestor of {}{}",
+                      good_label(i, good_oid), bad_label, hint);
   }
   return {};
 }

@@ -57,9 +57,12 @@ class Repository {
   // "good 1234...cdef is not an ancestor of bad 89ab...0123" (kInvalidInput). In a shallow clone,
   // the candidates must lie inside the history it has: a commit among them whose parents were not
   // fetched is "<path>: is a shallow clone and the range reaches past its history (...); run
-  // `git fetch --unshallow` (or `git fetch --deepen=<n>`)" (kInvalidInput).
-  base::Status validate_range(const std::vector<std::string>& good_shas,
-                              std::string_view bad_sha) const;
+  // `git fetch --unshallow` (or `git fetch --deepen=<n>`)" (kInvalidInput). With `good_names`
+  // (one per good) and `bad_name`, the revisions as the user typed them, the error names each
+  // end that way too: "--good 'v6.1' (1234567890ab) is not an ancestor of --bad 'v6.0' (...)".
+  base::Status validate_range(const std::vector<std::string>& good_shas, std::string_view bad_sha,
+                              const std::vector<std::string>& good_names = {},
+                              std::string_view bad_name = {}) const;
 
   // Refuses a partial clone (`git clone --filter=...`: a remote.<name>.promisor or an
   // extensions.partialClone setting), whose missing objects git fetches on demand and libgit2

@@ -92,6 +92,18 @@ TEST_F(BisectRequestTest, RejectsAGoodThatIsNotAnAncestorOfBad) {
   auto spec = prepare_bisection(request({history_.tip}, history_.root));
   ASSERT_FALSE(spec.has_value());
   EXPECT_THAT(spec.error().message(), HasSubstr("not an ancestor"));
+  // Each end is named as it was typed, with its commit.
+  git(history_.repo, {"tag", "v1.0", history_.root});
+  spec = prepare_bisection(request({"main"}, "v1.0"));
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(),
+              HasSubstr("--good 'main' (" + history_.tip.substr(0, 12) +
+                        ") is not an ancestor of --bad 'v1.0' (" + history_.root.substr(0, 12) +
+                        ") (it is a descendant: are good and bad swapped?)"));
+  spec = prepare_bisection(request({"v1.0"}, history_.root));
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(), HasSubstr("--good 'v1.0' (" + history_.root.substr(0, 12) +
+                                                ") is the same commit as bad " + history_.root));
 }
 
 TEST_F(BisectRequestTest, FindFixTakesTheOlderBrokenCommitAsBadAndTheNewerFixedOneAsGood) {
