@@ -685,6 +685,19 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
 }
 
 int list_command(const GlobalOptions& global, bool json_output) {
+  // Before the first bisection there is no store: nothing to list, as in an empty one (said on
+  // stderr, so that stdout is the empty table or JSON array a script expects).
+  if (auto path = store_path(global); path) {
+    std::error_code error;
+    if (!fs::exists(*path, error) && !error) {
+      cli::write(stderr,
+                 "flakebisect: no bisections yet: there is no store at {} (run or start "
+                 "makes it)\n",
+                 printable(*path));
+      cli::write(stdout, "{}", json_output ? "[]\n" : "");
+      return kExitOk;
+    }
+  }
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
     return fail(opened.error(), "store");

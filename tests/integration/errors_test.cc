@@ -133,6 +133,17 @@ TEST_F(ErrorsTest, ACorruptStoreIsRefusedAndLeftAlone) {
   fs::remove(s_.db);
   const CliResult none = flakebisect({"--db", s_.db.native(), "resume", "7"});
   EXPECT_EQ(none.err, "flakebisect: error: " + s_.db.native() + ": no flakebisect store here\n");
+  // Listing before the first bisection is no error: nothing to list, as in an empty store, and
+  // nothing is made.
+  for (const bool as_json : {false, true}) {
+    std::vector<std::string> args = {"--db", s_.db.native(), "list"};
+    if (as_json) args.push_back("--json");
+    const CliResult list = flakebisect(args);
+    EXPECT_EQ(list.exit_code, 0) << describe(list);
+    EXPECT_EQ(list.out, as_json ? "[]\n" : "");
+    EXPECT_THAT(list.err, HasSubstr("no bisections yet: there is no store at " + s_.db.native()));
+    EXPECT_FALSE(fs::exists(s_.db));
+  }
   write_text(s_.db, garbage);
   const CliResult r = run_with(s_.history.root, s_.history.tip);
   EXPECT_EQ(r.exit_code, 1) << describe(r);
