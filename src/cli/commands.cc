@@ -41,20 +41,16 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using store::BisectionState;
 
-int fail(const base::Error& error, const std::string& where) {
-  // `where` is "<what> <path>" ("store s.db", "config c.toml"), or several such joined by ", "
-  // ("bisection 4, store s.db"). Each part is left out when the message says it already
-  // ("store s.db: no bisection 4"), names its path ("c.toml:2:1: ..."), or is a bare word
-  // ("store") that adds nothing.
+// Prints `error` with what it concerns: each part of `where` is "<what> <path>" ("store s.db",
+// "config c.toml", "bisection 4"), left out when the message says it already ("store s.db: no
+// bisection 4"), names its path ("c.toml:2:1: ..."), or is a bare word ("store") that adds
+// nothing.
+int fail(const base::Error& error, const std::vector<std::string>& where) {
   const std::string message = error.message();
   std::vector<std::string> unsaid;
-  for (size_t at = 0; at <= where.size();) {
-    size_t end = where.find(", ", at);
-    if (end == std::string::npos) end = where.size();
-    const std::string part = where.substr(at, end - at);
-    at = end + 2;
+  for (const std::string& part : where) {
     const size_t space = part.find(' ');
-    if (part.empty() || space == std::string::npos || message.find(part) != std::string::npos) {
+    if (space == std::string::npos || message.find(part) != std::string::npos) {
       continue;
     }
     const std::string path = part.substr(space + 1);
@@ -68,6 +64,10 @@ int fail(const base::Error& error, const std::string& where) {
                  ? ""
                  : fmt::format(" ({})", printable(fmt::format("{}", fmt::join(unsaid, ", ")))));
   return kExitError;
+}
+
+int fail(const base::Error& error, const std::string& where) {
+  return fail(error, std::vector<std::string>{where});
 }
 
 // `command` ("report"), when known, points the user at that command's own help.
@@ -257,10 +257,11 @@ base::Result<config::Config> effective_config(const StartOptions& options, bool&
         "[reproducer] or [xfstests] in the configuration",
         base::ErrorCode::kInvalidInput);
   }
-  // Settings that contradict each other (--find-fix --revert-check) are usage errors, as
-  // --max-runs below a batch is, whether a flag or the file set them.
+  // Settings that contradict each other (--find-fix --revert-check): a usage error when a flag
+  // is one of them, as --max-runs below a batch is; the file's own error when it set both.
   if (auto conflict = engine::check_setting_conflicts(config); !conflict) {
-    usage = true;
+    usage = options.find_fix || options.revert_check || options.backport_check ||
+            !options.backport_onto.empty();
     return std::move(conflict).error();
   }
   return config;
@@ -272,7 +273,7 @@ base::Result<store::BisectionSpec> checked_spec(const GlobalOptions& global,
   auto config = effective_config(options, usage);
   if (!config) {
     exit_code =
-        usage ? usage_error(config.error().message())
+        usage ? usage_error(config.error().message(), options.name)
               : fail(config.error(), options.config_path.empty() ? "command line"
                                                                  : "config " + options.config_path);
     return std::move(config).error();
@@ -358,7 +359,7 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
     // Stopped by an error, usually paused with it (`resume` continues it): say the stored state.
     auto now = opened.store.get_bisection(id);
     print_unfinished(now ? store::to_string(now->state) : "error", state.error().message());
-    const int code = fail(state.error(), fmt::format("bisection {}, store {}", id, opened.path));
+    const int code = fail(state.error(), {fmt::format("bisection {}", id), "store " + opened.path});
     // The engine pauses the bisection with its error; when the store could not take that either
     // (a full disk), it still says running under this process, which is about to exit.
     if (!now || (now->state == BisectionState::kRunning && now->owner_pid == options.owner_pid)) {
@@ -634,7 +635,7 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
   }
   auto claimed = opened->store.claim_bisection(id, ::getpid(), now_ms());
   if (!claimed) {
-    return fail(claimed.error(), fmt::format("bisection {}, store {}", id, opened->path));
+    return fail(claimed.error(), {fmt::format("bisection {}", id), "store " + opened->path});
   }
   cli::write(stderr, "flakebisect: resuming bisection {}\n", id);
   return run_claimed(global, *opened, id, json_output);

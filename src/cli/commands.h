@@ -46,6 +46,7 @@ struct StartOptions {
   bool revert_check = false;         // --revert-check: sets decision.revert_check
   bool no_verify_check = false;      // --no-verify-check: clears decision.verify_check
   bool json = false;
+  std::string name = "run";  // the command ("run" or "start"), whose --help a usage error names
 };
 
 int run_command(const GlobalOptions& global, const StartOptions& options);

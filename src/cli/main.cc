@@ -12,7 +12,6 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,6 +122,61 @@ int run_main(int argc, char** argv);
 
 int main(int argc, char** argv) { return cli::checked_stdout(run_main(argc, argv)); }
 
+namespace {
+
+// CLI11's messages for a bad option value, in our words; anything else as it is. Parsed by hand:
+// the value can be any length (a regex over it recursed once per character).
+std::string plain_parse_error(const std::string& what) {
+  const auto option_end = [&](size_t from) {
+    size_t end = from;
+    while (end < what.size() && (std::isalnum(static_cast<unsigned char>(what[end])) != 0 ||
+                                 what[end] == '-' || what[end] == '_')) {
+      ++end;
+    }
+    return end;
+  };
+  if (what.starts_with("-")) {
+    const size_t end = option_end(0);
+    const std::string option = what.substr(0, end);
+    const std::string_view rest = std::string_view(what).substr(end);
+    // "--jobs: Value abc not in range 1 to 64"
+    constexpr std::string_view kValue = ": Value ";
+    constexpr std::string_view kRange = " not in range ";
+    if (rest.starts_with(kValue)) {
+      const size_t range = rest.rfind(kRange);
+      const size_t to = rest.rfind(" to ");
+      if (range != std::string_view::npos && to != std::string_view::npos && to > range) {
+        const std::string_view value = rest.substr(kValue.size(), range - kValue.size());
+        const std::string_view low = rest.substr(range + kRange.size(), to - range - kRange.size());
+        const std::string_view high = rest.substr(to + 4);
+        return fmt::format("{}: must be a whole number from {} to {}, got '{}'", option, low, high,
+                           cli::printable(value, 40));
+      }
+    }
+    // "--bad: At Most 1 required but received 2"
+    constexpr std::string_view kAtMostOne = ": At Most 1 required but received ";
+    if (rest.starts_with(kAtMostOne)) {
+      return fmt::format("{} takes one value, and was given {}{}", option,
+                         cli::printable(rest.substr(kAtMostOne.size()), 20),
+                         option == "--bad" ? " (a bisection has one bad commit)" : "");
+    }
+    return what;
+  }
+  // "Could not convert: --interval = abc"
+  constexpr std::string_view kConvert = "Could not convert: ";
+  if (what.starts_with(kConvert) && what.size() > kConvert.size() && what[kConvert.size()] == '-') {
+    const size_t end = option_end(kConvert.size());
+    if (std::string_view(what).substr(end).starts_with(" = ")) {
+      return fmt::format("{}: '{}' is not a number",
+                         what.substr(kConvert.size(), end - kConvert.size()),
+                         cli::printable(what.substr(end + 3), 40));
+    }
+  }
+  return what;
+}
+
+}  // namespace
+
 int run_main(int argc, char** argv) {
   // A reader that goes away (`run ... | head`, a dropped ssh session's tee) must not kill a
   // bisection half way through a write: with SIGPIPE ignored the write fails with EPIPE and the
@@ -214,16 +268,46 @@ int run_main(int argc, char** argv) {
   daemon->add_option("-j,--jobs", jobs, "bisections to serve at once (default 1)")
       ->check(CLI::Range(1, 64));
 
-  // `flakebisect help [COMMAND]`, as git answers it.
-  if (argc >= 2 && std::string_view(argv[1]) == "help") {
-    const CLI::App* about = &app;
-    if (argc >= 3) {
-      for (const CLI::App* command : app.get_subcommands({})) {
-        if (command->get_name() == argv[2]) about = command;
+  // The words that are no option (nor --db's value) before any "--": the first should be the
+  // command. `flakebisect help [COMMAND]` is answered as git answers it.
+  std::vector<std::string> words;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--db") {
+      ++i;  // its value
+    } else if (arg == "--") {
+      break;
+    } else if (!arg.empty() && arg.front() != '-') {
+      words.emplace_back(arg);
+    }
+  }
+  std::vector<std::string> commands;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    commands.push_back(command->get_name());
+  }
+  // Names the word that should have been a command (`statuss`), with the nearest one.
+  const auto unknown_command = [&](const std::string& word) {
+    const std::string near = base::nearest_word(word, commands);
+    cli::write(stderr,
+               "flakebisect: error: '{}' is not a flakebisect command{}; the commands are: "
+               "{}\nRun 'flakebisect --help' for usage.\n",
+               cli::printable(word, 60),
+               near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near),
+               fmt::join(commands, ", "));
+    return cli::kExitUsage;
+  };
+  if (!words.empty() && words.front() == "help") {
+    if (words.size() == 1) {
+      cli::write(stdout, "{}", app.help());
+      return 0;
+    }
+    for (const CLI::App* command : app.get_subcommands({})) {
+      if (command->get_name() == words[1]) {
+        cli::write(stdout, "{}", command->help("flakebisect"));
+        return 0;
       }
     }
-    cli::write(stdout, "{}", about == &app ? app.help() : about->help("flakebisect"));
-    return 0;
+    return unknown_command(words[1]);
   }
   try {
     app.parse(argc, argv);
@@ -269,49 +353,9 @@ int run_main(int argc, char** argv) {
     const std::vector<CLI::App*> parsed = app.get_subcommands();
     // CLI11's own words for a bad value ("--jobs: Value abc not in range 1 to 64", "Could not
     // convert: --interval = abc", "--bad: At Most 1 required but received 2"), said plainly.
-    std::string said = error.what();
-    std::smatch match;
-    static const std::regex kRange(R"(^(-[-\w]+): Value (.*) not in range (\S+) to (\S+)$)");
-    static const std::regex kConvert(R"(^Could not convert: (-[-\w]+) = (.*)$)");
-    static const std::regex kTooMany(R"(^(-[-\w]+): At Most 1 required but received (\d+)$)");
-    if (std::regex_match(said, match, kRange)) {
-      said = fmt::format("{}: must be a whole number from {} to {}, got '{}'", match.str(1),
-                         match.str(3), match.str(4), cli::printable(match.str(2), 40));
-    } else if (std::regex_match(said, match, kConvert)) {
-      said =
-          fmt::format("{}: '{}' is not a number", match.str(1), cli::printable(match.str(2), 40));
-    } else if (std::regex_match(said, match, kTooMany)) {
-      said = fmt::format("{} takes one value, and was given {}{}", match.str(1), match.str(2),
-                         match.str(1) == "--bad" ? " (a bisection has one bad commit)" : "");
-    }
-    if (parsed.empty()) {
-      // No command was recognised: name the word that should have been one (`statuss`), or
-      // answer `help [COMMAND]` as git does.
-      std::vector<std::string> words;
-      for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--db") {
-          ++i;  // its value
-        } else if (arg == "--") {
-          break;
-        } else if (!arg.empty() && arg.front() != '-') {
-          words.emplace_back(arg);
-        }
-      }
-      std::vector<std::string> commands;
-      for (const CLI::App* command : app.get_subcommands({})) {
-        commands.push_back(command->get_name());
-      }
-      if (!words.empty()) {
-        const std::string near = base::nearest_word(words.front(), commands);
-        cli::write(stderr,
-                   "flakebisect: error: '{}' is not a flakebisect command{}; the commands are: "
-                   "{}\nRun 'flakebisect --help' for usage.\n",
-                   cli::printable(words.front(), 60),
-                   near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near),
-                   fmt::join(commands, ", "));
-        return cli::kExitUsage;
-      }
+    const std::string said = plain_parse_error(error.what());
+    if (parsed.empty() && !words.empty()) {
+      return unknown_command(words.front());  // no command was recognised
     }
     cli::write(stderr, "flakebisect: error: {}{}\nRun 'flakebisect {}--help' for usage.\n", said,
                hint, parsed.empty() ? std::string() : parsed.front()->get_name() + " ");
@@ -356,6 +400,7 @@ int run_main(int argc, char** argv) {
     return cli::run_command(global, start_options);
   }
   if (start->parsed()) {
+    start_options.name = "start";
     return cli::start_command(global, start_options);
   }
   if (resume->parsed()) {

@@ -44,10 +44,18 @@ base::Status check_checkout_program(const git::Repository& repo, const config::C
       argv.front().find('/') == std::string::npos || argv.front().front() == '/') {
     return {};
   }
-  const std::string path = std::filesystem::path(argv.front()).lexically_normal().generic_string();
-  if (path.empty() || path == "." || path.starts_with("../") || path == ".." ||
-      path.back() == '/') {
-    return {};  // outside the tree, or a directory: the first run says what it finds
+  // "." and empty components go; a ".." is left to the runs, since what it climbs out of may be
+  // a symbolic link in the tree ("link/../run.sh"), as is a path that names a directory.
+  std::string path;
+  for (const auto& component : std::filesystem::path(argv.front())) {
+    const std::string name = component.native();
+    if (name == "..") return {};
+    if (name.empty() || name == "." || name == "/") continue;
+    if (!path.empty()) path += '/';
+    path += name;
+  }
+  if (path.empty() || argv.front().back() == '/') {
+    return {};
   }
   std::vector<std::string> ends = spec.good_shas;
   ends.push_back(spec.bad_sha);
@@ -206,12 +214,13 @@ base::Result<store::BisectionSpec> prepare_bisection(const BisectRequest& reques
       spec.good_refs.push_back(rev);
     }
   }
-  FB_TRY(check_checkout_program(repo, request.config, spec));
   if (request.config.range.find_fix) {
     FB_TRY(check_fix_range(repo, request, spec));
   } else {
     FB_TRY(repo.validate_range(spec.good_shas, spec.bad_sha, spec.good_refs, spec.bad_ref));
   }
+  // After the range: a partial clone, or swapped ends, are the errors to see first.
+  FB_TRY(check_checkout_program(repo, request.config, spec));
 
   // backport_onto is stored as the commit it names now, as the ends are.
   config::Config config = request.config;

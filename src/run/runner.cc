@@ -63,8 +63,10 @@ base::Result<RunResult> CommandRunner::run(const build::CommitCheckout& checkout
   if (!result) {
     base::Error error = std::move(result).error();
     const std::string& program = options.argv.front();
+    // Only for the program itself missing ("<program>: not found"), not a missing #!
+    // interpreter or loader, which installing it fixes.
     if (error.code() == base::ErrorCode::kNotFound && program.find('/') != std::string::npos &&
-        program.front() != '/') {
+        program.front() != '/' && error.message() == program + ": not found") {
       // A relative path is the checkout's: say where it was looked for, and that resuming
       // cannot help unless the commit's build makes the file.
       error = base::Error(

@@ -304,6 +304,18 @@ TEST_F(BisectRequestTest, RefusesARelativeTestProgramThatNoCommitOfTheRangeHas) 
   EXPECT_TRUE(prepare_bisection(r).has_value());
   r.config.test.command = {"missing/testing/run.sh"};
   EXPECT_FALSE(prepare_bisection(r).has_value());
+  // A ".." may climb out of a link ("bin/../run.sh" is tools/run.sh): left to the runs.
+  r.config.test.command = {"bin/testing/../../x.sh"};
+  EXPECT_TRUE(prepare_bisection(r).has_value());
+  // "." and doubled slashes are no part of the path.
+  r.config.test.command = {"./tools//./testing/run.sh"};
+  EXPECT_TRUE(prepare_bisection(r).has_value());
+  // The range's own errors come first: swapped ends are named as such, not the program.
+  r = request({linked.substr(0, 40)}, history_.root);
+  r.config.test.command = {"missing/run.sh"};
+  auto swapped = prepare_bisection(r);
+  ASSERT_FALSE(swapped.has_value());
+  EXPECT_THAT(swapped.error().message(), HasSubstr("swapped?"));
 }
 
 TEST_F(BisectRequestTest, ANoOutputTimeoutIsForAReproducerNotForXfstests) {

@@ -209,6 +209,16 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   EXPECT_THAT(flakebisect({"--db", db, "report", "1", "--format", "xml"}).err,
               HasSubstr("email (or mail), bisect-log or html, got 'xml'\nRun 'flakebisect report "
                         "--help' for usage."));
+  // A value of any length (a regex over it once overflowed the stack at 40000 characters).
+  const CliResult long_value = flakebisect({"--db", db, "daemon", "-j", std::string(100000, 'a')});
+  EXPECT_EQ(long_value.exit_code, 2) << describe(long_value);
+  EXPECT_THAT(long_value.err, HasSubstr("--jobs: must be a whole number from 1 to 64, got 'aaa"));
+  // `help` after a global option, and an unknown command after it.
+  EXPECT_THAT(flakebisect({"-v", "--db", db, "help", "status"}).out,
+              HasSubstr("Usage: flakebisect status"));
+  const CliResult help_typo = flakebisect({"help", "statuss"});
+  EXPECT_EQ(help_typo.exit_code, 2) << describe(help_typo);
+  EXPECT_THAT(help_typo.err, HasSubstr("'statuss' is not a flakebisect command (did you mean"));
   // A usage error in a command points at that command's help.
   EXPECT_THAT(flakebisect({"--db", db, "run", "--good", "x"}).err,
               HasSubstr("Run 'flakebisect run --help' for usage."));
@@ -249,6 +259,25 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
   EXPECT_EQ(wrong_option.exit_code, 2) << describe(wrong_option);
   EXPECT_THAT(wrong_option.err, HasSubstr("('--store' is not an option of start)"));
   EXPECT_THAT(wrong_option.err, Not(HasSubstr("each good commit")));
+  EXPECT_FALSE(fs::exists(s_.db));
+
+  // Settings a file alone contradicts are the file's error (exit 1), not a usage error.
+  const fs::path both = s_.db.parent_path().parent_path() / "both.toml";
+  write_text(both, "[range]\nfind_fix = true\n\n[decision]\nrevert_check = true\n");
+  const CliResult from_file = flakebisect({"--db", db, "start", "--repo", s_.history.repo.native(),
+                                           "--good", s_.history.tip, "--bad", s_.history.root,
+                                           "--config", both.native(), "--", "true"});
+  EXPECT_EQ(from_file.exit_code, 1) << describe(from_file);
+  EXPECT_THAT(from_file.err, HasSubstr("range.find_fix (" + both.native() +
+                                       ":2) cannot run the "
+                                       "revert check"));
+  EXPECT_THAT(from_file.err, Not(HasSubstr("--help")));
+  // With a flag as one side, it is a usage error pointing at the command's help.
+  const CliResult with_flag = flakebisect({"--db", db, "start", "--repo", s_.history.repo.native(),
+                                           "--good", s_.history.tip, "--bad", s_.history.root,
+                                           "--find-fix", "--revert-check", "--", "true"});
+  EXPECT_EQ(with_flag.exit_code, 2) << describe(with_flag);
+  EXPECT_THAT(with_flag.err, HasSubstr("Run 'flakebisect start --help' for usage."));
   EXPECT_FALSE(fs::exists(s_.db));
 
   // A flag that contradicts the file names both, not a line of a text the user never sees.

@@ -16,6 +16,7 @@ using store::RunOutcome;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
+using ::testing::Not;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
@@ -105,6 +106,16 @@ TEST_F(CommandRunnerTest, AProgramThatCannotStartIsAnErrorNotAnOutcome) {
   EXPECT_THAT(outcome.error().message(),
               HasSubstr("./repro.sh: not found (looked up in the checkout " + checkout.worktree +
                         "); a bisection's test command cannot change"));
+  // A missing #! interpreter is also "not found", but installing it and resuming fixes that.
+  base::FakeProcessRunner no_interpreter;
+  no_interpreter.on({}, base::Error("./repro.sh: its interpreter '/usr/bin/python9' (the #! line) "
+                                    "does not exist",
+                                    base::ErrorCode::kNotFound));
+  CommandRunner other(no_interpreter, options());
+  outcome = other.run(checkout, 4);
+  ASSERT_FALSE(outcome.has_value());
+  EXPECT_THAT(outcome.error().message(), HasSubstr("its interpreter '/usr/bin/python9'"));
+  EXPECT_THAT(outcome.error().message(), Not(HasSubstr("cannot change")));
 }
 
 }  // namespace
