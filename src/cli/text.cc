@@ -235,6 +235,9 @@ std::string result_summary(const nlohmann::json& result) {
           : "";
   // A fix bisection (range.find_fix) names the fix: the first commit on the chain that passes.
   const bool fix = string_field(result, "mode") == "fix";
+  // A result stored before evidence_failures was counted is read as having seen one.
+  const bool failure_seen =
+      !result.contains("evidence_failures") || number_field(result, "evidence_failures") > 0;
   if (status == "found" && result.contains("culprit") && result["culprit"].is_object()) {
     out += fmt::format("found{}: {} {}\n", fix ? " the fix" : "",
                        string_field(result["culprit"], "sha"),
@@ -249,9 +252,12 @@ std::string result_summary(const nlohmann::json& result) {
   } else {
     out += fmt::format("{}: {}\n", status.empty() ? "unknown" : status,
                        printable(string_field(result, "reason"), 500));
-    // Not reproduced: no failure was seen, so the posterior over the culprit and the rate only
+    // Not reproduced, or no failure seen yet: the posterior over the culprit and the rate only
     // restate the prior (the report leaves them out too).
-    if (status != "not_reproduced" && result.contains("credible_set") &&
+    if (status != "not_reproduced" && !failure_seen) {
+      out += "no run has failed yet, so the culprit and the failure rate are still unknown\n";
+    }
+    if (status != "not_reproduced" && failure_seen && result.contains("credible_set") &&
         result["credible_set"].is_array() && !result["credible_set"].empty()) {
       out += fmt::format("the {} is one of (holding {:.2f} of the probability):\n",
                          fix ? "first fixed commit" : "first bad commit",
@@ -269,7 +275,8 @@ std::string result_summary(const nlohmann::json& result) {
     out += fmt::format("{}{} and {}\n", counted(runs, "run"), checked, counted(builds, "build"));
     out += reused;
   }
-  if (status != "not_reproduced" && result.contains("theta") && result["theta"].is_object()) {
+  if (status != "not_reproduced" && failure_seen && result.contains("theta") &&
+      result["theta"].is_object()) {
     const auto& theta = result["theta"];
     out += fmt::format("failure rate on {} commits: {:.3f} (90% interval {:.3f} to {:.3f})\n",
                        fix ? "broken" : "bad", number_field(theta, "mean"),

@@ -172,6 +172,29 @@ TEST(ResultSummary, NotReproducedListsNoCredibleSetAndNoFailureRate) {
   EXPECT_THAT(text, Not(HasSubstr("failure rate")));
 }
 
+// Stopped before any run failed (a run budget of 3, all passes): the set would be the prior's
+// and the rate a guess, so neither is printed; a result stored before the count is read as
+// having seen a failure.
+TEST(ResultSummary, NoCredibleSetOrFailureRateBeforeAnyRunFailed) {
+  auto result = nlohmann::json::parse(R"json({
+    "status": "inconclusive", "reason": "run budget spent (3 runs)", "culprit": null,
+    "credible_set": [{"sha": "aaa", "subject": "a", "probability": 0.3333}],
+    "credible_set_size": 3, "credible_mass": 0.99, "runs": 3, "builds": 0,
+    "evidence_runs": 3, "evidence_failures": 0,
+    "theta": {"mean": 0.077, "low": 0.006, "high": 0.302}})json");
+  std::string text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("no run has failed yet, so the culprit and the failure rate are "
+                              "still unknown\n"));
+  EXPECT_THAT(text, Not(HasSubstr("is one of")));
+  EXPECT_THAT(text, Not(HasSubstr("failure rate on")));
+  result["evidence_failures"] = 1;
+  text = result_summary(result);
+  EXPECT_THAT(text, HasSubstr("is one of"));
+  EXPECT_THAT(text, HasSubstr("failure rate on bad commits: 0.077"));
+  result.erase("evidence_failures");
+  EXPECT_THAT(result_summary(result), HasSubstr("is one of"));
+}
+
 TEST(ResultSummary, AFixBisectionNamesTheFixAndTheLastBrokenCommit) {
   const auto result = nlohmann::json::parse(R"json({
     "status": "found", "mode": "fix", "culprit": {"sha": "abc123", "subject": "ext4: fix it"},
