@@ -1151,9 +1151,17 @@ std::string render_email(const json& report, const EmailOptions& options) {
   const std::string kernel_config = str(member(report, "parameters"), "kernel_config");
   const std::string body = body_of(report, options, !kernel_config.empty());
   // Date: and Message-ID: come from the report, never from the clock, so that one report always
-  // renders to the same message. A document without generated_at has no Date: (the submitting
-  // MTA adds one).
-  const auto generated_at = utc_time(str(report, "generated_at"));
+  // renders to the same message. A bisection that has ended dates its mail when it ended (its
+  // updated_at), so that making its report again gives the same message, the same Message-ID
+  // for a thread; one still going, when the report was made. A document without the time has
+  // no Date: (the submitting MTA adds one).
+  const json& bisection = member(report, "bisection");
+  const std::string state = str(bisection, "state");
+  const bool ended = state == "found" || state == "inconclusive" || state == "not_reproduced" ||
+                     state == "cancelled" || state == "failed";
+  const auto generated_at = utc_time(ended && !str(bisection, "updated_at").empty()
+                                         ? str(bisection, "updated_at")
+                                         : str(report, "generated_at"));
   if (generated_at) headers += "Date: " + rfc5322_date(*generated_at) + "\n";
   const std::string digest = config::sha256_hex(headers + "\n" + body).substr(0, 12);
   const std::string domain = from.address.substr(from.address.find('@') + 1);
