@@ -306,6 +306,13 @@ std::vector<std::string> string_items(const json& array) {
   return out;
 }
 
+// A reproducer.program as a reader knows it: "bundled:dio-check" is flakebisect's own checker,
+// named "dio-check" (its source: qemu/reproducer/).
+constexpr std::string_view kBundled = "bundled:";
+std::string reader_program(const std::string& program) {
+  return program.starts_with(kBundled) ? program.substr(kBundled.size()) : program;
+}
+
 // The name a subject line gives the test: xfstests' tests ("generic/418"), else the reproducer's
 // program, else the test command's, without their directories.
 std::string test_name(const json& report) {
@@ -319,7 +326,7 @@ std::string test_name(const json& report) {
     tests = one_line(tests, 60);
     return tests.empty() ? "xfstests" : tests;
   }
-  std::string program = str(member(parameters, "reproducer"), "program");
+  std::string program = reader_program(str(member(parameters, "reproducer"), "program"));
   if (program.empty()) {
     const json& command = member(member(parameters, "test"), "command");
     if (command.is_array() && !command.empty() && command[0].is_string()) {
@@ -609,8 +616,14 @@ void maintainers(Body& body, const json& report) {
     const std::string role = one_line(str(person, "role"), 80);
     std::string line = "  " + (name.empty() ? std::string() : name + " <") +
                        one_line(str(person, "email"), 120) + (name.empty() ? "" : ">");
-    if (!role.empty()) line += " (" + role + ")";
+    // The role after the address, or under it where the line would pass 72 columns.
+    const std::string role_text = role.empty() ? "" : "(" + role + ")";
+    if (!role.empty() && columns(line) + 1 + columns(role_text) <= kEmailBodyColumns) {
+      body.verbatim(line + " " + role_text);
+      continue;
+    }
     body.verbatim(line);
+    if (!role.empty()) body.hanging("    ", 4, role_text);
   }
 }
 
@@ -658,8 +671,11 @@ void parameters(Body& body, const json& report, bool config_attached) {
     }
     body.field("xfstests", line);
   } else if (reproducer.is_object()) {
-    body.field("reproducer", one_line(str(reproducer, "program"), kMaxSubjectColumns) + " " +
-                                 command_line(member(reproducer, "args")));
+    const std::string program = str(reproducer, "program");
+    body.field("reproducer",
+               one_line(reader_program(program), kMaxSubjectColumns) + " " +
+                   command_line(member(reproducer, "args")) +
+                   (program.starts_with(kBundled) ? " (bundled with flakebisect)" : ""));
   } else if (test.is_object()) {
     body.field("test", command_line(member(test, "command")));
   }
@@ -992,12 +1008,41 @@ std::string subject_of(const json& report, const EmailOptions& options) {
   return one_line(subject, kMaxSubjectColumns - columns(outcome)) + outcome;
 }
 
+// Folded between mailboxes, never inside one where it fits a line: a fold inside a quoted name
+// ("Darrick\n J. Wong") is legal but some mail readers keep the line break in the name. A
+// mailbox too long for any line (long encoded-words) is folded between its words.
 std::string address_header(std::string_view name, const std::vector<std::string>& mailboxes) {
-  std::string value;
+  std::string out;
+  std::string line = std::string(name) + ":";
+  bool empty = true;  // no mailbox on this line yet
   for (size_t i = 0; i < mailboxes.size(); ++i) {
-    value += mailboxes[i] + (i + 1 < mailboxes.size() ? ", " : "");
+    const std::string unit = mailboxes[i] + (i + 1 < mailboxes.size() ? "," : "");
+    if (!empty && line.size() + 1 + unit.size() > kHeaderColumns) {
+      out += line + "\n";
+      line.clear();
+    }
+    if (1 + unit.size() <= kHeaderColumns) {
+      line += ' ' + unit;
+    } else {
+      // Its words one by one, as fold() does.
+      size_t start = 0;
+      while (start <= unit.size()) {
+        size_t end = unit.find(' ', start);
+        if (end == std::string::npos) end = unit.size();
+        const std::string_view word = std::string_view(unit).substr(start, end - start);
+        start = end + 1;
+        if (word.empty()) continue;
+        if (!line.empty() && line.size() + 1 + word.size() > kHeaderColumns) {
+          out += line + "\n";
+          line.clear();
+        }
+        line += ' ';
+        line.append(word);
+      }
+    }
+    empty = false;
   }
-  return fold(name, value);
+  return out + line + "\n";
 }
 
 }  // namespace

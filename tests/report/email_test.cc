@@ -343,9 +343,36 @@ TEST(RenderEmail, TheMaintainersGetGetMaintainerPlNamesAreCcdAndListedInTheBody)
   EXPECT_THAT(body, HasSubstr("Maintainers (scripts/get_maintainer.pl):\n"
                               "  Theodore Ts'o <tytso@mit.edu> (maintainer:EXT4 FILE SYSTEM)\n"
                               "  linux-ext4@vger.kernel.org (open list:EXT4 FILE SYSTEM)\n"));
+  // A role that would take the line past 72 columns goes under the address.
+  report["result"]["culprit"]["maintainers"] =
+      json::array({{{"name", "Christoph Hellwig"},
+                    {"email", "hch@infradead.org"},
+                    {"role", "supporter:IOMAP FILESYSTEM LIBRARY"}}});
+  const std::string wrapped = split_message(render_email(report)).second;
+  EXPECT_THAT(wrapped, HasSubstr("\n  Christoph Hellwig <hch@infradead.org>\n"
+                                 "    (supporter:IOMAP FILESYSTEM LIBRARY)\n"));
   // Without them (another tree, --no-maintainers) the body has no such section.
   report["result"]["culprit"]["maintainers"] = nullptr;
   EXPECT_THAT(render_email(report), Not(HasSubstr("Maintainers (")));
+}
+
+// The Cc: header folds between mailboxes, not inside a quoted name where one would fit a line.
+TEST(RenderEmail, AddressHeadersFoldBetweenMailboxes) {
+  // A quoted name at every position relative to the 78-column fold.
+  for (size_t pad = 1; pad <= 40; ++pad) {
+    json report = sample_report();
+    report["result"]["culprit"]["maintainers"] = json::array(
+        {{{"name", std::string(pad, 'x')}, {"email", "pad@kernel.org"}, {"role", "reviewer:X"}},
+         {{"name", "Darrick J. Wong"}, {"email", "djwong@kernel.org"}, {"role", "reviewer:X"}}});
+    const std::string message = render_email(report);
+    const std::string headers = message.substr(0, message.find("\n\n"));
+    for (const std::string& line : lines_of(headers)) {
+      EXPECT_LE(line.size(), 78U) << line;
+      EXPECT_EQ(std::count(line.begin(), line.end(), '"') % 2, 0)
+          << "a fold inside a quoted name, pad " << pad << ":\n"
+          << headers;
+    }
+  }
 }
 
 TEST(UnstructuredHeader, EncodesNonAsciiAndFoldsLongValuesWithinSeventyEightColumns) {
