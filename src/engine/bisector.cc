@@ -623,9 +623,10 @@ class Session {
                         {"runs", batch_runs},
                         {"run_ms", batch_run_ms},
                         {"wall_ms", wall_ms}};
-        std::string message =
-            fmt::format("{} runs of {} in {} ms ({} ms in the runs)", batch_runs,
-                        short_sha(candidates_[batch.commit].sha), wall_ms, batch_run_ms);
+        std::string message = fmt::format(
+            "{} run{} of {} in {} ms ({} ms in the runs){}", batch_runs, batch_runs == 1 ? "" : "s",
+            short_sha(candidates_[batch.commit].sha), wall_ms, batch_run_ms,
+            batch_runs < batch.runs ? fmt::format("; {} planned", batch.runs) : "");
         if (config_.xfstests) {
           // kvm-xfstests' summary line, for readers who know it.
           message = fmt::format("{}: {} tests, {} failures, {} seconds; {}",
@@ -714,7 +715,7 @@ class Session {
                         const model::Posterior& posterior) {
     const std::string& sha = candidates_[batch.commit].sha;
     std::string message = fmt::format(
-        "{} {} x{}: {:.3f} bits for cost {:.3g}; best so far {} at p = {:.4f}",
+        "{} {} x{}: {:.3f} bits for cost {:.1f}; best so far {} at p = {:.4f}",
         step.reproducing ? "reproduce on" : "test", short_sha(sha), batch.runs,
         step.information_bits, step.cost, short_sha(best_sha_), posterior.max_probability());
     json data{{"sha", sha},
@@ -879,10 +880,13 @@ class Session {
     record.log_tail = outcome.log_tail;
     record.duration_ms = outcome.duration.count();
     record.created_at_ms = now_ms();
-    built.message = outcome.ok ? fmt::format("built {}{} in {} ms", what, short_sha(sha),
-                                             outcome.duration.count())
-                               : fmt::format("build of {}{} failed ({}): {}", what, short_sha(sha),
-                                             outcome.detail, consequence);
+    // A kernel image found in the artifact cache was configured, not compiled: say so.
+    built.message =
+        outcome.ok ? fmt::format(
+                         "built {}{} in {} ms{}", what, short_sha(sha), outcome.duration.count(),
+                         outcome.detail == "cached" ? " (its image was in the artifact cache)" : "")
+                   : fmt::format("build of {}{} failed ({}): {}", what, short_sha(sha),
+                                 outcome.detail, consequence);
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
     FB_ASSIGN_OR_RETURN(int64_t build_id, store_.record_build(record));
     FB_TRY(log_event(kEventBuild, built.message,

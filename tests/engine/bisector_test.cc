@@ -8,6 +8,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <tuple>
 
 #include "base/clock.h"
@@ -1644,6 +1645,18 @@ TEST_F(BisectorTest, ThePlannerLearnsItsCostsFromMeasuredBuildsAndRuns) {
   EXPECT_DOUBLE_EQ(plans[1]["costs"]["build"].get<double>(), 60);
   EXPECT_DOUBLE_EQ(plans[1]["costs"]["boot"].get<double>(), 0);  // the fake clock stands still
   EXPECT_DOUBLE_EQ(plans[1]["costs"]["run"].get<double>(), 1);
+  // The log's words: "1 run of", a batch the stop rule cut short with what was planned, and a
+  // cost as a plain number (not 2.59e+03).
+  const std::regex batch_line(
+      R"(^(1 run|([02-9]|[1-9][0-9]+) runs) of [0-9a-f]{12} in [0-9]+ ms \([0-9]+ ms in the runs\)(; [0-9]+ planned)?$)");
+  const std::regex plan_line(R"(.* bits for cost [0-9]+\.[0-9]; best so far .*)");
+  for (const store::Event& event : store_.events(id).value_or(std::vector<store::Event>{})) {
+    if (event.kind == kEventBatch) {
+      EXPECT_TRUE(std::regex_match(event.message, batch_line)) << event.message;
+    } else if (event.kind == kEventPlan) {
+      EXPECT_TRUE(std::regex_match(event.message, plan_line)) << event.message;
+    }
+  }
 }
 
 TEST_F(BisectorTest, AResumedBisectionPlansWithTheCostsLearnedBeforeTheStop) {
