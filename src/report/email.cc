@@ -201,7 +201,8 @@ std::string percent(double p) {
 
 std::string duration(int64_t ms) {
   if (ms < 1000) return fmt::format("{} ms", std::max<int64_t>(ms, 0));
-  const int64_t s = ms / 1000;
+  // Rounded to the nearest second, as the HTML page rounds (1976 ms is 2s, not 1s).
+  const int64_t s = (ms + 500) / 1000;
   if (s < 60) return fmt::format("{}s", s);
   if (s < 3600) return fmt::format("{}m {:02}s", s / 60, s % 60);
   return fmt::format("{}h {:02}m", s / 3600, s % 3600 / 60);
