@@ -847,6 +847,14 @@ int report_command(const GlobalOptions& global, int64_t id, const std::string& a
     cli::write(stdout, "{}\n", report::json_text(*document, 2));
   } else if (format == "email") {
     cli::write(stdout, "{}", report::render_email(*document, email));
+    // A mail to send: from an address no list can reply to unless the user said who sends it.
+    if (const char* reporter = std::getenv("FLAKEBISECT_REPORTER");
+        reporter == nullptr || reporter[0] == '\0') {
+      cli::write(stderr,
+                 "flakebisect: note: the mail is From: and Reported-by: {}; before sending it, "
+                 "set FLAKEBISECT_REPORTER='Your Name <you@example.org>'\n",
+                 email.reporter);
+    }
   } else if (format == "bisect-log") {
     cli::write(stdout, "{}", report::render_bisect_log(*document));
   } else if (format == "html") {

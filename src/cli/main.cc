@@ -74,8 +74,8 @@ const CLI::Validator kNonEmpty(
 
 void add_start_options(CLI::App* command, cli::StartOptions& options, double& confidence,
                        uint32_t& max_runs) {
-  command->add_option("--repo", options.repo,
-                      "the git repository (default: the current directory)");
+  command->add_option("--repo", options.repo, "the git repository (default: the current directory)")
+      ->check(kNonEmpty);
   command->add_option("--good", options.good, "a known good revision (repeatable)")
       ->required()
       ->allow_extra_args(false);

@@ -167,6 +167,8 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
          s_.history.tip, "--", ""},
         {"--db", "", "list"},
+        {"--db", db, "run", "--repo", "", "--good", s_.history.root, "--bad", s_.history.tip, "--",
+         "true"},
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
          s_.history.tip, "--config", "", "--", "true"},
         // Settings that contradict each other, whatever the range.

@@ -195,6 +195,10 @@ TEST(Report, AFlakyBisectionsReportsValidateAndItsLogReplaysToTheCulpritInGit) {
 
   const CliResult email = report(s, 1, "email");
   ASSERT_EQ(email.exit_code, 0) << describe(email);
+  // Made with the default reporter, it says who to set before it is sent.
+  EXPECT_THAT(email.err, HasSubstr("the mail is From: and Reported-by: flakebisect "
+                                   "<flakebisect@localhost>; before sending it, set "
+                                   "FLAKEBISECT_REPORTER="));
   // KernelCI's subject: <tree>/<branch> bisection: <test> on <target>.
   EXPECT_THAT(email.out, StartsWith("From: flakebisect <flakebisect@localhost>\nTo: A U Thor "
                                     "<author@example.com>\nSubject: [flakebisect] "
