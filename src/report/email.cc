@@ -651,12 +651,21 @@ void parameters(Body& body, const json& report, bool config_attached) {
     }
   }
   const json& first_parent = member(bisection, "first_parent");
+  // How many commits the range held: what the runs and builds below are to be read against.
+  const json& how_many = member(bisection, "candidates");
+  const std::string count_text = how_many.is_number_unsigned() || how_many.is_number_integer()
+                                     ? fmt::format("{} commit{}", how_many.get<int64_t>(),
+                                                   how_many.get<int64_t>() == 1 ? "" : "s")
+                                     : std::string();
   if (fix) {
-    body.field("candidates",
-               "first-parent chain of the fixed commit down to the broken one (merges tested as "
-               "one commit)");
+    body.field("candidates", (count_text.empty() ? "" : count_text + ", the ") +
+                                 "first-parent chain of the fixed commit down to the broken one "
+                                 "(merges tested as one commit)");
   } else if (first_parent.is_boolean() && first_parent.get<bool>()) {
-    body.field("candidates", "first-parent chain of bad (merges tested as one commit)");
+    body.field("candidates", (count_text.empty() ? "" : count_text + ", the ") +
+                                 "first-parent chain of bad (merges tested as one commit)");
+  } else if (!count_text.empty()) {
+    body.field("candidates", count_text + " between good and bad");
   }
   body.field("repository", one_line(str(bisection, "repo"), 1000));
 

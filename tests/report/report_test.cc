@@ -1062,11 +1062,14 @@ TEST_F(ReportTest, AFirstParentBisectionSaysSoInTheDocumentTheTextAndTheBisectLo
       create_bisection(*store_, history_.repo, history_.tip, history_.root, config_text);
   const json doc = report(id);
   EXPECT_EQ(doc["bisection"]["first_parent"], true);
+  const std::string count = std::to_string(doc["bisection"]["candidates"].get<int64_t>());
   EXPECT_THAT(render_text(doc),
               HasSubstr("\ngood commit:  " + history_.root.substr(0, 12) +
-                        " commit 0\ncandidates:   first-parent chain of bad (merges tested as one "
-                        "commit)\nrepository:   /src/linux\n"));
-  EXPECT_THAT(render_email(doc), HasSubstr("\ncandidates:   first-parent chain of bad"));
+                        " commit 0\ncandidates:   " + count +
+                        " commits, the first-parent chain of bad (merges tested\n"
+                        "              as one commit)\nrepository:   /src/linux\n"));
+  EXPECT_THAT(render_email(doc),
+              HasSubstr("\ncandidates:   " + count + " commits, the first-parent chain of bad"));
   EXPECT_THAT(render_bisect_log(doc), HasSubstr("\ngit bisect start '--first-parent' '" +
                                                 history_.tip + "' '" + history_.root + "'\n"));
 }
