@@ -100,26 +100,32 @@ bool literal_header_text(std::string_view text) {
   return ascii_printable(text) && text.find("=?") == std::string_view::npos;
 }
 
-// Folds "Name: value" at spaces so that lines stay within 78 columns where the words allow.
-std::string fold(std::string_view name, std::string_view value) {
-  std::string out;
-  std::string line = std::string(name) + ":";
-  bool first = true;
+// Appends the words of `text` to `line`, each after a space, first moving `line` to `out` (a
+// folded header line) where the next word would take it past 78 columns. While `fresh` (nothing
+// on `line` yet but the header's name), the first word stays on it whatever its length.
+void fold_words(std::string& out, std::string& line, std::string_view text, bool fresh) {
   size_t start = 0;
-  while (start <= value.size()) {
-    size_t end = value.find(' ', start);
-    if (end == std::string_view::npos) end = value.size();
-    const std::string_view word = value.substr(start, end - start);
+  while (start <= text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view word = text.substr(start, end - start);
     start = end + 1;
     if (word.empty()) continue;
-    if (!first && line.size() + 1 + word.size() > kHeaderColumns) {
+    if (!fresh && line.size() + 1 + word.size() > kHeaderColumns) {
       out += line + "\n";
       line.clear();
     }
     line += ' ';
     line.append(word);
-    first = false;
+    fresh = false;
   }
+}
+
+// Folds "Name: value" at spaces so that lines stay within 78 columns where the words allow.
+std::string fold(std::string_view name, std::string_view value) {
+  std::string out;
+  std::string line = std::string(name) + ":";
+  fold_words(out, line, value, /*fresh=*/true);
   return out + line + "\n";
 }
 
@@ -1034,21 +1040,7 @@ std::string address_header(std::string_view name, const std::vector<std::string>
     if (1 + unit.size() <= kHeaderColumns) {
       line += ' ' + unit;
     } else {
-      // Its words one by one, as fold() does.
-      size_t start = 0;
-      while (start <= unit.size()) {
-        size_t end = unit.find(' ', start);
-        if (end == std::string::npos) end = unit.size();
-        const std::string_view word = std::string_view(unit).substr(start, end - start);
-        start = end + 1;
-        if (word.empty()) continue;
-        if (!line.empty() && line.size() + 1 + word.size() > kHeaderColumns) {
-          out += line + "\n";
-          line.clear();
-        }
-        line += ' ';
-        line.append(word);
-      }
+      fold_words(out, line, unit, /*fresh=*/empty || line.empty());  // its words one by one
     }
     empty = false;
   }
