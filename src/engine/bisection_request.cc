@@ -36,25 +36,21 @@ base::Status check_program(std::string_view what, const std::vector<std::string>
 
 // A relative test program with a slash is looked up in each commit's checkout. Without a build
 // command nothing can make it there, so one that neither end's tree has would leave every run
-// "not found" and the bisection paused for good (its command cannot change): refused now.
-base::Status check_checkout_program(const git::Repository& repo, const config::Config& config,
-                                    const store::BisectionSpec& spec) {
-  const std::vector<std::string>& argv = config.test.command;
-  if (argv.empty() || !config.build.command.empty() ||
-      argv.front().find('/') == std::string::npos || argv.front().front() == '/') {
-    return {};
-  }
+// "not found" and the bisection paused for good (its command cannot change): refused now. So is
+// a guest's relative reproducer.program, which would make every commit a skip.
+base::Status check_checkout_path(const git::Repository& repo, const store::BisectionSpec& spec,
+                                 std::string_view what, const std::string& program) {
   // "." and empty components go; a ".." is left to the runs, since what it climbs out of may be
   // a symbolic link in the tree ("link/../run.sh"), as is a path that names a directory.
   std::string path;
-  for (const auto& component : std::filesystem::path(argv.front())) {
+  for (const auto& component : std::filesystem::path(program)) {
     const std::string name = component.native();
     if (name == "..") return {};
     if (name.empty() || name == "." || name == "/") continue;
     if (!path.empty()) path += '/';
     path += name;
   }
-  if (path.empty() || argv.front().back() == '/') {
+  if (path.empty() || program.back() == '/') {
     return {};
   }
   std::vector<std::string> ends = spec.good_shas;
@@ -66,13 +62,13 @@ base::Status check_checkout_program(const git::Repository& repo, const config::C
     }
   }
   std::error_code error;
-  const std::filesystem::path here = std::filesystem::absolute(argv.front(), error);
+  const std::filesystem::path here = std::filesystem::absolute(program, error);
   const bool in_current_dir = !error && std::filesystem::exists(here, error);
   return base::make_error(
       ErrorCode::kNotFound,
-      "test command '{}': a relative path is looked up in each commit's checkout, and neither "
-      "--bad '{}' nor {} has {} (there is no build.command to make it); {}",
-      argv.front(), spec.bad_ref,
+      "{} '{}': a relative path is looked up in each commit's checkout, and neither --bad '{}' "
+      "nor {} has {} (there is no build.command to make it); {}",
+      what, program, spec.bad_ref,
       spec.good_refs.size() == 1 ? fmt::format("--good '{}'", spec.good_refs.front())
                                  : std::string("any --good"),
       path,
@@ -80,6 +76,26 @@ base::Status check_checkout_program(const git::Repository& repo, const config::C
           ? fmt::format("for the one in the current directory, give its absolute path '{}'",
                         here.lexically_normal().native())
           : "it is not in the current directory either");
+}
+
+// The test command's program with a slash, and a guest's reproducer.program, when relative.
+base::Status check_checkout_program(const git::Repository& repo, const config::Config& config,
+                                    const store::BisectionSpec& spec) {
+  if (!config.build.command.empty()) {
+    return {};
+  }
+  const std::vector<std::string>& argv = config.test.command;
+  if (!argv.empty() && argv.front().find('/') != std::string::npos && argv.front().front() != '/') {
+    FB_TRY(check_checkout_path(repo, spec, "test command", argv.front()));
+  }
+  // reproducer.program: "bundled:NAME", an absolute host path, or any other path the checkout's.
+  if (config.reproducer && !config.xfstests) {
+    const std::string& program = config.reproducer->program;
+    if (!program.empty() && program.front() != '/' && !program.starts_with("bundled:")) {
+      FB_TRY(check_checkout_path(repo, spec, "reproducer.program", program));
+    }
+  }
+  return {};
 }
 
 // range.find_fix turns the range around: bad is the older commit (the test fails there) and the

@@ -318,6 +318,31 @@ TEST_F(BisectRequestTest, RefusesARelativeTestProgramThatNoCommitOfTheRangeHas) 
   EXPECT_THAT(swapped.error().message(), HasSubstr("swapped?"));
 }
 
+// A guest's relative reproducer.program is the checkout's too: one no end of the range has would
+// make every commit a skip.
+TEST_F(BisectRequestTest, RefusesARelativeReproducerThatNoCommitOfTheRangeHas) {
+  auto guest = config::parse_config(
+      "[qemu]\nkernel = \"/boot/vmlinuz\"\naccel = \"tcg\"\n"
+      "[reproducer]\nprogram = \"tools/repro.sh\"\n",
+      "guest.toml");
+  ASSERT_TRUE(guest.has_value()) << guest.error().message();
+  BisectRequest r = request({history_.root}, history_.tip);
+  r.config = *guest;
+  auto spec = prepare_bisection(r);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_THAT(spec.error().message(),
+              HasSubstr("reproducer.program 'tools/repro.sh': a relative path is looked up in "
+                        "each commit's checkout, and neither --bad"));
+  // The bundled checker and a host path are no checkout paths.
+  for (const char* program : {"bundled:dio-check", "/bin/true"}) {
+    r.config.reproducer->program = program;
+    spec = prepare_bisection(r);
+    if (!spec) {
+      EXPECT_THAT(spec.error().message(), Not(HasSubstr("reproducer.program '"))) << program;
+    }
+  }
+}
+
 TEST_F(BisectRequestTest, ANoOutputTimeoutIsForAReproducerNotForXfstests) {
   // The guest init watches a reproducer's output (qemu/guest/init), not ./check's.
   const std::string guest =
