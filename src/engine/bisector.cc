@@ -1551,9 +1551,7 @@ class Session {
     }
     result["runs"] = bisection_runs_;
     result["evidence_runs"] = evidence_.used_runs;
-    uint64_t evidence_failures = 0;
-    for (const model::CommitEvidence& commit : evidence_.commits) evidence_failures += commit.fails;
-    result["evidence_failures"] = evidence_failures;
+    result["evidence_failures"] = evidence_.failures();
     result["builds"] = builds_;
     result["candidates"] = candidates_.size();
     result["bad"] = bisection_.spec.bad_sha;

@@ -88,6 +88,14 @@ struct Evidence {
   // crash that does not count).
   std::vector<uint32_t> unjudged_runs;
   uint64_t used_runs = 0;  // runs that became a pass or a failure
+
+  // Of used_runs, those that became a failure: until one has, every rate and culprit
+  // probability is the prior's.
+  uint64_t failures() const {
+    uint64_t n = 0;
+    for (const model::CommitEvidence& commit : commits) n += commit.fails;
+    return n;
+  }
 };
 
 // Whether a run with this outcome that is not evidence counts toward unjudged_make_a_skip: a hang

@@ -1131,15 +1131,10 @@ class Collector {
     for (const store::RunRecord& run : identity_runs_) {
       if (run.bisection_id != id_ && candidate_shas.count(run.sha) > 0) ++reused;
     }
-    uint64_t evidence_failures = 0;
-    if (posterior_) {
-      for (const model::CommitEvidence& commit : evidence_.commits)
-        evidence_failures += commit.fails;
-    }
     return json{{"runs", own_runs_.size()},
                 {"reused_runs", reused},
                 {"evidence_runs", posterior_ ? evidence_.used_runs : 0},
-                {"evidence_failures", evidence_failures},
+                {"evidence_failures", posterior_ ? evidence_.failures() : 0},
                 {"builds", builds},
                 {"failed_builds", failed_builds},
                 {"boots", boots.size()},
