@@ -1,6 +1,7 @@
 #include "report/email.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -752,22 +753,32 @@ void parameters(Body& body, const json& report, bool config_attached) {
     }
     if (count(totals, "boots") > 0) spent += fmt::format(" in {} boots", count(totals, "boots"));
     if (count(totals, "builds") > 0) {
-      spent += fmt::format(", {} builds", count(totals, "builds"));
+      spent += fmt::format(", {} build{}", count(totals, "builds"),
+                           count(totals, "builds") == 1 ? "" : "s");
+      std::vector<std::string> kinds;
       if (count(totals, "failed_builds") > 0) {
-        spent += fmt::format(" ({} failed)", count(totals, "failed_builds"));
+        kinds.push_back(fmt::format("{} failed", count(totals, "failed_builds")));
       }
+      if (count(totals, "cached_builds") > 0) {
+        kinds.push_back(fmt::format("{} from the artifact cache", count(totals, "cached_builds")));
+      }
+      if (!kinds.empty()) spent += " (" + fmt::format("{}", fmt::join(kinds, ", ")) + ")";
     }
     spent += fmt::format(", {} in all", duration(static_cast<int64_t>(num(totals, "wall_ms"))));
     std::vector<std::string> parts;
     if (num(totals, "build_ms") > 0) {
       parts.push_back(duration(static_cast<int64_t>(num(totals, "build_ms"))) + " building");
     }
+    // Under TCG a boot takes longer than a run; without this the rest of the time is unexplained.
+    if (num(totals, "setup_ms") >= 1000) {
+      parts.push_back(
+          duration(static_cast<int64_t>(num(totals, "setup_ms"))) +
+          (count(totals, "boots") > 0 ? " booting and setting up" : " setting up runs"));
+    }
     if (num(totals, "run_ms") > 0) {
       parts.push_back(duration(static_cast<int64_t>(num(totals, "run_ms"))) + " running");
     }
-    if (!parts.empty()) {
-      spent += " (" + parts[0] + (parts.size() > 1 ? ", " + parts[1] : "") + ")";
-    }
+    if (!parts.empty()) spent += " (" + fmt::format("{}", fmt::join(parts, ", ")) + ")";
     if (num(totals, "cost") > 0) spent += fmt::format("; planner cost {:.4g}", num(totals, "cost"));
     body.field("spent", spent);
   }

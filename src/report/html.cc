@@ -838,15 +838,23 @@ void append_summary(std::string& out, const json& report, const json* result) {
 
 void append_totals(std::string& out, const json* totals) {
   const auto ms = [&](const char* key) { return number_of(member(totals, key)); };
+  const auto cached_builds = count_of(member(totals, "cached_builds"));
+  const std::string cached =
+      cached_builds.value_or(0) > 0
+          ? fmt::format(" ({} from the artifact cache)", display_count(cached_builds))
+          : "";
+  // Booting guests and making scratch filesystems; absent from reports made before it was kept.
+  const std::string setup =
+      ms("setup_ms") ? "<dt>Boot and setup time</dt><dd>" + duration(ms("setup_ms")) + "</dd>" : "";
   fmt::format_to(std::back_inserter(out),
                  "<section id=\"totals\"><h2>Totals</h2><dl class=\"kv\">\n"
                  "<dt>Runs</dt><dd>{}</dd><dt>Builds</dt><dd>{}</dd><dt>Boots</dt><dd>{}</dd>\n"
                  "<dt>Wall time</dt><dd>{}</dd><dt>Build time</dt><dd>{}</dd>"
-                 "<dt>Run time</dt><dd>{}</dd>\n</dl></section>\n",
+                 "{}<dt>Run time</dt><dd>{}</dd>\n</dl></section>\n",
                  display_count(count_of(member(totals, "runs"))),
-                 display_count(count_of(member(totals, "builds"))),
+                 display_count(count_of(member(totals, "builds"))) + cached,
                  display_count(count_of(member(totals, "boots"))), duration(ms("wall_ms")),
-                 duration(ms("build_ms")), duration(ms("run_ms")));
+                 duration(ms("build_ms")), setup, duration(ms("run_ms")));
 }
 
 void append_commit_table(std::string& out, const std::vector<Commit>& commits) {

@@ -1111,8 +1111,8 @@ class Collector {
       if (run.boot_id) boots.insert(*run.boot_id);
       run_ms += run.duration_ms;
     }
-    uint64_t builds = 0, failed_builds = 0;
-    int64_t build_ms = 0, wall_ms = 0;
+    uint64_t builds = 0, failed_builds = 0, cached_builds = 0;
+    int64_t build_ms = 0, wall_ms = 0, setup_ms = 0;
     double cost = 0;
     for (const store::Event& event : events_) {
       const json data = parse_or_null(event.data_json);
@@ -1120,7 +1120,13 @@ class Collector {
       if (event.kind == engine::kEventBuild) {
         ++builds;
         failed_builds += string_or(data, "status") != "ok" ? 1 : 0;
+        // A kernel image found in the artifact cache was configured, not compiled.
+        cached_builds += string_or(data, "status") == "ok" && string_or(data, "detail") == "cached";
         build_ms += static_cast<int64_t>(number_or(data, "duration_ms", 0));
+      } else if (event.kind == engine::kEventBatch) {
+        // A batch's time outside its runs: booting guests, making scratch filesystems, checkouts.
+        setup_ms += std::max<int64_t>(0, static_cast<int64_t>(number_or(data, "wall_ms", 0)) -
+                                             static_cast<int64_t>(number_or(data, "run_ms", 0)));
       } else if (event.kind == engine::kEventPlan) {
         cost += number_or(data, "cost", 0);
       }
@@ -1137,10 +1143,12 @@ class Collector {
                 {"evidence_failures", posterior_ ? evidence_.failures() : 0},
                 {"builds", builds},
                 {"failed_builds", failed_builds},
+                {"cached_builds", cached_builds},
                 {"boots", boots.size()},
                 {"wall_ms", wall_ms},
                 {"build_ms", build_ms},
                 {"run_ms", run_ms},
+                {"setup_ms", setup_ms},
                 {"cost", cost}};
   }
 

@@ -1220,6 +1220,43 @@ TEST_F(ReportTest, AStoredPlanEventOfAnotherShapeStillGivesAReport) {
   EXPECT_NO_THROW((void)render_email(*document));
 }
 
+TEST_F(ReportTest, TotalsSayWhichBuildsCameFromTheCacheAndWhereTheTimeOutsideTheRunsWent) {
+  const auto add = [&](std::string_view kind, const json& data) {
+    store::Event event;
+    event.bisection_id = found_;
+    event.at_ms = kStartMs + 7200000;
+    event.kind = std::string(kind);
+    event.message = std::string(kind);
+    event.data_json = data.dump();
+    ASSERT_TRUE(store_->append_event(event));
+  };
+  add(engine::kEventBuild, {{"sha", history_.tip}, {"status", "ok"}, {"duration_ms", 540000}});
+  add(engine::kEventBuild,
+      {{"sha", history_.root}, {"status", "ok"}, {"duration_ms", 3000}, {"detail", "cached"}});
+  add(engine::kEventBuild, {{"sha", history_.planted_sha()},
+                            {"status", "failed"},
+                            {"duration_ms", 60000},
+                            {"detail", "cached"}});
+  // Two batches, 100 s and 20 s outside their runs; one whose runs outlast it counts as none.
+  add(engine::kEventBatch, {{"runs", 16}, {"run_ms", 40000}, {"wall_ms", 140000}});
+  add(engine::kEventBatch, {{"runs", 4}, {"run_ms", 10000}, {"wall_ms", 30000}});
+  add(engine::kEventBatch, {{"runs", 1}, {"run_ms", 9000}, {"wall_ms", 8000}});
+  const json doc = report(found_);
+  const json& totals = doc["totals"];
+  EXPECT_EQ(totals["builds"], 3);
+  EXPECT_EQ(totals["failed_builds"], 1);
+  EXPECT_EQ(totals["cached_builds"], 1) << "a failed build is not an image from the cache";
+  EXPECT_EQ(totals["build_ms"], 603000);
+  EXPECT_EQ(totals["setup_ms"], 120000);
+  // The "spent:" field as one line, its folds undone.
+  std::string email = render_email(doc);
+  for (size_t at; (at = email.find("\n              ")) != std::string::npos;) {
+    email.replace(at, 15, " ");
+  }
+  EXPECT_THAT(email, HasSubstr("3 builds (1 failed, 1 from the artifact cache)"));
+  EXPECT_THAT(email, HasSubstr("2m 00s booting and setting up, 4m 03s running"));
+}
+
 TEST_F(ReportTest, AnUnknownBisectionIsNotFound) {
   auto document = build_report(*store_, 42);
   ASSERT_FALSE(document.has_value());
