@@ -246,8 +246,33 @@ std::string command_line(const json& argv) {
 
 // "2023-11-14T22:13:20+01:00" as git's "2023-11-14 22:13:20 +0100".
 std::string git_date(const std::string& iso) {
-  if (iso.size() != 25 || iso[10] != 'T' || iso[22] != ':') return one_line(iso, 40);
-  return iso.substr(0, 10) + " " + iso.substr(11, 8) + " " + iso.substr(19, 3) + iso.substr(23, 2);
+  // git show's default form, "Tue Nov 14 22:40:20 2023 +0000", in the author's own time zone.
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto digits = [&](size_t at, size_t count) {
+    int value = 0;
+    for (size_t i = at; i < at + count; ++i) {
+      if (iso[i] < '0' || iso[i] > '9') return -1;
+      value = value * 10 + (iso[i] - '0');
+    }
+    return value;
+  };
+  if (iso.size() != 25 || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || iso[13] != ':' ||
+      iso[16] != ':' || (iso[19] != '+' && iso[19] != '-') || iso[22] != ':') {
+    return one_line(iso, 40);
+  }
+  const int year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (year < 0 || digits(11, 2) < 0 || digits(14, 2) < 0 || digits(17, 2) < 0 ||
+      digits(20, 2) < 0 || digits(23, 2) < 0 || !date.ok()) {
+    return one_line(iso, 40);
+  }
+  const std::chrono::weekday weekday{std::chrono::sys_days(date)};
+  return fmt::format("{} {} {} {} {} {}{}", kDays[weekday.c_encoding()], kMonths[month - 1], day,
+                     iso.substr(11, 8), iso.substr(0, 4), iso.substr(19, 3), iso.substr(23, 2));
 }
 
 // A time as report.cc's iso_utc writes it ("2024-01-01T00:00:00Z"); nullopt for anything else.

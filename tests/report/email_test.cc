@@ -403,12 +403,27 @@ TEST(RenderEmail, AddressesTheAuthorAndCcsTheSignersOnce) {
   EXPECT_THAT(headers, HasSubstr("Content-Type: text/plain; charset=utf-8\n"));
   EXPECT_THAT(body, HasSubstr("commit cccccccccccccccccccccccccccccccccccccccc\n"
                               "Author: A U Thor <author@example.com>\n"
-                              "Date:   2023-11-14 23:13:20 +0100\n"));
+                              "Date:   Tue Nov 14 23:13:20 2023 +0100\n"));
   EXPECT_THAT(body, HasSubstr("Confidence: almost certain (99.3%)"));
   EXPECT_THAT(body, HasSubstr("Reported-by: flakebisect <flakebisect@localhost>\n"));
   EXPECT_THAT(body, HasSubstr("Fixes: cccccccccccc (\"ext4: planted regression\")\n"));
   EXPECT_THAT(body, HasSubstr("RIP: 0010:ext4_dio_write_iter+0x1a/0x30"));
   EXPECT_THAT(body, HasSubstr("   1:02:03  bbbbbbbbbbbb"));
+}
+
+TEST(RenderEmail, TheCommitDateIsInGitShowsFormInTheAuthorsZone) {
+  const auto date_line = [](const std::string& date) {
+    json report = sample_report();
+    report["result"]["culprit"]["date"] = date;
+    const std::string body = render_email(report);
+    const size_t at = body.find("Date:   ");
+    return at == std::string::npos ? std::string() : body.substr(at, body.find('\n', at) - at);
+  };
+  EXPECT_EQ(date_line("2024-02-29T01:02:03-07:00"), "Date:   Thu Feb 29 01:02:03 2024 -0700");
+  EXPECT_EQ(date_line("2005-04-07T15:13:13+05:30"), "Date:   Thu Apr 7 15:13:13 2005 +0530");
+  // A date of another shape, or no such day, is shown as it was stored.
+  EXPECT_EQ(date_line("2023-02-29T01:02:03+00:00"), "Date:   2023-02-29T01:02:03+00:00");
+  EXPECT_EQ(date_line("2023-11-14 22:40:20"), "Date:   2023-11-14 22:40:20");
 }
 
 TEST(RenderEmail, TheSubjectNamesTreeBranchTestAndTargetAsKernelCIDoes) {
