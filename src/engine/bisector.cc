@@ -552,7 +552,8 @@ class Session {
             return finish(
                 BisectionState::kNotReproduced, posterior,
                 fmt::format("the bad commit cannot be tested: {} of its {} run{} neither passed "
-                            "nor failed (hangs, or crashes that test.failure_outcomes leaves out)",
+                            "nor failed (hangs, crashes that test.failure_outcomes leaves out, "
+                            "or boots whose kernel crashed before the test)",
                             unjudged, evidence_.recorded_runs[batch.commit],
                             evidence_.recorded_runs[batch.commit] == 1 ? "" : "s"));
           }
@@ -943,7 +944,7 @@ class Session {
         evidence.skipped = true;
         break;
       case Observation::kNone:
-        if (counts_as_unjudged(outcome.outcome) &&
+        if (counts_as_unjudged(outcome.outcome, outcome.crash_titles) &&
             unjudged_make_a_skip(++evidence_.unjudged_runs[x], evidence.passes + evidence.fails,
                                  x == dag_->bad())) {
           // Always hanging (a kernel that never reaches the test), or always another crash: the
@@ -988,7 +989,9 @@ class Session {
     ++bisection_runs_;
     spdlog::debug("bisection {}: run {} at {}: {}", id_, index, short_sha(record.sha),
                   store::to_string(outcome.outcome));
-    if (outcome.outcome == store::RunOutcome::kInfra) {
+    // An infra run with crash titles is the commit's own kernel not booting (evidence.h): it
+    // counts toward skipping the commit, not toward blaming the host.
+    if (outcome.outcome == store::RunOutcome::kInfra && outcome.crash_titles.empty()) {
       if (++infra_streak_ >= kMaxInfraStreak) {
         return base::make_error(ErrorCode::kFailed,
                                 "{} runs in a row failed for reasons outside the test (infra); "

@@ -11,8 +11,9 @@
 //   infra, interrupted            not evidence
 //   a failed or skipped build     the commit is a skip
 //   unjudged runs piling up       the commit is a skip: kUnjudgedPerJudged runs that are not
-//                                 evidence (a hang or a crash that does not count; not a plain
-//                                 failure left out, infra or an interrupted run) for
+//                                 evidence (a hang, a crash that does not count, or a boot of
+//                                 the commit's own kernel that crashed before the test; not a
+//                                 plain failure left out, other infra or an interrupted run) for
 //                                 each pass or failure plus one (at least kMinUnjudged), as a
 //                                 commit whose kernel never reaches the test hangs every time;
 //                                 without this rule the
@@ -98,10 +99,12 @@ struct Evidence {
   }
 };
 
-// Whether a run with this outcome that is not evidence counts toward unjudged_make_a_skip: a hang
-// or a crash the policy leaves out (another signature), not a plain failure it leaves out (the
-// test ran to its end), infra or an interrupted run.
-bool counts_as_unjudged(store::RunOutcome outcome);
+// Whether a run that is not evidence counts toward unjudged_make_a_skip: a hang or a crash the
+// policy leaves out (another signature), and an infra run with crash titles, which the runner
+// gives only when a kernel built from the commit crashed before the guest was ready
+// (run/qemu_runner.cc: the commit's kernel does not boot); not a plain failure the policy leaves
+// out (the test ran to its end), other infra or an interrupted run.
+bool counts_as_unjudged(store::RunOutcome outcome, const std::vector<std::string>& crash_titles);
 
 // Sums `runs` (rows of one test identity) per candidate; rows at other commits are ignored.
 // build_failed[x]: the commit's tree has a failed or skipped build under the bisection's build key.

@@ -1047,19 +1047,33 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   // included), a kernel report there makes the run a crash, else `otherwise`. Outside a run
   // (before the guest was ready, between runs) no reproducer ran and no scratch filesystem was
   // mounted, so a report is not a crash the reproducer found: the boot ends as infra, with the
-  // report's title in the detail (callers pass infra as `otherwise` there too).
+  // report's title in the detail (callers pass infra as `otherwise` there too). A kernel built
+  // from the commit that crashes before the guest is ready is the commit's, though: it does not
+  // boot, as git bisect, ktest and syzbot would skip it. That infra run keeps the reports'
+  // titles, which makes it count toward skipping the commit (engine/evidence.h) instead of toward
+  // pausing for the host's sake.
   const auto end_abnormally = [&](const std::string& console, store::RunOutcome otherwise,
                                   const std::string& why) {
     const bool in_run = boot.ready && boot.current.has_value();
+    const bool commits_kernel_did_not_boot = !boot.ready && options_.qemu.kernel.empty();
     RunResult result;
     if (const std::vector<CrashReport> reports = find_crash_reports(console); !reports.empty()) {
       const CrashReport& crash = reports.front();
       result.outcome = in_run ? store::RunOutcome::kCrash : store::RunOutcome::kInfra;
       if (in_run) {
         result.signature = crash.title;
+      }
+      if (in_run || commits_kernel_did_not_boot) {
         result.crash_titles = titles_of(reports);
       }
-      result.detail = why + (in_run ? "\n" : "; kernel: " + crash.title + "\n") + crash.excerpt;
+      result.detail = why +
+                      (in_run ? "\n"
+                       : commits_kernel_did_not_boot
+                           ? "; the kernel built from the commit crashed while booting (it counts "
+                             "toward skipping the commit): " +
+                                 crash.title + "\n"
+                           : "; kernel: " + crash.title + "\n") +
+                      crash.excerpt;
     } else {
       result.outcome = otherwise;
       result.detail = why + "\n" + console_tail(console, 40, 4096);

@@ -261,6 +261,41 @@ TEST_F(BisectorTest, ACommitThatAlwaysHangsBecomesASkip) {
   }
 }
 
+// A kernel built from the commit that panics while booting: the runner records infra with the
+// kernel's titles (run/qemu_runner.cc). That is the commit's, so it becomes a skip as a hang
+// would; before, five such runs in a row paused the bisection as the host's fault, and every resume
+// chose the same commit and paused again.
+TEST_F(BisectorTest, ACommitWhoseKernelDoesNotBootBecomesASkipNotAPause) {
+  make(sized(60, 3));
+  std::set<std::string> broken;
+  const FakeRunner::Fn flaky = FakeRunner::flaky(bad_, 50);
+  runner_.fn = [&](const build::CommitCheckout& checkout,
+                   uint32_t index) -> base::Result<run::RunResult> {
+    if (broken.size() < 2 && checkout.sha != history_.tip &&
+        checkout.sha != history_.planted_sha()) {
+      broken.insert(checkout.sha);
+    }
+    if (broken.count(checkout.sha) > 0) {
+      run::RunResult outcome;
+      outcome.outcome = store::RunOutcome::kInfra;
+      outcome.crash_titles = {"Kernel panic - not syncing: Attempted to kill init!"};
+      outcome.detail = "QEMU ended (exit 0) before the guest was ready";
+      return outcome;
+    }
+    return flaky(checkout, index);
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+  ASSERT_EQ(broken.size(), 2U);
+  for (const std::string& sha : broken) {
+    EXPECT_EQ(std::count_if(runner_.calls.begin(), runner_.calls.end(),
+                            [&](const RunCall& call) { return call.sha == sha; }),
+              static_cast<long>(engine::kMinUnjudged))
+        << sha;
+  }
+}
+
 TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
   make(sized(30, 3));
   runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
@@ -273,7 +308,8 @@ TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
   EXPECT_EQ(runner_.calls.size(), engine::kMinUnjudgedAtBad);
   EXPECT_EQ(result_of(store_, id)["reason"].get<std::string>(),
             fmt::format("the bad commit cannot be tested: {0} of its {0} runs neither passed nor "
-                        "failed (hangs, or crashes that test.failure_outcomes leaves out)",
+                        "failed (hangs, crashes that test.failure_outcomes leaves out, or boots "
+                        "whose kernel crashed before the test)",
                         engine::kMinUnjudgedAtBad));
 }
 

@@ -127,6 +127,34 @@ TEST(GatherEvidence, AFailedBuildMakesTheCommitASkip) {
   EXPECT_TRUE(e.commits[1].skipped);
 }
 
+// The runner keeps crash titles on an infra run only when the commit's own kernel crashed while
+// booting: those count toward a skip; the host's infra (no titles) never does.
+TEST(GatherEvidence, BootsWhoseOwnKernelCrashedCountTowardASkipOtherInfraDoesNot) {
+  const std::unordered_map<std::string, model::CommitIndex> index_of = {
+      {"panics", 0}, {"host", 1}, {"bad", 2}};
+  std::vector<store::RunRecord> runs;
+  for (int i = 0; i < 8; ++i) {
+    store::RunRecord panic;
+    panic.sha = "panics";
+    panic.outcome = RunOutcome::kInfra;
+    panic.crash_titles = {"Kernel panic - not syncing: VFS: Unable to mount root fs"};
+    runs.push_back(panic);
+    store::RunRecord host;
+    host.sha = "host";
+    host.outcome = RunOutcome::kInfra;
+    runs.push_back(host);
+  }
+  const Evidence e =
+      gather_evidence(runs, index_of, std::vector<bool>(3, false), policy({"fail", "crash"}), 2);
+  EXPECT_TRUE(e.commits[0].skipped);
+  EXPECT_FALSE(e.commits[1].skipped);
+  EXPECT_EQ(e.unjudged_runs, (std::vector<uint32_t>{8, 0, 0}));
+  EXPECT_EQ(e.used_runs, 0U);
+  EXPECT_TRUE(counts_as_unjudged(RunOutcome::kInfra, {"BUG: kernel NULL pointer dereference"}));
+  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInfra, {}));
+  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInterrupted, {"BUG: x"}));
+}
+
 // A commit whose kernel never reaches the test hangs every time: with hang not counted it teaches
 // nothing, and without the rule the planner would run it for ever.
 TEST(GatherEvidence, UnjudgedRunsPilingUpMakeTheCommitASkip) {
