@@ -1599,8 +1599,12 @@ class Session {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
+  // Also when this session never opened it: a resumed bisection that ends on runs another
+  // bisection of the test recorded meanwhile, or right after a crash that followed its last run,
+  // checks nothing out, and its checkout (a kernel tree and its build directory) would stay with
+  // nothing left to remove it. Worktree::remove() leaves one another process holds.
   void remove_worktree() {
-    if (options_.keep_worktree || !worktree_) {
+    if (options_.keep_worktree) {
       return;
     }
     worktree_.reset();  // drops its lock before the directory goes

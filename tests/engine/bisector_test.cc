@@ -1233,6 +1233,32 @@ TEST_P(ResumeTest, AResumedBisectionRecordsTheSameRowsAndReachesTheSameResult) {
   EXPECT_EQ(result["credible_set"], reference_result["credible_set"]);
 }
 
+// A paused bisection that another bisection of the same test then decides: its resume ends on the
+// stored runs without checking anything out, and the checkout the first session made (a kernel
+// tree and its build directory, for a kernel) must still go. It used to stay, with nothing able
+// to remove it (cancel refuses an ended bisection).
+TEST_F(BisectorTest, AResumedBisectionThatEndsWithoutACheckoutStillRemovesTheOldOne) {
+  make(sized(40, 11));
+  const int64_t first = create_running(store_, history_, test_config());
+  const FakeRunner::Fn inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == 3) stop_ = true;
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  const std::filesystem::path checkout = worktree_path(options().worktree_root, first);
+  ASSERT_TRUE(std::filesystem::exists(checkout));
+  stop_ = false;
+  runner_.fn = inner;
+  const int64_t second = create_running(store_, history_, test_config());
+  ASSERT_EQ(run(second).value_or(BisectionState::kFailed), BisectionState::kFound);
+  const size_t calls = runner_.calls.size();
+  ASSERT_TRUE(store_.claim_bisection(first, ::getpid(), 3000).has_value());
+  ASSERT_EQ(run(first).value_or(BisectionState::kFailed), BisectionState::kFound);
+  EXPECT_EQ(runner_.calls.size(), calls) << "decided by the other bisection's runs";
+  EXPECT_FALSE(std::filesystem::exists(checkout));
+}
+
 INSTANTIATE_TEST_SUITE_P(StopPoints, ResumeTest,
                          ::testing::Combine(::testing::Values(1, 3, 6, 13),
                                             ::testing::Values(0, 4)));
