@@ -641,10 +641,13 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
                   : fmt::format(" loglevel={}", options_.qemu.console_loglevel);
   if (accel == "tcg") {
     // Emulated CPUs stall whenever the host is busy (a build beside it): at the kernel's default
-    // thresholds (soft lockup after 20 s, RCU stall after 21 s) a good commit then "crashes",
-    // a false failure. Longer thresholds still catch a real lockup, which never ends; the words
-    // come before qemu.append's, so the user's own values win.
-    append += " watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120";
+    // thresholds (soft lockup after 20 s, RCU stall after 21 s, a hung task after 120 s with a
+    // distribution's config) a good commit then "crashes", a false failure. Longer thresholds
+    // still catch a real lockup, which never ends; the words come before qemu.append's, so the
+    // user's own values win. The hung-task one is a sysctl (kernels from 5.8 read sysctl.* words;
+    // older ones ignore the word).
+    append += " watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 "
+              "sysctl.kernel.hung_task_timeout_secs=360";
   }
   for (const std::string& word : options_.qemu.append) {
     append += " " + word;

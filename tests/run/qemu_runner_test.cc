@@ -797,7 +797,8 @@ TEST_F(QemuRunnerTest, TcgGuestsGetLongerLockupThresholdsThatQemuAppendOverrides
   while (std::getline(in, line)) {
     if (line.starts_with("console=")) cmdline = line;
   }
-  EXPECT_THAT(cmdline, HasSubstr(" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 "));
+  EXPECT_THAT(cmdline, HasSubstr(" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 "
+                                 "sysctl.kernel.hung_task_timeout_secs=360 "));
   EXPECT_THAT(cmdline, EndsWith(" watchdog_thresh=30"));
 }
 
