@@ -20,7 +20,8 @@ packages=(
   python3 python3-jsonschema perl
 )
 if [ "${1:-}" = "--kernel" ]; then
-  packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils)
+  # dwarves: pahole, which a config with CONFIG_DEBUG_INFO_BTF (Debian's own) needs at the link
+  packages+=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils dwarves)
 fi
 
 missing=()

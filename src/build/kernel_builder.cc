@@ -86,7 +86,17 @@ std::optional<std::string> environment_problem(std::string_view output) {
           *header, line.substr(0, 160));
     }
   }
-  for (std::string_view tool : {"bison", "flex", "bc", "perl", "gcc", "cc", "ld", "openssl"}) {
+  // scripts/link-vmlinux.sh when the config asks for BTF (a distribution's config, as
+  // kernel.base, does): "BTF: .tmp_vmlinux.btf: pahole (pahole) is not available".
+  if (const size_t at = output.find(": pahole (");
+      at != std::string_view::npos &&
+      output.find("is not available", at) != std::string_view::npos) {
+    return std::string(
+        "the build needs pahole for the config's CONFIG_DEBUG_INFO_BTF (Debian's package dwarves; "
+        "scripts/install-deps.sh --kernel), then resume");
+  }
+  for (std::string_view tool : {"bison", "flex", "bc", "perl", "gcc", "cc", "ld", "openssl",
+                                "pahole", "xz", "zstd", "cpio"}) {
     for (std::string_view form : {": not found", ": command not found", ": No such file or directory"}) {
       const std::string needle = std::string(tool) + std::string(form);
       const size_t at = output.find(needle);

@@ -531,6 +531,17 @@ TEST_F(KernelBuilderTest, AFullDiskOrAMissingToolPausesInsteadOfSkipping) {
   ASSERT_FALSE(tool.has_value());
   EXPECT_THAT(tool.error().message(), HasSubstr("needs bison"));
 
+  // A distribution's config as kernel.base asks for BTF, which needs pahole at the link.
+  build_result_ = FakeProcessRunner::exited(
+      2,
+      "  LD      .tmp_vmlinux.btf\nBTF: .tmp_vmlinux.btf: pahole (pahole) is not available\n"
+      "Failed to generate BTF for vmlinux\nTry to disable CONFIG_DEBUG_INFO_BTF\n"
+      "make[1]: *** [Makefile:1236: vmlinux] Error 1\n");
+  auto btf = builder().build(checkout());
+  ASSERT_FALSE(btf.has_value()) << "the host lacks a tool, the commit is fine";
+  EXPECT_THAT(btf.error().message(), HasSubstr("needs pahole"));
+  EXPECT_THAT(btf.error().message(), HasSubstr("dwarves"));
+
   // A missing header in the commit's own sources is still the commit's problem.
   build_result_ = FakeProcessRunner::exited(
       2, "fs/ext4/inode.c:3:10: fatal error: linux/nope.h: No such file or directory\n");
