@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -48,6 +49,9 @@ using store::BisectionState;
 // Infra outcomes in a row after which the bisection pauses: the test environment is broken, and
 // spending the run budget on it would only hide that.
 constexpr uint32_t kMaxInfraStreak = 5;
+// How long a finished run waits for a store another process keeps locked (store_while_busy).
+constexpr std::chrono::seconds kStoreBusyPatience{600};
+constexpr std::chrono::milliseconds kStoreBusyRetry{1000};
 // Entries of the credible set written into a result (the full set can be the whole range).
 constexpr size_t kMaxCredibleSetEntries = 50;
 // Conflicting paths of the revert check written into a result (the report shows as many).
@@ -695,6 +699,37 @@ class Session {
            (options_.also_stop != nullptr && options_.also_stop->load());
   }
 
+  // A finished run is worth more than the store's busy timeout (5 s): another process may hold
+  // the write lock for longer (sqlite3 at a prompt, a backup, a report of a large store). Tries
+  // again every kStoreBusyRetry while the store is busy, saying so once, until it frees, this
+  // process is asked to stop, or kStoreBusyPatience has passed; then the error names what was not
+  // stored.
+  template <typename Attempt>
+  auto store_while_busy(const std::string& what, Attempt attempt) -> decltype(attempt()) {
+    const auto started = std::chrono::steady_clock::now();
+    bool warned = false;
+    while (true) {
+      auto result = attempt();
+      if (result || result.error().code() != ErrorCode::kBusy) {
+        return result;
+      }
+      const auto waited = std::chrono::steady_clock::now() - started;
+      if (stopped() || waited >= kStoreBusyPatience) {
+        return std::move(result).error().context(
+            fmt::format("{} not stored after waiting {} s", what,
+                        std::chrono::duration_cast<std::chrono::seconds>(waited).count()));
+      }
+      if (!warned) {
+        spdlog::warn("bisection {}: {}; waiting for it (up to {} min) to store {}", id_,
+                     result.error().message(),
+                     std::chrono::duration_cast<std::chrono::minutes>(kStoreBusyPatience).count(),
+                     what);
+        warned = true;
+      }
+      std::this_thread::sleep_for(kStoreBusyRetry);
+    }
+  }
+
   // Pauses the bisection if it is still ours; false, with nothing written, if it is not.
   base::Result<bool> pause(const std::string& reason) {
     FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
@@ -983,7 +1018,8 @@ class Session {
     record.console_path = outcome.console_path;
     record.console_sha256 = outcome.console_sha256;
     record.created_at_ms = now_ms();
-    FB_TRY(store_.record_run(record));
+    FB_TRY(store_while_busy(fmt::format("run {} at {}", index, short_sha(record.sha)),
+                            [&] { return store_.record_run(record); }));
     base::failpoint(base::kFailpointAfterRunCommit);
 
     ++bisection_runs_;

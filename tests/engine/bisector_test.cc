@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <map>
 #include <regex>
+#include <thread>
 #include <tuple>
 
 #include "base/clock.h"
@@ -1187,6 +1189,41 @@ TEST_F(BisectorTest, CommandExecutorsRunTheConfiguredArgvInTheWorktreeWithItsEnv
     }
   }
   EXPECT_TRUE(built);
+}
+
+// Another process holding the store's write lock past its busy timeout (sqlite3 at a prompt, a
+// backup) while a run finishes: the run waits for the store instead of being dropped with an error
+// that paused the bisection.
+TEST_F(BisectorTest, AFinishedRunWaitsForAStoreAnotherProcessKeepsLocked) {
+  make(sized(30, 7));
+  const std::string path = (dir_ / "locked.db").native();
+  store::OpenMode mode;
+  mode.create_if_missing = true;
+  mode.busy_timeout_ms = 50;
+  auto opened = store::Store::open(path, mode);
+  ASSERT_TRUE(opened.has_value()) << opened.error().message();
+  store::Store& store = *opened;
+  const int64_t id = create_running(store, history_, test_config());
+  std::thread holder;
+  const FakeRunner::Fn inner = FakeRunner::flaky(bad_, 30);
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    if (runner_.calls.size() == 3) {
+      std::promise<void> locked;
+      holder = std::thread([&path, &locked] {
+        auto other = store::Store::open(path);
+        auto txn = other ? other->begin_write() : base::Result<store::Transaction>(other.error());
+        locked.set_value();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        if (txn) (void)txn->commit();
+      });
+      locked.get_future().wait();
+    }
+    return inner(checkout, index);
+  };
+  ASSERT_EQ(run(id, &store).value_or(BisectionState::kFailed), BisectionState::kFound);
+  holder.join();
+  EXPECT_EQ(rows_of(store, id).size(), runner_.calls.size()) << "no finished run was dropped";
+  EXPECT_EQ(result_of(store, id)["culprit"]["sha"], history_.planted_sha());
 }
 
 // ---- resume ----------------------------------------------------------------------------------
