@@ -117,6 +117,12 @@ base::Result<std::string> store_path(const GlobalOptions& global) {
   }
   const char* env = std::getenv("FLAKEBISECT_DB");
   if (env != nullptr && env[0] != '\0') {
+    if (std::string_view(env) == ":memory:") {
+      return base::make_error(base::ErrorCode::kInvalidInput,
+                              "$FLAKEBISECT_DB is ':memory:', SQLite's in-memory database, which "
+                              "would lose the bisection when the command exits; a store is a file "
+                              "(for one of that name, './:memory:')");
+    }
     return std::string(env);
   }
   FB_ASSIGN_OR_RETURN(std::string home, base::data_home());

@@ -72,6 +72,18 @@ const CLI::Validator kCount(
 const CLI::Validator kNonEmpty(
     [](std::string& text) -> std::string { return text.empty() ? "must not be empty" : ""; }, "");
 
+// SQLite's in-memory database would lose every bisection when the command exits.
+const CLI::Validator kStorePath(
+    [](std::string& text) -> std::string {
+      if (text.empty()) return "must not be empty";
+      if (text == ":memory:") {
+        return "':memory:' is SQLite's in-memory database, which would lose the bisection when "
+               "the command exits; a store is a file (for one of that name, './:memory:')";
+      }
+      return "";
+    },
+    "");
+
 void add_start_options(CLI::App* command, cli::StartOptions& options, double& confidence,
                        uint32_t& max_runs) {
   command->add_option("--repo", options.repo, "the git repository (default: the current directory)")
@@ -191,7 +203,7 @@ int run_main(int argc, char** argv) {
   cli::GlobalOptions global;
   app.add_option("--db", global.db,
                  "the store (default: $FLAKEBISECT_DB, else <data home>/flakebisect.db)")
-      ->check(kNonEmpty);
+      ->check(kStorePath);
   app.add_flag("-v,--verbose", global.verbosity, "more detail on stderr (repeatable)");
 
   cli::StartOptions start_options;

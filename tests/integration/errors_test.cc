@@ -167,6 +167,8 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
          s_.history.tip, "--", ""},
         {"--db", "", "list"},
+        {"--db", ":memory:", "run", "--repo", s_.history.repo.native(), "--good", s_.history.root,
+         "--bad", s_.history.tip, "--", "true"},
         {"--db", db, "run", "--repo", "", "--good", s_.history.root, "--bad", s_.history.tip, "--",
          "true"},
         {"--db", db, "run", "--repo", s_.history.repo.native(), "--good", s_.history.root, "--bad",
@@ -185,6 +187,10 @@ TEST_F(ErrorsTest, UsageErrorsExitTwo) {
     EXPECT_THAT(r.err, StartsWith("flakebisect: error: ")) << describe(r);
   }
   EXPECT_FALSE(fs::exists(s_.db));
+  // SQLite's in-memory database would lose the bisection at exit, whichever way it is named.
+  const CliResult memory = flakebisect({"list"}, {{"FLAKEBISECT_DB", ":memory:"}});
+  EXPECT_EQ(memory.exit_code, 1) << describe(memory);
+  EXPECT_THAT(memory.err, HasSubstr("$FLAKEBISECT_DB is ':memory:', SQLite's in-memory database"));
   EXPECT_EQ(flakebisect({"--help"}).exit_code, 0);
   // A mistyped command is named, with the nearest one; `help [COMMAND]` answers as git does.
   const CliResult typo = flakebisect({"--db", db, "statuss"});
