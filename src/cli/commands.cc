@@ -1060,7 +1060,8 @@ int cancel_command(const GlobalOptions& global, int64_t id) {
   }
   if (owner_working) {
     cli::write(stderr,
-               "flakebisect: bisection {} cancelled; its process stops after the current run\n",
+               "flakebisect: bisection {} cancelled; its process stops after the run or build "
+               "under way (a kernel build can take minutes)\n",
                id);
     return kExitOk;
   }

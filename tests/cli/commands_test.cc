@@ -185,7 +185,7 @@ TEST_F(CommandsTest, CancelOfARunningBisectionLeavesItsWorktreeToItsProcess) {
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   EXPECT_EQ(state(id), BisectionState::kCancelled);
   EXPECT_TRUE(fs::exists(worktree));
-  EXPECT_THAT(cancel.err, HasSubstr("its process stops after the current run"));
+  EXPECT_THAT(cancel.err, HasSubstr("its process stops after the run or build under way"));
 }
 
 TEST_F(CommandsTest, CancelOfAPausedBisectionRemovesItsWorktree) {
