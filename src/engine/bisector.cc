@@ -1886,22 +1886,31 @@ base::Result<BisectionState> Bisector::run(int64_t id) {
         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
             .count();
     const std::string& message = result.error().message();
-    const auto changed = store_.set_state_if_owner(
-        id, pid, session.fatal() ? BisectionState::kFailed : BisectionState::kPaused, now, message);
+    // The state and its error event in one transaction: a kill between two would leave a pause
+    // without its error, which the daemon takes for one of its own and resumes.
+    const auto changed = [&]() -> base::Result<bool> {
+      FB_ASSIGN_OR_RETURN(store::Transaction txn, store_.begin_write());
+      FB_ASSIGN_OR_RETURN(
+          const bool ours,
+          store_.set_state_if_owner(
+              id, pid, session.fatal() ? BisectionState::kFailed : BisectionState::kPaused, now,
+              message));
+      if (!ours) return false;
+      store::Event event;
+      event.bisection_id = id;
+      event.at_ms = now;
+      event.kind = std::string(kEventError);
+      event.message = message;
+      FB_TRY(store_.append_event(event));
+      FB_TRY(txn.commit());
+      return true;
+    }();
     if (!changed) {
       // A full disk fails this write too: the bisection stays running under this process, until
       // `resume` takes it over (once this process has ended) or the daemon pauses it. The caller
       // gets the error that ended the session; this one only says why its end is not stored.
       spdlog::warn("bisection {}: cannot store its pause after the error: {}", id,
                    changed.error().message());
-    }
-    if (changed && *changed) {
-      store::Event event;
-      event.bisection_id = id;
-      event.at_ms = now;
-      event.kind = std::string(kEventError);
-      event.message = message;
-      (void)store_.append_event(event);
     }
   }
   return result;

@@ -1027,6 +1027,24 @@ TEST_F(BisectorTest, InfraOutcomesInARowPauseWithAnError) {
   EXPECT_EQ(rows_of(store_, id).size(), 5U);  // infra runs are recorded, never counted
 }
 
+// The pause after an error and its error event are one write: a bisection is never left paused
+// without the error that the daemon reads to tell a pause of its own (which it resumes) from one
+// after an error (which it leaves to the user). Here the event cannot be written (as if the
+// process died between the two), and the pause is not stored either.
+TEST_F(BisectorTest, APauseAfterAnErrorIsStoredWithItsErrorEventOrNotAtAll) {
+  make(sized(40));
+  runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
+    return base::Error("test run 0: ./reproduce: not found", base::ErrorCode::kNotFound);
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  ASSERT_TRUE(store_.database_for_testing().execute(
+      "CREATE TRIGGER no_error_events BEFORE INSERT ON events WHEN NEW.kind = 'error' "
+      "BEGIN SELECT RAISE(ABORT, 'no error events'); END"));
+  ASSERT_FALSE(run(id).has_value());
+  EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kRunning);
+  ASSERT_TRUE(store_.database_for_testing().execute("DROP TRIGGER no_error_events"));
+}
+
 TEST_F(BisectorTest, AToolErrorPausesTheBisectionWithTheMessage) {
   make(sized(40));
   runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
