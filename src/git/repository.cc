@@ -180,9 +180,19 @@ base::Result<Repository> Repository::open(const std::filesystem::path& path) {
   }
   if (rc < 0) {
     const git_error* last = git_error_last();
-    return make_error(rc == GIT_ENOTFOUND ? ErrorCode::kNotFound : ErrorCode::kFailed,
-                      "{}: not a git repository ({})", path.native(),
-                      last != nullptr && last->message != nullptr ? last->message : "libgit2");
+    const std::string detail =
+        last != nullptr && last->message != nullptr ? last->message : "libgit2";
+    if (rc == GIT_ENOTFOUND) {
+      return make_error(ErrorCode::kNotFound, "{}: not a git repository ({})", path.native(),
+                        detail);
+    }
+    // Found, but not readable: a configuration file this user cannot read ($HOME another
+    // user's, as under `sudo -u` without -H), a damaged .git, missing permissions.
+    return make_error(ErrorCode::kFailed, "{}: cannot open the git repository: {}{}", path.native(),
+                      detail,
+                      detail.find(".gitconfig") != std::string::npos
+                          ? " (is $HOME another user's home, as under sudo -u without -H?)"
+                          : "");
   }
   std::unique_ptr<git_repository, Free> repo(raw);
   const char* workdir = git_repository_workdir(raw);
