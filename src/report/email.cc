@@ -684,11 +684,14 @@ void parameters(Body& body, const json& report, bool config_attached) {
   }
   const json& first_parent = member(bisection, "first_parent");
   // How many commits the range held: what the runs and builds below are to be read against.
+  // None stored yet (the bisection never ran: the range is read at its first session) says
+  // nothing about the range, so no count is shown; a range always holds its bad commit.
   const json& how_many = member(bisection, "candidates");
-  const std::string count_text = how_many.is_number_unsigned() || how_many.is_number_integer()
-                                     ? fmt::format("{} commit{}", how_many.get<int64_t>(),
-                                                   how_many.get<int64_t>() == 1 ? "" : "s")
-                                     : std::string();
+  const std::string count_text =
+      (how_many.is_number_unsigned() || how_many.is_number_integer()) && how_many.get<int64_t>() > 0
+          ? fmt::format("{} commit{}", how_many.get<int64_t>(),
+                        how_many.get<int64_t>() == 1 ? "" : "s")
+          : std::string();
   if (fix) {
     body.field("candidates", (count_text.empty() ? "" : count_text + ", the ") +
                                  "first-parent chain of the fixed commit down to the broken one "

@@ -411,6 +411,17 @@ TEST(RenderEmail, AddressesTheAuthorAndCcsTheSignersOnce) {
   EXPECT_THAT(body, HasSubstr("   1:02:03  bbbbbbbbbbbb"));
 }
 
+TEST(RenderEmail, TheRangeSizeIsShownOnlyOnceTheRangeWasRead) {
+  json report = sample_report();
+  report["bisection"]["candidates"] = 42;
+  EXPECT_THAT(render_email(report), HasSubstr("candidates:   42 commits between good and bad\n"));
+  report["bisection"]["candidates"] = 1;
+  EXPECT_THAT(render_email(report), HasSubstr("candidates:   1 commit between good and bad\n"));
+  // A bisection that never ran has no candidates stored yet: not an empty range.
+  report["bisection"]["candidates"] = 0;
+  EXPECT_THAT(render_email(report), Not(HasSubstr("candidates:")));
+}
+
 TEST(RenderEmail, TheCommitDateIsInGitShowsFormInTheAuthorsZone) {
   const auto date_line = [](const std::string& date) {
     json report = sample_report();
