@@ -592,8 +592,8 @@ class Session {
         FB_ASSIGN_OR_RETURN(RunStep step, record_run(batch.commit, k, batch.runs, result));
         ++k;
         ++batch_runs;
-        if (policy_.classify(result.outcome, result.signature, result.crash_titles) ==
-            Observation::kFail) {
+        if (policy_.classify(result.outcome, result.signature, result.crash_titles,
+                             result.test_outcome) == Observation::kFail) {
           ++batch_fails;
         }
         batch_run_ms += result.duration.count();
@@ -963,8 +963,8 @@ class Session {
                                    const run::RunResult& outcome) {
     FB_TRY(store_run(candidates_[x].sha, build_ids_[x], outcome));
     ++evidence_.recorded_runs[x];
-    const Observation observation =
-        policy_.classify(outcome.outcome, outcome.signature, outcome.crash_titles);
+    const Observation observation = policy_.classify(outcome.outcome, outcome.signature,
+                                                     outcome.crash_titles, outcome.test_outcome);
     model::CommitEvidence& evidence = evidence_.commits[x];
     switch (observation) {
       case Observation::kPass:
@@ -1012,6 +1012,7 @@ class Session {
     record.outcome = outcome.outcome;
     record.signature = outcome.signature;
     record.crash_titles = outcome.crash_titles;
+    record.test_outcome = outcome.test_outcome;
     record.duration_ms = outcome.duration.count();
     record.detail = outcome.detail;
     record.boot_id = outcome.boot_id;
@@ -1384,7 +1385,7 @@ class Session {
       for (const store::RunRecord& run : stored) {
         own += run.bisection_id == id_ ? 1 : 0;
         next = std::max(next, static_cast<uint32_t>(run.run_index + 1));
-        switch (policy_.classify(run.outcome, run.signature, run.crash_titles)) {
+        switch (policy_.classify(run.outcome, run.signature, run.crash_titles, run.test_outcome)) {
           case Observation::kPass:
             ++passes;
             break;
@@ -1489,7 +1490,8 @@ class Session {
         }
         FB_TRY(store_run(target.sha, build_id, result));
         ++k;
-        switch (policy_.classify(result.outcome, result.signature, result.crash_titles)) {
+        switch (policy_.classify(result.outcome, result.signature, result.crash_titles,
+                                 result.test_outcome)) {
           case Observation::kPass:
             ++passes;
             break;

@@ -44,7 +44,8 @@ std::optional<std::string> OutcomePolicy::matching_title(
 
 Observation OutcomePolicy::classify(store::RunOutcome outcome,
                                     const std::optional<std::string>& signature,
-                                    const std::vector<std::string>& crash_titles) const {
+                                    const std::vector<std::string>& crash_titles,
+                                    std::optional<store::RunOutcome> test_outcome) const {
   using store::RunOutcome;
   switch (outcome) {
     case RunOutcome::kPass:
@@ -52,14 +53,17 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
     case RunOutcome::kFail:
       return fail_counts_ ? Observation::kFail : Observation::kNone;
     case RunOutcome::kCrash:
-      if (!crash_counts_) {
-        return Observation::kNone;
-      }
       // Any report of the run may be ours: an unrelated WARNING often comes first.
-      if (signature_ && !matching_title(signature, crash_titles)) {
-        return Observation::kNone;  // somebody else's crash
+      if (crash_counts_ && (!signature_ || matching_title(signature, crash_titles))) {
+        return Observation::kFail;
       }
-      return Observation::kFail;
+      // Somebody else's crash, or crashes do not count: what the reproducer said, if it got to
+      // its end (a data mismatch beside an unrelated WARNING is still the bug's failure).
+      if (test_outcome == RunOutcome::kPass || test_outcome == RunOutcome::kFail ||
+          test_outcome == RunOutcome::kSkip) {
+        return classify(*test_outcome, std::nullopt, {});
+      }
+      return Observation::kNone;
     case RunOutcome::kHang:
       return hang_counts_ ? Observation::kFail : Observation::kNone;
     case RunOutcome::kSkip:
@@ -114,7 +118,7 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
     }
     const model::CommitIndex x = it->second;
     ++evidence.recorded_runs[x];
-    switch (policy.classify(run.outcome, run.signature, run.crash_titles)) {
+    switch (policy.classify(run.outcome, run.signature, run.crash_titles, run.test_outcome)) {
       case Observation::kPass:
         ++evidence.commits[x].passes;
         ++evidence.used_runs;

@@ -63,10 +63,15 @@ class OutcomePolicy {
  public:
   static base::Result<OutcomePolicy> from(const config::TestConfig& test);
 
-  // `signature` and `crash_titles` as in store::RunRecord: the first crash title and every one of
-  // the run's (empty for runs stored before schema 6, which thus match by signature alone).
+  // `signature`, `crash_titles` and `test_outcome` as in store::RunRecord: the first crash title
+  // and every one of the run's (empty for runs stored before schema 6, which thus match by
+  // signature alone), and for a crash the reproducer's own verdict. A crash that is not the bug
+  // (crash left out of test.failure_outcomes, or no title matching test.signature) counts as that
+  // verdict when there is one (a failure only if test.failure_outcomes counts "fail"), else as
+  // nothing.
   Observation classify(store::RunOutcome outcome, const std::optional<std::string>& signature,
-                       const std::vector<std::string>& crash_titles) const;
+                       const std::vector<std::string>& crash_titles,
+                       std::optional<store::RunOutcome> test_outcome = std::nullopt) const;
 
   // The first of `signature`, then `crash_titles`, that test.signature matches: the report a run
   // counted for, to show as its title. nullopt when test.signature is unset or none matches.

@@ -1188,6 +1188,7 @@ class Collector {
       out.push_back(json{
           {"title", title},
           {"outcome", store::to_string(run.outcome)},
+          // Whether the crash itself is the bug: not the reproducer's verdict beside it.
           {"counted", policy_.classify(run.outcome, run.signature, run.crash_titles) ==
                           engine::Observation::kFail},
           {"count", group.count},

@@ -1197,6 +1197,13 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
             !reports.empty()) {
           // The kernel reported a problem during the run: that is what this run found.
           const CrashReport& crash = reports.front();
+          // The reproducer's own verdict stays with the run: a bisection for which this crash
+          // is not the bug counts that instead (engine/evidence.h).
+          if (!line.silent && (result.outcome == store::RunOutcome::kPass ||
+                               result.outcome == store::RunOutcome::kFail ||
+                               result.outcome == store::RunOutcome::kSkip)) {
+            result.test_outcome = result.outcome;
+          }
           result.outcome = store::RunOutcome::kCrash;
           result.signature = crash.title;
           result.crash_titles = titles_of(reports);

@@ -40,6 +40,10 @@ struct RunResult {
   // of them (evidence.h): an unrelated WARNING printed before our BUG must not hide it. Empty
   // where the runner tells no titles (host commands).
   std::vector<std::string> crash_titles;
+  // For a crash: what the reproducer itself said when it got to its end (kPass, kFail or kSkip by
+  // its exit status), which the kernel's report replaced as the outcome; nullopt when it did not
+  // get there (the crash ended the boot, it timed out) and for every other outcome.
+  std::optional<store::RunOutcome> test_outcome;
   std::string detail;  // how it ended ("exit 1", "timed out after 600000 ms") and an output tail
   std::chrono::milliseconds duration{0};
   // Runs in one test environment (a QEMU boot) share a boot id. console_path is the file that

@@ -119,6 +119,9 @@ struct RunRecord {
   // schema 6: such a run is matched against test.signature by its signature alone, as it was.
   // Stored as JSON, so each must be valid UTF-8 (crash titles are); record_run refuses others.
   std::vector<std::string> crash_titles;
+  // For a crash: the reproducer's own verdict by its exit status (kPass, kFail or kSkip) when it
+  // got to its end; nullopt otherwise and before schema 7 (run::RunResult, engine/evidence.h).
+  std::optional<RunOutcome> test_outcome;
   int64_t duration_ms = 0;
   std::optional<std::string> console_path;
   std::optional<std::string> console_sha256;

@@ -162,13 +162,25 @@ ALTER TABLE runs ADD COLUMN crash_titles TEXT
   CHECK (crash_titles IS NULL OR (json_valid(crash_titles) AND json_type(crash_titles) = 'array'));
 )sql";
 
-constexpr std::array<Migration, 6> kMigrations = {{
+// Version 7: for a crash, what the reproducer itself said when it got to its end (pass, fail or
+// skip, by its exit status), which the kernel's report otherwise replaces. With test.signature
+// set, or crash left out of test.failure_outcomes, a crash that is not the bug then counts as the
+// test's own verdict: a cmpbuf mismatch beside an unrelated WARNING is still a failure, and a
+// passing run beside one still a pass. NULL for other outcomes, for a crash that ended the run (a
+// panic), and in rows written before: those count as they did.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE runs ADD COLUMN test_outcome TEXT
+  CHECK (test_outcome IS NULL OR test_outcome IN ('pass', 'fail', 'skip'));
+)sql";
+
+constexpr std::array<Migration, 7> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
     {6, kSchemaV6},
+    {7, kSchemaV7},
 }};
 
 }  // namespace

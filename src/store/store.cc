@@ -417,7 +417,7 @@ Result<BuildRecord> read_build(const Statement& stmt, const std::string& path) {
 
 constexpr const char* kRunColumns =
     "id, test_identity, sha, build_id, bisection_id, boot_id, run_index, outcome, signature, "
-    "duration_ms, console_path, console_sha256, detail, created_at, crash_titles";
+    "duration_ms, console_path, console_sha256, detail, created_at, crash_titles, test_outcome";
 
 Result<RunRecord> read_run(const Statement& stmt, const std::string& path) {
   RunRecord r;
@@ -438,6 +438,9 @@ Result<RunRecord> read_run(const Statement& stmt, const std::string& path) {
   if (const auto titles = stmt.column_optional_text(14)) {
     FB_ASSIGN_OR_RETURN(r.crash_titles,
                         from_json_array<std::string>(*titles, path, "runs.crash_titles"));
+  }
+  if (const auto said = stmt.column_optional_text(15)) {
+    FB_ASSIGN_OR_RETURN(r.test_outcome, parse_column(parse_run_outcome(*said), path));
   }
   return r;
 }
@@ -901,16 +904,18 @@ Result<int64_t> Store::record_run(const RunRecord& run) {
   if (!run.crash_titles.empty()) {
     FB_ASSIGN_OR_RETURN(crash_titles, to_json_array(run.crash_titles, "crash titles"));
   }
+  std::optional<std::string> test_outcome;
+  if (run.test_outcome) test_outcome = std::string(to_string(*run.test_outcome));
   FB_ASSIGN_OR_RETURN(Transaction txn, begin_write());
   FB_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(R"sql(
       INSERT INTO runs (test_identity, sha, build_id, bisection_id, boot_id, run_index, outcome,
                         signature, duration_ms, console_path, console_sha256, detail, created_at,
-                        crash_titles)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
+                        crash_titles, test_outcome)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id)sql"));
   FB_TRY(stmt.bind_all(run.test_identity, run.sha, run.build_id, run.bisection_id, run.boot_id,
                        run.run_index, to_string(run.outcome), run.signature, run.duration_ms,
                        run.console_path, run.console_sha256, run.detail, run.created_at_ms,
-                       crash_titles));
+                       crash_titles, test_outcome));
   FB_ASSIGN_OR_RETURN(int64_t id, insert_returning_id(stmt, path()));
   FB_TRY(txn.commit());
   return id;

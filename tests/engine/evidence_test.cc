@@ -47,6 +47,32 @@ TEST(OutcomePolicy, ASignatureSeparatesOurCrashFromOthers) {
   EXPECT_EQ(p.classify(RunOutcome::kCrash, std::nullopt, {}), Observation::kNone);
 }
 
+// A crash that is not the bug keeps what the reproducer said beside it: a cmpbuf mismatch that
+// exited 1 next to an unrelated WARNING is still the bug's failure, and a passing run next to
+// one a pass. Runs stored without the verdict (before schema 7, or a crash that ended the run)
+// count as they did.
+TEST(OutcomePolicy, ACrashThatIsNotTheBugCountsAsTheReproducersOwnVerdict) {
+  const std::vector<std::string> warning = {"WARNING in virtqueue_add"};
+  for (const OutcomePolicy& p : {policy({"fail"}), policy({"fail", "crash"}, "ext4_")}) {
+    EXPECT_EQ(p.classify(RunOutcome::kCrash, warning[0], warning, RunOutcome::kFail),
+              Observation::kFail);
+    EXPECT_EQ(p.classify(RunOutcome::kCrash, warning[0], warning, RunOutcome::kPass),
+              Observation::kPass);
+    EXPECT_EQ(p.classify(RunOutcome::kCrash, warning[0], warning, RunOutcome::kSkip),
+              Observation::kSkip);
+    EXPECT_EQ(p.classify(RunOutcome::kCrash, warning[0], warning), Observation::kNone);
+  }
+  // The bug's own crash counts whatever the reproducer said.
+  const std::vector<std::string> ours = {"BUG: unable to handle page fault in ext4_dio_write_iter"};
+  EXPECT_EQ(policy({"fail", "crash"}, "ext4_")
+                .classify(RunOutcome::kCrash, ours[0], ours, RunOutcome::kPass),
+            Observation::kFail);
+  // Only crashes count: the reproducer's failure beside another crash is not evidence either.
+  EXPECT_EQ(policy({"crash"}, "ext4_")
+                .classify(RunOutcome::kCrash, warning[0], warning, RunOutcome::kFail),
+            Observation::kNone);
+}
+
 // A kernel often prints an unrelated report first (a WARNING in the allocator under memory
 // pressure) and then ours: the run reproduced the bug, whatever came before it.
 TEST(OutcomePolicy, ASignatureMatchingAnyReportOfTheRunCountsTheCrash) {

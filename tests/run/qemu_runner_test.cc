@@ -319,6 +319,24 @@ echo "FB1 done" >>"$R"; sleep 30)SH");
   EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
   EXPECT_THAT(results[0].signature, Optional(std::string("WARNING in ext4_dio_write_end")));
   EXPECT_THAT(results[0].crash_titles, ElementsAre("WARNING in ext4_dio_write_end"));
+  EXPECT_EQ(results[0].test_outcome, RunOutcome::kPass) << "the reproducer exited 0";
+}
+
+// The reproducer's own verdict stays with a crash: a cmpbuf mismatch (exit 1) beside a WARNING is
+// a failure for a bisection to which the WARNING is somebody else's (engine/evidence.h).
+TEST_F(QemuRunnerTest, ACrashKeepsWhatTheReproducerSaidWhenItGotToItsEnd) {
+  auto qemu = runner(R"SH(
+echo "FB1 ready" >>"$R"
+echo "flakebisect: begin run 0"; echo "FB1 begin 0" >>"$R"
+echo "------------[ cut here ]------------"
+echo "WARNING: CPU: 1 PID: 9 at drivers/virtio/virtio_ring.c:100 vring_foo+0x1/0x2"
+echo "RIP: 0010:vring_foo+0x1/0x2"
+echo "flakebisect: end run 0"; echo "FB1 end 0 1 200 0 -" >>"$R"
+echo "FB1 done" >>"$R"; sleep 30)SH");
+  const auto results = batch(qemu, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, RunOutcome::kCrash);
+  EXPECT_EQ(results[0].test_outcome, RunOutcome::kFail);
 }
 
 // test.signature may be looking for the second report, and bisections with other signatures
@@ -629,6 +647,7 @@ exit 0)SH");
               Optional(std::string("Kernel panic - not syncing: sysrq triggered crash")));
   EXPECT_THAT(results[0].crash_titles,
               ElementsAre("Kernel panic - not syncing: sysrq triggered crash"));
+  EXPECT_EQ(results[0].test_outcome, std::nullopt) << "the reproducer never got to its end";
 }
 
 TEST_F(QemuRunnerTest, ARunWithoutAnEndBeforeTheHostDeadlineIsAHang) {

@@ -367,6 +367,7 @@ TEST_F(StoreTest, RunRoundTripsEveryField) {
   run.console_sha256 = std::string(64, 'e');
   run.detail = "exit 1";
   run.crash_titles = {"WARNING in __alloc_pages", *run.signature, "quotes \" and \\ and \t"};
+  run.test_outcome = RunOutcome::kFail;
   ASSERT_OK_AND_ASSIGN(int64_t id, store().record_run(run));
   ASSERT_OK_AND_ASSIGN(auto runs, store().runs_for_bisection(bisection));
   ASSERT_EQ(runs.size(), 1U);
@@ -381,6 +382,7 @@ TEST_F(StoreTest, RunRoundTripsEveryField) {
   EXPECT_EQ(got.outcome, RunOutcome::kCrash);
   EXPECT_EQ(got.signature, run.signature);
   EXPECT_EQ(got.crash_titles, run.crash_titles);
+  EXPECT_EQ(got.test_outcome, RunOutcome::kFail);
   EXPECT_EQ(got.duration_ms, run.duration_ms);
   EXPECT_EQ(got.console_path, run.console_path);
   EXPECT_EQ(got.console_sha256, run.console_sha256);
@@ -413,6 +415,26 @@ TEST_F(StoreTest, CrashTitlesAreAJsonArrayInConsoleOrderOrNullWhenThereAreNone) 
   ASSERT_EQ(runs.size(), 2U);
   EXPECT_EQ(runs[0].crash_titles, crash.crash_titles);
   EXPECT_TRUE(runs[1].crash_titles.empty());
+}
+
+// The reproducer's own verdict beside a crash: NULL when there is none (every row before schema
+// 7), and only a pass, a failure or a skip.
+TEST_F(StoreTest, ATestOutcomeIsNullWhenUntoldAndOnlyAVerdictOfTheReproducer) {
+  ASSERT_OK_AND_ASSIGN(int64_t bisection, store().create_bisection(sample_spec(), 1));
+  ASSERT_OK_AND_ASSIGN(int64_t untold, store().record_run(sample_run(bisection, "identity-1", "abc",
+                                                                     RunOutcome::kCrash)));
+  ASSERT_OK_AND_ASSIGN(auto runs, store().runs_for_bisection(bisection));
+  ASSERT_EQ(runs.size(), 1U);
+  EXPECT_EQ(runs[0].test_outcome, std::nullopt);
+  auto stmt =
+      store().database_for_testing().prepare("SELECT test_outcome IS NULL FROM runs WHERE id = ?1");
+  ASSERT_TRUE(stmt.has_value());
+  ASSERT_TRUE(stmt->bind_all(untold));
+  ASSERT_TRUE(stmt->step().value_or(false));
+  EXPECT_EQ(stmt->column_int64(0), 1);
+  EXPECT_FALSE(store().database_for_testing().execute(
+      "UPDATE runs SET test_outcome = 'crash' WHERE id = ?1", untold))
+      << "the reproducer says pass, fail or skip";
 }
 
 // A row written by hand (or by a broken build) cannot hold titles that the readers cannot parse.
