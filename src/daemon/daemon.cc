@@ -214,6 +214,7 @@ base::Status serve_as_worker(const DaemonOptions& options, const std::atomic<boo
   bisector_options.stop_reason =
       "the daemon was stopped; it resumes this bisection when it restarts";
   bisector_options.progress = options.progress;
+  bisector_options.store_busy_patience = options.store_busy_patience;
   engine::Bisector bisector(store, clock, executors, bisector_options);
   const std::string who = options.workers > 1 ? fmt::format(" (worker {})", worker) : "";
 

@@ -57,6 +57,8 @@ struct DaemonOptions {
   // timeout: an idle daemon waits for it instead of exiting.
   std::chrono::milliseconds poll_interval{1000};
   int store_busy_timeout_ms = 5000;         // store::OpenMode::busy_timeout_ms
+  // engine::BisectorOptions::store_busy_patience: how long a finished run waits for the store.
+  std::chrono::milliseconds store_busy_patience{std::chrono::minutes(10)};
   const std::atomic<bool>* stop = nullptr;  // may be null
   // Called from the worker threads, possibly at once; may be empty.
   engine::ProgressFn progress;

@@ -49,8 +49,7 @@ using store::BisectionState;
 // Infra outcomes in a row after which the bisection pauses: the test environment is broken, and
 // spending the run budget on it would only hide that.
 constexpr uint32_t kMaxInfraStreak = 5;
-// How long a finished run waits for a store another process keeps locked (store_while_busy).
-constexpr std::chrono::seconds kStoreBusyPatience{600};
+// How often a finished run tries a store another process keeps locked (store_while_busy).
 constexpr std::chrono::milliseconds kStoreBusyRetry{1000};
 // Entries of the credible set written into a result (the full set can be the whole range).
 constexpr size_t kMaxCredibleSetEntries = 50;
@@ -702,8 +701,8 @@ class Session {
   // A finished run is worth more than the store's busy timeout (5 s): another process may hold
   // the write lock for longer (sqlite3 at a prompt, a backup, a report of a large store). Tries
   // again every kStoreBusyRetry while the store is busy, saying so once, until it frees, this
-  // process is asked to stop, or kStoreBusyPatience has passed; then the error names what was not
-  // stored.
+  // process is asked to stop, or options_.store_busy_patience has passed; then the error names
+  // what was not stored.
   template <typename Attempt>
   auto store_while_busy(const std::string& what, Attempt attempt) -> decltype(attempt()) {
     const auto started = std::chrono::steady_clock::now();
@@ -714,19 +713,21 @@ class Session {
         return result;
       }
       const auto waited = std::chrono::steady_clock::now() - started;
-      if (stopped() || waited >= kStoreBusyPatience) {
+      if (stopped() || waited >= options_.store_busy_patience) {
         return std::move(result).error().context(
             fmt::format("{} not stored after waiting {} s", what,
                         std::chrono::duration_cast<std::chrono::seconds>(waited).count()));
       }
       if (!warned) {
-        spdlog::warn("bisection {}: {}; waiting for it (up to {} min) to store {}", id_,
-                     result.error().message(),
-                     std::chrono::duration_cast<std::chrono::minutes>(kStoreBusyPatience).count(),
-                     what);
+        spdlog::warn(
+            "bisection {}: {}; waiting for it (up to {} s) to store {}", id_,
+            result.error().message(),
+            std::chrono::duration_cast<std::chrono::seconds>(options_.store_busy_patience).count(),
+            what);
         warned = true;
       }
-      std::this_thread::sleep_for(kStoreBusyRetry);
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          kStoreBusyRetry, options_.store_busy_patience - waited));
     }
   }
 

@@ -115,6 +115,9 @@ struct BisectorOptions {
   std::string stop_reason = "interrupted";  // the pause message when *stop ends a session
   ProgressFn progress;                      // may be empty
   bool keep_worktree = false;  // keep the private worktree after the bisection finishes
+  // How long a finished run waits for a store that another process keeps locked past its busy
+  // timeout before the session ends with that error (tests shorten it).
+  std::chrono::milliseconds store_busy_patience{std::chrono::minutes(10)};
 };
 
 // The "paused" event written when *stop ends a session carries {"by": session_mode}; a

@@ -139,10 +139,12 @@ TEST_F(DaemonServeTest, ADaemonWaitsToMigrateAStoreLockedPastTheBusyTimeout) {
 }
 
 TEST_F(DaemonServeTest, ABisectionWhoseEndTheEngineCouldNotRecordIsPausedNotLeftRunning) {
-  const DaemonOptions opts = options();
+  DaemonOptions opts = options();
+  opts.store_busy_patience = std::chrono::milliseconds(100);
   const int64_t id = queue(opts.store_path);
-  // At the third run another process takes the write lock for 400 ms: the run cannot be recorded,
-  // and neither can the engine's pause after that error (each waits 50 ms).
+  // At the third run another process takes the write lock for 400 ms: the run cannot be recorded
+  // (it waits 100 ms for it here, 10 minutes by default), and neither can the engine's pause after
+  // that error (each waits 50 ms).
   std::optional<WriteLock> lock;
   std::thread unlock;
   runner_.fn = [&, inner = FakeRunner::flaky(bad_, 40)](const build::CommitCheckout& checkout,
