@@ -284,6 +284,27 @@ class Session {
       return std::move(unchanged).error().context(where);
     }
     build_key_ = spec.build_key;
+    recorded_inputs_ = recorded;
+    recorded_kernel_ = recorded_kernel;
+    return {};
+  }
+
+  // The same check before each build and each batch of runs: a reproducer edited, or /boot's
+  // kernel replaced by a package upgrade, while a long session (a daemon's) goes on would
+  // otherwise give runs and builds recorded under an identity and key that describe other files.
+  // Hashes the files again (a prebuilt kernel image of some MB takes tens of milliseconds).
+  base::Status check_inputs_still_recorded() {
+    if (recorded_inputs_.empty()) {
+      return {};
+    }
+    const std::string where = fmt::format("bisection {}", id_);
+    auto now = input_files(config_, recorded_kernel_);
+    if (!now) {
+      return std::move(now).error().context(where);
+    }
+    if (auto unchanged = check_inputs_unchanged(recorded_inputs_, *now); !unchanged) {
+      return std::move(unchanged).error().context(where);
+    }
     return {};
   }
 
@@ -568,10 +589,12 @@ class Session {
         return base::make_error(ErrorCode::kFailed, "the planner chose skipped commit {}",
                                 candidates_[batch.commit].sha);
       }
+      FB_TRY(check_inputs_still_recorded());
       FB_ASSIGN_OR_RETURN(bool testable, prepare(batch.commit));
       if (!testable) {
         continue;
       }
+      FB_TRY(check_inputs_still_recorded());  // a build may have taken minutes
 
       FB_ASSIGN_OR_RETURN(auto stopped_now, check_interrupted());
       if (stopped_now) {
@@ -1435,6 +1458,7 @@ class Session {
       if (interrupted) {
         return Checked{json(), interrupted};
       }
+      FB_TRY(check_inputs_still_recorded());
       if (!built && builder_->needs_build()) {
         // Built once in every session that needs more runs, as prepare() builds a candidate: the
         // products of an earlier session's build need not be there any more (the checkout removes
@@ -1746,6 +1770,9 @@ class Session {
   model::StopOptions stop_options_;
 
   std::string build_key_;
+  // The input files recorded at the start (use_recorded_inputs), checked again before each step.
+  std::vector<InputFile> recorded_inputs_;
+  bool recorded_kernel_ = false;
   std::vector<std::string> tree_ids_;              // per candidate; only when there is a build
   std::vector<bool> built_;                        // an ok build is stored (or none is needed)
   std::vector<bool> build_failed_;                 // a failed or skipped build is stored

@@ -955,6 +955,37 @@ TEST_F(BisectorTest, AResumeAfterAnEditedFragmentPausesNamingItUntilItIsRestored
   EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
 }
 
+// The same file edited while the session goes on (a daemon's runs for hours): the next build or
+// batch pauses naming it, instead of recording runs and builds under a key that describes the old
+// file.
+TEST_F(BisectorTest, AFragmentEditedDuringTheSessionPausesItBeforeTheNextStep) {
+  make(sized(40));
+  const std::string fragment = (dir_ / "debug.config").native();
+  std::ofstream(fragment) << "CONFIG_EXT4_FS=y\n";
+  const int64_t id = create_running(store_, history_, kernel_config(fragment));
+  const FakeRunner::Fn inner = FakeRunner::flaky(bad_, 30);
+  size_t calls_when_edited = 0;
+  runner_.fn = [&](const build::CommitCheckout& checkout, uint32_t index) {
+    if (calls_when_edited == 0 && runner_.calls.size() == 3) {
+      std::ofstream(fragment, std::ios::trunc) << "CONFIG_EXT4_FS=y\nCONFIG_KASAN=y\n";
+      calls_when_edited = runner_.calls.size();
+    }
+    return inner(checkout, index);
+  };
+  EXPECT_FALSE(run(id).has_value());
+  auto paused = store_.get_bisection(id);
+  EXPECT_EQ(paused->state, BisectionState::kPaused);
+  EXPECT_THAT(paused->error.value_or(""), HasSubstr("kernel.fragments '" + fragment +
+                                                    "' has changed since the bisection "
+                                                    "started"));
+  ASSERT_GT(calls_when_edited, 0U);
+  // The batch in progress ends; no build or batch starts after it.
+  const std::string edited_at = runner_.calls[calls_when_edited - 1].sha;
+  for (size_t i = calls_when_edited; i < runner_.calls.size(); ++i) {
+    EXPECT_EQ(runner_.calls[i].sha, edited_at) << i;
+  }
+}
+
 TEST_F(BisectorTest, ACancelInTheStoreEndsTheSessionWithoutTouchingTheState) {
   make(sized(40));
   const int64_t id = create_running(store_, history_, test_config());
