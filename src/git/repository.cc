@@ -1,5 +1,8 @@
 #include "git/repository.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cctype>
 #include <memory>
@@ -258,7 +261,28 @@ base::Result<std::string> Repository::resolve(std::string_view rev) const {
                       git_object_type2string(type));
   }
   ObjectHandle commit(peeled);
+  warn_if_ambiguous_name(rev);
   return to_hex(*git_object_id(commit.get()));
+}
+
+void Repository::warn_if_ambiguous_name(std::string_view rev) const {
+  // git rev-parse's "refname 'x' is ambiguous": a tag and a branch of one name (git and libgit2
+  // both take the first in this order, the tag before the branch).
+  if (rev.find_first_of("~^:@{}") != std::string_view::npos) return;
+  const std::string name(rev);
+  std::vector<std::string> found;
+  for (const std::string& full : {"refs/" + name, "refs/tags/" + name, "refs/heads/" + name,
+                                  "refs/remotes/" + name, "refs/remotes/" + name + "/HEAD"}) {
+    git_reference* ref = nullptr;
+    if (git_reference_lookup(&ref, repo_.get(), full.c_str()) == 0) {
+      found.push_back(full);
+      git_reference_free(ref);
+    }
+  }
+  if (found.size() > 1) {
+    spdlog::warn("revision '{}' is ambiguous ({}); using {}, as git does", rev,
+                 fmt::join(found, ", "), found.front());
+  }
 }
 
 base::Result<bool> Repository::is_ancestor(std::string_view ancestor,

@@ -50,6 +50,7 @@ class Repository {
   //                                              (listed: short SHA and subject), or of no commit
   //   "revision 'X' is a tree, not a commit"     kInvalidInput (also blobs, tags of trees)
   //   "invalid revision 'X'"                     kInvalidInput (empty, NUL bytes, bad syntax)
+  // A name that is both a tag and a branch resolves as git's does (the tag), with a warning.
   base::Result<std::string> resolve(std::string_view rev) const;
 
   // Checks a bisection range given as full SHAs: at least one good; every good and bad is a commit;
@@ -112,6 +113,7 @@ class Repository {
   git_repository* raw() const { return repo_.get(); }
 
  private:
+  void warn_if_ambiguous_name(std::string_view rev) const;
   struct Free {
     void operator()(git_repository* repo) const;
   };

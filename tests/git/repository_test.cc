@@ -2,9 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,7 @@ using base::ErrorCode;
 using testing::CommitSpec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::run_git;
 using testing::TempDir;
 using testing::TestRepo;
@@ -76,6 +80,25 @@ TEST_F(ResolveTest, ResolvesLikeTheGitCli) {
               trim(run_git(dir_.path(), {"rev-parse", "--verify", std::string(rev) + "^{commit}"})))
         << rev;
   }
+}
+
+// A tag and a branch of one name: git takes the tag and warns, and so does flakebisect.
+TEST_F(ResolveTest, ANameThatIsATagAndABranchIsTheTagWithAWarning) {
+  git_.set_ref("refs/heads/light", c3_);
+  Repository repo = open_or_die(dir_.path());
+  std::ostringstream logged;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(logged);
+  spdlog::default_logger()->sinks().push_back(sink);
+  const auto light = repo.resolve("light");
+  const auto main = repo.resolve("main");
+  spdlog::default_logger()->sinks().pop_back();
+  ASSERT_TRUE(light.has_value());
+  EXPECT_EQ(*light, c1_);
+  EXPECT_EQ(*light, trim(run_git(dir_.path(), {"rev-parse", "--verify", "light^{commit}"})));
+  EXPECT_THAT(logged.str(), HasSubstr("revision 'light' is ambiguous (refs/tags/light, "
+                                      "refs/heads/light); using refs/tags/light"));
+  EXPECT_EQ(*main, c3_);
+  EXPECT_THAT(logged.str(), Not(HasSubstr("'main'")));
 }
 
 TEST_F(ResolveTest, MissingRevisionIsNotFound) {
