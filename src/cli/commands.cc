@@ -651,8 +651,30 @@ int resume_command(const GlobalOptions& global, int64_t id, bool json_output) {
   return run_claimed(global, *opened, id, json_output);
 }
 
+// Before the first bisection there is no store, or an empty file where one will be (`touch`,
+// or a store whose creation was cut short): nothing to read yet, which list and status say as for
+// an empty store. Said on stderr, so that stdout is what a script expects. False when it cannot
+// tell: opening the store then says what is wrong.
+bool no_store_yet(const GlobalOptions& global, std::string_view empty_stdout) {
+  auto path = store_path(global);
+  if (!path) return false;
+  std::error_code error;
+  const fs::file_status status = fs::status(*path, error);
+  const bool missing = status.type() == fs::file_type::not_found;
+  const bool empty =
+      !error && fs::is_regular_file(status) && fs::file_size(*path, error) == 0 && !error;
+  if (!missing && !empty) return false;
+  cli::write(stderr, "flakebisect: no bisections yet: {} {} (run or start makes it)\n",
+             missing ? "there is no store at" : "the store is an empty file,", printable(*path));
+  cli::write(stdout, "{}", empty_stdout);
+  return true;
+}
+
 int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool json_output,
                    bool plain) {
+  if (!id && no_store_yet(global, json_output ? "null\n" : "")) {
+    return kExitOk;
+  }
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {
     return fail(opened.error(), "store");
@@ -696,18 +718,8 @@ int status_command(const GlobalOptions& global, std::optional<int64_t> id, bool 
 }
 
 int list_command(const GlobalOptions& global, bool json_output) {
-  // Before the first bisection there is no store: nothing to list, as in an empty one (said on
-  // stderr, so that stdout is the empty table or JSON array a script expects).
-  if (auto path = store_path(global); path) {
-    std::error_code error;
-    if (!fs::exists(*path, error) && !error) {
-      cli::write(stderr,
-                 "flakebisect: no bisections yet: there is no store at {} (run or start "
-                 "makes it)\n",
-                 printable(*path));
-      cli::write(stdout, "{}", json_output ? "[]\n" : "");
-      return kExitOk;
-    }
+  if (no_store_yet(global, json_output ? "[]\n" : "")) {
+    return kExitOk;
   }
   auto opened = open_store(global, /*create=*/false);
   if (!opened) {

@@ -144,6 +144,22 @@ TEST_F(ErrorsTest, ACorruptStoreIsRefusedAndLeftAlone) {
     EXPECT_THAT(list.err, HasSubstr("no bisections yet: there is no store at " + s_.db.native()));
     EXPECT_FALSE(fs::exists(s_.db));
   }
+  // status without an id answers the same, and an empty file (touched, or a creation cut short)
+  // is a store not made yet for both.
+  const CliResult status = flakebisect({"--db", s_.db.native(), "status", "--json"});
+  EXPECT_EQ(status.exit_code, 0) << describe(status);
+  EXPECT_EQ(status.out, "null\n");
+  EXPECT_FALSE(fs::exists(s_.db));
+  write_text(s_.db, "");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--db", s_.db.native(), "list"},
+        {"--db", s_.db.native(), "status"}}) {
+    const CliResult empty = flakebisect(args);
+    EXPECT_EQ(empty.exit_code, 0) << describe(empty);
+    EXPECT_THAT(empty.err, HasSubstr("no bisections yet: the store is an empty file"));
+  }
+  EXPECT_EQ(read_text(s_.db), "");
+  fs::remove(s_.db);
   write_text(s_.db, garbage);
   const CliResult r = run_with(s_.history.root, s_.history.tip);
   EXPECT_EQ(r.exit_code, 1) << describe(r);
