@@ -74,9 +74,6 @@ Error not_a_database(const std::string& path) {
 Status check_sqlite_header(const Database& db, const std::string& path, off_t size) {
   static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
   static constexpr off_t kHeaderSize = 100;
-  if (size < kHeaderSize) {
-    return not_a_database(path);
-  }
   sqlite3_file* file = nullptr;
   if (sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
       file == nullptr || file->pMethods == nullptr) {
@@ -84,14 +81,21 @@ Status check_sqlite_header(const Database& db, const std::string& path, off_t si
   }
   char magic[sizeof(kMagic)] = {};
   const int rc = file->pMethods->xRead(file, magic, sizeof(magic), 0);
-  if (rc == SQLITE_IOERR_SHORT_READ) {
-    return not_a_database(path);
-  }
-  if (rc != SQLITE_OK) {
+  if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
     return base::make_error(ErrorCode::kIo, "{}: cannot read its header (SQLite error {})", path,
                             rc);
   }
-  if (std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+  // A short read fills the rest with zeros: a cut-off header still starts with the magic.
+  const bool sqlite =
+      std::memcmp(magic, kMagic, std::min<size_t>(sizeof(kMagic), static_cast<size_t>(size))) == 0;
+  if (size < kHeaderSize && sqlite) {
+    return base::make_error(ErrorCode::kCorrupt,
+                            "{}: store is cut short ({} bytes, less than SQLite's 100-byte "
+                            "header): a copy or a disk that stopped part way; restore it from a "
+                            "backup, or give --db a new path",
+                            path, size);
+  }
+  if (size < kHeaderSize || rc == SQLITE_IOERR_SHORT_READ || !sqlite) {
     return not_a_database(path);
   }
   return {};

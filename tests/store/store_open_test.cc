@@ -218,6 +218,11 @@ TEST(StoreOpen, ShortGarbageFileIsRefusedAndLeftUntouched) {
     ASSERT_FALSE(store.has_value()) << bytes.size();
     EXPECT_EQ(store.error().code(), ErrorCode::kCorrupt);
     EXPECT_EQ(read_bytes(path), bytes);
+    // One that starts as SQLite's files do is a store cut short, not somebody else's file.
+    EXPECT_THAT(store.error().message(),
+                bytes[0] == 'S'
+                    ? ::testing::HasSubstr(": store is cut short (15 bytes")
+                    : ::testing::HasSubstr(": not a flakebisect store (file is not a database)"));
   }
 }
 
