@@ -439,6 +439,10 @@ class Session {
   base::Status read_events() {
     FB_ASSIGN_OR_RETURN(auto events, store_.events(id_));
     std::optional<json> last_plan;
+    // A batch event after the last plan: that batch ended (a crash that ended the boot, a commit
+    // that became a skip) and the session that ran it planned again; one stopped part way logs
+    // none, and a resume finishes it.
+    bool plan_ended = false;
     for (const store::Event& event : events) {
       if (event.kind == kEventSession) {
         resumed_ = true;
@@ -458,12 +462,14 @@ class Session {
       }
       if (event.kind == kEventPlan) {
         last_plan = std::move(data);
+        plan_ended = false;
       } else {
+        plan_ended = plan_ended || event.kind == kEventBatch;
         learn_from(event.kind, data);
       }
     }
     update_costs();
-    if (!last_plan) {
+    if (!last_plan || plan_ended) {
       return {};
     }
     const json& plan = *last_plan;

@@ -1345,6 +1345,90 @@ TEST_F(BisectorTest, AResumedBisectionThatEndsWithoutACheckoutStillRemovesTheOld
   EXPECT_FALSE(std::filesystem::exists(checkout));
 }
 
+// A guest runner ends a batch at a crash (the boot is over); the session logs the batch and plans
+// again. A session that ends right there (here: paused by another process after the batch) must
+// resume into that new plan, not into the rest of the old batch, or the resumed bisection records
+// other rows than an uninterrupted one.
+class EndsBatchAtACrashRunner final : public run::Runner {
+ public:
+  EndsBatchAtACrashRunner(FakeRunner* target, std::function<void()> after_crash)
+      : target_(target), after_crash_(std::move(after_crash)) {}
+  base::Result<run::RunResult> run(const build::CommitCheckout& c, uint32_t i) override {
+    return target_->run(c, i);
+  }
+  base::Status run_batch(const build::CommitCheckout& checkout, uint32_t first_index,
+                         uint32_t count, const run::RunSink& sink) override {
+    for (uint32_t k = 0; k < count; ++k) {
+      FB_ASSIGN_OR_RETURN(run::RunResult result, target_->run(checkout, first_index + k));
+      const bool crashed = result.outcome == store::RunOutcome::kCrash;
+      FB_ASSIGN_OR_RETURN(const bool go_on, sink(result));
+      if (crashed) {
+        if (after_crash_) after_crash_();
+        return {};
+      }
+      if (!go_on) return {};
+    }
+    return {};
+  }
+
+ private:
+  FakeRunner* target_;
+  std::function<void()> after_crash_;
+};
+
+TEST_F(BisectorTest, AResumeAfterABatchACrashEndedPlansAgainAsTheUninterruptedSessionDid) {
+  make(sized(60, 11));
+  config::Config config = test_config();
+  config.test.runs_per_batch = 8;
+  const FakeRunner::Fn crashes = [flaky = FakeRunner::flaky(bad_, 30)](
+                                     const build::CommitCheckout& checkout, uint32_t index) {
+    base::Result<run::RunResult> result = flaky(checkout, index);
+    if (result && result->outcome == store::RunOutcome::kFail) {
+      result->outcome = store::RunOutcome::kCrash;
+      result->signature = "BUG: kernel NULL pointer dereference in ext4_dio_write_iter";
+      result->crash_titles = {*result->signature};
+    }
+    return result;
+  };
+  runner_.fn = crashes;
+  const auto executors = [this](std::function<void()> after_crash) {
+    return [this, after_crash](const config::Config&) -> base::Result<engine::Executors> {
+      engine::Executors made;
+      made.builder = std::make_unique<ForwardingBuilder>(&builder_);
+      made.runner = std::make_unique<EndsBatchAtACrashRunner>(&runner_, after_crash);
+      return made;
+    };
+  };
+  store::Store reference = memory_store();
+  const int64_t reference_id = create_running(reference, history_, config);
+  {
+    Bisector bisector(reference, clock_, executors(nullptr), options());
+    ASSERT_EQ(bisector.run(reference_id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  }
+  const std::vector<Row> expected = rows_of(reference, reference_id);
+
+  const int64_t id = create_running(store_, history_, config);
+  bool paused = false;
+  {
+    // After the first crash another process pauses the bisection (a daemon stopping, a user):
+    // the session logs the batch, sees the pause before it plans again, and ends.
+    Bisector bisector(store_, clock_, executors([&] {
+                        if (paused) return;
+                        paused = true;
+                        ASSERT_TRUE(store_.set_state(id, BisectionState::kPaused, 2000, "paused"));
+                      }),
+                      options());
+    ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  }
+  ASSERT_TRUE(paused);
+  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
+  {
+    Bisector bisector(store_, clock_, executors(nullptr), options());
+    ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+  }
+  EXPECT_EQ(rows_of(store_, id), expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(StopPoints, ResumeTest,
                          ::testing::Combine(::testing::Values(1, 3, 6, 13),
                                             ::testing::Values(0, 4)));
