@@ -582,8 +582,7 @@ class Session {
             return finish(
                 BisectionState::kNotReproduced, posterior,
                 fmt::format("the bad commit cannot be tested: {} of its {} run{} neither passed "
-                            "nor failed (hangs, crashes that test.failure_outcomes leaves out, "
-                            "or boots whose kernel crashed before the test)",
+                            "nor failed (hangs, or crashes that test.failure_outcomes leaves out)",
                             unjudged, evidence_.recorded_runs[batch.commit],
                             evidence_.recorded_runs[batch.commit] == 1 ? "" : "s"));
           }
@@ -1009,7 +1008,7 @@ class Session {
         evidence.skipped = true;
         break;
       case Observation::kNone:
-        if (counts_as_unjudged(outcome.outcome, outcome.crash_titles) &&
+        if (counts_as_unjudged(outcome.outcome, outcome.crash_titles, x == dag_->bad()) &&
             unjudged_make_a_skip(++evidence_.unjudged_runs[x], evidence.passes + evidence.fails,
                                  x == dag_->bad())) {
           // Always hanging (a kernel that never reaches the test), or always another crash: the
@@ -1057,15 +1056,18 @@ class Session {
     spdlog::debug("bisection {}: run {} at {}: {}", id_, index, short_sha(record.sha),
                   store::to_string(outcome.outcome));
     // An infra run with crash titles is the commit's own kernel not booting (evidence.h): it
-    // counts toward skipping the commit, not toward blaming the host.
-    if (outcome.outcome == store::RunOutcome::kInfra && outcome.crash_titles.empty()) {
+    // counts toward skipping the commit, and says nothing either way about the host, so it
+    // neither adds to nor ends a streak; at the bad commit it is infra like any other.
+    const bool commits_own = outcome.outcome == store::RunOutcome::kInfra &&
+                             !outcome.crash_titles.empty() && sha != candidates_[dag_->bad()].sha;
+    if (outcome.outcome == store::RunOutcome::kInfra && !commits_own) {
       if (++infra_streak_ >= kMaxInfraStreak) {
         return base::make_error(ErrorCode::kFailed,
                                 "{} runs in a row failed for reasons outside the test (infra); "
                                 "last at {}: {}",
                                 infra_streak_, short_sha(record.sha), outcome.detail);
       }
-    } else {
+    } else if (!commits_own) {
       infra_streak_ = 0;
     }
     return {};

@@ -75,11 +75,12 @@ Observation OutcomePolicy::classify(store::RunOutcome outcome,
   return Observation::kNone;
 }
 
-bool counts_as_unjudged(store::RunOutcome outcome, const std::vector<std::string>& crash_titles) {
+bool counts_as_unjudged(store::RunOutcome outcome, const std::vector<std::string>& crash_titles,
+                        bool bad_commit) {
   // Not a plain failure that test.failure_outcomes leaves out: the test ran to its end there, and
   // a bug that shows as a counted crash in a few of such runs must keep its commits testable.
   return outcome == store::RunOutcome::kCrash || outcome == store::RunOutcome::kHang ||
-         (outcome == store::RunOutcome::kInfra && !crash_titles.empty());
+         (outcome == store::RunOutcome::kInfra && !crash_titles.empty() && !bad_commit);
 }
 
 model::ModelOptions model_options(const config::DecisionConfig& decision) {
@@ -131,7 +132,7 @@ Evidence gather_evidence(const std::vector<store::RunRecord>& runs,
         evidence.commits[x].skipped = true;
         break;
       case Observation::kNone:
-        evidence.unjudged_runs[x] += counts_as_unjudged(run.outcome, run.crash_titles) ? 1 : 0;
+        evidence.unjudged_runs[x] += counts_as_unjudged(run.outcome, run.crash_titles, x == bad);
         break;
     }
   }

@@ -105,11 +105,15 @@ struct Evidence {
 };
 
 // Whether a run that is not evidence counts toward unjudged_make_a_skip: a hang or a crash the
-// policy leaves out (another signature), and an infra run with crash titles, which the runner
-// gives only when a kernel built from the commit crashed before the guest was ready
-// (run/qemu_runner.cc: the commit's kernel does not boot); not a plain failure the policy leaves
-// out (the test ran to its end), other infra or an interrupted run.
-bool counts_as_unjudged(store::RunOutcome outcome, const std::vector<std::string>& crash_titles);
+// policy leaves out (another signature), and, except at the bad commit, an infra run with crash
+// titles, which the runner gives only when a kernel built from the commit panicked before the
+// guest was ready (run/qemu_runner.cc: the commit's kernel does not boot); not a plain failure
+// the policy leaves out (the test ran to its end), other infra or an interrupted run. At the bad
+// commit, tested first, such a boot is infra like any other: a panic there at every boot may be
+// the host's (a broken initramfs), and five in a row pause the bisection, which a resume can take
+// up once it is mended, instead of ending it as not reproduced.
+bool counts_as_unjudged(store::RunOutcome outcome, const std::vector<std::string>& crash_titles,
+                        bool bad_commit);
 
 // Sums `runs` (rows of one test identity) per candidate; rows at other commits are ignored.
 // build_failed[x]: the commit's tree has a failed or skipped build under the bisection's build key.

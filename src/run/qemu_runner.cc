@@ -644,10 +644,14 @@ std::vector<std::string> QemuRunner::qemu_argv(const std::string& accel, const s
     // thresholds (soft lockup after 20 s, RCU stall after 21 s, a hung task after 120 s with a
     // distribution's config) a good commit then "crashes", a false failure. Longer thresholds
     // still catch a real lockup, which never ends; the words come before qemu.append's, so the
-    // user's own values win. The hung-task one is a sysctl (kernels from 5.8 read sysctl.* words;
-    // older ones ignore the word).
-    append += " watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 "
-              "sysctl.kernel.hung_task_timeout_secs=360";
+    // user's own values win. The hung-task ones are sysctls (kernels from 5.8 read sysctl.* words;
+    // older ones ignore them): khungtaskd checks every timeout's worth of seconds unless told
+    // otherwise, so a longer timeout alone would report a real hang up to twice as late, past
+    // test.timeout's 10 minutes; every 30 s, a task blocked for 240 s is reported within 270 s.
+    append +=
+        " watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 "
+        "sysctl.kernel.hung_task_timeout_secs=240 "
+        "sysctl.kernel.hung_task_check_interval_secs=30";
   }
   for (const std::string& word : options_.qemu.append) {
     append += " " + word;
@@ -1051,16 +1055,19 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
   // (before the guest was ready, between runs) no reproducer ran and no scratch filesystem was
   // mounted, so a report is not a crash the reproducer found: the boot ends as infra, with the
   // report's title in the detail (callers pass infra as `otherwise` there too). A kernel built
-  // from the commit that crashes before the guest is ready is the commit's, though: it does not
-  // boot, as git bisect, ktest and syzbot would skip it. That infra run keeps the reports'
-  // titles, which makes it count toward skipping the commit (engine/evidence.h) instead of toward
-  // pausing for the host's sake.
+  // from the commit that panicked before the guest was ready (QEMU then ended by itself:
+  // `panic=-1 -no-reboot`; not killed, not stopped by the guest's own error, not a timeout) is the
+  // commit's, though: it does not boot, as git bisect, ktest and syzbot would skip it. That infra
+  // run keeps the reports' titles, which makes it count toward skipping the commit
+  // (engine/evidence.h) instead of toward pausing for the host's sake.
   const auto end_abnormally = [&](const std::string& console, store::RunOutcome otherwise,
-                                  const std::string& why) {
+                                  const std::string& why, bool qemu_ended_itself = false) {
     const bool in_run = boot.ready && boot.current.has_value();
-    const bool commits_kernel_did_not_boot = !boot.ready && options_.qemu.kernel.empty();
     RunResult result;
     if (const std::vector<CrashReport> reports = find_crash_reports(console); !reports.empty()) {
+      const bool commits_kernel_did_not_boot =
+          qemu_ended_itself && !boot.ready && options_.qemu.kernel.empty() &&
+          console.find("Kernel panic - not syncing") != std::string::npos;
       const CrashReport& crash = reports.front();
       result.outcome = in_run ? store::RunOutcome::kCrash : store::RunOutcome::kInfra;
       if (in_run) {
@@ -1199,9 +1206,12 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
           const CrashReport& crash = reports.front();
           // The reproducer's own verdict stays with the run: a bisection for which this crash
           // is not the bug counts that instead (engine/evidence.h).
-          if (!line.silent && (result.outcome == store::RunOutcome::kPass ||
-                               result.outcome == store::RunOutcome::kFail ||
-                               result.outcome == store::RunOutcome::kSkip)) {
+          // Not with xfstests: its ./check fails a test whose dmesg shows a report
+          // (_check_dmesg), so its verdict would turn every unrelated WARNING into a failure.
+          if (!line.silent && !options_.xfstests &&
+              (result.outcome == store::RunOutcome::kPass ||
+               result.outcome == store::RunOutcome::kFail ||
+               result.outcome == store::RunOutcome::kSkip)) {
             result.test_outcome = result.outcome;
           }
           result.outcome = store::RunOutcome::kCrash;
@@ -1300,7 +1310,8 @@ base::Status QemuRunner::run_batch(const build::CommitCheckout& checkout, uint32
         if (!boot.qemu_stderr.empty()) {
           why += ": " + build::tail_of(boot.qemu_stderr, 1000);
         }
-        end_abnormally(boot.console.text(), store::RunOutcome::kInfra, why);
+        end_abnormally(boot.console.text(), store::RunOutcome::kInfra, why,
+                       /*qemu_ended_itself=*/exited->term_signal == 0);
       } else {
         why += boot.current ? fmt::format("during run {}", *boot.current)
                             : std::string("between runs");

@@ -298,6 +298,25 @@ TEST_F(BisectorTest, ACommitWhoseKernelDoesNotBootBecomesASkipNotAPause) {
   }
 }
 
+// At the bad commit, tested first, a kernel that panics at every boot may be the host's doing (a
+// broken initramfs): that pauses the bisection as other infra does, which a resume takes up once
+// it is mended, rather than ending it as not reproduced.
+TEST_F(BisectorTest, ABadCommitWhoseKernelPanicsAtBootPausesAsInfra) {
+  make(sized(30, 3));
+  runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
+    run::RunResult outcome;
+    outcome.outcome = store::RunOutcome::kInfra;
+    outcome.crash_titles = {"Kernel panic - not syncing: Attempted to kill init!"};
+    outcome.detail = "QEMU ended (exit 0) before the guest was ready";
+    return outcome;
+  };
+  const int64_t id = create_running(store_, history_, test_config());
+  auto state = run(id);
+  ASSERT_FALSE(state.has_value());
+  EXPECT_THAT(state.error().message(), HasSubstr("5 runs in a row failed for reasons outside"));
+  EXPECT_EQ(store_.get_bisection(id)->state, BisectionState::kPaused);
+}
+
 TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
   make(sized(30, 3));
   runner_.fn = [](const build::CommitCheckout&, uint32_t) -> base::Result<run::RunResult> {
@@ -310,8 +329,7 @@ TEST_F(BisectorTest, ABadCommitThatAlwaysHangsIsNotReproducedSayingSo) {
   EXPECT_EQ(runner_.calls.size(), engine::kMinUnjudgedAtBad);
   EXPECT_EQ(result_of(store_, id)["reason"].get<std::string>(),
             fmt::format("the bad commit cannot be tested: {0} of its {0} runs neither passed nor "
-                        "failed (hangs, crashes that test.failure_outcomes leaves out, or boots "
-                        "whose kernel crashed before the test)",
+                        "failed (hangs, or crashes that test.failure_outcomes leaves out)",
                         engine::kMinUnjudgedAtBad));
 }
 

@@ -170,15 +170,25 @@ TEST(GatherEvidence, BootsWhoseOwnKernelCrashedCountTowardASkipOtherInfraDoesNot
     host.outcome = RunOutcome::kInfra;
     runs.push_back(host);
   }
+  // At the bad commit, tested first, a boot that panics may be the host's: infra as any other.
+  for (int i = 0; i < 25; ++i) {
+    store::RunRecord at_bad;
+    at_bad.sha = "bad";
+    at_bad.outcome = RunOutcome::kInfra;
+    at_bad.crash_titles = {"Kernel panic - not syncing: Attempted to kill init!"};
+    runs.push_back(at_bad);
+  }
   const Evidence e =
       gather_evidence(runs, index_of, std::vector<bool>(3, false), policy({"fail", "crash"}), 2);
   EXPECT_TRUE(e.commits[0].skipped);
   EXPECT_FALSE(e.commits[1].skipped);
+  EXPECT_FALSE(e.commits[2].skipped);
   EXPECT_EQ(e.unjudged_runs, (std::vector<uint32_t>{8, 0, 0}));
   EXPECT_EQ(e.used_runs, 0U);
-  EXPECT_TRUE(counts_as_unjudged(RunOutcome::kInfra, {"BUG: kernel NULL pointer dereference"}));
-  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInfra, {}));
-  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInterrupted, {"BUG: x"}));
+  EXPECT_TRUE(counts_as_unjudged(RunOutcome::kInfra, {"Kernel panic - not syncing: x"}, false));
+  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInfra, {"Kernel panic - not syncing: x"}, true));
+  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInfra, {}, false));
+  EXPECT_FALSE(counts_as_unjudged(RunOutcome::kInterrupted, {"BUG: x"}, false));
 }
 
 // A commit whose kernel never reaches the test hangs every time: with hang not counted it teaches
