@@ -612,7 +612,11 @@ class Session {
       uint32_t batch_runs = 0;
       uint32_t batch_fails = 0;
       int64_t batch_run_ms = 0;
+      // Whether the sink's last answer was "go on": the runner then ended the batch itself (a
+      // crash ended the boot), and the session plans again, stopped or not.
+      bool went_on = false;
       const run::RunSink sink = [&](const run::RunResult& result) -> base::Result<bool> {
+        went_on = false;
         if (stopped()) {
           return false;  // the watcher may have killed it: never record
         }
@@ -636,6 +640,7 @@ class Session {
           return false;
         }
         report(Progress::Phase::kRunning, batch.commit, k + 1, batch.runs, "");
+        went_on = true;
         return true;
       };
       FB_ASSIGN_OR_RETURN(const auto indexes,
@@ -646,7 +651,9 @@ class Session {
       next_index_ = indexes->first();
       FB_TRY(runner_->run_batch(checkout_of(batch.commit), next_index_, batch.runs - batch.done,
                                 sink));
-      if (batch_runs > 0 && !stopped()) {
+      // Logged also when a stop came after the runner ended the batch itself: the event closes
+      // the plan, so a resume plans again as this session would have (read_events).
+      if (batch_runs > 0 && (!stopped() || went_on)) {
         // What the batch cost, for the planner's learned costs (cost_learner.h).
         const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     clock_.now() - batch_started)

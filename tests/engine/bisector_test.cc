@@ -1425,26 +1425,37 @@ TEST_F(BisectorTest, AResumeAfterABatchACrashEndedPlansAgainAsTheUninterruptedSe
   }
   const std::vector<Row> expected = rows_of(reference, reference_id);
 
-  const int64_t id = create_running(store_, history_, config);
-  bool paused = false;
-  {
-    // After the first crash another process pauses the bisection (a daemon stopping, a user):
-    // the session logs the batch, sees the pause before it plans again, and ends.
-    Bisector bisector(store_, clock_, executors([&] {
-                        if (paused) return;
-                        paused = true;
-                        ASSERT_TRUE(store_.set_state(id, BisectionState::kPaused, 2000, "paused"));
-                      }),
-                      options());
-    ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+  // After the first crash the session is stopped (Ctrl-C, a daemon's SIGTERM: the flag), or
+  // another process pauses the bisection; either way after the runner ended the batch and before
+  // the session planned again.
+  for (const bool by_flag : {true, false}) {
+    SCOPED_TRACE(by_flag ? "stopped" : "paused by another process");
+    store::Store store = memory_store();
+    const int64_t id = create_running(store, history_, config);
+    bool stopped = false;
+    {
+      Bisector bisector(
+          store, clock_, executors([&] {
+            if (stopped) return;
+            stopped = true;
+            if (by_flag) {
+              stop_ = true;
+            } else {
+              ASSERT_TRUE(store.set_state(id, BisectionState::kPaused, 2000, "paused"));
+            }
+          }),
+          options());
+      ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kPaused);
+    }
+    ASSERT_TRUE(stopped);
+    stop_ = false;
+    ASSERT_TRUE(store.claim_bisection(id, ::getpid(), 3000).has_value());
+    {
+      Bisector bisector(store, clock_, executors(nullptr), options());
+      ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+    }
+    EXPECT_EQ(rows_of(store, id), expected);
   }
-  ASSERT_TRUE(paused);
-  ASSERT_TRUE(store_.claim_bisection(id, ::getpid(), 3000).has_value());
-  {
-    Bisector bisector(store_, clock_, executors(nullptr), options());
-    ASSERT_EQ(bisector.run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
-  }
-  EXPECT_EQ(rows_of(store_, id), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(StopPoints, ResumeTest,
