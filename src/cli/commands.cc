@@ -372,12 +372,9 @@ int run_claimed(const GlobalOptions& global, OpenedStore& opened, int64_t id, bo
       cli::write(stderr,
                  "flakebisect: bisection {} could not be stored as paused; it shows as running "
                  "(not alive) once this process has exited: once the store can be written again "
-                 "({}), continue it with: flakebisect resume {}\n",
-                 id,
-                 state.error().code() == base::ErrorCode::kBusy
-                     ? "when the process holding its lock lets go of it"
-                     : "a full disk: free some space",
-                 id);
+                 "(another process holding its lock lets go of it, or a full disk has space "
+                 "again), continue it with: flakebisect resume {}\n",
+                 id, id);
     } else if (now->state == BisectionState::kPaused) {
       cli::write(stderr,
                  "flakebisect: bisection {} paused; once the cause is fixed, continue with: "

@@ -753,6 +753,7 @@ class Session {
             fmt::format("{} not stored after waiting {} s", what,
                         std::chrono::duration_cast<std::chrono::seconds>(waited).count()));
       }
+      store_waited_ = true;
       if (!warned) {
         spdlog::warn(
             "bisection {}: {}; waiting for it (up to {} s) to store {}", id_,
@@ -1031,7 +1032,11 @@ class Session {
         break;
     }
     report(Progress::Phase::kRunning, x, k + 1, batch_runs, "");
-    return observation == Observation::kSkip ? RunStep::kEndBatch : RunStep::kContinue;
+    // A run that had to wait for a locked store ends the batch: while the engine waited, nothing
+    // read the guest's console, whose full pipe may have stalled it (a false soft lockup in the
+    // next run's window).
+    const bool waited = std::exchange(store_waited_, false);
+    return observation == Observation::kSkip || waited ? RunStep::kEndBatch : RunStep::kContinue;
   }
 
   // Stores one finished run at `sha` with the next FLAKEBISECT_RUN index and counts it as this
@@ -1788,6 +1793,7 @@ class Session {
   // The input files recorded at the start (use_recorded_inputs), checked again before each step.
   std::vector<InputFile> recorded_inputs_;
   bool recorded_kernel_ = false;
+  bool store_waited_ = false;  // the last run stored had to wait for a locked store
   std::vector<std::string> tree_ids_;              // per candidate; only when there is a build
   std::vector<bool> built_;                        // an ok build is stored (or none is needed)
   std::vector<bool> build_failed_;                 // a failed or skipped build is stored

@@ -1124,7 +1124,7 @@ class Collector {
         cached_builds += string_or(data, "status") == "ok" && string_or(data, "detail") == "cached";
         build_ms += static_cast<int64_t>(number_or(data, "duration_ms", 0));
       } else if (event.kind == engine::kEventBatch) {
-        // A batch's time outside its runs: booting guests, making scratch filesystems, checkouts.
+        // A batch's time outside its runs: booting guests, making scratch filesystems.
         setup_ms += std::max<int64_t>(0, static_cast<int64_t>(number_or(data, "wall_ms", 0)) -
                                              static_cast<int64_t>(number_or(data, "run_ms", 0)));
       } else if (event.kind == engine::kEventPlan) {
