@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -286,15 +287,38 @@ class Session {
     build_key_ = spec.build_key;
     recorded_inputs_ = recorded;
     recorded_kernel_ = recorded_kernel;
+    input_stamps_ = input_stamps();
     return {};
+  }
+
+  // Size and modification time of each recorded input that is a file (bundled ones change only
+  // with flakebisect itself): while none moves, the files are not hashed again.
+  std::vector<std::pair<int64_t, int64_t>> input_stamps() const {
+    std::vector<std::pair<int64_t, int64_t>> stamps;
+    for (const InputFile& input : recorded_inputs_) {
+      struct stat st {};
+      if (input.is_bundled() || ::stat(input.name.c_str(), &st) != 0) {
+        stamps.emplace_back(-1, -1);
+        continue;
+      }
+      stamps.emplace_back(
+          static_cast<int64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+    }
+    return stamps;
   }
 
   // The same check before each build and each batch of runs: a reproducer edited, or /boot's
   // kernel replaced by a package upgrade, while a long session (a daemon's) goes on would
   // otherwise give runs and builds recorded under an identity and key that describe other files.
-  // Hashes the files again (a prebuilt kernel image of some MB takes tens of milliseconds).
+  // Hashes them again only when a file's size or modification time has moved since the last
+  // check (input_stamps).
   base::Status check_inputs_still_recorded() {
     if (recorded_inputs_.empty()) {
+      return {};
+    }
+    auto stamps = input_stamps();
+    if (stamps == input_stamps_) {
       return {};
     }
     const std::string where = fmt::format("bisection {}", id_);
@@ -305,6 +329,7 @@ class Session {
     if (auto unchanged = check_inputs_unchanged(recorded_inputs_, *now); !unchanged) {
       return std::move(unchanged).error().context(where);
     }
+    input_stamps_ = std::move(stamps);  // touched, not changed
     return {};
   }
 
@@ -1793,6 +1818,7 @@ class Session {
   // The input files recorded at the start (use_recorded_inputs), checked again before each step.
   std::vector<InputFile> recorded_inputs_;
   bool recorded_kernel_ = false;
+  std::vector<std::pair<int64_t, int64_t>> input_stamps_;  // input_stamps() when last checked
   bool store_waited_ = false;  // the last run stored had to wait for a locked store
   std::vector<std::string> tree_ids_;              // per candidate; only when there is a build
   std::vector<bool> built_;                        // an ok build is stored (or none is needed)
