@@ -385,8 +385,9 @@ TEST(Bisect, ARunWhosePauseTheFullDiskRefusesSaysThatResumeContinuesIt) {
   EXPECT_THAT(run->err, HasSubstr("I/O error")) << run->err;
   EXPECT_THAT(run->err, HasSubstr("bisection 1 could not be stored as paused; it shows as running "
                                   "(not alive) once this process has exited: once the store can "
-                                  "be written again (a full disk: free some space), continue it "
-                                  "with: flakebisect resume 1"))
+                                  "be written again (another process holding its lock lets go "
+                                  "of it, or a full disk has space again), continue it with: "
+                                  "flakebisect resume 1"))
       << run->err;
   const CliResult status = flakebisect({"--db", s.db.native(), "status", "1", "--json"});
   ASSERT_EQ(status.exit_code, 0) << describe(status);
