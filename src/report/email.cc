@@ -245,19 +245,22 @@ std::string command_line(const json& argv) {
 }
 
 // "2023-11-14T22:13:20+01:00" as git's "2023-11-14 22:13:20 +0100".
+// The number written in text[at, at + count), or -1 when one of them is not a digit.
+int digits_at(std::string_view text, size_t at, size_t count) {
+  int value = 0;
+  for (size_t i = at; i < at + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
 std::string git_date(const std::string& iso) {
   // git show's default form, "Tue Nov 14 22:40:20 2023 +0000", in the author's own time zone.
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto digits = [&](size_t at, size_t count) {
-    int value = 0;
-    for (size_t i = at; i < at + count; ++i) {
-      if (iso[i] < '0' || iso[i] > '9') return -1;
-      value = value * 10 + (iso[i] - '0');
-    }
-    return value;
-  };
+  const auto digits = [&](size_t at, size_t count) { return digits_at(iso, at, count); };
   if (iso.size() != 25 || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || iso[13] != ':' ||
       iso[16] != ':' || (iso[19] != '+' && iso[19] != '-') || iso[22] != ':') {
     return one_line(iso, 40);
@@ -281,14 +284,7 @@ std::optional<std::chrono::sys_seconds> utc_time(std::string_view iso) {
       iso[16] != ':' || iso[19] != 'Z') {
     return std::nullopt;
   }
-  const auto field = [&](size_t at, size_t digits) -> int {
-    int value = 0;
-    for (size_t i = at; i < at + digits; ++i) {
-      if (iso[i] < '0' || iso[i] > '9') return -1;
-      value = value * 10 + (iso[i] - '0');
-    }
-    return value;
-  };
+  const auto field = [&](size_t at, size_t count) { return digits_at(iso, at, count); };
   const int year = field(0, 4), month = field(5, 2), day = field(8, 2);
   const int hour = field(11, 2), minute = field(14, 2), second = field(17, 2);
   if (year < 0 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
