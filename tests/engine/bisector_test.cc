@@ -94,6 +94,34 @@ class BisectorTest : public ::testing::Test {
     return bisector.run(id);
   }
 
+  // The first two commits tested after the bad one give `outcome` at every run (a hang, a boot
+  // that panics): each becomes a skip after kMinUnjudged runs, and the bisection still finds the
+  // planted commit.
+  void expect_two_commits_giving_this_become_skips(const run::RunResult& outcome) {
+    make(sized(60, 3));
+    std::set<std::string> stuck;
+    const FakeRunner::Fn flaky = FakeRunner::flaky(bad_, 50);
+    runner_.fn = [&](const build::CommitCheckout& checkout,
+                     uint32_t index) -> base::Result<run::RunResult> {
+      if (stuck.size() < 2 && checkout.sha != history_.tip &&
+          checkout.sha != history_.planted_sha()) {
+        stuck.insert(checkout.sha);
+      }
+      return stuck.count(checkout.sha) > 0 ? base::Result<run::RunResult>(outcome)
+                                           : flaky(checkout, index);
+    };
+    const int64_t id = create_running(store_, history_, test_config());
+    ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
+    EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
+    ASSERT_EQ(stuck.size(), 2U);
+    for (const std::string& sha : stuck) {
+      EXPECT_EQ(std::count_if(runner_.calls.begin(), runner_.calls.end(),
+                              [&](const RunCall& call) { return call.sha == sha; }),
+                static_cast<long>(engine::kMinUnjudged))
+          << sha;
+    }
+  }
+
   // The third run commits a user's cancel of bisection `id` before it runs (as `flakebisect
   // cancel` from another terminal would) and, with `then_stop`, then asks this process to stop.
   void cancel_at_third_run(int64_t id, bool then_stop) {
@@ -233,34 +261,10 @@ TEST_F(BisectorTest, ABuildFailureIsASkipNotAnError) {
 // default, so each run teaches nothing. The commit becomes a skip after five (evidence.h), and the
 // bisection goes on; it used to run that commit until the run budget.
 TEST_F(BisectorTest, ACommitThatAlwaysHangsBecomesASkip) {
-  make(sized(60, 3));
-  std::set<std::string> hanging;
-  const FakeRunner::Fn flaky = FakeRunner::flaky(bad_, 50);
-  runner_.fn = [&](const build::CommitCheckout& checkout,
-                   uint32_t index) -> base::Result<run::RunResult> {
-    // The first two commits tested after the bad one hang, whatever they are.
-    if (hanging.size() < 2 && checkout.sha != history_.tip &&
-        checkout.sha != history_.planted_sha()) {
-      hanging.insert(checkout.sha);
-    }
-    if (hanging.count(checkout.sha) > 0) {
-      run::RunResult outcome;
-      outcome.outcome = store::RunOutcome::kHang;
-      outcome.detail = "no output for 3m";
-      return outcome;
-    }
-    return flaky(checkout, index);
-  };
-  const int64_t id = create_running(store_, history_, test_config());
-  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
-  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
-  ASSERT_EQ(hanging.size(), 2U);
-  for (const std::string& sha : hanging) {
-    EXPECT_EQ(std::count_if(runner_.calls.begin(), runner_.calls.end(),
-                            [&](const RunCall& call) { return call.sha == sha; }),
-              static_cast<long>(engine::kMinUnjudged))
-        << sha;
-  }
+  run::RunResult hang;
+  hang.outcome = store::RunOutcome::kHang;
+  hang.detail = "no output for 3m";
+  expect_two_commits_giving_this_become_skips(hang);
 }
 
 // A kernel built from the commit that panics while booting: the runner records infra with the
@@ -268,34 +272,11 @@ TEST_F(BisectorTest, ACommitThatAlwaysHangsBecomesASkip) {
 // would; before, five such runs in a row paused the bisection as the host's fault, and every resume
 // chose the same commit and paused again.
 TEST_F(BisectorTest, ACommitWhoseKernelDoesNotBootBecomesASkipNotAPause) {
-  make(sized(60, 3));
-  std::set<std::string> broken;
-  const FakeRunner::Fn flaky = FakeRunner::flaky(bad_, 50);
-  runner_.fn = [&](const build::CommitCheckout& checkout,
-                   uint32_t index) -> base::Result<run::RunResult> {
-    if (broken.size() < 2 && checkout.sha != history_.tip &&
-        checkout.sha != history_.planted_sha()) {
-      broken.insert(checkout.sha);
-    }
-    if (broken.count(checkout.sha) > 0) {
-      run::RunResult outcome;
-      outcome.outcome = store::RunOutcome::kInfra;
-      outcome.crash_titles = {"Kernel panic - not syncing: Attempted to kill init!"};
-      outcome.detail = "QEMU ended (exit 0) before the guest was ready";
-      return outcome;
-    }
-    return flaky(checkout, index);
-  };
-  const int64_t id = create_running(store_, history_, test_config());
-  ASSERT_EQ(run(id).value_or(BisectionState::kFailed), BisectionState::kFound);
-  EXPECT_EQ(result_of(store_, id)["culprit"]["sha"], history_.planted_sha());
-  ASSERT_EQ(broken.size(), 2U);
-  for (const std::string& sha : broken) {
-    EXPECT_EQ(std::count_if(runner_.calls.begin(), runner_.calls.end(),
-                            [&](const RunCall& call) { return call.sha == sha; }),
-              static_cast<long>(engine::kMinUnjudged))
-        << sha;
-  }
+  run::RunResult panicked;
+  panicked.outcome = store::RunOutcome::kInfra;
+  panicked.crash_titles = {"Kernel panic - not syncing: Attempted to kill init!"};
+  panicked.detail = "QEMU ended (exit 0) before the guest was ready";
+  expect_two_commits_giving_this_become_skips(panicked);
 }
 
 // At the bad commit, tested first, a kernel that panics at every boot may be the host's doing (a
